@@ -1,0 +1,47 @@
+# Makefile -- the two commands a newcomer needs (make run, make test) plus the usual helpers.
+# Everything real lives in CMake; this file only installs dependencies and drives it.
+
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+JOBS       ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build run test test-asan fuzz bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# Start icproxy with the embedded local function platform and its pool of cache nodes.
+run: build
+	@$(BUILD)/bin/icproxy $(ARGS)
+
+# Every test: the normal build, then the same suite under ASan + UBSan, then brief fuzzing.
+test: build
+	@cd $(BUILD) && ctest --no-tests=error --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory fuzz
+
+test-asan: deps
+	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DIC_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD_ASAN) -j $(JOBS)
+	@cd $(BUILD_ASAN) && ctest --no-tests=error --output-on-failure -j $(JOBS)
+
+# Run every libFuzzer target briefly on its committed corpus (FUZZ_SECONDS each).
+FUZZ_SECONDS ?= 20
+fuzz: deps
+	@cmake -S . -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DIC_FUZZ=ON >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS)
+	@scripts/run-fuzzers.sh $(BUILD_FUZZ)/fuzz $(FUZZ_SECONDS)
+
+bench: build
+	@bench/run-all.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -1,0 +1,35 @@
+/* buf.h -- growable byte buffer with a read cursor, used for socket input and output. */
+#ifndef IC_BUF_H
+#define IC_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Bytes live in data[start, end); free space is data[end, cap). */
+typedef struct {
+    char *data;
+    size_t start;
+    size_t end;
+    size_t cap;
+} buf_t;
+
+void buf_init(buf_t *b);
+void buf_free(buf_t *b);
+static inline size_t buf_len(const buf_t *b) { return b->end - b->start; }
+static inline char *buf_head(const buf_t *b) { return b->data + b->start; }
+/* Ensures at least `n` bytes of free space after end (compacting or growing). 0 or -ENOMEM. */
+int buf_reserve(buf_t *b, size_t n);
+int buf_append(buf_t *b, const void *p, size_t n);
+int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_consume(buf_t *b, size_t n);
+void buf_clear(buf_t *b);
+/* Releases memory above `keep` bytes of capacity when the buffer is empty (idle connections). */
+void buf_shrink_if_empty(buf_t *b, size_t keep);
+
+/* read(2) up to `max` bytes into free space. Returns bytes read, 0 on EOF, -errno (incl. -EAGAIN). */
+ssize_t buf_read_fd(buf_t *b, int fd, size_t max);
+/* write(2) as much as possible from the head. Returns bytes written or -errno (incl. -EAGAIN). */
+ssize_t buf_write_fd(buf_t *b, int fd);
+
+#endif

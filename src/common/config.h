@@ -1,0 +1,48 @@
+/* config.h -- one option table per program drives its flags, config file, --help and sample config. */
+#ifndef IC_CONFIG_H
+#define IC_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum {
+    CONF_INT,    /* int64_t, plain integer */
+    CONF_BYTES,  /* int64_t, accepts suffixes k/m/g (powers of 1024) */
+    CONF_MS,     /* int64_t milliseconds, accepts suffixes ms/s/m/h */
+    CONF_BOOL,   /* int, yes/no/true/false/1/0 */
+    CONF_STRING, /* char *, owned by the config (strdup) */
+} conf_type_t;
+
+typedef struct {
+    const char *name; /* "client-port": flag --client-port, file line "client-port 6378" */
+    conf_type_t type;
+    size_t offset; /* of the field inside the program's config struct */
+    int64_t min, max;
+    const char *def; /* default, in the same text form as a file value */
+    const char *help;
+} conf_option_t;
+
+#define CONF_END {NULL, 0, 0, 0, 0, NULL, NULL}
+
+/* Sets every option to its default. */
+int conf_defaults(const conf_option_t *table, void *cfg, char *err, size_t errlen);
+/* Sets one option from text. 0, or -1 with a message in err. */
+int conf_set(const conf_option_t *table, void *cfg, const char *name, const char *value, char *err,
+             size_t errlen);
+/* Reads "name value" lines ('#' comments, blank lines ignored). */
+int conf_load_file(const conf_option_t *table, void *cfg, const char *path, char *err, size_t errlen);
+/* Applies defaults, then --config FILE (if any), then every --name value / --name=value flag.
+ * Returns 0, 1 if --help was asked (help already printed), or -1 with err set. */
+int conf_parse_args(const conf_option_t *table, void *cfg, int argc, char **argv, const char *usage,
+                    char *err, size_t errlen);
+void conf_print_help(const conf_option_t *table, FILE *out, const char *usage);
+/* Writes a commented sample config with every option at its default. */
+void conf_print_sample(const conf_option_t *table, FILE *out);
+/* Writes "name value" for every option's current value (used by INFO and logs). */
+void conf_print_values(const conf_option_t *table, const void *cfg, FILE *out);
+
+int conf_parse_bytes(const char *s, int64_t *out);
+int conf_parse_ms(const char *s, int64_t *out);
+
+#endif

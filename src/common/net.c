@@ -1,0 +1,155 @@
+/* net.c -- TCP socket helpers. */
+#include "net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int net_split_hostport(const char *addr, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(addr, ':');
+    if (!colon || colon == addr) return -EINVAL;
+    const char *h = addr;
+    size_t n = (size_t)(colon - addr);
+    if (h[0] == '[' && n >= 2 && h[n - 1] == ']') {
+        h++;
+        n -= 2;
+    }
+    if (n + 1 > hostlen) return -EINVAL;
+    memcpy(host, h, n);
+    host[n] = 0;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p < 0 || p > 65535 || end == colon + 1) return -EINVAL;
+    *port = (int)p;
+    return 0;
+}
+
+int net_set_nonblock(int fd, int on)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) return -errno;
+    fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+    return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
+}
+
+int net_set_nodelay(int fd)
+{
+    int one = 1;
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 ? -errno : 0;
+}
+
+int net_set_bufsizes(int fd, int bytes)
+{
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+    return 0;
+}
+
+static int resolve(const char *host, int port, struct addrinfo **out, int passive)
+{
+    struct addrinfo hints = {0};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = passive ? AI_PASSIVE : 0;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    int rc = getaddrinfo(host, ps, &hints, out);
+    return rc == 0 ? 0 : -EADDRNOTAVAIL;
+}
+
+int net_listen(const char *host, int port, int backlog)
+{
+    struct addrinfo *ai;
+    int rc = resolve(host, port, &ai, 1);
+    if (rc < 0) return rc;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, backlog) < 0) {
+        rc = -errno;
+        close(fd);
+        goto fail;
+    }
+    freeaddrinfo(ai);
+    return fd;
+fail:
+    freeaddrinfo(ai);
+    return rc;
+}
+
+int net_local_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) return -errno;
+    if (ss.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+int net_connect(const char *host, int port, int timeout_ms)
+{
+    struct addrinfo *ai;
+    int rc = resolve(host, port, &ai, 0);
+    if (rc < 0) return rc;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        if (errno != EINPROGRESS) {
+            rc = -errno;
+            goto fail_fd;
+        }
+        struct pollfd p = {fd, POLLOUT, 0};
+        int n;
+        do n = poll(&p, 1, timeout_ms);
+        while (n < 0 && errno == EINTR);
+        if (n == 0) {
+            rc = -ETIMEDOUT;
+            goto fail_fd;
+        }
+        int err = 0;
+        socklen_t el = sizeof err;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+        if (n < 0 || err) {
+            rc = err ? -err : -errno;
+            goto fail_fd;
+        }
+    }
+    net_set_nonblock(fd, 0);
+    net_set_nodelay(fd);
+    rc = fd;
+    goto out;
+fail_fd:
+    close(fd);
+out:
+    freeaddrinfo(ai);
+    return rc;
+}
+
+int net_accept(int lfd)
+{
+    for (;;) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            net_set_nodelay(fd);
+            return fd;
+        }
+        if (errno != EINTR) return -errno;
+    }
+}

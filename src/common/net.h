@@ -1,0 +1,22 @@
+/* net.h -- TCP socket helpers: listen, connect, non-blocking mode, address parsing. */
+#ifndef IC_NET_H
+#define IC_NET_H
+
+#include <stddef.h>
+
+/* Parses "host:port" (host may be "[::1]"). 0 or -EINVAL. */
+int net_split_hostport(const char *addr, char *host, size_t hostlen, int *port);
+/* Listening TCP socket, non-blocking, SO_REUSEADDR. Returns fd or -errno. port 0 picks one. */
+int net_listen(const char *host, int port, int backlog);
+/* The port a bound socket got. */
+int net_local_port(int fd);
+/* Blocking connect with a timeout in ms; the socket is returned in blocking mode with
+ * TCP_NODELAY. Returns fd or -errno. */
+int net_connect(const char *host, int port, int timeout_ms);
+/* Accepts one connection, non-blocking, TCP_NODELAY. Returns fd or -errno (-EAGAIN). */
+int net_accept(int lfd);
+int net_set_nonblock(int fd, int on);
+int net_set_nodelay(int fd);
+int net_set_bufsizes(int fd, int bytes);
+
+#endif

@@ -1,0 +1,322 @@
+/* resp.c -- streaming RESP2 codec (see resp.h for the contract). */
+#include "resp.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const resp_limits_t resp_default_limits = {
+    .max_bulk = (int64_t)1 << 30,
+    .max_array = 1 << 20,
+    .max_line = 64 * 1024,
+};
+
+const char *resp_strerror(int err)
+{
+    switch (err) {
+    case RESP_EPROTO: return "Protocol error: malformed RESP";
+    case RESP_ETOOBIG: return "Protocol error: length over the limit";
+    case RESP_ENOMEM: return "out of memory";
+    default: return "unknown RESP error";
+    }
+}
+
+int resp_parse_i64(const char *s, size_t len, int64_t *out)
+{
+    if (len == 0 || len > 20) return -1;
+    size_t i = 0;
+    int neg = 0;
+    if (s[0] == '-') {
+        neg = 1;
+        i = 1;
+        if (len == 1) return -1;
+    }
+    uint64_t v = 0;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    if (!neg && v > (uint64_t)INT64_MAX) return -1;
+    if (neg && v > (uint64_t)INT64_MAX + 1) return -1;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return 0;
+}
+
+int resp_parse_u64(const char *s, size_t len, uint64_t *out)
+{
+    if (len == 0 || len > 20) return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Finds CRLF within the first `max` bytes. Returns index of '\r', -1 need more, -2 too long. */
+static ssize_t find_crlf(const char *buf, size_t len, size_t max)
+{
+    size_t lim = len < max ? len : max;
+    const char *p = buf;
+    for (;;) {
+        const char *cr = memchr(p, '\r', lim - (size_t)(p - buf));
+        if (!cr) return len >= max ? -2 : -1;
+        size_t i = (size_t)(cr - buf);
+        if (i + 1 >= len) return len >= max ? -2 : -1;
+        if (buf[i + 1] == '\n') return (ssize_t)i;
+        p = cr + 1;
+        if ((size_t)(p - buf) >= lim) return len >= max ? -2 : -1;
+    }
+}
+
+ssize_t resp_parse_header(const char *buf, size_t len, const resp_limits_t *lim, resp_header_t *out)
+{
+    if (len == 0) return 0;
+    ssize_t cr = find_crlf(buf, len, lim->max_line);
+    if (cr == -1) return 0;
+    if (cr == -2) return RESP_ETOOBIG;
+    const char *body = buf + 1;
+    size_t blen = (size_t)cr - 1;
+    out->str = NULL;
+    out->len = 0;
+    out->n = 0;
+    switch (buf[0]) {
+    case '+':
+    case '-':
+        out->type = (resp_type_t)buf[0];
+        out->str = body;
+        out->len = blen;
+        break;
+    case ':':
+        out->type = RESP_INTEGER;
+        if (resp_parse_i64(body, blen, &out->n) < 0) return RESP_EPROTO;
+        break;
+    case '$':
+    case '*':
+        out->type = (resp_type_t)buf[0];
+        if (resp_parse_i64(body, blen, &out->n) < 0) return RESP_EPROTO;
+        if (out->n < -1) return RESP_EPROTO;
+        if (buf[0] == '$' && out->n > lim->max_bulk) return RESP_ETOOBIG;
+        if (buf[0] == '*' && out->n > lim->max_array) return RESP_ETOOBIG;
+        break;
+    default:
+        return RESP_EPROTO;
+    }
+    return cr + 2;
+}
+
+void resp_cmd_init(resp_cmd_t *c)
+{
+    memset(c, 0, sizeof *c);
+    buf_init(&c->store);
+    c->argc = -1;
+}
+
+void resp_cmd_reset(resp_cmd_t *c)
+{
+    c->argc = -1;
+    c->argi = 0;
+    c->big_len = 0;
+    c->after_big = 0;
+    c->nsmall = 0;
+    buf_clear(&c->store);
+    buf_shrink_if_empty(&c->store, 64 * 1024);
+}
+
+void resp_cmd_free(resp_cmd_t *c)
+{
+    buf_free(&c->store);
+}
+
+void resp_cmd_big_done(resp_cmd_t *c)
+{
+    c->after_big = 1;
+}
+
+/* Stores a small argument; argv pointers are refreshed by fix_argv() before the caller sees
+ * them, because the store may move while it grows. */
+static int keep_small_arg(resp_cmd_t *c, const char *p, size_t n)
+{
+    if (c->nsmall >= RESP_CMD_MAX_SMALL_ARGS) return RESP_ETOOBIG;
+    size_t off = buf_len(&c->store);
+    if (buf_append(&c->store, p, n) < 0 || buf_append(&c->store, "", 1) < 0) return RESP_ENOMEM;
+    c->argoff[c->nsmall] = off;
+    c->argl[c->nsmall] = n;
+    c->argpos[c->nsmall] = c->argi;
+    c->nsmall++;
+    return 0;
+}
+
+static void fix_argv(resp_cmd_t *c)
+{
+    for (int i = 0; i < c->nsmall; i++) c->argv[i] = buf_head(&c->store) + c->argoff[i];
+}
+
+/* Inline command: space-separated words on one line (telnet-style). */
+static int feed_inline(resp_cmd_t *c, buf_t *in, const resp_limits_t *lim)
+{
+    const char *p = buf_head(in);
+    size_t len = buf_len(in);
+    size_t max = lim->max_line < len ? lim->max_line : len;
+    const char *nl = memchr(p, '\n', max);
+    if (!nl) return len >= lim->max_line ? RESP_ETOOBIG : RESP_CMD_NEED_MORE;
+    size_t linelen = (size_t)(nl - p);
+    if (linelen && p[linelen - 1] == '\r') linelen--;
+    size_t i = 0;
+    c->argi = 0;
+    while (i < linelen) {
+        while (i < linelen && (p[i] == ' ' || p[i] == '\t')) i++;
+        size_t s = i;
+        while (i < linelen && p[i] != ' ' && p[i] != '\t') i++;
+        if (i > s) {
+            int rc = keep_small_arg(c, p + s, i - s);
+            if (rc < 0) return rc;
+            c->argi++;
+        }
+    }
+    c->argc = c->argi;
+    buf_consume(in, (size_t)(nl - p) + 1);
+    fix_argv(c);
+    return RESP_CMD_DONE;
+}
+
+int resp_cmd_feed(resp_cmd_t *c, buf_t *in, const resp_limits_t *lim, size_t small_max)
+{
+    resp_header_t h;
+    if (c->after_big) {
+        if (buf_len(in) < 2) return RESP_CMD_NEED_MORE;
+        if (memcmp(buf_head(in), "\r\n", 2) != 0) return RESP_EPROTO;
+        buf_consume(in, 2);
+        c->after_big = 0;
+        c->argi++;
+    }
+    if (c->argc < 0) {
+        /* Skip empty lines between commands, as Redis does. */
+        while (buf_len(in) > 0 && (buf_head(in)[0] == '\r' || buf_head(in)[0] == '\n'))
+            buf_consume(in, 1);
+        if (buf_len(in) == 0) return RESP_CMD_NEED_MORE;
+        if (buf_head(in)[0] != '*') return feed_inline(c, in, lim);
+        ssize_t n = resp_parse_header(buf_head(in), buf_len(in), lim, &h);
+        if (n <= 0) return (int)n;
+        if (h.n > lim->max_array) return RESP_ETOOBIG;
+        buf_consume(in, (size_t)n);
+        c->argc = h.n < 0 ? 0 : h.n;
+        c->argi = 0;
+    }
+    while (c->argi < c->argc) {
+        ssize_t n = resp_parse_header(buf_head(in), buf_len(in), lim, &h);
+        if (n <= 0) return (int)n;
+        if (h.type != RESP_BULK || h.n < 0) return RESP_EPROTO;
+        if ((size_t)h.n > small_max) {
+            buf_consume(in, (size_t)n);
+            c->big_len = h.n;
+            fix_argv(c);
+            return RESP_CMD_BIG;
+        }
+        if (buf_len(in) < (size_t)n + (size_t)h.n + 2) return RESP_CMD_NEED_MORE;
+        const char *body = buf_head(in) + n;
+        if (body[h.n] != '\r' || body[h.n + 1] != '\n') return RESP_EPROTO;
+        int rc = keep_small_arg(c, body, (size_t)h.n);
+        if (rc < 0) return rc;
+        buf_consume(in, (size_t)n + (size_t)h.n + 2);
+        c->argi++;
+    }
+    fix_argv(c);
+    return RESP_CMD_DONE;
+}
+
+int resp_add_simple(buf_t *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (buf_reserve(b, n + 3) < 0) return -ENOMEM;
+    char *p = b->data + b->end;
+    p[0] = '+';
+    memcpy(p + 1, s, n);
+    p[n + 1] = '\r';
+    p[n + 2] = '\n';
+    b->end += n + 3;
+    return 0;
+}
+
+int resp_add_error(buf_t *b, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    /* An error line must not contain CR or LF. */
+    for (char *p = msg; *p; p++)
+        if (*p == '\r' || *p == '\n') *p = ' ';
+    return buf_printf(b, "-%s\r\n", msg);
+}
+
+/* Appends a type byte, a decimal number and CRLF without printf. */
+static int add_number_line(buf_t *b, char type, int64_t v)
+{
+    char tmp[24];
+    int i = (int)sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) tmp[--i] = '-';
+    size_t digits = sizeof tmp - (size_t)i;
+    if (buf_reserve(b, digits + 3) < 0) return -ENOMEM;
+    char *p = b->data + b->end;
+    p[0] = type;
+    memcpy(p + 1, tmp + i, digits);
+    p[digits + 1] = '\r';
+    p[digits + 2] = '\n';
+    b->end += digits + 3;
+    return 0;
+}
+
+int resp_add_int(buf_t *b, int64_t v)
+{
+    return add_number_line(b, ':', v);
+}
+
+int resp_add_bulk_header(buf_t *b, size_t n)
+{
+    return add_number_line(b, '$', (int64_t)n);
+}
+
+int resp_add_array_header(buf_t *b, int64_t n)
+{
+    return add_number_line(b, '*', n);
+}
+
+int resp_add_null(buf_t *b)
+{
+    return buf_append(b, "$-1\r\n", 5);
+}
+
+int resp_add_crlf(buf_t *b)
+{
+    return buf_append(b, "\r\n", 2);
+}
+
+int resp_add_bulk(buf_t *b, const void *p, size_t n)
+{
+    if (resp_add_bulk_header(b, n) < 0 || buf_reserve(b, n + 2) < 0) return -ENOMEM;
+    memcpy(b->data + b->end, p, n);
+    b->end += n;
+    return resp_add_crlf(b);
+}
+
+int resp_add_command(buf_t *b, int argc, const char *const *argv, const size_t *argl)
+{
+    if (resp_add_array_header(b, argc) < 0) return -ENOMEM;
+    for (int i = 0; i < argc; i++)
+        if (resp_add_bulk(b, argv[i], argl ? argl[i] : strlen(argv[i])) < 0) return -ENOMEM;
+    return 0;
+}
