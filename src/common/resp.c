@@ -145,6 +145,7 @@ void resp_cmd_big_done(resp_cmd_t *c)
 static int keep_small_arg(resp_cmd_t *c, const char *p, size_t n)
 {
     if (c->nsmall >= RESP_CMD_MAX_SMALL_ARGS) return RESP_ETOOBIG;
+    if (buf_len(&c->store) + n > RESP_CMD_MAX_STORE) return RESP_ETOOBIG;
     size_t off = buf_len(&c->store);
     if (buf_append(&c->store, p, n) < 0 || buf_append(&c->store, "", 1) < 0) return RESP_ENOMEM;
     c->argoff[c->nsmall] = off;

@@ -48,7 +48,8 @@ ssize_t resp_parse_header(const char *buf, size_t len, const resp_limits_t *lim,
 
 /* Incremental command reader for servers. Small arguments are copied into the reader; a bulk
  * longer than `small_max` stops the reader so the caller can place its body where it belongs. */
-#define RESP_CMD_MAX_SMALL_ARGS 256
+#define RESP_CMD_MAX_SMALL_ARGS 1024
+#define RESP_CMD_MAX_STORE (64u << 20) /* total bytes of small arguments in one command */
 typedef struct {
     int64_t argc;  /* elements in the command, -1 before the array header */
     int64_t argi;  /* index of the next element to read */
