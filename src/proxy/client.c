@@ -1,0 +1,629 @@
+/* client.c -- client connections: RESP command reading, the in-order reply queue (pipelining),
+ * dispatch, and the small Redis commands that need no node. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+#include "proxy.h"
+
+#define CLIENT_READ_SIZE (256 * 1024)
+#define SMALL_ARG_MAX (64 * 1024)
+
+static void client_process(client_t *c);
+
+/* ---- ops ---- */
+
+static op_t *op_new(client_t *c, op_kind_t kind)
+{
+    op_t *op = calloc(1, sizeof *op);
+    if (!op) return NULL;
+    op->kind = kind;
+    op->client = c;
+    op->srv = c->srv;
+    op->refs = 1; /* the client's queue */
+    op->started_us = ev_now_us();
+    buf_init(&op->reply);
+    buf_init(&op->reply_tail);
+    op->next = NULL;
+    if (c->ops_tail) c->ops_tail->next = op;
+    else c->ops_head = op;
+    c->ops_tail = op;
+    c->nops++;
+    return op;
+}
+
+op_t *op_ref(op_t *op)
+{
+    op->refs++;
+    return op;
+}
+
+void op_unref(op_t *op)
+{
+    if (--op->refs > 0) return;
+    ev_timer_cancel(op->srv->loop, op->timer);
+    buf_free(&op->reply);
+    buf_free(&op->reply_tail);
+    objbuf_unref(op->reply_ref);
+    objbuf_unref(op->obj);
+    free(op->meta);
+    free(op->key);
+    free(op);
+}
+
+/* Sends the replies of finished ops at the head of the queue, in order. */
+static void flush_replies(client_t *c)
+{
+    conn_t *conn = c->conn;
+    while (c->ops_head && c->ops_head->done) {
+        op_t *op = c->ops_head;
+        if (buf_len(&op->reply)) conn_write(conn, buf_head(&op->reply), buf_len(&op->reply));
+        if (op->reply_ref) conn_write_ref(conn, op->reply_ref, op->reply_ref->data + op->reply_ref_off, op->reply_ref_len);
+        if (buf_len(&op->reply_tail)) conn_write(conn, buf_head(&op->reply_tail), buf_len(&op->reply_tail));
+        c->ops_head = op->next;
+        if (!c->ops_head) c->ops_tail = NULL;
+        c->nops--;
+        op->client = NULL;
+        op_unref(op);
+    }
+    if (c->quit_after_reply && !c->ops_head) {
+        conn_flush(conn);
+        client_conn_failed(conn, "quit");
+    }
+}
+
+void client_on_op_done(op_t *op)
+{
+    op->done = 1;
+    client_t *c = op->client;
+    if (!c) return;
+    flush_replies(c);
+    if (!c->conn->closing) client_resume_input(c);
+}
+
+/* ---- connection lifecycle ---- */
+
+void client_accept(server_t *srv, int fd)
+{
+    if (srv->nclients >= srv->cfg.max_clients) {
+        const char msg[] = "-ERR max number of clients reached\r\n";
+        ssize_t w = write(fd, msg, sizeof msg - 1);
+        (void)w;
+        close(fd);
+        return;
+    }
+    client_t *c = calloc(1, sizeof *c);
+    conn_t *conn = c ? conn_new(srv, fd, CONN_CLIENT, c) : NULL;
+    if (!conn) {
+        free(c);
+        close(fd);
+        return;
+    }
+    c->conn = conn;
+    c->srv = srv;
+    c->id = ++srv->next_client_id;
+    c->created_ms = ev_now_ms();
+    resp_cmd_init(&c->cmd);
+    c->next = srv->clients;
+    if (srv->clients) srv->clients->prev = c;
+    srv->clients = c;
+    srv->nclients++;
+    srv->stats.connections++;
+    conn_update_events(conn);
+}
+
+void client_conn_failed(conn_t *conn, const char *why)
+{
+    client_t *c = conn->owner;
+    if (conn->closing) return;
+    if (conn->rx_relay) relay_fail_source(conn->rx_relay);
+    if (conn->tx_relay) relay_drop_sink(conn->tx_relay);
+    conn->owner = NULL;
+    if (c) {
+        log_debug("event=client_closed id=%" PRIu64 " reason=\"%s\"", c->id, why);
+        op_t *op = c->ops_head;
+        while (op) {
+            op_t *next = op->next;
+            op->client = NULL;
+            op_unref(op);
+            op = next;
+        }
+        if (c->prev) c->prev->next = c->next;
+        else c->srv->clients = c->next;
+        if (c->next) c->next->prev = c->prev;
+        c->srv->nclients--;
+        resp_cmd_free(&c->cmd);
+        free(c);
+    }
+    conn_close_async(conn);
+}
+
+void client_close_all(server_t *srv)
+{
+    while (srv->clients) client_conn_failed(srv->clients->conn, "shutdown");
+}
+
+void client_io(ev_loop_t *loop, int fd, int events, void *arg);
+void client_io(ev_loop_t *loop, int fd, int events, void *arg)
+{
+    conn_t *conn = arg;
+    if (events & EV_WRITE) {
+        if (conn_flush(conn) < 0) {
+            client_conn_failed(conn, "write failed");
+            return;
+        }
+        if (conn->tx_relay) relay_pump(conn->tx_relay);
+    }
+    if (conn->closing) return;
+    if ((events & EV_READ) && conn->owner) {
+        if (conn->rx_relay) {
+            relay_pump(conn->rx_relay);
+        } else if (!conn->read_paused) {
+            ssize_t n = conn_read(conn, CLIENT_READ_SIZE);
+            if (n == 0 || (n < 0 && n != -EAGAIN)) {
+                client_conn_failed(conn, n == 0 ? "connection closed" : "read failed");
+                return;
+            }
+            client_process(conn->owner);
+        }
+    }
+    if (!conn->closing) conn_update_events(conn);
+}
+
+void client_resume_input(client_t *c)
+{
+    if (c->conn->closing) return;
+    client_process(c);
+    if (!c->conn->closing) conn_update_events(c->conn);
+}
+
+/* ---- small commands ---- */
+
+static int arg_is(const char *a, size_t l, const char *s)
+{
+    return strlen(s) == l && strncasecmp(a, s, l) == 0;
+}
+
+static void reply_done(op_t *op)
+{
+    client_on_op_done(op);
+}
+
+static void cmd_command(op_t *op, int argc, const char **argv, const size_t *argl)
+{
+    /* Enough for redis-cli: it asks for COMMAND DOCS to build hints and copes with none. */
+    if (argc >= 2 && arg_is(argv[1], argl[1], "COUNT")) resp_add_int(&op->reply, 17);
+    else resp_add_array_header(&op->reply, 0);
+}
+
+static void cmd_hello(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
+{
+    int64_t proto = 2;
+    if (argc >= 2 && (resp_parse_i64(argv[1], argl[1], &proto) < 0 || proto != 2)) {
+        resp_add_error(&op->reply, "NOPROTO this server supports RESP2 only");
+        return;
+    }
+    for (int i = 2; i + 1 < argc; i++) {
+        if (arg_is(argv[i], argl[i], "SETNAME")) {
+            snprintf(c->name, sizeof c->name, "%.*s", (int)argl[i + 1], argv[i + 1]);
+            i++;
+        }
+    }
+    buf_t *b = &op->reply;
+    resp_add_array_header(b, 14);
+    resp_add_bulk(b, "server", 6);
+    resp_add_bulk(b, "infinicache", 11);
+    resp_add_bulk(b, "version", 7);
+    resp_add_bulk(b, "7.0.0", 5);
+    resp_add_bulk(b, "proto", 5);
+    resp_add_int(b, 2);
+    resp_add_bulk(b, "id", 2);
+    resp_add_int(b, (int64_t)c->id);
+    resp_add_bulk(b, "mode", 4);
+    resp_add_bulk(b, "standalone", 10);
+    resp_add_bulk(b, "role", 4);
+    resp_add_bulk(b, "master", 6);
+    resp_add_bulk(b, "modules", 7);
+    resp_add_array_header(b, 0);
+}
+
+static void cmd_client(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
+{
+    buf_t *b = &op->reply;
+    if (argc >= 3 && arg_is(argv[1], argl[1], "SETNAME")) {
+        snprintf(c->name, sizeof c->name, "%.*s", (int)argl[2], argv[2]);
+        resp_add_simple(b, "OK");
+    } else if (argc == 2 && arg_is(argv[1], argl[1], "GETNAME")) {
+        if (c->name[0]) resp_add_bulk(b, c->name, strlen(c->name));
+        else resp_add_null(b);
+    } else if (argc == 2 && arg_is(argv[1], argl[1], "ID")) {
+        resp_add_int(b, (int64_t)c->id);
+    } else if (argc >= 2 && arg_is(argv[1], argl[1], "SETINFO")) {
+        resp_add_simple(b, "OK");
+    } else if (argc == 2 && (arg_is(argv[1], argl[1], "INFO") || arg_is(argv[1], argl[1], "LIST"))) {
+        char line[256];
+        int n = snprintf(line, sizeof line, "id=%" PRIu64 " name=%s age=%" PRIu64 " cmd=client\n", c->id,
+                         c->name, (ev_now_ms() - c->created_ms) / 1000);
+        resp_add_bulk(b, line, (size_t)n);
+    } else {
+        resp_add_error(b, "ERR unknown subcommand or wrong number of arguments for 'CLIENT'");
+    }
+}
+
+static void cmd_exists_strlen_ttl(client_t *c, op_t *op, int which, int argc, const char **argv,
+                                  const size_t *argl)
+{
+    server_t *srv = c->srv;
+    if (which == 0) { /* EXISTS */
+        int64_t n = 0;
+        for (int i = 1; i < argc; i++)
+            if (meta_lookup(srv, argv[i], argl[i])) n++;
+        resp_add_int(&op->reply, n);
+        return;
+    }
+    meta_t *m = meta_lookup(srv, argv[1], argl[1]);
+    if (which == 1) { /* STRLEN */
+        resp_add_int(&op->reply, m ? (int64_t)m->size : 0);
+        return;
+    }
+    if (!m) resp_add_int(&op->reply, -2);
+    else if (!m->expire_ms) resp_add_int(&op->reply, -1);
+    else {
+        int64_t left = (int64_t)(m->expire_ms - wall_ms());
+        if (left < 0) left = 0;
+        resp_add_int(&op->reply, which == 2 ? (left + 500) / 1000 : left);
+    }
+}
+
+/* Parses SET options (argv[3..]) into op. 0, or -1 with the error already in op->reply. */
+static int parse_set_options(op_t *op, int argc, const char **argv, const size_t *argl)
+{
+    for (int i = 3; i < argc; i++) {
+        const char *a = argv[i];
+        size_t l = argl[i];
+        int has_next = i + 1 < argc;
+        int64_t v;
+        if (arg_is(a, l, "NX")) op->nx = 1;
+        else if (arg_is(a, l, "XX")) op->xx = 1;
+        else if (arg_is(a, l, "KEEPTTL")) op->keepttl = 1;
+        else if (arg_is(a, l, "GET")) {
+            resp_add_error(&op->reply, "ERR SET with GET is not supported by this server");
+            return -1;
+        } else if ((arg_is(a, l, "EX") || arg_is(a, l, "PX") || arg_is(a, l, "EXAT") ||
+                    arg_is(a, l, "PXAT")) && has_next) {
+            if (op->expire_ms || resp_parse_i64(argv[i + 1], argl[i + 1], &v) < 0 || v <= 0 ||
+                v > INT64_MAX / 1000) {
+                resp_add_error(&op->reply, "ERR invalid expire time in 'set' command");
+                return -1;
+            }
+            if (arg_is(a, l, "EX")) op->expire_ms = (int64_t)wall_ms() + v * 1000;
+            else if (arg_is(a, l, "PX")) op->expire_ms = (int64_t)wall_ms() + v;
+            else if (arg_is(a, l, "EXAT")) op->expire_ms = v * 1000;
+            else op->expire_ms = v;
+            i++;
+        } else {
+            resp_add_error(&op->reply, "ERR syntax error");
+            return -1;
+        }
+    }
+    if ((op->nx && op->xx) || (op->keepttl && op->expire_ms)) {
+        resp_add_error(&op->reply, "ERR syntax error");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- dispatch ---- */
+
+typedef struct {
+    const char *name;
+    int min_args; /* including the command name */
+    int max_args; /* -1: any */
+} command_spec_t;
+
+static const command_spec_t commands[] = {
+    {"GET", 2, 2},       {"SET", 3, -1},     {"DEL", 2, -1},      {"UNLINK", 2, -1},
+    {"EXISTS", 2, -1},   {"STRLEN", 2, 2},   {"TTL", 2, 2},       {"PTTL", 2, 2},
+    {"PING", 1, 2},      {"ECHO", 2, 2},     {"INFO", 1, 2},      {"DBSIZE", 1, 1},
+    {"QUIT", 1, 1},      {"HELLO", 1, -1},   {"CLIENT", 2, -1},   {"COMMAND", 1, -1},
+    {"SELECT", 2, 2},    {"FLUSHALL", 1, 2}, {"FLUSHDB", 1, 2},   {"ICSET", 6, -1},
+    {"ICGET", 2, 2},     {"ICDEL", 2, -1},   {"ICREPAIR", 6, 6},  {NULL, 0, 0},
+};
+
+static const command_spec_t *find_command(const char *name, size_t len)
+{
+    for (const command_spec_t *s = commands; s->name; s++)
+        if (arg_is(name, len, s->name)) return s;
+    return NULL;
+}
+
+static void unknown_command(op_t *op, int argc, const char **argv, const size_t *argl)
+{
+    char args[200] = "";
+    size_t off = 0;
+    for (int i = 1; i < argc && off < sizeof args - 40; i++)
+        off += (size_t)snprintf(args + off, sizeof args - off, "'%.*s' ", (int)(argl[i] < 32 ? argl[i] : 32),
+                                argv[i]);
+    resp_add_error(&op->reply, "ERR unknown command '%.*s', with args beginning with: %s",
+                   (int)(argl[0] < 64 ? argl[0] : 64), argv[0], args);
+}
+
+/* Runs a fully read command. Returns 0, or 1 if the command must wait (ICGET behind replies). */
+static int dispatch(client_t *c)
+{
+    server_t *srv = c->srv;
+    resp_cmd_t *cmd = &c->cmd;
+    int argc = cmd->nsmall;
+    const char **argv = cmd->argv;
+    const size_t *argl = cmd->argl;
+    op_t *op = c->reading;
+
+    if (op) {
+        /* The command had a big argument that an op is holding. */
+        c->reading = NULL;
+        if (op->big_discard) {
+            resp_add_error(&op->reply, "%s", op->err[0] ? op->err : "ERR argument too large");
+            client_on_op_done(op);
+            return 0;
+        }
+        switch (op->kind) {
+        case OP_SET: {
+            /* argv is [SET, key, options...]; shift so options start at index 3. */
+            const char *av[RESP_CMD_MAX_SMALL_ARGS + 1];
+            size_t al[RESP_CMD_MAX_SMALL_ARGS + 1];
+            av[0] = argv[0];
+            al[0] = argl[0];
+            av[1] = argv[1];
+            al[1] = argl[1];
+            av[2] = "";
+            al[2] = 0;
+            for (int i = 2; i < argc; i++) {
+                av[i + 1] = argv[i];
+                al[i + 1] = argl[i];
+            }
+            buf_clear(&op->reply);
+            if (parse_set_options(op, argc + 1, av, al) < 0) {
+                client_on_op_done(op);
+                return 0;
+            }
+            cmd_set(c, op);
+            return 0;
+        }
+        case OP_ICSET:
+            op->all_args = 1;
+            extern void icset_check_done(op_t * op);
+            icset_check_done(op);
+            return 0;
+        case OP_ICREPAIR:
+            cmd_icrepair(c, op, argv, argl, op->obj);
+            return 0;
+        default:
+            client_on_op_done(op);
+            return 0;
+        }
+    }
+
+    if (argc == 0) return 0; /* empty inline line */
+    c->cmds++;
+    srv->stats.commands++;
+    const command_spec_t *spec = find_command(argv[0], argl[0]);
+    if (spec && arg_is(argv[0], argl[0], "ICGET") && c->ops_head) return 1;
+
+    op = op_new(c, OP_SIMPLE);
+    if (!op) {
+        c->proto_error = 1;
+        return 0;
+    }
+    buf_t *r = &op->reply;
+    if (!spec) {
+        unknown_command(op, argc, argv, argl);
+        srv->stats.errors++;
+        reply_done(op);
+        return 0;
+    }
+    if (argc < spec->min_args || (spec->max_args >= 0 && argc > spec->max_args)) {
+        resp_add_error(r, "ERR wrong number of arguments for '%s' command", spec->name);
+        reply_done(op);
+        return 0;
+    }
+    const char *name = spec->name;
+    if (!strcmp(name, "GET")) {
+        op->kind = OP_GET;
+        cmd_get(c, op);
+        return 0;
+    }
+    if (!strcmp(name, "ICGET")) {
+        op->kind = OP_ICGET;
+        cmd_icget(c, op);
+        return 0;
+    }
+    if (!strcmp(name, "SET")) {
+        if (parse_set_options(op, argc, argv, argl) < 0) {
+            reply_done(op);
+            return 0;
+        }
+        op->kind = OP_SET;
+        op->key = malloc(argl[1] + 1);
+        op->obj = NULL;
+        if (!op->key) goto oom;
+        memcpy(op->key, argv[1], argl[1]);
+        op->keylen = argl[1];
+        op->size = argl[2];
+        extern int set_prepare_value(op_t * op, const char *value, size_t len);
+        if (set_prepare_value(op, argv[2], argl[2]) < 0) {
+            reply_done(op);
+            return 0;
+        }
+        cmd_set(c, op);
+        return 0;
+    }
+    if (!strcmp(name, "ICSET")) {
+        op->kind = OP_ICSET;
+        extern int icset_small(client_t * c, op_t * op, int argc, const char **argv, const size_t *argl);
+        icset_small(c, op, argc, argv, argl);
+        return 0;
+    }
+    if (!strcmp(name, "ICREPAIR")) {
+        op->kind = OP_ICREPAIR;
+        cmd_icrepair(c, op, argv, argl, NULL);
+        return 0;
+    }
+    if (!strcmp(name, "DEL") || !strcmp(name, "UNLINK") || !strcmp(name, "ICDEL")) {
+        cmd_del(c, op, argc, argv, argl);
+    } else if (!strcmp(name, "EXISTS")) {
+        cmd_exists_strlen_ttl(c, op, 0, argc, argv, argl);
+    } else if (!strcmp(name, "STRLEN")) {
+        cmd_exists_strlen_ttl(c, op, 1, argc, argv, argl);
+    } else if (!strcmp(name, "TTL")) {
+        cmd_exists_strlen_ttl(c, op, 2, argc, argv, argl);
+    } else if (!strcmp(name, "PTTL")) {
+        cmd_exists_strlen_ttl(c, op, 3, argc, argv, argl);
+    } else if (!strcmp(name, "PING")) {
+        if (argc == 2) resp_add_bulk(r, argv[1], argl[1]);
+        else resp_add_simple(r, "PONG");
+    } else if (!strcmp(name, "ECHO")) {
+        resp_add_bulk(r, argv[1], argl[1]);
+    } else if (!strcmp(name, "INFO")) {
+        char section[32] = "";
+        if (argc == 2) snprintf(section, sizeof section, "%.*s", (int)(argl[1] < 31 ? argl[1] : 31), argv[1]);
+        cmd_info(c, op, section);
+    } else if (!strcmp(name, "DBSIZE")) {
+        resp_add_int(r, (int64_t)srv->meta.count);
+    } else if (!strcmp(name, "QUIT")) {
+        resp_add_simple(r, "OK");
+        c->quit_after_reply = 1;
+    } else if (!strcmp(name, "HELLO")) {
+        cmd_hello(c, op, argc, argv, argl);
+    } else if (!strcmp(name, "CLIENT")) {
+        cmd_client(c, op, argc, argv, argl);
+    } else if (!strcmp(name, "COMMAND")) {
+        cmd_command(op, argc, argv, argl);
+    } else if (!strcmp(name, "SELECT")) {
+        if (arg_is(argv[1], argl[1], "0")) resp_add_simple(r, "OK");
+        else resp_add_error(r, "ERR DB index is out of range (this server has one database)");
+    } else if (!strcmp(name, "FLUSHALL") || !strcmp(name, "FLUSHDB")) {
+        while (srv->meta.count) meta_drop(srv, srv->meta.clock[srv->meta.count - 1]);
+        resp_add_simple(r, "OK");
+    }
+    reply_done(op);
+    return 0;
+oom:
+    resp_add_error(r, "ERR out of memory");
+    reply_done(op);
+    return 0;
+}
+
+/* Discards the body of a big argument nobody wants, so the connection stays in sync. */
+static void big_discarded(relay_t *r, relay_status_t st, void *arg)
+{
+    op_t *op = arg;
+    client_t *c = op->client;
+    op_unref(op);
+    if (st == RELAY_OK && c) resp_cmd_big_done(&c->cmd);
+}
+
+static void big_read_done(relay_t *r, relay_status_t st, void *arg)
+{
+    big_discarded(r, st, arg);
+}
+
+/* A bulk longer than SMALL_ARG_MAX: decide where its body goes. */
+static void handle_big(client_t *c)
+{
+    server_t *srv = c->srv;
+    resp_cmd_t *cmd = &c->cmd;
+    size_t len = (size_t)cmd->big_len;
+    op_t *op = c->reading;
+    const char **argv = cmd->argv;
+    const size_t *argl = cmd->argl;
+    if (!op) {
+        op = op_new(c, OP_SIMPLE);
+        if (!op) {
+            client_conn_failed(c->conn, "out of memory");
+            return;
+        }
+        c->reading = op;
+        c->cmds++;
+        srv->stats.commands++;
+        if (cmd->nsmall == 2 && cmd->argi == 2 && arg_is(argv[0], argl[0], "SET")) {
+            op->kind = OP_SET;
+            op->key = malloc(argl[1] + 1);
+            if (op->key) {
+                memcpy(op->key, argv[1], argl[1]);
+                op->keylen = argl[1];
+            }
+            extern int set_prepare_value(op_t * op, const char *value, size_t len);
+            if (!op->key || set_prepare_value(op, NULL, len) < 0) {
+                op->big_discard = 1;
+                snprintf(op->err, sizeof op->err, "%.*s", (int)(buf_len(&op->reply) > 3 ? buf_len(&op->reply) - 3 : 0),
+                         buf_len(&op->reply) ? buf_head(&op->reply) + 1 : "");
+                buf_clear(&op->reply);
+            } else {
+                op_ref(op);
+                relay_start(srv, c->conn, RELAY_TO_MEMORY, NULL, op->obj->data, len, big_read_done, op);
+                return;
+            }
+        } else if (cmd->argi >= 5 && arg_is(argv[0], argl[0], "ICSET")) {
+            op->kind = OP_ICSET;
+            if (cmd_icset_begin(c, op) < 0) op->big_discard = 1;
+        } else if (cmd->argi == 5 && cmd->nsmall == 5 && arg_is(argv[0], argl[0], "ICREPAIR")) {
+            op->kind = OP_ICREPAIR;
+            if (len > (size_t)srv->cfg.max_object_size || !(op->obj = objbuf_new(len))) {
+                op->big_discard = 1;
+                snprintf(op->err, sizeof op->err, "ERR chunk too large");
+            } else {
+                op_ref(op);
+                relay_start(srv, c->conn, RELAY_TO_MEMORY, NULL, op->obj->data, len, big_read_done, op);
+                return;
+            }
+        } else {
+            op->big_discard = 1;
+            snprintf(op->err, sizeof op->err, "ERR argument of %zu bytes is too large for '%.*s'", len,
+                     (int)(argl[0] < 32 ? argl[0] : 32), cmd->nsmall ? argv[0] : "");
+        }
+    }
+    if (op->kind == OP_ICSET && !op->big_discard) {
+        cmd_icset_chunk(c, op, len);
+        return;
+    }
+    op->big_discard = 1;
+    op_ref(op);
+    relay_start(srv, c->conn, RELAY_DISCARD, NULL, NULL, len, big_discarded, op);
+}
+
+static void client_process(client_t *c)
+{
+    server_t *srv = c->srv;
+    resp_limits_t lim = resp_default_limits;
+    lim.max_bulk = (int64_t)8 << 30;
+    while (!c->conn->closing && !c->conn->rx_relay && !c->quit_after_reply) {
+        if (c->nops >= srv->cfg.max_pipeline || c->waiting_body) break;
+        int rc = resp_cmd_feed(&c->cmd, &c->conn->in, &lim, SMALL_ARG_MAX);
+        if (rc == RESP_CMD_NEED_MORE) break;
+        if (rc < 0) {
+            op_t *op = op_new(c, OP_SIMPLE);
+            if (op) {
+                resp_add_error(&op->reply, "ERR %s", resp_strerror(rc));
+                c->quit_after_reply = 1;
+                reply_done(op);
+            } else {
+                client_conn_failed(c->conn, "protocol error");
+            }
+            return;
+        }
+        if (rc == RESP_CMD_BIG) {
+            handle_big(c);
+            continue;
+        }
+        if (dispatch(c) == 1) break; /* resumes when the queue drains */
+        resp_cmd_reset(&c->cmd);
+    }
+    /* Stop reading while enough work is queued; resumes from client_on_op_done. */
+    c->conn->read_paused = c->nops >= srv->cfg.max_pipeline || c->waiting_body;
+}

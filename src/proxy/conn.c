@@ -1,0 +1,218 @@
+/* conn.c -- proxy connections: input buffer, zero-copy output queue, batched flushing. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proxy.h"
+
+#define OUTSEG_INLINE 16384
+#define FLUSH_IOV 64
+
+objbuf_t *objbuf_new(size_t len)
+{
+    objbuf_t *b = malloc(sizeof *b + len);
+    if (!b) return NULL;
+    b->refs = 1;
+    b->len = len;
+    return b;
+}
+
+objbuf_t *objbuf_ref(objbuf_t *b)
+{
+    b->refs++;
+    return b;
+}
+
+void objbuf_unref(objbuf_t *b)
+{
+    if (b && --b->refs == 0) free(b);
+}
+
+conn_t *conn_new(server_t *srv, int fd, conn_kind_t kind, void *owner)
+{
+    conn_t *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->srv = srv;
+    c->fd = fd;
+    c->kind = kind;
+    c->owner = owner;
+    buf_init(&c->in);
+    c->last_rx_ms = ev_now_ms();
+    return c;
+}
+
+static outseg_t *seg_new(size_t cap)
+{
+    outseg_t *s = malloc(sizeof *s + cap);
+    if (!s) return NULL;
+    s->next = NULL;
+    s->ref = NULL;
+    s->ptr = s->data;
+    s->len = 0;
+    s->cap = cap;
+    return s;
+}
+
+static void seg_push(conn_t *c, outseg_t *s)
+{
+    if (c->out_tail) c->out_tail->next = s;
+    else c->out_head = s;
+    c->out_tail = s;
+}
+
+int conn_write(conn_t *c, const void *p, size_t n)
+{
+    if (n == 0) return 0;
+    outseg_t *t = c->out_tail;
+    /* Append to the tail when it is inline and has room, so small replies batch up. */
+    if (t && !t->ref && (size_t)(t->ptr - t->data) + t->len + n <= t->cap) {
+        memcpy((char *)t->ptr + t->len, p, n);
+        t->len += n;
+    } else {
+        outseg_t *s = seg_new(n > OUTSEG_INLINE ? n : OUTSEG_INLINE);
+        if (!s) return -ENOMEM;
+        memcpy(s->data, p, n);
+        s->len = n;
+        seg_push(c, s);
+    }
+    c->out_bytes += n;
+    conn_mark_dirty(c);
+    return 0;
+}
+
+int conn_write_ref(conn_t *c, objbuf_t *ref, const char *p, size_t n)
+{
+    if (n == 0) return 0;
+    outseg_t *s = seg_new(0);
+    if (!s) return -ENOMEM;
+    s->ref = objbuf_ref(ref);
+    s->ptr = p;
+    s->len = n;
+    seg_push(c, s);
+    c->out_bytes += n;
+    conn_mark_dirty(c);
+    return 0;
+}
+
+int conn_write_buf(conn_t *c, buf_t *b)
+{
+    int rc = conn_write(c, buf_head(b), buf_len(b));
+    buf_clear(b);
+    return rc;
+}
+
+static void seg_free(outseg_t *s)
+{
+    objbuf_unref(s->ref);
+    free(s);
+}
+
+int conn_flush(conn_t *c)
+{
+    while (c->out_head) {
+        struct iovec iov[FLUSH_IOV];
+        int n = 0;
+        for (outseg_t *s = c->out_head; s && n < FLUSH_IOV; s = s->next) {
+            iov[n].iov_base = (void *)s->ptr;
+            iov[n].iov_len = s->len;
+            n++;
+        }
+        ssize_t w = writev(c->fd, iov, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) return 0;
+            return -errno;
+        }
+        c->srv->stats.bytes_out += (uint64_t)w;
+        c->out_bytes -= (size_t)w;
+        size_t left = (size_t)w;
+        while (left > 0 && c->out_head) {
+            outseg_t *s = c->out_head;
+            if (left < s->len) {
+                s->ptr += left;
+                s->len -= left;
+                left = 0;
+                break;
+            }
+            left -= s->len;
+            c->out_head = s->next;
+            if (!c->out_head) c->out_tail = NULL;
+            seg_free(s);
+        }
+    }
+    return 0;
+}
+
+ssize_t conn_read(conn_t *c, size_t max)
+{
+    ssize_t n = buf_read_fd(&c->in, c->fd, max);
+    if (n > 0) {
+        c->srv->stats.bytes_in += (uint64_t)n;
+        c->last_rx_ms = ev_now_ms();
+    }
+    return n;
+}
+
+void conn_mark_dirty(conn_t *c)
+{
+    if (c->dirty || c->closing) return;
+    c->dirty = 1;
+    c->next_dirty = c->srv->dirty_head;
+    c->srv->dirty_head = c;
+}
+
+/* Epoll interest follows state: read unless paused or a relay into memory/conn is waiting on
+ * the sink; write while output is queued or a relay waits for room. */
+void conn_update_events(conn_t *c)
+{
+    if (c->closing || c->fd < 0) return;
+    int ev = 0;
+    if (!c->read_paused || c->rx_relay) ev |= EV_READ;
+    if (c->out_head || (c->tx_relay && c->tx_relay->in_pipe > 0)) ev |= EV_WRITE;
+    if (c->tx_relay && c->tx_relay->wait_dst) ev |= EV_WRITE;
+    extern ev_io_cb client_io, node_io;
+    ev_set(c->srv->loop, c->fd, ev, c->kind == CONN_CLIENT ? client_io : node_io, c);
+}
+
+void conn_close_async(conn_t *c)
+{
+    if (c->closing) return;
+    c->closing = 1;
+    server_t *srv = c->srv;
+    if (c->fd >= 0) {
+        ev_del(srv->loop, c->fd);
+        shutdown(c->fd, SHUT_RDWR);
+    }
+    if (srv->nclosing == srv->capclosing) {
+        size_t cap = srv->capclosing ? srv->capclosing * 2 : 16;
+        conn_t **p = realloc(srv->closing, cap * sizeof *p);
+        if (!p) abort(); /* tiny allocation; nothing sane to do without it */
+        srv->closing = p;
+        srv->capclosing = cap;
+    }
+    srv->closing[srv->nclosing++] = c;
+}
+
+/* Frees a connection that is already detached from its owner (called after the iteration). */
+void conn_free(conn_t *c)
+{
+    while (c->out_head) {
+        outseg_t *s = c->out_head;
+        c->out_head = s->next;
+        seg_free(s);
+    }
+    buf_free(&c->in);
+    if (c->fd >= 0) close(c->fd);
+    free(c);
+}
+
+void conn_fail(conn_t *c, const char *why)
+{
+    if (c->closing) return;
+    if (c->kind == CONN_CLIENT) client_conn_failed(c, why);
+    else node_conn_failed(c, why);
+}

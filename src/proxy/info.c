@@ -1,0 +1,105 @@
+/* info.c -- the INFO command: server, clients, memory, stats, pool (with the platform's billing). */
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "proxy.h"
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, rss = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+        fclose(f);
+    }
+    return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static int want(const char *section, const char *name)
+{
+    return !section[0] || !strcasecmp(section, "all") || !strcasecmp(section, "everything") ||
+           !strcasecmp(section, "default") || !strcasecmp(section, name);
+}
+
+static double json_num(cJSON *o, const char *k)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+void cmd_info(client_t *c, op_t *op, const char *section)
+{
+    server_t *srv = c->srv;
+    buf_t b;
+    buf_init(&b);
+    uint64_t up = (ev_now_ms() - srv->start_ms) / 1000;
+    if (want(section, "server")) {
+        buf_printf(&b,
+                   "# Server\r\nredis_version:7.0.0\r\ninfinicache_version:0.1.0\r\nprocess_id:%d\r\n"
+                   "tcp_port:%d\r\nnode_port:%d\r\nuptime_in_seconds:%" PRIu64 "\r\nplatform_endpoint:%s\r\n\r\n",
+                   getpid(), srv->client_port, srv->node_port, up, srv->platform_endpoint);
+    }
+    if (want(section, "clients")) buf_printf(&b, "# Clients\r\nconnected_clients:%d\r\n\r\n", srv->nclients);
+    if (want(section, "memory")) {
+        meta_table_t *t = &srv->meta;
+        buf_printf(&b,
+                   "# Memory\r\nused_memory_rss:%ld\r\nobjects:%zu\r\nobject_bytes:%" PRIu64 "\r\n"
+                   "max_object_size:%" PRId64 "\r\n\r\n",
+                   rss_kib() * 1024, t->count, t->bytes, srv->cfg.max_object_size);
+    }
+    if (want(section, "stats")) {
+        proxy_stats_t *s = &srv->stats;
+        buf_printf(&b,
+                   "# Stats\r\ntotal_connections_received:%" PRIu64 "\r\ntotal_commands_processed:%" PRIu64
+                   "\r\nkeyspace_hits:%" PRIu64 "\r\nkeyspace_misses:%" PRIu64 "\r\ntotal_sets:%" PRIu64
+                   "\r\nerror_replies:%" PRIu64 "\r\nevicted_keys:%" PRIu64 "\r\nexpired_keys:%" PRIu64
+                   "\r\ntotal_net_input_bytes:%" PRIu64 "\r\ntotal_net_output_bytes:%" PRIu64
+                   "\r\ninvocations:%" PRIu64 "\r\ninvoke_failures:%" PRIu64 "\r\nnode_timeouts:%" PRIu64
+                   "\r\nchunks_lost:%" PRIu64 "\r\nobjects_lost:%" PRIu64 "\r\nrelays:%" PRIu64 "\r\n\r\n",
+                   s->connections, s->commands, s->get_hits, s->get_misses, s->sets, s->errors,
+                   srv->meta.evictions, srv->meta.expired, s->bytes_in, s->bytes_out, s->invocations,
+                   s->invoke_failures, s->node_timeouts, s->chunks_lost, s->objects_lost, s->relays);
+    }
+    if (want(section, "pool")) {
+        int st[4] = {0};
+        uint64_t cap = 0, placed = 0;
+        for (int i = 0; i < srv->nnodes; i++) {
+            st[srv->nodes[i].state]++;
+            cap += srv->nodes[i].mem_limit;
+            placed += srv->nodes[i].mem_placed;
+        }
+        buf_printf(&b,
+                   "# Pool\r\npool_size:%d\r\nfunction_prefix:%s\r\nnode_memory_mb:%" PRId64
+                   "\r\nnodes_awake:%d\r\nnodes_asleep:%d\r\nnodes_invoking:%d\r\nnodes_down:%d\r\n"
+                   "capacity_bytes:%" PRIu64 "\r\nplaced_bytes:%" PRIu64 "\r\nec_d:%" PRId64 "\r\nec_p:%" PRId64
+                   "\r\n",
+                   srv->nnodes, srv->cfg.function_prefix, srv->cfg.node_memory_mb, st[NODE_AWAKE],
+                   st[NODE_ASLEEP], st[NODE_INVOKING], st[NODE_DOWN], cap, placed, srv->cfg.d, srv->cfg.p);
+        char js[2048];
+        invoker_platform_stats(srv->invoker, js, sizeof js);
+        cJSON *o = js[0] ? cJSON_Parse(js) : NULL;
+        if (o) {
+            cJSON *kinds = cJSON_GetObjectItemCaseSensitive(o, "requests_by_kind");
+            buf_printf(&b,
+                       "platform_requests:%.0f\r\nplatform_billed_ms:%.0f\r\nplatform_gb_seconds:%.6f\r\n"
+                       "platform_cold_starts:%.0f\r\nplatform_instances:%.0f\r\nplatform_timeouts:%.0f\r\n",
+                       json_num(o, "requests"), json_num(o, "billed_ms"), json_num(o, "gb_seconds"),
+                       json_num(o, "cold_starts"), json_num(o, "instances"), json_num(o, "timeouts"));
+            if (cJSON_IsObject(kinds)) {
+                cJSON *k;
+                cJSON_ArrayForEach(k, kinds) if (cJSON_IsNumber(k))
+                    buf_printf(&b, "platform_requests_%s:%.0f\r\n", k->string, k->valuedouble);
+            }
+            cJSON_Delete(o);
+        }
+        buf_printf(&b, "\r\n");
+    }
+    if (want(section, "keyspace") && srv->meta.count)
+        buf_printf(&b, "# Keyspace\r\ndb0:keys=%zu,expires=0,avg_ttl=0\r\n", srv->meta.count);
+    resp_add_bulk(&op->reply, buf_head(&b), buf_len(&b));
+    buf_free(&b);
+}

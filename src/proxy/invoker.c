@@ -1,0 +1,279 @@
+/* invoker.c -- invokes functions through the Lambda Invoke API with libcurl, on a thread of its
+ * own so the event loop never waits on HTTP. Results come back through an eventfd. The same
+ * code talks to the local platform and to AWS (SigV4 signing by libcurl when configured). */
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proxy.h"
+
+typedef struct job {
+    struct job *next;
+    int node_id;
+    char function[96];
+    char *payload;
+    /* result */
+    int ok;
+    char err[200];
+    CURL *easy;
+    struct curl_slist *headers;
+    char body[512];
+    size_t body_len;
+} job_t;
+
+struct invoker {
+    server_t *srv;
+    char endpoint[256];
+    char sigv4[128];
+    char userpwd[256];
+    int64_t timeout_ms;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    job_t *todo_head, *todo_tail;
+    job_t *done_head;
+    int wake_fd;   /* loop -> thread */
+    int notify_fd; /* thread -> loop */
+    int stop;
+    char stats[2048];
+    CURLM *multi;
+};
+
+static size_t collect_body(char *p, size_t size, size_t n, void *arg)
+{
+    job_t *j = arg;
+    size_t len = size * n, room = sizeof j->body - 1 - j->body_len;
+    size_t take = len < room ? len : room;
+    memcpy(j->body + j->body_len, p, take);
+    j->body_len += take;
+    j->body[j->body_len] = 0;
+    return len;
+}
+
+static void start_job(invoker_t *inv, job_t *j)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s/2015-03-31/functions/%s/invocations", inv->endpoint, j->function);
+    j->easy = curl_easy_init();
+    if (!j->easy) {
+        snprintf(j->err, sizeof j->err, "curl_easy_init failed");
+        return;
+    }
+    j->headers = curl_slist_append(NULL, "X-Amz-Invocation-Type: Event");
+    j->headers = curl_slist_append(j->headers, "Content-Type: application/json");
+    curl_easy_setopt(j->easy, CURLOPT_URL, url);
+    curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, j->headers);
+    curl_easy_setopt(j->easy, CURLOPT_POSTFIELDS, j->payload);
+    curl_easy_setopt(j->easy, CURLOPT_WRITEFUNCTION, collect_body);
+    curl_easy_setopt(j->easy, CURLOPT_WRITEDATA, j);
+    curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
+    curl_easy_setopt(j->easy, CURLOPT_TIMEOUT_MS, (long)inv->timeout_ms);
+    curl_easy_setopt(j->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(j->easy, CURLOPT_TCP_NODELAY, 1L);
+    if (inv->sigv4[0]) {
+        curl_easy_setopt(j->easy, CURLOPT_AWS_SIGV4, inv->sigv4);
+        curl_easy_setopt(j->easy, CURLOPT_USERPWD, inv->userpwd);
+    }
+    curl_multi_add_handle(inv->multi, j->easy);
+}
+
+static void finish_job(invoker_t *inv, job_t *j, CURLcode rc)
+{
+    long status = 0;
+    curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK) {
+        snprintf(j->err, sizeof j->err, "%s", curl_easy_strerror(rc));
+    } else if (status != 202 && status != 200) {
+        snprintf(j->err, sizeof j->err, "HTTP %ld: %.150s", status, j->body);
+    } else {
+        j->ok = 1;
+    }
+    curl_multi_remove_handle(inv->multi, j->easy);
+    curl_easy_cleanup(j->easy);
+    curl_slist_free_all(j->headers);
+    j->easy = NULL;
+    j->headers = NULL;
+    pthread_mutex_lock(&inv->mu);
+    j->next = inv->done_head;
+    inv->done_head = j;
+    pthread_mutex_unlock(&inv->mu);
+    uint64_t one = 1;
+    ssize_t w = write(inv->notify_fd, &one, sizeof one);
+    (void)w;
+}
+
+/* Platform stats are fetched once a second, for INFO. Only the local platform has them. */
+static void fetch_stats(invoker_t *inv)
+{
+    job_t j;
+    memset(&j, 0, sizeof j);
+    char url[512];
+    snprintf(url, sizeof url, "%s/admin/stats", inv->endpoint);
+    CURL *e = curl_easy_init();
+    if (!e) return;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &j);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 500L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    long status = 0;
+    if (curl_easy_perform(e) == CURLE_OK) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(e);
+    pthread_mutex_lock(&inv->mu);
+    snprintf(inv->stats, sizeof inv->stats, "%s", status == 200 ? j.body : "");
+    pthread_mutex_unlock(&inv->mu);
+}
+
+static void *invoker_main(void *arg)
+{
+    invoker_t *inv = arg;
+    uint64_t last_stats = 0;
+    int local = strstr(inv->endpoint, "127.0.0.1") || strstr(inv->endpoint, "localhost");
+    for (;;) {
+        pthread_mutex_lock(&inv->mu);
+        int stop = inv->stop;
+        job_t *todo = inv->todo_head;
+        inv->todo_head = inv->todo_tail = NULL;
+        pthread_mutex_unlock(&inv->mu);
+        if (stop) break;
+        while (todo) {
+            job_t *next = todo->next;
+            start_job(inv, todo);
+            if (!todo->easy) finish_job(inv, todo, CURLE_FAILED_INIT);
+            todo = next;
+        }
+        int running = 0;
+        curl_multi_perform(inv->multi, &running);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(inv->multi, &left))) {
+            if (msg->msg != CURLMSG_DONE) continue;
+            job_t *j;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+            finish_job(inv, j, msg->data.result);
+        }
+        if (local && ev_now_ms() - last_stats >= 1000) {
+            last_stats = ev_now_ms();
+            fetch_stats(inv);
+        }
+        struct curl_waitfd wfd = {inv->wake_fd, CURL_WAIT_POLLIN, 0};
+        int numfds;
+        curl_multi_poll(inv->multi, &wfd, 1, 200, &numfds);
+        if (wfd.revents) {
+            uint64_t v;
+            ssize_t r = read(inv->wake_fd, &v, sizeof v);
+            (void)r;
+        }
+    }
+    return NULL;
+}
+
+/* Loop side: hand finished jobs to the node layer. */
+static void on_notify(ev_loop_t *loop, int fd, int events, void *arg)
+{
+    invoker_t *inv = arg;
+    uint64_t v;
+    ssize_t r = read(fd, &v, sizeof v);
+    (void)r;
+    pthread_mutex_lock(&inv->mu);
+    job_t *j = inv->done_head;
+    inv->done_head = NULL;
+    pthread_mutex_unlock(&inv->mu);
+    while (j) {
+        job_t *next = j->next;
+        node_invoke_result(inv->srv, j->node_id, j->ok, j->err);
+        free(j->payload);
+        free(j);
+        j = next;
+    }
+}
+
+invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4, int64_t timeout_ms)
+{
+    static int curl_ready;
+    if (!curl_ready) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        curl_ready = 1;
+    }
+    invoker_t *inv = calloc(1, sizeof *inv);
+    if (!inv) return NULL;
+    inv->srv = srv;
+    snprintf(inv->endpoint, sizeof inv->endpoint, "%s", endpoint);
+    size_t el = strlen(inv->endpoint);
+    if (el && inv->endpoint[el - 1] == '/') inv->endpoint[el - 1] = 0;
+    snprintf(inv->sigv4, sizeof inv->sigv4, "%s", sigv4 ? sigv4 : "");
+    if (inv->sigv4[0]) {
+        const char *id = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
+        snprintf(inv->userpwd, sizeof inv->userpwd, "%s:%s", id ? id : "", secret ? secret : "");
+    }
+    inv->timeout_ms = timeout_ms;
+    pthread_mutex_init(&inv->mu, NULL);
+    inv->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    inv->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    inv->multi = curl_multi_init();
+    if (inv->wake_fd < 0 || inv->notify_fd < 0 || !inv->multi ||
+        ev_set(srv->loop, inv->notify_fd, EV_READ, on_notify, inv) < 0 ||
+        pthread_create(&inv->thread, NULL, invoker_main, inv) != 0) {
+        log_error("event=invoker_start_failed");
+        return NULL;
+    }
+    return inv;
+}
+
+void invoker_invoke(invoker_t *inv, int node_id, const char *function, const char *payload)
+{
+    job_t *j = calloc(1, sizeof *j);
+    if (!j || !(j->payload = strdup(payload))) {
+        free(j);
+        node_invoke_result(inv->srv, node_id, 0, "out of memory");
+        return;
+    }
+    j->node_id = node_id;
+    snprintf(j->function, sizeof j->function, "%s", function);
+    pthread_mutex_lock(&inv->mu);
+    if (inv->todo_tail) inv->todo_tail->next = j;
+    else inv->todo_head = j;
+    inv->todo_tail = j;
+    pthread_mutex_unlock(&inv->mu);
+    uint64_t one = 1;
+    ssize_t w = write(inv->wake_fd, &one, sizeof one);
+    (void)w;
+}
+
+void invoker_platform_stats(invoker_t *inv, char *out, size_t cap)
+{
+    pthread_mutex_lock(&inv->mu);
+    snprintf(out, cap, "%s", inv->stats);
+    pthread_mutex_unlock(&inv->mu);
+}
+
+void invoker_stop(invoker_t *inv)
+{
+    if (!inv) return;
+    pthread_mutex_lock(&inv->mu);
+    inv->stop = 1;
+    pthread_mutex_unlock(&inv->mu);
+    uint64_t one = 1;
+    ssize_t w = write(inv->wake_fd, &one, sizeof one);
+    (void)w;
+    pthread_join(inv->thread, NULL);
+    curl_multi_cleanup(inv->multi);
+    ev_del(inv->srv->loop, inv->notify_fd);
+    close(inv->wake_fd);
+    close(inv->notify_fd);
+    job_t *lists[2] = {inv->todo_head, inv->done_head};
+    for (int k = 0; k < 2; k++) {
+        for (job_t *j = lists[k]; j;) {
+            job_t *next = j->next;
+            free(j->payload);
+            free(j);
+            j = next;
+        }
+    }
+    free(inv);
+}

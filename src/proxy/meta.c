@@ -1,0 +1,213 @@
+/* meta.c -- per-object metadata: hash table by key, CLOCK ring for eviction, chunk placement. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "log.h"
+#include "proxy.h"
+
+/* FNV-1a, 64-bit: short keys, no adversarial-collision concerns beyond chain length. */
+uint64_t meta_hash(const char *key, size_t keylen)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < keylen; i++) {
+        h ^= (unsigned char)key[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+int meta_table_init(meta_table_t *t)
+{
+    memset(t, 0, sizeof *t);
+    t->nbuckets = 1024;
+    t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
+    return t->buckets ? 0 : -ENOMEM;
+}
+
+void meta_table_free(meta_table_t *t)
+{
+    for (size_t i = 0; i < t->count; i++) free(t->clock[i]);
+    free(t->buckets);
+    free(t->clock);
+    memset(t, 0, sizeof *t);
+}
+
+size_t meta_alloc_size(int d, int p, size_t keylen)
+{
+    int n = d + p;
+    size_t nodes = sizeof(uint16_t) * (size_t)n + ((n & 1) ? 2 : 0);
+    return sizeof(meta_t) + nodes + sizeof(uint32_t) * (size_t)n + keylen;
+}
+
+meta_t *meta_new(const char *key, size_t keylen, int d, int p)
+{
+    meta_t *m = calloc(1, meta_alloc_size(d, p, keylen));
+    if (!m) return NULL;
+    m->d = (uint8_t)d;
+    m->p = (uint8_t)p;
+    m->keylen = (uint16_t)keylen;
+    memcpy(meta_key(m), key, keylen);
+    m->hash = meta_hash(key, keylen);
+    return m;
+}
+
+static void grow(meta_table_t *t)
+{
+    size_t nb = t->nbuckets * 2;
+    meta_t **b = calloc(nb, sizeof *b);
+    if (!b) return; /* longer chains, still correct */
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        meta_t *m = t->buckets[i];
+        while (m) {
+            meta_t *next = m->hnext;
+            size_t j = m->hash & (nb - 1);
+            m->hnext = b[j];
+            b[j] = m;
+            m = next;
+        }
+    }
+    free(t->buckets);
+    t->buckets = b;
+    t->nbuckets = nb;
+}
+
+static meta_t *find(meta_table_t *t, const char *key, size_t keylen)
+{
+    uint64_t h = meta_hash(key, keylen);
+    for (meta_t *m = t->buckets[h & (t->nbuckets - 1)]; m; m = m->hnext)
+        if (m->hash == h && m->keylen == keylen && memcmp(meta_key(m), key, keylen) == 0) return m;
+    return NULL;
+}
+
+uint64_t wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+}
+
+meta_t *meta_lookup(server_t *srv, const char *key, size_t keylen)
+{
+    meta_t *m = find(&srv->meta, key, keylen);
+    if (m && m->expire_ms && m->expire_ms <= wall_ms()) {
+        srv->meta.expired++;
+        meta_drop(srv, m);
+        return NULL;
+    }
+    return m;
+}
+
+int meta_insert(meta_table_t *t, meta_t *m)
+{
+    if (t->count % 1024 == 0) {
+        meta_t **c = realloc(t->clock, (t->count + 1024) * sizeof *c);
+        if (!c) return -ENOMEM;
+        t->clock = c;
+    }
+    if (t->count >= t->nbuckets) grow(t);
+    size_t j = m->hash & (t->nbuckets - 1);
+    m->hnext = t->buckets[j];
+    t->buckets[j] = m;
+    m->clock_pos = (uint32_t)t->count;
+    t->clock[t->count++] = m;
+    t->bytes += m->size;
+    return 0;
+}
+
+void meta_remove(meta_table_t *t, meta_t *m)
+{
+    meta_t **pp = &t->buckets[m->hash & (t->nbuckets - 1)];
+    while (*pp && *pp != m) pp = &(*pp)->hnext;
+    if (*pp) *pp = m->hnext;
+    size_t pos = m->clock_pos;
+    meta_t *last = t->clock[--t->count];
+    t->clock[pos] = last;
+    last->clock_pos = (uint32_t)pos;
+    if (t->clock_hand >= t->count) t->clock_hand = 0;
+    t->bytes -= m->size;
+}
+
+static uint64_t chunk_cost(size_t chunk_size, size_t keylen);
+
+void meta_release_placement(server_t *srv, const uint16_t *nodes, int n, size_t chunk_size,
+                            size_t keylen)
+{
+    uint64_t cost = chunk_cost(chunk_size, keylen);
+    for (int i = 0; i < n; i++) {
+        node_t *nd = &srv->nodes[nodes[i]];
+        nd->mem_placed -= nd->mem_placed < cost ? nd->mem_placed : cost;
+        if (nd->chunks_placed) nd->chunks_placed--;
+    }
+}
+
+void meta_drop(server_t *srv, meta_t *m)
+{
+    int n = m->d + m->p;
+    uint16_t *nodes = meta_nodes(m);
+    for (int i = 0; i < n; i++)
+        node_delete_chunk(&srv->nodes[nodes[i]], meta_key(m), m->keylen, i, m->version);
+    meta_release_placement(srv, nodes, n, m->chunk_size, m->keylen);
+    meta_remove(&srv->meta, m);
+    free(m);
+}
+
+/* CLOCK: sweep the ring, clearing reference bits, and evict the first unreferenced object. */
+static int evict_one(server_t *srv)
+{
+    meta_table_t *t = &srv->meta;
+    if (t->count == 0) return -1;
+    for (size_t steps = 0; steps < 2 * t->count + 1; steps++) {
+        if (t->clock_hand >= t->count) t->clock_hand = 0;
+        meta_t *m = t->clock[t->clock_hand];
+        if (m->referenced) {
+            m->referenced = 0;
+            t->clock_hand++;
+            continue;
+        }
+        log_debug("event=evict key_len=%u size=%llu", m->keylen, (unsigned long long)m->size);
+        t->evictions++;
+        meta_drop(srv, m);
+        return 0;
+    }
+    return -1;
+}
+
+/* Node overhead per chunk, as the node accounts it (entry + key). */
+static uint64_t chunk_cost(size_t chunk_size, size_t keylen)
+{
+    return chunk_size + 64 + keylen;
+}
+
+int meta_place(server_t *srv, const char *key, size_t keylen, int n, size_t chunk_size,
+               uint16_t *nodes_out)
+{
+    int nn = srv->nnodes;
+    if (n > nn) return -ENOSPC;
+    uint64_t cost = chunk_cost(chunk_size, keylen);
+    /* Even the emptiest pool must hold it. */
+    int fit = 0;
+    for (int i = 0; i < nn; i++)
+        if (srv->nodes[i].mem_limit >= cost) fit++;
+    if (fit < n) return -ENOSPC;
+    /* Start at a key-dependent rotating offset so load spreads over the pool. */
+    static uint32_t rotor;
+    uint32_t start = (uint32_t)(meta_hash(key, keylen) + rotor++) % (uint32_t)nn;
+    for (int attempt = 0; attempt < 1 << 20; attempt++) {
+        int got = 0;
+        for (int k = 0; k < nn && got < n; k++) {
+            node_t *nd = &srv->nodes[(start + (uint32_t)k) % (uint32_t)nn];
+            if (nd->mem_placed + cost <= nd->mem_limit) nodes_out[got++] = (uint16_t)nd->id;
+        }
+        if (got == n) {
+            for (int i = 0; i < n; i++) {
+                srv->nodes[nodes_out[i]].mem_placed += cost;
+                srv->nodes[nodes_out[i]].chunks_placed++;
+            }
+            return 0;
+        }
+        if (evict_one(srv) < 0) return -ENOSPC; /* in-flight SETs hold the rest */
+    }
+    return -ENOSPC;
+}

@@ -1,0 +1,559 @@
+/* node.c -- the proxy's side of cache nodes: wake-up by invocation, HELLO/BYE, pipelined chunk
+ * requests answered in order, ping of idle nodes, and failure of everything a lost node held. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+#include "proxy.h"
+
+enum { RX_START = 0, RX_CGET_CRC, RX_CGET_BULK };
+
+#define NODE_READ_SIZE (256 * 1024)
+#define NODE_MAX_MSG_ARGS 16
+
+nreq_t *nreq_new(nreq_kind_t kind, op_t *op, int slot, const char *key, size_t keylen, int index,
+                 uint64_t version)
+{
+    nreq_t *q = calloc(1, sizeof *q + keylen + 1);
+    if (!q) return NULL;
+    q->kind = kind;
+    q->op = op;
+    q->slot = slot;
+    q->key = (char *)(q + 1);
+    if (keylen) memcpy(q->key, key, keylen);
+    q->keylen = keylen;
+    q->index = index;
+    q->version = version;
+    return q;
+}
+
+void nreq_free(nreq_t *q)
+{
+    if (!q) return;
+    objbuf_unref(q->body_ref);
+    free(q);
+}
+
+void node_init(server_t *srv, node_t *n, int id)
+{
+    memset(n, 0, sizeof *n);
+    n->id = id;
+    n->srv = srv;
+    snprintf(n->function, sizeof n->function, "%s%d", srv->cfg.function_prefix, id);
+    n->state = NODE_DOWN;
+    n->mem_limit = (uint64_t)(srv->cfg.node_memory_mb - srv->cfg.node_reserved_mb) << 20;
+}
+
+static void complete(nreq_t *q, nres_t res, const char *err)
+{
+    if (q->done) q->done(q, res, err);
+    else nreq_free(q);
+}
+
+static void fail_list(nreq_t **head, nreq_t **tail, const char *err)
+{
+    nreq_t *q = *head;
+    *head = *tail = NULL;
+    while (q) {
+        nreq_t *next = q->next;
+        q->next = NULL;
+        complete(q, NRES_ERROR, err);
+        q = next;
+    }
+}
+
+static void fail_inflight(node_t *n, const char *err)
+{
+    n->inflight = 0;
+    n->rx_state = RX_START;
+    n->ping_outstanding = 0;
+    ev_timer_cancel(n->srv->loop, n->ping_timer);
+    n->ping_timer = 0;
+    fail_list(&n->inflight_head, &n->inflight_tail, err);
+}
+
+static void fail_pending(node_t *n, const char *err)
+{
+    fail_list(&n->pending_head, &n->pending_tail, err);
+}
+
+static void invoke_timeout_cb(ev_loop_t *loop, void *arg)
+{
+    node_t *n = arg;
+    n->invoke_timer = 0;
+    if (n->state != NODE_INVOKING) return;
+    char err[160];
+    snprintf(err, sizeof err, "node %d did not connect within %" PRId64 " ms", n->id,
+             n->srv->cfg.node_connect_timeout_ms);
+    log_warn("event=node_wait_timeout node=%d", n->id);
+    n->srv->stats.node_timeouts++;
+    n->state = n->conn ? NODE_ASLEEP : NODE_DOWN;
+    fail_pending(n, err);
+    if (n->conn && n->inflight_head) {
+        /* Requests written to an instance that never woke up cannot be trusted any more. */
+        conn_t *c = n->conn;
+        n->conn = NULL;
+        n->state = NODE_DOWN;
+        fail_inflight(n, err);
+        c->owner = NULL;
+        conn_close_async(c);
+    }
+}
+
+void node_invoke(node_t *n, const char *cmd)
+{
+    server_t *srv = n->srv;
+    char payload[320];
+    snprintf(payload, sizeof payload, "{\"cmd\":\"%s\",\"node_id\":%d,\"proxy\":\"%s\"}", cmd, n->id,
+             srv->node_addr);
+    if (strcmp(cmd, "activate") == 0) {
+        n->state = NODE_INVOKING;
+        ev_timer_cancel(srv->loop, n->invoke_timer);
+        n->invoke_timer =
+            ev_timer_add(srv->loop, (uint64_t)srv->cfg.node_connect_timeout_ms, invoke_timeout_cb, n);
+    }
+    n->invoke_in_flight++;
+    n->invocations++;
+    n->last_invoke_ms = ev_now_ms();
+    srv->stats.invocations++;
+    log_debug("event=invoke node=%d cmd=%s", n->id, cmd);
+    invoker_invoke(srv->invoker, n->id, n->function, payload);
+}
+
+void node_invoke_result(server_t *srv, int node_id, int ok, const char *err)
+{
+    if (node_id < 0 || node_id >= srv->nnodes) return;
+    node_t *n = &srv->nodes[node_id];
+    if (n->invoke_in_flight > 0) n->invoke_in_flight--;
+    if (ok) return;
+    srv->stats.invoke_failures++;
+    log_warn("event=invoke_failed node=%d error=\"%s\"", node_id, err);
+    if (n->state != NODE_INVOKING) return;
+    ev_timer_cancel(srv->loop, n->invoke_timer);
+    n->invoke_timer = 0;
+    n->state = n->conn ? NODE_ASLEEP : NODE_DOWN;
+    char msg[300];
+    snprintf(msg, sizeof msg, "invoking %s failed: %s", n->function, err);
+    fail_pending(n, msg);
+    if (n->conn && n->inflight_head) fail_inflight(n, msg);
+}
+
+static void ping_timeout_cb(ev_loop_t *loop, void *arg)
+{
+    node_t *n = arg;
+    n->ping_timer = 0;
+    if (!n->ping_outstanding || n->state != NODE_AWAKE) return;
+    /* A node that said no BYE but does not answer is frozen or stuck: invoke it again. The
+     * platform starts a fresh instance if the old one is still "busy"; its HELLO replaces the
+     * stuck connection. */
+    log_warn("event=ping_timeout node=%d", n->id);
+    n->srv->stats.node_timeouts++;
+    node_invoke(n, "activate");
+}
+
+static void write_request(node_t *n, nreq_t *q)
+{
+    conn_t *c = n->conn;
+    char num[3][24];
+    buf_t b;
+    buf_init(&b);
+    switch (q->kind) {
+    case NREQ_PING: buf_append(&b, "*1\r\n$4\r\nPING\r\n", 14); break;
+    case NREQ_CGET:
+    case NREQ_CDEL: {
+        int l0 = snprintf(num[0], sizeof num[0], "%d", q->index);
+        int l1 = snprintf(num[1], sizeof num[1], "%" PRIu64, q->version);
+        const char *argv[4] = {q->kind == NREQ_CGET ? "CGET" : "CDEL", q->key, num[0], num[1]};
+        size_t argl[4] = {4, q->keylen, (size_t)l0, (size_t)l1};
+        resp_add_command(&b, 4, argv, argl);
+        break;
+    }
+    case NREQ_CSET: {
+        int l0 = snprintf(num[0], sizeof num[0], "%d", q->index);
+        int l1 = snprintf(num[1], sizeof num[1], "%" PRIu64, q->version);
+        int l2 = snprintf(num[2], sizeof num[2], "%" PRIu32, q->crc);
+        const char *argv[5] = {"CSET", q->key, num[0], num[1], num[2]};
+        size_t argl[5] = {4, q->keylen, (size_t)l0, (size_t)l1, (size_t)l2};
+        resp_add_array_header(&b, 6);
+        for (int i = 0; i < 5; i++) resp_add_bulk(&b, argv[i], argl[i]);
+        resp_add_bulk_header(&b, q->body_len);
+        break;
+    }
+    }
+    conn_write_buf(c, &b);
+    buf_free(&b);
+    if (q->kind == NREQ_CSET && !q->body_src) {
+        if (q->body_len) conn_write_ref(c, q->body_ref, q->body_ptr, q->body_len);
+        conn_write(c, "\r\n", 2);
+    }
+    q->sent_ms = ev_now_ms();
+    q->next = NULL;
+    if (n->inflight_tail) n->inflight_tail->next = q;
+    else n->inflight_head = q;
+    n->inflight_tail = q;
+    n->inflight++;
+}
+
+/* The body of a streamed CSET has been moved (or the move failed). */
+static void stream_body_done(relay_t *r, relay_status_t st, void *arg)
+{
+    nreq_t *q = arg;
+    extern void icset_body_moved(op_t * op, int slot, relay_status_t st);
+    icset_body_moved(q->op, q->slot, st);
+}
+
+void node_kick(node_t *n)
+{
+    server_t *srv = n->srv;
+    if (!n->pending_head) return;
+    if (n->state == NODE_DOWN || n->state == NODE_ASLEEP) {
+        node_invoke(n, "activate");
+        return;
+    }
+    if (n->state != NODE_AWAKE || !n->conn) return;
+    conn_t *c = n->conn;
+    if (!n->ping_outstanding && n->inflight == 0 &&
+        ev_now_ms() - c->last_rx_ms > (uint64_t)srv->cfg.ping_idle_ms) {
+        nreq_t *ping = nreq_new(NREQ_PING, NULL, 0, NULL, 0, 0, 0);
+        if (ping) {
+            write_request(n, ping);
+            n->ping_outstanding = 1;
+            n->ping_timer =
+                ev_timer_add(srv->loop, (uint64_t)srv->cfg.ping_timeout_ms, ping_timeout_cb, n);
+        }
+    }
+    while (n->pending_head && !c->tx_relay && !c->closing) {
+        nreq_t *q = n->pending_head;
+        n->pending_head = q->next;
+        if (!n->pending_head) n->pending_tail = NULL;
+        conn_t *src = q->body_src;
+        write_request(n, q);
+        if (q->kind == NREQ_CSET && src) {
+            q->body_src = NULL; /* the body is on its way; nobody else may drain it */
+            if (!relay_start(srv, src, RELAY_TO_CONN, c, NULL, q->body_len, stream_body_done, q)) {
+                conn_fail(c, "out of memory");
+                return;
+            }
+        }
+    }
+    conn_mark_dirty(c);
+}
+
+void node_submit(node_t *n, nreq_t *q)
+{
+    q->node = n;
+    q->next = NULL;
+    if (n->pending_tail) n->pending_tail->next = q;
+    else n->pending_head = q;
+    n->pending_tail = q;
+    node_kick(n);
+}
+
+static void cdel_done(nreq_t *q, nres_t res, const char *err)
+{
+    nreq_free(q);
+}
+
+void node_delete_chunk(node_t *n, const char *key, size_t keylen, int index, uint64_t version)
+{
+    nreq_t *q = nreq_new(NREQ_CDEL, NULL, 0, key, keylen, index, version);
+    if (!q) return;
+    q->done = cdel_done;
+    /* A node that is down holds nothing worth waking it for; its memory is gone or will be
+     * reconciled when it announces itself. */
+    if (n->state == NODE_DOWN && !n->conn) {
+        nreq_free(q);
+        return;
+    }
+    node_submit(n, q);
+}
+
+/* ---- incoming ---- */
+
+static void detach_conn(node_t *n, const char *why)
+{
+    conn_t *c = n->conn;
+    n->conn = NULL;
+    if (c) c->owner = NULL;
+    fail_inflight(n, why);
+    if (n->state != NODE_INVOKING) n->state = NODE_DOWN;
+    if (n->pending_head && n->state == NODE_DOWN) node_invoke(n, "activate");
+}
+
+void node_conn_failed(conn_t *c, const char *why);
+void node_conn_failed(conn_t *c, const char *why)
+{
+    node_t *n = c->owner;
+    if (c->rx_relay) relay_fail_source(c->rx_relay);
+    if (c->tx_relay) relay_drop_sink(c->tx_relay);
+    if (n) {
+        log_info("event=node_disconnected node=%d reason=\"%s\"", n->id, why);
+        detach_conn(n, why);
+    }
+    conn_close_async(c);
+}
+
+static void on_hello(conn_t *c, int argc, const char **argv, const size_t *argl)
+{
+    server_t *srv = c->srv;
+    int64_t id, limit, used, chunks, inv;
+    if (argc < 7 || resp_parse_i64(argv[1], argl[1], &id) < 0 || id < 0 || id >= srv->nnodes ||
+        resp_parse_i64(argv[3], argl[3], &limit) < 0 || resp_parse_i64(argv[4], argl[4], &used) < 0 ||
+        resp_parse_i64(argv[5], argl[5], &chunks) < 0 || resp_parse_i64(argv[6], argl[6], &inv) < 0) {
+        log_warn("event=bad_hello");
+        conn_fail(c, "bad HELLO");
+        return;
+    }
+    node_t *n = &srv->nodes[id];
+    char instance[40];
+    snprintf(instance, sizeof instance, "%.*s", (int)(argl[2] < 39 ? argl[2] : 39), argv[2]);
+    if (n->conn && n->conn != c) {
+        /* A new instance of this function dialed in: the old connection is frozen or lost. */
+        conn_t *old = n->conn;
+        log_info("event=node_replaced node=%d old=%s new=%s", n->id, n->instance, instance);
+        n->conn = NULL;
+        old->owner = NULL;
+        if (old->rx_relay) relay_fail_source(old->rx_relay);
+        if (old->tx_relay) relay_drop_sink(old->tx_relay);
+        fail_inflight(n, "node instance replaced");
+        conn_close_async(old);
+    }
+    if (strcmp(n->instance, instance) != 0) {
+        if (n->instance[0]) n->instance_changes++;
+        snprintf(n->instance, sizeof n->instance, "%s", instance);
+    }
+    n->conn = c;
+    c->owner = n;
+    n->mem_limit = (uint64_t)limit;
+    n->hellos++;
+    n->state = NODE_AWAKE;
+    ev_timer_cancel(srv->loop, n->invoke_timer);
+    n->invoke_timer = 0;
+    log_debug("event=hello node=%d instance=%s used=%" PRId64 " chunks=%" PRId64, n->id, instance,
+              used, chunks);
+    node_kick(n);
+}
+
+static void on_bye(conn_t *c)
+{
+    node_t *n = c->owner;
+    if (!n) return;
+    log_debug("event=bye node=%d pending=%d inflight=%d", n->id, n->pending_head != NULL, n->inflight);
+    if (n->state == NODE_AWAKE) n->state = NODE_ASLEEP;
+    ev_timer_cancel(n->srv->loop, n->ping_timer);
+    n->ping_timer = 0;
+    n->ping_outstanding = 0;
+    /* Requests it has not answered yet are read at its next invocation: wake it now. */
+    if (n->pending_head || n->inflight_head) node_invoke(n, "activate");
+}
+
+/* Parses a whole unsolicited message (array of small bulks). 1 done, 0 need more, -1 bad. */
+static int parse_message(conn_t *c, int *argc, const char **argv, size_t *argl)
+{
+    const char *p = buf_head(&c->in);
+    size_t len = buf_len(&c->in), off = 0;
+    resp_limits_t lim = resp_default_limits;
+    lim.max_bulk = 4096;
+    lim.max_array = NODE_MAX_MSG_ARGS;
+    resp_header_t h;
+    ssize_t r = resp_parse_header(p, len, &lim, &h);
+    if (r <= 0) return r == 0 ? 0 : -1;
+    if (h.type != RESP_ARRAY || h.n < 1) return -1;
+    off = (size_t)r;
+    int n = (int)h.n;
+    for (int i = 0; i < n; i++) {
+        r = resp_parse_header(p + off, len - off, &lim, &h);
+        if (r <= 0) return r == 0 ? 0 : -1;
+        if (h.type != RESP_BULK || h.n < 0) return -1;
+        if (len - off < (size_t)r + (size_t)h.n + 2) return 0;
+        argv[i] = p + off + r;
+        argl[i] = (size_t)h.n;
+        off += (size_t)r + (size_t)h.n + 2;
+    }
+    *argc = n;
+    return (int)off;
+}
+
+static void cget_body_started(node_t *n, nreq_t *q, size_t len)
+{
+    q->on_body(q, n->rx_crc, len);
+}
+
+/* Handles one reply for the head in-flight request. 1 progressed, 0 need more, -1 failed. */
+static int handle_reply(conn_t *c, node_t *n)
+{
+    resp_header_t h;
+    const char *p = buf_head(&c->in);
+    size_t len = buf_len(&c->in);
+    ssize_t r = resp_parse_header(p, len, &resp_default_limits, &h);
+    if (r == 0) return 0;
+    if (r < 0) {
+        conn_fail(c, "malformed reply from node");
+        return -1;
+    }
+    nreq_t *q = n->inflight_head;
+    if (!q) {
+        conn_fail(c, "unexpected reply from node");
+        return -1;
+    }
+    char err[256];
+    if (q->kind == NREQ_CGET) {
+        if (n->rx_state == RX_START && h.type == RESP_ARRAY && h.n == 2) {
+            buf_consume(&c->in, (size_t)r);
+            n->rx_state = RX_CGET_CRC;
+            return 1;
+        }
+        if (n->rx_state == RX_CGET_CRC && h.type == RESP_INTEGER) {
+            buf_consume(&c->in, (size_t)r);
+            n->rx_crc = (uint32_t)h.n;
+            n->rx_state = RX_CGET_BULK;
+            return 1;
+        }
+        if (n->rx_state == RX_CGET_BULK && h.type == RESP_BULK && h.n >= 0) {
+            buf_consume(&c->in, (size_t)r);
+            n->rx_state = RX_START;
+            n->inflight_head = q->next;
+            if (!n->inflight_head) n->inflight_tail = NULL;
+            n->inflight--;
+            q->next = NULL;
+            cget_body_started(n, q, (size_t)h.n);
+            return 1;
+        }
+        if (n->rx_state == RX_START && h.type == RESP_BULK && h.n == -1) {
+            buf_consume(&c->in, (size_t)r);
+            goto pop_missing;
+        }
+        if (n->rx_state == RX_START && h.type == RESP_ERROR) {
+            buf_consume(&c->in, (size_t)r);
+            snprintf(err, sizeof err, "node %d: %.*s", n->id, (int)h.len, h.str);
+            goto pop_error;
+        }
+        conn_fail(c, "unexpected CGET reply from node");
+        return -1;
+    }
+    buf_consume(&c->in, (size_t)r);
+    if (h.type == RESP_ERROR) {
+        snprintf(err, sizeof err, "node %d: %.*s", n->id, (int)h.len, h.str);
+        goto pop_error;
+    }
+    if (q->kind == NREQ_PING) {
+        n->ping_outstanding = 0;
+        ev_timer_cancel(n->srv->loop, n->ping_timer);
+        n->ping_timer = 0;
+    }
+    n->inflight_head = q->next;
+    if (!n->inflight_head) n->inflight_tail = NULL;
+    n->inflight--;
+    q->next = NULL;
+    complete(q, (q->kind == NREQ_CDEL && h.type == RESP_INTEGER && h.n == 0) ? NRES_MISSING : NRES_OK,
+             NULL);
+    return 1;
+pop_missing:
+    n->inflight_head = q->next;
+    if (!n->inflight_head) n->inflight_tail = NULL;
+    n->inflight--;
+    q->next = NULL;
+    complete(q, NRES_MISSING, NULL);
+    return 1;
+pop_error:
+    n->inflight_head = q->next;
+    if (!n->inflight_head) n->inflight_tail = NULL;
+    n->inflight--;
+    q->next = NULL;
+    complete(q, NRES_ERROR, err);
+    return 1;
+}
+
+static void node_process_input(conn_t *c)
+{
+    while (!c->closing && !c->rx_relay && buf_len(&c->in) > 0) {
+        node_t *n = c->owner;
+        const char *p = buf_head(&c->in);
+        /* Unsolicited messages are arrays whose first element is a bulk (HELLO, BYE); replies
+         * to our requests never are. Only a reply parser mid-CGET must not be interrupted. */
+        int is_msg = 0;
+        if (p[0] == '*' && (!n || n->rx_state == RX_START)) {
+            const char *nl = memchr(p, '\n', buf_len(&c->in));
+            if (!nl) return;
+            if ((size_t)(nl - p) + 1 >= buf_len(&c->in)) return;
+            is_msg = nl[1] == '$';
+        }
+        if (is_msg || !n) {
+            int argc = 0;
+            const char *argv[NODE_MAX_MSG_ARGS];
+            size_t argl[NODE_MAX_MSG_ARGS];
+            int used = parse_message(c, &argc, argv, argl);
+            if (used == 0) return;
+            if (used < 0) {
+                conn_fail(c, "malformed message from node");
+                return;
+            }
+            if (argl[0] == 5 && strncasecmp(argv[0], "HELLO", 5) == 0) {
+                on_hello(c, argc, argv, argl);
+            } else if (argl[0] == 3 && strncasecmp(argv[0], "BYE", 3) == 0) {
+                on_bye(c);
+            } else {
+                conn_fail(c, "unknown message from node");
+                return;
+            }
+            buf_consume(&c->in, (size_t)used);
+            continue;
+        }
+        if (handle_reply(c, n) <= 0) return;
+    }
+    if (c->owner) node_kick(c->owner);
+}
+
+void node_io(ev_loop_t *loop, int fd, int events, void *arg);
+void node_io(ev_loop_t *loop, int fd, int events, void *arg)
+{
+    conn_t *c = arg;
+    if (events & EV_WRITE) {
+        if (conn_flush(c) < 0) {
+            conn_fail(c, "write failed");
+            return;
+        }
+        if (c->tx_relay) relay_pump(c->tx_relay);
+        if (!c->out_head && !c->tx_relay && c->owner) node_kick(c->owner);
+    }
+    if (c->closing) return;
+    if (events & EV_READ) {
+        if (c->rx_relay) {
+            relay_pump(c->rx_relay);
+        } else {
+            ssize_t n = conn_read(c, NODE_READ_SIZE);
+            if (n == 0 || (n < 0 && n != -EAGAIN)) {
+                conn_fail(c, n == 0 ? "connection closed" : "read failed");
+                return;
+            }
+            node_process_input(c);
+        }
+    }
+    if (!c->closing) conn_update_events(c);
+}
+
+/* After a relay finishes, input that was already buffered must be looked at again. */
+void node_resume_input(conn_t *c);
+void node_resume_input(conn_t *c)
+{
+    if (c->closing || c->rx_relay) return;
+    node_process_input(c);
+    if (!c->closing) conn_update_events(c);
+}
+
+void node_accept(server_t *srv, int fd)
+{
+    conn_t *c = conn_new(srv, fd, CONN_NODE, NULL);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    net_set_bufsizes(fd, 4 << 20);
+    conn_update_events(c);
+}

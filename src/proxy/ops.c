@@ -1,0 +1,785 @@
+/* ops.c -- object operations: SET and GET with proxy-side erasure coding (Redis path), the
+ * library's pre-encoded ICSET, streamed ICGET and ICREPAIR, and DEL. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "proxy.h"
+
+enum { SLOT_PENDING = 0, SLOT_GOOD = 1, SLOT_LOST = 2 };
+
+uint64_t server_next_version(server_t *srv)
+{
+    return ++srv->next_version;
+}
+
+static void op_fail(op_t *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void op_fail(op_t *op, const char *fmt, ...)
+{
+    if (op->err[0]) return; /* keep the first cause */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(op->err, sizeof op->err, fmt, ap);
+    va_end(ap);
+}
+
+static int copy_key(op_t *op, const char *key, size_t keylen)
+{
+    if (op->key) return 0;
+    op->key = malloc(keylen + 1);
+    if (!op->key) return -1;
+    memcpy(op->key, key, keylen);
+    op->keylen = keylen;
+    return 0;
+}
+
+/* ================= storing chunks (SET, ICSET) ================= */
+
+/* Sizes the value buffer for a Redis SET: the d data chunks then the p parity chunks. `value`
+ * (NULL when the body is read in later) is copied in. 0, or -1 with the error in op->reply. */
+int set_prepare_value(op_t *op, const char *value, size_t len);
+int set_prepare_value(op_t *op, const char *value, size_t len)
+{
+    server_t *srv = op->srv;
+    if ((int64_t)len > srv->cfg.max_object_size) {
+        resp_add_error(&op->reply, "ERR value of %zu bytes exceeds max-object-size (%" PRId64 ")",
+                       len, srv->cfg.max_object_size);
+        return -1;
+    }
+    if (op->keylen > UINT16_MAX) {
+        resp_add_error(&op->reply, "ERR key too long");
+        return -1;
+    }
+    op->d = (int64_t)len <= srv->cfg.small_object_max ? 1 : (int)srv->cfg.d;
+    op->p = (int)srv->cfg.p;
+    op->n = op->d + op->p;
+    op->size = len;
+    op->chunk_size = ec_chunk_size(len, op->d);
+    op->obj = objbuf_new(op->chunk_size * (size_t)op->n + 1);
+    if (!op->obj) {
+        resp_add_error(&op->reply, "ERR out of memory");
+        return -1;
+    }
+    if (value) memcpy(op->obj->data, value, len);
+    return 0;
+}
+
+static void store_check_done(op_t *op);
+
+static void icset_discard_done(relay_t *r, relay_status_t st, void *arg)
+{
+    op_t *op = arg;
+    client_t *c = op->client;
+    if (c) {
+        c->waiting_body = 0;
+        if (st != RELAY_SRC_FAILED) resp_cmd_big_done(&c->cmd);
+    }
+    op_unref(op);
+}
+
+static void store_chunk_done(nreq_t *q, nres_t res, const char *err)
+{
+    op_t *op = q->op;
+    if (res == NRES_OK) {
+        op->stored++;
+        op->slot_state[q->slot] = SLOT_GOOD;
+    } else {
+        op->failed++;
+        op->slot_state[q->slot] = SLOT_LOST;
+        op_fail(op, "ERR storing chunk %d failed: %s", q->slot, err ? err : "unknown error");
+    }
+    if (q->body_src && op->client && !q->body_src->closing) {
+        /* The node failed before taking the streamed body: drain it from the client. */
+        op_ref(op);
+        relay_start(op->srv, q->body_src, RELAY_DISCARD, NULL, NULL, q->body_len, icset_discard_done, op);
+    }
+    nreq_free(q);
+    op->outstanding--;
+    store_check_done(op);
+    op_unref(op);
+}
+
+/* Sends chunk i to its node: from op->obj, or streamed from the client connection. */
+static void submit_cset(op_t *op, int i, conn_t *stream_src, size_t len)
+{
+    nreq_t *q = nreq_new(NREQ_CSET, op, i, op->key, op->keylen, i, op->version);
+    if (!q) {
+        op->failed++;
+        op_fail(op, "ERR out of memory");
+        return;
+    }
+    q->done = store_chunk_done;
+    q->crc = op->crcs[i];
+    q->body_len = len;
+    if (stream_src) {
+        q->body_src = stream_src;
+    } else {
+        q->body_ref = objbuf_ref(op->obj);
+        q->body_ptr = op->obj->data + (size_t)i * op->chunk_size;
+    }
+    op->outstanding++;
+    op_ref(op);
+    node_submit(&op->srv->nodes[op->nodes[i]], q);
+}
+
+static int place(op_t *op)
+{
+    int rc = meta_place(op->srv, op->key, op->keylen, op->n, op->chunk_size, op->nodes);
+    if (rc < 0) {
+        op_fail(op, "OOM object of %" PRIu64 " bytes does not fit in the pool", op->size);
+        return -1;
+    }
+    op->placed = 1;
+    op->version = server_next_version(op->srv);
+    return 0;
+}
+
+/* Decides a store once every chunk is answered (and, when streaming, every argument read). */
+static void store_check_done(op_t *op)
+{
+    server_t *srv = op->srv;
+    if (op->finished || op->outstanding > 0 || !op->all_args) return;
+    op->finished = 1;
+    meta_t *old = op->err[0] ? NULL : meta_lookup(srv, op->key, op->keylen);
+    int refused = !op->err[0] && ((op->nx && old) || (op->xx && !old));
+    if (op->err[0] || op->failed || op->body_failed || refused) {
+        for (int i = 0; i < op->n && op->placed; i++)
+            if (op->slot_state[i] == SLOT_GOOD)
+                node_delete_chunk(&srv->nodes[op->nodes[i]], op->key, op->keylen, i, op->version);
+        if (op->placed) meta_release_placement(srv, op->nodes, op->n, op->chunk_size, op->keylen);
+        if (refused) {
+            resp_add_null(&op->reply);
+        } else {
+            srv->stats.errors++;
+            resp_add_error(&op->reply, "%s", op->err[0] ? op->err : "ERR store failed");
+        }
+        client_on_op_done(op);
+        return;
+    }
+    meta_t *m = meta_new(op->key, op->keylen, op->d, op->p);
+    if (!m) {
+        for (int i = 0; i < op->n; i++)
+            node_delete_chunk(&srv->nodes[op->nodes[i]], op->key, op->keylen, i, op->version);
+        meta_release_placement(srv, op->nodes, op->n, op->chunk_size, op->keylen);
+        resp_add_error(&op->reply, "ERR out of memory");
+        client_on_op_done(op);
+        return;
+    }
+    m->version = op->version;
+    m->size = op->size;
+    m->chunk_size = (uint32_t)op->chunk_size;
+    m->expire_ms = (uint64_t)op->expire_ms;
+    m->referenced = 1;
+    memcpy(meta_nodes(m), op->nodes, sizeof(uint16_t) * (size_t)op->n);
+    memcpy(meta_crcs(m), op->crcs, sizeof(uint32_t) * (size_t)op->n);
+    if (old) {
+        if (op->keepttl) m->expire_ms = old->expire_ms;
+        meta_drop(srv, old); /* deletes the previous version's chunks */
+    }
+    meta_insert(&srv->meta, m);
+    srv->stats.sets++;
+    resp_add_simple(&op->reply, "OK");
+    client_on_op_done(op);
+}
+
+/* Redis SET: the value is in op->obj; encode, checksum, place and send every chunk. */
+void cmd_set(client_t *c, op_t *op)
+{
+    size_t cs = op->chunk_size;
+    size_t data_bytes = cs * (size_t)op->d;
+    if (data_bytes > op->size) memset(op->obj->data + op->size, 0, data_bytes - op->size);
+    uint8_t *data[EC_MAX_CHUNKS], *parity[EC_MAX_CHUNKS];
+    for (int i = 0; i < op->n; i++) {
+        uint8_t *chunk = (uint8_t *)op->obj->data + (size_t)i * cs;
+        if (i < op->d) data[i] = chunk;
+        else parity[i - op->d] = chunk;
+    }
+    ec_encode(op->d, op->p, cs, data, parity);
+    for (int i = 0; i < op->n; i++) op->crcs[i] = ec_crc(op->obj->data + (size_t)i * cs, cs);
+    op->all_args = 1;
+    if ((op->nx || op->xx) && ((op->nx && meta_lookup(op->srv, op->key, op->keylen)) ||
+                               (op->xx && !meta_lookup(op->srv, op->key, op->keylen)))) {
+        store_check_done(op); /* answers nil without storing anything */
+        return;
+    }
+    if (place(op) == 0)
+        for (int i = 0; i < op->n; i++) submit_cset(op, i, NULL, cs);
+    store_check_done(op);
+}
+
+/* Parses "ICSET key d p size crc_0..crc_{n-1}" from argv. 0 or -1 (op->err set). */
+static int icset_parse_header(op_t *op, int argc, const char **argv, const size_t *argl)
+{
+    server_t *srv = op->srv;
+    int64_t d, p, size;
+    if (argc < 5 || resp_parse_i64(argv[2], argl[2], &d) < 0 || resp_parse_i64(argv[3], argl[3], &p) < 0 ||
+        !ec_params_valid((int)d, (int)p) || d > 255 || p > 255) {
+        op_fail(op, "ERR ICSET: bad d or p");
+        return -1;
+    }
+    if (resp_parse_i64(argv[4], argl[4], &size) < 0 || size < 0) {
+        op_fail(op, "ERR ICSET: bad size");
+        return -1;
+    }
+    if (size > srv->cfg.max_object_size) {
+        op_fail(op, "ERR value of %" PRId64 " bytes exceeds max-object-size (%" PRId64 ")", size,
+                srv->cfg.max_object_size);
+        return -1;
+    }
+    if (argl[1] > UINT16_MAX || copy_key(op, argv[1], argl[1]) < 0) {
+        op_fail(op, "ERR ICSET: bad key");
+        return -1;
+    }
+    op->d = (int)d;
+    op->p = (int)p;
+    op->n = (int)(d + p);
+    op->size = (uint64_t)size;
+    if (argc < 5 + op->n) {
+        op_fail(op, "ERR ICSET: expected %d checksums", op->n);
+        return -1;
+    }
+    for (int i = 0; i < op->n; i++) {
+        uint64_t crc;
+        if (resp_parse_u64(argv[5 + i], argl[5 + i], &crc) < 0 || crc > UINT32_MAX) {
+            op_fail(op, "ERR ICSET: bad checksum %d", i);
+            return -1;
+        }
+        op->crcs[i] = (uint32_t)crc;
+    }
+    return 0;
+}
+
+static int icset_check_chunk_size(op_t *op, size_t cs)
+{
+    if ((uint64_t)cs * (uint64_t)op->d < op->size || cs > UINT32_MAX ||
+        (op->size > 0 && cs > ec_chunk_size(op->size, op->d) + EC_ALIGN)) {
+        op_fail(op, "ERR ICSET: chunk size %zu does not fit an object of %" PRIu64 " bytes", cs,
+                op->size);
+        return -1;
+    }
+    return 0;
+}
+
+/* ICSET whose chunks were small enough to arrive as ordinary arguments. */
+int icset_small(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl);
+int icset_small(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
+{
+    op->all_args = 1;
+    if (icset_parse_header(op, argc, argv, argl) == 0) {
+        if (argc != 5 + 2 * op->n) {
+            op_fail(op, "ERR ICSET: expected %d chunks", op->n);
+        } else {
+            size_t cs = argl[5 + op->n];
+            for (int i = 0; i < op->n; i++)
+                if (argl[5 + op->n + i] != cs) op_fail(op, "ERR ICSET: chunks differ in size");
+            if (!op->err[0] && icset_check_chunk_size(op, cs) == 0) {
+                op->chunk_size = cs;
+                op->obj = objbuf_new(cs * (size_t)op->n + 1);
+                if (!op->obj) op_fail(op, "ERR out of memory");
+            }
+            if (!op->err[0]) {
+                for (int i = 0; i < op->n; i++)
+                    memcpy(op->obj->data + (size_t)i * cs, argv[5 + op->n + i], cs);
+                if (place(op) == 0)
+                    for (int i = 0; i < op->n; i++) submit_cset(op, i, NULL, cs);
+            }
+        }
+    }
+    store_check_done(op);
+    return 0;
+}
+
+/* First big chunk of a streamed ICSET: validate the header and place the chunks. */
+int cmd_icset_begin(client_t *c, op_t *op)
+{
+    resp_cmd_t *cmd = &c->cmd;
+    if (icset_parse_header(op, cmd->nsmall, cmd->argv, cmd->argl) < 0) goto fail;
+    if (cmd->argi != 5 + op->n || cmd->nsmall != 5 + op->n) {
+        op_fail(op, "ERR ICSET: expected %d checksums before the chunks", op->n);
+        goto fail;
+    }
+    if (icset_check_chunk_size(op, (size_t)cmd->big_len) < 0) goto fail;
+    op->chunk_size = (size_t)cmd->big_len;
+    if (place(op) < 0) goto fail;
+    return 0;
+fail:
+    /* Every chunk body is still drained, so the reply comes after the whole command. */
+    op->body_failed = 1;
+    return 0;
+}
+
+/* The body of chunk op->chunks_seen is next on the client connection. */
+void cmd_icset_chunk(client_t *c, op_t *op, size_t len)
+{
+    int i = op->chunks_seen++;
+    if (op->body_failed || !op->placed || i >= op->n || len != op->chunk_size) {
+        if (!op->body_failed) op_fail(op, "ERR ICSET: chunk %d has the wrong size or is extra", i);
+        op->body_failed = 1;
+        c->waiting_body = 1;
+        op_ref(op);
+        relay_start(op->srv, c->conn, RELAY_DISCARD, NULL, NULL, len, icset_discard_done, op);
+        return;
+    }
+    c->waiting_body = 1; /* parse no further until the body has moved */
+    submit_cset(op, i, c->conn, len);
+}
+
+/* Called by the node layer when a streamed chunk body has been relayed (or drained). */
+void icset_body_moved(op_t *op, int slot, relay_status_t st);
+void icset_body_moved(op_t *op, int slot, relay_status_t st)
+{
+    client_t *c = op->client;
+    if (!c) return;
+    c->waiting_body = 0;
+    if (st != RELAY_SRC_FAILED) resp_cmd_big_done(&c->cmd);
+}
+
+void icset_check_done(op_t *op);
+void icset_check_done(op_t *op)
+{
+    if (op->placed && op->chunks_seen != op->n) {
+        op_fail(op, "ERR ICSET: expected %d chunks, got %d", op->n, op->chunks_seen);
+        op->body_failed = 1;
+    }
+    store_check_done(op);
+}
+
+/* ================= reading chunks (GET, ICGET) ================= */
+
+static void get_check(op_t *op);
+static void icget_progress(op_t *op);
+
+static void get_timeout(ev_loop_t *loop, void *arg)
+{
+    op_t *op = arg;
+    op->timer = 0;
+    if (op->finished) return;
+    op->timed_out = 1;
+    if (op->kind == OP_ICGET) icget_progress(op);
+    else get_check(op);
+}
+
+static int slots_pending(op_t *op)
+{
+    int n = 0;
+    for (int i = 0; i < op->n; i++) n += op->slot_state[i] == SLOT_PENDING;
+    return n;
+}
+
+/* The object cannot be read any more: forget it, so later GETs miss cleanly. */
+static void object_lost(op_t *op)
+{
+    server_t *srv = op->srv;
+    meta_t *m = meta_lookup(srv, op->key, op->keylen);
+    srv->stats.objects_lost++;
+    log_warn("event=object_lost key_len=%zu version=%" PRIu64 " good=%d d=%d", op->keylen, op->version,
+             op->nhave + op->forwarded, op->d);
+    if (m && m->version == op->version) meta_drop(srv, m);
+}
+
+static void count_lost_chunks(op_t *op)
+{
+    for (int i = 0; i < op->n; i++)
+        if (op->slot_state[i] == SLOT_LOST) op->srv->stats.chunks_lost++;
+}
+
+/* ---- Redis GET: chunks are read into op->obj, decoded if needed, sent as one bulk ---- */
+
+static void finish_get(op_t *op)
+{
+    server_t *srv = op->srv;
+    op->finished = 1;
+    for (int i = 0; i < op->n; i++)
+        if (op->slot_relay[i]) relay_drop_sink(op->slot_relay[i]);
+    count_lost_chunks(op);
+    if (op->nhave >= op->d) {
+        size_t cs = op->chunk_size;
+        int want_idx[EC_MAX_CHUNKS], nwant = 0;
+        uint8_t *have[EC_MAX_CHUNKS], *want[EC_MAX_CHUNKS];
+        int used[EC_MAX_CHUNKS] = {0};
+        for (int k = 0; k < op->d; k++) {
+            have[k] = (uint8_t *)op->obj->data + (size_t)op->have_idx[k] * cs;
+            used[op->have_idx[k]] = 1;
+        }
+        for (int i = 0; i < op->d; i++) {
+            if (used[i]) continue;
+            want_idx[nwant] = i;
+            want[nwant++] = (uint8_t *)op->obj->data + (size_t)i * cs;
+        }
+        if (nwant && ec_decode(op->d, op->p, cs, op->have_idx, have, nwant, want_idx, want) < 0) {
+            resp_add_error(&op->reply, "ERR decoding failed");
+            client_on_op_done(op);
+            return;
+        }
+        srv->stats.get_hits++;
+        resp_add_bulk_header(&op->reply, op->size);
+        op->reply_ref = objbuf_ref(op->obj);
+        op->reply_ref_off = 0;
+        op->reply_ref_len = op->size;
+        buf_append(&op->reply_tail, "\r\n", 2);
+    } else if (op->timed_out) {
+        srv->stats.errors++;
+        resp_add_error(&op->reply, "ERR timeout: %d of %d chunks arrived within %" PRId64 " ms",
+                       op->nhave, op->d, srv->cfg.request_timeout_ms);
+    } else {
+        object_lost(op);
+        srv->stats.get_misses++;
+        resp_add_null(&op->reply);
+    }
+    client_on_op_done(op);
+}
+
+static void get_check(op_t *op)
+{
+    if (op->finished) return;
+    if (op->nhave >= op->d || op->timed_out || op->nhave + slots_pending(op) < op->d) finish_get(op);
+}
+
+static void get_body_done(relay_t *r, relay_status_t st, void *arg)
+{
+    nreq_t *q = arg;
+    op_t *op = q->op;
+    int i = q->slot;
+    op->slot_relay[i] = NULL;
+    if (!op->finished && st == RELAY_OK) {
+        const char *chunk = op->obj->data + (size_t)i * op->chunk_size;
+        if (ec_crc(chunk, op->chunk_size) == meta_crcs(op->meta)[i]) {
+            op->slot_state[i] = SLOT_GOOD;
+            op->have_idx[op->nhave++] = i;
+        } else {
+            log_warn("event=chunk_corrupt node=%d index=%d", q->node->id, i);
+            op->slot_state[i] = SLOT_LOST;
+        }
+    } else if (!op->finished) {
+        op->slot_state[i] = SLOT_LOST;
+    }
+    nreq_free(q);
+    get_check(op);
+    op_unref(op);
+}
+
+/* ---- ICGET: the first d chunk bodies are spliced to the client in arrival order ---- */
+
+static void icget_write_entry_header(conn_t *c, int index, int state, int64_t len)
+{
+    char hdr[96];
+    int n;
+    if (len >= 0) n = snprintf(hdr, sizeof hdr, "*3\r\n:%d\r\n:%d\r\n$%" PRId64 "\r\n", index, state, len);
+    else n = snprintf(hdr, sizeof hdr, "*3\r\n:%d\r\n:%d\r\n$-1\r\n", index, state);
+    conn_write(c, hdr, (size_t)n);
+}
+
+static void icget_finish(op_t *op)
+{
+    server_t *srv = op->srv;
+    client_t *c = op->client;
+    op->finished = 1;
+    for (int i = 0; i < op->n; i++)
+        if (op->slot_relay[i]) relay_drop_sink(op->slot_relay[i]);
+    while (op->ready_head) {
+        nreq_t *q = op->ready_head;
+        op->ready_head = q->next;
+        nreq_free(q);
+        op_unref(op);
+    }
+    op->ready_tail = NULL;
+    count_lost_chunks(op);
+    if (c) {
+        for (int i = 0; i < op->n; i++) {
+            if (op->slot_state[i] == SLOT_GOOD) continue;
+            icget_write_entry_header(c->conn, i, op->slot_state[i] == SLOT_LOST ? 2 : 1, -1);
+        }
+        c->streaming = NULL;
+    }
+    if (op->forwarded >= op->d) srv->stats.get_hits++;
+    else {
+        if (!op->timed_out) object_lost(op);
+        srv->stats.get_misses++;
+    }
+    client_on_op_done(op);
+}
+
+static void icget_stream_done(relay_t *r, relay_status_t st, void *arg);
+
+/* Sends chunk q to the client: spliced from the node (q->node's connection is positioned at
+ * the body) or, when staged, from memory. */
+static void icget_send(op_t *op, nreq_t *q, size_t len, int staged)
+{
+    client_t *c = op->client;
+    icget_write_entry_header(c->conn, q->slot, 0, (int64_t)len);
+    if (staged) {
+        conn_write_ref(c->conn, q->body_ref, q->body_ref->data, len);
+        conn_write(c->conn, "\r\n", 2);
+        op->slot_state[q->slot] = SLOT_GOOD;
+        op->forwarded++;
+        nreq_free(q);
+        op_unref(op);
+        return;
+    }
+    op->relay_active = 1;
+    relay_start(op->srv, q->node->conn, RELAY_TO_CONN, c->conn, NULL, len, icget_stream_done, q);
+}
+
+static void icget_progress(op_t *op)
+{
+    if (op->finished) return;
+    while (!op->relay_active && op->ready_head && op->forwarded < op->d && op->client) {
+        nreq_t *q = op->ready_head;
+        op->ready_head = q->next;
+        if (!op->ready_head) op->ready_tail = NULL;
+        q->next = NULL;
+        icget_send(op, q, op->chunk_size, 1);
+    }
+    if (op->relay_active) return;
+    if (!op->client || op->forwarded >= op->d || op->timed_out ||
+        op->forwarded + slots_pending(op) < op->d)
+        icget_finish(op);
+}
+
+static void icget_stream_done(relay_t *r, relay_status_t st, void *arg)
+{
+    nreq_t *q = arg;
+    op_t *op = q->op;
+    op->relay_active = 0;
+    if (st == RELAY_OK) {
+        op->slot_state[q->slot] = SLOT_GOOD;
+        op->forwarded++;
+    } else {
+        op->slot_state[q->slot] = SLOT_LOST;
+        if (st == RELAY_SRC_FAILED && op->client) {
+            /* Part of a body is on the client's stream: the only safe end is to close it. */
+            client_conn_failed(op->client->conn, "node failed while its chunk was streaming");
+        }
+    }
+    nreq_free(q);
+    icget_progress(op);
+    op_unref(op);
+}
+
+static void icget_staged(relay_t *r, relay_status_t st, void *arg)
+{
+    nreq_t *q = arg;
+    op_t *op = q->op;
+    op->slot_relay[q->slot] = NULL;
+    if (op->finished || st != RELAY_OK) {
+        if (!op->finished) op->slot_state[q->slot] = SLOT_LOST;
+        nreq_free(q);
+        icget_progress(op);
+        op_unref(op);
+        return;
+    }
+    q->next = NULL;
+    if (op->ready_tail) op->ready_tail->next = q;
+    else op->ready_head = q;
+    op->ready_tail = q;
+    icget_progress(op); /* keeps the reference until the staged chunk is sent */
+}
+
+static void body_discarded(relay_t *r, relay_status_t st, void *arg)
+{
+    nreq_t *q = arg;
+    op_t *op = q->op;
+    nreq_free(q);
+    if (op->kind == OP_ICGET) icget_progress(op);
+    else get_check(op);
+    op_unref(op);
+}
+
+/* A node's CGET reply header is parsed; its body is next on the node connection. */
+static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
+{
+    op_t *op = q->op;
+    server_t *srv = op->srv;
+    conn_t *src = q->node->conn;
+    int i = q->slot;
+    op->outstanding--;
+    int unwanted = op->finished || !op->client ||
+                   (op->kind == OP_ICGET ? op->forwarded >= op->d : op->nhave >= op->d);
+    if (!unwanted && (len != op->chunk_size || crc != meta_crcs(op->meta)[i])) {
+        log_warn("event=chunk_mismatch node=%d index=%d len=%zu", q->node->id, i, len);
+        op->slot_state[i] = SLOT_LOST;
+        unwanted = 1;
+    }
+    if (unwanted) {
+        relay_start(srv, src, RELAY_DISCARD, NULL, NULL, len, body_discarded, q);
+        return;
+    }
+    if (op->kind == OP_GET) {
+        op->slot_relay[i] = relay_start(srv, src, RELAY_TO_MEMORY, NULL,
+                                        op->obj->data + (size_t)i * op->chunk_size, len, get_body_done, q);
+        return;
+    }
+    if (!op->relay_active && !op->ready_head) {
+        icget_send(op, q, len, 0);
+        return;
+    }
+    /* The client's output is busy with another chunk: stage this one in memory. */
+    q->body_ref = objbuf_new(len);
+    if (!q->body_ref) {
+        relay_start(srv, src, RELAY_DISCARD, NULL, NULL, len, body_discarded, q);
+        return;
+    }
+    op->slot_relay[i] = relay_start(srv, src, RELAY_TO_MEMORY, NULL, q->body_ref->data, len, icget_staged, q);
+}
+
+/* CGET answered without a body: the node lacks the chunk, or failed. */
+static void chunk_missing(nreq_t *q, nres_t res, const char *err)
+{
+    op_t *op = q->op;
+    op->outstanding--;
+    if (!op->finished) op->slot_state[q->slot] = SLOT_LOST;
+    nreq_free(q);
+    if (op->kind == OP_ICGET) icget_progress(op);
+    else get_check(op);
+    op_unref(op);
+}
+
+/* Looks the key up and requests all n chunks. Returns 0, or 1 on a miss (reply written). */
+static int read_begin(client_t *c, op_t *op)
+{
+    server_t *srv = c->srv;
+    const char *key = c->cmd.argv[1];
+    size_t keylen = c->cmd.argl[1];
+    srv->stats.gets++;
+    meta_t *m = meta_lookup(srv, key, keylen);
+    if (!m) {
+        srv->stats.get_misses++;
+        resp_add_null(&op->reply);
+        client_on_op_done(op);
+        return 1;
+    }
+    m->referenced = 1;
+    size_t msize = meta_alloc_size(m->d, m->p, m->keylen);
+    op->meta = malloc(msize);
+    if (!op->meta || copy_key(op, key, keylen) < 0) {
+        resp_add_error(&op->reply, "ERR out of memory");
+        client_on_op_done(op);
+        return 1;
+    }
+    memcpy(op->meta, m, msize);
+    op->d = m->d;
+    op->p = m->p;
+    op->n = m->d + m->p;
+    op->size = m->size;
+    op->version = m->version;
+    op->chunk_size = m->chunk_size;
+    return 0;
+}
+
+static void request_chunks(op_t *op)
+{
+    server_t *srv = op->srv;
+    uint16_t *nodes = meta_nodes(op->meta);
+    op->timer = ev_timer_add(srv->loop, (uint64_t)srv->cfg.request_timeout_ms, get_timeout, op);
+    for (int i = 0; i < op->n; i++) {
+        nreq_t *q = nreq_new(NREQ_CGET, op, i, op->key, op->keylen, i, op->version);
+        if (!q) {
+            op->slot_state[i] = SLOT_LOST;
+            continue;
+        }
+        q->on_body = chunk_arrived;
+        q->done = chunk_missing;
+        op->outstanding++;
+        op_ref(op);
+        node_submit(&srv->nodes[nodes[i]], q);
+    }
+}
+
+void cmd_get(client_t *c, op_t *op)
+{
+    if (read_begin(c, op)) return;
+    op->obj = objbuf_new(op->chunk_size * (size_t)op->n + 1);
+    if (!op->obj) {
+        resp_add_error(&op->reply, "ERR out of memory");
+        client_on_op_done(op);
+        return;
+    }
+    request_chunks(op);
+    get_check(op);
+}
+
+void cmd_icget(client_t *c, op_t *op)
+{
+    if (read_begin(c, op)) return;
+    /* The op owns the output from here: the queue ahead of it is empty (see dispatch). */
+    buf_t b;
+    buf_init(&b);
+    resp_add_array_header(&b, 1 + op->n);
+    resp_add_array_header(&b, 5 + op->n);
+    resp_add_int(&b, (int64_t)op->version);
+    resp_add_int(&b, (int64_t)op->size);
+    resp_add_int(&b, op->d);
+    resp_add_int(&b, op->p);
+    resp_add_int(&b, (int64_t)op->chunk_size);
+    for (int i = 0; i < op->n; i++) resp_add_int(&b, meta_crcs(op->meta)[i]);
+    conn_write_buf(c->conn, &b);
+    buf_free(&b);
+    c->streaming = op;
+    request_chunks(op);
+    icget_progress(op);
+}
+
+/* ================= ICREPAIR, DEL ================= */
+
+static void repair_done(nreq_t *q, nres_t res, const char *err)
+{
+    op_t *op = q->op;
+    if (res == NRES_OK) resp_add_simple(&op->reply, "OK");
+    else resp_add_error(&op->reply, "ERR repair failed: %s", err ? err : "node error");
+    nreq_free(q);
+    client_on_op_done(op);
+    op_unref(op);
+}
+
+void cmd_icrepair(client_t *c, op_t *op, const char **argv, const size_t *argl, objbuf_t *body)
+{
+    server_t *srv = c->srv;
+    uint64_t version, index, crc;
+    const char *chunk = body ? body->data : argv[5];
+    size_t len = body ? body->len : argl[5];
+    meta_t *m = meta_lookup(srv, argv[1], argl[1]);
+    if (resp_parse_u64(argv[2], argl[2], &version) < 0 || resp_parse_u64(argv[3], argl[3], &index) < 0 ||
+        resp_parse_u64(argv[4], argl[4], &crc) < 0) {
+        resp_add_error(&op->reply, "ERR ICREPAIR: bad arguments");
+    } else if (!m || m->version != version) {
+        resp_add_error(&op->reply, "ERR ICREPAIR: version %" PRIu64 " is not current", version);
+    } else if (index >= (uint64_t)(m->d + m->p) || len != m->chunk_size || crc != meta_crcs(m)[index] ||
+               ec_crc(chunk, len) != crc) {
+        resp_add_error(&op->reply, "ERR ICREPAIR: chunk does not match the object's metadata");
+    } else {
+        nreq_t *q = nreq_new(NREQ_CSET, op, (int)index, argv[1], argl[1], (int)index, version);
+        objbuf_t *ref = body ? objbuf_ref(body) : objbuf_new(len);
+        if (!q || !ref) {
+            nreq_free(q);
+            objbuf_unref(ref);
+            resp_add_error(&op->reply, "ERR out of memory");
+        } else {
+            if (!body) memcpy(ref->data, chunk, len);
+            q->body_ref = ref;
+            q->body_ptr = ref->data;
+            q->body_len = len;
+            q->crc = (uint32_t)crc;
+            q->done = repair_done;
+            op_ref(op);
+            node_submit(&srv->nodes[meta_nodes(m)[index]], q);
+            return;
+        }
+    }
+    client_on_op_done(op);
+}
+
+void cmd_del(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
+{
+    int64_t n = 0;
+    for (int i = 1; i < argc; i++) {
+        meta_t *m = meta_lookup(c->srv, argv[i], argl[i]);
+        if (!m) continue;
+        meta_drop(c->srv, m);
+        n++;
+    }
+    resp_add_int(&op->reply, n);
+}

@@ -1,0 +1,108 @@
+/* platform_child.c -- starts the embedded local function platform as a child process and
+ * learns its port; stops it (and, through it, every node instance) on exit. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ev.h"
+#include "log.h"
+#include "proxy.h"
+
+int platform_child_start(const proxy_config_t *cfg, const char *self_dir, platform_child_t *out,
+                         char *err, size_t errlen)
+{
+    char bin[1024], handler[1024], count[16], mem[16], timeout[32], idle[32], maxinst[16];
+    if (cfg->platform_binary[0]) snprintf(bin, sizeof bin, "%s", cfg->platform_binary);
+    else snprintf(bin, sizeof bin, "%s/icplatform", self_dir);
+    if (cfg->node_binary[0]) snprintf(handler, sizeof handler, "%s", cfg->node_binary);
+    else snprintf(handler, sizeof handler, "%s/icnode", self_dir);
+    snprintf(count, sizeof count, "%lld", (long long)cfg->pool_size);
+    snprintf(mem, sizeof mem, "%lld", (long long)cfg->node_memory_mb);
+    snprintf(timeout, sizeof timeout, "%lldms", (long long)cfg->function_timeout_ms);
+    snprintf(idle, sizeof idle, "%lldms", (long long)cfg->idle_reclaim_ms);
+    snprintf(maxinst, sizeof maxinst, "%lld", (long long)cfg->max_instances);
+    if (access(bin, X_OK) < 0) {
+        snprintf(err, errlen, "local platform %s: %s", bin, strerror(errno));
+        return -1;
+    }
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    char reserved[16];
+    snprintf(reserved, sizeof reserved, "%lld", (long long)cfg->node_reserved_mb);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        dup2(fds[1], STDOUT_FILENO);
+        setenv("IC_NODE_RESERVED_MB", reserved, 1);
+        const char *argv[] = {bin, "--host", "127.0.0.1", "--port", "0", "--function-prefix",
+                              cfg->function_prefix, "--function-count", count, "--memory", mem,
+                              "--timeout", timeout, "--idle-reclaim", idle, "--billing", cfg->billing,
+                              "--billing-log", cfg->billing_log, "--handler", handler,
+                              "--max-instances", maxinst, "--log-level", cfg->log_level, NULL};
+        execv(bin, (char *const *)argv);
+        fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+        _exit(127);
+    }
+    close(fds[1]);
+    /* Wait for "READY port=N" with a deadline. */
+    char line[256];
+    size_t len = 0;
+    uint64_t deadline = ev_now_ms() + 10000;
+    out->pid = pid;
+    out->port = 0;
+    while (ev_now_ms() < deadline && len < sizeof line - 1) {
+        struct pollfd p = {fds[0], POLLIN, 0};
+        int n = poll(&p, 1, (int)(deadline - ev_now_ms()));
+        if (n <= 0) continue;
+        ssize_t r = read(fds[0], line + len, sizeof line - 1 - len);
+        if (r <= 0) break;
+        len += (size_t)r;
+        line[len] = 0;
+        char *nl = strchr(line, '\n');
+        if (!nl) continue;
+        *nl = 0;
+        if (sscanf(line, "READY port=%d", &out->port) == 1) break;
+        memmove(line, nl + 1, len - (size_t)(nl + 1 - line));
+        len -= (size_t)(nl + 1 - line);
+    }
+    close(fds[0]);
+    if (out->port <= 0) {
+        snprintf(err, errlen, "local platform did not report ready (see its log above)");
+        platform_child_stop(out);
+        return -1;
+    }
+    return 0;
+}
+
+void platform_child_stop(platform_child_t *pc)
+{
+    if (pc->pid <= 0) return;
+    kill(pc->pid, SIGTERM);
+    /* Bounded wait, then force. */
+    for (int i = 0; i < 100; i++) {
+        if (waitpid(pc->pid, NULL, WNOHANG) == pc->pid) {
+            pc->pid = 0;
+            return;
+        }
+        usleep(20000);
+    }
+    kill(pc->pid, SIGKILL);
+    waitpid(pc->pid, NULL, 0);
+    pc->pid = 0;
+}

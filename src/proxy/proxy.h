@@ -1,0 +1,453 @@
+/* proxy.h -- icproxy internals: connections, relays, nodes, object metadata, operations.
+ *
+ * Threading: everything here runs on the one event-loop thread, except the invoker
+ * (invoker.c), which owns its own thread and talks to the loop through a queue + eventfd. */
+#ifndef IC_PROXY_H
+#define IC_PROXY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "buf.h"
+#include "ec.h"
+#include "ev.h"
+#include "resp.h"
+
+typedef struct server server_t;
+typedef struct conn conn_t;
+typedef struct relay relay_t;
+typedef struct node node_t;
+typedef struct nreq nreq_t;
+typedef struct op op_t;
+typedef struct meta meta_t;
+typedef struct invoker invoker_t;
+
+/* ---- configuration (one table in config.c) ---- */
+typedef struct {
+    char *bind;
+    int64_t client_port;
+    int64_t node_port;
+    char *node_advertise; /* address nodes dial; default bind:node_port */
+    int64_t pool_size;
+    char *function_prefix;
+    int64_t node_memory_mb;
+    int64_t node_reserved_mb;
+    int64_t d, p;
+    int64_t small_object_max;
+    int64_t max_object_size;
+    int64_t max_clients;
+    int64_t max_pipeline;
+    char *platform_endpoint; /* empty: start the embedded local platform */
+    char *platform_binary;
+    char *node_binary;
+    int64_t function_timeout_ms;
+    int64_t idle_reclaim_ms;
+    char *billing;
+    char *billing_log;
+    int64_t max_instances;
+    char *aws_sigv4; /* e.g. "aws:amz:us-east-1:lambda"; empty: unsigned */
+    int64_t invoke_timeout_ms;
+    int64_t node_connect_timeout_ms;
+    int64_t ping_idle_ms;
+    int64_t ping_timeout_ms;
+    int64_t request_timeout_ms;
+    int64_t warm_on_start;
+    int64_t ready_timeout_ms;
+    char *log_level;
+} proxy_config_t;
+
+extern const void *proxy_option_table; /* conf_option_t[] */
+int proxy_config_load(proxy_config_t *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* ---- reference-counted byte buffers: object values shared by output queues ---- */
+typedef struct {
+    int refs;
+    size_t len;
+    char data[];
+} objbuf_t;
+
+objbuf_t *objbuf_new(size_t len);
+objbuf_t *objbuf_ref(objbuf_t *b);
+void objbuf_unref(objbuf_t *b);
+
+/* ---- connections ---- */
+typedef enum { CONN_CLIENT, CONN_NODE } conn_kind_t;
+
+/* Output queue segment: inline bytes, or a slice of a shared objbuf. */
+typedef struct outseg {
+    struct outseg *next;
+    objbuf_t *ref; /* NULL: inline bytes in data[] */
+    const char *ptr;
+    size_t len;
+    size_t cap; /* inline capacity */
+    char data[];
+} outseg_t;
+
+struct conn {
+    conn_kind_t kind;
+    int fd;
+    server_t *srv;
+    buf_t in;
+    outseg_t *out_head, *out_tail;
+    size_t out_bytes;
+    relay_t *rx_relay; /* a relay is pulling a body out of this connection's input */
+    relay_t *tx_relay; /* a relay is pushing a body into this connection's output */
+    int read_paused;   /* owner does not want input now (backpressure) */
+    int closing;       /* closed asynchronously after this loop iteration */
+    int dirty;         /* on the server's flush list */
+    conn_t *next_dirty;
+    uint64_t last_rx_ms;
+    void *owner; /* client_t or node_t */
+};
+
+conn_t *conn_new(server_t *srv, int fd, conn_kind_t kind, void *owner);
+/* Queues bytes (copied) or a slice of a shared buffer (referenced, zero-copy). */
+int conn_write(conn_t *c, const void *p, size_t n);
+int conn_write_ref(conn_t *c, objbuf_t *ref, const char *p, size_t n);
+buf_t *conn_scratch(conn_t *c); /* helper buffer to build replies into, then conn_write_buf() */
+int conn_write_buf(conn_t *c, buf_t *b);
+/* Writes as much queued output as the socket takes. 0, or -errno on a dead socket. */
+int conn_flush(conn_t *c);
+void conn_update_events(conn_t *c);
+void conn_mark_dirty(conn_t *c);
+void conn_close_async(conn_t *c); /* the memory is freed after this loop iteration */
+/* The socket failed (EOF, reset, write error): tells the owner (client or node), which detaches
+ * relays and operations and closes the connection. Safe to call from inside a relay. */
+void conn_fail(conn_t *c, const char *why);
+void conn_free(conn_t *c);
+/* Reads what the socket has into c->in. >0 bytes, 0 EOF, -EAGAIN, -errno. */
+ssize_t conn_read(conn_t *c, size_t max);
+
+/* ---- relay: moves one bulk body out of a connection to memory, another socket, or nowhere ---- */
+typedef enum { RELAY_TO_MEMORY, RELAY_TO_CONN, RELAY_DISCARD } relay_sink_t;
+typedef enum { RELAY_OK = 0, RELAY_SRC_FAILED = -1, RELAY_DST_FAILED = -2 } relay_status_t;
+typedef void relay_done_cb(relay_t *r, relay_status_t status, void *arg);
+
+struct relay {
+    server_t *srv;
+    conn_t *src;
+    relay_sink_t sink;
+    conn_t *dst;
+    char *mem;
+    size_t total;     /* body length */
+    size_t pulled;    /* bytes taken from the source (body only) */
+    size_t in_pipe;   /* bytes spliced into the pipe, not yet out */
+    int pipe_idx;     /* index into the server's pipe pool, -1 none */
+    int wait_dst;     /* waiting for the destination socket to take more */
+    int dst_failed;   /* the sink died; the body is being drained into nowhere */
+    int crlf_needed;  /* 2..0: trailing CRLF of the source bulk still to consume */
+    relay_done_cb *done;
+    void *arg;
+};
+
+/* Starts moving `len` body bytes (then the bulk's CRLF) out of src. For RELAY_TO_CONN the
+ * caller has already queued the bulk header on dst; the relay adds the trailing CRLF.
+ * `done` runs exactly once, from the loop (never from inside relay_start). */
+relay_t *relay_start(server_t *srv, conn_t *src, relay_sink_t sink, conn_t *dst, char *mem,
+                     size_t len, relay_done_cb *done, void *arg);
+/* Moves bytes; called when either end is ready. */
+void relay_pump(relay_t *r);
+/* The sink went away: keep draining the source into nowhere so it stays in sync. */
+void relay_drop_sink(relay_t *r);
+/* The source went away: the relay fails and its sink is told. */
+void relay_fail_source(relay_t *r);
+
+/* ---- nodes ---- */
+typedef enum {
+    NODE_DOWN,     /* no connection */
+    NODE_INVOKING, /* invoked, waiting for HELLO (connection may exist: asleep) */
+    NODE_AWAKE,    /* serving */
+    NODE_ASLEEP,   /* said BYE: frozen until the next invocation */
+} node_state_t;
+
+typedef enum { NREQ_PING, NREQ_CSET, NREQ_CGET, NREQ_CDEL } nreq_kind_t;
+
+/* Result delivered to the operation that issued a request. */
+typedef enum {
+    NRES_OK = 0,      /* stored / deleted / chunk arrived (for CGET: header parsed, see below) */
+    NRES_MISSING = 1, /* CGET: the node does not hold the chunk */
+    NRES_ERROR = 2,   /* node answered an error, connection lost, invoke failed, timeout */
+} nres_t;
+
+typedef void nreq_done_cb(nreq_t *q, nres_t res, const char *err);
+/* For CGET: called when the reply header is parsed and the body is next on the connection;
+ * the callback must start a relay on the node connection (possibly to RELAY_DISCARD). */
+typedef void nreq_body_cb(nreq_t *q, uint32_t crc, size_t len);
+
+struct nreq {
+    nreq_t *next;
+    nreq_kind_t kind;
+    node_t *node;
+    op_t *op;
+    int slot; /* chunk index within the op */
+    /* CSET body: from memory (ref) or streamed from a client connection (src). */
+    objbuf_t *body_ref;
+    const char *body_ptr;
+    conn_t *body_src;
+    size_t body_len;
+    uint32_t crc;
+    uint64_t version;
+    int index;
+    char *key; /* owned copy */
+    size_t keylen;
+    nreq_done_cb *done;
+    nreq_body_cb *on_body;
+    uint64_t sent_ms;
+};
+
+struct node {
+    int id;
+    server_t *srv;
+    char function[96];
+    node_state_t state;
+    conn_t *conn;
+    char instance[40];
+    uint64_t mem_limit;  /* from HELLO, or the configured estimate */
+    uint64_t mem_placed; /* bytes of chunks the proxy placed here */
+    uint64_t chunks_placed;
+    nreq_t *pending_head, *pending_tail; /* not written yet */
+    nreq_t *inflight_head, *inflight_tail; /* written, waiting for their replies */
+    int inflight;
+    /* Reply parser state for the head in-flight request. */
+    int rx_state;
+    uint32_t rx_crc;
+    uint64_t invoke_timer;
+    uint64_t ping_timer;
+    int ping_outstanding;
+    uint64_t invocations;
+    uint64_t hellos;
+    uint64_t last_invoke_ms;
+    int invoke_in_flight;
+    uint64_t instance_changes;
+};
+
+void node_init(server_t *srv, node_t *n, int id);
+/* Queues a request; wakes (invokes) the node when needed. Ownership of q passes to the node. */
+void node_submit(node_t *n, nreq_t *q);
+nreq_t *nreq_new(nreq_kind_t kind, op_t *op, int slot, const char *key, size_t keylen, int index,
+                 uint64_t version);
+void nreq_free(nreq_t *q);
+void node_accept(server_t *srv, int fd);
+void node_invoke_result(server_t *srv, int node_id, int ok, const char *err);
+void node_kick(node_t *n); /* writes pending requests if possible */
+/* Fire-and-forget delete of a chunk (eviction, overwrite, failed SET cleanup). */
+void node_delete_chunk(node_t *n, const char *key, size_t keylen, int index, uint64_t version);
+void node_invoke(node_t *n, const char *cmd);
+
+/* ---- object metadata ---- */
+struct meta {
+    meta_t *hnext;
+    uint64_t hash;
+    uint64_t version;
+    uint64_t size;
+    uint64_t expire_ms; /* wall clock ms, 0 = never */
+    uint32_t chunk_size;
+    uint32_t clock_pos;
+    uint16_t keylen;
+    uint8_t d, p;
+    uint8_t referenced;
+    uint8_t pad[3];
+    /* followed by: uint16_t node[n]; uint32_t crc[n]; char key[keylen] */
+    char tail[];
+};
+
+static inline uint16_t *meta_nodes(meta_t *m)
+{
+    return (uint16_t *)m->tail;
+}
+static inline uint32_t *meta_crcs(meta_t *m)
+{
+    return (uint32_t *)(m->tail + sizeof(uint16_t) * (m->d + m->p) + (((m->d + m->p) & 1) ? 2 : 0));
+}
+static inline char *meta_key(meta_t *m)
+{
+    return (char *)(meta_crcs(m) + m->d + m->p);
+}
+
+typedef struct {
+    meta_t **buckets;
+    size_t nbuckets;
+    size_t count;
+    meta_t **clock; /* ring of every object, for CLOCK eviction */
+    size_t clock_hand;
+    uint64_t bytes; /* sum of object sizes */
+    uint64_t evictions;
+    uint64_t expired;
+} meta_table_t;
+
+int meta_table_init(meta_table_t *t);
+void meta_table_free(meta_table_t *t);
+meta_t *meta_new(const char *key, size_t keylen, int d, int p);
+size_t meta_alloc_size(int d, int p, size_t keylen);
+meta_t *meta_lookup(server_t *srv, const char *key, size_t keylen); /* drops expired ones */
+int meta_insert(meta_table_t *t, meta_t *m);                         /* replaces nothing */
+void meta_remove(meta_table_t *t, meta_t *m);
+/* Removes the object and deletes its chunks on their nodes. */
+void meta_drop(server_t *srv, meta_t *m);
+/* Picks n distinct nodes with room for chunk_size bytes each, evicting objects (CLOCK) while
+ * needed. Returns 0, or -ENOSPC if even an empty pool cannot hold it. */
+int meta_place(server_t *srv, const char *key, size_t keylen, int n, size_t chunk_size,
+               uint16_t *nodes_out);
+void meta_release_placement(server_t *srv, const uint16_t *nodes, int n, size_t chunk_size,
+                            size_t keylen);
+uint64_t meta_hash(const char *key, size_t keylen);
+
+/* ---- client operations ---- */
+typedef struct client client_t;
+
+typedef enum { OP_SIMPLE, OP_GET, OP_SET, OP_ICGET, OP_ICSET, OP_ICREPAIR } op_kind_t;
+
+struct client {
+    conn_t *conn;
+    server_t *srv;
+    uint64_t id;
+    char name[64];
+    resp_cmd_t cmd;
+    op_t *ops_head, *ops_tail; /* in arrival order; replies go out in this order */
+    int nops;
+    op_t *reading; /* an op that is consuming a big argument from the input */
+    op_t *streaming; /* an op that owns the output (ICGET) */
+    int quit_after_reply;
+    int waiting_body; /* an ICSET chunk body waits for its node; do not parse past it */
+    int proto_error;
+    client_t *next, *prev;
+    uint64_t created_ms;
+    uint64_t cmds;
+};
+
+struct op {
+    op_t *next;
+    op_kind_t kind;
+    client_t *client; /* NULL once the client is gone */
+    server_t *srv;
+    buf_t reply; /* small reply, sent when the op reaches the head of the queue */
+    objbuf_t *reply_ref; /* big reply body (GET), sent after reply */
+    size_t reply_ref_off, reply_ref_len;
+    buf_t reply_tail;
+    int done;
+    /* object being read or written */
+    char *key;
+    size_t keylen;
+    meta_t *meta; /* pending (SET) or snapshot copy (GET) */
+    objbuf_t *obj; /* whole value (Redis path) */
+    int n, d, p;
+    size_t chunk_size;
+    uint64_t size;
+    uint64_t version;
+    int outstanding; /* node requests not answered yet */
+    int stored, failed, got, lost;
+    uint8_t slot_state[EC_MAX_CHUNKS]; /* per chunk: 0 pending, 1 good, 2 lost/failed, 3 late */
+    int have_idx[EC_MAX_CHUNKS];
+    int nhave;
+    char err[256];
+    uint64_t timer;
+    uint64_t started_us;
+    /* SET options */
+    int64_t expire_ms;
+    int nx, xx, get_old, keepttl;
+    /* ICGET streaming */
+    int relay_active;  /* a chunk body is being spliced to the client */
+    nreq_t *ready_head, *ready_tail; /* chunks staged in memory while the client was busy */
+    int forwarded;
+    int timed_out;
+    /* ICSET */
+    int chunks_seen;
+    uint32_t crcs[EC_MAX_CHUNKS];
+    uint16_t nodes[EC_MAX_CHUNKS];
+    int placed;
+    int body_failed;
+    relay_t *slot_relay[EC_MAX_CHUNKS]; /* GET: bodies being read into obj */
+    int finished;  /* the answer is decided; late arrivals are dropped */
+    int all_args;  /* ICSET/ICREPAIR: every argument has been read */
+    int big_discard; /* a big argument nobody wants is being drained */
+    int refs; /* queue + node requests + relays; freed at zero */
+};
+
+void client_accept(server_t *srv, int fd);
+void client_on_op_done(op_t *op);
+void client_resume_input(client_t *c);
+void client_conn_failed(conn_t *c, const char *why);
+void node_conn_failed(conn_t *c, const char *why);
+void node_resume_input(conn_t *c);
+op_t *op_ref(op_t *op);
+void op_unref(op_t *op);
+void client_close_all(server_t *srv);
+
+/* op implementations */
+void cmd_get(client_t *c, op_t *op);
+void cmd_set(client_t *c, op_t *op); /* value in op->obj, options parsed */
+void cmd_icget(client_t *c, op_t *op);
+void cmd_del(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl);
+int cmd_icset_begin(client_t *c, op_t *op);
+void cmd_icset_chunk(client_t *c, op_t *op, size_t len);
+void cmd_icrepair(client_t *c, op_t *op, const char **argv, const size_t *argl, objbuf_t *body);
+void cmd_info(client_t *c, op_t *op, const char *section);
+
+/* ---- invoker: Lambda Invoke API over libcurl, in its own thread ---- */
+invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4,
+                         int64_t timeout_ms);
+/* Asynchronous Event invocation; the result comes back through node_invoke_result(). */
+void invoker_invoke(invoker_t *inv, int node_id, const char *function, const char *payload);
+/* Copies the latest platform stats JSON (fetched every second); "" if none. */
+void invoker_platform_stats(invoker_t *inv, char *out, size_t cap);
+void invoker_stop(invoker_t *inv);
+
+/* ---- local platform child ---- */
+typedef struct {
+    int pid;
+    int port;
+} platform_child_t;
+int platform_child_start(const proxy_config_t *cfg, const char *self_dir, platform_child_t *out,
+                         char *err, size_t errlen);
+void platform_child_stop(platform_child_t *pc);
+
+/* ---- the server ---- */
+typedef struct {
+    uint64_t connections;
+    uint64_t commands;
+    uint64_t gets, get_hits, get_misses;
+    uint64_t sets;
+    uint64_t errors;
+    uint64_t bytes_in, bytes_out;
+    uint64_t invocations, invoke_failures;
+    uint64_t chunks_lost;
+    uint64_t objects_lost;
+    uint64_t node_timeouts;
+    uint64_t relays;
+} proxy_stats_t;
+
+struct server {
+    proxy_config_t cfg;
+    ev_loop_t *loop;
+    int client_lfd, node_lfd;
+    int client_port, node_port;
+    char node_addr[128]; /* what nodes dial */
+    node_t *nodes;
+    int nnodes;
+    meta_table_t meta;
+    invoker_t *invoker;
+    platform_child_t platform;
+    char platform_endpoint[256];
+    client_t *clients;
+    int nclients;
+    uint64_t next_client_id;
+    uint64_t next_version;
+    conn_t *dirty_head;
+    conn_t **closing; /* connections to free after this iteration */
+    size_t nclosing, capclosing;
+    int pipes[64][2]; /* pool of pipes for splice relays */
+    int pipe_used[64];
+    int npipes;
+    char *discard; /* scratch to read bodies nobody wants */
+    proxy_stats_t stats;
+    uint64_t start_ms;
+    int ready;
+    int stopping;
+};
+
+
+uint64_t wall_ms(void);
+uint64_t server_next_version(server_t *srv);
+
+#endif

@@ -1,0 +1,299 @@
+/* relay.c -- moves one bulk body out of a connection: into memory (recv straight into the
+ * destination), into another socket (splice through a pooled pipe, no copy to user space),
+ * or into nowhere (late chunks). Work per call is capped so one big body cannot starve others. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proxy.h"
+
+#define RELAY_PIPE_SIZE (1 << 20)
+#define RELAY_MAX_PER_PUMP (4u << 20) /* bytes moved per call before yielding to the loop */
+#define DISCARD_SIZE (256 * 1024)
+
+static int pipe_acquire(server_t *srv)
+{
+    for (int i = 0; i < srv->npipes; i++) {
+        if (!srv->pipe_used[i]) {
+            srv->pipe_used[i] = 1;
+            return i;
+        }
+    }
+    if (srv->npipes == 64) return -1;
+    int i = srv->npipes;
+    if (pipe2(srv->pipes[i], O_NONBLOCK | O_CLOEXEC) < 0) return -1;
+    fcntl(srv->pipes[i][0], F_SETPIPE_SZ, RELAY_PIPE_SIZE);
+    srv->npipes++;
+    srv->pipe_used[i] = 1;
+    return i;
+}
+
+static void pipe_release(server_t *srv, relay_t *r)
+{
+    if (r->pipe_idx < 0) return;
+    if (r->in_pipe > 0) {
+        /* A pipe with leftovers cannot be reused: replace it. */
+        close(srv->pipes[r->pipe_idx][0]);
+        close(srv->pipes[r->pipe_idx][1]);
+        if (pipe2(srv->pipes[r->pipe_idx], O_NONBLOCK | O_CLOEXEC) == 0)
+            fcntl(srv->pipes[r->pipe_idx][0], F_SETPIPE_SZ, RELAY_PIPE_SIZE);
+        r->in_pipe = 0;
+    }
+    srv->pipe_used[r->pipe_idx] = 0;
+    r->pipe_idx = -1;
+}
+
+static void relay_kick_cb(ev_loop_t *loop, void *arg)
+{
+    relay_pump(arg);
+}
+
+relay_t *relay_start(server_t *srv, conn_t *src, relay_sink_t sink, conn_t *dst, char *mem,
+                     size_t len, relay_done_cb *done, void *arg)
+{
+    relay_t *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->srv = srv;
+    r->src = src;
+    r->sink = sink;
+    r->dst = sink == RELAY_TO_CONN ? dst : NULL;
+    r->mem = mem;
+    r->total = len;
+    r->pipe_idx = -1;
+    r->crlf_needed = 2;
+    r->done = done;
+    r->arg = arg;
+    src->rx_relay = r;
+    if (r->dst) r->dst->tx_relay = r;
+    srv->stats.relays++;
+    /* Bytes may already sit in src->in, where no epoll event will announce them. */
+    ev_timer_add(srv->loop, 0, relay_kick_cb, r);
+    conn_update_events(src);
+    return r;
+}
+
+static void relay_finish(relay_t *r, relay_status_t st)
+{
+    server_t *srv = r->srv;
+    if (r->src) {
+        r->src->rx_relay = NULL;
+        conn_update_events(r->src);
+    }
+    if (r->dst) {
+        r->dst->tx_relay = NULL;
+        conn_update_events(r->dst);
+    }
+    pipe_release(srv, r);
+    relay_done_cb *done = r->done;
+    void *arg = r->arg;
+    conn_t *src = r->src;
+    r->done = NULL;
+    r->src = NULL;
+    r->dst = NULL;
+    /* The struct stays allocated until the zero-delay kick has surely fired: freed below via a
+     * timer of its own, so a pending kick never touches freed memory. */
+    r->total = r->pulled = 0;
+    r->crlf_needed = -1; /* finished marker */
+    if (done) done(r, st, arg);
+    /* Input that arrived behind the body is parsed now: no epoll event will announce it. */
+    if (src && !src->closing) {
+        if (src->kind == CONN_NODE) node_resume_input(src);
+        else if (src->owner) client_resume_input(src->owner);
+    }
+}
+
+static void relay_free_cb(ev_loop_t *loop, void *arg)
+{
+    free(arg);
+}
+
+void relay_drop_sink(relay_t *r)
+{
+    if (r->dst) {
+        r->dst->tx_relay = NULL;
+        r->dst = NULL;
+    }
+    pipe_release(r->srv, r); /* bytes in the pipe belong to the dead sink */
+    r->sink = RELAY_DISCARD;
+    r->dst_failed = 1;
+    ev_timer_add(r->srv->loop, 0, relay_kick_cb, r);
+}
+
+void relay_fail_source(relay_t *r)
+{
+    if (r->crlf_needed < 0) return;
+    if (r->src) {
+        r->src->rx_relay = NULL;
+        r->src = NULL;
+    }
+    relay_finish(r, RELAY_SRC_FAILED);
+    ev_timer_add(r->srv->loop, 1, relay_free_cb, r);
+}
+
+/* Source hit EOF or an error. */
+static void source_broken(relay_t *r, const char *why)
+{
+    conn_t *src = r->src;
+    relay_fail_source(r);
+    conn_fail(src, why);
+}
+
+static void sink_broken(relay_t *r, const char *why)
+{
+    conn_t *dst = r->dst;
+    relay_drop_sink(r);
+    conn_fail(dst, why);
+}
+
+/* Body bytes already read into the source's buffer go first. */
+static size_t take_buffered(relay_t *r)
+{
+    size_t have = buf_len(&r->src->in);
+    size_t want = r->total - r->pulled;
+    size_t n = have < want ? have : want;
+    if (n == 0) return 0;
+    switch (r->sink) {
+    case RELAY_TO_MEMORY: memcpy(r->mem + r->pulled, buf_head(&r->src->in), n); break;
+    case RELAY_TO_CONN: conn_write(r->dst, buf_head(&r->src->in), n); break;
+    case RELAY_DISCARD: break;
+    }
+    buf_consume(&r->src->in, n);
+    r->pulled += n;
+    return n;
+}
+
+/* Returns 1 when the body is complete, 0 when waiting for an event, -1 when the relay ended. */
+static int move_body(relay_t *r)
+{
+    server_t *srv = r->srv;
+    size_t moved = 0;
+    r->wait_dst = 0;
+    while (r->pulled < r->total || r->in_pipe > 0) {
+        if (moved >= RELAY_MAX_PER_PUMP) {
+            ev_timer_add(srv->loop, 0, relay_kick_cb, r);
+            return 0;
+        }
+        if (r->sink == RELAY_TO_CONN) {
+            /* Order on the destination: whatever is queued goes before the spliced bytes. */
+            if (r->dst->out_head) {
+                int rc = conn_flush(r->dst);
+                if (rc < 0) {
+                    sink_broken(r, "write failed");
+                    return 0;
+                }
+                if (r->dst->out_head) {
+                    r->wait_dst = 1;
+                    conn_update_events(r->dst);
+                    return 0;
+                }
+            }
+            if (r->in_pipe > 0) {
+                ssize_t n = splice(srv->pipes[r->pipe_idx][0], NULL, r->dst->fd, NULL, r->in_pipe,
+                                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+                if (n < 0 && errno == EINTR) continue;
+                if (n < 0 && errno == EAGAIN) {
+                    r->wait_dst = 1;
+                    conn_update_events(r->dst);
+                    return 0;
+                }
+                if (n <= 0) {
+                    sink_broken(r, "splice to socket failed");
+                    return 0;
+                }
+                r->in_pipe -= (size_t)n;
+                srv->stats.bytes_out += (uint64_t)n;
+                moved += (size_t)n;
+                continue;
+            }
+            if (buf_len(&r->src->in) > 0) {
+                moved += take_buffered(r);
+                continue;
+            }
+            if (r->pipe_idx < 0 && (r->pipe_idx = pipe_acquire(srv)) < 0) {
+                /* No pipe: fall back to copying through the source buffer. */
+                ssize_t n = conn_read(r->src, 256 * 1024);
+                if (n == -EAGAIN) return 0;
+                if (n <= 0) {
+                    source_broken(r, n == 0 ? "connection closed" : "read failed");
+                    return -1;
+                }
+                continue;
+            }
+            size_t want = r->total - r->pulled;
+            if (want > RELAY_PIPE_SIZE) want = RELAY_PIPE_SIZE;
+            ssize_t n = splice(r->src->fd, NULL, srv->pipes[r->pipe_idx][1], NULL, want,
+                               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && errno == EAGAIN) return 0; /* wait for the source */
+            if (n <= 0) {
+                source_broken(r, n == 0 ? "connection closed" : "splice from socket failed");
+                return -1;
+            }
+            r->in_pipe += (size_t)n;
+            r->pulled += (size_t)n;
+            srv->stats.bytes_in += (uint64_t)n;
+            r->src->last_rx_ms = ev_now_ms();
+            continue;
+        }
+        if (buf_len(&r->src->in) > 0) {
+            moved += take_buffered(r);
+            continue;
+        }
+        size_t want = r->total - r->pulled;
+        char *dst;
+        if (r->sink == RELAY_TO_MEMORY) {
+            dst = r->mem + r->pulled;
+        } else {
+            if (!srv->discard && !(srv->discard = malloc(DISCARD_SIZE))) return 0;
+            dst = srv->discard;
+            if (want > DISCARD_SIZE) want = DISCARD_SIZE;
+        }
+        ssize_t n = read(r->src->fd, dst, want);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return 0;
+        if (n <= 0) {
+            source_broken(r, n == 0 ? "connection closed" : "read failed");
+            return -1;
+        }
+        r->pulled += (size_t)n;
+        moved += (size_t)n;
+        srv->stats.bytes_in += (uint64_t)n;
+        r->src->last_rx_ms = ev_now_ms();
+    }
+    return 1;
+}
+
+void relay_pump(relay_t *r)
+{
+    if (r->crlf_needed < 0) return; /* already finished */
+    if (r->pulled < r->total || r->in_pipe > 0) {
+        if (move_body(r) <= 0) return;
+    }
+    /* The source's bulk ends with CRLF. */
+    while (r->crlf_needed > 0) {
+        if (buf_len(&r->src->in) == 0) {
+            ssize_t n = conn_read(r->src, 16 * 1024);
+            if (n == -EAGAIN) return;
+            if (n <= 0) {
+                source_broken(r, n == 0 ? "connection closed" : "read failed");
+                return;
+            }
+        }
+        char expect = r->crlf_needed == 2 ? '\r' : '\n';
+        if (buf_head(&r->src->in)[0] != expect) {
+            conn_t *src = r->src;
+            relay_fail_source(r);
+            conn_fail(src, "protocol error: bulk not followed by CRLF");
+            return;
+        }
+        buf_consume(&r->src->in, 1);
+        r->crlf_needed--;
+    }
+    if (r->sink == RELAY_TO_CONN) conn_write(r->dst, "\r\n", 2);
+    relay_status_t st = r->dst_failed ? RELAY_DST_FAILED : RELAY_OK;
+    relay_finish(r, st);
+    ev_timer_add(r->srv->loop, 1, relay_free_cb, r);
+}
