@@ -1,0 +1,17 @@
+/* http.h -- the platform's HTTP front end (libmicrohttpd): Invoke, Runtime and admin APIs. */
+#ifndef IC_PLATFORM_HTTP_H
+#define IC_PLATFORM_HTTP_H
+
+#include "platform.h"
+
+typedef struct platform_http platform_http_t;
+
+/* Listens on host:port (port 0 picks a free one) and serves the platform p. *bound_port gets
+ * the port. Returns 0 or a negative errno. */
+int platform_http_start(platform_t *p, const char *host, int port, platform_http_t **out,
+                        int *bound_port);
+/* Stops listening and joins every connection thread. Call platform_shutdown first so that
+ * threads blocked in long polls or synchronous invocations return. */
+void platform_http_stop(platform_http_t *h);
+
+#endif

@@ -1,0 +1,165 @@
+/* main.c -- icplatform: a Lambda-compatible local function platform running cache nodes as processes.
+ *
+ * Choices:
+ * - libmicrohttpd with one thread per connection. The platform's HTTP traffic is a few hundred
+ *   connections at most (one long poll per instance, one per in-flight synchronous invocation),
+ *   and both kinds of request block for a long time by nature. A blocking handler on its own
+ *   thread states that directly (wait on a condition variable), where suspend/resume would split
+ *   every handler into callbacks and still need locking against the manager thread.
+ * - cJSON for JSON: the platform only validates payloads, reads one field ("cmd") and builds
+ *   small admin documents; cJSON does that with a tiny API and is already a project dependency.
+ *
+ * Life cycle: parse options, start the platform (manager thread) and the HTTP server with
+ * SIGTERM/SIGINT blocked in every thread, print "READY port=N", then wait for a signal in
+ * sigwait(); on it, kill and reap every instance and exit 0. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "platform.h"
+
+#define OPT(field) offsetof(platform_config_t, field)
+
+static const conf_option_t options[] = {
+    {"host", CONF_STRING, OPT(host), 0, 0, "127.0.0.1", "address to listen on"},
+    {"port", CONF_INT, OPT(port), 0, 65535, "0", "HTTP port (0 picks a free one, printed in READY)"},
+    {"function-prefix", CONF_STRING, OPT(function_prefix), 0, 0, "icnode",
+     "functions are named PREFIX0 .. PREFIX(N-1)"},
+    {"function-count", CONF_INT, OPT(function_count), 1, 100000, "32", "number of functions"},
+    {"memory", CONF_INT, OPT(memory_mb), 128, 10240, "256",
+     "memory of each function in MiB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, billing)"},
+    {"timeout", CONF_MS, OPT(timeout_ms), 10, 3600000, "900s",
+     "function timeout: a longer invocation is killed and fails"},
+    {"idle-reclaim", CONF_MS, OPT(idle_reclaim_ms), 10, 86400000, "27m",
+     "an instance idle this long is killed (AWS observed: about 27 minutes)"},
+    {"billing", CONF_MS, OPT(billing_ms), 1, 1000, "1ms",
+     "billing granularity: 1ms (AWS since 2020-12) or 100ms (the paper's)"},
+    {"billing-log", CONF_STRING, OPT(billing_log), 0, 0, "",
+     "file to append one JSON line per finished invocation (empty: off)"},
+    {"handler", CONF_STRING, OPT(handler), 0, 0, "",
+     "executable each instance runs (empty: icnode next to icplatform)"},
+    {"max-instances", CONF_INT, OPT(max_instances), 1, 1024, "4",
+     "instances per function; beyond, Event invocations queue and RequestResponse gets 429"},
+    {"max-queue", CONF_INT, OPT(max_queue), 0, 1000000, "10000",
+     "queued Event invocations per function before they are refused with 429"},
+    {"log-level", CONF_STRING, OPT(log_level), 0, 0, "info", "debug, info, warn or error"},
+    CONF_END,
+};
+
+static const char usage[] =
+    "usage: icplatform [options]\n"
+    "A local AWS Lambda look-alike: serves the Invoke API and, per instance, the Runtime API on\n"
+    "one port, running each function instance as a process of --handler.";
+
+/* Sets cfg->handler to DIR/icnode, DIR being the directory of this executable. */
+static int default_handler(platform_config_t *cfg)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return -errno;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash) *slash = 0;
+    char *path;
+    if (asprintf(&path, "%s/icnode", self) < 0) return -ENOMEM;
+    free(cfg->handler);
+    cfg->handler = path;
+    return 0;
+}
+
+static void free_config(platform_config_t *cfg)
+{
+    for (const conf_option_t *o = options; o->name; o++)
+        if (o->type == CONF_STRING) free(*(char **)((char *)cfg + o->offset));
+}
+
+int main(int argc, char **argv)
+{
+    platform_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    char err[512];
+    int rc = conf_parse_args(options, &cfg, argc, argv, usage, err, sizeof err);
+    if (rc == 1) {
+        free_config(&cfg);
+        return 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "icplatform: %s\n", err);
+        free_config(&cfg);
+        return 2;
+    }
+    log_set_component("platform");
+    log_level_t level;
+    if (log_level_parse(cfg.log_level, &level) < 0) {
+        fprintf(stderr, "icplatform: unknown log level '%s'\n", cfg.log_level);
+        free_config(&cfg);
+        return 2;
+    }
+    log_set_level(level);
+    if (!cfg.handler[0] && default_handler(&cfg) < 0) {
+        fprintf(stderr, "icplatform: cannot locate the default handler\n");
+        free_config(&cfg);
+        return 2;
+    }
+    if (access(cfg.handler, X_OK) != 0) {
+        fprintf(stderr, "icplatform: handler %s is not executable: %s\n", cfg.handler,
+                strerror(errno));
+        free_config(&cfg);
+        return 2;
+    }
+
+    /* Die with the parent (icproxy), which then needs no clean-up of its own. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL); /* inherited by every thread created below */
+
+    platform_t *p = NULL;
+    platform_http_t *http = NULL;
+    int port = 0;
+    rc = platform_create(&cfg, &p);
+    if (rc < 0) {
+        log_error("start error=\"%s\"", platform_strerror(rc));
+        free_config(&cfg);
+        return 1;
+    }
+    rc = platform_http_start(p, cfg.host, (int)cfg.port, &http, &port);
+    if (rc < 0) {
+        log_error("listen host=%s port=%lld error=\"%s\"", cfg.host, (long long)cfg.port,
+                  platform_strerror(rc));
+        platform_destroy(p);
+        free_config(&cfg);
+        return 1;
+    }
+    platform_set_port(p, port);
+    log_info("listening host=%s port=%d functions=%lld prefix=%s memory_mb=%lld timeout_ms=%lld "
+             "idle_reclaim_ms=%lld billing_ms=%lld max_instances=%lld handler=%s",
+             cfg.host, port, (long long)cfg.function_count, cfg.function_prefix,
+             (long long)cfg.memory_mb, (long long)cfg.timeout_ms, (long long)cfg.idle_reclaim_ms,
+             (long long)cfg.billing_ms, (long long)cfg.max_instances, cfg.handler);
+    printf("READY port=%d\n", port);
+    fflush(stdout);
+
+    int sig = 0;
+    while (sigwait(&stop, &sig) != 0) {
+    }
+    log_info("signal=%d stopping", sig);
+    platform_shutdown(p); /* kills and reaps every instance, wakes blocked requests */
+    platform_http_stop(http);
+    platform_destroy(p);
+    free_config(&cfg);
+    return 0;
+}

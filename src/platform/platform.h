@@ -1,0 +1,101 @@
+/* platform.h -- the local function platform: functions, instances (processes), invocations, billing. */
+#ifndef IC_PLATFORM_H
+#define IC_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "billing.h"
+
+/* Filled from the option table in main.c; strings are owned by the config. */
+typedef struct {
+    char *host;
+    int64_t port;
+    char *function_prefix;
+    int64_t function_count;
+    int64_t memory_mb;
+    int64_t timeout_ms;
+    int64_t idle_reclaim_ms;
+    int64_t billing_ms; /* billing granularity: 1 or 100 */
+    char *billing_log;
+    char *handler;
+    int64_t max_instances;
+    int64_t max_queue;
+    char *log_level;
+} platform_config_t;
+
+/* Lambda's payload limits. */
+#define PLATFORM_MAX_SYNC_PAYLOAD (6 * 1024 * 1024)
+#define PLATFORM_MAX_EVENT_PAYLOAD (256 * 1024)
+#define PLATFORM_MAX_RESPONSE (6 * 1024 * 1024)
+
+typedef struct platform platform_t;
+
+/* Creates the platform and starts its manager thread (which forks instances, so that
+ * PR_SET_PDEATHSIG in them tracks a thread that lives as long as the platform). The config must
+ * outlive the platform. Returns 0 or a negative errno. */
+int platform_create(const platform_config_t *cfg, platform_t **out);
+/* Tells the HTTP port (used in AWS_LAMBDA_RUNTIME_API); call before the first invocation. */
+void platform_set_port(platform_t *p, int port);
+/* Stops everything: wakes every waiting caller (they get PLATFORM_SHUTDOWN), kills every
+ * instance with SIGKILL and reaps them all. Safe to call once; platform_destroy frees. */
+void platform_shutdown(platform_t *p);
+void platform_destroy(platform_t *p);
+
+typedef enum {
+    PLATFORM_INVOKE_DONE = 0,   /* sync: finished, see function_error and body */
+    PLATFORM_INVOKE_ACCEPTED,   /* Event: queued or dispatched */
+    PLATFORM_INVOKE_NOT_FOUND,  /* no such function */
+    PLATFORM_INVOKE_THROTTLED,  /* at max-instances (sync) or queue full (Event) */
+    PLATFORM_INVOKE_SHUTDOWN,   /* the platform is stopping */
+    PLATFORM_INVOKE_NOMEM,
+} platform_invoke_status_t;
+
+typedef struct {
+    platform_invoke_status_t status;
+    int function_error; /* X-Amz-Function-Error: Unhandled */
+    char *body;         /* malloc'd, owned by the caller (platform_result_free) */
+    size_t body_len;
+    char request_id[40];
+} platform_result_t;
+
+/* Invokes function `name` with `payload` (copied). sync != 0 blocks until the invocation
+ * finishes. Never takes ownership of payload. */
+void platform_invoke(platform_t *p, const char *name, size_t name_len, const char *payload,
+                     size_t len, int sync, platform_result_t *res);
+void platform_result_free(platform_result_t *res);
+/* 1 if `name` is one of the platform's functions. */
+int platform_function_exists(platform_t *p, const char *name, size_t name_len);
+
+/* What GET /runtime/invocation/next hands to an instance; body is malloc'd, caller frees. */
+typedef struct {
+    char *body;
+    size_t body_len;
+    char request_id[40];
+    int64_t deadline_ms;
+    char function_arn[160];
+    char trace_id[96];
+} platform_event_t;
+
+/* Runtime API, called from the HTTP threads. All return 0 or a negative errno:
+ * -ENOENT unknown or dead instance, -EINVAL wrong request id, -ESHUTDOWN stopping. */
+int platform_runtime_next(platform_t *p, uint64_t instance, platform_event_t *ev);
+int platform_runtime_result(platform_t *p, uint64_t instance, const char *request_id,
+                            const char *body, size_t len, int is_error);
+int platform_runtime_init_error(platform_t *p, uint64_t instance, const char *body, size_t len);
+/* Fails the running invocation of `instance` because its response was too large. */
+int platform_runtime_oversize(platform_t *p, uint64_t instance, const char *request_id);
+
+/* Admin hooks. The JSON strings are malloc'd; the caller frees them. */
+char *platform_stats_json(platform_t *p);
+char *platform_instances_json(platform_t *p);
+/* Kills one instance (by id) or every instance of a function; returns how many were killed,
+ * or -ENOENT for an unknown instance/function. */
+int platform_reclaim_instance(platform_t *p, uint64_t instance);
+int platform_reclaim_function(platform_t *p, const char *name);
+/* SIGSTOP (freeze != 0) or SIGCONT an instance, busy or not. 0 or -ENOENT. */
+int platform_freeze(platform_t *p, uint64_t instance, int freeze);
+
+const char *platform_strerror(int err);
+
+#endif

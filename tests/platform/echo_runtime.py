@@ -1,0 +1,74 @@
+#!/usr/bin/python3
+"""echo_runtime.py -- a tiny Lambda custom runtime for the platform tests; obeys its event.
+
+Events: {"echo": X} returns X; {"pid": 1} returns the process id; {"put": k, "val": v} stores
+in process memory and {"take": k} reads it back (proves warm reuse keeps memory);
+{"sleep_ms": N} busy-works N ms; {"fail": 1} posts /error; {"exit": 1} exits mid-invocation.
+Anything else returns {"ok": true, "event": <event>}.
+With ECHO_RUNTIME_INIT_ERROR=1 in the environment it posts /runtime/init/error and waits.
+"""
+import json
+import os
+import sys
+import time
+import urllib.request
+
+API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
+memory = {}
+
+
+def post(path, body, headers=None):
+    req = urllib.request.Request(API + path, data=body, method="POST", headers=headers or {})
+    with urllib.request.urlopen(req) as r:
+        r.read()
+
+
+def handle(event):
+    """Returns (result, is_error)."""
+    if not isinstance(event, dict):
+        return {"ok": True, "event": event}, False
+    if "echo" in event:
+        return event["echo"], False
+    if "pid" in event:
+        return {"pid": os.getpid()}, False
+    if "put" in event:
+        memory[event["put"]] = event.get("val")
+        return {"stored": event["put"], "pid": os.getpid()}, False
+    if "take" in event:
+        return {"value": memory.get(event["take"]), "pid": os.getpid()}, False
+    if "sleep_ms" in event:
+        end = time.monotonic() + event["sleep_ms"] / 1000.0
+        while time.monotonic() < end:
+            pass
+        return {"slept_ms": event["sleep_ms"], "pid": os.getpid()}, False
+    if "fail" in event:
+        return {"errorMessage": "asked to fail", "errorType": "EchoFailure"}, True
+    if "exit" in event:
+        os._exit(3)
+    return {"ok": True, "event": event}, False
+
+
+def main():
+    if os.environ.get("ECHO_RUNTIME_INIT_ERROR") == "1":
+        post("/init/error", json.dumps({"errorMessage": "init failed on purpose",
+                                        "errorType": "EchoInitError"}).encode(),
+             {"Lambda-Runtime-Function-Error-Type": "EchoInitError"})
+        time.sleep(60)
+        return
+    while True:
+        with urllib.request.urlopen(API + "/invocation/next") as r:
+            request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
+            deadline = r.headers.get("Lambda-Runtime-Deadline-Ms")
+            body = r.read()
+        assert deadline is not None and int(deadline) > 0
+        try:
+            event = json.loads(body) if body else {}
+        except ValueError:
+            event = body.decode(errors="replace")
+        result, is_error = handle(event)
+        kind = "error" if is_error else "response"
+        post("/invocation/%s/%s" % (request_id, kind), json.dumps(result).encode())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
