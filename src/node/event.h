@@ -1,0 +1,27 @@
+/* event.h -- decodes the invocation payload the proxy sends a node (docs/PROTOCOL.md section 3). */
+#ifndef NODE_EVENT_H
+#define NODE_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    NODE_EVENT_ACTIVATE = 1, /* dial the proxy if needed, HELLO, serve until idle */
+    NODE_EVENT_WARMUP,       /* return at once */
+} node_event_cmd_t;
+
+#define NODE_EVENT_MAX_HOST 256
+
+typedef struct {
+    node_event_cmd_t cmd;
+    int64_t node_id;
+    char proxy_host[NODE_EVENT_MAX_HOST]; /* empty for warmup without "proxy" */
+    int proxy_port;
+} node_event_t;
+
+/* Parses a JSON payload of len bytes. Returns 0, or -EINVAL with a one-line reason in err.
+ * "activate" needs node_id (0..2^31-1) and proxy ("host:port"); "warmup" needs neither (a
+ * node_id, if given, must still be valid). Unknown fields are ignored so the proxy can add some. */
+int node_event_parse(const char *json, size_t len, node_event_t *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,214 @@
+/* main.c -- icnode: the InfiniCache cache node as a Lambda custom runtime (bootstrap). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ev.h"
+#include "log.h"
+#include "node.h"
+
+typedef struct {
+    runtime_t rt;
+    node_config_t cfg;
+    store_t store;
+    policy_t policy;
+    node_conn_t conn;
+    char instance[17];
+    uint64_t invocations;
+} node_t;
+
+static int64_t wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void make_instance_id(char out[17])
+{
+    unsigned char r[8];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+        /* No entropy source: time and pid still tell instances apart. */
+        uint64_t x = (uint64_t)wall_ms() * 2654435761u ^ (uint64_t)getpid();
+        memcpy(r, &x, sizeof r);
+    }
+    for (int i = 0; i < 8; i++) sprintf(out + 2 * i, "%02x", r[i]);
+}
+
+static int respond(node_t *n, const char *request_id, int64_t node_id, uint64_t served)
+{
+    char body[160];
+    int len = snprintf(body, sizeof body, "{\"node_id\":%lld,\"instance\":\"%s\",\"served\":%llu}",
+                       (long long)node_id, n->instance, (unsigned long long)served);
+    return runtime_respond(&n->rt, request_id, body, (size_t)len);
+}
+
+static void send_hello(node_t *n, int64_t node_id)
+{
+    char id[24], limit[24], used[24], chunks[24], inv[24];
+    snprintf(id, sizeof id, "%lld", (long long)node_id);
+    snprintf(limit, sizeof limit, "%llu", (unsigned long long)n->store.limit);
+    snprintf(used, sizeof used, "%llu", (unsigned long long)n->store.used);
+    snprintf(chunks, sizeof chunks, "%zu", n->store.count);
+    snprintf(inv, sizeof inv, "%llu", (unsigned long long)n->invocations);
+    const char *argv[] = {"HELLO", id, n->instance, limit, used, chunks, inv};
+    node_conn_queue_command(&n->conn, 7, argv);
+}
+
+static void activate(node_t *n, const runtime_invocation_t *inv, const node_event_t *ev)
+{
+    node_conn_t *c = &n->conn;
+    node_conn_check_alive(c);
+    int rc = node_conn_ensure(c, ev->proxy_host, ev->proxy_port, (int)n->cfg.connect_timeout_ms);
+    if (rc < 0) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "cannot connect to proxy %s:%d: %s", ev->proxy_host,
+                 ev->proxy_port, strerror(-rc));
+        log_warn("event=dial_failed proxy=%s:%d err=\"%s\"", ev->proxy_host, ev->proxy_port,
+                 strerror(-rc));
+        runtime_fail(&n->rt, inv->request_id, "Node.ProxyUnreachable", msg);
+        return;
+    }
+    send_hello(n, ev->node_id);
+    c->served = 0;
+
+    /* The deadline is wall-clock; the policy runs on the monotonic clock. */
+    uint64_t now = ev_now_ms();
+    uint64_t deadline = 0;
+    if (inv->deadline_ms) {
+        int64_t left = inv->deadline_ms - wall_ms();
+        deadline = left > 0 ? now + (uint64_t)left : now;
+    }
+    policy_begin(&n->policy, now, deadline);
+    node_conn_serve(c);
+
+    uint64_t served = c->served;
+    respond(n, inv->request_id, ev->node_id, served);
+    /* BYE only after the response is posted: once the proxy reads BYE it may invoke again, and
+     * the platform must already see this instance as idle to reuse it. */
+    if (c->fd >= 0) {
+        const char *bye[] = {"BYE"};
+        node_conn_queue_command(c, 1, bye);
+        rc = node_conn_flush(c, (int)n->cfg.bye_timeout_ms);
+        if (rc < 0 && c->fd >= 0) {
+            log_warn("event=bye_failed err=%s", strerror(-rc));
+            node_conn_close(c); /* half-written output: the stream cannot be trusted */
+        }
+    }
+    node_conn_trim(c);
+    log_info("event=invocation_done id=%s cmd=activate node_id=%lld served=%llu duration_ms=%llu "
+             "mem_used=%llu chunks=%zu connected=%d",
+             inv->request_id, (long long)ev->node_id, (unsigned long long)served,
+             (unsigned long long)(ev_now_ms() - now), (unsigned long long)n->store.used,
+             n->store.count, c->fd >= 0);
+}
+
+static void handle(node_t *n, const runtime_invocation_t *inv)
+{
+    node_event_t ev;
+    char err[256];
+    if (node_event_parse(inv->body, inv->body_len, &ev, err, sizeof err) < 0) {
+        log_warn("event=bad_payload id=%s err=\"%s\"", inv->request_id, err);
+        runtime_fail(&n->rt, inv->request_id, "Node.InvalidEvent", err);
+        return;
+    }
+    if (ev.cmd == NODE_EVENT_WARMUP) {
+        respond(n, inv->request_id, ev.node_id, 0);
+        log_info("event=invocation_done id=%s cmd=warmup", inv->request_id);
+        return;
+    }
+    activate(n, inv, &ev);
+}
+
+/* Reports a start-up failure to the platform (when it can be reached) and exits. */
+static void init_fail(node_t *n, int have_runtime, const char *msg)
+{
+    log_error("event=init_failed err=\"%s\"", msg);
+    if (have_runtime) runtime_fail(&n->rt, NULL, "Node.InitError", msg);
+    exit(1);
+}
+
+static int parse_memory_mb(const char *s, int64_t *out)
+{
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v <= 0 || v > (1 << 20)) return -1;
+    *out = v;
+    return 0;
+}
+
+int main(void)
+{
+    static node_t node; /* static: keeps the large request reader off the stack */
+    node_t *n = &node;
+    char err[300];
+    signal(SIGPIPE, SIG_IGN);
+    log_set_component("node");
+
+    const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
+    if (runtime_init(&n->rt, api) < 0) {
+        snprintf(err, sizeof err, "AWS_LAMBDA_RUNTIME_API '%s' is not host:port[/prefix]",
+                 api ? api : "");
+        init_fail(n, 0, err);
+    }
+    if (node_config_from_env(&n->cfg, err, sizeof err) < 0) init_fail(n, 1, err);
+    log_level_t level;
+    if (log_level_parse(n->cfg.log_level, &level) < 0) {
+        snprintf(err, sizeof err, "IC_NODE_LOG_LEVEL '%s' is not debug, info, warn or error",
+                 n->cfg.log_level);
+        init_fail(n, 1, err);
+    }
+    log_set_level(level);
+    int64_t memory_mb;
+    const char *mem = getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE");
+    if (parse_memory_mb(mem, &memory_mb) < 0) {
+        snprintf(err, sizeof err, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE '%s' is not a size in MiB",
+                 mem ? mem : "");
+        init_fail(n, 1, err);
+    }
+    /* What the process needs besides chunks: its current footprint plus room for I/O buffers
+     * (input, queued replies) and an invocation payload. */
+    int64_t floor_mb = node_rss_mb() + 8;
+    uint64_t limit;
+    if (node_mem_limit(memory_mb, n->cfg.reserved_mb, floor_mb, &limit, err, sizeof err) < 0)
+        init_fail(n, 1, err);
+
+    make_instance_id(n->instance);
+    store_init(&n->store, limit);
+    policy_config_t pc = {.idle_return_ms = (uint64_t)n->cfg.idle_return_ms,
+                          .deadline_margin_ms = (uint64_t)n->cfg.deadline_margin_ms};
+    policy_init(&n->policy, &pc);
+    node_conn_init(&n->conn, &n->store, &n->policy, &n->invocations);
+    log_info("event=init instance=%s runtime_api=%s:%d%s memory_mb=%lld mem_limit=%llu",
+             n->instance, n->rt.host, n->rt.port, n->rt.prefix, (long long)memory_mb,
+             (unsigned long long)limit);
+
+    int failures = 0;
+    for (;;) {
+        runtime_invocation_t inv;
+        int rc = runtime_next(&n->rt, &inv);
+        if (rc < 0) {
+            /* The Runtime API is the process's lifeline: a few retries cover a restart of the
+             * local platform, and beyond that there is nothing to serve. */
+            if (++failures >= 5) {
+                log_error("event=runtime_lost err=%s", strerror(-rc));
+                return 1;
+            }
+            struct timespec ts = {0, 100 * 1000 * 1000L * failures};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        failures = 0;
+        n->invocations++;
+        handle(n, &inv);
+        free(inv.body);
+    }
+}

@@ -1,0 +1,76 @@
+/* node.c -- the cache node's option table and memory sizing (see node.h). */
+#include "node.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OPT(field) offsetof(node_config_t, field)
+const conf_option_t node_options[] = {
+    {"reserved-mb", CONF_INT, OPT(reserved_mb), 0, 1 << 20, "32",
+     "MiB of the function's memory kept for the process itself, not for chunks"},
+    {"idle-return-ms", CONF_MS, OPT(idle_return_ms), 0, 3600000, "20",
+     "return an invocation after this long without requests"},
+    {"deadline-margin-ms", CONF_MS, OPT(deadline_margin_ms), 0, 3600000, "50",
+     "always return this long before the invocation deadline"},
+    {"connect-timeout-ms", CONF_MS, OPT(connect_timeout_ms), 1, 600000, "1000",
+     "bound on dialing the proxy"},
+    {"bye-timeout-ms", CONF_MS, OPT(bye_timeout_ms), 1, 600000, "1000",
+     "bound on writing BYE and pending replies when returning"},
+    {"log-level", CONF_STRING, OPT(log_level), 0, 0, "info", "debug, info, warn or error"},
+    CONF_END,
+};
+
+int node_config_from_env(node_config_t *cfg, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    if (conf_defaults(node_options, cfg, err, errlen) < 0) return -1;
+    for (const conf_option_t *o = node_options; o->name; o++) {
+        char var[64] = "IC_NODE_";
+        size_t n = strlen(var);
+        for (const char *p = o->name; *p && n + 1 < sizeof var; p++)
+            var[n++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+        var[n] = 0;
+        const char *v = getenv(var);
+        if (!v) continue;
+        char msg[200];
+        if (conf_set(node_options, cfg, o->name, v, msg, sizeof msg) < 0) {
+            snprintf(err, errlen, "%s: %s", var, msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void node_config_free(node_config_t *cfg)
+{
+    free(cfg->log_level);
+    cfg->log_level = NULL;
+}
+
+int node_mem_limit(int64_t memory_mb, int64_t reserved_mb, int64_t floor_mb, uint64_t *limit,
+                   char *err, size_t errlen)
+{
+    int64_t reserve = reserved_mb > floor_mb ? reserved_mb : floor_mb;
+    if (memory_mb <= reserve) {
+        snprintf(err, errlen,
+                 "function memory of %lld MiB leaves nothing for chunks after reserving %lld MiB",
+                 (long long)memory_mb, (long long)reserve);
+        return -1;
+    }
+    *limit = (uint64_t)(memory_mb - reserve) << 20;
+    return 0;
+}
+
+int64_t node_rss_mb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %lld kB", &kb) == 1) break;
+    fclose(f);
+    return (kb + 1023) / 1024;
+}

@@ -1,0 +1,52 @@
+/* node.h -- the cache node's settings and per-invocation logic, shared by main.c and tests. */
+#ifndef NODE_NODE_H
+#define NODE_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "conn.h"
+#include "event.h"
+#include "policy.h"
+#include "runtime.h"
+#include "store.h"
+
+/* Settings read from IC_NODE_* environment variables (Lambda passes no argv). Each option
+ * "name-with-dashes" is read from IC_NODE_NAME_WITH_DASHES:
+ *
+ *   variable                     default  meaning
+ *   IC_NODE_RESERVED_MB          32       MiB of the function's memory kept for the process
+ *                                         itself (raised to what the process needs)
+ *   IC_NODE_IDLE_RETURN_MS       20       return an invocation after this long without requests
+ *   IC_NODE_DEADLINE_MARGIN_MS   50       and always this long before the invocation deadline
+ *   IC_NODE_CONNECT_TIMEOUT_MS   1000     bound on dialing the proxy
+ *   IC_NODE_BYE_TIMEOUT_MS       1000     bound on writing BYE (and pending replies) at return
+ *   IC_NODE_LOG_LEVEL            info     debug, info, warn or error
+ *
+ * and from the platform: AWS_LAMBDA_RUNTIME_API (host:port[/prefix]) and
+ * AWS_LAMBDA_FUNCTION_MEMORY_SIZE (MiB). */
+typedef struct {
+    int64_t reserved_mb;
+    int64_t idle_return_ms;
+    int64_t deadline_margin_ms;
+    int64_t connect_timeout_ms;
+    int64_t bye_timeout_ms;
+    char *log_level;
+} node_config_t;
+
+extern const conf_option_t node_options[];
+
+/* Fills cfg from defaults and the environment. 0, or -1 with a message in err. */
+int node_config_from_env(node_config_t *cfg, char *err, size_t errlen);
+void node_config_free(node_config_t *cfg);
+
+/* Store limit in bytes for a function of memory_mb MiB, reserving max(reserved_mb, floor_mb).
+ * 0 on success, -1 (with err) when nothing would be left for chunks. */
+int node_mem_limit(int64_t memory_mb, int64_t reserved_mb, int64_t floor_mb, uint64_t *limit,
+                   char *err, size_t errlen);
+
+/* Resident set of this process in MiB (rounded up), from /proc/self/status; 0 if unknown. */
+int64_t node_rss_mb(void);
+
+#endif

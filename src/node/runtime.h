@@ -1,0 +1,34 @@
+/* runtime.h -- a small blocking client of the Lambda Runtime API (one fresh connection per
+ * call), the same code against AWS and the local platform. */
+#ifndef NODE_RUNTIME_H
+#define NODE_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char host[256];
+    int port;
+    char prefix[512]; /* path before /2018-06-01, "" or "/i/<instance>" */
+    int timeout_ms;   /* for posts; /next waits without limit */
+} runtime_t;
+
+typedef struct {
+    char request_id[128];
+    int64_t deadline_ms; /* Unix epoch milliseconds, 0 if the platform sent none */
+    char *body;          /* NUL-terminated, owned by the caller: free() it */
+    size_t body_len;
+} runtime_invocation_t;
+
+/* Parses AWS_LAMBDA_RUNTIME_API: "host:port" optionally followed by a path prefix. 0 or -EINVAL. */
+int runtime_init(runtime_t *rt, const char *api);
+
+/* Long-polls /invocation/next. 0, or -errno (-EPROTO for a bad or non-200 answer). On success
+ * inv->body is malloc'ed and owned by the caller. */
+int runtime_next(runtime_t *rt, runtime_invocation_t *inv);
+/* Posts the invocation's response (body is JSON). 0 or -errno. */
+int runtime_respond(runtime_t *rt, const char *request_id, const char *body, size_t len);
+/* Posts an invocation error or an init error (request_id NULL). 0 or -errno. */
+int runtime_fail(runtime_t *rt, const char *request_id, const char *type, const char *message);
+
+#endif

@@ -1,0 +1,219 @@
+/* test_node_conn.c -- request handling without a socket: bytes into the input buffer, exact
+ * reply bytes out, pipelining, NOMEM with the stream kept in sync, protocol errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "conn.h"
+
+typedef struct {
+    store_t store;
+    node_conn_t conn;
+    uint64_t invocations;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    store_init(&f->store, 4096);
+    f->invocations = 5;
+    node_conn_init(&f->conn, &f->store, NULL, &f->invocations);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    node_conn_free(&f->conn);
+    store_free(&f->store);
+    free(f);
+    return 0;
+}
+
+/* Feeds bytes and returns everything queued as output (segments then small), which is then
+ * dropped as if written. The result is malloc'ed; *len receives its length. */
+static char *feed(fixture_t *f, const void *p, size_t n, int *rc, size_t *len)
+{
+    buf_append(&f->conn.in, p, n);
+    *rc = node_conn_process(&f->conn);
+    buf_t out;
+    buf_init(&out);
+    for (size_t i = f->conn.seg_head; i < f->conn.nsegs; i++) {
+        node_out_seg_t *s = &f->conn.segs[i];
+        buf_append(&out, s->data + s->off, s->len - s->off);
+        if (s->chunk) store_unref(&f->store, s->chunk);
+        free(s->base);
+    }
+    f->conn.seg_head = f->conn.nsegs = 0;
+    f->conn.out_owned = 0;
+    buf_append(&out, buf_head(&f->conn.small), buf_len(&f->conn.small));
+    buf_clear(&f->conn.small);
+    buf_append(&out, "", 1);
+    *len = buf_len(&out) - 1;
+    return out.data;
+}
+
+static void expect_n(fixture_t *f, const char *in, size_t in_len, const char *want,
+                     size_t want_len)
+{
+    int rc;
+    size_t len;
+    char *got = feed(f, in, in_len, &rc, &len);
+    assert_int_equal(rc, 0);
+    if (len != want_len || memcmp(got, want, len) != 0)
+        fail_msg("for %s\nwant %s\ngot  %.*s", in, want, (int)len, got);
+    free(got);
+}
+
+/* Literals may hold NUL bytes, so their lengths come from sizeof. */
+#define expect(f, in, want) expect_n(f, in, sizeof(in) - 1, want, sizeof(want) - 1)
+
+static void test_ping_stats_unknown(void **state)
+{
+    fixture_t *f = *state;
+    expect(f, "*1\r\n$4\r\nPING\r\n", "+PONG\r\n");
+    expect(f, "*1\r\n$4\r\nping\r\n", "+PONG\r\n");
+    expect(f, "*1\r\n$5\r\nSTATS\r\n", "*4\r\n:4096\r\n:0\r\n:0\r\n:5\r\n");
+    expect(f, "*2\r\n$3\r\nFOO\r\n$1\r\nx\r\n", "-ERR unknown command 'FOO'\r\n");
+    expect(f, "*2\r\n$4\r\nPING\r\n$1\r\nx\r\n", "-ERR wrong number of arguments for 'PING'\r\n");
+    expect(f, "*0\r\n", "-ERR empty command\r\n");
+    assert_int_equal(f->conn.served, 6);
+}
+
+static void test_set_get_del(void **state)
+{
+    fixture_t *f = *state;
+    static const char set[] = "*6\r\n$4\r\nCSET\r\n$3\r\nk\0y\r\n$1\r\n2\r\n$2\r\n10\r\n"
+                              "$10\r\n4294967295\r\n$5\r\na\r\n\0z\r\n";
+    int rc;
+    size_t len;
+    char *got = feed(f, set, sizeof set - 1, &rc, &len);
+    assert_int_equal(rc, 0);
+    assert_int_equal(len, 5);
+    assert_memory_equal(got, "+OK\r\n", 5);
+    free(got);
+    static const char get[] = "*4\r\n$4\r\nCGET\r\n$3\r\nk\0y\r\n$1\r\n2\r\n$2\r\n10\r\n";
+    got = feed(f, get, sizeof get - 1, &rc, &len);
+    static const char want[] = "*2\r\n:4294967295\r\n$5\r\na\r\n\0z\r\n";
+    assert_int_equal(len, sizeof want - 1);
+    assert_memory_equal(got, want, len);
+    free(got);
+    expect(f, "*4\r\n$4\r\nCGET\r\n$3\r\nkey\r\n$1\r\n2\r\n$2\r\n10\r\n", "$-1\r\n");
+    expect(f, "*4\r\n$4\r\nCGET\r\n$3\r\nk\0y\r\n$1\r\n2\r\n$2\r\n11\r\n", "$-1\r\n");
+    static const char del[] = "*4\r\n$4\r\nCDEL\r\n$3\r\nk\0y\r\n$1\r\n2\r\n$2\r\n10\r\n";
+    got = feed(f, del, sizeof del - 1, &rc, &len);
+    assert_memory_equal(got, ":1\r\n", 4);
+    free(got);
+    got = feed(f, del, sizeof del - 1, &rc, &len);
+    assert_memory_equal(got, ":0\r\n", 4);
+    free(got);
+    assert_int_equal(f->store.used, 0);
+}
+
+static void test_pipelined_and_split(void **state)
+{
+    fixture_t *f = *state;
+    static const char in[] = "*6\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n9\r\n$0\r\n\r\n"
+                     "*4\r\n$4\r\nCGET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n"
+                     "*1\r\n$4\r\nPING\r\n"
+                     "*4\r\n$4\r\nCDEL\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n";
+    static const char want[] = "+OK\r\n*2\r\n:9\r\n$0\r\n\r\n+PONG\r\n:1\r\n";
+    expect(f, in, want);
+    /* The same bytes one at a time give the same answer. */
+    buf_t all;
+    buf_init(&all);
+    for (size_t i = 0; i < strlen(in); i++) {
+        int rc;
+        size_t len;
+        char *got = feed(f, in + i, 1, &rc, &len);
+        assert_int_equal(rc, 0);
+        buf_append(&all, got, len);
+        free(got);
+    }
+    assert_int_equal(buf_len(&all), strlen(want));
+    assert_memory_equal(buf_head(&all), want, strlen(want));
+    buf_free(&all);
+}
+
+static void test_nomem_keeps_sync(void **state)
+{
+    fixture_t *f = *state;
+    char big[8000];
+    memset(big, 'b', sizeof big);
+    buf_t in;
+    buf_init(&in);
+    buf_printf(&in, "*6\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$%zu\r\n",
+               sizeof big);
+    buf_append(&in, big, sizeof big);
+    buf_printf(&in, "\r\n*1\r\n$4\r\nPING\r\n");
+    int rc;
+    size_t len;
+    char *got = feed(f, buf_head(&in), buf_len(&in), &rc, &len);
+    buf_free(&in);
+    assert_int_equal(rc, 0);
+    const char *want = "-NOMEM chunk of 8000 bytes does not fit: used 0 of 4096\r\n+PONG\r\n";
+    if (len != strlen(want) || memcmp(got, want, len)) fail_msg("got %.*s", (int)len, got);
+    free(got);
+    assert_int_equal(f->store.used, 0);
+    assert_int_equal(f->store.count, 0);
+}
+
+static void test_bad_arguments(void **state)
+{
+    fixture_t *f = *state;
+    expect(f, "*4\r\n$4\r\nCGET\r\n$1\r\nk\r\n$1\r\nx\r\n$1\r\n1\r\n", "-ERR invalid chunk index\r\n");
+    expect(f, "*4\r\n$4\r\nCGET\r\n$1\r\nk\r\n$10\r\n4294967296\r\n$1\r\n1\r\n",
+           "-ERR invalid chunk index\r\n");
+    expect(f, "*4\r\n$4\r\nCDEL\r\n$1\r\nk\r\n$1\r\n0\r\n$2\r\n-1\r\n", "-ERR invalid version\r\n");
+    expect(f, "*6\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\nz\r\n$2\r\nab\r\n",
+           "-ERR invalid crc\r\n");
+    expect(f, "*5\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n",
+           "-ERR wrong number of arguments for 'CSET'\r\n");
+    expect(f, "*7\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$2\r\nab\r\n$1\r\nx\r\n",
+           "-ERR wrong number of arguments for 'CSET'\r\n");
+    assert_int_equal(f->store.count, 0);
+    assert_int_equal(f->store.used, 0);
+}
+
+static void test_protocol_errors(void **state)
+{
+    static const char *bad[] = {
+        "PING\r\n",                   /* inline */
+        "*1\r\n:1\r\n",               /* not a bulk */
+        "*-1\r\n",                    /* null array */
+        "*1\r\n$4\r\nPINGxx",         /* missing CRLF after bulk */
+        "*1\r\n$-1\r\n",              /* null bulk */
+        "*99999999\r\n",              /* too many elements */
+        "*1\r\n$99999999999\r\n",     /* bulk over the limit */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fixture_t *f = NULL;
+        setup((void **)&f);
+        int rc;
+        size_t len;
+        char *got = feed(f, bad[i], strlen(bad[i]), &rc, &len);
+        free(got);
+        if (rc >= 0) fail_msg("case %zu accepted", i);
+        teardown((void **)&f);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_ping_stats_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_get_del, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_and_split, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nomem_keeps_sync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+        cmocka_unit_test(test_protocol_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
