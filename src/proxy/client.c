@@ -139,7 +139,10 @@ void client_conn_failed(conn_t *conn, const char *why)
         if (c->next) c->next->prev = c->prev;
         c->srv->nclients--;
         resp_cmd_free(&c->cmd);
-        free(c);
+        c->ops_head = c->ops_tail = NULL;
+        c->nops = 0;
+        /* Callers up the stack may still look at c: it is freed with the connection. */
+        conn->owner_to_free = c;
     }
     conn_close_async(conn);
 }
@@ -178,7 +181,7 @@ void client_io(ev_loop_t *loop, int fd, int events, void *arg)
 
 void client_resume_input(client_t *c)
 {
-    if (c->conn->closing) return;
+    if (c->conn->closing || c->processing) return; /* the running loop will get to it */
     client_process(c);
     if (!c->conn->closing) conn_update_events(c->conn);
 }
@@ -354,7 +357,49 @@ static void unknown_command(op_t *op, int argc, const char **argv, const size_t 
                    (int)(argl[0] < 64 ? argl[0] : 64), argv[0], args);
 }
 
-/* Runs a fully read command. Returns 0, or 1 if the command must wait (ICGET behind replies). */
+/* True if an earlier, unfinished write of this client touches the key: pipelined commands must
+ * see the effects of the writes before them, as on Redis. */
+static int key_busy(client_t *c, op_t *before, const char *key, size_t keylen)
+{
+    for (op_t *op = c->ops_head; op && op != before; op = op->next) {
+        if (op->done || (op->kind != OP_SET && op->kind != OP_ICSET && op->kind != OP_ICREPAIR)) continue;
+        if (op->keylen == keylen && op->key && memcmp(op->key, key, keylen) == 0) return 1;
+    }
+    return 0;
+}
+
+/* Which arguments of a command are keys: first..last (last -1 = to the end). */
+static int command_keys(const char *name, size_t len, int argc, int *first, int *last)
+{
+    static const char *one_key[] = {"GET", "SET", "STRLEN", "TTL", "PTTL", "ICGET", "ICSET", "ICREPAIR", NULL};
+    static const char *many_keys[] = {"DEL", "UNLINK", "EXISTS", "ICDEL", NULL};
+    for (int i = 0; one_key[i]; i++)
+        if (arg_is(name, len, one_key[i])) {
+            *first = *last = 1;
+            return argc > 1;
+        }
+    for (int i = 0; many_keys[i]; i++)
+        if (arg_is(name, len, many_keys[i])) {
+            *first = 1;
+            *last = argc - 1;
+            return argc > 1;
+        }
+    return 0;
+}
+
+static int command_must_wait(client_t *c, op_t *self)
+{
+    resp_cmd_t *cmd = &c->cmd;
+    int first, last;
+    if (cmd->nsmall < 1 || !c->ops_head) return 0;
+    if (!command_keys(cmd->argv[0], cmd->argl[0], cmd->nsmall, &first, &last)) return 0;
+    for (int i = first; i <= last && i < cmd->nsmall; i++)
+        if (key_busy(c, self, cmd->argv[i], cmd->argl[i])) return 1;
+    return 0;
+}
+
+/* Runs a fully read command. Returns 0, or 1 if the command must wait (ICGET behind replies,
+ * or a key with an earlier write still in flight). */
 static int dispatch(client_t *c)
 {
     server_t *srv = c->srv;
@@ -364,6 +409,7 @@ static int dispatch(client_t *c)
     const size_t *argl = cmd->argl;
     op_t *op = c->reading;
 
+    if (command_must_wait(c, op)) return 1;
     if (op) {
         /* The command had a big argument that an op is holding. */
         c->reading = NULL;
@@ -602,6 +648,7 @@ static void client_process(client_t *c)
     server_t *srv = c->srv;
     resp_limits_t lim = resp_default_limits;
     lim.max_bulk = (int64_t)8 << 30;
+    c->processing = 1;
     while (!c->conn->closing && !c->conn->rx_relay && !c->quit_after_reply) {
         if (c->nops >= srv->cfg.max_pipeline || c->waiting_body) break;
         int rc = resp_cmd_feed(&c->cmd, &c->conn->in, &lim, SMALL_ARG_MAX);
@@ -615,15 +662,17 @@ static void client_process(client_t *c)
             } else {
                 client_conn_failed(c->conn, "protocol error");
             }
-            return;
+            break;
         }
         if (rc == RESP_CMD_BIG) {
             handle_big(c);
+            if (c->conn->closing) return;
             continue;
         }
         if (dispatch(c) == 1) break; /* resumes when the queue drains */
         resp_cmd_reset(&c->cmd);
     }
+    c->processing = 0;
     /* Stop reading while enough work is queued; resumes from client_on_op_done. */
     c->conn->read_paused = c->nops >= srv->cfg.max_pipeline || c->waiting_body;
 }

@@ -207,6 +207,7 @@ void conn_free(conn_t *c)
     }
     buf_free(&c->in);
     if (c->fd >= 0) close(c->fd);
+    free(c->owner_to_free);
     free(c);
 }
 

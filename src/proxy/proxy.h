@@ -99,6 +99,7 @@ struct conn {
     conn_t *next_dirty;
     uint64_t last_rx_ms;
     void *owner; /* client_t or node_t */
+    void *owner_to_free; /* a closed client's struct, freed with the connection */
 };
 
 conn_t *conn_new(server_t *srv, int fd, conn_kind_t kind, void *owner);
@@ -141,7 +142,7 @@ struct relay {
     void *arg;
 };
 
-/* Starts moving `len` body bytes (then the bulk's CRLF) out of src. For RELAY_TO_CONN the
+/* Starts moving `len` body bytes out of src (and, from a node, the bulk's CRLF). For RELAY_TO_CONN the
  * caller has already queued the bulk header on dst; the relay adds the trailing CRLF.
  * `done` runs exactly once, from the loop (never from inside relay_start). */
 relay_t *relay_start(server_t *srv, conn_t *src, relay_sink_t sink, conn_t *dst, char *mem,
@@ -309,6 +310,7 @@ struct client {
     op_t *reading; /* an op that is consuming a big argument from the input */
     op_t *streaming; /* an op that owns the output (ICGET) */
     int quit_after_reply;
+    int processing;   /* inside client_process: completions must not re-enter it */
     int waiting_body; /* an ICSET chunk body waits for its node; do not parse past it */
     int proto_error;
     client_t *next, *prev;

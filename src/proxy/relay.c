@@ -63,7 +63,8 @@ relay_t *relay_start(server_t *srv, conn_t *src, relay_sink_t sink, conn_t *dst,
     r->mem = mem;
     r->total = len;
     r->pipe_idx = -1;
-    r->crlf_needed = 2;
+    /* A node's bulk CRLF is eaten here; a client's belongs to its command reader (resp_cmd). */
+    r->crlf_needed = src->kind == CONN_NODE ? 2 : 0;
     r->done = done;
     r->arg = arg;
     src->rx_relay = r;

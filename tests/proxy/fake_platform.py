@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""fake_platform.py -- an in-process stand-in for the function platform and its cache nodes,
+for proxy tests that need to steer faults exactly (refused invocations, silent or corrupting
+nodes). Speaks the Invoke API over HTTP and the node protocol (docs/PROTOCOL.md) over TCP."""
+import json
+import os
+import socket
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FakeNode(threading.Thread):
+    """One cache node instance: dials the proxy, says HELLO, serves chunk requests."""
+
+    def __init__(self, platform, node_id, proxy_addr):
+        super().__init__(daemon=True)
+        self.platform = platform
+        self.node_id = node_id
+        self.proxy_addr = proxy_addr
+        self.instance = uuid.uuid4().hex[:16]
+        self.chunks = {}
+        self.sock = None
+        self.invocations = 0
+        self.wake = threading.Event()
+        self.dead = False
+        self.send_lock = threading.Lock()
+
+    def send(self, data):
+        with self.send_lock:
+            self.sock.sendall(data)
+
+    @staticmethod
+    def bulk(b):
+        return b"$%d\r\n%s\r\n" % (len(b), b)
+
+    def hello(self):
+        self.invocations += 1
+        used = sum(len(v[1]) for v in self.chunks.values())
+        args = [b"HELLO", str(self.node_id).encode(), self.instance.encode(), str(200 << 20).encode(),
+                str(used).encode(), str(len(self.chunks)).encode(), str(self.invocations).encode()]
+        self.send(b"*%d\r\n" % len(args) + b"".join(self.bulk(a) for a in args))
+
+    def run(self):
+        host, port = self.proxy_addr.rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.hello()
+        f = self.sock.makefile("rb")
+        try:
+            while not self.dead:
+                line = f.readline()
+                if not line:
+                    return
+                n = int(line[1:])
+                args = []
+                for _ in range(n):
+                    ln = int(f.readline()[1:])
+                    args.append(f.read(ln + 2)[:-2])
+                self.handle(args)
+        except (OSError, ValueError):
+            return
+
+    def handle(self, args):
+        mode = self.platform.node_mode.get(self.node_id, "ok")
+        if mode == "silent":
+            return
+        cmd = args[0].upper()
+        if cmd == b"PING":
+            self.send(b"+PONG\r\n")
+        elif cmd == b"CSET":
+            key = (args[1], int(args[2]), int(args[3]))
+            if mode == "refuse":
+                self.send(b"-NOMEM chunk does not fit\r\n")
+                return
+            self.chunks[key] = (int(args[4]), args[5])
+            self.send(b"+OK\r\n")
+        elif cmd == b"CGET":
+            key = (args[1], int(args[2]), int(args[3]))
+            if key not in self.chunks or mode == "forget":
+                self.send(b"$-1\r\n")
+                return
+            crc, body = self.chunks[key]
+            if mode == "corrupt":
+                body = bytes([body[0] ^ 0xFF]) + body[1:] if body else body
+            self.send(b"*2\r\n:%d\r\n" % crc + self.bulk(body))
+        elif cmd == b"CDEL":
+            key = (args[1], int(args[2]), int(args[3]))
+            self.send(b":%d\r\n" % (1 if self.chunks.pop(key, None) else 0))
+        else:
+            self.send(b"-ERR unknown command\r\n")
+
+    def kill(self):
+        self.dead = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class FakePlatform:
+    def __init__(self):
+        self.nodes = {}
+        self.node_mode = {}
+        self.refuse = set()  # node ids whose invocations get HTTP 500
+        self.invocations = 0
+        self.lock = threading.Lock()
+        platform = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                body = json.dumps({"requests": platform.invocations}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                event = json.loads(self.rfile.read(length) or b"{}")
+                nid = event.get("node_id")
+                with platform.lock:
+                    platform.invocations += 1
+                if nid in platform.refuse:
+                    body = b'{"__type":"ServiceException","message":"refused by test"}'
+                    self.send_response(500)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                with platform.lock:
+                    node = platform.nodes.get(nid)
+                    if node is None or node.dead or not node.is_alive():
+                        node = FakeNode(platform, nid, event["proxy"])
+                        platform.nodes[nid] = node
+                        node.start()
+                    else:
+                        node.hello()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def endpoint(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def stop(self):
+        self.httpd.shutdown()
+        for n in self.nodes.values():
+            n.kill()

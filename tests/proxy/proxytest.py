@@ -1,0 +1,59 @@
+"""proxytest.py -- helpers for black-box proxy tests: start icproxy on free ports, read its
+ready banner, and always stop it (and everything it started)."""
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+
+BIN = os.environ.get("IC_BIN", os.path.join(os.path.dirname(__file__), "../../build/bin"))
+
+
+class Proxy:
+    def __init__(self, *args, ready_timeout=20.0):
+        self.proc = subprocess.Popen(
+            [os.path.join(BIN, "icproxy"), "--client-port", "0", "--node-port", "0", *args],
+            stdout=subprocess.PIPE, stderr=None, text=True)
+        self.port = None
+        deadline = time.time() + ready_timeout
+        banner = ""
+        while time.time() < deadline and self.port is None:
+            r, _, _ = select.select([self.proc.stdout], [], [], 0.2)
+            if r:
+                line = self.proc.stdout.readline()
+                if not line:
+                    break
+                banner += line
+                m = re.search(r"clients on [^:]+:(\d+)", line)
+                if m:
+                    self.port = int(m.group(1))
+        if self.port is None:
+            self.stop()
+            raise RuntimeError("icproxy did not become ready: %r" % banner)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def wait_for(cond, timeout=10.0, interval=0.01, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for " + what)

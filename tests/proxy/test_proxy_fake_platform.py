@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""Proxy against a scripted platform: data path correctness and the faults the platform
+injects exactly (refused invocations, nodes that lose, corrupt or never answer)."""
+import os
+import random
+import sys
+import unittest
+
+import redis
+
+sys.path.insert(0, os.path.dirname(__file__))
+from fake_platform import FakePlatform  # noqa: E402
+from proxytest import Proxy, wait_for  # noqa: E402
+
+
+class FakePlatformTest(unittest.TestCase):
+    def setUp(self):
+        self.platform = FakePlatform()
+        self.proxy = Proxy("--platform-endpoint", self.platform.endpoint(), "--pool-size", "16",
+                           "--d", "4", "--p", "2", "--small-object-max", "1k",
+                           "--request-timeout", "2s", "--node-connect-timeout", "5s")
+        self.r = redis.Redis(port=self.proxy.port, socket_timeout=20)
+
+    def tearDown(self):
+        self.proxy.stop()
+        self.platform.stop()
+
+    def test_roundtrip_sizes(self):
+        rnd = random.Random(1)
+        for size in [0, 1, 63, 64, 1000, 1024, 1025, 4096 + 7, 100000, 3 << 20]:
+            v = rnd.randbytes(size)
+            self.assertTrue(self.r.set("k%d" % size, v))
+            self.assertEqual(self.r.get("k%d" % size), v, "size %d" % size)
+            self.assertEqual(self.r.strlen("k%d" % size), size)
+        self.assertIsNone(self.r.get("nope"))
+        self.assertEqual(self.r.exists("k1", "k0", "nope"), 2)
+        self.assertEqual(self.r.delete("k1", "nope"), 1)
+        self.assertIsNone(self.r.get("k1"))
+
+    def test_overwrite_and_pipeline(self):
+        p = self.r.pipeline(transaction=False)
+        for i in range(200):
+            p.set("p%d" % (i % 20), b"v%d" % i * 300)
+            p.get("p%d" % (i % 20))
+        out = p.execute()
+        for i in range(200):
+            self.assertTrue(out[2 * i])
+            self.assertEqual(out[2 * i + 1], b"v%d" % i * 300)
+
+    def test_up_to_p_nodes_lost(self):
+        v = os.urandom(200000)
+        self.r.set("big", v)
+        # Make two nodes forget everything: the GET decodes from parity.
+        ids = sorted(self.platform.nodes)
+        lost = 0
+        for nid in ids:
+            self.platform.node_mode[nid] = "forget"
+            lost += 1
+            if lost == 2:
+                break
+        self.assertEqual(self.r.get("big"), v)
+
+    def test_corrupt_chunk_never_served(self):
+        v = os.urandom(50000)
+        self.r.set("c", v)
+        for nid in self.platform.nodes:
+            self.platform.node_mode[nid] = "corrupt"
+        # Every chunk fails its checksum: a miss, never wrong bytes.
+        self.assertIsNone(self.r.get("c"))
+        info = self.r.info("stats")
+        self.assertGreaterEqual(info["objects_lost"], 1)
+
+    def test_refused_invocation_is_clear_error(self):
+        self.platform.refuse = set(range(16))
+        for n in list(self.platform.nodes.values()):
+            n.kill()
+        with self.assertRaises(redis.ResponseError) as cm:
+            self.r.set("x", b"y" * 5000)
+        self.assertIn("fail", str(cm.exception))
+        self.platform.refuse = set()
+        self.assertTrue(self.r.set("x", b"y" * 5000))
+        self.assertEqual(self.r.get("x"), b"y" * 5000)
+
+    def test_silent_node_times_out_but_others_serve(self):
+        self.r.set("s", b"z" * 10000)
+        for nid in self.platform.nodes:
+            self.platform.node_mode[nid] = "silent"
+        with self.assertRaises(redis.ResponseError):
+            self.r.get("s")
+        for nid in self.platform.nodes:
+            self.platform.node_mode[nid] = "ok"
+        self.assertEqual(self.r.ping(), True)
+
+
+if __name__ == "__main__":
+    unittest.main()
