@@ -1,0 +1,146 @@
+/* test_meta.c -- unit tests for the proxy's object table: lookup, expiry, placement on distinct
+ * nodes with room, CLOCK eviction that spares recently used objects, accounting back to zero. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proxy.h"
+
+static server_t *make_server(int nnodes, uint64_t node_bytes)
+{
+    server_t *srv = calloc(1, sizeof *srv);
+    srv->loop = ev_create(1024);
+    srv->cfg.function_prefix = "t";
+    srv->cfg.node_memory_mb = 256;
+    srv->cfg.node_reserved_mb = 32;
+    meta_table_init(&srv->meta);
+    srv->nnodes = nnodes;
+    srv->nodes = calloc((size_t)nnodes, sizeof(node_t));
+    for (int i = 0; i < nnodes; i++) {
+        node_init(srv, &srv->nodes[i], i);
+        srv->nodes[i].mem_limit = node_bytes;
+    }
+    return srv;
+}
+
+static void free_server(server_t *srv)
+{
+    meta_table_free(&srv->meta);
+    ev_destroy(srv->loop);
+    free(srv->nodes);
+    free(srv);
+}
+
+static meta_t *store(server_t *srv, const char *key, int d, int p, size_t cs)
+{
+    meta_t *m = meta_new(key, strlen(key), d, p);
+    assert_non_null(m);
+    int rc = meta_place(srv, key, strlen(key), d + p, cs, meta_nodes(m));
+    if (rc < 0) {
+        free(m);
+        return NULL;
+    }
+    m->chunk_size = (uint32_t)cs;
+    m->size = cs * (size_t)d;
+    for (int i = 0; i < d + p; i++) meta_crcs(m)[i] = (uint32_t)(0xABC0 + i);
+    assert_int_equal(meta_insert(&srv->meta, m), 0);
+    return m;
+}
+
+static void test_layout_and_lookup(void **state)
+{
+    server_t *srv = make_server(16, 1 << 30);
+    meta_t *m = store(srv, "hello", 3, 2, 1024); /* odd n exercises the alignment pad */
+    assert_memory_equal(meta_key(m), "hello", 5);
+    assert_int_equal(meta_crcs(m)[4], 0xABC4);
+    assert_true(((uintptr_t)meta_crcs(m) & 3) == 0);
+    assert_ptr_equal(meta_lookup(srv, "hello", 5), m);
+    assert_null(meta_lookup(srv, "hell", 4));
+    /* The chunks land on distinct nodes. */
+    for (int i = 0; i < 5; i++)
+        for (int j = i + 1; j < 5; j++) assert_int_not_equal(meta_nodes(m)[i], meta_nodes(m)[j]);
+    /* Per-object overhead stays within the budget: 256 bytes plus the key, for RS(10+2). */
+    assert_true(meta_alloc_size(10, 2, 0) <= 256);
+    free_server(srv);
+}
+
+static void test_expiry(void **state)
+{
+    server_t *srv = make_server(4, 1 << 30);
+    meta_t *m = store(srv, "ttl", 1, 1, 64);
+    m->expire_ms = wall_ms() - 1;
+    assert_null(meta_lookup(srv, "ttl", 3));
+    assert_int_equal(srv->meta.count, 0);
+    assert_int_equal(srv->meta.expired, 1);
+    free_server(srv);
+}
+
+static void test_many_objects_rehash(void **state)
+{
+    server_t *srv = make_server(8, (uint64_t)1 << 40);
+    char key[32];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(key, sizeof key, "key-%d", i);
+        assert_non_null(store(srv, key, 2, 1, 64));
+    }
+    for (int i = 0; i < 20000; i += 97) {
+        snprintf(key, sizeof key, "key-%d", i);
+        meta_t *m = meta_lookup(srv, key, strlen(key));
+        assert_non_null(m);
+        meta_drop(srv, m);
+        assert_null(meta_lookup(srv, key, strlen(key)));
+    }
+    assert_int_equal(srv->meta.count, 20000 - (20000 + 96) / 97);
+    free_server(srv);
+}
+
+static void test_clock_eviction(void **state)
+{
+    /* 4 nodes with room for 4 chunks each (chunk 1000 + overhead): 8 objects of 2 chunks. */
+    server_t *srv = make_server(4, 4 * (1000 + 64 + 8) + 10);
+    char key[16];
+    for (int i = 0; i < 8; i++) {
+        snprintf(key, sizeof key, "obj%d", i);
+        assert_non_null(store(srv, key, 1, 1, 1000));
+    }
+    for (int i = 0; i < 8; i++) {
+        snprintf(key, sizeof key, "obj%d", i);
+        meta_lookup(srv, key, strlen(key))->referenced = (i != 3); /* obj3 is the cold one */
+    }
+    assert_non_null(store(srv, "new0", 1, 1, 1000));
+    assert_int_equal(srv->meta.evictions, 1);
+    assert_null(meta_lookup(srv, "obj3", 4));
+    assert_non_null(meta_lookup(srv, "obj2", 4));
+    assert_non_null(meta_lookup(srv, "new0", 4));
+    free_server(srv);
+}
+
+static void test_too_big_and_accounting(void **state)
+{
+    server_t *srv = make_server(4, 10000);
+    assert_null(store(srv, "huge", 1, 1, 20000)); /* cannot fit even in an empty pool */
+    assert_null(store(srv, "wide", 4, 1, 10));    /* more chunks than nodes */
+    meta_t *m = store(srv, "a", 2, 2, 500);
+    assert_non_null(m);
+    meta_drop(srv, m);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(srv->nodes[i].mem_placed, 0);
+        assert_int_equal(srv->nodes[i].chunks_placed, 0);
+    }
+    free_server(srv);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layout_and_lookup),     cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_many_objects_rehash),   cmocka_unit_test(test_clock_eviction),
+        cmocka_unit_test(test_too_big_and_accounting),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
