@@ -433,9 +433,12 @@ static void finish_get(op_t *op)
     client_on_op_done(op);
 }
 
+static void request_more(op_t *op);
+
 static void get_check(op_t *op)
 {
     if (op->finished) return;
+    request_more(op);
     if (op->nhave >= op->d || op->timed_out || op->nhave + slots_pending(op) < op->d) finish_get(op);
 }
 
@@ -527,6 +530,7 @@ static void icget_send(op_t *op, nreq_t *q, size_t len, int staged)
 static void icget_progress(op_t *op)
 {
     if (op->finished) return;
+    request_more(op);
     while (!op->relay_active && op->ready_head && op->forwarded < op->d && op->client) {
         nreq_t *q = op->ready_head;
         op->ready_head = q->next;
@@ -670,23 +674,45 @@ static int read_begin(client_t *c, op_t *op)
     return 0;
 }
 
+static void request_chunk(op_t *op, int i)
+{
+    nreq_t *q = nreq_new(NREQ_CGET, op, i, op->key, op->keylen, i, op->version);
+    op->requested |= 1ull << i;
+    if (!q) {
+        op->slot_state[i] = SLOT_LOST;
+        return;
+    }
+    q->on_body = chunk_arrived;
+    q->done = chunk_missing;
+    op->outstanding++;
+    op_ref(op);
+    node_submit(&op->srv->nodes[meta_nodes(op->meta)[i]], q);
+}
+
+/* Replicated objects (d = 1) are read from one replica at a time: asking all of them would
+ * triple the work of every small GET for no gain. A lost replica brings in the next one. */
+static void request_more(op_t *op)
+{
+    if (op->finished || op->d != 1) return;
+    for (int i = 0; i < op->n; i++)
+        if ((op->requested >> i & 1) && op->slot_state[i] == SLOT_PENDING) return;
+    for (int k = 0; k < op->n; k++) {
+        int i = (int)((op->version + (uint64_t)k) % (uint64_t)op->n);
+        if (!(op->requested >> i & 1)) {
+            request_chunk(op, i);
+            return;
+        }
+    }
+}
+
 static void request_chunks(op_t *op)
 {
-    server_t *srv = op->srv;
-    uint16_t *nodes = meta_nodes(op->meta);
-    op->timer = ev_timer_add(srv->loop, (uint64_t)srv->cfg.request_timeout_ms, get_timeout, op);
-    for (int i = 0; i < op->n; i++) {
-        nreq_t *q = nreq_new(NREQ_CGET, op, i, op->key, op->keylen, i, op->version);
-        if (!q) {
-            op->slot_state[i] = SLOT_LOST;
-            continue;
-        }
-        q->on_body = chunk_arrived;
-        q->done = chunk_missing;
-        op->outstanding++;
-        op_ref(op);
-        node_submit(&srv->nodes[nodes[i]], q);
+    op->timer = ev_timer_add(op->srv->loop, (uint64_t)op->srv->cfg.request_timeout_ms, get_timeout, op);
+    if (op->d == 1) {
+        request_more(op);
+        return;
     }
+    for (int i = 0; i < op->n; i++) request_chunk(op, i);
 }
 
 void cmd_get(client_t *c, op_t *op)

@@ -353,6 +353,7 @@ struct op {
     nreq_t *ready_head, *ready_tail; /* chunks staged in memory while the client was busy */
     int forwarded;
     int timed_out;
+    uint64_t requested; /* slots whose chunk was asked for */
     /* ICSET */
     int chunks_seen;
     uint32_t crcs[EC_MAX_CHUNKS];

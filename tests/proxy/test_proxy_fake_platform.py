@@ -60,6 +60,19 @@ class FakePlatformTest(unittest.TestCase):
                 break
         self.assertEqual(self.r.get("big"), v)
 
+    def test_small_object_replicas(self):
+        # Small objects are 1 chunk + p=2 replicas on distinct nodes, read one replica at a time.
+        v = os.urandom(700)
+        self.r.set("small", v)
+        results = []
+        for nid in sorted(self.platform.nodes):
+            self.platform.node_mode[nid] = "forget"
+            results.append(self.r.get("small"))
+        self.assertTrue(all(x in (v, None) for x in results))
+        first_miss = results.index(None)
+        self.assertGreaterEqual(first_miss, 2)  # survives the loss of any 2 holders
+        self.assertTrue(all(x is None for x in results[first_miss:]))
+
     def test_corrupt_chunk_never_served(self):
         v = os.urandom(50000)
         self.r.set("c", v)
