@@ -55,7 +55,10 @@ static void fix_argv(node_req_t *r)
 static int keep_arg(node_req_t *r, const char *p, size_t n)
 {
     size_t off = buf_len(&r->store);
-    if (buf_append(&r->store, p, n) < 0 || buf_append(&r->store, "", 1) < 0) return RESP_ENOMEM;
+    /* An empty argument appends only the NUL: buf_append of 0 bytes to a buffer that was never
+     * allocated would do pointer arithmetic on NULL. */
+    if ((n && buf_append(&r->store, p, n) < 0) || buf_append(&r->store, "", 1) < 0)
+        return RESP_ENOMEM;
     r->argoff[r->nargs] = off;
     r->argl[r->nargs] = n;
     if (r->argi == 0) r->is_cset = n == 4 && strncasecmp(p, "CSET", 4) == 0;

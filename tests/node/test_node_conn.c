@@ -47,13 +47,13 @@ static char *feed(fixture_t *f, const void *p, size_t n, int *rc, size_t *len)
     buf_init(&out);
     for (size_t i = f->conn.seg_head; i < f->conn.nsegs; i++) {
         node_out_seg_t *s = &f->conn.segs[i];
-        buf_append(&out, s->data + s->off, s->len - s->off);
+        if (s->len > s->off) buf_append(&out, s->data + s->off, s->len - s->off);
         if (s->chunk) store_unref(&f->store, s->chunk);
         free(s->base);
     }
     f->conn.seg_head = f->conn.nsegs = 0;
     f->conn.out_owned = 0;
-    buf_append(&out, buf_head(&f->conn.small), buf_len(&f->conn.small));
+    if (buf_len(&f->conn.small)) buf_append(&out, buf_head(&f->conn.small), buf_len(&f->conn.small));
     buf_clear(&f->conn.small);
     buf_append(&out, "", 1);
     *len = buf_len(&out) - 1;
@@ -134,7 +134,7 @@ static void test_pipelined_and_split(void **state)
         size_t len;
         char *got = feed(f, in + i, 1, &rc, &len);
         assert_int_equal(rc, 0);
-        buf_append(&all, got, len);
+        if (len) buf_append(&all, got, len);
         free(got);
     }
     assert_int_equal(buf_len(&all), strlen(want));
