@@ -70,7 +70,8 @@ static ssize_t find_crlf(const char *buf, size_t len, size_t max)
         if (!cr) return len >= max ? -2 : -1;
         size_t i = (size_t)(cr - buf);
         if (i + 1 >= len) return len >= max ? -2 : -1;
-        if (buf[i + 1] == '\n') return (ssize_t)i;
+        /* The CRLF itself must fit in max, or the verdict would depend on how bytes arrive. */
+        if (buf[i + 1] == '\n') return i + 2 <= max ? (ssize_t)i : -2;
         p = cr + 1;
         if ((size_t)(p - buf) >= lim) return len >= max ? -2 : -1;
     }
