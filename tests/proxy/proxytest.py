@@ -1,11 +1,13 @@
 """proxytest.py -- helpers for black-box proxy tests: start icproxy on free ports, read its
 ready banner, and always stop it (and everything it started)."""
+import json
 import os
 import re
 import select
 import signal
 import subprocess
 import time
+import urllib.request
 
 BIN = os.environ.get("IC_BIN", os.path.join(os.path.dirname(__file__), "../../build/bin"))
 
@@ -16,9 +18,10 @@ class Proxy:
             [os.path.join(BIN, "icproxy"), "--client-port", "0", "--node-port", "0", *args],
             stdout=subprocess.PIPE, stderr=None, text=True)
         self.port = None
+        self.platform = None
         deadline = time.time() + ready_timeout
         banner = ""
-        while time.time() < deadline and self.port is None:
+        while time.time() < deadline and (self.port is None or self.platform is None):
             r, _, _ = select.select([self.proc.stdout], [], [], 0.2)
             if r:
                 line = self.proc.stdout.readline()
@@ -28,6 +31,9 @@ class Proxy:
                 m = re.search(r"clients on [^:]+:(\d+)", line)
                 if m:
                     self.port = int(m.group(1))
+                m = re.search(r"^platform: (\S+)", line)
+                if m:
+                    self.platform = m.group(1)
         if self.port is None:
             self.stop()
             raise RuntimeError("icproxy did not become ready: %r" % banner)
@@ -47,6 +53,17 @@ class Proxy:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+    def admin(self, path, method="GET"):
+        """Calls the local platform's admin API and returns the decoded JSON."""
+        req = urllib.request.Request(self.platform + path, method=method)
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def instances(self, function=None):
+        return [i for i in self.admin("/admin/instances")
+                if function is None or i["function"] == function]
 
 
 def wait_for(cond, timeout=10.0, interval=0.01, what="condition"):
