@@ -42,6 +42,7 @@ class RuntimeAPI:
         self.errors = {}  # request id -> (error type header, parsed JSON body)
         self.init_errors = []
         self.next_calls = 0
+        self.waiting = 0  # /next calls currently held open
         self.stopping = False
         self.seq = 0
         api = self
@@ -65,11 +66,14 @@ class RuntimeAPI:
                     return self.reply(404, b"{}")
                 with api.lock:
                     api.next_calls += 1
+                    api.waiting += 1
                 while not api.stopping:
                     try:
                         rid, body, deadline = api.events.get(timeout=0.1)
                     except queue.Empty:
                         continue
+                    with api.lock:
+                        api.waiting -= 1
                     return self.reply(200, body, [
                         ("Lambda-Runtime-Aws-Request-Id", rid),
                         ("Lambda-Runtime-Deadline-Ms", str(deadline)),
@@ -213,6 +217,11 @@ class Node:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1])
         return -1
+
+    def sanitized(self):
+        """True for an ASan build, whose shadow memory makes RSS meaningless."""
+        with open("/proc/%d/maps" % self.proc.pid) as f:
+            return "asan" in f.read()
 
     def output(self):
         with open(self.log.name, errors="replace") as f:
@@ -388,11 +397,13 @@ def test_main_flow():
         assert c.read() == [limit, 0, 0, 9]
         assert c.read() == [b"BYE"]
         api.response(rid)
-        calls = api.next_calls
-        wait_for(lambda: api.next_calls > calls, what="the next /next")
+        wait_for(lambda: api.waiting == 1 and api.events.empty(), what="the node waiting in /next")
         rss = node.rss_kib()
         print("idle RSS after 9 invocations: %d KiB" % rss)
-        assert rss <= 4 * 1024, "idle RSS %d KiB is over 4 MiB" % rss
+        if node.sanitized():
+            print("sanitizer build: idle RSS not checked")
+        else:
+            assert rss <= 4 * 1024, "idle RSS %d KiB is over 4 MiB" % rss
 
         # The proxy goes away while the node is frozen: the next activate redials at once.
         c.s.close()
