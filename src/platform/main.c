@@ -39,6 +39,8 @@ static const conf_option_t options[] = {
      "memory of each function in MiB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, billing)"},
     {"timeout", CONF_MS, OPT(timeout_ms), 10, 3600000, "900s",
      "function timeout: a longer invocation is killed and fails"},
+    {"init-timeout", CONF_MS, OPT(init_timeout_ms), 10, 3600000, "10s",
+     "a new instance must ask for its first invocation within this (Lambda: 10 s)"},
     {"idle-reclaim", CONF_MS, OPT(idle_reclaim_ms), 10, 86400000, "27m",
      "an instance idle this long is killed (AWS observed: about 27 minutes)"},
     {"billing", CONF_MS, OPT(billing_ms), 1, 1000, "1ms",

@@ -541,7 +541,7 @@ static void enforce_deadlines(platform_t *p)
                 kill_instance(p, i, BILLING_TIMEOUT, NULL, NULL, NULL, 0);
                 killed++;
             } else if (i->state == INST_STARTING && i->pid > 0 &&
-                       now - i->started_mono_us > cfg->timeout_ms * 1000) {
+                       now - i->started_mono_us > cfg->init_timeout_ms * 1000) {
                 log_warn("init-timeout function=%s instance=%llu", p->fns[f].name,
                          (unsigned long long)i->id);
                 kill_instance(p, i, BILLING_ERROR, "Runtime.InitTimeout",

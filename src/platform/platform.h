@@ -15,6 +15,7 @@ typedef struct {
     int64_t function_count;
     int64_t memory_mb;
     int64_t timeout_ms;
+    int64_t init_timeout_ms; /* from spawn to the runtime's first GET /next */
     int64_t idle_reclaim_ms;
     int64_t billing_ms; /* billing granularity: 1 or 100 */
     char *billing_log;

@@ -3,9 +3,11 @@
 
 Events: {"echo": X} returns X; {"pid": 1} returns the process id; {"put": k, "val": v} stores
 in process memory and {"take": k} reads it back (proves warm reuse keeps memory);
-{"sleep_ms": N} busy-works N ms; {"fail": 1} posts /error; {"exit": 1} exits mid-invocation.
+{"sleep_ms": N} busy-works N ms;
+{"env": NAME} returns the environment variable NAME; {"fail": 1} posts /error; {"exit": 1} exits mid-invocation.
 Anything else returns {"ok": true, "event": <event>}.
-With ECHO_RUNTIME_INIT_ERROR=1 in the environment it posts /runtime/init/error and waits.
+With ECHO_RUNTIME_INIT_ERROR=1 in the environment it posts /runtime/init/error and waits;
+with ECHO_RUNTIME_HANG_INIT=1 it never asks for an invocation.
 """
 import json
 import os
@@ -29,6 +31,8 @@ def handle(event):
         return {"ok": True, "event": event}, False
     if "echo" in event:
         return event["echo"], False
+    if "env" in event:
+        return {"value": os.environ.get(event["env"]), "pid": os.getpid()}, False
     if "pid" in event:
         return {"pid": os.getpid()}, False
     if "put" in event:
@@ -55,6 +59,8 @@ def main():
              {"Lambda-Runtime-Function-Error-Type": "EchoInitError"})
         time.sleep(60)
         return
+    if os.environ.get("ECHO_RUNTIME_HANG_INIT") == "1":
+        time.sleep(60)
     while True:
         with urllib.request.urlopen(API + "/invocation/next") as r:
             request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
