@@ -1,0 +1,149 @@
+/* conn.c -- one blocking-with-deadline TCP connection per proxy: connect, send, receive. */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ev.h"
+#include "icc.h"
+#include "net.h"
+
+#define ICC_READ_CHUNK (64 * 1024)
+
+int icc_fail(ic_client_t *c, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err, sizeof c->err, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int icc_conn_open(ic_client_t *c, icc_conn_t *k)
+{
+    if (k->fd >= 0) return 0;
+    int fd = net_connect(k->host, k->port, c->opt.connect_timeout_ms);
+    if (fd < 0) return icc_fail(c, IC_ECONNECT, "connect %s: %s", k->addr, strerror(-fd));
+    net_set_nonblock(fd, 1);
+    k->fd = fd;
+    buf_clear(&k->rx);
+    return 0;
+}
+
+void icc_conn_close(icc_conn_t *k)
+{
+    if (k->fd >= 0) close(k->fd);
+    k->fd = -1;
+    buf_clear(&k->rx);
+    buf_shrink_if_empty(&k->rx, 0);
+}
+
+/* Waits until fd is ready, bounded by the operation deadline and by the chunk deadline (the
+ * longest silence tolerated), whichever comes first. 0, IC_ETIMEDOUT or IC_EIO. */
+static int wait_fd(ic_client_t *c, icc_conn_t *k, short events, uint64_t deadline)
+{
+    for (;;) {
+        uint64_t now = ev_now_ms();
+        if (now >= deadline)
+            return icc_fail(c, IC_ETIMEDOUT, "%s: operation timed out after %d ms", k->addr,
+                            c->opt.op_timeout_ms);
+        uint64_t wait = deadline - now;
+        int silence = 0;
+        if (wait > (uint64_t)c->opt.chunk_deadline_ms) {
+            wait = (uint64_t)c->opt.chunk_deadline_ms;
+            silence = 1;
+        }
+        struct pollfd pfd = {.fd = k->fd, .events = events};
+        int n = poll(&pfd, 1, (int)wait);
+        if (n > 0) return 0;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return icc_fail(c, IC_EIO, "%s: poll: %s", k->addr, strerror(errno));
+        if (silence)
+            return icc_fail(c, IC_ETIMEDOUT, "%s: no progress for %d ms", k->addr,
+                            c->opt.chunk_deadline_ms);
+    }
+}
+
+int icc_conn_send(ic_client_t *c, icc_conn_t *k, struct iovec *iov, int iovcnt, uint64_t deadline)
+{
+    while (iovcnt > 0) {
+        if (iov->iov_len == 0) {
+            iov++;
+            iovcnt--;
+            continue;
+        }
+        /* sendmsg, not writev: MSG_NOSIGNAL keeps a closed peer from raising SIGPIPE. */
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)(iovcnt > 1024 ? 1024 : iovcnt)};
+        ssize_t n = sendmsg(k->fd, &mh, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                int rc = wait_fd(c, k, POLLOUT, deadline);
+                if (rc < 0) return rc;
+                continue;
+            }
+            return icc_fail(c, IC_EIO, "%s: send: %s", k->addr, strerror(errno));
+        }
+        size_t left = (size_t)n;
+        while (left > 0 && iovcnt > 0) {
+            if (left >= iov->iov_len) {
+                left -= iov->iov_len;
+                iov++;
+                iovcnt--;
+            } else {
+                iov->iov_base = (char *)iov->iov_base + left;
+                iov->iov_len -= left;
+                left = 0;
+            }
+        }
+    }
+    return 0;
+}
+
+/* One recv into dst, waiting as needed. Returns bytes (> 0) or an error. */
+static ssize_t recv_some(ic_client_t *c, icc_conn_t *k, void *dst, size_t n, uint64_t deadline)
+{
+    for (;;) {
+        ssize_t r = recv(k->fd, dst, n, 0);
+        if (r > 0) {
+            k->rx_total += (uint64_t)r;
+            return r;
+        }
+        if (r == 0) return icc_fail(c, IC_EIO, "%s: connection closed by the proxy", k->addr);
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return icc_fail(c, IC_EIO, "%s: recv: %s", k->addr, strerror(errno));
+        int rc = wait_fd(c, k, POLLIN, deadline);
+        if (rc < 0) return rc;
+    }
+}
+
+int icc_conn_fill(ic_client_t *c, icc_conn_t *k, uint64_t deadline)
+{
+    if (buf_reserve(&k->rx, ICC_READ_CHUNK) < 0) return icc_fail(c, IC_ENOMEM, "out of memory");
+    ssize_t r = recv_some(c, k, k->rx.data + k->rx.end, ICC_READ_CHUNK, deadline);
+    if (r < 0) return (int)r;
+    k->rx.end += (size_t)r;
+    return 0;
+}
+
+int icc_conn_read(ic_client_t *c, icc_conn_t *k, void *dst, size_t n, uint64_t deadline)
+{
+    size_t have = buf_len(&k->rx) < n ? buf_len(&k->rx) : n;
+    if (dst && have) memcpy(dst, buf_head(&k->rx), have);
+    buf_consume(&k->rx, have);
+    size_t off = have;
+    char sink[16384];
+    while (off < n) {
+        size_t want = n - off;
+        void *to = dst ? (char *)dst + off : sink;
+        if (!dst && want > sizeof sink) want = sizeof sink;
+        ssize_t r = recv_some(c, k, to, want, deadline);
+        if (r < 0) return (int)r;
+        off += (size_t)r;
+    }
+    return 0;
+}

@@ -1,0 +1,114 @@
+/* icc.h -- internals of libinfinicache shared by its files and its tests; never installed. */
+#ifndef IC_CLIENT_ICC_H
+#define IC_CLIENT_ICC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "buf.h"
+#include "ec.h"
+#include "infinicache.h"
+#include "resp.h"
+
+/* ---- consistent hashing ring (ring.c) ---- */
+
+/* 64-bit FNV-1a followed by the MurmurHash3 fmix64 finalizer, so nearby inputs spread well. */
+uint64_t icc_hash(const void *p, size_t n);
+
+#define ICC_RING_VNODES 160 /* points per proxy */
+typedef struct {
+    uint64_t hash;
+    uint32_t proxy;
+} icc_point_t;
+typedef struct {
+    icc_point_t *points; /* sorted by hash; owned by the ring */
+    size_t npoints;
+} icc_ring_t;
+
+/* Builds the ring: proxy i gets points icc_hash("<names[i]>#<j>") for j < vnodes. A key goes to
+ * the first point at or after icc_hash(key), wrapping around. 0 or IC_ENOMEM/IC_EINVAL. */
+int icc_ring_build(icc_ring_t *r, const char *const *names, size_t n, int vnodes);
+size_t icc_ring_lookup(const icc_ring_t *r, const void *key, size_t keylen);
+void icc_ring_free(icc_ring_t *r);
+
+/* ---- ICGET reply parser (reply.c): no I/O; chunk bodies are left to the caller ---- */
+
+typedef struct {
+    uint64_t version;
+    uint64_t size;
+    int d, p, n;
+    size_t chunk_size;
+    uint32_t crc[EC_MAX_CHUNKS];
+} icc_meta_t;
+
+enum {
+    ICC_REPLY_NEED_MORE = 0,
+    ICC_REPLY_MISS,  /* $-1: no such key; the reply is complete */
+    ICC_REPLY_ERROR, /* -ERR: the text is in ev->str/len (points into the input); complete */
+    ICC_REPLY_META,  /* metadata parsed and checked: see r->meta */
+    ICC_REPLY_CHUNK, /* an entry: ev->index, ev->state; for state 0 the caller must take exactly
+                        meta.chunk_size body bytes from the input, then call icc_reply_body_done */
+    ICC_REPLY_DONE,  /* all n entries read */
+};
+
+typedef struct {
+    int index;
+    int state;
+    const char *str;
+    size_t len;
+} icc_reply_event_t;
+
+typedef struct {
+    int phase;
+    int64_t top_n;
+    int meta_i, meta_n;
+    int entries;
+    int index, state;
+    uint8_t seen[EC_MAX_CHUNKS];
+    uint64_t max_object;
+    icc_meta_t meta;
+} icc_reply_t;
+
+void icc_reply_init(icc_reply_t *r, uint64_t max_object);
+/* Parses from buf[0..len), stopping after one event. *used = bytes consumed (also on NEED_MORE).
+ * Returns ICC_REPLY_* or IC_EPROTO (the reply is not the ICGET shape of docs/PROTOCOL.md). */
+int icc_reply_feed(icc_reply_t *r, const char *buf, size_t len, size_t *used, icc_reply_event_t *ev);
+void icc_reply_body_done(icc_reply_t *r);
+
+/* ---- connections and the client (conn.c, client.c) ---- */
+
+typedef struct {
+    char *addr; /* "host:port", owned */
+    char host[256];
+    int port;
+    int fd; /* -1 when closed */
+    buf_t rx;
+    uint64_t rx_total; /* bytes ever received: tells "nothing came back" apart for retries */
+} icc_conn_t;
+
+struct ic_client {
+    ic_options_t opt;
+    size_t nproxies;
+    icc_conn_t *conns;
+    icc_ring_t ring;
+    char err[512];
+};
+
+/* Sets the client's last-error text and returns rc, so failures read `return icc_fail(...)`. */
+int icc_fail(ic_client_t *c, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+int icc_conn_open(ic_client_t *c, icc_conn_t *k);
+void icc_conn_close(icc_conn_t *k);
+/* Writes all of iov (modified as it goes) before the deadline (ev_now_ms() clock). */
+int icc_conn_send(ic_client_t *c, icc_conn_t *k, struct iovec *iov, int iovcnt, uint64_t deadline);
+/* Reads at least one more byte into k->rx. 0 or an error (IC_EIO on EOF, IC_ETIMEDOUT). */
+int icc_conn_fill(ic_client_t *c, icc_conn_t *k, uint64_t deadline);
+/* Moves exactly n bytes into dst (NULL discards them): first what rx holds, then straight from
+ * the socket into dst, with no staging copy. */
+int icc_conn_read(ic_client_t *c, icc_conn_t *k, void *dst, size_t n, uint64_t deadline);
+
+/* Test and fuzz hook: makes proxy i use an already connected fd (the client takes ownership). */
+void icc_client_adopt_fd(ic_client_t *c, size_t proxy, int fd);
+
+#endif

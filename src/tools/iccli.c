@@ -1,0 +1,255 @@
+/* iccli.c -- command-line client for InfiniCache: set/get/del/exists/info through libinfinicache. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "infinicache.h"
+
+#define MAX_PROXIES 64
+
+static const char usage[] =
+    "usage: iccli [options] COMMAND [ARGS]\n"
+    "\n"
+    "Commands:\n"
+    "  set KEY [FILE|-]   store FILE (or stdin) under KEY\n"
+    "  get KEY [FILE|-]   write the value of KEY to FILE (or stdout)\n"
+    "  del KEY            delete KEY\n"
+    "  exists KEY         test whether KEY exists\n"
+    "  info               print INFO of every proxy\n"
+    "\n"
+    "Options:\n"
+    "  --proxy HOST:PORT  an icproxy to use; repeat for several (default 127.0.0.1:6378)\n"
+    "  --d N              data chunks per object (default 10)\n"
+    "  --p N              parity chunks per object (default 2, 0 allowed)\n"
+    "  --small-max BYTES  objects up to this size are replicated, not coded (default 65536)\n"
+    "  --timeout MS       per-operation timeout (default 10000)\n"
+    "  --help             this help\n"
+    "\n"
+    "Exit status: 0 ok or hit, 1 miss, 2 error (message on stderr).\n";
+
+static int die(const char *what, int rc, const ic_client_t *c)
+{
+    const char *detail = c ? ic_last_error(c) : "";
+    fprintf(stderr, "iccli: %s: %s%s%s\n", what, ic_strerror(rc), detail[0] ? ": " : "", detail);
+    return 2;
+}
+
+/* Parses a non-negative decimal option value, or exits with status 2. */
+static long parse_num(const char *flag, const char *s)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0) {
+        fprintf(stderr, "iccli: %s: bad number '%s'\n", flag, s);
+        exit(2);
+    }
+    return v;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Reads all of stdin into a malloc'd buffer the caller frees, bounded by max. */
+static char *read_stdin(size_t max, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap);
+    for (;;) {
+        if (!b) return NULL;
+        if (n == cap) {
+            if (cap > max) {
+                free(b);
+                errno = EFBIG;
+                return NULL;
+            }
+            char *nb = realloc(b, cap * 2);
+            if (!nb) free(b);
+            b = nb;
+            cap *= 2;
+            continue;
+        }
+        ssize_t r = read(0, b + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            free(b);
+            return NULL;
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    *len = n;
+    return b;
+}
+
+static int cmd_set(ic_client_t *c, const char *key, const char *file, size_t max)
+{
+    void *val = NULL;
+    size_t len = 0;
+    int mapped = 0;
+    if (file && strcmp(file, "-") != 0) {
+        /* mmap: the library reads the value in place, so a large file is never copied. */
+        int fd = open(file, O_RDONLY);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0) {
+            fprintf(stderr, "iccli: %s: %s\n", file, strerror(errno));
+            if (fd >= 0) close(fd);
+            return 2;
+        }
+        len = (size_t)st.st_size;
+        if (len > 0) {
+            val = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (val == MAP_FAILED) {
+                fprintf(stderr, "iccli: mmap %s: %s\n", file, strerror(errno));
+                close(fd);
+                return 2;
+            }
+            mapped = 1;
+        }
+        close(fd);
+    } else {
+        val = read_stdin(max, &len);
+        if (!val) {
+            fprintf(stderr, "iccli: reading stdin: %s\n", strerror(errno));
+            return 2;
+        }
+    }
+    int rc = ic_set(c, key, strlen(key), val, len);
+    if (mapped) munmap(val, len);
+    else free(val);
+    if (rc < 0) return die("set", rc, c);
+    return 0;
+}
+
+static int cmd_get(ic_client_t *c, const char *key, const char *file)
+{
+    void *val = NULL;
+    size_t len = 0;
+    int rc = ic_get(c, key, strlen(key), &val, &len);
+    if (rc < 0) return die("get", rc, c);
+    if (rc == IC_MISS) {
+        fprintf(stderr, "iccli: get: %s: not found\n", key);
+        return 1;
+    }
+    int fd = 1;
+    if (file && strcmp(file, "-") != 0) {
+        fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) {
+            fprintf(stderr, "iccli: %s: %s\n", file, strerror(errno));
+            ic_free(val);
+            return 2;
+        }
+    }
+    int bad = write_all(fd, val, len) < 0;
+    if (bad) fprintf(stderr, "iccli: write: %s\n", strerror(errno));
+    if (fd != 1 && close(fd) < 0 && !bad) {
+        fprintf(stderr, "iccli: close %s: %s\n", file, strerror(errno));
+        bad = 1;
+    }
+    ic_free(val);
+    return bad ? 2 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *proxies[MAX_PROXIES];
+    size_t nproxies = 0;
+    ic_options_t opt;
+    ic_options_init(&opt);
+    int i = 1;
+    /* Options are parsed by hand, not with conf_*: --proxy repeats and commands are positional. */
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "iccli: %s needs a value\n%s", a, usage);
+            return 2;
+        }
+        const char *v = argv[++i];
+        if (!strcmp(a, "--proxy")) {
+            if (nproxies == MAX_PROXIES) {
+                fprintf(stderr, "iccli: at most %d proxies\n", MAX_PROXIES);
+                return 2;
+            }
+            proxies[nproxies++] = v;
+        } else if (!strcmp(a, "--d")) opt.d = (int)parse_num(a, v);
+        else if (!strcmp(a, "--p")) opt.p = (int)parse_num(a, v);
+        else if (!strcmp(a, "--small-max")) opt.small_max = (size_t)parse_num(a, v);
+        else if (!strcmp(a, "--timeout")) opt.op_timeout_ms = (int)parse_num(a, v);
+        else {
+            fprintf(stderr, "iccli: unknown option %s\n%s", a, usage);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[i++];
+    int nargs = argc - i;
+    struct {
+        const char *name;
+        int min, max;
+    } cmds[] = {{"set", 1, 2}, {"get", 1, 2}, {"del", 1, 1}, {"exists", 1, 1}, {"info", 0, 0}};
+    int known = 0;
+    for (size_t j = 0; j < sizeof cmds / sizeof cmds[0]; j++)
+        if (!strcmp(cmd, cmds[j].name)) {
+            known = 1;
+            if (nargs < cmds[j].min || nargs > cmds[j].max) {
+                fprintf(stderr, "iccli: wrong number of arguments for %s\n%s", cmd, usage);
+                return 2;
+            }
+        }
+    if (!known) {
+        fprintf(stderr, "iccli: unknown command '%s'\n%s", cmd, usage);
+        return 2;
+    }
+    opt.proxies = proxies;
+    opt.nproxies = nproxies;
+    int err = 0;
+    ic_client_t *c = ic_client_new(&opt, &err);
+    if (!c) return die("bad options (check --proxy, --d, --p)", err, NULL);
+    int rc;
+    const char *key = nargs > 0 ? argv[i] : NULL, *file = nargs > 1 ? argv[i + 1] : NULL;
+    if (!strcmp(cmd, "set")) rc = cmd_set(c, key, file, (size_t)opt.max_object_size);
+    else if (!strcmp(cmd, "get")) rc = cmd_get(c, key, file);
+    else if (!strcmp(cmd, "del") || !strcmp(cmd, "exists")) {
+        int r = cmd[0] == 'd' ? ic_del(c, key, strlen(key)) : ic_exists(c, key, strlen(key));
+        rc = r < 0 ? die(cmd, r, c) : r == IC_HIT ? 0 : 1;
+        if (r >= 0) printf("%d\n", r);
+    } else {
+        rc = 0;
+        for (size_t p = 0; p < ic_proxy_count(c); p++) {
+            char *text;
+            size_t len;
+            int r = ic_info(c, p, &text, &len);
+            if (r < 0) {
+                rc = die("info", r, c);
+                continue;
+            }
+            if (ic_proxy_count(c) > 1) printf("# proxy %zu\n", p);
+            fwrite(text, 1, len, stdout);
+            if (len && text[len - 1] != '\n') putchar('\n');
+            ic_free(text);
+        }
+    }
+    ic_client_free(c);
+    return rc;
+}
