@@ -82,6 +82,7 @@ class Platform:
                 break
         if not line.startswith(b"READY port="):
             self.stop()
+            os.unlink(self.log.name)
             raise AssertionError("icplatform did not print READY (got %r); log:\n%s"
                                  % (line, self.log_text()))
         self.port = int(line.split(b"=")[1])
@@ -90,10 +91,21 @@ class Platform:
         return self
 
     def __exit__(self, *exc):
+        code = self.stop()
+        text = self.log_text()
+        os.unlink(self.log.name)
         if exc[0] is not None:
-            sys.stderr.write("---- icplatform log tail ----\n" + self.log_text()[-4000:] + "\n")
-        self.stop()
+            sys.stderr.write("---- icplatform log tail ----\n" + text[-4000:] + "\n")
+        elif code != 0 or "Sanitizer" in text or "runtime error:" in text:
+            # A clean stop exits 0; a sanitizer report at exit fails the test that caused it.
+            raise AssertionError("icplatform exited %s; log tail:\n%s" % (code, text[-4000:]))
         return False
+
+    def discard(self):
+        """Kills the platform if it still runs and removes its log (for tests without `with`)."""
+        self.stop(signal.SIGKILL)
+        if os.path.exists(self.log.name):
+            os.unlink(self.log.name)
 
     def log_text(self):
         with open(self.log.name, "rb") as f:

@@ -38,7 +38,7 @@ def check_stop(sig):
         for pid in pids:
             assert pid_gone(pid), "instance %d survived" % pid
     finally:
-        p.stop(signal.SIGKILL)
+        p.discard()
 
 
 def test_sigterm_reaps_everything():
@@ -56,7 +56,7 @@ def test_instances_die_with_killed_platform():
         p.stop(signal.SIGKILL)  # no clean-up possible: PR_SET_PDEATHSIG must do it
         wait_for(lambda: all(pid_gone(pid) for pid in pids), what="instances to die")
     finally:
-        p.stop(signal.SIGKILL)
+        p.discard()
 
 
 def test_platform_dies_with_parent():
