@@ -23,9 +23,12 @@ billing_kind_t billing_kind_of_event(const char *payload, size_t len)
     if (root && cJSON_IsObject(root)) {
         const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(root, "cmd");
         if (cJSON_IsString(cmd) && cmd->valuestring) {
-            if (!strcmp(cmd->valuestring, "activate")) kind = BILLING_KIND_ACTIVATE;
-            else if (!strcmp(cmd->valuestring, "warmup")) kind = BILLING_KIND_WARMUP;
-            else if (!strcmp(cmd->valuestring, "backup")) kind = BILLING_KIND_BACKUP;
+            if (!strcmp(cmd->valuestring, "activate"))
+                kind = BILLING_KIND_ACTIVATE;
+            else if (!strcmp(cmd->valuestring, "warmup"))
+                kind = BILLING_KIND_WARMUP;
+            else if (!strcmp(cmd->valuestring, "backup"))
+                kind = BILLING_KIND_BACKUP;
         }
     }
     cJSON_Delete(root);
@@ -35,19 +38,26 @@ billing_kind_t billing_kind_of_event(const char *payload, size_t len)
 const char *billing_kind_name(billing_kind_t kind)
 {
     switch (kind) {
-    case BILLING_KIND_ACTIVATE: return "activate";
-    case BILLING_KIND_WARMUP: return "warmup";
-    case BILLING_KIND_BACKUP: return "backup";
-    default: return "other";
+    case BILLING_KIND_ACTIVATE:
+        return "activate";
+    case BILLING_KIND_WARMUP:
+        return "warmup";
+    case BILLING_KIND_BACKUP:
+        return "backup";
+    default:
+        return "other";
     }
 }
 
 const char *billing_outcome_name(billing_outcome_t outcome)
 {
     switch (outcome) {
-    case BILLING_OK: return "ok";
-    case BILLING_TIMEOUT: return "timeout";
-    default: return "error";
+    case BILLING_OK:
+        return "ok";
+    case BILLING_TIMEOUT:
+        return "timeout";
+    default:
+        return "error";
     }
 }
 
@@ -62,8 +72,10 @@ void billing_totals_add(billing_totals_t *t, const billing_record_t *rec)
     t->requests_by_kind[rec->kind < BILLING_KIND_COUNT ? rec->kind : BILLING_KIND_OTHER]++;
     t->billed_ms += rec->billed_ms;
     t->gb_seconds += billing_gb_seconds(rec->billed_ms, rec->memory_mb);
-    if (rec->outcome == BILLING_TIMEOUT) t->timeouts++;
-    else if (rec->outcome == BILLING_ERROR) t->errors++;
+    if (rec->outcome == BILLING_TIMEOUT)
+        t->timeouts++;
+    else if (rec->outcome == BILLING_ERROR)
+        t->errors++;
 }
 
 int billing_record_format(const billing_record_t *rec, char *out, size_t outlen)

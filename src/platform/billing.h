@@ -1,11 +1,13 @@
-/* billing.h -- pure billing logic of the local platform: rounding, event kinds, log lines, totals. */
+/* billing.h -- pure billing logic of the local platform: rounding, event kinds, log lines, totals.
+ */
 #ifndef IC_PLATFORM_BILLING_H
 #define IC_PLATFORM_BILLING_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* What an invocation was for, from the "cmd" field of its JSON event (docs/PROTOCOL.md section 3). */
+/* What an invocation was for, from the "cmd" field of its JSON event (docs/PROTOCOL.md section 3).
+ */
 typedef enum {
     BILLING_KIND_ACTIVATE = 0,
     BILLING_KIND_WARMUP,

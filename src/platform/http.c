@@ -54,8 +54,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 }
 
 /* An AWS-style error document: {"Type":"User","message":...,"__type":...}. */
-static enum MHD_Result reply_aws_error(struct MHD_Connection *c, unsigned status,
-                                       const char *type, const char *message)
+static enum MHD_Result reply_aws_error(struct MHD_Connection *c, unsigned status, const char *type,
+                                       const char *message)
 {
     cJSON *o = cJSON_CreateObject();
     char *s = NULL;
@@ -76,8 +76,8 @@ static enum MHD_Result reply_runtime_error(struct MHD_Connection *c, unsigned st
                                            const char *type, const char *message)
 {
     char buf[512];
-    int n = snprintf(buf, sizeof buf, "{\"errorMessage\":\"%s\",\"errorType\":\"%s\"}", message,
-                     type);
+    int n =
+        snprintf(buf, sizeof buf, "{\"errorMessage\":\"%s\",\"errorType\":\"%s\"}", message, type);
     return reply(c, status, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1, NULL);
 }
 
@@ -243,12 +243,16 @@ static enum MHD_Result handle_admin(platform_t *p, struct MHD_Connection *c, req
     char buf[64];
     int rc;
     switch (rq->route.kind) {
-    case ROUTE_ADMIN_STATS: return reply_json_owned(c, platform_stats_json(p));
-    case ROUTE_ADMIN_INSTANCES: return reply_json_owned(c, platform_instances_json(p));
+    case ROUTE_ADMIN_STATS:
+        return reply_json_owned(c, platform_stats_json(p));
+    case ROUTE_ADMIN_INSTANCES:
+        return reply_json_owned(c, platform_instances_json(p));
     case ROUTE_ADMIN_RECLAIM: {
         const char *fn = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "function");
-        if (parse_instance_arg(c, &id) == 0) rc = platform_reclaim_instance(p, id);
-        else if (fn && *fn) rc = platform_reclaim_function(p, fn);
+        if (parse_instance_arg(c, &id) == 0)
+            rc = platform_reclaim_instance(p, id);
+        else if (fn && *fn)
+            rc = platform_reclaim_function(p, fn);
         else
             return reply_aws_error(c, 400, "InvalidParameterValueException",
                                    "give ?instance=ID or ?function=NAME");
@@ -263,7 +267,8 @@ static enum MHD_Result handle_admin(platform_t *p, struct MHD_Connection *c, req
         rc = platform_freeze(p, id, rq->route.kind == ROUTE_ADMIN_FREEZE);
         if (rc < 0) return reply_aws_error(c, 404, "ResourceNotFoundException", "no such instance");
         return reply(c, 200, "{\"ok\":true}", 11, NULL);
-    default: return reply_aws_error(c, 404, "UnknownOperationException", "unknown path");
+    default:
+        return reply_aws_error(c, 404, "UnknownOperationException", "unknown path");
     }
 }
 
@@ -271,7 +276,8 @@ static enum MHD_Result handle_admin(platform_t *p, struct MHD_Connection *c, req
 static enum MHD_Result complete(platform_t *p, struct MHD_Connection *c, request_t *rq)
 {
     switch (rq->rr) {
-    case ROUTE_NOT_FOUND: return reply_aws_error(c, 404, "UnknownOperationException", "unknown path");
+    case ROUTE_NOT_FOUND:
+        return reply_aws_error(c, 404, "UnknownOperationException", "unknown path");
     case ROUTE_BAD_METHOD:
         return reply_aws_error(c, 405, "MethodNotAllowedException", "method not allowed");
     case ROUTE_BAD_REQUEST:
@@ -279,22 +285,28 @@ static enum MHD_Result complete(platform_t *p, struct MHD_Connection *c, request
             return reply_aws_error(c, 400, "InvalidParameterValueException",
                                    "invalid function name");
         return reply_runtime_error(c, 400, "InvalidRequest", "invalid instance or request id");
-    case ROUTE_MATCH: break;
+    case ROUTE_MATCH:
+        break;
     }
     switch (rq->route.kind) {
-    case ROUTE_INVOKE: return handle_invoke(p, c, rq);
-    case ROUTE_RUNTIME_NEXT: return handle_next(p, c, rq);
-    case ROUTE_RUNTIME_RESPONSE: return handle_result(p, c, rq, 0);
-    case ROUTE_RUNTIME_ERROR: return handle_result(p, c, rq, 1);
+    case ROUTE_INVOKE:
+        return handle_invoke(p, c, rq);
+    case ROUTE_RUNTIME_NEXT:
+        return handle_next(p, c, rq);
+    case ROUTE_RUNTIME_RESPONSE:
+        return handle_result(p, c, rq, 0);
+    case ROUTE_RUNTIME_ERROR:
+        return handle_result(p, c, rq, 1);
     case ROUTE_RUNTIME_INIT_ERROR: {
         if (rq->too_large)
             return reply_runtime_error(c, 413, "RequestEntityTooLarge", "error document too large");
-        int rc = platform_runtime_init_error(p, rq->route.instance, rq->body ? rq->body : "",
-                                             rq->len);
+        int rc =
+            platform_runtime_init_error(p, rq->route.instance, rq->body ? rq->body : "", rq->len);
         if (rc < 0) return runtime_errno(c, rc);
         return reply(c, 202, "{\"status\":\"OK\"}", 15, NULL);
     }
-    default: return handle_admin(p, c, rq);
+    default:
+        return handle_admin(p, c, rq);
     }
 }
 
@@ -308,11 +320,16 @@ static request_t *begin(struct MHD_Connection *c, const char *url, const char *m
     if (rq->rr == ROUTE_MATCH && rq->route.kind == ROUTE_INVOKE) {
         memcpy(rq->name, rq->route.name, rq->route.name_len);
         const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Invocation-Type");
-        if (!t || !strcmp(t, "RequestResponse")) rq->invocation_type = 0;
-        else if (!strcmp(t, "Event")) rq->invocation_type = 1;
-        else if (!strcmp(t, "DryRun")) rq->invocation_type = 2;
-        else rq->invocation_type = -1;
-        rq->limit = rq->invocation_type == 1 ? PLATFORM_MAX_EVENT_PAYLOAD : PLATFORM_MAX_SYNC_PAYLOAD;
+        if (!t || !strcmp(t, "RequestResponse"))
+            rq->invocation_type = 0;
+        else if (!strcmp(t, "Event"))
+            rq->invocation_type = 1;
+        else if (!strcmp(t, "DryRun"))
+            rq->invocation_type = 2;
+        else
+            rq->invocation_type = -1;
+        rq->limit =
+            rq->invocation_type == 1 ? PLATFORM_MAX_EVENT_PAYLOAD : PLATFORM_MAX_SYNC_PAYLOAD;
     } else if (rq->rr == ROUTE_MATCH && (rq->route.kind == ROUTE_RUNTIME_RESPONSE ||
                                          rq->route.kind == ROUTE_RUNTIME_ERROR)) {
         memcpy(rq->request_id, rq->route.request_id, rq->route.request_id_len);
@@ -330,8 +347,8 @@ static request_t *begin(struct MHD_Connection *c, const char *url, const char *m
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size, void **state)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **state)
 {
     platform_http_t *h = cls;
     request_t *rq = *state;
@@ -354,7 +371,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         if (rq->len + n > rq->cap) {
             size_t cap = rq->cap ? rq->cap : 4096;
-            while (cap < rq->len + n) cap *= 2;
+            while (cap < rq->len + n)
+                cap *= 2;
             if (cap > rq->limit) cap = rq->limit;
             char *b = realloc(rq->body, cap);
             if (!b) return MHD_NO;
@@ -381,8 +399,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **state,
 int platform_http_start(platform_t *p, const char *host, int port, platform_http_t **out,
                         int *bound_port)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *ai = NULL;
     char portstr[16];
     snprintf(portstr, sizeof portstr, "%d", port);

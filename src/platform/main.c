@@ -1,4 +1,5 @@
-/* main.c -- icplatform: a Lambda-compatible local function platform running cache nodes as processes.
+/* main.c -- icplatform: a Lambda-compatible local function platform running cache nodes as
+ * processes.
  *
  * Choices:
  * - libmicrohttpd with one thread per connection. The platform's HTTP traffic is a few hundred
@@ -31,7 +32,8 @@
 
 static const conf_option_t options[] = {
     {"host", CONF_STRING, OPT(host), 0, 0, "127.0.0.1", "address to listen on"},
-    {"port", CONF_INT, OPT(port), 0, 65535, "0", "HTTP port (0 picks a free one, printed in READY)"},
+    {"port", CONF_INT, OPT(port), 0, 65535, "0",
+     "HTTP port (0 picks a free one, printed in READY)"},
     {"function-prefix", CONF_STRING, OPT(function_prefix), 0, 0, "icnode",
      "functions are named PREFIX0 .. PREFIX(N-1)"},
     {"function-count", CONF_INT, OPT(function_count), 1, 100000, "32", "number of functions"},
@@ -107,6 +109,14 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level(level);
+    size_t plen = strlen(cfg.function_prefix);
+    if (plen == 0 || plen + 6 > 64 ||
+        strspn(cfg.function_prefix,
+               "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != plen) {
+        fprintf(stderr, "icplatform: function prefix must be 1-58 of [A-Za-z0-9_-]\n");
+        free_config(&cfg);
+        return 2;
+    }
     if (!cfg.handler[0] && default_handler(&cfg) < 0) {
         fprintf(stderr, "icplatform: cannot locate the default handler\n");
         free_config(&cfg);

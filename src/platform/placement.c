@@ -1,8 +1,8 @@
 /* placement.c -- instance selection for an invocation (warm reuse first, then cold start). */
 #include "placement.h"
 
-placement_decision_t placement_choose(const placement_slot_t *slots, size_t n, int64_t max_instances,
-                              size_t *pick)
+placement_decision_t placement_choose(const placement_slot_t *slots, size_t n,
+                                      int64_t max_instances, size_t *pick)
 {
     int64_t alive = 0;
     int found = 0;

@@ -1,4 +1,5 @@
-/* placement.h -- where an invocation goes: a warm idle instance, a cold start, or nowhere (pure). */
+/* placement.h -- where an invocation goes: a warm idle instance, a cold start, or nowhere (pure).
+ */
 #ifndef IC_PLATFORM_PLACEMENT_H
 #define IC_PLATFORM_PLACEMENT_H
 
@@ -21,7 +22,7 @@ typedef enum {
 /* Picks the free instance used most recently (so that surplus instances stay idle and get
  * reclaimed, as providers scale down), else a cold start while fewer than max_instances are
  * alive, else PLACEMENT_AT_CAPACITY. */
-placement_decision_t placement_choose(const placement_slot_t *slots, size_t n, int64_t max_instances,
-                              size_t *pick);
+placement_decision_t placement_choose(const placement_slot_t *slots, size_t n,
+                                      int64_t max_instances, size_t *pick);
 
 #endif

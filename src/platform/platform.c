@@ -1,4 +1,5 @@
-/* platform.c -- instance lifecycle of the local function platform: dispatch, freeze, timeouts, reaping.
+/* platform.c -- instance lifecycle of the local function platform: dispatch, freeze, timeouts,
+ * reaping.
  *
  * Threading: one mutex (p->lock) guards all state. HTTP threads (one per connection) call the
  * platform_* entry points and may block on condition variables: a synchronous invoker waits on
@@ -126,7 +127,8 @@ static void random_bytes(unsigned char *buf, size_t n)
         ssize_t r = getrandom(buf + got, n - got, 0);
         if (r < 0) {
             if (errno == EINTR) continue;
-            for (; got < n; got++) buf[got] = (unsigned char)rand();
+            for (; got < n; got++)
+                buf[got] = (unsigned char)rand();
             return;
         }
         got += (size_t)r;
@@ -156,12 +158,18 @@ static void iso_time(int64_t wall_ms, char *out, size_t len)
 const char *platform_strerror(int err)
 {
     switch (err) {
-    case 0: return "ok";
-    case -ENOENT: return "unknown or dead instance";
-    case -EINVAL: return "request id does not match the running invocation";
-    case -ESHUTDOWN: return "platform is shutting down";
-    case -ENOMEM: return "out of memory";
-    default: return strerror(-err);
+    case 0:
+        return "ok";
+    case -ENOENT:
+        return "unknown or dead instance";
+    case -EINVAL:
+        return "request id does not match the running invocation";
+    case -ESHUTDOWN:
+        return "platform is shutting down";
+    case -ENOMEM:
+        return "out of memory";
+    default:
+        return strerror(-err);
     }
 }
 
@@ -244,8 +252,8 @@ static void finish(platform_t *p, invocation_t *inv, billing_outcome_t outcome, 
         .outcome = outcome,
     };
     if (inv->started) {
-        rec.duration_us = outcome == BILLING_TIMEOUT ? cfg->timeout_ms * 1000
-                                                      : end_mono - inv->start_mono_us;
+        rec.duration_us =
+            outcome == BILLING_TIMEOUT ? cfg->timeout_ms * 1000 : end_mono - inv->start_mono_us;
         rec.billed_ms = billing_round_ms(rec.duration_us, cfg->billing_ms);
     }
     billing_totals_add(&p->totals, &rec);
@@ -350,8 +358,8 @@ static placement_decision_t decide(platform_t *p, size_t fn, instance_t **out)
     for (instance_t *i = p->fns[fn].instances; i && n < MAX_INSTANCES_PER_FUNCTION; i = i->next) {
         if (i->state == INST_DEAD) continue;
         slots[n] = (placement_slot_t){.alive = 1,
-                                  .free = i->inv == NULL && i->state != INST_STARTING,
-                                  .last_used_us = i->last_used_mono_us};
+                                      .free = i->inv == NULL && i->state != INST_STARTING,
+                                      .last_used_us = i->last_used_mono_us};
         insts[n++] = i;
     }
     size_t pick = 0;
@@ -392,8 +400,10 @@ static void kill_instance(platform_t *p, instance_t *inst, billing_outcome_t out
     if (inst->pid > 0) kill(inst->pid, SIGKILL);
     invocation_t *inv = inst->inv;
     if (inv) {
-        if (body) finish(p, inv, outcome, body, body_len, 1);
-        else fail(p, inv, outcome, type, msg);
+        if (body)
+            finish(p, inv, outcome, body, body_len, 1);
+        else
+            fail(p, inv, outcome, type, msg);
     }
     pthread_cond_broadcast(&inst->cond);
     if (inst->pid <= 0) {
@@ -434,7 +444,8 @@ static void fork_instance(platform_t *p, instance_t *inst)
     unsigned char r[16];
     random_bytes(r, sizeof r);
     char hex[33];
-    for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", r[i]);
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", r[i]);
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -455,8 +466,10 @@ static void fork_instance(platform_t *p, instance_t *inst)
     int err = ENOMEM;
     if (ok && envp) {
         size_t n = 0;
-        for (size_t i = 0; i < p->base_env_len; i++) envp[n++] = p->base_env[i];
-        for (int i = 0; i < INSTANCE_ENV_VARS; i++) envp[n++] = vars[i];
+        for (size_t i = 0; i < p->base_env_len; i++)
+            envp[n++] = p->base_env[i];
+        for (int i = 0; i < INSTANCE_ENV_VARS; i++)
+            envp[n++] = vars[i];
         envp[n] = NULL;
         char *argv[] = {cfg->handler, NULL};
         pid_t parent = getpid();
@@ -480,7 +493,8 @@ static void fork_instance(platform_t *p, instance_t *inst)
         }
         err = errno;
     }
-    for (int i = 0; i < INSTANCE_ENV_VARS; i++) free(vars[i]);
+    for (int i = 0; i < INSTANCE_ENV_VARS; i++)
+        free(vars[i]);
     free(envp);
     if (pid < 0) {
         log_error("spawn function=%s instance=%llu error=\"%s\"", fname,
@@ -501,10 +515,12 @@ static void reap(platform_t *p, pid_t pid, int status)
         for (instance_t *i = p->fns[f].instances; i; i = i->next) {
             if (i->pid != pid) continue;
             char why[96];
-            if (WIFEXITED(status)) snprintf(why, sizeof why, "exit status %d", WEXITSTATUS(status));
+            if (WIFEXITED(status))
+                snprintf(why, sizeof why, "exit status %d", WEXITSTATUS(status));
             else if (WIFSIGNALED(status))
                 snprintf(why, sizeof why, "signal %d", WTERMSIG(status));
-            else snprintf(why, sizeof why, "status %d", status);
+            else
+                snprintf(why, sizeof why, "status %d", status);
             log_info("exit function=%s instance=%llu pid=%d %s expected=%d", p->fns[f].name,
                      (unsigned long long)i->id, (int)pid, why, i->state == INST_DEAD);
             /* The pid is gone (and may be reused): never signal it again. With pid 0,
@@ -573,7 +589,8 @@ static void *manager_main(void *arg)
         }
         int status;
         pid_t pid;
-        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) reap(p, pid, status);
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+            reap(p, pid, status);
         enforce_deadlines(p);
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -588,7 +605,8 @@ static void *manager_main(void *arg)
     return NULL;
 }
 
-/* ---- life cycle -------------------------------------------------------------------------------- */
+/* ---- life cycle --------------------------------------------------------------------------------
+ */
 
 int platform_create(const platform_config_t *cfg, platform_t **out)
 {
@@ -614,7 +632,8 @@ int platform_create(const platform_config_t *cfg, platform_t **out)
         }
     }
     size_t n = 0;
-    for (char **e = environ; e && *e; e++) n++;
+    for (char **e = environ; e && *e; e++)
+        n++;
     p->base_env = calloc(n + 1, sizeof *p->base_env);
     if (!p->base_env) goto fail;
     for (char **e = environ; e && *e; e++)
@@ -759,8 +778,10 @@ void platform_invoke(platform_t *p, const char *name, size_t name_len, const cha
     placement_decision_t d = decide(p, (size_t)fn, &inst);
     if (d == PLACEMENT_AT_CAPACITY && !sync && f->queue_len < (size_t)p->cfg->max_queue) {
         inv->state = INV_QUEUED;
-        if (f->queue_tail) f->queue_tail->next = inv;
-        else f->queue_head = inv;
+        if (f->queue_tail)
+            f->queue_tail->next = inv;
+        else
+            f->queue_head = inv;
         f->queue_tail = inv;
         f->queue_len++;
         log_debug("queue function=%s request=%s depth=%zu", f->name, inv->request_id, f->queue_len);
@@ -784,7 +805,8 @@ void platform_invoke(platform_t *p, const char *name, size_t name_len, const cha
         res->status = PLATFORM_INVOKE_ACCEPTED;
         goto out;
     }
-    while (inv->state != INV_DONE && !p->stopping) pthread_cond_wait(&p->done_cond, &p->lock);
+    while (inv->state != INV_DONE && !p->stopping)
+        pthread_cond_wait(&p->done_cond, &p->lock);
     if (inv->state == INV_DONE) {
         res->status = PLATFORM_INVOKE_DONE;
         res->body = inv->result;
@@ -826,7 +848,8 @@ static int handoff(platform_t *p, instance_t *inst, platform_event_t *ev)
     unsigned char r[24];
     random_bytes(r, sizeof r);
     char hex[49];
-    for (int i = 0; i < 24; i++) snprintf(hex + 2 * i, 3, "%02x", r[i]);
+    for (int i = 0; i < 24; i++)
+        snprintf(hex + 2 * i, 3, "%02x", r[i]);
     snprintf(ev->trace_id, sizeof ev->trace_id, "Root=1-%08llx-%.24s;Parent=%.16s;Sampled=0",
              (unsigned long long)(inv->start_wall_ms / 1000), hex, hex + 24);
     return 0;
@@ -934,11 +957,11 @@ int platform_runtime_init_error(platform_t *p, uint64_t id, const char *body, si
         goto out;
     }
     size_t fn = inst->fn;
-    log_warn("init-error function=%s instance=%llu", p->fns[fn].name,
-             (unsigned long long)inst->id);
+    log_warn("init-error function=%s instance=%llu", p->fns[fn].name, (unsigned long long)inst->id);
     /* The runtime's own error document is passed through when it is JSON. */
     cJSON *doc = len ? cJSON_ParseWithLength(body, len) : NULL;
-    if (doc) kill_instance(p, inst, BILLING_ERROR, NULL, NULL, body, len);
+    if (doc)
+        kill_instance(p, inst, BILLING_ERROR, NULL, NULL, body, len);
     else
         kill_instance(p, inst, BILLING_ERROR, "Runtime.InitError",
                       "the runtime reported an initialization error", NULL, 0);
@@ -970,7 +993,8 @@ char *platform_stats_json(platform_t *p)
     cJSON_AddNumberToObject(o, "errors", (double)t->errors);
     cJSON_AddNumberToObject(o, "throttles", (double)p->throttles);
     size_t queued = 0;
-    for (size_t f = 0; f < p->nfns; f++) queued += p->fns[f].queue_len;
+    for (size_t f = 0; f < p->nfns; f++)
+        queued += p->fns[f].queue_len;
     cJSON_AddNumberToObject(o, "queued", (double)queued);
     char gran[32];
     snprintf(gran, sizeof gran, "%lldms", (long long)p->cfg->billing_ms);
@@ -985,10 +1009,14 @@ char *platform_stats_json(platform_t *p)
 static const char *state_name(const instance_t *i)
 {
     switch (i->state) {
-    case INST_STARTING: return "starting";
-    case INST_BUSY: return "busy";
-    case INST_IDLE: return i->inv ? "busy" : "idle";
-    default: return "dead";
+    case INST_STARTING:
+        return "starting";
+    case INST_BUSY:
+        return "busy";
+    case INST_IDLE:
+        return i->inv ? "busy" : "idle";
+    default:
+        return "dead";
     }
 }
 

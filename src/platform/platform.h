@@ -1,4 +1,5 @@
-/* platform.h -- the local function platform: functions, instances (processes), invocations, billing. */
+/* platform.h -- the local function platform: functions, instances (processes), invocations,
+ * billing. */
 #ifndef IC_PLATFORM_H
 #define IC_PLATFORM_H
 
@@ -44,11 +45,11 @@ void platform_shutdown(platform_t *p);
 void platform_destroy(platform_t *p);
 
 typedef enum {
-    PLATFORM_INVOKE_DONE = 0,   /* sync: finished, see function_error and body */
-    PLATFORM_INVOKE_ACCEPTED,   /* Event: queued or dispatched */
-    PLATFORM_INVOKE_NOT_FOUND,  /* no such function */
-    PLATFORM_INVOKE_THROTTLED,  /* at max-instances (sync) or queue full (Event) */
-    PLATFORM_INVOKE_SHUTDOWN,   /* the platform is stopping */
+    PLATFORM_INVOKE_DONE = 0,  /* sync: finished, see function_error and body */
+    PLATFORM_INVOKE_ACCEPTED,  /* Event: queued or dispatched */
+    PLATFORM_INVOKE_NOT_FOUND, /* no such function */
+    PLATFORM_INVOKE_THROTTLED, /* at max-instances (sync) or queue full (Event) */
+    PLATFORM_INVOKE_SHUTDOWN,  /* the platform is stopping */
     PLATFORM_INVOKE_NOMEM,
 } platform_invoke_status_t;
 

@@ -26,7 +26,8 @@ static int split(const char *path, size_t len, seg_t *segs, int *nsegs)
     size_t i = 1;
     while (i <= len) {
         size_t start = i;
-        while (i < len && path[i] != '/') i++;
+        while (i < len && path[i] != '/')
+            i++;
         if (i == start) return -1;
         if (*nsegs == MAX_SEGS) return -1;
         segs[(*nsegs)++] = (seg_t){path + start, i - start};
@@ -101,7 +102,8 @@ static int request_id_ok(seg_t s)
     return 1;
 }
 
-static route_result_t want(const char *method, const char *expected, route_t *out, route_kind_t kind)
+static route_result_t want(const char *method, const char *expected, route_t *out,
+                           route_kind_t kind)
 {
     out->kind = kind;
     return strcmp(method, expected) == 0 ? ROUTE_MATCH : ROUTE_BAD_METHOD;

@@ -27,7 +27,7 @@ typedef enum {
 
 /* Hard limits on path parts. */
 #define ROUTE_MAX_PATH 1024
-#define ROUTE_MAX_NAME 64        /* Lambda's limit on a function name */
+#define ROUTE_MAX_NAME 64 /* Lambda's limit on a function name */
 #define ROUTE_MAX_QUALIFIER 128
 #define ROUTE_MAX_REQUEST_ID 64
 

@@ -1,4 +1,5 @@
-/* test_platform_units.c -- unit tests for the platform's pure logic: billing, routing, placement. */
+/* test_platform_units.c -- unit tests for the platform's pure logic: billing, routing, placement.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <errno.h>
@@ -54,9 +55,15 @@ static void test_billing_totals_and_format(void **state)
 {
     billing_totals_t t;
     memset(&t, 0, sizeof t);
-    billing_record_t r = {.function = "icnode0", .instance = 7, .request_id = "abc",
-                          .kind = BILLING_KIND_WARMUP, .start_ms = 1000, .end_ms = 1003,
-                          .duration_us = 2500, .billed_ms = 3, .memory_mb = 1024,
+    billing_record_t r = {.function = "icnode0",
+                          .instance = 7,
+                          .request_id = "abc",
+                          .kind = BILLING_KIND_WARMUP,
+                          .start_ms = 1000,
+                          .end_ms = 1003,
+                          .duration_us = 2500,
+                          .billed_ms = 3,
+                          .memory_mb = 1024,
                           .outcome = BILLING_OK};
     billing_totals_add(&t, &r);
     r.outcome = BILLING_TIMEOUT;
@@ -104,9 +111,10 @@ static void test_route_invoke(void **state)
     assert_int_equal(r.qualifier_len, 7);
 
     assert_int_equal(
-        parse("POST",
-              "/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:fn12/invocations",
-              &r),
+        parse(
+            "POST",
+            "/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:fn12/invocations",
+            &r),
         ROUTE_MATCH);
     assert_int_equal(r.name_len, 4);
     assert_memory_equal(r.name, "fn12", 4);
@@ -140,12 +148,14 @@ static void test_route_runtime(void **state)
     assert_int_equal(r.request_id_len, 7);
     assert_memory_equal(r.request_id, "abc-123", 7);
 
-    assert_int_equal(parse("POST", "/i/7/2018-06-01/runtime/invocation/abc/error", &r), ROUTE_MATCH);
+    assert_int_equal(parse("POST", "/i/7/2018-06-01/runtime/invocation/abc/error", &r),
+                     ROUTE_MATCH);
     assert_int_equal(r.kind, ROUTE_RUNTIME_ERROR);
     assert_int_equal(parse("POST", "/i/7/2018-06-01/runtime/init/error", &r), ROUTE_MATCH);
     assert_int_equal(r.kind, ROUTE_RUNTIME_INIT_ERROR);
 
-    assert_int_equal(parse("POST", "/i/7/2018-06-01/runtime/invocation/next", &r), ROUTE_BAD_METHOD);
+    assert_int_equal(parse("POST", "/i/7/2018-06-01/runtime/invocation/next", &r),
+                     ROUTE_BAD_METHOD);
     assert_int_equal(parse("GET", "/i/x7/2018-06-01/runtime/invocation/next", &r),
                      ROUTE_BAD_REQUEST);
     assert_int_equal(parse("GET", "/i/99999999999999999999/2018-06-01/runtime/invocation/next", &r),
