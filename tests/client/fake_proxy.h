@@ -1,0 +1,58 @@
+/* fake_proxy.h -- an in-process stand-in for icproxy's library commands, with fault injection. */
+#ifndef IC_TEST_FAKE_PROXY_H
+#define IC_TEST_FAKE_PROXY_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ec.h"
+
+enum { FK_OK = 0, FK_LATE = 1, FK_LOST = 2, FK_CORRUPT = 3 };
+enum { FM_NORMAL, FM_ERR, FM_MALFORMED, FM_SILENT, FM_CLOSE, FM_TRUNCATE };
+
+typedef struct {
+    char *key;
+    size_t keylen;
+    uint64_t version, index, crc;
+    uint8_t *chunk;
+    size_t len;
+} fake_repair_t;
+
+typedef struct {
+    char *key;
+    size_t keylen;
+    uint64_t version, size;
+    int d, p;
+    size_t cs;
+    uint32_t crc[EC_MAX_CHUNKS];
+    uint8_t *chunk[EC_MAX_CHUNKS];
+} fake_object_t;
+
+#define FAKE_MAX_OBJECTS 512
+#define FAKE_MAX_REPAIRS 64
+typedef struct {
+    pthread_mutex_t lock;
+    int lfd, port;
+    uint64_t next_version;
+    fake_object_t objects[FAKE_MAX_OBJECTS];
+    int nobjects;
+    /* Fault injection for ICGET replies. */
+    int mode;                    /* FM_* */
+    int order[EC_MAX_CHUNKS];    /* send order; norder 0 means 0..n-1 */
+    int norder;
+    int state[EC_MAX_CHUNKS];    /* FK_* per chunk index */
+    int send_all;                /* send every available chunk instead of the first d */
+    fake_repair_t repairs[FAKE_MAX_REPAIRS];
+    int nrepairs;
+    int icsets, icgets;
+} fake_proxy_t;
+
+/* Starts a fake on 127.0.0.1 (port 0 picks one) with an accept thread. NULL on failure. */
+fake_proxy_t *fake_proxy_start(int port);
+/* Back to normal replies; forgets repairs (objects are kept). */
+void fake_proxy_reset_faults(fake_proxy_t *f);
+/* The stored object for key, or NULL; call with f->lock held. */
+fake_object_t *fake_proxy_find(fake_proxy_t *f, const char *key, size_t keylen);
+
+#endif

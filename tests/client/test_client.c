@@ -1,0 +1,494 @@
+/* test_client.c -- libinfinicache against the fake proxy: round trips, first-d decoding, CRC
+ * failures, lost chunks and repair, errors, malformed replies, timeouts; plus ring and parser. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ev.h"
+#include "fake_proxy.h"
+#include "icc.h"
+#include "infinicache.h"
+
+static fake_proxy_t *fake;
+static char fake_addr[64];
+
+static ic_client_t *client_for(const char *addr, int d, int p)
+{
+    ic_options_t o;
+    ic_options_init(&o);
+    const char *proxies[1] = {addr};
+    o.proxies = proxies;
+    o.nproxies = 1;
+    o.d = d;
+    o.p = p;
+    o.op_timeout_ms = 2000;
+    o.chunk_deadline_ms = 400;
+    int err = 0;
+    ic_client_t *c = ic_client_new(&o, &err);
+    assert_non_null(c);
+    return c;
+}
+
+static uint8_t *pattern(size_t n, unsigned seed)
+{
+    uint8_t *b = malloc(n + 1);
+    uint32_t x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        b[i] = (uint8_t)(x >> 16);
+    }
+    return b;
+}
+
+static int setup(void **state)
+{
+    fake_proxy_reset_faults(fake);
+    return 0;
+}
+
+/* ---- ring ---- */
+
+static void test_ring_balance_and_movement(void **state)
+{
+    const char *names[5] = {"10.0.0.1:6378", "10.0.0.2:6378", "10.0.0.3:6378", "10.0.0.4:6378",
+                            "10.0.0.5:6378"};
+    icc_ring_t r4, r5;
+    assert_int_equal(icc_ring_build(&r4, names, 4, ICC_RING_VNODES), 0);
+    assert_int_equal(icc_ring_build(&r5, names, 5, ICC_RING_VNODES), 0);
+    enum { NKEYS = 100000 };
+    int count[5] = {0}, moved = 0;
+    for (int i = 0; i < NKEYS; i++) {
+        char key[32];
+        int n = snprintf(key, sizeof key, "object-%d", i);
+        size_t a = icc_ring_lookup(&r4, key, (size_t)n), b = icc_ring_lookup(&r5, key, (size_t)n);
+        assert_true(a < 4 && b < 5);
+        count[a]++;
+        if (a != b) {
+            moved++;
+            /* Adding a proxy only takes keys for itself; none move between old proxies. */
+            assert_int_equal(b, 4);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        double share = (double)count[i] / NKEYS;
+        if (share < 0.20 || share > 0.30) fail_msg("proxy %d holds %.3f of the keys", i, share);
+    }
+    double frac = (double)moved / NKEYS;
+    if (frac < 0.15 || frac > 0.25) fail_msg("%.3f of the keys moved, want about 0.2", frac);
+    icc_ring_free(&r4);
+    icc_ring_free(&r5);
+}
+
+/* ---- reply parser ---- */
+
+/* Feeds a whole reply one byte at a time; returns the sequence of events as letters. */
+static int parse_bytewise(const char *reply, size_t len, char *events)
+{
+    icc_reply_t r;
+    icc_reply_init(&r, 1 << 20);
+    size_t off = 0, have = 0, ne = 0;
+    size_t body_left = 0;
+    while (off <= len) {
+        if (body_left) {
+            size_t take = have - off < body_left ? have - off : body_left;
+            off += take;
+            body_left -= take;
+            if (body_left == 0) icc_reply_body_done(&r);
+            else if (have < len) have++;
+            else return IC_EPROTO;
+            continue;
+        }
+        size_t used;
+        icc_reply_event_t ev;
+        int e = icc_reply_feed(&r, reply + off, have - off, &used, &ev);
+        off += used;
+        if (e < 0) return e;
+        if (e == ICC_REPLY_NEED_MORE) {
+            if (have == len) return -100;
+            have++;
+            continue;
+        }
+        events[ne++] = "nmEMCD"[e];
+        events[ne] = 0;
+        if (e == ICC_REPLY_CHUNK && ev.state == 0) body_left = r.meta.chunk_size;
+        if (e == ICC_REPLY_CHUNK && ev.state == 0 && body_left == 0) icc_reply_body_done(&r);
+        if (e == ICC_REPLY_DONE || e == ICC_REPLY_MISS || e == ICC_REPLY_ERROR) return off == len ? 0 : -101;
+    }
+    return -102;
+}
+
+static void test_reply_parser(void **state)
+{
+    char ev[64];
+    /* size 10, d 2, p 1: chunk size 64. */
+    char ok[512];
+    char body[64];
+    memset(body, 'x', sizeof body);
+    int n = snprintf(ok, sizeof ok,
+                     "*4\r\n*8\r\n:7\r\n:10\r\n:2\r\n:1\r\n:64\r\n:1\r\n:2\r\n:3\r\n"
+                     "*3\r\n:2\r\n:0\r\n$64\r\n%.64s\r\n*3\r\n:0\r\n:1\r\n$-1\r\n*3\r\n:1\r\n:2\r\n$-1\r\n",
+                     body);
+    assert_int_equal(parse_bytewise(ok, (size_t)n, ev), 0);
+    assert_string_equal(ev, "MCCCD");
+    assert_int_equal(parse_bytewise("$-1\r\n", 5, ev), 0);
+    assert_string_equal(ev, "m");
+    assert_int_equal(parse_bytewise("-ERR x\r\n", 8, ev), 0);
+    assert_string_equal(ev, "E");
+    const char *bad[] = {
+        "+OK\r\n",
+        ":1\r\n",
+        "*4\r\n*8\r\n:7\r\n:10\r\n:2\r\n:2\r\n:64\r\n", /* n says 4 entries, d+p = 4 -> mismatch */
+        "*4\r\n*8\r\n:7\r\n:10\r\n:2\r\n:1\r\n:128\r\n", /* wrong chunk size */
+        "*4\r\n*8\r\n:7\r\n:10\r\n:0\r\n:1\r\n",         /* d = 0 */
+        "*4\r\n*8\r\n:7\r\n:10\r\n:2\r\n:1\r\n:64\r\n:1\r\n:2\r\n:4294967296\r\n",
+        "*4\r\n*8\r\n:7\r\n:10\r\n:2\r\n:1\r\n:64\r\n:1\r\n:2\r\n:3\r\n*3\r\n:3\r\n",
+        "*4\r\n*8\r\n:7\r\n:10\r\n:2\r\n:1\r\n:64\r\n:1\r\n:2\r\n:3\r\n*3\r\n:0\r\n:3\r\n",
+        "*4\r\n*8\r\n:7\r\n:10\r\n:2\r\n:1\r\n:64\r\n:1\r\n:2\r\n:3\r\n*3\r\n:0\r\n:0\r\n$63\r\n",
+        "*4\r\n*8\r\n:7\r\n:10\r\n:2\r\n:1\r\n:64\r\n:1\r\n:2\r\n:3\r\n*3\r\n:0\r\n:1\r\n$-1\r\n*3\r\n:0\r\n",
+        "*4\r\n*8\r\n:7\r\n:99999999\r\n", /* over max_object */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = parse_bytewise(bad[i], strlen(bad[i]), ev);
+        if (rc != IC_EPROTO) fail_msg("bad reply %zu gave %d", i, rc);
+    }
+}
+
+/* ---- against the fake proxy ---- */
+
+static void roundtrip(ic_client_t *c, size_t len, unsigned seed)
+{
+    uint8_t *v = pattern(len, seed);
+    char key[32];
+    snprintf(key, sizeof key, "rt-%zu-%u", len, seed);
+    assert_int_equal(ic_set(c, key, strlen(key), v, len), IC_OK);
+    void *got = NULL;
+    size_t glen = 12345;
+    assert_int_equal(ic_get(c, key, strlen(key), &got, &glen), IC_HIT);
+    assert_int_equal(glen, len);
+    assert_non_null(got);
+    if (len) assert_memory_equal(got, v, len);
+    ic_free(got);
+    /* Zero-copy variant into an exact buffer. */
+    uint8_t *buf = malloc(len + 1);
+    assert_int_equal(ic_get_into(c, key, strlen(key), buf, len, &glen), IC_HIT);
+    assert_int_equal(glen, len);
+    if (len) assert_memory_equal(buf, v, len);
+    free(buf);
+    free(v);
+}
+
+static void test_roundtrip_sizes(void **state)
+{
+    ic_client_t *c = client_for(fake_addr, 10, 2);
+    size_t sizes[] = {0, 1, 100, 640, 65536, 65537, 100000, 1 << 20, (1 << 20) + 7, 3000001};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) roundtrip(c, sizes[i], (unsigned)i);
+    /* Small objects are one chunk plus p replicas; large ones RS(d+p). */
+    pthread_mutex_lock(&fake->lock);
+    fake_object_t *o = fake_proxy_find(fake, "rt-65536-4", 10);
+    assert_non_null(o);
+    assert_int_equal(o->d, 1);
+    assert_int_equal(o->p, 2);
+    o = fake_proxy_find(fake, "rt-65537-5", 10);
+    assert_int_equal(o->d, 10);
+    assert_int_equal(o->cs, 6592);
+    pthread_mutex_unlock(&fake->lock);
+    ic_client_free(c);
+    c = client_for(fake_addr, 4, 0);
+    roundtrip(c, 1 << 20, 77);
+    ic_client_free(c);
+    c = client_for(fake_addr, 32, 16);
+    roundtrip(c, 999999, 78);
+    ic_client_free(c);
+}
+
+static void test_get_into_too_small_and_miss(void **state)
+{
+    ic_client_t *c = client_for(fake_addr, 10, 2);
+    uint8_t *v = pattern(200000, 9);
+    assert_int_equal(ic_set(c, "sz", 2, v, 200000), IC_OK);
+    size_t len = 0;
+    assert_int_equal(ic_get_into(c, "sz", 2, NULL, 0, &len), IC_ETOOSMALL);
+    assert_int_equal(len, 200000);
+    uint8_t small[100];
+    len = 0;
+    assert_int_equal(ic_get_into(c, "sz", 2, small, sizeof small, &len), IC_ETOOSMALL);
+    assert_int_equal(len, 200000);
+    /* The connection was dropped mid-reply; the next call reconnects cleanly. */
+    void *got;
+    assert_int_equal(ic_get(c, "sz", 2, &got, &len), IC_HIT);
+    assert_memory_equal(got, v, 200000);
+    ic_free(got);
+    assert_int_equal(ic_get(c, "nope", 4, &got, &len), IC_MISS);
+    assert_int_equal(ic_exists(c, "sz", 2), IC_HIT);
+    assert_int_equal(ic_exists(c, "nope", 4), IC_MISS);
+    assert_int_equal(ic_del(c, "sz", 2), IC_HIT);
+    assert_int_equal(ic_del(c, "sz", 2), IC_MISS);
+    assert_int_equal(ic_get(c, "sz", 2, &got, &len), IC_MISS);
+    char *info;
+    assert_int_equal(ic_info(c, 0, &info, &len), IC_OK);
+    assert_non_null(strstr(info, "fake_proxy:1"));
+    ic_free(info);
+    free(v);
+    ic_client_free(c);
+}
+
+/* Stores a 10+2 object and returns a copy of it; chunk bytes stay in the fake for comparison. */
+static uint8_t *store_object(ic_client_t *c, const char *key, size_t len)
+{
+    uint8_t *v = pattern(len, (unsigned)len);
+    assert_int_equal(ic_set(c, key, strlen(key), v, len), IC_OK);
+    return v;
+}
+
+static void expect_get(ic_client_t *c, const char *key, const uint8_t *v, size_t len)
+{
+    void *got = NULL;
+    size_t glen = 0;
+    int rc = ic_get(c, key, strlen(key), &got, &glen);
+    if (rc != IC_HIT) fail_msg("get %s: %d %s (%s)", key, rc, ic_strerror(rc), ic_last_error(c));
+    assert_int_equal(glen, len);
+    assert_memory_equal(got, v, len);
+    ic_free(got);
+}
+
+/* Checks that the fake received ICREPAIR for `index` carrying the exact original chunk. */
+static void expect_repair(const char *key, int index)
+{
+    pthread_mutex_lock(&fake->lock);
+    fake_object_t *o = fake_proxy_find(fake, key, strlen(key));
+    assert_non_null(o);
+    int found = 0;
+    for (int i = 0; i < fake->nrepairs; i++) {
+        fake_repair_t *r = &fake->repairs[i];
+        if ((int)r->index != index) continue;
+        found = 1;
+        assert_int_equal(r->version, o->version);
+        assert_int_equal(r->len, o->cs);
+        assert_memory_equal(r->chunk, o->chunk[index], o->cs);
+        assert_int_equal(r->crc, o->crc[index]);
+    }
+    pthread_mutex_unlock(&fake->lock);
+    if (!found) fail_msg("no ICREPAIR for chunk %d", index);
+}
+
+static int nrepairs(void)
+{
+    pthread_mutex_lock(&fake->lock);
+    int n = fake->nrepairs;
+    pthread_mutex_unlock(&fake->lock);
+    return n;
+}
+
+static void test_any_order_and_parity_first(void **state)
+{
+    ic_client_t *c = client_for(fake_addr, 10, 2);
+    size_t len = 1000003;
+    uint8_t *v = store_object(c, "ord", len);
+    int rev[12] = {11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0};
+    memcpy(fake->order, rev, sizeof rev);
+    fake->norder = 12;
+    /* First d in this order are 11,10,9..2: two parity chunks, so 0 and 1 are decoded. */
+    expect_get(c, "ord", v, len);
+    assert_int_equal(nrepairs(), 0); /* late chunks are not lost: nothing to repair */
+    int mixed[12] = {3, 10, 0, 7, 11, 5, 1, 9, 2, 8, 6, 4};
+    memcpy(fake->order, mixed, sizeof mixed);
+    expect_get(c, "ord", v, len);
+    /* Zero-copy path with decoding straight into the caller's buffer. */
+    uint8_t *buf = malloc(len);
+    size_t glen;
+    assert_int_equal(ic_get_into(c, "ord", 3, buf, len, &glen), IC_HIT);
+    assert_memory_equal(buf, v, len);
+    free(buf);
+    free(v);
+    ic_client_free(c);
+}
+
+static void test_lost_chunks_are_rebuilt_and_repaired(void **state)
+{
+    ic_client_t *c = client_for(fake_addr, 10, 2);
+    size_t len = 777777;
+    uint8_t *v = store_object(c, "lost", len);
+    fake->state[3] = FK_LOST;  /* a data chunk */
+    fake->state[11] = FK_LOST; /* a parity chunk */
+    expect_get(c, "lost", v, len);
+    assert_int_equal(nrepairs(), 2);
+    expect_repair("lost", 3);
+    expect_repair("lost", 11);
+    /* The tail data chunk (zero padded) lost: rebuilt and repaired with its padding. */
+    fake_proxy_reset_faults(fake);
+    fake->state[9] = FK_LOST;
+    expect_get(c, "lost", v, len);
+    expect_repair("lost", 9);
+    free(v);
+    ic_client_free(c);
+}
+
+static void test_corrupt_chunk(void **state)
+{
+    ic_client_t *c = client_for(fake_addr, 10, 2);
+    size_t len = 500000;
+    uint8_t *v = store_object(c, "bad", len);
+    /* The proxy delivers all 12: one fails its CRC, d good ones remain -> hit, and a repair. */
+    fake->send_all = 1;
+    fake->state[4] = FK_CORRUPT;
+    expect_get(c, "bad", v, len);
+    expect_repair("bad", 4);
+    /* Only the first d delivered and one is corrupt: never wrong bytes, a clear error. */
+    fake_proxy_reset_faults(fake);
+    fake->state[0] = FK_CORRUPT;
+    void *got = NULL;
+    size_t glen;
+    assert_int_equal(ic_get(c, "bad", 3, &got, &glen), IC_ECORRUPT);
+    assert_null(got);
+    assert_non_null(strstr(ic_last_error(c), "checksum"));
+    uint8_t *buf = calloc(1, len);
+    assert_int_equal(ic_get_into(c, "bad", 3, buf, len, &glen), IC_ECORRUPT);
+    free(buf);
+    /* Small replicated object with a corrupt first replica and the others delivered. */
+    fake_proxy_reset_faults(fake);
+    uint8_t *s = store_object(c, "small", 1000);
+    fake->send_all = 1;
+    fake->state[0] = FK_CORRUPT;
+    expect_get(c, "small", s, 1000);
+    expect_repair("small", 0);
+    free(s);
+    free(v);
+    ic_client_free(c);
+}
+
+static void test_fewer_than_d_is_a_miss(void **state)
+{
+    ic_client_t *c = client_for(fake_addr, 10, 2);
+    uint8_t *v = store_object(c, "gone", 300000);
+    fake->state[1] = FK_LOST;
+    fake->state[5] = FK_LOST;
+    fake->state[10] = FK_LOST;
+    void *got = NULL;
+    size_t glen;
+    assert_int_equal(ic_get(c, "gone", 4, &got, &glen), IC_MISS);
+    assert_null(got);
+    assert_int_equal(nrepairs(), 0);
+    free(v);
+    ic_client_free(c);
+}
+
+static void test_errors_and_recovery(void **state)
+{
+    ic_client_t *c = client_for(fake_addr, 10, 2);
+    uint8_t *v = store_object(c, "e", 100000);
+    void *got = NULL;
+    size_t glen;
+    struct {
+        int mode, want;
+        const char *text;
+    } cases[] = {
+        {FM_ERR, IC_ESERVER, "fake failure"},
+        {FM_MALFORMED, IC_EPROTO, ""},
+        {FM_CLOSE, IC_EIO, "closed"},
+        {FM_TRUNCATE, IC_EIO, ""},
+        {FM_SILENT, IC_ETIMEDOUT, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fake->mode = cases[i].mode;
+        uint64_t t0 = ev_now_ms();
+        int rc = ic_get(c, "e", 1, &got, &glen);
+        if (rc != cases[i].want) fail_msg("mode %d: got %d (%s)", cases[i].mode, rc, ic_last_error(c));
+        assert_true(ev_now_ms() - t0 < 1500); /* the chunk deadline (400 ms) bounds silence */
+        assert_non_null(strstr(ic_last_error(c), cases[i].text));
+        assert_null(got);
+        fake->mode = FM_NORMAL;
+        expect_get(c, "e", v, 100000); /* the client recovers on the next call */
+    }
+    free(v);
+    ic_client_free(c);
+    /* Nobody listening. */
+    c = client_for("127.0.0.1:1", 10, 2);
+    assert_int_equal(ic_set(c, "k", 1, "v", 1), IC_ECONNECT);
+    assert_non_null(strstr(ic_last_error(c), "127.0.0.1:1"));
+    ic_client_free(c);
+}
+
+static void test_bad_options(void **state)
+{
+    ic_options_t o;
+    ic_options_init(&o);
+    int err = 0;
+    o.d = 0;
+    assert_null(ic_client_new(&o, &err));
+    assert_int_equal(err, IC_EINVAL);
+    ic_options_init(&o);
+    o.d = 40;
+    o.p = 9;
+    assert_null(ic_client_new(&o, &err));
+    ic_options_init(&o);
+    const char *bad[1] = {"nocolon"};
+    o.proxies = bad;
+    o.nproxies = 1;
+    assert_null(ic_client_new(&o, &err));
+    ic_client_t *c = ic_client_new(NULL, &err);
+    assert_non_null(c);
+    assert_int_equal(ic_proxy_count(c), 1);
+    assert_int_equal(ic_get(c, NULL, 3, NULL, NULL), IC_EINVAL);
+    ic_client_free(c);
+    assert_string_equal(ic_strerror(IC_ECORRUPT), "too few chunks passed their checksum");
+}
+
+static void test_several_proxies(void **state)
+{
+    fake_proxy_t *more[3] = {fake, fake_proxy_start(0), fake_proxy_start(0)};
+    char addrs[3][64];
+    const char *proxies[3];
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(more[i]);
+        snprintf(addrs[i], sizeof addrs[i], "127.0.0.1:%d", more[i]->port);
+        proxies[i] = addrs[i];
+    }
+    ic_options_t o;
+    ic_options_init(&o);
+    o.proxies = proxies;
+    o.nproxies = 3;
+    ic_client_t *c = ic_client_new(&o, NULL);
+    assert_non_null(c);
+    int sets_before[3];
+    for (int i = 0; i < 3; i++) sets_before[i] = more[i]->icsets;
+    for (int i = 0; i < 60; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "multi%d", i);
+        assert_int_equal(ic_set(c, key, strlen(key), key, strlen(key)), IC_OK);
+    }
+    for (int i = 0; i < 60; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "multi%d", i);
+        expect_get(c, key, (const uint8_t *)key, strlen(key));
+    }
+    for (int i = 0; i < 3; i++) assert_true(more[i]->icsets - sets_before[i] >= 5); /* all used */
+    ic_client_free(c);
+}
+
+int main(void)
+{
+    fake = fake_proxy_start(0);
+    if (!fake) return 1;
+    snprintf(fake_addr, sizeof fake_addr, "127.0.0.1:%d", fake->port);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ring_balance_and_movement),
+        cmocka_unit_test(test_reply_parser),
+        cmocka_unit_test_setup(test_roundtrip_sizes, setup),
+        cmocka_unit_test_setup(test_get_into_too_small_and_miss, setup),
+        cmocka_unit_test_setup(test_any_order_and_parity_first, setup),
+        cmocka_unit_test_setup(test_lost_chunks_are_rebuilt_and_repaired, setup),
+        cmocka_unit_test_setup(test_corrupt_chunk, setup),
+        cmocka_unit_test_setup(test_fewer_than_d_is_a_miss, setup),
+        cmocka_unit_test_setup(test_errors_and_recovery, setup),
+        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test_setup(test_several_proxies, setup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
