@@ -147,7 +147,7 @@ static int read_simple(ic_client_t *c, icc_conn_t *k, uint64_t deadline, resp_he
 {
     if (bulk) *bulk = NULL;
     for (;;) {
-        ssize_t n = resp_parse_header(buf_head(&k->rx), buf_len(&k->rx), &resp_default_limits, h);
+        ssize_t n = resp_parse_header(icc_rx_head(k), buf_len(&k->rx), &resp_default_limits, h);
         if (n < 0) return icc_fail(c, IC_EPROTO, "%s: %s", k->addr, resp_strerror((int)n));
         if (n > 0) {
             if (h->type == RESP_ERROR) {
@@ -445,7 +445,7 @@ static int get_once(ic_client_t *c, icc_conn_t *k, const void *key, size_t keyle
     while (!done) {
         size_t used;
         icc_reply_event_t ev;
-        int e = icc_reply_feed(&r, buf_head(&k->rx), buf_len(&k->rx), &used, &ev);
+        int e = icc_reply_feed(&r, icc_rx_head(k), buf_len(&k->rx), &used, &ev);
         if (e == ICC_REPLY_ERROR) {
             icc_fail(c, IC_ESERVER, "%.*s", (int)(ev.len < 400 ? ev.len : 400), ev.str);
             buf_consume(&k->rx, used);

@@ -133,7 +133,7 @@ int icc_conn_fill(ic_client_t *c, icc_conn_t *k, uint64_t deadline)
 int icc_conn_read(ic_client_t *c, icc_conn_t *k, void *dst, size_t n, uint64_t deadline)
 {
     size_t have = buf_len(&k->rx) < n ? buf_len(&k->rx) : n;
-    if (dst && have) memcpy(dst, buf_head(&k->rx), have);
+    if (dst && have) memcpy(dst, icc_rx_head(k), have);
     buf_consume(&k->rx, have);
     size_t off = have;
     char sink[16384];

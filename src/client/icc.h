@@ -108,6 +108,12 @@ int icc_conn_fill(ic_client_t *c, icc_conn_t *k, uint64_t deadline);
  * the socket into dst, with no staging copy. */
 int icc_conn_read(ic_client_t *c, icc_conn_t *k, void *dst, size_t n, uint64_t deadline);
 
+/* Unread received bytes; never NULL (buf_head of a never-used buffer would be NULL + 0). */
+static inline const char *icc_rx_head(const icc_conn_t *k)
+{
+    return buf_len(&k->rx) ? buf_head(&k->rx) : "";
+}
+
 /* Test and fuzz hook: makes proxy i use an already connected fd (the client takes ownership). */
 void icc_client_adopt_fd(ic_client_t *c, size_t proxy, int fd);
 
