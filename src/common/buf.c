@@ -49,6 +49,7 @@ int buf_reserve(buf_t *b, size_t n)
 
 int buf_append(buf_t *b, const void *p, size_t n)
 {
+    if (n == 0) return 0; /* also keeps memcpy away from a never-allocated (NULL) buffer */
     if (buf_reserve(b, n) < 0) return -ENOMEM;
     memcpy(b->data + b->end, p, n);
     b->end += n;

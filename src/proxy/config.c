@@ -36,7 +36,7 @@ static const conf_option_t options[] = {
     OPT("node-connect-timeout", CONF_MS, node_connect_timeout_ms, 10, 600000, "5s", "how long a request waits for an invoked node to connect"),
     OPT("ping-idle", CONF_MS, ping_idle_ms, 0, 3600000, "1s", "ping a node before use when it has been silent this long"),
     OPT("ping-timeout", CONF_MS, ping_timeout_ms, 1, 60000, "200ms", "a node that does not answer a ping in time is invoked again"),
-    OPT("request-timeout", CONF_MS, request_timeout_ms, 10, 3600000, "10s", "a GET that has not gathered d chunks by then fails"),
+    OPT("request-timeout", CONF_MS, request_timeout_ms, 10, 3600000, "10s", "a GET that has not gathered d chunks by then fails; a node silent this long on a request is replaced"),
     OPT("warm-on-start", CONF_BOOL, warm_on_start, 0, 1, "yes", "invoke every function at start so the pool is warm"),
     OPT("ready-timeout", CONF_MS, ready_timeout_ms, 100, 600000, "10s", "at start, how long to wait for the pool to connect"),
     OPT("log-level", CONF_STRING, log_level, 0, 0, "info", "debug, info, warn or error"),

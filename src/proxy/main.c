@@ -199,6 +199,7 @@ int main(int argc, char **argv)
     if (cfg->warm_on_start)
         for (int i = 0; i < srv->nnodes; i++) node_invoke(&srv->nodes[i], "activate");
     ev_timer_add(srv->loop, 0, ready_check, srv);
+    node_start_sweeps(srv);
 
     rc = ev_run(srv->loop);
     if (rc < 0) log_error("event=loop_failed error=\"%s\"", strerror(-rc));

@@ -547,6 +547,32 @@ void node_resume_input(conn_t *c)
     if (!c->closing) conn_update_events(c);
 }
 
+/* Every 100 ms: a node whose oldest request has waited longer than request-timeout is frozen
+ * or stuck mid-invocation. Its requests fail (first-d reads do not even notice) and the next
+ * request invokes the function again, which brings a fresh instance if the old one is wedged. */
+static void stuck_sweep(ev_loop_t *loop, void *arg)
+{
+    server_t *srv = arg;
+    uint64_t now = ev_now_ms();
+    for (int i = 0; i < srv->nnodes; i++) {
+        node_t *n = &srv->nodes[i];
+        if (!n->conn || !n->inflight_head || n->state != NODE_AWAKE) continue;
+        if (now - n->inflight_head->sent_ms <= (uint64_t)srv->cfg.request_timeout_ms) continue;
+        char why[128];
+        snprintf(why, sizeof why, "node %d stuck: no reply within %" PRId64 " ms", n->id,
+                 srv->cfg.request_timeout_ms);
+        log_warn("event=node_stuck node=%d inflight=%d", n->id, n->inflight);
+        srv->stats.node_timeouts++;
+        node_conn_failed(n->conn, why);
+    }
+    ev_timer_add(loop, 100, stuck_sweep, srv);
+}
+
+void node_start_sweeps(server_t *srv)
+{
+    ev_timer_add(srv->loop, 100, stuck_sweep, srv);
+}
+
 void node_accept(server_t *srv, int fd)
 {
     conn_t *c = conn_new(srv, fd, CONN_NODE, NULL);

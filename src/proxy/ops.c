@@ -438,6 +438,7 @@ static void request_more(op_t *op);
 static void get_check(op_t *op)
 {
     if (op->finished) return;
+    log_debug("event=get_check op=%p have=%d pending=%d d=%d", (void *)op, op->nhave, slots_pending(op), op->d);
     request_more(op);
     if (op->nhave >= op->d || op->timed_out || op->nhave + slots_pending(op) < op->d) finish_get(op);
 }
@@ -530,6 +531,8 @@ static void icget_send(op_t *op, nreq_t *q, size_t len, int staged)
 static void icget_progress(op_t *op)
 {
     if (op->finished) return;
+    log_debug("event=icget_progress op=%p forwarded=%d pending=%d relay=%d", (void *)op, op->forwarded,
+              slots_pending(op), op->relay_active);
     request_more(op);
     while (!op->relay_active && op->ready_head && op->forwarded < op->d && op->client) {
         nreq_t *q = op->ready_head;
@@ -684,6 +687,7 @@ static void request_chunk(op_t *op, int i)
     }
     q->on_body = chunk_arrived;
     q->done = chunk_missing;
+    log_debug("event=chunk_request op=%p slot=%d node=%d", (void *)op, i, meta_nodes(op->meta)[i]);
     op->outstanding++;
     op_ref(op);
     node_submit(&op->srv->nodes[meta_nodes(op->meta)[i]], q);

@@ -235,6 +235,7 @@ void node_kick(node_t *n); /* writes pending requests if possible */
 /* Fire-and-forget delete of a chunk (eviction, overwrite, failed SET cleanup). */
 void node_delete_chunk(node_t *n, const char *key, size_t keylen, int index, uint64_t version);
 void node_invoke(node_t *n, const char *cmd);
+void node_start_sweeps(server_t *srv);
 
 /* ---- object metadata ---- */
 struct meta {
