@@ -16,24 +16,27 @@ class Proxy:
     def __init__(self, *args, ready_timeout=20.0):
         self.proc = subprocess.Popen(
             [os.path.join(BIN, "icproxy"), "--client-port", "0", "--node-port", "0", *args],
-            stdout=subprocess.PIPE, stderr=None, text=True)
+            stdout=subprocess.PIPE, stderr=None)
         self.port = None
         self.platform = None
         deadline = time.time() + ready_timeout
-        banner = ""
+        banner = b""
+        fd = self.proc.stdout.fileno()
+        # Raw reads: a buffered reader would hide lines from select().
         while time.time() < deadline and (self.port is None or self.platform is None):
-            r, _, _ = select.select([self.proc.stdout], [], [], 0.2)
-            if r:
-                line = self.proc.stdout.readline()
-                if not line:
-                    break
-                banner += line
-                m = re.search(r"clients on [^:]+:(\d+)", line)
-                if m:
-                    self.port = int(m.group(1))
-                m = re.search(r"^platform: (\S+)", line)
-                if m:
-                    self.platform = m.group(1)
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if not r:
+                continue
+            data = os.read(fd, 4096)
+            if not data:
+                break
+            banner += data
+            m = re.search(rb"clients on [^:]+:(\d+)", banner)
+            if m:
+                self.port = int(m.group(1))
+            m = re.search(rb"\nplatform: (\S+)", banner)
+            if m:
+                self.platform = m.group(1).decode()
         if self.port is None:
             self.stop()
             raise RuntimeError("icproxy did not become ready: %r" % banner)
