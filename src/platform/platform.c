@@ -742,6 +742,22 @@ int platform_function_exists(platform_t *p, const char *name, size_t name_len)
     return find_function(p, name, name_len) >= 0;
 }
 
+/* True unless the process is gone or a zombie the reaper has not collected yet: an invocation
+ * handed to such an instance would be lost (the 10 ms reaper tick leaves that window open). */
+static int process_alive(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *rp = strrchr(buf, ')');
+    if (!rp || rp[1] != ' ') return 1;
+    return rp[2] != 'Z' && rp[2] != 'X';
+}
+
 void platform_invoke(platform_t *p, const char *name, size_t name_len, const char *payload,
                      size_t len, int sync, platform_result_t *res)
 {
@@ -776,6 +792,12 @@ void platform_invoke(platform_t *p, const char *name, size_t name_len, const cha
     function_t *f = &p->fns[fn];
     instance_t *inst = NULL;
     placement_decision_t d = decide(p, (size_t)fn, &inst);
+    for (int tries = 0; d == PLACEMENT_WARM && inst->pid > 0 && !process_alive(inst->pid) && tries < 64;
+         tries++) {
+        kill_instance(p, inst, BILLING_ERROR, "Runtime.ExitError", "Runtime exited before reaping",
+                      NULL, 0);
+        d = decide(p, (size_t)fn, &inst);
+    }
     if (d == PLACEMENT_AT_CAPACITY && !sync && f->queue_len < (size_t)p->cfg->max_queue) {
         inv->state = INV_QUEUED;
         if (f->queue_tail)

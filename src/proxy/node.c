@@ -88,6 +88,14 @@ static void invoke_timeout_cb(ev_loop_t *loop, void *arg)
     node_t *n = arg;
     n->invoke_timer = 0;
     if (n->state != NODE_INVOKING) return;
+    uint64_t waited = ev_now_ms() - n->invoke_started_ms;
+    if (waited < (uint64_t)n->srv->cfg.node_connect_timeout_ms) {
+        /* An Event invocation can be lost without a word (the instance it landed on died):
+         * ask again, as the wait for this node is not over yet. */
+        log_info("event=invoke_retry node=%d waited_ms=%" PRIu64, n->id, waited);
+        node_invoke(n, "activate");
+        return;
+    }
     char err[160];
     snprintf(err, sizeof err, "node %d did not connect within %" PRId64 " ms", n->id,
              n->srv->cfg.node_connect_timeout_ms);
@@ -113,10 +121,12 @@ void node_invoke(node_t *n, const char *cmd)
     snprintf(payload, sizeof payload, "{\"cmd\":\"%s\",\"node_id\":%d,\"proxy\":\"%s\"}", cmd, n->id,
              srv->node_addr);
     if (strcmp(cmd, "activate") == 0) {
+        if (n->state != NODE_INVOKING) n->invoke_started_ms = ev_now_ms();
         n->state = NODE_INVOKING;
         ev_timer_cancel(srv->loop, n->invoke_timer);
-        n->invoke_timer =
-            ev_timer_add(srv->loop, (uint64_t)srv->cfg.node_connect_timeout_ms, invoke_timeout_cb, n);
+        uint64_t left = (uint64_t)srv->cfg.node_connect_timeout_ms - (ev_now_ms() - n->invoke_started_ms);
+        uint64_t wait = (uint64_t)srv->cfg.invoke_retry_ms < left ? (uint64_t)srv->cfg.invoke_retry_ms : left;
+        n->invoke_timer = ev_timer_add(srv->loop, wait, invoke_timeout_cb, n);
     }
     n->invoke_in_flight++;
     n->invocations++;

@@ -381,10 +381,80 @@ static void object_lost(op_t *op)
     if (m && m->version == op->version) meta_drop(srv, m);
 }
 
+/* Remembers on the object that chunk `slot` is gone, so later reads report it lost (state 2)
+ * and readers repair it, even when the loss was only learned after a first-d read finished. */
+static void note_lost(op_t *op, int slot)
+{
+    meta_t *m = meta_lookup(op->srv, op->key, op->keylen);
+    if (!m || m->version != op->version || (m->lost_mask >> slot & 1)) return;
+    m->lost_mask |= 1ull << slot;
+    op->srv->stats.chunks_lost++;
+}
+
+static void mark_lost(op_t *op, int slot)
+{
+    if (!op->finished) op->slot_state[slot] = SLOT_LOST;
+    note_lost(op, slot);
+}
+
+static int slot_known_lost(op_t *op, int slot)
+{
+    return op->slot_state[slot] == SLOT_LOST || (op->meta->lost_mask >> slot & 1);
+}
+
+static void repair_chunk_done(nreq_t *q, nres_t res, const char *err)
+{
+    op_t *op = q->op;
+    if (res == NRES_OK) {
+        meta_t *m = meta_lookup(op->srv, op->key, op->keylen);
+        if (m && m->version == op->version) m->lost_mask &= ~(1ull << q->slot);
+        op->srv->stats.chunks_repaired++;
+    }
+    nreq_free(q);
+    op_unref(op);
+}
+
+/* Redis-path repair: after a decoded GET, every chunk of the object is at hand in op->obj, so
+ * the lost ones are re-stored on their nodes right away (parity is recomputed if one is lost). */
+static void repair_from_obj(op_t *op)
+{
+    size_t cs = op->chunk_size;
+    int need_parity = 0, any = 0;
+    for (int i = 0; i < op->n; i++) {
+        if (!slot_known_lost(op, i)) continue;
+        any = 1;
+        need_parity |= i >= op->d;
+    }
+    if (!any || cs == 0) return;
+    if (need_parity) {
+        uint8_t *data[EC_MAX_CHUNKS], *parity[EC_MAX_CHUNKS];
+        for (int i = 0; i < op->n; i++) {
+            uint8_t *c = (uint8_t *)op->obj->data + (size_t)i * cs;
+            if (i < op->d) data[i] = c;
+            else parity[i - op->d] = c;
+        }
+        ec_encode(op->d, op->p, cs, data, parity);
+    }
+    for (int i = 0; i < op->n; i++) {
+        if (!slot_known_lost(op, i)) continue;
+        const char *chunk = op->obj->data + (size_t)i * cs;
+        if (ec_crc(chunk, cs) != meta_crcs(op->meta)[i]) continue; /* never store what we cannot vouch for */
+        nreq_t *q = nreq_new(NREQ_CSET, op, i, op->key, op->keylen, i, op->version);
+        if (!q) return;
+        q->body_ref = objbuf_ref(op->obj);
+        q->body_ptr = chunk;
+        q->body_len = cs;
+        q->crc = meta_crcs(op->meta)[i];
+        q->done = repair_chunk_done;
+        op_ref(op);
+        node_submit(&op->srv->nodes[meta_nodes(op->meta)[i]], q);
+    }
+}
+
 static void count_lost_chunks(op_t *op)
 {
     for (int i = 0; i < op->n; i++)
-        if (op->slot_state[i] == SLOT_LOST) op->srv->stats.chunks_lost++;
+        if (op->slot_state[i] == SLOT_LOST) note_lost(op, i);
 }
 
 /* ---- Redis GET: chunks are read into op->obj, decoded if needed, sent as one bulk ---- */
@@ -416,6 +486,7 @@ static void finish_get(op_t *op)
             return;
         }
         srv->stats.get_hits++;
+        repair_from_obj(op);
         resp_add_bulk_header(&op->reply, op->size);
         op->reply_ref = objbuf_ref(op->obj);
         op->reply_ref_off = 0;
@@ -456,10 +527,10 @@ static void get_body_done(relay_t *r, relay_status_t st, void *arg)
             op->have_idx[op->nhave++] = i;
         } else {
             log_warn("event=chunk_corrupt node=%d index=%d", q->node->id, i);
-            op->slot_state[i] = SLOT_LOST;
+            mark_lost(op, i);
         }
-    } else if (!op->finished) {
-        op->slot_state[i] = SLOT_LOST;
+    } else if (st == RELAY_SRC_FAILED) {
+        mark_lost(op, i);
     }
     nreq_free(q);
     get_check(op);
@@ -495,7 +566,7 @@ static void icget_finish(op_t *op)
     if (c) {
         for (int i = 0; i < op->n; i++) {
             if (op->slot_state[i] == SLOT_GOOD) continue;
-            icget_write_entry_header(c->conn, i, op->slot_state[i] == SLOT_LOST ? 2 : 1, -1);
+            icget_write_entry_header(c->conn, i, slot_known_lost(op, i) ? 2 : 1, -1);
         }
         c->streaming = NULL;
     }
@@ -556,7 +627,7 @@ static void icget_stream_done(relay_t *r, relay_status_t st, void *arg)
         op->slot_state[q->slot] = SLOT_GOOD;
         op->forwarded++;
     } else {
-        op->slot_state[q->slot] = SLOT_LOST;
+        mark_lost(op, q->slot);
         if (st == RELAY_SRC_FAILED && op->client) {
             /* Part of a body is on the client's stream: the only safe end is to close it. */
             client_conn_failed(op->client->conn, "node failed while its chunk was streaming");
@@ -573,7 +644,7 @@ static void icget_staged(relay_t *r, relay_status_t st, void *arg)
     op_t *op = q->op;
     op->slot_relay[q->slot] = NULL;
     if (op->finished || st != RELAY_OK) {
-        if (!op->finished) op->slot_state[q->slot] = SLOT_LOST;
+        if (st == RELAY_SRC_FAILED) mark_lost(op, q->slot);
         nreq_free(q);
         icget_progress(op);
         op_unref(op);
@@ -606,9 +677,9 @@ static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
     op->outstanding--;
     int unwanted = op->finished || !op->client ||
                    (op->kind == OP_ICGET ? op->forwarded >= op->d : op->nhave >= op->d);
-    if (!unwanted && (len != op->chunk_size || crc != meta_crcs(op->meta)[i])) {
+    if (len != op->chunk_size || crc != meta_crcs(op->meta)[i]) {
         log_warn("event=chunk_mismatch node=%d index=%d len=%zu", q->node->id, i, len);
-        op->slot_state[i] = SLOT_LOST;
+        mark_lost(op, i);
         unwanted = 1;
     }
     if (unwanted) {
@@ -638,7 +709,8 @@ static void chunk_missing(nreq_t *q, nres_t res, const char *err)
 {
     op_t *op = q->op;
     op->outstanding--;
-    if (!op->finished) op->slot_state[q->slot] = SLOT_LOST;
+    if (res == NRES_MISSING) mark_lost(op, q->slot);
+    else if (!op->finished) op->slot_state[q->slot] = SLOT_LOST; /* unreachable now, not gone */
     nreq_free(q);
     if (op->kind == OP_ICGET) icget_progress(op);
     else get_check(op);
@@ -758,6 +830,11 @@ void cmd_icget(client_t *c, op_t *op)
 static void repair_done(nreq_t *q, nres_t res, const char *err)
 {
     op_t *op = q->op;
+    meta_t *m = res == NRES_OK ? meta_lookup(op->srv, q->key, q->keylen) : NULL;
+    if (m && m->version == q->version) {
+        m->lost_mask &= ~(1ull << q->slot);
+        op->srv->stats.chunks_repaired++;
+    }
     if (res == NRES_OK) resp_add_simple(&op->reply, "OK");
     else resp_add_error(&op->reply, "ERR repair failed: %s", err ? err : "node error");
     nreq_free(q);

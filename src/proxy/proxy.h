@@ -49,6 +49,7 @@ typedef struct {
     char *aws_sigv4; /* e.g. "aws:amz:us-east-1:lambda"; empty: unsigned */
     int64_t invoke_timeout_ms;
     int64_t node_connect_timeout_ms;
+    int64_t invoke_retry_ms;
     int64_t ping_idle_ms;
     int64_t ping_timeout_ms;
     int64_t request_timeout_ms;
@@ -219,6 +220,7 @@ struct node {
     uint64_t invocations;
     uint64_t hellos;
     uint64_t last_invoke_ms;
+    uint64_t invoke_started_ms; /* when the current wait for a HELLO began */
     int invoke_in_flight;
     uint64_t instance_changes;
 };
@@ -244,6 +246,7 @@ struct meta {
     uint64_t version;
     uint64_t size;
     uint64_t expire_ms; /* wall clock ms, 0 = never */
+    uint64_t lost_mask; /* chunks known to be gone from their node, awaiting repair */
     uint32_t chunk_size;
     uint32_t clock_pos;
     uint16_t keylen;
@@ -416,6 +419,7 @@ typedef struct {
     uint64_t bytes_in, bytes_out;
     uint64_t invocations, invoke_failures;
     uint64_t chunks_lost;
+    uint64_t chunks_repaired;
     uint64_t objects_lost;
     uint64_t node_timeouts;
     uint64_t relays;
