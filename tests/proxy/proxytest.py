@@ -42,6 +42,7 @@ class Proxy:
             raise RuntimeError("icproxy did not become ready: %r" % banner)
 
     def stop(self):
+        """Stops icproxy with SIGTERM; an unclean exit (crash, sanitizer report) fails the test."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -49,6 +50,9 @@ class Proxy:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                raise AssertionError("icproxy did not stop within 15 s of SIGTERM")
+            if self.proc.returncode != 0:
+                raise AssertionError("icproxy exited with status %d" % self.proc.returncode)
         return self.proc.returncode
 
     def __enter__(self):
