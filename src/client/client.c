@@ -517,9 +517,13 @@ static int get_once(ic_client_t *c, icc_conn_t *k, const void *key, size_t keyle
     if (g.ngood < g.m.d) {
         int bad = 0;
         for (int i = 0; i < g.m.n; i++) bad += g.state[i] == CH_BADCRC;
+        int lost = 0;
+        for (int i = 0; i < g.m.n; i++) lost += g.state[i] == CH_LOST;
         if (bad) rc = icc_fail(c, IC_ECORRUPT, "%d of %d chunks failed their checksum, %d good, %d needed",
                                bad, g.m.n, g.ngood, g.m.d);
-        else rc = IC_MISS; /* the proxy could not reach d chunks: the object is gone */
+        else if (lost > g.m.p) rc = IC_MISS; /* more than p chunks are gone: so is the object */
+        else rc = icc_fail(c, IC_EIO, "%s: only %d of the %d chunks needed could be read; try again",
+                           k->addr, g.ngood, g.m.d);
         goto out;
     }
     rc = assemble(c, &g);

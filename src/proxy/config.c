@@ -34,7 +34,7 @@ static const conf_option_t options[] = {
     OPT("aws-sigv4", CONF_STRING, aws_sigv4, 0, 0, "", "sign invocations, e.g. aws:amz:us-east-1:lambda (keys from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"),
     OPT("invoke-timeout", CONF_MS, invoke_timeout_ms, 100, 600000, "10s", "HTTP timeout of one Invoke API call"),
     OPT("node-connect-timeout", CONF_MS, node_connect_timeout_ms, 10, 600000, "5s", "how long a request waits for an invoked node to connect"),
-    OPT("invoke-retry", CONF_MS, invoke_retry_ms, 10, 600000, "1s", "invoke a node again when it has not connected this long after an invocation"),
+    OPT("invoke-retry", CONF_MS, invoke_retry_ms, 10, 600000, "2s", "invoke a node again when it has not connected this long after an invocation"),
     OPT("ping-idle", CONF_MS, ping_idle_ms, 0, 3600000, "1s", "ping a node before use when it has been silent this long"),
     OPT("ping-timeout", CONF_MS, ping_timeout_ms, 1, 60000, "200ms", "a node that does not answer a ping in time is invoked again"),
     OPT("request-timeout", CONF_MS, request_timeout_ms, 10, 3600000, "10s", "a GET that has not gathered d chunks by then fails; a node silent this long on a request is replaced"),

@@ -23,6 +23,7 @@ typedef struct job {
     char err[200];
     CURL *easy;
     struct curl_slist *headers;
+    struct job *prev_active, *next_active; /* in the invoker's list of running transfers */
     char body[512];
     size_t body_len;
 } job_t;
@@ -42,6 +43,7 @@ struct invoker {
     int stop;
     char stats[2048];
     CURLM *multi;
+    job_t *active; /* transfers in the multi handle (invoker thread only) */
 };
 
 static size_t collect_body(char *p, size_t size, size_t n, void *arg)
@@ -80,6 +82,22 @@ static void start_job(invoker_t *inv, job_t *j)
         curl_easy_setopt(j->easy, CURLOPT_USERPWD, inv->userpwd);
     }
     curl_multi_add_handle(inv->multi, j->easy);
+    j->next_active = inv->active;
+    if (inv->active) inv->active->prev_active = j;
+    inv->active = j;
+}
+
+static void release_transfer(invoker_t *inv, job_t *j)
+{
+    if (j->prev_active) j->prev_active->next_active = j->next_active;
+    else if (inv->active == j) inv->active = j->next_active;
+    if (j->next_active) j->next_active->prev_active = j->prev_active;
+    j->prev_active = j->next_active = NULL;
+    curl_multi_remove_handle(inv->multi, j->easy);
+    curl_easy_cleanup(j->easy);
+    curl_slist_free_all(j->headers);
+    j->easy = NULL;
+    j->headers = NULL;
 }
 
 static void finish_job(invoker_t *inv, job_t *j, CURLcode rc)
@@ -93,11 +111,7 @@ static void finish_job(invoker_t *inv, job_t *j, CURLcode rc)
     } else {
         j->ok = 1;
     }
-    curl_multi_remove_handle(inv->multi, j->easy);
-    curl_easy_cleanup(j->easy);
-    curl_slist_free_all(j->headers);
-    j->easy = NULL;
-    j->headers = NULL;
+    release_transfer(inv, j);
     pthread_mutex_lock(&inv->mu);
     j->next = inv->done_head;
     inv->done_head = j;
@@ -140,7 +154,17 @@ static void *invoker_main(void *arg)
         job_t *todo = inv->todo_head;
         inv->todo_head = inv->todo_tail = NULL;
         pthread_mutex_unlock(&inv->mu);
-        if (stop) break;
+        if (stop) {
+            /* Transfers still running at shutdown are abandoned, their memory released. */
+            while (inv->active) {
+                job_t *j = inv->active;
+                release_transfer(inv, j);
+                free(j->payload);
+                free(j);
+            }
+            inv->todo_head = todo; /* freed by invoker_stop */
+            break;
+        }
         while (todo) {
             job_t *next = todo->next;
             start_job(inv, todo);

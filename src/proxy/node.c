@@ -56,31 +56,38 @@ static void complete(nreq_t *q, nres_t res, const char *err)
     else nreq_free(q);
 }
 
-static void fail_list(nreq_t **head, nreq_t **tail, const char *err)
+static void fail_list(nreq_t **head, nreq_t **tail, nres_t res, const char *err)
 {
     nreq_t *q = *head;
     *head = *tail = NULL;
     while (q) {
         nreq_t *next = q->next;
         q->next = NULL;
-        complete(q, NRES_ERROR, err);
+        /* Only reads learn anything from a vanished instance: what it held is gone. */
+        complete(q, q->kind == NREQ_CGET ? res : NRES_ERROR, err);
         q = next;
     }
 }
 
-static void fail_inflight(node_t *n, const char *err)
+/* res: NRES_MISSING when the instance itself is gone (its memory with it), else NRES_ERROR. */
+static void fail_inflight_as(node_t *n, nres_t res, const char *err)
 {
     n->inflight = 0;
     n->rx_state = RX_START;
     n->ping_outstanding = 0;
     ev_timer_cancel(n->srv->loop, n->ping_timer);
     n->ping_timer = 0;
-    fail_list(&n->inflight_head, &n->inflight_tail, err);
+    fail_list(&n->inflight_head, &n->inflight_tail, res, err);
+}
+
+static void fail_inflight(node_t *n, const char *err)
+{
+    fail_inflight_as(n, NRES_ERROR, err);
 }
 
 static void fail_pending(node_t *n, const char *err)
 {
-    fail_list(&n->pending_head, &n->pending_tail, err);
+    fail_list(&n->pending_head, &n->pending_tail, NRES_ERROR, err);
 }
 
 static void invoke_timeout_cb(ev_loop_t *loop, void *arg)
@@ -286,27 +293,38 @@ void node_delete_chunk(node_t *n, const char *key, size_t keylen, int index, uin
 
 /* ---- incoming ---- */
 
-static void detach_conn(node_t *n, const char *why)
+static void detach_conn(node_t *n, nres_t res, const char *why)
 {
     conn_t *c = n->conn;
     n->conn = NULL;
     if (c) c->owner = NULL;
-    fail_inflight(n, why);
+    fail_inflight_as(n, res, why);
     if (n->state != NODE_INVOKING) n->state = NODE_DOWN;
     if (n->pending_head && n->state == NODE_DOWN) node_invoke(n, "activate");
 }
 
-void node_conn_failed(conn_t *c, const char *why);
-void node_conn_failed(conn_t *c, const char *why)
+static void conn_lost(conn_t *c, nres_t res, const char *why)
 {
     node_t *n = c->owner;
     if (c->rx_relay) relay_fail_source(c->rx_relay);
     if (c->tx_relay) relay_drop_sink(c->tx_relay);
     if (n) {
         log_info("event=node_disconnected node=%d reason=\"%s\"", n->id, why);
-        detach_conn(n, why);
+        detach_conn(n, res, why);
     }
     conn_close_async(c);
+}
+
+void node_conn_failed(conn_t *c, const char *why)
+{
+    conn_lost(c, NRES_ERROR, why);
+}
+
+/* The node closed its end. A node closes only on malformed input, which the proxy never sends,
+ * so the instance is gone (killed, reclaimed, crashed) and so are its chunks. */
+static void node_conn_gone(conn_t *c)
+{
+    conn_lost(c, NRES_MISSING, "instance gone (connection closed)");
 }
 
 static void on_hello(conn_t *c, int argc, const char **argv, const size_t *argl)
@@ -538,8 +556,12 @@ void node_io(ev_loop_t *loop, int fd, int events, void *arg)
             relay_pump(c->rx_relay);
         } else {
             ssize_t n = conn_read(c, NODE_READ_SIZE);
-            if (n == 0 || (n < 0 && n != -EAGAIN)) {
-                conn_fail(c, n == 0 ? "connection closed" : "read failed");
+            if (n == 0 || n == -ECONNRESET) {
+                node_conn_gone(c);
+                return;
+            }
+            if (n < 0 && n != -EAGAIN) {
+                conn_fail(c, "read failed");
                 return;
             }
             node_process_input(c);

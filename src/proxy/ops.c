@@ -10,7 +10,9 @@
 #include "log.h"
 #include "proxy.h"
 
-enum { SLOT_PENDING = 0, SLOT_GOOD = 1, SLOT_LOST = 2 };
+/* Per-chunk state of an operation. LOST: the node does not have it (or it failed its CRC), which
+ * is known data loss; FAILED: the node could not be reached, which says nothing about the data. */
+enum { SLOT_PENDING = 0, SLOT_GOOD = 1, SLOT_LOST = 2, SLOT_FAILED = 3 };
 
 uint64_t server_next_version(server_t *srv)
 {
@@ -457,6 +459,15 @@ static void count_lost_chunks(op_t *op)
         if (op->slot_state[i] == SLOT_LOST) note_lost(op, i);
 }
 
+/* Chunks known to be gone. Only more than p of them make the object lost; chunks that are merely
+ * unreachable make the read fail with an error and leave the object in place. */
+static int lost_chunks(op_t *op)
+{
+    int n = 0;
+    for (int i = 0; i < op->n; i++) n += slot_known_lost(op, i);
+    return n;
+}
+
 /* ---- Redis GET: chunks are read into op->obj, decoded if needed, sent as one bulk ---- */
 
 static void finish_get(op_t *op)
@@ -492,14 +503,14 @@ static void finish_get(op_t *op)
         op->reply_ref_off = 0;
         op->reply_ref_len = op->size;
         buf_append(&op->reply_tail, "\r\n", 2);
-    } else if (op->timed_out) {
-        srv->stats.errors++;
-        resp_add_error(&op->reply, "ERR timeout: %d of %d chunks arrived within %" PRId64 " ms",
-                       op->nhave, op->d, srv->cfg.request_timeout_ms);
-    } else {
+    } else if (lost_chunks(op) > op->p) {
         object_lost(op);
         srv->stats.get_misses++;
         resp_add_null(&op->reply);
+    } else {
+        srv->stats.errors++;
+        resp_add_error(&op->reply, "ERR only %d of the %d chunks needed could be read%s; try again",
+                       op->nhave, op->d, op->timed_out ? " in time" : "");
     }
     client_on_op_done(op);
 }
@@ -571,9 +582,11 @@ static void icget_finish(op_t *op)
         c->streaming = NULL;
     }
     if (op->forwarded >= op->d) srv->stats.get_hits++;
-    else {
-        if (!op->timed_out) object_lost(op);
+    else if (lost_chunks(op) > op->p) {
+        object_lost(op);
         srv->stats.get_misses++;
+    } else {
+        srv->stats.errors++; /* the client sees fewer than d chunks, none of them lost: an error */
     }
     client_on_op_done(op);
 }
@@ -710,7 +723,7 @@ static void chunk_missing(nreq_t *q, nres_t res, const char *err)
     op_t *op = q->op;
     op->outstanding--;
     if (res == NRES_MISSING) mark_lost(op, q->slot);
-    else if (!op->finished) op->slot_state[q->slot] = SLOT_LOST; /* unreachable now, not gone */
+    else if (!op->finished) op->slot_state[q->slot] = SLOT_FAILED; /* unreachable now, not gone */
     nreq_free(q);
     if (op->kind == OP_ICGET) icget_progress(op);
     else get_check(op);
@@ -754,7 +767,7 @@ static void request_chunk(op_t *op, int i)
     nreq_t *q = nreq_new(NREQ_CGET, op, i, op->key, op->keylen, i, op->version);
     op->requested |= 1ull << i;
     if (!q) {
-        op->slot_state[i] = SLOT_LOST;
+        op->slot_state[i] = SLOT_FAILED;
         return;
     }
     q->on_body = chunk_arrived;
