@@ -132,7 +132,8 @@ void node_invoke(node_t *n, const char *cmd)
         n->state = NODE_INVOKING;
         ev_timer_cancel(srv->loop, n->invoke_timer);
         uint64_t left = (uint64_t)srv->cfg.node_connect_timeout_ms - (ev_now_ms() - n->invoke_started_ms);
-        uint64_t wait = (uint64_t)srv->cfg.invoke_retry_ms < left ? (uint64_t)srv->cfg.invoke_retry_ms : left;
+        uint64_t retry = (uint64_t)srv->cfg.invoke_retry_ms;
+        uint64_t wait = retry && retry < left ? retry : left;
         n->invoke_timer = ev_timer_add(srv->loop, wait, invoke_timeout_cb, n);
     }
     n->invoke_in_flight++;
@@ -303,9 +304,31 @@ static void detach_conn(node_t *n, nres_t res, const char *why)
     if (n->pending_head && n->state == NODE_DOWN) node_invoke(n, "activate");
 }
 
+void node_park(node_t *n, nreq_t *q)
+{
+    n->parked = q;
+    n->conn->read_paused = 1;
+    conn_update_events(n->conn);
+}
+
+conn_t *node_unpark(node_t *n)
+{
+    conn_t *c = n->conn;
+    n->parked = NULL;
+    c->read_paused = 0;
+    conn_update_events(c);
+    return c;
+}
+
 static void conn_lost(conn_t *c, nres_t res, const char *why)
 {
     node_t *n = c->owner;
+    if (n && n->parked && n->conn == c) {
+        extern void icget_parked_failed(nreq_t * q, nres_t res);
+        nreq_t *q = n->parked;
+        n->parked = NULL;
+        icget_parked_failed(q, res);
+    }
     if (c->rx_relay) relay_fail_source(c->rx_relay);
     if (c->tx_relay) relay_drop_sink(c->tx_relay);
     if (n) {
@@ -343,14 +366,9 @@ static void on_hello(conn_t *c, int argc, const char **argv, const size_t *argl)
     snprintf(instance, sizeof instance, "%.*s", (int)(argl[2] < 39 ? argl[2] : 39), argv[2]);
     if (n->conn && n->conn != c) {
         /* A new instance of this function dialed in: the old connection is frozen or lost. */
-        conn_t *old = n->conn;
         log_info("event=node_replaced node=%d old=%s new=%s", n->id, n->instance, instance);
-        n->conn = NULL;
-        old->owner = NULL;
-        if (old->rx_relay) relay_fail_source(old->rx_relay);
-        if (old->tx_relay) relay_drop_sink(old->tx_relay);
-        fail_inflight(n, "node instance replaced");
-        conn_close_async(old);
+        n->state = NODE_INVOKING; /* so dropping the old connection does not invoke again */
+        node_conn_failed(n->conn, "node instance replaced");
     }
     if (strcmp(n->instance, instance) != 0) {
         if (n->instance[0]) n->instance_changes++;
@@ -500,7 +518,7 @@ pop_error:
 
 static void node_process_input(conn_t *c)
 {
-    while (!c->closing && !c->rx_relay && buf_len(&c->in) > 0) {
+    while (!c->closing && !c->rx_relay && !c->read_paused && buf_len(&c->in) > 0) {
         node_t *n = c->owner;
         const char *p = buf_head(&c->in);
         /* Unsolicited messages are arrays whose first element is a bulk (HELLO, BYE); replies
@@ -554,7 +572,7 @@ void node_io(ev_loop_t *loop, int fd, int events, void *arg)
     if (events & EV_READ) {
         if (c->rx_relay) {
             relay_pump(c->rx_relay);
-        } else {
+        } else if (!c->read_paused) {
             ssize_t n = conn_read(c, NODE_READ_SIZE);
             if (n == 0 || n == -ECONNRESET) {
                 node_conn_gone(c);

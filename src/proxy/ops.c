@@ -559,6 +559,8 @@ static void icget_write_entry_header(conn_t *c, int index, int state, int64_t le
     conn_write(c, hdr, (size_t)n);
 }
 
+static void body_discarded(relay_t *r, relay_status_t st, void *arg);
+
 static void icget_finish(op_t *op)
 {
     server_t *srv = op->srv;
@@ -569,8 +571,9 @@ static void icget_finish(op_t *op)
     while (op->ready_head) {
         nreq_t *q = op->ready_head;
         op->ready_head = q->next;
-        nreq_free(q);
-        op_unref(op);
+        q->next = NULL;
+        conn_t *src = node_unpark(q->node);
+        relay_start(srv, src, RELAY_DISCARD, NULL, NULL, q->body_len, body_discarded, q);
     }
     op->ready_tail = NULL;
     count_lost_chunks(op);
@@ -593,21 +596,11 @@ static void icget_finish(op_t *op)
 
 static void icget_stream_done(relay_t *r, relay_status_t st, void *arg);
 
-/* Sends chunk q to the client: spliced from the node (q->node's connection is positioned at
- * the body) or, when staged, from memory. */
-static void icget_send(op_t *op, nreq_t *q, size_t len, int staged)
+/* Splices chunk q from its node's connection (positioned at the body) to the client. */
+static void icget_send(op_t *op, nreq_t *q, size_t len)
 {
     client_t *c = op->client;
     icget_write_entry_header(c->conn, q->slot, 0, (int64_t)len);
-    if (staged) {
-        conn_write_ref(c->conn, q->body_ref, q->body_ref->data, len);
-        conn_write(c->conn, "\r\n", 2);
-        op->slot_state[q->slot] = SLOT_GOOD;
-        op->forwarded++;
-        nreq_free(q);
-        op_unref(op);
-        return;
-    }
     op->relay_active = 1;
     relay_start(op->srv, q->node->conn, RELAY_TO_CONN, c->conn, NULL, len, icget_stream_done, q);
 }
@@ -618,12 +611,13 @@ static void icget_progress(op_t *op)
     log_debug("event=icget_progress op=%p forwarded=%d pending=%d relay=%d", (void *)op, op->forwarded,
               slots_pending(op), op->relay_active);
     request_more(op);
-    while (!op->relay_active && op->ready_head && op->forwarded < op->d && op->client) {
+    if (!op->relay_active && op->ready_head && op->forwarded < op->d && op->client) {
         nreq_t *q = op->ready_head;
         op->ready_head = q->next;
         if (!op->ready_head) op->ready_tail = NULL;
         q->next = NULL;
-        icget_send(op, q, op->chunk_size, 1);
+        node_unpark(q->node);
+        icget_send(op, q, q->body_len);
     }
     if (op->relay_active) return;
     if (!op->client || op->forwarded >= op->d || op->timed_out ||
@@ -651,23 +645,25 @@ static void icget_stream_done(relay_t *r, relay_status_t st, void *arg)
     op_unref(op);
 }
 
-static void icget_staged(relay_t *r, relay_status_t st, void *arg)
+/* The node holding parked chunk q lost its connection before the chunk could be sent. */
+void icget_parked_failed(nreq_t *q, nres_t res);
+void icget_parked_failed(nreq_t *q, nres_t res)
 {
-    nreq_t *q = arg;
     op_t *op = q->op;
-    op->slot_relay[q->slot] = NULL;
-    if (op->finished || st != RELAY_OK) {
-        if (st == RELAY_SRC_FAILED) mark_lost(op, q->slot);
-        nreq_free(q);
-        icget_progress(op);
-        op_unref(op);
-        return;
+    nreq_t **pp = &op->ready_head;
+    op->ready_tail = NULL;
+    while (*pp) {
+        if (*pp == q) *pp = q->next;
+        else {
+            op->ready_tail = *pp;
+            pp = &(*pp)->next;
+        }
     }
-    q->next = NULL;
-    if (op->ready_tail) op->ready_tail->next = q;
-    else op->ready_head = q;
-    op->ready_tail = q;
-    icget_progress(op); /* keeps the reference until the staged chunk is sent */
+    if (res == NRES_MISSING) mark_lost(op, q->slot);
+    else if (!op->finished) op->slot_state[q->slot] = SLOT_FAILED;
+    nreq_free(q);
+    icget_progress(op);
+    op_unref(op);
 }
 
 static void body_discarded(relay_t *r, relay_status_t st, void *arg)
@@ -705,16 +701,17 @@ static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
         return;
     }
     if (!op->relay_active && !op->ready_head) {
-        icget_send(op, q, len, 0);
+        icget_send(op, q, len);
         return;
     }
-    /* The client's output is busy with another chunk: stage this one in memory. */
-    q->body_ref = objbuf_new(len);
-    if (!q->body_ref) {
-        relay_start(srv, src, RELAY_DISCARD, NULL, NULL, len, body_discarded, q);
-        return;
-    }
-    op->slot_relay[i] = relay_start(srv, src, RELAY_TO_MEMORY, NULL, q->body_ref->data, len, icget_staged, q);
+    /* The client's output is busy with another chunk: leave this body in its node's socket
+     * (the connection stops reading) and splice it when its turn comes. No copy, no staging. */
+    q->body_len = len;
+    q->next = NULL;
+    if (op->ready_tail) op->ready_tail->next = q;
+    else op->ready_head = q;
+    op->ready_tail = q;
+    node_park(q->node, q);
 }
 
 /* CGET answered without a body: the node lacks the chunk, or failed. */

@@ -50,6 +50,9 @@ int platform_child_start(const proxy_config_t *cfg, const char *self_dir, platfo
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         dup2(fds[1], STDOUT_FILENO);
         setenv("IC_NODE_RESERVED_MB", reserved, 1);
+        char idle_return[24];
+        snprintf(idle_return, sizeof idle_return, "%lld", (long long)cfg->node_idle_return_ms);
+        setenv("IC_NODE_IDLE_RETURN_MS", idle_return, 1);
         const char *argv[] = {bin, "--host", "127.0.0.1", "--port", "0", "--function-prefix",
                               cfg->function_prefix, "--function-count", count, "--memory", mem,
                               "--timeout", timeout, "--idle-reclaim", idle, "--billing", cfg->billing,

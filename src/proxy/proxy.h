@@ -42,6 +42,7 @@ typedef struct {
     char *platform_binary;
     char *node_binary;
     int64_t function_timeout_ms;
+    int64_t node_idle_return_ms;
     int64_t idle_reclaim_ms;
     char *billing;
     char *billing_log;
@@ -223,6 +224,7 @@ struct node {
     uint64_t invoke_started_ms; /* when the current wait for a HELLO began */
     int invoke_in_flight;
     uint64_t instance_changes;
+    nreq_t *parked; /* its body is next on the connection; reading waits for the op */
 };
 
 void node_init(server_t *srv, node_t *n, int id);
@@ -238,6 +240,9 @@ void node_kick(node_t *n); /* writes pending requests if possible */
 void node_delete_chunk(node_t *n, const char *key, size_t keylen, int index, uint64_t version);
 void node_invoke(node_t *n, const char *cmd);
 void node_start_sweeps(server_t *srv);
+/* A CGET body the op cannot take yet stays in the node's socket: reading pauses until unpark. */
+void node_park(node_t *n, nreq_t *q);
+conn_t *node_unpark(node_t *n);
 
 /* ---- object metadata ---- */
 struct meta {

@@ -84,8 +84,10 @@ class LibraryTest(unittest.TestCase):
         self.assertEqual(out.stdout, w)
 
     def test_read_with_lost_nodes_and_repair(self):
-        proxy = self.proxies[0]
-        addr = [self.addrs[0]]
+        # A pool of exactly d + p nodes: every node holds one chunk, so every kill loses one.
+        proxy = Proxy("--pool-size", "12", "--node-memory", "256", "--node-reserved", "16")
+        self.addCleanup(proxy.stop)
+        addr = ["127.0.0.1:%d" % proxy.port]
         v = os.urandom(6 << 20)
         self.assertEqual(self.iccli("set", "sturdy", "-", stdin=v, proxies=addr).returncode, 0)
         by_function = {}
