@@ -184,6 +184,7 @@ static void store_check_done(op_t *op)
     }
     meta_insert(&srv->meta, m);
     srv->stats.sets++;
+    log_debug("event=set_committed op=%p us=%" PRIu64, (void *)op, ev_now_us() - op->started_us);
     resp_add_simple(&op->reply, "OK");
     client_on_op_done(op);
 }
@@ -191,6 +192,8 @@ static void store_check_done(op_t *op)
 /* Redis SET: the value is in op->obj; encode, checksum, place and send every chunk. */
 void cmd_set(client_t *c, op_t *op)
 {
+    log_debug("event=set_value_read op=%p size=%" PRIu64 " us=%" PRIu64, (void *)op, op->size,
+              ev_now_us() - op->started_us);
     size_t cs = op->chunk_size;
     size_t data_bytes = cs * (size_t)op->d;
     if (data_bytes > op->size) memset(op->obj->data + op->size, 0, data_bytes - op->size);
