@@ -83,6 +83,16 @@ void client_on_op_done(op_t *op)
     op->done = 1;
     client_t *c = op->client;
     if (!c) return;
+    /* A store that waited for this one may commit now. Only the first is retried here: its own
+     * completion comes back through this function for the next, and the queue may change under
+     * a loop that went on. */
+    for (op_t *o = op->next; o; o = o->next) {
+        if (o->commit_waiting && !client_key_busy(c, o, o->key, o->keylen)) {
+            o->commit_waiting = 0;
+            op_retry_commit(o);
+            break;
+        }
+    }
     flush_replies(c);
     if (!c->conn->closing) client_resume_input(c);
 }
@@ -359,7 +369,7 @@ static void unknown_command(op_t *op, int argc, const char **argv, const size_t 
 
 /* True if an earlier, unfinished write of this client touches the key: pipelined commands must
  * see the effects of the writes before them, as on Redis. */
-static int key_busy(client_t *c, op_t *before, const char *key, size_t keylen)
+int client_key_busy(client_t *c, op_t *before, const char *key, size_t keylen)
 {
     for (op_t *op = c->ops_head; op && op != before; op = op->next) {
         if (op->done || (op->kind != OP_SET && op->kind != OP_ICSET && op->kind != OP_ICREPAIR)) continue;
@@ -392,9 +402,12 @@ static int command_must_wait(client_t *c, op_t *self)
     resp_cmd_t *cmd = &c->cmd;
     int first, last;
     if (cmd->nsmall < 1 || !c->ops_head) return 0;
+    /* Stores start at once and commit in order (see store_check_done); everything else that
+     * touches a key waits for the writes before it. */
+    if (arg_is(cmd->argv[0], cmd->argl[0], "SET") || arg_is(cmd->argv[0], cmd->argl[0], "ICSET")) return 0;
     if (!command_keys(cmd->argv[0], cmd->argl[0], cmd->nsmall, &first, &last)) return 0;
     for (int i = first; i <= last && i < cmd->nsmall; i++)
-        if (key_busy(c, self, cmd->argv[i], cmd->argl[i])) return 1;
+        if (client_key_busy(c, self, cmd->argv[i], cmd->argl[i])) return 1;
     return 0;
 }
 

@@ -45,8 +45,23 @@ conn_t *conn_new(server_t *srv, int fd, conn_kind_t kind, void *owner)
     return c;
 }
 
+/* Inline segments of the standard size are recycled: small replies would otherwise cost a
+ * malloc/free pair each (the event loop is single-threaded, so a plain list will do). */
+static outseg_t *seg_cache;
+static int seg_cached;
+#define SEG_CACHE_MAX 256
+
 static outseg_t *seg_new(size_t cap)
 {
+    if (cap == OUTSEG_INLINE && seg_cache) {
+        outseg_t *s = seg_cache;
+        seg_cache = s->next;
+        seg_cached--;
+        s->next = NULL;
+        s->ptr = s->data;
+        s->len = 0;
+        return s;
+    }
     outseg_t *s = malloc(sizeof *s + cap);
     if (!s) return NULL;
     s->next = NULL;
@@ -108,6 +123,12 @@ int conn_write_buf(conn_t *c, buf_t *b)
 static void seg_free(outseg_t *s)
 {
     objbuf_unref(s->ref);
+    if (!s->ref && s->cap == OUTSEG_INLINE && seg_cached < SEG_CACHE_MAX) {
+        s->next = seg_cache;
+        seg_cache = s;
+        seg_cached++;
+        return;
+    }
     free(s);
 }
 

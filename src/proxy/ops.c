@@ -144,7 +144,12 @@ static int place(op_t *op)
 static void store_check_done(op_t *op)
 {
     server_t *srv = op->srv;
-    if (op->finished || op->outstanding > 0 || !op->all_args) return;
+    if (op->finished || op->outstanding > 0 || !op->all_args || op->commit_waiting) return;
+    /* Pipelined writes of one key commit in the order they were sent. */
+    if (op->client && client_key_busy(op->client, op, op->key, op->keylen)) {
+        op->commit_waiting = 1;
+        return;
+    }
     op->finished = 1;
     meta_t *old = op->err[0] ? NULL : meta_lookup(srv, op->key, op->keylen);
     int refused = !op->err[0] && ((op->nx && old) || (op->xx && !old));
@@ -187,6 +192,11 @@ static void store_check_done(op_t *op)
     log_debug("event=set_committed op=%p us=%" PRIu64, (void *)op, ev_now_us() - op->started_us);
     resp_add_simple(&op->reply, "OK");
     client_on_op_done(op);
+}
+
+void op_retry_commit(op_t *op)
+{
+    store_check_done(op);
 }
 
 /* Redis SET: the value is in op->obj; encode, checksum, place and send every chunk. */
@@ -693,6 +703,16 @@ static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
         log_warn("event=chunk_mismatch node=%d index=%d len=%zu", q->node->id, i, len);
         mark_lost(op, i);
         unwanted = 1;
+    }
+    /* Small bodies usually sit whole in the input buffer already: take them here, without a
+     * relay and its timers (this is most of the work of a small GET). */
+    if ((unwanted || op->kind == OP_GET) && buf_len(&src->in) >= len + 2 &&
+        memcmp(buf_head(&src->in) + len, "\r\n", 2) == 0) {
+        if (!unwanted) memcpy(op->obj->data + (size_t)i * op->chunk_size, buf_head(&src->in), len);
+        buf_consume(&src->in, len + 2);
+        if (unwanted) body_discarded(NULL, RELAY_OK, q);
+        else get_body_done(NULL, RELAY_OK, q);
+        return;
     }
     if (unwanted) {
         relay_start(srv, src, RELAY_DISCARD, NULL, NULL, len, body_discarded, q);

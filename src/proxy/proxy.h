@@ -373,11 +373,14 @@ struct op {
     int finished;  /* the answer is decided; late arrivals are dropped */
     int all_args;  /* ICSET/ICREPAIR: every argument has been read */
     int big_discard; /* a big argument nobody wants is being drained */
+    int commit_waiting; /* stored, waiting for an earlier write of the same key to commit */
     int refs; /* queue + node requests + relays; freed at zero */
 };
 
 void client_accept(server_t *srv, int fd);
 void client_on_op_done(op_t *op);
+int client_key_busy(client_t *c, op_t *before, const char *key, size_t keylen);
+void op_retry_commit(op_t *op);
 void client_resume_input(client_t *c);
 void client_conn_failed(conn_t *c, const char *why);
 void node_conn_failed(conn_t *c, const char *why);

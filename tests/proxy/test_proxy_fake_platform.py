@@ -47,6 +47,20 @@ class FakePlatformTest(unittest.TestCase):
             self.assertTrue(out[2 * i])
             self.assertEqual(out[2 * i + 1], b"v%d" % i * 300)
 
+    def test_pipelined_sets_commit_in_order(self):
+        # Stores of one key start together but must commit in the order they were sent.
+        p = self.r.pipeline(transaction=False)
+        for i in range(100):
+            p.set("same", b"%d" % i * (1 + i * 37))
+        p.get("same")
+        p.delete("same")
+        p.set("same", b"after-delete")
+        p.get("same")
+        out = p.execute()
+        self.assertEqual(out[100], b"99" * (1 + 99 * 37))
+        self.assertEqual(out[101], 1)
+        self.assertEqual(out[103], b"after-delete")
+
     def test_up_to_p_nodes_lost(self):
         v = os.urandom(200000)
         self.r.set("big", v)
