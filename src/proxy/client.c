@@ -162,7 +162,6 @@ void client_close_all(server_t *srv)
     while (srv->clients) client_conn_failed(srv->clients->conn, "shutdown");
 }
 
-void client_io(ev_loop_t *loop, int fd, int events, void *arg);
 void client_io(ev_loop_t *loop, int fd, int events, void *arg)
 {
     conn_t *conn = arg;
@@ -201,11 +200,6 @@ void client_resume_input(client_t *c)
 static int arg_is(const char *a, size_t l, const char *s)
 {
     return strlen(s) == l && strncasecmp(a, s, l) == 0;
-}
-
-static void reply_done(op_t *op)
-{
-    client_on_op_done(op);
 }
 
 static void cmd_command(op_t *op, int argc, const char **argv, const size_t *argl)
@@ -456,7 +450,6 @@ static int dispatch(client_t *c)
         }
         case OP_ICSET:
             op->all_args = 1;
-            extern void icset_check_done(op_t * op);
             icset_check_done(op);
             return 0;
         case OP_ICREPAIR:
@@ -483,12 +476,12 @@ static int dispatch(client_t *c)
     if (!spec) {
         unknown_command(op, argc, argv, argl);
         srv->stats.errors++;
-        reply_done(op);
+        client_on_op_done(op);
         return 0;
     }
     if (argc < spec->min_args || (spec->max_args >= 0 && argc > spec->max_args)) {
         resp_add_error(r, "ERR wrong number of arguments for '%s' command", spec->name);
-        reply_done(op);
+        client_on_op_done(op);
         return 0;
     }
     const char *name = spec->name;
@@ -504,7 +497,7 @@ static int dispatch(client_t *c)
     }
     if (!strcmp(name, "SET")) {
         if (parse_set_options(op, argc, argv, argl) < 0) {
-            reply_done(op);
+            client_on_op_done(op);
             return 0;
         }
         op->kind = OP_SET;
@@ -514,9 +507,8 @@ static int dispatch(client_t *c)
         memcpy(op->key, argv[1], argl[1]);
         op->keylen = argl[1];
         op->size = argl[2];
-        extern int set_prepare_value(op_t * op, const char *value, size_t len);
         if (set_prepare_value(op, argv[2], argl[2]) < 0) {
-            reply_done(op);
+            client_on_op_done(op);
             return 0;
         }
         cmd_set(c, op);
@@ -524,7 +516,6 @@ static int dispatch(client_t *c)
     }
     if (!strcmp(name, "ICSET")) {
         op->kind = OP_ICSET;
-        extern int icset_small(client_t * c, op_t * op, int argc, const char **argv, const size_t *argl);
         icset_small(c, op, argc, argv, argl);
         return 0;
     }
@@ -570,26 +561,22 @@ static int dispatch(client_t *c)
         while (srv->meta.count) meta_drop(srv, srv->meta.clock[srv->meta.count - 1]);
         resp_add_simple(r, "OK");
     }
-    reply_done(op);
+    client_on_op_done(op);
     return 0;
 oom:
     resp_add_error(r, "ERR out of memory");
-    reply_done(op);
+    client_on_op_done(op);
     return 0;
 }
 
-/* Discards the body of a big argument nobody wants, so the connection stays in sync. */
-static void big_discarded(relay_t *r, relay_status_t st, void *arg)
+/* The body of a big argument has been read into its op's buffer, or drained because nobody
+ * wants it (the connection stays in sync either way): the command reader goes on. */
+static void big_body_moved(relay_t *r, relay_status_t st, void *arg)
 {
     op_t *op = arg;
     client_t *c = op->client;
     op_unref(op);
     if (st == RELAY_OK && c) resp_cmd_big_done(&c->cmd);
-}
-
-static void big_read_done(relay_t *r, relay_status_t st, void *arg)
-{
-    big_discarded(r, st, arg);
 }
 
 /* A bulk longer than SMALL_ARG_MAX: decide where its body goes. */
@@ -617,15 +604,14 @@ static void handle_big(client_t *c)
                 memcpy(op->key, argv[1], argl[1]);
                 op->keylen = argl[1];
             }
-            extern int set_prepare_value(op_t * op, const char *value, size_t len);
-            if (!op->key || set_prepare_value(op, NULL, len) < 0) {
+                if (!op->key || set_prepare_value(op, NULL, len) < 0) {
                 op->big_discard = 1;
                 snprintf(op->err, sizeof op->err, "%.*s", (int)(buf_len(&op->reply) > 3 ? buf_len(&op->reply) - 3 : 0),
                          buf_len(&op->reply) ? buf_head(&op->reply) + 1 : "");
                 buf_clear(&op->reply);
             } else {
                 op_ref(op);
-                relay_start(srv, c->conn, RELAY_TO_MEMORY, NULL, op->obj->data, len, big_read_done, op);
+                relay_start(srv, c->conn, RELAY_TO_MEMORY, NULL, op->obj->data, len, big_body_moved, op);
                 return;
             }
         } else if (cmd->argi >= 5 && arg_is(argv[0], argl[0], "ICSET")) {
@@ -638,7 +624,7 @@ static void handle_big(client_t *c)
                 snprintf(op->err, sizeof op->err, "ERR chunk too large");
             } else {
                 op_ref(op);
-                relay_start(srv, c->conn, RELAY_TO_MEMORY, NULL, op->obj->data, len, big_read_done, op);
+                relay_start(srv, c->conn, RELAY_TO_MEMORY, NULL, op->obj->data, len, big_body_moved, op);
                 return;
             }
         } else {
@@ -653,7 +639,7 @@ static void handle_big(client_t *c)
     }
     op->big_discard = 1;
     op_ref(op);
-    relay_start(srv, c->conn, RELAY_DISCARD, NULL, NULL, len, big_discarded, op);
+    relay_start(srv, c->conn, RELAY_DISCARD, NULL, NULL, len, big_body_moved, op);
 }
 
 static void client_process(client_t *c)
@@ -671,7 +657,7 @@ static void client_process(client_t *c)
             if (op) {
                 resp_add_error(&op->reply, "ERR %s", resp_strerror(rc));
                 c->quit_after_reply = 1;
-                reply_done(op);
+                client_on_op_done(op);
             } else {
                 client_conn_failed(c->conn, "protocol error");
             }

@@ -195,7 +195,6 @@ void conn_update_events(conn_t *c)
     if (!c->read_paused || c->rx_relay) ev |= EV_READ;
     if (c->out_head || (c->tx_relay && c->tx_relay->in_pipe > 0)) ev |= EV_WRITE;
     if (c->tx_relay && c->tx_relay->wait_dst) ev |= EV_WRITE;
-    extern ev_io_cb client_io, node_io;
     ev_set(c->srv->loop, c->fd, ev, c->kind == CONN_CLIENT ? client_io : node_io, c);
 }
 

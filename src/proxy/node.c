@@ -222,7 +222,6 @@ static void write_request(node_t *n, nreq_t *q)
 static void stream_body_done(relay_t *r, relay_status_t st, void *arg)
 {
     nreq_t *q = arg;
-    extern void icset_body_moved(op_t * op, int slot, relay_status_t st);
     icset_body_moved(q->op, q->slot, st);
 }
 
@@ -324,7 +323,6 @@ static void conn_lost(conn_t *c, nres_t res, const char *why)
 {
     node_t *n = c->owner;
     if (n && n->parked && n->conn == c) {
-        extern void icget_parked_failed(nreq_t * q, nres_t res);
         nreq_t *q = n->parked;
         n->parked = NULL;
         icget_parked_failed(q, res);
@@ -556,7 +554,6 @@ static void node_process_input(conn_t *c)
     if (c->owner) node_kick(c->owner);
 }
 
-void node_io(ev_loop_t *loop, int fd, int events, void *arg);
 void node_io(ev_loop_t *loop, int fd, int events, void *arg)
 {
     conn_t *c = arg;
@@ -589,7 +586,6 @@ void node_io(ev_loop_t *loop, int fd, int events, void *arg)
 }
 
 /* After a relay finishes, input that was already buffered must be looked at again. */
-void node_resume_input(conn_t *c);
 void node_resume_input(conn_t *c)
 {
     if (c->closing || c->rx_relay) return;

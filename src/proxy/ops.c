@@ -43,7 +43,6 @@ static int copy_key(op_t *op, const char *key, size_t keylen)
 
 /* Sizes the value buffer for a Redis SET: the d data chunks then the p parity chunks. `value`
  * (NULL when the body is read in later) is copied in. 0, or -1 with the error in op->reply. */
-int set_prepare_value(op_t *op, const char *value, size_t len);
 int set_prepare_value(op_t *op, const char *value, size_t len)
 {
     server_t *srv = op->srv;
@@ -280,7 +279,6 @@ static int icset_check_chunk_size(op_t *op, size_t cs)
 }
 
 /* ICSET whose chunks were small enough to arrive as ordinary arguments. */
-int icset_small(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl);
 int icset_small(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
 {
     op->all_args = 1;
@@ -344,7 +342,6 @@ void cmd_icset_chunk(client_t *c, op_t *op, size_t len)
 }
 
 /* Called by the node layer when a streamed chunk body has been relayed (or drained). */
-void icset_body_moved(op_t *op, int slot, relay_status_t st);
 void icset_body_moved(op_t *op, int slot, relay_status_t st)
 {
     client_t *c = op->client;
@@ -353,7 +350,6 @@ void icset_body_moved(op_t *op, int slot, relay_status_t st)
     if (st != RELAY_SRC_FAILED) resp_cmd_big_done(&c->cmd);
 }
 
-void icset_check_done(op_t *op);
 void icset_check_done(op_t *op)
 {
     if (op->placed && op->chunks_seen != op->n) {
@@ -659,7 +655,6 @@ static void icget_stream_done(relay_t *r, relay_status_t st, void *arg)
 }
 
 /* The node holding parked chunk q lost its connection before the chunk could be sent. */
-void icget_parked_failed(nreq_t *q, nres_t res);
 void icget_parked_failed(nreq_t *q, nres_t res)
 {
     op_t *op = q->op;

@@ -119,6 +119,9 @@ void conn_close_async(conn_t *c); /* the memory is freed after this loop iterati
  * relays and operations and closes the connection. Safe to call from inside a relay. */
 void conn_fail(conn_t *c, const char *why);
 void conn_free(conn_t *c);
+/* Event callbacks of client and node connections (client.c, node.c). */
+void client_io(ev_loop_t *loop, int fd, int events, void *arg);
+void node_io(ev_loop_t *loop, int fd, int events, void *arg);
 /* Reads what the socket has into c->in. >0 bytes, 0 EOF, -EAGAIN, -errno. */
 ssize_t conn_read(conn_t *c, size_t max);
 
@@ -389,7 +392,12 @@ op_t *op_ref(op_t *op);
 void op_unref(op_t *op);
 void client_close_all(server_t *srv);
 
-/* op implementations */
+/* op implementations (ops.c) */
+int set_prepare_value(op_t *op, const char *value, size_t len);
+int icset_small(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl);
+void icset_check_done(op_t *op);
+void icset_body_moved(op_t *op, int slot, relay_status_t st);
+void icget_parked_failed(nreq_t *q, nres_t res);
 void cmd_get(client_t *c, op_t *op);
 void cmd_set(client_t *c, op_t *op); /* value in op->obj, options parsed */
 void cmd_icget(client_t *c, op_t *op);
