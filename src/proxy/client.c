@@ -558,7 +558,8 @@ static int dispatch(client_t *c)
         if (arg_is(argv[1], argl[1], "0")) resp_add_simple(r, "OK");
         else resp_add_error(r, "ERR DB index is out of range (this server has one database)");
     } else if (!strcmp(name, "FLUSHALL") || !strcmp(name, "FLUSHDB")) {
-        while (srv->meta.count) meta_drop(srv, srv->meta.clock[srv->meta.count - 1]);
+        for (size_t i = srv->meta.clock_len; i-- > 0;)
+            if (srv->meta.clock[i]) meta_drop(srv, srv->meta.clock[i]);
         resp_add_simple(r, "OK");
     }
     client_on_op_done(op);

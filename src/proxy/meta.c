@@ -28,7 +28,7 @@ int meta_table_init(meta_table_t *t)
 
 void meta_table_free(meta_table_t *t)
 {
-    for (size_t i = 0; i < t->count; i++) free(t->clock[i]);
+    for (size_t i = 0; i < t->clock_len; i++) free(t->clock[i]);
     free(t->buckets);
     free(t->clock);
     memset(t, 0, sizeof *t);
@@ -99,19 +99,40 @@ meta_t *meta_lookup(server_t *srv, const char *key, size_t keylen)
     return m;
 }
 
+/* Squeezes the holes out of the ring, keeping the order (and the hand on the same object). */
+static void compact_clock(meta_table_t *t)
+{
+    size_t w = 0, hand = 0;
+    for (size_t r = 0; r < t->clock_len; r++) {
+        if (r == t->clock_hand) hand = w;
+        if (!t->clock[r]) continue;
+        t->clock[w] = t->clock[r];
+        t->clock[w]->clock_pos = (uint32_t)w;
+        w++;
+    }
+    t->clock_len = w;
+    t->clock_hand = hand < w ? hand : 0;
+}
+
 int meta_insert(meta_table_t *t, meta_t *m)
 {
-    if (t->count % 1024 == 0) {
-        meta_t **c = realloc(t->clock, (t->count + 1024) * sizeof *c);
+    if (t->clock_len == t->clock_cap && t->clock_len > 2 * t->count + 64) compact_clock(t);
+    if (t->clock_len == t->clock_cap) {
+        size_t cap = t->clock_cap ? t->clock_cap * 2 : 1024;
+        meta_t **c = realloc(t->clock, cap * sizeof *c);
         if (!c) return -ENOMEM;
         t->clock = c;
+        t->clock_cap = cap;
     }
     if (t->count >= t->nbuckets) grow(t);
     size_t j = m->hash & (t->nbuckets - 1);
     m->hnext = t->buckets[j];
     t->buckets[j] = m;
-    m->clock_pos = (uint32_t)t->count;
-    t->clock[t->count++] = m;
+    /* New objects are appended to the ring unreferenced: only a read earns them a second
+     * chance, so an object read since the hand last passed outlives those never read. */
+    m->clock_pos = (uint32_t)t->clock_len;
+    t->clock[t->clock_len++] = m;
+    t->count++;
     t->bytes += m->size;
     return 0;
 }
@@ -121,12 +142,10 @@ void meta_remove(meta_table_t *t, meta_t *m)
     meta_t **pp = &t->buckets[m->hash & (t->nbuckets - 1)];
     while (*pp && *pp != m) pp = &(*pp)->hnext;
     if (*pp) *pp = m->hnext;
-    size_t pos = m->clock_pos;
-    meta_t *last = t->clock[--t->count];
-    t->clock[pos] = last;
-    last->clock_pos = (uint32_t)pos;
-    if (t->clock_hand >= t->count) t->clock_hand = 0;
+    t->clock[m->clock_pos] = NULL;
+    t->count--;
     t->bytes -= m->size;
+    if (t->count == 0) t->clock_len = t->clock_hand = 0;
 }
 
 static uint64_t chunk_cost(size_t chunk_size, size_t keylen);
@@ -158,9 +177,13 @@ static int evict_one(server_t *srv)
 {
     meta_table_t *t = &srv->meta;
     if (t->count == 0) return -1;
-    for (size_t steps = 0; steps < 2 * t->count + 1; steps++) {
-        if (t->clock_hand >= t->count) t->clock_hand = 0;
+    for (size_t steps = 0; steps < 2 * t->clock_len + 1; steps++) {
+        if (t->clock_hand >= t->clock_len) t->clock_hand = 0;
         meta_t *m = t->clock[t->clock_hand];
+        if (!m) {
+            t->clock_hand++;
+            continue;
+        }
         if (m->referenced) {
             m->referenced = 0;
             t->clock_hand++;

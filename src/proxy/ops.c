@@ -179,7 +179,6 @@ static void store_check_done(op_t *op)
     m->size = op->size;
     m->chunk_size = (uint32_t)op->chunk_size;
     m->expire_ms = (uint64_t)op->expire_ms;
-    m->referenced = 1;
     memcpy(meta_nodes(m), op->nodes, sizeof(uint16_t) * (size_t)op->n);
     memcpy(meta_crcs(m), op->crcs, sizeof(uint32_t) * (size_t)op->n);
     if (old) {

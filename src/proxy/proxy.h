@@ -282,7 +282,9 @@ typedef struct {
     meta_t **buckets;
     size_t nbuckets;
     size_t count;
-    meta_t **clock; /* ring of every object, for CLOCK eviction */
+    meta_t **clock; /* ring in insertion order, for CLOCK eviction; NULL marks a removed slot */
+    size_t clock_len; /* slots in use, holes included */
+    size_t clock_cap;
     size_t clock_hand;
     uint64_t bytes; /* sum of object sizes */
     uint64_t evictions;

@@ -72,6 +72,28 @@ class LifecycleTest(unittest.TestCase):
         finally:
             os.unlink(path)
 
+    def test_eviction_when_the_pool_is_full(self):
+        # 12 nodes x 32 MiB for chunks: 40 objects of 16 MiB (+20% parity) cannot all stay.
+        with Proxy("--pool-size", "12", "--node-memory", "128", "--node-reserved", "96") as p:
+            r = redis.Redis(port=p.port, socket_timeout=60)
+            values = {}
+            for i in range(40):
+                values["obj%d" % i] = os.urandom(16 << 20) if i % 8 == 0 else bytes([i]) * (16 << 20)
+                self.assertTrue(r.set("obj%d" % i, values["obj%d" % i]))
+                r.get("obj0")  # keeps obj0 recently used: CLOCK should spare it
+            stats = r.info("stats")
+            self.assertGreater(stats["evicted_keys"], 10)
+            kept = 0
+            for k, v in values.items():
+                got = r.get(k)
+                self.assertIn(got, (v, None), k)  # evicted or exact, never other bytes
+                kept += got is not None
+            self.assertGreater(kept, 5)
+            self.assertEqual(r.get("obj0"), values["obj0"])
+            self.assertEqual(r.get("obj39"), values["obj39"])
+            pool = r.info("pool")
+            self.assertLessEqual(pool["placed_bytes"], pool["capacity_bytes"])
+
     def stop_leaves_nothing(self, sig):
         p = Proxy("--pool-size", "8", "--d", "4", "--p", "2")
         try:

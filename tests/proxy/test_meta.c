@@ -120,6 +120,48 @@ static void test_clock_eviction(void **state)
     free_server(srv);
 }
 
+static void test_clock_spares_recent_reads(void **state)
+{
+    /* Every object new (unreferenced) except the one just read: the oldest unread goes first. */
+    server_t *srv = make_server(4, 4 * (1000 + 64 + 8) + 10);
+    char key[16];
+    for (int i = 0; i < 8; i++) {
+        snprintf(key, sizeof key, "obj%d", i);
+        assert_non_null(store(srv, key, 1, 1, 1000));
+    }
+    meta_lookup(srv, "obj0", 4)->referenced = 1;
+    assert_non_null(store(srv, "new0", 1, 1, 1000));
+    assert_non_null(meta_lookup(srv, "obj0", 4));
+    assert_null(meta_lookup(srv, "obj1", 4));
+    free_server(srv);
+}
+
+static void test_ring_compaction_keeps_objects(void **state)
+{
+    server_t *srv = make_server(8, (uint64_t)1 << 40);
+    char key[32];
+    for (int round = 0; round < 5; round++) {
+        for (int i = 0; i < 3000; i++) {
+            snprintf(key, sizeof key, "r%d-%d", round, i);
+            assert_non_null(store(srv, key, 2, 1, 64));
+        }
+        for (int i = 0; i < 3000; i += 2) { /* leave holes behind */
+            snprintf(key, sizeof key, "r%d-%d", round, i);
+            meta_drop(srv, meta_lookup(srv, key, strlen(key)));
+        }
+    }
+    assert_int_equal(srv->meta.count, 5 * 1500);
+    assert_true(srv->meta.clock_len <= 2 * srv->meta.count + 1024 + 64);
+    for (int round = 0; round < 5; round++)
+        for (int i = 1; i < 3000; i += 2) {
+            snprintf(key, sizeof key, "r%d-%d", round, i);
+            meta_t *m = meta_lookup(srv, key, strlen(key));
+            assert_non_null(m);
+            assert_ptr_equal(srv->meta.clock[m->clock_pos], m);
+        }
+    free_server(srv);
+}
+
 static void test_too_big_and_accounting(void **state)
 {
     server_t *srv = make_server(4, 10000);
@@ -140,7 +182,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout_and_lookup),     cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_many_objects_rehash),   cmocka_unit_test(test_clock_eviction),
-        cmocka_unit_test(test_too_big_and_accounting),
+        cmocka_unit_test(test_too_big_and_accounting), cmocka_unit_test(test_clock_spares_recent_reads),
+        cmocka_unit_test(test_ring_compaction_keeps_objects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
