@@ -175,37 +175,77 @@ static void ping_timeout_cb(ev_loop_t *loop, void *arg)
     node_invoke(n, "activate");
 }
 
+/* Appends "$<len>\r\n<bytes>\r\n" (or only the "$<len>\r\n" header when p is NULL). */
+static char *put_bulk(char *out, const void *p, size_t len)
+{
+    char digits[24];
+    int nd = 0;
+    size_t v = len;
+    do digits[nd++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    *out++ = '$';
+    while (nd) *out++ = digits[--nd];
+    *out++ = '\r';
+    *out++ = '\n';
+    if (!p) return out;
+    memcpy(out, p, len);
+    out += len;
+    *out++ = '\r';
+    *out++ = '\n';
+    return out;
+}
+
+static char *put_bulk_u64(char *out, uint64_t v)
+{
+    char digits[24];
+    int nd = 0;
+    do digits[nd++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    char text[24];
+    for (int i = 0; i < nd; i++) text[i] = digits[nd - 1 - i];
+    return put_bulk(out, text, (size_t)nd);
+}
+
+/* Writes one request to the node connection: the header is built on the stack (keys are at
+ * most 64 KiB), a CSET body from memory is queued by reference. */
 static void write_request(node_t *n, nreq_t *q)
 {
     conn_t *c = n->conn;
-    char num[3][24];
-    buf_t b;
-    buf_init(&b);
+    char small[1024];
+    size_t need = q->keylen + 160;
+    char *hdr = need <= sizeof small ? small : malloc(need);
+    if (!hdr) {
+        conn_fail(c, "out of memory");
+        return;
+    }
+    char *p = hdr;
     switch (q->kind) {
-    case NREQ_PING: buf_append(&b, "*1\r\n$4\r\nPING\r\n", 14); break;
+    case NREQ_PING:
+        memcpy(p, "*1\r\n$4\r\nPING\r\n", 14);
+        p += 14;
+        break;
     case NREQ_CGET:
-    case NREQ_CDEL: {
-        int l0 = snprintf(num[0], sizeof num[0], "%d", q->index);
-        int l1 = snprintf(num[1], sizeof num[1], "%" PRIu64, q->version);
-        const char *argv[4] = {q->kind == NREQ_CGET ? "CGET" : "CDEL", q->key, num[0], num[1]};
-        size_t argl[4] = {4, q->keylen, (size_t)l0, (size_t)l1};
-        resp_add_command(&b, 4, argv, argl);
+    case NREQ_CDEL:
+        memcpy(p, "*4\r\n", 4);
+        p = put_bulk(p + 4, q->kind == NREQ_CGET ? "CGET" : "CDEL", 4);
+        p = put_bulk(p, q->key, q->keylen);
+        p = put_bulk_u64(p, (uint64_t)q->index);
+        p = put_bulk_u64(p, q->version);
+        break;
+    case NREQ_CSET:
+        memcpy(p, "*6\r\n", 4);
+        p = put_bulk(p + 4, "CSET", 4);
+        p = put_bulk(p, q->key, q->keylen);
+        p = put_bulk_u64(p, (uint64_t)q->index);
+        p = put_bulk_u64(p, q->version);
+        p = put_bulk_u64(p, q->crc);
+        p = put_bulk(p, NULL, q->body_len);
+        break;
+    default:
         break;
     }
-    case NREQ_CSET: {
-        int l0 = snprintf(num[0], sizeof num[0], "%d", q->index);
-        int l1 = snprintf(num[1], sizeof num[1], "%" PRIu64, q->version);
-        int l2 = snprintf(num[2], sizeof num[2], "%" PRIu32, q->crc);
-        const char *argv[5] = {"CSET", q->key, num[0], num[1], num[2]};
-        size_t argl[5] = {4, q->keylen, (size_t)l0, (size_t)l1, (size_t)l2};
-        resp_add_array_header(&b, 6);
-        for (int i = 0; i < 5; i++) resp_add_bulk(&b, argv[i], argl[i]);
-        resp_add_bulk_header(&b, q->body_len);
-        break;
-    }
-    }
-    conn_write_buf(c, &b);
-    buf_free(&b);
+    if (p > hdr) conn_write(c, hdr, (size_t)(p - hdr));
+    if (hdr != small) free(hdr);
     if (q->kind == NREQ_CSET && !q->body_src) {
         if (q->body_len) conn_write_ref(c, q->body_ref, q->body_ptr, q->body_len);
         conn_write(c, "\r\n", 2);
