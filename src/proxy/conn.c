@@ -190,7 +190,9 @@ void conn_mark_dirty(conn_t *c)
  * the sink; write while output is queued or a relay waits for room. */
 void conn_update_events(conn_t *c)
 {
-    if (c->closing || c->fd < 0) return;
+    /* A dirty connection is flushed, then updated, at the end of this loop iteration: setting
+     * EV_WRITE now only to clear it a moment later would cost two epoll_ctl calls. */
+    if (c->closing || c->fd < 0 || c->dirty) return;
     int ev = 0;
     if (!c->read_paused || c->rx_relay) ev |= EV_READ;
     if (c->out_head || (c->tx_relay && c->tx_relay->in_pipe > 0)) ev |= EV_WRITE;

@@ -17,11 +17,26 @@ enum { RX_START = 0, RX_CGET_CRC, RX_CGET_BULK };
 #define NODE_READ_SIZE (256 * 1024)
 #define NODE_MAX_MSG_ARGS 16
 
+/* Requests with short keys (nearly all) are recycled through a free list: a small GET or SET
+ * makes several of them. */
+#define NREQ_POOLED_KEY 64
+#define NREQ_POOL_MAX 4096
+static nreq_t *nreq_pool;
+static int nreq_pooled;
+
 nreq_t *nreq_new(nreq_kind_t kind, op_t *op, int slot, const char *key, size_t keylen, int index,
                  uint64_t version)
 {
-    nreq_t *q = calloc(1, sizeof *q + keylen + 1);
-    if (!q) return NULL;
+    nreq_t *q;
+    if (keylen <= NREQ_POOLED_KEY && nreq_pool) {
+        q = nreq_pool;
+        nreq_pool = q->next;
+        nreq_pooled--;
+        memset(q, 0, sizeof *q);
+    } else {
+        q = calloc(1, sizeof *q + (keylen <= NREQ_POOLED_KEY ? NREQ_POOLED_KEY : keylen) + 1);
+        if (!q) return NULL;
+    }
     q->kind = kind;
     q->op = op;
     q->slot = slot;
@@ -37,6 +52,12 @@ void nreq_free(nreq_t *q)
 {
     if (!q) return;
     objbuf_unref(q->body_ref);
+    if (q->keylen <= NREQ_POOLED_KEY && nreq_pooled < NREQ_POOL_MAX) {
+        q->next = nreq_pool;
+        nreq_pool = q;
+        nreq_pooled++;
+        return;
+    }
     free(q);
 }
 
