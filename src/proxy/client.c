@@ -19,17 +19,33 @@ static void client_process(client_t *c);
 
 /* ---- ops ---- */
 
+/* Finished ops are recycled, reply buffers included: a small command costs no allocation. */
+#define OP_POOL_MAX 1024
+static op_t *op_pool;
+static int op_pooled;
+
 static op_t *op_new(client_t *c, op_kind_t kind)
 {
-    op_t *op = calloc(1, sizeof *op);
-    if (!op) return NULL;
+    op_t *op;
+    if (op_pool) {
+        op = op_pool;
+        op_pool = op->next;
+        op_pooled--;
+        buf_t reply = op->reply, tail = op->reply_tail;
+        memset(op, 0, sizeof *op);
+        op->reply = reply;
+        op->reply_tail = tail;
+    } else {
+        op = calloc(1, sizeof *op);
+        if (!op) return NULL;
+        buf_init(&op->reply);
+        buf_init(&op->reply_tail);
+    }
     op->kind = kind;
     op->client = c;
     op->srv = c->srv;
     op->refs = 1; /* the client's queue */
     op->started_us = ev_now_us();
-    buf_init(&op->reply);
-    buf_init(&op->reply_tail);
     op->next = NULL;
     if (c->ops_tail) c->ops_tail->next = op;
     else c->ops_head = op;
@@ -48,12 +64,20 @@ void op_unref(op_t *op)
 {
     if (--op->refs > 0) return;
     ev_timer_cancel(op->srv->loop, op->timer);
-    buf_free(&op->reply);
-    buf_free(&op->reply_tail);
     objbuf_unref(op->reply_ref);
     objbuf_unref(op->obj);
     free(op->meta);
     free(op->key);
+    if (op_pooled < OP_POOL_MAX && op->reply.cap <= 4096 && op->reply_tail.cap <= 4096) {
+        buf_clear(&op->reply);
+        buf_clear(&op->reply_tail);
+        op->next = op_pool;
+        op_pool = op;
+        op_pooled++;
+        return;
+    }
+    buf_free(&op->reply);
+    buf_free(&op->reply_tail);
     free(op);
 }
 

@@ -268,7 +268,10 @@ static void write_request(node_t *n, nreq_t *q)
     if (p > hdr) conn_write(c, hdr, (size_t)(p - hdr));
     if (hdr != small) free(hdr);
     if (q->kind == NREQ_CSET && !q->body_src) {
-        if (q->body_len) conn_write_ref(c, q->body_ref, q->body_ptr, q->body_len);
+        /* Small bodies are copied into the batch (cheaper than a segment of their own); large
+         * ones are written from the object by reference. */
+        if (q->body_len <= 8192) conn_write(c, q->body_ptr, q->body_len);
+        else conn_write_ref(c, q->body_ref, q->body_ptr, q->body_len);
         conn_write(c, "\r\n", 2);
     }
     q->sent_ms = ev_now_ms();

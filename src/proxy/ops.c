@@ -120,7 +120,9 @@ static void submit_cset(op_t *op, int i, conn_t *stream_src, size_t len)
         q->body_src = stream_src;
     } else {
         q->body_ref = objbuf_ref(op->obj);
-        q->body_ptr = op->obj->data + (size_t)i * op->chunk_size;
+        /* With d = 1 every chunk is a replica of the first: Redis SETs store only that one. */
+        int replica_of_first = op->d == 1 && op->kind == OP_SET;
+        q->body_ptr = op->obj->data + (replica_of_first ? 0 : (size_t)i * op->chunk_size);
     }
     op->outstanding++;
     op_ref(op);
@@ -205,14 +207,20 @@ void cmd_set(client_t *c, op_t *op)
     size_t cs = op->chunk_size;
     size_t data_bytes = cs * (size_t)op->d;
     if (data_bytes > op->size) memset(op->obj->data + op->size, 0, data_bytes - op->size);
-    uint8_t *data[EC_MAX_CHUNKS], *parity[EC_MAX_CHUNKS];
-    for (int i = 0; i < op->n; i++) {
-        uint8_t *chunk = (uint8_t *)op->obj->data + (size_t)i * cs;
-        if (i < op->d) data[i] = chunk;
-        else parity[i - op->d] = chunk;
+    if (op->d == 1) {
+        /* Replicas are the data chunk itself: no copies, one checksum (see submit_cset). */
+        uint32_t crc = ec_crc(op->obj->data, cs);
+        for (int i = 0; i < op->n; i++) op->crcs[i] = crc;
+    } else {
+        uint8_t *data[EC_MAX_CHUNKS], *parity[EC_MAX_CHUNKS];
+        for (int i = 0; i < op->n; i++) {
+            uint8_t *chunk = (uint8_t *)op->obj->data + (size_t)i * cs;
+            if (i < op->d) data[i] = chunk;
+            else parity[i - op->d] = chunk;
+        }
+        ec_encode(op->d, op->p, cs, data, parity);
+        for (int i = 0; i < op->n; i++) op->crcs[i] = ec_crc(op->obj->data + (size_t)i * cs, cs);
     }
-    ec_encode(op->d, op->p, cs, data, parity);
-    for (int i = 0; i < op->n; i++) op->crcs[i] = ec_crc(op->obj->data + (size_t)i * cs, cs);
     op->all_args = 1;
     if ((op->nx || op->xx) && ((op->nx && meta_lookup(op->srv, op->key, op->keylen)) ||
                                (op->xx && !meta_lookup(op->srv, op->key, op->keylen)))) {
@@ -506,11 +514,16 @@ static void finish_get(op_t *op)
         }
         srv->stats.get_hits++;
         repair_from_obj(op);
-        resp_add_bulk_header(&op->reply, op->size);
-        op->reply_ref = objbuf_ref(op->obj);
-        op->reply_ref_off = 0;
-        op->reply_ref_len = op->size;
-        buf_append(&op->reply_tail, "\r\n", 2);
+        if (op->size <= 8192) {
+            /* Small values are copied into the reply batch; large ones go out by reference. */
+            resp_add_bulk(&op->reply, op->obj->data, op->size);
+        } else {
+            resp_add_bulk_header(&op->reply, op->size);
+            op->reply_ref = objbuf_ref(op->obj);
+            op->reply_ref_off = 0;
+            op->reply_ref_len = op->size;
+            buf_append(&op->reply_tail, "\r\n", 2);
+        }
     } else if (lost_chunks(op) > op->p) {
         object_lost(op);
         srv->stats.get_misses++;
