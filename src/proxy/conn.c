@@ -239,3 +239,28 @@ void conn_fail(conn_t *c, const char *why)
     if (c->kind == CONN_CLIENT) client_conn_failed(c, why);
     else node_conn_failed(c, why);
 }
+
+/* After each loop iteration: write batched output once per connection, free closed ones. */
+void server_after_io(ev_loop_t *loop, void *arg)
+{
+    server_t *srv = arg;
+    while (srv->dirty_head) {
+        conn_t *c = srv->dirty_head;
+        srv->dirty_head = c->next_dirty;
+        c->dirty = 0;
+        c->next_dirty = NULL;
+        if (c->closing) continue;
+        if (conn_flush(c) < 0) {
+            conn_fail(c, "write failed");
+            continue;
+        }
+        if (c->tx_relay && !c->out_head) relay_pump(c->tx_relay);
+        if (!c->closing) conn_update_events(c);
+    }
+    for (size_t i = 0; i < srv->nclosing; i++) {
+        conn_t *c = srv->closing[i];
+        /* A dirty entry may still point here; it was skipped above because closing is set. */
+        conn_free(c);
+    }
+    srv->nclosing = 0;
+}

@@ -18,31 +18,6 @@
 #include "proxy.h"
 
 
-/* After each loop iteration: write batched output once per connection, free closed ones. */
-static void after_io(ev_loop_t *loop, void *arg)
-{
-    server_t *srv = arg;
-    while (srv->dirty_head) {
-        conn_t *c = srv->dirty_head;
-        srv->dirty_head = c->next_dirty;
-        c->dirty = 0;
-        c->next_dirty = NULL;
-        if (c->closing) continue;
-        if (conn_flush(c) < 0) {
-            conn_fail(c, "write failed");
-            continue;
-        }
-        if (c->tx_relay && !c->out_head) relay_pump(c->tx_relay);
-        if (!c->closing) conn_update_events(c);
-    }
-    for (size_t i = 0; i < srv->nclosing; i++) {
-        conn_t *c = srv->closing[i];
-        /* A dirty entry may still point here; it was skipped above because closing is set. */
-        conn_free(c);
-    }
-    srv->nclosing = 0;
-}
-
 static void on_accept(ev_loop_t *loop, int fd, int events, void *arg)
 {
     server_t *srv = arg;
@@ -149,7 +124,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "icproxy: out of memory\n");
         return 1;
     }
-    ev_set_after_io(srv->loop, after_io, srv);
+    ev_set_after_io(srv->loop, server_after_io, srv);
 
     srv->client_lfd = net_listen(cfg->bind, (int)cfg->client_port, 511);
     srv->node_lfd = net_listen(cfg->bind, (int)cfg->node_port, 511);
@@ -207,7 +182,7 @@ int main(int argc, char **argv)
     client_close_all(srv);
     for (int i = 0; i < srv->nnodes; i++)
         if (srv->nodes[i].conn) node_conn_failed(srv->nodes[i].conn, "shutdown");
-    after_io(srv->loop, srv);
+    server_after_io(srv->loop, srv);
     invoker_stop(srv->invoker);
     platform_child_stop(&srv->platform);
     log_info("event=stopped");

@@ -119,6 +119,8 @@ void conn_close_async(conn_t *c); /* the memory is freed after this loop iterati
  * relays and operations and closes the connection. Safe to call from inside a relay. */
 void conn_fail(conn_t *c, const char *why);
 void conn_free(conn_t *c);
+/* Run after each loop iteration: flushes batched output once per connection, frees closed ones. */
+void server_after_io(ev_loop_t *loop, void *arg);
 /* Event callbacks of client and node connections (client.c, node.c). */
 void client_io(ev_loop_t *loop, int fd, int events, void *arg);
 void node_io(ev_loop_t *loop, int fd, int events, void *arg);
