@@ -1,0 +1,138 @@
+/* fuzz_proxy_node.c -- feeds arbitrary bytes to icproxy as the replies and messages of a cache
+ * node (after its HELLO), with a mix of requests in flight: the proxy's node-protocol parser
+ * (HELLO/BYE, +OK/-ERR, CGET headers and bodies, CDEL counts) must never crash or hang. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+#include "proxy.h"
+
+struct invoker {
+    server_t *srv;
+};
+
+invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4, int64_t timeout_ms)
+{
+    invoker_t *inv = calloc(1, sizeof *inv);
+    inv->srv = srv;
+    return inv;
+}
+
+/* The node is already connected; an invocation only has to "succeed". */
+void invoker_invoke(invoker_t *inv, int node_id, const char *function, const char *payload)
+{
+    node_invoke_result(inv->srv, node_id, 1, NULL);
+}
+
+void invoker_platform_stats(invoker_t *inv, char *out, size_t cap)
+{
+    out[0] = 0;
+}
+
+void invoker_stop(invoker_t *inv)
+{
+    free(inv);
+}
+
+static void stop_cb(ev_loop_t *loop, void *arg)
+{
+    ev_stop(loop);
+}
+
+static void run_passes(server_t *srv, int passes)
+{
+    for (int i = 0; i < passes; i++) {
+        ev_timer_add(srv->loop, 0, stop_cb, NULL);
+        ev_run(srv->loop);
+    }
+}
+
+static void request_done(nreq_t *q, nres_t res, const char *err)
+{
+    nreq_free(q);
+}
+
+static void body_drained(relay_t *r, relay_status_t st, void *arg)
+{
+    nreq_free(arg);
+}
+
+static void body_arrived(nreq_t *q, uint32_t crc, size_t len)
+{
+    relay_start(q->node->srv, q->node->conn, RELAY_DISCARD, NULL, NULL, len, body_drained, q);
+}
+
+static server_t *make_server(void)
+{
+    static server_t srv;
+    char err[256];
+    char *argv[] = {"fuzz", "--pool-size", "2", "--d", "1", "--p", "1", "--log-level", "error",
+                    "--request-timeout", "50ms", "--node-connect-timeout", "50ms"};
+    if (proxy_config_load(&srv.cfg, (int)(sizeof argv / sizeof *argv), argv, err, sizeof err) != 0)
+        abort();
+    log_set_level(LOG_LEVEL_ERROR);
+    srv.loop = ev_create(4096);
+    ev_set_after_io(srv.loop, server_after_io, &srv);
+    meta_table_init(&srv.meta);
+    srv.nnodes = 2;
+    srv.nodes = calloc(2, sizeof *srv.nodes);
+    for (int i = 0; i < 2; i++) node_init(&srv, &srv.nodes[i], i);
+    snprintf(srv.node_addr, sizeof srv.node_addr, "127.0.0.1:1");
+    srv.invoker = invoker_start(&srv, "", "", 1000);
+    return &srv;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static server_t *srv;
+    if (!srv) srv = make_server();
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) return 0;
+    net_set_nonblock(sv[0], 1);
+    net_set_nonblock(sv[1], 1);
+    node_accept(srv, sv[0]);
+    static const char hello[] = "*7\r\n$5\r\nHELLO\r\n$1\r\n0\r\n$4\r\nfuzz\r\n$8\r\n67108864\r\n$1\r\n0\r\n"
+                                "$1\r\n0\r\n$1\r\n1\r\n";
+    if (write(sv[1], hello, sizeof hello - 1) < 0) return 0;
+    run_passes(srv, 2);
+    node_t *n = &srv->nodes[0];
+    /* A request of every kind in flight, in the order the replies are expected. */
+    static const nreq_kind_t kinds[] = {NREQ_PING, NREQ_CGET, NREQ_CSET, NREQ_CDEL, NREQ_CGET};
+    static char body[8] = "chunkxx";
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        nreq_t *q = nreq_new(kinds[i], NULL, 0, "key", 3, (int)i, 7);
+        if (!q) break;
+        q->done = request_done;
+        q->on_body = body_arrived;
+        if (kinds[i] == NREQ_CSET) {
+            q->body_ref = objbuf_new(sizeof body);
+            memcpy(q->body_ref->data, body, sizeof body);
+            q->body_ptr = q->body_ref->data;
+            q->body_len = sizeof body;
+        }
+        node_submit(n, q);
+    }
+    char sink[65536];
+    size_t off = 0;
+    for (int round = 0; round < 32 && (off < size || round < 2); round++) {
+        run_passes(srv, 1);
+        while (read(sv[1], sink, sizeof sink) > 0) {
+        }
+        if (off < size) {
+            ssize_t w = write(sv[1], data + off, size - off);
+            if (w > 0) off += (size_t)w;
+        }
+        run_passes(srv, 1);
+    }
+    /* The node goes away: everything still in flight fails cleanly. */
+    close(sv[1]);
+    run_passes(srv, 4);
+    return 0;
+}
