@@ -72,8 +72,13 @@ static server_t *make_server(void)
 {
     static server_t srv;
     char err[256];
-    char *argv[] = {"fuzz", "--pool-size", "2", "--d", "1", "--p", "1", "--log-level", "error",
-                    "--request-timeout", "50ms", "--node-connect-timeout", "50ms"};
+    char *argv[] = {"fuzz",  "--pool-size",
+                    "2",     "--d",
+                    "1",     "--p",
+                    "1",     "--log-level",
+                    "error", "--request-timeout",
+                    "50ms",  "--node-connect-timeout",
+                    "50ms"};
     if (proxy_config_load(&srv.cfg, (int)(sizeof argv / sizeof *argv), argv, err, sizeof err) != 0)
         abort();
     log_set_level(LOG_LEVEL_ERROR);
@@ -82,7 +87,8 @@ static server_t *make_server(void)
     meta_table_init(&srv.meta);
     srv.nnodes = 2;
     srv.nodes = calloc(2, sizeof *srv.nodes);
-    for (int i = 0; i < 2; i++) node_init(&srv, &srv.nodes[i], i);
+    for (int i = 0; i < 2; i++)
+        node_init(&srv, &srv.nodes[i], i);
     snprintf(srv.node_addr, sizeof srv.node_addr, "127.0.0.1:1");
     srv.invoker = invoker_start(&srv, "", "", 1000);
     return &srv;
@@ -98,8 +104,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     net_set_nonblock(sv[0], 1);
     net_set_nonblock(sv[1], 1);
     node_accept(srv, sv[0]);
-    static const char hello[] = "*7\r\n$5\r\nHELLO\r\n$1\r\n0\r\n$4\r\nfuzz\r\n$8\r\n67108864\r\n$1\r\n0\r\n"
-                                "$1\r\n0\r\n$1\r\n1\r\n";
+    static const char hello[] =
+        "*7\r\n$5\r\nHELLO\r\n$1\r\n0\r\n$4\r\nfuzz\r\n$8\r\n67108864\r\n$1\r\n0\r\n"
+        "$1\r\n0\r\n$1\r\n1\r\n";
     if (write(sv[1], hello, sizeof hello - 1) < 0) return 0;
     run_passes(srv, 2);
     node_t *n = &srv->nodes[0];

@@ -36,7 +36,8 @@ int buf_reserve(buf_t *b, size_t n)
     }
     /* Small first allocation: many buffers (replies to one command) never hold more. */
     size_t cap = b->cap ? b->cap : 256;
-    while (cap - used < n) cap *= 2;
+    while (cap - used < n)
+        cap *= 2;
     char *p = malloc(cap);
     if (!p) return -ENOMEM;
     if (used) memcpy(p, b->data + b->start, used);

@@ -39,8 +39,10 @@ static int parse_suffixed(const char *s, int64_t *out, const char *const *sfx, c
 
 int conf_parse_bytes(const char *s, int64_t *out)
 {
-    static const char *const sfx[] = {"b", "k", "kb", "kib", "m", "mb", "mib", "g", "gb", "gib", NULL};
-    static const int64_t mul[] = {1, 1 << 10, 1 << 10, 1 << 10, 1 << 20, 1 << 20, 1 << 20, 1 << 30, 1 << 30, 1 << 30};
+    static const char *const sfx[] = {"b",   "k", "kb", "kib", "m", "mb",
+                                      "mib", "g", "gb", "gib", NULL};
+    static const int64_t mul[] = {1,       1 << 10, 1 << 10, 1 << 10, 1 << 20,
+                                  1 << 20, 1 << 20, 1 << 30, 1 << 30, 1 << 30};
     return parse_suffixed(s, out, sfx, mul);
 }
 
@@ -130,15 +132,19 @@ int conf_load_file(const conf_option_t *t, void *cfg, const char *path, char *er
     while (fgets(line, sizeof line, f)) {
         lineno++;
         char *p = line;
-        while (isspace((unsigned char)*p)) p++;
+        while (isspace((unsigned char)*p))
+            p++;
         if (*p == '#' || *p == 0) continue;
         char *name = p;
-        while (*p && !isspace((unsigned char)*p)) p++;
+        while (*p && !isspace((unsigned char)*p))
+            p++;
         if (*p) *p++ = 0;
-        while (isspace((unsigned char)*p)) p++;
+        while (isspace((unsigned char)*p))
+            p++;
         char *value = p;
         size_t n = strlen(value);
-        while (n > 0 && isspace((unsigned char)value[n - 1])) value[--n] = 0;
+        while (n > 0 && isspace((unsigned char)value[n - 1]))
+            value[--n] = 0;
         if (n >= 2 && value[0] == '"' && value[n - 1] == '"') {
             value[n - 1] = 0;
             value++;
@@ -170,8 +176,10 @@ int conf_parse_args(const conf_option_t *t, void *cfg, int argc, char **argv, co
     }
     for (int i = 1; i < argc; i++) {
         const char *path = NULL;
-        if (!strcmp(argv[i], "--config") && i + 1 < argc) path = argv[i + 1];
-        else if (!strncmp(argv[i], "--config=", 9)) path = argv[i] + 9;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            path = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            path = argv[i] + 9;
         if (path && conf_load_file(t, cfg, path, err, errlen) < 0) return -1;
     }
     for (int i = 1; i < argc; i++) {
@@ -193,10 +201,12 @@ int conf_parse_args(const conf_option_t *t, void *cfg, int argc, char **argv, co
             snprintf(err, errlen, "unknown option '--%.*s' (see --help)", (int)nlen, a);
             return -1;
         }
-        if (eq) value = eq + 1;
+        if (eq)
+            value = eq + 1;
         else if (o->type == CONF_BOOL && (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2)))
             value = "yes";
-        else if (i + 1 < argc) value = argv[++i];
+        else if (i + 1 < argc)
+            value = argv[++i];
         else {
             snprintf(err, errlen, "option --%s needs a value", o->name);
             return -1;
@@ -209,18 +219,24 @@ int conf_parse_args(const conf_option_t *t, void *cfg, int argc, char **argv, co
 static const char *type_hint(conf_type_t t)
 {
     switch (t) {
-    case CONF_INT: return "N";
-    case CONF_BYTES: return "SIZE";
-    case CONF_MS: return "TIME";
-    case CONF_BOOL: return "yes|no";
-    case CONF_STRING: return "TEXT";
+    case CONF_INT:
+        return "N";
+    case CONF_BYTES:
+        return "SIZE";
+    case CONF_MS:
+        return "TIME";
+    case CONF_BOOL:
+        return "yes|no";
+    case CONF_STRING:
+        return "TEXT";
     }
     return "";
 }
 
 void conf_print_help(const conf_option_t *t, FILE *out, const char *usage)
 {
-    fprintf(out, "%s\n\nOptions (flags override the config file; SIZE takes k/m/g, TIME ms/s/m/h):\n",
+    fprintf(out,
+            "%s\n\nOptions (flags override the config file; SIZE takes k/m/g, TIME ms/s/m/h):\n",
             usage);
     fprintf(out, "  %-28s %s\n", "--config FILE", "read options from FILE (lines: name value)");
     fprintf(out, "  %-28s %s\n", "--sample-config", "print a commented config with every default");
@@ -234,7 +250,8 @@ void conf_print_help(const conf_option_t *t, FILE *out, const char *usage)
 
 void conf_print_sample(const conf_option_t *t, FILE *out)
 {
-    fprintf(out, "# Every option with its default. Lines are: name value. Flags override this file.\n");
+    fprintf(out,
+            "# Every option with its default. Lines are: name value. Flags override this file.\n");
     for (; t->name; t++) {
         fprintf(out, "\n# %s\n", t->help);
         if (t->type != CONF_STRING && t->type != CONF_BOOL)
@@ -248,9 +265,15 @@ void conf_print_values(const conf_option_t *t, const void *cfg, FILE *out)
     for (; t->name; t++) {
         const char *field = (const char *)cfg + t->offset;
         switch (t->type) {
-        case CONF_STRING: fprintf(out, "%s %s\n", t->name, *(char *const *)field ? *(char *const *)field : ""); break;
-        case CONF_BOOL: fprintf(out, "%s %s\n", t->name, *(const int *)field ? "yes" : "no"); break;
-        default: fprintf(out, "%s %lld\n", t->name, (long long)*(const int64_t *)field); break;
+        case CONF_STRING:
+            fprintf(out, "%s %s\n", t->name, *(char *const *)field ? *(char *const *)field : "");
+            break;
+        case CONF_BOOL:
+            fprintf(out, "%s %s\n", t->name, *(const int *)field ? "yes" : "no");
+            break;
+        default:
+            fprintf(out, "%s %lld\n", t->name, (long long)*(const int64_t *)field);
+            break;
         }
     }
 }

@@ -33,7 +33,8 @@ int ec_encode(int d, int p, size_t chunk_size, uint8_t *const *data, uint8_t *co
     if (!ec_params_valid(d, p)) return -EINVAL;
     if (p == 0 || chunk_size == 0) return 0;
     if (d == 1) {
-        for (int i = 0; i < p; i++) memcpy(parity[i], data[0], chunk_size);
+        for (int i = 0; i < p; i++)
+            memcpy(parity[i], data[0], chunk_size);
         return 0;
     }
     uint8_t m[EC_MAX_CHUNKS * EC_MAX_DATA];
@@ -63,19 +64,22 @@ int ec_decode(int d, int p, size_t chunk_size, const int *have_idx, uint8_t *con
     uint8_t rows[EC_MAX_CHUNKS * EC_MAX_DATA];
     uint8_t tables[EC_MAX_DATA * EC_MAX_CHUNKS * 32];
     encode_matrix(d, p, m);
-    for (int i = 0; i < d; i++) memcpy(sub + i * d, m + have_idx[i] * d, (size_t)d);
+    for (int i = 0; i < d; i++)
+        memcpy(sub + i * d, m + have_idx[i] * d, (size_t)d);
     if (gf_invert_matrix(sub, inv, d) < 0) return -EINVAL;
     /* Row for chunk w = (encoding row of w) x inverse: data chunk j = inv row j. */
     for (int k = 0; k < nwant; k++) {
         const uint8_t *erow = m + want_idx[k] * d;
         for (int j = 0; j < d; j++) {
             uint8_t s = 0;
-            for (int t = 0; t < d; t++) s ^= gf_mul(erow[t], inv[t * d + j]);
+            for (int t = 0; t < d; t++)
+                s ^= gf_mul(erow[t], inv[t * d + j]);
             rows[k * d + j] = s;
         }
     }
     ec_init_tables(d, nwant, rows, tables);
-    ec_encode_data((int)chunk_size, d, nwant, tables, (unsigned char **)have, (unsigned char **)want);
+    ec_encode_data((int)chunk_size, d, nwant, tables, (unsigned char **)have,
+                   (unsigned char **)want);
     return 0;
 }
 

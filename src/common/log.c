@@ -53,7 +53,10 @@ void log_write(log_level_t level, const char *fmt, ...)
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
     va_end(ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : ((size_t)m < sizeof line - (size_t)n - 1 ? (size_t)m : sizeof line - (size_t)n - 2));
+    size_t len = (size_t)n +
+                 (m < 0 ? 0
+                        : ((size_t)m < sizeof line - (size_t)n - 1 ? (size_t)m
+                                                                   : sizeof line - (size_t)n - 2));
     line[len++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;

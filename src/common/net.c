@@ -117,7 +117,8 @@ int net_connect(const char *host, int port, int timeout_ms)
         }
         struct pollfd p = {fd, POLLOUT, 0};
         int n;
-        do n = poll(&p, 1, timeout_ms);
+        do
+            n = poll(&p, 1, timeout_ms);
         while (n < 0 && errno == EINTR);
         if (n == 0) {
             rc = -ETIMEDOUT;

@@ -47,8 +47,10 @@ static op_t *op_new(client_t *c, op_kind_t kind)
     op->refs = 1; /* the client's queue */
     op->started_us = ev_now_us();
     op->next = NULL;
-    if (c->ops_tail) c->ops_tail->next = op;
-    else c->ops_head = op;
+    if (c->ops_tail)
+        c->ops_tail->next = op;
+    else
+        c->ops_head = op;
     c->ops_tail = op;
     c->nops++;
     return op;
@@ -88,8 +90,11 @@ static void flush_replies(client_t *c)
     while (c->ops_head && c->ops_head->done) {
         op_t *op = c->ops_head;
         if (buf_len(&op->reply)) conn_write(conn, buf_head(&op->reply), buf_len(&op->reply));
-        if (op->reply_ref) conn_write_ref(conn, op->reply_ref, op->reply_ref->data + op->reply_ref_off, op->reply_ref_len);
-        if (buf_len(&op->reply_tail)) conn_write(conn, buf_head(&op->reply_tail), buf_len(&op->reply_tail));
+        if (op->reply_ref)
+            conn_write_ref(conn, op->reply_ref, op->reply_ref->data + op->reply_ref_off,
+                           op->reply_ref_len);
+        if (buf_len(&op->reply_tail))
+            conn_write(conn, buf_head(&op->reply_tail), buf_len(&op->reply_tail));
         c->ops_head = op->next;
         if (!c->ops_head) c->ops_tail = NULL;
         c->nops--;
@@ -168,8 +173,10 @@ void client_conn_failed(conn_t *conn, const char *why)
             op_unref(op);
             op = next;
         }
-        if (c->prev) c->prev->next = c->next;
-        else c->srv->clients = c->next;
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            c->srv->clients = c->next;
         if (c->next) c->next->prev = c->prev;
         c->srv->nclients--;
         resp_cmd_free(&c->cmd);
@@ -183,7 +190,8 @@ void client_conn_failed(conn_t *conn, const char *why)
 
 void client_close_all(server_t *srv)
 {
-    while (srv->clients) client_conn_failed(srv->clients->conn, "shutdown");
+    while (srv->clients)
+        client_conn_failed(srv->clients->conn, "shutdown");
 }
 
 void client_io(ev_loop_t *loop, int fd, int events, void *arg)
@@ -229,8 +237,10 @@ static int arg_is(const char *a, size_t l, const char *s)
 static void cmd_command(op_t *op, int argc, const char **argv, const size_t *argl)
 {
     /* Enough for redis-cli: it asks for COMMAND DOCS to build hints and copes with none. */
-    if (argc >= 2 && arg_is(argv[1], argl[1], "COUNT")) resp_add_int(&op->reply, 17);
-    else resp_add_array_header(&op->reply, 0);
+    if (argc >= 2 && arg_is(argv[1], argl[1], "COUNT"))
+        resp_add_int(&op->reply, 17);
+    else
+        resp_add_array_header(&op->reply, 0);
 }
 
 static void cmd_hello(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
@@ -271,16 +281,19 @@ static void cmd_client(client_t *c, op_t *op, int argc, const char **argv, const
         snprintf(c->name, sizeof c->name, "%.*s", (int)argl[2], argv[2]);
         resp_add_simple(b, "OK");
     } else if (argc == 2 && arg_is(argv[1], argl[1], "GETNAME")) {
-        if (c->name[0]) resp_add_bulk(b, c->name, strlen(c->name));
-        else resp_add_null(b);
+        if (c->name[0])
+            resp_add_bulk(b, c->name, strlen(c->name));
+        else
+            resp_add_null(b);
     } else if (argc == 2 && arg_is(argv[1], argl[1], "ID")) {
         resp_add_int(b, (int64_t)c->id);
     } else if (argc >= 2 && arg_is(argv[1], argl[1], "SETINFO")) {
         resp_add_simple(b, "OK");
-    } else if (argc == 2 && (arg_is(argv[1], argl[1], "INFO") || arg_is(argv[1], argl[1], "LIST"))) {
+    } else if (argc == 2 &&
+               (arg_is(argv[1], argl[1], "INFO") || arg_is(argv[1], argl[1], "LIST"))) {
         char line[256];
-        int n = snprintf(line, sizeof line, "id=%" PRIu64 " name=%s age=%" PRIu64 " cmd=client\n", c->id,
-                         c->name, (ev_now_ms() - c->created_ms) / 1000);
+        int n = snprintf(line, sizeof line, "id=%" PRIu64 " name=%s age=%" PRIu64 " cmd=client\n",
+                         c->id, c->name, (ev_now_ms() - c->created_ms) / 1000);
         resp_add_bulk(b, line, (size_t)n);
     } else {
         resp_add_error(b, "ERR unknown subcommand or wrong number of arguments for 'CLIENT'");
@@ -303,8 +316,10 @@ static void cmd_exists_strlen_ttl(client_t *c, op_t *op, int which, int argc, co
         resp_add_int(&op->reply, m ? (int64_t)m->size : 0);
         return;
     }
-    if (!m) resp_add_int(&op->reply, -2);
-    else if (!m->expire_ms) resp_add_int(&op->reply, -1);
+    if (!m)
+        resp_add_int(&op->reply, -2);
+    else if (!m->expire_ms)
+        resp_add_int(&op->reply, -1);
     else {
         int64_t left = (int64_t)(m->expire_ms - wall_ms());
         if (left < 0) left = 0;
@@ -320,23 +335,31 @@ static int parse_set_options(op_t *op, int argc, const char **argv, const size_t
         size_t l = argl[i];
         int has_next = i + 1 < argc;
         int64_t v;
-        if (arg_is(a, l, "NX")) op->nx = 1;
-        else if (arg_is(a, l, "XX")) op->xx = 1;
-        else if (arg_is(a, l, "KEEPTTL")) op->keepttl = 1;
+        if (arg_is(a, l, "NX"))
+            op->nx = 1;
+        else if (arg_is(a, l, "XX"))
+            op->xx = 1;
+        else if (arg_is(a, l, "KEEPTTL"))
+            op->keepttl = 1;
         else if (arg_is(a, l, "GET")) {
             resp_add_error(&op->reply, "ERR SET with GET is not supported by this server");
             return -1;
         } else if ((arg_is(a, l, "EX") || arg_is(a, l, "PX") || arg_is(a, l, "EXAT") ||
-                    arg_is(a, l, "PXAT")) && has_next) {
+                    arg_is(a, l, "PXAT")) &&
+                   has_next) {
             if (op->expire_ms || resp_parse_i64(argv[i + 1], argl[i + 1], &v) < 0 || v <= 0 ||
                 v > INT64_MAX / 1000) {
                 resp_add_error(&op->reply, "ERR invalid expire time in 'set' command");
                 return -1;
             }
-            if (arg_is(a, l, "EX")) op->expire_ms = (int64_t)wall_ms() + v * 1000;
-            else if (arg_is(a, l, "PX")) op->expire_ms = (int64_t)wall_ms() + v;
-            else if (arg_is(a, l, "EXAT")) op->expire_ms = v * 1000;
-            else op->expire_ms = v;
+            if (arg_is(a, l, "EX"))
+                op->expire_ms = (int64_t)wall_ms() + v * 1000;
+            else if (arg_is(a, l, "PX"))
+                op->expire_ms = (int64_t)wall_ms() + v;
+            else if (arg_is(a, l, "EXAT"))
+                op->expire_ms = v * 1000;
+            else
+                op->expire_ms = v;
             i++;
         } else {
             resp_add_error(&op->reply, "ERR syntax error");
@@ -359,12 +382,11 @@ typedef struct {
 } command_spec_t;
 
 static const command_spec_t commands[] = {
-    {"GET", 2, 2},       {"SET", 3, -1},     {"DEL", 2, -1},      {"UNLINK", 2, -1},
-    {"EXISTS", 2, -1},   {"STRLEN", 2, 2},   {"TTL", 2, 2},       {"PTTL", 2, 2},
-    {"PING", 1, 2},      {"ECHO", 2, 2},     {"INFO", 1, 2},      {"DBSIZE", 1, 1},
-    {"QUIT", 1, 1},      {"HELLO", 1, -1},   {"CLIENT", 2, -1},   {"COMMAND", 1, -1},
-    {"SELECT", 2, 2},    {"FLUSHALL", 1, 2}, {"FLUSHDB", 1, 2},   {"ICSET", 6, -1},
-    {"ICGET", 2, 2},     {"ICDEL", 2, -1},   {"ICREPAIR", 6, 6},  {NULL, 0, 0},
+    {"GET", 2, 2},      {"SET", 3, -1},   {"DEL", 2, -1},     {"UNLINK", 2, -1}, {"EXISTS", 2, -1},
+    {"STRLEN", 2, 2},   {"TTL", 2, 2},    {"PTTL", 2, 2},     {"PING", 1, 2},    {"ECHO", 2, 2},
+    {"INFO", 1, 2},     {"DBSIZE", 1, 1}, {"QUIT", 1, 1},     {"HELLO", 1, -1},  {"CLIENT", 2, -1},
+    {"COMMAND", 1, -1}, {"SELECT", 2, 2}, {"FLUSHALL", 1, 2}, {"FLUSHDB", 1, 2}, {"ICSET", 6, -1},
+    {"ICGET", 2, 2},    {"ICDEL", 2, -1}, {"ICREPAIR", 6, 6}, {NULL, 0, 0},
 };
 
 static const command_spec_t *find_command(const char *name, size_t len)
@@ -379,8 +401,8 @@ static void unknown_command(op_t *op, int argc, const char **argv, const size_t 
     char args[200] = "";
     size_t off = 0;
     for (int i = 1; i < argc && off < sizeof args - 40; i++)
-        off += (size_t)snprintf(args + off, sizeof args - off, "'%.*s' ", (int)(argl[i] < 32 ? argl[i] : 32),
-                                argv[i]);
+        off += (size_t)snprintf(args + off, sizeof args - off, "'%.*s' ",
+                                (int)(argl[i] < 32 ? argl[i] : 32), argv[i]);
     resp_add_error(&op->reply, "ERR unknown command '%.*s', with args beginning with: %s",
                    (int)(argl[0] < 64 ? argl[0] : 64), argv[0], args);
 }
@@ -390,7 +412,8 @@ static void unknown_command(op_t *op, int argc, const char **argv, const size_t 
 int client_key_busy(client_t *c, op_t *before, const char *key, size_t keylen)
 {
     for (op_t *op = c->ops_head; op && op != before; op = op->next) {
-        if (op->done || (op->kind != OP_SET && op->kind != OP_ICSET && op->kind != OP_ICREPAIR)) continue;
+        if (op->done || (op->kind != OP_SET && op->kind != OP_ICSET && op->kind != OP_ICREPAIR))
+            continue;
         if (op->keylen == keylen && op->key && memcmp(op->key, key, keylen) == 0) return 1;
     }
     return 0;
@@ -399,7 +422,8 @@ int client_key_busy(client_t *c, op_t *before, const char *key, size_t keylen)
 /* Which arguments of a command are keys: first..last (last -1 = to the end). */
 static int command_keys(const char *name, size_t len, int argc, int *first, int *last)
 {
-    static const char *one_key[] = {"GET", "SET", "STRLEN", "TTL", "PTTL", "ICGET", "ICSET", "ICREPAIR", NULL};
+    static const char *one_key[] = {"GET",   "SET",   "STRLEN",   "TTL", "PTTL",
+                                    "ICGET", "ICSET", "ICREPAIR", NULL};
     static const char *many_keys[] = {"DEL", "UNLINK", "EXISTS", "ICDEL", NULL};
     for (int i = 0; one_key[i]; i++)
         if (arg_is(name, len, one_key[i])) {
@@ -422,7 +446,8 @@ static int command_must_wait(client_t *c, op_t *self)
     if (cmd->nsmall < 1 || !c->ops_head) return 0;
     /* Stores start at once and commit in order (see store_check_done); everything else that
      * touches a key waits for the writes before it. */
-    if (arg_is(cmd->argv[0], cmd->argl[0], "SET") || arg_is(cmd->argv[0], cmd->argl[0], "ICSET")) return 0;
+    if (arg_is(cmd->argv[0], cmd->argl[0], "SET") || arg_is(cmd->argv[0], cmd->argl[0], "ICSET"))
+        return 0;
     if (!command_keys(cmd->argv[0], cmd->argl[0], cmd->nsmall, &first, &last)) return 0;
     for (int i = first; i <= last && i < cmd->nsmall; i++)
         if (client_key_busy(c, self, cmd->argv[i], cmd->argl[i])) return 1;
@@ -559,13 +584,16 @@ static int dispatch(client_t *c)
     } else if (!strcmp(name, "PTTL")) {
         cmd_exists_strlen_ttl(c, op, 3, argc, argv, argl);
     } else if (!strcmp(name, "PING")) {
-        if (argc == 2) resp_add_bulk(r, argv[1], argl[1]);
-        else resp_add_simple(r, "PONG");
+        if (argc == 2)
+            resp_add_bulk(r, argv[1], argl[1]);
+        else
+            resp_add_simple(r, "PONG");
     } else if (!strcmp(name, "ECHO")) {
         resp_add_bulk(r, argv[1], argl[1]);
     } else if (!strcmp(name, "INFO")) {
         char section[32] = "";
-        if (argc == 2) snprintf(section, sizeof section, "%.*s", (int)(argl[1] < 31 ? argl[1] : 31), argv[1]);
+        if (argc == 2)
+            snprintf(section, sizeof section, "%.*s", (int)(argl[1] < 31 ? argl[1] : 31), argv[1]);
         cmd_info(c, op, section);
     } else if (!strcmp(name, "DBSIZE")) {
         resp_add_int(r, (int64_t)srv->meta.count);
@@ -579,8 +607,10 @@ static int dispatch(client_t *c)
     } else if (!strcmp(name, "COMMAND")) {
         cmd_command(op, argc, argv, argl);
     } else if (!strcmp(name, "SELECT")) {
-        if (arg_is(argv[1], argl[1], "0")) resp_add_simple(r, "OK");
-        else resp_add_error(r, "ERR DB index is out of range (this server has one database)");
+        if (arg_is(argv[1], argl[1], "0"))
+            resp_add_simple(r, "OK");
+        else
+            resp_add_error(r, "ERR DB index is out of range (this server has one database)");
     } else if (!strcmp(name, "FLUSHALL") || !strcmp(name, "FLUSHDB")) {
         for (size_t i = srv->meta.clock_len; i-- > 0;)
             if (srv->meta.clock[i]) meta_drop(srv, srv->meta.clock[i]);
@@ -629,14 +659,16 @@ static void handle_big(client_t *c)
                 memcpy(op->key, argv[1], argl[1]);
                 op->keylen = argl[1];
             }
-                if (!op->key || set_prepare_value(op, NULL, len) < 0) {
+            if (!op->key || set_prepare_value(op, NULL, len) < 0) {
                 op->big_discard = 1;
-                snprintf(op->err, sizeof op->err, "%.*s", (int)(buf_len(&op->reply) > 3 ? buf_len(&op->reply) - 3 : 0),
+                snprintf(op->err, sizeof op->err, "%.*s",
+                         (int)(buf_len(&op->reply) > 3 ? buf_len(&op->reply) - 3 : 0),
                          buf_len(&op->reply) ? buf_head(&op->reply) + 1 : "");
                 buf_clear(&op->reply);
             } else {
                 op_ref(op);
-                relay_start(srv, c->conn, RELAY_TO_MEMORY, NULL, op->obj->data, len, big_body_moved, op);
+                relay_start(srv, c->conn, RELAY_TO_MEMORY, NULL, op->obj->data, len, big_body_moved,
+                            op);
                 return;
             }
         } else if (cmd->argi >= 5 && arg_is(argv[0], argl[0], "ICSET")) {
@@ -649,13 +681,14 @@ static void handle_big(client_t *c)
                 snprintf(op->err, sizeof op->err, "ERR chunk too large");
             } else {
                 op_ref(op);
-                relay_start(srv, c->conn, RELAY_TO_MEMORY, NULL, op->obj->data, len, big_body_moved, op);
+                relay_start(srv, c->conn, RELAY_TO_MEMORY, NULL, op->obj->data, len, big_body_moved,
+                            op);
                 return;
             }
         } else {
             op->big_discard = 1;
-            snprintf(op->err, sizeof op->err, "ERR argument of %zu bytes is too large for '%.*s'", len,
-                     (int)(argl[0] < 32 ? argl[0] : 32), cmd->nsmall ? argv[0] : "");
+            snprintf(op->err, sizeof op->err, "ERR argument of %zu bytes is too large for '%.*s'",
+                     len, (int)(argl[0] < 32 ? argl[0] : 32), cmd->nsmall ? argv[0] : "");
         }
     }
     if (op->kind == OP_ICSET && !op->big_discard) {

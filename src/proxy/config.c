@@ -4,52 +4,87 @@
 #include "config.h"
 #include "proxy.h"
 
-#define OPT(name, type, field, min, max, def, help) \
-    {name, type, offsetof(proxy_config_t, field), min, max, def, help}
+#define OPT(name, type, field, min, max, def, help)                                                \
+    {                                                                                              \
+        name, type, offsetof(proxy_config_t, field), min, max, def, help                           \
+    }
 #define GiB ((int64_t)1 << 30)
 
 static const conf_option_t options[] = {
-    OPT("bind", CONF_STRING, bind, 0, 0, "127.0.0.1", "address to listen on, for clients and nodes"),
-    OPT("client-port", CONF_INT, client_port, 0, 65535, "6378", "port for clients (Redis protocol); 0 picks a free one"),
-    OPT("node-port", CONF_INT, node_port, 0, 65535, "6388", "port cache nodes dial; 0 picks a free one"),
-    OPT("node-advertise", CONF_STRING, node_advertise, 0, 0, "", "host:port nodes are told to dial (default: bind:node-port)"),
-    OPT("pool-size", CONF_INT, pool_size, 1, 4096, "32", "number of functions (cache nodes) in the pool"),
-    OPT("function-prefix", CONF_STRING, function_prefix, 0, 0, "icnode", "functions are named PREFIX0..PREFIX(N-1)"),
-    OPT("node-memory", CONF_INT, node_memory_mb, 128, 10240, "256", "memory of each function in MiB (Lambda: 128..10240)"),
-    OPT("node-reserved", CONF_INT, node_reserved_mb, 8, 4096, "32", "MiB of each function kept for the runtime, not for chunks"),
+    OPT("bind", CONF_STRING, bind, 0, 0, "127.0.0.1",
+        "address to listen on, for clients and nodes"),
+    OPT("client-port", CONF_INT, client_port, 0, 65535, "6378",
+        "port for clients (Redis protocol); 0 picks a free one"),
+    OPT("node-port", CONF_INT, node_port, 0, 65535, "6388",
+        "port cache nodes dial; 0 picks a free one"),
+    OPT("node-advertise", CONF_STRING, node_advertise, 0, 0, "",
+        "host:port nodes are told to dial (default: bind:node-port)"),
+    OPT("pool-size", CONF_INT, pool_size, 1, 4096, "32",
+        "number of functions (cache nodes) in the pool"),
+    OPT("function-prefix", CONF_STRING, function_prefix, 0, 0, "icnode",
+        "functions are named PREFIX0..PREFIX(N-1)"),
+    OPT("node-memory", CONF_INT, node_memory_mb, 128, 10240, "256",
+        "memory of each function in MiB (Lambda: 128..10240)"),
+    OPT("node-reserved", CONF_INT, node_reserved_mb, 8, 4096, "32",
+        "MiB of each function kept for the runtime, not for chunks"),
     OPT("d", CONF_INT, d, 1, EC_MAX_DATA, "10", "data chunks per object (Redis path)"),
     OPT("p", CONF_INT, p, 0, EC_MAX_CHUNKS - 1, "2", "parity chunks per object (Redis path)"),
-    OPT("small-object-max", CONF_BYTES, small_object_max, 0, GiB, "64k", "objects up to this size are stored as 1 chunk + p replicas"),
-    OPT("max-object-size", CONF_BYTES, max_object_size, 1, 64 * GiB, "1g", "largest value accepted"),
-    OPT("max-clients", CONF_INT, max_clients, 1, 1000000, "10000", "most client connections at once"),
-    OPT("max-pipeline", CONF_INT, max_pipeline, 1, 100000, "128", "most commands in flight per client before reading pauses"),
-    OPT("platform-endpoint", CONF_STRING, platform_endpoint, 0, 0, "", "Lambda Invoke API endpoint; empty starts the embedded local platform"),
-    OPT("platform-binary", CONF_STRING, platform_binary, 0, 0, "", "local platform executable (default: icplatform next to icproxy)"),
-    OPT("node-binary", CONF_STRING, node_binary, 0, 0, "", "cache node executable the local platform runs (default: icnode next to icproxy)"),
-    OPT("node-idle-return", CONF_MS, node_idle_return_ms, 1, 900000, "100ms", "local platform: a node returns its invocation after this long without requests"),
-    OPT("function-timeout", CONF_MS, function_timeout_ms, 1000, 900000, "900s", "function timeout given to the local platform"),
-    OPT("idle-reclaim", CONF_MS, idle_reclaim_ms, 1000, 86400000, "27m", "local platform: kill instances idle this long"),
-    OPT("billing", CONF_STRING, billing, 0, 0, "1ms", "local platform billing granularity: 1ms (AWS today) or 100ms (2020)"),
-    OPT("billing-log", CONF_STRING, billing_log, 0, 0, "", "local platform: file with one JSON line per invocation"),
-    OPT("max-instances", CONF_INT, max_instances, 1, 1000, "4", "local platform: most instances per function"),
-    OPT("aws-sigv4", CONF_STRING, aws_sigv4, 0, 0, "", "sign invocations, e.g. aws:amz:us-east-1:lambda (keys from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"),
-    OPT("invoke-timeout", CONF_MS, invoke_timeout_ms, 100, 600000, "10s", "HTTP timeout of one Invoke API call"),
-    OPT("node-connect-timeout", CONF_MS, node_connect_timeout_ms, 10, 600000, "5s", "how long a request waits for an invoked node to connect"),
-    OPT("invoke-retry", CONF_MS, invoke_retry_ms, 0, 600000, "0", "invoke a node again when it has not connected this long after an invocation (0: never; a retry may start a second instance)"),
-    OPT("ping-idle", CONF_MS, ping_idle_ms, 0, 3600000, "1s", "ping a node before use when it has been silent this long"),
-    OPT("ping-timeout", CONF_MS, ping_timeout_ms, 1, 60000, "200ms", "a node that does not answer a ping in time is invoked again"),
-    OPT("request-timeout", CONF_MS, request_timeout_ms, 10, 3600000, "10s", "a GET that has not gathered d chunks by then fails; a node silent this long on a request is replaced"),
-    OPT("warm-on-start", CONF_BOOL, warm_on_start, 0, 1, "yes", "invoke every function at start so the pool is warm"),
-    OPT("ready-timeout", CONF_MS, ready_timeout_ms, 100, 600000, "10s", "at start, how long to wait for the pool to connect"),
+    OPT("small-object-max", CONF_BYTES, small_object_max, 0, GiB, "64k",
+        "objects up to this size are stored as 1 chunk + p replicas"),
+    OPT("max-object-size", CONF_BYTES, max_object_size, 1, 64 * GiB, "1g",
+        "largest value accepted"),
+    OPT("max-clients", CONF_INT, max_clients, 1, 1000000, "10000",
+        "most client connections at once"),
+    OPT("max-pipeline", CONF_INT, max_pipeline, 1, 100000, "128",
+        "most commands in flight per client before reading pauses"),
+    OPT("platform-endpoint", CONF_STRING, platform_endpoint, 0, 0, "",
+        "Lambda Invoke API endpoint; empty starts the embedded local platform"),
+    OPT("platform-binary", CONF_STRING, platform_binary, 0, 0, "",
+        "local platform executable (default: icplatform next to icproxy)"),
+    OPT("node-binary", CONF_STRING, node_binary, 0, 0, "",
+        "cache node executable the local platform runs (default: icnode next to icproxy)"),
+    OPT("node-idle-return", CONF_MS, node_idle_return_ms, 1, 900000, "100ms",
+        "local platform: a node returns its invocation after this long without requests"),
+    OPT("function-timeout", CONF_MS, function_timeout_ms, 1000, 900000, "900s",
+        "function timeout given to the local platform"),
+    OPT("idle-reclaim", CONF_MS, idle_reclaim_ms, 1000, 86400000, "27m",
+        "local platform: kill instances idle this long"),
+    OPT("billing", CONF_STRING, billing, 0, 0, "1ms",
+        "local platform billing granularity: 1ms (AWS today) or 100ms (2020)"),
+    OPT("billing-log", CONF_STRING, billing_log, 0, 0, "",
+        "local platform: file with one JSON line per invocation"),
+    OPT("max-instances", CONF_INT, max_instances, 1, 1000, "4",
+        "local platform: most instances per function"),
+    OPT("aws-sigv4", CONF_STRING, aws_sigv4, 0, 0, "",
+        "sign invocations, e.g. aws:amz:us-east-1:lambda (keys from "
+        "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"),
+    OPT("invoke-timeout", CONF_MS, invoke_timeout_ms, 100, 600000, "10s",
+        "HTTP timeout of one Invoke API call"),
+    OPT("node-connect-timeout", CONF_MS, node_connect_timeout_ms, 10, 600000, "5s",
+        "how long a request waits for an invoked node to connect"),
+    OPT("invoke-retry", CONF_MS, invoke_retry_ms, 0, 600000, "0",
+        "invoke a node again when it has not connected this long after an invocation (0: never; a "
+        "retry may start a second instance)"),
+    OPT("ping-idle", CONF_MS, ping_idle_ms, 0, 3600000, "1s",
+        "ping a node before use when it has been silent this long"),
+    OPT("ping-timeout", CONF_MS, ping_timeout_ms, 1, 60000, "200ms",
+        "a node that does not answer a ping in time is invoked again"),
+    OPT("request-timeout", CONF_MS, request_timeout_ms, 10, 3600000, "10s",
+        "a GET that has not gathered d chunks by then fails; a node silent this long on a request "
+        "is replaced"),
+    OPT("warm-on-start", CONF_BOOL, warm_on_start, 0, 1, "yes",
+        "invoke every function at start so the pool is warm"),
+    OPT("ready-timeout", CONF_MS, ready_timeout_ms, 100, 600000, "10s",
+        "at start, how long to wait for the pool to connect"),
     OPT("log-level", CONF_STRING, log_level, 0, 0, "info", "debug, info, warn or error"),
     CONF_END,
 };
 
 const void *proxy_option_table = options;
 
-static const char usage[] =
-    "icproxy -- InfiniCache proxy: a Redis-protocol cache whose memory lives in serverless functions.\n"
-    "Usage: icproxy [--config FILE] [--option value]...";
+static const char usage[] = "icproxy -- InfiniCache proxy: a Redis-protocol cache whose memory "
+                            "lives in serverless functions.\n"
+                            "Usage: icproxy [--config FILE] [--option value]...";
 
 int proxy_config_load(proxy_config_t *cfg, int argc, char **argv, char *err, size_t errlen)
 {

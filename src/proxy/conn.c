@@ -74,8 +74,10 @@ static outseg_t *seg_new(size_t cap)
 
 static void seg_push(conn_t *c, outseg_t *s)
 {
-    if (c->out_tail) c->out_tail->next = s;
-    else c->out_head = s;
+    if (c->out_tail)
+        c->out_tail->next = s;
+    else
+        c->out_head = s;
     c->out_tail = s;
 }
 
@@ -236,8 +238,10 @@ void conn_free(conn_t *c)
 void conn_fail(conn_t *c, const char *why)
 {
     if (c->closing) return;
-    if (c->kind == CONN_CLIENT) client_conn_failed(c, why);
-    else node_conn_failed(c, why);
+    if (c->kind == CONN_CLIENT)
+        client_conn_failed(c, why);
+    else
+        node_conn_failed(c, why);
 }
 
 /* After each loop iteration: write batched output once per connection, free closed ones. */

@@ -1,4 +1,5 @@
-/* info.c -- the INFO command: server, clients, memory, stats, pool (with the platform's billing). */
+/* info.c -- the INFO command: server, clients, memory, stats, pool (with the platform's billing).
+ */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -38,12 +39,15 @@ void cmd_info(client_t *c, op_t *op, const char *section)
     buf_init(&b);
     uint64_t up = (ev_now_ms() - srv->start_ms) / 1000;
     if (want(section, "server")) {
-        buf_printf(&b,
-                   "# Server\r\nredis_version:7.0.0\r\ninfinicache_version:0.1.0\r\nprocess_id:%d\r\n"
-                   "tcp_port:%d\r\nnode_port:%d\r\nuptime_in_seconds:%" PRIu64 "\r\nplatform_endpoint:%s\r\n\r\n",
-                   getpid(), srv->client_port, srv->node_port, up, srv->platform_endpoint);
+        buf_printf(
+            &b,
+            "# Server\r\nredis_version:7.0.0\r\ninfinicache_version:0.1.0\r\nprocess_id:%d\r\n"
+            "tcp_port:%d\r\nnode_port:%d\r\nuptime_in_seconds:%" PRIu64
+            "\r\nplatform_endpoint:%s\r\n\r\n",
+            getpid(), srv->client_port, srv->node_port, up, srv->platform_endpoint);
     }
-    if (want(section, "clients")) buf_printf(&b, "# Clients\r\nconnected_clients:%d\r\n\r\n", srv->nclients);
+    if (want(section, "clients"))
+        buf_printf(&b, "# Clients\r\nconnected_clients:%d\r\n\r\n", srv->nclients);
     if (want(section, "memory")) {
         meta_table_t *t = &srv->meta;
         buf_printf(&b,
@@ -53,16 +57,19 @@ void cmd_info(client_t *c, op_t *op, const char *section)
     }
     if (want(section, "stats")) {
         proxy_stats_t *s = &srv->stats;
-        buf_printf(&b,
-                   "# Stats\r\ntotal_connections_received:%" PRIu64 "\r\ntotal_commands_processed:%" PRIu64
-                   "\r\nkeyspace_hits:%" PRIu64 "\r\nkeyspace_misses:%" PRIu64 "\r\ntotal_sets:%" PRIu64
-                   "\r\nerror_replies:%" PRIu64 "\r\nevicted_keys:%" PRIu64 "\r\nexpired_keys:%" PRIu64
-                   "\r\ntotal_net_input_bytes:%" PRIu64 "\r\ntotal_net_output_bytes:%" PRIu64
-                   "\r\ninvocations:%" PRIu64 "\r\ninvoke_failures:%" PRIu64 "\r\nnode_timeouts:%" PRIu64
-                   "\r\nchunks_lost:%" PRIu64 "\r\nchunks_repaired:%" PRIu64 "\r\nobjects_lost:%" PRIu64 "\r\nrelays:%" PRIu64 "\r\n\r\n",
-                   s->connections, s->commands, s->get_hits, s->get_misses, s->sets, s->errors,
-                   srv->meta.evictions, srv->meta.expired, s->bytes_in, s->bytes_out, s->invocations,
-                   s->invoke_failures, s->node_timeouts, s->chunks_lost, s->chunks_repaired, s->objects_lost, s->relays);
+        buf_printf(
+            &b,
+            "# Stats\r\ntotal_connections_received:%" PRIu64 "\r\ntotal_commands_processed:%" PRIu64
+            "\r\nkeyspace_hits:%" PRIu64 "\r\nkeyspace_misses:%" PRIu64 "\r\ntotal_sets:%" PRIu64
+            "\r\nerror_replies:%" PRIu64 "\r\nevicted_keys:%" PRIu64 "\r\nexpired_keys:%" PRIu64
+            "\r\ntotal_net_input_bytes:%" PRIu64 "\r\ntotal_net_output_bytes:%" PRIu64
+            "\r\ninvocations:%" PRIu64 "\r\ninvoke_failures:%" PRIu64 "\r\nnode_timeouts:%" PRIu64
+            "\r\nchunks_lost:%" PRIu64 "\r\nchunks_repaired:%" PRIu64 "\r\nobjects_lost:%" PRIu64
+            "\r\nrelays:%" PRIu64 "\r\n\r\n",
+            s->connections, s->commands, s->get_hits, s->get_misses, s->sets, s->errors,
+            srv->meta.evictions, srv->meta.expired, s->bytes_in, s->bytes_out, s->invocations,
+            s->invoke_failures, s->node_timeouts, s->chunks_lost, s->chunks_repaired,
+            s->objects_lost, s->relays);
     }
     if (want(section, "pool")) {
         int st[4] = {0};
@@ -75,20 +82,23 @@ void cmd_info(client_t *c, op_t *op, const char *section)
         buf_printf(&b,
                    "# Pool\r\npool_size:%d\r\nfunction_prefix:%s\r\nnode_memory_mb:%" PRId64
                    "\r\nnodes_awake:%d\r\nnodes_asleep:%d\r\nnodes_invoking:%d\r\nnodes_down:%d\r\n"
-                   "capacity_bytes:%" PRIu64 "\r\nplaced_bytes:%" PRIu64 "\r\nec_d:%" PRId64 "\r\nec_p:%" PRId64
-                   "\r\n",
+                   "capacity_bytes:%" PRIu64 "\r\nplaced_bytes:%" PRIu64 "\r\nec_d:%" PRId64
+                   "\r\nec_p:%" PRId64 "\r\n",
                    srv->nnodes, srv->cfg.function_prefix, srv->cfg.node_memory_mb, st[NODE_AWAKE],
-                   st[NODE_ASLEEP], st[NODE_INVOKING], st[NODE_DOWN], cap, placed, srv->cfg.d, srv->cfg.p);
+                   st[NODE_ASLEEP], st[NODE_INVOKING], st[NODE_DOWN], cap, placed, srv->cfg.d,
+                   srv->cfg.p);
         char js[2048];
         invoker_platform_stats(srv->invoker, js, sizeof js);
         cJSON *o = js[0] ? cJSON_Parse(js) : NULL;
         if (o) {
             cJSON *kinds = cJSON_GetObjectItemCaseSensitive(o, "requests_by_kind");
-            buf_printf(&b,
-                       "platform_requests:%.0f\r\nplatform_billed_ms:%.0f\r\nplatform_gb_seconds:%.6f\r\n"
-                       "platform_cold_starts:%.0f\r\nplatform_instances:%.0f\r\nplatform_timeouts:%.0f\r\n",
-                       json_num(o, "requests"), json_num(o, "billed_ms"), json_num(o, "gb_seconds"),
-                       json_num(o, "cold_starts"), json_num(o, "instances"), json_num(o, "timeouts"));
+            buf_printf(
+                &b,
+                "platform_requests:%.0f\r\nplatform_billed_ms:%.0f\r\nplatform_gb_seconds:%.6f\r\n"
+                "platform_cold_starts:%.0f\r\nplatform_instances:%.0f\r\nplatform_timeouts:%."
+                "0f\r\n",
+                json_num(o, "requests"), json_num(o, "billed_ms"), json_num(o, "gb_seconds"),
+                json_num(o, "cold_starts"), json_num(o, "instances"), json_num(o, "timeouts"));
             if (cJSON_IsObject(kinds)) {
                 cJSON *k;
                 cJSON_ArrayForEach(k, kinds) if (cJSON_IsNumber(k))

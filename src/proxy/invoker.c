@@ -89,8 +89,10 @@ static void start_job(invoker_t *inv, job_t *j)
 
 static void release_transfer(invoker_t *inv, job_t *j)
 {
-    if (j->prev_active) j->prev_active->next_active = j->next_active;
-    else if (inv->active == j) inv->active = j->next_active;
+    if (j->prev_active)
+        j->prev_active->next_active = j->next_active;
+    else if (inv->active == j)
+        inv->active = j->next_active;
     if (j->next_active) j->next_active->prev_active = j->prev_active;
     j->prev_active = j->next_active = NULL;
     curl_multi_remove_handle(inv->multi, j->easy);
@@ -260,8 +262,10 @@ void invoker_invoke(invoker_t *inv, int node_id, const char *function, const cha
     j->node_id = node_id;
     snprintf(j->function, sizeof j->function, "%s", function);
     pthread_mutex_lock(&inv->mu);
-    if (inv->todo_tail) inv->todo_tail->next = j;
-    else inv->todo_head = j;
+    if (inv->todo_tail)
+        inv->todo_tail->next = j;
+    else
+        inv->todo_head = j;
     inv->todo_tail = j;
     pthread_mutex_unlock(&inv->mu);
     uint64_t one = 1;

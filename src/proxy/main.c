@@ -17,7 +17,6 @@
 #include "net.h"
 #include "proxy.h"
 
-
 static void on_accept(ev_loop_t *loop, int fd, int events, void *arg)
 {
     server_t *srv = arg;
@@ -27,8 +26,10 @@ static void on_accept(ev_loop_t *loop, int fd, int events, void *arg)
             if (cfd != -EAGAIN) log_warn("event=accept_failed error=\"%s\"", strerror(-cfd));
             return;
         }
-        if (fd == srv->client_lfd) client_accept(srv, cfd);
-        else node_accept(srv, cfd);
+        if (fd == srv->client_lfd)
+            client_accept(srv, cfd);
+        else
+            node_accept(srv, cfd);
     }
 }
 
@@ -45,7 +46,8 @@ static void on_signal(ev_loop_t *loop, int fd, int events, void *arg)
 static int pool_connected(server_t *srv)
 {
     int n = 0;
-    for (int i = 0; i < srv->nnodes; i++) n += srv->nodes[i].hellos > 0;
+    for (int i = 0; i < srv->nnodes; i++)
+        n += srv->nodes[i].hellos > 0;
     return n;
 }
 
@@ -60,14 +62,17 @@ static void ready_check(ev_loop_t *loop, void *arg)
     }
     srv->ready = 1;
     uint64_t cap = 0;
-    for (int i = 0; i < srv->nnodes; i++) cap += srv->nodes[i].mem_limit;
-    printf("icproxy ready in %" PRIu64 " ms: clients on %s:%d (Redis protocol), nodes dial %s\n", waited,
-           srv->cfg.bind, srv->client_port, srv->node_addr);
-    printf("pool: %d of %d functions warm, %.1f GiB of cache (%" PRId64 " MiB per function), RS(%" PRId64
-           "+%" PRId64 ")\n",
-           connected, srv->nnodes, (double)cap / (1 << 30), srv->cfg.node_memory_mb, srv->cfg.d, srv->cfg.p);
+    for (int i = 0; i < srv->nnodes; i++)
+        cap += srv->nodes[i].mem_limit;
+    printf("icproxy ready in %" PRIu64 " ms: clients on %s:%d (Redis protocol), nodes dial %s\n",
+           waited, srv->cfg.bind, srv->client_port, srv->node_addr);
+    printf("pool: %d of %d functions warm, %.1f GiB of cache (%" PRId64
+           " MiB per function), RS(%" PRId64 "+%" PRId64 ")\n",
+           connected, srv->nnodes, (double)cap / (1 << 30), srv->cfg.node_memory_mb, srv->cfg.d,
+           srv->cfg.p);
     printf("platform: %s\n", srv->platform_endpoint);
-    printf("stop with Ctrl-C (or SIGTERM to pid %d); every process it started stops with it\n", getpid());
+    printf("stop with Ctrl-C (or SIGTERM to pid %d); every process it started stops with it\n",
+           getpid());
     fflush(stdout);
     log_info("event=ready ms=%" PRIu64 " warm=%d nodes=%d", waited, connected, srv->nnodes);
 }
@@ -106,8 +111,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (cfg->d + cfg->p > cfg->pool_size) {
-        fprintf(stderr, "icproxy: d + p (%" PRId64 ") exceeds pool-size (%" PRId64 ")\n", cfg->d + cfg->p,
-                cfg->pool_size);
+        fprintf(stderr, "icproxy: d + p (%" PRId64 ") exceeds pool-size (%" PRId64 ")\n",
+                cfg->d + cfg->p, cfg->pool_size);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -136,8 +141,10 @@ int main(int argc, char **argv)
     }
     srv->client_port = net_local_port(srv->client_lfd);
     srv->node_port = net_local_port(srv->node_lfd);
-    if (cfg->node_advertise[0]) snprintf(srv->node_addr, sizeof srv->node_addr, "%s", cfg->node_advertise);
-    else snprintf(srv->node_addr, sizeof srv->node_addr, "%s:%d", cfg->bind, srv->node_port);
+    if (cfg->node_advertise[0])
+        snprintf(srv->node_addr, sizeof srv->node_addr, "%s", cfg->node_advertise);
+    else
+        snprintf(srv->node_addr, sizeof srv->node_addr, "%s:%d", cfg->bind, srv->node_port);
     ev_set(srv->loop, srv->client_lfd, EV_READ, on_accept, srv);
     ev_set(srv->loop, srv->node_lfd, EV_READ, on_accept, srv);
 
@@ -152,7 +159,8 @@ int main(int argc, char **argv)
     char dir[PATH_MAX];
     self_dir(dir, sizeof dir);
     if (cfg->platform_endpoint[0]) {
-        snprintf(srv->platform_endpoint, sizeof srv->platform_endpoint, "%s", cfg->platform_endpoint);
+        snprintf(srv->platform_endpoint, sizeof srv->platform_endpoint, "%s",
+                 cfg->platform_endpoint);
     } else {
         if (platform_child_start(cfg, dir, &srv->platform, err, sizeof err) < 0) {
             fprintf(stderr, "icproxy: %s\n", err);
@@ -161,18 +169,21 @@ int main(int argc, char **argv)
         snprintf(srv->platform_endpoint, sizeof srv->platform_endpoint, "http://127.0.0.1:%d",
                  srv->platform.port);
     }
-    srv->invoker = invoker_start(srv, srv->platform_endpoint, cfg->aws_sigv4, cfg->invoke_timeout_ms);
+    srv->invoker =
+        invoker_start(srv, srv->platform_endpoint, cfg->aws_sigv4, cfg->invoke_timeout_ms);
     if (!srv->invoker) {
         platform_child_stop(&srv->platform);
         return 1;
     }
     srv->nnodes = (int)cfg->pool_size;
     srv->nodes = calloc((size_t)srv->nnodes, sizeof *srv->nodes);
-    for (int i = 0; i < srv->nnodes; i++) node_init(srv, &srv->nodes[i], i);
+    for (int i = 0; i < srv->nnodes; i++)
+        node_init(srv, &srv->nodes[i], i);
     log_info("event=start client_port=%d node_port=%d pool=%d platform=%s", srv->client_port,
              srv->node_port, srv->nnodes, srv->platform_endpoint);
     if (cfg->warm_on_start)
-        for (int i = 0; i < srv->nnodes; i++) node_invoke(&srv->nodes[i], "activate");
+        for (int i = 0; i < srv->nnodes; i++)
+            node_invoke(&srv->nodes[i], "activate");
     ev_timer_add(srv->loop, 0, ready_check, srv);
     node_start_sweeps(srv);
 

@@ -28,7 +28,8 @@ int meta_table_init(meta_table_t *t)
 
 void meta_table_free(meta_table_t *t)
 {
-    for (size_t i = 0; i < t->clock_len; i++) free(t->clock[i]);
+    for (size_t i = 0; i < t->clock_len; i++)
+        free(t->clock[i]);
     free(t->buckets);
     free(t->clock);
     memset(t, 0, sizeof *t);
@@ -140,7 +141,8 @@ int meta_insert(meta_table_t *t, meta_t *m)
 void meta_remove(meta_table_t *t, meta_t *m)
 {
     meta_t **pp = &t->buckets[m->hash & (t->nbuckets - 1)];
-    while (*pp && *pp != m) pp = &(*pp)->hnext;
+    while (*pp && *pp != m)
+        pp = &(*pp)->hnext;
     if (*pp) *pp = m->hnext;
     t->clock[m->clock_pos] = NULL;
     t->count--;

@@ -73,8 +73,10 @@ void node_init(server_t *srv, node_t *n, int id)
 
 static void complete(nreq_t *q, nres_t res, const char *err)
 {
-    if (q->done) q->done(q, res, err);
-    else nreq_free(q);
+    if (q->done)
+        q->done(q, res, err);
+    else
+        nreq_free(q);
 }
 
 static void fail_list(nreq_t **head, nreq_t **tail, nres_t res, const char *err)
@@ -146,13 +148,14 @@ void node_invoke(node_t *n, const char *cmd)
 {
     server_t *srv = n->srv;
     char payload[320];
-    snprintf(payload, sizeof payload, "{\"cmd\":\"%s\",\"node_id\":%d,\"proxy\":\"%s\"}", cmd, n->id,
-             srv->node_addr);
+    snprintf(payload, sizeof payload, "{\"cmd\":\"%s\",\"node_id\":%d,\"proxy\":\"%s\"}", cmd,
+             n->id, srv->node_addr);
     if (strcmp(cmd, "activate") == 0) {
         if (n->state != NODE_INVOKING) n->invoke_started_ms = ev_now_ms();
         n->state = NODE_INVOKING;
         ev_timer_cancel(srv->loop, n->invoke_timer);
-        uint64_t left = (uint64_t)srv->cfg.node_connect_timeout_ms - (ev_now_ms() - n->invoke_started_ms);
+        uint64_t left =
+            (uint64_t)srv->cfg.node_connect_timeout_ms - (ev_now_ms() - n->invoke_started_ms);
         uint64_t retry = (uint64_t)srv->cfg.invoke_retry_ms;
         uint64_t wait = retry && retry < left ? retry : left;
         n->invoke_timer = ev_timer_add(srv->loop, wait, invoke_timeout_cb, n);
@@ -202,10 +205,12 @@ static char *put_bulk(char *out, const void *p, size_t len)
     char digits[24];
     int nd = 0;
     size_t v = len;
-    do digits[nd++] = (char)('0' + v % 10);
+    do
+        digits[nd++] = (char)('0' + v % 10);
     while ((v /= 10));
     *out++ = '$';
-    while (nd) *out++ = digits[--nd];
+    while (nd)
+        *out++ = digits[--nd];
     *out++ = '\r';
     *out++ = '\n';
     if (!p) return out;
@@ -220,10 +225,12 @@ static char *put_bulk_u64(char *out, uint64_t v)
 {
     char digits[24];
     int nd = 0;
-    do digits[nd++] = (char)('0' + v % 10);
+    do
+        digits[nd++] = (char)('0' + v % 10);
     while ((v /= 10));
     char text[24];
-    for (int i = 0; i < nd; i++) text[i] = digits[nd - 1 - i];
+    for (int i = 0; i < nd; i++)
+        text[i] = digits[nd - 1 - i];
     return put_bulk(out, text, (size_t)nd);
 }
 
@@ -270,14 +277,18 @@ static void write_request(node_t *n, nreq_t *q)
     if (q->kind == NREQ_CSET && !q->body_src) {
         /* Small bodies are copied into the batch (cheaper than a segment of their own); large
          * ones are written from the object by reference. */
-        if (q->body_len <= 8192) conn_write(c, q->body_ptr, q->body_len);
-        else conn_write_ref(c, q->body_ref, q->body_ptr, q->body_len);
+        if (q->body_len <= 8192)
+            conn_write(c, q->body_ptr, q->body_len);
+        else
+            conn_write_ref(c, q->body_ref, q->body_ptr, q->body_len);
         conn_write(c, "\r\n", 2);
     }
     q->sent_ms = ev_now_ms();
     q->next = NULL;
-    if (n->inflight_tail) n->inflight_tail->next = q;
-    else n->inflight_head = q;
+    if (n->inflight_tail)
+        n->inflight_tail->next = q;
+    else
+        n->inflight_head = q;
     n->inflight_tail = q;
     n->inflight++;
 }
@@ -330,8 +341,10 @@ void node_submit(node_t *n, nreq_t *q)
 {
     q->node = n;
     q->next = NULL;
-    if (n->pending_tail) n->pending_tail->next = q;
-    else n->pending_head = q;
+    if (n->pending_tail)
+        n->pending_tail->next = q;
+    else
+        n->pending_head = q;
     n->pending_tail = q;
     node_kick(n);
 }
@@ -417,8 +430,10 @@ static void on_hello(conn_t *c, int argc, const char **argv, const size_t *argl)
     server_t *srv = c->srv;
     int64_t id, limit, used, chunks, inv;
     if (argc < 7 || resp_parse_i64(argv[1], argl[1], &id) < 0 || id < 0 || id >= srv->nnodes ||
-        resp_parse_i64(argv[3], argl[3], &limit) < 0 || resp_parse_i64(argv[4], argl[4], &used) < 0 ||
-        resp_parse_i64(argv[5], argl[5], &chunks) < 0 || resp_parse_i64(argv[6], argl[6], &inv) < 0) {
+        resp_parse_i64(argv[3], argl[3], &limit) < 0 ||
+        resp_parse_i64(argv[4], argl[4], &used) < 0 ||
+        resp_parse_i64(argv[5], argl[5], &chunks) < 0 ||
+        resp_parse_i64(argv[6], argl[6], &inv) < 0) {
         log_warn("event=bad_hello");
         conn_fail(c, "bad HELLO");
         return;
@@ -452,7 +467,8 @@ static void on_bye(conn_t *c)
 {
     node_t *n = c->owner;
     if (!n) return;
-    log_debug("event=bye node=%d pending=%d inflight=%d", n->id, n->pending_head != NULL, n->inflight);
+    log_debug("event=bye node=%d pending=%d inflight=%d", n->id, n->pending_head != NULL,
+              n->inflight);
     if (n->state == NODE_AWAKE) n->state = NODE_ASLEEP;
     ev_timer_cancel(n->srv->loop, n->ping_timer);
     n->ping_timer = 0;
@@ -559,7 +575,8 @@ static int handle_reply(conn_t *c, node_t *n)
     if (!n->inflight_head) n->inflight_tail = NULL;
     n->inflight--;
     q->next = NULL;
-    complete(q, (q->kind == NREQ_CDEL && h.type == RESP_INTEGER && h.n == 0) ? NRES_MISSING : NRES_OK,
+    complete(q,
+             (q->kind == NREQ_CDEL && h.type == RESP_INTEGER && h.n == 0) ? NRES_MISSING : NRES_OK,
              NULL);
     return 1;
 pop_missing:

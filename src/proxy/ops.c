@@ -96,7 +96,8 @@ static void store_chunk_done(nreq_t *q, nres_t res, const char *err)
     if (q->body_src && op->client && !q->body_src->closing) {
         /* The node failed before taking the streamed body: drain it from the client. */
         op_ref(op);
-        relay_start(op->srv, q->body_src, RELAY_DISCARD, NULL, NULL, q->body_len, icset_discard_done, op);
+        relay_start(op->srv, q->body_src, RELAY_DISCARD, NULL, NULL, q->body_len,
+                    icset_discard_done, op);
     }
     nreq_free(q);
     op->outstanding--;
@@ -210,16 +211,20 @@ void cmd_set(client_t *c, op_t *op)
     if (op->d == 1) {
         /* Replicas are the data chunk itself: no copies, one checksum (see submit_cset). */
         uint32_t crc = ec_crc(op->obj->data, cs);
-        for (int i = 0; i < op->n; i++) op->crcs[i] = crc;
+        for (int i = 0; i < op->n; i++)
+            op->crcs[i] = crc;
     } else {
         uint8_t *data[EC_MAX_CHUNKS], *parity[EC_MAX_CHUNKS];
         for (int i = 0; i < op->n; i++) {
             uint8_t *chunk = (uint8_t *)op->obj->data + (size_t)i * cs;
-            if (i < op->d) data[i] = chunk;
-            else parity[i - op->d] = chunk;
+            if (i < op->d)
+                data[i] = chunk;
+            else
+                parity[i - op->d] = chunk;
         }
         ec_encode(op->d, op->p, cs, data, parity);
-        for (int i = 0; i < op->n; i++) op->crcs[i] = ec_crc(op->obj->data + (size_t)i * cs, cs);
+        for (int i = 0; i < op->n; i++)
+            op->crcs[i] = ec_crc(op->obj->data + (size_t)i * cs, cs);
     }
     op->all_args = 1;
     if ((op->nx || op->xx) && ((op->nx && meta_lookup(op->srv, op->key, op->keylen)) ||
@@ -228,7 +233,8 @@ void cmd_set(client_t *c, op_t *op)
         return;
     }
     if (place(op) == 0)
-        for (int i = 0; i < op->n; i++) submit_cset(op, i, NULL, cs);
+        for (int i = 0; i < op->n; i++)
+            submit_cset(op, i, NULL, cs);
     store_check_done(op);
 }
 
@@ -237,8 +243,9 @@ static int icset_parse_header(op_t *op, int argc, const char **argv, const size_
 {
     server_t *srv = op->srv;
     int64_t d, p, size;
-    if (argc < 5 || resp_parse_i64(argv[2], argl[2], &d) < 0 || resp_parse_i64(argv[3], argl[3], &p) < 0 ||
-        !ec_params_valid((int)d, (int)p) || d > 255 || p > 255) {
+    if (argc < 5 || resp_parse_i64(argv[2], argl[2], &d) < 0 ||
+        resp_parse_i64(argv[3], argl[3], &p) < 0 || !ec_params_valid((int)d, (int)p) || d > 255 ||
+        p > 255) {
         op_fail(op, "ERR ICSET: bad d or p");
         return -1;
     }
@@ -305,7 +312,8 @@ int icset_small(client_t *c, op_t *op, int argc, const char **argv, const size_t
                 for (int i = 0; i < op->n; i++)
                     memcpy(op->obj->data + (size_t)i * cs, argv[5 + op->n + i], cs);
                 if (place(op) == 0)
-                    for (int i = 0; i < op->n; i++) submit_cset(op, i, NULL, cs);
+                    for (int i = 0; i < op->n; i++)
+                        submit_cset(op, i, NULL, cs);
             }
         }
     }
@@ -377,14 +385,17 @@ static void get_timeout(ev_loop_t *loop, void *arg)
     op->timer = 0;
     if (op->finished) return;
     op->timed_out = 1;
-    if (op->kind == OP_ICGET) icget_progress(op);
-    else get_check(op);
+    if (op->kind == OP_ICGET)
+        icget_progress(op);
+    else
+        get_check(op);
 }
 
 static int slots_pending(op_t *op)
 {
     int n = 0;
-    for (int i = 0; i < op->n; i++) n += op->slot_state[i] == SLOT_PENDING;
+    for (int i = 0; i < op->n; i++)
+        n += op->slot_state[i] == SLOT_PENDING;
     return n;
 }
 
@@ -394,8 +405,8 @@ static void object_lost(op_t *op)
     server_t *srv = op->srv;
     meta_t *m = meta_lookup(srv, op->key, op->keylen);
     srv->stats.objects_lost++;
-    log_warn("event=object_lost key_len=%zu version=%" PRIu64 " good=%d d=%d", op->keylen, op->version,
-             op->nhave + op->forwarded, op->d);
+    log_warn("event=object_lost key_len=%zu version=%" PRIu64 " good=%d d=%d", op->keylen,
+             op->version, op->nhave + op->forwarded, op->d);
     if (m && m->version == op->version) meta_drop(srv, m);
 }
 
@@ -448,15 +459,18 @@ static void repair_from_obj(op_t *op)
         uint8_t *data[EC_MAX_CHUNKS], *parity[EC_MAX_CHUNKS];
         for (int i = 0; i < op->n; i++) {
             uint8_t *c = (uint8_t *)op->obj->data + (size_t)i * cs;
-            if (i < op->d) data[i] = c;
-            else parity[i - op->d] = c;
+            if (i < op->d)
+                data[i] = c;
+            else
+                parity[i - op->d] = c;
         }
         ec_encode(op->d, op->p, cs, data, parity);
     }
     for (int i = 0; i < op->n; i++) {
         if (!slot_known_lost(op, i)) continue;
         const char *chunk = op->obj->data + (size_t)i * cs;
-        if (ec_crc(chunk, cs) != meta_crcs(op->meta)[i]) continue; /* never store what we cannot vouch for */
+        if (ec_crc(chunk, cs) != meta_crcs(op->meta)[i])
+            continue; /* never store what we cannot vouch for */
         nreq_t *q = nreq_new(NREQ_CSET, op, i, op->key, op->keylen, i, op->version);
         if (!q) return;
         q->body_ref = objbuf_ref(op->obj);
@@ -480,7 +494,8 @@ static void count_lost_chunks(op_t *op)
 static int lost_chunks(op_t *op)
 {
     int n = 0;
-    for (int i = 0; i < op->n; i++) n += slot_known_lost(op, i);
+    for (int i = 0; i < op->n; i++)
+        n += slot_known_lost(op, i);
     return n;
 }
 
@@ -541,9 +556,11 @@ static void request_more(op_t *op);
 static void get_check(op_t *op)
 {
     if (op->finished) return;
-    log_debug("event=get_check op=%p have=%d pending=%d d=%d", (void *)op, op->nhave, slots_pending(op), op->d);
+    log_debug("event=get_check op=%p have=%d pending=%d d=%d", (void *)op, op->nhave,
+              slots_pending(op), op->d);
     request_more(op);
-    if (op->nhave >= op->d || op->timed_out || op->nhave + slots_pending(op) < op->d) finish_get(op);
+    if (op->nhave >= op->d || op->timed_out || op->nhave + slots_pending(op) < op->d)
+        finish_get(op);
 }
 
 static void get_body_done(relay_t *r, relay_status_t st, void *arg)
@@ -575,8 +592,10 @@ static void icget_write_entry_header(conn_t *c, int index, int state, int64_t le
 {
     char hdr[96];
     int n;
-    if (len >= 0) n = snprintf(hdr, sizeof hdr, "*3\r\n:%d\r\n:%d\r\n$%" PRId64 "\r\n", index, state, len);
-    else n = snprintf(hdr, sizeof hdr, "*3\r\n:%d\r\n:%d\r\n$-1\r\n", index, state);
+    if (len >= 0)
+        n = snprintf(hdr, sizeof hdr, "*3\r\n:%d\r\n:%d\r\n$%" PRId64 "\r\n", index, state, len);
+    else
+        n = snprintf(hdr, sizeof hdr, "*3\r\n:%d\r\n:%d\r\n$-1\r\n", index, state);
     conn_write(c, hdr, (size_t)n);
 }
 
@@ -605,7 +624,8 @@ static void icget_finish(op_t *op)
         }
         c->streaming = NULL;
     }
-    if (op->forwarded >= op->d) srv->stats.get_hits++;
+    if (op->forwarded >= op->d)
+        srv->stats.get_hits++;
     else if (lost_chunks(op) > op->p) {
         object_lost(op);
         srv->stats.get_misses++;
@@ -629,8 +649,8 @@ static void icget_send(op_t *op, nreq_t *q, size_t len)
 static void icget_progress(op_t *op)
 {
     if (op->finished) return;
-    log_debug("event=icget_progress op=%p forwarded=%d pending=%d relay=%d", (void *)op, op->forwarded,
-              slots_pending(op), op->relay_active);
+    log_debug("event=icget_progress op=%p forwarded=%d pending=%d relay=%d", (void *)op,
+              op->forwarded, slots_pending(op), op->relay_active);
     request_more(op);
     if (!op->relay_active && op->ready_head && op->forwarded < op->d && op->client) {
         nreq_t *q = op->ready_head;
@@ -673,14 +693,17 @@ void icget_parked_failed(nreq_t *q, nres_t res)
     nreq_t **pp = &op->ready_head;
     op->ready_tail = NULL;
     while (*pp) {
-        if (*pp == q) *pp = q->next;
+        if (*pp == q)
+            *pp = q->next;
         else {
             op->ready_tail = *pp;
             pp = &(*pp)->next;
         }
     }
-    if (res == NRES_MISSING) mark_lost(op, q->slot);
-    else if (!op->finished) op->slot_state[q->slot] = SLOT_FAILED;
+    if (res == NRES_MISSING)
+        mark_lost(op, q->slot);
+    else if (!op->finished)
+        op->slot_state[q->slot] = SLOT_FAILED;
     nreq_free(q);
     icget_progress(op);
     op_unref(op);
@@ -691,8 +714,10 @@ static void body_discarded(relay_t *r, relay_status_t st, void *arg)
     nreq_t *q = arg;
     op_t *op = q->op;
     nreq_free(q);
-    if (op->kind == OP_ICGET) icget_progress(op);
-    else get_check(op);
+    if (op->kind == OP_ICGET)
+        icget_progress(op);
+    else
+        get_check(op);
     op_unref(op);
 }
 
@@ -717,8 +742,10 @@ static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
         memcmp(buf_head(&src->in) + len, "\r\n", 2) == 0) {
         if (!unwanted) memcpy(op->obj->data + (size_t)i * op->chunk_size, buf_head(&src->in), len);
         buf_consume(&src->in, len + 2);
-        if (unwanted) body_discarded(NULL, RELAY_OK, q);
-        else get_body_done(NULL, RELAY_OK, q);
+        if (unwanted)
+            body_discarded(NULL, RELAY_OK, q);
+        else
+            get_body_done(NULL, RELAY_OK, q);
         return;
     }
     if (unwanted) {
@@ -726,8 +753,9 @@ static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
         return;
     }
     if (op->kind == OP_GET) {
-        op->slot_relay[i] = relay_start(srv, src, RELAY_TO_MEMORY, NULL,
-                                        op->obj->data + (size_t)i * op->chunk_size, len, get_body_done, q);
+        op->slot_relay[i] =
+            relay_start(srv, src, RELAY_TO_MEMORY, NULL, op->obj->data + (size_t)i * op->chunk_size,
+                        len, get_body_done, q);
         return;
     }
     if (!op->relay_active && !op->ready_head) {
@@ -738,8 +766,10 @@ static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
      * (the connection stops reading) and splice it when its turn comes. No copy, no staging. */
     q->body_len = len;
     q->next = NULL;
-    if (op->ready_tail) op->ready_tail->next = q;
-    else op->ready_head = q;
+    if (op->ready_tail)
+        op->ready_tail->next = q;
+    else
+        op->ready_head = q;
     op->ready_tail = q;
     node_park(q->node, q);
 }
@@ -749,11 +779,15 @@ static void chunk_missing(nreq_t *q, nres_t res, const char *err)
 {
     op_t *op = q->op;
     op->outstanding--;
-    if (res == NRES_MISSING) mark_lost(op, q->slot);
-    else if (!op->finished) op->slot_state[q->slot] = SLOT_FAILED; /* unreachable now, not gone */
+    if (res == NRES_MISSING)
+        mark_lost(op, q->slot);
+    else if (!op->finished)
+        op->slot_state[q->slot] = SLOT_FAILED; /* unreachable now, not gone */
     nreq_free(q);
-    if (op->kind == OP_ICGET) icget_progress(op);
-    else get_check(op);
+    if (op->kind == OP_ICGET)
+        icget_progress(op);
+    else
+        get_check(op);
     op_unref(op);
 }
 
@@ -823,12 +857,14 @@ static void request_more(op_t *op)
 
 static void request_chunks(op_t *op)
 {
-    op->timer = ev_timer_add(op->srv->loop, (uint64_t)op->srv->cfg.request_timeout_ms, get_timeout, op);
+    op->timer =
+        ev_timer_add(op->srv->loop, (uint64_t)op->srv->cfg.request_timeout_ms, get_timeout, op);
     if (op->d == 1) {
         request_more(op);
         return;
     }
-    for (int i = 0; i < op->n; i++) request_chunk(op, i);
+    for (int i = 0; i < op->n; i++)
+        request_chunk(op, i);
 }
 
 void cmd_get(client_t *c, op_t *op)
@@ -857,7 +893,8 @@ void cmd_icget(client_t *c, op_t *op)
     resp_add_int(&b, op->d);
     resp_add_int(&b, op->p);
     resp_add_int(&b, (int64_t)op->chunk_size);
-    for (int i = 0; i < op->n; i++) resp_add_int(&b, meta_crcs(op->meta)[i]);
+    for (int i = 0; i < op->n; i++)
+        resp_add_int(&b, meta_crcs(op->meta)[i]);
     conn_write_buf(c->conn, &b);
     buf_free(&b);
     c->streaming = op;
@@ -875,8 +912,10 @@ static void repair_done(nreq_t *q, nres_t res, const char *err)
         m->lost_mask &= ~(1ull << q->slot);
         op->srv->stats.chunks_repaired++;
     }
-    if (res == NRES_OK) resp_add_simple(&op->reply, "OK");
-    else resp_add_error(&op->reply, "ERR repair failed: %s", err ? err : "node error");
+    if (res == NRES_OK)
+        resp_add_simple(&op->reply, "OK");
+    else
+        resp_add_error(&op->reply, "ERR repair failed: %s", err ? err : "node error");
     nreq_free(q);
     client_on_op_done(op);
     op_unref(op);
@@ -889,13 +928,14 @@ void cmd_icrepair(client_t *c, op_t *op, const char **argv, const size_t *argl, 
     const char *chunk = body ? body->data : argv[5];
     size_t len = body ? body->len : argl[5];
     meta_t *m = meta_lookup(srv, argv[1], argl[1]);
-    if (resp_parse_u64(argv[2], argl[2], &version) < 0 || resp_parse_u64(argv[3], argl[3], &index) < 0 ||
+    if (resp_parse_u64(argv[2], argl[2], &version) < 0 ||
+        resp_parse_u64(argv[3], argl[3], &index) < 0 ||
         resp_parse_u64(argv[4], argl[4], &crc) < 0) {
         resp_add_error(&op->reply, "ERR ICREPAIR: bad arguments");
     } else if (!m || m->version != version) {
         resp_add_error(&op->reply, "ERR ICREPAIR: version %" PRIu64 " is not current", version);
-    } else if (index >= (uint64_t)(m->d + m->p) || len != m->chunk_size || crc != meta_crcs(m)[index] ||
-               ec_crc(chunk, len) != crc) {
+    } else if (index >= (uint64_t)(m->d + m->p) || len != m->chunk_size ||
+               crc != meta_crcs(m)[index] || ec_crc(chunk, len) != crc) {
         resp_add_error(&op->reply, "ERR ICREPAIR: chunk does not match the object's metadata");
     } else {
         nreq_t *q = nreq_new(NREQ_CSET, op, (int)index, argv[1], argl[1], (int)index, version);

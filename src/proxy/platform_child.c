@@ -19,10 +19,14 @@ int platform_child_start(const proxy_config_t *cfg, const char *self_dir, platfo
                          char *err, size_t errlen)
 {
     char bin[1024], handler[1024], count[16], mem[16], timeout[32], idle[32], maxinst[16];
-    if (cfg->platform_binary[0]) snprintf(bin, sizeof bin, "%s", cfg->platform_binary);
-    else snprintf(bin, sizeof bin, "%s/icplatform", self_dir);
-    if (cfg->node_binary[0]) snprintf(handler, sizeof handler, "%s", cfg->node_binary);
-    else snprintf(handler, sizeof handler, "%s/icnode", self_dir);
+    if (cfg->platform_binary[0])
+        snprintf(bin, sizeof bin, "%s", cfg->platform_binary);
+    else
+        snprintf(bin, sizeof bin, "%s/icplatform", self_dir);
+    if (cfg->node_binary[0])
+        snprintf(handler, sizeof handler, "%s", cfg->node_binary);
+    else
+        snprintf(handler, sizeof handler, "%s/icnode", self_dir);
     snprintf(count, sizeof count, "%lld", (long long)cfg->pool_size);
     snprintf(mem, sizeof mem, "%lld", (long long)cfg->node_memory_mb);
     snprintf(timeout, sizeof timeout, "%lldms", (long long)cfg->function_timeout_ms);
@@ -53,11 +57,32 @@ int platform_child_start(const proxy_config_t *cfg, const char *self_dir, platfo
         char idle_return[24];
         snprintf(idle_return, sizeof idle_return, "%lld", (long long)cfg->node_idle_return_ms);
         setenv("IC_NODE_IDLE_RETURN_MS", idle_return, 1);
-        const char *argv[] = {bin, "--host", "127.0.0.1", "--port", "0", "--function-prefix",
-                              cfg->function_prefix, "--function-count", count, "--memory", mem,
-                              "--timeout", timeout, "--idle-reclaim", idle, "--billing", cfg->billing,
-                              "--billing-log", cfg->billing_log, "--handler", handler,
-                              "--max-instances", maxinst, "--log-level", cfg->log_level, NULL};
+        const char *argv[] = {bin,
+                              "--host",
+                              "127.0.0.1",
+                              "--port",
+                              "0",
+                              "--function-prefix",
+                              cfg->function_prefix,
+                              "--function-count",
+                              count,
+                              "--memory",
+                              mem,
+                              "--timeout",
+                              timeout,
+                              "--idle-reclaim",
+                              idle,
+                              "--billing",
+                              cfg->billing,
+                              "--billing-log",
+                              cfg->billing_log,
+                              "--handler",
+                              handler,
+                              "--max-instances",
+                              maxinst,
+                              "--log-level",
+                              cfg->log_level,
+                              NULL};
         execv(bin, (char *const *)argv);
         fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
         _exit(127);

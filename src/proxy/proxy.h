@@ -100,7 +100,7 @@ struct conn {
     int dirty;         /* on the server's flush list */
     conn_t *next_dirty;
     uint64_t last_rx_ms;
-    void *owner; /* client_t or node_t */
+    void *owner;         /* client_t or node_t */
     void *owner_to_free; /* a closed client's struct, freed with the connection */
 };
 
@@ -138,20 +138,20 @@ struct relay {
     relay_sink_t sink;
     conn_t *dst;
     char *mem;
-    size_t total;     /* body length */
-    size_t pulled;    /* bytes taken from the source (body only) */
-    size_t in_pipe;   /* bytes spliced into the pipe, not yet out */
-    int pipe_idx;     /* index into the server's pipe pool, -1 none */
-    int wait_dst;     /* waiting for the destination socket to take more */
-    int dst_failed;   /* the sink died; the body is being drained into nowhere */
-    int crlf_needed;  /* 2..0: trailing CRLF of the source bulk still to consume */
+    size_t total;    /* body length */
+    size_t pulled;   /* bytes taken from the source (body only) */
+    size_t in_pipe;  /* bytes spliced into the pipe, not yet out */
+    int pipe_idx;    /* index into the server's pipe pool, -1 none */
+    int wait_dst;    /* waiting for the destination socket to take more */
+    int dst_failed;  /* the sink died; the body is being drained into nowhere */
+    int crlf_needed; /* 2..0: trailing CRLF of the source bulk still to consume */
     relay_done_cb *done;
     void *arg;
 };
 
-/* Starts moving `len` body bytes out of src (and, from a node, the bulk's CRLF). For RELAY_TO_CONN the
- * caller has already queued the bulk header on dst; the relay adds the trailing CRLF.
- * `done` runs exactly once, from the loop (never from inside relay_start). */
+/* Starts moving `len` body bytes out of src (and, from a node, the bulk's CRLF). For RELAY_TO_CONN
+ * the caller has already queued the bulk header on dst; the relay adds the trailing CRLF. `done`
+ * runs exactly once, from the loop (never from inside relay_start). */
 relay_t *relay_start(server_t *srv, conn_t *src, relay_sink_t sink, conn_t *dst, char *mem,
                      size_t len, relay_done_cb *done, void *arg);
 /* Moves bytes; called when either end is ready. */
@@ -214,7 +214,7 @@ struct node {
     uint64_t mem_limit;  /* from HELLO, or the configured estimate */
     uint64_t mem_placed; /* bytes of chunks the proxy placed here */
     uint64_t chunks_placed;
-    nreq_t *pending_head, *pending_tail; /* not written yet */
+    nreq_t *pending_head, *pending_tail;   /* not written yet */
     nreq_t *inflight_head, *inflight_tail; /* written, waiting for their replies */
     int inflight;
     /* Reply parser state for the head in-flight request. */
@@ -284,7 +284,7 @@ typedef struct {
     meta_t **buckets;
     size_t nbuckets;
     size_t count;
-    meta_t **clock; /* ring in insertion order, for CLOCK eviction; NULL marks a removed slot */
+    meta_t **clock;   /* ring in insertion order, for CLOCK eviction; NULL marks a removed slot */
     size_t clock_len; /* slots in use, holes included */
     size_t clock_cap;
     size_t clock_hand;
@@ -298,7 +298,7 @@ void meta_table_free(meta_table_t *t);
 meta_t *meta_new(const char *key, size_t keylen, int d, int p);
 size_t meta_alloc_size(int d, int p, size_t keylen);
 meta_t *meta_lookup(server_t *srv, const char *key, size_t keylen); /* drops expired ones */
-int meta_insert(meta_table_t *t, meta_t *m);                         /* replaces nothing */
+int meta_insert(meta_table_t *t, meta_t *m);                        /* replaces nothing */
 void meta_remove(meta_table_t *t, meta_t *m);
 /* Removes the object and deletes its chunks on their nodes. */
 void meta_drop(server_t *srv, meta_t *m);
@@ -323,7 +323,7 @@ struct client {
     resp_cmd_t cmd;
     op_t *ops_head, *ops_tail; /* in arrival order; replies go out in this order */
     int nops;
-    op_t *reading; /* an op that is consuming a big argument from the input */
+    op_t *reading;   /* an op that is consuming a big argument from the input */
     op_t *streaming; /* an op that owns the output (ICGET) */
     int quit_after_reply;
     int processing;   /* inside client_process: completions must not re-enter it */
@@ -339,7 +339,7 @@ struct op {
     op_kind_t kind;
     client_t *client; /* NULL once the client is gone */
     server_t *srv;
-    buf_t reply; /* small reply, sent when the op reaches the head of the queue */
+    buf_t reply;         /* small reply, sent when the op reaches the head of the queue */
     objbuf_t *reply_ref; /* big reply body (GET), sent after reply */
     size_t reply_ref_off, reply_ref_len;
     buf_t reply_tail;
@@ -347,7 +347,7 @@ struct op {
     /* object being read or written */
     char *key;
     size_t keylen;
-    meta_t *meta; /* pending (SET) or snapshot copy (GET) */
+    meta_t *meta;  /* pending (SET) or snapshot copy (GET) */
     objbuf_t *obj; /* whole value (Redis path) */
     int n, d, p;
     size_t chunk_size;
@@ -365,7 +365,7 @@ struct op {
     int64_t expire_ms;
     int nx, xx, get_old, keepttl;
     /* ICGET streaming */
-    int relay_active;  /* a chunk body is being spliced to the client */
+    int relay_active;                /* a chunk body is being spliced to the client */
     nreq_t *ready_head, *ready_tail; /* chunks staged in memory while the client was busy */
     int forwarded;
     int timed_out;
@@ -377,11 +377,11 @@ struct op {
     int placed;
     int body_failed;
     relay_t *slot_relay[EC_MAX_CHUNKS]; /* GET: bodies being read into obj */
-    int finished;  /* the answer is decided; late arrivals are dropped */
-    int all_args;  /* ICSET/ICREPAIR: every argument has been read */
-    int big_discard; /* a big argument nobody wants is being drained */
+    int finished;                       /* the answer is decided; late arrivals are dropped */
+    int all_args;                       /* ICSET/ICREPAIR: every argument has been read */
+    int big_discard;                    /* a big argument nobody wants is being drained */
     int commit_waiting; /* stored, waiting for an earlier write of the same key to commit */
-    int refs; /* queue + node requests + relays; freed at zero */
+    int refs;           /* queue + node requests + relays; freed at zero */
 };
 
 void client_accept(server_t *srv, int fd);
@@ -473,7 +473,6 @@ struct server {
     int ready;
     int stopping;
 };
-
 
 uint64_t wall_ms(void);
 uint64_t server_next_version(server_t *srv);

@@ -101,8 +101,10 @@ static void relay_finish(relay_t *r, relay_status_t st)
     if (done) done(r, st, arg);
     /* Input that arrived behind the body is parsed now: no epoll event will announce it. */
     if (src && !src->closing) {
-        if (src->kind == CONN_NODE) node_resume_input(src);
-        else if (src->owner) client_resume_input(src->owner);
+        if (src->kind == CONN_NODE)
+            node_resume_input(src);
+        else if (src->owner)
+            client_resume_input(src->owner);
     }
 }
 
@@ -157,9 +159,14 @@ static size_t take_buffered(relay_t *r)
     size_t n = have < want ? have : want;
     if (n == 0) return 0;
     switch (r->sink) {
-    case RELAY_TO_MEMORY: memcpy(r->mem + r->pulled, buf_head(&r->src->in), n); break;
-    case RELAY_TO_CONN: conn_write(r->dst, buf_head(&r->src->in), n); break;
-    case RELAY_DISCARD: break;
+    case RELAY_TO_MEMORY:
+        memcpy(r->mem + r->pulled, buf_head(&r->src->in), n);
+        break;
+    case RELAY_TO_CONN:
+        conn_write(r->dst, buf_head(&r->src->in), n);
+        break;
+    case RELAY_DISCARD:
+        break;
     }
     buf_consume(&r->src->in, n);
     r->pulled += n;

@@ -47,7 +47,8 @@ static meta_t *store(server_t *srv, const char *key, int d, int p, size_t cs)
     }
     m->chunk_size = (uint32_t)cs;
     m->size = cs * (size_t)d;
-    for (int i = 0; i < d + p; i++) meta_crcs(m)[i] = (uint32_t)(0xABC0 + i);
+    for (int i = 0; i < d + p; i++)
+        meta_crcs(m)[i] = (uint32_t)(0xABC0 + i);
     assert_int_equal(meta_insert(&srv->meta, m), 0);
     return m;
 }
@@ -63,7 +64,8 @@ static void test_layout_and_lookup(void **state)
     assert_null(meta_lookup(srv, "hell", 4));
     /* The chunks land on distinct nodes. */
     for (int i = 0; i < 5; i++)
-        for (int j = i + 1; j < 5; j++) assert_int_not_equal(meta_nodes(m)[i], meta_nodes(m)[j]);
+        for (int j = i + 1; j < 5; j++)
+            assert_int_not_equal(meta_nodes(m)[i], meta_nodes(m)[j]);
     /* Per-object overhead stays within the budget: 256 bytes plus the key, for RS(10+2). */
     assert_true(meta_alloc_size(10, 2, 0) <= 256);
     free_server(srv);
@@ -180,9 +182,12 @@ static void test_too_big_and_accounting(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_layout_and_lookup),     cmocka_unit_test(test_expiry),
-        cmocka_unit_test(test_many_objects_rehash),   cmocka_unit_test(test_clock_eviction),
-        cmocka_unit_test(test_too_big_and_accounting), cmocka_unit_test(test_clock_spares_recent_reads),
+        cmocka_unit_test(test_layout_and_lookup),
+        cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_many_objects_rehash),
+        cmocka_unit_test(test_clock_eviction),
+        cmocka_unit_test(test_too_big_and_accounting),
+        cmocka_unit_test(test_clock_spares_recent_reads),
         cmocka_unit_test(test_ring_compaction_keeps_objects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
