@@ -407,7 +407,8 @@ static void conn_lost(conn_t *c, nres_t res, const char *why)
     if (c->rx_relay) relay_fail_source(c->rx_relay);
     if (c->tx_relay) relay_drop_sink(c->tx_relay);
     if (n) {
-        log_info("event=node_disconnected node=%d reason=\"%s\"", n->id, why);
+        if (n->srv->stopping) log_debug("event=node_disconnected node=%d reason=\"%s\"", n->id, why);
+        else log_info("event=node_disconnected node=%d reason=\"%s\"", n->id, why);
         detach_conn(n, res, why);
     }
     conn_close_async(c);

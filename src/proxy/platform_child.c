@@ -57,32 +57,18 @@ int platform_child_start(const proxy_config_t *cfg, const char *self_dir, platfo
         char idle_return[24];
         snprintf(idle_return, sizeof idle_return, "%lld", (long long)cfg->node_idle_return_ms);
         setenv("IC_NODE_IDLE_RETURN_MS", idle_return, 1);
-        const char *argv[] = {bin,
-                              "--host",
-                              "127.0.0.1",
-                              "--port",
-                              "0",
-                              "--function-prefix",
-                              cfg->function_prefix,
-                              "--function-count",
-                              count,
-                              "--memory",
-                              mem,
-                              "--timeout",
-                              timeout,
-                              "--idle-reclaim",
-                              idle,
-                              "--billing",
-                              cfg->billing,
-                              "--billing-log",
-                              cfg->billing_log,
-                              "--handler",
-                              handler,
-                              "--max-instances",
-                              maxinst,
-                              "--log-level",
-                              cfg->log_level,
-                              NULL};
+        /* One line per invocation from the platform and every node would drown the proxy's own
+         * log: they log warnings only, unless the proxy runs at debug level. */
+        const char *child_level = strcmp(cfg->log_level, "debug") == 0 ? "debug" : "warn";
+        setenv("IC_NODE_LOG_LEVEL", child_level, 1);
+        /* clang-format off */
+        const char *argv[] = {bin, "--host", "127.0.0.1", "--port", "0",
+                              "--function-prefix", cfg->function_prefix, "--function-count", count,
+                              "--memory", mem, "--timeout", timeout, "--idle-reclaim", idle,
+                              "--billing", cfg->billing, "--billing-log", cfg->billing_log,
+                              "--handler", handler, "--max-instances", maxinst,
+                              "--log-level", child_level, NULL};
+        /* clang-format on */
         execv(bin, (char *const *)argv);
         fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
         _exit(127);
