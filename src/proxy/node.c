@@ -685,7 +685,12 @@ static void stuck_sweep(ev_loop_t *loop, void *arg)
     for (int i = 0; i < srv->nnodes; i++) {
         node_t *n = &srv->nodes[i];
         if (!n->conn || !n->inflight_head || n->state != NODE_AWAKE) continue;
-        if (now - n->inflight_head->sent_ms <= (uint64_t)srv->cfg.request_timeout_ms) continue;
+        /* A node whose reply we are not reading (a body streaming to a slow client, or parked
+         * behind another chunk) is not silent: the wait is ours. */
+        if (n->conn->rx_relay || n->parked) continue;
+        uint64_t since = n->inflight_head->sent_ms > n->conn->last_rx_ms ? n->inflight_head->sent_ms
+                                                                         : n->conn->last_rx_ms;
+        if (now - since <= (uint64_t)srv->cfg.request_timeout_ms) continue;
         char why[128];
         snprintf(why, sizeof why, "node %d stuck: no reply within %" PRId64 " ms", n->id,
                  srv->cfg.request_timeout_ms);
