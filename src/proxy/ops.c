@@ -71,6 +71,21 @@ int set_prepare_value(op_t *op, const char *value, size_t len)
 
 static void store_check_done(op_t *op);
 
+/* Computes the p parity chunks of op->obj in place, behind its d data chunks. */
+static void encode_parity(op_t *op)
+{
+    size_t cs = op->chunk_size;
+    uint8_t *data[EC_MAX_CHUNKS], *parity[EC_MAX_CHUNKS];
+    for (int i = 0; i < op->n; i++) {
+        uint8_t *chunk = (uint8_t *)op->obj->data + (size_t)i * cs;
+        if (i < op->d)
+            data[i] = chunk;
+        else
+            parity[i - op->d] = chunk;
+    }
+    ec_encode(op->d, op->p, cs, data, parity);
+}
+
 static void icset_discard_done(relay_t *r, relay_status_t st, void *arg)
 {
     op_t *op = arg;
@@ -214,15 +229,7 @@ void cmd_set(client_t *c, op_t *op)
         for (int i = 0; i < op->n; i++)
             op->crcs[i] = crc;
     } else {
-        uint8_t *data[EC_MAX_CHUNKS], *parity[EC_MAX_CHUNKS];
-        for (int i = 0; i < op->n; i++) {
-            uint8_t *chunk = (uint8_t *)op->obj->data + (size_t)i * cs;
-            if (i < op->d)
-                data[i] = chunk;
-            else
-                parity[i - op->d] = chunk;
-        }
-        ec_encode(op->d, op->p, cs, data, parity);
+        encode_parity(op);
         for (int i = 0; i < op->n; i++)
             op->crcs[i] = ec_crc(op->obj->data + (size_t)i * cs, cs);
     }
@@ -456,15 +463,7 @@ static void repair_from_obj(op_t *op)
     }
     if (!any || cs == 0) return;
     if (need_parity) {
-        uint8_t *data[EC_MAX_CHUNKS], *parity[EC_MAX_CHUNKS];
-        for (int i = 0; i < op->n; i++) {
-            uint8_t *c = (uint8_t *)op->obj->data + (size_t)i * cs;
-            if (i < op->d)
-                data[i] = c;
-            else
-                parity[i - op->d] = c;
-        }
-        ec_encode(op->d, op->p, cs, data, parity);
+        encode_parity(op);
     }
     for (int i = 0; i < op->n; i++) {
         if (!slot_known_lost(op, i)) continue;
