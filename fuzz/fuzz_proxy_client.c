@@ -13,6 +13,7 @@
 #include "log.h"
 #include "net.h"
 #include "proxy.h"
+#include "proxy_harness.h"
 
 /* ---- an invoker that refuses everything, asynchronously (as a real one would) ---- */
 struct invoker {
@@ -57,19 +58,6 @@ void invoker_stop(invoker_t *inv)
 }
 
 static server_t *g_srv;
-
-static void stop_cb(ev_loop_t *loop, void *arg)
-{
-    ev_stop(loop);
-}
-
-static void run_passes(server_t *srv, int passes)
-{
-    for (int i = 0; i < passes; i++) {
-        ev_timer_add(srv->loop, 0, stop_cb, NULL);
-        ev_run(srv->loop);
-    }
-}
 
 static server_t *make_server(void)
 {

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "net.h"
 #include "proxy.h"
+#include "proxy_harness.h"
 
 struct invoker {
     server_t *srv;
@@ -38,19 +39,6 @@ void invoker_platform_stats(invoker_t *inv, char *out, size_t cap)
 void invoker_stop(invoker_t *inv)
 {
     free(inv);
-}
-
-static void stop_cb(ev_loop_t *loop, void *arg)
-{
-    ev_stop(loop);
-}
-
-static void run_passes(server_t *srv, int passes)
-{
-    for (int i = 0; i < passes; i++) {
-        ev_timer_add(srv->loop, 0, stop_cb, NULL);
-        ev_run(srv->loop);
-    }
 }
 
 static void request_done(nreq_t *q, nres_t res, const char *err)

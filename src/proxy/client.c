@@ -31,15 +31,13 @@ static op_t *op_new(client_t *c, op_kind_t kind)
         op = op_pool;
         op_pool = op->next;
         op_pooled--;
-        buf_t reply = op->reply, tail = op->reply_tail;
+        buf_t reply = op->reply;
         memset(op, 0, sizeof *op);
         op->reply = reply;
-        op->reply_tail = tail;
     } else {
         op = calloc(1, sizeof *op);
         if (!op) return NULL;
         buf_init(&op->reply);
-        buf_init(&op->reply_tail);
     }
     op->kind = kind;
     op->client = c;
@@ -70,16 +68,14 @@ void op_unref(op_t *op)
     objbuf_unref(op->obj);
     free(op->meta);
     free(op->key);
-    if (op_pooled < OP_POOL_MAX && op->reply.cap <= 4096 && op->reply_tail.cap <= 4096) {
+    if (op_pooled < OP_POOL_MAX && op->reply.cap <= 4096) {
         buf_clear(&op->reply);
-        buf_clear(&op->reply_tail);
         op->next = op_pool;
         op_pool = op;
         op_pooled++;
         return;
     }
     buf_free(&op->reply);
-    buf_free(&op->reply_tail);
     free(op);
 }
 
@@ -90,11 +86,10 @@ static void flush_replies(client_t *c)
     while (c->ops_head && c->ops_head->done) {
         op_t *op = c->ops_head;
         if (buf_len(&op->reply)) conn_write(conn, buf_head(&op->reply), buf_len(&op->reply));
-        if (op->reply_ref)
-            conn_write_ref(conn, op->reply_ref, op->reply_ref->data + op->reply_ref_off,
-                           op->reply_ref_len);
-        if (buf_len(&op->reply_tail))
-            conn_write(conn, buf_head(&op->reply_tail), buf_len(&op->reply_tail));
+        if (op->reply_ref) {
+            conn_write_ref(conn, op->reply_ref, op->reply_ref->data, op->reply_ref_len);
+            conn_write(conn, "\r\n", 2);
+        }
         c->ops_head = op->next;
         if (!c->ops_head) c->ops_tail = NULL;
         c->nops--;
@@ -234,11 +229,11 @@ static int arg_is(const char *a, size_t l, const char *s)
     return strlen(s) == l && strncasecmp(a, s, l) == 0;
 }
 
-static void cmd_command(op_t *op, int argc, const char **argv, const size_t *argl)
+static void cmd_command(op_t *op, int argc, const char **argv, const size_t *argl, int ncommands)
 {
     /* Enough for redis-cli: it asks for COMMAND DOCS to build hints and copes with none. */
     if (argc >= 2 && arg_is(argv[1], argl[1], "COUNT"))
-        resp_add_int(&op->reply, 17);
+        resp_add_int(&op->reply, ncommands);
     else
         resp_add_array_header(&op->reply, 0);
 }
@@ -375,19 +370,58 @@ static int parse_set_options(op_t *op, int argc, const char **argv, const size_t
 
 /* ---- dispatch ---- */
 
+typedef enum {
+    CMD_GET,
+    CMD_SET,
+    CMD_DEL,
+    CMD_EXISTS,
+    CMD_STRLEN,
+    CMD_TTL,
+    CMD_PTTL,
+    CMD_PING,
+    CMD_ECHO,
+    CMD_INFO,
+    CMD_DBSIZE,
+    CMD_QUIT,
+    CMD_HELLO,
+    CMD_CLIENT,
+    CMD_COMMAND,
+    CMD_SELECT,
+    CMD_FLUSH,
+    CMD_ICSET,
+    CMD_ICGET,
+    CMD_ICREPAIR,
+} command_id_t;
+
+/* Key positions drive ordering: a command waits for earlier unfinished writes of its keys
+ * (arguments first_key..last_key; last_key -1 means to the end; 0 = no keys), except stores,
+ * which start at once and commit in order (see store_check_done). */
 typedef struct {
     const char *name;
+    command_id_t id;
     int min_args; /* including the command name */
     int max_args; /* -1: any */
+    int first_key, last_key;
+    int store;
 } command_spec_t;
 
+/* clang-format off */
 static const command_spec_t commands[] = {
-    {"GET", 2, 2},      {"SET", 3, -1},   {"DEL", 2, -1},     {"UNLINK", 2, -1}, {"EXISTS", 2, -1},
-    {"STRLEN", 2, 2},   {"TTL", 2, 2},    {"PTTL", 2, 2},     {"PING", 1, 2},    {"ECHO", 2, 2},
-    {"INFO", 1, 2},     {"DBSIZE", 1, 1}, {"QUIT", 1, 1},     {"HELLO", 1, -1},  {"CLIENT", 2, -1},
-    {"COMMAND", 1, -1}, {"SELECT", 2, 2}, {"FLUSHALL", 1, 2}, {"FLUSHDB", 1, 2}, {"ICSET", 6, -1},
-    {"ICGET", 2, 2},    {"ICDEL", 2, -1}, {"ICREPAIR", 6, 6}, {NULL, 0, 0},
+    {"GET", CMD_GET, 2, 2, 1, 1, 0},          {"SET", CMD_SET, 3, -1, 1, 1, 1},
+    {"DEL", CMD_DEL, 2, -1, 1, -1, 0},        {"UNLINK", CMD_DEL, 2, -1, 1, -1, 0},
+    {"ICDEL", CMD_DEL, 2, -1, 1, -1, 0},      {"EXISTS", CMD_EXISTS, 2, -1, 1, -1, 0},
+    {"STRLEN", CMD_STRLEN, 2, 2, 1, 1, 0},    {"TTL", CMD_TTL, 2, 2, 1, 1, 0},
+    {"PTTL", CMD_PTTL, 2, 2, 1, 1, 0},        {"PING", CMD_PING, 1, 2, 0, 0, 0},
+    {"ECHO", CMD_ECHO, 2, 2, 0, 0, 0},        {"INFO", CMD_INFO, 1, 2, 0, 0, 0},
+    {"DBSIZE", CMD_DBSIZE, 1, 1, 0, 0, 0},    {"QUIT", CMD_QUIT, 1, 1, 0, 0, 0},
+    {"HELLO", CMD_HELLO, 1, -1, 0, 0, 0},     {"CLIENT", CMD_CLIENT, 2, -1, 0, 0, 0},
+    {"COMMAND", CMD_COMMAND, 1, -1, 0, 0, 0}, {"SELECT", CMD_SELECT, 2, 2, 0, 0, 0},
+    {"FLUSHALL", CMD_FLUSH, 1, 2, 0, 0, 0},   {"FLUSHDB", CMD_FLUSH, 1, 2, 0, 0, 0},
+    {"ICSET", CMD_ICSET, 6, -1, 1, 1, 1},     {"ICGET", CMD_ICGET, 2, 2, 1, 1, 0},
+    {"ICREPAIR", CMD_ICREPAIR, 6, 6, 1, 1, 0},
+    {NULL, 0, 0, 0, 0, 0, 0},
 };
+/* clang-format on */
 
 static const command_spec_t *find_command(const char *name, size_t len)
 {
@@ -419,37 +453,12 @@ int client_key_busy(client_t *c, op_t *before, const char *key, size_t keylen)
     return 0;
 }
 
-/* Which arguments of a command are keys: first..last (last -1 = to the end). */
-static int command_keys(const char *name, size_t len, int argc, int *first, int *last)
-{
-    static const char *one_key[] = {"GET",   "SET",   "STRLEN",   "TTL", "PTTL",
-                                    "ICGET", "ICSET", "ICREPAIR", NULL};
-    static const char *many_keys[] = {"DEL", "UNLINK", "EXISTS", "ICDEL", NULL};
-    for (int i = 0; one_key[i]; i++)
-        if (arg_is(name, len, one_key[i])) {
-            *first = *last = 1;
-            return argc > 1;
-        }
-    for (int i = 0; many_keys[i]; i++)
-        if (arg_is(name, len, many_keys[i])) {
-            *first = 1;
-            *last = argc - 1;
-            return argc > 1;
-        }
-    return 0;
-}
-
-static int command_must_wait(client_t *c, op_t *self)
+static int command_must_wait(client_t *c, op_t *self, const command_spec_t *spec)
 {
     resp_cmd_t *cmd = &c->cmd;
-    int first, last;
-    if (cmd->nsmall < 1 || !c->ops_head) return 0;
-    /* Stores start at once and commit in order (see store_check_done); everything else that
-     * touches a key waits for the writes before it. */
-    if (arg_is(cmd->argv[0], cmd->argl[0], "SET") || arg_is(cmd->argv[0], cmd->argl[0], "ICSET"))
-        return 0;
-    if (!command_keys(cmd->argv[0], cmd->argl[0], cmd->nsmall, &first, &last)) return 0;
-    for (int i = first; i <= last && i < cmd->nsmall; i++)
+    if (!spec || spec->store || !spec->first_key || !c->ops_head) return 0;
+    int last = spec->last_key < 0 ? cmd->nsmall - 1 : spec->last_key;
+    for (int i = spec->first_key; i <= last && i < cmd->nsmall; i++)
         if (client_key_busy(c, self, cmd->argv[i], cmd->argl[i])) return 1;
     return 0;
 }
@@ -464,8 +473,9 @@ static int dispatch(client_t *c)
     const char **argv = cmd->argv;
     const size_t *argl = cmd->argl;
     op_t *op = c->reading;
+    const command_spec_t *spec = argc ? find_command(argv[0], argl[0]) : NULL;
 
-    if (command_must_wait(c, op)) return 1;
+    if (command_must_wait(c, op, spec)) return 1;
     if (op) {
         /* The command had a big argument that an op is holding. */
         c->reading = NULL;
@@ -513,12 +523,12 @@ static int dispatch(client_t *c)
     if (argc == 0) return 0; /* empty inline line */
     c->cmds++;
     srv->stats.commands++;
-    const command_spec_t *spec = find_command(argv[0], argl[0]);
-    if (spec && arg_is(argv[0], argl[0], "ICGET") && c->ops_head) return 1;
+    /* ICGET writes its reply while it streams: it starts when the replies before it are out. */
+    if (spec && spec->id == CMD_ICGET && c->ops_head) return 1;
 
     op = op_new(c, OP_SIMPLE);
     if (!op) {
-        c->proto_error = 1;
+        client_conn_failed(c->conn, "out of memory"); /* a command without a reply would desync */
         return 0;
     }
     buf_t *r = &op->reply;
@@ -533,88 +543,91 @@ static int dispatch(client_t *c)
         client_on_op_done(op);
         return 0;
     }
-    const char *name = spec->name;
-    if (!strcmp(name, "GET")) {
+    switch (spec->id) {
+    case CMD_GET:
         op->kind = OP_GET;
         cmd_get(c, op);
         return 0;
-    }
-    if (!strcmp(name, "ICGET")) {
+    case CMD_ICGET:
         op->kind = OP_ICGET;
         cmd_icget(c, op);
         return 0;
-    }
-    if (!strcmp(name, "SET")) {
-        if (parse_set_options(op, argc, argv, argl) < 0) {
-            client_on_op_done(op);
-            return 0;
-        }
+    case CMD_SET:
+        if (parse_set_options(op, argc, argv, argl) < 0) break;
         op->kind = OP_SET;
         op->key = malloc(argl[1] + 1);
-        op->obj = NULL;
         if (!op->key) goto oom;
         memcpy(op->key, argv[1], argl[1]);
         op->keylen = argl[1];
-        op->size = argl[2];
-        if (set_prepare_value(op, argv[2], argl[2]) < 0) {
-            client_on_op_done(op);
-            return 0;
-        }
+        if (set_prepare_value(op, argv[2], argl[2]) < 0) break;
         cmd_set(c, op);
         return 0;
-    }
-    if (!strcmp(name, "ICSET")) {
+    case CMD_ICSET:
         op->kind = OP_ICSET;
         icset_small(c, op, argc, argv, argl);
         return 0;
-    }
-    if (!strcmp(name, "ICREPAIR")) {
+    case CMD_ICREPAIR:
         op->kind = OP_ICREPAIR;
         cmd_icrepair(c, op, argv, argl, NULL);
         return 0;
-    }
-    if (!strcmp(name, "DEL") || !strcmp(name, "UNLINK") || !strcmp(name, "ICDEL")) {
+    case CMD_DEL:
         cmd_del(c, op, argc, argv, argl);
-    } else if (!strcmp(name, "EXISTS")) {
+        break;
+    case CMD_EXISTS:
         cmd_exists_strlen_ttl(c, op, 0, argc, argv, argl);
-    } else if (!strcmp(name, "STRLEN")) {
+        break;
+    case CMD_STRLEN:
         cmd_exists_strlen_ttl(c, op, 1, argc, argv, argl);
-    } else if (!strcmp(name, "TTL")) {
+        break;
+    case CMD_TTL:
         cmd_exists_strlen_ttl(c, op, 2, argc, argv, argl);
-    } else if (!strcmp(name, "PTTL")) {
+        break;
+    case CMD_PTTL:
         cmd_exists_strlen_ttl(c, op, 3, argc, argv, argl);
-    } else if (!strcmp(name, "PING")) {
+        break;
+    case CMD_PING:
         if (argc == 2)
             resp_add_bulk(r, argv[1], argl[1]);
         else
             resp_add_simple(r, "PONG");
-    } else if (!strcmp(name, "ECHO")) {
+        break;
+    case CMD_ECHO:
         resp_add_bulk(r, argv[1], argl[1]);
-    } else if (!strcmp(name, "INFO")) {
+        break;
+    case CMD_INFO: {
         char section[32] = "";
         if (argc == 2)
             snprintf(section, sizeof section, "%.*s", (int)(argl[1] < 31 ? argl[1] : 31), argv[1]);
         cmd_info(c, op, section);
-    } else if (!strcmp(name, "DBSIZE")) {
+        break;
+    }
+    case CMD_DBSIZE:
         resp_add_int(r, (int64_t)srv->meta.count);
-    } else if (!strcmp(name, "QUIT")) {
+        break;
+    case CMD_QUIT:
         resp_add_simple(r, "OK");
         c->quit_after_reply = 1;
-    } else if (!strcmp(name, "HELLO")) {
+        break;
+    case CMD_HELLO:
         cmd_hello(c, op, argc, argv, argl);
-    } else if (!strcmp(name, "CLIENT")) {
+        break;
+    case CMD_CLIENT:
         cmd_client(c, op, argc, argv, argl);
-    } else if (!strcmp(name, "COMMAND")) {
-        cmd_command(op, argc, argv, argl);
-    } else if (!strcmp(name, "SELECT")) {
+        break;
+    case CMD_COMMAND:
+        cmd_command(op, argc, argv, argl, (int)(sizeof commands / sizeof *commands) - 1);
+        break;
+    case CMD_SELECT:
         if (arg_is(argv[1], argl[1], "0"))
             resp_add_simple(r, "OK");
         else
             resp_add_error(r, "ERR DB index is out of range (this server has one database)");
-    } else if (!strcmp(name, "FLUSHALL") || !strcmp(name, "FLUSHDB")) {
+        break;
+    case CMD_FLUSH:
         for (size_t i = srv->meta.clock_len; i-- > 0;)
             if (srv->meta.clock[i]) meta_drop(srv, srv->meta.clock[i]);
         resp_add_simple(r, "OK");
+        break;
     }
     client_on_op_done(op);
     return 0;
@@ -652,7 +665,9 @@ static void handle_big(client_t *c)
         c->reading = op;
         c->cmds++;
         srv->stats.commands++;
-        if (cmd->nsmall == 2 && cmd->argi == 2 && arg_is(argv[0], argl[0], "SET")) {
+        const command_spec_t *spec = cmd->nsmall ? find_command(argv[0], argl[0]) : NULL;
+        command_id_t id = spec ? spec->id : CMD_PING; /* any id without a big argument */
+        if (id == CMD_SET && cmd->nsmall == 2 && cmd->argi == 2) {
             op->kind = OP_SET;
             op->key = malloc(argl[1] + 1);
             if (op->key) {
@@ -671,10 +686,10 @@ static void handle_big(client_t *c)
                             op);
                 return;
             }
-        } else if (cmd->argi >= 5 && arg_is(argv[0], argl[0], "ICSET")) {
+        } else if (id == CMD_ICSET && cmd->argi >= 5) {
             op->kind = OP_ICSET;
             if (cmd_icset_begin(c, op) < 0) op->big_discard = 1;
-        } else if (cmd->argi == 5 && cmd->nsmall == 5 && arg_is(argv[0], argl[0], "ICREPAIR")) {
+        } else if (id == CMD_ICREPAIR && cmd->argi == 5 && cmd->nsmall == 5) {
             op->kind = OP_ICREPAIR;
             if (len > (size_t)srv->cfg.max_object_size || !(op->obj = objbuf_new(len))) {
                 op->big_discard = 1;

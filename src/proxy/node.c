@@ -160,9 +160,7 @@ void node_invoke(node_t *n, const char *cmd)
         uint64_t wait = retry && retry < left ? retry : left;
         n->invoke_timer = ev_timer_add(srv->loop, wait, invoke_timeout_cb, n);
     }
-    n->invoke_in_flight++;
     n->invocations++;
-    n->last_invoke_ms = ev_now_ms();
     srv->stats.invocations++;
     log_debug("event=invoke node=%d cmd=%s", n->id, cmd);
     invoker_invoke(srv->invoker, n->id, n->function, payload);
@@ -172,7 +170,6 @@ void node_invoke_result(server_t *srv, int node_id, int ok, const char *err)
 {
     if (node_id < 0 || node_id >= srv->nnodes) return;
     node_t *n = &srv->nodes[node_id];
-    if (n->invoke_in_flight > 0) n->invoke_in_flight--;
     if (ok) return;
     srv->stats.invoke_failures++;
     log_warn("event=invoke_failed node=%d error=\"%s\"", node_id, err);
@@ -407,8 +404,10 @@ static void conn_lost(conn_t *c, nres_t res, const char *why)
     if (c->rx_relay) relay_fail_source(c->rx_relay);
     if (c->tx_relay) relay_drop_sink(c->tx_relay);
     if (n) {
-        if (n->srv->stopping) log_debug("event=node_disconnected node=%d reason=\"%s\"", n->id, why);
-        else log_info("event=node_disconnected node=%d reason=\"%s\"", n->id, why);
+        if (n->srv->stopping)
+            log_debug("event=node_disconnected node=%d reason=\"%s\"", n->id, why);
+        else
+            log_info("event=node_disconnected node=%d reason=\"%s\"", n->id, why);
         detach_conn(n, res, why);
     }
     conn_close_async(c);
@@ -448,10 +447,7 @@ static void on_hello(conn_t *c, int argc, const char **argv, const size_t *argl)
         n->state = NODE_INVOKING; /* so dropping the old connection does not invoke again */
         node_conn_failed(n->conn, "node instance replaced");
     }
-    if (strcmp(n->instance, instance) != 0) {
-        if (n->instance[0]) n->instance_changes++;
-        snprintf(n->instance, sizeof n->instance, "%s", instance);
-    }
+    snprintf(n->instance, sizeof n->instance, "%s", instance);
     n->conn = c;
     c->owner = n;
     n->mem_limit = (uint64_t)limit;
@@ -510,6 +506,17 @@ static void cget_body_started(node_t *n, nreq_t *q, size_t len)
     q->on_body(q, n->rx_crc, len);
 }
 
+/* Takes the head request off the in-flight queue (its reply is being handled). */
+static nreq_t *pop_inflight(node_t *n)
+{
+    nreq_t *q = n->inflight_head;
+    n->inflight_head = q->next;
+    if (!n->inflight_head) n->inflight_tail = NULL;
+    n->inflight--;
+    q->next = NULL;
+    return q;
+}
+
 /* Handles one reply for the head in-flight request. 1 progressed, 0 need more, -1 failed. */
 static int handle_reply(conn_t *c, node_t *n)
 {
@@ -543,10 +550,7 @@ static int handle_reply(conn_t *c, node_t *n)
         if (n->rx_state == RX_CGET_BULK && h.type == RESP_BULK && h.n >= 0) {
             buf_consume(&c->in, (size_t)r);
             n->rx_state = RX_START;
-            n->inflight_head = q->next;
-            if (!n->inflight_head) n->inflight_tail = NULL;
-            n->inflight--;
-            q->next = NULL;
+            pop_inflight(n);
             cget_body_started(n, q, (size_t)h.n);
             return 1;
         }
@@ -572,26 +576,17 @@ static int handle_reply(conn_t *c, node_t *n)
         ev_timer_cancel(n->srv->loop, n->ping_timer);
         n->ping_timer = 0;
     }
-    n->inflight_head = q->next;
-    if (!n->inflight_head) n->inflight_tail = NULL;
-    n->inflight--;
-    q->next = NULL;
+    pop_inflight(n);
     complete(q,
              (q->kind == NREQ_CDEL && h.type == RESP_INTEGER && h.n == 0) ? NRES_MISSING : NRES_OK,
              NULL);
     return 1;
 pop_missing:
-    n->inflight_head = q->next;
-    if (!n->inflight_head) n->inflight_tail = NULL;
-    n->inflight--;
-    q->next = NULL;
+    pop_inflight(n);
     complete(q, NRES_MISSING, NULL);
     return 1;
 pop_error:
-    n->inflight_head = q->next;
-    if (!n->inflight_head) n->inflight_tail = NULL;
-    n->inflight--;
-    q->next = NULL;
+    pop_inflight(n);
     complete(q, NRES_ERROR, err);
     return 1;
 }

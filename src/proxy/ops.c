@@ -101,7 +101,6 @@ static void store_chunk_done(nreq_t *q, nres_t res, const char *err)
 {
     op_t *op = q->op;
     if (res == NRES_OK) {
-        op->stored++;
         op->slot_state[q->slot] = SLOT_GOOD;
     } else {
         op->failed++;
@@ -534,9 +533,7 @@ static void finish_get(op_t *op)
         } else {
             resp_add_bulk_header(&op->reply, op->size);
             op->reply_ref = objbuf_ref(op->obj);
-            op->reply_ref_off = 0;
             op->reply_ref_len = op->size;
-            buf_append(&op->reply_tail, "\r\n", 2);
         }
     } else if (lost_chunks(op) > op->p) {
         object_lost(op);
@@ -599,6 +596,15 @@ static void icget_write_entry_header(conn_t *c, int index, int state, int64_t le
 }
 
 static void body_discarded(relay_t *r, relay_status_t st, void *arg);
+
+/* After any chunk outcome of a read: request more, answer, or wait. */
+static void read_progress(op_t *op)
+{
+    if (op->kind == OP_ICGET)
+        icget_progress(op);
+    else
+        get_check(op);
+}
 
 static void icget_finish(op_t *op)
 {
@@ -713,10 +719,7 @@ static void body_discarded(relay_t *r, relay_status_t st, void *arg)
     nreq_t *q = arg;
     op_t *op = q->op;
     nreq_free(q);
-    if (op->kind == OP_ICGET)
-        icget_progress(op);
-    else
-        get_check(op);
+    read_progress(op);
     op_unref(op);
 }
 
@@ -727,7 +730,6 @@ static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
     server_t *srv = op->srv;
     conn_t *src = q->node->conn;
     int i = q->slot;
-    op->outstanding--;
     int unwanted = op->finished || !op->client ||
                    (op->kind == OP_ICGET ? op->forwarded >= op->d : op->nhave >= op->d);
     if (len != op->chunk_size || crc != meta_crcs(op->meta)[i]) {
@@ -777,16 +779,12 @@ static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
 static void chunk_missing(nreq_t *q, nres_t res, const char *err)
 {
     op_t *op = q->op;
-    op->outstanding--;
     if (res == NRES_MISSING)
         mark_lost(op, q->slot);
     else if (!op->finished)
         op->slot_state[q->slot] = SLOT_FAILED; /* unreachable now, not gone */
     nreq_free(q);
-    if (op->kind == OP_ICGET)
-        icget_progress(op);
-    else
-        get_check(op);
+    read_progress(op);
     op_unref(op);
 }
 
@@ -833,7 +831,6 @@ static void request_chunk(op_t *op, int i)
     q->on_body = chunk_arrived;
     q->done = chunk_missing;
     log_debug("event=chunk_request op=%p slot=%d node=%d", (void *)op, i, meta_nodes(op->meta)[i]);
-    op->outstanding++;
     op_ref(op);
     node_submit(&op->srv->nodes[meta_nodes(op->meta)[i]], q);
 }

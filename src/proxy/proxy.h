@@ -225,11 +225,8 @@ struct node {
     int ping_outstanding;
     uint64_t invocations;
     uint64_t hellos;
-    uint64_t last_invoke_ms;
     uint64_t invoke_started_ms; /* when the current wait for a HELLO began */
-    int invoke_in_flight;
-    uint64_t instance_changes;
-    nreq_t *parked; /* its body is next on the connection; reading waits for the op */
+    nreq_t *parked;             /* its body is next on the connection; reading waits for the op */
 };
 
 void node_init(server_t *srv, node_t *n, int id);
@@ -328,7 +325,6 @@ struct client {
     int quit_after_reply;
     int processing;   /* inside client_process: completions must not re-enter it */
     int waiting_body; /* an ICSET chunk body waits for its node; do not parse past it */
-    int proto_error;
     client_t *next, *prev;
     uint64_t created_ms;
     uint64_t cmds;
@@ -340,9 +336,8 @@ struct op {
     client_t *client; /* NULL once the client is gone */
     server_t *srv;
     buf_t reply;         /* small reply, sent when the op reaches the head of the queue */
-    objbuf_t *reply_ref; /* big reply body (GET), sent after reply */
-    size_t reply_ref_off, reply_ref_len;
-    buf_t reply_tail;
+    objbuf_t *reply_ref; /* big bulk body (GET), sent by reference after reply, then CRLF */
+    size_t reply_ref_len;
     int done;
     /* object being read or written */
     char *key;
@@ -353,8 +348,8 @@ struct op {
     size_t chunk_size;
     uint64_t size;
     uint64_t version;
-    int outstanding; /* node requests not answered yet */
-    int stored, failed, got, lost;
+    int outstanding; /* SET/ICSET: chunk stores not answered yet */
+    int failed;
     uint8_t slot_state[EC_MAX_CHUNKS]; /* per chunk: 0 pending, 1 good, 2 lost/failed, 3 late */
     int have_idx[EC_MAX_CHUNKS];
     int nhave;

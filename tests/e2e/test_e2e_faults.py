@@ -3,8 +3,6 @@
 SETs), frozen nodes, and more than p nodes of an object gone. A GET returns the exact object,
 a miss, or an error; never wrong bytes. Other clients keep being served."""
 import os
-import random
-import signal
 import sys
 import threading
 import time
@@ -28,19 +26,8 @@ class FaultTest(unittest.TestCase):
     def tearDown(self):
         self.proxy.stop()
 
-    def node_pids(self):
-        return [i["pid"] for i in self.proxy.instances() if i["pid"] > 0]
-
     def kill_nodes(self, count):
-        # One instance per function, chosen at random, so the kills hit distinct nodes.
-        by_function = {}
-        for i in self.proxy.instances():
-            if i["pid"] > 0:
-                by_function.setdefault(i["function"], i["pid"])
-        pids = random.sample(sorted(by_function.values()), count)
-        for pid in pids:
-            os.kill(pid, signal.SIGKILL)
-        return pids
+        return self.proxy.kill_nodes(count)
 
     def test_up_to_p_killed_get_succeeds(self):
         v = os.urandom(3 << 20)

@@ -3,8 +3,6 @@
 by consistent hashing, byte-identical files, interoperability with the Redis protocol path,
 exit codes, and reads that survive up to p lost nodes (with repair of the lost chunks)."""
 import os
-import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -90,12 +88,7 @@ class LibraryTest(unittest.TestCase):
         addr = ["127.0.0.1:%d" % proxy.port]
         v = os.urandom(6 << 20)
         self.assertEqual(self.iccli("set", "sturdy", "-", stdin=v, proxies=addr).returncode, 0)
-        by_function = {}
-        for i in proxy.instances():
-            if i["pid"] > 0:
-                by_function.setdefault(i["function"], i["pid"])
-        for pid in random.sample(sorted(by_function.values()), 2):
-            os.kill(pid, signal.SIGKILL)
+        proxy.kill_nodes(2)
         out = self.iccli("get", "sturdy", proxies=addr)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(out.stdout, v)
@@ -108,12 +101,7 @@ class LibraryTest(unittest.TestCase):
             return info.info("stats")["chunks_repaired"] >= 2
         wait_for(repaired, timeout=20, interval=0.1, what="repair of the lost chunks")
         # Two more nodes lost: the repaired chunks keep the object readable.
-        by_function = {}
-        for i in proxy.instances():
-            if i["pid"] > 0:
-                by_function.setdefault(i["function"], i["pid"])
-        for pid in random.sample(sorted(by_function.values()), 2):
-            os.kill(pid, signal.SIGKILL)
+        proxy.kill_nodes(2)
         out = self.iccli("get", "sturdy", proxies=addr)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(out.stdout, v)

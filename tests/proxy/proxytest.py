@@ -2,6 +2,7 @@
 ready banner, and always stop it (and everything it started)."""
 import json
 import os
+import random
 import re
 import select
 import signal
@@ -67,6 +68,18 @@ class Proxy:
         req = urllib.request.Request(self.platform + path, method=method)
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read() or b"null")
+
+    def kill_nodes(self, count):
+        """SIGKILLs one instance each of `count` functions chosen at random, so the kills hit
+        distinct nodes. Returns the pids."""
+        by_function = {}
+        for i in self.instances():
+            if i["pid"] > 0:
+                by_function.setdefault(i["function"], i["pid"])
+        pids = random.sample(sorted(by_function.values()), count)
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        return pids
 
     def instances(self, function=None):
         return [i for i in self.admin("/admin/instances")
