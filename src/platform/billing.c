@@ -27,7 +27,8 @@ billing_kind_t billing_kind_of_event(const char *payload, size_t len)
                 kind = BILLING_KIND_ACTIVATE;
             else if (!strcmp(cmd->valuestring, "warmup"))
                 kind = BILLING_KIND_WARMUP;
-            else if (!strcmp(cmd->valuestring, "backup"))
+            else if (!strcmp(cmd->valuestring, "backup") ||
+                     !strcmp(cmd->valuestring, "backup-peer"))
                 kind = BILLING_KIND_BACKUP;
         }
     }
@@ -68,10 +69,14 @@ double billing_gb_seconds(int64_t billed_ms, int64_t memory_mb)
 
 void billing_totals_add(billing_totals_t *t, const billing_record_t *rec)
 {
+    billing_kind_t kind = rec->kind < BILLING_KIND_COUNT ? rec->kind : BILLING_KIND_OTHER;
+    double gb_seconds = billing_gb_seconds(rec->billed_ms, rec->memory_mb);
     t->requests++;
-    t->requests_by_kind[rec->kind < BILLING_KIND_COUNT ? rec->kind : BILLING_KIND_OTHER]++;
+    t->requests_by_kind[kind]++;
     t->billed_ms += rec->billed_ms;
-    t->gb_seconds += billing_gb_seconds(rec->billed_ms, rec->memory_mb);
+    t->billed_ms_by_kind[kind] += rec->billed_ms;
+    t->gb_seconds += gb_seconds;
+    t->gb_seconds_by_kind[kind] += gb_seconds;
     if (rec->outcome == BILLING_TIMEOUT)
         t->timeouts++;
     else if (rec->outcome == BILLING_ERROR)

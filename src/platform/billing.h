@@ -31,12 +31,14 @@ typedef struct {
     billing_outcome_t outcome;
 } billing_record_t;
 
-/* Running totals kept by the platform (GET /admin/stats). */
+/* Running totals kept by the platform (GET /admin/stats); the cost report splits them by kind. */
 typedef struct {
     uint64_t requests;
     uint64_t requests_by_kind[BILLING_KIND_COUNT];
     int64_t billed_ms;
+    int64_t billed_ms_by_kind[BILLING_KIND_COUNT];
     double gb_seconds;
+    double gb_seconds_by_kind[BILLING_KIND_COUNT];
     uint64_t timeouts;
     uint64_t errors;
 } billing_totals_t;
@@ -45,8 +47,9 @@ typedef struct {
  * (Lambda bills 1 ms minimum). A duration of 0 or less bills one unit. */
 int64_t billing_round_ms(int64_t duration_us, int64_t granularity_ms);
 
-/* Kind of an event: parses the JSON payload and reads its string "cmd". Anything that is not
- * valid JSON, not an object, or has another cmd is BILLING_KIND_OTHER. */
+/* Kind of an event: parses the JSON payload and reads its string "cmd": "activate", "warmup", and
+ * "backup" or "backup-peer" (both ends of a backup bill as BILLING_KIND_BACKUP). Anything that is
+ * not valid JSON, not an object, or has another cmd is BILLING_KIND_OTHER. */
 billing_kind_t billing_kind_of_event(const char *payload, size_t len);
 const char *billing_kind_name(billing_kind_t kind);
 const char *billing_outcome_name(billing_outcome_t outcome);

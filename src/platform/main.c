@@ -21,12 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "http.h"
 #include "log.h"
 #include "platform.h"
+#include "reclaim.h"
 
 #define OPT(field) offsetof(platform_config_t, field)
 
@@ -56,6 +58,13 @@ static const conf_option_t options[] = {
     {"max-queue", CONF_INT, OPT(max_queue), 0, 1000000, "10000",
      "queued Event invocations per function before they are refused with 429"},
     {"log-level", CONF_STRING, OPT(log_level), 0, 0, "info", "debug, info, warn or error"},
+    {"reclaim-rate", CONF_STRING, OPT(reclaim_rate_text), 0, 0, "0",
+     "random reclaims per instance-hour of idle time (decimal, 0: off); idle instances only"},
+    {"time-compression", CONF_STRING, OPT(time_compression_text), 0, 0, "1",
+     "simulated seconds per real second (decimal >= 1): divides idle-reclaim, multiplies "
+     "reclaim-rate; not the function timeout or billing"},
+    {"seed", CONF_INT, OPT(seed), 0, INT64_MAX, "0",
+     "seed of the random reclaims, for repeatable runs (0: from the clock, logged)"},
     CONF_END,
 };
 
@@ -80,6 +89,33 @@ static int default_handler(platform_config_t *cfg)
     return 0;
 }
 
+/* Parses the decimal options and picks a seed when none was given. 0, or -1 with err set. */
+static int finish_config(platform_config_t *cfg, char *err, size_t errlen)
+{
+    if (reclaim_parse_decimal(cfg->reclaim_rate_text, 0, RECLAIM_MAX_RECLAIM_RATE,
+                              &cfg->reclaim_rate) < 0) {
+        snprintf(err, errlen, "reclaim-rate '%.40s' is not a decimal from 0 to %g",
+                 cfg->reclaim_rate_text, RECLAIM_MAX_RECLAIM_RATE);
+        return -1;
+    }
+    if (reclaim_parse_decimal(cfg->time_compression_text, 1, RECLAIM_MAX_COMPRESSION,
+                              &cfg->time_compression) < 0) {
+        snprintf(err, errlen, "time-compression '%.40s' is not a decimal from 1 to %g",
+                 cfg->time_compression_text, RECLAIM_MAX_COMPRESSION);
+        return -1;
+    }
+    if (cfg->seed == 0) {
+        /* 53 bits, so that the seed printed in /admin/stats survives any JSON reader. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t mixed = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        mixed ^= (uint64_t)getpid() << 32;
+        cfg->seed = (int64_t)(mixed & ((UINT64_C(1) << 53) - 1));
+        if (cfg->seed == 0) cfg->seed = 1;
+    }
+    return 0;
+}
+
 static void free_config(platform_config_t *cfg)
 {
     for (const conf_option_t *o = options; o->name; o++)
@@ -97,6 +133,11 @@ int main(int argc, char **argv)
         return 0;
     }
     if (rc < 0) {
+        fprintf(stderr, "icplatform: %s\n", err);
+        free_config(&cfg);
+        return 2;
+    }
+    if (finish_config(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "icplatform: %s\n", err);
         free_config(&cfg);
         return 2;
@@ -158,10 +199,12 @@ int main(int argc, char **argv)
     }
     platform_set_port(p, port);
     log_info("listening host=%s port=%d functions=%lld prefix=%s memory_mb=%lld timeout_ms=%lld "
-             "idle_reclaim_ms=%lld billing_ms=%lld max_instances=%lld handler=%s",
+             "idle_reclaim_ms=%lld billing_ms=%lld max_instances=%lld handler=%s reclaim_rate=%g "
+             "time_compression=%g seed=%lld",
              cfg.host, port, (long long)cfg.function_count, cfg.function_prefix,
              (long long)cfg.memory_mb, (long long)cfg.timeout_ms, (long long)cfg.idle_reclaim_ms,
-             (long long)cfg.billing_ms, (long long)cfg.max_instances, cfg.handler);
+             (long long)cfg.billing_ms, (long long)cfg.max_instances, cfg.handler, cfg.reclaim_rate,
+             cfg.time_compression, (long long)cfg.seed);
     printf("READY port=%d\n", port);
     fflush(stdout);
 

@@ -5,7 +5,7 @@
  * platform_* entry points and may block on condition variables: a synchronous invoker waits on
  * p->done_cond until its invocation is done, a runtime's GET /next waits on its instance's cond
  * until an invocation is assigned. The manager thread forks instances, reaps exited ones
- * (waitpid), and enforces timeouts and idle reclaim on a short tick.
+ * (waitpid), and enforces timeouts, idle reclaim and random reclaim on a short tick.
  *
  * Ownership: an invocation is referenced by the platform until it is finished (queue, instance)
  * and by a synchronous invoker while it waits; an instance is referenced by its function's list
@@ -30,8 +30,9 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "route.h"
 #include "placement.h"
+#include "reclaim.h"
+#include "route.h"
 
 extern char **environ;
 
@@ -73,6 +74,12 @@ struct instance {
     invocation_t *inv;
     uint64_t invocations;
     int64_t started_wall_ms, started_mono_us, last_used_wall_ms, last_used_mono_us;
+    /* Random reclaim: this instance's own stream of draws (seed, instance id), and the deadline
+     * drawn for its current idle period, which began at random_reclaim_from_us (the
+     * last_used_mono_us it was drawn for; a new idle period draws anew). */
+    reclaim_rng_t rng;
+    int random_reclaim_armed;
+    int64_t random_reclaim_from_us, random_reclaim_at_us;
     int refs;
     int linked;
     pthread_cond_t cond;
@@ -101,6 +108,9 @@ struct platform {
     uint64_t next_instance_id;
     billing_totals_t totals;
     uint64_t cold_starts, throttles, live_instances;
+    uint64_t reclaims_idle, reclaims_random, reclaims_admin;
+    int64_t idle_reclaim_us;    /* --idle-reclaim scaled by --time-compression */
+    double reclaim_rate_per_us; /* --reclaim-rate scaled by --time-compression, per real us */
     FILE *billing_log;
     char **base_env; /* environ minus the variables set per instance; strings borrowed */
     size_t base_env_len;
@@ -338,6 +348,7 @@ static instance_t *spawn(platform_t *p, size_t fn, invocation_t *inv)
     inst->spawn_pending = 1;
     inst->started_mono_us = inst->last_used_mono_us = now_mono_us();
     inst->started_wall_ms = inst->last_used_wall_ms = now_wall_ms();
+    reclaim_rng_seed(&inst->rng, (uint64_t)p->cfg->seed, inst->id);
     inst->refs = 1;
     inst->linked = 1;
     inst->next = p->fns[fn].instances;
@@ -539,7 +550,30 @@ static void reap(platform_t *p, pid_t pid, int status)
     }
 }
 
-/* Timeouts, init timeouts and idle reclaim. */
+/* Random reclaim of one instance that is not running an invocation: an exponentially
+ * distributed deadline is drawn when its idle period begins (at last_used_mono_us); the instance
+ * is killed if it is still idle then. Busy time does not count, and a new idle period draws
+ * anew, which the exponential's lack of memory makes equivalent to one clock that pauses while
+ * the instance works. Returns 1 if it killed the instance. */
+static int random_reclaim(platform_t *p, instance_t *i, int64_t now)
+{
+    if (!i->random_reclaim_armed || i->random_reclaim_from_us != i->last_used_mono_us) {
+        i->random_reclaim_armed = 1;
+        i->random_reclaim_from_us = i->last_used_mono_us;
+        int64_t wait_us = reclaim_exponential_us(&i->rng, p->reclaim_rate_per_us);
+        i->random_reclaim_at_us = i->last_used_mono_us + wait_us;
+        log_debug("reclaim-draw function=%s instance=%llu after_us=%lld", p->fns[i->fn].name,
+                  (unsigned long long)i->id, (long long)wait_us);
+    }
+    if (now < i->random_reclaim_at_us) return 0;
+    p->reclaims_random++;
+    log_info("reclaim function=%s instance=%llu reason=random idle_ms=%.1f", p->fns[i->fn].name,
+             (unsigned long long)i->id, (double)(now - i->last_used_mono_us) / 1000.0);
+    kill_instance(p, i, BILLING_ERROR, NULL, NULL, NULL, 0);
+    return 1;
+}
+
+/* Timeouts, init timeouts, idle reclaim and random reclaim. */
 static void enforce_deadlines(platform_t *p)
 {
     int64_t now = now_mono_us();
@@ -564,11 +598,16 @@ static void enforce_deadlines(platform_t *p)
                               "the runtime did not ask for an invocation in time", NULL, 0);
                 killed++;
             } else if (i->state == INST_IDLE && !inv &&
-                       now - i->last_used_mono_us > cfg->idle_reclaim_ms * 1000) {
+                       now - i->last_used_mono_us > p->idle_reclaim_us) {
+                p->reclaims_idle++;
                 log_info("reclaim function=%s instance=%llu reason=idle", p->fns[f].name,
                          (unsigned long long)i->id);
                 kill_instance(p, i, BILLING_ERROR, NULL, NULL, NULL, 0);
                 killed++;
+            } else if (i->state == INST_IDLE && !inv && p->reclaim_rate_per_us > 0) {
+                killed += random_reclaim(p, i, now);
+            } else {
+                i->random_reclaim_armed = 0; /* busy or starting: never randomly reclaimed */
             }
         }
         if (killed) dispatch_queue(p, f);
@@ -613,6 +652,8 @@ int platform_create(const platform_config_t *cfg, platform_t **out)
     platform_t *p = calloc(1, sizeof *p);
     if (!p) return -ENOMEM;
     p->cfg = cfg;
+    p->idle_reclaim_us = reclaim_idle_limit_us(cfg->idle_reclaim_ms, cfg->time_compression);
+    p->reclaim_rate_per_us = reclaim_rate_per_us(cfg->reclaim_rate, cfg->time_compression);
     pthread_mutex_init(&p->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -792,8 +833,8 @@ void platform_invoke(platform_t *p, const char *name, size_t name_len, const cha
     function_t *f = &p->fns[fn];
     instance_t *inst = NULL;
     placement_decision_t d = decide(p, (size_t)fn, &inst);
-    for (int tries = 0; d == PLACEMENT_WARM && inst->pid > 0 && !process_alive(inst->pid) && tries < 64;
-         tries++) {
+    for (int tries = 0;
+         d == PLACEMENT_WARM && inst->pid > 0 && !process_alive(inst->pid) && tries < 64; tries++) {
         kill_instance(p, inst, BILLING_ERROR, "Runtime.ExitError", "Runtime exited before reaping",
                       NULL, 0);
         d = decide(p, (size_t)fn, &inst);
@@ -1009,6 +1050,13 @@ char *platform_stats_json(platform_t *p)
                                 (double)t->requests_by_kind[i]);
     cJSON_AddNumberToObject(o, "billed_ms", (double)t->billed_ms);
     cJSON_AddNumberToObject(o, "gb_seconds", t->gb_seconds);
+    cJSON *bk = cJSON_AddObjectToObject(o, "billed_ms_by_kind");
+    for (int i = 0; bk && i < BILLING_KIND_COUNT; i++)
+        cJSON_AddNumberToObject(bk, billing_kind_name((billing_kind_t)i),
+                                (double)t->billed_ms_by_kind[i]);
+    cJSON *gk = cJSON_AddObjectToObject(o, "gb_seconds_by_kind");
+    for (int i = 0; gk && i < BILLING_KIND_COUNT; i++)
+        cJSON_AddNumberToObject(gk, billing_kind_name((billing_kind_t)i), t->gb_seconds_by_kind[i]);
     cJSON_AddNumberToObject(o, "cold_starts", (double)p->cold_starts);
     cJSON_AddNumberToObject(o, "instances", (double)p->live_instances);
     cJSON_AddNumberToObject(o, "timeouts", (double)t->timeouts);
@@ -1022,6 +1070,15 @@ char *platform_stats_json(platform_t *p)
     snprintf(gran, sizeof gran, "%lldms", (long long)p->cfg->billing_ms);
     cJSON_AddStringToObject(o, "billing", gran);
     cJSON_AddNumberToObject(o, "memory_mb", (double)p->cfg->memory_mb);
+    cJSON_AddNumberToObject(o, "reclaims_idle", (double)p->reclaims_idle);
+    cJSON_AddNumberToObject(o, "reclaims_random", (double)p->reclaims_random);
+    cJSON_AddNumberToObject(o, "reclaims_admin", (double)p->reclaims_admin);
+    cJSON_AddNumberToObject(o, "reclaim_rate", p->cfg->reclaim_rate);
+    cJSON_AddNumberToObject(o, "time_compression", p->cfg->time_compression);
+    /* Raw digits: a seed above 2^53 would lose digits as a JSON double. */
+    char seed[24];
+    snprintf(seed, sizeof seed, "%lld", (long long)p->cfg->seed);
+    cJSON_AddRawToObject(o, "seed", seed);
     pthread_mutex_unlock(&p->lock);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -1080,6 +1137,7 @@ int platform_reclaim_instance(platform_t *p, uint64_t id)
                  (unsigned long long)id);
         kill_instance(p, inst, BILLING_ERROR, "Runtime.ExitError",
                       "Runtime exited with error: signal: killed (instance reclaimed)", NULL, 0);
+        p->reclaims_admin++;
         dispatch_queue(p, fn);
         rc = 1;
     }
@@ -1101,6 +1159,7 @@ int platform_reclaim_function(platform_t *p, const char *name)
                       "Runtime exited with error: signal: killed (instance reclaimed)", NULL, 0);
         count++;
     }
+    p->reclaims_admin += (uint64_t)count;
     log_info("reclaim function=%s instances=%d reason=admin", p->fns[fn].name, count);
     dispatch_queue(p, (size_t)fn);
     pthread_mutex_unlock(&p->lock);

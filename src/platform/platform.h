@@ -17,13 +17,18 @@ typedef struct {
     int64_t memory_mb;
     int64_t timeout_ms;
     int64_t init_timeout_ms; /* from spawn to the runtime's first GET /next */
-    int64_t idle_reclaim_ms;
-    int64_t billing_ms; /* billing granularity: 1 or 100 */
+    int64_t idle_reclaim_ms; /* simulated time: divided by time_compression */
+    int64_t billing_ms;      /* billing granularity: 1 or 100 */
     char *billing_log;
     char *handler;
     int64_t max_instances;
     int64_t max_queue;
     char *log_level;
+    char *reclaim_rate_text;     /* --reclaim-rate as given; parsed into reclaim_rate */
+    char *time_compression_text; /* --time-compression as given; parsed into time_compression */
+    int64_t seed;                /* --seed; main.c replaces 0 with a seed from the clock */
+    double reclaim_rate;         /* random reclaims per instance-hour of simulated time, 0: off */
+    double time_compression;     /* simulated seconds per real second, >= 1 */
 } platform_config_t;
 
 /* Lambda's payload limits. */

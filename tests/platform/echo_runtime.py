@@ -5,6 +5,12 @@ Events: {"echo": X} returns X; {"pid": 1} returns the process id; {"put": k, "va
 in process memory and {"take": k} reads it back (proves warm reuse keeps memory);
 {"sleep_ms": N} busy-works N ms;
 {"env": NAME} returns the environment variable NAME; {"fail": 1} posts /error; {"exit": 1} exits mid-invocation.
+{"touch": PATH} creates the file PATH holding the process id.
+{"invoke_self": EVENT, "wait_file": PATH, "wait_ms": N} posts an Event invocation of its own
+function (AWS_LAMBDA_FUNCTION_NAME) with EVENT to the Invoke API (same host and port as the
+Runtime API), then, still inside this invocation, waits up to N ms for PATH to exist; returns
+{"status": <HTTP status>, "saw_file": bool, "pid": ...}. With EVENT {"touch": PATH} this proves
+that the self-invocation ran concurrently on another instance.
 Anything else returns {"ok": true, "event": <event>}.
 With ECHO_RUNTIME_INIT_ERROR=1 in the environment it posts /runtime/init/error and waits;
 with ECHO_RUNTIME_HANG_INIT=1 it never asks for an invocation.
@@ -13,6 +19,7 @@ import json
 import os
 import sys
 import time
+import urllib.error
 import urllib.request
 
 API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
@@ -23,6 +30,27 @@ def post(path, body, headers=None):
     req = urllib.request.Request(API + path, data=body, method="POST", headers=headers or {})
     with urllib.request.urlopen(req) as r:
         r.read()
+
+
+def invoke_self(event):
+    host_port = os.environ["AWS_LAMBDA_RUNTIME_API"].split("/", 1)[0]
+    url = "http://%s/2015-03-31/functions/%s/invocations" % (
+        host_port, os.environ["AWS_LAMBDA_FUNCTION_NAME"])
+    req = urllib.request.Request(url, data=json.dumps(event["invoke_self"]).encode(),
+                                 method="POST", headers={"X-Amz-Invocation-Type": "Event"})
+    try:
+        with urllib.request.urlopen(req) as r:
+            r.read()
+            status = r.status
+    except urllib.error.HTTPError as e:
+        status = e.code
+    path = event.get("wait_file")
+    deadline = time.monotonic() + event.get("wait_ms", 0) / 1000.0
+    saw = bool(path) and os.path.exists(path)
+    while path and not saw and time.monotonic() < deadline:
+        time.sleep(0.01)
+        saw = os.path.exists(path)
+    return {"status": status, "saw_file": saw, "pid": os.getpid()}
 
 
 def handle(event):
@@ -49,6 +77,14 @@ def handle(event):
         return {"errorMessage": "asked to fail", "errorType": "EchoFailure"}, True
     if "exit" in event:
         os._exit(3)
+    if "touch" in event:
+        # Written beside and renamed, so that whoever sees the file sees the pid in it.
+        with open(event["touch"] + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.rename(event["touch"] + ".tmp", event["touch"])
+        return {"touched": event["touch"], "pid": os.getpid()}, False
+    if "invoke_self" in event:
+        return invoke_self(event), False
     return {"ok": True, "event": event}, False
 
 

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""test_platform_lifecycle.py -- instances: warm reuse, cold starts, freezing, exits, init errors, reclaim."""
+"""test_platform_lifecycle.py -- instances: warm reuse, LIFO choice, cold starts (also for a
+function invoking itself), freezing, exits, init errors, reclaim."""
 import json
 import os
+import tempfile
 import threading
 import time
 
@@ -34,6 +36,73 @@ def test_busy_function_gets_new_instance():
         t.join()
         assert results[0]["pid"] == first
         assert p.stats()["cold_starts"] == 2 and len(p.instances("icnode0")) == 2
+
+
+def call_in_thread(p, fn, payload, results, name):
+    t = threading.Thread(target=lambda: results.__setitem__(name, p.call(fn, payload)))
+    t.start()
+    return t
+
+
+def busy_pids(p):
+    return {i["pid"] for i in p.instances("icnode0") if i["state"] == "busy"}
+
+
+def test_warm_choice_is_lifo():
+    """Of several idle instances, an invocation goes to the one that finished last: after a
+    backup, that is the primary, which holds the newest data."""
+    with Platform() as p:
+        r = {}
+        # The older instance finishes last.
+        t = call_in_thread(p, "icnode0", {"sleep_ms": 1500}, r, "old")
+        wait_for(lambda: len(busy_pids(p)) == 1, what="the first instance busy")
+        old = busy_pids(p).pop()
+        new = p.call("icnode0", {"pid": 1})["pid"]  # a cold start beside it, done at once
+        assert new != old and old in busy_pids(p), "the long invocation ended too early"
+        t.join()
+        assert p.call("icnode0", {"pid": 1})["pid"] == old
+        # Now the newer instance finishes last: both warm, the second starts while the first
+        # runs and runs longer.
+        t1 = call_in_thread(p, "icnode0", {"sleep_ms": 300}, r, "a")
+        wait_for(lambda: busy_pids(p) == {old}, what="the most recent instance busy")
+        t2 = call_in_thread(p, "icnode0", {"sleep_ms": 900}, r, "b")
+        t1.join()
+        t2.join()
+        assert r["a"]["pid"] == old and r["b"]["pid"] == new, r
+        assert p.call("icnode0", {"pid": 1})["pid"] == new
+        assert p.call("icnode0", {"pid": 1})["pid"] == new
+        assert p.stats()["cold_starts"] == 2
+
+
+def test_self_invocation_starts_second_instance():
+    """A function that, inside an invocation, sends an Event invocation of itself gets a second
+    instance running at the same time (the first is busy, the limit not reached)."""
+    with tempfile.TemporaryDirectory() as d, Platform() as p:
+        marker = os.path.join(d, "inner")
+        r = p.call("icnode0", {"invoke_self": {"touch": marker}, "wait_file": marker,
+                               "wait_ms": 10000})
+        assert r["status"] == 202 and r["saw_file"] is True, r
+        with open(marker) as f:
+            inner = int(f.read())
+        assert inner != r["pid"]
+        wait_for(lambda: p.stats()["requests"] == 2, what="both invocations finished")
+        s = p.stats()
+        assert s["cold_starts"] == 2 and s["errors"] == 0 and s["queued"] == 0, s
+
+
+def test_self_invocation_queues_at_max_instances():
+    """With one instance allowed, the self-invocation waits for the first to finish and then runs
+    on the same instance."""
+    with tempfile.TemporaryDirectory() as d, Platform("--max-instances", "1") as p:
+        marker = os.path.join(d, "inner")
+        r = p.call("icnode0", {"invoke_self": {"touch": marker}, "wait_file": marker,
+                               "wait_ms": 500})
+        assert r["status"] == 202 and r["saw_file"] is False, r
+        wait_for(lambda: os.path.exists(marker), what="the queued self-invocation to run")
+        with open(marker) as f:
+            assert int(f.read()) == r["pid"]
+        wait_for(lambda: p.stats()["requests"] == 2, what="both invocations finished")
+        assert p.stats()["cold_starts"] == 1
 
 
 def test_frozen_between_invocations():
@@ -99,6 +168,8 @@ def test_idle_reclaim():
         wait_for(lambda: p.instances() == [], timeout=5, what="the idle instance to be reclaimed")
         wait_for(lambda: pid_gone(pid), what="the reclaimed process to be reaped")
         assert "reason=idle" in p.log_text()
+        s = p.stats()
+        assert s["reclaims_idle"] == 1 and s["reclaims_random"] == 0 and s["reclaims_admin"] == 0
         # A busy instance is not reclaimed however long it runs.
         r = p.call("icnode0", {"sleep_ms": 700})
         assert r["slept_ms"] == 700
@@ -119,6 +190,8 @@ def test_admin_reclaim():
         wait_for(lambda: pid_gone(a) and pid_gone(b), what="reclaimed processes reaped")
         assert not pid_gone(c)
         assert [i["function"] for i in p.instances()] == ["icnode2"]
+        s = p.stats()
+        assert s["reclaims_admin"] == 2 and s["reclaims_idle"] == 0 and s["reclaims_random"] == 0
 
 
 def test_admin_freeze_busy_instance_times_out():
@@ -181,6 +254,8 @@ def test_runtime_api_checks():
 
 if __name__ == "__main__":
     run([test_warm_reuse_keeps_memory, test_busy_function_gets_new_instance,
+         test_warm_choice_is_lifo, test_self_invocation_starts_second_instance,
+         test_self_invocation_queues_at_max_instances,
          test_frozen_between_invocations, test_exit_mid_invocation, test_crash_while_idle_is_reaped,
          test_init_error, test_init_timeout, test_idle_reclaim, test_admin_reclaim,
          test_admin_freeze_busy_instance_times_out, test_admin_freeze_thaw_idle, test_environment,
