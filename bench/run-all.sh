@@ -174,6 +174,10 @@ stop_pid "$IC_PID"
 # Baseline: an idle redis-server's RSS (what one cache process costs at rest).
 record "figure=idle_redis_rss kib=$(rss_kib "$REDIS_PID")"
 
+# ---- 4. billed duration: icnode's return policies on the local platform (its own table) ----
+echo "## 4. billed duration: anticipatory vs idle return, 1 ms and 100 ms billing"
+timeout 900 python3 "$ROOT/bench/bench_billing.py" --build "$BUILD" || echo "bench_billing.py failed" >&2
+
 # ---- summary ----
 echo
 echo "## summary (ratio: > 1 means InfiniCache is better than the baseline)"

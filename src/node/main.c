@@ -184,8 +184,20 @@ int main(void)
     make_instance_id(n->instance);
     store_init(&n->store, limit);
     policy_config_t pc = {.idle_return_ms = (uint64_t)n->cfg.idle_return_ms,
-                          .deadline_margin_ms = (uint64_t)n->cfg.deadline_margin_ms};
+                          .deadline_margin_ms = (uint64_t)n->cfg.deadline_margin_ms,
+                          .billing_ms = (uint64_t)n->cfg.billing_ms,
+                          .billing_margin_ms = (uint64_t)n->cfg.billing_margin_ms,
+                          .billing_idle_ms = (uint64_t)n->cfg.billing_idle_ms};
+    if (policy_kind_parse(n->cfg.return_policy, &pc.kind) < 0) {
+        snprintf(err, sizeof err, "IC_NODE_RETURN_POLICY '%s' is not anticipatory or idle",
+                 n->cfg.return_policy);
+        init_fail(n, 1, err);
+    }
     policy_init(&n->policy, &pc);
+    log_info("event=policy return_policy=%s billing_ms=%llu margin_ms=%llu mode=%s",
+             policy_kind_name(pc.kind), (unsigned long long)pc.billing_ms,
+             (unsigned long long)n->policy.margin,
+             n->policy.boundary_mode ? "boundary" : "idle-spell");
     node_conn_init(&n->conn, &n->store, &n->policy, &n->invocations);
     log_info("event=init instance=%s runtime_api=%s:%d%s memory_mb=%lld mem_limit=%llu",
              n->instance, n->rt.host, n->rt.port, n->rt.prefix, (long long)memory_mb,

@@ -11,9 +11,18 @@ const conf_option_t node_options[] = {
     {"reserved-mb", CONF_INT, OPT(reserved_mb), 0, 1 << 20, "32",
      "MiB of the function's memory kept for the process itself, not for chunks"},
     {"idle-return-ms", CONF_MS, OPT(idle_return_ms), 0, 3600000, "20",
-     "return an invocation after this long without requests"},
+     "idle policy: return an invocation after this long without requests"},
     {"deadline-margin-ms", CONF_MS, OPT(deadline_margin_ms), 0, 3600000, "50",
      "always return this long before the invocation deadline"},
+    {"return-policy", CONF_STRING, OPT(return_policy), 0, 0, "anticipatory",
+     "when an invocation returns: anticipatory (just before a billing boundary) or idle (after "
+     "idle-return-ms without requests)"},
+    {"billing-ms", CONF_MS, OPT(billing_ms), 1, 1000, "1",
+     "billing granularity of the platform: 1 (AWS since 2020-12) or 100 (the paper's)"},
+    {"billing-margin-ms", CONF_MS, OPT(billing_margin_ms), 0, 1000, "0",
+     "anticipatory: return this long before a billing boundary (0: billing-ms/10 within 2..10)"},
+    {"billing-idle-ms", CONF_MS, OPT(billing_idle_ms), 0, 3600000, "10",
+     "anticipatory, when billing-ms is at most twice the margin: return after this long idle"},
     {"connect-timeout-ms", CONF_MS, OPT(connect_timeout_ms), 1, 600000, "1000",
      "bound on dialing the proxy"},
     {"bye-timeout-ms", CONF_MS, OPT(bye_timeout_ms), 1, 600000, "1000",
@@ -47,6 +56,8 @@ void node_config_free(node_config_t *cfg)
 {
     free(cfg->log_level);
     cfg->log_level = NULL;
+    free(cfg->return_policy);
+    cfg->return_policy = NULL;
 }
 
 int node_mem_limit(int64_t memory_mb, int64_t reserved_mb, int64_t floor_mb, uint64_t *limit,

@@ -285,7 +285,8 @@ def test_main_flow():
     # The idle return is long enough that a loaded CI machine pausing this script between two
     # requests does not end the invocation in the middle of the flow.
     node = Node({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "64", "IC_NODE_RESERVED_MB": "48",
-                 "IC_NODE_IDLE_RETURN_MS": "1500"}, api.api_env())
+                 "IC_NODE_RETURN_POLICY": "idle", "IC_NODE_IDLE_RETURN_MS": "1500"},
+                api.api_env())
     try:
         # Invocation 1: dial, HELLO, serve.
         rid = api.invoke({"cmd": "activate", "node_id": 3, "proxy": proxy})
