@@ -58,6 +58,7 @@ struct invocation {
     int started;
     int64_t start_mono_us, start_wall_ms, deadline_mono_us, deadline_wall_ms;
     int function_error;
+    int attempt; /* 0 for the first; Event invocations are retried when the runtime dies */
     char *result; /* set when done */
     size_t result_len;
     invocation_t *next; /* function queue link */
@@ -519,6 +520,35 @@ static void fork_instance(platform_t *p, instance_t *inst)
              (unsigned long long)inst->id, (int)pid, cfg->handler);
 }
 
+/* Lambda retries an asynchronous (Event) invocation whose runtime died, up to twice: the event
+ * goes back to the head of its function's queue as a new attempt (the failed one is billed). */
+#define EVENT_MAX_RETRIES 2
+
+static void retry_event(platform_t *p, const invocation_t *old)
+{
+    if (old->sync || old->attempt >= EVENT_MAX_RETRIES || p->stopping) return;
+    invocation_t *inv = calloc(1, sizeof *inv);
+    if (!inv || !(inv->payload = malloc(old->len ? old->len : 1))) {
+        free(inv);
+        return;
+    }
+    memcpy(inv->payload, old->payload, old->len);
+    inv->len = old->len;
+    inv->fn = old->fn;
+    inv->kind = old->kind;
+    inv->attempt = old->attempt + 1;
+    inv->refs = 1;
+    inv->state = INV_QUEUED;
+    make_uuid(inv->request_id);
+    function_t *f = &p->fns[old->fn];
+    inv->next = f->queue_head;
+    f->queue_head = inv;
+    if (!f->queue_tail) f->queue_tail = inv;
+    f->queue_len++;
+    log_info("retry function=%s request=%s previous=%s attempt=%d", f->name, inv->request_id,
+             old->request_id, inv->attempt + 1);
+}
+
 /* A child exited: fail what it was running (if it was not killed on purpose) and drop it. */
 static void reap(platform_t *p, pid_t pid, int status)
 {
@@ -540,6 +570,7 @@ static void reap(platform_t *p, pid_t pid, int status)
             if (i->state != INST_DEAD) {
                 char msg[160];
                 snprintf(msg, sizeof msg, "Runtime exited with error: %s", why);
+                if (i->inv) retry_event(p, i->inv);
                 kill_instance(p, i, BILLING_ERROR, "Runtime.ExitError", msg, NULL, 0);
             } else {
                 inst_unlink(p, i);

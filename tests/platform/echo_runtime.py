@@ -4,7 +4,8 @@
 Events: {"echo": X} returns X; {"pid": 1} returns the process id; {"put": k, "val": v} stores
 in process memory and {"take": k} reads it back (proves warm reuse keeps memory);
 {"sleep_ms": N} busy-works N ms;
-{"env": NAME} returns the environment variable NAME; {"fail": 1} posts /error; {"exit": 1} exits mid-invocation.
+{"env": NAME} returns the environment variable NAME; {"fail": 1} posts /error; {"exit": 1} exits mid-invocation;
+{"exit_once": PATH} exits the first time and writes PATH.done when run again (a retry).
 {"touch": PATH} creates the file PATH holding the process id.
 {"invoke_self": EVENT, "wait_file": PATH, "wait_ms": N} posts an Event invocation of its own
 function (AWS_LAMBDA_FUNCTION_NAME) with EVENT to the Invoke API (same host and port as the
@@ -77,6 +78,16 @@ def handle(event):
         return {"errorMessage": "asked to fail", "errorType": "EchoFailure"}, True
     if "exit" in event:
         os._exit(3)
+    if "exit_once" in event:
+        # Crashes the first time (leaving PATH behind), succeeds when retried: PATH.done.
+        path = event["exit_once"]
+        if not os.path.exists(path):
+            open(path, "w").close()
+            os._exit(3)
+        with open(path + ".done.tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.rename(path + ".done.tmp", path + ".done")
+        return {"retried": True, "pid": os.getpid()}, False
     if "touch" in event:
         # Written beside and renamed, so that whoever sees the file sees the pid in it.
         with open(event["touch"] + ".tmp", "w") as f:

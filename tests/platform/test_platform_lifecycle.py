@@ -135,6 +135,25 @@ def test_exit_mid_invocation():
         assert p.stats()["errors"] == 1
 
 
+def test_event_retried_when_runtime_dies():
+    # An Event whose runtime dies mid-invocation runs again on another instance (Lambda retries
+    # asynchronous invocations); a RequestResponse one is not retried (the caller saw the error).
+    with Platform() as p, tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "once")
+        status, _, _ = p.invoke("icnode0", {"exit_once": path}, kind="Event")
+        assert status == 202
+        wait_for(lambda: os.path.exists(path + ".done"), what="the retried event to run")
+        wait_for(lambda: p.stats()["requests"] == 2, what="both attempts billed")
+        # A killed instance: the event it ran is retried too.
+        status, _, _ = p.invoke("icnode0", {"exit": 1}, kind="Event")
+        wait_for(lambda: p.stats()["requests"] == 5, what="the first attempt and two retries")
+        time.sleep(0.3)  # no fourth attempt may follow
+        assert p.stats()["requests"] == 5
+        status, _, _ = p.invoke("icnode0", {"exit": 1})
+        assert status == 200
+        assert p.stats()["requests"] == 6
+
+
 def test_crash_while_idle_is_reaped():
     with Platform() as p:
         pid = p.call("icnode0", {"pid": 1})["pid"]
@@ -256,7 +275,8 @@ if __name__ == "__main__":
     run([test_warm_reuse_keeps_memory, test_busy_function_gets_new_instance,
          test_warm_choice_is_lifo, test_self_invocation_starts_second_instance,
          test_self_invocation_queues_at_max_instances,
-         test_frozen_between_invocations, test_exit_mid_invocation, test_crash_while_idle_is_reaped,
+         test_frozen_between_invocations, test_exit_mid_invocation,
+         test_event_retried_when_runtime_dies, test_crash_while_idle_is_reaped,
          test_init_error, test_init_timeout, test_idle_reclaim, test_admin_reclaim,
          test_admin_freeze_busy_instance_times_out, test_admin_freeze_thaw_idle, test_environment,
          test_runtime_api_checks])
