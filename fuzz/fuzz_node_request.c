@@ -23,14 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         buf_append(&c.in, data + off, n);
         if (node_conn_process(&c) < 0) break;
         if (store.used > store.limit) abort();
-        /* Drop queued output as if it was written. */
-        for (size_t i = c.seg_head; i < c.nsegs; i++) {
-            if (c.segs[i].chunk) store_unref(&store, c.segs[i].chunk);
-            free(c.segs[i].base);
-        }
-        c.seg_head = c.nsegs = 0;
-        c.out_owned = 0;
-        buf_clear(&c.small);
+        outq_take_all(&c.out, NULL); /* drop queued output as if it was written */
     }
     node_conn_free(&c);
     store_free(&store);

@@ -1,4 +1,4 @@
-/* conn.c -- serving the proxy's requests over the node's one connection (see conn.h). */
+/* conn.c -- serving requests on a node connection, and the serving loops (see conn.h). */
 #include "conn.h"
 
 #include <errno.h>
@@ -12,15 +12,19 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "ec.h"
 #include "ev.h"
+#include "inventory.h"
 #include "log.h"
 #include "net.h"
 #include "resp.h"
+#include "sync.h"
 
 #define CONN_READ_MAX (64 * 1024)      /* bytes per read into the input buffer */
 #define CONN_OUT_OWNED_MAX (1u << 20)  /* stop reading requests above this much queued reply */
 #define CONN_OUT_SEGS_MAX 1024         /* ... or this many queued pieces */
-#define CONN_IOV_MAX 64                /* pieces per writev */
+
+_Static_assert(EC_MAX_CHUNKS <= UINT8_MAX, "a chunk's d and p are kept in 8 bits");
 
 void node_conn_init(node_conn_t *c, store_t *store, policy_t *policy, uint64_t *invocations)
 {
@@ -29,17 +33,10 @@ void node_conn_init(node_conn_t *c, store_t *store, policy_t *policy, uint64_t *
     c->store = store;
     c->policy = policy;
     c->invocations = invocations;
+    c->role = "proxy";
     buf_init(&c->in);
-    buf_init(&c->small);
+    outq_init(&c->out, store);
     node_req_init(&c->req);
-}
-
-static void seg_release(node_conn_t *c, node_out_seg_t *s)
-{
-    if (s->chunk) store_unref(c->store, s->chunk);
-    free(s->base);
-    s->chunk = NULL;
-    s->base = NULL;
 }
 
 /* Drops the request being read, including a reserved chunk that was never committed. */
@@ -59,19 +56,14 @@ void node_conn_close(node_conn_t *c)
     c->fd = -1;
     c->failed = 0;
     request_reset(c);
-    for (size_t i = c->seg_head; i < c->nsegs; i++) seg_release(c, &c->segs[i]);
-    c->nsegs = c->seg_head = 0;
-    c->out_owned = 0;
+    outq_free(&c->out);
+    outq_init(&c->out, c->store);
     buf_free(&c->in);
-    buf_free(&c->small);
 }
 
 void node_conn_free(node_conn_t *c)
 {
     node_conn_close(c);
-    free(c->segs);
-    c->segs = NULL;
-    c->seg_cap = 0;
     node_req_free(&c->req);
 }
 
@@ -79,7 +71,7 @@ int node_conn_ensure(node_conn_t *c, const char *host, int port, int timeout_ms)
 {
     if (c->fd >= 0 && c->port == port && strcmp(c->host, host) == 0) return 0;
     if (c->fd >= 0) {
-        log_info("event=proxy_moved old=%s:%d new=%s:%d", c->host, c->port, host, port);
+        log_info("event=%s_moved old=%s:%d new=%s:%d", c->role, c->host, c->port, host, port);
         node_conn_close(c);
     }
     int fd = net_connect(host, port, timeout_ms);
@@ -95,68 +87,20 @@ int node_conn_ensure(node_conn_t *c, const char *host, int port, int timeout_ms)
     return 0;
 }
 
-static int output_pending(const node_conn_t *c)
-{
-    return c->nsegs > c->seg_head || buf_len(&c->small) > 0;
-}
-
 static int backpressured(const node_conn_t *c)
 {
-    return c->out_owned + buf_len(&c->small) > CONN_OUT_OWNED_MAX ||
-           c->nsegs - c->seg_head > CONN_OUT_SEGS_MAX;
+    return outq_owned(&c->out) > CONN_OUT_OWNED_MAX || outq_pieces(&c->out) > CONN_OUT_SEGS_MAX;
 }
 
 int node_conn_inflight(const node_conn_t *c)
 {
-    return node_req_busy(&c->req) || c->body_active || buf_len(&c->in) > 0 || output_pending(c);
-}
-
-static int push_seg(node_conn_t *c, node_out_seg_t s)
-{
-    if (c->seg_head == c->nsegs) c->seg_head = c->nsegs = 0;
-    if (c->nsegs == c->seg_cap) {
-        if (c->seg_head > 0) { /* reuse the space of pieces already sent */
-            memmove(c->segs, c->segs + c->seg_head, (c->nsegs - c->seg_head) * sizeof *c->segs);
-            c->nsegs -= c->seg_head;
-            c->seg_head = 0;
-        } else {
-            size_t cap = c->seg_cap ? c->seg_cap * 2 : 16;
-            node_out_seg_t *p = realloc(c->segs, cap * sizeof *p);
-            if (!p) return -ENOMEM;
-            c->segs = p;
-            c->seg_cap = cap;
-        }
-    }
-    c->segs[c->nsegs++] = s;
-    return 0;
-}
-
-/* Moves the batched small replies into the queue as one piece, adopting the buffer's memory. */
-static int push_small(node_conn_t *c)
-{
-    if (buf_len(&c->small) == 0) return 0;
-    node_out_seg_t s = {.base = c->small.data, .data = buf_head(&c->small),
-                        .len = buf_len(&c->small)};
-    if (push_seg(c, s) < 0) return -ENOMEM;
-    c->out_owned += s.len;
-    buf_init(&c->small);
-    return 0;
-}
-
-/* Queues a chunk body without copying it; the queue holds a reference until it is written. */
-static int push_chunk(node_conn_t *c, store_entry_t *e)
-{
-    if (push_small(c) < 0) return -ENOMEM;
-    if (e->body_len == 0) return 0;
-    node_out_seg_t s = {.chunk = e, .data = e->body, .len = e->body_len};
-    if (push_seg(c, s) < 0) return -ENOMEM;
-    store_ref(e);
-    return 0;
+    return node_req_busy(&c->req) || c->body_active || buf_len(&c->in) > 0 ||
+           outq_pending(&c->out);
 }
 
 int node_conn_queue_command(node_conn_t *c, int argc, const char *const *argv)
 {
-    return resp_add_command(&c->small, argc, argv, NULL);
+    return resp_add_command(&c->out.small, argc, argv, NULL);
 }
 
 static int parse_u32(const char *s, size_t n, uint32_t *out)
@@ -172,14 +116,37 @@ static int parse_chunk_id(node_conn_t *c, uint32_t *index, uint64_t *version)
 {
     node_req_t *r = &c->req;
     if (parse_u32(r->argv[2], r->argl[2], index) < 0) {
-        resp_add_error(&c->small, "ERR invalid chunk index");
+        resp_add_error(&c->out.small, "ERR invalid chunk index");
         return -1;
     }
     if (resp_parse_u64(r->argv[3], r->argl[3], version) < 0) {
-        resp_add_error(&c->small, "ERR invalid version");
+        resp_add_error(&c->out.small, "ERR invalid version");
         return -1;
     }
     return 0;
+}
+
+/* CSET's arguments before the chunk. */
+typedef struct {
+    uint32_t index, crc, d, p;
+    uint64_t version, size, expire_ms;
+} cset_args_t;
+
+/* Parses argv[2..8] of a CSET. NULL, or the error to answer. The coding rules are the ones an
+ * inventory line must meet (inventory.h), so whatever is stored can be listed. */
+static const char *parse_cset(const node_req_t *r, cset_args_t *a)
+{
+    if (parse_u32(r->argv[2], r->argl[2], &a->index) < 0) return "ERR invalid chunk index";
+    if (resp_parse_u64(r->argv[3], r->argl[3], &a->version) < 0) return "ERR invalid version";
+    if (parse_u32(r->argv[4], r->argl[4], &a->crc) < 0) return "ERR invalid crc";
+    if (resp_parse_u64(r->argv[5], r->argl[5], &a->size) < 0) return "ERR invalid object size";
+    if (parse_u32(r->argv[6], r->argl[6], &a->d) < 0 || parse_u32(r->argv[7], r->argl[7], &a->p) < 0)
+        return "ERR invalid coding";
+    if (resp_parse_u64(r->argv[8], r->argl[8], &a->expire_ms) < 0) return "ERR invalid expiry";
+    uint64_t n = (uint64_t)a->d + a->p;
+    if (a->d < 1 || n > EC_MAX_CHUNKS || a->index >= n)
+        return "ERR invalid coding (need 1 <= d, d + p <= 48, index < d + p)";
+    return NULL;
 }
 
 static int cmd_is(const node_req_t *r, const char *name)
@@ -195,119 +162,213 @@ static void start_body(node_conn_t *c)
     c->body_active = 1;
     c->body_len = (size_t)r->body_len;
     c->body_got = 0;
-    if (!(r->is_cset && r->argi == 5)) {
+    if (!(r->is_cset && r->argi == NODE_REQ_CSET_BODY)) {
         c->req_oversized = 1;
         return;
     }
-    if (r->argc != 6 || r->nargs != 5 || c->req_oversized) return;
-    uint32_t index, crc;
-    uint64_t version;
-    if (parse_u32(r->argv[2], r->argl[2], &index) < 0 ||
-        resp_parse_u64(r->argv[3], r->argl[3], &version) < 0 ||
-        parse_u32(r->argv[4], r->argl[4], &crc) < 0)
-        return; /* answered with an error in dispatch */
-    int rc = store_reserve(c->store, r->argv[1], r->argl[1], index, version, c->body_len,
+    if (r->argc != NODE_REQ_CSET_ELEMENTS || r->nargs != NODE_REQ_CSET_BODY || c->req_oversized)
+        return;
+    cset_args_t a;
+    if (parse_cset(r, &a)) return; /* answered with an error in dispatch */
+    int rc = store_reserve(c->store, r->argv[1], r->argl[1], a.index, a.version, c->body_len,
                            &c->pending);
     if (rc < 0) {
         c->pending = NULL;
         c->req_nomem = 1;
+        return;
     }
+    /* EC_MAX_CHUNKS fits the entry's 8-bit fields. */
+    c->pending->obj_size = a.size;
+    c->pending->d = (uint8_t)a.d;
+    c->pending->p = (uint8_t)a.p;
+    c->pending->expire_ms = a.expire_ms;
 }
 
 static void reply_cset(node_conn_t *c)
 {
     node_req_t *r = &c->req;
+    buf_t *o = &c->out.small;
     if (c->pending) {
         uint32_t crc = 0;
         parse_u32(r->argv[4], r->argl[4], &crc);
         store_commit(c->store, c->pending, crc);
         c->pending = NULL;
-        resp_add_simple(&c->small, "OK");
+        c->stored++;
+        resp_add_simple(o, "OK");
         return;
     }
     if (c->req_nomem) {
-        resp_add_error(&c->small, "NOMEM chunk of %zu bytes does not fit: used %llu of %llu",
-                       c->body_len, (unsigned long long)c->store->used,
-                       (unsigned long long)c->store->limit);
+        resp_add_error(o, "NOMEM chunk of %zu bytes does not fit: used %llu of %llu", c->body_len,
+                       (unsigned long long)c->store->used, (unsigned long long)c->store->limit);
         return;
     }
-    uint32_t index, crc;
-    uint64_t version;
-    if (parse_chunk_id(c, &index, &version) < 0) return;
-    if (parse_u32(r->argv[4], r->argl[4], &crc) < 0) {
-        resp_add_error(&c->small, "ERR invalid crc");
-        return;
-    }
-    resp_add_error(&c->small, "ERR chunk not stored");
+    cset_args_t a;
+    const char *err = parse_cset(r, &a);
+    resp_add_error(o, "%s", err ? err : "ERR chunk not stored");
 }
 
 static void reply_cget(node_conn_t *c)
 {
     uint32_t index;
     uint64_t version;
+    buf_t *o = &c->out.small;
     if (parse_chunk_id(c, &index, &version) < 0) return;
     store_entry_t *e = store_get(c->store, c->req.argv[1], c->req.argl[1], index, version);
     if (!e) {
-        resp_add_null(&c->small);
+        resp_add_null(o);
         return;
     }
-    resp_add_array_header(&c->small, 2);
-    resp_add_int(&c->small, e->crc);
-    resp_add_bulk_header(&c->small, e->body_len);
-    if (push_chunk(c, e) < 0) {
+    resp_add_array_header(o, 2);
+    resp_add_int(o, e->crc);
+    resp_add_bulk_header(o, e->body_len);
+    if (outq_push_chunk(&c->out, e) < 0) {
         /* Without memory for the queue the reply cannot be completed in order: give up the
          * connection rather than send a truncated reply. */
         log_error("event=out_of_memory where=reply_queue");
         c->failed = 1;
         return;
     }
-    resp_add_crlf(&c->small);
+    resp_add_crlf(&c->out.small);
 }
+
+typedef struct {
+    buf_t *blob;
+    int rc;
+} inventory_walk_t;
+
+static void inventory_visit(store_entry_t *e, void *arg)
+{
+    inventory_walk_t *w = arg;
+    if (w->rc < 0) return;
+    inv_entry_t ie = {.key = e->key,
+                      .keylen = e->key_len,
+                      .index = e->index,
+                      .version = e->version,
+                      .crc = e->crc,
+                      .chunk_len = e->body_len,
+                      .size = e->obj_size,
+                      .d = e->d,
+                      .p = e->p,
+                      .expire_ms = e->expire_ms};
+    w->rc = inv_append(w->blob, &ie);
+    if (w->rc == 0 && buf_len(w->blob) > NODE_INVENTORY_MAX) w->rc = -E2BIG;
+}
+
+/* The list of every chunk held, as one bulk adopted by the output queue without a copy. */
+static void reply_inventory(node_conn_t *c)
+{
+    buf_t blob;
+    buf_init(&blob);
+    inventory_walk_t w = {&blob, 0};
+    uint64_t cursor = 0;
+    do cursor = store_scan(c->store, cursor, inventory_visit, &w);
+    while (cursor != 0 && w.rc == 0);
+    buf_t *o = &c->out.small;
+    if (w.rc < 0) {
+        buf_free(&blob);
+        if (w.rc == -E2BIG)
+            resp_add_error(o, "ERR inventory over %zu MiB", NODE_INVENTORY_MAX >> 20);
+        else
+            resp_add_error(o, "ERR out of memory");
+        return;
+    }
+    size_t len = buf_len(&blob);
+    resp_add_bulk_header(o, len);
+    if (len > 0 && outq_push_owned(&c->out, blob.data, buf_head(&blob), len) < 0) {
+        buf_free(&blob);
+        log_error("event=out_of_memory where=reply_queue");
+        c->failed = 1;
+        return;
+    }
+    if (len == 0) buf_free(&blob);
+    resp_add_crlf(&c->out.small);
+    log_info("event=inventory chunks=%zu bytes=%zu", c->store->count, len);
+}
+
+static void reply_backup(node_conn_t *c)
+{
+    node_req_t *r = &c->req;
+    buf_t *o = &c->out.small;
+    if (!c->sync) {
+        resp_add_error(o, "ERR BACKUP is not served on this connection");
+        return;
+    }
+    char err[256];
+    if (sync_start(c->sync, r->argv[1], r->argl[1], r->argv[2], r->argl[2], r->argv[3], r->argl[3],
+                   err, sizeof err) < 0) {
+        log_warn("event=backup_refused err=\"%s\"", err);
+        resp_add_error(o, "ERR %s", err);
+        return;
+    }
+    resp_add_simple(o, "OK");
+}
+
+enum { CMD_PING, CMD_CSET, CMD_CGET, CMD_CDEL, CMD_STATS, CMD_INVENTORY, CMD_SYNCDONE, CMD_BACKUP };
 
 static policy_req_kind_t dispatch(node_conn_t *c)
 {
     node_req_t *r = &c->req;
-    buf_t *o = &c->small;
+    buf_t *o = &c->out.small;
     if (r->argc == 0) {
         resp_add_error(o, "ERR empty command");
         return POLICY_REQ_OTHER;
     }
-    if (c->req_oversized || r->nargs == 0) {
+    if (r->nargs == 0) { /* the command name itself was over the limit */
         resp_add_error(o, "ERR argument over %d bytes", NODE_REQ_MAX_ARG);
         return POLICY_REQ_OTHER;
     }
     static const struct {
+        int id;
         const char *name;
         int argc;
         policy_req_kind_t kind;
+        const char *usage; /* in the arity error */
     } table[] = {
-        {"PING", 1, POLICY_REQ_PING},  {"CSET", 6, POLICY_REQ_DATA}, {"CGET", 4, POLICY_REQ_DATA},
-        {"CDEL", 4, POLICY_REQ_DATA},  {"STATS", 1, POLICY_REQ_OTHER},
+        {CMD_PING, "PING", 1, POLICY_REQ_PING, ""},
+        {CMD_CSET, "CSET", NODE_REQ_CSET_ELEMENTS, POLICY_REQ_DATA,
+         " (CSET key index version crc size d p expire_ms chunk)"},
+        {CMD_CGET, "CGET", 4, POLICY_REQ_DATA, ""},
+        {CMD_CDEL, "CDEL", 4, POLICY_REQ_DATA, ""},
+        {CMD_STATS, "STATS", 1, POLICY_REQ_OTHER, ""},
+        {CMD_INVENTORY, "INVENTORY", 1, POLICY_REQ_OTHER, ""},
+        {CMD_SYNCDONE, "SYNCDONE", 1, POLICY_REQ_OTHER, ""},
+        {CMD_BACKUP, "BACKUP", 4, POLICY_REQ_OTHER, " (BACKUP relay token endpoint)"},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (!cmd_is(r, table[i].name)) continue;
         if (r->argc != table[i].argc) {
-            resp_add_error(o, "ERR wrong number of arguments for '%s'", table[i].name);
+            resp_add_error(o, "ERR wrong number of arguments for '%s'%s", table[i].name,
+                           table[i].usage);
             return table[i].kind;
         }
-        switch (i) {
-        case 0: resp_add_simple(o, "PONG"); break;
-        case 1: reply_cset(c); break;
-        case 2: reply_cget(c); break;
-        case 3: {
+        if (c->req_oversized) {
+            resp_add_error(o, "ERR argument over %d bytes", NODE_REQ_MAX_ARG);
+            return table[i].kind;
+        }
+        switch (table[i].id) {
+        case CMD_PING: resp_add_simple(o, "PONG"); break;
+        case CMD_CSET: reply_cset(c); break;
+        case CMD_CGET: reply_cget(c); break;
+        case CMD_CDEL: {
             uint32_t index;
             uint64_t version;
             if (parse_chunk_id(c, &index, &version) == 0)
                 resp_add_int(o, store_del(c->store, r->argv[1], r->argl[1], index, version));
             break;
         }
-        case 4:
+        case CMD_STATS:
             resp_add_array_header(o, 4);
             resp_add_int(o, (int64_t)c->store->limit);
             resp_add_int(o, (int64_t)c->store->used);
             resp_add_int(o, (int64_t)c->store->count);
             resp_add_int(o, c->invocations ? (int64_t)*c->invocations : 0);
             break;
+        case CMD_INVENTORY: reply_inventory(c); break;
+        case CMD_SYNCDONE:
+            c->sync_done = 1;
+            resp_add_simple(o, "OK");
+            break;
+        case CMD_BACKUP: reply_backup(c); break;
         }
         return table[i].kind;
     }
@@ -321,7 +382,7 @@ int node_conn_process(node_conn_t *c)
         if (c->body_active) {
             size_t want = c->body_len - c->body_got;
             size_t take = buf_len(&c->in) < want ? buf_len(&c->in) : want;
-            if (c->pending) memcpy(c->pending->body + c->body_got, buf_head(&c->in), take);
+            if (c->pending && take) memcpy(c->pending->body + c->body_got, buf_head(&c->in), take);
             buf_consume(&c->in, take);
             c->body_got += take;
             if (c->body_got < c->body_len) return 0;
@@ -344,53 +405,26 @@ int node_conn_process(node_conn_t *c)
     }
 }
 
-/* Writes as much queued output as the socket takes. 0 (maybe with output left) or -errno. */
-static int write_some(node_conn_t *c)
+/* Writes as much queued output as the socket takes. 0, or -1 when the connection was closed. */
+static int write_step(node_conn_t *c)
 {
-    if (push_small(c) < 0) return -ENOMEM;
-    while (c->seg_head < c->nsegs) {
-        struct iovec iov[CONN_IOV_MAX];
-        int n = 0;
-        for (size_t i = c->seg_head; i < c->nsegs && n < CONN_IOV_MAX; i++, n++) {
-            iov[n].iov_base = (char *)c->segs[i].data + c->segs[i].off;
-            iov[n].iov_len = c->segs[i].len - c->segs[i].off;
-        }
-        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-        ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-            return -errno;
-        }
-        size_t left = (size_t)w;
-        while (left > 0 && c->seg_head < c->nsegs) {
-            node_out_seg_t *s = &c->segs[c->seg_head];
-            size_t k = s->len - s->off < left ? s->len - s->off : left;
-            s->off += k;
-            left -= k;
-            if (s->off == s->len) {
-                if (s->base) c->out_owned -= s->len;
-                seg_release(c, s);
-                c->seg_head++;
-            }
-        }
+    ssize_t w = outq_write(&c->out, c->fd);
+    if (w < 0) {
+        log_warn("event=%s_write_failed err=%s", c->role, strerror((int)-w));
+        node_conn_close(c);
+        return -1;
     }
-    c->seg_head = c->nsegs = 0;
-    if (c->policy) policy_on_done(c->policy, ev_now_ms());
+    if (w > 0) c->last_io = ev_now_ms();
+    if (!outq_pending(&c->out) && c->policy) policy_on_done(c->policy, ev_now_ms());
     return 0;
 }
 
 int node_conn_flush(node_conn_t *c, int timeout_ms)
 {
     uint64_t end = ev_now_ms() + (uint64_t)timeout_ms;
-    while (c->fd >= 0 && output_pending(c)) {
-        int rc = write_some(c);
-        if (rc < 0) {
-            log_warn("event=proxy_write_failed err=%s", strerror(-rc));
-            node_conn_close(c);
-            return rc;
-        }
-        if (!output_pending(c)) break;
+    while (c->fd >= 0 && outq_pending(&c->out)) {
+        if (write_step(c) < 0) return -EPIPE;
+        if (!outq_pending(&c->out)) break;
         uint64_t now = ev_now_ms();
         if (now >= end) return -ETIMEDOUT;
         struct pollfd p = {c->fd, POLLOUT, 0};
@@ -414,61 +448,142 @@ static int read_step(node_conn_t *c)
     }
     if (n == -EAGAIN || n == -EWOULDBLOCK) return 0;
     if (n == 0) {
-        log_info("event=proxy_closed proxy=%s:%d", c->host, c->port);
+        log_info("event=%s_closed addr=%s:%d", c->role, c->host, c->port);
         node_conn_close(c);
         return -1;
     }
     if (n < 0) {
-        log_warn("event=proxy_read_failed err=%s", strerror((int)-n));
+        log_warn("event=%s_read_failed err=%s", c->role, strerror((int)-n));
         node_conn_close(c);
         return -1;
     }
+    c->last_io = ev_now_ms();
     int rc = node_conn_process(c);
     if (rc < 0) {
-        log_warn("event=proxy_protocol_error err=\"%s\"", resp_strerror(rc));
+        log_warn("event=%s_protocol_error err=\"%s\"", c->role, resp_strerror(rc));
         node_conn_close(c);
         return -1;
     }
     return 0;
 }
 
+short node_conn_poll_events(const node_conn_t *c)
+{
+    short ev = 0;
+    if (!backpressured(c)) ev |= POLLIN;
+    if (outq_pending(&c->out)) ev |= POLLOUT;
+    return ev;
+}
+
+int node_conn_handle(node_conn_t *c, short revents)
+{
+    if (c->fd < 0) return -1;
+    if ((revents & (POLLIN | POLLHUP | POLLERR)) && read_step(c) < 0) return -1;
+    if (outq_pending(&c->out)) {
+        if (write_step(c) < 0) return -1;
+        /* Requests held back while the queue was full can go on now. */
+        if (buf_len(&c->in) > 0 && !backpressured(c)) {
+            int rc = node_conn_process(c);
+            if (rc < 0) {
+                log_warn("event=%s_protocol_error err=\"%s\"", c->role, resp_strerror(rc));
+                node_conn_close(c);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* A finished backup: BACKUPDONE token status chunks_sent bytes_sent chunks_deleted to the proxy
+ * (if it is still there), then the sync is idle again. */
+static void backup_report(node_conn_t *c)
+{
+    struct sync *s = c->sync;
+    char chunks[24], bytes[24], deleted[24];
+    snprintf(chunks, sizeof chunks, "%llu", (unsigned long long)s->chunks_sent);
+    snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)s->bytes_sent);
+    snprintf(deleted, sizeof deleted, "%llu", (unsigned long long)s->chunks_deleted);
+    int ok = strcmp(s->status, "ok") == 0;
+    uint64_t now = ev_now_ms();
+    log_write(ok ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
+              "event=backup_done token=%s status=%s chunks=%s bytes=%s deleted=%s ms=%llu "
+              "reported=%d",
+              s->token, s->status, chunks, bytes, deleted,
+              (unsigned long long)(now - s->started_ms), c->fd >= 0);
+    if (c->fd >= 0) {
+        const char *argv[] = {"BACKUPDONE", s->token, s->status, chunks, bytes, deleted};
+        if (node_conn_queue_command(c, 6, argv) < 0) log_error("event=out_of_memory where=backup_done");
+    }
+    sync_reset(s);
+    if (c->policy) policy_on_done(c->policy, now);
+}
+
 void node_conn_serve(node_conn_t *c)
 {
-    while (c->fd >= 0) {
+    struct sync *s = c->sync;
+    for (;;) {
         uint64_t now = ev_now_ms();
-        int inflight = node_conn_inflight(c);
-        if (c->policy && policy_should_return(c->policy, now, inflight)) return;
+        if (s && sync_finished(s)) backup_report(c);
+        int syncing = s && sync_active(s);
+        if (c->fd < 0 && !syncing) return;
+        int inflight = (c->fd >= 0 && node_conn_inflight(c)) || syncing;
+        if (c->policy && policy_should_return(c->policy, now, inflight)) {
+            if (syncing) {
+                sync_abort(s, "deadline");
+                backup_report(c);
+            }
+            return;
+        }
         int wait = c->policy ? policy_wait_ms(c->policy, now, inflight) : -1;
-        struct pollfd p = {c->fd, 0, 0};
-        if (!backpressured(c)) p.events |= POLLIN;
-        if (output_pending(c)) p.events |= POLLOUT;
-        int n = poll(&p, 1, wait);
+        struct pollfd p[2];
+        int np = 0, ci = -1, si = -1;
+        if (c->fd >= 0) {
+            p[np] = (struct pollfd){c->fd, node_conn_poll_events(c), 0};
+            ci = np++;
+        }
+        if (syncing) {
+            int w = sync_wait_ms(s, now);
+            if (w >= 0 && (wait < 0 || w < wait)) wait = w;
+            if (sync_fd(s) >= 0) {
+                p[np] = (struct pollfd){sync_fd(s), sync_poll_events(s), 0};
+                si = np++;
+            }
+        }
+        int n = poll(p, (nfds_t)np, wait);
         if (n < 0) {
             if (errno == EINTR) continue;
             log_error("event=poll_failed err=%s", strerror(errno));
+            if (syncing) {
+                sync_abort(s, "poll_failed");
+                backup_report(c);
+            }
             return;
         }
-        if (n == 0) continue;
-        if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
-            if (read_step(c) < 0) return;
+        if (ci >= 0 && p[ci].revents) node_conn_handle(c, p[ci].revents);
+        if (syncing) sync_step(s, si >= 0 ? p[si].revents : 0, ev_now_ms());
+    }
+}
+
+node_peer_end_t node_conn_serve_peer(node_conn_t *c, uint64_t stop_at, uint64_t timeout_ms)
+{
+    c->last_io = ev_now_ms();
+    for (;;) {
+        if (c->fd < 0) return NODE_PEER_CLOSED;
+        if (c->sync_done) return NODE_PEER_SYNCED; /* its +OK is written by the caller */
+        uint64_t now = ev_now_ms();
+        if (stop_at && now >= stop_at) return NODE_PEER_DEADLINE;
+        uint64_t quiet_end = c->last_io + timeout_ms;
+        if (now >= quiet_end) return NODE_PEER_TIMEOUT;
+        uint64_t until = stop_at && stop_at < quiet_end ? stop_at : quiet_end;
+        uint64_t wait = until - now;
+        struct pollfd p = {c->fd, node_conn_poll_events(c), 0};
+        int n = poll(&p, 1, wait > 60000 ? 60000 : (int)wait);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            log_error("event=poll_failed err=%s", strerror(errno));
+            return NODE_PEER_CLOSED;
         }
-        if (output_pending(c)) {
-            int rc = write_some(c);
-            if (rc < 0) {
-                log_warn("event=proxy_write_failed err=%s", strerror(-rc));
-                node_conn_close(c);
-                return;
-            }
-            /* Requests held back while the queue was full can go on now. */
-            if (buf_len(&c->in) > 0 && !backpressured(c)) {
-                rc = node_conn_process(c);
-                if (rc < 0) {
-                    log_warn("event=proxy_protocol_error err=\"%s\"", resp_strerror(rc));
-                    node_conn_close(c);
-                    return;
-                }
-            }
-        }
+        if (n > 0) node_conn_handle(c, p.revents);
     }
 }
 
@@ -478,7 +593,7 @@ int node_conn_check_alive(node_conn_t *c)
     char b;
     ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        log_info("event=proxy_gone_while_frozen proxy=%s:%d", c->host, c->port);
+        log_info("event=%s_gone_while_frozen addr=%s:%d", c->role, c->host, c->port);
         node_conn_close(c);
         return 0;
     }
@@ -488,6 +603,6 @@ int node_conn_check_alive(node_conn_t *c)
 void node_conn_trim(node_conn_t *c)
 {
     buf_shrink_if_empty(&c->in, 0);
-    buf_shrink_if_empty(&c->small, 0);
+    buf_shrink_if_empty(&c->out.small, 0);
     if (!node_req_busy(&c->req) && !c->body_active) node_req_reset(&c->req);
 }

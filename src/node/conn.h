@@ -1,6 +1,7 @@
-/* conn.h -- the node's one connection to its proxy: dial, HELLO/BYE, and serving PING, CSET,
- * CGET, CDEL and STATS in order with pipelining (docs/PROTOCOL.md section 2). Single-threaded;
- * a non-blocking socket driven by poll(). */
+/* conn.h -- a connection the node serves requests on (docs/PROTOCOL.md section 2): its proxy
+ * (dial, HELLO/BYE, requests in order with pipelining, a backup running beside them), or, on a
+ * backup peer, the relay connection from the backup's source. Single-threaded; non-blocking
+ * sockets driven by poll(). */
 #ifndef NODE_CONN_H
 #define NODE_CONN_H
 
@@ -8,26 +9,25 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "outq.h"
 #include "policy.h"
 #include "request.h"
 #include "store.h"
 
-/* One piece of queued output: owned bytes (base != NULL, freed when sent) or a chunk body that
- * holds a store reference until it is sent. */
-typedef struct {
-    char *base;
-    store_entry_t *chunk;
-    const char *data;
-    size_t len, off;
-} node_out_seg_t;
+struct sync;
+
+/* Largest INVENTORY answer; a store whose list would be longer answers an error. */
+#define NODE_INVENTORY_MAX ((size_t)512 << 20)
 
 typedef struct {
     int fd; /* -1 while not connected */
     char host[256];
     int port;
+    const char *role;       /* "proxy" or "relay", for log lines */
     store_t *store;
     policy_t *policy;       /* told about requests and completions; may be NULL */
     uint64_t *invocations;  /* the instance's invocation counter, for STATS */
+    struct sync *sync;      /* the backup BACKUP starts and the serving loop drives; NULL: none */
 
     buf_t in;
     node_req_t req;
@@ -39,12 +39,12 @@ typedef struct {
     int req_oversized; /* an argument was over the limit: answer an error */
     int failed;        /* a reply could not be queued: the connection must be closed */
 
-    buf_t small; /* small replies batched until the next chunk body or flush */
-    node_out_seg_t *segs;
-    size_t nsegs, seg_head, seg_cap;
-    size_t out_owned; /* owned bytes queued, for backpressure */
+    outq_t out; /* replies (and HELLO, BYE, BACKUPDONE) */
 
-    uint64_t served; /* requests answered in this invocation */
+    uint64_t served;   /* requests answered in this invocation */
+    uint64_t stored;   /* chunks committed by CSET in this invocation */
+    int sync_done;     /* SYNCDONE was answered (a backup peer ends once it is written) */
+    uint64_t last_io;  /* ev_now_ms() of the last byte read or written */
 } node_conn_t;
 
 void node_conn_init(node_conn_t *c, store_t *store, policy_t *policy, uint64_t *invocations);
@@ -56,11 +56,26 @@ void node_conn_free(node_conn_t *c);
  * closed first). 0 or -errno. */
 int node_conn_ensure(node_conn_t *c, const char *host, int port, int timeout_ms);
 
-/* Queues a command of small arguments (HELLO, BYE). 0 or -ENOMEM. */
+/* Queues a command of small arguments (HELLO, BYE, RELAY). 0 or -ENOMEM. */
 int node_conn_queue_command(node_conn_t *c, int argc, const char *const *argv);
 
-/* Serves requests until the policy says to return or the connection closes. */
+/* Serves requests until the policy says to return or the connection closes, and drives c->sync
+ * while a backup runs: the invocation does not return while it does (except at the deadline,
+ * which fails it), and it goes on if the connection closes. Its outcome is sent as BACKUPDONE. */
 void node_conn_serve(node_conn_t *c);
+
+typedef enum {
+    NODE_PEER_SYNCED = 1, /* SYNCDONE answered (the +OK may still be queued) */
+    NODE_PEER_CLOSED,     /* the source or the relay went away */
+    NODE_PEER_DEADLINE,   /* stop_at reached */
+    NODE_PEER_TIMEOUT,    /* nothing moved for timeout_ms */
+} node_peer_end_t;
+/* Serves a backup source's requests on c (no policy) until SYNCDONE is answered, the connection
+ * closes, the monotonic time stop_at (0: none) or timeout_ms without traffic. After SYNCDONE the
+ * reply is left queued: the caller posts its invocation response first and then flushes, so by the
+ * time the source learns the sync is complete the platform already counts this instance as idle
+ * (and gives it the next invocation of the function). */
+node_peer_end_t node_conn_serve_peer(node_conn_t *c, uint64_t stop_at, uint64_t timeout_ms);
 
 /* Writes queued output, waiting at most timeout_ms in total. 0 when all is written, -ETIMEDOUT,
  * or another -errno (the connection is then closed). */
@@ -70,6 +85,11 @@ int node_conn_flush(node_conn_t *c, int timeout_ms);
  * serving loop after each read and by the fuzz target (with fd -1). Returns 0, or a negative
  * RESP_E* code on a protocol error (the caller closes the connection). */
 int node_conn_process(node_conn_t *c);
+
+/* The poll events the connection wants, and one round of I/O for the events poll returned:
+ * 0, or -1 when the connection was closed. */
+short node_conn_poll_events(const node_conn_t *c);
+int node_conn_handle(node_conn_t *c, short revents);
 
 /* Closes a connection the peer has shut down while the process was frozen, so the caller can
  * redial before sending HELLO. Returns 1 if still connected, 0 if not. */

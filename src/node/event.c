@@ -11,6 +11,16 @@
 
 #define EVENT_MAX_JSON (256 * 1024) /* Event invocations carry at most 256 KiB */
 
+/* Tokens travel in RESP bulks and JSON strings: printable, no space, quote or backslash. */
+static int token_ok(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > NODE_EVENT_MAX_TOKEN) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (t[i] <= ' ' || t[i] > '~' || t[i] == '"' || t[i] == '\\') return 0;
+    return 1;
+}
+
 int node_event_parse(const char *json, size_t len, node_event_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -37,11 +47,18 @@ int node_event_parse(const char *json, size_t len, node_event_t *out, char *err,
         out->cmd = NODE_EVENT_ACTIVATE;
     } else if (strcmp(cmd->valuestring, "warmup") == 0) {
         out->cmd = NODE_EVENT_WARMUP;
+    } else if (strcmp(cmd->valuestring, "backup") == 0) {
+        out->cmd = NODE_EVENT_BACKUP;
+    } else if (strcmp(cmd->valuestring, "backup-peer") == 0) {
+        out->cmd = NODE_EVENT_BACKUP_PEER;
     } else {
-        snprintf(err, errlen, "unknown cmd \"%.64s\" (expected activate or warmup)",
+        snprintf(err, errlen,
+                 "unknown cmd \"%.64s\" (expected activate, warmup, backup or backup-peer)",
                  cmd->valuestring);
         goto out;
     }
+    int needs_proxy = out->cmd == NODE_EVENT_ACTIVATE || out->cmd == NODE_EVENT_BACKUP;
+    int is_peer = out->cmd == NODE_EVENT_BACKUP_PEER;
 
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "node_id");
     if (id) {
@@ -51,7 +68,7 @@ int node_event_parse(const char *json, size_t len, node_event_t *out, char *err,
             goto out;
         }
         out->node_id = (int64_t)v;
-    } else if (out->cmd == NODE_EVENT_ACTIVATE) {
+    } else if (needs_proxy || is_peer) {
         snprintf(err, errlen, "field \"node_id\" missing");
         goto out;
     }
@@ -65,9 +82,27 @@ int node_event_parse(const char *json, size_t len, node_event_t *out, char *err,
             snprintf(err, errlen, "field \"proxy\" must be a \"host:port\" string");
             goto out;
         }
-    } else if (out->cmd == NODE_EVENT_ACTIVATE) {
+    } else if (needs_proxy) {
         snprintf(err, errlen, "field \"proxy\" missing");
         goto out;
+    }
+
+    if (is_peer) {
+        const cJSON *relay = cJSON_GetObjectItemCaseSensitive(root, "relay");
+        if (!cJSON_IsString(relay) ||
+            net_split_hostport(relay->valuestring, out->relay_host, sizeof out->relay_host,
+                               &out->relay_port) < 0 ||
+            out->relay_host[0] == '\0' || out->relay_port <= 0 || out->relay_port > 65535) {
+            snprintf(err, errlen, "field \"relay\" missing or not a \"host:port\" string");
+            goto out;
+        }
+        const cJSON *token = cJSON_GetObjectItemCaseSensitive(root, "token");
+        if (!cJSON_IsString(token) || !token_ok(token->valuestring)) {
+            snprintf(err, errlen, "field \"token\" missing or not 1..%d printable characters",
+                     NODE_EVENT_MAX_TOKEN);
+            goto out;
+        }
+        snprintf(out->token, sizeof out->token, "%s", token->valuestring);
     }
     rc = 0;
 out:

@@ -12,13 +12,29 @@
 #include "ev.h"
 #include "log.h"
 #include "node.h"
+#include "sync.h"
+
+/* Backup settings, read like the node's other IC_NODE_* options (node.h). They sit here, in a
+ * table of their own, until they join node_options. */
+typedef struct {
+    int64_t backup_timeout_ms;
+} backup_config_t;
+
+static const conf_option_t backup_options[] = {
+    {"backup-timeout-ms", CONF_MS, offsetof(backup_config_t, backup_timeout_ms), 1, 3600000,
+     "30000", "a backup (either end) fails when no byte moves for this long"},
+    CONF_END,
+};
 
 typedef struct {
     runtime_t rt;
     node_config_t cfg;
+    backup_config_t backup_cfg;
     store_t store;
     policy_t policy;
-    node_conn_t conn;
+    node_conn_t conn;  /* to the proxy; survives freezing */
+    node_conn_t peer;  /* to the relay, while this instance is a backup peer */
+    sync_t sync;       /* a backup this instance runs as the source */
     char instance[17];
     uint64_t invocations;
 } node_t;
@@ -39,6 +55,27 @@ static void make_instance_id(char out[17])
         memcpy(r, &x, sizeof r);
     }
     for (int i = 0; i < 8; i++) sprintf(out + 2 * i, "%02x", r[i]);
+}
+
+/* Reads IC_NODE_BACKUP_TIMEOUT_MS. 0, or -1 with a message in err. */
+static int backup_config_from_env(backup_config_t *cfg, char *err, size_t errlen)
+{
+    if (conf_defaults(backup_options, cfg, err, errlen) < 0) return -1;
+    const char *v = getenv("IC_NODE_BACKUP_TIMEOUT_MS");
+    char msg[200];
+    if (v && conf_set(backup_options, cfg, "backup-timeout-ms", v, msg, sizeof msg) < 0) {
+        snprintf(err, errlen, "IC_NODE_BACKUP_TIMEOUT_MS: %s", msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* The invocation's deadline (wall clock, 0 = none) on the monotonic clock the loops use. */
+static uint64_t monotonic_deadline(const runtime_invocation_t *inv, uint64_t now)
+{
+    if (!inv->deadline_ms) return 0;
+    int64_t left = inv->deadline_ms - wall_ms();
+    return left > 0 ? now + (uint64_t)left : now;
 }
 
 static int respond(node_t *n, const char *request_id, int64_t node_id, uint64_t served)
@@ -76,16 +113,12 @@ static void activate(node_t *n, const runtime_invocation_t *inv, const node_even
         return;
     }
     send_hello(n, ev->node_id);
-    c->served = 0;
+    c->served = c->stored = 0;
+    n->sync.node_id = ev->node_id; /* a BACKUP in this invocation backs up this node */
 
     /* The deadline is wall-clock; the policy runs on the monotonic clock. */
     uint64_t now = ev_now_ms();
-    uint64_t deadline = 0;
-    if (inv->deadline_ms) {
-        int64_t left = inv->deadline_ms - wall_ms();
-        deadline = left > 0 ? now + (uint64_t)left : now;
-    }
-    policy_begin(&n->policy, now, deadline);
+    policy_begin(&n->policy, now, monotonic_deadline(inv, now));
     node_conn_serve(c);
 
     uint64_t served = c->served;
@@ -109,6 +142,53 @@ static void activate(node_t *n, const runtime_invocation_t *inv, const node_even
              n->store.count, c->fd >= 0);
 }
 
+/* A backup peer: dial the relay, say who we are, and serve the source's requests (INVENTORY, CSET,
+ * CDEL, SYNCDONE) into this instance's store until SYNCDONE, a close, the deadline or the backup
+ * timeout. The proxy connection, if this instance has one from an earlier life, is left alone. */
+static void backup_peer(node_t *n, const runtime_invocation_t *inv, const node_event_t *ev)
+{
+    node_conn_t *c = &n->peer;
+    uint64_t now = ev_now_ms();
+    int rc = node_conn_ensure(c, ev->relay_host, ev->relay_port, (int)n->cfg.connect_timeout_ms);
+    if (rc < 0) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "cannot connect to relay %s:%d: %s", ev->relay_host,
+                 ev->relay_port, strerror(-rc));
+        log_warn("event=relay_dial_failed relay=%s:%d err=\"%s\"", ev->relay_host,
+                 ev->relay_port, strerror(-rc));
+        runtime_fail(&n->rt, inv->request_id, "Node.RelayUnreachable", msg);
+        return;
+    }
+    const char *intro[] = {"RELAY", ev->token, "peer"};
+    node_conn_queue_command(c, 3, intro);
+    c->served = c->stored = 0;
+    c->sync_done = 0;
+    uint64_t deadline = monotonic_deadline(inv, now), stop_at = 0;
+    if (deadline)
+        stop_at = deadline > (uint64_t)n->cfg.deadline_margin_ms
+                      ? deadline - (uint64_t)n->cfg.deadline_margin_ms
+                      : 1;
+    node_peer_end_t end =
+        node_conn_serve_peer(c, stop_at, (uint64_t)n->backup_cfg.backup_timeout_ms);
+    static const char *const ends[] = {"", "synced", "closed", "deadline", "timeout"};
+    uint64_t stored = c->stored;
+    char body[200];
+    int len = snprintf(body, sizeof body,
+                       "{\"node_id\":%lld,\"instance\":\"%s\",\"synced\":%llu}",
+                       (long long)ev->node_id, n->instance, (unsigned long long)stored);
+    runtime_respond(&n->rt, inv->request_id, body, (size_t)len);
+    /* The +OK to SYNCDONE goes out only now: the source reports the backup done, and the proxy
+     * may lose the source right after, when this instance must already be idle to be reused. */
+    if (end == NODE_PEER_SYNCED) node_conn_flush(c, (int)n->cfg.bye_timeout_ms);
+    node_conn_close(c);
+    node_conn_trim(c);
+    log_info("event=invocation_done id=%s cmd=backup-peer node_id=%lld end=%s synced=%llu "
+             "served=%llu duration_ms=%llu mem_used=%llu chunks=%zu",
+             inv->request_id, (long long)ev->node_id, ends[end], (unsigned long long)stored,
+             (unsigned long long)c->served, (unsigned long long)(ev_now_ms() - now),
+             (unsigned long long)n->store.used, n->store.count);
+}
+
 static void handle(node_t *n, const runtime_invocation_t *inv)
 {
     node_event_t ev;
@@ -123,7 +203,11 @@ static void handle(node_t *n, const runtime_invocation_t *inv)
         log_info("event=invocation_done id=%s cmd=warmup", inv->request_id);
         return;
     }
-    activate(n, inv, &ev);
+    if (ev.cmd == NODE_EVENT_BACKUP_PEER) {
+        backup_peer(n, inv, &ev);
+        return;
+    }
+    activate(n, inv, &ev); /* activate, or backup: the proxy then sends BACKUP */
 }
 
 /* Reports a start-up failure to the platform (when it can be reached) and exits. */
@@ -160,6 +244,7 @@ int main(void)
         init_fail(n, 0, err);
     }
     if (node_config_from_env(&n->cfg, err, sizeof err) < 0) init_fail(n, 1, err);
+    if (backup_config_from_env(&n->backup_cfg, err, sizeof err) < 0) init_fail(n, 1, err);
     log_level_t level;
     if (log_level_parse(n->cfg.log_level, &level) < 0) {
         snprintf(err, sizeof err, "IC_NODE_LOG_LEVEL '%s' is not debug, info, warn or error",
@@ -199,6 +284,13 @@ int main(void)
              (unsigned long long)n->policy.margin,
              n->policy.boundary_mode ? "boundary" : "idle-spell");
     node_conn_init(&n->conn, &n->store, &n->policy, &n->invocations);
+    node_conn_init(&n->peer, &n->store, NULL, &n->invocations);
+    n->peer.role = "relay";
+    sync_config_t sc = {.function = getenv("AWS_LAMBDA_FUNCTION_NAME"),
+                        .timeout_ms = (uint64_t)n->backup_cfg.backup_timeout_ms,
+                        .connect_timeout_ms = (int)n->cfg.connect_timeout_ms};
+    sync_init(&n->sync, &n->store, &sc);
+    n->conn.sync = &n->sync;
     log_info("event=init instance=%s runtime_api=%s:%d%s memory_mb=%lld mem_limit=%llu",
              n->instance, n->rt.host, n->rt.port, n->rt.prefix, (long long)memory_mb,
              (unsigned long long)limit);

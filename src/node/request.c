@@ -90,7 +90,7 @@ int node_req_feed(node_req_t *r, buf_t *in)
         ssize_t n = resp_parse_header(buf_head(in), buf_len(in), &req_limits, &h);
         if (n <= 0) return (int)n;
         if (h.type != RESP_BULK || h.n < 0) return RESP_EPROTO;
-        if ((r->is_cset && r->argi == 5) || h.n > NODE_REQ_MAX_ARG) {
+        if ((r->is_cset && r->argi == NODE_REQ_CSET_BODY) || h.n > NODE_REQ_MAX_ARG) {
             buf_consume(in, (size_t)n);
             r->body_len = h.n;
             fix_argv(r);

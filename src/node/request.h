@@ -9,10 +9,14 @@
 #include "buf.h"
 #include "resp.h"
 
-#define NODE_REQ_MAX_ARGS 8          /* arguments kept; later ones are read and dropped */
+#define NODE_REQ_MAX_ARGS 10         /* arguments kept; later ones are read and dropped */
 #define NODE_REQ_MAX_ARG (64 * 1024) /* longest argument held in the reader (keys) */
 #define NODE_REQ_MAX_ELEMENTS 1024   /* more elements than this in one request: protocol error */
 #define NODE_REQ_MAX_BODY ((int64_t)1 << 30) /* longest bulk at all */
+
+/* CSET key index version crc size d p expire_ms chunk: the chunk is element 9 of 10. */
+#define NODE_REQ_CSET_ELEMENTS 10
+#define NODE_REQ_CSET_BODY 9
 
 enum {
     NODE_REQ_NEED_MORE = 0,
@@ -25,7 +29,7 @@ typedef struct {
     int64_t argi;     /* next element to read */
     int64_t body_len; /* after NODE_REQ_BODY */
     int after_body;   /* the caller consumed a body; its CRLF comes next */
-    int is_cset;      /* argv[0] is CSET: element 5 is the chunk body */
+    int is_cset;      /* argv[0] is CSET: element NODE_REQ_CSET_BODY is the chunk body */
     int nargs;        /* arguments kept in argv (at most NODE_REQ_MAX_ARGS) */
     const char *argv[NODE_REQ_MAX_ARGS]; /* NUL-terminated copies, valid until reset */
     size_t argl[NODE_REQ_MAX_ARGS];

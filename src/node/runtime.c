@@ -62,32 +62,32 @@ static int send_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* One request/response exchange. On success returns the HTTP status; *resp and *raw (which the
- * fields point into) are filled and raw is the caller's to buf_free(). timeout_ms < 0: no limit. */
-static int exchange(runtime_t *rt, const char *method, const char *path, const char *headers,
-                    const char *body, size_t body_len, int timeout_ms, http_response_t *resp,
-                    buf_t *raw)
+int runtime_http_exchange(const char *host, int port, const char *method, const char *path,
+                          const char *headers, const char *body, size_t body_len, int timeout_ms,
+                          http_response_t *resp, buf_t *raw)
 {
     buf_init(raw);
+    uint64_t end = timeout_ms < 0 ? 0 : ev_now_ms() + (uint64_t)timeout_ms;
     buf_t req;
     buf_init(&req);
     int rc = buf_printf(&req,
-                        "%s %s/2018-06-01/runtime/%s HTTP/1.1\r\nHost: %s:%d\r\n"
+                        "%s %s HTTP/1.1\r\nHost: %s:%d\r\n"
                         "User-Agent: icnode\r\nContent-Length: %zu\r\n%s\r\n",
-                        method, rt->prefix, path, rt->host, rt->port, body_len, headers);
+                        method, path, host, port, body_len, headers);
     if (rc == 0 && body_len) rc = buf_append(&req, body, body_len);
     if (rc < 0) {
         buf_free(&req);
         return rc;
     }
-    int fd = net_connect(rt->host, rt->port, RUNTIME_CONNECT_TIMEOUT_MS);
+    int connect_ms = RUNTIME_CONNECT_TIMEOUT_MS;
+    if (timeout_ms >= 0 && timeout_ms < connect_ms) connect_ms = timeout_ms;
+    int fd = net_connect(host, port, connect_ms);
     if (fd < 0) {
         buf_free(&req);
         return fd;
     }
     rc = send_all(fd, buf_head(&req), buf_len(&req));
     buf_free(&req);
-    uint64_t end = timeout_ms < 0 ? 0 : ev_now_ms() + (uint64_t)timeout_ms;
     while (rc == 0) {
         ssize_t n = http_parse_response(buf_head(raw), buf_len(raw), &http_default_limits, resp);
         if (n > 0) {
@@ -95,7 +95,7 @@ static int exchange(runtime_t *rt, const char *method, const char *path, const c
             break;
         }
         if (n < 0) {
-            log_warn("event=runtime_bad_response path=%s err=\"%s\"", path, http_strerror((int)n));
+            log_warn("event=http_bad_response path=%s err=\"%s\"", path, http_strerror((int)n));
             rc = -EPROTO;
             break;
         }
@@ -123,6 +123,17 @@ static int exchange(runtime_t *rt, const char *method, const char *path, const c
     close(fd);
     if (rc < 0) buf_free(raw);
     return rc;
+}
+
+/* One exchange with the Runtime API: `path` is below /2018-06-01/runtime/. */
+static int exchange(runtime_t *rt, const char *method, const char *path, const char *headers,
+                    const char *body, size_t body_len, int timeout_ms, http_response_t *resp,
+                    buf_t *raw)
+{
+    char full[1024];
+    snprintf(full, sizeof full, "%s/2018-06-01/runtime/%s", rt->prefix, path);
+    return runtime_http_exchange(rt->host, rt->port, method, full, headers, body, body_len,
+                                 timeout_ms, resp, raw);
 }
 
 /* Request ids go into URL paths; anything outside this set would need escaping and is not what

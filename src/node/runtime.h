@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+#include "http.h"
+
 typedef struct {
     char host[256];
     int port;
@@ -30,5 +33,15 @@ int runtime_next(runtime_t *rt, runtime_invocation_t *inv);
 int runtime_respond(runtime_t *rt, const char *request_id, const char *body, size_t len);
 /* Posts an invocation error or an init error (request_id NULL). 0 or -errno. */
 int runtime_fail(runtime_t *rt, const char *request_id, const char *type, const char *message);
+
+/* One HTTP/1.1 request on a fresh connection to host:port (path is the whole request target;
+ * headers are complete lines, each ending in CRLF). timeout_ms bounds connecting and the whole
+ * exchange (< 0: no limit on the response, 5 s on connecting). On success returns the HTTP status
+ * and fills *resp, whose fields point into *raw, which the caller must buf_free(); else -errno
+ * (-EPROTO for a malformed response) and nothing to free. The Runtime API calls and the node's
+ * own Invoke call (invoke.c) go through here. */
+int runtime_http_exchange(const char *host, int port, const char *method, const char *path,
+                          const char *headers, const char *body, size_t body_len, int timeout_ms,
+                          http_response_t *resp, buf_t *raw);
 
 #endif

@@ -1,36 +1,68 @@
 /* store.h -- the node's in-memory chunk store: (key, index, version) -> crc + body, with a hard
- * memory limit and reference counts so a reply being written survives a concurrent delete. */
+ * memory limit and reference counts so a reply being written survives a concurrent delete. While
+ * a backup runs, a journal records every change so the backup can send what moved under it. */
 #ifndef NODE_STORE_H
 #define NODE_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 /* Bytes counted for each entry on top of its key and body: the entry struct, its hash slot and
  * allocator headers, rounded up so the accounting never undercounts the real footprint. */
 #define STORE_ENTRY_OVERHEAD 128
 
+/* An entry is laid out so that it, its two allocator headers and its bucket slot fit in
+ * STORE_ENTRY_OVERHEAD (checked in store.c). */
 typedef struct store_entry {
     struct store_entry *next; /* hash chain */
     uint64_t hash;
     uint64_t version;
-    uint32_t index;
-    uint32_t crc;
-    int refs;      /* the table's reference (while linked) + one per queued reply */
-    int linked;    /* in the table */
-    size_t cost;   /* bytes counted against the limit */
-    size_t key_len;
+    uint64_t commit_seq; /* the store's commit counter when this entry was linked */
+    /* What the chunk's CSET said about its object, kept so INVENTORY can tell a restarted proxy. */
+    uint64_t obj_size;  /* the whole object's size */
+    uint64_t expire_ms; /* absolute wall-clock expiry, 0 = never */
     size_t body_len;
     char *body;
-    char key[]; /* key_len bytes */
+    uint32_t index;
+    uint32_t crc;
+    int refs;         /* the table's reference (while linked) + one per queued reply */
+    uint32_t key_len; /* keys are at most 64 KiB (the request reader's limit) */
+    uint8_t d, p;     /* the object's coding: d + p <= EC_MAX_CHUNKS */
+    uint8_t linked;   /* in the table */
+    char key[];       /* key_len bytes */
 } store_entry_t;
+
+typedef enum { STORE_OP_COMMIT = 1, STORE_OP_DELETE = 2 } store_op_t;
+
+/* One change: the chunk's id and what happened to it. */
+typedef struct {
+    uint64_t version;
+    uint32_t index;
+    uint32_t op;    /* store_op_t */
+    size_t key_off; /* into the journal's key bytes */
+    size_t key_len;
+} store_journal_rec_t;
+
+/* Changes in order, bounded in records and key bytes; past a bound nothing more is recorded and
+ * `overflow` is set (the consumer must then give up: it has lost changes). */
+typedef struct {
+    store_journal_rec_t *recs;
+    size_t n, cap;
+    buf_t keys;
+    size_t max_recs, max_key_bytes;
+    int overflow;
+} store_journal_t;
 
 typedef struct {
     store_entry_t **buckets;
-    size_t nbuckets; /* power of two */
+    size_t nbuckets; /* power of two; grows only (store_scan() relies on it) */
     size_t count;    /* linked entries */
     uint64_t used;   /* bytes counted, including pending and deleted-but-referenced entries */
     uint64_t limit;
+    uint64_t commits;         /* store_commit() calls so far */
+    store_journal_t *journal; /* records changes while set (a backup runs); NULL otherwise */
 } store_t;
 
 void store_init(store_t *s, uint64_t limit);
@@ -40,9 +72,13 @@ void store_free(store_t *s);
 /* Bytes an entry of this key and body length counts against the limit. */
 size_t store_entry_cost(size_t key_len, size_t body_len);
 
+/* The hash of a chunk id, the one the table uses (shared with indexes of other stores' ids). */
+uint64_t store_hash(const char *key, size_t key_len, uint32_t index, uint64_t version);
+
 /* Creates a pending entry with an uninitialized body of body_len bytes for the caller to fill,
  * counted against the limit at once. Returns 0, -ENOSPC when it does not fit (nothing changes),
- * or -ENOMEM. The caller owns the entry until store_commit() or store_abort(). */
+ * or -ENOMEM (-EINVAL for a key over 4 GiB). The caller owns the entry until store_commit() or
+ * store_abort(), and sets the object fields (obj_size, d, p, expire_ms) before committing. */
 int store_reserve(store_t *s, const char *key, size_t key_len, uint32_t index, uint64_t version,
                   size_t body_len, store_entry_t **out);
 /* Links a filled pending entry into the table, replacing (and releasing) an entry with the same
@@ -60,5 +96,22 @@ int store_del(store_t *s, const char *key, size_t key_len, uint32_t index, uint6
 
 void store_ref(store_entry_t *e);
 void store_unref(store_t *s, store_entry_t *e);
+
+/* Visits the linked entries of one bucket and returns the cursor of the next, 0 once the whole
+ * table is covered; start with 0. The cursor walks bucket numbers in bit-reversed order (as
+ * Redis's SCAN), so an entry linked for the whole walk is visited at least once even if the table
+ * grows between calls (it may then be visited twice). `visit` must not change the store. */
+typedef void store_visit_fn(store_entry_t *e, void *arg);
+uint64_t store_scan(const store_t *s, uint64_t cursor, store_visit_fn *visit, void *arg);
+
+/* Journal: init with its bounds, attach with store_set_journal(s, j) (NULL detaches). Changes are
+ * recorded by store_commit() (STORE_OP_COMMIT) and store_del() (STORE_OP_DELETE, only when an
+ * entry was unlinked). */
+void store_journal_init(store_journal_t *j, size_t max_recs, size_t max_key_bytes);
+void store_journal_clear(store_journal_t *j); /* empties it and clears overflow; keeps memory */
+void store_journal_free(store_journal_t *j);
+/* The key of record i (valid until the journal changes). */
+const char *store_journal_key(const store_journal_t *j, size_t i);
+void store_set_journal(store_t *s, store_journal_t *j);
 
 #endif

@@ -136,6 +136,12 @@ def cmd(*args):
     return b"".join(out)
 
 
+def cset(key, index, version, body, crc=None, size=None, d=2, p=2, expire_ms=0):
+    """CSET key index version crc size d p expire_ms chunk (defaults: RS(2+2), no expiry)."""
+    return cmd(b"CSET", key, index, version, zlib.crc32(body) if crc is None else crc,
+               len(body) * d if size is None else size, d, p, expire_ms, body)
+
+
 class RespConn:
     """One accepted node connection with a RESP reader."""
 
@@ -297,7 +303,7 @@ def test_main_flow():
         big = os.urandom(3 * MiB + 7)
         chunks = {(b"k\x00\xffbin", 0, 1): binary, (b"empty", 1, 1): b"", (b"big", 2, 7): big}
         # Pipelined: every CSET in one write, plus a PING, answered in order.
-        c.send(b"".join(cmd(b"CSET", k, i, v, zlib.crc32(b), b) for (k, i, v), b in chunks.items())
+        c.send(b"".join(cset(k, i, v, b) for (k, i, v), b in chunks.items())
                + cmd("PING"))
         for _ in chunks:
             assert c.read() == ("+", "OK")
@@ -311,7 +317,7 @@ def test_main_flow():
         assert c.read() == [limit, used, 3, 1]
         # A chunk over the limit is refused, its body skipped, and the next request still parsed.
         over = b"x" * (limit - used + 1)
-        c.send(cmd("CSET", "over", 0, 1, 0, over) + cmd("PING"))
+        c.send(cset("over", 0, 1, over, crc=0) + cmd("PING"))
         want = "NOMEM chunk of %d bytes does not fit: used %d of %d" % (len(over), used, limit)
         assert c.read(timeout=10) == ("-", want)
         assert c.read() == ("+", "PONG")

@@ -1,5 +1,6 @@
 /* test_node_conn.c -- request handling without a socket: bytes into the input buffer, exact
- * reply bytes out, pipelining, NOMEM with the stream kept in sync, protocol errors. */
+ * reply bytes out, pipelining, NOMEM with the stream kept in sync, protocol errors, CSET's object
+ * fields, INVENTORY and SYNCDONE. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,16 +46,7 @@ static char *feed(fixture_t *f, const void *p, size_t n, int *rc, size_t *len)
     *rc = node_conn_process(&f->conn);
     buf_t out;
     buf_init(&out);
-    for (size_t i = f->conn.seg_head; i < f->conn.nsegs; i++) {
-        node_out_seg_t *s = &f->conn.segs[i];
-        if (s->len > s->off) buf_append(&out, s->data + s->off, s->len - s->off);
-        if (s->chunk) store_unref(&f->store, s->chunk);
-        free(s->base);
-    }
-    f->conn.seg_head = f->conn.nsegs = 0;
-    f->conn.out_owned = 0;
-    if (buf_len(&f->conn.small)) buf_append(&out, buf_head(&f->conn.small), buf_len(&f->conn.small));
-    buf_clear(&f->conn.small);
+    outq_take_all(&f->conn.out, &out);
     buf_append(&out, "", 1);
     *len = buf_len(&out) - 1;
     return out.data;
@@ -75,6 +67,9 @@ static void expect_n(fixture_t *f, const char *in, size_t in_len, const char *wa
 /* Literals may hold NUL bytes, so their lengths come from sizeof. */
 #define expect(f, in, want) expect_n(f, in, sizeof(in) - 1, want, sizeof(want) - 1)
 
+/* CSET's object fields after the crc: size 100, RS(2+1), no expiry. */
+#define OBJ "$3\r\n100\r\n$1\r\n2\r\n$1\r\n1\r\n$1\r\n0\r\n"
+
 static void test_ping_stats_unknown(void **state)
 {
     fixture_t *f = *state;
@@ -90,8 +85,8 @@ static void test_ping_stats_unknown(void **state)
 static void test_set_get_del(void **state)
 {
     fixture_t *f = *state;
-    static const char set[] = "*6\r\n$4\r\nCSET\r\n$3\r\nk\0y\r\n$1\r\n2\r\n$2\r\n10\r\n"
-                              "$10\r\n4294967295\r\n$5\r\na\r\n\0z\r\n";
+    static const char set[] = "*10\r\n$4\r\nCSET\r\n$3\r\nk\0y\r\n$1\r\n2\r\n$2\r\n10\r\n"
+                              "$10\r\n4294967295\r\n" OBJ "$5\r\na\r\n\0z\r\n";
     int rc;
     size_t len;
     char *got = feed(f, set, sizeof set - 1, &rc, &len);
@@ -120,7 +115,8 @@ static void test_set_get_del(void **state)
 static void test_pipelined_and_split(void **state)
 {
     fixture_t *f = *state;
-    static const char in[] = "*6\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n9\r\n$0\r\n\r\n"
+    static const char in[] = "*10\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n9\r\n" OBJ
+                             "$0\r\n\r\n"
                      "*4\r\n$4\r\nCGET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n"
                      "*1\r\n$4\r\nPING\r\n"
                      "*4\r\n$4\r\nCDEL\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n";
@@ -149,7 +145,7 @@ static void test_nomem_keeps_sync(void **state)
     memset(big, 'b', sizeof big);
     buf_t in;
     buf_init(&in);
-    buf_printf(&in, "*6\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$%zu\r\n",
+    buf_printf(&in, "*10\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n" OBJ "$%zu\r\n",
                sizeof big);
     buf_append(&in, big, sizeof big);
     buf_printf(&in, "\r\n*1\r\n$4\r\nPING\r\n");
@@ -172,14 +168,112 @@ static void test_bad_arguments(void **state)
     expect(f, "*4\r\n$4\r\nCGET\r\n$1\r\nk\r\n$10\r\n4294967296\r\n$1\r\n1\r\n",
            "-ERR invalid chunk index\r\n");
     expect(f, "*4\r\n$4\r\nCDEL\r\n$1\r\nk\r\n$1\r\n0\r\n$2\r\n-1\r\n", "-ERR invalid version\r\n");
-    expect(f, "*6\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\nz\r\n$2\r\nab\r\n",
+#define CSET_HEAD "*10\r\n$4\r\nCSET\r\n$1\r\nk\r\n"
+#define ARITY "-ERR wrong number of arguments for 'CSET' (CSET key index version crc size d p " \
+              "expire_ms chunk)\r\n"
+    expect(f, CSET_HEAD "$1\r\n0\r\n$1\r\n1\r\n$1\r\nz\r\n" OBJ "$2\r\nab\r\n",
            "-ERR invalid crc\r\n");
-    expect(f, "*5\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n",
-           "-ERR wrong number of arguments for 'CSET'\r\n");
-    expect(f, "*7\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$2\r\nab\r\n$1\r\nx\r\n",
-           "-ERR wrong number of arguments for 'CSET'\r\n");
+    expect(f, CSET_HEAD "$1\r\nx\r\n$1\r\n1\r\n$1\r\n0\r\n" OBJ "$2\r\nab\r\n",
+           "-ERR invalid chunk index\r\n");
+    expect(f, CSET_HEAD "$1\r\n0\r\n$1\r\nv\r\n$1\r\n0\r\n" OBJ "$2\r\nab\r\n",
+           "-ERR invalid version\r\n");
+    expect(f,
+           CSET_HEAD "$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$2\r\n-1\r\n$1\r\n2\r\n$1\r\n1\r\n$1\r\n0\r\n"
+                     "$2\r\nab\r\n",
+           "-ERR invalid object size\r\n");
+    expect(f,
+           CSET_HEAD "$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n1\r\n$2\r\nxx\r\n"
+                     "$2\r\nab\r\n",
+           "-ERR invalid expiry\r\n");
+    /* Coding: d >= 1, d + p <= 48, index < d + p (what an inventory line must meet). */
+#define CODING "-ERR invalid coding (need 1 <= d, d + p <= 48, index < d + p)\r\n"
+    expect(f,
+           CSET_HEAD "$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n"
+                     "$2\r\nab\r\n",
+           CODING);
+    expect(f,
+           CSET_HEAD "$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$1\r\n1\r\n$2\r\n40\r\n$1\r\n9\r\n$1\r\n0\r\n"
+                     "$2\r\nab\r\n",
+           CODING);
+    expect(f,
+           CSET_HEAD "$1\r\n3\r\n$1\r\n1\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n1\r\n$1\r\n0\r\n"
+                     "$2\r\nab\r\n",
+           CODING);
+    expect(f,
+           CSET_HEAD "$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$1\r\n1\r\n$10\r\n4294967296\r\n$1\r\n1\r\n"
+                     "$1\r\n0\r\n$2\r\nab\r\n",
+           "-ERR invalid coding\r\n");
+    /* The old 6-element form is refused with the new form in the message, its chunk skipped. */
+    expect(f, "*6\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$2\r\nab\r\n"
+              "*1\r\n$4\r\nPING\r\n",
+           ARITY "+PONG\r\n");
+    expect(f, "*5\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n", ARITY);
+    expect(f, "*9\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n" OBJ, ARITY);
     assert_int_equal(f->store.count, 0);
     assert_int_equal(f->store.used, 0);
+}
+
+static void test_old_cset_with_big_chunk(void **state)
+{
+    /* A 6-element CSET whose chunk is over the argument limit: read and dropped as a body. */
+    fixture_t *f = *state;
+    size_t n = 70000;
+    buf_t in;
+    buf_init(&in);
+    buf_printf(&in, "*6\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$%zu\r\n", n);
+    for (size_t i = 0; i < n; i++) buf_append(&in, "x", 1);
+    buf_printf(&in, "\r\n*1\r\n$4\r\nPING\r\n");
+    int rc;
+    size_t len;
+    char *got = feed(f, buf_head(&in), buf_len(&in), &rc, &len);
+    buf_free(&in);
+    assert_int_equal(rc, 0);
+    const char *want = ARITY "+PONG\r\n";
+    if (len != strlen(want) || memcmp(got, want, len)) fail_msg("got %.*s", (int)len, got);
+    free(got);
+    assert_int_equal(f->store.count, 0);
+}
+
+static void test_inventory_syncdone_backup(void **state)
+{
+    fixture_t *f = *state;
+    expect(f, "*1\r\n$9\r\nINVENTORY\r\n", "$0\r\n\r\n");
+    /* Two chunks with object fields; the list has one line each (order is the table's). */
+    expect(f,
+           "*10\r\n$4\r\nCSET\r\n$3\r\nk\0y\r\n$1\r\n2\r\n$2\r\n10\r\n$2\r\n77\r\n$4\r\n1000\r\n"
+           "$2\r\n10\r\n$1\r\n2\r\n$13\r\n1700000000000\r\n$3\r\nabc\r\n",
+           "+OK\r\n");
+    expect(f, "*10\r\n$4\r\nCSET\r\n$1\r\nb\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n5\r\n" OBJ "$0\r\n\r\n",
+           "+OK\r\n");
+    int rc;
+    size_t len;
+    char *got = feed(f, "*1\r\n$9\r\nINVENTORY\r\n", 19, &rc, &len);
+    assert_int_equal(rc, 0);
+    static const char l1[] = "2 10 77 3 1000 10 2 1700000000000 3:k\0y\n";
+    static const char l2[] = "0 1 5 0 100 2 1 0 1:b\n";
+    size_t body = sizeof l1 - 1 + sizeof l2 - 1;
+    char head[16];
+    int hl = snprintf(head, sizeof head, "$%zu\r\n", body);
+    assert_int_equal(len, (size_t)hl + body + 2);
+    assert_memory_equal(got, head, (size_t)hl);
+    const char *lines = got + hl;
+    int first = memcmp(lines, l1, sizeof l1 - 1) == 0;
+    assert_memory_equal(lines, first ? l1 : l2, first ? sizeof l1 - 1 : sizeof l2 - 1);
+    assert_memory_equal(lines + (first ? sizeof l1 - 1 : sizeof l2 - 1), first ? l2 : l1,
+                        first ? sizeof l2 - 1 : sizeof l1 - 1);
+    assert_memory_equal(got + len - 2, "\r\n", 2);
+    free(got);
+    /* SYNCDONE is answered and remembered; BACKUP needs a sync to start. */
+    assert_int_equal(f->conn.sync_done, 0);
+    expect(f, "*1\r\n$8\r\nSYNCDONE\r\n", "+OK\r\n");
+    assert_int_equal(f->conn.sync_done, 1);
+    expect(f, "*4\r\n$6\r\nBACKUP\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n",
+           "-ERR BACKUP is not served on this connection\r\n");
+    expect(f, "*2\r\n$6\r\nBACKUP\r\n$1\r\na\r\n",
+           "-ERR wrong number of arguments for 'BACKUP' (BACKUP relay token endpoint)\r\n");
+    expect(f, "*2\r\n$9\r\nINVENTORY\r\n$1\r\na\r\n",
+           "-ERR wrong number of arguments for 'INVENTORY'\r\n");
+    assert_int_equal(f->conn.stored, 2);
 }
 
 static void test_protocol_errors(void **state)
@@ -213,6 +307,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipelined_and_split, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nomem_keeps_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_old_cset_with_big_chunk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inventory_syncdone_backup, setup, teardown),
         cmocka_unit_test(test_protocol_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,5 @@
 /* test_node_event.c -- invocation payload decoding. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,6 +42,54 @@ static void test_warmup(void **state)
     assert_int_equal(ev.node_id, 7);
 }
 
+static void test_backup(void **state)
+{
+    node_event_t ev;
+    char err[200];
+    /* "backup" is an activate the proxy bills apart; it needs what activate needs. */
+    assert_int_equal(parse("{\"cmd\":\"backup\",\"node_id\":2,\"proxy\":\"h:9\"}", &ev, err), 0);
+    assert_int_equal(ev.cmd, NODE_EVENT_BACKUP);
+    assert_string_equal(ev.proxy_host, "h");
+    assert_int_equal(parse("{\"cmd\":\"backup\",\"node_id\":2}", &ev, err), -EINVAL);
+    /* "backup-peer": relay and token, no proxy needed. */
+    assert_int_equal(parse("{\"cmd\":\"backup-peer\",\"node_id\":5,\"relay\":\"127.0.0.1:6389\","
+                           "\"token\":\"9f2c01ab\"}",
+                           &ev, err),
+                     0);
+    assert_int_equal(ev.cmd, NODE_EVENT_BACKUP_PEER);
+    assert_int_equal(ev.node_id, 5);
+    assert_string_equal(ev.relay_host, "127.0.0.1");
+    assert_int_equal(ev.relay_port, 6389);
+    assert_string_equal(ev.token, "9f2c01ab");
+    assert_string_equal(ev.proxy_host, "");
+    char tok[200] = "{\"cmd\":\"backup-peer\",\"node_id\":5,\"relay\":\"h:1\",\"token\":\"";
+    size_t n = strlen(tok);
+    memset(tok + n, 't', 128);
+    strcpy(tok + n + 128, "\"}");
+    assert_int_equal(parse(tok, &ev, err), 0); /* 128 characters: the limit */
+    assert_int_equal(strlen(ev.token), 128);
+    strcpy(tok + n + 128, "t\"}");
+    assert_int_equal(parse(tok, &ev, err), -EINVAL);
+    static const char *bad[] = {
+        "{\"cmd\":\"backup-peer\",\"relay\":\"h:1\",\"token\":\"t\"}",
+        "{\"cmd\":\"backup-peer\",\"node_id\":1,\"token\":\"t\"}",
+        "{\"cmd\":\"backup-peer\",\"node_id\":1,\"relay\":\"h:1\"}",
+        "{\"cmd\":\"backup-peer\",\"node_id\":1,\"relay\":\"h\",\"token\":\"t\"}",
+        "{\"cmd\":\"backup-peer\",\"node_id\":1,\"relay\":\"h:0\",\"token\":\"t\"}",
+        "{\"cmd\":\"backup-peer\",\"node_id\":1,\"relay\":1,\"token\":\"t\"}",
+        "{\"cmd\":\"backup-peer\",\"node_id\":1,\"relay\":\"h:1\",\"token\":\"\"}",
+        "{\"cmd\":\"backup-peer\",\"node_id\":1,\"relay\":\"h:1\",\"token\":\"a b\"}",
+        "{\"cmd\":\"backup-peer\",\"node_id\":1,\"relay\":\"h:1\",\"token\":\"a\\\"b\"}",
+        "{\"cmd\":\"backup-peer\",\"node_id\":1,\"relay\":\"h:1\",\"token\":\"\\u00e9\"}",
+        "{\"cmd\":\"backup-peer\",\"node_id\":1,\"relay\":\"h:1\",\"token\":7}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        if (parse(bad[i], &ev, err) != -EINVAL) fail_msg("accepted: %s", bad[i]);
+        assert_true(err[0] != 0);
+    }
+}
+
 static void test_bad(void **state)
 {
     static const char *bad[] = {
@@ -78,6 +127,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_activate),
         cmocka_unit_test(test_warmup),
+        cmocka_unit_test(test_backup),
         cmocka_unit_test(test_bad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

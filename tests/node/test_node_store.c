@@ -1,4 +1,5 @@
-/* test_node_store.c -- chunk store: limits, NOMEM, versions side by side, delete, accounting. */
+/* test_node_store.c -- chunk store: limits, NOMEM, versions side by side, delete, accounting,
+ * the scan cursor across growth, and the change journal a backup reads. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -130,6 +131,114 @@ static void test_many_entries_and_zero_bytes(void **state)
     store_free(&s);
 }
 
+static void count_visit(store_entry_t *e, void *arg)
+{
+    /* Counts visits per entry in its body's first byte (bodies are 1 byte here). */
+    (void)arg;
+    e->body[0]++;
+}
+
+static void test_scan_covers_all_across_growth(void **state)
+{
+    store_t s;
+    store_init(&s, 64 << 20);
+    char key[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "a-%d", i);
+        put(&s, key, 0, 1, 1, 0);
+    }
+    /* Walk a few buckets, then grow the table several times, then finish the walk: every entry
+     * linked for the whole walk is seen at least once. */
+    uint64_t cursor = 0;
+    for (int k = 0; k < 20; k++) cursor = store_scan(&s, cursor, count_visit, NULL);
+    assert_int_not_equal(cursor, 0);
+    size_t before = s.nbuckets;
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof key, "b-%d", i);
+        put(&s, key, 0, 1, 1, 0);
+    }
+    assert_true(s.nbuckets > before);
+    int steps = 0;
+    do {
+        cursor = store_scan(&s, cursor, count_visit, NULL);
+        steps++;
+    } while (cursor != 0);
+    assert_true(steps <= (int)s.nbuckets);
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "a-%d", i);
+        assert_true(store_get(&s, key, strlen(key), 0, 1)->body[0] >= 1);
+    }
+    /* Without growth a full walk visits every entry exactly once. */
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof key, "b-%d", i);
+        store_get(&s, key, strlen(key), 0, 1)->body[0] = 0;
+    }
+    cursor = 0;
+    do cursor = store_scan(&s, cursor, count_visit, NULL);
+    while (cursor != 0);
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof key, "b-%d", i);
+        assert_int_equal(store_get(&s, key, strlen(key), 0, 1)->body[0], 1);
+    }
+    store_free(&s);
+    store_t empty;
+    store_init(&empty, 100);
+    assert_int_equal(store_scan(&empty, 0, count_visit, NULL), 0);
+}
+
+static void test_journal(void **state)
+{
+    store_t s;
+    store_init(&s, 1 << 20);
+    put(&s, "before", 0, 1, 10, 'x');
+    uint64_t seq = s.commits;
+    store_journal_t j;
+    store_journal_init(&j, 5, 1000);
+    store_set_journal(&s, &j);
+    store_entry_t *e = put(&s, "k\xff", 0, 2, 10, 'y'); /* binary key */
+    assert_true(e->commit_seq > seq);
+    assert_int_equal(store_del(&s, "before", 6, 0, 1), 1);
+    assert_int_equal(store_del(&s, "before", 6, 0, 1), 0); /* nothing unlinked: not journaled */
+    put(&s, "", 3, 4, 0, 0); /* empty key */
+    store_entry_t *p = NULL;
+    assert_int_equal(store_reserve(&s, "pending", 7, 0, 1, 5, &p), 0);
+    store_abort(&s, p); /* never committed: not journaled */
+    assert_int_equal(j.n, 3);
+    assert_int_equal(j.recs[0].op, STORE_OP_COMMIT);
+    assert_int_equal(j.recs[0].key_len, 2);
+    assert_memory_equal(store_journal_key(&j, 0), "k\xff", 2);
+    assert_int_equal(j.recs[0].version, 2);
+    assert_int_equal(j.recs[1].op, STORE_OP_DELETE);
+    assert_memory_equal(store_journal_key(&j, 1), "before", 6);
+    assert_int_equal(j.recs[2].index, 3);
+    assert_int_equal(j.recs[2].key_len, 0);
+    assert_string_equal(store_journal_key(&j, 2), "");
+    assert_int_equal(j.overflow, 0);
+    /* Bounds: records, then key bytes; past one, nothing more is kept and overflow is set. */
+    put(&s, "a", 0, 1, 1, 0);
+    put(&s, "b", 0, 1, 1, 0);
+    assert_int_equal(j.n, 5);
+    assert_int_equal(j.overflow, 0);
+    put(&s, "c", 0, 1, 1, 0);
+    assert_int_equal(j.n, 5);
+    assert_int_equal(j.overflow, 1);
+    store_journal_clear(&j);
+    assert_int_equal(j.n, 0);
+    assert_int_equal(j.overflow, 0);
+    j.max_key_bytes = 3;
+    put(&s, "xy", 0, 1, 1, 0);
+    put(&s, "zw", 0, 1, 1, 0);
+    assert_int_equal(j.n, 1);
+    assert_int_equal(j.overflow, 1);
+    /* Detached: nothing recorded. */
+    store_journal_clear(&j);
+    store_set_journal(&s, NULL);
+    put(&s, "q", 0, 1, 1, 0);
+    assert_int_equal(j.n, 0);
+    store_journal_free(&j);
+    store_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +247,8 @@ int main(void)
         cmocka_unit_test(test_limit_and_nomem),
         cmocka_unit_test(test_refs_outlive_delete),
         cmocka_unit_test(test_many_entries_and_zero_bytes),
+        cmocka_unit_test(test_scan_covers_all_across_growth),
+        cmocka_unit_test(test_journal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,154 @@
+/* outq.c -- output queue with zero-copy chunk bodies (see outq.h). */
+#include "outq.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#define OUTQ_IOV_MAX 64 /* pieces per sendmsg */
+
+void outq_init(outq_t *q, store_t *store)
+{
+    memset(q, 0, sizeof *q);
+    q->store = store;
+    buf_init(&q->small);
+}
+
+static void seg_release(outq_t *q, outq_seg_t *s)
+{
+    if (s->chunk) store_unref(q->store, s->chunk);
+    free(s->base);
+    s->chunk = NULL;
+    s->base = NULL;
+}
+
+void outq_clear(outq_t *q)
+{
+    for (size_t i = q->head; i < q->nsegs; i++)
+        seg_release(q, &q->segs[i]);
+    q->nsegs = q->head = 0;
+    q->owned = 0;
+    buf_clear(&q->small);
+}
+
+void outq_free(outq_t *q)
+{
+    outq_clear(q);
+    free(q->segs);
+    q->segs = NULL;
+    q->cap = 0;
+    buf_free(&q->small);
+}
+
+int outq_pending(const outq_t *q)
+{
+    return q->nsegs > q->head || buf_len(&q->small) > 0;
+}
+
+static int push_seg(outq_t *q, outq_seg_t s)
+{
+    if (q->head == q->nsegs) q->head = q->nsegs = 0;
+    if (q->nsegs == q->cap) {
+        if (q->head > 0) { /* reuse the space of pieces already sent */
+            memmove(q->segs, q->segs + q->head, (q->nsegs - q->head) * sizeof *q->segs);
+            q->nsegs -= q->head;
+            q->head = 0;
+        } else {
+            size_t cap = q->cap ? q->cap * 2 : 16;
+            outq_seg_t *p = realloc(q->segs, cap * sizeof *p);
+            if (!p) return -ENOMEM;
+            q->segs = p;
+            q->cap = cap;
+        }
+    }
+    q->segs[q->nsegs++] = s;
+    return 0;
+}
+
+/* Moves the batched small bytes into the queue as one piece, adopting the buffer's memory. */
+static int push_small(outq_t *q)
+{
+    if (buf_len(&q->small) == 0) return 0;
+    outq_seg_t s = {.base = q->small.data, .data = buf_head(&q->small), .len = buf_len(&q->small)};
+    if (push_seg(q, s) < 0) return -ENOMEM;
+    q->owned += s.len;
+    buf_init(&q->small);
+    return 0;
+}
+
+int outq_push_chunk(outq_t *q, store_entry_t *e)
+{
+    if (push_small(q) < 0) return -ENOMEM;
+    if (e->body_len == 0) return 0;
+    outq_seg_t s = {.chunk = e, .data = e->body, .len = e->body_len};
+    if (push_seg(q, s) < 0) return -ENOMEM;
+    store_ref(e);
+    return 0;
+}
+
+int outq_push_owned(outq_t *q, char *base, const char *data, size_t len)
+{
+    if (push_small(q) < 0) return -ENOMEM;
+    outq_seg_t s = {.base = base, .data = data, .len = len};
+    if (push_seg(q, s) < 0) return -ENOMEM;
+    q->owned += len;
+    return 0;
+}
+
+/* Accounts for `n` bytes written from the head. */
+static void advance(outq_t *q, size_t n)
+{
+    while (n > 0 && q->head < q->nsegs) {
+        outq_seg_t *s = &q->segs[q->head];
+        size_t k = s->len - s->off < n ? s->len - s->off : n;
+        s->off += k;
+        n -= k;
+        if (s->off == s->len) {
+            if (s->base) q->owned -= s->len;
+            seg_release(q, s);
+            q->head++;
+        }
+    }
+    if (q->head == q->nsegs) q->head = q->nsegs = 0;
+}
+
+ssize_t outq_write(outq_t *q, int fd)
+{
+    if (push_small(q) < 0) return -ENOMEM;
+    size_t total = 0;
+    while (q->head < q->nsegs) {
+        struct iovec iov[OUTQ_IOV_MAX];
+        int n = 0;
+        for (size_t i = q->head; i < q->nsegs && n < OUTQ_IOV_MAX; i++, n++) {
+            iov[n].iov_base = (char *)q->segs[i].data + q->segs[i].off;
+            iov[n].iov_len = q->segs[i].len - q->segs[i].off;
+        }
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            return -errno;
+        }
+        advance(q, (size_t)w);
+        total += (size_t)w;
+    }
+    return (ssize_t)total;
+}
+
+int outq_take_all(outq_t *q, buf_t *into)
+{
+    int rc = 0;
+    for (size_t i = q->head; i < q->nsegs && into; i++) {
+        outq_seg_t *s = &q->segs[i];
+        if (s->len > s->off && buf_append(into, s->data + s->off, s->len - s->off) < 0)
+            rc = -ENOMEM;
+    }
+    /* The small bytes were appended after the last piece. */
+    if (into && buf_len(&q->small) && buf_append(into, buf_head(&q->small), buf_len(&q->small)) < 0)
+        rc = -ENOMEM;
+    outq_clear(q);
+    return rc;
+}
