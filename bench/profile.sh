@@ -24,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$BUILD/bin/icproxy" --client-port 0 --node-port 0 --pool-size 32 --node-memory 1024 --log-level warn \
+"$BUILD/bin/icproxy" --client-port 0 --node-port 0 --relay-port 0 --pool-size 32 --node-memory 1024 --log-level warn \
     >"$OUT/icproxy.out" 2>"$OUT/icproxy.err" &
 IC_PID=$!
 for ((i = 0; i < 300; i++)); do grep -q 'platform: http' "$OUT/icproxy.out" && break; sleep 0.1; done

@@ -92,7 +92,7 @@ fi
 
 start_icproxy() { # start_icproxy LOGPREFIX ARGS...: sets IC_PID, IC_PORT, IC_PLATFORM
     local log=$1; shift
-    "$BIN/icproxy" --client-port 0 --node-port 0 "$@" >"$log.out" 2>"$log.err" &
+    "$BIN/icproxy" --client-port 0 --node-port 0 --relay-port 0 "$@" >"$log.out" 2>"$log.err" &
     IC_PID=$!; PIDS+=("$IC_PID")
     wait_for 30 grep -q 'platform: http' "$log.out" || die "icproxy did not start (see $log.err)"
     IC_PORT=$(grep -o 'clients on 127.0.0.1:[0-9]*' "$log.out" | cut -d: -f2)
@@ -152,7 +152,7 @@ redis_benchmark proxy "$IC_PORT" | tee -a "$RESULTS"
 # ---- 3a. start-up of a 64-function pool, and idle icnode RSS ----
 echo "## 3. start-up: icproxy --pool-size 64 (and redis-server as baseline), $STARTUP_RUNS runs"
 "$OUT/bench_startup" --name proxy64 --pattern 'icproxy ready' --runs "$STARTUP_RUNS" --linger-ms 300 -- \
-    "$BIN/icproxy" --client-port 0 --node-port 0 --pool-size 64 | tee "$WORK/startup.out"
+    "$BIN/icproxy" --client-port 0 --node-port 0 --relay-port 0 --pool-size 64 | tee "$WORK/startup.out"
 grep '^figure=startup_proxy64 runs' "$WORK/startup.out" >>"$RESULTS"
 warm=$(grep -o '[0-9]* of 64 functions warm' "$WORK/startup.out" | head -1 | cut -d' ' -f1)
 record "figure=startup_warm functions_warm=${warm:-0} of=64"

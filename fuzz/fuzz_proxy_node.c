@@ -1,6 +1,7 @@
 /* fuzz_proxy_node.c -- feeds arbitrary bytes to icproxy as the replies and messages of a cache
  * node (after its HELLO), with a mix of requests in flight: the proxy's node-protocol parser
- * (HELLO/BYE, +OK/-ERR, CGET headers and bodies, CDEL counts) must never crash or hang. */
+ * (HELLO/BYE/BACKUPDONE, +OK/-ERR, CGET headers and bodies, CDEL counts, INVENTORY blobs) must
+ * never crash or hang. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,6 +80,9 @@ static server_t *make_server(void)
         node_init(&srv, &srv.nodes[i], i);
     snprintf(srv.node_addr, sizeof srv.node_addr, "127.0.0.1:1");
     srv.invoker = invoker_start(&srv, "", "", 1000);
+    /* Inventories are reconciled as in normal service (the start-up rebuild is over). */
+    if (repair_init(&srv) < 0) abort();
+    repair_rebuild_done(&srv);
     return &srv;
 }
 
@@ -98,8 +102,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (write(sv[1], hello, sizeof hello - 1) < 0) return 0;
     run_passes(srv, 2);
     node_t *n = &srv->nodes[0];
-    /* A request of every kind in flight, in the order the replies are expected. */
-    static const nreq_kind_t kinds[] = {NREQ_PING, NREQ_CGET, NREQ_CSET, NREQ_CDEL, NREQ_CGET};
+    /* A request of every kind in flight, in the order the replies are expected (the HELLO of
+     * an instance the proxy does not know has queued an INVENTORY first). */
+    static const nreq_kind_t kinds[] = {NREQ_PING, NREQ_CGET,      NREQ_CSET, NREQ_CDEL,
+                                        NREQ_CGET, NREQ_INVENTORY, NREQ_BACKUP};
     static char body[8] = "chunkxx";
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
         nreq_t *q = nreq_new(kinds[i], NULL, 0, "key", 3, (int)i, 7);

@@ -827,7 +827,17 @@ static int process_alive(pid_t pid)
     buf[n] = 0;
     const char *rp = strrchr(buf, ')');
     if (!rp || rp[1] != ' ') return 1;
-    return rp[2] != 'Z' && rp[2] != 'X';
+    if (rp[2] == 'Z' || rp[2] == 'X') return 0;
+    /* A process that was just killed runs on for a moment while it exits (closing its sockets
+     * is what tells the proxy to invoke again): the kernel marks it PF_EXITING (0x4) in the
+     * flags, field 9 of the stat line (the 7th after the state). */
+    const char *at = rp + 2;
+    for (int field = 3; field < 9 && at; field++) {
+        at = strchr(at, ' ');
+        if (at) at++;
+    }
+    if (at && (strtoul(at, NULL, 10) & 0x4)) return 0;
+    return 1;
 }
 
 void platform_invoke(platform_t *p, const char *name, size_t name_len, const char *payload,

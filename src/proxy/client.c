@@ -102,11 +102,27 @@ static void flush_replies(client_t *c)
     }
 }
 
+op_t *op_new_background(server_t *srv, op_kind_t kind)
+{
+    op_t *op = calloc(1, sizeof *op);
+    if (!op) return NULL;
+    buf_init(&op->reply);
+    op->kind = kind;
+    op->srv = srv;
+    op->refs = 1;
+    op->started_us = ev_now_us();
+    return op;
+}
+
 void client_on_op_done(op_t *op)
 {
+    int first = !op->done;
     op->done = 1;
     client_t *c = op->client;
-    if (!c) return;
+    if (!c) {
+        if (first && op->bg_done) op->bg_done(op);
+        return;
+    }
     /* A store that waited for this one may commit now. Only the first is retried here: its own
      * completion comes back through this function for the next, and the queue may change under
      * a loop that went on. */

@@ -1,5 +1,9 @@
 /* config.c -- icproxy's one option table: flags, config file, --help and the sample config. */
+#include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
 #include "proxy.h"
@@ -44,7 +48,8 @@ static const conf_option_t options[] = {
     OPT("node-binary", CONF_STRING, node_binary, 0, 0, "",
         "cache node executable the local platform runs (default: icnode next to icproxy)"),
     OPT("node-idle-return", CONF_MS, node_idle_return_ms, 1, 900000, "100ms",
-        "local platform: a node returns its invocation after this long without requests"),
+        "local platform: a node returns its invocation after this long without requests (with "
+        "1ms billing; with 100ms billing the anticipatory policy aims at the cycle's end)"),
     OPT("function-timeout", CONF_MS, function_timeout_ms, 1000, 900000, "900s",
         "function timeout given to the local platform"),
     OPT("idle-reclaim", CONF_MS, idle_reclaim_ms, 1000, 86400000, "27m",
@@ -76,6 +81,27 @@ static const conf_option_t options[] = {
         "invoke every function at start so the pool is warm"),
     OPT("ready-timeout", CONF_MS, ready_timeout_ms, 100, 600000, "10s",
         "at start, how long to wait for the pool to connect"),
+    OPT("node-return-policy", CONF_STRING, node_return_policy, 0, 0, "anticipatory",
+        "when a node returns an invocation: anticipatory (just before a billing boundary) or idle "
+        "(after node-idle-return without requests)"),
+    OPT("warmup-interval", CONF_MS, warmup_interval_ms, 0, 86400000, "1m",
+        "invoke every idle function this often so its instance is not reclaimed (0: never)"),
+    OPT("backup-interval", CONF_MS, backup_interval_ms, 0, 86400000, "5m",
+        "a node holding data syncs it to a peer instance this often (0: never)"),
+    OPT("backup-timeout", CONF_MS, backup_timeout_ms, 100, 3600000, "2m",
+        "a backup not finished by then is abandoned (retried at the next interval)"),
+    OPT("relay-port", CONF_INT, relay_port, 0, 65535, "6389",
+        "port where a backing-up node and its peer instance meet; 0 picks a free one"),
+    OPT("repair", CONF_BOOL, repair, 0, 1, "yes",
+        "rebuild lost chunks from the surviving ones in the background"),
+    OPT("repair-rate", CONF_BYTES, repair_rate, 1, 64 * GiB, "64m",
+        "bytes per second background repair may read and write"),
+    OPT("time-compression", CONF_STRING, time_compression, 0, 0, "1",
+        "divide every lifecycle timer (warm-up, backup, local platform reclaim) by this factor"),
+    OPT("reclaim-rate", CONF_STRING, reclaim_rate, 0, 0, "0",
+        "local platform: random reclaims per instance-hour (before time compression)"),
+    OPT("seed", CONF_INT, seed, 0, INT64_MAX, "0",
+        "seed for the local platform's random reclaims (0: from the clock)"),
     OPT("log-level", CONF_STRING, log_level, 0, 0, "info", "debug, info, warn or error"),
     CONF_END,
 };
@@ -86,7 +112,50 @@ static const char usage[] = "icproxy -- InfiniCache proxy: a Redis-protocol cach
                             "lives in serverless functions.\n"
                             "Usage: icproxy [--config FILE] [--option value]...";
 
+/* A decimal number in [lo, hi], the whole string. */
+static int parse_decimal(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) return -1;
+    *out = v;
+    return 0;
+}
+
 int proxy_config_load(proxy_config_t *cfg, int argc, char **argv, char *err, size_t errlen)
 {
-    return conf_parse_args(options, cfg, argc, argv, usage, err, errlen);
+    int rc = conf_parse_args(options, cfg, argc, argv, usage, err, errlen);
+    if (rc != 0) return rc;
+    double rate;
+    if (parse_decimal(cfg->time_compression, 1, 1e6, &cfg->compression) < 0) {
+        snprintf(err, errlen, "time-compression '%s' is not a number from 1 to 1000000",
+                 cfg->time_compression);
+        return -1;
+    }
+    if (parse_decimal(cfg->reclaim_rate, 0, 1e6, &rate) < 0) {
+        snprintf(err, errlen, "reclaim-rate '%s' is not a number of reclaims per hour",
+                 cfg->reclaim_rate);
+        return -1;
+    }
+    if (strcmp(cfg->node_return_policy, "anticipatory") && strcmp(cfg->node_return_policy, "idle")) {
+        snprintf(err, errlen, "node-return-policy '%s' is not anticipatory or idle",
+                 cfg->node_return_policy);
+        return -1;
+    }
+    if (!strcmp(cfg->billing, "1ms"))
+        cfg->billing_ms = 1;
+    else if (!strcmp(cfg->billing, "100ms"))
+        cfg->billing_ms = 100;
+    else {
+        snprintf(err, errlen, "billing '%s' is not 1ms or 100ms", cfg->billing);
+        return -1;
+    }
+    return 0;
+}
+
+uint64_t proxy_scaled_ms(const proxy_config_t *cfg, int64_t ms)
+{
+    double v = (double)ms / (cfg->compression > 0 ? cfg->compression : 1);
+    return v < 1 ? 1 : (uint64_t)v;
 }

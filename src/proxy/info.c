@@ -87,7 +87,7 @@ void cmd_info(client_t *c, op_t *op, const char *section)
                    srv->nnodes, srv->cfg.function_prefix, srv->cfg.node_memory_mb, st[NODE_AWAKE],
                    st[NODE_ASLEEP], st[NODE_INVOKING], st[NODE_DOWN], cap, placed, srv->cfg.d,
                    srv->cfg.p);
-        char js[2048];
+        char js[8192];
         invoker_platform_stats(srv->invoker, js, sizeof js);
         cJSON *o = js[0] ? cJSON_Parse(js) : NULL;
         if (o) {
@@ -99,14 +99,39 @@ void cmd_info(client_t *c, op_t *op, const char *section)
                 "0f\r\n",
                 json_num(o, "requests"), json_num(o, "billed_ms"), json_num(o, "gb_seconds"),
                 json_num(o, "cold_starts"), json_num(o, "instances"), json_num(o, "timeouts"));
-            if (cJSON_IsObject(kinds)) {
+            (void)kinds;
+            /* Every "<figure>_by_kind" object becomes platform_<figure>_<kind> lines (requests,
+             * billed time and GB-seconds of serving, warm-up and backup). */
+            cJSON *fig;
+            cJSON_ArrayForEach(fig, o)
+            {
+                size_t fl = fig->string ? strlen(fig->string) : 0;
+                if (!cJSON_IsObject(fig) || fl <= 8 || strcmp(fig->string + fl - 8, "_by_kind"))
+                    continue;
                 cJSON *k;
-                cJSON_ArrayForEach(k, kinds) if (cJSON_IsNumber(k))
-                    buf_printf(&b, "platform_requests_%s:%.0f\r\n", k->string, k->valuedouble);
+                cJSON_ArrayForEach(k, fig) if (cJSON_IsNumber(k))
+                    buf_printf(&b, "platform_%.*s_%s:%.6g\r\n", (int)(fl - 8), fig->string,
+                               k->string, k->valuedouble);
             }
             cJSON_Delete(o);
         }
         buf_printf(&b, "\r\n");
+    }
+    if (want(section, "lifecycle")) {
+        proxy_stats_t *s = &srv->stats;
+        buf_printf(&b,
+                   "# Lifecycle\r\nwarmups:%" PRIu64 "\r\nbackups_started:%" PRIu64
+                   "\r\nbackups_ok:%" PRIu64 "\r\nbackups_failed:%" PRIu64
+                   "\r\nbackups_active:%d\r\nbackup_chunks:%" PRIu64 "\r\nbackup_bytes:%" PRIu64
+                   "\r\nbackup_deletes:%" PRIu64 "\r\nlast_backup_ms:%" PRIu64
+                   "\r\nlast_backup_bytes:%" PRIu64 "\r\nchunks_lost:%" PRIu64
+                   "\r\nchunks_repaired:%" PRIu64 "\r\nobjects_lost:%" PRIu64
+                   "\r\nrepairs_started:%" PRIu64 "\r\nrepair_bytes:%" PRIu64
+                   "\r\ninventories:%" PRIu64 "\r\nrebuilt_objects:%" PRIu64 "\r\n\r\n",
+                   s->warmups, s->backups_started, s->backups_ok, s->backups_failed,
+                   srv->backups_active, s->backup_chunks, s->backup_bytes, s->backup_deletes,
+                   s->last_backup_ms, s->last_backup_bytes, s->chunks_lost, s->chunks_repaired, s->objects_lost, s->repairs_started,
+                   s->repair_bytes, s->inventories, s->rebuilt_objects);
     }
     if (want(section, "keyspace") && srv->meta.count)
         buf_printf(&b, "# Keyspace\r\ndb0:keys=%zu,expires=0,avg_ttl=0\r\n", srv->meta.count);

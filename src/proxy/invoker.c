@@ -41,20 +41,26 @@ struct invoker {
     int wake_fd;   /* loop -> thread */
     int notify_fd; /* thread -> loop */
     int stop;
-    char stats[2048];
+    char stats[8192];
     CURLM *multi;
     job_t *active; /* transfers in the multi handle (invoker thread only) */
 };
 
+/* Keeps what fits of a response body (NUL-terminated); the rest is read and dropped. */
+static size_t append_capped(char *dst, size_t cap, size_t *used, const char *p, size_t len)
+{
+    size_t room = cap - 1 - *used;
+    size_t take = len < room ? len : room;
+    memcpy(dst + *used, p, take);
+    *used += take;
+    dst[*used] = 0;
+    return len;
+}
+
 static size_t collect_body(char *p, size_t size, size_t n, void *arg)
 {
     job_t *j = arg;
-    size_t len = size * n, room = sizeof j->body - 1 - j->body_len;
-    size_t take = len < room ? len : room;
-    memcpy(j->body + j->body_len, p, take);
-    j->body_len += take;
-    j->body[j->body_len] = 0;
-    return len;
+    return append_capped(j->body, sizeof j->body, &j->body_len, p, size * n);
 }
 
 static void start_job(invoker_t *inv, job_t *j)
@@ -123,17 +129,28 @@ static void finish_job(invoker_t *inv, job_t *j, CURLcode rc)
     (void)w;
 }
 
+typedef struct {
+    char body[sizeof(((invoker_t *)0)->stats)];
+    size_t body_len;
+} stats_body_t;
+
+static size_t collect_stats(char *p, size_t size, size_t n, void *arg)
+{
+    stats_body_t *j = arg;
+    return append_capped(j->body, sizeof j->body, &j->body_len, p, size * n);
+}
+
 /* Platform stats are fetched once a second, for INFO. Only the local platform has them. */
 static void fetch_stats(invoker_t *inv)
 {
-    job_t j;
+    static stats_body_t j; /* this thread's only; too big for a small stack frame */
     memset(&j, 0, sizeof j);
     char url[512];
     snprintf(url, sizeof url, "%s/admin/stats", inv->endpoint);
     CURL *e = curl_easy_init();
     if (!e) return;
     curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect_body);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect_stats);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &j);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 500L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);

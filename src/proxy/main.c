@@ -51,21 +51,35 @@ static int pool_connected(server_t *srv)
     return n;
 }
 
+/* Nodes whose store the proxy has learned (after a restart, what it rebuilds from). */
+static int pool_inventoried(server_t *srv)
+{
+    int n = 0;
+    for (int i = 0; i < srv->nnodes; i++)
+        n += srv->nodes[i].inventoried;
+    return n;
+}
+
 static void ready_check(ev_loop_t *loop, void *arg)
 {
     server_t *srv = arg;
     int connected = pool_connected(srv);
     uint64_t waited = ev_now_ms() - srv->start_ms;
-    if (connected < srv->nnodes && waited < (uint64_t)srv->cfg.ready_timeout_ms) {
+    if (srv->cfg.warm_on_start && pool_inventoried(srv) < srv->nnodes &&
+        waited < (uint64_t)srv->cfg.ready_timeout_ms) {
         ev_timer_add(loop, 5, ready_check, srv);
         return;
     }
+    /* Clients come in only now: after a restart, their objects are back in the metadata. */
+    repair_rebuild_done(srv);
+    ev_set(srv->loop, srv->client_lfd, EV_READ, on_accept, srv);
     srv->ready = 1;
     uint64_t cap = 0;
     for (int i = 0; i < srv->nnodes; i++)
         cap += srv->nodes[i].mem_limit;
-    printf("icproxy ready in %" PRIu64 " ms: clients on %s:%d (Redis protocol), nodes dial %s\n",
-           waited, srv->cfg.bind, srv->client_port, srv->node_addr);
+    printf("icproxy ready in %" PRIu64 " ms: clients on %s:%d (Redis protocol), nodes dial %s, "
+           "relay on %d\n",
+           waited, srv->cfg.bind, srv->client_port, srv->node_addr, srv->relay_port);
     printf("pool: %d of %d functions warm, %.1f GiB of cache (%" PRId64
            " MiB per function), RS(%" PRId64 "+%" PRId64 ")\n",
            connected, srv->nnodes, (double)cap / (1 << 30), srv->cfg.node_memory_mb, srv->cfg.d,
@@ -145,8 +159,12 @@ int main(int argc, char **argv)
         snprintf(srv->node_addr, sizeof srv->node_addr, "%s", cfg->node_advertise);
     else
         snprintf(srv->node_addr, sizeof srv->node_addr, "%s:%d", cfg->bind, srv->node_port);
-    ev_set(srv->loop, srv->client_lfd, EV_READ, on_accept, srv);
     ev_set(srv->loop, srv->node_lfd, EV_READ, on_accept, srv);
+    err[0] = 0;
+    if (lifecycle_start(srv, err, sizeof err) < 0 || repair_init(srv) < 0) {
+        fprintf(stderr, "icproxy: %s\n", err[0] ? err : "out of memory");
+        return 1;
+    }
 
     sigset_t mask;
     sigemptyset(&mask);

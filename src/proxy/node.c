@@ -150,7 +150,7 @@ void node_invoke(node_t *n, const char *cmd)
     char payload[320];
     snprintf(payload, sizeof payload, "{\"cmd\":\"%s\",\"node_id\":%d,\"proxy\":\"%s\"}", cmd,
              n->id, srv->node_addr);
-    if (strcmp(cmd, "activate") == 0) {
+    if (strcmp(cmd, "activate") == 0 || strcmp(cmd, "backup") == 0) {
         if (n->state != NODE_INVOKING) n->invoke_started_ms = ev_now_ms();
         n->state = NODE_INVOKING;
         ev_timer_cancel(srv->loop, n->invoke_timer);
@@ -237,7 +237,7 @@ static void write_request(node_t *n, nreq_t *q)
 {
     conn_t *c = n->conn;
     char small[1024];
-    size_t need = q->keylen + 160;
+    size_t need = q->keylen + 256;
     char *hdr = need <= sizeof small ? small : malloc(need);
     if (!hdr) {
         conn_fail(c, "out of memory");
@@ -258,14 +258,35 @@ static void write_request(node_t *n, nreq_t *q)
         p = put_bulk_u64(p, q->version);
         break;
     case NREQ_CSET:
-        memcpy(p, "*6\r\n", 4);
-        p = put_bulk(p + 4, "CSET", 4);
+        memcpy(p, "*10\r\n", 5);
+        p = put_bulk(p + 5, "CSET", 4);
         p = put_bulk(p, q->key, q->keylen);
         p = put_bulk_u64(p, (uint64_t)q->index);
         p = put_bulk_u64(p, q->version);
         p = put_bulk_u64(p, q->crc);
+        p = put_bulk_u64(p, q->obj_size);
+        p = put_bulk_u64(p, q->d);
+        p = put_bulk_u64(p, q->p);
+        p = put_bulk_u64(p, q->expire_ms);
         p = put_bulk(p, NULL, q->body_len);
         break;
+    case NREQ_INVENTORY:
+        memcpy(p, "*1\r\n$9\r\nINVENTORY\r\n", 19);
+        p += 19;
+        break;
+    case NREQ_BACKUP: {
+        /* key holds "relay token endpoint" (lifecycle.c) */
+        memcpy(p, "*4\r\n", 4);
+        p = put_bulk(p + 4, "BACKUP", 6);
+        const char *a = q->key, *end = q->key + q->keylen;
+        for (int k = 0; k < 3; k++) {
+            const char *sp = memchr(a, ' ', (size_t)(end - a));
+            if (!sp || k == 2) sp = end;
+            p = put_bulk(p, a, (size_t)(sp - a));
+            a = sp < end ? sp + 1 : end;
+        }
+        break;
+    }
     default:
         break;
     }
@@ -302,7 +323,9 @@ void node_kick(node_t *n)
     server_t *srv = n->srv;
     if (!n->pending_head) return;
     if (n->state == NODE_DOWN || n->state == NODE_ASLEEP) {
-        node_invoke(n, "activate");
+        /* Woken for a backup only: the invocation is billed as backup. */
+        node_invoke(n, n->pending_head->kind == NREQ_BACKUP && !n->pending_head->next ? "backup"
+                                                                                      : "activate");
         return;
     }
     if (n->state != NODE_AWAKE || !n->conn) return;
@@ -373,6 +396,8 @@ static void detach_conn(node_t *n, nres_t res, const char *why)
     n->conn = NULL;
     if (c) c->owner = NULL;
     fail_inflight_as(n, res, why);
+    n->inventory_pending = 0;
+    lifecycle_node_lost(n);
     if (n->state != NODE_INVOKING) n->state = NODE_DOWN;
     if (n->pending_head && n->state == NODE_DOWN) node_invoke(n, "activate");
 }
@@ -422,7 +447,13 @@ void node_conn_failed(conn_t *c, const char *why)
  * so the instance is gone (killed, reclaimed, crashed) and so are its chunks. */
 static void node_conn_gone(conn_t *c)
 {
+    node_t *n = c->owner;
     conn_lost(c, NRES_MISSING, "instance gone (connection closed)");
+    /* Its chunks went with it, unless a backup peer holds them: wake the function now, so the
+     * instance that answers announces what it holds and repair can start before a read finds
+     * the gaps. */
+    if (n && !n->srv->stopping && n->chunks_placed && n->state == NODE_DOWN)
+        node_invoke(n, "activate");
 }
 
 static void on_hello(conn_t *c, int argc, const char **argv, const size_t *argl)
@@ -441,13 +472,24 @@ static void on_hello(conn_t *c, int argc, const char **argv, const size_t *argl)
     node_t *n = &srv->nodes[id];
     char instance[40];
     snprintf(instance, sizeof instance, "%.*s", (int)(argl[2] < 39 ? argl[2] : 39), argv[2]);
+    if (n->conn && n->conn != c && n->state != NODE_INVOKING && strcmp(n->instance, instance)) {
+        /* Another instance of this function, unasked (a retried or stray invocation landed on
+         * it) while the one the proxy uses is healthy: keep the one that holds the data. */
+        log_info("event=hello_refused node=%d current=%s other=%s", n->id, n->instance, instance);
+        conn_fail(c, "another instance of this function is in use");
+        return;
+    }
     if (n->conn && n->conn != c) {
         /* A new instance of this function dialed in: the old connection is frozen or lost. */
         log_info("event=node_replaced node=%d old=%s new=%s", n->id, n->instance, instance);
         n->state = NODE_INVOKING; /* so dropping the old connection does not invoke again */
         node_conn_failed(n->conn, "node instance replaced");
     }
+    /* Another instance than the one the proxy knows (or the first since the proxy started):
+     * what it holds must be learned before it is trusted. */
+    int new_instance = strcmp(n->instance, instance) != 0;
     snprintf(n->instance, sizeof n->instance, "%s", instance);
+    if (new_instance) n->inventoried = 0;
     n->conn = c;
     c->owner = n;
     n->mem_limit = (uint64_t)limit;
@@ -457,6 +499,7 @@ static void on_hello(conn_t *c, int argc, const char **argv, const size_t *argl)
     n->invoke_timer = 0;
     log_debug("event=hello node=%d instance=%s used=%" PRId64 " chunks=%" PRId64, n->id, instance,
               used, chunks);
+    if (!n->inventoried) repair_request_inventory(n);
     node_kick(n);
 }
 
@@ -517,6 +560,37 @@ static nreq_t *pop_inflight(node_t *n)
     return q;
 }
 
+#define INVENTORY_MAX ((size_t)512 << 20)
+
+static void inventory_read(relay_t *r, relay_status_t st, void *arg)
+{
+    nreq_t *q = arg;
+    node_t *n = q->node;
+    char *data = r->mem;
+    size_t len = q->body_len;
+    nreq_free(q);
+    n->inventory_pending = 0;
+    if (st != RELAY_OK) {
+        free(data);
+        return;
+    }
+    repair_inventory(n, data, len);
+}
+
+/* An INVENTORY reply's body follows on the connection: read it into memory. */
+static int inventory_body(conn_t *c, node_t *n, nreq_t *q, size_t len)
+{
+    char *mem = len <= INVENTORY_MAX ? malloc(len + 1) : NULL;
+    q->body_len = len;
+    if (!mem || !relay_start(n->srv, c, RELAY_TO_MEMORY, NULL, mem, len, inventory_read, q)) {
+        free(mem);
+        nreq_free(q);
+        conn_fail(c, len > INVENTORY_MAX ? "inventory too large" : "out of memory");
+        return -1;
+    }
+    return 1;
+}
+
 /* Handles one reply for the head in-flight request. 1 progressed, 0 need more, -1 failed. */
 static int handle_reply(conn_t *c, node_t *n)
 {
@@ -565,6 +639,11 @@ static int handle_reply(conn_t *c, node_t *n)
         }
         conn_fail(c, "unexpected CGET reply from node");
         return -1;
+    }
+    if (q->kind == NREQ_INVENTORY && h.type == RESP_BULK && h.n >= 0) {
+        buf_consume(&c->in, (size_t)r);
+        pop_inflight(n);
+        return inventory_body(c, n, q, (size_t)h.n);
     }
     buf_consume(&c->in, (size_t)r);
     if (h.type == RESP_ERROR) {
@@ -619,6 +698,8 @@ static void node_process_input(conn_t *c)
                 on_hello(c, argc, argv, argl);
             } else if (argl[0] == 3 && strncasecmp(argv[0], "BYE", 3) == 0) {
                 on_bye(c);
+            } else if (argl[0] == 10 && strncasecmp(argv[0], "BACKUPDONE", 10) == 0) {
+                if (n) lifecycle_backup_done(n, argc, argv, argl);
             } else {
                 conn_fail(c, "unknown message from node");
                 return;

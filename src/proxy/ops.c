@@ -119,6 +119,16 @@ static void store_chunk_done(nreq_t *q, nres_t res, const char *err)
     op_unref(op);
 }
 
+/* What a CSET tells the node about the chunk's object, so the proxy can rebuild its metadata
+ * from the nodes after a restart. */
+static void cset_object_fields(nreq_t *q, uint64_t size, int d, int p, int64_t expire_ms)
+{
+    q->obj_size = size;
+    q->d = (uint8_t)d;
+    q->p = (uint8_t)p;
+    q->expire_ms = expire_ms > 0 ? (uint64_t)expire_ms : 0;
+}
+
 /* Sends chunk i to its node: from op->obj, or streamed from the client connection. */
 static void submit_cset(op_t *op, int i, conn_t *stream_src, size_t len)
 {
@@ -131,6 +141,7 @@ static void submit_cset(op_t *op, int i, conn_t *stream_src, size_t len)
     q->done = store_chunk_done;
     q->crc = op->crcs[i];
     q->body_len = len;
+    cset_object_fields(q, op->size, op->d, op->p, op->expire_ms);
     if (stream_src) {
         q->body_src = stream_src;
     } else {
@@ -421,9 +432,7 @@ static void object_lost(op_t *op)
 static void note_lost(op_t *op, int slot)
 {
     meta_t *m = meta_lookup(op->srv, op->key, op->keylen);
-    if (!m || m->version != op->version || (m->lost_mask >> slot & 1)) return;
-    m->lost_mask |= 1ull << slot;
-    op->srv->stats.chunks_lost++;
+    if (m && m->version == op->version) repair_note_lost(op->srv, m, slot);
 }
 
 static void mark_lost(op_t *op, int slot)
@@ -440,10 +449,14 @@ static int slot_known_lost(op_t *op, int slot)
 static void repair_chunk_done(nreq_t *q, nres_t res, const char *err)
 {
     op_t *op = q->op;
-    if (res == NRES_OK) {
-        meta_t *m = meta_lookup(op->srv, op->key, op->keylen);
-        if (m && m->version == op->version) m->lost_mask &= ~(1ull << q->slot);
-        op->srv->stats.chunks_repaired++;
+    meta_t *m = meta_lookup(op->srv, op->key, op->keylen);
+    if (m && m->version == op->version) {
+        if (res == NRES_OK) {
+            m->lost_mask &= ~(1ull << q->slot);
+            op->srv->stats.chunks_repaired++;
+        } else {
+            repair_enqueue(op->srv, m); /* try again later */
+        }
     }
     nreq_free(q);
     op_unref(op);
@@ -475,6 +488,7 @@ static void repair_from_obj(op_t *op)
         q->body_ptr = chunk;
         q->body_len = cs;
         q->crc = meta_crcs(op->meta)[i];
+        cset_object_fields(q, op->size, op->d, op->p, (int64_t)op->meta->expire_ms);
         q->done = repair_chunk_done;
         op_ref(op);
         node_submit(&op->srv->nodes[meta_nodes(op->meta)[i]], q);
@@ -525,8 +539,8 @@ static void finish_get(op_t *op)
             client_on_op_done(op);
             return;
         }
-        srv->stats.get_hits++;
-        repair_from_obj(op);
+        if (!op->bg_done) srv->stats.get_hits++;
+        if (srv->cfg.repair) repair_from_obj(op);
         if (op->size <= 8192) {
             /* Small values are copied into the reply batch; large ones go out by reference. */
             resp_add_bulk(&op->reply, op->obj->data, op->size);
@@ -537,10 +551,10 @@ static void finish_get(op_t *op)
         }
     } else if (lost_chunks(op) > op->p) {
         object_lost(op);
-        srv->stats.get_misses++;
+        if (!op->bg_done) srv->stats.get_misses++;
         resp_add_null(&op->reply);
     } else {
-        srv->stats.errors++;
+        if (!op->bg_done) srv->stats.errors++;
         resp_add_error(&op->reply, "ERR only %d of the %d chunks needed could be read%s; try again",
                        op->nhave, op->d, op->timed_out ? " in time" : "");
     }
@@ -730,7 +744,7 @@ static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
     server_t *srv = op->srv;
     conn_t *src = q->node->conn;
     int i = q->slot;
-    int unwanted = op->finished || !op->client ||
+    int unwanted = op->finished || (!op->client && !op->bg_done) ||
                    (op->kind == OP_ICGET ? op->forwarded >= op->d : op->nhave >= op->d);
     if (len != op->chunk_size || crc != meta_crcs(op->meta)[i]) {
         log_warn("event=chunk_mismatch node=%d index=%d len=%zu", q->node->id, i, len);
@@ -788,16 +802,12 @@ static void chunk_missing(nreq_t *q, nres_t res, const char *err)
     op_unref(op);
 }
 
-/* Looks the key up and requests all n chunks. Returns 0, or 1 on a miss (reply written). */
-static int read_begin(client_t *c, op_t *op)
+/* Looks the key up and snapshots its metadata. Returns 0, or 1 on a miss (reply written). */
+static int read_begin_key(server_t *srv, op_t *op, const char *key, size_t keylen)
 {
-    server_t *srv = c->srv;
-    const char *key = c->cmd.argv[1];
-    size_t keylen = c->cmd.argl[1];
-    srv->stats.gets++;
     meta_t *m = meta_lookup(srv, key, keylen);
     if (!m) {
-        srv->stats.get_misses++;
+        if (!op->bg_done) srv->stats.get_misses++;
         resp_add_null(&op->reply);
         client_on_op_done(op);
         return 1;
@@ -818,6 +828,12 @@ static int read_begin(client_t *c, op_t *op)
     op->version = m->version;
     op->chunk_size = m->chunk_size;
     return 0;
+}
+
+static int read_begin(client_t *c, op_t *op)
+{
+    c->srv->stats.gets++;
+    return read_begin_key(c->srv, op, c->cmd.argv[1], c->cmd.argl[1]);
 }
 
 static void request_chunk(op_t *op, int i)
@@ -874,6 +890,29 @@ void cmd_get(client_t *c, op_t *op)
     }
     request_chunks(op);
     get_check(op);
+}
+
+int op_start_repair(server_t *srv, const char *key, size_t keylen, void (*done)(op_t *op))
+{
+    op_t *op = op_new_background(srv, OP_GET);
+    if (!op) return -1;
+    op->bg_done = done;
+    if (read_begin_key(srv, op, key, keylen)) {
+        op->bg_done = NULL;
+        op_unref(op);
+        return -1;
+    }
+    op->obj = objbuf_new(op->chunk_size * (size_t)op->n + 1);
+    if (!op->obj) {
+        op->bg_done = NULL;
+        op_unref(op);
+        return -1;
+    }
+    /* Every chunk is asked for (lost ones answer at once that they are missing); the first d
+     * are decoded from, and finish_get re-stores the lost ones. */
+    request_chunks(op);
+    get_check(op);
+    return 0;
 }
 
 void cmd_icget(client_t *c, op_t *op)
@@ -946,6 +985,7 @@ void cmd_icrepair(client_t *c, op_t *op, const char **argv, const size_t *argl, 
             q->body_ptr = ref->data;
             q->body_len = len;
             q->crc = (uint32_t)crc;
+            cset_object_fields(q, m->size, m->d, m->p, (int64_t)m->expire_ms);
             q->done = repair_done;
             op_ref(op);
             node_submit(&srv->nodes[meta_nodes(m)[index]], q);

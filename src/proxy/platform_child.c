@@ -57,18 +57,42 @@ int platform_child_start(const proxy_config_t *cfg, const char *self_dir, platfo
         char idle_return[24];
         snprintf(idle_return, sizeof idle_return, "%lld", (long long)cfg->node_idle_return_ms);
         setenv("IC_NODE_IDLE_RETURN_MS", idle_return, 1);
+        /* With per-millisecond billing there is no boundary to aim at: the anticipatory
+         * policy lingers as long as the idle one would. */
+        setenv("IC_NODE_BILLING_IDLE_MS", idle_return, 1);
         /* One line per invocation from the platform and every node would drown the proxy's own
          * log: they log warnings only, unless the proxy runs at debug level. */
         const char *child_level = strcmp(cfg->log_level, "debug") == 0 ? "debug" : "warn";
         setenv("IC_NODE_LOG_LEVEL", child_level, 1);
+        setenv("IC_NODE_RETURN_POLICY", cfg->node_return_policy, 1);
+        char billing_ms[16], seed[24];
+        snprintf(billing_ms, sizeof billing_ms, "%lld", (long long)cfg->billing_ms);
+        setenv("IC_NODE_BILLING_MS", billing_ms, 1);
+        snprintf(seed, sizeof seed, "%lld", (long long)cfg->seed);
         /* clang-format off */
         const char *argv[] = {bin, "--host", "127.0.0.1", "--port", "0",
                               "--function-prefix", cfg->function_prefix, "--function-count", count,
                               "--memory", mem, "--timeout", timeout, "--idle-reclaim", idle,
                               "--billing", cfg->billing, "--billing-log", cfg->billing_log,
                               "--handler", handler, "--max-instances", maxinst,
-                              "--log-level", child_level, NULL};
+                              "--log-level", child_level,
+                              NULL, NULL, NULL, NULL, NULL, NULL, NULL};
         /* clang-format on */
+        /* Lifecycle experiments only: passed when set, so the plain case needs no such flags. */
+        size_t argc = 0;
+        while (argv[argc]) argc++;
+        if (cfg->compression != 1) {
+            argv[argc++] = "--time-compression";
+            argv[argc++] = cfg->time_compression;
+        }
+        if (strtod(cfg->reclaim_rate, NULL) > 0) {
+            argv[argc++] = "--reclaim-rate";
+            argv[argc++] = cfg->reclaim_rate;
+        }
+        if (cfg->seed) {
+            argv[argc++] = "--seed";
+            argv[argc++] = seed;
+        }
         execv(bin, (char *const *)argv);
         fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
         _exit(127);

@@ -56,8 +56,25 @@ typedef struct {
     int64_t request_timeout_ms;
     int64_t warm_on_start;
     int64_t ready_timeout_ms;
+    char *node_return_policy; /* anticipatory | idle */
+    /* lifecycle (docs/ARCHITECTURE.md, "Keeping data alive") */
+    int64_t warmup_interval_ms;
+    int64_t backup_interval_ms;
+    int64_t backup_timeout_ms;
+    int64_t relay_port;
+    int64_t repair;
+    int64_t repair_rate; /* bytes per second */
+    char *time_compression; /* decimal factor >= 1 */
+    char *reclaim_rate;     /* local platform: random reclaims per instance-hour */
+    int64_t seed;
     char *log_level;
+    /* derived by proxy_config_load */
+    double compression;   /* time_compression as a number */
+    int64_t billing_ms;   /* billing as a number: 1 or 100 */
 } proxy_config_t;
+
+/* A lifecycle period after time compression (at least 1 ms). */
+uint64_t proxy_scaled_ms(const proxy_config_t *cfg, int64_t ms);
 
 extern const void *proxy_option_table; /* conf_option_t[] */
 int proxy_config_load(proxy_config_t *cfg, int argc, char **argv, char *err, size_t errlen);
@@ -169,7 +186,7 @@ typedef enum {
     NODE_ASLEEP,   /* said BYE: frozen until the next invocation */
 } node_state_t;
 
-typedef enum { NREQ_PING, NREQ_CSET, NREQ_CGET, NREQ_CDEL } nreq_kind_t;
+typedef enum { NREQ_PING, NREQ_CSET, NREQ_CGET, NREQ_CDEL, NREQ_INVENTORY, NREQ_BACKUP } nreq_kind_t;
 
 /* Result delivered to the operation that issued a request. */
 typedef enum {
@@ -197,7 +214,11 @@ struct nreq {
     uint32_t crc;
     uint64_t version;
     int index;
-    char *key; /* owned copy */
+    /* CSET: the object the chunk belongs to (stored with the chunk, announced in inventories) */
+    uint64_t obj_size;
+    uint64_t expire_ms;
+    uint8_t d, p;
+    char *key; /* owned copy; BACKUP: the request's arguments */
     size_t keylen;
     nreq_done_cb *done;
     nreq_body_cb *on_body;
@@ -227,7 +248,19 @@ struct node {
     uint64_t hellos;
     uint64_t invoke_started_ms; /* when the current wait for a HELLO began */
     nreq_t *parked;             /* its body is next on the connection; reading waits for the op */
+    /* what the proxy knows of the instance's store (repair.c) */
+    int inventory_pending;     /* an INVENTORY request is out */
+    int inventoried;           /* this instance's inventory has been reconciled */
+    /* backup (lifecycle.c) */
+    int backup_state;          /* BACKUP_IDLE, BACKUP_REQUESTED, BACKUP_RUNNING */
+    char backup_token[24];
+    uint64_t backup_started_ms;
+    uint64_t last_backup_ms;   /* last backup attempt ended (or the node's first data) */
+    uint64_t backup_timer;
+    struct sync_relay *relay;  /* where the node and its peer instance meet */
 };
+
+enum { BACKUP_IDLE = 0, BACKUP_REQUESTED, BACKUP_RUNNING };
 
 void node_init(server_t *srv, node_t *n, int id);
 /* Queues a request; wakes (invokes) the node when needed. Ownership of q passes to the node. */
@@ -259,7 +292,8 @@ struct meta {
     uint16_t keylen;
     uint8_t d, p;
     uint8_t referenced;
-    uint8_t pad[3];
+    uint8_t repair_queued; /* in the repair queue */
+    uint8_t pad[2];
     /* followed by: uint16_t node[n]; uint32_t crc[n]; char key[keylen] */
     char tail[];
 };
@@ -376,6 +410,7 @@ struct op {
     int all_args;                       /* ICSET/ICREPAIR: every argument has been read */
     int big_discard;                    /* a big argument nobody wants is being drained */
     int commit_waiting; /* stored, waiting for an earlier write of the same key to commit */
+    void (*bg_done)(op_t *op); /* a background op (no client): called when it is decided */
     int refs;           /* queue + node requests + relays; freed at zero */
 };
 
@@ -405,6 +440,34 @@ int cmd_icset_begin(client_t *c, op_t *op);
 void cmd_icset_chunk(client_t *c, op_t *op, size_t len);
 void cmd_icrepair(client_t *c, op_t *op, const char **argv, const size_t *argl, objbuf_t *body);
 void cmd_info(client_t *c, op_t *op, const char *section);
+/* An op no client waits for (background repair); one reference, the caller's. */
+op_t *op_new_background(server_t *srv, op_kind_t kind);
+/* Reads the object like a Redis GET and re-stores its lost chunks; `done` runs when the read is
+ * decided (maybe before this returns). -1 if the object is gone or memory is short. */
+int op_start_repair(server_t *srv, const char *key, size_t keylen, void (*done)(op_t *op));
+
+/* ---- lifecycle: warm-up, backups, the relay port (lifecycle.c) ---- */
+int lifecycle_start(server_t *srv, char *err, size_t errlen);
+/* BACKUPDONE token status chunks bytes deleted, from the node. */
+void lifecycle_backup_done(node_t *n, int argc, const char **argv, const size_t *argl);
+void lifecycle_node_lost(node_t *n);
+/* A connection to the relay port: it must introduce itself with RELAY token source|peer. */
+void lifecycle_relay_adopt(server_t *srv, int fd);
+
+/* ---- repair: lost chunks, inventories, rebuild after a restart (repair.c) ---- */
+int repair_init(server_t *srv);
+/* Chunk `slot` of object m is gone from its node: remember it and queue the object. */
+void repair_note_lost(server_t *srv, meta_t *m, int slot);
+/* Queues the object for repair if it has lost chunks (again, after a failed attempt). */
+void repair_enqueue(server_t *srv, meta_t *m);
+/* A node runs an instance whose store the proxy has not reconciled: ask what it holds. */
+void repair_request_inventory(node_t *n);
+/* The INVENTORY reply (malloc'd; ownership passes). */
+void repair_inventory(node_t *n, char *data, size_t len);
+/* Start-up: 1 while nodes' inventories may still bring back objects (client reads wait). */
+int repair_rebuilding(server_t *srv);
+/* Ends the start-up window: rebuilt objects become visible, repairs may start. */
+void repair_rebuild_done(server_t *srv);
 
 /* ---- invoker: Lambda Invoke API over libcurl, in its own thread ---- */
 invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4,
@@ -438,13 +501,19 @@ typedef struct {
     uint64_t objects_lost;
     uint64_t node_timeouts;
     uint64_t relays;
+    uint64_t warmups;
+    uint64_t backups_started, backups_ok, backups_failed;
+    uint64_t backup_bytes, backup_chunks, backup_deletes;
+    uint64_t last_backup_ms, last_backup_bytes; /* duration and bytes of the latest good one */
+    uint64_t repairs_started, repair_bytes;
+    uint64_t inventories, rebuilt_objects;
 } proxy_stats_t;
 
 struct server {
     proxy_config_t cfg;
     ev_loop_t *loop;
-    int client_lfd, node_lfd;
-    int client_port, node_port;
+    int client_lfd, node_lfd, relay_lfd;
+    int client_port, node_port, relay_port;
     char node_addr[128]; /* what nodes dial */
     node_t *nodes;
     int nnodes;
@@ -467,6 +536,8 @@ struct server {
     uint64_t start_ms;
     int ready;
     int stopping;
+    int backups_active;
+    struct repair_queue *repair; /* repair.c */
 };
 
 uint64_t wall_ms(void);

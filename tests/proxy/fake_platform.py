@@ -73,14 +73,23 @@ class FakeNode(threading.Thread):
             if mode == "refuse":
                 self.send(b"-NOMEM chunk does not fit\r\n")
                 return
-            self.chunks[key] = (int(args[4]), args[5])
+            # CSET key index version crc size d p expire_ms chunk
+            self.chunks[key] = (int(args[4]), args[9], [int(a) for a in args[5:9]])
             self.send(b"+OK\r\n")
+        elif cmd == b"INVENTORY":
+            lines = []
+            for (k, idx, ver), (crc, body, obj) in list(self.chunks.items()):
+                if mode == "forget":
+                    continue
+                lines.append(b"%d %d %d %d %d %d %d %d %d:%s\n" % (
+                    idx, ver, crc, len(body), obj[0], obj[1], obj[2], obj[3], len(k), k))
+            self.send(self.bulk(b"".join(lines)))
         elif cmd == b"CGET":
             key = (args[1], int(args[2]), int(args[3]))
             if key not in self.chunks or mode == "forget":
                 self.send(b"$-1\r\n")
                 return
-            crc, body = self.chunks[key]
+            crc, body, _ = self.chunks[key]
             if mode == "corrupt":
                 body = bytes([body[0] ^ 0xFF]) + body[1:] if body else body
             self.send(b"*2\r\n:%d\r\n" % crc + self.bulk(body))
@@ -135,12 +144,23 @@ class FakePlatform:
                 self.send_response(202)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+                if event.get("cmd") not in ("activate", "backup"):
+                    return  # warm-up: nothing to do
                 with platform.lock:
                     node = platform.nodes.get(nid)
-                    if node is None or node.dead or not node.is_alive():
+                    if node is None or node.dead:
+                        # No instance, or it was reclaimed: a new one, with an empty store.
                         node = FakeNode(platform, nid, event["proxy"])
                         platform.nodes[nid] = node
                         node.start()
+                    elif not node.is_alive():
+                        # The instance lives on but lost its connection (the proxy went away):
+                        # it dials again, keeping its memory, as icnode does.
+                        again = FakeNode(platform, nid, event["proxy"])
+                        again.instance, again.chunks = node.instance, node.chunks
+                        again.invocations = node.invocations
+                        platform.nodes[nid] = again
+                        again.start()
                     else:
                         node.hello()
 

@@ -16,9 +16,11 @@ BIN = os.environ.get("IC_BIN", os.path.join(os.path.dirname(__file__), "../../bu
 class Proxy:
     def __init__(self, *args, ready_timeout=20.0):
         self.proc = subprocess.Popen(
-            [os.path.join(BIN, "icproxy"), "--client-port", "0", "--node-port", "0", *args],
+            [os.path.join(BIN, "icproxy"), "--client-port", "0", "--node-port", "0", "--relay-port", "0",
+             *args],
             stdout=subprocess.PIPE, stderr=None)
         self.port = None
+        self.node_port = None
         self.platform = None
         deadline = time.time() + ready_timeout
         banner = b""
@@ -35,6 +37,9 @@ class Proxy:
             m = re.search(rb"clients on [^:]+:(\d+)", banner)
             if m:
                 self.port = int(m.group(1))
+            m = re.search(rb"nodes dial [^:]+:(\d+)", banner)
+            if m:
+                self.node_port = int(m.group(1))
             m = re.search(rb"\nplatform: (\S+)", banner)
             if m:
                 self.platform = m.group(1).decode()

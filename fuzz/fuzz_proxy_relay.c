@@ -1,0 +1,56 @@
+/* fuzz_proxy_relay.c -- feeds arbitrary bytes to icproxy's relay port as a connection's
+ * introduction (RELAY token source|peer): the bounded intro parser must never crash or hang, and
+ * a bad or unknown introduction only closes that connection. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+#include "proxy.h"
+#include "proxy_harness.h"
+
+static server_t *make_server(void)
+{
+    static server_t srv;
+    char err[256];
+    char *argv[] = {"fuzz", "--pool-size", "2", "--d", "1", "--p", "1", "--log-level", "error",
+                    "--node-connect-timeout", "50ms"};
+    if (proxy_config_load(&srv.cfg, (int)(sizeof argv / sizeof *argv), argv, err, sizeof err) != 0)
+        abort();
+    log_set_level(LOG_LEVEL_ERROR);
+    srv.loop = ev_create(4096);
+    ev_set_after_io(srv.loop, server_after_io, &srv);
+    meta_table_init(&srv.meta);
+    srv.nnodes = 2;
+    srv.nodes = calloc(2, sizeof *srv.nodes);
+    for (int i = 0; i < 2; i++)
+        node_init(&srv, &srv.nodes[i], i);
+    /* A backup of node 0 is waiting for its source and peer under this token. */
+    snprintf(srv.nodes[0].backup_token, sizeof srv.nodes[0].backup_token, "feedc0de");
+    return &srv;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static server_t *srv;
+    if (!srv) srv = make_server();
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) return 0;
+    net_set_nonblock(sv[0], 1);
+    net_set_nonblock(sv[1], 1);
+    lifecycle_relay_adopt(srv, sv[0]);
+    size_t off = 0;
+    for (int round = 0; round < 16 && off < size; round++) {
+        ssize_t w = write(sv[1], data + off, size - off);
+        if (w > 0) off += (size_t)w;
+        run_passes(srv, 1);
+    }
+    close(sv[1]);
+    run_passes(srv, 3);
+    return 0;
+}
