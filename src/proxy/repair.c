@@ -344,25 +344,33 @@ void repair_inventory(node_t *n, char *data, size_t len)
     if (rc < 0) log_warn("event=inventory_malformed node=%d at=%zu", n->id, pos);
     if (count) qsort(fps, count, sizeof *fps, cmp_u64);
     /* Every chunk the metadata places on this node must be in the inventory. */
-    uint64_t missing = 0;
+    uint64_t missing = 0, found = 0;
     meta_table_t *t = &srv->meta;
     for (size_t i = 0; i < t->clock_len && rc >= 0; i++) {
         meta_t *m = t->clock[i];
         if (!m) continue;
         int nchunks = m->d + m->p;
         for (int k = 0; k < nchunks; k++) {
-            if (meta_nodes(m)[k] != n->id || (m->lost_mask >> k & 1)) continue;
+            if (meta_nodes(m)[k] != n->id) continue;
             uint64_t fp = chunk_fp(meta_key(m), m->keylen, (uint32_t)k, m->version);
-            if (count && bsearch(&fp, fps, count, sizeof *fps, cmp_u64)) continue;
-            repair_note_lost(srv, m, k);
-            missing++;
+            int held = count && bsearch(&fp, fps, count, sizeof *fps, cmp_u64);
+            if (held && (m->lost_mask >> k & 1)) {
+                /* Taken for lost when the old instance went away, but this one (a backup peer)
+                 * has it: nothing to repair. */
+                m->lost_mask &= ~(1ull << k);
+                found++;
+            } else if (!held && !(m->lost_mask >> k & 1)) {
+                repair_note_lost(srv, m, k);
+                missing++;
+            }
         }
     }
     free(fps);
     free(data);
     n->inventoried = rc >= 0;
-    log_info("event=inventory node=%d instance=%s chunks=%zu missing=%" PRIu64 " stale=%" PRIu64,
-             n->id, n->instance, count, missing, stale);
+    log_info("event=inventory node=%d instance=%s chunks=%zu missing=%" PRIu64 " found=%" PRIu64
+             " stale=%" PRIu64,
+             n->id, n->instance, count, missing, found, stale);
 }
 
 int repair_init(server_t *srv)
