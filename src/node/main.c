@@ -14,22 +14,9 @@
 #include "node.h"
 #include "sync.h"
 
-/* Backup settings, read like the node's other IC_NODE_* options (node.h). They sit here, in a
- * table of their own, until they join node_options. */
-typedef struct {
-    int64_t backup_timeout_ms;
-} backup_config_t;
-
-static const conf_option_t backup_options[] = {
-    {"backup-timeout-ms", CONF_MS, offsetof(backup_config_t, backup_timeout_ms), 1, 3600000,
-     "30000", "a backup (either end) fails when no byte moves for this long"},
-    CONF_END,
-};
-
 typedef struct {
     runtime_t rt;
     node_config_t cfg;
-    backup_config_t backup_cfg;
     store_t store;
     policy_t policy;
     node_conn_t conn;  /* to the proxy; survives freezing */
@@ -55,19 +42,6 @@ static void make_instance_id(char out[17])
         memcpy(r, &x, sizeof r);
     }
     for (int i = 0; i < 8; i++) sprintf(out + 2 * i, "%02x", r[i]);
-}
-
-/* Reads IC_NODE_BACKUP_TIMEOUT_MS. 0, or -1 with a message in err. */
-static int backup_config_from_env(backup_config_t *cfg, char *err, size_t errlen)
-{
-    if (conf_defaults(backup_options, cfg, err, errlen) < 0) return -1;
-    const char *v = getenv("IC_NODE_BACKUP_TIMEOUT_MS");
-    char msg[200];
-    if (v && conf_set(backup_options, cfg, "backup-timeout-ms", v, msg, sizeof msg) < 0) {
-        snprintf(err, errlen, "IC_NODE_BACKUP_TIMEOUT_MS: %s", msg);
-        return -1;
-    }
-    return 0;
 }
 
 /* The invocation's deadline (wall clock, 0 = none) on the monotonic clock the loops use. */
@@ -169,7 +143,7 @@ static void backup_peer(node_t *n, const runtime_invocation_t *inv, const node_e
                       ? deadline - (uint64_t)n->cfg.deadline_margin_ms
                       : 1;
     node_peer_end_t end =
-        node_conn_serve_peer(c, stop_at, (uint64_t)n->backup_cfg.backup_timeout_ms);
+        node_conn_serve_peer(c, stop_at, (uint64_t)n->cfg.backup_timeout_ms);
     static const char *const ends[] = {"", "synced", "closed", "deadline", "timeout"};
     uint64_t stored = c->stored;
     char body[200];
@@ -244,7 +218,6 @@ int main(void)
         init_fail(n, 0, err);
     }
     if (node_config_from_env(&n->cfg, err, sizeof err) < 0) init_fail(n, 1, err);
-    if (backup_config_from_env(&n->backup_cfg, err, sizeof err) < 0) init_fail(n, 1, err);
     log_level_t level;
     if (log_level_parse(n->cfg.log_level, &level) < 0) {
         snprintf(err, sizeof err, "IC_NODE_LOG_LEVEL '%s' is not debug, info, warn or error",
@@ -287,7 +260,7 @@ int main(void)
     node_conn_init(&n->peer, &n->store, NULL, &n->invocations);
     n->peer.role = "relay";
     sync_config_t sc = {.function = getenv("AWS_LAMBDA_FUNCTION_NAME"),
-                        .timeout_ms = (uint64_t)n->backup_cfg.backup_timeout_ms,
+                        .timeout_ms = (uint64_t)n->cfg.backup_timeout_ms,
                         .connect_timeout_ms = (int)n->cfg.connect_timeout_ms};
     sync_init(&n->sync, &n->store, &sc);
     n->conn.sync = &n->sync;

@@ -27,6 +27,8 @@ const conf_option_t node_options[] = {
      "bound on dialing the proxy"},
     {"bye-timeout-ms", CONF_MS, OPT(bye_timeout_ms), 1, 600000, "1000",
      "bound on writing BYE and pending replies when returning"},
+    {"backup-timeout-ms", CONF_MS, OPT(backup_timeout_ms), 1, 3600000, "30000",
+     "a backup (either end) fails when no byte moves for this long"},
     {"log-level", CONF_STRING, OPT(log_level), 0, 0, "info", "debug, info, warn or error"},
     CONF_END,
 };

@@ -34,6 +34,7 @@
  *                                         function ($0.20 per million vs $0.0000166667 per GB-s)
  *   IC_NODE_CONNECT_TIMEOUT_MS   1000     bound on dialing the proxy
  *   IC_NODE_BYE_TIMEOUT_MS       1000     bound on writing BYE (and pending replies) at return
+ *   IC_NODE_BACKUP_TIMEOUT_MS    30000    a backup (either end) fails when no byte moves this long
  *   IC_NODE_LOG_LEVEL            info     debug, info, warn or error
  *
  * and from the platform: AWS_LAMBDA_RUNTIME_API (host:port[/prefix]) and
@@ -48,6 +49,7 @@ typedef struct {
     int64_t billing_idle_ms;
     int64_t connect_timeout_ms;
     int64_t bye_timeout_ms;
+    int64_t backup_timeout_ms;
     char *log_level;
 } node_config_t;
 
