@@ -133,10 +133,13 @@ static void backup_start(node_t *n)
         n->last_backup_ms = ev_now_ms();
         return;
     }
-    /* Arguments travel in the request's key field: "relay token endpoint". */
+    /* Arguments travel in the request's key field: "relay token endpoint". The relay is on the
+     * host nodes already dial (node-advertise), at the relay port. */
+    const char *colon = strrchr(srv->node_addr, ':');
+    int hostlen = colon ? (int)(colon - srv->node_addr) : (int)strlen(srv->node_addr);
     char args[512];
-    int len = snprintf(args, sizeof args, "%s:%d %s %s", srv->cfg.bind, srv->relay_port,
-                       n->backup_token, srv->platform_endpoint);
+    int len = snprintf(args, sizeof args, "%.*s:%d %s %s", hostlen, srv->node_addr,
+                       srv->relay_port, n->backup_token, srv->platform_endpoint);
     nreq_t *q = nreq_new(NREQ_BACKUP, NULL, 0, args, (size_t)len, 0, 0);
     if (!q) {
         relay_close(n->relay, "out of memory");
