@@ -62,23 +62,10 @@ static server_t *g_srv;
 static server_t *make_server(void)
 {
     static server_t srv;
-    char err[256];
     char *argv[] = {
         "fuzz",  "--pool-size",       "14",   "--max-object-size",      "1m",  "--log-level",
         "error", "--request-timeout", "10ms", "--node-connect-timeout", "10ms"};
-    if (proxy_config_load(&srv.cfg, (int)(sizeof argv / sizeof *argv), argv, err, sizeof err) != 0)
-        abort();
-    log_set_level(LOG_LEVEL_ERROR);
-    srv.loop = ev_create(4096);
-    meta_table_init(&srv.meta);
-    srv.nnodes = (int)srv.cfg.pool_size;
-    srv.nodes = calloc((size_t)srv.nnodes, sizeof *srv.nodes);
-    for (int i = 0; i < srv.nnodes; i++)
-        node_init(&srv, &srv.nodes[i], i);
-    snprintf(srv.node_addr, sizeof srv.node_addr, "127.0.0.1:1");
-    srv.invoker = invoker_start(&srv, "", "", 1000);
-    ev_set_after_io(srv.loop, server_after_io, &srv);
-    return &srv;
+    return harness_server(&srv, (int)(sizeof argv / sizeof *argv), argv);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -60,26 +60,11 @@ static void body_arrived(nreq_t *q, uint32_t crc, size_t len)
 static server_t *make_server(void)
 {
     static server_t srv;
-    char err[256];
-    char *argv[] = {"fuzz",  "--pool-size",
-                    "2",     "--d",
-                    "1",     "--p",
-                    "1",     "--log-level",
-                    "error", "--request-timeout",
-                    "50ms",  "--node-connect-timeout",
+    char *argv[] = {"fuzz",  "--pool-size",         "2",    "--d",
+                    "1",     "--p",                 "1",    "--log-level",
+                    "error", "--request-timeout",   "50ms", "--node-connect-timeout",
                     "50ms"};
-    if (proxy_config_load(&srv.cfg, (int)(sizeof argv / sizeof *argv), argv, err, sizeof err) != 0)
-        abort();
-    log_set_level(LOG_LEVEL_ERROR);
-    srv.loop = ev_create(4096);
-    ev_set_after_io(srv.loop, server_after_io, &srv);
-    meta_table_init(&srv.meta);
-    srv.nnodes = 2;
-    srv.nodes = calloc(2, sizeof *srv.nodes);
-    for (int i = 0; i < 2; i++)
-        node_init(&srv, &srv.nodes[i], i);
-    snprintf(srv.node_addr, sizeof srv.node_addr, "127.0.0.1:1");
-    srv.invoker = invoker_start(&srv, "", "", 1000);
+    harness_server(&srv, (int)(sizeof argv / sizeof *argv), argv);
     /* Inventories are reconciled as in normal service (the start-up rebuild is over). */
     if (repair_init(&srv) < 0) abort();
     repair_rebuild_done(&srv);

@@ -13,22 +13,37 @@
 #include "proxy.h"
 #include "proxy_harness.h"
 
+/* The relay port needs no platform: nothing here invokes a function. */
+struct invoker {
+    int unused;
+};
+
+invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4, int64_t timeout_ms)
+{
+    return calloc(1, sizeof(invoker_t));
+}
+
+void invoker_invoke(invoker_t *inv, int node_id, const char *function, const char *payload)
+{
+    abort(); /* the relay must never invoke */
+}
+
+void invoker_platform_stats(invoker_t *inv, char *out, size_t cap)
+{
+    out[0] = 0;
+}
+
+void invoker_stop(invoker_t *inv)
+{
+    free(inv);
+}
+
 static server_t *make_server(void)
 {
     static server_t srv;
-    char err[256];
     char *argv[] = {"fuzz", "--pool-size", "2", "--d", "1", "--p", "1", "--log-level", "error",
                     "--node-connect-timeout", "50ms"};
-    if (proxy_config_load(&srv.cfg, (int)(sizeof argv / sizeof *argv), argv, err, sizeof err) != 0)
-        abort();
-    log_set_level(LOG_LEVEL_ERROR);
-    srv.loop = ev_create(4096);
-    ev_set_after_io(srv.loop, server_after_io, &srv);
-    meta_table_init(&srv.meta);
-    srv.nnodes = 2;
-    srv.nodes = calloc(2, sizeof *srv.nodes);
-    for (int i = 0; i < 2; i++)
-        node_init(&srv, &srv.nodes[i], i);
+    harness_server(&srv, (int)(sizeof argv / sizeof *argv), argv);
     /* A backup of node 0 is waiting for its source and peer under this token. */
     snprintf(srv.nodes[0].backup_token, sizeof srv.nodes[0].backup_token, "feedc0de");
     return &srv;

@@ -2,7 +2,30 @@
 #ifndef IC_FUZZ_PROXY_HARNESS_H
 #define IC_FUZZ_PROXY_HARNESS_H
 
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
 #include "proxy.h"
+
+/* A server as main() would set it up, from icproxy flags, without sockets or a platform: nodes
+ * are idle until a target connects one. The invoker is the target's own stand-in. */
+static server_t *harness_server(server_t *srv, int argc, char **argv)
+{
+    char err[256];
+    if (proxy_config_load(&srv->cfg, argc, argv, err, sizeof err) != 0) abort();
+    log_set_level(LOG_LEVEL_ERROR);
+    srv->loop = ev_create(4096);
+    ev_set_after_io(srv->loop, server_after_io, srv);
+    meta_table_init(&srv->meta);
+    srv->nnodes = (int)srv->cfg.pool_size;
+    srv->nodes = calloc((size_t)srv->nnodes, sizeof *srv->nodes);
+    for (int i = 0; i < srv->nnodes; i++)
+        node_init(srv, &srv->nodes[i], i);
+    snprintf(srv->node_addr, sizeof srv->node_addr, "127.0.0.1:1");
+    srv->invoker = invoker_start(srv, "", "", 1000);
+    return srv;
+}
 
 static void harness_stop_cb(ev_loop_t *loop, void *arg)
 {
