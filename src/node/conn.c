@@ -303,7 +303,17 @@ static void reply_backup(node_conn_t *c)
     resp_add_simple(o, "OK");
 }
 
-enum { CMD_PING, CMD_CSET, CMD_CGET, CMD_CDEL, CMD_STATS, CMD_INVENTORY, CMD_SYNCDONE, CMD_BACKUP };
+enum {
+    CMD_PING,
+    CMD_CSET,
+    CMD_CGET,
+    CMD_CDEL,
+    CMD_STATS,
+    CMD_INVENTORY,
+    CMD_SYNCDONE,
+    CMD_BACKUP,
+    CMD_GOAWAY
+};
 
 static policy_req_kind_t dispatch(node_conn_t *c)
 {
@@ -333,6 +343,7 @@ static policy_req_kind_t dispatch(node_conn_t *c)
         {CMD_INVENTORY, "INVENTORY", 1, POLICY_REQ_OTHER, ""},
         {CMD_SYNCDONE, "SYNCDONE", 1, POLICY_REQ_OTHER, ""},
         {CMD_BACKUP, "BACKUP", 4, POLICY_REQ_OTHER, " (BACKUP relay token endpoint)"},
+        {CMD_GOAWAY, "GOAWAY", 1, POLICY_REQ_OTHER, ""},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (!cmd_is(r, table[i].name)) continue;
@@ -369,6 +380,11 @@ static policy_req_kind_t dispatch(node_conn_t *c)
             resp_add_simple(o, "OK");
             break;
         case CMD_BACKUP: reply_backup(c); break;
+        case CMD_GOAWAY:
+            /* The proxy uses another instance of this function; it closes this connection. */
+            c->goaway = 1;
+            resp_add_simple(o, "OK");
+            break;
         }
         return table[i].kind;
     }

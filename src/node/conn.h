@@ -44,6 +44,7 @@ typedef struct {
     uint64_t served;   /* requests answered in this invocation */
     uint64_t stored;   /* chunks committed by CSET in this invocation */
     int sync_done;     /* SYNCDONE was answered (a backup peer ends once it is written) */
+    int goaway;        /* the proxy said GOAWAY: it uses another instance of this function */
     uint64_t last_io;  /* ev_now_ms() of the last byte read or written */
 } node_conn_t;
 

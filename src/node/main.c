@@ -114,6 +114,14 @@ static void activate(node_t *n, const runtime_invocation_t *inv, const node_even
              inv->request_id, (long long)ev->node_id, (unsigned long long)served,
              (unsigned long long)(ev_now_ms() - now), (unsigned long long)n->store.used,
              n->store.count, c->fd >= 0);
+    if (c->goaway && n->store.count == 0) {
+        /* An extra instance (a retried or stray invocation started it) that holds nothing: left
+         * idle it would be the next one the platform picks, and a fresh empty store would
+         * displace the instance holding the data. Its response is posted; leaving ends it. */
+        log_info("event=goaway_exit");
+        exit(0);
+    }
+    c->goaway = 0;
 }
 
 /* A backup peer: dial the relay, say who we are, and serve the source's requests (INVENTORY, CSET,

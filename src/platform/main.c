@@ -57,6 +57,9 @@ static const conf_option_t options[] = {
      "instances per function; beyond, Event invocations queue and RequestResponse gets 429"},
     {"max-queue", CONF_INT, OPT(max_queue), 0, 1000000, "10000",
      "queued Event invocations per function before they are refused with 429"},
+    {"event-retry-delay", CONF_MS, OPT(event_retry_delay_ms), 0, 3600000, "1m",
+     "an Event invocation whose runtime died is retried (twice at most) after this long, as on "
+     "Lambda; compressed like idle-reclaim"},
     {"log-level", CONF_STRING, OPT(log_level), 0, 0, "info", "debug, info, warn or error"},
     {"reclaim-rate", CONF_STRING, OPT(reclaim_rate_text), 0, 0, "0",
      "random reclaims per instance-hour of idle time (decimal, 0: off); idle instances only"},

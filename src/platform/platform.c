@@ -59,6 +59,7 @@ struct invocation {
     int64_t start_mono_us, start_wall_ms, deadline_mono_us, deadline_wall_ms;
     int function_error;
     int attempt; /* 0 for the first; Event invocations are retried when the runtime dies */
+    int64_t not_before_us; /* a retry waits until then */
     char *result; /* set when done */
     size_t result_len;
     invocation_t *next; /* function queue link */
@@ -92,6 +93,7 @@ typedef struct {
     instance_t *instances;
     invocation_t *queue_head, *queue_tail;
     size_t queue_len;
+    invocation_t *retries; /* Event retries waiting for their delay (not_before_us) */
 } function_t;
 
 struct platform {
@@ -112,6 +114,7 @@ struct platform {
     uint64_t reclaims_idle, reclaims_random, reclaims_admin;
     int64_t idle_reclaim_us;    /* --idle-reclaim scaled by --time-compression */
     double reclaim_rate_per_us; /* --reclaim-rate scaled by --time-compression, per real us */
+    int64_t event_retry_delay_us; /* --event-retry-delay scaled by --time-compression */
     FILE *billing_log;
     char **base_env; /* environ minus the variables set per instance; strings borrowed */
     size_t base_env_len;
@@ -520,8 +523,10 @@ static void fork_instance(platform_t *p, instance_t *inst)
              (unsigned long long)inst->id, (int)pid, cfg->handler);
 }
 
-/* Lambda retries an asynchronous (Event) invocation whose runtime died, up to twice: the event
- * goes back to the head of its function's queue as a new attempt (the failed one is billed). */
+/* Lambda retries an asynchronous (Event) invocation whose runtime died, up to twice, after a
+ * delay (a minute on AWS; --event-retry-delay, compressed with the lifecycle timers). The retry
+ * is a new attempt (the failed one is billed) that waits in its function's retry list, then
+ * goes to the head of its queue. */
 #define EVENT_MAX_RETRIES 2
 
 static void retry_event(platform_t *p, const invocation_t *old)
@@ -539,14 +544,35 @@ static void retry_event(platform_t *p, const invocation_t *old)
     inv->attempt = old->attempt + 1;
     inv->refs = 1;
     inv->state = INV_QUEUED;
+    inv->not_before_us = now_mono_us() + p->event_retry_delay_us;
     make_uuid(inv->request_id);
     function_t *f = &p->fns[old->fn];
-    inv->next = f->queue_head;
-    f->queue_head = inv;
-    if (!f->queue_tail) f->queue_tail = inv;
-    f->queue_len++;
-    log_info("retry function=%s request=%s previous=%s attempt=%d", f->name, inv->request_id,
-             old->request_id, inv->attempt + 1);
+    inv->next = f->retries;
+    f->retries = inv;
+    log_info("retry function=%s request=%s previous=%s attempt=%d delay_ms=%lld", f->name,
+             inv->request_id, old->request_id, inv->attempt + 1,
+             (long long)(p->event_retry_delay_us / 1000));
+}
+
+/* Moves the retries of function f that are due to the head of its queue. 1 if any moved. */
+static int release_retries(platform_t *p, size_t fn, int64_t now)
+{
+    function_t *f = &p->fns[fn];
+    int moved = 0;
+    for (invocation_t **pp = &f->retries; *pp;) {
+        invocation_t *inv = *pp;
+        if (inv->not_before_us > now) {
+            pp = &inv->next;
+            continue;
+        }
+        *pp = inv->next;
+        inv->next = f->queue_head;
+        f->queue_head = inv;
+        if (!f->queue_tail) f->queue_tail = inv;
+        f->queue_len++;
+        moved = 1;
+    }
+    return moved;
 }
 
 /* A child exited: fail what it was running (if it was not killed on purpose) and drop it. */
@@ -641,6 +667,7 @@ static void enforce_deadlines(platform_t *p)
                 i->random_reclaim_armed = 0; /* busy or starting: never randomly reclaimed */
             }
         }
+        if (release_retries(p, f, now)) killed++;
         if (killed) dispatch_queue(p, f);
     }
 }
@@ -685,6 +712,7 @@ int platform_create(const platform_config_t *cfg, platform_t **out)
     p->cfg = cfg;
     p->idle_reclaim_us = reclaim_idle_limit_us(cfg->idle_reclaim_ms, cfg->time_compression);
     p->reclaim_rate_per_us = reclaim_rate_per_us(cfg->reclaim_rate, cfg->time_compression);
+    p->event_retry_delay_us = reclaim_idle_limit_us(cfg->event_retry_delay_ms, cfg->time_compression);
     pthread_mutex_init(&p->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -777,6 +805,11 @@ void platform_shutdown(platform_t *p)
         while (p->fns[f].queue_head) {
             invocation_t *inv = p->fns[f].queue_head;
             p->fns[f].queue_head = inv->next;
+            inv_release(inv);
+        }
+        while (p->fns[f].retries) {
+            invocation_t *inv = p->fns[f].retries;
+            p->fns[f].retries = inv->next;
             inv_release(inv);
         }
         p->fns[f].queue_tail = NULL;

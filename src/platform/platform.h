@@ -23,6 +23,7 @@ typedef struct {
     char *handler;
     int64_t max_instances;
     int64_t max_queue;
+    int64_t event_retry_delay_ms; /* simulated time: divided by time_compression */
     char *log_level;
     char *reclaim_rate_text;     /* --reclaim-rate as given; parsed into reclaim_rate */
     char *time_compression_text; /* --time-compression as given; parsed into time_compression */

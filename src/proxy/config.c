@@ -67,9 +67,10 @@ static const conf_option_t options[] = {
         "HTTP timeout of one Invoke API call"),
     OPT("node-connect-timeout", CONF_MS, node_connect_timeout_ms, 10, 600000, "5s",
         "how long a request waits for an invoked node to connect"),
-    OPT("invoke-retry", CONF_MS, invoke_retry_ms, 0, 600000, "0",
-        "invoke a node again when it has not connected this long after an invocation (0: never; a "
-        "retry may start a second instance)"),
+    OPT("invoke-retry", CONF_MS, invoke_retry_ms, 0, 600000, "1s",
+        "invoke a node again when it has not connected this long after an invocation (0: never); "
+        "the invocation may have reached a wedged instance, so the retry may start another, and "
+        "the first instance to say HELLO is kept"),
     OPT("ping-idle", CONF_MS, ping_idle_ms, 0, 3600000, "1s",
         "ping a node before use when it has been silent this long"),
     OPT("ping-timeout", CONF_MS, ping_timeout_ms, 1, 60000, "200ms",

@@ -476,7 +476,12 @@ static void on_hello(conn_t *c, int argc, const char **argv, const size_t *argl)
         /* Another instance of this function, unasked (a retried or stray invocation landed on
          * it) while the one the proxy uses is healthy: keep the one that holds the data. */
         log_info("event=hello_refused node=%d current=%s other=%s", n->id, n->instance, instance);
-        conn_fail(c, "another instance of this function is in use");
+        /* GOAWAY tells it why (an empty one then leaves for good); the connection closes once
+         * that is written. */
+        conn_write(c, "*1\r\n$6\r\nGOAWAY\r\n", 16);
+        c->read_paused = 1;
+        conn_flush(c);
+        conn_close_async(c);
         return;
     }
     if (n->conn && n->conn != c) {

@@ -136,18 +136,21 @@ def test_exit_mid_invocation():
 
 
 def test_event_retried_when_runtime_dies():
-    # An Event whose runtime dies mid-invocation runs again on another instance (Lambda retries
-    # asynchronous invocations); a RequestResponse one is not retried (the caller saw the error).
-    with Platform() as p, tempfile.TemporaryDirectory() as d:
+    # An Event whose runtime dies mid-invocation runs again on another instance after the retry
+    # delay (Lambda retries asynchronous invocations); a RequestResponse one is not retried (the
+    # caller saw the error).
+    with Platform("--event-retry-delay", "300ms") as p, tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "once")
+        t0 = time.monotonic()
         status, _, _ = p.invoke("icnode0", {"exit_once": path}, kind="Event")
         assert status == 202
         wait_for(lambda: os.path.exists(path + ".done"), what="the retried event to run")
+        assert time.monotonic() - t0 >= 0.3, "retried before its delay"
         wait_for(lambda: p.stats()["requests"] == 2, what="both attempts billed")
         # A killed instance: the event it ran is retried too.
         status, _, _ = p.invoke("icnode0", {"exit": 1}, kind="Event")
         wait_for(lambda: p.stats()["requests"] == 5, what="the first attempt and two retries")
-        time.sleep(0.3)  # no fourth attempt may follow
+        time.sleep(0.6)  # twice the delay: no fourth attempt may follow
         assert p.stats()["requests"] == 5
         status, _, _ = p.invoke("icnode0", {"exit": 1})
         assert status == 200

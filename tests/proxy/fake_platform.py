@@ -28,6 +28,8 @@ class FakeNode(threading.Thread):
 
     def send(self, data):
         with self.send_lock:
+            if self.sock is None:
+                return  # still dialing: its own HELLO follows once connected
             self.sock.sendall(data)
 
     @staticmethod
@@ -43,7 +45,10 @@ class FakeNode(threading.Thread):
 
     def run(self):
         host, port = self.proxy_addr.rsplit(":", 1)
-        self.sock = socket.create_connection((host, int(port)))
+        try:
+            self.sock = socket.create_connection((host, int(port)))
+        except OSError:
+            return  # the proxy is gone (a late invocation after it stopped)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.hello()
         f = self.sock.makefile("rb")
@@ -101,6 +106,8 @@ class FakeNode(threading.Thread):
 
     def kill(self):
         self.dead = True
+        if self.sock is None:
+            return
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
             self.sock.close()
