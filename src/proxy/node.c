@@ -151,7 +151,12 @@ void node_invoke(node_t *n, const char *cmd)
     snprintf(payload, sizeof payload, "{\"cmd\":\"%s\",\"node_id\":%d,\"proxy\":\"%s\"}", cmd,
              n->id, srv->node_addr);
     if (strcmp(cmd, "activate") == 0 || strcmp(cmd, "backup") == 0) {
-        if (n->state != NODE_INVOKING) n->invoke_started_ms = ev_now_ms();
+        if (n->state != NODE_INVOKING) {
+            n->invoke_started_ms = ev_now_ms();
+            n->invoke_attempts = 0;
+        } else {
+            n->invoke_attempts++;
+        }
         n->state = NODE_INVOKING;
         ev_timer_cancel(srv->loop, n->invoke_timer);
         uint64_t left =
@@ -193,6 +198,7 @@ static void ping_timeout_cb(ev_loop_t *loop, void *arg)
      * stuck connection. */
     log_warn("event=ping_timeout node=%d", n->id);
     n->srv->stats.node_timeouts++;
+    n->replace_ok = 1; /* whichever instance answers next takes over */
     node_invoke(n, "activate");
 }
 
@@ -472,9 +478,13 @@ static void on_hello(conn_t *c, int argc, const char **argv, const size_t *argl)
     node_t *n = &srv->nodes[id];
     char instance[40];
     snprintf(instance, sizeof instance, "%.*s", (int)(argl[2] < 39 ? argl[2] : 39), argv[2]);
-    if (n->conn && n->conn != c && n->state != NODE_INVOKING && strcmp(n->instance, instance)) {
-        /* Another instance of this function, unasked (a retried or stray invocation landed on
-         * it) while the one the proxy uses is healthy: keep the one that holds the data. */
+    /* Another instance of this function is taken only when the proxy has reason to leave the
+     * one it uses: that one stopped answering (ping timeout), or an invocation went unanswered
+     * for invoke-retry. Otherwise the newcomer came from an invocation nobody is waiting for (a
+     * retry, a stray event) and the instance that holds the data is kept: the invocation just
+     * sent reaches it, as it is idle. */
+    int may_replace = n->state == NODE_INVOKING && (n->invoke_attempts > 0 || n->replace_ok);
+    if (n->conn && n->conn != c && !may_replace && strcmp(n->instance, instance)) {
         log_info("event=hello_refused node=%d current=%s other=%s", n->id, n->instance, instance);
         /* GOAWAY tells it why (an empty one then leaves for good); the connection closes once
          * that is written. */
@@ -498,6 +508,7 @@ static void on_hello(conn_t *c, int argc, const char **argv, const size_t *argl)
     n->conn = c;
     c->owner = n;
     n->mem_limit = (uint64_t)limit;
+    n->replace_ok = 0;
     n->hellos++;
     n->state = NODE_AWAKE;
     ev_timer_cancel(srv->loop, n->invoke_timer);

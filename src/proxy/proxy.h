@@ -247,6 +247,8 @@ struct node {
     uint64_t invocations;
     uint64_t hellos;
     uint64_t invoke_started_ms; /* when the current wait for a HELLO began */
+    int invoke_attempts;        /* invocations sent in this wait after the first (retries) */
+    int replace_ok;             /* the instance in use stopped answering: another may take over */
     nreq_t *parked;             /* its body is next on the connection; reading waits for the op */
     /* what the proxy knows of the instance's store (repair.c) */
     int inventory_pending;     /* an INVENTORY request is out */
