@@ -213,6 +213,12 @@ static void reply_cget(node_conn_t *c)
     uint64_t version;
     buf_t *o = &c->out.small;
     if (parse_chunk_id(c, &index, &version) < 0) return;
+    uint64_t hold = c->throttle ? throttle_straggler_next(&c->throttle->straggler) : 0;
+    if (hold && outq_push_hold(&c->out, ev_now_ms() + hold) < 0) {
+        log_error("event=out_of_memory where=reply_queue");
+        c->failed = 1;
+        return;
+    }
     store_entry_t *e = store_get(c->store, c->req.argv[1], c->req.argl[1], index, version);
     if (!e) {
         resp_add_null(o);
@@ -421,10 +427,41 @@ int node_conn_process(node_conn_t *c)
     }
 }
 
+/* Milliseconds until queued output may be written under the throttle: 0 now, UINT64_MAX when
+ * nothing is queued. */
+static uint64_t output_wait_ms(const node_conn_t *c, uint64_t now)
+{
+    if (!outq_pending(&c->out)) return UINT64_MAX;
+    if (!c->throttle) return 0;
+    uint64_t until;
+    if (outq_held(&c->out, now, &until)) return until - now;
+    return throttle_bucket_wait_ms(&c->throttle->bucket, now);
+}
+
+int node_conn_wait_ms(const node_conn_t *c, uint64_t now)
+{
+    if (c->fd < 0) return -1;
+    uint64_t w = output_wait_ms(c, now);
+    if (w == 0 || w == UINT64_MAX) return -1; /* writable now (POLLOUT says when), or nothing */
+    return w > 60000 ? 60000 : (int)w;
+}
+
+/* Writes what the socket and the throttle take. Returns bytes written or -errno. */
+static ssize_t write_throttled(node_conn_t *c)
+{
+    if (!c->throttle) return outq_write(&c->out, c->fd);
+    uint64_t now = ev_now_ms();
+    size_t allow = throttle_bucket_allow(&c->throttle->bucket, now);
+    if (allow == 0) return 0;
+    ssize_t w = outq_write_upto(&c->out, c->fd, now, allow);
+    if (w > 0) throttle_bucket_consume(&c->throttle->bucket, (size_t)w);
+    return w;
+}
+
 /* Writes as much queued output as the socket takes. 0, or -1 when the connection was closed. */
 static int write_step(node_conn_t *c)
 {
-    ssize_t w = outq_write(&c->out, c->fd);
+    ssize_t w = write_throttled(c);
     if (w < 0) {
         log_warn("event=%s_write_failed err=%s", c->role, strerror((int)-w));
         node_conn_close(c);
@@ -443,8 +480,10 @@ int node_conn_flush(node_conn_t *c, int timeout_ms)
         if (!outq_pending(&c->out)) break;
         uint64_t now = ev_now_ms();
         if (now >= end) return -ETIMEDOUT;
-        struct pollfd p = {c->fd, POLLOUT, 0};
-        if (poll(&p, 1, (int)(end - now)) < 0 && errno != EINTR) return -errno;
+        int wait = (int)(end - now), gate = node_conn_wait_ms(c, now);
+        if (gate >= 0 && gate < wait) wait = gate;
+        struct pollfd p = {c->fd, node_conn_poll_events(c) & POLLOUT, 0};
+        if (poll(&p, 1, wait) < 0 && errno != EINTR) return -errno;
     }
     return c->fd >= 0 ? 0 : -ENOTCONN;
 }
@@ -487,7 +526,7 @@ short node_conn_poll_events(const node_conn_t *c)
 {
     short ev = 0;
     if (!backpressured(c)) ev |= POLLIN;
-    if (outq_pending(&c->out)) ev |= POLLOUT;
+    if (output_wait_ms(c, ev_now_ms()) == 0) ev |= POLLOUT;
     return ev;
 }
 
@@ -551,6 +590,8 @@ void node_conn_serve(node_conn_t *c)
             return;
         }
         int wait = c->policy ? policy_wait_ms(c->policy, now, inflight) : -1;
+        int gate = node_conn_wait_ms(c, now); /* throttled output moves again then */
+        if (gate >= 0 && (wait < 0 || gate < wait)) wait = gate;
         struct pollfd p[2];
         int np = 0, ci = -1, si = -1;
         if (c->fd >= 0) {

@@ -13,6 +13,7 @@
 #include "policy.h"
 #include "request.h"
 #include "store.h"
+#include "throttle.h"
 
 struct sync;
 
@@ -28,6 +29,7 @@ typedef struct {
     policy_t *policy;       /* told about requests and completions; may be NULL */
     uint64_t *invocations;  /* the instance's invocation counter, for STATS */
     struct sync *sync;      /* the backup BACKUP starts and the serving loop drives; NULL: none */
+    throttle_t *throttle;   /* network emulation on what this connection sends; NULL: none */
 
     buf_t in;
     node_req_t req;
@@ -88,7 +90,9 @@ int node_conn_flush(node_conn_t *c, int timeout_ms);
 int node_conn_process(node_conn_t *c);
 
 /* The poll events the connection wants, and one round of I/O for the events poll returned:
- * 0, or -1 when the connection was closed. */
+ * 0, or -1 when the connection was closed. POLLOUT is left out while queued output waits for
+ * the throttle (a held straggler reply, an empty token bucket); node_conn_wait_ms() says for how
+ * long. */
 short node_conn_poll_events(const node_conn_t *c);
 int node_conn_handle(node_conn_t *c, short revents);
 
@@ -99,7 +103,12 @@ int node_conn_check_alive(node_conn_t *c);
 /* Gives idle buffers back between invocations (the instance may sit frozen for minutes). */
 void node_conn_trim(node_conn_t *c);
 
-/* 1 while a request is partly read or a reply partly written. */
+/* How long a poll() may block before queued output may move again under the throttle (ms), or
+ * -1 when no output is waiting for it. */
+int node_conn_wait_ms(const node_conn_t *c, uint64_t now);
+
+/* 1 while a request is partly read or a reply partly written (or held back by the throttle, which
+ * counts as work in flight: a slow function is billed for its slowness). */
 int node_conn_inflight(const node_conn_t *c);
 
 #endif

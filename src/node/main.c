@@ -22,6 +22,7 @@ typedef struct {
     node_conn_t conn;  /* to the proxy; survives freezing */
     node_conn_t peer;  /* to the relay, while this instance is a backup peer */
     sync_t sync;       /* a backup this instance runs as the source */
+    throttle_t throttle; /* network emulation toward the proxy, when configured */
     char instance[17];
     uint64_t invocations;
 } node_t;
@@ -272,6 +273,12 @@ int main(void)
                         .connect_timeout_ms = (int)n->cfg.connect_timeout_ms};
     sync_init(&n->sync, &n->store, &sc);
     n->conn.sync = &n->sync;
+    if (node_throttle_setup(&n->cfg, sc.function, ev_now_ms(), &n->throttle)) {
+        n->conn.throttle = &n->throttle;
+        log_info("event=netem bandwidth=%lld straggler_rate=%g straggler_delay_ms=%lld",
+                 (long long)n->cfg.bandwidth, n->cfg.straggler_rate,
+                 (long long)n->cfg.straggler_delay_ms);
+    }
     log_info("event=init instance=%s runtime_api=%s:%d%s memory_mb=%lld mem_limit=%llu",
              n->instance, n->rt.host, n->rt.port, n->rt.prefix, (long long)memory_mb,
              (unsigned long long)limit);

@@ -2,9 +2,12 @@
 #include "node.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #define OPT(field) offsetof(node_config_t, field)
 const conf_option_t node_options[] = {
@@ -30,6 +33,14 @@ const conf_option_t node_options[] = {
     {"backup-timeout-ms", CONF_MS, OPT(backup_timeout_ms), 1, 3600000, "30000",
      "a backup (either end) fails when no byte moves for this long"},
     {"log-level", CONF_STRING, OPT(log_level), 0, 0, "info", "debug, info, warn or error"},
+    {"bandwidth", CONF_BYTES, OPT(bandwidth), 0, (int64_t)THROTTLE_RATE_MAX, "0",
+     "network emulation: bytes per second sent to the proxy (0: unlimited)"},
+    {"straggler-rate", CONF_STRING, OPT(straggler_rate_text), 0, 0, "0",
+     "network emulation: fraction (0..1) of CGET replies held back"},
+    {"straggler-delay-ms", CONF_MS, OPT(straggler_delay_ms), 0, 3600000, "100",
+     "network emulation: how long a straggler's reply is held"},
+    {"straggler-seed", CONF_INT, OPT(straggler_seed), 0, INT64_MAX, "0",
+     "network emulation: seed of the straggler choice, mixed with the function name (0: random)"},
     CONF_END,
 };
 
@@ -51,7 +62,32 @@ int node_config_from_env(node_config_t *cfg, char *err, size_t errlen)
             return -1;
         }
     }
+    /* Plain decimals only: strtod alone would also take blanks, hexadecimal and "nan". */
+    const char *text = cfg->straggler_rate_text;
+    size_t len = strlen(text);
+    char *end;
+    errno = 0;
+    cfg->straggler_rate = strtod(text, &end);
+    if (len == 0 || len > 32 || strspn(text, "0123456789.eE+-") != len || errno || *end ||
+        !(cfg->straggler_rate >= 0 && cfg->straggler_rate <= 1)) {
+        snprintf(err, errlen, "IC_NODE_STRAGGLER_RATE '%.40s' is not a fraction from 0 to 1",
+                 cfg->straggler_rate_text);
+        return -1;
+    }
     return 0;
+}
+
+int node_throttle_setup(const node_config_t *cfg, const char *function, uint64_t now,
+                        throttle_t *t)
+{
+    if (cfg->bandwidth <= 0 && !(cfg->straggler_rate > 0 && cfg->straggler_delay_ms > 0)) return 0;
+    throttle_bucket_init(&t->bucket, (uint64_t)cfg->bandwidth, 0, now);
+    uint64_t seed = (uint64_t)cfg->straggler_seed;
+    if (seed == 0 && getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed)
+        seed = now ^ ((uint64_t)getpid() << 32); /* no entropy source: still differs per run */
+    throttle_straggler_init(&t->straggler, cfg->straggler_rate, (uint64_t)cfg->straggler_delay_ms,
+                            throttle_seed_mix(seed, function));
+    return 1;
 }
 
 void node_config_free(node_config_t *cfg)
@@ -60,6 +96,8 @@ void node_config_free(node_config_t *cfg)
     cfg->log_level = NULL;
     free(cfg->return_policy);
     cfg->return_policy = NULL;
+    free(cfg->straggler_rate_text);
+    cfg->straggler_rate_text = NULL;
 }
 
 int node_mem_limit(int64_t memory_mb, int64_t reserved_mb, int64_t floor_mb, uint64_t *limit,

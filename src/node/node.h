@@ -11,6 +11,7 @@
 #include "policy.h"
 #include "runtime.h"
 #include "store.h"
+#include "throttle.h"
 
 /* Settings read from IC_NODE_* environment variables (Lambda passes no argv). Each option
  * "name-with-dashes" is read from IC_NODE_NAME_WITH_DASHES:
@@ -36,6 +37,13 @@
  *   IC_NODE_BYE_TIMEOUT_MS       1000     bound on writing BYE (and pending replies) at return
  *   IC_NODE_BACKUP_TIMEOUT_MS    30000    a backup (either end) fails when no byte moves this long
  *   IC_NODE_LOG_LEVEL            info     debug, info, warn or error
+ *   IC_NODE_BANDWIDTH            0        network emulation: bytes per second this node sends
+ *                                         its proxy (k/m/g suffixes; 0 = unlimited)
+ *   IC_NODE_STRAGGLER_RATE       0        network emulation: fraction (0..1) of CGET replies held
+ *                                         back, with the replies behind them
+ *   IC_NODE_STRAGGLER_DELAY_MS   100      ... for this long
+ *   IC_NODE_STRAGGLER_SEED       0        ... chosen by a generator seeded with this and the
+ *                                         function's name (0: a random seed)
  *
  * and from the platform: AWS_LAMBDA_RUNTIME_API (host:port[/prefix]) and
  * AWS_LAMBDA_FUNCTION_MEMORY_SIZE (MiB). */
@@ -51,6 +59,11 @@ typedef struct {
     int64_t bye_timeout_ms;
     int64_t backup_timeout_ms;
     char *log_level;
+    int64_t bandwidth;
+    char *straggler_rate_text; /* as given; parsed into straggler_rate */
+    double straggler_rate;
+    int64_t straggler_delay_ms;
+    int64_t straggler_seed;
 } node_config_t;
 
 extern const conf_option_t node_options[];
@@ -63,6 +76,11 @@ void node_config_free(node_config_t *cfg);
  * 0 on success, -1 (with err) when nothing would be left for chunks. */
 int node_mem_limit(int64_t memory_mb, int64_t reserved_mb, int64_t floor_mb, uint64_t *limit,
                    char *err, size_t errlen);
+
+/* Sets up network emulation from cfg for the function `function` (its name goes into the
+ * straggler seed). Returns 1 when some is configured (t is then ready), 0 when none is. */
+int node_throttle_setup(const node_config_t *cfg, const char *function, uint64_t now,
+                        throttle_t *t);
 
 /* Resident set of this process in MiB (rounded up), from /proc/self/status; 0 if unknown. */
 int64_t node_rss_mb(void);

@@ -2,6 +2,7 @@
 #include "outq.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -88,6 +89,26 @@ int outq_push_chunk(outq_t *q, store_entry_t *e)
     return 0;
 }
 
+int outq_push_hold(outq_t *q, uint64_t until_ms)
+{
+    if (push_small(q) < 0) return -ENOMEM;
+    outq_seg_t s = {.hold_until = until_ms ? until_ms : 1};
+    return push_seg(q, s);
+}
+
+int outq_held(const outq_t *q, uint64_t now_ms, uint64_t *until_ms)
+{
+    for (size_t i = q->head; i < q->nsegs; i++) {
+        const outq_seg_t *s = &q->segs[i];
+        if (s->len > s->off) return 0;
+        if (s->hold_until > now_ms) {
+            *until_ms = s->hold_until;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int outq_push_owned(outq_t *q, char *base, const char *data, size_t len)
 {
     if (push_small(q) < 0) return -ENOMEM;
@@ -97,11 +118,12 @@ int outq_push_owned(outq_t *q, char *base, const char *data, size_t len)
     return 0;
 }
 
-/* Accounts for `n` bytes written from the head. */
-static void advance(outq_t *q, size_t n)
+/* Accounts for `n` bytes written from the head, passing holds over by now_ms on the way. */
+static void advance(outq_t *q, size_t n, uint64_t now_ms)
 {
     while (n > 0 && q->head < q->nsegs) {
         outq_seg_t *s = &q->segs[q->head];
+        if (s->len == s->off && s->hold_until > now_ms) break; /* nothing was written past it */
         size_t k = s->len - s->off < n ? s->len - s->off : n;
         s->off += k;
         n -= k;
@@ -114,17 +136,46 @@ static void advance(outq_t *q, size_t n)
     if (q->head == q->nsegs) q->head = q->nsegs = 0;
 }
 
+/* Drops the finished pieces and the holds whose time has come at the head. */
+static void pass_holds(outq_t *q, uint64_t now_ms)
+{
+    while (q->head < q->nsegs) {
+        outq_seg_t *s = &q->segs[q->head];
+        if (s->len > s->off || s->hold_until > now_ms) break;
+        seg_release(q, s);
+        q->head++;
+    }
+    if (q->head == q->nsegs) q->head = q->nsegs = 0;
+}
+
 ssize_t outq_write(outq_t *q, int fd)
+{
+    return outq_write_upto(q, fd, UINT64_MAX, SIZE_MAX);
+}
+
+ssize_t outq_write_upto(outq_t *q, int fd, uint64_t now_ms, size_t max_bytes)
 {
     if (push_small(q) < 0) return -ENOMEM;
     size_t total = 0;
-    while (q->head < q->nsegs) {
+    for (;;) {
+        pass_holds(q, now_ms);
+        if (q->head == q->nsegs || total >= max_bytes) break;
         struct iovec iov[OUTQ_IOV_MAX];
         int n = 0;
-        for (size_t i = q->head; i < q->nsegs && n < OUTQ_IOV_MAX; i++, n++) {
-            iov[n].iov_base = (char *)q->segs[i].data + q->segs[i].off;
-            iov[n].iov_len = q->segs[i].len - q->segs[i].off;
+        size_t room = max_bytes - total;
+        for (size_t i = q->head; i < q->nsegs && n < OUTQ_IOV_MAX && room > 0; i++) {
+            const outq_seg_t *s = &q->segs[i];
+            if (s->len == s->off) {
+                if (s->hold_until > now_ms) break;
+                continue; /* a hold already over */
+            }
+            size_t len = s->len - s->off < room ? s->len - s->off : room;
+            iov[n].iov_base = (char *)s->data + s->off;
+            iov[n].iov_len = len;
+            room -= len;
+            n++;
         }
+        if (n == 0) break;
         struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
         ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL);
         if (w < 0) {
@@ -132,7 +183,7 @@ ssize_t outq_write(outq_t *q, int fd)
             if (errno == EAGAIN || errno == EWOULDBLOCK) break;
             return -errno;
         }
-        advance(q, (size_t)w);
+        advance(q, (size_t)w, now_ms);
         total += (size_t)w;
     }
     return (ssize_t)total;

@@ -6,17 +6,20 @@
 #define NODE_OUTQ_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "buf.h"
 #include "store.h"
 
-/* One piece: owned bytes (base != NULL, freed when sent) or a chunk body (chunk != NULL). */
+/* One piece: owned bytes (base != NULL, freed when sent), a chunk body (chunk != NULL), or a hold
+ * (len 0, hold_until != 0): nothing behind it is written before that time. */
 typedef struct {
     char *base;
     store_entry_t *chunk;
     const char *data;
     size_t len, off;
+    uint64_t hold_until; /* monotonic ms */
 } outq_seg_t;
 
 typedef struct {
@@ -51,9 +54,18 @@ int outq_push_chunk(outq_t *q, store_entry_t *e);
  * caller still owns base. */
 int outq_push_owned(outq_t *q, char *base, const char *data, size_t len);
 
+/* Holds everything queued after this point (the bytes in `small` included) until the monotonic
+ * time until_ms: a late reply, and the replies behind it, as from a slow function. 0 or -ENOMEM. */
+int outq_push_hold(outq_t *q, uint64_t until_ms);
+/* 1, with the time in *until_ms, when the next byte to write is behind a hold not yet over at
+ * now_ms; 0 otherwise. */
+int outq_held(const outq_t *q, uint64_t now_ms, uint64_t *until_ms);
+
 /* Writes as much as the socket takes. Returns bytes written (0 if it would block or nothing was
- * queued), or -errno. */
+ * queued), or -errno. Holds are ignored (passed over as if their time had come). */
 ssize_t outq_write(outq_t *q, int fd);
+/* The same, writing at most max_bytes and stopping at a hold not over at now_ms. */
+ssize_t outq_write_upto(outq_t *q, int fd, uint64_t now_ms, size_t max_bytes);
 
 /* Moves everything queued into `into` (when not NULL) as if it had been written: for tests and
  * fuzz targets that have no socket. 0 or -ENOMEM. */

@@ -67,7 +67,16 @@ static const conf_option_t options[] = {
      "simulated seconds per real second (decimal >= 1): divides idle-reclaim, multiplies "
      "reclaim-rate; not the function timeout or billing"},
     {"seed", CONF_INT, OPT(seed), 0, INT64_MAX, "0",
-     "seed of the random reclaims, for repeatable runs (0: from the clock, logged)"},
+     "seed of the random reclaims and of the nodes' straggler choice, for repeatable runs (0: "
+     "from the clock, logged)"},
+    {"node-bandwidth", CONF_BYTES, OPT(node_bandwidth), 0, (int64_t)64 << 30, "0",
+     "network emulation: bytes per second each instance sends its proxy, k/m/g suffixes (0: "
+     "unlimited); exported as IC_NODE_BANDWIDTH"},
+    {"straggler-rate", CONF_STRING, OPT(straggler_rate_text), 0, 0, "0",
+     "network emulation: fraction (0..1) of chunk replies an instance holds back; exported as "
+     "IC_NODE_STRAGGLER_RATE"},
+    {"straggler-delay", CONF_MS, OPT(straggler_delay_ms), 0, 3600000, "100ms",
+     "network emulation: how long a held reply waits; exported as IC_NODE_STRAGGLER_DELAY_MS"},
     CONF_END,
 };
 
@@ -107,6 +116,11 @@ static int finish_config(platform_config_t *cfg, char *err, size_t errlen)
                  cfg->time_compression_text, RECLAIM_MAX_COMPRESSION);
         return -1;
     }
+    if (reclaim_parse_decimal(cfg->straggler_rate_text, 0, 1, &cfg->straggler_rate) < 0) {
+        snprintf(err, errlen, "straggler-rate '%.40s' is not a decimal from 0 to 1",
+                 cfg->straggler_rate_text);
+        return -1;
+    }
     if (cfg->seed == 0) {
         /* 53 bits, so that the seed printed in /admin/stats survives any JSON reader. */
         struct timespec ts;
@@ -117,6 +131,30 @@ static int finish_config(platform_config_t *cfg, char *err, size_t errlen)
         if (cfg->seed == 0) cfg->seed = 1;
     }
     return 0;
+}
+
+/* Network emulation happens in each instance (icnode's send path), configured by its environment
+ * as a real function's would be: the options become IC_NODE_* variables every instance inherits.
+ * Unset options leave whatever the environment already says. Call before platform_create(),
+ * which copies the environment, and before any thread starts. 0, or -1 with err set. */
+static int export_network_emulation(const platform_config_t *cfg, char *err, size_t errlen)
+{
+    char v[32];
+    int rc = 0;
+    if (cfg->node_bandwidth > 0) {
+        snprintf(v, sizeof v, "%lld", (long long)cfg->node_bandwidth);
+        rc |= setenv("IC_NODE_BANDWIDTH", v, 1);
+    }
+    if (cfg->straggler_rate > 0) {
+        rc |= setenv("IC_NODE_STRAGGLER_RATE", cfg->straggler_rate_text, 1);
+        snprintf(v, sizeof v, "%lld", (long long)cfg->straggler_delay_ms);
+        rc |= setenv("IC_NODE_STRAGGLER_DELAY_MS", v, 1);
+        /* The run's seed makes the stragglers repeatable too (each node mixes in its name). */
+        snprintf(v, sizeof v, "%lld", (long long)cfg->seed);
+        rc |= setenv("IC_NODE_STRAGGLER_SEED", v, 0);
+    }
+    if (rc) snprintf(err, errlen, "setenv: %s", strerror(errno));
+    return rc ? -1 : 0;
 }
 
 static void free_config(platform_config_t *cfg)
@@ -140,7 +178,8 @@ int main(int argc, char **argv)
         free_config(&cfg);
         return 2;
     }
-    if (finish_config(&cfg, err, sizeof err) < 0) {
+    if (finish_config(&cfg, err, sizeof err) < 0 ||
+        export_network_emulation(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "icplatform: %s\n", err);
         free_config(&cfg);
         return 2;
@@ -203,11 +242,13 @@ int main(int argc, char **argv)
     platform_set_port(p, port);
     log_info("listening host=%s port=%d functions=%lld prefix=%s memory_mb=%lld timeout_ms=%lld "
              "idle_reclaim_ms=%lld billing_ms=%lld max_instances=%lld handler=%s reclaim_rate=%g "
-             "time_compression=%g seed=%lld",
+             "time_compression=%g seed=%lld node_bandwidth=%lld straggler_rate=%g "
+             "straggler_delay_ms=%lld",
              cfg.host, port, (long long)cfg.function_count, cfg.function_prefix,
              (long long)cfg.memory_mb, (long long)cfg.timeout_ms, (long long)cfg.idle_reclaim_ms,
              (long long)cfg.billing_ms, (long long)cfg.max_instances, cfg.handler, cfg.reclaim_rate,
-             cfg.time_compression, (long long)cfg.seed);
+             cfg.time_compression, (long long)cfg.seed, (long long)cfg.node_bandwidth,
+             cfg.straggler_rate, (long long)cfg.straggler_delay_ms);
     printf("READY port=%d\n", port);
     fflush(stdout);
 

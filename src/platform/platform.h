@@ -30,6 +30,11 @@ typedef struct {
     int64_t seed;                /* --seed; main.c replaces 0 with a seed from the clock */
     double reclaim_rate;         /* random reclaims per instance-hour of simulated time, 0: off */
     double time_compression;     /* simulated seconds per real second, >= 1 */
+    /* Network emulation, exported to every instance as IC_NODE_* variables (src/node/node.h). */
+    int64_t node_bandwidth;       /* bytes per second a node sends its proxy; 0: unlimited */
+    char *straggler_rate_text;    /* --straggler-rate as given; parsed into straggler_rate */
+    double straggler_rate;        /* fraction of chunk replies held back */
+    int64_t straggler_delay_ms;   /* how long */
 } platform_config_t;
 
 /* Lambda's payload limits. */

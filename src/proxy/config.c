@@ -103,6 +103,13 @@ static const conf_option_t options[] = {
         "local platform: random reclaims per instance-hour (before time compression)"),
     OPT("seed", CONF_INT, seed, 0, INT64_MAX, "0",
         "seed for the local platform's random reclaims (0: from the clock)"),
+    OPT("node-bandwidth", CONF_BYTES, node_bandwidth, 0, 64 * GiB, "0",
+        "local platform: bytes per second each node sends the proxy, emulating a function's "
+        "network (0: unlimited)"),
+    OPT("straggler-rate", CONF_STRING, straggler_rate, 0, 0, "0",
+        "local platform: fraction (0..1) of chunk replies a node holds back, emulating stragglers"),
+    OPT("straggler-delay", CONF_MS, straggler_delay_ms, 0, 3600000, "100ms",
+        "local platform: how long a held-back chunk reply waits"),
     OPT("log-level", CONF_STRING, log_level, 0, 0, "info", "debug, info, warn or error"),
     CONF_END,
 };
@@ -137,6 +144,11 @@ int proxy_config_load(proxy_config_t *cfg, int argc, char **argv, char *err, siz
     if (parse_decimal(cfg->reclaim_rate, 0, 1e6, &rate) < 0) {
         snprintf(err, errlen, "reclaim-rate '%s' is not a number of reclaims per hour",
                  cfg->reclaim_rate);
+        return -1;
+    }
+    if (parse_decimal(cfg->straggler_rate, 0, 1, &rate) < 0) {
+        snprintf(err, errlen, "straggler-rate '%s' is not a fraction from 0 to 1",
+                 cfg->straggler_rate);
         return -1;
     }
     if (strcmp(cfg->node_return_policy, "anticipatory") && strcmp(cfg->node_return_policy, "idle")) {

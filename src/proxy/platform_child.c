@@ -76,7 +76,8 @@ int platform_child_start(const proxy_config_t *cfg, const char *self_dir, platfo
                               "--billing", cfg->billing, "--billing-log", cfg->billing_log,
                               "--handler", handler, "--max-instances", maxinst,
                               "--log-level", child_level,
-                              NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+                              NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                              NULL, NULL, NULL, NULL, NULL, NULL};
         /* clang-format on */
         /* Lifecycle experiments only: passed when set, so the plain case needs no such flags. */
         size_t argc = 0;
@@ -92,6 +93,20 @@ int platform_child_start(const proxy_config_t *cfg, const char *self_dir, platfo
         if (cfg->seed) {
             argv[argc++] = "--seed";
             argv[argc++] = seed;
+        }
+        /* Network emulation, likewise only when asked for. */
+        char bandwidth[24], delay[32];
+        if (cfg->node_bandwidth > 0) {
+            snprintf(bandwidth, sizeof bandwidth, "%lld", (long long)cfg->node_bandwidth);
+            argv[argc++] = "--node-bandwidth";
+            argv[argc++] = bandwidth;
+        }
+        if (strtod(cfg->straggler_rate, NULL) > 0) {
+            snprintf(delay, sizeof delay, "%lldms", (long long)cfg->straggler_delay_ms);
+            argv[argc++] = "--straggler-rate";
+            argv[argc++] = cfg->straggler_rate;
+            argv[argc++] = "--straggler-delay";
+            argv[argc++] = delay;
         }
         execv(bin, (char *const *)argv);
         fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));

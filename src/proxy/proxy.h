@@ -67,6 +67,10 @@ typedef struct {
     char *time_compression; /* decimal factor >= 1 */
     char *reclaim_rate;     /* local platform: random reclaims per instance-hour */
     int64_t seed;
+    /* network emulation in the local platform's nodes (docs/PLATFORM.md) */
+    int64_t node_bandwidth;     /* bytes per second each node sends; 0: unlimited */
+    char *straggler_rate;       /* decimal fraction of chunk replies held back */
+    int64_t straggler_delay_ms;
     char *log_level;
     /* derived by proxy_config_load */
     double compression;   /* time_compression as a number */
