@@ -1,0 +1,706 @@
+/* icbench.c -- replays one workload (synthetic or the IBM Docker registry trace) against several
+ * caches and reports latency, throughput and hit ratio. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "stats.h"
+#include "targets.h"
+#include "trace.h"
+#include "workload.h"
+
+#define MAX_TARGETS 16
+#define MAX_CLIENTS 1024
+#define DEFAULT_SYNTHETIC_REQUESTS 1000
+
+typedef struct {
+    char *target; /* only from a config file; --target on the command line repeats */
+    char *trace;
+    char *trace_format;
+    int strict;
+    int64_t min_size, max_size;
+    char *size_scale, *time_compress, *hours;
+    char *size_dist;
+    int64_t keys;
+    char *zipf, *get_ratio;
+    int64_t clients, requests, duration_ms, seed, timeout_ms;
+    char *csv;
+    char *key_prefix;
+} icbench_config_t;
+
+#define OPT(name, type, field, min, max, def, help)                                                \
+    {                                                                                              \
+        name, type, offsetof(icbench_config_t, field), min, max, def, help                         \
+    }
+#define TiB ((int64_t)1 << 40)
+
+static const conf_option_t options[] = {
+    OPT("target", CONF_STRING, target, 0, 0, "",
+        "a cache to measure, repeat for several: ic:HOST:PORT[,d=N,p=N] (libinfinicache), "
+        "resp:HOST:PORT (icproxy or redis-server), memcached:HOST:PORT"),
+    OPT("clients", CONF_INT, clients, 1, MAX_CLIENTS, "1",
+        "closed-loop clients per target, each a thread with its own connection"),
+    OPT("requests", CONF_INT, requests, 0, INT64_MAX, "0",
+        "requests per target (0: the whole trace, or 1000 for a synthetic run without --duration)"),
+    OPT("duration", CONF_MS, duration_ms, 0, 30LL * 86400000, "0",
+        "stop each target after this long (0: no limit)"),
+    OPT("seed", CONF_INT, seed, 0, INT64_MAX, "1", "seed of the synthetic workload"),
+    OPT("size-dist", CONF_STRING, size_dist, 0, 0, "fixed:1m",
+        "synthetic object sizes: fixed:SIZE, uniform:MIN-MAX or lognormal:MEDIAN,SIGMA"),
+    OPT("keys", CONF_INT, keys, 1, WORKLOAD_KEYS_MAX, "1000", "synthetic: number of distinct keys"),
+    OPT("zipf", CONF_STRING, zipf, 0, 0, "0.99",
+        "synthetic: Zipf exponent of key popularity (0: uniform)"),
+    OPT("get-ratio", CONF_STRING, get_ratio, 0, 0, "0.9",
+        "synthetic: fraction of requests that are GETs (the rest are SETs)"),
+    OPT("trace", CONF_STRING, trace, 0, 0, "",
+        "replay this trace (IBM Docker registry: JSON array, JSON lines or CSV with a header) "
+        "instead of the synthetic workload"),
+    OPT("trace-format", CONF_STRING, trace_format, 0, 0, "auto", "auto, json or csv"),
+    OPT("strict", CONF_BOOL, strict, 0, 1, "no",
+        "stop at the first malformed trace record instead of reporting and skipping it"),
+    OPT("min-size", CONF_BYTES, min_size, 0, TiB, "0",
+        "trace: keep only objects larger than this (after --size-scale; 0 keeps all)"),
+    OPT("size-scale", CONF_STRING, size_scale, 0, 0, "1", "trace: multiply object sizes by this"),
+    OPT("max-size", CONF_BYTES, max_size, 0, TiB, "0",
+        "cap object sizes at this (trace and synthetic; 0: no cap)"),
+    OPT("time-compress", CONF_STRING, time_compress, 0, 0, "0",
+        "trace: replay at this many times real speed (0: as fast as the clients go)"),
+    OPT("hours", CONF_STRING, hours, 0, 0, "0", "trace: replay only the first N hours (0: all)"),
+    OPT("timeout", CONF_MS, timeout_ms, 100, 3600000, "30s", "per-request timeout"),
+    OPT("csv", CONF_STRING, csv, 0, 0, "", "write one row per request to this file"),
+    OPT("key-prefix", CONF_STRING, key_prefix, 0, 0, "icb",
+        "keys are PREFIX<target number>:<16 hex digits>"),
+    CONF_END,
+};
+
+static const char usage[] =
+    "usage: icbench --target SPEC [--target SPEC ...] [options]\n"
+    "\n"
+    "Runs the same workload against every target, one after the other, and prints latency\n"
+    "percentiles per target, operation and size class, throughput, hit ratio, bytes moved and\n"
+    "errors. A GET that misses is followed by a SET of the object (cache fill). Every value read\n"
+    "is checked byte for byte (wrong_bytes). Exit status: 0 done, 1 wrong bytes seen, 2 bad\n"
+    "options, an unreadable trace or an unreachable target.\n"
+    "\n"
+    "  icbench --target resp:127.0.0.1:6378 --target ic:127.0.0.1:6378,d=10,p=2 \\\n"
+    "          --size-dist lognormal:4m,1.5 --keys 500 --clients 4 --duration 30s\n"
+    "  icbench --target memcached:127.0.0.1:11211 --trace registry.json --min-size 10m";
+
+/* ---- the workload ---- */
+
+typedef struct {
+    trace_op_t op;
+    uint64_t key;
+    uint64_t size;
+    uint32_t version;
+    double at; /* seconds after the start when a paced trace issues it */
+} request_t;
+
+typedef struct {
+    const icbench_config_t *cfg;
+    int is_trace;
+    trace_t trace;
+    double compress; /* > 0: pace the trace */
+    workload_zipf_t zipf;
+    workload_size_t size;
+    double get_ratio;
+    uint64_t limit;      /* requests per target */
+    uint64_t max_object; /* largest object the workload can ask for, 0 if unbounded */
+} workload_t;
+
+static void request_at(const workload_t *w, uint64_t idx, request_t *r)
+{
+    r->version = (uint32_t)(idx + 1);
+    if (w->is_trace) {
+        const trace_record_t *t = &w->trace.records[idx];
+        r->op = t->op;
+        r->key = t->key;
+        r->size = t->size;
+        r->at = w->compress > 0 ? (t->time - w->trace.records[0].time) / w->compress : 0;
+        return;
+    }
+    workload_rng_t rng;
+    workload_rng_seed(&rng, (uint64_t)w->cfg->seed, idx);
+    r->op = workload_rng_double(&rng) < w->get_ratio ? TRACE_OP_GET : TRACE_OP_SET;
+    uint64_t k = workload_zipf_draw(&w->zipf, &rng);
+    r->key = workload_mix64((uint64_t)w->cfg->seed ^ workload_mix64(k + 1));
+    workload_rng_t sizer; /* a key's size is a property of the key */
+    workload_rng_seed(&sizer, (uint64_t)w->cfg->seed, r->key);
+    r->size = workload_size_draw(&w->size, &sizer, (uint64_t)w->cfg->max_size);
+    r->at = 0;
+}
+
+/* ---- measuring ---- */
+
+enum { OPS = 2 };
+static const char *const op_names[OPS] = {"GET", "SET"};
+
+typedef struct {
+    stats_samples_t lat[OPS][STATS_SIZE_CLASSES];
+    uint64_t requests, gets, hits, misses, sets, fills, errors, wrong;
+    uint64_t bytes_read, bytes_written;
+    int out_of_memory;
+} tally_t;
+
+typedef struct run run_t;
+
+typedef struct {
+    run_t *run;
+    int id;
+    pthread_t thread;
+    target_conn_t *conn;
+    tally_t tally;
+    unsigned char *value;
+    size_t value_cap;
+    char last_error[256];
+} worker_t;
+
+struct run {
+    const workload_t *w;
+    const target_t *target;
+    int target_index;
+    const char *key_prefix;
+    uint64_t start_ns, deadline_ns; /* deadline 0: none */
+    atomic_uint_fast64_t next, done;
+    atomic_int running; /* workers still in their loop */
+    FILE *csv;
+    pthread_mutex_t csv_lock;
+};
+
+static atomic_int stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&stop_requested, 1);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_until(uint64_t t_ns)
+{
+    uint64_t now;
+    while ((now = now_ns()) < t_ns && !atomic_load(&stop_requested)) {
+        uint64_t d = t_ns - now;
+        if (d > 100000000) d = 100000000; /* wake up to notice Ctrl-C */
+        struct timespec ts = {(time_t)(d / 1000000000), (long)(d % 1000000000)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void record(worker_t *w, int op, uint64_t size, uint64_t ns)
+{
+    if (stats_samples_add(&w->tally.lat[op][stats_size_class(size)], ns) < 0)
+        w->tally.out_of_memory = 1;
+}
+
+static void csv_row(worker_t *w, uint64_t idx, int op, const request_t *r, const char *result,
+                    uint64_t start, uint64_t ns)
+{
+    run_t *run = w->run;
+    if (!run->csv) return;
+    pthread_mutex_lock(&run->csv_lock);
+    fprintf(run->csv, "%s,%d,%" PRIu64 ",%s,%016" PRIx64 ",%" PRIu64 ",%s,%.3f,%.6f\n",
+            run->target->spec, w->id, idx, op_names[op], r->key, r->size, result, ns / 1e3,
+            (start - run->start_ns) / 1e9);
+    pthread_mutex_unlock(&run->csv_lock);
+}
+
+/* Makes w->value hold version r->version of the object. */
+static const unsigned char *object_bytes(worker_t *w, const request_t *r)
+{
+    if (r->size > w->value_cap) {
+        unsigned char *v = realloc(w->value, r->size);
+        if (!v) return NULL;
+        w->value = v;
+        w->value_cap = r->size;
+    }
+    workload_object_fill(w->value, r->size, r->key, r->version);
+    return w->value;
+}
+
+static void do_set(worker_t *w, uint64_t idx, const request_t *r, const char *key, size_t keylen)
+{
+    char err[256];
+    const unsigned char *v = object_bytes(w, r);
+    if (!v) {
+        w->tally.errors++;
+        w->tally.out_of_memory = 1;
+        return;
+    }
+    uint64_t t0 = now_ns();
+    int rc = target_set(w->conn, key, keylen, v, r->size, err, sizeof err);
+    uint64_t ns = now_ns() - t0;
+    w->tally.sets++;
+    if (rc == TARGET_STORED) {
+        w->tally.bytes_written += r->size;
+        record(w, TRACE_OP_SET, r->size, ns);
+    } else {
+        w->tally.errors++;
+        snprintf(w->last_error, sizeof w->last_error, "%s", err);
+    }
+    csv_row(w, idx, TRACE_OP_SET, r, rc == TARGET_STORED ? "stored" : "error", t0, ns);
+}
+
+static void do_get(worker_t *w, uint64_t idx, const request_t *r, const char *key, size_t keylen)
+{
+    char err[256];
+    const void *value = NULL;
+    size_t len = 0;
+    uint64_t t0 = now_ns();
+    int rc = target_get(w->conn, key, keylen, &value, &len, err, sizeof err);
+    uint64_t ns = now_ns() - t0;
+    w->tally.gets++;
+    const char *result;
+    if (rc == TARGET_HIT) {
+        w->tally.bytes_read += len;
+        /* A trace may give one URI several sizes; any complete version of the key is right. */
+        int right = workload_object_verify(value, len, r->key) == 0 &&
+                    (w->run->w->is_trace || len == r->size);
+        if (right) {
+            w->tally.hits++;
+            record(w, TRACE_OP_GET, len, ns);
+            result = "hit";
+        } else {
+            w->tally.wrong++;
+            result = "wrong";
+            snprintf(w->last_error, sizeof w->last_error, "GET %s returned wrong bytes", key);
+        }
+    } else if (rc == TARGET_MISS) {
+        w->tally.misses++;
+        record(w, TRACE_OP_GET, r->size, ns);
+        result = "miss";
+    } else {
+        w->tally.errors++;
+        snprintf(w->last_error, sizeof w->last_error, "%s", err);
+        result = "error";
+    }
+    csv_row(w, idx, TRACE_OP_GET, r, result, t0, ns);
+    if (rc == TARGET_MISS) {
+        w->tally.fills++;
+        do_set(w, idx, r, key, keylen);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    run_t *run = w->run;
+    for (;;) {
+        if (atomic_load(&stop_requested)) break;
+        uint64_t idx = atomic_fetch_add(&run->next, 1);
+        if (idx >= run->w->limit) break;
+        if (run->deadline_ns && now_ns() >= run->deadline_ns) break;
+        request_t r;
+        request_at(run->w, idx, &r);
+        if (r.at > 0) sleep_until(run->start_ns + (uint64_t)(r.at * 1e9));
+        char key[96];
+        int keylen = snprintf(key, sizeof key, "%s%d:%016" PRIx64, run->key_prefix,
+                              run->target_index, r.key);
+        if (r.op == TRACE_OP_GET)
+            do_get(w, idx, &r, key, (size_t)keylen);
+        else
+            do_set(w, idx, &r, key, (size_t)keylen);
+        w->tally.requests++;
+        atomic_fetch_add(&run->done, 1);
+    }
+    atomic_fetch_sub(&run->running, 1);
+    return NULL;
+}
+
+/* ---- reporting ---- */
+
+typedef struct {
+    tally_t total;
+    double seconds;
+    int clients_failed;
+    char last_error[256];
+} result_t;
+
+static void merge(tally_t *into, tally_t *from)
+{
+    for (int op = 0; op < OPS; op++)
+        for (int c = 0; c < STATS_SIZE_CLASSES; c++) {
+            if (stats_samples_merge(&into->lat[op][c], &from->lat[op][c]) < 0)
+                into->out_of_memory = 1;
+            stats_samples_free(&from->lat[op][c]);
+        }
+    into->requests += from->requests;
+    into->gets += from->gets;
+    into->hits += from->hits;
+    into->misses += from->misses;
+    into->sets += from->sets;
+    into->fills += from->fills;
+    into->errors += from->errors;
+    into->wrong += from->wrong;
+    into->bytes_read += from->bytes_read;
+    into->bytes_written += from->bytes_written;
+    into->out_of_memory |= from->out_of_memory;
+}
+
+static void progress(const run_t *run, int final)
+{
+    uint64_t done = atomic_load(&run->done);
+    double secs = (now_ns() - run->start_ns) / 1e9;
+    char total[32] = "";
+    if (run->w->limit != UINT64_MAX) snprintf(total, sizeof total, "/%" PRIu64, run->w->limit);
+    fprintf(stderr, "\r%-32s %10" PRIu64 "%s requests %8.1f s %10.0f req/s%s", run->target->spec,
+            done, total, secs, secs > 0 ? done / secs : 0, final ? "\n" : "");
+    fflush(stderr);
+}
+
+/* Runs the workload against one target with cfg->clients threads. 0, or -1 on a setup failure. */
+static int run_target(const workload_t *w, const target_t *t, int index, FILE *csv, result_t *res)
+{
+    const icbench_config_t *cfg = w->cfg;
+    int n = (int)cfg->clients;
+    worker_t *workers = calloc((size_t)n, sizeof *workers);
+    run_t run = {
+        .w = w, .target = t, .target_index = index, .key_prefix = cfg->key_prefix, .csv = csv};
+    if (!workers) return -1;
+    pthread_mutex_init(&run.csv_lock, NULL);
+    atomic_init(&run.next, 0);
+    atomic_init(&run.done, 0);
+    atomic_init(&run.running, 0);
+    memset(res, 0, sizeof *res);
+    for (int i = 0; i < n; i++) {
+        char err[256];
+        workers[i].run = &run;
+        workers[i].id = i;
+        workers[i].conn = target_connect(t, err, sizeof err);
+        if (!workers[i].conn) {
+            fprintf(stderr, "icbench: %s: client %d: %s\n", t->spec, i, err);
+            res->clients_failed++;
+        }
+    }
+    run.start_ns = now_ns();
+    run.deadline_ns =
+        cfg->duration_ms > 0 ? run.start_ns + (uint64_t)cfg->duration_ms * 1000000 : 0;
+    int started = 0;
+    for (int i = 0; i < n; i++) {
+        if (!workers[i].conn) continue;
+        atomic_fetch_add(&run.running, 1);
+        if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
+            atomic_fetch_sub(&run.running, 1);
+            target_close(workers[i].conn);
+            workers[i].conn = NULL;
+            res->clients_failed++;
+            continue;
+        }
+        started++;
+    }
+    int tty = isatty(STDERR_FILENO);
+    if (tty && started > 0) {
+        /* Poll the shared counter; the workers never wait for this thread. */
+        while (atomic_load(&run.running) > 0) {
+            progress(&run, 0);
+            struct timespec ts = {0, 200000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (workers[i].conn) pthread_join(workers[i].thread, NULL);
+    res->seconds = (now_ns() - run.start_ns) / 1e9;
+    if (tty && started > 0) progress(&run, 1);
+    for (int i = 0; i < n; i++) {
+        merge(&res->total, &workers[i].tally);
+        if (workers[i].last_error[0])
+            snprintf(res->last_error, sizeof res->last_error, "%s", workers[i].last_error);
+        target_close(workers[i].conn);
+        free(workers[i].value);
+    }
+    for (int op = 0; op < OPS; op++)
+        for (int c = 0; c < STATS_SIZE_CLASSES; c++)
+            stats_samples_sort(&res->total.lat[op][c]);
+    pthread_mutex_destroy(&run.csv_lock);
+    free(workers);
+    return started > 0 ? 0 : -1;
+}
+
+static double ms(uint64_t ns)
+{
+    return ns / 1e6;
+}
+
+static void print_summary(const target_t *targets, result_t *results, int ntargets)
+{
+    printf("\n%-32s %-4s %-10s %9s %10s %10s %10s %10s\n", "target", "op", "size", "count",
+           "p50_ms", "p90_ms", "p99_ms", "p99.9_ms");
+    for (int i = 0; i < ntargets; i++) {
+        for (int op = 0; op < OPS; op++)
+            for (int c = 0; c < STATS_SIZE_CLASSES; c++) {
+                const stats_samples_t *s = &results[i].total.lat[op][c];
+                if (s->n == 0) continue;
+                printf("%-32s %-4s %-10s %9zu %10.3f %10.3f %10.3f %10.3f\n", targets[i].spec,
+                       op_names[op], stats_size_class_name(c), s->n,
+                       ms(stats_percentile(s->v, s->n, 50)), ms(stats_percentile(s->v, s->n, 90)),
+                       ms(stats_percentile(s->v, s->n, 99)),
+                       ms(stats_percentile(s->v, s->n, 99.9)));
+            }
+    }
+    printf("\n%-32s %9s %8s %10s %9s %9s %8s %11s\n", "target", "requests", "seconds", "req/s",
+           "MiB/s", "hit_ratio", "errors", "wrong_bytes");
+    for (int i = 0; i < ntargets; i++) {
+        const tally_t *t = &results[i].total;
+        double secs = results[i].seconds > 0 ? results[i].seconds : 1e-9;
+        double mib = (t->bytes_read + t->bytes_written) / 1048576.0;
+        double hit = t->gets ? (double)t->hits / t->gets : 0;
+        printf("%-32s %9" PRIu64 " %8.2f %10.1f %9.1f %9.3f %8" PRIu64 " %11" PRIu64 "\n",
+               targets[i].spec, t->requests, results[i].seconds, t->requests / secs, mib / secs,
+               hit, t->errors, t->wrong);
+    }
+    printf("\n");
+    for (int i = 0; i < ntargets; i++) {
+        const tally_t *t = &results[i].total;
+        double secs = results[i].seconds > 0 ? results[i].seconds : 1e-9;
+        printf("result target=%s requests=%" PRIu64 " seconds=%.3f req_per_s=%.1f gets=%" PRIu64
+               " hits=%" PRIu64 " misses=%" PRIu64 " hit_ratio=%.4f sets=%" PRIu64 " fills=%" PRIu64
+               " bytes_read=%" PRIu64 " bytes_written=%" PRIu64 " errors=%" PRIu64
+               " wrong_bytes=%" PRIu64 " clients_failed=%d\n",
+               targets[i].spec, t->requests, results[i].seconds, t->requests / secs, t->gets,
+               t->hits, t->misses, t->gets ? (double)t->hits / t->gets : 0, t->sets, t->fills,
+               t->bytes_read, t->bytes_written, t->errors, t->wrong, results[i].clients_failed);
+        if (results[i].last_error[0])
+            fprintf(stderr, "icbench: %s: last error: %s\n", targets[i].spec,
+                    results[i].last_error);
+        if (t->out_of_memory)
+            fprintf(stderr, "icbench: %s: out of memory: some samples were not kept\n",
+                    targets[i].spec);
+    }
+    fflush(stdout);
+}
+
+/* ---- options ---- */
+
+/* A decimal option in [lo, hi]. */
+static int parse_decimal(const char *name, const char *s, double lo, double hi, double *out,
+                         char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
+        snprintf(err, errlen, "option %s: '%s' is not a number from %g to %g", name, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Removes every --target from argv (it may repeat, which the option table cannot express). */
+static int take_targets(int *argc, char **argv, const char **specs, int *n, char *err,
+                        size_t errlen)
+{
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        const char *v = NULL;
+        if (!strcmp(argv[i], "--target")) {
+            if (i + 1 >= *argc) {
+                snprintf(err, errlen, "option --target needs a value");
+                return -1;
+            }
+            v = argv[++i];
+        } else if (!strncmp(argv[i], "--target=", 9)) {
+            v = argv[i] + 9;
+        } else {
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (*n == MAX_TARGETS) {
+            snprintf(err, errlen, "at most %d targets", MAX_TARGETS);
+            return -1;
+        }
+        specs[(*n)++] = v;
+    }
+    *argc = out;
+    argv[out] = NULL;
+    return 0;
+}
+
+static int setup_workload(const icbench_config_t *cfg, workload_t *w, char *err, size_t errlen)
+{
+    memset(w, 0, sizeof *w);
+    w->cfg = cfg;
+    if (cfg->trace[0]) {
+        trace_format_t fmt;
+        if (!strcmp(cfg->trace_format, "auto"))
+            fmt = TRACE_FORMAT_AUTO;
+        else if (!strcmp(cfg->trace_format, "json"))
+            fmt = TRACE_FORMAT_JSON;
+        else if (!strcmp(cfg->trace_format, "csv"))
+            fmt = TRACE_FORMAT_CSV;
+        else {
+            snprintf(err, errlen, "option trace-format: '%s' is not auto, json or csv",
+                     cfg->trace_format);
+            return -1;
+        }
+        double scale, hours;
+        if (parse_decimal("size-scale", cfg->size_scale, 0, 1e6, &scale, err, errlen) < 0 ||
+            parse_decimal("time-compress", cfg->time_compress, 0, 1e9, &w->compress, err, errlen) <
+                0 ||
+            parse_decimal("hours", cfg->hours, 0, 1e6, &hours, err, errlen) < 0)
+            return -1;
+        if (trace_load(cfg->trace, fmt, cfg->strict, stderr, &w->trace, err, errlen) < 0) return -1;
+        size_t read = w->trace.count;
+        w->trace.count = trace_filter(w->trace.records, w->trace.count, scale,
+                                      (uint64_t)cfg->min_size, (uint64_t)cfg->max_size, hours);
+        fprintf(stderr,
+                "icbench: trace %s: %ld lines, %zu GET/PUT records, %" PRIu64
+                " other methods ignored, %" PRIu64 " malformed, %zu kept after filters\n",
+                cfg->trace, w->trace.lines, read, w->trace.ignored, w->trace.malformed,
+                w->trace.count);
+        if (w->trace.count == 0) {
+            snprintf(err, errlen, "trace %s: no records to replay", cfg->trace);
+            return -1;
+        }
+        w->is_trace = 1;
+        w->limit = w->trace.count;
+        if (cfg->requests > 0 && (uint64_t)cfg->requests < w->limit)
+            w->limit = (uint64_t)cfg->requests;
+        for (size_t i = 0; i < w->trace.count; i++)
+            if (w->trace.records[i].size > w->max_object) w->max_object = w->trace.records[i].size;
+        return 0;
+    }
+    double zipf;
+    if (workload_size_parse(cfg->size_dist, &w->size, err, errlen) < 0 ||
+        parse_decimal("zipf", cfg->zipf, 0, 10, &zipf, err, errlen) < 0 ||
+        parse_decimal("get-ratio", cfg->get_ratio, 0, 1, &w->get_ratio, err, errlen) < 0)
+        return -1;
+    if (workload_zipf_init(&w->zipf, (uint64_t)cfg->keys, zipf) < 0) {
+        snprintf(err, errlen, "out of memory for %" PRId64 " keys", cfg->keys);
+        return -1;
+    }
+    if (cfg->requests > 0)
+        w->limit = (uint64_t)cfg->requests;
+    else
+        w->limit = cfg->duration_ms > 0 ? UINT64_MAX : DEFAULT_SYNTHETIC_REQUESTS;
+    w->max_object = workload_size_bound(&w->size, (uint64_t)cfg->max_size);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    icbench_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    char err[512];
+    const char *specs[MAX_TARGETS];
+    int ntargets = 0, status = 2;
+    target_t targets[MAX_TARGETS];
+    result_t *results = NULL;
+    workload_t w;
+    memset(&w, 0, sizeof w);
+    FILE *csv = NULL;
+
+    if (take_targets(&argc, argv, specs, &ntargets, err, sizeof err) < 0) goto usage_error;
+    int rc = conf_parse_args(options, &cfg, argc, argv, usage, err, sizeof err);
+    if (rc == 1) { /* --help or --sample-config was printed */
+        status = 0;
+        goto out;
+    }
+    if (rc < 0) goto usage_error;
+    if (ntargets == 0 && cfg.target[0]) specs[ntargets++] = cfg.target;
+    if (ntargets == 0) {
+        snprintf(err, sizeof err, "no --target given (see --help)");
+        goto usage_error;
+    }
+    /* Keys must suit every protocol: memcached's text protocol forbids blanks and controls. */
+    size_t plen = strlen(cfg.key_prefix);
+    for (size_t i = 0; i < plen; i++)
+        if (cfg.key_prefix[i] <= ' ' || cfg.key_prefix[i] == 127) plen = 0;
+    if (plen == 0 || plen > 32) {
+        snprintf(err, sizeof err, "option key-prefix: 1 to 32 characters, no blanks or controls");
+        goto usage_error;
+    }
+    for (int i = 0; i < ntargets; i++) {
+        if (target_parse(specs[i], &targets[i], err, sizeof err) < 0) goto usage_error;
+        targets[i].timeout_ms = (int)cfg.timeout_ms;
+    }
+    if (setup_workload(&cfg, &w, err, sizeof err) < 0) goto error;
+
+    /* Every target must answer before anything runs: a typo should not cost a long run. */
+    for (int i = 0; i < ntargets; i++) {
+        target_conn_t *c = target_connect(&targets[i], err, sizeof err);
+        if (!c) {
+            fprintf(stderr, "icbench: target %s is not reachable: %s\n", targets[i].spec, err);
+            goto out;
+        }
+        uint64_t item_max = target_item_size_max(c);
+        if (item_max && (w.max_object == 0 || w.max_object > item_max))
+            fprintf(stderr,
+                    "icbench: warning: %s stores items up to %" PRIu64
+                    " bytes (memcached -I); larger objects will count as errors\n",
+                    targets[i].spec, item_max);
+        target_close(c);
+    }
+    if (cfg.csv[0]) {
+        csv = fopen(cfg.csv, "w");
+        if (!csv) {
+            snprintf(err, sizeof err, "cannot write %s: %s", cfg.csv, strerror(errno));
+            goto error;
+        }
+        fprintf(csv, "target,client,index,op,key,size,result,latency_us,start_s\n");
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    if (w.is_trace)
+        printf("icbench: trace %s, %" PRIu64 " requests per target, %" PRId64 " clients\n",
+               cfg.trace, w.limit, cfg.clients);
+    else
+        printf("icbench: synthetic %s, %" PRId64 " keys, zipf %s, get-ratio %s, %" PRId64
+               " clients, seed %" PRId64 "\n",
+               cfg.size_dist, cfg.keys, cfg.zipf, cfg.get_ratio, cfg.clients, cfg.seed);
+    fflush(stdout);
+    results = calloc((size_t)ntargets, sizeof *results);
+    if (!results) {
+        snprintf(err, sizeof err, "out of memory");
+        goto error;
+    }
+    int wrong = 0, ran = 0;
+    for (int i = 0; i < ntargets && !atomic_load(&stop_requested); i++) {
+        if (run_target(&w, &targets[i], i, csv, &results[i]) == 0) ran++;
+        wrong |= results[i].total.wrong > 0;
+    }
+    print_summary(targets, results, ntargets);
+    status = wrong ? 1 : ran == ntargets ? 0 : 2;
+    if (ran < ntargets) fprintf(stderr, "icbench: some targets could not be measured\n");
+    goto out;
+
+usage_error:
+    fprintf(stderr, "icbench: %s\n", err);
+    goto out;
+error:
+    fprintf(stderr, "icbench: %s\n", err);
+out:
+    if (csv && fclose(csv) != 0) {
+        fprintf(stderr, "icbench: cannot write %s\n", cfg.csv);
+        status = 2;
+    }
+    if (results)
+        for (int i = 0; i < ntargets; i++)
+            for (int op = 0; op < OPS; op++)
+                for (int c = 0; c < STATS_SIZE_CLASSES; c++)
+                    stats_samples_free(&results[i].total.lat[op][c]);
+    free(results);
+    free(w.trace.records);
+    workload_zipf_free(&w.zipf);
+    for (const conf_option_t *o = options; o->name; o++)
+        if (o->type == CONF_STRING) free(*(char **)((char *)&cfg + o->offset));
+    return status;
+}
