@@ -23,6 +23,7 @@
 #include "proxy.h"
 #include "resp.h"
 
+#define WARMUP_GRACE_MS 50        /* a warm-up invocation takes ~20 ms on the local platform */
 #define BACKUP_MAX_ACTIVE 2         /* backups at once: each one doubles a function's instances */
 #define RELAY_HELLO_MAX 512         /* bytes of the RELAY introduction */
 #define RELAY_PIPE_SIZE (1 << 20)
@@ -69,6 +70,9 @@ static void warmup_tick(ev_loop_t *loop, void *arg)
         /* A node serving or being woken is warm already. */
         if (n->state == NODE_AWAKE || n->state == NODE_INVOKING) continue;
         node_invoke(n, "warmup");
+        /* A warm-up returns at once, but while it runs the instance is busy: requests for the
+         * node wait this long rather than start a second instance (node_kick). */
+        n->warming_until_ms = ev_now_ms() + WARMUP_GRACE_MS;
         srv->stats.warmups++;
         warmed++;
     }

@@ -324,10 +324,25 @@ static void stream_body_done(relay_t *r, relay_status_t st, void *arg)
     icset_body_moved(q->op, q->slot, st);
 }
 
+static void warm_wait_done(ev_loop_t *loop, void *arg)
+{
+    node_t *n = arg;
+    n->warm_timer = 0;
+    node_kick(n);
+}
+
 void node_kick(node_t *n)
 {
     server_t *srv = n->srv;
     if (!n->pending_head) return;
+    if ((n->state == NODE_DOWN || n->state == NODE_ASLEEP) && ev_now_ms() < n->warming_until_ms) {
+        /* A warm-up is running on the function's instance: an invocation now would find it
+         * busy and start a second, empty instance. Wait for the warm-up to end. */
+        if (!n->warm_timer)
+            n->warm_timer =
+                ev_timer_add(srv->loop, n->warming_until_ms - ev_now_ms(), warm_wait_done, n);
+        return;
+    }
     if (n->state == NODE_DOWN || n->state == NODE_ASLEEP) {
         /* Woken for a backup only: the invocation is billed as backup. */
         node_invoke(n, n->pending_head->kind == NREQ_BACKUP && !n->pending_head->next ? "backup"

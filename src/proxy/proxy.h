@@ -253,6 +253,8 @@ struct node {
     uint64_t invoke_started_ms; /* when the current wait for a HELLO began */
     int invoke_attempts;        /* invocations sent in this wait after the first (retries) */
     int replace_ok;             /* the instance in use stopped answering: another may take over */
+    uint64_t warming_until_ms;  /* a warm-up invocation may still run until then (lifecycle.c) */
+    uint64_t warm_timer;
     nreq_t *parked;             /* its body is next on the connection; reading waits for the op */
     /* what the proxy knows of the instance's store (repair.c) */
     int inventory_pending;     /* an INVENTORY request is out */
