@@ -7,7 +7,7 @@ BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-asan fuzz bench clean
+.PHONY: all deps build run test test-asan fuzz bench availability bench-backup clean
 
 all: build
 
@@ -42,6 +42,14 @@ fuzz: deps
 
 bench: build
 	@bench/run-all.sh $(BUILD)
+
+# Lifecycle experiments (docs/EVALUATION.md): availability under random reclaims without backup,
+# with backup, with backup + repair (about 4 minutes); backup speed against a raw copy (~2 min).
+availability: build
+	@/usr/bin/python3 bench/availability.py --bin $(BUILD)/bin --json $(BUILD)/availability.json $(ARGS)
+
+bench-backup: build
+	@/usr/bin/python3 bench/bench_backup.py --bin $(BUILD)/bin --json $(BUILD)/bench-backup.json $(ARGS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
