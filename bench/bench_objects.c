@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 
 #include "infinicache.h"
+#include "net.h"
 
 /* One line per figure, key=value fields, so run-all.sh can grep them into its summary table. */
 
@@ -235,48 +236,6 @@ static int tcp_connect(const char *addr) {
     return fd;
 }
 
-static int write_all(int fd, const void *buf, size_t len) {
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-static int writev_all(int fd, struct iovec *iov, int cnt) {
-    while (cnt > 0) {
-        ssize_t w = writev(fd, iov, cnt);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        while (cnt > 0 && (size_t)w >= iov->iov_len) {
-            w -= (ssize_t)iov->iov_len;
-            iov++;
-            cnt--;
-        }
-        if (cnt > 0) {
-            iov->iov_base = (char *)iov->iov_base + w;
-            iov->iov_len -= (size_t)w;
-        }
-    }
-    return 0;
-}
-
-static int read_all(int fd, void *buf, size_t len) {
-    char *p = buf;
-    while (len > 0) {
-        ssize_t r = read(fd, p, len);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return -1;
-        p += r;
-        len -= (size_t)r;
-    }
-    return 0;
-}
-
 typedef struct {
     int fd;
     const char *key;
@@ -312,7 +271,7 @@ static int memcached_op(void *arg, int op) {
         char head[256];
         int hl = snprintf(head, sizeof head, "set %s 0 0 %zu\r\n", c->key, c->size);
         struct iovec iov[3] = {{head, (size_t)hl}, {(void *)c->value, c->size}, {"\r\n", 2}};
-        if (writev_all(c->fd, iov, 3) != 0) goto io;
+        if (net_writev_all(c->fd, iov, 3) != 0) goto io;
         int ll = read_line(c->fd, line, sizeof line, &got);
         if (ll < 0) goto io;
         if (strncmp(line, "STORED\r\n", 8) != 0) {
@@ -323,7 +282,7 @@ static int memcached_op(void *arg, int op) {
     }
     char req[256];
     int rl = snprintf(req, sizeof req, "get %s\r\n", c->key);
-    if (write_all(c->fd, req, (size_t)rl) != 0) goto io;
+    if (net_write_all(c->fd, req, (size_t)rl) != 0) goto io;
     int ll = read_line(c->fd, line, sizeof line, &got);
     if (ll < 0) goto io;
     size_t len = 0;
@@ -339,12 +298,12 @@ static int memcached_op(void *arg, int op) {
         memcpy(c->readback, line + ll, c->size);
         char tail[7];
         memcpy(tail, line + ll + c->size, have - c->size);
-        if (read_all(c->fd, tail + (have - c->size), total - have) != 0) goto io;
+        if (net_read_all(c->fd, tail + (have - c->size), total - have) != 0) goto io;
     } else {
         memcpy(c->readback, line + ll, have);
-        if (read_all(c->fd, c->readback + have, c->size - have) != 0) goto io;
+        if (net_read_all(c->fd, c->readback + have, c->size - have) != 0) goto io;
         char tail[7];
-        if (read_all(c->fd, tail, 7) != 0) goto io;
+        if (net_read_all(c->fd, tail, 7) != 0) goto io;
     }
     if (!c->verified) {
         if (memcmp(c->readback, c->value, c->size) != 0) {
@@ -374,11 +333,11 @@ static void *raw_server_main(void *arg) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     char cmd;
-    while (read_all(fd, &cmd, 1) == 0) {
+    while (net_read_all(fd, &cmd, 1) == 0) {
         if (cmd == 'G') {
-            if (write_all(fd, s->buf, s->size) != 0) break;
+            if (net_write_all(fd, s->buf, s->size) != 0) break;
         } else if (cmd == 'S') {
-            if (read_all(fd, s->buf, s->size) != 0 || write_all(fd, "+", 1) != 0) break;
+            if (net_read_all(fd, s->buf, s->size) != 0 || net_write_all(fd, "+", 1) != 0) break;
         } else {
             break;
         }
@@ -398,11 +357,11 @@ static int raw_op(void *arg, int op) {
     raw_ctx_t *c = arg;
     char ack;
     if (op == OP_GET) {
-        if (write_all(c->fd, "G", 1) != 0 || read_all(c->fd, c->readback, c->size) != 0) return -1;
+        if (net_write_all(c->fd, "G", 1) != 0 || net_read_all(c->fd, c->readback, c->size) != 0) return -1;
         return 0;
     }
-    if (write_all(c->fd, "S", 1) != 0 || write_all(c->fd, c->value, c->size) != 0 ||
-        read_all(c->fd, &ack, 1) != 0)
+    if (net_write_all(c->fd, "S", 1) != 0 || net_write_all(c->fd, c->value, c->size) != 0 ||
+        net_read_all(c->fd, &ack, 1) != 0)
         return -1;
     return 0;
 }
@@ -496,7 +455,7 @@ int main(int argc, char **argv) {
             if (rc.fd >= 0) {
                 res[OP_GET][T_RAW] = run_series(&opt, "raw_tcp", OP_GET, raw_op, &rc);
                 res[OP_SET][T_RAW] = run_series(&opt, "raw_tcp", OP_SET, raw_op, &rc);
-                write_all(rc.fd, "Q", 1);
+                net_write_all(rc.fd, "Q", 1);
                 close(rc.fd);
             }
             pthread_join(th, NULL);

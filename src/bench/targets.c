@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "infinicache.h"
+#include "net.h"
 
 #define MC_LINE_MAX 1024                 /* longest memcached reply line we accept */
 #define MC_VALUE_MAX ((uint64_t)4 << 30) /* largest value a memcached reply may announce */
@@ -133,25 +134,6 @@ static int tcp_connect(const target_t *t, char *err, size_t errlen)
     return fd;
 }
 
-static int writev_all(int fd, struct iovec *iov, int cnt)
-{
-    while (cnt > 0) {
-        ssize_t w = writev(fd, iov, cnt);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        while (cnt > 0 && (size_t)w >= iov->iov_len) {
-            w -= (ssize_t)iov->iov_len;
-            iov++;
-            cnt--;
-        }
-        if (cnt > 0) {
-            iov->iov_base = (char *)iov->iov_base + w;
-            iov->iov_len -= (size_t)w;
-        }
-    }
-    return 0;
-}
-
 /* Makes at least need unread bytes available at rbuf + rpos. */
 static int mc_fill(target_conn_t *c, size_t need)
 {
@@ -218,7 +200,7 @@ static int mc_open(target_conn_t *c, char *err, size_t errlen)
 static int mc_check(target_conn_t *c, char *err, size_t errlen)
 {
     struct iovec iov[1] = {{(void *)"version\r\nstats settings\r\n", 25}};
-    if (writev_all(c->fd, iov, 1) < 0) {
+    if (net_writev_all(c->fd, iov, 1) < 0) {
         snprintf(err, errlen, "memcached: cannot send: %s", strerror(errno));
         return -1;
     }
@@ -239,7 +221,7 @@ static int mc_get(target_conn_t *c, const char *key, size_t keylen, const void *
                   char *err, size_t errlen)
 {
     struct iovec iov[3] = {{(void *)"get ", 4}, {(void *)key, keylen}, {(void *)"\r\n", 2}};
-    if (writev_all(c->fd, iov, 3) < 0) {
+    if (net_writev_all(c->fd, iov, 3) < 0) {
         snprintf(err, errlen, "memcached: cannot send: %s", strerror(errno));
         return TARGET_ERROR;
     }
@@ -283,7 +265,7 @@ static int mc_set(target_conn_t *c, const char *key, size_t keylen, const void *
                            {tail, (size_t)tl},
                            {(void *)value, len},
                            {(void *)"\r\n", 2}};
-    if (writev_all(c->fd, iov, 5) < 0) {
+    if (net_writev_all(c->fd, iov, 5) < 0) {
         snprintf(err, errlen, "memcached: cannot send: %s", strerror(errno));
         return TARGET_ERROR;
     }

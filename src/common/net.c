@@ -154,3 +154,48 @@ int net_accept(int lfd)
         if (errno != EINTR) return -errno;
     }
 }
+
+int net_write_all(int fd, const void *p, size_t n)
+{
+    const char *at = p;
+    while (n > 0) {
+        ssize_t w = write(fd, at, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        at += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int net_writev_all(int fd, struct iovec *iov, int cnt)
+{
+    while (cnt > 0) {
+        ssize_t w = writev(fd, iov, cnt);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        while (cnt > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            cnt--;
+        }
+        if (cnt > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
+int net_read_all(int fd, void *p, size_t n)
+{
+    char *at = p;
+    while (n > 0) {
+        ssize_t r = read(fd, at, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        at += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}

@@ -3,6 +3,7 @@
 #define IC_NET_H
 
 #include <stddef.h>
+#include <sys/uio.h>
 
 /* Parses "host:port" (host may be "[::1]"). 0 or -EINVAL. */
 int net_split_hostport(const char *addr, char *host, size_t hostlen, int *port);
@@ -18,5 +19,12 @@ int net_accept(int lfd);
 int net_set_nonblock(int fd, int on);
 int net_set_nodelay(int fd);
 int net_set_bufsizes(int fd, int bytes);
+
+/* Blocking I/O that moves everything (retrying EINTR and short transfers): for clients, tools
+ * and benchmarks, never the event loops. 0, or -1 on an error or end of file. net_writev_all
+ * advances the iovec array it is given. */
+int net_write_all(int fd, const void *p, size_t n);
+int net_writev_all(int fd, struct iovec *iov, int cnt);
+int net_read_all(int fd, void *p, size_t n);
 
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "infinicache.h"
+#include "net.h"
 
 #define MAX_PROXIES 64
 
@@ -50,18 +51,6 @@ static long parse_num(const char *flag, const char *s)
         exit(2);
     }
     return v;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 /* Reads all of stdin into a malloc'd buffer the caller frees, bounded by max. */
@@ -154,7 +143,7 @@ static int cmd_get(ic_client_t *c, const char *key, const char *file)
             return 2;
         }
     }
-    int bad = write_all(fd, val, len) < 0;
+    int bad = net_write_all(fd, val, len) < 0;
     if (bad) fprintf(stderr, "iccli: write: %s\n", strerror(errno));
     if (fd != 1 && close(fd) < 0 && !bad) {
         fprintf(stderr, "iccli: close %s: %s\n", file, strerror(errno));
