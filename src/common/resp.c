@@ -113,6 +113,30 @@ ssize_t resp_parse_header(const char *buf, size_t len, const resp_limits_t *lim,
     return cr + 2;
 }
 
+ssize_t resp_parse_bulk_array(const char *buf, size_t len, const resp_limits_t *lim, int *argc,
+                              const char **argv, size_t *argl)
+{
+    resp_header_t h;
+    ssize_t r = resp_parse_header(buf, len, lim, &h);
+    if (r <= 0) return r;
+    if (h.type != RESP_ARRAY || h.n < 1) return RESP_EPROTO;
+    size_t off = (size_t)r;
+    for (int64_t i = 0; i < h.n; i++) {
+        resp_header_t b;
+        r = resp_parse_header(buf + off, len - off, lim, &b);
+        if (r <= 0) return r;
+        if (b.type != RESP_BULK || b.n < 0) return RESP_EPROTO;
+        size_t body = (size_t)r + (size_t)b.n;
+        if (len - off < body + 2) return 0;
+        if (buf[off + body] != '\r' || buf[off + body + 1] != '\n') return RESP_EPROTO;
+        argv[i] = buf + off + r;
+        argl[i] = (size_t)b.n;
+        off += body + 2;
+    }
+    *argc = (int)h.n;
+    return (ssize_t)off;
+}
+
 void resp_cmd_init(resp_cmd_t *c)
 {
     memset(c, 0, sizeof *c);

@@ -46,6 +46,13 @@ typedef struct {
  * 0 if the line is not complete yet, or a negative RESP_E* code. */
 ssize_t resp_parse_header(const char *buf, size_t len, const resp_limits_t *lim, resp_header_t *out);
 
+/* Parses one whole array of 1..lim->max_array bulk strings (a short message such as a node's
+ * HELLO or a relay introduction) at buf[0..len): argv/argl (room for lim->max_array) point into
+ * buf. Returns bytes consumed (> 0), 0 if incomplete, or a negative RESP_E* code (also for any
+ * other shape). */
+ssize_t resp_parse_bulk_array(const char *buf, size_t len, const resp_limits_t *lim, int *argc,
+                              const char **argv, size_t *argl);
+
 /* Incremental command reader for servers. Small arguments are copied into the reader; a bulk
  * longer than `small_max` stops the reader so the caller can place its body where it belongs. */
 #define RESP_CMD_MAX_SMALL_ARGS 1024

@@ -416,42 +416,22 @@ static void intro_io(ev_loop_t *loop, int fd, int events, void *arg)
     in->len += (size_t)n;
     /* Expect exactly: *3 $5 RELAY $<n> token $<n> role, each bulk small. */
     const char *argv[3];
-    size_t argl[3], off = 0;
+    size_t argl[3];
+    int argc = 0;
     resp_limits_t lim = resp_default_limits;
     lim.max_bulk = 128;
     lim.max_array = 3;
-    resp_header_t h;
-    ssize_t r = resp_parse_header(in->buf, in->len, &lim, &h);
-    int bad = r < 0 || (r > 0 && (h.type != RESP_ARRAY || h.n != 3));
-    if (r > 0 && !bad) {
-        off = (size_t)r;
-        for (int i = 0; i < 3 && !bad; i++) {
-            r = resp_parse_header(in->buf + off, in->len - off, &lim, &h);
-            if (r == 0) break;
-            if (r < 0 || h.type != RESP_BULK || h.n < 0) {
-                bad = 1;
-                break;
-            }
-            if (in->len - off < (size_t)r + (size_t)h.n + 2) {
-                r = 0;
-                break;
-            }
-            argv[i] = in->buf + off + r;
-            argl[i] = (size_t)h.n;
-            off += (size_t)r + (size_t)h.n + 2;
-            if (i == 2) r = 1;
-        }
-    }
-    if (!bad && r > 0 && off > 0 && argl[0] == 5 && !strncasecmp(argv[0], "RELAY", 5)) {
-        server_t *srv = in->srv;
-        size_t token_off = (size_t)(argv[1] - in->buf), role_off = (size_t)(argv[2] - in->buf);
-        relay_intro_t copy = *in;
-        intro_free(in, 0);
-        relay_attach(srv, fd, copy.buf + token_off, argl[1], copy.buf + role_off, argl[2],
-                     copy.buf + off, copy.len - off);
+    ssize_t used = resp_parse_bulk_array(in->buf, in->len, &lim, &argc, argv, argl);
+    if (used > 0 && argc == 3 && argl[0] == 5 && !strncasecmp(argv[0], "RELAY", 5)) {
+        /* The connection leaves the introduction stage; the bytes after it go with it. */
+        ev_del(loop, fd);
+        ev_timer_cancel(loop, in->timer);
+        relay_attach(in->srv, fd, argv[1], argl[1], argv[2], argl[2], in->buf + used,
+                     in->len - (size_t)used);
+        free(in);
         return;
     }
-    if (bad || r > 0 || in->len == sizeof in->buf) {
+    if (used != 0 || in->len == sizeof in->buf) {
         log_warn("event=relay_bad_intro");
         intro_free(in, 1);
     }

@@ -548,31 +548,13 @@ static void on_bye(conn_t *c)
     if (n->pending_head || n->inflight_head) node_invoke(n, "activate");
 }
 
-/* Parses a whole unsolicited message (array of small bulks). 1 done, 0 need more, -1 bad. */
-static int parse_message(conn_t *c, int *argc, const char **argv, size_t *argl)
+/* Parses a whole unsolicited message (array of small bulks). >0 bytes used, 0 need more, <0 bad. */
+static ssize_t parse_message(conn_t *c, int *argc, const char **argv, size_t *argl)
 {
-    const char *p = buf_head(&c->in);
-    size_t len = buf_len(&c->in), off = 0;
     resp_limits_t lim = resp_default_limits;
     lim.max_bulk = 4096;
     lim.max_array = NODE_MAX_MSG_ARGS;
-    resp_header_t h;
-    ssize_t r = resp_parse_header(p, len, &lim, &h);
-    if (r <= 0) return r == 0 ? 0 : -1;
-    if (h.type != RESP_ARRAY || h.n < 1) return -1;
-    off = (size_t)r;
-    int n = (int)h.n;
-    for (int i = 0; i < n; i++) {
-        r = resp_parse_header(p + off, len - off, &lim, &h);
-        if (r <= 0) return r == 0 ? 0 : -1;
-        if (h.type != RESP_BULK || h.n < 0) return -1;
-        if (len - off < (size_t)r + (size_t)h.n + 2) return 0;
-        argv[i] = p + off + r;
-        argl[i] = (size_t)h.n;
-        off += (size_t)r + (size_t)h.n + 2;
-    }
-    *argc = n;
-    return (int)off;
+    return resp_parse_bulk_array(buf_head(&c->in), buf_len(&c->in), &lim, argc, argv, argl);
 }
 
 static void cget_body_started(node_t *n, nreq_t *q, size_t len)
@@ -719,7 +701,7 @@ static void node_process_input(conn_t *c)
             int argc = 0;
             const char *argv[NODE_MAX_MSG_ARGS];
             size_t argl[NODE_MAX_MSG_ARGS];
-            int used = parse_message(c, &argc, argv, argl);
+            ssize_t used = parse_message(c, &argc, argv, argl);
             if (used == 0) return;
             if (used < 0) {
                 conn_fail(c, "malformed message from node");

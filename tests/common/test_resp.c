@@ -349,6 +349,34 @@ static void test_encoders_round_trip(void **state)
     assert_non_null(resp_strerror(12345));
 }
 
+static void test_bulk_array(void **state)
+{
+    (void)state;
+    resp_limits_t lim = resp_default_limits;
+    lim.max_bulk = 16;
+    lim.max_array = 3;
+    const char *argv[3];
+    size_t argl[3];
+    int argc = 0;
+    static const char msg[] = "*2\r\n$5\r\nHELLO\r\n$0\r\n\r\nrest";
+    size_t whole = sizeof msg - 1 - 4;
+    assert_int_equal(resp_parse_bulk_array(msg, sizeof msg - 1, &lim, &argc, argv, argl),
+                     (ssize_t)whole);
+    assert_int_equal(argc, 2);
+    assert_int_equal(argl[0], 5);
+    assert_memory_equal(argv[0], "HELLO", 5);
+    assert_int_equal(argl[1], 0);
+    /* Every prefix is incomplete, never an error. */
+    for (size_t n = 0; n < whole; n++)
+        assert_int_equal(resp_parse_bulk_array(msg, n, &lim, &argc, argv, argl), 0);
+    /* Shapes that are not an array of bulks, and limits. */
+    static const char *const bad[] = {"$3\r\nabc\r\n", "*0\r\n", "*1\r\n:1\r\n",
+                                      "*1\r\n$-1\r\n", "*1\r\n$3\r\nabcXY",
+                                      "*4\r\n$1\r\na\r\n", "*1\r\n$17\r\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_true(resp_parse_bulk_array(bad[i], strlen(bad[i]), &lim, &argc, argv, argl) < 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_cmd_inline_and_pipelined),
         cmocka_unit_test(test_cmd_errors),
         cmocka_unit_test(test_encoders_round_trip),
+        cmocka_unit_test(test_bulk_array),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
