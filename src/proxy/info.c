@@ -91,7 +91,6 @@ void cmd_info(client_t *c, op_t *op, const char *section)
         invoker_platform_stats(srv->invoker, js, sizeof js);
         cJSON *o = js[0] ? cJSON_Parse(js) : NULL;
         if (o) {
-            cJSON *kinds = cJSON_GetObjectItemCaseSensitive(o, "requests_by_kind");
             buf_printf(
                 &b,
                 "platform_requests:%.0f\r\nplatform_billed_ms:%.0f\r\nplatform_gb_seconds:%.6f\r\n"
@@ -99,7 +98,6 @@ void cmd_info(client_t *c, op_t *op, const char *section)
                 "0f\r\n",
                 json_num(o, "requests"), json_num(o, "billed_ms"), json_num(o, "gb_seconds"),
                 json_num(o, "cold_starts"), json_num(o, "instances"), json_num(o, "timeouts"));
-            (void)kinds;
             /* Every "<figure>_by_kind" object becomes platform_<figure>_<kind> lines (requests,
              * billed time and GB-seconds of serving, warm-up and backup). */
             cJSON *fig;

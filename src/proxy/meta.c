@@ -150,12 +150,20 @@ void meta_remove(meta_table_t *t, meta_t *m)
     if (t->count == 0) t->clock_len = t->clock_hand = 0;
 }
 
-static uint64_t chunk_cost(size_t chunk_size, size_t keylen);
+void meta_charge_placement(server_t *srv, const uint16_t *nodes, int n, size_t chunk_size,
+                           size_t keylen)
+{
+    uint64_t cost = meta_chunk_cost(chunk_size, keylen);
+    for (int i = 0; i < n; i++) {
+        srv->nodes[nodes[i]].mem_placed += cost;
+        srv->nodes[nodes[i]].chunks_placed++;
+    }
+}
 
 void meta_release_placement(server_t *srv, const uint16_t *nodes, int n, size_t chunk_size,
                             size_t keylen)
 {
-    uint64_t cost = chunk_cost(chunk_size, keylen);
+    uint64_t cost = meta_chunk_cost(chunk_size, keylen);
     for (int i = 0; i < n; i++) {
         node_t *nd = &srv->nodes[nodes[i]];
         nd->mem_placed -= nd->mem_placed < cost ? nd->mem_placed : cost;
@@ -199,8 +207,7 @@ static int evict_one(server_t *srv)
     return -1;
 }
 
-/* Node overhead per chunk, as the node accounts it (entry + key). */
-static uint64_t chunk_cost(size_t chunk_size, size_t keylen)
+uint64_t meta_chunk_cost(size_t chunk_size, size_t keylen)
 {
     return chunk_size + 64 + keylen;
 }
@@ -210,7 +217,7 @@ int meta_place(server_t *srv, const char *key, size_t keylen, int n, size_t chun
 {
     int nn = srv->nnodes;
     if (n > nn) return -ENOSPC;
-    uint64_t cost = chunk_cost(chunk_size, keylen);
+    uint64_t cost = meta_chunk_cost(chunk_size, keylen);
     /* Even the emptiest pool must hold it. */
     int fit = 0;
     for (int i = 0; i < nn; i++)
@@ -226,10 +233,7 @@ int meta_place(server_t *srv, const char *key, size_t keylen, int n, size_t chun
             if (nd->mem_placed + cost <= nd->mem_limit) nodes_out[got++] = (uint16_t)nd->id;
         }
         if (got == n) {
-            for (int i = 0; i < n; i++) {
-                srv->nodes[nodes_out[i]].mem_placed += cost;
-                srv->nodes[nodes_out[i]].chunks_placed++;
-            }
+            meta_charge_placement(srv, nodes_out, n, chunk_size, keylen);
             return 0;
         }
         if (evict_one(srv) < 0) return -ENOSPC; /* in-flight SETs hold the rest */

@@ -345,6 +345,11 @@ void meta_drop(server_t *srv, meta_t *m);
  * needed. Returns 0, or -ENOSPC if even an empty pool cannot hold it. */
 int meta_place(server_t *srv, const char *key, size_t keylen, int n, size_t chunk_size,
                uint16_t *nodes_out);
+/* Bytes a chunk counts against its node (body, entry and key, as the node accounts it). */
+uint64_t meta_chunk_cost(size_t chunk_size, size_t keylen);
+/* Counts n chunks placed on `nodes` (meta_place does it; a rebuild places chunks found). */
+void meta_charge_placement(server_t *srv, const uint16_t *nodes, int n, size_t chunk_size,
+                           size_t keylen);
 void meta_release_placement(server_t *srv, const uint16_t *nodes, int n, size_t chunk_size,
                             size_t keylen);
 uint64_t meta_hash(const char *key, size_t keylen);

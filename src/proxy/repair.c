@@ -261,7 +261,7 @@ static void rebuild_finish(server_t *srv)
                 beaten = !o->poisoned && popcount64(o->known) >= o->m->d &&
                          o->m->keylen == m->keylen && !memcmp(meta_key(o->m), meta_key(m), m->keylen) &&
                          o->m->version > m->version;
-            uint64_t cost = (uint64_t)m->chunk_size + 64 + m->keylen;
+            uint64_t cost = meta_chunk_cost(m->chunk_size, m->keylen);
             if (c->poisoned || popcount64(c->known) < m->d || beaten) {
                 cand_discard(srv, c);
                 dropped++;
@@ -277,10 +277,7 @@ static void rebuild_finish(server_t *srv)
                 meta_nodes(m)[i] = (uint16_t)id;
                 m->lost_mask |= 1ull << i;
             }
-            for (int i = 0; i < n; i++) {
-                srv->nodes[meta_nodes(m)[i]].mem_placed += cost;
-                srv->nodes[meta_nodes(m)[i]].chunks_placed++;
-            }
+            meta_charge_placement(srv, meta_nodes(m), n, m->chunk_size, m->keylen);
             meta_insert(&srv->meta, m);
             srv->stats.chunks_lost += (uint64_t)popcount64(m->lost_mask);
             free(c);
