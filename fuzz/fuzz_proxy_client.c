@@ -74,9 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!g_srv) g_srv = make_server();
     server_t *srv = g_srv;
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) return 0;
-    net_set_nonblock(sv[0], 1);
-    net_set_nonblock(sv[1], 1);
+    if (harness_socketpair(sv) < 0) return 0;
     client_accept(srv, sv[0]);
     client_t *c = srv->clients;
     size_t off = 0;

@@ -77,9 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static server_t *srv;
     if (!srv) srv = make_server();
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) return 0;
-    net_set_nonblock(sv[0], 1);
-    net_set_nonblock(sv[1], 1);
+    if (harness_socketpair(sv) < 0) return 0;
     node_accept(srv, sv[0]);
     static const char hello[] =
         "*7\r\n$5\r\nHELLO\r\n$1\r\n0\r\n$4\r\nfuzz\r\n$8\r\n67108864\r\n$1\r\n0\r\n"

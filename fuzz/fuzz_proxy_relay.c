@@ -55,9 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static server_t *srv;
     if (!srv) srv = make_server();
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) return 0;
-    net_set_nonblock(sv[0], 1);
-    net_set_nonblock(sv[1], 1);
+    if (harness_socketpair(sv) < 0) return 0;
     lifecycle_relay_adopt(srv, sv[0]);
     size_t off = 0;
     for (int round = 0; round < 16 && off < size; round++) {

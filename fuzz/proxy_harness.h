@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <sys/socket.h>
+
 #include "log.h"
+#include "net.h"
 #include "proxy.h"
 
 /* A server as main() would set it up, from icproxy flags, without sockets or a platform: nodes
@@ -30,6 +33,15 @@ static server_t *harness_server(server_t *srv, int argc, char **argv)
 static void harness_stop_cb(ev_loop_t *loop, void *arg)
 {
     ev_stop(loop);
+}
+
+/* A connected, non-blocking socket pair: sv[0] for the proxy, sv[1] for the target. */
+static int harness_socketpair(int sv[2])
+{
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) return -1;
+    net_set_nonblock(sv[0], 1);
+    net_set_nonblock(sv[1], 1);
+    return 0;
 }
 
 /* Runs `passes` iterations of the loop (I/O, housekeeping, due timers), then returns. */

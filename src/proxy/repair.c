@@ -42,7 +42,6 @@ struct repair_queue {
     uint64_t last_ms;
     int rebuilding;
     cand_t **cands;
-    size_t ncands;
 };
 
 static int popcount64(uint64_t v)
@@ -199,7 +198,6 @@ static void cand_add(server_t *srv, node_t *n, const inv_entry_t *e)
         c->m = m;
         c->next = *bp;
         *bp = c;
-        rq->ncands++;
     }
     meta_t *m = c->m;
     if (m->size != e->size || m->d != e->d || m->p != e->p || m->chunk_size != e->chunk_len ||
@@ -285,7 +283,6 @@ static void rebuild_finish(server_t *srv)
             c = next;
         }
     }
-    rq->ncands = 0;
     rq->rebuilding = 0;
     srv->stats.rebuilt_objects += promoted;
     if (promoted || dropped)
