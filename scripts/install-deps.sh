@@ -7,7 +7,7 @@ packages=(
   libisal-dev libcurl4-openssl-dev libmicrohttpd-dev libcjson-dev
   libcmocka-dev libhiredis-dev
   redis-server redis-tools memcached python3 python3-redis awscli
-  curl procps iproute2
+  curl procps iproute2 gnuplot-nox
 )
 
 missing=()
