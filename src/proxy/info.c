@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -98,6 +99,12 @@ void cmd_info(client_t *c, op_t *op, const char *section)
                 "0f\r\n",
                 json_num(o, "requests"), json_num(o, "billed_ms"), json_num(o, "gb_seconds"),
                 json_num(o, "cold_starts"), json_num(o, "instances"), json_num(o, "timeouts"));
+            /* The granularity the platform rounds each invocation to ("1ms" or "100ms"), so a
+             * cost report can say how its GB-seconds were billed. */
+            cJSON *gran = cJSON_GetObjectItemCaseSensitive(o, "billing");
+            if (cJSON_IsString(gran) && gran->valuestring)
+                buf_printf(&b, "platform_billing_ms:%ld\r\nplatform_memory_mb:%.0f\r\n",
+                           strtol(gran->valuestring, NULL, 10), json_num(o, "memory_mb"));
             /* Every "<figure>_by_kind" object becomes platform_<figure>_<kind> lines (requests,
              * billed time and GB-seconds of serving, warm-up and backup). */
             cJSON *fig;
