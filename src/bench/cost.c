@@ -64,6 +64,51 @@ const cost_prices_t *cost_prices_named(const char *name)
     return NULL;
 }
 
+static int parse_price(const char *name, const char *s, double *out, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 1e6) {
+        snprintf(err, errlen, "option %s: '%s' is not a price in USD (0 to 1e6)", name, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cost_prices_configure(cost_prices_t *out, const char *set_name, const char *gb_s,
+                          const char *per_million, const char *vm, char *err, size_t errlen)
+{
+    const cost_prices_t *set = cost_prices_named(set_name);
+    if (!set) {
+        snprintf(err, errlen, "option prices: '%s' is not current or 2020", set_name);
+        return -1;
+    }
+    *out = *set;
+    if (gb_s[0] && parse_price("price-gb-s", gb_s, &out->usd_per_gb_second, err, errlen) < 0)
+        return -1;
+    if (per_million[0] &&
+        parse_price("price-requests", per_million, &out->usd_per_million_requests, err, errlen) < 0)
+        return -1;
+    if (!vm[0]) return 0;
+    if (!strcmp(vm, "none")) {
+        snprintf(out->vm_type, sizeof out->vm_type, "none");
+        out->vm_usd_per_hour = 0;
+        return 0;
+    }
+    const char *colon = strrchr(vm, ':');
+    size_t tlen = colon ? (size_t)(colon - vm) : 0;
+    if (!colon || tlen == 0 || tlen >= sizeof out->vm_type) {
+        snprintf(err, errlen, "option proxy-vm: '%s' is not TYPE:USD_PER_HOUR or none", vm);
+        return -1;
+    }
+    if (parse_price("proxy-vm", colon + 1, &out->vm_usd_per_hour, err, errlen) < 0) return -1;
+    memcpy(out->vm_type, vm, tlen);
+    out->vm_type[tlen] = 0;
+    return 0;
+}
+
 static const char *const kind_names[COST_KINDS] = {"serving", "warmup", "backup", "other"};
 static const char *const kind_info_names[COST_KINDS] = {"activate", "warmup", "backup", "other"};
 

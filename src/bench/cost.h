@@ -29,6 +29,12 @@ typedef struct {
 /* The built-in set named "current" or "2020"; NULL for any other name. */
 const cost_prices_t *cost_prices_named(const char *name);
 
+/* Fills out from the set named set_name, then applies the overrides that are not "": gb_s (USD
+ * per GB-second), per_million (USD per million requests), vm ("TYPE:USD_PER_HOUR", or "none" for
+ * no VM). 0, or -1 with err naming the bad option. */
+int cost_prices_configure(cost_prices_t *out, const char *set_name, const char *gb_s,
+                          const char *per_million, const char *vm, char *err, size_t errlen);
+
 /* Kinds of invocation the platform bills apart (its requests_by_kind / gb_seconds_by_kind). */
 enum { COST_SERVING, COST_WARMUP, COST_BACKUP, COST_OTHER, COST_KINDS };
 const char *cost_kind_name(int kind);      /* "serving", "warmup", "backup", "other" */

@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "cost.h"
+#include "meter.h"
+#include "plot.h"
 #include "stats.h"
 #include "targets.h"
 #include "trace.h"
@@ -36,6 +39,9 @@ typedef struct {
     int64_t clients, requests, duration_ms, seed, timeout_ms;
     char *csv;
     char *key_prefix;
+    int cost;
+    int64_t cost_interval_ms, cost_settle_ms;
+    char *prices, *price_gb_s, *price_requests, *proxy_vm, *plot;
 } icbench_config_t;
 
 #define OPT(name, type, field, min, max, def, help)                                                \
@@ -80,6 +86,24 @@ static const conf_option_t options[] = {
     OPT("csv", CONF_STRING, csv, 0, 0, "", "write one row per request to this file"),
     OPT("key-prefix", CONF_STRING, key_prefix, 0, 0, "icb",
         "keys are PREFIX<target number>:<16 hex digits>"),
+    OPT("cost", CONF_BOOL, cost, 0, 1, "yes",
+        "cost report for every ic: or resp: target that is an icproxy (its INFO has a pool): "
+        "Lambda billed by its platform, proxy VM, ElastiCache of the same capacity"),
+    OPT("cost-interval", CONF_MS, cost_interval_ms, 100, 3600000, "1s",
+        "read the icproxy's INFO this often during a run (cost over time)"),
+    OPT("cost-settle", CONF_MS, cost_settle_ms, 0, 600000, "10s",
+        "after a run, wait at most this long for the proxy's invocations to end and be billed"),
+    OPT("prices", CONF_STRING, prices, 0, 0, "current",
+        "price set: current (us-east-1 on-demand, recorded 2026-11-24) or 2020 (the paper's)"),
+    OPT("price-gb-s", CONF_STRING, price_gb_s, 0, 0, "",
+        "USD per Lambda GB-second (empty: the price set's, 0.0000166667)"),
+    OPT("price-requests", CONF_STRING, price_requests, 0, 0, "",
+        "USD per million Lambda requests (empty: the price set's, 0.20)"),
+    OPT("proxy-vm", CONF_STRING, proxy_vm, 0, 0, "",
+        "the proxy's VM as TYPE:USD_PER_HOUR, or none (empty: the price set's, c5n.xlarge:0.216)"),
+    OPT("plot", CONF_STRING, plot, 0, 0, "",
+        "write PNG plots (GET latency CDF, latency by size, cost over time) with gnuplot, their "
+        "data and plots.gp into this directory"),
     CONF_END,
 };
 
@@ -150,6 +174,7 @@ typedef struct {
     uint64_t requests, gets, hits, misses, sets, fills, errors, wrong;
     uint64_t bytes_read, bytes_written;
     int out_of_memory;
+    plot_samples_t plot; /* GET latencies by size, only with --plot */
 } tally_t;
 
 typedef struct run run_t;
@@ -175,6 +200,7 @@ struct run {
     atomic_int running; /* workers still in their loop */
     FILE *csv;
     pthread_mutex_t csv_lock;
+    int plot;
 };
 
 static atomic_int stop_requested;
@@ -207,6 +233,7 @@ static void record(worker_t *w, int op, uint64_t size, uint64_t ns)
 {
     if (stats_samples_add(&w->tally.lat[op][stats_size_class(size)], ns) < 0)
         w->tally.out_of_memory = 1;
+    if (op == TRACE_OP_GET && w->run->plot) plot_samples_add(&w->tally.plot, size, ns);
 }
 
 static void csv_row(worker_t *w, uint64_t idx, int op, const request_t *r, const char *result,
@@ -330,6 +357,7 @@ typedef struct {
     double seconds;
     int clients_failed;
     char last_error[256];
+    meter_t *meter; /* icproxy targets with --cost or --plot: INFO over the run */
 } result_t;
 
 static void merge(tally_t *into, tally_t *from)
@@ -351,6 +379,7 @@ static void merge(tally_t *into, tally_t *from)
     into->bytes_read += from->bytes_read;
     into->bytes_written += from->bytes_written;
     into->out_of_memory |= from->out_of_memory;
+    plot_samples_merge(&into->plot, &from->plot);
 }
 
 static void progress(const run_t *run, int final)
@@ -364,6 +393,18 @@ static void progress(const run_t *run, int final)
     fflush(stderr);
 }
 
+/* An INFO meter on an icproxy target when cost or plots are wanted; NULL otherwise. */
+static meter_t *start_meter(const icbench_config_t *cfg, const target_t *t)
+{
+    if ((!cfg->cost && !cfg->plot[0]) || t->kind == TARGET_MEMCACHED) return NULL;
+    char err[256];
+    int not_icproxy;
+    meter_t *m = meter_start(t->host, t->port, (int)cfg->cost_interval_ms, t->timeout_ms,
+                             &not_icproxy, err, sizeof err);
+    if (!m && !not_icproxy) fprintf(stderr, "icbench: %s: no cost report: %s\n", t->spec, err);
+    return m;
+}
+
 /* Runs the workload against one target with cfg->clients threads. 0, or -1 on a setup failure. */
 static int run_target(const workload_t *w, const target_t *t, int index, FILE *csv, result_t *res)
 {
@@ -371,7 +412,8 @@ static int run_target(const workload_t *w, const target_t *t, int index, FILE *c
     int n = (int)cfg->clients;
     worker_t *workers = calloc((size_t)n, sizeof *workers);
     run_t run = {
-        .w = w, .target = t, .target_index = index, .key_prefix = cfg->key_prefix, .csv = csv};
+        .w = w, .target = t, .target_index = index, .key_prefix = cfg->key_prefix, .csv = csv,
+        .plot = cfg->plot[0] != 0};
     if (!workers) return -1;
     pthread_mutex_init(&run.csv_lock, NULL);
     atomic_init(&run.next, 0);
@@ -388,6 +430,7 @@ static int run_target(const workload_t *w, const target_t *t, int index, FILE *c
             res->clients_failed++;
         }
     }
+    res->meter = start_meter(cfg, t);
     run.start_ns = now_ns();
     run.deadline_ns =
         cfg->duration_ms > 0 ? run.start_ns + (uint64_t)cfg->duration_ms * 1000000 : 0;
@@ -417,6 +460,8 @@ static int run_target(const workload_t *w, const target_t *t, int index, FILE *c
         if (workers[i].conn) pthread_join(workers[i].thread, NULL);
     res->seconds = (now_ns() - run.start_ns) / 1e9;
     if (tty && started > 0) progress(&run, 1);
+    if (res->meter && meter_finish(res->meter, (int)cfg->cost_settle_ms) < 0)
+        fprintf(stderr, "icbench: %s: INFO failed after the run; no cost report\n", t->spec);
     for (int i = 0; i < n; i++) {
         merge(&res->total, &workers[i].tally);
         if (workers[i].last_error[0])
@@ -483,6 +528,42 @@ static void print_summary(const target_t *targets, result_t *results, int ntarge
                     targets[i].spec);
     }
     fflush(stdout);
+}
+
+/* --plot: every target's GET latencies (all size classes) and, for icproxy targets, INFO
+ * samples. 0 or -1 (reported). */
+static int write_plots(const icbench_config_t *cfg, const target_t *targets, result_t *results,
+                       int n, const cost_prices_t *prices)
+{
+    plot_series_t series[MAX_TARGETS];
+    stats_samples_t gets[MAX_TARGETS];
+    memset(gets, 0, sizeof gets);
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        for (int c = 0; c < STATS_SIZE_CLASSES; c++)
+            if (stats_samples_merge(&gets[i], &results[i].total.lat[TRACE_OP_GET][c]) < 0) rc = -1;
+        stats_samples_sort(&gets[i]);
+        series[i] = (plot_series_t){.name = targets[i].spec, .get_ns = gets[i].v,
+                                    .nget = gets[i].n, .sizes = &results[i].total.plot};
+        if (results[i].meter) series[i].cost = meter_samples(results[i].meter, &series[i].ncost);
+    }
+    char err[512];
+    if (rc < 0)
+        snprintf(err, sizeof err, "out of memory for the plots");
+    else
+        rc = plot_write(cfg->plot, series, n, prices, err, sizeof err);
+    if (rc < 0)
+        fprintf(stderr, "icbench: --plot: %s\n", err);
+    else {
+        int have_cost = 0;
+        for (int i = 0; i < n; i++)
+            have_cost |= series[i].ncost >= 2;
+        printf("icbench: plots in %s: latency_cdf.png latency_by_size.png%s (plots.gp and .dat)\n",
+               cfg->plot, have_cost ? " cost.png" : "");
+    }
+    for (int i = 0; i < n; i++)
+        stats_samples_free(&gets[i]);
+    return rc;
 }
 
 /* ---- options ---- */
@@ -605,6 +686,7 @@ int main(int argc, char **argv)
     workload_t w;
     memset(&w, 0, sizeof w);
     FILE *csv = NULL;
+    cost_prices_t prices;
 
     if (take_targets(&argc, argv, specs, &ntargets, err, sizeof err) < 0) goto usage_error;
     int rc = conf_parse_args(options, &cfg, argc, argv, usage, err, sizeof err);
@@ -631,6 +713,10 @@ int main(int argc, char **argv)
         targets[i].timeout_ms = (int)cfg.timeout_ms;
     }
     if (setup_workload(&cfg, &w, err, sizeof err) < 0) goto error;
+    if (cost_prices_configure(&prices, cfg.prices, cfg.price_gb_s, cfg.price_requests,
+                              cfg.proxy_vm, err, sizeof err) < 0 ||
+        (cfg.plot[0] && plot_find_gnuplot(err, sizeof err) < 0))
+        goto usage_error;
 
     /* Every target must answer before anything runs: a typo should not cost a long run. */
     for (int i = 0; i < ntargets; i++) {
@@ -678,7 +764,11 @@ int main(int argc, char **argv)
         wrong |= results[i].total.wrong > 0;
     }
     print_summary(targets, results, ntargets);
-    status = wrong ? 1 : ran == ntargets ? 0 : 2;
+    if (cfg.cost)
+        for (int i = 0; i < ntargets; i++)
+            if (results[i].meter) meter_report(results[i].meter, targets[i].spec, &prices, stdout);
+    int plot_failed = cfg.plot[0] && write_plots(&cfg, targets, results, ntargets, &prices) < 0;
+    status = wrong ? 1 : ran == ntargets && !plot_failed ? 0 : 2;
     if (ran < ntargets) fprintf(stderr, "icbench: some targets could not be measured\n");
     goto out;
 
@@ -697,6 +787,10 @@ out:
             for (int op = 0; op < OPS; op++)
                 for (int c = 0; c < STATS_SIZE_CLASSES; c++)
                     stats_samples_free(&results[i].total.lat[op][c]);
+    for (int i = 0; results && i < ntargets; i++) {
+        plot_samples_free(&results[i].total.plot);
+        meter_free(results[i].meter);
+    }
     free(results);
     free(w.trace.records);
     workload_zipf_free(&w.zipf);

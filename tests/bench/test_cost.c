@@ -199,12 +199,45 @@ static void test_ratio(void **state)
     assert_string_equal(cost_kind_name(COST_KINDS), "?");
 }
 
+static void test_configure(void **state)
+{
+    (void)state;
+    cost_prices_t p;
+    char err[256];
+    assert_int_equal(cost_prices_configure(&p, "current", "", "", "", err, sizeof err), 0);
+    NEAR(p.usd_per_gb_second, 0.0000166667);
+    NEAR(p.usd_per_million_requests, 0.20);
+    assert_string_equal(p.vm_type, "c5n.xlarge");
+    NEAR(p.vm_usd_per_hour, 0.216);
+    assert_int_equal(cost_prices_configure(&p, "2020", "0.00002", "0.25", "c5n.4xlarge:0.864", err,
+                                           sizeof err),
+                     0);
+    assert_string_equal(p.name, "2020");
+    NEAR(p.usd_per_gb_second, 0.00002);
+    NEAR(p.usd_per_million_requests, 0.25);
+    assert_string_equal(p.vm_type, "c5n.4xlarge");
+    NEAR(p.vm_usd_per_hour, 0.864);
+    assert_int_equal(cost_prices_configure(&p, "current", "", "", "none", err, sizeof err), 0);
+    NEAR(p.vm_usd_per_hour, 0);
+
+    assert_int_equal(cost_prices_configure(&p, "2021", "", "", "", err, sizeof err), -1);
+    assert_non_null(strstr(err, "prices"));
+    assert_int_equal(cost_prices_configure(&p, "current", "-1", "", "", err, sizeof err), -1);
+    assert_non_null(strstr(err, "price-gb-s"));
+    assert_int_equal(cost_prices_configure(&p, "current", "", "x", "", err, sizeof err), -1);
+    assert_non_null(strstr(err, "price-requests"));
+    assert_int_equal(cost_prices_configure(&p, "current", "", "", "c5n", err, sizeof err), -1);
+    assert_int_equal(cost_prices_configure(&p, "current", "", "", ":1", err, sizeof err), -1);
+    assert_int_equal(cost_prices_configure(&p, "current", "", "", "vm:abc", err, sizeof err), -1);
+    assert_non_null(strstr(err, "proxy-vm"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),  cmocka_unit_test(test_diff),
         cmocka_unit_test(test_choose), cmocka_unit_test(test_compute),
-        cmocka_unit_test(test_ratio),
+        cmocka_unit_test(test_ratio),  cmocka_unit_test(test_configure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
