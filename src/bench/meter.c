@@ -146,7 +146,8 @@ int meter_finish(meter_t *m, int settle_ms)
     if (m->thread_started) pthread_join(m->thread, NULL);
     m->thread_started = 0;
     m->run_end_s = end - m->start_s;
-    double deadline = end + settle_ms / 1e3, quiet_since = 0;
+    double deadline = end + settle_ms / 1e3, quiet_since = 0, serving_changed = end;
+    double serving = -1;
     for (;;) {
         cost_counters_t c;
         char err[256];
@@ -157,7 +158,14 @@ int meter_finish(meter_t *m, int settle_ms)
         } else {
             quiet_since = 0;
         }
-        int settled = quiet_since > 0 && now - quiet_since >= PLATFORM_REFRESH_MS / 1e3;
+        if (c.gb_seconds_by_kind[COST_SERVING] != serving) {
+            serving = c.gb_seconds_by_kind[COST_SERVING];
+            serving_changed = now;
+        }
+        /* Settled: the pool is idle and INFO has caught up; or, with warm-ups and backups that
+         * keep nodes busy, the serving figures stopped moving for two refreshes. */
+        int settled = (quiet_since > 0 && now - quiet_since >= PLATFORM_REFRESH_MS / 1e3) ||
+                      now - serving_changed >= 2 * PLATFORM_REFRESH_MS / 1e3;
         if (settled || now >= deadline) {
             add_sample(m, &c, now - m->start_s);
             m->settle_s = now - end;

@@ -25,10 +25,11 @@ typedef struct meter meter_t;
 meter_t *meter_start(const char *host, int port, int interval_ms, int timeout_ms, int *not_icproxy,
                      char *err, size_t errlen);
 
-/* The run is over: stops the sampling thread, then waits (at most settle_ms) until no node is
- * awake or being invoked and the platform's figures (which the proxy refreshes once a second)
- * have had time to include the last invocations; that reading is the final sample. 0 once
- * settled, 1 if settle_ms passed first (the report says so), -1 if INFO failed. */
+/* The run is over: stops the sampling thread, then waits (at most settle_ms) until the serving
+ * invocations have ended and been billed: no node awake or being invoked for longer than the
+ * proxy's once-a-second refresh of the platform's figures, or (warm-ups and backups keeping
+ * nodes busy) the serving GB-seconds unchanged for two refreshes. That reading is the final
+ * sample. 0 once settled, 1 if settle_ms passed first (the report says so), -1 if INFO failed. */
 int meter_finish(meter_t *m, int settle_ms);
 
 /* The samples, oldest first (the first is the reading before the run, the last the final). */
