@@ -412,10 +412,10 @@ static int run_target(const workload_t *w, const target_t *t, int index, FILE *c
     int n = (int)cfg->clients;
     worker_t *workers = calloc((size_t)n, sizeof *workers);
     run_t run = {
-        .w = w, .target = t, .target_index = index, .key_prefix = cfg->key_prefix, .csv = csv,
-        .plot = cfg->plot[0] != 0};
+        .w = w, .target = t, .target_index = index, .key_prefix = cfg->key_prefix, .csv = csv};
     if (!workers) return -1;
     pthread_mutex_init(&run.csv_lock, NULL);
+    run.plot = cfg->plot[0] != 0;
     atomic_init(&run.next, 0);
     atomic_init(&run.done, 0);
     atomic_init(&run.running, 0);
@@ -460,8 +460,12 @@ static int run_target(const workload_t *w, const target_t *t, int index, FILE *c
         if (workers[i].conn) pthread_join(workers[i].thread, NULL);
     res->seconds = (now_ns() - run.start_ns) / 1e9;
     if (tty && started > 0) progress(&run, 1);
-    if (res->meter && meter_finish(res->meter, (int)cfg->cost_settle_ms) < 0)
+    if (res->meter &&
+        meter_finish(res->meter, atomic_load(&stop_requested) ? 0 : (int)cfg->cost_settle_ms) < 0) {
         fprintf(stderr, "icbench: %s: INFO failed after the run; no cost report\n", t->spec);
+        meter_free(res->meter);
+        res->meter = NULL;
+    }
     for (int i = 0; i < n; i++) {
         merge(&res->total, &workers[i].tally);
         if (workers[i].last_error[0])
@@ -543,8 +547,10 @@ static int write_plots(const icbench_config_t *cfg, const target_t *targets, res
         for (int c = 0; c < STATS_SIZE_CLASSES; c++)
             if (stats_samples_merge(&gets[i], &results[i].total.lat[TRACE_OP_GET][c]) < 0) rc = -1;
         stats_samples_sort(&gets[i]);
-        series[i] = (plot_series_t){.name = targets[i].spec, .get_ns = gets[i].v,
-                                    .nget = gets[i].n, .sizes = &results[i].total.plot};
+        series[i] = (plot_series_t){.name = targets[i].spec,
+                                    .get_ns = gets[i].v,
+                                    .nget = gets[i].n,
+                                    .sizes = &results[i].total.plot};
         if (results[i].meter) series[i].cost = meter_samples(results[i].meter, &series[i].ncost);
     }
     char err[512];
@@ -713,8 +719,8 @@ int main(int argc, char **argv)
         targets[i].timeout_ms = (int)cfg.timeout_ms;
     }
     if (setup_workload(&cfg, &w, err, sizeof err) < 0) goto error;
-    if (cost_prices_configure(&prices, cfg.prices, cfg.price_gb_s, cfg.price_requests,
-                              cfg.proxy_vm, err, sizeof err) < 0 ||
+    if (cost_prices_configure(&prices, cfg.prices, cfg.price_gb_s, cfg.price_requests, cfg.proxy_vm,
+                              err, sizeof err) < 0 ||
         (cfg.plot[0] && plot_find_gnuplot(err, sizeof err) < 0))
         goto usage_error;
 

@@ -218,7 +218,8 @@ void meter_report(const meter_t *m, const char *spec, const cost_prices_t *p, FI
     cost_report_t r;
     cost_compute(p, &d, window, &r);
 
-    fprintf(out, "\ncost %s: prices '%s' as of %s (configuration: --prices, --price-*, --proxy-vm)\n",
+    fprintf(out,
+            "\ncost %s: prices '%s' as of %s (configuration: --prices, --price-*, --proxy-vm)\n",
             spec, p->name, p->as_of);
     char gran[64] = "an unreported granularity";
     if (last->billing_ms > 0)

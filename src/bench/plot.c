@@ -35,8 +35,7 @@ void plot_samples_add(plot_samples_t *s, uint64_t size, uint64_t ns)
 void plot_samples_merge(plot_samples_t *into, plot_samples_t *from)
 {
     for (int b = 0; b < PLOT_SIZE_BUCKETS; b++) {
-        if (stats_samples_merge(&into->by_size[b], &from->by_size[b]) < 0)
-            into->out_of_memory = 1;
+        if (stats_samples_merge(&into->by_size[b], &from->by_size[b]) < 0) into->out_of_memory = 1;
         stats_samples_free(&from->by_size[b]);
     }
     into->out_of_memory |= from->out_of_memory;
@@ -178,9 +177,10 @@ static int write_script(const char *dir, const plot_series_t *series, int n, int
 {
     FILE *g = open_in(dir, SCRIPT_NAME, err, errlen);
     if (!g) return -1;
-    fprintf(g, "# plots.gp -- written by icbench --plot; run again with: gnuplot %s\n"
-               "set terminal pngcairo size 1100,700 noenhanced font ',11'\n"
-               "set grid\nset key below\n",
+    fprintf(g,
+            "# plots.gp -- written by icbench --plot; run again with: gnuplot %s\n"
+            "set terminal pngcairo size 1100,700 noenhanced font ',11'\n"
+            "set grid\nset key below\n",
             SCRIPT_NAME);
 
     script_head(g, "latency_cdf.png", "GET latency CDF per target (hits and misses)",

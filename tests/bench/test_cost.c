@@ -209,9 +209,9 @@ static void test_configure(void **state)
     NEAR(p.usd_per_million_requests, 0.20);
     assert_string_equal(p.vm_type, "c5n.xlarge");
     NEAR(p.vm_usd_per_hour, 0.216);
-    assert_int_equal(cost_prices_configure(&p, "2020", "0.00002", "0.25", "c5n.4xlarge:0.864", err,
-                                           sizeof err),
-                     0);
+    assert_int_equal(
+        cost_prices_configure(&p, "2020", "0.00002", "0.25", "c5n.4xlarge:0.864", err, sizeof err),
+        0);
     assert_string_equal(p.name, "2020");
     NEAR(p.usd_per_gb_second, 0.00002);
     NEAR(p.usd_per_million_requests, 0.25);
