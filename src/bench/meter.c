@@ -227,6 +227,9 @@ void meter_report(const meter_t *m, const char *spec, const cost_prices_t *p, FI
     fprintf(out, "  window %.3f s (run %.3f s + settle %.3f s%s); the platform billed in %s\n",
             window, m->run_end_s, m->settle_s,
             m->settled ? "" : ", invocations still running when the settle time ran out", gran);
+    if (!strcmp(p->name, "2020") && last->billing_ms == 1)
+        fprintf(out, "  note: in 2020 Lambda rounded to 100 ms; run icproxy with --billing 100ms "
+                     "to bill as the paper was billed\n");
     fprintf(out, "  Lambda at $%.10f per GB-s and $%.2f per 1M requests:\n", p->usd_per_gb_second,
             p->usd_per_million_requests);
     fprintf(out, "  %-9s %10s %14s %14s %14s %14s\n", "kind", "requests", "GB-s", "$ GB-s",
