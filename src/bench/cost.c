@@ -123,6 +123,9 @@ const char *cost_kind_info_name(int kind)
 }
 
 #define INFO_LINE_MAX 256
+#define INFO_VALUE_MAX 1e15
+/* The ElastiCache choice counts nodes in an int; a pool needing more is capped (and absurd). */
+#define CLUSTER_NODES_MAX 1000000
 
 static int parse_number(const char *s, size_t len, double *out)
 {
@@ -143,7 +146,9 @@ static void apply_line(const char *name, size_t nlen, const char *val, size_t vl
                        cost_counters_t *out)
 {
     double v;
-    if (parse_number(val, vlen, &v) < 0) return;
+    /* Every figure is a count or an amount: negative or absurd values are not from an icproxy,
+     * and keeping them bounded keeps the integer conversions below defined. */
+    if (parse_number(val, vlen, &v) < 0 || !(v >= 0 && v <= INFO_VALUE_MAX)) return;
 #define IS(lit) (nlen == sizeof(lit) - 1 && !memcmp(name, lit, nlen))
     if (IS("pool_size")) {
         out->has_pool = 1;
@@ -210,6 +215,7 @@ void cost_counters_diff(const cost_counters_t *after, const cost_counters_t *bef
 void cost_elasticache_choose(const cost_prices_t *p, double need_gib, cost_cluster_t *out)
 {
     memset(out, 0, sizeof *out);
+    if (!(need_gib >= 0)) need_gib = 0; /* NaN or negative */
     const cost_node_type_t *best = NULL, *largest = NULL;
     for (size_t i = 0; i < p->nnodes; i++) {
         const cost_node_type_t *t = &p->nodes[i];
@@ -227,7 +233,8 @@ void cost_elasticache_choose(const cost_prices_t *p, double need_gib, cost_clust
         out->count = 1;
     } else {
         out->type = largest;
-        out->count = (int)ceil(need_gib / largest->memory_gib);
+        double count = ceil(need_gib / largest->memory_gib);
+        out->count = count < CLUSTER_NODES_MAX ? (int)count : CLUSTER_NODES_MAX;
     }
     out->usd_per_hour = out->count * out->type->usd_per_hour;
 }

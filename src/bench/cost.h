@@ -52,7 +52,7 @@ typedef struct {
 } cost_counters_t;
 
 /* Parses an INFO reply ("name:value" lines, CRLF or LF). Unknown lines are ignored; a line
- * longer than 256 bytes or a value that is not a number is skipped. 0 if it has a pool section,
+ * longer than 256 bytes or a value that is not a number from 0 to 1e15 is skipped. 0 if it has a pool section,
  * -1 if not (not an icproxy). */
 int cost_counters_parse(const char *info, size_t len, cost_counters_t *out);
 
@@ -61,7 +61,7 @@ void cost_counters_diff(const cost_counters_t *after, const cost_counters_t *bef
                         cost_counters_t *out);
 
 /* The cheapest single node type of the table holding need_gib; if none does, as many nodes of
- * the largest type as it takes. count 0 only for an empty table. */
+ * the largest type as it takes (at most a million). count 0 only for an empty table. */
 typedef struct {
     const cost_node_type_t *type;
     int count;

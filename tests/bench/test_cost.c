@@ -58,11 +58,15 @@ static void test_parse(void **state)
     char longline[400];
     memset(longline, 'x', sizeof longline - 1);
     longline[sizeof longline - 1] = 0;
-    snprintf(buf, sizeof buf, "pool_size:3\nnode_memory_mb:abc\nplatform_requests:%s\n%s:1\n",
+    snprintf(buf, sizeof buf,
+             "pool_size:3\nnode_memory_mb:abc\nplatform_requests:%s\n%s:1\n"
+             "capacity_bytes:-5\nnodes_awake:1e300\nplatform_gb_seconds:nan\n",
              "1e999", longline);
     assert_int_equal(cost_counters_parse(buf, strlen(buf), &c), 0);
     assert_int_equal(c.pool_size, 3);
     assert_int_equal(c.node_memory_mb, 0);
+    assert_int_equal(c.capacity_bytes, 0);
+    assert_int_equal(c.nodes_awake, 0);
     assert_false(c.has_platform);
 
     /* redis-server's INFO has no pool: not an icproxy. */
@@ -131,6 +135,12 @@ static void test_choose(void **state)
     NEAR(c.usd_per_hour, 3 * 10.368);
     cost_elasticache_choose(old, 635.61 * 2, &c);
     assert_int_equal(c.count, 2);
+
+    /* Absurd sizes stay defined: capped at a million nodes; NaN needs nothing. */
+    cost_elasticache_choose(old, 1e15, &c);
+    assert_int_equal(c.count, 1000000);
+    cost_elasticache_choose(old, 0.0 / 0.0, &c);
+    assert_string_equal(c.type->name, "cache.r5.large");
 
     cost_prices_t empty = *old;
     empty.nnodes = 0;
