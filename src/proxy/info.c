@@ -106,7 +106,9 @@ void cmd_info(client_t *c, op_t *op, const char *section)
                 buf_printf(&b, "platform_billing_ms:%ld\r\nplatform_memory_mb:%.0f\r\n",
                            strtol(gran->valuestring, NULL, 10), json_num(o, "memory_mb"));
             /* Every "<figure>_by_kind" object becomes platform_<figure>_<kind> lines (requests,
-             * billed time and GB-seconds of serving, warm-up and backup). */
+             * billed time and GB-seconds of serving, warm-up and backup). 15 digits: counts stay
+             * exact integers, and a long run's GB-seconds keep their fractions for the cost
+             * report. */
             cJSON *fig;
             cJSON_ArrayForEach(fig, o)
             {
@@ -115,7 +117,7 @@ void cmd_info(client_t *c, op_t *op, const char *section)
                     continue;
                 cJSON *k;
                 cJSON_ArrayForEach(k, fig) if (cJSON_IsNumber(k))
-                    buf_printf(&b, "platform_%.*s_%s:%.6g\r\n", (int)(fl - 8), fig->string,
+                    buf_printf(&b, "platform_%.*s_%s:%.15g\r\n", (int)(fl - 8), fig->string,
                                k->string, k->valuedouble);
             }
             cJSON_Delete(o);
