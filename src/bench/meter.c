@@ -261,8 +261,12 @@ void meter_report(const meter_t *m, const char *spec, const cost_prices_t *p, FI
     int cheaper, lambda_cheaper;
     double x = cost_ratio(r.infinicache_usd, r.elasticache_usd, &cheaper);
     double xl = cost_ratio(r.lambda_usd, r.elasticache_usd, &lambda_cheaper);
-    fprintf(out, "  InfiniCache is %.2f times %s than ElastiCache", x,
-            cheaper ? "cheaper" : "more expensive");
+    if (x > 0)
+        fprintf(out, "  InfiniCache is %.2f times %s than ElastiCache", x,
+                cheaper ? "cheaper" : "more expensive");
+    else /* a zero-length window, or no VM and nothing billed */
+        fprintf(out, "  no ratio: InfiniCache $%.8f, ElastiCache $%.8f", r.infinicache_usd,
+                r.elasticache_usd);
     if (xl > 0)
         fprintf(out, " (Lambda alone, as the paper compared: %.2f times %s)\n", xl,
                 lambda_cheaper ? "cheaper" : "more expensive");
@@ -282,5 +286,5 @@ void meter_report(const meter_t *m, const char *spec, const cost_prices_t *p, FI
             "elasticache_usd_per_h=%.6f ratio=%.4f %s\n",
             r.lambda_usd, r.vm_usd, r.infinicache_usd, r.elasticache_usd, r.cluster.type->name,
             r.cluster.count, cost_per_hour(r.infinicache_usd, window), r.cluster.usd_per_hour, x,
-            cheaper ? "cheaper" : "more_expensive");
+            x > 0 ? (cheaper ? "cheaper" : "more_expensive") : "no_ratio");
 }
