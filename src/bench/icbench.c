@@ -35,7 +35,7 @@ typedef struct {
     char *size_scale, *time_compress, *hours;
     char *size_dist;
     int64_t keys;
-    char *zipf, *get_ratio;
+    char *zipf, *get_ratio, *rate;
     int64_t clients, requests, duration_ms, seed, timeout_ms;
     char *csv;
     char *key_prefix;
@@ -68,6 +68,9 @@ static const conf_option_t options[] = {
         "synthetic: Zipf exponent of key popularity (0: uniform)"),
     OPT("get-ratio", CONF_STRING, get_ratio, 0, 0, "0.9",
         "synthetic: fraction of requests that are GETs (the rest are SETs)"),
+    OPT("rate", CONF_STRING, rate, 0, 0, "0",
+        "synthetic: issue request i at i/RATE seconds after the start, RATE requests per second "
+        "over all clients (open loop; 0: closed loop, each client as fast as it goes)"),
     OPT("trace", CONF_STRING, trace, 0, 0, "",
         "replay this trace (IBM Docker registry: JSON array, JSON lines or CSV with a header) "
         "instead of the synthetic workload"),
@@ -135,6 +138,7 @@ typedef struct {
     int is_trace;
     trace_t trace;
     double compress; /* > 0: pace the trace */
+    double rate;     /* > 0: pace the synthetic workload, requests per second */
     workload_zipf_t zipf;
     workload_size_t size;
     double get_ratio;
@@ -161,7 +165,7 @@ static void request_at(const workload_t *w, uint64_t idx, request_t *r)
     workload_rng_t sizer; /* a key's size is a property of the key */
     workload_rng_seed(&sizer, (uint64_t)w->cfg->seed, r->key);
     r->size = workload_size_draw(&w->size, &sizer, (uint64_t)w->cfg->max_size);
-    r->at = 0;
+    r->at = w->rate > 0 ? idx / w->rate : 0;
 }
 
 /* ---- measuring ---- */
@@ -666,7 +670,8 @@ static int setup_workload(const icbench_config_t *cfg, workload_t *w, char *err,
     double zipf;
     if (workload_size_parse(cfg->size_dist, &w->size, err, errlen) < 0 ||
         parse_decimal("zipf", cfg->zipf, 0, 10, &zipf, err, errlen) < 0 ||
-        parse_decimal("get-ratio", cfg->get_ratio, 0, 1, &w->get_ratio, err, errlen) < 0)
+        parse_decimal("get-ratio", cfg->get_ratio, 0, 1, &w->get_ratio, err, errlen) < 0 ||
+        parse_decimal("rate", cfg->rate, 0, 1e7, &w->rate, err, errlen) < 0)
         return -1;
     if (workload_zipf_init(&w->zipf, (uint64_t)cfg->keys, zipf) < 0) {
         snprintf(err, errlen, "out of memory for %" PRId64 " keys", cfg->keys);
@@ -756,8 +761,9 @@ int main(int argc, char **argv)
                cfg.trace, w.limit, cfg.clients);
     else
         printf("icbench: synthetic %s, %" PRId64 " keys, zipf %s, get-ratio %s, %" PRId64
-               " clients, seed %" PRId64 "\n",
-               cfg.size_dist, cfg.keys, cfg.zipf, cfg.get_ratio, cfg.clients, cfg.seed);
+               " clients, %s, seed %" PRId64 "\n",
+               cfg.size_dist, cfg.keys, cfg.zipf, cfg.get_ratio, cfg.clients,
+               w.rate > 0 ? "open loop" : "closed loop", cfg.seed);
     fflush(stdout);
     results = calloc((size_t)ntargets, sizeof *results);
     if (!results) {

@@ -122,7 +122,7 @@ def main():
     p = icbench("--help")
     for opt in ("--target", "--clients", "--size-dist", "--zipf", "--get-ratio", "--trace",
                 "--min-size", "--size-scale", "--max-size", "--time-compress", "--hours",
-                "--strict", "--csv", "--duration", "--requests"):
+                "--strict", "--csv", "--duration", "--requests", "--rate"):
         assert opt in p.stdout, opt
 
     # Synthetic: every target, same workload, per-request CSV.
@@ -163,6 +163,16 @@ def main():
                 "--key-prefix", "syn", expect=1)
     r = results(p.stdout)[redis_t]
     assert int(r["wrong_bytes"]) >= 1, r
+
+    # --rate paces a synthetic run (open loop): request i starts i/RATE s after the start, so
+    # 20 requests at 40/s cannot finish before 19/40 s however fast the server is.
+    p = icbench("--target", redis_t, "--size-dist", "fixed:1k", "--keys", "5", "--rate", "40",
+                "--requests", "20", "--clients", "2", "--key-prefix", "rate")
+    assert "open loop" in p.stdout, p.stdout
+    r = results(p.stdout)[redis_t]
+    assert r["requests"] == "20" and float(r["seconds"]) >= 19 / 40, r
+    p = icbench("--target", redis_t, "--rate", "-1", expect=2)
+    assert "rate" in p.stderr, p.stderr
 
     # Trace replay, JSON array and CSV, with a filter; the first GET of each object misses.
     for name, prefix in (("tiny_trace.json", "tj"), ("tiny_trace.csv", "tc")):
