@@ -7,7 +7,7 @@ BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-asan fuzz bench availability bench-backup clean
+.PHONY: all deps build run test test-asan fuzz bench availability bench-backup eval-crossover clean
 
 all: build
 
@@ -50,6 +50,10 @@ availability: build
 
 bench-backup: build
 	@/usr/bin/python3 bench/bench_backup.py --bin $(BUILD)/bin --json $(BUILD)/bench-backup.json $(ARGS)
+
+# The small-object crossover against ElastiCache (docs/EVALUATION.md, about 2 minutes).
+eval-crossover: build
+	@/usr/bin/python3 bench/eval_crossover.py --bin $(BUILD)/bin --json $(BUILD)/crossover.json $(ARGS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
