@@ -191,6 +191,7 @@ typedef struct {
     tally_t tally;
     unsigned char *value;
     size_t value_cap;
+    workload_verify_t verify; /* of the GET in flight, advanced as its bytes arrive */
     char last_error[256];
 } worker_t;
 
@@ -288,11 +289,18 @@ static void do_set(worker_t *w, uint64_t idx, const request_t *r, const char *ke
     csv_row(w, idx, TRACE_OP_SET, r, rc == TARGET_STORED ? "stored" : "error", t0, ns);
 }
 
+static void on_value_bytes(void *arg, const void *value, size_t len, size_t have)
+{
+    worker_t *w = arg;
+    workload_verify_update(&w->verify, value, len, have);
+}
+
 static void do_get(worker_t *w, uint64_t idx, const request_t *r, const char *key, size_t keylen)
 {
     char err[256];
     const void *value = NULL;
     size_t len = 0;
+    workload_verify_begin(&w->verify, r->key);
     uint64_t t0 = now_ns();
     int rc = target_get(w->conn, key, keylen, &value, &len, err, sizeof err);
     uint64_t ns = now_ns() - t0;
@@ -301,7 +309,7 @@ static void do_get(worker_t *w, uint64_t idx, const request_t *r, const char *ke
     if (rc == TARGET_HIT) {
         w->tally.bytes_read += len;
         /* A trace may give one URI several sizes; any complete version of the key is right. */
-        int right = workload_object_verify(value, len, r->key) == 0 &&
+        int right = workload_verify_end(&w->verify, value, len) == 0 &&
                     (w->run->w->is_trace || len == r->size);
         if (right) {
             w->tally.hits++;
@@ -432,6 +440,8 @@ static int run_target(const workload_t *w, const target_t *t, int index, FILE *c
         if (!workers[i].conn) {
             fprintf(stderr, "icbench: %s: client %d: %s\n", t->spec, i, err);
             res->clients_failed++;
+        } else {
+            target_set_progress(workers[i].conn, on_value_bytes, &workers[i]);
         }
     }
     res->meter = start_meter(cfg, t);

@@ -3,7 +3,6 @@
 #include "targets.h"
 
 #include <errno.h>
-#include <hiredis.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,6 +15,7 @@
 
 #include "infinicache.h"
 #include "net.h"
+#include "resp_client.h"
 
 #define MC_LINE_MAX 1024                 /* longest memcached reply line we accept */
 #define MC_VALUE_MAX ((uint64_t)4 << 30) /* largest value a memcached reply may announce */
@@ -27,13 +27,14 @@ struct target_conn {
     ic_client_t *ic;
     void *ic_value;
     /* resp */
-    redisContext *redis;
-    redisReply *reply;
+    resp_client_t resp;
     /* memcached */
     int fd;
     char *rbuf;
     size_t rcap, rpos, rlen;
     uint64_t item_size_max;
+    target_progress_fn progress;
+    void *progress_arg;
 };
 
 static int parse_port(const char *s, int *port)
@@ -311,25 +312,23 @@ static int open_conn(target_conn_t *c, int check, char *err, size_t errlen)
         return 0;
     }
     case TARGET_RESP: {
-        int ms = t->timeout_ms;
-        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-        c->redis = redisConnectWithTimeout(t->host, t->port, tv);
-        if (!c->redis || c->redis->err) {
-            snprintf(err, errlen, "cannot connect to %s:%d: %s", t->host, t->port,
-                     c->redis ? c->redis->errstr : "out of memory");
-            return -1;
-        }
-        redisSetTimeout(c->redis, tv);
+        int fd = tcp_connect(t, err, errlen);
+        if (fd < 0) return -1;
+        resp_client_init(&c->resp, fd, 0);
+        c->resp.progress = c->progress;
+        c->resp.progress_arg = c->progress_arg;
         if (check) {
-            redisReply *r = redisCommand(c->redis, "PING");
-            int ok = r && r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "PONG");
-            if (!ok)
-                snprintf(err, errlen, "PING not answered with PONG: %s",
-                         !r                             ? c->redis->errstr
-                         : r->type == REDIS_REPLY_ERROR ? r->str
-                                                        : "other reply");
-            if (r) freeReplyObject(r);
-            if (!ok) return -1;
+            const void *argv[1] = {"PING"};
+            size_t argl[1] = {4};
+            resp_reply_t r;
+            if (resp_client_send(&c->resp, 1, argv, argl, err, errlen) < 0 ||
+                resp_client_read(&c->resp, &r, err, errlen) < 0)
+                return -1;
+            if (r.kind != RESP_REPLY_STATUS || strcmp(r.text, "PONG") != 0) {
+                snprintf(err, errlen, "PING not answered with PONG: %.100s",
+                         r.kind == RESP_REPLY_ERROR ? r.text : "other reply");
+                return -1;
+            }
         }
         return 0;
     }
@@ -344,13 +343,10 @@ static void close_conn(target_conn_t *c)
 {
     if (c->ic) ic_client_free(c->ic);
     if (c->ic_value) ic_free(c->ic_value);
-    if (c->reply) freeReplyObject(c->reply);
-    if (c->redis) redisFree(c->redis);
+    resp_client_close(&c->resp);
     if (c->fd >= 0) close(c->fd);
     c->ic = NULL;
     c->ic_value = NULL;
-    c->reply = NULL;
-    c->redis = NULL;
     c->fd = -1;
 }
 
@@ -363,6 +359,7 @@ target_conn_t *target_connect(const target_t *t, char *err, size_t errlen)
     }
     c->t = t;
     c->fd = -1;
+    c->resp.fd = -1;
     if (open_conn(c, 1, err, errlen) < 0) {
         target_close(c);
         return NULL;
@@ -383,16 +380,20 @@ uint64_t target_item_size_max(const target_conn_t *c)
     return c->item_size_max;
 }
 
+void target_set_progress(target_conn_t *c, target_progress_fn fn, void *arg)
+{
+    c->progress = fn;
+    c->progress_arg = arg;
+    c->resp.progress = fn;
+    c->resp.progress_arg = arg;
+}
+
 /* Releases the previous reply and reopens a broken connection. */
 static int prepare(target_conn_t *c, char *err, size_t errlen)
 {
     if (c->ic_value) {
         ic_free(c->ic_value);
         c->ic_value = NULL;
-    }
-    if (c->reply) {
-        freeReplyObject(c->reply);
-        c->reply = NULL;
     }
     if (c->broken) {
         close_conn(c);
@@ -422,20 +423,22 @@ int target_get(target_conn_t *c, const char *key, size_t keylen, const void **va
         return TARGET_ERROR;
     }
     case TARGET_RESP: {
-        c->reply = redisCommand(c->redis, "GET %b", key, keylen);
-        if (!c->reply) {
-            snprintf(err, errlen, "%s", c->redis->errstr);
+        const void *argv[2] = {"GET", key};
+        size_t argl[2] = {3, keylen};
+        resp_reply_t r;
+        if (resp_client_send(&c->resp, 2, argv, argl, err, errlen) < 0 ||
+            resp_client_read(&c->resp, &r, err, errlen) < 0) {
             c->broken = 1;
             return TARGET_ERROR;
         }
-        if (c->reply->type == REDIS_REPLY_NIL) return TARGET_MISS;
-        if (c->reply->type == REDIS_REPLY_STRING) {
-            *value = c->reply->str;
-            *len = c->reply->len;
+        if (r.kind == RESP_REPLY_NIL) return TARGET_MISS;
+        if (r.kind == RESP_REPLY_BULK) {
+            *value = r.value;
+            *len = r.len;
             return TARGET_HIT;
         }
         snprintf(err, errlen, "unexpected reply to GET: %.100s",
-                 c->reply->type == REDIS_REPLY_ERROR ? c->reply->str : "not a string");
+                 r.kind == RESP_REPLY_ERROR ? r.text : "not a bulk string");
         return TARGET_ERROR;
     }
     case TARGET_MEMCACHED: {
@@ -459,15 +462,17 @@ int target_set(target_conn_t *c, const char *key, size_t keylen, const void *val
         return TARGET_ERROR;
     }
     case TARGET_RESP: {
-        c->reply = redisCommand(c->redis, "SET %b %b", key, keylen, value, len);
-        if (!c->reply) {
-            snprintf(err, errlen, "%s", c->redis->errstr);
+        const void *argv[3] = {"SET", key, value};
+        size_t argl[3] = {3, keylen, len};
+        resp_reply_t r;
+        if (resp_client_send(&c->resp, 3, argv, argl, err, errlen) < 0 ||
+            resp_client_read(&c->resp, &r, err, errlen) < 0) {
             c->broken = 1;
             return TARGET_ERROR;
         }
-        if (c->reply->type == REDIS_REPLY_STATUS) return TARGET_STORED;
+        if (r.kind == RESP_REPLY_STATUS) return TARGET_STORED;
         snprintf(err, errlen, "unexpected reply to SET: %.100s",
-                 c->reply->type == REDIS_REPLY_ERROR ? c->reply->str : "not a status");
+                 r.kind == RESP_REPLY_ERROR ? r.text : "not a status");
         return TARGET_ERROR;
     }
     case TARGET_MEMCACHED: {

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,19 +185,79 @@ static void fill_stream(unsigned char *p, size_t len, uint64_t seed)
     }
 }
 
-static int check_stream(const unsigned char *p, size_t len, uint64_t seed)
+/* Checks whole 8-byte words of the stream from word `first` while they lie in p[0..len); the
+ * stream's word i is at p + 8 * i. Returns the next word index to check. The loop is written
+ * once and compiled twice: plainly, and for AVX-512DQ, whose 64-bit vector multiply lets the
+ * compiler check eight words at a time (about five times faster). */
+#define CHECK_WORDS_BODY                                                                           \
+    uint64_t end = len / 8, i = first, d = 0;                                                      \
+    for (; i < end; i++) {                                                                         \
+        uint64_t got;                                                                              \
+        memcpy(&got, p + 8 * i, 8);                                                                \
+        d |= got ^ workload_mix64(seed + i);                                                       \
+    }                                                                                              \
+    *diff |= d;                                                                                    \
+    return i < first ? first : i;
+
+static uint64_t check_words_plain(const unsigned char *p, size_t len, uint64_t seed,
+                                  uint64_t first, uint64_t *diff)
 {
-    uint64_t i = 0, diff = 0;
-    for (; len >= 8; len -= 8, p += 8, i++) {
-        uint64_t w = workload_mix64(seed + i), got;
-        memcpy(&got, p, 8);
-        diff |= w ^ got;
+    CHECK_WORDS_BODY
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_CHECK_WORDS_WIDE 1
+#if defined(__clang__)
+#define WIDE_ATTRIBUTES __attribute__((target("avx512f,avx512dq")))
+#else
+#define WIDE_ATTRIBUTES                                                                            \
+    __attribute__((target("avx512f,avx512dq"), optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#endif
+static inline __attribute__((always_inline)) uint64_t mix64_inline(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+WIDE_ATTRIBUTES static uint64_t check_words_wide(const unsigned char *p, size_t len, uint64_t seed,
+                                                 uint64_t first, uint64_t *diff)
+{
+#define workload_mix64 mix64_inline
+    CHECK_WORDS_BODY
+#undef workload_mix64
+}
+#endif
+
+static _Atomic int use_plain = -1; /* -1: not decided yet; relaxed: all threads agree */
+
+void workload_verify_use_plain(int plain)
+{
+    atomic_store_explicit(&use_plain, plain, memory_order_relaxed);
+}
+
+static uint64_t check_words(const unsigned char *p, size_t len, uint64_t seed, uint64_t first,
+                            uint64_t *diff)
+{
+#ifdef HAVE_CHECK_WORDS_WIDE
+    int plain = atomic_load_explicit(&use_plain, memory_order_relaxed);
+    if (plain < 0) {
+        __builtin_cpu_init();
+        plain = !(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"));
+        atomic_store_explicit(&use_plain, plain, memory_order_relaxed);
     }
-    if (len > 0) {
-        uint64_t w = workload_mix64(seed + i);
-        if (memcmp(p, &w, len) != 0) return -1;
-    }
-    return diff ? -1 : 0;
+    if (!plain) return check_words_wide(p, len, seed, first, diff);
+#endif
+    return check_words_plain(p, len, seed, first, diff);
+}
+
+/* The last partial word of a stream of len bytes at p. */
+static int check_tail(const unsigned char *p, size_t len, uint64_t seed)
+{
+    size_t rest = len % 8;
+    if (rest == 0) return 0;
+    uint64_t w = workload_mix64(seed + len / 8);
+    return memcmp(p + len - rest, &w, rest) != 0 ? -1 : 0;
 }
 
 static void put_le(unsigned char *p, uint64_t v, int n)
@@ -229,9 +290,55 @@ void workload_object_fill(void *buf, size_t len, uint64_t key, uint32_t version)
 
 int workload_object_verify(const void *buf, size_t len, uint64_t key)
 {
+    workload_verify_t v;
+    workload_verify_begin(&v, key);
+    return workload_verify_end(&v, buf, len);
+}
+
+void workload_verify_begin(workload_verify_t *v, uint64_t key)
+{
+    memset(v, 0, sizeof *v);
+    v->key = key;
+}
+
+/* Reads the header once it has arrived; returns the offset of the stream, or -1 if wrong. */
+static long verify_start(workload_verify_t *v, const unsigned char *p, size_t len, size_t have)
+{
+    if (v->len == 0 && !v->wrong) {
+        if (len < WORKLOAD_HEADER) {
+            v->seed = stream_seed(v->key, 0);
+        } else {
+            if (have < WORKLOAD_HEADER) return -1;
+            if (memcmp(p, "ICB1", 4) != 0 || get_le(p + 8, 8) != v->key || get_le(p + 16, 8) != len)
+                v->wrong = 1;
+            v->seed = stream_seed(v->key, (uint32_t)get_le(p + 4, 4));
+        }
+        v->len = len;
+    }
+    if (v->len != len) v->wrong = 1;
+    return len < WORKLOAD_HEADER ? 0 : WORKLOAD_HEADER;
+}
+
+void workload_verify_update(workload_verify_t *v, const void *buf, size_t len, size_t have)
+{
     const unsigned char *p = buf;
-    if (len < WORKLOAD_HEADER) return check_stream(p, len, stream_seed(key, 0));
-    if (memcmp(p, "ICB1", 4) != 0 || get_le(p + 8, 8) != key || get_le(p + 16, 8) != len) return -1;
-    uint32_t version = (uint32_t)get_le(p + 4, 4);
-    return check_stream(p + WORKLOAD_HEADER, len - WORKLOAD_HEADER, stream_seed(key, version));
+    long start = verify_start(v, p, len, have);
+    if (start < 0 || v->wrong || have > len) return;
+    uint64_t diff = 0;
+    uint64_t from = v->checked > (size_t)start ? (v->checked - (size_t)start) / 8 : 0;
+    uint64_t next = check_words(p + start, have - (size_t)start, v->seed, from, &diff);
+    if (diff) v->wrong = 1;
+    v->checked = (size_t)start + 8 * next;
+}
+
+int workload_verify_end(workload_verify_t *v, const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    long start = verify_start(v, p, len, len);
+    if (start < 0 || v->wrong) return -1;
+    uint64_t diff = 0;
+    uint64_t from = v->checked > (size_t)start ? (v->checked - (size_t)start) / 8 : 0;
+    check_words(p + start, len - (size_t)start, v->seed, from, &diff);
+    if (diff || check_tail(p + start, len - (size_t)start, v->seed) < 0) return -1;
+    return 0;
 }

@@ -55,4 +55,21 @@ void workload_object_fill(void *buf, size_t len, uint64_t key, uint32_t version)
 /* 0 if buf[0..len) is a version of key's object of length len, -1 if the bytes are wrong. */
 int workload_object_verify(const void *buf, size_t len, uint64_t key);
 
+/* The same check done piecewise while a value arrives, so most of it overlaps the transfer:
+ * begin, then update with the bytes received so far (buf[0..have) of a len-byte value; have
+ * only grows, the buffer stays put), then end with the whole value. end checks whatever update
+ * has not, so calling only begin and end is the plain check. */
+typedef struct {
+    uint64_t key;
+    size_t len;     /* 0 until the first update or end */
+    size_t checked; /* bytes of buf already checked */
+    uint64_t seed;  /* of the stream after the header */
+    int wrong;
+} workload_verify_t;
+void workload_verify_begin(workload_verify_t *v, uint64_t key);
+void workload_verify_update(workload_verify_t *v, const void *buf, size_t len, size_t have);
+int workload_verify_end(workload_verify_t *v, const void *buf, size_t len); /* 0 or -1 */
+/* Tests: 1 forces the plain check, 0 the fast one where the CPU has it (the default picks). */
+void workload_verify_use_plain(int plain);
+
 #endif

@@ -170,6 +170,54 @@ static void test_objects(void **state)
     }
 }
 
+/* The reference check, for the runs that compare it with the fast one picked by default. */
+static int use_plain_check(void **state)
+{
+    (void)state;
+    workload_verify_use_plain(1);
+    return 0;
+}
+
+/* Piecewise verification, fed in steps of every size, agrees with the whole check. */
+static int verify_in_steps(const unsigned char *p, size_t n, uint64_t key, size_t step)
+{
+    workload_verify_t v;
+    workload_verify_begin(&v, key);
+    for (size_t have = 0; have < n; have += step)
+        workload_verify_update(&v, p, n, have);
+    workload_verify_update(&v, p, n, n);
+    return workload_verify_end(&v, p, n);
+}
+
+static void test_verify_in_steps(void **state)
+{
+    (void)state;
+    size_t sizes[] = {0, 5, 23, 24, 25, 33, 1000, 4099};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = sizes[i];
+        unsigned char *a = malloc(n + 1);
+        workload_object_fill(a, n, 9, 2);
+        for (size_t step = 1; step <= 17; step++) {
+            assert_int_equal(verify_in_steps(a, n, 9, step), 0);
+            assert_int_equal(verify_in_steps(a, n, 10, step), n ? -1 : 0);
+            for (size_t at = 0; at < n; at += 1 + n / 7) {
+                if (n == WORKLOAD_HEADER && at >= 4 && at < 8) continue; /* any version is right */
+                a[at] ^= 4;
+                assert_int_equal(verify_in_steps(a, n, 9, step), -1);
+                a[at] ^= 4;
+            }
+        }
+        /* A value whose length changes between calls is wrong. */
+        if (n > 1) {
+            workload_verify_t v;
+            workload_verify_begin(&v, 9);
+            workload_verify_update(&v, a, n, n / 2);
+            assert_int_equal(workload_verify_end(&v, a, n - 1), -1);
+        }
+        free(a);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +225,9 @@ int main(void)
         cmocka_unit_test(test_zipf),
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_objects),
+        cmocka_unit_test(test_verify_in_steps),
+        cmocka_unit_test_setup(test_objects, use_plain_check),
+        cmocka_unit_test_setup(test_verify_in_steps, use_plain_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
