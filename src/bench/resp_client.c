@@ -140,7 +140,7 @@ int resp_client_read(resp_client_t *c, resp_reply_t *r, char *err, size_t errlen
         return -1;
     }
     resp_limits_t lim = {.max_bulk = c->value_max > INT64_MAX ? INT64_MAX : (int64_t)c->value_max,
-                         .max_array = 0,
+                         .max_array = INT64_MAX, /* refused below, with its own message */
                          .max_line = RESP_CLIENT_LINE_MAX + 2};
     resp_header_t h;
     ssize_t used;
@@ -154,8 +154,12 @@ int resp_client_read(resp_client_t *c, resp_reply_t *r, char *err, size_t errlen
             shown[i] = ch >= ' ' && ch < 127 ? (char)ch : '.';
         }
         shown[n] = 0;
-        snprintf(err, errlen, "resp: %s in reply '%s'",
-                 used == RESP_ETOOBIG ? "length over the limit" : "protocol error", shown);
+        if (used == RESP_ETOOBIG)
+            snprintf(err, errlen,
+                     "resp: reply over the limits (line %d bytes, bulk %llu bytes): '%s'",
+                     RESP_CLIENT_LINE_MAX, (unsigned long long)c->value_max, shown);
+        else
+            snprintf(err, errlen, "resp: protocol error in reply '%s'", shown);
         return -1;
     }
     c->in_pos += (size_t)used;
