@@ -86,7 +86,7 @@ def latency_rows(out):
     rows = set()
     for line in out.splitlines():
         f = line.split()
-        if len(f) == 8 and f[1] in ("GET", "SET") and re.match(r"^\d+$", f[3]):
+        if len(f) == 8 and f[1] in ("GET", "SET", "FETCH") and re.match(r"^\d+$", f[3]):
             rows.add((f[0], f[1], f[2]))
     return rows
 
@@ -147,8 +147,13 @@ def main():
     with open(csv) as f:
         lines = f.read().splitlines()
     assert lines[0] == "target,client,index,op,key,size,result,latency_us,start_s", lines[0]
-    # One row per GET or SET: requests + fills per target.
-    want = sum(int(res[t]["requests"]) + int(res[t]["fills"]) for t in targets)
+    # One row per GET, SET or FETCH: requests + fills + fetches per target; every fill was
+    # fetched first from the (temporary) backing store.
+    want = sum(int(res[t]["requests"]) + int(res[t]["fills"]) + int(res[t]["fetches"])
+               for t in targets)
+    for t in targets:
+        assert res[t]["fetches"] == res[t]["fills"], res[t]
+        assert (t, "FETCH", "<1MiB") in rows, (t, p.stdout)
     assert len(lines) - 1 == want, (len(lines), want)
     assert "\r" not in p.stderr  # no progress line when stderr is not a terminal
 

@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""test_icbench_backing.py -- icbench's backing store for misses against a real redis-server: files
+appear, a miss is fetched, filled and hit next time; a corrupted file is reported and not cached;
+an unusable directory is refused before the run; --backing none and the temporary default."""
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+BIN = os.environ["IC_BIN"]
+ICBENCH = os.path.join(BIN, "icbench")
+procs = []
+
+
+def wait_for(cond, what, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def redis(port, *words):
+    """One command by the inline protocol; the first reply line."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b" ".join(w.encode() for w in words) + b"\r\n")
+        return s.recv(65536)
+
+
+def up(port):
+    try:
+        return redis(port, "PING").startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def icbench(*args, expect=0, env=None):
+    p = subprocess.run([ICBENCH, *args], capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == expect, (args, p.returncode, expect, p.stdout, p.stderr)
+    res = {}
+    for line in p.stdout.splitlines():
+        if line.startswith("result "):
+            res = dict(f.split("=", 1) for f in line.split()[1:])
+    return res, p
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="icbench_backing_")
+    port = free_port()
+    p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                          "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(p)
+    wait_for(lambda: up(port), "redis-server")
+    target = "resp:127.0.0.1:%d" % port
+    common = ["--target", target, "--size-dist", "fixed:10k", "--keys", "3", "--zipf", "0",
+              "--get-ratio", "1", "--requests", "30", "--seed", "5"]
+
+    # Misses fetch from the directory (files created on first need), fill, then hit.
+    store = os.path.join(tmp, "store")
+    res, out = icbench(*common, "--backing", store, "--key-prefix", "b1")
+    files = sorted(os.listdir(store))
+    assert len(files) == 3 and all(len(f) == 16 for f in files), files
+    assert all(os.path.getsize(os.path.join(store, f)) == 10240 for f in files)
+    assert res["misses"] == "3" and res["fetches"] == "3" and res["fills"] == "3", res
+    assert res["hits"] == "27" and res["wrong_bytes"] == "0" and res["errors"] == "0", res
+    assert any(l.split()[1:2] == ["FETCH"] for l in out.stdout.splitlines() if l.startswith(target))
+    assert "filled from " + store in out.stdout, out.stdout
+
+    # A corrupted file is reported (exit 1) and never cached: its key misses every time.
+    victim = os.path.join(store, files[0])
+    with open(victim, "r+b") as f:
+        f.seek(5000)
+        b = f.read(1)
+        f.seek(5000)
+        f.write(bytes([b[0] ^ 0x10]))
+    res, out = icbench(*common, "--backing", store, "--key-prefix", "b2", expect=1)
+    assert int(res["wrong_bytes"]) >= 1 and res["errors"] == "0", res
+    assert "backing store" in out.stderr and files[0] in out.stderr and "not cached" in out.stderr
+    assert int(res["hits"]) + int(res["wrong_bytes"]) + 2 == 30, res
+    assert redis(port, "EXISTS", "b20:" + files[0]).startswith(b":0"), "corrupt object cached"
+    assert sum(redis(port, "EXISTS", "b20:" + f).startswith(b":1") for f in files[1:]) == 2
+
+    # SETs of the workload write the store too (the next miss reads what was set).
+    store2 = os.path.join(tmp, "store2")
+    res, out = icbench("--target", target, "--size-dist", "fixed:3k", "--keys", "4",
+                       "--get-ratio", "0", "--requests", "8", "--backing", store2,
+                       "--key-prefix", "b3")
+    assert res["sets"] == "8" and res["fetches"] == "0", res
+    assert 1 <= len(os.listdir(store2)) <= 4, os.listdir(store2)
+
+    # An unusable directory is refused before anything runs.
+    plain_file = os.path.join(tmp, "a_file")
+    open(plain_file, "w").close()
+    bad_dirs = [os.path.join(plain_file, "sub")]
+    if os.geteuid() != 0:  # root writes anywhere
+        ro = os.path.join(tmp, "readonly")
+        os.mkdir(ro, 0o555)
+        bad_dirs.append(ro)
+    for bad in bad_dirs:
+        res, out = icbench(*common, "--backing", bad, "--key-prefix", "b4", expect=2)
+        assert "backing store" in out.stderr and bad in out.stderr, out.stderr
+        assert "result " not in out.stdout, out.stdout
+    _, out = icbench(*common, "--backing", "s3://bucket@http://127.0.0.1:1", expect=2)
+    assert "S3" in out.stderr, out.stderr
+
+    # --backing none fills from generated bytes; the default directory is temporary.
+    res, out = icbench(*common, "--backing", "none", "--key-prefix", "b5")
+    assert res["fills"] == "3" and res["fetches"] == "0" and res["hits"] == "27", res
+    scratch = os.path.join(tmp, "scratch")
+    os.mkdir(scratch)
+    res, out = icbench(*common, "--key-prefix", "b6", env=dict(os.environ, TMPDIR=scratch))
+    assert res["fetches"] == "3" and res["hits"] == "27", res
+    assert "icbench-backing." in out.stdout, out.stdout
+    assert os.listdir(scratch) == [], os.listdir(scratch)
+    print("ok")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
