@@ -111,8 +111,9 @@ static const conf_option_t options[] = {
         "data and plots.gp into this directory"),
     OPT("backing", CONF_STRING, backing, 0, 0, "",
         "where a GET miss fetches the object before filling the cache: a directory (one file per "
-        "key, written on first need and by every SET), none (generate the bytes), or empty for a "
-        "temporary directory removed at the end"),
+        "key, written on first need and by every SET), s3://BUCKET@http://HOST:PORT (an "
+        "S3-compatible store, SigV4 with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION), "
+        "none (generate the bytes), or empty for a temporary directory removed at the end"),
     CONF_END,
 };
 

@@ -135,8 +135,9 @@ static int tcp_connect(const target_t *t, char *err, size_t errlen)
     return fd;
 }
 
-/* Makes at least need unread bytes available at rbuf + rpos. */
-static int mc_fill(target_conn_t *c, size_t need)
+/* Makes at least need unread bytes available at rbuf + rpos. While a value of value_len bytes
+ * (0: none) arrives at rbuf + rpos, reports its progress; the buffer does not move meanwhile. */
+static int mc_fill_value(target_conn_t *c, size_t need, size_t value_len)
 {
     if (c->rlen - c->rpos >= need) return 0;
     if (c->rpos > 0) {
@@ -158,8 +159,18 @@ static int mc_fill(target_conn_t *c, size_t need)
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) return -1;
         c->rlen += (size_t)r;
+        if (value_len && c->progress) {
+            size_t have = c->rlen - c->rpos;
+            c->progress(c->progress_arg, c->rbuf + c->rpos, value_len,
+                        have < value_len ? have : value_len);
+        }
     }
     return 0;
+}
+
+static int mc_fill(target_conn_t *c, size_t need)
+{
+    return mc_fill_value(c, need, 0);
 }
 
 /* The next reply line without its "\r\n", NUL-terminated in the buffer; NULL on error. */
@@ -240,7 +251,7 @@ static int mc_get(target_conn_t *c, const char *key, size_t keylen, const void *
         snprintf(err, errlen, "memcached: reply for another key '%.60s'", line);
         return TARGET_ERROR;
     }
-    if (mc_fill(c, (size_t)bytes + 7) < 0) {
+    if (mc_fill_value(c, (size_t)bytes + 7, (size_t)bytes) < 0) {
         snprintf(err, errlen, "memcached: connection lost in a value: %s",
                  errno ? strerror(errno) : "closed");
         return TARGET_ERROR;

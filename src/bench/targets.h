@@ -39,8 +39,8 @@ int target_get(target_conn_t *c, const char *key, size_t keylen, const void **va
 int target_set(target_conn_t *c, const char *key, size_t keylen, const void *value, size_t len,
                char *err, size_t errlen);
 
-/* resp: called while a GET's value arrives (value[0..have) of len bytes in place, have grows),
- * so the caller can check bytes while the rest is on the wire. Other targets never call it. */
+/* resp and memcached: called while a GET's value arrives (value[0..have) of len bytes in place,
+ * have grows), so the caller can check bytes while the rest is on the wire. ic never calls it. */
 typedef void (*target_progress_fn)(void *arg, const void *value, size_t len, size_t have);
 void target_set_progress(target_conn_t *c, target_progress_fn fn, void *arg);
 

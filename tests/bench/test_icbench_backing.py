@@ -1,8 +1,12 @@
 #!/usr/bin/python3
 """test_icbench_backing.py -- icbench's backing store for misses against a real redis-server: files
 appear, a miss is fetched, filled and hit next time; a corrupted file is reported and not cached;
-an unusable directory is refused before the run; --backing none and the temporary default."""
+an unusable directory is refused before the run; --backing none and the temporary default; the
+same through a tiny S3-compatible stand-in that requires SigV4-shaped requests."""
+import http.server
 import os
+import re
+import threading
 import signal
 import socket
 import subprocess
@@ -43,6 +47,51 @@ def up(port):
         return redis(port, "PING").startswith(b"+PONG")
     except OSError:
         return False
+
+
+KEY_ID = "AKIDICBENCHTEST"
+SIGV4 = re.compile(r"^AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([a-z0-9-]+)/s3/aws4_request, "
+                   r"SignedHeaders=([a-z0-9;-]+), Signature=[0-9a-f]{64}$")
+
+
+class S3StandIn(http.server.BaseHTTPRequestHandler):
+    """Path-style GET and PUT of /BUCKET/KEY, objects in memory; 404 NoSuchKey; 403 unless the
+    request carries a SigV4-shaped Authorization for KEY_ID and an x-amz-date."""
+    objects = {}
+    requests = []
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, body=b"", code=None):
+        if code:
+            body = b"<?xml version=\"1.0\"?><Error><Code>%s</Code></Error>" % code.encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def authorized(self):
+        m = SIGV4.match(self.headers.get("Authorization", ""))
+        date = self.headers.get("x-amz-date", "")
+        S3StandIn.requests.append((self.command, self.path, bool(m)))
+        return (m and m.group(1) == KEY_ID and m.group(3) == "us-east-1"
+                and "host" in m.group(4).split(";") and "x-amz-date" in m.group(4).split(";")
+                and date.startswith(m.group(2)))
+
+    def do_GET(self):
+        if not self.authorized():
+            return self.answer(403, code="SignatureDoesNotMatch")
+        if self.path not in S3StandIn.objects:
+            return self.answer(404, code="NoSuchKey")
+        self.answer(200, S3StandIn.objects[self.path])
+
+    def do_PUT(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if not self.authorized():
+            return self.answer(403, code="SignatureDoesNotMatch")
+        S3StandIn.objects[self.path] = body
+        self.answer(200)
 
 
 def icbench(*args, expect=0, env=None):
@@ -111,8 +160,41 @@ def main():
         res, out = icbench(*common, "--backing", bad, "--key-prefix", "b4", expect=2)
         assert "backing store" in out.stderr and bad in out.stderr, out.stderr
         assert "result " not in out.stdout, out.stdout
-    _, out = icbench(*common, "--backing", "s3://bucket@http://127.0.0.1:1", expect=2)
-    assert "S3" in out.stderr, out.stderr
+
+    # S3-compatible: the same through the stand-in, signed with the environment's credentials.
+    s3 = http.server.ThreadingHTTPServer(("127.0.0.1", 0), S3StandIn)
+    threading.Thread(target=s3.serve_forever, daemon=True).start()
+    spec = "s3://icb-bucket@http://127.0.0.1:%d" % s3.server_address[1]
+    creds = dict(os.environ, AWS_ACCESS_KEY_ID=KEY_ID, AWS_SECRET_ACCESS_KEY="secret")
+    creds.pop("AWS_REGION", None)
+    res, out = icbench(*common, "--backing", spec, "--key-prefix", "s1", env=creds)
+    assert res["misses"] == "3" and res["fetches"] == "3" and res["hits"] == "27", res
+    assert res["wrong_bytes"] == "0" and res["errors"] == "0", (res, out.stderr)
+    names = sorted(S3StandIn.objects)
+    assert len(names) == 3 and all(re.match(r"^/icb-bucket/[0-9a-f]{16}$", n) for n in names), names
+    assert all(len(v) == 10240 for v in S3StandIn.objects.values())
+    assert all(signed for _, _, signed in S3StandIn.requests), S3StandIn.requests
+    # A corrupted object is reported and not cached.
+    victim = names[0]
+    S3StandIn.objects[victim] = S3StandIn.objects[victim][:100] + b"X" + S3StandIn.objects[victim][101:]
+    res, out = icbench(*common, "--backing", spec, "--key-prefix", "s2", env=creds, expect=1)
+    assert int(res["wrong_bytes"]) >= 1 and victim[-16:] in out.stderr, (res, out.stderr)
+    assert redis(port, "EXISTS", "s20:" + victim[-16:]).startswith(b":0")
+    # Refused before the run: no credentials, credentials the store rejects, a bad spec.
+    nocreds = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    _, out = icbench(*common, "--backing", spec, env=nocreds, expect=2)
+    assert "AWS_ACCESS_KEY_ID" in out.stderr and "result " not in out.stdout, out.stderr
+    _, out = icbench(*common, "--backing", spec, expect=2,
+                     env=dict(creds, AWS_ACCESS_KEY_ID="SOMEONEELSE"))
+    assert "HTTP 403" in out.stderr and "SignatureDoesNotMatch" in out.stderr, out.stderr
+    for bad in ("s3://B@http://127.0.0.1:1", "s3://bucket", "s3://bucket@ftp://127.0.0.1:1"):
+        _, out = icbench(*common, "--backing", bad, env=creds, expect=2)
+        assert "expected s3://BUCKET@http://HOST:PORT" in out.stderr, out.stderr
+    _, out = icbench(*common, "--backing", "s3://bucket@http://127.0.0.1:%d" % free_port(),
+                     env=creds, expect=2)
+    assert "backing store" in out.stderr and "result " not in out.stdout, out.stderr
+    s3.shutdown()
+    s3.server_close()
 
     # --backing none fills from generated bytes; the default directory is temporary.
     res, out = icbench(*common, "--backing", "none", "--key-prefix", "b5")
