@@ -7,7 +7,8 @@ BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-asan fuzz bench availability bench-backup eval-crossover clean
+.PHONY: all deps build run test test-asan fuzz bench availability bench-backup eval-crossover \
+        bench-icbench clean
 
 all: build
 
@@ -54,6 +55,10 @@ bench-backup: build
 # The small-object crossover against ElastiCache (docs/EVALUATION.md, about 2 minutes).
 eval-crossover: build
 	@/usr/bin/python3 bench/eval_crossover.py --bin $(BUILD)/bin --json $(BUILD)/crossover.json $(ARGS)
+
+# icbench's own speed against redis-benchmark and a raw recv loop (docs/EVALUATION.md, ~3 min).
+bench-icbench: build
+	@bench/bench_icbench.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
