@@ -122,7 +122,7 @@ def main():
     p = icbench("--help")
     for opt in ("--target", "--clients", "--size-dist", "--zipf", "--get-ratio", "--trace",
                 "--min-size", "--size-scale", "--max-size", "--time-compress", "--hours",
-                "--strict", "--csv", "--duration", "--requests", "--rate"):
+                "--strict", "--csv", "--duration", "--requests", "--rate", "--backing"):
         assert opt in p.stdout, opt
 
     # Synthetic: every target, same workload, per-request CSV.
