@@ -43,6 +43,11 @@ typedef struct {
     int op_timeout_ms;       /* whole operation, default 10000 */
     int chunk_deadline_ms;   /* longest wait for the next bytes of a reply, default 2000 */
     int repair;              /* after a GET, re-store lost or corrupt chunks; default 1 */
+    int first_d;             /* 1 (default): a GET returns once d verified chunks are in, not
+                                waiting for the slowest p. 0: it waits for all d + p chunks (the
+                                proxy forwards every one; ICGET key ALL), or until no byte came for
+                                chunk_deadline_ms with d good chunks in hand: the baseline first-d
+                                is measured against. Needs a proxy that knows ICGET ALL. */
 } ic_options_t;
 
 /* Fills *opt with the defaults above. */

@@ -54,7 +54,7 @@ typedef struct {
 
 static const conf_option_t options[] = {
     OPT("target", CONF_STRING, target, 0, 0, "",
-        "a cache to measure, repeat for several: ic:HOST:PORT[,d=N,p=N] (libinfinicache), "
+        "a cache to measure, repeat for several: ic:HOST:PORT[,d=N,p=N,firstd=0|1] (libinfinicache), "
         "resp:HOST:PORT (icproxy or redis-server), memcached:HOST:PORT"),
     OPT("clients", CONF_INT, clients, 1, MAX_CLIENTS, "1",
         "closed-loop clients per target, each a thread with its own connection"),

@@ -52,6 +52,7 @@ int target_parse(const char *spec, target_t *t, char *err, size_t errlen)
     memset(t, 0, sizeof *t);
     t->d = 10;
     t->p = 2;
+    t->first_d = 1;
     t->timeout_ms = 30000;
     if (strlen(spec) >= sizeof t->spec) goto bad;
     strcpy(t->spec, spec);
@@ -85,7 +86,9 @@ int target_parse(const char *spec, target_t *t, char *err, size_t errlen)
         if (next) *next++ = 0;
         char *end;
         long v = strtol(params + 2, &end, 10);
-        if (!strncmp(params, "d=", 2) && end != params + 2 && !*end && v >= 1 && v <= 32)
+        if (!strcmp(params, "firstd=0") || !strcmp(params, "firstd=1"))
+            t->first_d = params[7] - '0';
+        else if (!strncmp(params, "d=", 2) && end != params + 2 && !*end && v >= 1 && v <= 32)
             t->d = (int)v;
         else if (!strncmp(params, "p=", 2) && end != params + 2 && !*end && v >= 0 && v <= 47)
             t->p = (int)v;
@@ -97,7 +100,8 @@ int target_parse(const char *spec, target_t *t, char *err, size_t errlen)
     return 0;
 bad:
     snprintf(err, errlen,
-             "target '%s': expected ic:HOST:PORT[,d=N,p=N] (d 1..32, d+p <= 48), resp:HOST:PORT "
+             "target '%s': expected ic:HOST:PORT[,d=N,p=N,firstd=0|1] (d 1..32, d+p <= 48), "
+             "resp:HOST:PORT "
              "or memcached:HOST:PORT",
              spec);
     return -1;
@@ -306,6 +310,7 @@ static int open_conn(target_conn_t *c, int check, char *err, size_t errlen)
         o.nproxies = 1;
         o.d = t->d;
         o.p = t->p;
+        o.first_d = t->first_d;
         o.op_timeout_ms = t->timeout_ms;
         int e = 0;
         c->ic = ic_client_new(&o, &e);

@@ -8,13 +8,14 @@
 
 typedef enum { TARGET_IC, TARGET_RESP, TARGET_MEMCACHED } target_kind_t;
 
-/* A parsed --target: "ic:HOST:PORT[,d=N,p=N]", "resp:HOST:PORT" or "memcached:HOST:PORT". */
+/* A parsed --target: "ic:HOST:PORT[,d=N,p=N,firstd=0|1]", "resp:HOST:PORT" or "memcached:HOST:PORT". */
 typedef struct {
     target_kind_t kind;
     char spec[300]; /* as given, the name in reports */
     char host[256];
     int port;
     int d, p;       /* ic only */
+    int first_d;    /* ic only: 0 waits for all d+p chunks (ICGET ALL), the baseline */
     int timeout_ms; /* per operation */
 } target_t;
 

@@ -23,6 +23,7 @@ void ic_options_init(ic_options_t *o)
     o->op_timeout_ms = 10000;
     o->chunk_deadline_ms = 2000;
     o->repair = 1;
+    o->first_d = 1;
 }
 
 const char *ic_strerror(int err)
@@ -83,7 +84,8 @@ ic_client_t *ic_client_new(const ic_options_t *opt, int *err)
     ic_client_t *c = NULL;
     const char **names = NULL;
     if (!ec_params_valid(opt->d, opt->p) || opt->connect_timeout_ms <= 0 || opt->op_timeout_ms <= 0 ||
-        opt->chunk_deadline_ms <= 0 || (opt->nproxies && !opt->proxies))
+        opt->chunk_deadline_ms <= 0 || (opt->first_d != 0 && opt->first_d != 1) ||
+        (opt->nproxies && !opt->proxies))
         goto fail;
     rc = IC_ENOMEM;
     c = calloc(1, sizeof *c);
@@ -417,6 +419,17 @@ static void repair(ic_client_t *c, icc_conn_t *k, const void *key, size_t keylen
     free(mem);
 }
 
+/* With first-d off the read waits for every chunk, but not forever: when the chunk deadline (or
+ * the operation's) passes with d good chunks in hand, the rest of the reply is abandoned (the
+ * connection is closed, so no stale bytes are read later) and the object is assembled. */
+static int enough_after_timeout(ic_client_t *c, icc_conn_t *k, const get_ctx_t *g, int rc)
+{
+    if (c->opt.first_d || rc != IC_ETIMEDOUT || g->m.d == 0 || g->ngood < g->m.d) return 0;
+    icc_conn_close(k);
+    c->err[0] = 0;
+    return 1;
+}
+
 /* Reads the ICGET reply for key into ubuf (or a buffer it allocates when alloc is set). */
 static int get_once(ic_client_t *c, icc_conn_t *k, const void *key, size_t keylen, uint8_t *ubuf,
                     size_t cap, int alloc, void **value, size_t *len)
@@ -426,9 +439,9 @@ static int get_once(ic_client_t *c, icc_conn_t *k, const void *key, size_t keyle
     if (rc < 0) return rc;
     buf_t out;
     buf_init(&out);
-    const char *argv[2] = {"ICGET", key};
-    size_t argl[2] = {5, keylen};
-    if (resp_add_command(&out, 2, argv, argl) < 0) {
+    const char *argv[3] = {"ICGET", key, "ALL"};
+    size_t argl[3] = {5, keylen, 3};
+    if (resp_add_command(&out, c->opt.first_d ? 2 : 3, argv, argl) < 0) {
         buf_free(&out);
         return icc_fail(c, IC_ENOMEM, "out of memory");
     }
@@ -456,6 +469,10 @@ static int get_once(ic_client_t *c, icc_conn_t *k, const void *key, size_t keyle
         switch (e) {
         case ICC_REPLY_NEED_MORE:
             rc = icc_conn_fill(c, k, deadline);
+            if (rc < 0 && enough_after_timeout(c, k, &g, rc)) {
+                done = 1;
+                break;
+            }
             if (rc < 0) goto out;
             break;
         case ICC_REPLY_MISS:
@@ -485,9 +502,14 @@ static int get_once(ic_client_t *c, icc_conn_t *k, const void *key, size_t keyle
                 break;
             }
             if (g.ngood >= g.m.d) {
-                /* Already have d verified chunks: a proxy that sends more is skipped past. */
+                /* Already have d verified chunks: more come only when first-d is off (or from a
+                 * proxy that sends too many); they are skipped past. */
                 rc = icc_conn_read(c, k, NULL, g.m.chunk_size, deadline);
                 g.state[ev.index] = CH_LATE;
+                if (rc < 0 && enough_after_timeout(c, k, &g, rc)) {
+                    done = 1;
+                    break;
+                }
             } else {
                 uint8_t *to = chunk_home(&g, ev.index, 1);
                 if (!to) {

@@ -433,7 +433,7 @@ static const command_spec_t commands[] = {
     {"HELLO", CMD_HELLO, 1, -1, 0, 0, 0},     {"CLIENT", CMD_CLIENT, 2, -1, 0, 0, 0},
     {"COMMAND", CMD_COMMAND, 1, -1, 0, 0, 0}, {"SELECT", CMD_SELECT, 2, 2, 0, 0, 0},
     {"FLUSHALL", CMD_FLUSH, 1, 2, 0, 0, 0},   {"FLUSHDB", CMD_FLUSH, 1, 2, 0, 0, 0},
-    {"ICSET", CMD_ICSET, 6, -1, 1, 1, 1},     {"ICGET", CMD_ICGET, 2, 2, 1, 1, 0},
+    {"ICSET", CMD_ICSET, 6, -1, 1, 1, 1},     {"ICGET", CMD_ICGET, 2, 3, 1, 1, 0},
     {"ICREPAIR", CMD_ICREPAIR, 6, 6, 1, 1, 0},
     {NULL, 0, 0, 0, 0, 0, 0},
 };

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "proxy.h"
@@ -671,7 +672,7 @@ static void icget_progress(op_t *op)
     log_debug("event=icget_progress op=%p forwarded=%d pending=%d relay=%d", (void *)op,
               op->forwarded, slots_pending(op), op->relay_active);
     request_more(op);
-    if (!op->relay_active && op->ready_head && op->forwarded < op->d && op->client) {
+    if (!op->relay_active && op->ready_head && op->forwarded < op->forward_goal && op->client) {
         nreq_t *q = op->ready_head;
         op->ready_head = q->next;
         if (!op->ready_head) op->ready_tail = NULL;
@@ -680,8 +681,11 @@ static void icget_progress(op_t *op)
         icget_send(op, q, q->body_len);
     }
     if (op->relay_active) return;
-    if (!op->client || op->forwarded >= op->d || op->timed_out ||
-        op->forwarded + slots_pending(op) < op->d)
+    /* Done when the goal is met, when nothing more can come (ALL: every chunk is in, lost or
+     * failed), or when d can no longer be reached. */
+    int pending = slots_pending(op);
+    if (!op->client || op->forwarded >= op->forward_goal || op->timed_out || pending == 0 ||
+        op->forwarded + pending < op->d)
         icget_finish(op);
 }
 
@@ -745,7 +749,7 @@ static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
     conn_t *src = q->node->conn;
     int i = q->slot;
     int unwanted = op->finished || (!op->client && !op->bg_done) ||
-                   (op->kind == OP_ICGET ? op->forwarded >= op->d : op->nhave >= op->d);
+                   (op->kind == OP_ICGET ? op->forwarded >= op->forward_goal : op->nhave >= op->d);
     if (len != op->chunk_size || crc != meta_crcs(op->meta)[i]) {
         log_warn("event=chunk_mismatch node=%d index=%d len=%zu", q->node->id, i, len);
         mark_lost(op, i);
@@ -917,7 +921,20 @@ int op_start_repair(server_t *srv, const char *key, size_t keylen, void (*done)(
 
 void cmd_icget(client_t *c, op_t *op)
 {
+    /* ICGET key ALL: forward every chunk, not only the first d (the baseline first-d is
+     * measured against: the read waits for its slowest chunk). */
+    int all = 0;
+    if (c->cmd.argc == 3) {
+        if (c->cmd.argl[2] != 3 || strncasecmp(c->cmd.argv[2], "ALL", 3) != 0) {
+            resp_add_error(&op->reply, "ERR syntax error: ICGET key [ALL]");
+            client_on_op_done(op);
+            return;
+        }
+        all = 1;
+    }
     if (read_begin(c, op)) return;
+    /* Replicas (d = 1) are read one at a time either way: each is the whole object. */
+    op->forward_goal = all && op->d > 1 ? op->n : op->d;
     /* The op owns the output from here: the queue ahead of it is empty (see dispatch). */
     buf_t b;
     buf_init(&b);

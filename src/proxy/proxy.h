@@ -410,6 +410,7 @@ struct op {
     int relay_active;                /* a chunk body is being spliced to the client */
     nreq_t *ready_head, *ready_tail; /* chunks staged in memory while the client was busy */
     int forwarded;
+    int forward_goal; /* chunks to forward: d (first-d), or n for ICGET key ALL */
     int timed_out;
     uint64_t requested; /* slots whose chunk was asked for */
     /* ICSET */

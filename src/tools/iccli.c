@@ -29,6 +29,9 @@ static const char usage[] =
     "  --p N              parity chunks per object (default 2, 0 allowed)\n"
     "  --small-max BYTES  objects up to this size are replicated, not coded (default 65536)\n"
     "  --timeout MS       per-operation timeout (default 10000)\n"
+    "  --chunk-deadline MS  longest silence tolerated inside a reply (default 2000)\n"
+    "  --first-d 0|1      1: a GET returns once d chunks are in (default); 0: it waits for\n"
+    "                     all d+p chunks (or the chunk deadline), the baseline\n"
     "  --help             this help\n"
     "\n"
     "Exit status: 0 ok or hit, 1 miss, 2 error (message on stderr).\n";
@@ -182,6 +185,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--p")) opt.p = (int)parse_num(a, v);
         else if (!strcmp(a, "--small-max")) opt.small_max = (size_t)parse_num(a, v);
         else if (!strcmp(a, "--timeout")) opt.op_timeout_ms = (int)parse_num(a, v);
+        else if (!strcmp(a, "--chunk-deadline")) opt.chunk_deadline_ms = (int)parse_num(a, v);
+        else if (!strcmp(a, "--first-d")) opt.first_d = (int)parse_num(a, v);
         else {
             fprintf(stderr, "iccli: unknown option %s\n%s", a, usage);
             return 2;

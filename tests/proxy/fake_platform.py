@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -95,6 +96,9 @@ class FakeNode(threading.Thread):
                 self.send(b"$-1\r\n")
                 return
             crc, body, _ = self.chunks[key]
+            if mode == "straggle":
+                # A straggler: the reply comes late, and so does everything behind it.
+                time.sleep(self.platform.straggle_delay)
             if mode == "corrupt":
                 body = bytes([body[0] ^ 0xFF]) + body[1:] if body else body
             self.send(b"*2\r\n:%d\r\n" % crc + self.bulk(body))
@@ -118,7 +122,8 @@ class FakeNode(threading.Thread):
 class FakePlatform:
     def __init__(self):
         self.nodes = {}
-        self.node_mode = {}
+        self.node_mode = {}  # node id -> ok, silent, refuse, forget, corrupt or straggle
+        self.straggle_delay = 2.0  # seconds a straggling node holds each CGET reply
         self.refuse = set()  # node ids whose invocations get HTTP 500
         self.invocations = 0
         self.lock = threading.Lock()

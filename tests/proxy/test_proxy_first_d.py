@@ -1,0 +1,107 @@
+#!/usr/bin/python3
+"""First-d on and off through the library (iccli --first-d), against a scripted platform whose
+straggling nodes hold every chunk reply for a fixed delay: with first-d a GET does not wait for
+stragglers among the p extra chunks; with it off (ICGET key ALL) it waits for the slowest one.
+Orderings are asserted against a delay far from both ends (3 s against 30 s timeouts)."""
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+import redis
+
+sys.path.insert(0, os.path.dirname(__file__))
+from fake_platform import FakePlatform  # noqa: E402
+from proxytest import BIN, Proxy  # noqa: E402
+
+DELAY = 3.0  # seconds a straggler holds its reply
+D, P = 4, 2
+
+
+class FirstDTest(unittest.TestCase):
+    def setUp(self):
+        self.platform = FakePlatform()
+        self.platform.straggle_delay = DELAY
+        # A pool of exactly d + p nodes: each holds one chunk of the object.
+        self.proxy = Proxy("--platform-endpoint", self.platform.endpoint(), "--pool-size", str(D + P),
+                           "--d", str(D), "--p", str(P), "--request-timeout", "30s",
+                           "--node-connect-timeout", "5s", "--warmup-interval", "0",
+                           "--backup-interval", "0")
+        self.addr = "127.0.0.1:%d" % self.proxy.port
+        self.value = os.urandom((4 << 20) + 5)
+        out = self.iccli(1, "set", "obj", "-", stdin=self.value)
+        self.assertEqual(out.returncode, 0, out.stderr)
+
+    def tearDown(self):
+        self.proxy.stop()
+        self.platform.stop()
+
+    def iccli(self, first_d, *args, stdin=None, chunk_deadline=30000):
+        cmd = [os.path.join(BIN, "iccli"), "--proxy", self.addr, "--d", str(D), "--p", str(P),
+               "--timeout", "30000", "--chunk-deadline", str(chunk_deadline),
+               "--first-d", str(first_d)]
+        return subprocess.run(cmd + list(args), input=stdin, capture_output=True, timeout=60)
+
+    def straggle(self, indexes):
+        """Makes the nodes holding these chunk indexes stragglers; returns their ids."""
+        ids = [nid for nid, node in self.platform.nodes.items()
+               if any(idx in indexes for (_, idx, _) in node.chunks)]
+        self.assertEqual(len(ids), len(indexes))
+        for nid in ids:
+            self.platform.node_mode[nid] = "straggle"
+        return ids
+
+    def timed_get(self, first_d, chunk_deadline=30000):
+        t0 = time.monotonic()
+        out = self.iccli(first_d, "get", "obj", chunk_deadline=chunk_deadline)
+        elapsed = time.monotonic() - t0
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout, self.value)
+        return elapsed
+
+    def test_parity_stragglers(self):
+        self.straggle({D, D + 1})  # both parity chunks
+        # Off first: it waits for the stragglers, so none is still busy when first-d runs.
+        off = self.timed_get(0)
+        self.assertGreaterEqual(off, DELAY)
+        on = self.timed_get(1)
+        self.assertLess(on, DELAY)
+
+    def test_data_stragglers_decode(self):
+        self.straggle({0, 2})  # first-d must decode from parity
+        off = self.timed_get(0)
+        self.assertGreaterEqual(off, DELAY)
+        on = self.timed_get(1)
+        self.assertLess(on, DELAY)
+
+    def test_off_gives_up_at_the_chunk_deadline(self):
+        # With d good chunks in hand, a silence of chunk_deadline ends the wait (not an error).
+        self.straggle({D + 1})
+        t0 = time.monotonic()
+        out = self.iccli(0, "get", "obj", chunk_deadline=1000)
+        elapsed = time.monotonic() - t0
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout, self.value)
+        self.assertGreaterEqual(elapsed, 1.0)
+        self.assertLess(elapsed, DELAY)
+
+    def test_icget_all_protocol(self):
+        r = redis.Redis(port=self.proxy.port, socket_timeout=30)
+        reply = r.execute_command("ICGET", "obj", "ALL")
+        self.assertEqual(len(reply), 1 + D + P)
+        self.assertEqual(sorted(e[0] for e in reply[1:]), list(range(D + P)))
+        self.assertTrue(all(e[1] == 0 and e[2] is not None for e in reply[1:]))  # every chunk sent
+        reply = r.execute_command("ICGET", "obj")
+        self.assertEqual(sum(e[1] == 0 for e in reply[1:]), D)  # first-d: exactly d sent
+        with self.assertRaises(redis.ResponseError):
+            r.execute_command("ICGET", "obj", "SOME")
+        self.assertIsNone(r.execute_command("ICGET", "nope", "ALL"))
+
+    def test_bad_first_d_value(self):
+        out = self.iccli(2, "get", "obj")
+        self.assertEqual(out.returncode, 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
