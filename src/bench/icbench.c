@@ -18,6 +18,7 @@
 #include "cost.h"
 #include "meter.h"
 #include "plot.h"
+#include "gentrace.h"
 #include "stats.h"
 #include "targets.h"
 #include "trace.h"
@@ -44,6 +45,7 @@ typedef struct {
     int64_t cost_interval_ms, cost_settle_ms;
     char *prices, *price_gb_s, *price_requests, *proxy_vm, *plot;
     char *backing;
+    char *generate_trace;
 } icbench_config_t;
 
 #define OPT(name, type, field, min, max, def, help)                                                \
@@ -114,6 +116,9 @@ static const conf_option_t options[] = {
         "key, written on first need and by every SET), s3://BUCKET@http://HOST:PORT (an "
         "S3-compatible store, SigV4 with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION), "
         "none (generate the bytes), or empty for a temporary directory removed at the end"),
+    OPT("generate-trace", CONF_STRING, generate_trace, 0, 0, "",
+        "write a synthetic registry trace with the paper's statistics to this file (- for "
+        "stdout), --hours long (0: 50) from --seed, print its statistics and exit"),
     CONF_END,
 };
 
@@ -773,6 +778,14 @@ int main(int argc, char **argv)
         goto out;
     }
     if (rc < 0) goto usage_error;
+    if (cfg.generate_trace[0]) {
+        double hours;
+        if (parse_decimal("hours", cfg.hours, 0, GENTRACE_HOURS_MAX, &hours, err, sizeof err) < 0)
+            goto usage_error;
+        status = gentrace_to_file(cfg.generate_trace, hours > 0 ? hours : 50, (uint64_t)cfg.seed,
+                                  strcmp(cfg.generate_trace, "-") ? stdout : stderr);
+        goto out;
+    }
     if (ntargets == 0 && cfg.target[0]) specs[ntargets++] = cfg.target;
     if (ntargets == 0) {
         snprintf(err, sizeof err, "no --target given (see --help)");
