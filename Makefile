@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build run test test-asan fuzz bench availability bench-backup eval-crossover \
-        bench-icbench clean
+        bench-icbench eval-latency clean
 
 all: build
 
@@ -59,6 +59,11 @@ eval-crossover: build
 # icbench's own speed against redis-benchmark and a raw recv loop (docs/EVALUATION.md, ~3 min).
 bench-icbench: build
 	@bench/bench_icbench.sh $(BUILD)
+
+# Latency experiments (docs/EVALUATION.md): latency vs object size for six RS codes, and first-d
+# on vs off, through the library against a bandwidth-capped pool with stragglers (~5-10 min).
+eval-latency: build
+	@/usr/bin/python3 bench/eval_latency.py --bin $(BUILD)/bin --json $(BUILD)/eval-latency.json $(ARGS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
