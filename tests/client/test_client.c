@@ -428,6 +428,11 @@ static void test_bad_options(void **state)
     o.p = 9;
     assert_null(ic_client_new(&o, &err));
     ic_options_init(&o);
+    assert_int_equal(o.first_d, 1); /* first-d is the default */
+    o.first_d = 2;
+    assert_null(ic_client_new(&o, &err));
+    assert_int_equal(err, IC_EINVAL);
+    ic_options_init(&o);
     const char *bad[1] = {"nocolon"};
     o.proxies = bad;
     o.nproxies = 1;
