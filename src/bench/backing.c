@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net.h"
 #include "workload.h"
 
 #define S3_ERROR_SHOWN 200 /* bytes of an error body quoted in a message */
@@ -37,19 +38,6 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *at = p;
-    while (n > 0) {
-        ssize_t w = write(fd, at, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        at += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static void object_path(const backing_t *b, uint64_t key, char *path, size_t pathlen)
 {
     snprintf(path, pathlen, "%s/%016" PRIx64, b->dir, key);
@@ -64,7 +52,7 @@ static int replace_file(backing_t *b, const char *path, const void *value, size_
              atomic_fetch_add(&b->n, 1));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) goto fail;
-    if (write_all(fd, value, len) < 0) {
+    if (net_write_all(fd, value, len) < 0) {
         int e = errno;
         close(fd);
         unlink(tmp);

@@ -15,12 +15,8 @@ import unittest
 SRC = os.environ.get("IC_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("IC_BIN", os.path.join(SRC, "build", "bin"))
 ICBENCH = os.path.join(BIN, "icbench")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchtest import free_port  # noqa: E402
 
 
 class GenerateTraceTest(unittest.TestCase):

@@ -4,81 +4,14 @@ against real redis-server, memcached (-I 32m) and icproxy in one run; wrong byte
 unreachable target and a malformed trace are clear errors."""
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 
-BIN = os.environ["IC_BIN"]
-ICBENCH = os.path.join(BIN, "icbench")
-HERE = os.path.dirname(os.path.abspath(__file__))
-procs = []
-
-
-def wait_for(cond, what, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def ask(port, request, expect):
-    """Sends request on a fresh connection; the reply starts with expect (False if not up yet)."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-            s.sendall(request)
-            return s.recv(1024).startswith(expect)
-    except OSError:
-        return False
-
-
-def start(args, **kw):
-    p = subprocess.Popen(args, **kw)
-    procs.append(p)
-    return p
-
-
-def stop_all():
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-def icbench(*args, expect=0, timeout=240):
-    p = subprocess.run([ICBENCH, *args], capture_output=True, text=True, timeout=timeout)
-    if p.returncode != expect:
-        raise AssertionError("icbench %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s"
-                             % (args, p.returncode, expect, p.stdout, p.stderr))
-    return p
-
-
-def results(out):
-    """The key=value result line of each target."""
-    res = {}
-    for line in out.splitlines():
-        if line.startswith("result "):
-            fields = dict(f.split("=", 1) for f in line.split()[1:])
-            res[fields["target"]] = fields
-    return res
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchtest import (BIN, HERE, ask, free_port, icbench, results, start,  # noqa: E402
+                       stop_all, wait_for)
 
 
 def latency_rows(out):

@@ -6,33 +6,15 @@ same through a tiny S3-compatible stand-in that requires SigV4-shaped requests."
 import http.server
 import os
 import re
-import threading
-import signal
 import socket
 import subprocess
+import sys
 import tempfile
-import time
+import threading
 
-BIN = os.environ["IC_BIN"]
-ICBENCH = os.path.join(BIN, "icbench")
-procs = []
-
-
-def wait_for(cond, what, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchtest  # noqa: E402
+from benchtest import free_port, results, start, stop_all, wait_for  # noqa: E402
 
 
 def redis(port, *words):
@@ -95,21 +77,17 @@ class S3StandIn(http.server.BaseHTTPRequestHandler):
 
 
 def icbench(*args, expect=0, env=None):
-    p = subprocess.run([ICBENCH, *args], capture_output=True, text=True, timeout=120, env=env)
-    assert p.returncode == expect, (args, p.returncode, expect, p.stdout, p.stderr)
-    res = {}
-    for line in p.stdout.splitlines():
-        if line.startswith("result "):
-            res = dict(f.split("=", 1) for f in line.split()[1:])
-    return res, p
+    """(the one target's result fields, the CompletedProcess)."""
+    p = benchtest.icbench(*args, expect=expect, timeout=120, env=env)
+    res = results(p.stdout)
+    return (next(iter(res.values())) if res else {}), p
 
 
 def main():
     tmp = tempfile.mkdtemp(prefix="icbench_backing_")
     port = free_port()
-    p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                          "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    procs.append(p)
+    start(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+           "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(lambda: up(port), "redis-server")
     target = "resp:127.0.0.1:%d" % port
     common = ["--target", target, "--size-dist", "fixed:10k", "--keys", "3", "--zipf", "0",
@@ -212,10 +190,4 @@ if __name__ == "__main__":
     try:
         main()
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_all()

@@ -5,43 +5,15 @@ INFO, the PNGs are real PNGs with titles, and a missing gnuplot is a clear error
 import os
 import re
 import shutil
-import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
-import time
 
-BIN = os.environ["IC_BIN"]
-ICBENCH = os.path.join(BIN, "icbench")
-procs = []
-
-
-def wait_for(cond, what, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def ask(port, request, expect):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-            s.sendall(request)
-            return s.recv(1024).startswith(expect)
-    except OSError:
-        return False
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchtest import (BIN, ask, free_port, icbench, start, stop_all,  # noqa: E402
+                       wait_for)
 
 
 def info(port):
@@ -66,32 +38,6 @@ def info(port):
             k, v = line.split(":", 1)
             out[k] = v
     return out
-
-
-def start(args, **kw):
-    p = subprocess.Popen(args, **kw)
-    procs.append(p)
-    return p
-
-
-def stop_all():
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-def icbench(*args, expect=0, timeout=240, env=None):
-    p = subprocess.run([ICBENCH, *args], capture_output=True, text=True, timeout=timeout, env=env)
-    if p.returncode != expect:
-        raise AssertionError("icbench %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s"
-                             % (args, p.returncode, expect, p.stdout, p.stderr))
-    return p
 
 
 def cost_lines(out):
