@@ -77,8 +77,8 @@ void cmd_info(client_t *c, op_t *op, const char *section)
         uint64_t cap = 0, placed = 0;
         for (int i = 0; i < srv->nnodes; i++) {
             st[srv->nodes[i].state]++;
-            cap += srv->nodes[i].mem_limit;
-            placed += srv->nodes[i].mem_placed;
+            cap += srv->nodes[i].room.mem_limit;
+            placed += srv->nodes[i].room.mem_placed;
         }
         buf_printf(&b,
                    "# Pool\r\npool_size:%d\r\nfunction_prefix:%s\r\nnode_memory_mb:%" PRId64

@@ -23,8 +23,6 @@
 #include "proxy.h"
 #include "resp.h"
 
-#define WARMUP_GRACE_MS 50        /* a warm-up invocation takes ~20 ms on the local platform */
-#define BACKUP_MAX_ACTIVE 2         /* backups at once: each one doubles a function's instances */
 #define RELAY_HELLO_MAX 512         /* bytes of the RELAY introduction */
 #define RELAY_PIPE_SIZE (1 << 20)
 #define RELAY_MAX_PER_PUMP (8u << 20) /* bytes per direction per wake-up */
@@ -67,12 +65,11 @@ static void warmup_tick(ev_loop_t *loop, void *arg)
     int warmed = 0;
     for (int i = 0; i < srv->nnodes; i++) {
         node_t *n = &srv->nodes[i];
-        /* A node serving or being woken is warm already. */
-        if (n->state == NODE_AWAKE || n->state == NODE_INVOKING) continue;
+        if (!sched_warmup_wanted(n->state == NODE_AWAKE || n->state == NODE_INVOKING)) continue;
         node_invoke(n, "warmup");
         /* A warm-up returns at once, but while it runs the instance is busy: requests for the
          * node wait this long rather than start a second instance (node_kick). */
-        n->warming_until_ms = ev_now_ms() + WARMUP_GRACE_MS;
+        n->warming_until_ms = ev_now_ms() + SCHED_WARMUP_GRACE_MS;
         srv->stats.warmups++;
         warmed++;
     }
@@ -157,7 +154,7 @@ static void backup_start(node_t *n)
     n->backup_timer =
         ev_timer_add(srv->loop, (uint64_t)srv->cfg.backup_timeout_ms, backup_timeout_cb, n);
     log_info("event=backup_start node=%d chunks=%" PRIu64 " bytes=%" PRIu64, n->id,
-             n->chunks_placed, n->mem_placed);
+             n->room.chunks_placed, n->room.mem_placed);
     node_submit(n, q);
 }
 
@@ -166,26 +163,20 @@ static void backup_tick(ev_loop_t *loop, void *arg)
     server_t *srv = arg;
     uint64_t interval = proxy_scaled_ms(&srv->cfg, srv->cfg.backup_interval_ms);
     uint64_t now = ev_now_ms();
-    for (int i = 0; i < srv->nnodes && srv->backups_active < BACKUP_MAX_ACTIVE; i++) {
+    for (int i = 0; i < srv->nnodes && srv->backups_active < SCHED_BACKUP_MAX_ACTIVE; i++) {
         node_t *n = &srv->nodes[i];
-        if (n->backup_state != BACKUP_IDLE || n->chunks_placed == 0) continue;
-        if (!n->last_backup_ms) {
-            /* The clock starts when the node first holds data: a backup of an empty store
-             * is useless, and spreading the first ones avoids a stampede. */
-            n->last_backup_ms = now - (uint64_t)(rand() % (int)(interval / 2 + 1));
-            continue;
-        }
-        if (now - n->last_backup_ms < interval) continue;
         /* Only an instance the proxy knows and has reconciled may be the source: a sync makes
          * the peer a mirror of the source, so an instance that came up empty (the function's
          * primary was reclaimed and a cold start took its place) must never overwrite a peer
          * that still holds the data. A sleeping node is woken by the BACKUP itself. */
-        if (!n->conn || !n->inventoried || (n->state != NODE_AWAKE && n->state != NODE_ASLEEP))
-            continue;
-        backup_start(n);
+        int eligible =
+            n->conn && n->inventoried && (n->state == NODE_AWAKE || n->state == NODE_ASLEEP);
+        if (sched_backup_check(&n->last_backup_ms, n->backup_state == BACKUP_IDLE,
+                               n->room.chunks_placed, eligible, now, interval,
+                               (uint64_t)rand()) == SCHED_BACKUP_START)
+            backup_start(n);
     }
-    uint64_t next = interval / 20;
-    ev_timer_add(loop, next < 10 ? 10 : next > 1000 ? 1000 : next, backup_tick, srv);
+    ev_timer_add(loop, sched_backup_tick_ms(interval), backup_tick, srv);
 }
 
 void lifecycle_backup_done(node_t *n, int argc, const char **argv, const size_t *argl)

@@ -76,7 +76,7 @@ static void ready_check(ev_loop_t *loop, void *arg)
     srv->ready = 1;
     uint64_t cap = 0;
     for (int i = 0; i < srv->nnodes; i++)
-        cap += srv->nodes[i].mem_limit;
+        cap += srv->nodes[i].room.mem_limit;
     printf("icproxy ready in %" PRIu64 " ms: clients on %s:%d (Redis protocol), nodes dial %s, "
            "relay on %d\n",
            waited, srv->cfg.bind, srv->client_port, srv->node_addr, srv->relay_port);

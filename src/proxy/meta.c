@@ -1,86 +1,11 @@
-/* meta.c -- per-object metadata: hash table by key, CLOCK ring for eviction, chunk placement. */
-#include <errno.h>
+/* meta.c -- the proxy's side of object metadata: expiry on lookup, dropping an object deletes its
+ * chunks on their nodes; the table, CLOCK and placement themselves are in metatab.c. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
 #include "log.h"
 #include "proxy.h"
-
-/* FNV-1a, 64-bit: short keys, no adversarial-collision concerns beyond chain length. */
-uint64_t meta_hash(const char *key, size_t keylen)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < keylen; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
-int meta_table_init(meta_table_t *t)
-{
-    memset(t, 0, sizeof *t);
-    t->nbuckets = 1024;
-    t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
-    return t->buckets ? 0 : -ENOMEM;
-}
-
-void meta_table_free(meta_table_t *t)
-{
-    for (size_t i = 0; i < t->clock_len; i++)
-        free(t->clock[i]);
-    free(t->buckets);
-    free(t->clock);
-    memset(t, 0, sizeof *t);
-}
-
-size_t meta_alloc_size(int d, int p, size_t keylen)
-{
-    int n = d + p;
-    size_t nodes = sizeof(uint16_t) * (size_t)n + ((n & 1) ? 2 : 0);
-    return sizeof(meta_t) + nodes + sizeof(uint32_t) * (size_t)n + keylen;
-}
-
-meta_t *meta_new(const char *key, size_t keylen, int d, int p)
-{
-    meta_t *m = calloc(1, meta_alloc_size(d, p, keylen));
-    if (!m) return NULL;
-    m->d = (uint8_t)d;
-    m->p = (uint8_t)p;
-    m->keylen = (uint16_t)keylen;
-    memcpy(meta_key(m), key, keylen);
-    m->hash = meta_hash(key, keylen);
-    return m;
-}
-
-static void grow(meta_table_t *t)
-{
-    size_t nb = t->nbuckets * 2;
-    meta_t **b = calloc(nb, sizeof *b);
-    if (!b) return; /* longer chains, still correct */
-    for (size_t i = 0; i < t->nbuckets; i++) {
-        meta_t *m = t->buckets[i];
-        while (m) {
-            meta_t *next = m->hnext;
-            size_t j = m->hash & (nb - 1);
-            m->hnext = b[j];
-            b[j] = m;
-            m = next;
-        }
-    }
-    free(t->buckets);
-    t->buckets = b;
-    t->nbuckets = nb;
-}
-
-static meta_t *find(meta_table_t *t, const char *key, size_t keylen)
-{
-    uint64_t h = meta_hash(key, keylen);
-    for (meta_t *m = t->buckets[h & (t->nbuckets - 1)]; m; m = m->hnext)
-        if (m->hash == h && m->keylen == keylen && memcmp(meta_key(m), key, keylen) == 0) return m;
-    return NULL;
-}
 
 uint64_t wall_ms(void)
 {
@@ -91,7 +16,7 @@ uint64_t wall_ms(void)
 
 meta_t *meta_lookup(server_t *srv, const char *key, size_t keylen)
 {
-    meta_t *m = find(&srv->meta, key, keylen);
+    meta_t *m = meta_find(&srv->meta, key, keylen);
     if (m && m->expire_ms && m->expire_ms <= wall_ms()) {
         srv->meta.expired++;
         meta_drop(srv, m);
@@ -100,75 +25,23 @@ meta_t *meta_lookup(server_t *srv, const char *key, size_t keylen)
     return m;
 }
 
-/* Squeezes the holes out of the ring, keeping the order (and the hand on the same object). */
-static void compact_clock(meta_table_t *t)
+/* The proxy's rooms are inside its node structs. */
+static meta_room_t *node_room(void *arg, int i)
 {
-    size_t w = 0, hand = 0;
-    for (size_t r = 0; r < t->clock_len; r++) {
-        if (r == t->clock_hand) hand = w;
-        if (!t->clock[r]) continue;
-        t->clock[w] = t->clock[r];
-        t->clock[w]->clock_pos = (uint32_t)w;
-        w++;
-    }
-    t->clock_len = w;
-    t->clock_hand = hand < w ? hand : 0;
-}
-
-int meta_insert(meta_table_t *t, meta_t *m)
-{
-    if (t->clock_len == t->clock_cap && t->clock_len > 2 * t->count + 64) compact_clock(t);
-    if (t->clock_len == t->clock_cap) {
-        size_t cap = t->clock_cap ? t->clock_cap * 2 : 1024;
-        meta_t **c = realloc(t->clock, cap * sizeof *c);
-        if (!c) return -ENOMEM;
-        t->clock = c;
-        t->clock_cap = cap;
-    }
-    if (t->count >= t->nbuckets) grow(t);
-    size_t j = m->hash & (t->nbuckets - 1);
-    m->hnext = t->buckets[j];
-    t->buckets[j] = m;
-    /* New objects are appended to the ring unreferenced: only a read earns them a second
-     * chance, so an object read since the hand last passed outlives those never read. */
-    m->clock_pos = (uint32_t)t->clock_len;
-    t->clock[t->clock_len++] = m;
-    t->count++;
-    t->bytes += m->size;
-    return 0;
-}
-
-void meta_remove(meta_table_t *t, meta_t *m)
-{
-    meta_t **pp = &t->buckets[m->hash & (t->nbuckets - 1)];
-    while (*pp && *pp != m)
-        pp = &(*pp)->hnext;
-    if (*pp) *pp = m->hnext;
-    t->clock[m->clock_pos] = NULL;
-    t->count--;
-    t->bytes -= m->size;
-    if (t->count == 0) t->clock_len = t->clock_hand = 0;
+    server_t *srv = arg;
+    return &srv->nodes[i].room;
 }
 
 void meta_charge_placement(server_t *srv, const uint16_t *nodes, int n, size_t chunk_size,
                            size_t keylen)
 {
-    uint64_t cost = meta_chunk_cost(chunk_size, keylen);
-    for (int i = 0; i < n; i++) {
-        srv->nodes[nodes[i]].mem_placed += cost;
-        srv->nodes[nodes[i]].chunks_placed++;
-    }
+    meta_rooms_charge(node_room, srv, nodes, n, chunk_size, keylen);
 }
 
 void meta_release_placement(server_t *srv, const uint16_t *nodes, int n, size_t chunk_size,
                             size_t keylen)
 {
-    uint64_t cost = meta_chunk_cost(chunk_size, keylen);
-    for (int i = 0; i < n; i++) {
-        node_t *nd = &srv->nodes[nodes[i]];
-        nd->mem_placed -= nd->mem_placed < cost ? nd->mem_placed : cost;
-        if (nd->chunks_placed) nd->chunks_placed--;
-    }
+    meta_rooms_release(node_room, srv, nodes, n, chunk_size, keylen);
 }
 
 void meta_drop(server_t *srv, meta_t *m)
@@ -182,61 +55,17 @@ void meta_drop(server_t *srv, meta_t *m)
     free(m);
 }
 
-/* CLOCK: sweep the ring, clearing reference bits, and evict the first unreferenced object. */
-static int evict_one(server_t *srv)
+/* A CLOCK victim of meta_place_rooms: its chunks are deleted on their nodes. */
+static void evict_drop(void *arg, meta_t *victim)
 {
-    meta_table_t *t = &srv->meta;
-    if (t->count == 0) return -1;
-    for (size_t steps = 0; steps < 2 * t->clock_len + 1; steps++) {
-        if (t->clock_hand >= t->clock_len) t->clock_hand = 0;
-        meta_t *m = t->clock[t->clock_hand];
-        if (!m) {
-            t->clock_hand++;
-            continue;
-        }
-        if (m->referenced) {
-            m->referenced = 0;
-            t->clock_hand++;
-            continue;
-        }
-        log_debug("event=evict key_len=%u size=%llu", m->keylen, (unsigned long long)m->size);
-        t->evictions++;
-        meta_drop(srv, m);
-        return 0;
-    }
-    return -1;
-}
-
-uint64_t meta_chunk_cost(size_t chunk_size, size_t keylen)
-{
-    return chunk_size + 64 + keylen;
+    log_debug("event=evict key_len=%u size=%llu", victim->keylen,
+              (unsigned long long)victim->size);
+    meta_drop(arg, victim);
 }
 
 int meta_place(server_t *srv, const char *key, size_t keylen, int n, size_t chunk_size,
                uint16_t *nodes_out)
 {
-    int nn = srv->nnodes;
-    if (n > nn) return -ENOSPC;
-    uint64_t cost = meta_chunk_cost(chunk_size, keylen);
-    /* Even the emptiest pool must hold it. */
-    int fit = 0;
-    for (int i = 0; i < nn; i++)
-        if (srv->nodes[i].mem_limit >= cost) fit++;
-    if (fit < n) return -ENOSPC;
-    /* Start at a key-dependent rotating offset so load spreads over the pool. */
-    static uint32_t rotor;
-    uint32_t start = (uint32_t)(meta_hash(key, keylen) + rotor++) % (uint32_t)nn;
-    for (int attempt = 0; attempt < 1 << 20; attempt++) {
-        int got = 0;
-        for (int k = 0; k < nn && got < n; k++) {
-            node_t *nd = &srv->nodes[(start + (uint32_t)k) % (uint32_t)nn];
-            if (nd->mem_placed + cost <= nd->mem_limit) nodes_out[got++] = (uint16_t)nd->id;
-        }
-        if (got == n) {
-            meta_charge_placement(srv, nodes_out, n, chunk_size, keylen);
-            return 0;
-        }
-        if (evict_one(srv) < 0) return -ENOSPC; /* in-flight SETs hold the rest */
-    }
-    return -ENOSPC;
+    return meta_place_rooms(&srv->meta, srv->nnodes, node_room, evict_drop, srv, key, keylen, n,
+                            chunk_size, nodes_out);
 }

@@ -68,7 +68,7 @@ void node_init(server_t *srv, node_t *n, int id)
     n->srv = srv;
     snprintf(n->function, sizeof n->function, "%s%d", srv->cfg.function_prefix, id);
     n->state = NODE_DOWN;
-    n->mem_limit = (uint64_t)(srv->cfg.node_memory_mb - srv->cfg.node_reserved_mb) << 20;
+    n->room.mem_limit = (uint64_t)(srv->cfg.node_memory_mb - srv->cfg.node_reserved_mb) << 20;
 }
 
 static void complete(nreq_t *q, nres_t res, const char *err)
@@ -473,7 +473,7 @@ static void node_conn_gone(conn_t *c)
     /* Its chunks went with it, unless a backup peer holds them: wake the function now, so the
      * instance that answers announces what it holds and repair can start before a read finds
      * the gaps. */
-    if (n && !n->srv->stopping && n->chunks_placed && n->state == NODE_DOWN)
+    if (n && !n->srv->stopping && n->room.chunks_placed && n->state == NODE_DOWN)
         node_invoke(n, "activate");
 }
 
@@ -522,7 +522,7 @@ static void on_hello(conn_t *c, int argc, const char **argv, const size_t *argl)
     if (new_instance) n->inventoried = 0;
     n->conn = c;
     c->owner = n;
-    n->mem_limit = (uint64_t)limit;
+    n->room.mem_limit = (uint64_t)limit;
     n->replace_ok = 0;
     n->hellos++;
     n->state = NODE_AWAKE;

@@ -12,7 +12,9 @@
 #include "buf.h"
 #include "ec.h"
 #include "ev.h"
+#include "metatab.h"
 #include "resp.h"
+#include "schedule.h"
 
 typedef struct server server_t;
 typedef struct conn conn_t;
@@ -20,7 +22,6 @@ typedef struct relay relay_t;
 typedef struct node node_t;
 typedef struct nreq nreq_t;
 typedef struct op op_t;
-typedef struct meta meta_t;
 typedef struct invoker invoker_t;
 
 /* ---- configuration (one table in config.c) ---- */
@@ -236,9 +237,7 @@ struct node {
     node_state_t state;
     conn_t *conn;
     char instance[40];
-    uint64_t mem_limit;  /* from HELLO, or the configured estimate */
-    uint64_t mem_placed; /* bytes of chunks the proxy placed here */
-    uint64_t chunks_placed;
+    meta_room_t room; /* capacity (from HELLO, or the configured estimate) and chunks placed */
     nreq_t *pending_head, *pending_tail;   /* not written yet */
     nreq_t *inflight_head, *inflight_tail; /* written, waiting for their replies */
     int inflight;
@@ -287,72 +286,19 @@ void node_start_sweeps(server_t *srv);
 void node_park(node_t *n, nreq_t *q);
 conn_t *node_unpark(node_t *n);
 
-/* ---- object metadata ---- */
-struct meta {
-    meta_t *hnext;
-    uint64_t hash;
-    uint64_t version;
-    uint64_t size;
-    uint64_t expire_ms; /* wall clock ms, 0 = never */
-    uint64_t lost_mask; /* chunks known to be gone from their node, awaiting repair */
-    uint32_t chunk_size;
-    uint32_t clock_pos;
-    uint16_t keylen;
-    uint8_t d, p;
-    uint8_t referenced;
-    uint8_t repair_queued; /* in the repair queue */
-    uint8_t pad[2];
-    /* followed by: uint16_t node[n]; uint32_t crc[n]; char key[keylen] */
-    char tail[];
-};
-
-static inline uint16_t *meta_nodes(meta_t *m)
-{
-    return (uint16_t *)m->tail;
-}
-static inline uint32_t *meta_crcs(meta_t *m)
-{
-    return (uint32_t *)(m->tail + sizeof(uint16_t) * (m->d + m->p) + (((m->d + m->p) & 1) ? 2 : 0));
-}
-static inline char *meta_key(meta_t *m)
-{
-    return (char *)(meta_crcs(m) + m->d + m->p);
-}
-
-typedef struct {
-    meta_t **buckets;
-    size_t nbuckets;
-    size_t count;
-    meta_t **clock;   /* ring in insertion order, for CLOCK eviction; NULL marks a removed slot */
-    size_t clock_len; /* slots in use, holes included */
-    size_t clock_cap;
-    size_t clock_hand;
-    uint64_t bytes; /* sum of object sizes */
-    uint64_t evictions;
-    uint64_t expired;
-} meta_table_t;
-
-int meta_table_init(meta_table_t *t);
-void meta_table_free(meta_table_t *t);
-meta_t *meta_new(const char *key, size_t keylen, int d, int p);
-size_t meta_alloc_size(int d, int p, size_t keylen);
+/* ---- object metadata (the table, CLOCK and placement: metatab.h) ---- */
 meta_t *meta_lookup(server_t *srv, const char *key, size_t keylen); /* drops expired ones */
-int meta_insert(meta_table_t *t, meta_t *m);                        /* replaces nothing */
-void meta_remove(meta_table_t *t, meta_t *m);
 /* Removes the object and deletes its chunks on their nodes. */
 void meta_drop(server_t *srv, meta_t *m);
 /* Picks n distinct nodes with room for chunk_size bytes each, evicting objects (CLOCK) while
  * needed. Returns 0, or -ENOSPC if even an empty pool cannot hold it. */
 int meta_place(server_t *srv, const char *key, size_t keylen, int n, size_t chunk_size,
                uint16_t *nodes_out);
-/* Bytes a chunk counts against its node (body, entry and key, as the node accounts it). */
-uint64_t meta_chunk_cost(size_t chunk_size, size_t keylen);
 /* Counts n chunks placed on `nodes` (meta_place does it; a rebuild places chunks found). */
 void meta_charge_placement(server_t *srv, const uint16_t *nodes, int n, size_t chunk_size,
                            size_t keylen);
 void meta_release_placement(server_t *srv, const uint16_t *nodes, int n, size_t chunk_size,
                             size_t keylen);
-uint64_t meta_hash(const char *key, size_t keylen);
 
 /* ---- client operations ---- */
 typedef struct client client_t;

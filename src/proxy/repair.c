@@ -223,7 +223,7 @@ static int pick_node(server_t *srv, meta_t *m, uint64_t known, uint64_t cost)
         for (int i = 0; i < n && !used; i++)
             used = (known >> i & 1) && meta_nodes(m)[i] == id;
         node_t *nd = &srv->nodes[id];
-        if (!used && nd->mem_placed + cost <= nd->mem_limit) return id;
+        if (!used && nd->room.mem_placed + cost <= nd->room.mem_limit) return id;
     }
     return -1;
 }

@@ -23,7 +23,7 @@ static server_t *make_server(int nnodes, uint64_t node_bytes)
     srv->nodes = calloc((size_t)nnodes, sizeof(node_t));
     for (int i = 0; i < nnodes; i++) {
         node_init(srv, &srv->nodes[i], i);
-        srv->nodes[i].mem_limit = node_bytes;
+        srv->nodes[i].room.mem_limit = node_bytes;
     }
     return srv;
 }
@@ -173,8 +173,8 @@ static void test_too_big_and_accounting(void **state)
     assert_non_null(m);
     meta_drop(srv, m);
     for (int i = 0; i < 4; i++) {
-        assert_int_equal(srv->nodes[i].mem_placed, 0);
-        assert_int_equal(srv->nodes[i].chunks_placed, 0);
+        assert_int_equal(srv->nodes[i].room.mem_placed, 0);
+        assert_int_equal(srv->nodes[i].room.chunks_placed, 0);
     }
     free_server(srv);
 }

@@ -1,0 +1,95 @@
+/* metatab.h -- the object table, CLOCK ring and chunk placement over node capacities, with no
+ * sockets and no clock: icproxy (meta.c) and the simulator (src/sim) run this same code. */
+#ifndef IC_PROXY_METATAB_H
+#define IC_PROXY_METATAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct meta meta_t;
+
+struct meta {
+    meta_t *hnext;
+    uint64_t hash;
+    uint64_t version;
+    uint64_t size;
+    uint64_t expire_ms; /* wall clock ms, 0 = never */
+    uint64_t lost_mask; /* chunks known to be gone from their node, awaiting repair */
+    uint32_t chunk_size;
+    uint32_t clock_pos;
+    uint16_t keylen;
+    uint8_t d, p;
+    uint8_t referenced;
+    uint8_t repair_queued; /* in the repair queue */
+    uint8_t pad[2];
+    /* followed by: uint16_t node[n]; uint32_t crc[n]; char key[keylen] */
+    char tail[];
+};
+
+static inline uint16_t *meta_nodes(meta_t *m)
+{
+    return (uint16_t *)m->tail;
+}
+static inline uint32_t *meta_crcs(meta_t *m)
+{
+    return (uint32_t *)(m->tail + sizeof(uint16_t) * (m->d + m->p) + (((m->d + m->p) & 1) ? 2 : 0));
+}
+static inline char *meta_key(meta_t *m)
+{
+    return (char *)(meta_crcs(m) + m->d + m->p);
+}
+
+typedef struct {
+    meta_t **buckets;
+    size_t nbuckets;
+    size_t count;
+    meta_t **clock;   /* ring in insertion order, for CLOCK eviction; NULL marks a removed slot */
+    size_t clock_len; /* slots in use, holes included */
+    size_t clock_cap;
+    size_t clock_hand;
+    uint64_t bytes; /* sum of object sizes */
+    uint64_t evictions;
+    uint64_t expired;
+    uint32_t place_rotor; /* advances at every placement, so equal keys spread over the pool */
+} meta_table_t;
+
+/* What the placement knows of one node: its capacity and what the proxy placed there. */
+typedef struct {
+    uint64_t mem_limit;  /* from HELLO, or the configured estimate */
+    uint64_t mem_placed; /* bytes of chunks placed here (meta_chunk_cost each) */
+    uint64_t chunks_placed;
+} meta_room_t;
+
+/* The room of node i (the proxy's rooms live inside its node structs, the simulator's in an
+ * array). */
+typedef meta_room_t *(*meta_room_fn)(void *arg, int i);
+/* Removes `victim` from the table and releases its chunks' rooms (the proxy also deletes the
+ * chunks on their nodes). The callback must take it out of the table. */
+typedef void (*meta_evict_fn)(void *arg, meta_t *victim);
+
+int meta_table_init(meta_table_t *t);
+void meta_table_free(meta_table_t *t);
+meta_t *meta_new(const char *key, size_t keylen, int d, int p);
+size_t meta_alloc_size(int d, int p, size_t keylen);
+meta_t *meta_find(meta_table_t *t, const char *key, size_t keylen); /* expiry not checked */
+int meta_insert(meta_table_t *t, meta_t *m);                         /* replaces nothing */
+void meta_remove(meta_table_t *t, meta_t *m);
+uint64_t meta_hash(const char *key, size_t keylen);
+/* Bytes a chunk counts against its node (body, entry and key, as the node accounts it). */
+uint64_t meta_chunk_cost(size_t chunk_size, size_t keylen);
+/* CLOCK: sweeps the ring from the hand, clearing reference bits, and returns the first
+ * unreferenced object (still in the table), or NULL if there is none. */
+meta_t *meta_clock_victim(meta_table_t *t);
+/* Counts (or uncounts) n chunks of chunk_size on the rooms of `nodes`. */
+void meta_rooms_charge(meta_room_fn room, void *arg, const uint16_t *nodes, int n,
+                       size_t chunk_size, size_t keylen);
+void meta_rooms_release(meta_room_fn room, void *arg, const uint16_t *nodes, int n,
+                        size_t chunk_size, size_t keylen);
+/* Picks n distinct nodes of 0..nnodes-1 with room for a chunk each, evicting CLOCK victims through
+ * evict() while needed, and charges the rooms. 0, or -ENOSPC if even an empty pool cannot hold it
+ * (or nothing evictable is left). */
+int meta_place_rooms(meta_table_t *t, int nnodes, meta_room_fn room, meta_evict_fn evict,
+                     void *arg, const char *key, size_t keylen, int n, size_t chunk_size,
+                     uint16_t *nodes_out);
+
+#endif

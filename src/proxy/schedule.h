@@ -1,0 +1,33 @@
+/* schedule.h -- the lifecycle's decisions (which nodes a warm-up invokes, which nodes are due a
+ * backup), pure and clock-injected: icproxy's timers (lifecycle.c) and the simulator (src/sim)
+ * both ask these functions. */
+#ifndef IC_PROXY_SCHEDULE_H
+#define IC_PROXY_SCHEDULE_H
+
+#include <stdint.h>
+
+#define SCHED_WARMUP_GRACE_MS 50 /* a warm-up invocation takes ~20 ms on the local platform */
+#define SCHED_BACKUP_MAX_ACTIVE 2 /* backups at once: each one doubles a function's instances */
+
+/* A warm-up tick invokes a node unless it is serving or being woken already (warm anyway). */
+int sched_warmup_wanted(int serving_or_waking);
+
+typedef enum {
+    SCHED_BACKUP_NOT_DUE = 0, /* nothing to do for this node now */
+    SCHED_BACKUP_ARMED,       /* first data seen: *last_backup_ms was set to spread the first */
+    SCHED_BACKUP_START,       /* start a backup now */
+} sched_backup_t;
+
+/* One node at a backup tick. `idle`: no backup running on it; `chunks`: chunks placed on it;
+ * `eligible`: its instance is known, reconciled and reachable (only such an instance may be the
+ * source, so an empty newcomer never overwrites a peer that holds the data); `*last_backup_ms`:
+ * when its last backup ended, 0 before the first; `rnd`: a random number, used to put the first
+ * backup between half an interval and an interval after the node first holds data. */
+sched_backup_t sched_backup_check(uint64_t *last_backup_ms, int idle, uint64_t chunks,
+                                  int eligible, uint64_t now_ms, uint64_t interval_ms,
+                                  uint64_t rnd);
+
+/* How often the backup tick runs for an interval: a twentieth of it, within 10 ms..1 s. */
+uint64_t sched_backup_tick_ms(uint64_t interval_ms);
+
+#endif
