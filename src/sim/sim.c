@@ -14,6 +14,7 @@
 #include "placement.h"
 #include "reclaim.h"
 #include "schedule.h"
+#include "throttle.h"
 
 /* ---------------- events ---------------- */
 
@@ -32,6 +33,7 @@ typedef enum {
     EV_BACKUP_END, /* the sync of a backup ends (a = node) */
     EV_WARMUP_TICK,
     EV_BACKUP_TICK,
+    EV_KILL, /* fault injection: reclaim the instance node a uses */
 } ev_type_t;
 
 typedef struct nreq nreq_t;
@@ -85,6 +87,7 @@ typedef enum { NS_ASLEEP = 0, NS_INVOKING, NS_AWAKE } nstate_t;
 
 typedef struct {
     meta_room_t room;
+    throttle_bucket_t bucket; /* the node's emulated network (icnode's own token bucket) */
     nstate_t state;
     inst_t inst[SIM_MAX_INSTANCES];
     int ninst;
@@ -228,6 +231,25 @@ static uint64_t transfer_us(uint64_t bytes, uint64_t bandwidth)
 static int64_t now_ms(sim_t *s)
 {
     return s->now / 1000;
+}
+
+/* How long node n takes to send `bytes` to the proxy under its token bucket: what the bucket
+ * holds goes at once, the rest at the rate (the bucket is empty until then). As icnode's writer,
+ * on the millisecond clock the bucket works in. */
+static int64_t node_send_us(sim_t *s, node_t *n, uint64_t bytes)
+{
+    if (!s->cfg->node_bandwidth) return 0;
+    uint64_t now = (uint64_t)now_ms(s);
+    size_t allow = throttle_bucket_allow(&n->bucket, now);
+    uint64_t first = bytes < allow ? bytes : allow;
+    throttle_bucket_consume(&n->bucket, first);
+    uint64_t rest = bytes - first;
+    if (!rest) return 0;
+    uint64_t rate = n->bucket.rate;
+    uint64_t ms = (rest * 1000 + rate - 1) / rate;
+    n->bucket.milli = 0;
+    n->bucket.last_ms = now + ms;
+    return (int64_t)((now + ms) * 1000) - s->now;
 }
 
 /* Chunk store times live in the table's CRC slots (no bytes, nothing to checksum): virtual ms + 1,
@@ -532,9 +554,8 @@ static void serve_next(sim_t *s, int nid)
         return;
     }
     n->serving = 1;
-    uint64_t service = q->kind == NR_GET && q->good ? transfer_us(q->bytes, s->cfg->node_bandwidth)
-                                                    : 0;
-    push(s, s->now + (int64_t)service, EV_SERVED, nid, 0, 0, NULL);
+    int64_t service = q->kind == NR_GET && q->good ? node_send_us(s, n, q->bytes) : 0;
+    push(s, s->now + service, EV_SERVED, nid, 0, 0, NULL);
 }
 
 static void node_return(sim_t *s, int nid)
@@ -786,6 +807,7 @@ static void reclaim(sim_t *s, int nid, int slot, int random)
         COUNT(s, reclaims_idle);
     if (slot == n->peer) n->peer = -1;
     if (slot != n->primary) return;
+    n->primary = -1;
     /* The proxy sees the connection close and, if the node held data, invokes the function at
      * once: the instance that answers (the peer, or an empty newcomer) is adopted. */
     if (n->room.chunks_placed && !s->done) {
@@ -912,6 +934,10 @@ static void handle(sim_t *s, const event_t *e)
     case EV_BACKUP_TICK:
         if (!s->done) backup_tick(s);
         return;
+    case EV_KILL:
+        if (n->primary >= 0 && n->inst[n->primary].alive && !n->inst[n->primary].busy)
+            reclaim(s, e->a, n->primary, 1);
+        return;
     }
 }
 
@@ -944,9 +970,9 @@ void sim_config_defaults(sim_config_t *c)
     c->rtt_us = 300;
     c->warm_invoke_us = 3000;
     c->cold_invoke_us = 60000;
-    c->hello_us = 1000;
-    c->warmup_run_us = 2000;
-    c->post_us = 1000;
+    c->hello_us = 2000;
+    c->warmup_run_us = 3000;
+    c->post_us = 2000;
     c->clients = 1;
 }
 
@@ -1003,6 +1029,7 @@ int sim_run(const sim_config_t *cfg, const sim_request_t *reqs, size_t nreqs, si
         n->inst[0] = (inst_t){.alive = 1, .uid = ++s.next_uid};
         reclaim_rng_seed(&n->inst[0].rng, cfg->seed, n->inst[0].uid);
         policy_init(&n->pol, &cfg->policy);
+        throttle_bucket_init(&n->bucket, cfg->node_bandwidth, 0, 0);
         arm_reclaim(&s, i, 0);
     }
     for (int c = 0; c < cfg->clients; c++)
@@ -1010,6 +1037,8 @@ int sim_run(const sim_config_t *cfg, const sim_request_t *reqs, size_t nreqs, si
     if (cfg->warmup_interval_ms)
         push(&s, (int64_t)cfg->warmup_interval_ms * 1000, EV_WARMUP_TICK, 0, 0, 0, NULL);
     if (cfg->backup_interval_ms) push(&s, 0, EV_BACKUP_TICK, 0, 0, 0, NULL);
+    if (cfg->kill_at_ms > 0 && cfg->kill_node >= 0 && cfg->kill_node < cfg->pool_size)
+        push(&s, cfg->kill_at_ms * 1000, EV_KILL, cfg->kill_node, 0, 0, NULL);
     int64_t last_done = 0;
     while (s.nheap && !s.failed) {
         event_t e = pop(&s);

@@ -43,6 +43,10 @@ typedef struct {
     int64_t warmup_run_us;     /* a warm-up invocation's duration (the node returns at once) */
     int64_t post_us;           /* a node's return: posting the response, inside the billed time */
     int clients;               /* closed-loop clients, as icbench --clients */
+    /* fault injection, as the platform's admin kill: at kill_at_ms (0: never) the instance node
+     * kill_node's proxy uses is reclaimed */
+    int64_t kill_at_ms;
+    int kill_node;
 } sim_config_t;
 
 /* Counters of one hour (and of the whole run). */
