@@ -29,7 +29,7 @@ typedef struct {
         function_timeout_ms;
     char *reclaim_rate, *return_policy;
     int64_t node_idle_return_ms, billing_margin_ms;
-    int64_t node_bandwidth, upload_bandwidth, rtt_us, warm_invoke_us, cold_invoke_us, hello_us,
+    int64_t node_bandwidth, upload_bandwidth, sync_bandwidth, rtt_us, warm_invoke_us, cold_invoke_us, hello_us,
         warmup_run_us, post_us;
     char *key_prefix, *json;
 } icsim_config_t;
@@ -102,9 +102,12 @@ static const conf_option_t options[] = {
         "anticipatory: return this long before a boundary (0: billing/10 within 2..10 ms)"),
     /* the timing model */
     OPT("node-bandwidth", CONF_BYTES, node_bandwidth, 0, 64 * GiB, "0",
-        "bytes per second a node sends (GET chunks, backup sync); 0: not limited"),
+        "bytes per second a node sends the proxy (GET chunks); 0: not limited"),
     OPT("upload-bandwidth", CONF_BYTES, upload_bandwidth, 0, 64 * GiB, "1g",
         "bytes per second the proxy sends a node (SET chunks); 0: not limited"),
+    OPT("sync-bandwidth", CONF_BYTES, sync_bandwidth, 0, 64 * GiB, "0",
+        "bytes per second of a backup's sync to the peer; 0: as node-bandwidth (the local "
+        "platform does not limit it: pass e.g. 1g to model a local run)"),
     OPT("rtt-us", CONF_INT, rtt_us, 0, 10000000, "300", "round trip proxy <-> node, us"),
     OPT("warm-invoke-us", CONF_INT, warm_invoke_us, 0, 60000000, "3000",
         "invocation sent -> a warm instance starts it, us"),
@@ -300,6 +303,7 @@ static int to_sim_config(const icsim_config_t *c, sim_config_t *s, char *err, si
     s->policy.billing_idle_ms = (uint64_t)c->node_idle_return_ms;
     s->node_bandwidth = (uint64_t)c->node_bandwidth;
     s->upload_bandwidth = (uint64_t)c->upload_bandwidth;
+    s->sync_bandwidth = (uint64_t)c->sync_bandwidth;
     s->rtt_us = c->rtt_us;
     s->warm_invoke_us = c->warm_invoke_us;
     s->cold_invoke_us = c->cold_invoke_us;

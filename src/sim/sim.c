@@ -542,7 +542,8 @@ static void serve_next(sim_t *s, int nid)
         uint64_t changed = peer == n->peer ? n->bytes_since_sync : n->room.mem_placed;
         int64_t peer_start = s->now + (cold ? s->cfg->cold_invoke_us : s->cfg->warm_invoke_us);
         int64_t end = peer_start + s->cfg->hello_us + s->cfg->rtt_us +
-                      (int64_t)transfer_us(changed, s->cfg->node_bandwidth);
+                      (int64_t)transfer_us(changed, s->cfg->sync_bandwidth ? s->cfg->sync_bandwidth
+                                                                  : s->cfg->node_bandwidth);
         n->inst[peer].busy = 1;
         n->peer = peer;
         n->bytes_since_sync = 0;

@@ -34,8 +34,9 @@ typedef struct {
     /* the node's return policy (anticipatory or idle, as icnode's IC_NODE_* variables) */
     policy_config_t policy;
     /* the timing model, in microseconds and bytes per second (0 bandwidth = not limited) */
-    uint64_t node_bandwidth;   /* a node sending chunks to the proxy (GET, backup sync) */
+    uint64_t node_bandwidth;   /* a node sending chunks to the proxy (GET replies) */
     uint64_t upload_bandwidth; /* the proxy sending chunks to a node (SET) */
+    uint64_t sync_bandwidth;   /* a backup's source sending its peer (0: as node_bandwidth) */
     int64_t rtt_us;            /* one request's round trip proxy <-> node, excluding bytes */
     int64_t warm_invoke_us;    /* invocation sent -> a warm instance starts serving it */
     int64_t cold_invoke_us;    /* the same for a cold start */
