@@ -135,6 +135,17 @@ static const char usage[] =
     "  icsim --trace dal09.json --min-size 10m --hours 50 --pool-size 400 --node-memory 1536 \\\n"
     "        --d 10 --p 2 --billing 100ms --reclaim-rate 1 --node-bandwidth 50m";
 
+/* The option table owns its strings. */
+static void free_strings(icsim_config_t *c)
+{
+    for (const conf_option_t *o = options; o->name; o++)
+        if (o->type == CONF_STRING) {
+            char **field = (char **)((char *)c + o->offset);
+            free(*field);
+            *field = NULL;
+        }
+}
+
 static int parse_decimal(const char *name, const char *text, double lo, double hi, double *out,
                          char *err, size_t errlen)
 {
@@ -320,10 +331,10 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof c);
     char err[512];
     int rc = conf_parse_args(options, &c, argc, argv, usage, err, sizeof err);
-    if (rc == 1) return 0;
-    if (rc < 0) {
-        fprintf(stderr, "icsim: %s\n", err);
-        return 2;
+    if (rc != 0) {
+        if (rc < 0) fprintf(stderr, "icsim: %s\n", err);
+        free_strings(&c);
+        return rc == 1 ? 0 : 2;
     }
     sim_config_t sc;
     sim_request_t *reqs = NULL;
@@ -331,6 +342,7 @@ int main(int argc, char **argv)
     if (to_sim_config(&c, &sc, err, sizeof err) < 0 ||
         load_requests(&c, &reqs, &n, err, sizeof err) < 0) {
         fprintf(stderr, "icsim: %s\n", err);
+        free_strings(&c);
         return 2;
     }
     struct timespec t0, t1;
@@ -339,6 +351,7 @@ int main(int argc, char **argv)
     if (sim_run(&sc, reqs, n, &res, err, sizeof err) < 0) {
         fprintf(stderr, "icsim: %s\n", err);
         free(reqs);
+        free_strings(&c);
         return 2;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -382,5 +395,6 @@ int main(int argc, char **argv)
     }
     sim_result_free(&res);
     free(reqs);
+    free_strings(&c);
     return status;
 }
