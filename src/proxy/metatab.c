@@ -178,9 +178,8 @@ void meta_rooms_release(meta_room_fn room, void *arg, const uint16_t *nodes, int
     }
 }
 
-int meta_place_rooms(meta_table_t *t, int nnodes, meta_room_fn room, meta_evict_fn evict,
-                     void *arg, const char *key, size_t keylen, int n, size_t chunk_size,
-                     uint16_t *nodes_out)
+int meta_place_rooms(meta_table_t *t, int nnodes, meta_room_fn room, meta_evict_fn evict, void *arg,
+                     const char *key, size_t keylen, int n, size_t chunk_size, uint16_t *nodes_out)
 {
     int nn = nnodes;
     if (n > nn) return -ENOSPC;

@@ -72,7 +72,7 @@ void meta_table_free(meta_table_t *t);
 meta_t *meta_new(const char *key, size_t keylen, int d, int p);
 size_t meta_alloc_size(int d, int p, size_t keylen);
 meta_t *meta_find(meta_table_t *t, const char *key, size_t keylen); /* expiry not checked */
-int meta_insert(meta_table_t *t, meta_t *m);                         /* replaces nothing */
+int meta_insert(meta_table_t *t, meta_t *m);                        /* replaces nothing */
 void meta_remove(meta_table_t *t, meta_t *m);
 uint64_t meta_hash(const char *key, size_t keylen);
 /* Bytes a chunk counts against its node (body, entry and key, as the node accounts it). */
@@ -88,8 +88,7 @@ void meta_rooms_release(meta_room_fn room, void *arg, const uint16_t *nodes, int
 /* Picks n distinct nodes of 0..nnodes-1 with room for a chunk each, evicting CLOCK victims through
  * evict() while needed, and charges the rooms. 0, or -ENOSPC if even an empty pool cannot hold it
  * (or nothing evictable is left). */
-int meta_place_rooms(meta_table_t *t, int nnodes, meta_room_fn room, meta_evict_fn evict,
-                     void *arg, const char *key, size_t keylen, int n, size_t chunk_size,
-                     uint16_t *nodes_out);
+int meta_place_rooms(meta_table_t *t, int nnodes, meta_room_fn room, meta_evict_fn evict, void *arg,
+                     const char *key, size_t keylen, int n, size_t chunk_size, uint16_t *nodes_out);
 
 #endif

@@ -6,9 +6,8 @@ int sched_warmup_wanted(int serving_or_waking)
     return !serving_or_waking;
 }
 
-sched_backup_t sched_backup_check(uint64_t *last_backup_ms, int idle, uint64_t chunks,
-                                  int eligible, uint64_t now_ms, uint64_t interval_ms,
-                                  uint64_t rnd)
+sched_backup_t sched_backup_check(uint64_t *last_backup_ms, int idle, uint64_t chunks, int eligible,
+                                  uint64_t now_ms, uint64_t interval_ms, uint64_t rnd)
 {
     if (!idle || chunks == 0) return SCHED_BACKUP_NOT_DUE;
     if (!*last_backup_ms) {

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#define SCHED_WARMUP_GRACE_MS 50 /* a warm-up invocation takes ~20 ms on the local platform */
+#define SCHED_WARMUP_GRACE_MS 50  /* a warm-up invocation takes ~20 ms on the local platform */
 #define SCHED_BACKUP_MAX_ACTIVE 2 /* backups at once: each one doubles a function's instances */
 
 /* A warm-up tick invokes a node unless it is serving or being woken already (warm anyway). */
@@ -23,9 +23,8 @@ typedef enum {
  * source, so an empty newcomer never overwrites a peer that holds the data); `*last_backup_ms`:
  * when its last backup ended, 0 before the first; `rnd`: a random number, used to put the first
  * backup between half an interval and an interval after the node first holds data. */
-sched_backup_t sched_backup_check(uint64_t *last_backup_ms, int idle, uint64_t chunks,
-                                  int eligible, uint64_t now_ms, uint64_t interval_ms,
-                                  uint64_t rnd);
+sched_backup_t sched_backup_check(uint64_t *last_backup_ms, int idle, uint64_t chunks, int eligible,
+                                  uint64_t now_ms, uint64_t interval_ms, uint64_t rnd);
 
 /* How often the backup tick runs for an interval: a twentieth of it, within 10 ms..1 s. */
 uint64_t sched_backup_tick_ms(uint64_t interval_ms);

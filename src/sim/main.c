@@ -29,8 +29,8 @@ typedef struct {
         function_timeout_ms;
     char *reclaim_rate, *return_policy;
     int64_t node_idle_return_ms, billing_margin_ms;
-    int64_t node_bandwidth, upload_bandwidth, sync_bandwidth, rtt_us, warm_invoke_us, cold_invoke_us, hello_us,
-        warmup_run_us, post_us;
+    int64_t node_bandwidth, upload_bandwidth, sync_bandwidth, rtt_us, warm_invoke_us,
+        cold_invoke_us, hello_us, warmup_run_us, post_us;
     char *key_prefix, *json;
 } icsim_config_t;
 
@@ -69,7 +69,8 @@ static const conf_option_t options[] = {
         "seed of the synthetic workload and of the random reclaims"),
     OPT("clients", CONF_INT, clients, 1, SIM_CLIENTS_MAX, "1", "closed-loop clients"),
     OPT("key-prefix", CONF_STRING, key_prefix, 0, 0, "icb0:",
-        "keys are PREFIX<16 hex digits> (icbench's first target uses icb0:); placement hashes them"),
+        "keys are PREFIX<16 hex digits> (icbench's first target uses icb0:); placement hashes "
+        "them"),
     /* the pool: icproxy's options */
     OPT("pool-size", CONF_INT, pool_size, 1, SIM_POOL_MAX, "32", "functions in the pool"),
     OPT("node-memory", CONF_INT, node_memory, 128, 10240, "256", "memory of each function, MiB"),
@@ -167,7 +168,7 @@ static int load_requests(const icsim_config_t *c, sim_request_t **out, size_t *c
     if (c->trace[0]) {
         trace_format_t fmt = !strcmp(c->trace_format, "json")  ? TRACE_FORMAT_JSON
                              : !strcmp(c->trace_format, "csv") ? TRACE_FORMAT_CSV
-                                                                : TRACE_FORMAT_AUTO;
+                                                               : TRACE_FORMAT_AUTO;
         if (fmt == TRACE_FORMAT_AUTO && strcmp(c->trace_format, "auto")) {
             snprintf(err, errlen, "option trace-format: '%s' is not auto, json or csv",
                      c->trace_format);
@@ -255,8 +256,9 @@ static double cost_usd(const billing_totals_t *b)
 static void print_kinds(FILE *f, const billing_totals_t *b, const char *sep)
 {
     for (int k = 0; k < BILLING_KIND_COUNT; k++)
-        fprintf(f, "%s\"%s\": {\"requests\": %" PRIu64 ", \"billed_ms\": %" PRId64
-                   ", \"gb_seconds\": %.6f}",
+        fprintf(f,
+                "%s\"%s\": {\"requests\": %" PRIu64 ", \"billed_ms\": %" PRId64
+                ", \"gb_seconds\": %.6f}",
                 k ? ", " : sep, billing_kind_name((billing_kind_t)k), b->requests_by_kind[k],
                 b->billed_ms_by_kind[k], b->gb_seconds_by_kind[k]);
 }
@@ -361,8 +363,8 @@ int main(int argc, char **argv)
            " hits=%" PRIu64 " misses=%" PRIu64 " hit_ratio=%.4f sets=%" PRIu64 " fills=%" PRIu64
            " set_errors=%" PRIu64 " evictions=%" PRIu64 " availability=%.4f objects_lost=%" PRIu64
            " chunks_lost=%" PRIu64 " cold_starts=%" PRIu64 " reclaims_random=%" PRIu64
-           " reclaims_idle=%" PRIu64 " warmups=%" PRIu64 " backups=%" PRIu64
-           " invocations=%" PRIu64 " billed_ms=%" PRId64 " gb_seconds=%.6f cost_usd=%.6f\n",
+           " reclaims_idle=%" PRIu64 " warmups=%" PRIu64 " backups=%" PRIu64 " invocations=%" PRIu64
+           " billed_ms=%" PRId64 " gb_seconds=%.6f cost_usd=%.6f\n",
            n, res.end_s, wall, res.events, t->gets, t->hits, t->misses,
            t->gets ? (double)t->hits / (double)t->gets : 0, t->sets, t->fills, t->set_errors,
            t->evictions,
@@ -381,8 +383,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "icsim: cannot write %s\n", c.json);
             status = 2;
         } else {
-            fprintf(f, "{\"requests\": %zu, \"virtual_s\": %.3f, \"wall_s\": %.3f, \"total\": ",
-                    n, res.end_s, wall);
+            fprintf(f, "{\"requests\": %zu, \"virtual_s\": %.3f, \"wall_s\": %.3f, \"total\": ", n,
+                    res.end_s, wall);
             print_counts_json(f, t);
             fprintf(f, ", \"hours\": [");
             for (size_t h = 0; h < res.nhours; h++) {

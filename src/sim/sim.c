@@ -291,8 +291,8 @@ static int platform_pick(sim_t *s, int nid, int *cold)
     for (int i = 0; i < n->ninst; i++)
         slots[i] = (placement_slot_t){n->inst[i].alive, n->inst[i].alive && !n->inst[i].busy,
                                       n->inst[i].last_used_us};
-    int64_t cap = s->cfg->max_instances < SIM_MAX_INSTANCES ? s->cfg->max_instances
-                                                              : SIM_MAX_INSTANCES;
+    int64_t cap =
+        s->cfg->max_instances < SIM_MAX_INSTANCES ? s->cfg->max_instances : SIM_MAX_INSTANCES;
     size_t pick = 0;
     placement_decision_t d = placement_choose(slots, (size_t)n->ninst, cap, &pick);
     if (d == PLACEMENT_AT_CAPACITY) return -1;
@@ -472,8 +472,8 @@ static void invoke(sim_t *s, int nid, billing_kind_t kind)
     n->inv_kind = kind;
     n->started = 0;
     n->inv_serial++;
-    push(s, s->now + (cold ? s->cfg->cold_invoke_us : s->cfg->warm_invoke_us), EV_INV_START, nid,
-         0, n->inv_serial, NULL);
+    push(s, s->now + (cold ? s->cfg->cold_invoke_us : s->cfg->warm_invoke_us), EV_INV_START, nid, 0,
+         n->inv_serial, NULL);
 }
 
 /* What the proxy's node_kick does with a node's pending requests. */
@@ -541,9 +541,10 @@ static void serve_next(sim_t *s, int nid)
         }
         uint64_t changed = peer == n->peer ? n->bytes_since_sync : n->room.mem_placed;
         int64_t peer_start = s->now + (cold ? s->cfg->cold_invoke_us : s->cfg->warm_invoke_us);
-        int64_t end = peer_start + s->cfg->hello_us + s->cfg->rtt_us +
-                      (int64_t)transfer_us(changed, s->cfg->sync_bandwidth ? s->cfg->sync_bandwidth
-                                                                  : s->cfg->node_bandwidth);
+        int64_t end =
+            peer_start + s->cfg->hello_us + s->cfg->rtt_us +
+            (int64_t)transfer_us(changed, s->cfg->sync_bandwidth ? s->cfg->sync_bandwidth
+                                                                 : s->cfg->node_bandwidth);
         n->inst[peer].busy = 1;
         n->peer = peer;
         n->bytes_since_sync = 0;
@@ -794,8 +795,7 @@ static void backup_tick(sim_t *s)
         nreq_t *q = nreq_new(s, NR_BACKUP, i, 0, NULL);
         if (q) submit(s, q);
     }
-    push(s, s->now + (int64_t)sched_backup_tick_ms(interval) * 1000, EV_BACKUP_TICK, 0, 0, 0,
-         NULL);
+    push(s, s->now + (int64_t)sched_backup_tick_ms(interval) * 1000, EV_BACKUP_TICK, 0, 0, 0, NULL);
 }
 
 static void reclaim(sim_t *s, int nid, int slot, int random)

@@ -13,9 +13,9 @@
 #include "policy.h"
 #include "trace.h"
 
-#define SIM_MAX_INSTANCES 16   /* per function: the platform's max-instances, bounded */
-#define SIM_POOL_MAX 4096      /* functions */
-#define SIM_HOURS_MAX 100000   /* per-hour series entries */
+#define SIM_MAX_INSTANCES 16 /* per function: the platform's max-instances, bounded */
+#define SIM_POOL_MAX 4096    /* functions */
+#define SIM_HOURS_MAX 100000 /* per-hour series entries */
 #define SIM_CLIENTS_MAX 1024
 
 typedef struct {

@@ -43,8 +43,8 @@ static void test_three_requests_three_invocations(void **state)
 {
     (void)state;
     sim_config_t c = tiny();
-    sim_request_t r[3] = {{TRACE_OP_GET, 7, 1000, 0}, {TRACE_OP_GET, 7, 1000, 1},
-                          {TRACE_OP_GET, 7, 1000, 2}};
+    sim_request_t r[3] = {
+        {TRACE_OP_GET, 7, 1000, 0}, {TRACE_OP_GET, 7, 1000, 1}, {TRACE_OP_GET, 7, 1000, 2}};
     sim_result_t res = run(&c, r, 3);
     assert_int_equal(res.total.gets, 3);
     assert_int_equal(res.total.hits, 2);
@@ -54,7 +54,8 @@ static void test_three_requests_three_invocations(void **state)
     assert_int_equal(res.total.bill.requests_by_kind[BILLING_KIND_ACTIVATE], 3);
     assert_int_equal(res.total.bill.billed_ms, 300);
     /* 3 x 100 ms x 128 MiB */
-    assert_true(res.total.bill.gb_seconds > 0.0375 - 1e-9 && res.total.bill.gb_seconds < 0.0375 + 1e-9);
+    assert_true(res.total.bill.gb_seconds > 0.0375 - 1e-9 &&
+                res.total.bill.gb_seconds < 0.0375 + 1e-9);
     assert_int_equal(res.total.cold_starts, 0);
     assert_int_equal(res.nhours, 1);
     sim_result_free(&res);
@@ -67,8 +68,8 @@ static void test_burst_is_one_invocation(void **state)
 {
     (void)state;
     sim_config_t c = tiny();
-    sim_request_t r[3] = {{TRACE_OP_GET, 7, 1000, 0}, {TRACE_OP_GET, 7, 1000, 0.03},
-                          {TRACE_OP_GET, 7, 1000, 0.06}};
+    sim_request_t r[3] = {
+        {TRACE_OP_GET, 7, 1000, 0}, {TRACE_OP_GET, 7, 1000, 0.03}, {TRACE_OP_GET, 7, 1000, 0.06}};
     sim_result_t res = run(&c, r, 3);
     assert_int_equal(res.total.hits, 2);
     assert_int_equal(res.total.bill.requests, 1);
@@ -84,8 +85,8 @@ static void test_eviction(void **state)
     sim_config_t c = tiny();
     c.node_reserved_mb = 126; /* 2 MiB for chunks: one object of 1.5 MiB */
     uint64_t big = 3 << 19;
-    sim_request_t r[3] = {{TRACE_OP_SET, 1, big, 0}, {TRACE_OP_SET, 2, big, 1},
-                          {TRACE_OP_GET, 1, big, 2}};
+    sim_request_t r[3] = {
+        {TRACE_OP_SET, 1, big, 0}, {TRACE_OP_SET, 2, big, 1}, {TRACE_OP_GET, 1, big, 2}};
     sim_result_t res = run(&c, r, 3);
     /* SET 1; SET 2 evicts 1; GET 1 misses and its fill evicts 2. */
     assert_int_equal(res.total.evictions, 2);
