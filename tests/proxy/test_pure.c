@@ -1,0 +1,118 @@
+/* test_pure.c -- the proxy's pure decisions without a server: placement and CLOCK eviction over a
+ * plain array of node rooms (as the simulator drives them), and the warm-up and backup schedule. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "metatab.h"
+#include "schedule.h"
+
+typedef struct {
+    meta_table_t table;
+    meta_room_t rooms[4];
+    int evicted;
+    char last_victim[16];
+} pool_t;
+
+static meta_room_t *room_of(void *arg, int i)
+{
+    return &((pool_t *)arg)->rooms[i];
+}
+
+static void evict(void *arg, meta_t *victim)
+{
+    pool_t *p = arg;
+    p->evicted++;
+    snprintf(p->last_victim, sizeof p->last_victim, "%.*s", (int)victim->keylen, meta_key(victim));
+    meta_rooms_release(room_of, p, meta_nodes(victim), victim->d + victim->p, victim->chunk_size,
+                       victim->keylen);
+    meta_remove(&p->table, victim);
+    free(victim);
+}
+
+static void store(pool_t *p, const char *key)
+{
+    meta_t *m = meta_new(key, strlen(key), 1, 1);
+    assert_non_null(m);
+    m->chunk_size = 1000;
+    assert_int_equal(
+        meta_place_rooms(&p->table, 4, room_of, evict, p, key, strlen(key), 2, 1000, meta_nodes(m)),
+        0);
+    assert_int_not_equal(meta_nodes(m)[0], meta_nodes(m)[1]);
+    assert_int_equal(meta_insert(&p->table, m), 0);
+}
+
+/* Four nodes with room for two chunks each hold four objects of two chunks; a fifth evicts the
+ * oldest unreferenced one, and a read gives an object its second chance. */
+static void test_place_and_evict_over_array(void **state)
+{
+    (void)state;
+    pool_t p;
+    memset(&p, 0, sizeof p);
+    assert_int_equal(meta_table_init(&p.table), 0);
+    for (int i = 0; i < 4; i++)
+        p.rooms[i].mem_limit = 2 * meta_chunk_cost(1000, 2) + 10;
+    store(&p, "k0");
+    store(&p, "k1");
+    store(&p, "k2");
+    store(&p, "k3");
+    assert_int_equal(p.evicted, 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(p.rooms[i].chunks_placed, 2);
+    meta_find(&p.table, "k0", 2)->referenced = 1;
+    store(&p, "k4");
+    assert_int_equal(p.evicted, 1);
+    assert_string_equal(p.last_victim, "k1");
+    assert_non_null(meta_find(&p.table, "k0", 2));
+    assert_null(meta_find(&p.table, "k1", 2));
+    /* A chunk larger than any node is refused without evicting. */
+    uint16_t nodes[2];
+    assert_int_equal(meta_place_rooms(&p.table, 4, room_of, evict, &p, "big", 3, 2, 1 << 20, nodes),
+                     -ENOSPC);
+    assert_int_equal(p.evicted, 1);
+    meta_table_free(&p.table);
+}
+
+static void test_warmup_skips_serving_nodes(void **state)
+{
+    (void)state;
+    assert_true(sched_warmup_wanted(0));
+    assert_false(sched_warmup_wanted(1));
+}
+
+static void test_backup_schedule(void **state)
+{
+    (void)state;
+    uint64_t last = 0;
+    /* Nothing held, or a backup running: not due, and the clock does not start. */
+    assert_int_equal(sched_backup_check(&last, 1, 0, 1, 100000, 1000, 7), SCHED_BACKUP_NOT_DUE);
+    assert_int_equal(sched_backup_check(&last, 0, 5, 1, 100000, 1000, 7), SCHED_BACKUP_NOT_DUE);
+    assert_int_equal(last, 0);
+    /* First data: the clock starts up to half an interval in the past (rnd % 501 = 7). */
+    assert_int_equal(sched_backup_check(&last, 1, 5, 1, 100000, 1000, 7), SCHED_BACKUP_ARMED);
+    assert_int_equal(last, 100000 - 7);
+    assert_int_equal(sched_backup_check(&last, 1, 5, 1, 100992, 1000, 0), SCHED_BACKUP_NOT_DUE);
+    /* Due after a whole interval, but only from an instance the proxy may trust. */
+    assert_int_equal(sched_backup_check(&last, 1, 5, 0, 100993, 1000, 0), SCHED_BACKUP_NOT_DUE);
+    assert_int_equal(sched_backup_check(&last, 1, 5, 1, 100993, 1000, 0), SCHED_BACKUP_START);
+    /* The tick runs a twentieth of the interval, within 10 ms..1 s. */
+    assert_int_equal(sched_backup_tick_ms(100), 10);
+    assert_int_equal(sched_backup_tick_ms(300000), 1000);
+    assert_int_equal(sched_backup_tick_ms(4000), 200);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_place_and_evict_over_array),
+        cmocka_unit_test(test_warmup_skips_serving_nodes),
+        cmocka_unit_test(test_backup_schedule),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
