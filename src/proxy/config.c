@@ -89,6 +89,8 @@ static const conf_option_t options[] = {
         "invoke every idle function this often so its instance is not reclaimed (0: never)"),
     OPT("backup-interval", CONF_MS, backup_interval_ms, 0, 86400000, "5m",
         "a node holding data syncs it to a peer instance this often (0: never)"),
+    OPT("backup-concurrency", CONF_INT, backup_concurrency, 1, 4096, "2",
+        "most backups running at once (each one starts a second instance of its function)"),
     OPT("backup-timeout", CONF_MS, backup_timeout_ms, 100, 3600000, "2m",
         "a backup not finished by then is abandoned (retried at the next interval)"),
     OPT("relay-port", CONF_INT, relay_port, 0, 65535, "6389",

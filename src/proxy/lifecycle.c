@@ -163,7 +163,7 @@ static void backup_tick(ev_loop_t *loop, void *arg)
     server_t *srv = arg;
     uint64_t interval = proxy_scaled_ms(&srv->cfg, srv->cfg.backup_interval_ms);
     uint64_t now = ev_now_ms();
-    for (int i = 0; i < srv->nnodes && srv->backups_active < SCHED_BACKUP_MAX_ACTIVE; i++) {
+    for (int i = 0; i < srv->nnodes && srv->backups_active < srv->cfg.backup_concurrency; i++) {
         node_t *n = &srv->nodes[i];
         /* Only an instance the proxy knows and has reconciled may be the source: a sync makes
          * the peer a mirror of the source, so an instance that came up empty (the function's

@@ -62,6 +62,7 @@ typedef struct {
     int64_t warmup_interval_ms;
     int64_t backup_interval_ms;
     int64_t backup_timeout_ms;
+    int64_t backup_concurrency;
     int64_t relay_port;
     int64_t repair;
     int64_t repair_rate; /* bytes per second */

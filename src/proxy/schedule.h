@@ -7,7 +7,9 @@
 #include <stdint.h>
 
 #define SCHED_WARMUP_GRACE_MS 50  /* a warm-up invocation takes ~20 ms on the local platform */
-#define SCHED_BACKUP_MAX_ACTIVE 2 /* backups at once: each one doubles a function's instances */
+/* Backups at once by default (option backup-concurrency): each one doubles a function's
+ * instances, which a laptop feels; a pool of hundreds on AWS wants more (docs/EVALUATION.md). */
+#define SCHED_BACKUP_CONCURRENCY 2
 
 /* A warm-up tick invokes a node unless it is serving or being woken already (warm anyway). */
 int sched_warmup_wanted(int serving_or_waking);

@@ -9,14 +9,13 @@
 #include <time.h>
 
 #include "config.h"
+#include "cost.h"
 #include "reclaim.h"
 #include "sim.h"
 #include "trace.h"
 #include "workload.h"
 
 #define REQUESTS_MAX 100000000 /* requests of one run: the whole array is in memory */
-#define GB_SECOND_USD 0.0000166667
-#define REQUEST_USD 0.0000002
 
 typedef struct {
     char *trace, *trace_format;
@@ -25,6 +24,7 @@ typedef struct {
     char *size_dist, *zipf, *get_ratio, *rate;
     int64_t keys, requests, seed, clients;
     int64_t pool_size, node_memory, node_reserved, d, p, small_object_max, max_instances;
+    int64_t backup_concurrency;
     int64_t warmup_interval_ms, backup_interval_ms, billing_ms, idle_reclaim_ms,
         function_timeout_ms;
     char *reclaim_rate, *return_policy;
@@ -32,6 +32,7 @@ typedef struct {
     int64_t node_bandwidth, upload_bandwidth, sync_bandwidth, rtt_us, warm_invoke_us,
         cold_invoke_us, hello_us, warmup_run_us, post_us;
     char *key_prefix, *json;
+    char *prices, *price_gb_s, *price_requests, *proxy_vm;
 } icsim_config_t;
 
 #define OPT(name, type, field, min, max, def, help)                                                \
@@ -55,13 +56,13 @@ static const conf_option_t options[] = {
     OPT("time-compress", CONF_STRING, time_compress, 0, 0, "1",
         "trace: divide the trace's times by this, as icbench --time-compress does"),
     OPT("hours", CONF_STRING, hours, 0, 0, "0",
-        "trace: only the first N hours (0: all); synthetic: N hours at --rate"),
+        "trace: only the first N hours (0: all); synthetic: N hours at --hourly-rate"),
     OPT("size-dist", CONF_STRING, size_dist, 0, 0, "fixed:1m",
         "synthetic object sizes: fixed:SIZE, uniform:MIN-MAX or lognormal:MEDIAN,SIGMA"),
     OPT("keys", CONF_INT, keys, 1, WORKLOAD_KEYS_MAX, "1000", "synthetic: number of distinct keys"),
     OPT("zipf", CONF_STRING, zipf, 0, 0, "0.99", "synthetic: Zipf exponent of key popularity"),
     OPT("get-ratio", CONF_STRING, get_ratio, 0, 0, "0.9", "synthetic: fraction of GETs"),
-    OPT("rate", CONF_STRING, rate, 0, 0, "3500",
+    OPT("hourly-rate", CONF_STRING, rate, 0, 0, "3500",
         "synthetic: requests per hour of virtual time (Poisson arrivals)"),
     OPT("requests", CONF_INT, requests, 0, REQUESTS_MAX, "0",
         "requests (0: the whole trace, or rate x hours, or 1000 for a synthetic run)"),
@@ -84,6 +85,8 @@ static const conf_option_t options[] = {
         "warm-up of every idle function this often (0: never)"),
     OPT("backup-interval", CONF_MS, backup_interval_ms, 0, 86400000, "5m",
         "backup of a node holding data this often (0: never)"),
+    OPT("backup-concurrency", CONF_INT, backup_concurrency, 1, 4096, "2",
+        "most backups running at once"),
     /* the platform: icplatform's options */
     OPT("billing", CONF_MS, billing_ms, 1, 60000, "1ms", "billing granularity (1ms or 100ms)"),
     OPT("max-instances", CONF_INT, max_instances, 2, SIM_MAX_INSTANCES, "4",
@@ -120,6 +123,15 @@ static const conf_option_t options[] = {
         "duration of a warm-up invocation, us"),
     OPT("post-us", CONF_INT, post_us, 0, 60000000, "2000",
         "a return: posting the response, inside the billed duration, us"),
+    /* prices: icbench's cost report (src/bench/cost.c) */
+    OPT("prices", CONF_STRING, prices, 0, 0, "current",
+        "price set: current (us-east-1 on-demand, recorded 2026-11-24) or 2020 (the paper's)"),
+    OPT("price-gb-s", CONF_STRING, price_gb_s, 0, 0, "",
+        "USD per Lambda GB-second (empty: the price set's)"),
+    OPT("price-requests", CONF_STRING, price_requests, 0, 0, "",
+        "USD per million Lambda requests (empty: the price set's)"),
+    OPT("proxy-vm", CONF_STRING, proxy_vm, 0, 0, "",
+        "the proxy's VM as TYPE:USD_PER_HOUR, or none (empty: the price set's)"),
     OPT("json", CONF_STRING, json, 0, 0, "", "write the totals and per-hour series here"),
     CONF_END,
 };
@@ -206,7 +218,7 @@ static int load_requests(const icsim_config_t *c, sim_request_t **out, size_t *c
     if (workload_size_parse(c->size_dist, &size, err, errlen) < 0 ||
         parse_decimal("zipf", c->zipf, 0, 10, &zipf, err, errlen) < 0 ||
         parse_decimal("get-ratio", c->get_ratio, 0, 1, &get_ratio, err, errlen) < 0 ||
-        parse_decimal("rate", c->rate, 1e-3, 1e9, &rate, err, errlen) < 0)
+        parse_decimal("hourly-rate", c->rate, 1e-3, 1e9, &rate, err, errlen) < 0)
         return -1;
     uint64_t n = c->requests > 0 ? (uint64_t)c->requests
                  : hours > 0     ? (uint64_t)(rate * hours + 0.5)
@@ -248,9 +260,62 @@ static int load_requests(const icsim_config_t *c, sim_request_t **out, size_t *c
     return 0;
 }
 
+static cost_prices_t prices;
+
+/* The billing totals as the cost report reads them from INFO: the platform's kinds map one to
+ * one (activate is serving). */
+static void to_counters(const sim_config_t *s, const billing_totals_t *b, cost_counters_t *out)
+{
+    static const int kind_of[BILLING_KIND_COUNT] = {
+        [BILLING_KIND_ACTIVATE] = COST_SERVING, [BILLING_KIND_WARMUP] = COST_WARMUP,
+        [BILLING_KIND_BACKUP] = COST_BACKUP, [BILLING_KIND_OTHER] = COST_OTHER};
+    memset(out, 0, sizeof *out);
+    out->has_pool = out->has_platform = 1;
+    out->requests = (double)b->requests;
+    out->gb_seconds = b->gb_seconds;
+    for (int k = 0; k < BILLING_KIND_COUNT; k++) {
+        out->requests_by_kind[kind_of[k]] += (double)b->requests_by_kind[k];
+        out->gb_seconds_by_kind[kind_of[k]] += b->gb_seconds_by_kind[k];
+    }
+    out->pool_size = s->pool_size;
+    out->node_memory_mb = s->node_memory_mb;
+    out->billing_ms = s->billing_ms;
+}
+
+/* Lambda dollars of some billing totals at the configured prices. */
 static double cost_usd(const billing_totals_t *b)
 {
-    return b->gb_seconds * GB_SECOND_USD + (double)b->requests * REQUEST_USD;
+    return b->gb_seconds * prices.usd_per_gb_second +
+           (double)b->requests * prices.usd_per_million_requests / 1e6;
+}
+
+/* The cost report of the whole run: Lambda by kind, the proxy VM and the same-capacity
+ * ElastiCache over the virtual time, as icbench prints it for a real run. */
+static void print_cost(const sim_config_t *s, const billing_totals_t *b, double seconds)
+{
+    cost_counters_t counters;
+    cost_report_t r;
+    to_counters(s, b, &counters);
+    cost_compute(&prices, &counters, seconds, &r);
+    int cheaper = 0, cheaper_lambda = 0;
+    double x = cost_ratio(r.infinicache_usd, r.elasticache_usd, &cheaper);
+    double xl = cost_ratio(r.lambda_usd, r.elasticache_usd, &cheaper_lambda);
+    printf("cost prices=%s billing_ms=%" PRId64 " hours=%.3f", prices.name, s->billing_ms,
+           seconds / 3600);
+    for (int k = 0; k < COST_KINDS; k++)
+        printf(" %s_usd=%.4f", cost_kind_name(k), r.gb_second_usd[k] + r.request_usd[k]);
+    printf(" lambda_usd=%.4f vm_usd=%.4f infinicache_usd=%.4f elasticache_usd=%.4f"
+           " elasticache_node=%s elasticache_nodes=%d ratio=%.2f %s\n",
+           r.lambda_usd, r.vm_usd, r.infinicache_usd, r.elasticache_usd,
+           r.cluster.type ? r.cluster.type->name : "none", r.cluster.count, x,
+           cheaper ? "cheaper" : "more_expensive");
+    if (x > 0)
+        printf("InfiniCache $%.2f (Lambda $%.2f + VM %s $%.2f) against ElastiCache %d x %s $%.2f "
+               "over %.1f h: %.2f times %s (Lambda alone: %.2f times %s)\n",
+               r.infinicache_usd, r.lambda_usd, prices.vm_type, r.vm_usd, r.cluster.count,
+               r.cluster.type ? r.cluster.type->name : "none", r.elasticache_usd, seconds / 3600,
+               x, cheaper ? "cheaper" : "more expensive", xl,
+               cheaper_lambda ? "cheaper" : "more expensive");
 }
 
 static void print_kinds(FILE *f, const billing_totals_t *b, const char *sep)
@@ -297,6 +362,7 @@ static int to_sim_config(const icsim_config_t *c, sim_config_t *s, char *err, si
     s->key_prefix = c->key_prefix;
     s->warmup_interval_ms = (uint64_t)c->warmup_interval_ms;
     s->backup_interval_ms = (uint64_t)c->backup_interval_ms;
+    s->backup_concurrency = (int)c->backup_concurrency;
     s->billing_ms = c->billing_ms;
     s->max_instances = c->max_instances;
     s->idle_reclaim_ms = c->idle_reclaim_ms;
@@ -341,7 +407,9 @@ int main(int argc, char **argv)
     sim_config_t sc;
     sim_request_t *reqs = NULL;
     size_t n = 0;
-    if (to_sim_config(&c, &sc, err, sizeof err) < 0 ||
+    if (cost_prices_configure(&prices, c.prices, c.price_gb_s, c.price_requests, c.proxy_vm, err,
+                              sizeof err) < 0 ||
+        to_sim_config(&c, &sc, err, sizeof err) < 0 ||
         load_requests(&c, &reqs, &n, err, sizeof err) < 0) {
         fprintf(stderr, "icsim: %s\n", err);
         free_strings(&c);
@@ -376,6 +444,7 @@ int main(int argc, char **argv)
         printf("kind %s invocations=%" PRIu64 " billed_ms=%" PRId64 " gb_seconds=%.6f\n",
                billing_kind_name((billing_kind_t)k), t->bill.requests_by_kind[k],
                t->bill.billed_ms_by_kind[k], t->bill.gb_seconds_by_kind[k]);
+    print_cost(&sc, &t->bill, res.end_s);
     int status = 0;
     if (c.json[0]) {
         FILE *f = fopen(c.json, "w");

@@ -781,7 +781,7 @@ static void warmup_tick(sim_t *s)
 static void backup_tick(sim_t *s)
 {
     uint64_t interval = s->cfg->backup_interval_ms;
-    for (int i = 0; i < s->cfg->pool_size && s->backups_active < SCHED_BACKUP_MAX_ACTIVE; i++) {
+    for (int i = 0; i < s->cfg->pool_size && s->backups_active < s->cfg->backup_concurrency; i++) {
         node_t *n = &s->nodes[i];
         int eligible = n->primary >= 0 && n->inst[n->primary].alive && n->state != NS_INVOKING;
         if (sched_backup_check(&n->last_backup_ms, !n->backup_running, n->room.chunks_placed,
@@ -954,6 +954,7 @@ void sim_config_defaults(sim_config_t *c)
     c->key_prefix = "icb0:";
     c->warmup_interval_ms = 60000;
     c->backup_interval_ms = 300000;
+    c->backup_concurrency = SCHED_BACKUP_CONCURRENCY;
     c->billing_ms = 1;
     c->max_instances = 4;
     c->idle_reclaim_ms = 27 * 60000;
@@ -1007,6 +1008,8 @@ int sim_run(const sim_config_t *cfg, const sim_request_t *reqs, size_t nreqs, si
     if (cfg->max_instances < 2)
         return fail(err, errlen, "max instances must be at least 2 (a backup needs a peer)");
     if (cfg->billing_ms < 1) return fail(err, errlen, "billing must be at least 1 ms");
+    if (cfg->backup_concurrency < 1)
+        return fail(err, errlen, "backup concurrency must be at least 1");
     if (!cfg->key_prefix || strlen(cfg->key_prefix) > 32)
         return fail(err, errlen, "key prefix of 0..32 characters");
     sim_t s = {.cfg = cfg, .reqs = reqs, .nreqs = nreqs, .res = out};

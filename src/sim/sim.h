@@ -27,6 +27,7 @@ typedef struct {
     const char *key_prefix; /* keys are PREFIX<16 hex digits>, as icbench names them */
     /* lifecycle (0 = off) */
     uint64_t warmup_interval_ms, backup_interval_ms;
+    int backup_concurrency; /* most backups at once, as icproxy's option */
     /* the platform */
     int64_t billing_ms, max_instances, idle_reclaim_ms, function_timeout_ms;
     double reclaim_rate; /* random reclaims per idle instance-hour */
