@@ -530,10 +530,13 @@ short node_conn_poll_events(const node_conn_t *c)
     return ev;
 }
 
-int node_conn_handle(node_conn_t *c, short revents)
+/* One poll result: read and process, then write. hold_after_syncdone (a backup peer): once
+ * SYNCDONE is answered nothing more is written here, so its +OK stays queued for the caller. */
+static int handle(node_conn_t *c, short revents, int hold_after_syncdone)
 {
     if (c->fd < 0) return -1;
     if ((revents & (POLLIN | POLLHUP | POLLERR)) && read_step(c) < 0) return -1;
+    if (hold_after_syncdone && c->sync_done) return 0;
     if (outq_pending(&c->out)) {
         if (write_step(c) < 0) return -1;
         /* Requests held back while the queue was full can go on now. */
@@ -547,6 +550,11 @@ int node_conn_handle(node_conn_t *c, short revents)
         }
     }
     return 0;
+}
+
+int node_conn_handle(node_conn_t *c, short revents)
+{
+    return handle(c, revents, 0);
 }
 
 /* A finished backup: BACKUPDONE token status chunks_sent bytes_sent chunks_deleted to the proxy
@@ -640,7 +648,7 @@ node_peer_end_t node_conn_serve_peer(node_conn_t *c, uint64_t stop_at, uint64_t 
             log_error("event=poll_failed err=%s", strerror(errno));
             return NODE_PEER_CLOSED;
         }
-        if (n > 0) node_conn_handle(c, p.revents);
+        if (n > 0) handle(c, p.revents, 1);
     }
 }
 

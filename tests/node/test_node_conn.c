@@ -1,6 +1,6 @@
 /* test_node_conn.c -- request handling without a socket: bytes into the input buffer, exact
  * reply bytes out, pipelining, NOMEM with the stream kept in sync, protocol errors, CSET's object
- * fields, INVENTORY and SYNCDONE. */
+ * fields, INVENTORY and SYNCDONE, and a backup peer holding SYNCDONE's answer for its caller. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -276,6 +278,29 @@ static void test_inventory_syncdone_backup(void **state)
     assert_int_equal(f->conn.stored, 2);
 }
 
+/* A backup peer answers what comes before SYNCDONE, but SYNCDONE's +OK goes out only when the
+ * caller flushes (after posting its invocation response), never from inside the serving loop:
+ * the source must not report the backup done while the peer is still busy. */
+static void test_peer_holds_syncdone_answer(void **state)
+{
+    fixture_t *f = *state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    f->conn.fd = sv[0];
+    f->conn.role = "relay";
+    static const char req[] = "*1\r\n$4\r\nPING\r\n*1\r\n$8\r\nSYNCDONE\r\n";
+    assert_int_equal(write(sv[1], req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+    assert_int_equal(node_conn_serve_peer(&f->conn, 0, 5000), NODE_PEER_SYNCED);
+    char got[64];
+    assert_int_equal(recv(sv[1], got, sizeof got, MSG_DONTWAIT), -1); /* nothing written yet */
+    assert_int_equal(node_conn_flush(&f->conn, 5000), 0);
+    static const char want[] = "+PONG\r\n+OK\r\n";
+    ssize_t n = recv(sv[1], got, sizeof got, MSG_DONTWAIT);
+    assert_int_equal(n, (ssize_t)(sizeof want - 1));
+    assert_memory_equal(got, want, sizeof want - 1);
+    close(sv[1]);
+}
+
 static void test_protocol_errors(void **state)
 {
     static const char *bad[] = {
@@ -309,6 +334,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_old_cset_with_big_chunk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inventory_syncdone_backup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peer_holds_syncdone_answer, setup, teardown),
         cmocka_unit_test(test_protocol_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
