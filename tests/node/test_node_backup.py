@@ -123,18 +123,21 @@ class Relay:
             pass
         t0 = time.monotonic()
         try:
+            # Bytes are counted before they are passed on: whatever the far end answers (and so
+            # anything the test learns from it, such as BACKUPDONE) comes after the count.
             if rest:
+                with self.lock:
+                    self.moved[token][d] += len(rest)
                 b.sendall(rest)
-                self.moved[token][d] += len(rest)
             while True:
                 n = os.splice(a.fileno(), w, MiB)
                 if n == 0:
                     break
+                with self.lock:
+                    self.moved[token][d] += n
                 left = n
                 while left:
                     left -= os.splice(r, b.fileno(), left)
-                with self.lock:
-                    self.moved[token][d] += n
                 if self.rate and d == 0:
                     ahead = self.moved[token][0] / self.rate - (time.monotonic() - t0)
                     if ahead > 0:
