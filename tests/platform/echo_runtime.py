@@ -4,6 +4,8 @@
 Events: {"echo": X} returns X; {"pid": 1} returns the process id; {"put": k, "val": v} stores
 in process memory and {"take": k} reads it back (proves warm reuse keeps memory);
 {"sleep_ms": N} busy-works N ms;
+{"hold_file": PATH, "hold_ms": N} stays busy until the file PATH exists, at most N ms (default
+30000), so a test decides when the invocation ends; returns {"held": true when PATH appeared, "pid": ...};
 {"env": NAME} returns the environment variable NAME; {"fail": 1} posts /error; {"exit": 1} exits mid-invocation;
 {"exit_once": PATH} exits the first time and writes PATH.done when run again (a retry).
 {"touch": PATH} creates the file PATH holding the process id.
@@ -74,6 +76,13 @@ def handle(event):
         while time.monotonic() < end:
             pass
         return {"slept_ms": event["sleep_ms"], "pid": os.getpid()}, False
+    if "hold_file" in event:
+        deadline = time.monotonic() + event.get("hold_ms", 30000) / 1000.0
+        seen = os.path.exists(event["hold_file"])
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.005)
+            seen = os.path.exists(event["hold_file"])
+        return {"held": seen, "pid": os.getpid()}, False
     if "fail" in event:
         return {"errorMessage": "asked to fail", "errorType": "EchoFailure"}, True
     if "exit" in event:

@@ -48,27 +48,39 @@ def busy_pids(p):
     return {i["pid"] for i in p.instances("icnode0") if i["state"] == "busy"}
 
 
+def release(path):
+    """Creates path, ending the invocations that hold on it."""
+    open(path, "w").close()
+
+
 def test_warm_choice_is_lifo():
     """Of several idle instances, an invocation goes to the one that finished last: after a
-    backup, that is the primary, which holds the newest data."""
-    with Platform() as p:
+    backup, that is the primary, which holds the newest data. The test decides the order in which
+    invocations end (hold_file), so a slow cold start cannot reorder them."""
+    with tempfile.TemporaryDirectory() as d, Platform() as p:
         r = {}
         # The older instance finishes last.
-        t = call_in_thread(p, "icnode0", {"sleep_ms": 1500}, r, "old")
-        wait_for(lambda: len(busy_pids(p)) == 1, what="the first instance busy")
+        t = call_in_thread(p, "icnode0", {"hold_file": os.path.join(d, "old")}, r, "old")
+        # A cold start: seconds on a loaded machine, so a generous deadline (met at once when not).
+        wait_for(lambda: len(busy_pids(p)) == 1, timeout=20, what="the first instance busy")
         old = busy_pids(p).pop()
         new = p.call("icnode0", {"pid": 1})["pid"]  # a cold start beside it, done at once
-        assert new != old and old in busy_pids(p), "the long invocation ended too early"
+        assert new != old and old in busy_pids(p), "the held invocation is not running"
+        release(os.path.join(d, "old"))
         t.join()
+        assert r["old"] == {"held": True, "pid": old}, r
         assert p.call("icnode0", {"pid": 1})["pid"] == old
         # Now the newer instance finishes last: both warm, the second starts while the first
-        # runs and runs longer.
-        t1 = call_in_thread(p, "icnode0", {"sleep_ms": 300}, r, "a")
+        # runs and ends after it.
+        t1 = call_in_thread(p, "icnode0", {"hold_file": os.path.join(d, "a")}, r, "a")
         wait_for(lambda: busy_pids(p) == {old}, what="the most recent instance busy")
-        t2 = call_in_thread(p, "icnode0", {"sleep_ms": 900}, r, "b")
+        t2 = call_in_thread(p, "icnode0", {"hold_file": os.path.join(d, "b")}, r, "b")
+        wait_for(lambda: busy_pids(p) == {old, new}, what="both instances busy")
+        release(os.path.join(d, "a"))
         t1.join()
+        release(os.path.join(d, "b"))
         t2.join()
-        assert r["a"]["pid"] == old and r["b"]["pid"] == new, r
+        assert r["a"] == {"held": True, "pid": old} and r["b"] == {"held": True, "pid": new}, r
         assert p.call("icnode0", {"pid": 1})["pid"] == new
         assert p.call("icnode0", {"pid": 1})["pid"] == new
         assert p.stats()["cold_starts"] == 2
