@@ -4,8 +4,8 @@
 Events: {"echo": X} returns X; {"pid": 1} returns the process id; {"put": k, "val": v} stores
 in process memory and {"take": k} reads it back (proves warm reuse keeps memory);
 {"sleep_ms": N} busy-works N ms;
-{"hold_file": PATH, "hold_ms": N} stays busy until the file PATH exists, at most N ms (default
-30000), so a test decides when the invocation ends; returns {"held": true when PATH appeared, "pid": ...};
+{"hold_file": PATH, "hold_ms": N} stays in the invocation until the file PATH exists, at most
+N ms (default 30000), so a test decides when it ends; returns {"held": <PATH appeared>, "pid": ...};
 {"env": NAME} returns the environment variable NAME; {"fail": 1} posts /error; {"exit": 1} exits mid-invocation;
 {"exit_once": PATH} exits the first time and writes PATH.done when run again (a retry).
 {"touch": PATH} creates the file PATH holding the process id.

@@ -38,6 +38,11 @@ def proc_state(pid):
     return data[data.rindex(")") + 2]
 
 
+def release(path):
+    """Creates path, ending the echo runtime invocations that hold on it ({"hold_file": path})."""
+    open(path, "w").close()
+
+
 def pid_gone(pid):
     """True once the process is fully gone (a zombie, not yet reaped, still counts as there)."""
     return proc_state(pid) is None

@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """test_platform_invoke.py -- Invoke API: sync, Event, DryRun, 404, function errors, timeout, 429, queueing."""
 import json
+import os
+import tempfile
 import threading
 import time
 
-from platlib import Platform, pid_gone, run, wait_for
+from platlib import Platform, pid_gone, release, run, wait_for
 
 
 def test_sync_echo_and_headers():
@@ -90,9 +92,10 @@ def test_timeout_kills_instance():
 
 
 def test_sync_over_capacity_429():
-    with Platform("--max-instances", "1") as p:
+    with tempfile.TemporaryDirectory() as d, Platform("--max-instances", "1") as p:
         p.call("icnode0", {"pid": 1})
-        t = threading.Thread(target=p.invoke, args=("icnode0", {"sleep_ms": 1500}))
+        hold = os.path.join(d, "busy")
+        t = threading.Thread(target=p.invoke, args=("icnode0", {"hold_file": hold}))
         t.start()
         wait_for(lambda: p.instances()[0]["state"] == "busy", what="the instance to be busy")
         status, headers, body = p.invoke("icnode0", {"echo": 1})
@@ -101,6 +104,7 @@ def test_sync_over_capacity_429():
         assert json.loads(body)["__type"] == "TooManyRequestsException"
         # Another function is not affected.
         assert p.call("icnode1", {"echo": 5}) == 5
+        release(hold)
         t.join()
         assert p.stats()["throttles"] == 1
 

@@ -7,7 +7,7 @@ import tempfile
 import threading
 import time
 
-from platlib import Platform, pid_gone, proc_state, run, wait_for
+from platlib import Platform, pid_gone, proc_state, release, run, wait_for
 
 
 def test_warm_reuse_keeps_memory():
@@ -25,16 +25,18 @@ def test_warm_reuse_keeps_memory():
 
 
 def test_busy_function_gets_new_instance():
-    with Platform() as p:
+    with tempfile.TemporaryDirectory() as d, Platform() as p:
         first = p.call("icnode0", {"put": "k", "val": "first"})["pid"]
         results = []
-        t = threading.Thread(target=lambda: results.append(p.call("icnode0", {"sleep_ms": 800})))
+        hold = os.path.join(d, "first")
+        t = threading.Thread(target=lambda: results.append(p.call("icnode0", {"hold_file": hold})))
         t.start()
         wait_for(lambda: p.instances()[0]["state"] == "busy", what="the first instance busy")
         second = p.call("icnode0", {"take": "k"})
         assert second["pid"] != first and second["value"] is None  # a fresh instance, no memory
+        release(hold)
         t.join()
-        assert results[0]["pid"] == first
+        assert results[0] == {"held": True, "pid": first}, results
         assert p.stats()["cold_starts"] == 2 and len(p.instances("icnode0")) == 2
 
 
@@ -46,11 +48,6 @@ def call_in_thread(p, fn, payload, results, name):
 
 def busy_pids(p):
     return {i["pid"] for i in p.instances("icnode0") if i["state"] == "busy"}
-
-
-def release(path):
-    """Creates path, ending the invocations that hold on it."""
-    open(path, "w").close()
 
 
 def test_warm_choice_is_lifo():
@@ -118,16 +115,18 @@ def test_self_invocation_queues_at_max_instances():
 
 
 def test_frozen_between_invocations():
-    with Platform() as p:
+    with tempfile.TemporaryDirectory() as d, Platform() as p:
         pid = p.call("icnode0", {"pid": 1})["pid"]
         wait_for(lambda: proc_state(pid) == "T", what="the idle instance to be stopped")
         inst = p.instances()[0]
         assert inst["state"] == "idle" and inst["frozen"] is True
         # While busy it runs (not stopped), then it is frozen again.
-        t = threading.Thread(target=p.call, args=("icnode0", {"sleep_ms": 600}))
+        hold = os.path.join(d, "busy")
+        t = threading.Thread(target=p.call, args=("icnode0", {"hold_file": hold}))
         t.start()
         wait_for(lambda: p.instances()[0]["state"] == "busy", what="busy")
         wait_for(lambda: proc_state(pid) in ("R", "S"), what="the instance to run while busy")
+        release(hold)
         t.join()
         wait_for(lambda: proc_state(pid) == "T", what="the instance to be stopped again")
         assert p.call("icnode0", {"pid": 1})["pid"] == pid
@@ -229,15 +228,18 @@ def test_admin_reclaim():
 
 
 def test_admin_freeze_busy_instance_times_out():
-    with Platform("--timeout", "800ms") as p:
+    with tempfile.TemporaryDirectory() as d, Platform("--timeout", "800ms") as p:
         pid = p.call("icnode0", {"pid": 1})["pid"]
         iid = p.instances()[0]["id"]
         results = []
-        t = threading.Thread(target=lambda: results.append(p.invoke("icnode0", {"sleep_ms": 300})))
+        hold = os.path.join(d, "busy")
+        t = threading.Thread(
+            target=lambda: results.append(p.invoke("icnode0", {"hold_file": hold})))
         t.start()
         wait_for(lambda: p.instances()[0]["state"] == "busy", what="busy")
         assert p.admin("freeze", instance=iid) == (200, {"ok": True})
         wait_for(lambda: proc_state(pid) == "T", what="the frozen busy instance to stop")
+        release(hold)  # a running instance would now answer at once; a stopped one cannot
         t.join()
         status, headers, body = results[0]
         assert headers["x-amz-function-error"] == "Unhandled"
