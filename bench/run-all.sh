@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # run-all.sh -- runs every InfiniCache benchmark beside its baseline (redis-server, memcached, raw TCP) and prints a summary table.
 #
-# Usage: bench/run-all.sh [BUILD_DIR]   (default build; needs BUILD_DIR/bin/icproxy and
-# BUILD_DIR/lib/libinfinicache.a, i.e. `make` first). Knobs: RUNS (30), OBJECT_SIZE (10485760),
+# Usage: bench/run-all.sh [BUILD_DIR]   (default build; needs BUILD_DIR/bin/icproxy,
+# bench_objects and bench_startup, i.e. `make` first). Knobs: RUNS (30), OBJECT_SIZE (10485760),
 # OBJECTS (200000 small objects for the memory figure), STARTUP_RUNS (5).
 # Talks only to 127.0.0.1; starts its own servers on free ports and stops them by pid on exit.
 set -u
@@ -16,11 +16,9 @@ RUNS=${RUNS:-30}
 OBJECT_SIZE=${OBJECT_SIZE:-10485760}
 OBJECTS=${OBJECTS:-200000}
 STARTUP_RUNS=${STARTUP_RUNS:-5}
-CC=${CC:-cc}
 
 die() { echo "run-all.sh: $*" >&2; exit 1; }
 [ -x "$BIN/icproxy" ] || die "$BIN/icproxy not found: build first (make)"
-[ -f "$BUILD/lib/libinfinicache.a" ] || die "$BUILD/lib/libinfinicache.a not found: build first"
 for tool in redis-server redis-cli redis-benchmark pkg-config python3 curl; do
     command -v $tool >/dev/null || die "$tool not installed (scripts/install-deps.sh)"
 done
@@ -66,12 +64,11 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 
 record() { echo "$*" | tee -a "$RESULTS"; }
 
-# ---- build the benchmark programs (the same sources bench/CMakeLists.txt builds) ----
+# ---- the benchmark programs: built by CMake with everything else (bench/CMakeLists.txt) ----
 mkdir -p "$OUT"
-CFLAGS="-std=gnu11 -O2 -g -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes"
-$CC $CFLAGS "$ROOT/bench/bench_objects.c" -I"$ROOT/include" "$BUILD/lib/libinfinicache.a" \
-    $(pkg-config --cflags --libs hiredis libisal) -lpthread -o "$OUT/bench_objects" || die "cannot build bench_objects"
-$CC $CFLAGS "$ROOT/bench/bench_startup.c" -o "$OUT/bench_startup" || die "cannot build bench_startup"
+for prog in bench_objects bench_startup; do
+    [ -x "$BIN/$prog" ] || die "$BIN/$prog not found: build first (make)"
+done
 
 echo "# machine: $(nproc) cpus, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//'), kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg), $(date)"
 
@@ -129,7 +126,7 @@ sed 's/^/# /' "$WORK/icproxy.out"
 
 # ---- 1. large objects ----
 echo "## 1. GET/SET of a $OBJECT_SIZE-byte object, $RUNS runs each"
-timeout 600 "$OUT/bench_objects" --size "$OBJECT_SIZE" --runs "$RUNS" --series-seconds 60 \
+timeout 600 "$BIN/bench_objects" --size "$OBJECT_SIZE" --runs "$RUNS" --series-seconds 60 \
     --ic "127.0.0.1:$IC_PORT" --redis "127.0.0.1:$REDIS_PORT" \
     ${MEMCACHED_PORT:+--memcached "127.0.0.1:$MEMCACHED_PORT"} | tee -a "$RESULTS"
 [ "${PIPESTATUS[0]}" = 0 ] || echo "bench_objects: some series failed (see above)" >&2
@@ -151,13 +148,13 @@ redis_benchmark proxy "$IC_PORT" | tee -a "$RESULTS"
 
 # ---- 3a. start-up of a 64-function pool, and idle icnode RSS ----
 echo "## 3. start-up: icproxy --pool-size 64 (and redis-server as baseline), $STARTUP_RUNS runs"
-"$OUT/bench_startup" --name proxy64 --pattern 'icproxy ready' --runs "$STARTUP_RUNS" --linger-ms 300 -- \
+"$BIN/bench_startup" --name proxy64 --pattern 'icproxy ready' --runs "$STARTUP_RUNS" --linger-ms 300 -- \
     "$BIN/icproxy" --client-port 0 --node-port 0 --relay-port 0 --pool-size 64 | tee "$WORK/startup.out"
 grep '^figure=startup_proxy64 runs' "$WORK/startup.out" >>"$RESULTS"
 warm=$(grep -o '[0-9]* of 64 functions warm' "$WORK/startup.out" | head -1 | cut -d' ' -f1)
 record "figure=startup_warm functions_warm=${warm:-0} of=64"
 RP2=$(free_port)
-"$OUT/bench_startup" --name redis --pattern 'Ready to accept connections' --runs "$STARTUP_RUNS" --linger-ms 0 -- \
+"$BIN/bench_startup" --name redis --pattern 'Ready to accept connections' --runs "$STARTUP_RUNS" --linger-ms 0 -- \
     redis-server --bind 127.0.0.1 --port "$RP2" --save '' --appendonly no --logfile '' | grep -v '^banner' | tee -a "$RESULTS"
 
 start_icproxy "$WORK/idle" --pool-size 64 --log-level warn
