@@ -1,6 +1,7 @@
 /* iccli.c -- command-line client for InfiniCache: set/get/del/exists/info through libinfinicache. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,14 +44,15 @@ static int die(const char *what, int rc, const ic_client_t *c)
     return 2;
 }
 
-/* Parses a non-negative decimal option value, or exits with status 2. */
-static long parse_num(const char *flag, const char *s)
+/* Parses a decimal option value from 0 to max, or exits with status 2 (a value past max would
+ * otherwise wrap when narrowed to the option's type and pass for another number). */
+static long parse_num(const char *flag, const char *s, long max)
 {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 0) {
-        fprintf(stderr, "iccli: %s: bad number '%s'\n", flag, s);
+    if (errno || end == s || *end || v < 0 || v > max) {
+        fprintf(stderr, "iccli: %s: bad number '%s' (0 to %ld)\n", flag, s, max);
         exit(2);
     }
     return v;
@@ -181,12 +183,13 @@ int main(int argc, char **argv)
                 return 2;
             }
             proxies[nproxies++] = v;
-        } else if (!strcmp(a, "--d")) opt.d = (int)parse_num(a, v);
-        else if (!strcmp(a, "--p")) opt.p = (int)parse_num(a, v);
-        else if (!strcmp(a, "--small-max")) opt.small_max = (size_t)parse_num(a, v);
-        else if (!strcmp(a, "--timeout")) opt.op_timeout_ms = (int)parse_num(a, v);
-        else if (!strcmp(a, "--chunk-deadline")) opt.chunk_deadline_ms = (int)parse_num(a, v);
-        else if (!strcmp(a, "--first-d")) opt.first_d = (int)parse_num(a, v);
+        } else if (!strcmp(a, "--d")) opt.d = (int)parse_num(a, v, INT_MAX);
+        else if (!strcmp(a, "--p")) opt.p = (int)parse_num(a, v, INT_MAX);
+        else if (!strcmp(a, "--small-max")) opt.small_max = (size_t)parse_num(a, v, LONG_MAX);
+        else if (!strcmp(a, "--timeout")) opt.op_timeout_ms = (int)parse_num(a, v, INT_MAX);
+        else if (!strcmp(a, "--chunk-deadline"))
+            opt.chunk_deadline_ms = (int)parse_num(a, v, INT_MAX);
+        else if (!strcmp(a, "--first-d")) opt.first_d = (int)parse_num(a, v, INT_MAX);
         else {
             fprintf(stderr, "iccli: unknown option %s\n%s", a, usage);
             return 2;

@@ -49,6 +49,10 @@ def main():
             p = subprocess.run([ICCLI] + bad, capture_output=True)
             assert p.returncode == 2, (bad, p.returncode)
             assert p.stderr, bad
+        # A number past its option's type is refused, not wrapped (2^32 + 10 is not --d 10).
+        for bad in (["--d", "4294967306", "info"], ["--timeout", "99999999999", "info"]):
+            p = subprocess.run([ICCLI] + bad, capture_output=True)
+            assert p.returncode == 2 and b"bad number" in p.stderr, (bad, p.returncode, p.stderr)
 
         # Small value from stdin to stdout.
         run(["set", "greeting", "-"], stdin=b"hello world\n")
