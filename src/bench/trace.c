@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "hash.h"
+
 /* JSON records are found by a small scanner that tracks strings and nesting, so a record may span
  * lines (a pretty-printed array) yet a broken one costs only itself: a newline inside a string,
  * or a '{' that starts a line while a record is open, ends the broken record, and the scanner
@@ -72,12 +74,7 @@ trace_format_t trace_parser_format(const trace_parser_t *p)
 
 uint64_t trace_key_hash(const char *s, size_t len)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
+    return ic_fnv1a64(s, len);
 }
 
 /* Reads exactly n digits at s into *v. */

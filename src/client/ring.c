@@ -3,16 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "icc.h"
 
 uint64_t icc_hash(const void *p, size_t n)
 {
-    const unsigned char *s = p;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 0x100000001b3ull;
-    }
+    uint64_t h = ic_fnv1a64(p, n);
     /* FNV alone clusters keys that differ only in their last bytes ("key1", "key2"). */
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;

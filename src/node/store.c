@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "hash.h"
+
 /* Bodies from this size on are mapped with their pages populated in one call. A body is written
  * once, right after it is reserved, by reads from a socket; faulting its fresh pages in one by one
  * inside those reads costs more than the copy itself on a microVM (Firecracker, as on Lambda:
@@ -70,11 +72,7 @@ size_t store_entry_cost(size_t key_len, size_t body_len)
 /* FNV-1a over the key, then the index and version mixed in. */
 uint64_t store_hash(const char *key, size_t key_len, uint32_t index, uint64_t version)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < key_len; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 1099511628211ULL;
-    }
+    uint64_t h = ic_fnv1a64(key, key_len);
     h ^= ((uint64_t)index << 32) ^ version;
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;

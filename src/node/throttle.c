@@ -1,6 +1,10 @@
 /* throttle.c -- token bucket and straggler choice for network emulation (see throttle.h). */
 #include "throttle.h"
 
+#include <string.h>
+
+#include "hash.h"
+
 uint64_t throttle_default_burst(uint64_t rate)
 {
     uint64_t b = rate / 100;
@@ -79,11 +83,7 @@ uint64_t throttle_straggler_next(throttle_straggler_t *s)
 
 uint64_t throttle_seed_mix(uint64_t seed, const char *name)
 {
-    uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
-    for (const char *p = name ? name : ""; *p; p++) {
-        h ^= (unsigned char)*p;
-        h *= UINT64_C(0x100000001b3);
-    }
-    uint64_t s = seed ^ h;
+    const char *text = name ? name : "";
+    uint64_t s = seed ^ ic_fnv1a64(text, strlen(text));
     return splitmix64(&s);
 }

@@ -4,17 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "metatab.h"
 
 /* FNV-1a, 64-bit: short keys, no adversarial-collision concerns beyond chain length. */
 uint64_t meta_hash(const char *key, size_t keylen)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < keylen; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 1099511628211ull;
-    }
-    return h;
+    return ic_fnv1a64(key, keylen);
 }
 
 int meta_table_init(meta_table_t *t)
