@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+
 /* ElastiCache on-demand node prices, us-east-1, memory-optimized types (Redis OSS engine), AWS
  * list prices written down on 2026-11-24 without network access to re-check them (the paper's
  * node, cache.r5.24xlarge at $10.368/h, is one of them). They are configuration: check them
@@ -66,14 +68,10 @@ const cost_prices_t *cost_prices_named(const char *name)
 
 static int parse_price(const char *name, const char *s, double *out, char *err, size_t errlen)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 1e6) {
+    if (conf_parse_decimal(s, 0, 1e6, out) < 0) {
         snprintf(err, errlen, "option %s: '%s' is not a price in USD (0 to 1e6)", name, s);
         return -1;
     }
-    *out = v;
     return 0;
 }
 

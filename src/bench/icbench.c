@@ -2,7 +2,6 @@
  * caches and reports latency, throughput and hit ratio. */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -653,14 +652,10 @@ static int write_plots(const icbench_config_t *cfg, const target_t *targets, res
 static int parse_decimal(const char *name, const char *s, double lo, double hi, double *out,
                          char *err, size_t errlen)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
+    if (conf_parse_decimal(s, lo, hi, out) < 0) {
         snprintf(err, errlen, "option %s: '%s' is not a number from %g to %g", name, s, lo, hi);
         return -1;
     }
-    *out = v;
     return 0;
 }
 

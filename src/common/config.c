@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -276,4 +277,20 @@ void conf_print_values(const conf_option_t *t, const void *cfg, FILE *out)
             break;
         }
     }
+}
+
+int conf_parse_decimal(const char *text, double lo, double hi, double *out)
+{
+    if (!text) return -EINVAL;
+    size_t len = strlen(text);
+    if (len == 0 || len > CONF_DECIMAL_TEXT_MAX || strspn(text, "0123456789.eE+-") != len)
+        return -EINVAL;
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || *end) return -EINVAL;
+    if (errno == ERANGE || !isfinite(v)) return -ERANGE;
+    if (!(v >= lo && v <= hi)) return -ERANGE;
+    *out = v;
+    return 0;
 }

@@ -25,6 +25,13 @@ typedef struct {
 
 #define CONF_END {NULL, 0, 0, 0, 0, NULL, NULL}
 
+/* Decimal options are CONF_STRING text parsed with this: only digits, a point, an exponent and
+ * signs (strtod alone would also take leading blanks, hexadecimal, "nan" and "inf"), the whole
+ * text, at most CONF_DECIMAL_TEXT_MAX characters, a finite value within [lo, hi]. 0, or -EINVAL
+ * (not such a number) / -ERANGE (out of range). */
+#define CONF_DECIMAL_TEXT_MAX 32
+int conf_parse_decimal(const char *text, double lo, double hi, double *out);
+
 /* Sets every option to its default. */
 int conf_defaults(const conf_option_t *table, void *cfg, char *err, size_t errlen);
 /* Sets one option from text. 0, or -1 with a message in err. */

@@ -2,7 +2,6 @@
 #include "node.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,14 +61,7 @@ int node_config_from_env(node_config_t *cfg, char *err, size_t errlen)
             return -1;
         }
     }
-    /* Plain decimals only: strtod alone would also take blanks, hexadecimal and "nan". */
-    const char *text = cfg->straggler_rate_text;
-    size_t len = strlen(text);
-    char *end;
-    errno = 0;
-    cfg->straggler_rate = strtod(text, &end);
-    if (len == 0 || len > 32 || strspn(text, "0123456789.eE+-") != len || errno || *end ||
-        !(cfg->straggler_rate >= 0 && cfg->straggler_rate <= 1)) {
+    if (conf_parse_decimal(cfg->straggler_rate_text, 0, 1, &cfg->straggler_rate) < 0) {
         snprintf(err, errlen, "IC_NODE_STRAGGLER_RATE '%.40s' is not a fraction from 0 to 1",
                  cfg->straggler_rate_text);
         return -1;

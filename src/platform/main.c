@@ -104,19 +104,19 @@ static int default_handler(platform_config_t *cfg)
 /* Parses the decimal options and picks a seed when none was given. 0, or -1 with err set. */
 static int finish_config(platform_config_t *cfg, char *err, size_t errlen)
 {
-    if (reclaim_parse_decimal(cfg->reclaim_rate_text, 0, RECLAIM_MAX_RECLAIM_RATE,
-                              &cfg->reclaim_rate) < 0) {
+    if (conf_parse_decimal(cfg->reclaim_rate_text, 0, RECLAIM_MAX_RECLAIM_RATE,
+                           &cfg->reclaim_rate) < 0) {
         snprintf(err, errlen, "reclaim-rate '%.40s' is not a decimal from 0 to %g",
                  cfg->reclaim_rate_text, RECLAIM_MAX_RECLAIM_RATE);
         return -1;
     }
-    if (reclaim_parse_decimal(cfg->time_compression_text, 1, RECLAIM_MAX_COMPRESSION,
-                              &cfg->time_compression) < 0) {
+    if (conf_parse_decimal(cfg->time_compression_text, 1, RECLAIM_MAX_COMPRESSION,
+                           &cfg->time_compression) < 0) {
         snprintf(err, errlen, "time-compression '%.40s' is not a decimal from 1 to %g",
                  cfg->time_compression_text, RECLAIM_MAX_COMPRESSION);
         return -1;
     }
-    if (reclaim_parse_decimal(cfg->straggler_rate_text, 0, 1, &cfg->straggler_rate) < 0) {
+    if (conf_parse_decimal(cfg->straggler_rate_text, 0, 1, &cfg->straggler_rate) < 0) {
         snprintf(err, errlen, "straggler-rate '%.40s' is not a decimal from 0 to 1",
                  cfg->straggler_rate_text);
         return -1;

@@ -1,10 +1,8 @@
 /* reclaim.c -- time compression, seedable PRNG and exponential reclaim times of the platform. */
 #include "reclaim.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -72,20 +70,3 @@ int64_t reclaim_idle_limit_us(int64_t idle_ms, double compression)
     return (int64_t)us;
 }
 
-int reclaim_parse_decimal(const char *text, double lo, double hi, double *out)
-{
-    if (!text) return -EINVAL;
-    size_t len = strlen(text);
-    /* Only digits, a point, an exponent and signs: strtod alone would also take leading blanks,
-     * hexadecimal, "nan" and "inf". */
-    if (len == 0 || len > RECLAIM_MAX_DECIMAL_TEXT || strspn(text, "0123456789.eE+-") != len)
-        return -EINVAL;
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (end == text || *end) return -EINVAL;
-    if (errno == ERANGE || !isfinite(v)) return -ERANGE;
-    if (!(v >= lo && v <= hi)) return -ERANGE;
-    *out = v;
-    return 0;
-}

@@ -8,7 +8,6 @@
 /* Bounds of the decimal options (the proxy accepts the same ranges). */
 #define RECLAIM_MAX_COMPRESSION 1e6
 #define RECLAIM_MAX_RECLAIM_RATE 1e6 /* reclaims per instance-hour */
-#define RECLAIM_MAX_DECIMAL_TEXT 32  /* longer option text is refused before parsing */
 
 /* A "never" deadline, far beyond any uptime, that still leaves room for additions. */
 #define RECLAIM_NEVER_US (INT64_C(1) << 62)
@@ -40,8 +39,5 @@ double reclaim_rate_per_us(double per_hour, double compression);
  * `compression`, at least 1 us. */
 int64_t reclaim_idle_limit_us(int64_t idle_ms, double compression);
 
-/* Parses a plain decimal ("0.5", "12", "1e3") within [lo, hi]. Refuses empty or overlong text,
- * trailing characters, NaN and infinities. Returns 0, or -EINVAL / -ERANGE. */
-int reclaim_parse_decimal(const char *text, double lo, double hi, double *out);
 
 #endif

@@ -1,5 +1,4 @@
 /* config.c -- icproxy's one option table: flags, config file, --help and the sample config. */
-#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,33 +121,23 @@ static const char usage[] = "icproxy -- InfiniCache proxy: a Redis-protocol cach
                             "lives in serverless functions.\n"
                             "Usage: icproxy [--config FILE] [--option value]...";
 
-/* A decimal number in [lo, hi], the whole string. */
-static int parse_decimal(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi)) return -1;
-    *out = v;
-    return 0;
-}
 
 int proxy_config_load(proxy_config_t *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     int rc = conf_parse_args(options, cfg, argc, argv, usage, err, errlen);
     if (rc != 0) return rc;
     double rate;
-    if (parse_decimal(cfg->time_compression, 1, 1e6, &cfg->compression) < 0) {
+    if (conf_parse_decimal(cfg->time_compression, 1, 1e6, &cfg->compression) < 0) {
         snprintf(err, errlen, "time-compression '%s' is not a number from 1 to 1000000",
                  cfg->time_compression);
         return -1;
     }
-    if (parse_decimal(cfg->reclaim_rate, 0, 1e6, &rate) < 0) {
+    if (conf_parse_decimal(cfg->reclaim_rate, 0, 1e6, &rate) < 0) {
         snprintf(err, errlen, "reclaim-rate '%s' is not a number of reclaims per hour",
                  cfg->reclaim_rate);
         return -1;
     }
-    if (parse_decimal(cfg->straggler_rate, 0, 1, &rate) < 0) {
+    if (conf_parse_decimal(cfg->straggler_rate, 0, 1, &rate) < 0) {
         snprintf(err, errlen, "straggler-rate '%s' is not a fraction from 0 to 1",
                  cfg->straggler_rate);
         return -1;

@@ -162,7 +162,7 @@ static void free_strings(icsim_config_t *c)
 static int parse_decimal(const char *name, const char *text, double lo, double hi, double *out,
                          char *err, size_t errlen)
 {
-    if (reclaim_parse_decimal(text, lo, hi, out) < 0) {
+    if (conf_parse_decimal(text, lo, hi, out) < 0) {
         snprintf(err, errlen, "option %s: '%.40s' is not a number in %g..%g", name, text, lo, hi);
         return -1;
     }

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "billing.h"
+#include "config.h"
 #include "reclaim.h"
 #include "placement.h"
 #include "route.h"
@@ -318,34 +319,34 @@ static void test_reclaim_scaling(void **state)
     assert_int_equal(reclaim_idle_limit_us(1000, 0.5), 1000000); /* below 1: treated as 1 */
 }
 
-static void test_reclaim_parse_decimal(void **state)
+static void test_conf_parse_decimal(void **state)
 {
     double v = -1;
-    assert_int_equal(reclaim_parse_decimal("0", 0, 10, &v), 0);
+    assert_int_equal(conf_parse_decimal("0", 0, 10, &v), 0);
     assert_true(v == 0);
-    assert_int_equal(reclaim_parse_decimal("0.5", 0, 10, &v), 0);
+    assert_int_equal(conf_parse_decimal("0.5", 0, 10, &v), 0);
     assert_true(v == 0.5);
-    assert_int_equal(reclaim_parse_decimal("1e3", 0, 1e6, &v), 0);
+    assert_int_equal(conf_parse_decimal("1e3", 0, 1e6, &v), 0);
     assert_true(v == 1000);
-    assert_int_equal(reclaim_parse_decimal("1000000", 1, 1e6, &v), 0);
-    assert_int_equal(reclaim_parse_decimal(".25", 0, 1, &v), 0);
+    assert_int_equal(conf_parse_decimal("1000000", 1, 1e6, &v), 0);
+    assert_int_equal(conf_parse_decimal(".25", 0, 1, &v), 0);
     assert_true(v == 0.25);
 
     v = 123;
     const char *bad[] = {"",     " 1",  "1 ",  "abc", "1.5x", "nan", "inf", "-inf",
                          "0x10", "1,5", "--1", "1e",  ".",    "+",   "e5",  NULL};
     for (int i = 0; bad[i]; i++)
-        assert_int_equal(reclaim_parse_decimal(bad[i], 0, 1e6, &v), -EINVAL);
+        assert_int_equal(conf_parse_decimal(bad[i], 0, 1e6, &v), -EINVAL);
     assert_true(v == 123); /* untouched on error */
-    assert_int_equal(reclaim_parse_decimal(NULL, 0, 1, &v), -EINVAL);
-    assert_int_equal(reclaim_parse_decimal("-1", 0, 10, &v), -ERANGE);
-    assert_int_equal(reclaim_parse_decimal("0.5", 1, 10, &v), -ERANGE);
-    assert_int_equal(reclaim_parse_decimal("1000001", 1, 1e6, &v), -ERANGE);
-    assert_int_equal(reclaim_parse_decimal("1e999", 0, 1e6, &v), -ERANGE);
+    assert_int_equal(conf_parse_decimal(NULL, 0, 1, &v), -EINVAL);
+    assert_int_equal(conf_parse_decimal("-1", 0, 10, &v), -ERANGE);
+    assert_int_equal(conf_parse_decimal("0.5", 1, 10, &v), -ERANGE);
+    assert_int_equal(conf_parse_decimal("1000001", 1, 1e6, &v), -ERANGE);
+    assert_int_equal(conf_parse_decimal("1e999", 0, 1e6, &v), -ERANGE);
     char longtext[64];
     memset(longtext, '1', sizeof longtext - 1);
     longtext[sizeof longtext - 1] = 0;
-    assert_int_equal(reclaim_parse_decimal(longtext, 0, 1e300, &v), -EINVAL);
+    assert_int_equal(conf_parse_decimal(longtext, 0, 1e300, &v), -EINVAL);
 }
 
 int main(void)
@@ -362,7 +363,7 @@ int main(void)
         cmocka_unit_test(test_reclaim_rng_repeatable),
         cmocka_unit_test(test_reclaim_exponential),
         cmocka_unit_test(test_reclaim_scaling),
-        cmocka_unit_test(test_reclaim_parse_decimal),
+        cmocka_unit_test(test_conf_parse_decimal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
