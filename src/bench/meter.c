@@ -2,19 +2,22 @@
  * icbench run, and prints the run's cost report. */
 #include "meter.h"
 
-#include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "net.h"
+#include "resp_client.h"
+
 /* The proxy fetches the platform's figures once a second; waiting this long after the last
  * invocation ended makes sure INFO includes it. */
 #define PLATFORM_REFRESH_MS 1200
 #define SETTLE_POLL_MS 100
+#define INFO_REPLY_MAX (1 << 20) /* an icproxy's INFO is a few KiB */
 
 struct meter {
-    redisContext *redis; /* the sampling thread's while it runs, then meter_finish's */
+    resp_client_t conn; /* the sampling thread's while it runs, then meter_finish's */
     pthread_t thread;
     int thread_started;
     pthread_mutex_t lock;
@@ -35,22 +38,23 @@ static double mono_s(void)
 }
 
 /* One INFO reading. 0, 1 if the server is not an icproxy, -1 on an error. */
-static int read_info(redisContext *redis, cost_counters_t *c, char *err, size_t errlen)
+static int read_info(resp_client_t *conn, cost_counters_t *c, char *err, size_t errlen)
 {
-    redisReply *r = redisCommand(redis, "INFO");
-    if (!r) {
-        snprintf(err, errlen, "INFO: %s", redis->errstr[0] ? redis->errstr : "no reply");
+    static const char cmd[] = "INFO";
+    const void *argv[] = {cmd};
+    const size_t argl[] = {sizeof cmd - 1};
+    resp_reply_t r;
+    char why[256];
+    if (resp_client_send(conn, 1, argv, argl, why, sizeof why) < 0 ||
+        resp_client_read(conn, &r, why, sizeof why) < 0) {
+        snprintf(err, errlen, "INFO: %s", why);
         return -1;
     }
-    int rc;
-    if (r->type == REDIS_REPLY_STRING) {
-        rc = cost_counters_parse(r->str, r->len, c) == 0 ? 0 : 1;
-    } else {
-        snprintf(err, errlen, "INFO: unexpected reply type %d", r->type);
-        rc = -1;
+    if (r.kind != RESP_REPLY_BULK) {
+        snprintf(err, errlen, "INFO: unexpected reply type %d", (int)r.kind);
+        return -1;
     }
-    freeReplyObject(r);
-    return rc;
+    return cost_counters_parse((const char *)r.value, r.len, c) == 0 ? 0 : 1;
 }
 
 /* Appends a sample; when full, keeps every other one and doubles the interval. Under lock. */
@@ -84,7 +88,7 @@ static void *sampler_main(void *arg)
         pthread_mutex_unlock(&m->lock);
         cost_counters_t c;
         char err[256];
-        int rc = read_info(m->redis, &c, err, sizeof err);
+        int rc = read_info(&m->conn, &c, err, sizeof err);
         double t = mono_s() - m->start_s;
         pthread_mutex_lock(&m->lock);
         if (rc != 0) break; /* the final reading will say whether INFO still works */
@@ -106,15 +110,16 @@ meter_t *meter_start(const char *host, int port, int interval_ms, int timeout_ms
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->wake, NULL);
     m->interval_ms = interval_ms > 0 ? interval_ms : 1000;
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    m->redis = redisConnectWithTimeout(host, port, tv);
-    if (!m->redis || m->redis->err) {
-        snprintf(err, errlen, "INFO connection: %s", m->redis ? m->redis->errstr : "out of memory");
+    resp_client_init(&m->conn, -1, INFO_REPLY_MAX);
+    int fd = net_connect(host, port, timeout_ms);
+    if (fd < 0) {
+        snprintf(err, errlen, "INFO connection: %s", strerror(-fd));
         goto fail;
     }
-    redisSetTimeout(m->redis, tv);
+    net_set_io_timeout(fd, timeout_ms);
+    resp_client_init(&m->conn, fd, INFO_REPLY_MAX);
     cost_counters_t c;
-    int rc = read_info(m->redis, &c, err, errlen);
+    int rc = read_info(&m->conn, &c, err, errlen);
     if (rc == 1) *not_icproxy = 1;
     if (rc != 0) goto fail;
     m->start_s = mono_s();
@@ -151,7 +156,7 @@ int meter_finish(meter_t *m, int settle_ms)
     for (;;) {
         cost_counters_t c;
         char err[256];
-        if (read_info(m->redis, &c, err, sizeof err) != 0) return -1;
+        if (read_info(&m->conn, &c, err, sizeof err) != 0) return -1;
         double now = mono_s();
         if (c.nodes_awake + c.nodes_invoking == 0) {
             if (quiet_since == 0) quiet_since = now;
@@ -192,7 +197,7 @@ void meter_free(meter_t *m)
         pthread_mutex_unlock(&m->lock);
         pthread_join(m->thread, NULL);
     }
-    if (m->redis) redisFree(m->redis);
+    resp_client_close(&m->conn);
     pthread_mutex_destroy(&m->lock);
     pthread_cond_destroy(&m->wake);
     free(m);

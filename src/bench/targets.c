@@ -3,13 +3,9 @@
 #include "targets.h"
 
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -111,31 +107,12 @@ bad:
 
 static int tcp_connect(const target_t *t, char *err, size_t errlen)
 {
-    char port[16];
-    snprintf(port, sizeof port, "%d", t->port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
-    int rc = getaddrinfo(t->host, port, &hints, &res);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot resolve %s: %s", t->host, gai_strerror(rc));
+    int fd = net_connect(t->host, t->port, t->timeout_ms);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot connect to %s:%d: %s", t->host, t->port, strerror(-fd));
         return -1;
     }
-    int fd = -1, saved = 0;
-    for (struct addrinfo *a = res; a; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0) continue;
-        struct timeval tv = {t->timeout_ms / 1000, (t->timeout_ms % 1000) * 1000};
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) break;
-        saved = errno;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-        snprintf(err, errlen, "cannot connect to %s:%d: %s", t->host, t->port, strerror(saved));
+    net_set_io_timeout(fd, t->timeout_ms);
     return fd;
 }
 

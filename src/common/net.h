@@ -18,6 +18,9 @@ int net_connect(const char *host, int port, int timeout_ms);
 int net_accept(int lfd);
 int net_set_nonblock(int fd, int on);
 int net_set_nodelay(int fd);
+/* Bounds every blocking send and recv on fd by timeout_ms (SO_SNDTIMEO/SO_RCVTIMEO); a call
+ * that times out fails with EAGAIN. */
+int net_set_io_timeout(int fd, int timeout_ms);
 int net_set_bufsizes(int fd, int bytes);
 
 /* Blocking I/O that moves everything (retrying EINTR and short transfers): for clients, tools
