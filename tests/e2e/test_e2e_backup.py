@@ -147,7 +147,15 @@ class BackupTest(unittest.TestCase):
         for pid in prim.values():
             os.kill(pid, signal.SIGKILL)
         for k, v in latest.items():
-            got = self.r.get(k)
+            # While the functions' next instances come up a GET may answer "try again" (too
+            # few chunks readable yet): a clear, transient error, retried within a deadline.
+            def answered():
+                try:
+                    return (self.r.get(k),)
+                except redis.ResponseError as e:
+                    self.assertIn("try again", str(e))
+                    return None
+            got = wait_for(answered, timeout=30, what="an answer for " + k)[0]
             # The latest value, or a miss when too few of its chunks reached a peer: never an
             # older value, never a deleted one.
             self.assertIn(got, (v, None), k)
