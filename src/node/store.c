@@ -24,27 +24,63 @@ void store_init(store_t *s, uint64_t limit)
     s->limit = limit;
 }
 
-static char *body_alloc(size_t n)
+/* Spare mappings are held to at most this share of the limit and this many bytes. */
+#define STORE_SPARE_SHARE 16
+#define STORE_SPARE_MAX_BYTES (64u << 20)
+
+static size_t page_round(size_t n)
+{
+    return (n + 4095) & ~(size_t)4095;
+}
+
+static void spare_drop(store_t *s, size_t i)
+{
+    munmap(s->spares[i].body, s->spares[i].len);
+    s->spare_bytes -= s->spares[i].len;
+    s->spares[i] = s->spares[--s->nspares];
+}
+
+static char *body_alloc(store_t *s, size_t n)
 {
     /* malloc(0) may return NULL; one spare byte keeps "no body" distinct from "no memory". */
     if (n < STORE_MAP_MIN) return malloc(n ? n : 1);
+    for (size_t i = 0; i < s->nspares; i++) {
+        if (page_round(s->spares[i].len) != page_round(n)) continue;
+        char *p = s->spares[i].body;
+        s->spare_bytes -= s->spares[i].len;
+        s->spares[i] = s->spares[--s->nspares];
+        s->spare_reuses++;
+        return p;
+    }
     void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
                    -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
-static void body_free(char *p, size_t n)
+static void body_free(store_t *s, char *p, size_t n)
 {
-    if (n < STORE_MAP_MIN)
+    if (n < STORE_MAP_MIN) {
         free(p);
-    else
+        return;
+    }
+    uint64_t cap = s->limit / STORE_SPARE_SHARE;
+    if (cap > STORE_SPARE_MAX_BYTES) cap = STORE_SPARE_MAX_BYTES;
+    if (n > cap || s->used + n > s->limit) {
         munmap(p, n);
+        return;
+    }
+    /* The newest body gets a slot before older spares: sizes freed now are the likely next ones. */
+    if (s->nspares == STORE_SPARE_SLOTS) spare_drop(s, 0);
+    while (s->nspares && s->spare_bytes + n > cap) spare_drop(s, 0);
+    while (s->nspares && s->used + s->spare_bytes + n > s->limit) spare_drop(s, 0);
+    s->spares[s->nspares++] = (store_spare_t){p, n};
+    s->spare_bytes += n;
 }
 
 static void entry_free(store_t *s, store_entry_t *e)
 {
     s->used -= store_entry_cost(e->key_len, e->body_len);
-    body_free(e->body, e->body_len);
+    body_free(s, e->body, e->body_len);
     free(e);
 }
 
@@ -58,6 +94,7 @@ void store_free(store_t *s)
             e = next;
         }
     }
+    while (s->nspares) spare_drop(s, 0);
     free(s->buckets);
     s->buckets = NULL;
     s->nbuckets = s->count = 0;
@@ -114,11 +151,13 @@ int store_reserve(store_t *s, const char *key, size_t key_len, uint32_t index, u
     if (key_len > UINT32_MAX) return -EINVAL;
     size_t cost = store_entry_cost(key_len, body_len);
     if (cost < body_len || s->used > s->limit || cost > s->limit - s->used) return -ENOSPC;
+    /* Spares give way: the limit bounds what the store holds, spares included. */
+    while (s->nspares && cost > s->limit - s->used - s->spare_bytes) spare_drop(s, 0);
     if (!s->nbuckets) maybe_grow(s); /* so store_commit() always has a table */
     if (!s->nbuckets) return -ENOMEM;
     store_entry_t *e = malloc(sizeof *e + key_len);
     if (!e) return -ENOMEM;
-    e->body = body_alloc(body_len);
+    e->body = body_alloc(s, body_len);
     if (!e->body) {
         free(e);
         return -ENOMEM;

@@ -55,12 +55,26 @@ typedef struct {
     int overflow;
 } store_journal_t;
 
+/* Mapped bodies kept after their chunk was freed, for the next body of the same size: a fresh
+ * mapping costs its page zeroing (most of the time of storing a chunk on a microVM), and an
+ * overwrite frees one body just as it needs another. Bounded in count and bytes (see store.c). */
+#define STORE_SPARE_SLOTS 8
+
+typedef struct {
+    char *body;
+    size_t len; /* the length it was mapped with */
+} store_spare_t;
+
 typedef struct {
     store_entry_t **buckets;
     size_t nbuckets; /* power of two; grows only (store_scan() relies on it) */
     size_t count;    /* linked entries */
     uint64_t used;   /* bytes counted, including pending and deleted-but-referenced entries */
-    uint64_t limit;
+    uint64_t limit;    /* used + spare_bytes never pass it: spares give way to new chunks */
+    store_spare_t spares[STORE_SPARE_SLOTS];
+    size_t nspares;
+    uint64_t spare_bytes;
+    uint64_t spare_reuses; /* bodies taken from the spares instead of a fresh mapping */
     uint64_t commits;         /* store_commit() calls so far */
     store_journal_t *journal; /* records changes while set (a backup runs); NULL otherwise */
 } store_t;

@@ -106,6 +106,56 @@ static void test_refs_outlive_delete(void **state)
     store_free(&s);
 }
 
+/* Freed mapped bodies are kept for the next body of the same size, within their bounds, and give
+ * way to new chunks so the store never holds more than its limit. */
+static void test_spare_bodies(void **state)
+{
+    const size_t big = 256 * 1024; /* mapped, not malloc'd */
+    store_t s;
+    store_init(&s, 16 * store_entry_cost(1, big)); /* spares may hold a sixteenth: one body */
+    store_entry_t *e = put(&s, "a", 0, 1, big, 'a');
+    char *body = e->body;
+    assert_int_equal(store_del(&s, "a", 1, 0, 1), 1);
+    assert_int_equal(s.nspares, 1);
+    assert_int_equal(s.spare_bytes, big);
+    /* The same size reuses it, with the old bytes still there until the caller writes. */
+    e = put(&s, "b", 0, 1, big - 100, 'b');
+    assert_ptr_equal(e->body, body);
+    assert_int_equal(s.spare_reuses, 1);
+    assert_int_equal(s.nspares, 0);
+    /* Another size maps afresh; a second spare over the byte bound replaces the first. */
+    e = put(&s, "c", 0, 1, 2 * big, 'c');
+    assert_ptr_not_equal(e->body, body);
+    store_del(&s, "b", 1, 0, 1);
+    assert_int_equal(s.nspares, 1);
+    store_del(&s, "c", 1, 0, 1); /* 2 * big is over the bound: unmapped */
+    assert_int_equal(s.nspares, 1);
+    assert_int_equal(s.spare_bytes, big - 100);
+    assert_int_equal(s.used, 0);
+    /* Filling the store to its limit sheds the spare instead of refusing. */
+    size_t n = 0;
+    char key[24];
+    for (;; n++) {
+        snprintf(key, sizeof key, "f%zu", n);
+        store_entry_t *f = NULL;
+        if (store_reserve(&s, key, strlen(key), 0, 1, big + 4096, &f) < 0) break;
+        store_commit(&s, f, 1);
+        assert_true(s.used + s.spare_bytes <= s.limit);
+    }
+    assert_int_equal(n, 15);
+    assert_int_equal(s.nspares, 0);
+    /* Deleting with the store full keeps no spare beyond the limit either. */
+    for (size_t i = 0; i < n; i++) {
+        snprintf(key, sizeof key, "f%zu", i);
+        assert_int_equal(store_del(&s, key, strlen(key), 0, 1), 1);
+        assert_true(s.used + s.spare_bytes <= s.limit);
+        assert_true(s.nspares <= STORE_SPARE_SLOTS);
+    }
+    store_free(&s);
+    assert_int_equal(s.nspares, 0);
+    assert_int_equal(s.spare_bytes, 0);
+}
+
 static void test_many_entries_and_zero_bytes(void **state)
 {
     store_t s;
@@ -246,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_versions_side_by_side),
         cmocka_unit_test(test_limit_and_nomem),
         cmocka_unit_test(test_refs_outlive_delete),
+        cmocka_unit_test(test_spare_bodies),
         cmocka_unit_test(test_many_entries_and_zero_bytes),
         cmocka_unit_test(test_scan_covers_all_across_growth),
         cmocka_unit_test(test_journal),
