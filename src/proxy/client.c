@@ -464,6 +464,8 @@ int client_key_busy(client_t *c, op_t *before, const char *key, size_t keylen)
     for (op_t *op = c->ops_head; op && op != before; op = op->next) {
         if (op->done || (op->kind != OP_SET && op->kind != OP_ICSET && op->kind != OP_ICREPAIR))
             continue;
+        /* A SET riding on `before` is answered with it: waiting for it would wait for itself. */
+        if (op->carrier && op_carrier_root(op) == before) continue;
         if (op->keylen == keylen && op->key && memcmp(op->key, key, keylen) == 0) return 1;
     }
     return 0;

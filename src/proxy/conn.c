@@ -248,6 +248,7 @@ void conn_fail(conn_t *c, const char *why)
 void server_after_io(ev_loop_t *loop, void *arg)
 {
     server_t *srv = arg;
+    ops_start_staged(srv); /* their node requests join this iteration's writes */
     while (srv->dirty_head) {
         conn_t *c = srv->dirty_head;
         srv->dirty_head = c->next_dirty;

@@ -214,6 +214,8 @@ int main(int argc, char **argv)
     server_after_io(srv->loop, srv);
     invoker_stop(srv->invoker);
     platform_child_stop(&srv->platform);
+    opindex_free(&srv->readers);
+    opindex_free(&srv->staged);
     log_info("event=stopped");
     return 0;
 }

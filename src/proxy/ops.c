@@ -72,6 +72,25 @@ int set_prepare_value(op_t *op, const char *value, size_t len)
 
 static void store_check_done(op_t *op);
 
+/* Answers every rider of op with a copy of op's reply, which is whole in op->reply. */
+static void answer_riders(op_t *op)
+{
+    while (op->riders) {
+        op_t *r = op->riders;
+        op->riders = r->rider_next;
+        r->rider_next = NULL;
+        r->carrier = NULL;
+        if (buf_append(&r->reply, buf_head(&op->reply), buf_len(&op->reply)) < 0) {
+            buf_clear(&r->reply);
+            resp_add_error(&r->reply, "ERR out of memory");
+        }
+        client_on_op_done(r);
+        op_unref(r);
+    }
+    op->nriders = 0;
+}
+
+
 /* Computes the p parity chunks of op->obj in place, behind its d data chunks. */
 static void encode_parity(op_t *op)
 {
@@ -189,9 +208,10 @@ static void store_check_done(op_t *op)
         if (refused) {
             resp_add_null(&op->reply);
         } else {
-            srv->stats.errors++;
+            srv->stats.errors += 1 + (uint64_t)op->nriders;
             resp_add_error(&op->reply, "%s", op->err[0] ? op->err : "ERR store failed");
         }
+        answer_riders(op);
         client_on_op_done(op);
         return;
     }
@@ -201,6 +221,7 @@ static void store_check_done(op_t *op)
             node_delete_chunk(&srv->nodes[op->nodes[i]], op->key, op->keylen, i, op->version);
         meta_release_placement(srv, op->nodes, op->n, op->chunk_size, op->keylen);
         resp_add_error(&op->reply, "ERR out of memory");
+        answer_riders(op);
         client_on_op_done(op);
         return;
     }
@@ -215,9 +236,10 @@ static void store_check_done(op_t *op)
         meta_drop(srv, old); /* deletes the previous version's chunks */
     }
     meta_insert(&srv->meta, m);
-    srv->stats.sets++;
+    srv->stats.sets += 1 + (uint64_t)op->nriders;
     log_debug("event=set_committed op=%p us=%" PRIu64, (void *)op, ev_now_us() - op->started_us);
     resp_add_simple(&op->reply, "OK");
+    answer_riders(op);
     client_on_op_done(op);
 }
 
@@ -225,6 +247,9 @@ void op_retry_commit(op_t *op)
 {
     store_check_done(op);
 }
+
+static void set_start(op_t *op);
+static int set_stage(server_t *srv, op_t *op);
 
 /* Redis SET: the value is in op->obj; encode, checksum, place and send every chunk. */
 void cmd_set(client_t *c, op_t *op)
@@ -250,10 +275,115 @@ void cmd_set(client_t *c, op_t *op)
         store_check_done(op); /* answers nil without storing anything */
         return;
     }
+    if (set_stage(op->srv, op)) return;
+    set_start(op);
+}
+
+/* Places and sends every chunk of a Redis SET whose value is encoded. */
+static void set_start(op_t *op)
+{
     if (place(op) == 0)
         for (int i = 0; i < op->n; i++)
-            submit_cset(op, i, NULL, cs);
+            submit_cset(op, i, NULL, op->chunk_size);
     store_check_done(op);
+}
+
+/* ---- SET coalescing: small SETs wait for the end of the loop iteration before they are sent,
+ * and a later SET of the same key in that iteration supersedes an earlier one, which is then
+ * answered with the later one's outcome without ever being sent. The superseded SET took effect
+ * and was overwritten at once: both were under way together, so that order is one they may take.
+ * What an iteration's SETs of one hot key cost is one store instead of one each. ---- */
+
+/* Only plain SETs of replicated (small) values, whose outcome depends on nothing but their own
+ * value, supersede or are superseded. */
+static int set_coalescable(const op_t *op)
+{
+    return op->kind == OP_SET && op->d == 1 && op->client && !op->nx && !op->xx && !op->keepttl &&
+           !op->get_old;
+}
+
+/* `prev` may be superseded by `op` only if nothing its client asked after it must see its value:
+ * it is its client's latest request, or `op` comes right after it on the same connection. */
+static int set_supersedes(const op_t *prev, const op_t *op)
+{
+    return set_coalescable(prev) && (prev->next == NULL || prev->next == op);
+}
+
+static void staged_timer_cb(ev_loop_t *loop, void *arg)
+{
+    server_t *srv = arg;
+    srv->staged_timer = 0;
+    ops_start_staged(srv);
+}
+
+/* Stages op if it may be coalesced. Returns 1 if staged (sent by ops_start_staged()), 0 if the
+ * caller sends it now. */
+static int set_stage(server_t *srv, op_t *op)
+{
+    if (!set_coalescable(op)) return 0;
+    op_t *prev = opindex_find(&srv->staged, op->key, op->keylen, 0);
+    if (prev) {
+        /* Either way op is now the key's latest staged SET, the one a later SET finds. */
+        opindex_remove(&srv->staged, prev);
+        if (set_supersedes(prev, op)) {
+            /* prev, and whatever rode on it, ride on op (new, so without riders of its own);
+             * prev stays in the staged list, where ops_start_staged() passes over riders. The
+             * earlier riders keep prev as their carrier: op_carrier_root() finds op. */
+            prev->rider_next = prev->riders;
+            op->riders = prev;
+            op->nriders = prev->nriders + 1;
+            prev->riders = NULL;
+            prev->nriders = 0;
+            prev->carrier = op;
+            op_ref(prev);
+            srv->stats.sets_coalesced++;
+        }
+    }
+    if (opindex_add(&srv->staged, op) < 0) {
+        set_start(op); /* out of memory: sent now, and nothing more can ride on it */
+        return 1;
+    }
+    op->stage_next = NULL;
+    if (srv->staged_tail)
+        srv->staged_tail->stage_next = op;
+    else
+        srv->staged_head = op;
+    srv->staged_tail = op;
+    /* Sent after this iteration's I/O; the timer covers SETs staged from a timer callback, which
+     * would otherwise wait for the next event. */
+    if (!srv->staged_timer) srv->staged_timer = ev_timer_add(srv->loop, 0, staged_timer_cb, srv);
+    return 1;
+}
+
+op_t *op_carrier_root(op_t *op)
+{
+    op_t *root = op->carrier;
+    while (root && root->carrier)
+        root = root->carrier;
+    /* Shorten the path for the next time (superseding chains one SET at a time). */
+    for (op_t *o = op; o->carrier && o->carrier != root;) {
+        op_t *next = o->carrier;
+        o->carrier = root;
+        o = next;
+    }
+    return root;
+}
+
+void ops_start_staged(server_t *srv)
+{
+    if (srv->staged_timer) {
+        ev_timer_cancel(srv->loop, srv->staged_timer);
+        srv->staged_timer = 0;
+    }
+    while (srv->staged_head) {
+        op_t *op = srv->staged_head;
+        srv->staged_head = op->stage_next;
+        if (!srv->staged_head) srv->staged_tail = NULL;
+        op->stage_next = NULL;
+        if (op->carrier) continue; /* superseded: answered with its carrier */
+        opindex_remove(&srv->staged, op);
+        set_start(op);
+    }
 }
 
 /* Parses "ICSET key d p size crc_0..crc_{n-1}" from argv. 0 or -1 (op->err set). */
@@ -514,9 +644,45 @@ static int lost_chunks(op_t *op)
 
 /* ---- Redis GET: chunks are read into op->obj, decoded if needed, sent as one bulk ---- */
 
+/* Values up to this size are copied into op->reply; larger ones go out by reference. Riders ride
+ * only reads of the former, whose whole reply they can copy. */
+#define GET_COPY_MAX 8192
+
+/* A GET of a small object that another GET is already reading at the same version rides on
+ * that read: one node round trip answers every GET of a hot key that arrives while it is under
+ * way. The version is the current one now, so the carrier's answer is one this GET may give.
+ * Returns 1 if op rides (it is answered with the carrier), 0 if it reads for itself. */
+static int get_ride(server_t *srv, op_t *op)
+{
+    if (op->size > GET_COPY_MAX) return 0;
+    op_t *carrier = opindex_find(&srv->readers, op->key, op->keylen, op->version);
+    if (!carrier || carrier->finished) {
+        opindex_add(&srv->readers, op); /* out of memory: no one rides, nothing else changes */
+        return 0;
+    }
+    op->carrier = carrier;
+    op->rider_next = carrier->riders;
+    carrier->riders = op_ref(op);
+    carrier->nriders++;
+    srv->stats.gets_coalesced++;
+    return 1;
+}
+
+static void finish_get_reply(op_t *op);
+
 static void finish_get(op_t *op)
 {
+    opindex_remove(&op->srv->readers, op);
+    finish_get_reply(op);
+    answer_riders(op);
+    client_on_op_done(op);
+}
+
+/* Decides the answer of a GET into op->reply (riders count in the statistics). */
+static void finish_get_reply(op_t *op)
+{
     server_t *srv = op->srv;
+    uint64_t answered = 1 + (uint64_t)op->nriders;
     op->finished = 1;
     for (int i = 0; i < op->n; i++)
         if (op->slot_relay[i]) relay_drop_sink(op->slot_relay[i]);
@@ -537,13 +703,11 @@ static void finish_get(op_t *op)
         }
         if (nwant && ec_decode(op->d, op->p, cs, op->have_idx, have, nwant, want_idx, want) < 0) {
             resp_add_error(&op->reply, "ERR decoding failed");
-            client_on_op_done(op);
             return;
         }
-        if (!op->bg_done) srv->stats.get_hits++;
+        if (!op->bg_done) srv->stats.get_hits += answered;
         if (srv->cfg.repair) repair_from_obj(op);
-        if (op->size <= 8192) {
-            /* Small values are copied into the reply batch; large ones go out by reference. */
+        if (op->size <= GET_COPY_MAX) {
             resp_add_bulk(&op->reply, op->obj->data, op->size);
         } else {
             resp_add_bulk_header(&op->reply, op->size);
@@ -552,14 +716,13 @@ static void finish_get(op_t *op)
         }
     } else if (lost_chunks(op) > op->p) {
         object_lost(op);
-        if (!op->bg_done) srv->stats.get_misses++;
+        if (!op->bg_done) srv->stats.get_misses += answered;
         resp_add_null(&op->reply);
     } else {
-        if (!op->bg_done) srv->stats.errors++;
+        if (!op->bg_done) srv->stats.errors += answered;
         resp_add_error(&op->reply, "ERR only %d of the %d chunks needed could be read%s; try again",
                        op->nhave, op->d, op->timed_out ? " in time" : "");
     }
-    client_on_op_done(op);
 }
 
 static void request_more(op_t *op);
@@ -748,7 +911,7 @@ static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
     server_t *srv = op->srv;
     conn_t *src = q->node->conn;
     int i = q->slot;
-    int unwanted = op->finished || (!op->client && !op->bg_done) ||
+    int unwanted = op->finished || (!op->client && !op->bg_done && !op->riders) ||
                    (op->kind == OP_ICGET ? op->forwarded >= op->forward_goal : op->nhave >= op->d);
     if (len != op->chunk_size || crc != meta_crcs(op->meta)[i]) {
         log_warn("event=chunk_mismatch node=%d index=%d len=%zu", q->node->id, i, len);
@@ -886,6 +1049,7 @@ static void request_chunks(op_t *op)
 void cmd_get(client_t *c, op_t *op)
 {
     if (read_begin(c, op)) return;
+    if (get_ride(c->srv, op)) return;
     op->obj = objbuf_new(op->chunk_size * (size_t)op->n + 1);
     if (!op->obj) {
         resp_add_error(&op->reply, "ERR out of memory");

@@ -13,6 +13,7 @@
 #include "ec.h"
 #include "ev.h"
 #include "metatab.h"
+#include "opindex.h"
 #include "resp.h"
 #include "schedule.h"
 
@@ -373,6 +374,18 @@ struct op {
     int commit_waiting; /* stored, waiting for an earlier write of the same key to commit */
     void (*bg_done)(op_t *op); /* a background op (no client): called when it is decided */
     int refs;           /* queue + node requests + relays; freed at zero */
+    /* Riders: ops of other requests answered with this op's reply instead of doing the work
+     * again (GETs of the object this GET is reading; SETs this SET superseded before they were
+     * sent). Each rider holds a reference while it rides. */
+    op_t *riders;
+    op_t *rider_next;
+    int nriders;
+    op_t *carrier;    /* the op this one rides on */
+    op_t *stage_next; /* srv->staged_head list: SETs sent after this loop iteration */
+    /* in srv->readers or srv->staged (opindex.h) */
+    op_t *idx_next;
+    uint64_t idx_hash;
+    void *indexed;
 };
 
 void client_accept(server_t *srv, int fd);
@@ -395,6 +408,8 @@ void icset_body_moved(op_t *op, int slot, relay_status_t st);
 void icget_parked_failed(nreq_t *q, nres_t res);
 void cmd_get(client_t *c, op_t *op);
 void cmd_set(client_t *c, op_t *op); /* value in op->obj, options parsed */
+void ops_start_staged(server_t *srv); /* sends the SETs staged in this iteration */
+op_t *op_carrier_root(op_t *op);      /* the op that answers a rider (NULL: op rides nothing) */
 void cmd_icget(client_t *c, op_t *op);
 void cmd_del(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl);
 int cmd_icset_begin(client_t *c, op_t *op);
@@ -468,6 +483,8 @@ typedef struct {
     uint64_t last_backup_ms, last_backup_bytes; /* duration and bytes of the latest good one */
     uint64_t repairs_started, repair_bytes;
     uint64_t inventories, rebuilt_objects;
+    uint64_t gets_coalesced; /* GETs answered by a read of the same object already under way */
+    uint64_t sets_coalesced; /* SETs superseded by a later SET of the key before being sent */
 } proxy_stats_t;
 
 struct server {
@@ -499,6 +516,10 @@ struct server {
     int stopping;
     int backups_active;
     struct repair_queue *repair; /* repair.c */
+    opindex_t readers; /* small-object GETs reading their chunks, by (key, version) */
+    opindex_t staged;  /* SETs waiting for the end of the iteration, by key (version 0) */
+    op_t *staged_head, *staged_tail;
+    uint64_t staged_timer;
 };
 
 uint64_t wall_ms(void);
