@@ -70,6 +70,12 @@ def main():
                      f"{me:.0f} req/s" if me else "not measured", "redis-server",
                      f"{base:.0f} req/s" if base else "", f"{ratio:.2f}x" if ratio else "",
                      ">= 0.30x", "met" if ratio and ratio >= 0.30 else "MISSED"))
+    for test in ("set", "get"):
+        me, base = num(f, f"rbr_{test}_proxy", "rps"), num(f, f"rbr_{test}_redis", "rps")
+        if me and base:
+            rows.append((f"redis-benchmark {test.upper()} (same) -r 100000: random keys",
+                         f"{me:.0f} req/s", "redis-server", f"{base:.0f} req/s",
+                         f"{me / base:.2f}x", "(context)", ""))
 
     me, base = num(f, "startup_proxy64", "median_ms"), num(f, "startup_redis", "median_ms")
     mx = num(f, "startup_proxy64", "max_ms")
