@@ -78,6 +78,7 @@ redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --d
     --logfile "$WORK/redis.log" --dir "$WORK" &
 REDIS_PID=$!; PIDS+=("$REDIS_PID")
 wait_for 10 redis-cli -p "$REDIS_PORT" ping || die "redis-server did not start"
+REDIS_IDLE_RSS=$(rss_kib "$REDIS_PID") # at rest: read now, before any benchmark fills it
 
 MEMCACHED_PORT=
 if command -v memcached >/dev/null; then
@@ -175,8 +176,8 @@ for p in $pids; do rss_kib "$p"; done | sort -n | awk '
           printf "figure=idle_node_rss instances=%d median_kib=%d max_kib=%d mean_kib=%.0f\n", NR, v[int((NR + 1) / 2)], v[NR], s / NR }' |
     tee -a "$RESULTS"
 stop_pid "$IC_PID"
-# Baseline: an idle redis-server's RSS (what one cache process costs at rest).
-record "figure=idle_redis_rss kib=$(rss_kib "$REDIS_PID")"
+# Baseline: an idle redis-server's RSS (what one cache process costs at rest), read at its start.
+record "figure=idle_redis_rss kib=$REDIS_IDLE_RSS"
 
 # ---- 4. billed duration: icnode's return policies on the local platform (its own table) ----
 echo "## 4. billed duration: anticipatory vs idle return, 1 ms and 100 ms billing"
