@@ -1,6 +1,8 @@
-/* fuzz_platform_route.c -- libFuzzer driver for the platform's URL router and event-kind reader. */
+/* fuzz_platform_route.c -- libFuzzer driver for the platform's URL router, event-kind reader
+ * and SigV4 header check. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "billing.h"
@@ -31,5 +33,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     billing_kind_t k = billing_kind_of_event(path, len);
     if (k >= BILLING_KIND_COUNT) __builtin_trap();
+    /* Headers arrive NUL-terminated: the input up to a '\n' is X-Amz-Date, the rest the
+     * Authorization header, checked against a fixed key. */
+    char *text = malloc(len + 1);
+    if (!text) return 0;
+    memcpy(text, path, len);
+    text[len] = 0;
+    char *nl = memchr(text, '\n', len);
+    const char *date = text, *auth = "";
+    if (nl) {
+        *nl = 0;
+        auth = nl + 1;
+    }
+    (void)route_sigv4_ok(auth, date, "AKIDFUZZ");
+    free(text);
     return 0;
 }

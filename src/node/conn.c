@@ -300,8 +300,9 @@ static void reply_backup(node_conn_t *c)
         return;
     }
     char err[256];
+    int signed_ = r->argc == 5;
     if (sync_start(c->sync, r->argv[1], r->argl[1], r->argv[2], r->argl[2], r->argv[3], r->argl[3],
-                   err, sizeof err) < 0) {
+                   signed_ ? r->argv[4] : NULL, signed_ ? r->argl[4] : 0, err, sizeof err) < 0) {
         log_warn("event=backup_refused err=\"%s\"", err);
         resp_add_error(o, "ERR %s", err);
         return;
@@ -348,12 +349,14 @@ static policy_req_kind_t dispatch(node_conn_t *c)
         {CMD_STATS, "STATS", 1, POLICY_REQ_OTHER, ""},
         {CMD_INVENTORY, "INVENTORY", 1, POLICY_REQ_OTHER, ""},
         {CMD_SYNCDONE, "SYNCDONE", 1, POLICY_REQ_OTHER, ""},
-        {CMD_BACKUP, "BACKUP", 4, POLICY_REQ_OTHER, " (BACKUP relay token endpoint)"},
+        {CMD_BACKUP, "BACKUP", 4, POLICY_REQ_OTHER, " (BACKUP relay token endpoint [sigv4])"},
         {CMD_GOAWAY, "GOAWAY", 1, POLICY_REQ_OTHER, ""},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (!cmd_is(r, table[i].name)) continue;
-        if (r->argc != table[i].argc) {
+        /* BACKUP takes an optional fifth argument: how to sign its invocation. */
+        int extra_ok = table[i].id == CMD_BACKUP && r->argc == table[i].argc + 1;
+        if (r->argc != table[i].argc && !extra_ok) {
             resp_add_error(o, "ERR wrong number of arguments for '%s'%s", table[i].name,
                            table[i].usage);
             return table[i].kind;

@@ -41,17 +41,30 @@ static int function_name_ok(const char *s)
 }
 
 int invoke_event(const char *endpoint, size_t endpoint_len, const char *function,
-                 const char *payload, size_t payload_len, int timeout_ms, char *err, size_t errlen)
+                 const char *sigv4, const char *payload, size_t payload_len, int timeout_ms,
+                 char *err, size_t errlen)
 {
+    if (!function || !function_name_ok(function)) {
+        snprintf(err, errlen, "no valid function name (AWS_LAMBDA_FUNCTION_NAME)");
+        return -EINVAL;
+    }
+    if ((sigv4 && sigv4[0]) || (endpoint_len >= 8 && memcmp(endpoint, "https://", 8) == 0)) {
+        char url[700];
+        size_t el = endpoint_len;
+        if (el && endpoint[el - 1] == '/') el--;
+        if (el > 400 || memchr(endpoint, ' ', el)) {
+            snprintf(err, errlen, "invoke endpoint too long or malformed");
+            return -EINVAL;
+        }
+        snprintf(url, sizeof url, "%s%.*s/2015-03-31/functions/%s/invocations",
+                 memmem(endpoint, el, "://", 3) ? "" : "http://", (int)el, endpoint, function);
+        return invoke_event_curl(url, sigv4, payload, payload_len, timeout_ms, err, errlen);
+    }
     char host[256];
     int port;
     if (invoke_parse_endpoint(endpoint, endpoint_len, host, sizeof host, &port) < 0) {
         snprintf(err, errlen, "invoke endpoint '%.*s' is not http://host:port",
                  (int)(endpoint_len < 100 ? endpoint_len : 100), endpoint);
-        return -EINVAL;
-    }
-    if (!function || !function_name_ok(function)) {
-        snprintf(err, errlen, "no valid function name (AWS_LAMBDA_FUNCTION_NAME)");
         return -EINVAL;
     }
     char path[256];

@@ -205,7 +205,8 @@ static int plain_text(const char *p, size_t n)
 }
 
 int sync_start(sync_t *s, const char *relay, size_t relay_len, const char *token, size_t token_len,
-               const char *endpoint, size_t endpoint_len, char *err, size_t errlen)
+               const char *endpoint, size_t endpoint_len, const char *sigv4, size_t sigv4_len,
+               char *err, size_t errlen)
 {
     if (s->phase != SYNC_IDLE) {
         snprintf(err, errlen, "a backup is already running");
@@ -228,6 +229,12 @@ int sync_start(sync_t *s, const char *relay, size_t relay_len, const char *token
         snprintf(err, errlen, "token must be 1..%d printable characters", SYNC_MAX_TOKEN);
         return -EINVAL;
     }
+    char sigv4_s[128] = "";
+    if (sigv4_len >= sizeof sigv4_s || (sigv4_len && !plain_text(sigv4, sigv4_len))) {
+        snprintf(err, errlen, "sigv4 must be at most %zu printable characters", sizeof sigv4_s - 1);
+        return -EINVAL;
+    }
+    if (sigv4_len) memcpy(sigv4_s, sigv4, sigv4_len);
     char token_s[SYNC_MAX_TOKEN + 1];
     memcpy(token_s, token, token_len);
     token_s[token_len] = 0;
@@ -237,7 +244,7 @@ int sync_start(sync_t *s, const char *relay, size_t relay_len, const char *token
                  "{\"cmd\":\"backup-peer\",\"node_id\":%lld,\"relay\":\"%s\",\"token\":\"%s\"}",
                  (long long)s->node_id, relay_s, token_s);
     uint64_t t0 = ev_now_ms();
-    int rc = invoke_event(endpoint, endpoint_len, s->cfg.function, payload, (size_t)len,
+    int rc = invoke_event(endpoint, endpoint_len, s->cfg.function, sigv4_s, payload, (size_t)len,
                           SYNC_INVOKE_TIMEOUT_MS, err, errlen);
     if (rc < 0) return rc;
     begin(s, token_s);

@@ -104,11 +104,13 @@ typedef struct sync {
 void sync_init(sync_t *s, store_t *store, const sync_config_t *cfg);
 void sync_free(sync_t *s);
 
-/* Starts a backup for BACKUP relay token endpoint: validates the arguments, invokes the function
- * (blocking, at most SYNC_INVOKE_TIMEOUT_MS) and leaves the relay to be dialed by the next
- * sync_step(). Returns 0, or -errno with a one-line reason in err (nothing started). */
+/* Starts a backup for BACKUP relay token endpoint [sigv4]: validates the arguments, invokes the
+ * function (blocking, at most SYNC_INVOKE_TIMEOUT_MS; signed when sigv4 is given, see invoke.h)
+ * and leaves the relay to be dialed by the next sync_step(). Returns 0, or -errno with a one-line
+ * reason in err (nothing started). */
 int sync_start(sync_t *s, const char *relay, size_t relay_len, const char *token, size_t token_len,
-               const char *endpoint, size_t endpoint_len, char *err, size_t errlen);
+               const char *endpoint, size_t endpoint_len, const char *sigv4, size_t sigv4_len,
+               char *err, size_t errlen);
 /* Starts on a connected socket (taken over, made non-blocking): sends the RELAY introduction and
  * INVENTORY. sync_start() ends up here; tests call it with one end of a socketpair. 0 or -errno. */
 int sync_attach(sync_t *s, int fd, const char *token);

@@ -23,6 +23,7 @@
 struct platform_http {
     struct MHD_Daemon *daemon;
     platform_t *platform;
+    char sigv4_key_id[128]; /* empty: Invoke requests need no signature */
 };
 
 typedef struct {
@@ -31,6 +32,7 @@ typedef struct {
     char name[ROUTE_MAX_NAME + 1];
     char request_id[ROUTE_MAX_REQUEST_ID + 1];
     int invocation_type; /* 0 RequestResponse, 1 Event, 2 DryRun, -1 invalid */
+    int unsigned_invoke; /* signatures are required and this Invoke has none for the key */
     size_t limit;
     int too_large;
     char *body;
@@ -95,6 +97,9 @@ static enum MHD_Result handle_invoke(platform_t *p, struct MHD_Connection *c, re
 {
     const char *name = rq->name;
     char msg[256];
+    if (rq->unsigned_invoke)
+        return reply_aws_error(c, 403, "InvalidSignatureException",
+                               "the request is not signed (SigV4) with the expected access key");
     if (rq->invocation_type < 0)
         return reply_aws_error(c, 400, "InvalidParameterValueException",
                                "X-Amz-Invocation-Type must be RequestResponse, Event or DryRun");
@@ -311,7 +316,8 @@ static enum MHD_Result complete(platform_t *p, struct MHD_Connection *c, request
 }
 
 /* First call for a request: route it and choose its body limit. */
-static request_t *begin(struct MHD_Connection *c, const char *url, const char *method)
+static request_t *begin(const platform_http_t *h, struct MHD_Connection *c, const char *url,
+                        const char *method)
 {
     request_t *rq = calloc(1, sizeof *rq);
     if (!rq) return NULL;
@@ -330,6 +336,10 @@ static request_t *begin(struct MHD_Connection *c, const char *url, const char *m
             rq->invocation_type = -1;
         rq->limit =
             rq->invocation_type == 1 ? PLATFORM_MAX_EVENT_PAYLOAD : PLATFORM_MAX_SYNC_PAYLOAD;
+        if (h->sigv4_key_id[0])
+            rq->unsigned_invoke = !route_sigv4_ok(
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Date"), h->sigv4_key_id);
     } else if (rq->rr == ROUTE_MATCH && (rq->route.kind == ROUTE_RUNTIME_RESPONSE ||
                                          rq->route.kind == ROUTE_RUNTIME_ERROR)) {
         memcpy(rq->request_id, rq->route.request_id, rq->route.request_id_len);
@@ -353,7 +363,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     platform_http_t *h = cls;
     request_t *rq = *state;
     if (!rq) {
-        rq = begin(c, url, method);
+        rq = begin(h, c, url, method);
         if (!rq) return MHD_NO;
         *state = rq;
         return MHD_YES;
@@ -394,6 +404,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **state,
     free(rq->body);
     free(rq);
     *state = NULL;
+}
+
+void platform_http_require_sigv4(platform_http_t *h, const char *key_id)
+{
+    snprintf(h->sigv4_key_id, sizeof h->sigv4_key_id, "%s", key_id ? key_id : "");
 }
 
 int platform_http_start(platform_t *p, const char *host, int port, platform_http_t **out,

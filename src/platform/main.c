@@ -61,6 +61,10 @@ static const conf_option_t options[] = {
      "an Event invocation whose runtime died is retried (twice at most) after this long, as on "
      "Lambda; compressed like idle-reclaim"},
     {"log-level", CONF_STRING, OPT(log_level), 0, 0, "info", "debug, info, warn or error"},
+    {"require-sigv4", CONF_STRING, OPT(require_sigv4), 0, 0, "",
+     "access key id whose SigV4 signature every Invoke request must carry, as on AWS (403 "
+     "InvalidSignatureException otherwise; the shape and key are checked, not the secret). "
+     "Empty: no signature needed"},
     {"reclaim-rate", CONF_STRING, OPT(reclaim_rate_text), 0, 0, "0",
      "random reclaims per instance-hour of idle time (decimal, 0: off); idle instances only"},
     {"time-compression", CONF_STRING, OPT(time_compression_text), 0, 0, "1",
@@ -240,6 +244,7 @@ int main(int argc, char **argv)
         return 1;
     }
     platform_set_port(p, port);
+    platform_http_require_sigv4(http, cfg.require_sigv4); /* before READY tells anyone the port */
     log_info("listening host=%s port=%d functions=%lld prefix=%s memory_mb=%lld timeout_ms=%lld "
              "idle_reclaim_ms=%lld billing_ms=%lld max_instances=%lld handler=%s reclaim_rate=%g "
              "time_compression=%g seed=%lld node_bandwidth=%lld straggler_rate=%g "

@@ -156,3 +156,58 @@ route_result_t route_parse(const char *method, const char *path, size_t len, rou
     }
     return ROUTE_NOT_FOUND;
 }
+
+static int all_digits(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9') return 0;
+    return 1;
+}
+
+/* Whether the ';'-separated list [p, p+n) holds name exactly. */
+static int list_has(const char *p, size_t n, const char *name)
+{
+    size_t nl = strlen(name);
+    const char *end = p + n;
+    while (p < end) {
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        size_t len = (size_t)((semi ? semi : end) - p);
+        if (len == nl && memcmp(p, name, nl) == 0) return 1;
+        p += len + 1;
+    }
+    return 0;
+}
+
+int route_sigv4_ok(const char *authorization, const char *amz_date, const char *key_id)
+{
+    static const char algo[] = "AWS4-HMAC-SHA256 Credential=";
+    if (!authorization || !amz_date || !key_id || !key_id[0]) return 0;
+    if (strlen(amz_date) != 16 || !all_digits(amz_date, 8) || amz_date[8] != 'T' ||
+        !all_digits(amz_date + 9, 6) || amz_date[15] != 'Z')
+        return 0;
+    const char *a = authorization;
+    if (strncmp(a, algo, sizeof algo - 1) != 0) return 0;
+    a += sizeof algo - 1;
+    size_t kl = strlen(key_id);
+    if (strncmp(a, key_id, kl) != 0 || a[kl] != '/') return 0;
+    a += kl + 1;
+    if (!all_digits(a, 8) || memcmp(a, amz_date, 8) != 0 || a[8] != '/') return 0;
+    a += 9;
+    const char *region_end = strchr(a, '/');
+    if (!region_end || region_end == a) return 0;
+    a = region_end + 1;
+    static const char scope[] = "lambda/aws4_request, SignedHeaders=";
+    if (strncmp(a, scope, sizeof scope - 1) != 0) return 0;
+    a += sizeof scope - 1;
+    const char *comma = strchr(a, ',');
+    if (!comma || !list_has(a, (size_t)(comma - a), "host") ||
+        !list_has(a, (size_t)(comma - a), "x-amz-date"))
+        return 0;
+    static const char sig[] = ", Signature=";
+    if (strncmp(comma, sig, sizeof sig - 1) != 0) return 0;
+    a = comma + sizeof sig - 1;
+    if (strlen(a) != 64) return 0;
+    for (int i = 0; i < 64; i++)
+        if (!((a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f'))) return 0;
+    return 1;
+}

@@ -47,4 +47,11 @@ typedef struct {
  * Fills *out on ROUTE_MATCH; on ROUTE_BAD_METHOD out->kind still names the route. */
 route_result_t route_parse(const char *method, const char *path, size_t len, route_t *out);
 
+/* Whether an Invoke request carries a SigV4 signature of the expected shape for key_id: an
+ * Authorization header "AWS4-HMAC-SHA256 Credential=<key_id>/<YYYYMMDD>/<region>/lambda/
+ * aws4_request, SignedHeaders=<...;host;...;x-amz-date...>, Signature=<64 hex digits>" and an
+ * X-Amz-Date of the same day (YYYYMMDDTHHMMSSZ). The signature itself is not recomputed: the
+ * platform holds no secret; this tells a signed client from an unsigned one, and which key. */
+int route_sigv4_ok(const char *authorization, const char *amz_date, const char *key_id);
+
 #endif

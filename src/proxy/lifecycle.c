@@ -134,13 +134,16 @@ static void backup_start(node_t *n)
         n->last_backup_ms = ev_now_ms();
         return;
     }
-    /* Arguments travel in the request's key field: "relay token endpoint". The relay is on the
-     * host nodes already dial (node-advertise), at the relay port. */
+    /* Arguments travel in the request's key field: "relay token endpoint [sigv4]". The relay is
+     * on the host nodes already dial (node-advertise), at the relay port. The node signs its
+     * invocation as the proxy signs its own (--aws-sigv4), with its function's credentials. */
     const char *colon = strrchr(srv->node_addr, ':');
     int hostlen = colon ? (int)(colon - srv->node_addr) : (int)strlen(srv->node_addr);
     char args[512];
-    int len = snprintf(args, sizeof args, "%.*s:%d %s %s", hostlen, srv->node_addr,
-                       srv->relay_port, n->backup_token, srv->platform_endpoint);
+    const char *sigv4 = srv->cfg.aws_sigv4 ? srv->cfg.aws_sigv4 : "";
+    int len = snprintf(args, sizeof args, "%.*s:%d %s %s%s%s", hostlen, srv->node_addr,
+                       srv->relay_port, n->backup_token, srv->platform_endpoint,
+                       sigv4[0] ? " " : "", sigv4);
     nreq_t *q = nreq_new(NREQ_BACKUP, NULL, 0, args, (size_t)len, 0, 0);
     if (!q) {
         relay_close(n->relay, "out of memory");

@@ -281,13 +281,17 @@ static void write_request(node_t *n, nreq_t *q)
         p += 19;
         break;
     case NREQ_BACKUP: {
-        /* key holds "relay token endpoint" (lifecycle.c) */
-        memcpy(p, "*4\r\n", 4);
-        p = put_bulk(p + 4, "BACKUP", 6);
+        /* key holds "relay token endpoint [sigv4]" (lifecycle.c) */
         const char *a = q->key, *end = q->key + q->keylen;
-        for (int k = 0; k < 3; k++) {
+        int fields = 1;
+        for (const char *c = a; c < end; c++)
+            fields += *c == ' ';
+        fields = fields >= 4 ? 4 : 3;
+        memcpy(p, fields == 4 ? "*5\r\n" : "*4\r\n", 4);
+        p = put_bulk(p + 4, "BACKUP", 6);
+        for (int k = 0; k < fields; k++) {
             const char *sp = memchr(a, ' ', (size_t)(end - a));
-            if (!sp || k == 2) sp = end;
+            if (!sp || k == fields - 1) sp = end;
             p = put_bulk(p, a, (size_t)(sp - a));
             a = sp < end ? sp + 1 : end;
         }

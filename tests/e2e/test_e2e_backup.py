@@ -246,5 +246,74 @@ class RestartTest(unittest.TestCase):
                 plat.wait()
 
 
+class SignedInvokeTest(unittest.TestCase):
+    """As on AWS: the platform takes only SigV4-signed Invoke requests (icplatform
+    --require-sigv4), the proxy signs its own with --aws-sigv4, and a node signs the invocation
+    that starts its backup peer with the credentials its function's environment holds."""
+    KEY = "AKIDSIGNEDTEST"
+
+    def run_backups(self, node_env):
+        """Starts the platform with node_env for its instances, a signing proxy against it, writes
+        a few objects and waits for two backups to end. Returns INFO and the platform's log."""
+        env = dict(os.environ, IC_NODE_RESERVED_MB="16", IC_NODE_LOG_LEVEL="info")
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            env.pop(k, None)
+        env.update(node_env)
+        plat = subprocess.Popen([os.path.join(BIN, "icplatform"), "--port", "0",
+                                 "--function-count", "2", "--memory", "256", "--log-level", "info",
+                                 "--require-sigv4", self.KEY],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+        try:
+            line = plat.stdout.readline().decode()
+            self.assertTrue(line.startswith("READY port="), line)
+            endpoint = "http://127.0.0.1:%d" % int(line.split("=")[1])
+            # The proxy's own credentials (Proxy() passes its environment on).
+            os.environ["AWS_ACCESS_KEY_ID"] = self.KEY
+            os.environ["AWS_SECRET_ACCESS_KEY"] = "proxy-secret"
+            with Proxy("--pool-size", "2", "--d", "1", "--p", "1", "--node-memory", "256",
+                       "--node-reserved", "16", "--warmup-interval", "0",
+                       "--backup-interval", "1s", "--node-connect-timeout", "5s",
+                       "--aws-sigv4", "aws:amz:us-east-1:lambda",
+                       "--platform-endpoint", endpoint) as p:
+                r = redis.Redis(port=p.port, socket_timeout=30)
+                vals = {"s%d" % i: os.urandom(50000 + i) for i in range(4)}
+                for k, v in vals.items():
+                    self.assertTrue(r.set(k, v))
+                wait_for(lambda: r.info("all")["backups_ok"] + r.info("all")["backups_failed"]
+                         >= 2, timeout=40, what="two backups ended")
+                for k, v in vals.items():
+                    self.assertEqual(r.get(k), v, k)
+                info = r.info("all")
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            plat.terminate()
+            try:
+                _, err = plat.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                plat.kill()
+                _, err = plat.communicate()
+        return info, err.decode(errors="replace")
+
+    def test_nodes_sign_their_backup_invocations(self):
+        info, _ = self.run_backups({"AWS_ACCESS_KEY_ID": self.KEY,
+                                    "AWS_SECRET_ACCESS_KEY": "function-secret",
+                                    "AWS_SESSION_TOKEN": "function-session-token",
+                                    "AWS_REGION": "us-east-1"})
+        self.assertGreaterEqual(info["backups_ok"], 2, info)
+        self.assertEqual(info["backups_failed"], 0)
+        self.assertGreaterEqual(info["platform_requests_backup"], 2)
+
+    def test_a_node_without_credentials_cannot_start_a_backup(self):
+        # The proxy signs (its pool comes up); the nodes have no credentials to sign with.
+        info, log = self.run_backups({})
+        self.assertEqual(info["backups_ok"], 0)
+        self.assertGreaterEqual(info["backups_failed"], 2)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -271,8 +271,12 @@ static void test_inventory_syncdone_backup(void **state)
     assert_int_equal(f->conn.sync_done, 1);
     expect(f, "*4\r\n$6\r\nBACKUP\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n",
            "-ERR BACKUP is not served on this connection\r\n");
+    expect(f, "*5\r\n$6\r\nBACKUP\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n",
+           "-ERR BACKUP is not served on this connection\r\n"); /* with the signing spec */
+    expect(f, "*6\r\n$6\r\nBACKUP\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n$1\r\ne\r\n",
+           "-ERR wrong number of arguments for 'BACKUP' (BACKUP relay token endpoint [sigv4])\r\n");
     expect(f, "*2\r\n$6\r\nBACKUP\r\n$1\r\na\r\n",
-           "-ERR wrong number of arguments for 'BACKUP' (BACKUP relay token endpoint)\r\n");
+           "-ERR wrong number of arguments for 'BACKUP' (BACKUP relay token endpoint [sigv4])\r\n");
     expect(f, "*2\r\n$9\r\nINVENTORY\r\n$1\r\na\r\n",
            "-ERR wrong number of arguments for 'INVENTORY'\r\n");
     assert_int_equal(f->conn.stored, 2);

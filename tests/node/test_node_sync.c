@@ -347,16 +347,30 @@ static void test_start_arguments(void **state)
     sync_config_t cfg = {.function = "icnode0", .timeout_ms = 1000, .connect_timeout_ms = 100};
     sync_init(&s, &st, &cfg);
     char err[256];
-#define START(relay, token, endpoint)                                                              \
-    sync_start(&s, relay, strlen(relay), token, strlen(token), endpoint, strlen(endpoint), err,    \
-               sizeof err)
+#define START_SIGNED(relay, token, endpoint, sigv4)                                                \
+    sync_start(&s, relay, strlen(relay), token, strlen(token), endpoint, strlen(endpoint), sigv4,  \
+               strlen(sigv4), err, sizeof err)
+#define START(relay, token, endpoint) START_SIGNED(relay, token, endpoint, "")
     assert_int_equal(START("nocolon", "t", "http://127.0.0.1:1"), -EINVAL);
     assert_string_equal(err, "relay must be host:port");
     assert_int_equal(START("h:0", "t", "http://127.0.0.1:1"), -EINVAL);
     assert_int_equal(START("h:1", "", "http://127.0.0.1:1"), -EINVAL);
     assert_int_equal(START("h:1", "a\"b", "http://127.0.0.1:1"), -EINVAL);
-    assert_int_equal(START("h:1", "t", "https://example.com"), -EINVAL);
+    assert_int_equal(START("h:1", "t", "ftp://x/y"), -EINVAL);
     assert_true(strstr(err, "not http://host:port") != NULL);
+    /* HTTPS and signing go through libcurl: nothing listens on port 1 either. */
+    assert_true(START("127.0.0.1:1", "t", "https://127.0.0.1:1") < 0);
+    assert_true(strstr(err, "invoke https://127.0.0.1:1/2015-03-31/functions/icnode0") != NULL);
+    unsetenv("AWS_ACCESS_KEY_ID");
+    assert_int_equal(START_SIGNED("127.0.0.1:1", "t", "http://127.0.0.1:1", "aws:amz:r:lambda"),
+                     -EINVAL);
+    assert_true(strstr(err, "needs AWS_ACCESS_KEY_ID") != NULL);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+    assert_true(START_SIGNED("127.0.0.1:1", "t", "http://127.0.0.1:1", "aws:amz:r:lambda") < 0);
+    assert_true(strstr(err, "invoke http://127.0.0.1:1/") != NULL);
+    assert_int_equal(START_SIGNED("127.0.0.1:1", "t", "http://127.0.0.1:1", "bad\"sig"), -EINVAL);
+    assert_int_equal(s.phase, SYNC_IDLE);
     /* Nothing listens on port 1: the invocation fails and nothing starts. */
     assert_true(START("127.0.0.1:1", "t", "http://127.0.0.1:1") < 0);
     assert_true(strstr(err, "invoke icnode0") != NULL);

@@ -197,6 +197,49 @@ static void test_route_admin_and_junk(void **state)
     assert_int_equal(parse("GET", "/a/b/c/d/e/f/g/h/i/j/k/l", &r), ROUTE_NOT_FOUND);
 }
 
+static void test_route_sigv4(void **state)
+{
+    const char *date = "20261124T052100Z";
+    const char *sig = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    char a[512];
+#define AUTH(key, day, scope, headers, s)                                                          \
+    (snprintf(a, sizeof a, "AWS4-HMAC-SHA256 Credential=%s/%s/us-east-1/%s, SignedHeaders=%s, "   \
+                           "Signature=%s",                                                     \
+              key, day, scope, headers, s),                                                    \
+     a)
+    assert_true(route_sigv4_ok(AUTH("AKID", "20261124", "lambda/aws4_request",
+                                    "content-type;host;x-amz-date", sig),
+                               date, "AKID"));
+    /* Another key, another day, another service, unsigned host or date, a short signature. */
+    assert_false(route_sigv4_ok(a, date, "AKIDX"));
+    assert_false(route_sigv4_ok(AUTH("AKID", "20261123", "lambda/aws4_request",
+                                     "host;x-amz-date", sig),
+                                date, "AKID"));
+    assert_false(
+        route_sigv4_ok(AUTH("AKID", "20261124", "s3/aws4_request", "host;x-amz-date", sig), date,
+                       "AKID"));
+    assert_false(route_sigv4_ok(AUTH("AKID", "20261124", "lambda/aws4_request", "x-amz-date", sig),
+                                date, "AKID"));
+    assert_false(route_sigv4_ok(AUTH("AKID", "20261124", "lambda/aws4_request", "host;x-amz-dat",
+                                     sig),
+                                date, "AKID"));
+    assert_false(route_sigv4_ok(AUTH("AKID", "20261124", "lambda/aws4_request", "host;x-amz-date",
+                                     "0123"),
+                                date, "AKID"));
+    assert_true(route_sigv4_ok(AUTH("AKID", "20261124", "lambda/aws4_request", "host;x-amz-date",
+                                    sig),
+                               date, "AKID"));
+    /* Missing or malformed headers. */
+    assert_false(route_sigv4_ok(NULL, date, "AKID"));
+    assert_false(route_sigv4_ok(a, NULL, "AKID"));
+    assert_false(route_sigv4_ok(a, "20261124", "AKID"));
+    assert_false(route_sigv4_ok(a, "2026112XT052100Z", "AKID"));
+    assert_false(route_sigv4_ok("Basic dXNlcjpwYXNz", date, "AKID"));
+    assert_false(route_sigv4_ok("", date, "AKID"));
+    assert_false(route_sigv4_ok(a, date, ""));
+#undef AUTH
+}
+
 static void test_placement(void **state)
 {
     size_t pick = 99;
@@ -352,6 +395,7 @@ static void test_conf_parse_decimal(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_route_sigv4),
         cmocka_unit_test(test_billing_round_1ms),
         cmocka_unit_test(test_billing_round_100ms),
         cmocka_unit_test(test_billing_kind),
