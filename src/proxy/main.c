@@ -204,6 +204,7 @@ int main(int argc, char **argv)
             node_invoke(&srv->nodes[i], "activate");
     ev_timer_add(srv->loop, 0, ready_check, srv);
     node_start_sweeps(srv);
+    meta_start_expiry(srv);
 
     rc = ev_run(srv->loop);
     if (rc < 0) log_error("event=loop_failed error=\"%s\"", strerror(-rc));

@@ -127,6 +127,17 @@ void meta_remove(meta_table_t *t, meta_t *m)
     if (t->count == 0) t->clock_len = t->clock_hand = 0;
 }
 
+meta_t *meta_expired_next(meta_table_t *t, uint64_t now_ms, size_t *budget)
+{
+    while (*budget > 0 && t->count > 0) {
+        (*budget)--;
+        if (t->expire_cursor >= t->clock_len) t->expire_cursor = 0;
+        meta_t *m = t->clock[t->expire_cursor++];
+        if (m && m->expire_ms && m->expire_ms <= now_ms) return m;
+    }
+    return NULL;
+}
+
 uint64_t meta_chunk_cost(size_t chunk_size, size_t keylen)
 {
     return chunk_size + 64 + keylen;

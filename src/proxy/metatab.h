@@ -47,7 +47,8 @@ typedef struct {
     size_t clock_len; /* slots in use, holes included */
     size_t clock_cap;
     size_t clock_hand;
-    uint64_t bytes; /* sum of object sizes */
+    size_t expire_cursor; /* where the expiry sweep (meta_expired_next) goes on */
+    uint64_t bytes;       /* sum of object sizes */
     uint64_t evictions;
     uint64_t expired;
     uint32_t place_rotor; /* advances at every placement, so equal keys spread over the pool */
@@ -80,6 +81,12 @@ uint64_t meta_chunk_cost(size_t chunk_size, size_t keylen);
 /* CLOCK: sweeps the ring from the hand, clearing reference bits, and returns the first
  * unreferenced object (still in the table), or NULL if there is none. */
 meta_t *meta_clock_victim(meta_table_t *t);
+/* The expiry sweep: walks the ring from where it stopped, at most *budget slots (each slot
+ * visited is taken off *budget), and returns the first object whose expire_ms is at or before
+ * now_ms (still in the table: the caller removes it), or NULL when the budget is spent. Over
+ * repeated calls every object is visited, so an expired key that is never read again is still
+ * found. */
+meta_t *meta_expired_next(meta_table_t *t, uint64_t now_ms, size_t *budget);
 /* Counts (or uncounts) n chunks of chunk_size on the rooms of `nodes`. */
 void meta_rooms_charge(meta_room_fn room, void *arg, const uint16_t *nodes, int n,
                        size_t chunk_size, size_t keylen);

@@ -292,6 +292,7 @@ conn_t *node_unpark(node_t *n);
 meta_t *meta_lookup(server_t *srv, const char *key, size_t keylen); /* drops expired ones */
 /* Removes the object and deletes its chunks on their nodes. */
 void meta_drop(server_t *srv, meta_t *m);
+void meta_start_expiry(server_t *srv); /* the background sweep for expired objects (meta.c) */
 /* Picks n distinct nodes with room for chunk_size bytes each, evicting objects (CLOCK) while
  * needed. Returns 0, or -ENOSPC if even an empty pool cannot hold it. */
 int meta_place(server_t *srv, const char *key, size_t keylen, int n, size_t chunk_size,

@@ -72,6 +72,18 @@ class RedisProtocolTest(unittest.TestCase):
         with self.assertRaises(redis.ResponseError):
             r.execute_command("SET", "g", "x", "BOGUS")
 
+    def test_expired_keys_leave_without_being_read(self):
+        """Keys whose TTL passes are dropped (their chunks deleted) by the background sweep,
+        though nobody reads them again; keys without a TTL stay."""
+        before = int(self.r.info("stats")["expired_keys"])
+        for i in range(30):
+            self.r.set("ex%d" % i, b"v" * (100 + 1000 * i), px=300)
+        self.r.set("ex-keep", b"k")
+        wait_for(lambda: int(self.r.info("stats")["expired_keys"]) >= before + 30, timeout=15,
+                 what="the sweep expired 30 keys")
+        self.assertEqual(self.r.get("ex-keep"), b"k")
+        self.assertEqual(self.r.exists(*["ex%d" % i for i in range(30)]), 0)
+
     def test_misc_commands(self):
         r = self.r
         self.assertEqual(r.echo("hi"), b"hi")

@@ -79,6 +79,56 @@ static void test_place_and_evict_over_array(void **state)
     meta_table_free(&p.table);
 }
 
+/* The expiry sweep finds expired objects wherever they sit in the ring, within its budget per
+ * call, and comes round again after the end. */
+static void test_expiry_sweep(void **state)
+{
+    (void)state;
+    meta_table_t t;
+    assert_int_equal(meta_table_init(&t), 0);
+    char key[16];
+    for (int i = 0; i < 10; i++) {
+        snprintf(key, sizeof key, "e%d", i);
+        meta_t *m = meta_new(key, strlen(key), 1, 0);
+        assert_non_null(m);
+        m->expire_ms = i % 3 == 0 ? 0 : (uint64_t)(100 * i); /* 0: no TTL */
+        assert_int_equal(meta_insert(&t, m), 0);
+    }
+    size_t budget = 0;
+    assert_null(meta_expired_next(&t, 1000, &budget)); /* no budget, nothing looked at */
+    /* At time 450, e1, e2 and e4 have expired (e3, e6, e9 have no TTL). */
+    int found = 0;
+    budget = 3;
+    meta_t *m = meta_expired_next(&t, 450, &budget); /* slots 0..2: e1 */
+    assert_non_null(m);
+    assert_memory_equal(meta_key(m), "e1", 2);
+    assert_int_equal(budget, 1);
+    meta_remove(&t, m);
+    free(m);
+    found++;
+    budget = 100;
+    while ((m = meta_expired_next(&t, 450, &budget)) != NULL) {
+        assert_true(m->expire_ms && m->expire_ms <= 450);
+        meta_remove(&t, m);
+        free(m);
+        found++;
+    }
+    assert_int_equal(found, 3);
+    assert_int_equal(budget, 0);
+    assert_int_equal(t.count, 7);
+    /* Later every TTL has passed: one more round finds the other three (e5, e7, e8). */
+    budget = 30;
+    found = 0;
+    while ((m = meta_expired_next(&t, 10000, &budget)) != NULL) {
+        meta_remove(&t, m);
+        free(m);
+        found++;
+    }
+    assert_int_equal(found, 3);
+    assert_int_equal(t.count, 4); /* the keys without a TTL */
+    meta_table_free(&t);
+}
+
 static void test_warmup_skips_serving_nodes(void **state)
 {
     (void)state;
@@ -111,6 +161,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_place_and_evict_over_array),
+        cmocka_unit_test(test_expiry_sweep),
         cmocka_unit_test(test_warmup_skips_serving_nodes),
         cmocka_unit_test(test_backup_schedule),
     };
