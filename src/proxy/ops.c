@@ -275,6 +275,12 @@ void cmd_set(client_t *c, op_t *op)
         store_check_done(op); /* answers nil without storing anything */
         return;
     }
+    if (op->keepttl) {
+        /* The chunks carry the TTL kept, so a proxy rebuilt from them keeps it too (the commit
+         * takes the TTL current then, as before). */
+        meta_t *old = meta_lookup(op->srv, op->key, op->keylen);
+        op->expire_ms = old ? (int64_t)old->expire_ms : 0;
+    }
     if (set_stage(op->srv, op)) return;
     set_start(op);
 }

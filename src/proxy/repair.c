@@ -171,15 +171,17 @@ static int entry_ok(const inv_entry_t *e)
 
 /* ---- rebuild candidates ---- */
 
-static size_t cand_bucket(const char *key, size_t keylen, uint64_t version)
+/* By key only: every version of a key shares a chain, where rebuild_finish() lets the newest
+ * complete one win before any is promoted (and counted). */
+static size_t cand_bucket(const char *key, size_t keylen)
 {
-    return (size_t)((meta_hash(key, keylen) ^ version * 0x9E3779B97F4A7C15ull) % CAND_BUCKETS);
+    return (size_t)(meta_hash(key, keylen) % CAND_BUCKETS);
 }
 
 static void cand_add(server_t *srv, node_t *n, const inv_entry_t *e)
 {
     struct repair_queue *rq = srv->repair;
-    cand_t **bp = &rq->cands[cand_bucket(e->key, e->keylen, e->version)], *c;
+    cand_t **bp = &rq->cands[cand_bucket(e->key, e->keylen)], *c;
     for (c = *bp; c; c = c->next)
         if (c->m->version == e->version && c->m->keylen == e->keylen &&
             !memcmp(meta_key(c->m), e->key, e->keylen))

@@ -228,6 +228,11 @@ class RestartTest(unittest.TestCase):
                     r.set("r%d" % i, vals["r%d" % i])
                 r.set("tiny", b"t")
                 vals["tiny"] = b"t"
+                # A TTL, and one kept over an overwrite (KEEPTTL): both survive the rebuild.
+                r.set("ttl", b"a", ex=1000)
+                r.set("kept", b"b", ex=2000)
+                r.set("kept", b"c", keepttl=True)
+                vals["ttl"], vals["kept"] = b"a", b"c"
                 p1.proc.send_signal(signal.SIGKILL)  # no goodbye
                 p1.proc.wait()
             with Proxy(*args) as p2:
@@ -236,6 +241,9 @@ class RestartTest(unittest.TestCase):
                 for k, v in vals.items():
                     self.assertEqual(r.get(k), v, k)
                 self.assertEqual(r.dbsize(), len(vals))
+                self.assertTrue(900 < r.ttl("ttl") <= 1000, r.ttl("ttl"))
+                self.assertTrue(1900 < r.ttl("kept") <= 2000, r.ttl("kept"))
+                self.assertEqual(r.ttl("tiny"), -1)
         finally:
             plat.stdout.close()
             plat.terminate()
