@@ -350,6 +350,7 @@ static int set_stage(server_t *srv, op_t *op)
         return 1;
     }
     op->stage_next = NULL;
+    op_ref(op); /* the staged list's: its client may go before the list is sent */
     if (srv->staged_tail)
         srv->staged_tail->stage_next = op;
     else
@@ -386,9 +387,11 @@ void ops_start_staged(server_t *srv)
         srv->staged_head = op->stage_next;
         if (!srv->staged_head) srv->staged_tail = NULL;
         op->stage_next = NULL;
-        if (op->carrier) continue; /* superseded: answered with its carrier */
-        opindex_remove(&srv->staged, op);
-        set_start(op);
+        if (!op->carrier) { /* a superseded SET is answered with its carrier */
+            opindex_remove(&srv->staged, op);
+            set_start(op);
+        }
+        op_unref(op);
     }
 }
 
