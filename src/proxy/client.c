@@ -63,6 +63,8 @@ op_t *op_ref(op_t *op)
 void op_unref(op_t *op)
 {
     if (--op->refs > 0) return;
+    /* Normally out of its index long before; never leave a recycled op findable there. */
+    if (op->indexed) opindex_remove(op->indexed, op);
     ev_timer_cancel(op->srv->loop, op->timer);
     objbuf_unref(op->reply_ref);
     objbuf_unref(op->obj);

@@ -1061,6 +1061,7 @@ void cmd_get(client_t *c, op_t *op)
     if (get_ride(c->srv, op)) return;
     op->obj = objbuf_new(op->chunk_size * (size_t)op->n + 1);
     if (!op->obj) {
+        opindex_remove(&c->srv->readers, op); /* nobody rode on it yet: it never read */
         resp_add_error(&op->reply, "ERR out of memory");
         client_on_op_done(op);
         return;
