@@ -583,10 +583,8 @@ def test_backup_throughput():
                   "into fresh memory: %.3f s (%.0f MiB/s); ratio %.2f and %.2f"
                   % (total >> 20, took, total / MiB / took, raw, total / MiB / raw, fresh,
                      total / MiB / fresh, took / raw, took / fresh))
-            # The aim is 2x a raw copy of 1 GiB into memory (IC_BACKUP_BENCH_MIB=1024); a small
-            # run also pays the invocation and cold start of the peer, so it gets slack.
-            big = mib >= 1024
-            assert took <= (2.0 if big else 3.0) * fresh + (0 if big else 0.5), (took, fresh)
+            # Speed is measured, not asserted: `make bench-backup` holds the target and its
+            # same-run baselines (docs/BENCHMARKS.md). Here the backup must only be complete.
         finally:
             px.close()
             relay.close()
