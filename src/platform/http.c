@@ -24,6 +24,7 @@ struct platform_http {
     struct MHD_Daemon *daemon;
     platform_t *platform;
     char sigv4_key_id[128]; /* empty: Invoke requests need no signature */
+    char sigv4_token[2048]; /* non-empty: X-Amz-Security-Token must be exactly this */
 };
 
 typedef struct {
@@ -336,10 +337,15 @@ static request_t *begin(const platform_http_t *h, struct MHD_Connection *c, cons
             rq->invocation_type = -1;
         rq->limit =
             rq->invocation_type == 1 ? PLATFORM_MAX_EVENT_PAYLOAD : PLATFORM_MAX_SYNC_PAYLOAD;
-        if (h->sigv4_key_id[0])
-            rq->unsigned_invoke = !route_sigv4_ok(
-                MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
-                MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Date"), h->sigv4_key_id);
+        if (h->sigv4_key_id[0]) {
+            const char *token =
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Security-Token");
+            rq->unsigned_invoke =
+                !route_sigv4_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+                                MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Date"),
+                                h->sigv4_key_id) ||
+                (h->sigv4_token[0] && (!token || strcmp(token, h->sigv4_token) != 0));
+        }
     } else if (rq->rr == ROUTE_MATCH && (rq->route.kind == ROUTE_RUNTIME_RESPONSE ||
                                          rq->route.kind == ROUTE_RUNTIME_ERROR)) {
         memcpy(rq->request_id, rq->route.request_id, rq->route.request_id_len);
@@ -406,9 +412,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **state,
     *state = NULL;
 }
 
-void platform_http_require_sigv4(platform_http_t *h, const char *key_id)
+void platform_http_require_sigv4(platform_http_t *h, const char *spec)
 {
-    snprintf(h->sigv4_key_id, sizeof h->sigv4_key_id, "%s", key_id ? key_id : "");
+    const char *colon = spec ? strchr(spec, ':') : NULL;
+    size_t kl = colon ? (size_t)(colon - spec) : (spec ? strlen(spec) : 0);
+    snprintf(h->sigv4_key_id, sizeof h->sigv4_key_id, "%.*s", (int)kl, spec ? spec : "");
+    snprintf(h->sigv4_token, sizeof h->sigv4_token, "%s", colon ? colon + 1 : "");
 }
 
 int platform_http_start(platform_t *p, const char *host, int port, platform_http_t **out,

@@ -10,9 +10,11 @@ typedef struct platform_http platform_http_t;
  * the port. Returns 0 or a negative errno. */
 int platform_http_start(platform_t *p, const char *host, int port, platform_http_t **out,
                         int *bound_port);
-/* From now on, Invoke requests need a SigV4 signature for key_id (route_sigv4_ok): others get
- * 403 InvalidSignatureException. NULL or "" turns the check off. Call before the port is made known. */
-void platform_http_require_sigv4(platform_http_t *h, const char *key_id);
+/* From now on, Invoke requests need a SigV4 signature (route_sigv4_ok) for the key id of spec
+ * "KEY_ID[:SESSION_TOKEN]", and with a token an X-Amz-Security-Token header equal to it: others
+ * get 403 InvalidSignatureException. NULL or "" turns the check off. Call before the port is
+ * made known. */
+void platform_http_require_sigv4(platform_http_t *h, const char *spec);
 /* Stops listening and joins every connection thread. Call platform_shutdown first so that
  * threads blocked in long polls or synchronous invocations return. */
 void platform_http_stop(platform_http_t *h);

@@ -62,9 +62,9 @@ static const conf_option_t options[] = {
      "Lambda; compressed like idle-reclaim"},
     {"log-level", CONF_STRING, OPT(log_level), 0, 0, "info", "debug, info, warn or error"},
     {"require-sigv4", CONF_STRING, OPT(require_sigv4), 0, 0, "",
-     "access key id whose SigV4 signature every Invoke request must carry, as on AWS (403 "
-     "InvalidSignatureException otherwise; the shape and key are checked, not the secret). "
-     "Empty: no signature needed"},
+     "KEY_ID[:SESSION_TOKEN]: every Invoke request must carry a SigV4 signature for KEY_ID (and "
+     "that X-Amz-Security-Token), as on AWS; 403 InvalidSignatureException otherwise. The shape, "
+     "key and token are checked, not the secret. Empty: no signature needed"},
     {"reclaim-rate", CONF_STRING, OPT(reclaim_rate_text), 0, 0, "0",
      "random reclaims per instance-hour of idle time (decimal, 0: off); idle instances only"},
     {"time-compression", CONF_STRING, OPT(time_compression_text), 0, 0, "1",

@@ -33,6 +33,7 @@ struct invoker {
     char endpoint[256];
     char sigv4[128];
     char userpwd[256];
+    char token_header[2048]; /* "X-Amz-Security-Token: ..." when AWS_SESSION_TOKEN is set */
     int64_t timeout_ms;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -74,6 +75,7 @@ static void start_job(invoker_t *inv, job_t *j)
     }
     j->headers = curl_slist_append(NULL, "X-Amz-Invocation-Type: Event");
     j->headers = curl_slist_append(j->headers, "Content-Type: application/json");
+    if (inv->token_header[0]) j->headers = curl_slist_append(j->headers, inv->token_header);
     curl_easy_setopt(j->easy, CURLOPT_URL, url);
     curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, j->headers);
     curl_easy_setopt(j->easy, CURLOPT_POSTFIELDS, j->payload);
@@ -253,6 +255,11 @@ invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4,
     if (inv->sigv4[0]) {
         const char *id = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
         snprintf(inv->userpwd, sizeof inv->userpwd, "%s:%s", id ? id : "", secret ? secret : "");
+        /* Temporary credentials (an instance role, SSO) come with a session token. */
+        const char *token = getenv("AWS_SESSION_TOKEN");
+        if (token && token[0])
+            snprintf(inv->token_header, sizeof inv->token_header, "X-Amz-Security-Token: %s",
+                     token);
     }
     inv->timeout_ms = timeout_ms;
     pthread_mutex_init(&inv->mu, NULL);

@@ -259,6 +259,7 @@ class SignedInvokeTest(unittest.TestCase):
     --require-sigv4), the proxy signs its own with --aws-sigv4, and a node signs the invocation
     that starts its backup peer with the credentials its function's environment holds."""
     KEY = "AKIDSIGNEDTEST"
+    TOKEN = "session-token-of-the-role"
 
     def run_backups(self, node_env):
         """Starts the platform with node_env for its instances, a signing proxy against it, writes
@@ -269,9 +270,10 @@ class SignedInvokeTest(unittest.TestCase):
         env.update(node_env)
         plat = subprocess.Popen([os.path.join(BIN, "icplatform"), "--port", "0",
                                  "--function-count", "2", "--memory", "256", "--log-level", "info",
-                                 "--require-sigv4", self.KEY],
+                                 "--require-sigv4", self.KEY + ":" + self.TOKEN],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+        saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                                "AWS_SESSION_TOKEN")}
         try:
             line = plat.stdout.readline().decode()
             self.assertTrue(line.startswith("READY port="), line)
@@ -279,6 +281,7 @@ class SignedInvokeTest(unittest.TestCase):
             # The proxy's own credentials (Proxy() passes its environment on).
             os.environ["AWS_ACCESS_KEY_ID"] = self.KEY
             os.environ["AWS_SECRET_ACCESS_KEY"] = "proxy-secret"
+            os.environ["AWS_SESSION_TOKEN"] = self.TOKEN
             with Proxy("--pool-size", "2", "--d", "1", "--p", "1", "--node-memory", "256",
                        "--node-reserved", "16", "--warmup-interval", "0",
                        "--backup-interval", "1s", "--node-connect-timeout", "5s",
@@ -310,11 +313,18 @@ class SignedInvokeTest(unittest.TestCase):
     def test_nodes_sign_their_backup_invocations(self):
         info, _ = self.run_backups({"AWS_ACCESS_KEY_ID": self.KEY,
                                     "AWS_SECRET_ACCESS_KEY": "function-secret",
-                                    "AWS_SESSION_TOKEN": "function-session-token",
+                                    "AWS_SESSION_TOKEN": self.TOKEN,
                                     "AWS_REGION": "us-east-1"})
         self.assertGreaterEqual(info["backups_ok"], 2, info)
         self.assertEqual(info["backups_failed"], 0)
         self.assertGreaterEqual(info["platform_requests_backup"], 2)
+
+    def test_a_node_with_a_stale_token_cannot_start_a_backup(self):
+        info, _ = self.run_backups({"AWS_ACCESS_KEY_ID": self.KEY,
+                                    "AWS_SECRET_ACCESS_KEY": "function-secret",
+                                    "AWS_SESSION_TOKEN": "an-expired-token"})
+        self.assertEqual(info["backups_ok"], 0)
+        self.assertGreaterEqual(info["backups_failed"], 2)
 
     def test_a_node_without_credentials_cannot_start_a_backup(self):
         # The proxy signs (its pool comes up); the nodes have no credentials to sign with.
