@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 typedef struct {
     ev_io_cb *cb;
@@ -36,9 +37,7 @@ struct ev_loop {
 
 uint64_t ev_now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return ic_mono_us();
 }
 
 uint64_t ev_now_ms(void)
