@@ -43,7 +43,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-$CC -std=gnu11 -O2 -Wall -Wextra "$ROOT/bench/bench_rawget.c" -o "$WORK/bench_rawget" ||
+$CC -std=gnu11 -O2 -Wall -Wextra -I"$ROOT/src/common" "$ROOT/bench/bench_rawget.c" -o "$WORK/bench_rawget" ||
     die "cannot build bench_rawget"
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

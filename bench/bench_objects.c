@@ -12,10 +12,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "clock.h"
 #include "infinicache.h"
 #include "net.h"
 
@@ -58,12 +58,6 @@ typedef struct {
 /* One target: a function that runs one operation and returns 0 or -1 (after printing why). */
 typedef int (*op_fn)(void *ctx, int op);
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -89,12 +83,12 @@ static series_result_t run_series(const bench_options_t *opt, const char *name, 
         if (fn(ctx, op) != 0) return r;
     double *samples = calloc((size_t)opt->runs, sizeof(double));
     if (!samples) return r;
-    double start = now_ms();
+    double start = ic_mono_ms_double();
     int n = 0;
-    while (n < opt->runs && now_ms() - start < opt->series_seconds * 1e3) {
-        double t0 = now_ms();
+    while (n < opt->runs && ic_mono_ms_double() - start < opt->series_seconds * 1e3) {
+        double t0 = ic_mono_ms_double();
         if (fn(ctx, op) != 0) break;
-        samples[n++] = now_ms() - t0;
+        samples[n++] = ic_mono_ms_double() - t0;
     }
     if (n > 0) {
         qsort(samples, (size_t)n, sizeof(double), cmp_double);

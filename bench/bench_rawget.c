@@ -8,18 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 #define HEADER_MAX 64                        /* "$<digits>\r\n" */
 #define VALUE_MAX ((long long)1 << 32)       /* refuse anything larger */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int read_full(int fd, char *p, size_t n)
 {
@@ -60,8 +54,8 @@ int main(int argc, char **argv)
     size_t cap = 0;
     long done = 0;
     unsigned long long bytes = 0;
-    double t0 = now_s(), end = t0 + seconds;
-    while (done < requests && now_s() < end) {
+    double t0 = ic_mono_s_double(), end = t0 + seconds;
+    while (done < requests && ic_mono_s_double() < end) {
         if (send(fd, cmd, (size_t)cmdlen, MSG_NOSIGNAL) != cmdlen) goto lost;
         /* The header byte by byte is too slow; read a small peek and keep what follows it. */
         char head[HEADER_MAX];
@@ -90,7 +84,7 @@ int main(int argc, char **argv)
         bytes += (unsigned long long)len;
         done++;
     }
-    double secs = now_s() - t0;
+    double secs = ic_mono_s_double() - t0;
     printf("rawget gets=%ld seconds=%.3f req_per_s=%.1f mib_per_s=%.1f\n", done, secs,
            done / secs, bytes / 1048576.0 / secs);
     free(buf);

@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "net.h"
 #include "workload.h"
 
@@ -30,13 +30,6 @@ struct backing {
     int temporary;          /* created by us: emptied and removed on close */
     atomic_uint_fast64_t n; /* makes temporary file names unique across threads */
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void object_path(const backing_t *b, uint64_t key, char *path, size_t pathlen)
 {
@@ -323,9 +316,9 @@ static int s3_fetch(backing_t *b, uint64_t key, uint64_t size, uint32_t version,
     for (int attempt = 0; attempt < 2; attempt++) {
         s3_sink_t sink = {buf, cap, 0, 0};
         long status = 0;
-        uint64_t t0 = now_ns();
+        uint64_t t0 = ic_mono_ns();
         if (s3_request(b, key, NULL, 0, &sink, &status, err, errlen) < 0) return -1;
-        *fetch_ns = now_ns() - t0;
+        *fetch_ns = ic_mono_ns() - t0;
         if (status == 200 && !sink.overflow && sink.len == size) {
             *len = sink.len;
             return 0;
@@ -360,7 +353,7 @@ int backing_fetch(backing_t *b, uint64_t key, uint64_t size, uint32_t version, u
         workload_object_fill(*buf, (size_t)size, key, version);
         if (replace_file(b, path, *buf, (size_t)size, err, errlen) < 0) return -1;
     }
-    uint64_t t0 = now_ns();
+    uint64_t t0 = ic_mono_ns();
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "backing store: cannot open %s: %s", path, strerror(errno));
@@ -384,7 +377,7 @@ int backing_fetch(backing_t *b, uint64_t key, uint64_t size, uint32_t version, u
         got += (size_t)r;
     }
     close(fd);
-    *fetch_ns = now_ns() - t0;
+    *fetch_ns = ic_mono_ns() - t0;
     *len = got;
     return 0;
 }

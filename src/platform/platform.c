@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "placement.h"
 #include "reclaim.h"
@@ -119,13 +120,6 @@ struct platform {
     char **base_env; /* environ minus the variables set per instance; strings borrowed */
     size_t base_env_len;
 };
-
-static int64_t now_mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static int64_t now_wall_ms(void)
 {
@@ -254,7 +248,7 @@ static void finish(platform_t *p, invocation_t *inv, billing_outcome_t outcome, 
 {
     if (inv->state == INV_DONE) return;
     const platform_config_t *cfg = p->cfg;
-    int64_t end_mono = now_mono_us(), end_wall = now_wall_ms();
+    int64_t end_mono = (int64_t)ic_mono_us(), end_wall = now_wall_ms();
     billing_record_t rec = {
         .function = p->fns[inv->fn].name,
         .instance = inv->inst ? inv->inst->id : 0,
@@ -350,7 +344,7 @@ static instance_t *spawn(platform_t *p, size_t fn, invocation_t *inv)
     inst->fn = fn;
     inst->state = INST_STARTING;
     inst->spawn_pending = 1;
-    inst->started_mono_us = inst->last_used_mono_us = now_mono_us();
+    inst->started_mono_us = inst->last_used_mono_us = (int64_t)ic_mono_us();
     inst->started_wall_ms = inst->last_used_wall_ms = now_wall_ms();
     reclaim_rng_seed(&inst->rng, (uint64_t)p->cfg->seed, inst->id);
     inst->refs = 1;
@@ -544,7 +538,7 @@ static void retry_event(platform_t *p, const invocation_t *old)
     inv->attempt = old->attempt + 1;
     inv->refs = 1;
     inv->state = INV_QUEUED;
-    inv->not_before_us = now_mono_us() + p->event_retry_delay_us;
+    inv->not_before_us = (int64_t)ic_mono_us() + p->event_retry_delay_us;
     make_uuid(inv->request_id);
     function_t *f = &p->fns[old->fn];
     inv->next = f->retries;
@@ -633,7 +627,7 @@ static int random_reclaim(platform_t *p, instance_t *i, int64_t now)
 /* Timeouts, init timeouts, idle reclaim and random reclaim. */
 static void enforce_deadlines(platform_t *p)
 {
-    int64_t now = now_mono_us();
+    int64_t now = (int64_t)ic_mono_us();
     const platform_config_t *cfg = p->cfg;
     for (size_t f = 0; f < p->nfns; f++) {
         int killed = 0;
@@ -689,8 +683,7 @@ static void *manager_main(void *arg)
         while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
             reap(p, pid, status);
         enforce_deadlines(p);
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        struct timespec ts = ic_mono_timespec(); /* mgr_cond waits on CLOCK_MONOTONIC */
         ts.tv_nsec += MANAGER_TICK_MS * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {
             ts.tv_sec++;
@@ -971,7 +964,7 @@ static int handoff(platform_t *p, instance_t *inst, platform_event_t *ev)
     ev->body_len = inv->len;
     inv->state = INV_RUNNING;
     inv->started = 1;
-    inv->start_mono_us = now_mono_us();
+    inv->start_mono_us = (int64_t)ic_mono_us();
     inv->start_wall_ms = now_wall_ms();
     inv->deadline_mono_us = inv->start_mono_us + p->cfg->timeout_ms * 1000;
     inv->deadline_wall_ms = inv->start_wall_ms + p->cfg->timeout_ms;
@@ -1007,7 +1000,7 @@ int platform_runtime_next(platform_t *p, uint64_t id, platform_event_t *ev)
         inst->state = inst->inv ? INST_BUSY : INST_IDLE;
         log_info("ready function=%s instance=%llu pid=%d init_ms=%.1f", f->name,
                  (unsigned long long)inst->id, (int)inst->pid,
-                 (double)(now_mono_us() - inst->started_mono_us) / 1000.0);
+                 (double)((int64_t)ic_mono_us() - inst->started_mono_us) / 1000.0);
     }
     if (inst->inv && inst->inv->state == INV_RUNNING) {
         fail(p, inst->inv, BILLING_ERROR, "Runtime.InvalidState",

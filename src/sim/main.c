@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "cost.h"
 #include "reclaim.h"
@@ -415,8 +415,7 @@ int main(int argc, char **argv)
         free_strings(&c);
         return 2;
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0_ns = ic_mono_ns();
     sim_result_t res;
     if (sim_run(&sc, reqs, n, &res, err, sizeof err) < 0) {
         fprintf(stderr, "icsim: %s\n", err);
@@ -424,8 +423,7 @@ int main(int argc, char **argv)
         free_strings(&c);
         return 2;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double wall = (double)(ic_mono_ns() - t0_ns) / 1e9;
     const sim_counts_t *t = &res.total;
     printf("result requests=%zu virtual_s=%.3f wall_s=%.3f events=%" PRIu64 " gets=%" PRIu64
            " hits=%" PRIu64 " misses=%" PRIu64 " hit_ratio=%.4f sets=%" PRIu64 " fills=%" PRIu64
