@@ -1,4 +1,5 @@
-/* clock.h -- the one place that reads the monotonic clock, in the units its callers want. */
+/* clock.h -- the one place that reads the clocks: monotonic (elapsed time) in the units its
+ * callers want, and wall-clock milliseconds (expiry times, billing records). */
 #ifndef IC_COMMON_CLOCK_H
 #define IC_COMMON_CLOCK_H
 
@@ -45,6 +46,15 @@ static inline double ic_mono_ms_double(void)
 {
     struct timespec ts = ic_mono_timespec();
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Milliseconds since the Unix epoch (CLOCK_REALTIME): for times that leave this process (TTLs
+ * stored on nodes, billing records); it may jump, so never measure elapsed time with it. */
+static inline uint64_t ic_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 #endif

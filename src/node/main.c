@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ev.h"
 #include "log.h"
 #include "node.h"
@@ -27,19 +27,13 @@ typedef struct {
     uint64_t invocations;
 } node_t;
 
-static int64_t wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static void make_instance_id(char out[17])
 {
     unsigned char r[8];
     if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
         /* No entropy source: time and pid still tell instances apart. */
-        uint64_t x = (uint64_t)wall_ms() * 2654435761u ^ (uint64_t)getpid();
+        uint64_t x = ic_wall_ms() * 2654435761u ^ (uint64_t)getpid();
         memcpy(r, &x, sizeof r);
     }
     for (int i = 0; i < 8; i++) sprintf(out + 2 * i, "%02x", r[i]);
@@ -49,7 +43,7 @@ static void make_instance_id(char out[17])
 static uint64_t monotonic_deadline(const runtime_invocation_t *inv, uint64_t now)
 {
     if (!inv->deadline_ms) return 0;
-    int64_t left = inv->deadline_ms - wall_ms();
+    int64_t left = inv->deadline_ms - (int64_t)ic_wall_ms();
     return left > 0 ? now + (uint64_t)left : now;
 }
 

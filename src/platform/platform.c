@@ -121,12 +121,6 @@ struct platform {
     size_t base_env_len;
 };
 
-static int64_t now_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void random_bytes(unsigned char *buf, size_t n)
 {
@@ -248,7 +242,7 @@ static void finish(platform_t *p, invocation_t *inv, billing_outcome_t outcome, 
 {
     if (inv->state == INV_DONE) return;
     const platform_config_t *cfg = p->cfg;
-    int64_t end_mono = (int64_t)ic_mono_us(), end_wall = now_wall_ms();
+    int64_t end_mono = (int64_t)ic_mono_us(), end_wall = (int64_t)ic_wall_ms();
     billing_record_t rec = {
         .function = p->fns[inv->fn].name,
         .instance = inv->inst ? inv->inst->id : 0,
@@ -309,7 +303,7 @@ static void fail(platform_t *p, invocation_t *inv, billing_outcome_t outcome, co
     int n;
     if (outcome == BILLING_TIMEOUT) {
         char ts[80];
-        iso_time(now_wall_ms(), ts, sizeof ts);
+        iso_time((int64_t)ic_wall_ms(), ts, sizeof ts);
         n = snprintf(body, sizeof body,
                      "{\"errorMessage\":\"%s %s Task timed out after %.2f seconds\"}", ts,
                      inv->request_id, (double)p->cfg->timeout_ms / 1000.0);
@@ -345,7 +339,7 @@ static instance_t *spawn(platform_t *p, size_t fn, invocation_t *inv)
     inst->state = INST_STARTING;
     inst->spawn_pending = 1;
     inst->started_mono_us = inst->last_used_mono_us = (int64_t)ic_mono_us();
-    inst->started_wall_ms = inst->last_used_wall_ms = now_wall_ms();
+    inst->started_wall_ms = inst->last_used_wall_ms = (int64_t)ic_wall_ms();
     reclaim_rng_seed(&inst->rng, (uint64_t)p->cfg->seed, inst->id);
     inst->refs = 1;
     inst->linked = 1;
@@ -965,7 +959,7 @@ static int handoff(platform_t *p, instance_t *inst, platform_event_t *ev)
     inv->state = INV_RUNNING;
     inv->started = 1;
     inv->start_mono_us = (int64_t)ic_mono_us();
-    inv->start_wall_ms = now_wall_ms();
+    inv->start_wall_ms = (int64_t)ic_wall_ms();
     inv->deadline_mono_us = inv->start_mono_us + p->cfg->timeout_ms * 1000;
     inv->deadline_wall_ms = inv->start_wall_ms + p->cfg->timeout_ms;
     inst->state = INST_BUSY;

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "log.h"
 #include "net.h"
+#include "clock.h"
 #include "proxy.h"
 
 static void on_accept(ev_loop_t *loop, int fd, int events, void *arg)
@@ -137,7 +138,7 @@ int main(int argc, char **argv)
     }
     getrlimit(RLIMIT_NOFILE, &rl);
     srv->start_ms = ev_now_ms();
-    srv->next_version = wall_ms() * 1000; /* versions keep increasing across restarts */
+    srv->next_version = ic_wall_ms() * 1000; /* versions keep increasing across restarts */
     srv->loop = ev_create((int)(rl.rlim_cur > 1 << 20 ? 1 << 20 : rl.rlim_cur));
     if (!srv->loop || meta_table_init(&srv->meta) < 0) {
         fprintf(stderr, "icproxy: out of memory\n");

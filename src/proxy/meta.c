@@ -3,22 +3,16 @@
  * themselves are in metatab.c. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "proxy.h"
 
-uint64_t wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
-}
 
 meta_t *meta_lookup(server_t *srv, const char *key, size_t keylen)
 {
     meta_t *m = meta_find(&srv->meta, key, keylen);
-    if (m && m->expire_ms && m->expire_ms <= wall_ms()) {
+    if (m && m->expire_ms && m->expire_ms <= ic_wall_ms()) {
         srv->meta.expired++;
         meta_drop(srv, m);
         return NULL;
@@ -36,7 +30,7 @@ static void expire_sweep(ev_loop_t *loop, void *arg)
 {
     server_t *srv = arg;
     size_t budget = EXPIRE_SWEEP_SLOTS;
-    uint64_t now = wall_ms();
+    uint64_t now = ic_wall_ms();
     meta_t *m;
     while ((m = meta_expired_next(&srv->meta, now, &budget)) != NULL) {
         srv->meta.expired++;

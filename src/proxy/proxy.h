@@ -523,7 +523,6 @@ struct server {
     uint64_t staged_timer;
 };
 
-uint64_t wall_ms(void);
 uint64_t server_next_version(server_t *srv);
 
 #endif
