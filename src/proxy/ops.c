@@ -72,7 +72,8 @@ int set_prepare_value(op_t *op, const char *value, size_t len)
 
 static void store_check_done(op_t *op);
 
-/* Answers every rider of op with a copy of op's reply, which is whole in op->reply. */
+/* Answers every rider of op with op's reply: a copy of op->reply and, for a large GET, a
+ * reference to the same object buffer (the value is never copied per rider). */
 static void answer_riders(op_t *op)
 {
     while (op->riders) {
@@ -83,6 +84,9 @@ static void answer_riders(op_t *op)
         if (buf_append(&r->reply, buf_head(&op->reply), buf_len(&op->reply)) < 0) {
             buf_clear(&r->reply);
             resp_add_error(&r->reply, "ERR out of memory");
+        } else if (op->reply_ref) {
+            r->reply_ref = objbuf_ref(op->reply_ref);
+            r->reply_ref_len = op->reply_ref_len;
         }
         client_on_op_done(r);
         op_unref(r);
@@ -653,17 +657,16 @@ static int lost_chunks(op_t *op)
 
 /* ---- Redis GET: chunks are read into op->obj, decoded if needed, sent as one bulk ---- */
 
-/* Values up to this size are copied into op->reply; larger ones go out by reference. Riders ride
- * only reads of the former, whose whole reply they can copy. */
+/* Values up to this size are copied into op->reply; larger ones go out by reference. */
 #define GET_COPY_MAX 8192
 
-/* A GET of a small object that another GET is already reading at the same version rides on
- * that read: one node round trip answers every GET of a hot key that arrives while it is under
- * way. The version is the current one now, so the carrier's answer is one this GET may give.
- * Returns 1 if op rides (it is answered with the carrier), 0 if it reads for itself. */
+/* A GET of an object that another GET is already reading at the same version rides on that
+ * read: one read of the chunks answers every GET of a hot key that arrives while it is under
+ * way (a large value is then written to every rider from the same buffer). The version is the
+ * current one now, so the carrier's answer is one this GET may give. Returns 1 if op rides (it
+ * is answered with the carrier), 0 if it reads for itself. */
 static int get_ride(server_t *srv, op_t *op)
 {
-    if (op->size > GET_COPY_MAX) return 0;
     op_t *carrier = opindex_find(&srv->readers, op->key, op->keylen, op->version);
     if (!carrier || carrier->finished) {
         opindex_add(&srv->readers, op); /* out of memory: no one rides, nothing else changes */

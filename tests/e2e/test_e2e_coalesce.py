@@ -101,6 +101,57 @@ class CoalesceTest(unittest.TestCase):
         self.assertGreater(stat(w, "gets_coalesced"), coalesced_before,
                            "no GET rode on another: the test did not exercise coalescing")
 
+    def test_hot_large_key_reads_share_one_buffer(self):
+        """GETs of a hot 1 MiB object ride on one read too (the riders are written from the same
+        buffer); with a writer overwriting it, no reader sees a value older than one already
+        written, nor a torn one."""
+        size = 1 << 20
+        w = self.client()
+        w.set("bighot", value("b", 0, size))
+        completed = [0]
+        errors = []
+        before = stat(w, "gets_coalesced")
+        stop = threading.Event()
+
+        def writer():
+            n = 0
+            while not stop.is_set() and n < 60:
+                n += 1
+                w.set("bighot", value("b", n, size))
+                completed[0] = n
+
+        def reader():
+            r = self.client()
+            try:
+                for _ in range(6):
+                    floor = completed[0]
+                    p = r.pipeline(transaction=False)
+                    for _ in range(6):
+                        p.get("bighot")
+                    last = floor
+                    for v in p.execute():
+                        if len(v) != size:
+                            errors.append("size %d" % len(v))
+                            continue
+                        _, n = parse(v)
+                        if n < last:
+                            errors.append("read %d after %d" % (n, last))
+                        last = n
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+
+        wt = threading.Thread(target=writer)
+        readers = [threading.Thread(target=reader) for _ in range(6)]
+        wt.start()
+        for t in readers:
+            t.start()
+        for t in readers:
+            t.join(timeout=120)
+        stop.set()
+        wt.join(timeout=60)
+        self.assertEqual(errors, [])
+        self.assertGreater(stat(w, "gets_coalesced"), before)
+
     def test_pipelined_sets_of_one_key(self):
         r = self.client()
         before = stat(r, "sets_coalesced")
