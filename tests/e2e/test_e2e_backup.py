@@ -261,9 +261,11 @@ class SignedInvokeTest(unittest.TestCase):
     KEY = "AKIDSIGNEDTEST"
     TOKEN = "session-token-of-the-role"
 
-    def run_backups(self, node_env):
+    def run_backups(self, node_env, backup_invocations=0):
         """Starts the platform with node_env for its instances, a signing proxy against it, writes
-        a few objects and waits for two backups to end. Returns INFO and the platform's log."""
+        a few objects and waits for two backups to end (and for INFO to show at least
+        backup_invocations of the platform's backup invocations: its figures come from the
+        platform and may trail). Returns INFO and the platform's log."""
         env = dict(os.environ, IC_NODE_RESERVED_MB="16", IC_NODE_LOG_LEVEL="info")
         for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             env.pop(k, None)
@@ -295,6 +297,8 @@ class SignedInvokeTest(unittest.TestCase):
                          >= 2, timeout=40, what="two backups ended")
                 for k, v in vals.items():
                     self.assertEqual(r.get(k), v, k)
+                wait_for(lambda: r.info("all").get("platform_requests_backup", 0)
+                         >= backup_invocations, timeout=20, what="the platform's backup count")
                 info = r.info("all")
         finally:
             for k, v in saved.items():
@@ -314,7 +318,7 @@ class SignedInvokeTest(unittest.TestCase):
         info, _ = self.run_backups({"AWS_ACCESS_KEY_ID": self.KEY,
                                     "AWS_SECRET_ACCESS_KEY": "function-secret",
                                     "AWS_SESSION_TOKEN": self.TOKEN,
-                                    "AWS_REGION": "us-east-1"})
+                                    "AWS_REGION": "us-east-1"}, backup_invocations=2)
         self.assertGreaterEqual(info["backups_ok"], 2, info)
         self.assertEqual(info["backups_failed"], 0)
         self.assertGreaterEqual(info["platform_requests_backup"], 2)
