@@ -54,11 +54,13 @@ class CoalesceTest(unittest.TestCase):
     def client(self):
         return redis.Redis(port=self.port, socket_timeout=30)
 
-    def test_hot_key_reads_are_linearizable(self):
-        """One writer overwrites a key in sequence; eight readers pipeline GETs of it. Every GET
-        returns a value at least as new as the last SET completed before the GET was sent."""
+    def hot_reads(self, key, size, writes, readers, rounds, depth):
+        """One writer overwrites `key` with `writes` values of `size` bytes in sequence while
+        `readers` clients each pipeline `rounds` batches of `depth` GETs of it. Every GET must
+        return a whole value at least as new as the last SET completed before its batch was sent
+        (or seen earlier in the batch), and some GET must have ridden on another."""
         w = self.client()
-        w.set("hot", value("w", 0))
+        w.set(key, value("w", 0, size))
         completed = [0]  # the newest n whose SET has returned
         stop = threading.Event()
         errors = []
@@ -66,21 +68,23 @@ class CoalesceTest(unittest.TestCase):
 
         def writer():
             n = 0
-            while not stop.is_set() and n < 3000:
+            while not stop.is_set() and n < writes:
                 n += 1
-                w.set("hot", value("w", n))
+                w.set(key, value("w", n, size))
                 completed[0] = n
 
         def reader():
             r = self.client()
             try:
-                for _ in range(40):
-                    floor = completed[0]
+                for _ in range(rounds):
+                    last = completed[0]
                     p = r.pipeline(transaction=False)
-                    for _ in range(16):
-                        p.get("hot")
-                    last = floor
+                    for _ in range(depth):
+                        p.get(key)
                     for v in p.execute():
+                        if len(v) != size:
+                            errors.append("a value of %d bytes" % len(v))
+                            continue
                         _, n = parse(v)
                         if n < last:
                             errors.append("read %d after %d was complete or seen" % (n, last))
@@ -89,11 +93,11 @@ class CoalesceTest(unittest.TestCase):
                 errors.append(repr(e))
 
         wt = threading.Thread(target=writer)
-        readers = [threading.Thread(target=reader) for _ in range(8)]
+        threads = [threading.Thread(target=reader) for _ in range(readers)]
         wt.start()
-        for t in readers:
+        for t in threads:
             t.start()
-        for t in readers:
+        for t in threads:
             t.join(timeout=120)
         stop.set()
         wt.join(timeout=60)
@@ -101,56 +105,12 @@ class CoalesceTest(unittest.TestCase):
         self.assertGreater(stat(w, "gets_coalesced"), coalesced_before,
                            "no GET rode on another: the test did not exercise coalescing")
 
+    def test_hot_key_reads_are_linearizable(self):
+        self.hot_reads("hot", 200, writes=3000, readers=8, rounds=40, depth=16)
+
     def test_hot_large_key_reads_share_one_buffer(self):
-        """GETs of a hot 1 MiB object ride on one read too (the riders are written from the same
-        buffer); with a writer overwriting it, no reader sees a value older than one already
-        written, nor a torn one."""
-        size = 1 << 20
-        w = self.client()
-        w.set("bighot", value("b", 0, size))
-        completed = [0]
-        errors = []
-        before = stat(w, "gets_coalesced")
-        stop = threading.Event()
-
-        def writer():
-            n = 0
-            while not stop.is_set() and n < 60:
-                n += 1
-                w.set("bighot", value("b", n, size))
-                completed[0] = n
-
-        def reader():
-            r = self.client()
-            try:
-                for _ in range(6):
-                    floor = completed[0]
-                    p = r.pipeline(transaction=False)
-                    for _ in range(6):
-                        p.get("bighot")
-                    last = floor
-                    for v in p.execute():
-                        if len(v) != size:
-                            errors.append("size %d" % len(v))
-                            continue
-                        _, n = parse(v)
-                        if n < last:
-                            errors.append("read %d after %d" % (n, last))
-                        last = n
-            except Exception as e:  # noqa: BLE001
-                errors.append(repr(e))
-
-        wt = threading.Thread(target=writer)
-        readers = [threading.Thread(target=reader) for _ in range(6)]
-        wt.start()
-        for t in readers:
-            t.start()
-        for t in readers:
-            t.join(timeout=120)
-        stop.set()
-        wt.join(timeout=60)
-        self.assertEqual(errors, [])
-        self.assertGreater(stat(w, "gets_coalesced"), before)
+        """Riders of a 1 MiB object are written from the carrier's buffer: none is torn."""
+        self.hot_reads("bighot", 1 << 20, writes=60, readers=6, rounds=6, depth=6)
 
     def test_pipelined_sets_of_one_key(self):
         r = self.client()
