@@ -83,12 +83,12 @@ static series_result_t run_series(const bench_options_t *opt, const char *name, 
         if (fn(ctx, op) != 0) return r;
     double *samples = calloc((size_t)opt->runs, sizeof(double));
     if (!samples) return r;
-    double start = ic_mono_ms_double();
+    double start = clock_mono_ms_double();
     int n = 0;
-    while (n < opt->runs && ic_mono_ms_double() - start < opt->series_seconds * 1e3) {
-        double t0 = ic_mono_ms_double();
+    while (n < opt->runs && clock_mono_ms_double() - start < opt->series_seconds * 1e3) {
+        double t0 = clock_mono_ms_double();
         if (fn(ctx, op) != 0) break;
-        samples[n++] = ic_mono_ms_double() - t0;
+        samples[n++] = clock_mono_ms_double() - t0;
     }
     if (n > 0) {
         qsort(samples, (size_t)n, sizeof(double), cmp_double);

@@ -54,8 +54,8 @@ int main(int argc, char **argv)
     size_t cap = 0;
     long done = 0;
     unsigned long long bytes = 0;
-    double t0 = ic_mono_s_double(), end = t0 + seconds;
-    while (done < requests && ic_mono_s_double() < end) {
+    double t0 = clock_mono_s_double(), end = t0 + seconds;
+    while (done < requests && clock_mono_s_double() < end) {
         if (send(fd, cmd, (size_t)cmdlen, MSG_NOSIGNAL) != cmdlen) goto lost;
         /* The header byte by byte is too slow; read a small peek and keep what follows it. */
         char head[HEADER_MAX];
@@ -84,7 +84,7 @@ int main(int argc, char **argv)
         bytes += (unsigned long long)len;
         done++;
     }
-    double secs = ic_mono_s_double() - t0;
+    double secs = clock_mono_s_double() - t0;
     printf("rawget gets=%ld seconds=%.3f req_per_s=%.1f mib_per_s=%.1f\n", done, secs,
            done / secs, bytes / 1048576.0 / secs);
     free(buf);

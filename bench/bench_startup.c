@@ -33,9 +33,9 @@ static long rss_kib(pid_t pid) {
 /* Stops the child with SIGTERM, then SIGKILL if it has not exited within grace_ms. */
 static void stop_child(pid_t pid, int grace_ms) {
     kill(pid, SIGTERM);
-    double deadline = ic_mono_ms_double() + grace_ms;
+    double deadline = clock_mono_ms_double() + grace_ms;
     int status;
-    while (ic_mono_ms_double() < deadline) {
+    while (clock_mono_ms_double() < deadline) {
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid || (r < 0 && errno == ECHILD)) return;
         usleep(10000);
@@ -51,7 +51,7 @@ static double one_run(char **argv, const char *pattern, int timeout_ms, int ling
                       int print_banner, long *rss_out) {
     int fds[2];
     if (pipe(fds) != 0) return -1;
-    double t0 = ic_mono_ms_double();
+    double t0 = clock_mono_ms_double();
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
@@ -67,9 +67,9 @@ static double one_run(char **argv, const char *pattern, int timeout_ms, int ling
     char buf[16384];
     size_t len = 0;
     double ready = -1, stop_at = t0 + timeout_ms;
-    while (ic_mono_ms_double() < stop_at && len < sizeof buf - 1) {
+    while (clock_mono_ms_double() < stop_at && len < sizeof buf - 1) {
         struct pollfd pfd = {fds[0], POLLIN, 0};
-        int wait = (int)(stop_at - ic_mono_ms_double());
+        int wait = (int)(stop_at - clock_mono_ms_double());
         if (poll(&pfd, 1, wait > 0 ? wait : 0) <= 0) continue;
         ssize_t r = read(fds[0], buf + len, sizeof buf - 1 - len);
         if (r <= 0) break;
@@ -78,9 +78,9 @@ static double one_run(char **argv, const char *pattern, int timeout_ms, int ling
         if (ready < 0) {
             char *hit = strstr(buf, pattern);
             if (hit && strchr(hit, '\n')) {
-                ready = ic_mono_ms_double() - t0;
+                ready = clock_mono_ms_double() - t0;
                 *rss_out = rss_kib(pid);
-                stop_at = ic_mono_ms_double() + linger_ms;
+                stop_at = clock_mono_ms_double() + linger_ms;
             }
         }
     }

@@ -316,9 +316,9 @@ static int s3_fetch(backing_t *b, uint64_t key, uint64_t size, uint32_t version,
     for (int attempt = 0; attempt < 2; attempt++) {
         s3_sink_t sink = {buf, cap, 0, 0};
         long status = 0;
-        uint64_t t0 = ic_mono_ns();
+        uint64_t t0 = clock_mono_ns();
         if (s3_request(b, key, NULL, 0, &sink, &status, err, errlen) < 0) return -1;
-        *fetch_ns = ic_mono_ns() - t0;
+        *fetch_ns = clock_mono_ns() - t0;
         if (status == 200 && !sink.overflow && sink.len == size) {
             *len = sink.len;
             return 0;
@@ -353,7 +353,7 @@ int backing_fetch(backing_t *b, uint64_t key, uint64_t size, uint32_t version, u
         workload_object_fill(*buf, (size_t)size, key, version);
         if (replace_file(b, path, *buf, (size_t)size, err, errlen) < 0) return -1;
     }
-    uint64_t t0 = ic_mono_ns();
+    uint64_t t0 = clock_mono_ns();
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "backing store: cannot open %s: %s", path, strerror(errno));
@@ -377,7 +377,7 @@ int backing_fetch(backing_t *b, uint64_t key, uint64_t size, uint32_t version, u
         got += (size_t)r;
     }
     close(fd);
-    *fetch_ns = ic_mono_ns() - t0;
+    *fetch_ns = clock_mono_ns() - t0;
     *len = got;
     return 0;
 }

@@ -233,7 +233,7 @@ static void on_signal(int sig)
 static void sleep_until(uint64_t t_ns)
 {
     uint64_t now;
-    while ((now = ic_mono_ns()) < t_ns && !atomic_load(&stop_requested)) {
+    while ((now = clock_mono_ns()) < t_ns && !atomic_load(&stop_requested)) {
         uint64_t d = t_ns - now;
         if (d > 100000000) d = 100000000; /* wake up to notice Ctrl-C */
         struct timespec ts = {(time_t)(d / 1000000000), (long)(d % 1000000000)};
@@ -286,9 +286,9 @@ static void do_set(worker_t *w, uint64_t idx, const request_t *r, const char *ke
         w->tally.out_of_memory = 1;
         return;
     }
-    uint64_t t0 = ic_mono_ns();
+    uint64_t t0 = clock_mono_ns();
     int rc = target_set(w->conn, key, keylen, v, size, err, sizeof err);
-    uint64_t ns = ic_mono_ns() - t0;
+    uint64_t ns = clock_mono_ns() - t0;
     w->tally.sets++;
     if (rc == TARGET_STORED) {
         w->tally.bytes_written += size;
@@ -310,12 +310,12 @@ static void do_fill(worker_t *w, uint64_t idx, const request_t *r, const char *k
 {
     char err[256];
     size_t len = 0;
-    uint64_t ns = 0, t0 = ic_mono_ns();
+    uint64_t ns = 0, t0 = clock_mono_ns();
     if (backing_fetch(w->run->backing, r->key, r->size, r->version, &w->value, &w->value_cap,
                       &len, &ns, err, sizeof err) < 0) {
         w->tally.errors++;
         snprintf(w->last_error, sizeof w->last_error, "%s", err);
-        csv_row(w, idx, OP_FETCH, r, "error", t0, ic_mono_ns() - t0);
+        csv_row(w, idx, OP_FETCH, r, "error", t0, clock_mono_ns() - t0);
         return;
     }
     w->tally.fetches++;
@@ -346,9 +346,9 @@ static void do_get(worker_t *w, uint64_t idx, const request_t *r, const char *ke
     const void *value = NULL;
     size_t len = 0;
     workload_verify_begin(&w->verify, r->key);
-    uint64_t t0 = ic_mono_ns();
+    uint64_t t0 = clock_mono_ns();
     int rc = target_get(w->conn, key, keylen, &value, &len, err, sizeof err);
-    uint64_t ns = ic_mono_ns() - t0;
+    uint64_t ns = clock_mono_ns() - t0;
     w->tally.gets++;
     const char *result;
     if (rc == TARGET_HIT) {
@@ -392,7 +392,7 @@ static void *worker_main(void *arg)
         if (atomic_load(&stop_requested)) break;
         uint64_t idx = atomic_fetch_add(&run->next, 1);
         if (idx >= run->w->limit) break;
-        if (run->deadline_ns && ic_mono_ns() >= run->deadline_ns) break;
+        if (run->deadline_ns && clock_mono_ns() >= run->deadline_ns) break;
         request_t r;
         request_at(run->w, idx, &r);
         if (r.at > 0) sleep_until(run->start_ns + (uint64_t)(r.at * 1e9));
@@ -447,7 +447,7 @@ static void merge(tally_t *into, tally_t *from)
 static void progress(const run_t *run, int final)
 {
     uint64_t done = atomic_load(&run->done);
-    double secs = (ic_mono_ns() - run->start_ns) / 1e9;
+    double secs = (clock_mono_ns() - run->start_ns) / 1e9;
     char total[32] = "";
     if (run->w->limit != UINT64_MAX) snprintf(total, sizeof total, "/%" PRIu64, run->w->limit);
     fprintf(stderr, "\r%-32s %10" PRIu64 "%s requests %8.1f s %10.0f req/s%s", run->target->spec,
@@ -497,7 +497,7 @@ static int run_target(const workload_t *w, const target_t *t, int index, FILE *c
         }
     }
     res->meter = start_meter(cfg, t);
-    run.start_ns = ic_mono_ns();
+    run.start_ns = clock_mono_ns();
     run.deadline_ns =
         cfg->duration_ms > 0 ? run.start_ns + (uint64_t)cfg->duration_ms * 1000000 : 0;
     int started = 0;
@@ -524,7 +524,7 @@ static int run_target(const workload_t *w, const target_t *t, int index, FILE *c
     }
     for (int i = 0; i < n; i++)
         if (workers[i].conn) pthread_join(workers[i].thread, NULL);
-    res->seconds = (ic_mono_ns() - run.start_ns) / 1e9;
+    res->seconds = (clock_mono_ns() - run.start_ns) / 1e9;
     if (tty && started > 0) progress(&run, 1);
     if (res->meter &&
         meter_finish(res->meter, atomic_load(&stop_requested) ? 0 : (int)cfg->cost_settle_ms) < 0) {

@@ -83,7 +83,7 @@ static void *sampler_main(void *arg)
         cost_counters_t c;
         char err[256];
         int rc = read_info(&m->conn, &c, err, sizeof err);
-        double t = ic_mono_s_double() - m->start_s;
+        double t = clock_mono_s_double() - m->start_s;
         pthread_mutex_lock(&m->lock);
         if (rc != 0) break; /* the final reading will say whether INFO still works */
         add_sample(m, &c, t);
@@ -116,7 +116,7 @@ meter_t *meter_start(const char *host, int port, int interval_ms, int timeout_ms
     int rc = read_info(&m->conn, &c, err, errlen);
     if (rc == 1) *not_icproxy = 1;
     if (rc != 0) goto fail;
-    m->start_s = ic_mono_s_double();
+    m->start_s = clock_mono_s_double();
     add_sample(m, &c, 0);
     if (pthread_create(&m->thread, NULL, sampler_main, m) != 0) {
         snprintf(err, errlen, "cannot start the INFO sampling thread");
@@ -137,7 +137,7 @@ static void sleep_ms(int ms)
 
 int meter_finish(meter_t *m, int settle_ms)
 {
-    double end = ic_mono_s_double();
+    double end = clock_mono_s_double();
     pthread_mutex_lock(&m->lock);
     m->stop = 1;
     pthread_cond_signal(&m->wake);
@@ -151,7 +151,7 @@ int meter_finish(meter_t *m, int settle_ms)
         cost_counters_t c;
         char err[256];
         if (read_info(&m->conn, &c, err, sizeof err) != 0) return -1;
-        double now = ic_mono_s_double();
+        double now = clock_mono_s_double();
         if (c.nodes_awake + c.nodes_invoking == 0) {
             if (quiet_since == 0) quiet_since = now;
         } else {

@@ -74,7 +74,7 @@ trace_format_t trace_parser_format(const trace_parser_t *p)
 
 uint64_t trace_key_hash(const char *s, size_t len)
 {
-    return ic_fnv1a64(s, len);
+    return hash_fnv1a64(s, len);
 }
 
 /* Reads exactly n digits at s into *v. */

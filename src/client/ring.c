@@ -8,7 +8,7 @@
 
 uint64_t icc_hash(const void *p, size_t n)
 {
-    uint64_t h = ic_fnv1a64(p, n);
+    uint64_t h = hash_fnv1a64(p, n);
     /* FNV alone clusters keys that differ only in their last bytes ("key1", "key2"). */
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;

@@ -8,7 +8,7 @@
 
 /* CLOCK_MONOTONIC never jumps with wall-clock changes, so differences are true elapsed time.
  * The origin is arbitrary (usually boot): only compare readings from this machine's clock. */
-static inline struct timespec ic_mono_timespec(void)
+static inline struct timespec clock_mono_timespec(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -16,41 +16,41 @@ static inline struct timespec ic_mono_timespec(void)
 }
 
 /* Integer readings, each truncated toward zero to its unit. */
-static inline uint64_t ic_mono_ns(void)
+static inline uint64_t clock_mono_ns(void)
 {
-    struct timespec ts = ic_mono_timespec();
+    struct timespec ts = clock_mono_timespec();
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static inline uint64_t ic_mono_us(void)
+static inline uint64_t clock_mono_us(void)
 {
-    struct timespec ts = ic_mono_timespec();
+    struct timespec ts = clock_mono_timespec();
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static inline uint64_t ic_mono_ms(void)
+static inline uint64_t clock_mono_ms(void)
 {
-    struct timespec ts = ic_mono_timespec();
+    struct timespec ts = clock_mono_timespec();
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* Fractional readings for the benchmarks' reports: seconds and nanoseconds are added as doubles,
  * so short intervals keep their sub-unit part. */
-static inline double ic_mono_s_double(void)
+static inline double clock_mono_s_double(void)
 {
-    struct timespec ts = ic_mono_timespec();
+    struct timespec ts = clock_mono_timespec();
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static inline double ic_mono_ms_double(void)
+static inline double clock_mono_ms_double(void)
 {
-    struct timespec ts = ic_mono_timespec();
+    struct timespec ts = clock_mono_timespec();
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME): for times that leave this process (TTLs
  * stored on nodes, billing records); it may jump, so never measure elapsed time with it. */
-static inline uint64_t ic_wall_ms(void)
+static inline uint64_t clock_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

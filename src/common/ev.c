@@ -37,7 +37,7 @@ struct ev_loop {
 
 uint64_t ev_now_us(void)
 {
-    return ic_mono_us();
+    return clock_mono_us();
 }
 
 uint64_t ev_now_ms(void)

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-static inline uint64_t ic_fnv1a64(const void *p, size_t n)
+static inline uint64_t hash_fnv1a64(const void *p, size_t n)
 {
     const unsigned char *s = p;
     uint64_t h = UINT64_C(0xcbf29ce484222325);

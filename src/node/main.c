@@ -33,7 +33,7 @@ static void make_instance_id(char out[17])
     unsigned char r[8];
     if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
         /* No entropy source: time and pid still tell instances apart. */
-        uint64_t x = ic_wall_ms() * 2654435761u ^ (uint64_t)getpid();
+        uint64_t x = clock_wall_ms() * 2654435761u ^ (uint64_t)getpid();
         memcpy(r, &x, sizeof r);
     }
     for (int i = 0; i < 8; i++) sprintf(out + 2 * i, "%02x", r[i]);
@@ -43,7 +43,7 @@ static void make_instance_id(char out[17])
 static uint64_t monotonic_deadline(const runtime_invocation_t *inv, uint64_t now)
 {
     if (!inv->deadline_ms) return 0;
-    int64_t left = inv->deadline_ms - (int64_t)ic_wall_ms();
+    int64_t left = inv->deadline_ms - (int64_t)clock_wall_ms();
     return left > 0 ? now + (uint64_t)left : now;
 }
 

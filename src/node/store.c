@@ -124,7 +124,7 @@ size_t store_entry_cost(size_t key_len, size_t body_len)
 /* FNV-1a over the key, then the index and version mixed in. */
 uint64_t store_hash(const char *key, size_t key_len, uint32_t index, uint64_t version)
 {
-    uint64_t h = ic_fnv1a64(key, key_len);
+    uint64_t h = hash_fnv1a64(key, key_len);
     h ^= ((uint64_t)index << 32) ^ version;
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;

@@ -84,6 +84,6 @@ uint64_t throttle_straggler_next(throttle_straggler_t *s)
 uint64_t throttle_seed_mix(uint64_t seed, const char *name)
 {
     const char *text = name ? name : "";
-    uint64_t s = seed ^ ic_fnv1a64(text, strlen(text));
+    uint64_t s = seed ^ hash_fnv1a64(text, strlen(text));
     return splitmix64(&s);
 }

@@ -242,7 +242,7 @@ static void finish(platform_t *p, invocation_t *inv, billing_outcome_t outcome, 
 {
     if (inv->state == INV_DONE) return;
     const platform_config_t *cfg = p->cfg;
-    int64_t end_mono = (int64_t)ic_mono_us(), end_wall = (int64_t)ic_wall_ms();
+    int64_t end_mono = (int64_t)clock_mono_us(), end_wall = (int64_t)clock_wall_ms();
     billing_record_t rec = {
         .function = p->fns[inv->fn].name,
         .instance = inv->inst ? inv->inst->id : 0,
@@ -303,7 +303,7 @@ static void fail(platform_t *p, invocation_t *inv, billing_outcome_t outcome, co
     int n;
     if (outcome == BILLING_TIMEOUT) {
         char ts[80];
-        iso_time((int64_t)ic_wall_ms(), ts, sizeof ts);
+        iso_time((int64_t)clock_wall_ms(), ts, sizeof ts);
         n = snprintf(body, sizeof body,
                      "{\"errorMessage\":\"%s %s Task timed out after %.2f seconds\"}", ts,
                      inv->request_id, (double)p->cfg->timeout_ms / 1000.0);
@@ -338,8 +338,8 @@ static instance_t *spawn(platform_t *p, size_t fn, invocation_t *inv)
     inst->fn = fn;
     inst->state = INST_STARTING;
     inst->spawn_pending = 1;
-    inst->started_mono_us = inst->last_used_mono_us = (int64_t)ic_mono_us();
-    inst->started_wall_ms = inst->last_used_wall_ms = (int64_t)ic_wall_ms();
+    inst->started_mono_us = inst->last_used_mono_us = (int64_t)clock_mono_us();
+    inst->started_wall_ms = inst->last_used_wall_ms = (int64_t)clock_wall_ms();
     reclaim_rng_seed(&inst->rng, (uint64_t)p->cfg->seed, inst->id);
     inst->refs = 1;
     inst->linked = 1;
@@ -532,7 +532,7 @@ static void retry_event(platform_t *p, const invocation_t *old)
     inv->attempt = old->attempt + 1;
     inv->refs = 1;
     inv->state = INV_QUEUED;
-    inv->not_before_us = (int64_t)ic_mono_us() + p->event_retry_delay_us;
+    inv->not_before_us = (int64_t)clock_mono_us() + p->event_retry_delay_us;
     make_uuid(inv->request_id);
     function_t *f = &p->fns[old->fn];
     inv->next = f->retries;
@@ -621,7 +621,7 @@ static int random_reclaim(platform_t *p, instance_t *i, int64_t now)
 /* Timeouts, init timeouts, idle reclaim and random reclaim. */
 static void enforce_deadlines(platform_t *p)
 {
-    int64_t now = (int64_t)ic_mono_us();
+    int64_t now = (int64_t)clock_mono_us();
     const platform_config_t *cfg = p->cfg;
     for (size_t f = 0; f < p->nfns; f++) {
         int killed = 0;
@@ -677,7 +677,7 @@ static void *manager_main(void *arg)
         while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
             reap(p, pid, status);
         enforce_deadlines(p);
-        struct timespec ts = ic_mono_timespec(); /* mgr_cond waits on CLOCK_MONOTONIC */
+        struct timespec ts = clock_mono_timespec(); /* mgr_cond waits on CLOCK_MONOTONIC */
         ts.tv_nsec += MANAGER_TICK_MS * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {
             ts.tv_sec++;
@@ -958,8 +958,8 @@ static int handoff(platform_t *p, instance_t *inst, platform_event_t *ev)
     ev->body_len = inv->len;
     inv->state = INV_RUNNING;
     inv->started = 1;
-    inv->start_mono_us = (int64_t)ic_mono_us();
-    inv->start_wall_ms = (int64_t)ic_wall_ms();
+    inv->start_mono_us = (int64_t)clock_mono_us();
+    inv->start_wall_ms = (int64_t)clock_wall_ms();
     inv->deadline_mono_us = inv->start_mono_us + p->cfg->timeout_ms * 1000;
     inv->deadline_wall_ms = inv->start_wall_ms + p->cfg->timeout_ms;
     inst->state = INST_BUSY;
@@ -994,7 +994,7 @@ int platform_runtime_next(platform_t *p, uint64_t id, platform_event_t *ev)
         inst->state = inst->inv ? INST_BUSY : INST_IDLE;
         log_info("ready function=%s instance=%llu pid=%d init_ms=%.1f", f->name,
                  (unsigned long long)inst->id, (int)inst->pid,
-                 (double)((int64_t)ic_mono_us() - inst->started_mono_us) / 1000.0);
+                 (double)((int64_t)clock_mono_us() - inst->started_mono_us) / 1000.0);
     }
     if (inst->inv && inst->inv->state == INV_RUNNING) {
         fail(p, inst->inv, BILLING_ERROR, "Runtime.InvalidState",

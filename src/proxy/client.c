@@ -335,7 +335,7 @@ static void cmd_exists_strlen_ttl(client_t *c, op_t *op, int which, int argc, co
     else if (!m->expire_ms)
         resp_add_int(&op->reply, -1);
     else {
-        int64_t left = (int64_t)(m->expire_ms - ic_wall_ms());
+        int64_t left = (int64_t)(m->expire_ms - clock_wall_ms());
         if (left < 0) left = 0;
         resp_add_int(&op->reply, which == 2 ? (left + 500) / 1000 : left);
     }
@@ -367,9 +367,9 @@ static int parse_set_options(op_t *op, int argc, const char **argv, const size_t
                 return -1;
             }
             if (arg_is(a, l, "EX"))
-                op->expire_ms = (int64_t)ic_wall_ms() + v * 1000;
+                op->expire_ms = (int64_t)clock_wall_ms() + v * 1000;
             else if (arg_is(a, l, "PX"))
-                op->expire_ms = (int64_t)ic_wall_ms() + v;
+                op->expire_ms = (int64_t)clock_wall_ms() + v;
             else if (arg_is(a, l, "EXAT"))
                 op->expire_ms = v * 1000;
             else

@@ -138,7 +138,7 @@ int main(int argc, char **argv)
     }
     getrlimit(RLIMIT_NOFILE, &rl);
     srv->start_ms = ev_now_ms();
-    srv->next_version = ic_wall_ms() * 1000; /* versions keep increasing across restarts */
+    srv->next_version = clock_wall_ms() * 1000; /* versions keep increasing across restarts */
     srv->loop = ev_create((int)(rl.rlim_cur > 1 << 20 ? 1 << 20 : rl.rlim_cur));
     if (!srv->loop || meta_table_init(&srv->meta) < 0) {
         fprintf(stderr, "icproxy: out of memory\n");

@@ -12,7 +12,7 @@
 meta_t *meta_lookup(server_t *srv, const char *key, size_t keylen)
 {
     meta_t *m = meta_find(&srv->meta, key, keylen);
-    if (m && m->expire_ms && m->expire_ms <= ic_wall_ms()) {
+    if (m && m->expire_ms && m->expire_ms <= clock_wall_ms()) {
         srv->meta.expired++;
         meta_drop(srv, m);
         return NULL;
@@ -30,7 +30,7 @@ static void expire_sweep(ev_loop_t *loop, void *arg)
 {
     server_t *srv = arg;
     size_t budget = EXPIRE_SWEEP_SLOTS;
-    uint64_t now = ic_wall_ms();
+    uint64_t now = clock_wall_ms();
     meta_t *m;
     while ((m = meta_expired_next(&srv->meta, now, &budget)) != NULL) {
         srv->meta.expired++;

@@ -10,7 +10,7 @@
 /* FNV-1a, 64-bit: short keys, no adversarial-collision concerns beyond chain length. */
 uint64_t meta_hash(const char *key, size_t keylen)
 {
-    return ic_fnv1a64(key, keylen);
+    return hash_fnv1a64(key, keylen);
 }
 
 int meta_table_init(meta_table_t *t)

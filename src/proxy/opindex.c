@@ -20,7 +20,7 @@ void opindex_free(opindex_t *x)
 
 static uint64_t op_hash(const char *key, size_t keylen, uint64_t version)
 {
-    return ic_fnv1a64(key, keylen) ^ (version * 0x9e3779b97f4a7c15ULL);
+    return hash_fnv1a64(key, keylen) ^ (version * 0x9e3779b97f4a7c15ULL);
 }
 
 /* Doubles the table once it holds as many ops as buckets; a failed grow keeps longer chains. */

@@ -415,7 +415,7 @@ int main(int argc, char **argv)
         free_strings(&c);
         return 2;
     }
-    uint64_t t0_ns = ic_mono_ns();
+    uint64_t t0_ns = clock_mono_ns();
     sim_result_t res;
     if (sim_run(&sc, reqs, n, &res, err, sizeof err) < 0) {
         fprintf(stderr, "icsim: %s\n", err);
@@ -423,7 +423,7 @@ int main(int argc, char **argv)
         free_strings(&c);
         return 2;
     }
-    double wall = (double)(ic_mono_ns() - t0_ns) / 1e9;
+    double wall = (double)(clock_mono_ns() - t0_ns) / 1e9;
     const sim_counts_t *t = &res.total;
     printf("result requests=%zu virtual_s=%.3f wall_s=%.3f events=%" PRIu64 " gets=%" PRIu64
            " hits=%" PRIu64 " misses=%" PRIu64 " hit_ratio=%.4f sets=%" PRIu64 " fills=%" PRIu64

@@ -76,7 +76,7 @@ static void test_expiry(void **state)
 {
     server_t *srv = make_server(4, 1 << 30);
     meta_t *m = store(srv, "ttl", 1, 1, 64);
-    m->expire_ms = ic_wall_ms() - 1;
+    m->expire_ms = clock_wall_ms() - 1;
     assert_null(meta_lookup(srv, "ttl", 3));
     assert_int_equal(srv->meta.count, 0);
     assert_int_equal(srv->meta.expired, 1);
