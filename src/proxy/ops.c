@@ -968,14 +968,29 @@ static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
     node_park(q->node, q);
 }
 
+static void request_chunk(op_t *op, int i);
+
 /* CGET answered without a body: the node lacks the chunk, or failed. */
 static void chunk_missing(nreq_t *q, nres_t res, const char *err)
 {
     op_t *op = q->op;
-    if (res == NRES_MISSING)
-        mark_lost(op, q->slot);
-    else if (!op->finished)
-        op->slot_state[q->slot] = SLOT_FAILED; /* unreachable now, not gone */
+    int slot = q->slot;
+    int wanted = !op->finished && !op->timed_out && (op->client || op->bg_done || op->riders);
+    if (res == NRES_MISSING) {
+        mark_lost(op, slot);
+    } else if (wanted && !(op->retried >> slot & 1)) {
+        /* The node failed (its instance was reclaimed, its connection broke, it stuck). Ask
+         * once more: the request wakes the function, and its next instance either holds the
+         * chunk (the backup peer) or says it lacks it, which makes it lost, not just late. The
+         * read's deadline bounds the wait. */
+        op->retried |= 1ull << slot;
+        nreq_free(q);
+        request_chunk(op, slot);
+        op_unref(op);
+        return;
+    } else if (!op->finished) {
+        op->slot_state[slot] = SLOT_FAILED; /* unreachable now, not gone */
+    }
     nreq_free(q);
     read_progress(op);
     op_unref(op);

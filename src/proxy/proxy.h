@@ -362,6 +362,7 @@ struct op {
     int forward_goal; /* chunks to forward: d (first-d), or n for ICGET key ALL */
     int timed_out;
     uint64_t requested; /* slots whose chunk was asked for */
+    uint64_t retried;   /* slots asked again after their node failed (once each) */
     /* ICSET */
     int chunks_seen;
     uint32_t crcs[EC_MAX_CHUNKS];
