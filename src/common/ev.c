@@ -42,7 +42,7 @@ uint64_t ev_now_us(void)
 
 uint64_t ev_now_ms(void)
 {
-    return ev_now_us() / 1000u;
+    return clock_mono_ms();
 }
 
 ev_loop_t *ev_create(int max_fds)
@@ -209,8 +209,10 @@ int ev_run(ev_loop_t *l)
             if (evs[i].events & (EPOLLHUP | EPOLLERR)) mask |= f->events; /* let the owner see it */
             if (mask) f->cb(l, fd, mask, f->arg);
         }
-        if (l->after_io) l->after_io(l, l->after_io_arg);
         run_due_timers(l);
+        /* After the timers too: what a timer callback queued (a reply, a request) goes out in
+         * this iteration rather than after the next event, which may be a long wait away. */
+        if (l->after_io) l->after_io(l, l->after_io_arg);
     }
     return 0;
 }

@@ -25,7 +25,8 @@ int ev_get(ev_loop_t *loop, int fd);
 uint64_t ev_timer_add(ev_loop_t *loop, uint64_t after_ms, ev_timer_cb *cb, void *arg);
 void ev_timer_cancel(ev_loop_t *loop, uint64_t id);
 
-/* Called once per loop iteration after I/O callbacks: used to flush batched output. */
+/* Called once per loop iteration, after its I/O and timer callbacks: used to flush batched
+ * output, whichever callback queued it. */
 void ev_set_after_io(ev_loop_t *loop, void (*cb)(ev_loop_t *loop, void *arg), void *arg);
 
 /* Runs until ev_stop(). Returns 0, or -errno if epoll fails. */

@@ -35,11 +35,19 @@ static size_t page_round(size_t n)
     return (n + 4095) & ~(size_t)4095;
 }
 
-static void spare_drop(store_t *s, size_t i)
+/* Takes spare i out of the list and returns its body. */
+static char *spare_take(store_t *s, size_t i)
 {
-    munmap(s->spares[i].body, s->spares[i].len);
+    char *p = s->spares[i].body;
     s->spare_bytes -= s->spares[i].len;
     s->spares[i] = s->spares[--s->nspares];
+    return p;
+}
+
+static void spare_drop(store_t *s, size_t i)
+{
+    size_t len = s->spares[i].len;
+    munmap(spare_take(s, i), len);
 }
 
 static char *body_alloc(store_t *s, size_t n)
@@ -48,11 +56,8 @@ static char *body_alloc(store_t *s, size_t n)
     if (n < STORE_MAP_MIN) return malloc(n ? n : 1);
     for (size_t i = 0; i < s->nspares; i++) {
         if (page_round(s->spares[i].len) != page_round(n)) continue;
-        char *p = s->spares[i].body;
-        s->spare_bytes -= s->spares[i].len;
-        s->spares[i] = s->spares[--s->nspares];
         s->spare_reuses++;
-        return p;
+        return spare_take(s, i);
     }
     if (n >= STORE_HUGE_MIN) {
         /* Transparent huge pages where the kernel allows them (madvise mode): a 2 MiB page is

@@ -25,7 +25,7 @@ typedef struct {
     int64_t max_queue;
     int64_t event_retry_delay_ms; /* simulated time: divided by time_compression */
     char *log_level;
-    char *require_sigv4; /* access key id Invoke requests must be signed with; "" for none */
+    char *require_sigv4; /* "KEY_ID[:SESSION_TOKEN]" Invoke requests must be signed with */
     char *reclaim_rate_text;     /* --reclaim-rate as given; parsed into reclaim_rate */
     char *time_compression_text; /* --time-compression as given; parsed into time_compression */
     int64_t seed;                /* --seed; main.c replaces 0 with a seed from the clock */

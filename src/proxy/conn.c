@@ -244,7 +244,8 @@ void conn_fail(conn_t *c, const char *why)
         node_conn_failed(c, why);
 }
 
-/* After each loop iteration: write batched output once per connection, free closed ones. */
+/* After each loop iteration (its I/O and timers): send the staged SETs, write batched output
+ * once per connection, free closed ones. */
 void server_after_io(ev_loop_t *loop, void *arg)
 {
     server_t *srv = arg;

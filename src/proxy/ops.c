@@ -260,19 +260,6 @@ void cmd_set(client_t *c, op_t *op)
 {
     log_debug("event=set_value_read op=%p size=%" PRIu64 " us=%" PRIu64, (void *)op, op->size,
               ev_now_us() - op->started_us);
-    size_t cs = op->chunk_size;
-    size_t data_bytes = cs * (size_t)op->d;
-    if (data_bytes > op->size) memset(op->obj->data + op->size, 0, data_bytes - op->size);
-    if (op->d == 1) {
-        /* Replicas are the data chunk itself: no copies, one checksum (see submit_cset). */
-        uint32_t crc = ec_crc(op->obj->data, cs);
-        for (int i = 0; i < op->n; i++)
-            op->crcs[i] = crc;
-    } else {
-        encode_parity(op);
-        for (int i = 0; i < op->n; i++)
-            op->crcs[i] = ec_crc(op->obj->data + (size_t)i * cs, cs);
-    }
     op->all_args = 1;
     if ((op->nx || op->xx) && ((op->nx && meta_lookup(op->srv, op->key, op->keylen)) ||
                                (op->xx && !meta_lookup(op->srv, op->key, op->keylen)))) {
@@ -289,9 +276,23 @@ void cmd_set(client_t *c, op_t *op)
     set_start(op);
 }
 
-/* Places and sends every chunk of a Redis SET whose value is encoded. */
+/* Encodes and checksums a Redis SET's value, then places and sends every chunk. (Not before:
+ * a SET refused by NX/XX or superseded while staged never needs its chunks.) */
 static void set_start(op_t *op)
 {
+    size_t cs = op->chunk_size;
+    size_t data_bytes = cs * (size_t)op->d;
+    if (data_bytes > op->size) memset(op->obj->data + op->size, 0, data_bytes - op->size);
+    if (op->d == 1) {
+        /* Replicas are the data chunk itself: no copies, one checksum (see submit_cset). */
+        uint32_t crc = ec_crc(op->obj->data, cs);
+        for (int i = 0; i < op->n; i++)
+            op->crcs[i] = crc;
+    } else {
+        encode_parity(op);
+        for (int i = 0; i < op->n; i++)
+            op->crcs[i] = ec_crc(op->obj->data + (size_t)i * cs, cs);
+    }
     if (place(op) == 0)
         for (int i = 0; i < op->n; i++)
             submit_cset(op, i, NULL, op->chunk_size);
@@ -319,13 +320,6 @@ static int set_supersedes(const op_t *prev, const op_t *op)
     return set_coalescable(prev) && (prev->next == NULL || prev->next == op);
 }
 
-static void staged_timer_cb(ev_loop_t *loop, void *arg)
-{
-    server_t *srv = arg;
-    srv->staged_timer = 0;
-    ops_start_staged(srv);
-}
-
 /* Stages op if it may be coalesced. Returns 1 if staged (sent by ops_start_staged()), 0 if the
  * caller sends it now. */
 static int set_stage(server_t *srv, op_t *op)
@@ -345,6 +339,8 @@ static int set_stage(server_t *srv, op_t *op)
             prev->riders = NULL;
             prev->nriders = 0;
             prev->carrier = op;
+            objbuf_unref(prev->obj); /* its value will never be stored */
+            prev->obj = NULL;
             op_ref(prev);
             srv->stats.sets_coalesced++;
         }
@@ -359,10 +355,7 @@ static int set_stage(server_t *srv, op_t *op)
         srv->staged_tail->stage_next = op;
     else
         srv->staged_head = op;
-    srv->staged_tail = op;
-    /* Sent after this iteration's I/O; the timer covers SETs staged from a timer callback, which
-     * would otherwise wait for the next event. */
-    if (!srv->staged_timer) srv->staged_timer = ev_timer_add(srv->loop, 0, staged_timer_cb, srv);
+    srv->staged_tail = op; /* sent at the end of this loop iteration (server_after_io) */
     return 1;
 }
 
@@ -382,10 +375,6 @@ op_t *op_carrier_root(op_t *op)
 
 void ops_start_staged(server_t *srv)
 {
-    if (srv->staged_timer) {
-        ev_timer_cancel(srv->loop, srv->staged_timer);
-        srv->staged_timer = 0;
-    }
     while (srv->staged_head) {
         op_t *op = srv->staged_head;
         srv->staged_head = op->stage_next;
@@ -657,6 +646,12 @@ static int lost_chunks(op_t *op)
 
 /* ---- Redis GET: chunks are read into op->obj, decoded if needed, sent as one bulk ---- */
 
+/* Someone still waits for this read's answer: its client, a background task, or riders. */
+static int read_awaited(const op_t *op)
+{
+    return op->client || op->bg_done || op->riders;
+}
+
 /* Values up to this size are copied into op->reply; larger ones go out by reference. */
 #define GET_COPY_MAX 8192
 
@@ -923,7 +918,7 @@ static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
     server_t *srv = op->srv;
     conn_t *src = q->node->conn;
     int i = q->slot;
-    int unwanted = op->finished || (!op->client && !op->bg_done && !op->riders) ||
+    int unwanted = op->finished || !read_awaited(op) ||
                    (op->kind == OP_ICGET ? op->forwarded >= op->forward_goal : op->nhave >= op->d);
     if (len != op->chunk_size || crc != meta_crcs(op->meta)[i]) {
         log_warn("event=chunk_mismatch node=%d index=%d len=%zu", q->node->id, i, len);
@@ -975,7 +970,7 @@ static void chunk_missing(nreq_t *q, nres_t res, const char *err)
 {
     op_t *op = q->op;
     int slot = q->slot;
-    int wanted = !op->finished && !op->timed_out && (op->client || op->bg_done || op->riders);
+    int wanted = !op->finished && !op->timed_out && read_awaited(op);
     if (res == NRES_MISSING) {
         mark_lost(op, slot);
     } else if (wanted && !(op->retried >> slot & 1)) {

@@ -387,7 +387,7 @@ struct op {
     /* in srv->readers or srv->staged (opindex.h) */
     op_t *idx_next;
     uint64_t idx_hash;
-    void *indexed;
+    opindex_t *indexed;
 };
 
 void client_accept(server_t *srv, int fd);
@@ -518,10 +518,9 @@ struct server {
     int stopping;
     int backups_active;
     struct repair_queue *repair; /* repair.c */
-    opindex_t readers; /* small-object GETs reading their chunks, by (key, version) */
+    opindex_t readers; /* Redis-path GETs reading their chunks, by (key, version) */
     opindex_t staged;  /* SETs waiting for the end of the iteration, by key (version 0) */
     op_t *staged_head, *staged_tail;
-    uint64_t staged_timer;
 };
 
 uint64_t server_next_version(server_t *srv);

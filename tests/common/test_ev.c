@@ -143,12 +143,46 @@ static void test_after_io_hook(void **state)
     ev_destroy(l);
 }
 
+/* What a timer callback leaves is seen by the hook in that same iteration: the loop does not
+ * block in epoll_wait first (here it would until the 5 s guard timer). */
+static int timer_left_work, hook_saw_work;
+static void leave_work(ev_loop_t *l, void *arg)
+{
+    timer_left_work = 1;
+}
+static void hook_after_work(ev_loop_t *l, void *arg)
+{
+    if (!timer_left_work) return;
+    hook_saw_work = 1;
+    ev_stop(l);
+}
+static void guard(ev_loop_t *l, void *arg)
+{
+    ev_stop(l);
+}
+
+static void test_after_io_hook_follows_timers(void **state)
+{
+    (void)state;
+    ev_loop_t *l = ev_create(16);
+    timer_left_work = hook_saw_work = 0;
+    ev_set_after_io(l, hook_after_work, NULL);
+    ev_timer_add(l, 0, leave_work, NULL);
+    ev_timer_add(l, 5000, guard, NULL);
+    uint64_t t0 = ev_now_ms();
+    assert_int_equal(ev_run(l), 0);
+    assert_true(hook_saw_work);
+    assert_true(ev_now_ms() - t0 < 4000); /* the guard did not end it */
+    ev_destroy(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_timers_order_and_cancel),
         cmocka_unit_test(test_io_socketpair),
         cmocka_unit_test(test_after_io_hook),
+        cmocka_unit_test(test_after_io_hook_follows_timers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
