@@ -38,6 +38,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+import nodeauth  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -78,6 +81,7 @@ class Platform:
         self.billing_path = os.path.join(workdir, name + ".billing.jsonl")
         self.instance_pids = set()
         env = dict(os.environ)
+        env["IC_NODE_SECRET"] = nodeauth.SECRET  # this bench plays the proxy that holds it
         env.update(env_extra)
         out = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
@@ -117,14 +121,14 @@ class Platform:
 
     def invoke_event(self, payload):
         status, body = self.request(
-            "POST", "/2015-03-31/functions/icnode0/invocations", json.dumps(payload).encode(),
+            "POST", "/2015-03-31/functions/icnode0/invocations", nodeauth.seal(payload, "icnode0"),
             {"X-Amz-Invocation-Type": "Event", "Content-Type": "application/json"})
         if status != 202:
             raise BenchError("Event invocation answered %d: %r" % (status, body[:200]))
 
     def invoke_sync(self, payload):
         return self.request(
-            "POST", "/2015-03-31/functions/icnode0/invocations", json.dumps(payload).encode(),
+            "POST", "/2015-03-31/functions/icnode0/invocations", nodeauth.seal(payload, "icnode0"),
             {"X-Amz-Invocation-Type": "RequestResponse", "Content-Type": "application/json"},
             timeout=30)
 
@@ -300,6 +304,7 @@ class FakeProxy:
         if self.sock is None:
             self.sock, _ = self.listener.accept()
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.sock.sendall(nodeauth.challenge_message(nodeauth.new_challenge()))
             return
         data = self.sock.recv(65536)
         if not data:

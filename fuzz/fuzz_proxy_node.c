@@ -1,5 +1,5 @@
 /* fuzz_proxy_node.c -- feeds arbitrary bytes to icproxy as the replies and messages of a cache
- * node (after its HELLO), with a mix of requests in flight: the proxy's node-protocol parser
+ * node (after its proven HELLO), with a mix of requests in flight: the proxy's node-protocol parser
  * (HELLO/BYE/BACKUPDONE, +OK/-ERR, CGET headers and bodies, CDEL counts, INVENTORY blobs) must
  * never crash or hang. */
 #include <stddef.h>
@@ -79,11 +79,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int sv[2];
     if (harness_socketpair(sv) < 0) return 0;
     node_accept(srv, sv[0]);
-    static const char hello[] =
-        "*7\r\n$5\r\nHELLO\r\n$1\r\n0\r\n$4\r\nfuzz\r\n$8\r\n67108864\r\n$1\r\n0\r\n"
-        "$1\r\n0\r\n$1\r\n1\r\n";
-    if (write(sv[1], hello, sizeof hello - 1) < 0) return 0;
+    run_passes(srv, 1);
+    char challenge[AUTH_NONCE_HEX + 1];
+    if (harness_read_challenge(sv[1], challenge) < 0 || harness_send_hello(sv[1], 0, challenge) < 0)
+        abort();
     run_passes(srv, 2);
+    if (!srv->nodes[0].conn) abort(); /* a proven HELLO is accepted */
     node_t *n = &srv->nodes[0];
     /* A request of every kind in flight, in the order the replies are expected (the HELLO of
      * an instance the proxy does not know has queued an INVENTORY first). */

@@ -57,7 +57,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int sv[2];
     if (harness_socketpair(sv) < 0) return 0;
     lifecycle_relay_adopt(srv, sv[0]);
+    /* The first byte picks whether a proven introduction comes first (so the pairing and the
+     * bytes after it are reached) and for which role; the rest is the fuzzer's. */
+    char challenge[AUTH_NONCE_HEX + 1];
+    if (harness_read_challenge(sv[1], challenge) < 0) abort();
     size_t off = 0;
+    if (size > 0 && (data[0] & 1)) {
+        const char *role = data[0] & 2 ? "peer" : "source";
+        char proof[AUTH_MAC_HEX + 1], intro[256];
+        auth_relay_proof(HARNESS_NODE_SECRET, challenge, AUTH_NONCE_HEX, "feedc0de", 8, role,
+                         strlen(role), proof);
+        int len = snprintf(intro, sizeof intro,
+                           "*4\r\n$5\r\nRELAY\r\n$8\r\nfeedc0de\r\n$%zu\r\n%s\r\n$64\r\n%s\r\n",
+                           strlen(role), role, proof);
+        if (write(sv[1], intro, (size_t)len) != len) abort();
+        off = 1;
+    }
     for (int round = 0; round < 16 && off < size; round++) {
         ssize_t w = write(sv[1], data + off, size - off);
         if (w > 0) off += (size_t)w;

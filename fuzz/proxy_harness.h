@@ -4,12 +4,16 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <sys/socket.h>
 
 #include "log.h"
 #include "net.h"
 #include "proxy.h"
+
+#define HARNESS_NODE_SECRET "fuzz-node-secret-0123456789abcdef"
 
 /* A server as main() would set it up, from icproxy flags, without sockets or a platform: nodes
  * are idle until a target connects one. The invoker is the target's own stand-in. */
@@ -26,6 +30,8 @@ static server_t *harness_server(server_t *srv, int argc, char **argv)
     for (int i = 0; i < srv->nnodes; i++)
         node_init(srv, &srv->nodes[i], i);
     snprintf(srv->node_addr, sizeof srv->node_addr, "127.0.0.1:1");
+    snprintf(srv->node_secrets.current, sizeof srv->node_secrets.current, "%s",
+             HARNESS_NODE_SECRET);
     srv->invoker = invoker_start(srv, "", "", 1000);
     return srv;
 }
@@ -51,6 +57,34 @@ static void run_passes(server_t *srv, int passes)
         ev_timer_add(srv->loop, 0, harness_stop_cb, NULL);
         ev_run(srv->loop);
     }
+}
+
+/* Reads the CHALLENGE the proxy sent on a new node connection (sv[1] side) into out; 0 or -1. */
+static inline int harness_read_challenge(int fd, char out[AUTH_NONCE_HEX + 1])
+{
+    char msg[128];
+    ssize_t n = read(fd, msg, sizeof msg - 1);
+    if (n <= 0) return -1;
+    msg[n] = 0;
+    const char *at = strstr(msg, "$32\r\n");
+    if (!at || strlen(at) < 5 + AUTH_NONCE_HEX) return -1;
+    memcpy(out, at + 5, AUTH_NONCE_HEX);
+    out[AUTH_NONCE_HEX] = 0;
+    return 0;
+}
+
+/* Writes a proven HELLO for node_id as instance "fuzz" answering challenge. 0 or -1. */
+static inline int harness_send_hello(int fd, int node_id, const char *challenge)
+{
+    char id[16], proof[AUTH_MAC_HEX + 1], msg[256];
+    snprintf(id, sizeof id, "%d", node_id);
+    auth_hello_proof(HARNESS_NODE_SECRET, challenge, strlen(challenge), id, strlen(id), "fuzz", 4,
+                     proof);
+    int len = snprintf(msg, sizeof msg,
+                       "*8\r\n$5\r\nHELLO\r\n$%zu\r\n%s\r\n$4\r\nfuzz\r\n$8\r\n67108864\r\n"
+                       "$1\r\n0\r\n$1\r\n0\r\n$1\r\n1\r\n$64\r\n%s\r\n",
+                       strlen(id), id, proof);
+    return write(fd, msg, (size_t)len) == len ? 0 : -1;
 }
 
 #endif

@@ -55,6 +55,7 @@ void node_conn_close(node_conn_t *c)
     if (c->fd >= 0) close(c->fd);
     c->fd = -1;
     c->failed = 0;
+    c->challenge[0] = '\0';
     request_reset(c);
     outq_free(&c->out);
     outq_init(&c->out, c->store);
@@ -85,6 +86,68 @@ int node_conn_ensure(node_conn_t *c, const char *host, int port, int timeout_ms)
     snprintf(c->host, sizeof c->host, "%s", host);
     c->port = port;
     return 0;
+}
+
+int node_conn_await_challenge(node_conn_t *c, int timeout_ms)
+{
+    if (c->fd < 0) return -ENOTCONN;
+    if (c->challenge[0]) return 0;
+    uint64_t until = ev_now_ms() + (uint64_t)timeout_ms;
+    int rc;
+    for (;;) {
+        const char *argv[2];
+        size_t argl[2];
+        int argc = 0;
+        resp_limits_t lim = resp_default_limits;
+        lim.max_bulk = 64;
+        lim.max_array = 2;
+        ssize_t used = buf_len(&c->in) ? resp_parse_bulk_array(buf_head(&c->in), buf_len(&c->in),
+                                                               &lim, &argc, argv, argl)
+                                       : 0;
+        if (used < 0 || (used > 0 && (argc != 2 || argl[0] != 9 ||
+                                      strncasecmp(argv[0], "CHALLENGE", 9) ||
+                                      !auth_nonce_ok(argv[1], argl[1])))) {
+            rc = -EPROTO;
+            break;
+        }
+        if (used > 0) {
+            memcpy(c->challenge, argv[1], AUTH_NONCE_HEX);
+            c->challenge[AUTH_NONCE_HEX] = '\0';
+            buf_consume(&c->in, (size_t)used);
+            return 0;
+        }
+        uint64_t now = ev_now_ms();
+        if (now >= until) {
+            rc = -ETIMEDOUT;
+            break;
+        }
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+        int pr = poll(&pfd, 1, (int)(until - now));
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr < 0) {
+            rc = -errno;
+            break;
+        }
+        if (pr == 0) continue;
+        ssize_t n = buf_read_fd(&c->in, c->fd, 256);
+        if (n == 0) {
+            rc = -ECONNRESET;
+            break;
+        }
+        if (n < 0) {
+            if (n == -EAGAIN || n == -EINTR) continue;
+            rc = (int)n;
+            break;
+        }
+        if (buf_len(&c->in) > 512) {
+            rc = -EPROTO;
+            break;
+        }
+    }
+    log_warn("event=%s_no_challenge peer=%s:%d err=%s", c->role, c->host, c->port,
+             rc == -EPROTO ? "unexpected_first_message" : strerror(-rc));
+    node_conn_close(c);
+    return rc;
 }
 
 static int backpressured(const node_conn_t *c)
@@ -319,7 +382,8 @@ enum {
     CMD_INVENTORY,
     CMD_SYNCDONE,
     CMD_BACKUP,
-    CMD_GOAWAY
+    CMD_GOAWAY,
+    CMD_REFUSED
 };
 
 static policy_req_kind_t dispatch(node_conn_t *c)
@@ -351,6 +415,7 @@ static policy_req_kind_t dispatch(node_conn_t *c)
         {CMD_SYNCDONE, "SYNCDONE", 1, POLICY_REQ_OTHER, ""},
         {CMD_BACKUP, "BACKUP", 4, POLICY_REQ_OTHER, " (BACKUP relay token endpoint [sigv4])"},
         {CMD_GOAWAY, "GOAWAY", 1, POLICY_REQ_OTHER, ""},
+        {CMD_REFUSED, "REFUSED", 2, POLICY_REQ_OTHER, ""},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (!cmd_is(r, table[i].name)) continue;
@@ -393,6 +458,16 @@ static policy_req_kind_t dispatch(node_conn_t *c)
             /* The proxy uses another instance of this function; it closes this connection. */
             c->goaway = 1;
             resp_add_simple(o, "OK");
+            break;
+        case CMD_REFUSED:
+            /* The proxy did not accept this node's proof (another node secret) and closes the
+             * connection; nothing is answered. The invocation then fails with the reason. */
+            snprintf(c->refused, sizeof c->refused, "%.*s",
+                     (int)(r->argl[1] < 48 ? r->argl[1] : 48), r->argv[1]);
+            log_error("event=refused_by_proxy reason=%s hint=\"check IC_NODE_SECRET against the "
+                      "proxy's node secret\"",
+                      c->refused);
+            c->failed = 1;
             break;
         }
         return table[i].kind;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "outq.h"
 #include "policy.h"
@@ -47,6 +48,10 @@ typedef struct {
     uint64_t stored;   /* chunks committed by CSET in this invocation */
     int sync_done;     /* SYNCDONE was answered (a backup peer ends once it is written) */
     int goaway;        /* the proxy said GOAWAY: it uses another instance of this function */
+    /* The challenge the proxy (or relay) sent when this connection opened: every HELLO or RELAY
+     * on it carries a proof over it. Empty until received. */
+    char challenge[AUTH_NONCE_HEX + 1];
+    char refused[64];  /* the proxy said REFUSED <reason>: it did not accept our proof */
     uint64_t last_io;  /* ev_now_ms() of the last byte read or written */
 } node_conn_t;
 
@@ -58,6 +63,12 @@ void node_conn_free(node_conn_t *c);
 /* Connects to host:port unless already connected there (an open connection elsewhere is
  * closed first). 0 or -errno. */
 int node_conn_ensure(node_conn_t *c, const char *host, int port, int timeout_ms);
+
+/* Reads the CHALLENGE the proxy or relay sends first on a new connection into c->challenge,
+ * waiting at most timeout_ms; anything after it stays in c->in. 0 at once when it is already
+ * known; -ETIMEDOUT, -EPROTO (something else came first: not a proxy of this system) or -errno,
+ * with the connection closed. */
+int node_conn_await_challenge(node_conn_t *c, int timeout_ms);
 
 /* Queues a command of small arguments (HELLO, BYE, RELAY). 0 or -ENOMEM. */
 int node_conn_queue_command(node_conn_t *c, int argc, const char *const *argv);

@@ -87,6 +87,26 @@ int node_event_parse(const char *json, size_t len, node_event_t *out, char *err,
         goto out;
     }
 
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(root, "ts");
+    if (ts) {
+        double v = cJSON_IsNumber(ts) ? ts->valuedouble : -1;
+        if (!cJSON_IsNumber(ts) || v < 1 || v > 9007199254740991.0 || v != (double)(int64_t)v) {
+            snprintf(err, errlen, "field \"ts\" must be Unix milliseconds");
+            goto out;
+        }
+        out->ts_ms = (int64_t)v;
+    }
+    const cJSON *nonce = cJSON_GetObjectItemCaseSensitive(root, "nonce");
+    if (nonce) {
+        size_t n = cJSON_IsString(nonce) ? strlen(nonce->valuestring) : 0;
+        if (!auth_nonce_ok(nonce->valuestring, n)) {
+            snprintf(err, errlen, "field \"nonce\" must be %d lower-case hex digits",
+                     AUTH_NONCE_HEX);
+            goto out;
+        }
+        memcpy(out->nonce, nonce->valuestring, n + 1);
+    }
+
     if (is_peer) {
         const cJSON *relay = cJSON_GetObjectItemCaseSensitive(root, "relay");
         if (!cJSON_IsString(relay) ||
@@ -107,5 +127,85 @@ int node_event_parse(const char *json, size_t len, node_event_t *out, char *err,
     rc = 0;
 out:
     cJSON_Delete(root);
+    return rc;
+}
+
+static int replay_seen(const node_replay_t *r, const char *nonce)
+{
+    for (size_t i = 0; i < r->count; i++)
+        if (memcmp(r->nonce[i], nonce, AUTH_NONCE_HEX) == 0) return 1;
+    return 0;
+}
+
+static void replay_remember(node_replay_t *r, const char *nonce, int64_t ts)
+{
+    if (r->count == NODE_REPLAY_SLOTS) {
+        if (r->ts[r->next] > r->floor_ts) r->floor_ts = r->ts[r->next];
+    } else {
+        r->count++;
+    }
+    memcpy(r->nonce[r->next], nonce, AUTH_NONCE_HEX + 1);
+    r->ts[r->next] = ts;
+    r->next = (r->next + 1) % NODE_REPLAY_SLOTS;
+}
+
+int node_event_open(const char *json, size_t len, const node_event_auth_t *auth,
+                    node_event_t *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (len > EVENT_MAX_JSON) {
+        snprintf(err, errlen, "payload of %zu bytes is over %d", len, EVENT_MAX_JSON);
+        return -EINVAL;
+    }
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root) {
+        snprintf(err, errlen, "payload is not valid JSON");
+        return -EINVAL;
+    }
+    int rc = -EACCES;
+    const cJSON *sealed = cJSON_GetObjectItemCaseSensitive(root, "signed");
+    const cJSON *mac = cJSON_GetObjectItemCaseSensitive(root, "mac");
+    if (!cJSON_IsObject(root) || !cJSON_IsString(sealed) || !cJSON_IsString(mac)) {
+        snprintf(err, errlen, "event is not sealed with the node secret (no \"signed\" and "
+                              "\"mac\"): refused");
+        goto out;
+    }
+    const char *inner = sealed->valuestring;
+    size_t inner_len = strlen(inner);
+    const char *fn = auth->function ? auth->function : "";
+    const char *parts[] = {fn, inner};
+    size_t lens[] = {strlen(fn), inner_len};
+    if (!auth_verify(auth->secrets, "ic-event-v1", 2, parts, lens, mac->valuestring,
+                     strlen(mac->valuestring))) {
+        snprintf(err, errlen, "event MAC does not verify (another node secret, or an event for "
+                              "another function): refused");
+        goto out;
+    }
+    char why[256];
+    if (node_event_parse(inner, inner_len, out, why, sizeof why) < 0) {
+        snprintf(err, errlen, "%s", why);
+        rc = -EINVAL;
+        goto out;
+    }
+    if (!out->ts_ms || !out->nonce[0]) {
+        snprintf(err, errlen, "event has no \"ts\" or \"nonce\": refused");
+        goto out;
+    }
+    int64_t age = auth->now_ms - out->ts_ms;
+    if (age > auth->max_age_ms || -age > auth->max_age_ms) {
+        snprintf(err, errlen, "event made %lld ms %s, outside the %lld ms window: refused",
+                 (long long)(age < 0 ? -age : age), age < 0 ? "ahead" : "ago",
+                 (long long)auth->max_age_ms);
+        goto out;
+    }
+    if (out->ts_ms <= auth->replay->floor_ts || replay_seen(auth->replay, out->nonce)) {
+        snprintf(err, errlen, "event nonce already seen (a replay): refused");
+        goto out;
+    }
+    replay_remember(auth->replay, out->nonce, out->ts_ms);
+    rc = 0;
+out:
+    cJSON_Delete(root);
+    if (rc < 0 && rc != -EINVAL) memset(out, 0, sizeof *out);
     return rc;
 }

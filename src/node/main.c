@@ -25,6 +25,8 @@ typedef struct {
     throttle_t throttle; /* network emulation toward the proxy, when configured */
     char instance[17];
     uint64_t invocations;
+    auth_secrets_t secrets; /* IC_NODE_SECRET: events, HELLO and RELAY proofs */
+    node_replay_t replay;   /* nonces of accepted events */
 } node_t;
 
 
@@ -63,8 +65,11 @@ static void send_hello(node_t *n, int64_t node_id)
     snprintf(used, sizeof used, "%llu", (unsigned long long)n->store.used);
     snprintf(chunks, sizeof chunks, "%zu", n->store.count);
     snprintf(inv, sizeof inv, "%llu", (unsigned long long)n->invocations);
-    const char *argv[] = {"HELLO", id, n->instance, limit, used, chunks, inv};
-    node_conn_queue_command(&n->conn, 7, argv);
+    char proof[AUTH_MAC_HEX + 1];
+    auth_hello_proof(n->secrets.current, n->conn.challenge, strlen(n->conn.challenge), id,
+                     strlen(id), n->instance, strlen(n->instance), proof);
+    const char *argv[] = {"HELLO", id, n->instance, limit, used, chunks, inv, proof};
+    node_conn_queue_command(&n->conn, 8, argv);
 }
 
 static void activate(node_t *n, const runtime_invocation_t *inv, const node_event_t *ev)
@@ -72,6 +77,7 @@ static void activate(node_t *n, const runtime_invocation_t *inv, const node_even
     node_conn_t *c = &n->conn;
     node_conn_check_alive(c);
     int rc = node_conn_ensure(c, ev->proxy_host, ev->proxy_port, (int)n->cfg.connect_timeout_ms);
+    if (rc == 0) rc = node_conn_await_challenge(c, (int)n->cfg.connect_timeout_ms);
     if (rc < 0) {
         char msg[400];
         snprintf(msg, sizeof msg, "cannot connect to proxy %s:%d: %s", ev->proxy_host,
@@ -91,6 +97,15 @@ static void activate(node_t *n, const runtime_invocation_t *inv, const node_even
     node_conn_serve(c);
 
     uint64_t served = c->served;
+    if (c->refused[0]) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "the proxy refused this node (%s): check IC_NODE_SECRET",
+                 c->refused);
+        c->refused[0] = '\0';
+        node_conn_close(c);
+        runtime_fail(&n->rt, inv->request_id, "Node.AuthRefused", msg);
+        return;
+    }
     respond(n, inv->request_id, ev->node_id, served);
     /* BYE only after the response is posted: once the proxy reads BYE it may invoke again, and
      * the platform must already see this instance as idle to reuse it. */
@@ -127,6 +142,7 @@ static void backup_peer(node_t *n, const runtime_invocation_t *inv, const node_e
     node_conn_t *c = &n->peer;
     uint64_t now = ev_now_ms();
     int rc = node_conn_ensure(c, ev->relay_host, ev->relay_port, (int)n->cfg.connect_timeout_ms);
+    if (rc == 0) rc = node_conn_await_challenge(c, (int)n->cfg.connect_timeout_ms);
     if (rc < 0) {
         char msg[400];
         snprintf(msg, sizeof msg, "cannot connect to relay %s:%d: %s", ev->relay_host,
@@ -136,8 +152,11 @@ static void backup_peer(node_t *n, const runtime_invocation_t *inv, const node_e
         runtime_fail(&n->rt, inv->request_id, "Node.RelayUnreachable", msg);
         return;
     }
-    const char *intro[] = {"RELAY", ev->token, "peer"};
-    node_conn_queue_command(c, 3, intro);
+    char proof[AUTH_MAC_HEX + 1];
+    auth_relay_proof(n->secrets.current, c->challenge, strlen(c->challenge), ev->token,
+                     strlen(ev->token), "peer", 4, proof);
+    const char *intro[] = {"RELAY", ev->token, "peer", proof};
+    node_conn_queue_command(c, 4, intro);
     c->served = c->stored = 0;
     c->sync_done = 0;
     uint64_t deadline = monotonic_deadline(inv, now), stop_at = 0;
@@ -170,7 +189,19 @@ static void handle(node_t *n, const runtime_invocation_t *inv)
 {
     node_event_t ev;
     char err[256];
-    if (node_event_parse(inv->body, inv->body_len, &ev, err, sizeof err) < 0) {
+    node_event_auth_t auth = {.secrets = &n->secrets,
+                              .function = getenv("AWS_LAMBDA_FUNCTION_NAME"),
+                              .now_ms = (int64_t)clock_wall_ms(),
+                              .max_age_ms = n->cfg.event_max_age_ms,
+                              .replay = &n->replay};
+    int rc = node_event_open(inv->body, inv->body_len, &auth, &ev, err, sizeof err);
+    if (rc == -EACCES) {
+        /* Nothing in it is obeyed: an attacker could name any proxy or relay to dial. */
+        log_warn("event=event_refused id=%s err=\"%s\"", inv->request_id, err);
+        runtime_fail(&n->rt, inv->request_id, "Node.Unauthenticated", err);
+        return;
+    }
+    if (rc < 0) {
         log_warn("event=bad_payload id=%s err=\"%s\"", inv->request_id, err);
         runtime_fail(&n->rt, inv->request_id, "Node.InvalidEvent", err);
         return;
@@ -221,6 +252,7 @@ int main(void)
         init_fail(n, 0, err);
     }
     if (node_config_from_env(&n->cfg, err, sizeof err) < 0) init_fail(n, 1, err);
+    if (node_secrets_from_env(&n->secrets, err, sizeof err) < 0) init_fail(n, 1, err);
     log_level_t level;
     if (log_level_parse(n->cfg.log_level, &level) < 0) {
         snprintf(err, sizeof err, "IC_NODE_LOG_LEVEL '%s' is not debug, info, warn or error",
@@ -264,7 +296,8 @@ int main(void)
     n->peer.role = "relay";
     sync_config_t sc = {.function = getenv("AWS_LAMBDA_FUNCTION_NAME"),
                         .timeout_ms = (uint64_t)n->cfg.backup_timeout_ms,
-                        .connect_timeout_ms = (int)n->cfg.connect_timeout_ms};
+                        .connect_timeout_ms = (int)n->cfg.connect_timeout_ms,
+                        .secret = n->secrets.current};
     sync_init(&n->sync, &n->store, &sc);
     n->conn.sync = &n->sync;
     if (node_throttle_setup(&n->cfg, sc.function, ev_now_ms(), &n->throttle)) {

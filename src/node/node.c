@@ -31,6 +31,8 @@ const conf_option_t node_options[] = {
      "bound on writing BYE and pending replies when returning"},
     {"backup-timeout-ms", CONF_MS, OPT(backup_timeout_ms), 1, 3600000, "30000",
      "a backup (either end) fails when no byte moves for this long"},
+    {"event-max-age-ms", CONF_MS, OPT(event_max_age_ms), 1000, 86400000, "300000",
+     "an invocation event made further than this from the node's clock is refused"},
     {"log-level", CONF_STRING, OPT(log_level), 0, 0, "info", "debug, info, warn or error"},
     {"bandwidth", CONF_BYTES, OPT(bandwidth), 0, (int64_t)THROTTLE_RATE_MAX, "0",
      "network emulation: bytes per second sent to the proxy (0: unlimited)"},
@@ -65,6 +67,31 @@ int node_config_from_env(node_config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "IC_NODE_STRAGGLER_RATE '%.40s' is not a fraction from 0 to 1",
                  cfg->straggler_rate_text);
         return -1;
+    }
+    return 0;
+}
+
+int node_secrets_from_env(auth_secrets_t *s, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    const char *cur = getenv("IC_NODE_SECRET"), *prev = getenv("IC_NODE_SECRET_PREVIOUS");
+    char why[160];
+    if (!cur || !*cur) {
+        snprintf(err, errlen, "IC_NODE_SECRET is not set: the node obeys only events sealed with "
+                              "the deployment's node secret (docs/SECURITY.md)");
+        return -1;
+    }
+    if (auth_secret_check(cur, why, sizeof why) < 0) {
+        snprintf(err, errlen, "IC_NODE_SECRET: %s", why);
+        return -1;
+    }
+    snprintf(s->current, sizeof s->current, "%s", cur);
+    if (prev && *prev) {
+        if (auth_secret_check(prev, why, sizeof why) < 0) {
+            snprintf(err, errlen, "IC_NODE_SECRET_PREVIOUS: %s", why);
+            return -1;
+        }
+        snprintf(s->previous, sizeof s->previous, "%s", prev);
     }
     return 0;
 }

@@ -36,6 +36,8 @@
  *   IC_NODE_CONNECT_TIMEOUT_MS   1000     bound on dialing the proxy
  *   IC_NODE_BYE_TIMEOUT_MS       1000     bound on writing BYE (and pending replies) at return
  *   IC_NODE_BACKUP_TIMEOUT_MS    30000    a backup (either end) fails when no byte moves this long
+ *   IC_NODE_EVENT_MAX_AGE_MS     300000   an event whose "ts" is further than this from the
+ *                                         node's clock (either way) is refused
  *   IC_NODE_LOG_LEVEL            info     debug, info, warn or error
  *   IC_NODE_BANDWIDTH            0        network emulation: bytes per second this node sends
  *                                         its proxy (k/m/g suffixes; 0 = unlimited)
@@ -45,7 +47,9 @@
  *   IC_NODE_STRAGGLER_SEED       0        ... chosen by a generator seeded with this and the
  *                                         function's name (0: a random seed)
  *
- * and from the platform: AWS_LAMBDA_RUNTIME_API (host:port[/prefix]) and
+ * and, not in this table (a secret is never printed with the options): IC_NODE_SECRET, the
+ * deployment's node secret (required: events are refused without it), IC_NODE_SECRET_PREVIOUS
+ * (optional, still accepted while a secret is rotated); from the platform: AWS_LAMBDA_RUNTIME_API (host:port[/prefix]) and
  * AWS_LAMBDA_FUNCTION_MEMORY_SIZE (MiB). */
 typedef struct {
     int64_t reserved_mb;
@@ -58,6 +62,7 @@ typedef struct {
     int64_t connect_timeout_ms;
     int64_t bye_timeout_ms;
     int64_t backup_timeout_ms;
+    int64_t event_max_age_ms;
     char *log_level;
     int64_t bandwidth;
     char *straggler_rate_text; /* as given; parsed into straggler_rate */
@@ -76,6 +81,10 @@ void node_config_free(node_config_t *cfg);
  * 0 on success, -1 (with err) when nothing would be left for chunks. */
 int node_mem_limit(int64_t memory_mb, int64_t reserved_mb, int64_t floor_mb, uint64_t *limit,
                    char *err, size_t errlen);
+
+/* Reads IC_NODE_SECRET (required) and IC_NODE_SECRET_PREVIOUS (optional) into s. 0, or -1 with
+ * a message in err that names the variable but never shows its value. */
+int node_secrets_from_env(auth_secrets_t *s, char *err, size_t errlen);
 
 /* Sets up network emulation from cfg for the function `function` (its name goes into the
  * straggler seed). Returns 1 when some is configured (t is then ready), 0 when none is. */

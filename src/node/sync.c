@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include "auth.h"
+#include "clock.h"
 #include "ev.h"
 #include "inventory.h"
 #include "invoke.h"
@@ -238,11 +241,26 @@ int sync_start(sync_t *s, const char *relay, size_t relay_len, const char *token
     char token_s[SYNC_MAX_TOKEN + 1];
     memcpy(token_s, token, token_len);
     token_s[token_len] = 0;
-    char payload[600];
-    int len =
-        snprintf(payload, sizeof payload,
-                 "{\"cmd\":\"backup-peer\",\"node_id\":%lld,\"relay\":\"%s\",\"token\":\"%s\"}",
-                 (long long)s->node_id, relay_s, token_s);
+    /* Sealed as the proxy seals its events: the peer obeys nothing else. */
+    char inner[600], payload[1400], nonce[AUTH_NONCE_HEX + 1];
+    if (!s->cfg.secret || auth_random_hex(nonce, AUTH_NONCE_BYTES) < 0) {
+        snprintf(err, errlen, "no node secret to seal the peer's event with");
+        return -EINVAL;
+    }
+    int ilen = snprintf(inner, sizeof inner,
+                        "{\"cmd\":\"backup-peer\",\"node_id\":%lld,\"relay\":\"%s\","
+                        "\"token\":\"%s\",\"ts\":%llu,\"nonce\":\"%s\"}",
+                        (long long)s->node_id, relay_s, token_s,
+                        (unsigned long long)clock_wall_ms(), nonce);
+    /* Without a function name the invocation below fails with the reason. */
+    int len = ilen > 0 && (size_t)ilen < sizeof inner
+                  ? auth_event_seal(s->cfg.secret, s->cfg.function ? s->cfg.function : "", inner,
+                                    (size_t)ilen, payload, sizeof payload)
+                  : -ENOSPC;
+    if (len < 0) {
+        snprintf(err, errlen, "backup-peer event too long");
+        return -EINVAL;
+    }
     uint64_t t0 = ev_now_ms();
     int rc = invoke_event(endpoint, endpoint_len, s->cfg.function, sigv4_s, payload, (size_t)len,
                           SYNC_INVOKE_TIMEOUT_MS, err, errlen);
@@ -342,7 +360,7 @@ static void queue_simple(sync_t *s, const char *cmd, sync_req_kind_t kind)
         fail(s, "out_of_memory");
 }
 
-int sync_attach(sync_t *s, int fd, const char *token)
+int sync_attach(sync_t *s, int fd, const char *token, const char *challenge)
 {
     int rc = net_set_nonblock(fd, 1);
     if (rc < 0) {
@@ -352,9 +370,14 @@ int sync_attach(sync_t *s, int fd, const char *token)
     if (s->phase == SYNC_IDLE) begin(s, token);
     s->fd = fd;
     s->last_progress = ev_now_ms();
-    /* The relay pairs the two ends by token; it answers nothing. */
-    const char *intro[] = {"RELAY", s->token, "source"};
-    if (resp_add_command(&s->out.small, 3, intro, NULL) < 0) {
+    /* The relay pairs the two ends by token, once each proved the node secret over its
+     * challenge; it answers nothing. */
+    char proof[AUTH_MAC_HEX + 1];
+    if (challenge && s->cfg.secret)
+        auth_relay_proof(s->cfg.secret, challenge, strlen(challenge), s->token, strlen(s->token),
+                         "source", 6, proof);
+    const char *intro[] = {"RELAY", s->token, "source", proof};
+    if (resp_add_command(&s->out.small, challenge && s->cfg.secret ? 4 : 3, intro, NULL) < 0) {
         fail(s, "out_of_memory");
         return -ENOMEM;
     }
@@ -601,6 +624,45 @@ static void write_some(sync_t *s)
     if (w > 0) s->last_progress = ev_now_ms();
 }
 
+/* Reads the relay's CHALLENGE (an 80-byte message, sent first) from a blocking socket, byte by
+ * byte so nothing after it is taken. 0, or -ETIMEDOUT/-EPROTO/-errno. */
+static int read_challenge(int fd, int timeout_ms, char *out)
+{
+    char msg[96];
+    size_t len = 0;
+    uint64_t until = ev_now_ms() + (uint64_t)timeout_ms;
+    while (len < sizeof msg) {
+        uint64_t now = ev_now_ms();
+        if (now >= until) return -ETIMEDOUT;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int pr = poll(&pfd, 1, (int)(until - now));
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr < 0) return -errno;
+        if (pr == 0) continue;
+        ssize_t n = read(fd, msg + len, 1);
+        if (n == 0) return -ECONNRESET;
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n < 0) return -errno;
+        len++;
+        const char *argv[2];
+        size_t argl[2];
+        int argc = 0;
+        resp_limits_t lim = resp_default_limits;
+        lim.max_bulk = 64;
+        lim.max_array = 2;
+        ssize_t used = resp_parse_bulk_array(msg, len, &lim, &argc, argv, argl);
+        if (used < 0) return -EPROTO;
+        if (used == 0) continue;
+        if (argc != 2 || argl[0] != 9 || strncasecmp(argv[0], "CHALLENGE", 9) ||
+            !auth_nonce_ok(argv[1], argl[1]))
+            return -EPROTO;
+        memcpy(out, argv[1], AUTH_NONCE_HEX);
+        out[AUTH_NONCE_HEX] = '\0';
+        return 0;
+    }
+    return -EPROTO;
+}
+
 static void connect_relay(sync_t *s)
 {
     int fd = net_connect(s->relay_host, s->relay_port, s->cfg.connect_timeout_ms);
@@ -608,7 +670,14 @@ static void connect_relay(sync_t *s)
         fail(s, "relay_unreachable:%s", strerror(-fd));
         return;
     }
-    sync_attach(s, fd, s->token);
+    char challenge[AUTH_NONCE_HEX + 1];
+    int rc = read_challenge(fd, s->cfg.connect_timeout_ms, challenge);
+    if (rc < 0) {
+        close(fd);
+        fail(s, "relay_no_challenge:%s", strerror(-rc));
+        return;
+    }
+    sync_attach(s, fd, s->token, challenge);
 }
 
 /* ---------------- driving ---------------- */

@@ -65,6 +65,7 @@ typedef struct {
     const char *function;   /* AWS_LAMBDA_FUNCTION_NAME: the function to invoke for the peer */
     uint64_t timeout_ms;    /* fail when no byte moves for this long */
     int connect_timeout_ms; /* dialing the relay */
+    const char *secret;     /* the node secret: seals the peer's event, proves us to the relay */
 } sync_config_t;
 
 typedef struct sync {
@@ -112,8 +113,10 @@ int sync_start(sync_t *s, const char *relay, size_t relay_len, const char *token
                const char *endpoint, size_t endpoint_len, const char *sigv4, size_t sigv4_len,
                char *err, size_t errlen);
 /* Starts on a connected socket (taken over, made non-blocking): sends the RELAY introduction and
- * INVENTORY. sync_start() ends up here; tests call it with one end of a socketpair. 0 or -errno. */
-int sync_attach(sync_t *s, int fd, const char *token);
+ * INVENTORY. sync_start() ends up here, with the relay's challenge (the introduction then
+ * carries a proof over it); tests call it with one end of a socketpair and no challenge. 0 or
+ * -errno. */
+int sync_attach(sync_t *s, int fd, const char *token, const char *challenge);
 
 /* 1 from start until finished. */
 int sync_active(const sync_t *s);

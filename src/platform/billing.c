@@ -20,6 +20,14 @@ billing_kind_t billing_kind_of_event(const char *payload, size_t len)
     if (!payload || len == 0) return BILLING_KIND_OTHER;
     cJSON *root = cJSON_ParseWithLength(payload, len);
     billing_kind_t kind = BILLING_KIND_OTHER;
+    /* A sealed event carries the event as text in "signed" (docs/PROTOCOL.md section 3); the
+     * platform reads its kind for the bill without checking the seal (the node does that). */
+    const cJSON *sealed = root ? cJSON_GetObjectItemCaseSensitive(root, "signed") : NULL;
+    if (cJSON_IsString(sealed) && sealed->valuestring) {
+        cJSON *inner = cJSON_Parse(sealed->valuestring);
+        cJSON_Delete(root);
+        root = inner;
+    }
     if (root && cJSON_IsObject(root)) {
         const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(root, "cmd");
         if (cJSON_IsString(cmd) && cmd->valuestring) {

@@ -62,6 +62,10 @@ static const conf_option_t options[] = {
     OPT("aws-sigv4", CONF_STRING, aws_sigv4, 0, 0, "",
         "sign invocations, e.g. aws:amz:us-east-1:lambda (keys from "
         "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"),
+    OPT("node-secret-file", CONF_STRING, node_secret_file, 0, 0, "",
+        "file holding the deployment's node secret (the functions' IC_NODE_SECRET; a second "
+        "line: the previous one, still accepted while rotating); empty: a fresh secret for "
+        "the embedded platform"),
     OPT("invoke-timeout", CONF_MS, invoke_timeout_ms, 100, 600000, "10s",
         "HTTP timeout of one Invoke API call"),
     OPT("node-connect-timeout", CONF_MS, node_connect_timeout_ms, 10, 600000, "5s",

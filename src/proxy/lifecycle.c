@@ -53,6 +53,7 @@ typedef struct {
     char buf[RELAY_HELLO_MAX];
     size_t len;
     uint64_t timer;
+    char challenge[AUTH_NONCE_HEX + 1]; /* sent on accept; RELAY carries a proof over it */
 } relay_intro_t;
 
 static void relay_close(sync_relay_t *r, const char *why);
@@ -408,15 +409,25 @@ static void intro_io(ev_loop_t *loop, int fd, int events, void *arg)
     }
     if (n < 0) return;
     in->len += (size_t)n;
-    /* Expect exactly: *3 $5 RELAY $<n> token $<n> role, each bulk small. */
-    const char *argv[3];
-    size_t argl[3];
+    /* Expect exactly: *4 $5 RELAY $<n> token $<n> role $64 proof, each bulk small. The proof
+     * (HMAC of the challenge, token and role under the node secret) shows the end holds the
+     * secret: a token alone, seen in an event, does not let anyone join a backup. */
+    const char *argv[4];
+    size_t argl[4];
     int argc = 0;
     resp_limits_t lim = resp_default_limits;
     lim.max_bulk = 128;
-    lim.max_array = 3;
+    lim.max_array = 4;
     ssize_t used = resp_parse_bulk_array(in->buf, in->len, &lim, &argc, argv, argl);
-    if (used > 0 && argc == 3 && argl[0] == 5 && !strncasecmp(argv[0], "RELAY", 5)) {
+    if (used > 0 && (argc != 4 || argl[0] != 5 || strncasecmp(argv[0], "RELAY", 5) ||
+                     !auth_relay_ok(&in->srv->node_secrets, in->challenge, argv[1], argl[1],
+                                    argv[2], argl[2], argv[3], argl[3]))) {
+        in->srv->stats.nodes_refused++;
+        log_warn("event=relay_refused reason=%s", argc == 4 ? "bad_proof" : "no_proof");
+        intro_free(in, 1);
+        return;
+    }
+    if (used > 0) {
         /* The connection leaves the introduction stage; the bytes after it go with it. */
         ev_del(loop, fd);
         ev_timer_cancel(loop, in->timer);
@@ -440,6 +451,16 @@ void lifecycle_relay_adopt(server_t *srv, int fd)
     }
     in->srv = srv;
     in->fd = fd;
+    char msg[96];
+    size_t len;
+    if (auth_random_hex(in->challenge, AUTH_NONCE_BYTES) < 0 ||
+        !(len = auth_challenge_message(in->challenge, msg, sizeof msg)) ||
+        write(fd, msg, len) != (ssize_t)len) {
+        /* A fresh socket takes 80 bytes at once; anything else is a dead peer. */
+        close(fd);
+        free(in);
+        return;
+    }
     in->timer =
         ev_timer_add(srv->loop, (uint64_t)srv->cfg.node_connect_timeout_ms, intro_timeout, in);
     ev_set(srv->loop, fd, EV_READ, intro_io, in);

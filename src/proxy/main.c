@@ -102,6 +102,54 @@ static int self_dir(char *out, size_t cap)
     return 0;
 }
 
+static int advertise_is_loopback(const char *addr)
+{
+    char host[256];
+    int port;
+    return net_split_hostport(addr, host, sizeof host, &port) == 0 && net_host_is_loopback(host);
+}
+
+/* The deployment's node secret: from --node-secret-file, or, with the embedded platform on a
+ * loopback address, a fresh one handed to the platform (and through it to every function
+ * instance) in IC_NODE_SECRET. Anything that can reach a non-loopback node port must be made to
+ * prove the secret the operator configured, so there is no default there. */
+static int load_node_secret(server_t *srv, char *err, size_t errlen)
+{
+    const proxy_config_t *cfg = &srv->cfg;
+    if (cfg->node_secret_file[0]) {
+        char why[400];
+        if (auth_secrets_load(cfg->node_secret_file, &srv->node_secrets, why, sizeof why) < 0) {
+            snprintf(err, errlen, "node-secret-file %s", why);
+            return -1;
+        }
+    } else if (cfg->platform_endpoint[0]) {
+        snprintf(err, errlen,
+                 "--platform-endpoint needs --node-secret-file: the functions prove the same "
+                 "secret (their IC_NODE_SECRET) before they get any data");
+        return -1;
+    } else if (!net_host_is_loopback(cfg->bind) ||
+               (cfg->node_advertise[0] && !advertise_is_loopback(cfg->node_advertise))) {
+        snprintf(err, errlen,
+                 "bind %s is not a loopback address: set --node-secret-file (see "
+                 "docs/SECURITY.md); a fresh secret is made only for a proxy on loopback",
+                 cfg->bind);
+        return -1;
+    } else if (auth_random_hex(srv->node_secrets.current, 32) < 0) {
+        snprintf(err, errlen, "cannot make a node secret: the random generator failed");
+        return -1;
+    }
+    if (!cfg->platform_endpoint[0]) {
+        /* The embedded platform inherits the environment and passes it to its instances. */
+        setenv("IC_NODE_SECRET", srv->node_secrets.current, 1);
+        if (srv->node_secrets.previous[0])
+            setenv("IC_NODE_SECRET_PREVIOUS", srv->node_secrets.previous, 1);
+        else
+            unsetenv("IC_NODE_SECRET_PREVIOUS");
+    }
+    return 0;
+}
+
+
 int main(int argc, char **argv)
 {
     static server_t server;
@@ -128,6 +176,10 @@ int main(int argc, char **argv)
     if (cfg->d + cfg->p > cfg->pool_size) {
         fprintf(stderr, "icproxy: d + p (%" PRId64 ") exceeds pool-size (%" PRId64 ")\n",
                 cfg->d + cfg->p, cfg->pool_size);
+        return 2;
+    }
+    if (load_node_secret(srv, err, sizeof err) < 0) {
+        fprintf(stderr, "icproxy: %s\n", err);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "net.h"
 #include "proxy.h"
@@ -147,9 +148,23 @@ static void invoke_timeout_cb(ev_loop_t *loop, void *arg)
 void node_invoke(node_t *n, const char *cmd)
 {
     server_t *srv = n->srv;
-    char payload[320];
-    snprintf(payload, sizeof payload, "{\"cmd\":\"%s\",\"node_id\":%d,\"proxy\":\"%s\"}", cmd,
-             n->id, srv->node_addr);
+    /* The event is sealed with the node secret over its every field, a timestamp and a nonce:
+     * a node obeys no event that fails the check, so nobody else can send it elsewhere. */
+    char inner[400], nonce[AUTH_NONCE_HEX + 1], payload[1024];
+    if (auth_random_hex(nonce, AUTH_NONCE_BYTES) < 0) {
+        log_error("event=invoke_failed node=%d err=\"random generator failed\"", n->id);
+        return;
+    }
+    int ilen = snprintf(inner, sizeof inner,
+                        "{\"cmd\":\"%s\",\"node_id\":%d,\"proxy\":\"%s\",\"ts\":%" PRIu64
+                        ",\"nonce\":\"%s\"}",
+                        cmd, n->id, srv->node_addr, clock_wall_ms(), nonce);
+    if (ilen < 0 || (size_t)ilen >= sizeof inner ||
+        auth_event_seal(srv->node_secrets.current, n->function, inner, (size_t)ilen, payload,
+                        sizeof payload) < 0) {
+        log_error("event=invoke_failed node=%d err=\"event too long\"", n->id);
+        return;
+    }
     if (strcmp(cmd, "activate") == 0 || strcmp(cmd, "backup") == 0) {
         if (n->state != NODE_INVOKING) {
             n->invoke_started_ms = ev_now_ms();
@@ -481,10 +496,44 @@ static void node_conn_gone(conn_t *c)
         node_invoke(n, "activate");
 }
 
+/* Refuses a node connection that did not prove the node secret: counted, logged (never the
+ * proof), told why in a message it logs (REFUSED reason), and closed once that is written. */
+static void refuse_node(conn_t *c, const char *reason)
+{
+    c->srv->stats.nodes_refused++;
+    log_warn("event=node_refused reason=%s", reason);
+    char msg[128];
+    int len = snprintf(msg, sizeof msg, "*2\r\n$7\r\nREFUSED\r\n$%zu\r\n%s\r\n", strlen(reason),
+                       reason);
+    conn_write(c, msg, (size_t)len);
+    c->read_paused = 1;
+    conn_flush(c);
+    conn_close_async(c);
+}
+
+/* HELLO node_id instance mem_limit mem_used chunks invocation proof: the proof is the HMAC of the
+ * connection's challenge, the node id and the instance under the node secret. Checked on every
+ * HELLO (one HMAC), so a connection never carries an unproven announcement. */
+static int hello_proven(conn_t *c, int argc, const char **argv, const size_t *argl)
+{
+    if (argc < 8) {
+        refuse_node(c, "no_proof");
+        return 0;
+    }
+    if (!auth_hello_ok(&c->srv->node_secrets, c->challenge, argv[1], argl[1], argv[2], argl[2],
+                       argv[7], argl[7])) {
+        refuse_node(c, "bad_proof");
+        return 0;
+    }
+    c->node_authenticated = 1;
+    return 1;
+}
+
 static void on_hello(conn_t *c, int argc, const char **argv, const size_t *argl)
 {
     server_t *srv = c->srv;
     int64_t id, limit, used, chunks, inv;
+    if (!hello_proven(c, argc, argv, argl)) return;
     if (argc < 7 || resp_parse_i64(argv[1], argl[1], &id) < 0 || id < 0 || id >= srv->nnodes ||
         resp_parse_i64(argv[3], argl[3], &limit) < 0 ||
         resp_parse_i64(argv[4], argl[4], &used) < 0 ||
@@ -713,6 +762,10 @@ static void node_process_input(conn_t *c)
             }
             if (argl[0] == 5 && strncasecmp(argv[0], "HELLO", 5) == 0) {
                 on_hello(c, argc, argv, argl);
+                if (c->closing) return;
+            } else if (!c->node_authenticated) {
+                refuse_node(c, "not_hello");
+                return;
             } else if (argl[0] == 3 && strncasecmp(argv[0], "BYE", 3) == 0) {
                 on_bye(c);
             } else if (argl[0] == 10 && strncasecmp(argv[0], "BACKUPDONE", 10) == 0) {
@@ -807,5 +860,16 @@ void node_accept(server_t *srv, int fd)
         return;
     }
     net_set_bufsizes(fd, 4 << 20);
+    /* A fresh challenge: the HELLO that follows must carry a proof over it, so a HELLO seen on
+     * the wire cannot be replayed on another connection. */
+    char msg[96];
+    size_t len;
+    if (auth_random_hex(c->challenge, AUTH_NONCE_BYTES) < 0 ||
+        !(len = auth_challenge_message(c->challenge, msg, sizeof msg)) ||
+        conn_write(c, msg, len) < 0) {
+        conn_close_async(c);
+        return;
+    }
+    conn_mark_dirty(c);
     conn_update_events(c);
 }

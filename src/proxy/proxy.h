@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "ec.h"
 #include "ev.h"
@@ -50,6 +51,7 @@ typedef struct {
     char *billing_log;
     int64_t max_instances;
     char *aws_sigv4; /* e.g. "aws:amz:us-east-1:lambda"; empty: unsigned */
+    char *node_secret_file; /* the deployment's node secret; empty: a fresh one (embedded only) */
     int64_t invoke_timeout_ms;
     int64_t node_connect_timeout_ms;
     int64_t invoke_retry_ms;
@@ -124,6 +126,10 @@ struct conn {
     int dirty;         /* on the server's flush list */
     conn_t *next_dirty;
     uint64_t last_rx_ms;
+    /* Node connections: the challenge sent on accept, and whether a HELLO answered it. Nothing
+     * but HELLO is read from a node connection before that. */
+    char challenge[AUTH_NONCE_HEX + 1];
+    int node_authenticated;
     void *owner;         /* client_t or node_t */
     void *owner_to_free; /* a closed client's struct, freed with the connection */
 };
@@ -487,6 +493,7 @@ typedef struct {
     uint64_t inventories, rebuilt_objects;
     uint64_t gets_coalesced; /* GETs answered by a read of the same object already under way */
     uint64_t sets_coalesced; /* SETs superseded by a later SET of the key before being sent */
+    uint64_t nodes_refused;  /* node or relay connections that failed to prove the node secret */
 } proxy_stats_t;
 
 struct server {
@@ -501,6 +508,7 @@ struct server {
     invoker_t *invoker;
     platform_child_t platform;
     char platform_endpoint[256];
+    auth_secrets_t node_secrets; /* signs invocation events, checks HELLO and RELAY proofs */
     client_t *clients;
     int nclients;
     uint64_t next_client_id;

@@ -15,7 +15,7 @@ import unittest
 import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
-from proxytest import BIN, Proxy, wait_for  # noqa: E402
+from proxytest import BIN, Proxy, nodeauth, wait_for  # noqa: E402
 
 POOL = 6
 BASE = ["--pool-size", str(POOL), "--d", "4", "--p", "2", "--node-memory", "256",
@@ -212,6 +212,7 @@ class RestartTest(unittest.TestCase):
                                  "--function-count", str(POOL), "--memory", "256",
                                  "--log-level", "warn"],
                                 stdout=subprocess.PIPE, env=dict(os.environ,
+                                                                 IC_NODE_SECRET=nodeauth.SECRET,
                                                                  IC_NODE_RESERVED_MB="16",
                                                                  IC_NODE_LOG_LEVEL="warn"))
         try:
@@ -266,7 +267,8 @@ class SignedInvokeTest(unittest.TestCase):
         a few objects and waits for two backups to end (and for INFO to show at least
         backup_invocations of the platform's backup invocations: its figures come from the
         platform and may trail). Returns INFO and the platform's log."""
-        env = dict(os.environ, IC_NODE_RESERVED_MB="16", IC_NODE_LOG_LEVEL="info")
+        env = dict(os.environ, IC_NODE_RESERVED_MB="16", IC_NODE_LOG_LEVEL="info",
+                   IC_NODE_SECRET=nodeauth.SECRET)
         for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             env.pop(k, None)
         env.update(node_env)

@@ -14,6 +14,11 @@ import time
 import traceback
 import zlib
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import nodeauth  # noqa: E402
+
+FUNCTION = "icnode-test"  # AWS_LAMBDA_FUNCTION_NAME of the nodes here; events are sealed for it
+CHALLENGES = []  # every challenge this test's proxy sent, to check HELLO proofs against
 BIN = os.path.join(os.environ.get("IC_BIN", "build/bin"), "icnode")
 MiB = 1 << 20
 ENTRY_OVERHEAD = 128  # STORE_ENTRY_OVERHEAD in src/node/store.h
@@ -112,7 +117,7 @@ class RuntimeAPI:
         """Queues an event and returns its request id."""
         self.seq += 1
         rid = "req-%d-%d" % (self.port, self.seq)
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        body = payload if isinstance(payload, bytes) else nodeauth.seal(payload, FUNCTION)
         self.events.put((rid, body, int(time.time() * 1000) + deadline_in_ms))
         return rid
 
@@ -211,7 +216,8 @@ class Node:
 
     def __init__(self, env_extra, api_env=None):
         self.log = tempfile.NamedTemporaryFile(prefix="icnode-", suffix=".log", delete=False)
-        env = {"PATH": "/usr/bin:/bin"}
+        env = {"PATH": "/usr/bin:/bin", "IC_NODE_SECRET": nodeauth.SECRET,
+               "AWS_LAMBDA_FUNCTION_NAME": FUNCTION}
         if api_env is not None:
             env["AWS_LAMBDA_RUNTIME_API"] = api_env
         env.update(env_extra)
@@ -248,11 +254,17 @@ def listen():
     return ls
 
 
-def accept(ls, timeout=5.0):
+def accept(ls, timeout=5.0, challenge=True):
+    """Accepts the node's connection and, as the proxy does, sends it a fresh challenge."""
     ls.settimeout(timeout)
     s, _ = ls.accept()
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return RespConn(s)
+    c = RespConn(s)
+    if challenge:
+        c.challenge = nodeauth.new_challenge()
+        CHALLENGES.append(c.challenge)
+        s.sendall(nodeauth.challenge_message(c.challenge))
+    return c
 
 
 def no_pending_connection(ls):
@@ -266,14 +278,17 @@ def no_pending_connection(ls):
 
 
 def check_hello(msg, node_id, limit, used, chunks, invocation, instance=None):
-    assert isinstance(msg, list) and len(msg) == 7, "HELLO shape: %r" % (msg,)
+    assert isinstance(msg, list) and len(msg) == 8, "HELLO shape: %r" % (msg,)
     assert msg[0] == b"HELLO", msg
+    proof = msg[7].decode()
+    assert any(nodeauth.hello_proof(ch, node_id, msg[2].decode()) == proof for ch in CHALLENGES), \
+        "HELLO proof does not verify: %r" % (msg,)
     assert msg[1] == str(node_id).encode(), msg
     inst = msg[2].decode()
     assert len(inst) == 16 and all(c in "0123456789abcdef" for c in inst), msg
     if instance is not None:
         assert inst == instance, (inst, instance)
-    got = [int(x) for x in msg[3:]]
+    got = [int(x) for x in msg[3:7]]
     assert got == [limit, used, chunks, invocation], "HELLO fields %r, want %r" % (
         got, [limit, used, chunks, invocation])
     return inst
@@ -494,6 +509,115 @@ def test_default_idle_return():
         assert c.read() == [b"BYE"]
         assert time.monotonic() - t0 < 1.0
         assert api.responses[rid]["served"] == 0
+    except BaseException:
+        sys.stderr.write(node.output())
+        raise
+    finally:
+        node.stop()
+        api.stop()
+        ls.close()
+
+
+def test_forged_events_refused():
+    """A node obeys no event that fails the seal: forged MAC, another secret, another function,
+    an address changed after sealing, a replayed nonce, a stale or future timestamp, an unsealed
+    event. None of them makes it dial anything; a good event still works afterwards."""
+    api = RuntimeAPI()
+    ls = listen()
+    attacker = listen()
+    proxy = "127.0.0.1:%d" % ls.getsockname()[1]
+    evil = "127.0.0.1:%d" % attacker.getsockname()[1]
+    node = Node({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128"}, api.api_env())
+    try:
+        good = {"cmd": "activate", "node_id": 2, "proxy": proxy}
+        now = int(time.time() * 1000)
+        sealed = json.loads(nodeauth.seal(good, FUNCTION))
+        tampered = dict(sealed, signed=sealed["signed"].replace(proxy, evil))
+        replay = nodeauth.seal(good, FUNCTION)
+        cases = {
+            "unsealed": json.dumps(dict(good, proxy=evil)).encode(),
+            "wrong mac": json.dumps(dict(sealed, mac="0" * 64)).encode(),
+            "other secret": nodeauth.seal(dict(good, proxy=evil), FUNCTION,
+                                          secret="another-secret-0123456789abcdef"),
+            "other function": nodeauth.seal(dict(good, proxy=evil), "icnode-other"),
+            "other proxy address": json.dumps(tampered).encode(),
+            "stale": nodeauth.seal(dict(good, proxy=evil), FUNCTION, ts_ms=now - 10 * 60 * 1000),
+            "future": nodeauth.seal(dict(good, proxy=evil), FUNCTION, ts_ms=now + 10 * 60 * 1000),
+            "backup-peer to an attacker relay": nodeauth.seal(
+                {"cmd": "backup-peer", "node_id": 2, "relay": evil, "token": "t"}, FUNCTION,
+                secret="another-secret-0123456789abcdef"),
+        }
+        # The genuine event first, then its exact replay.
+        rid = api.invoke(replay)
+        c = accept(ls)
+        check_hello(c.read(), 2, (128 - 32) * MiB, 0, 0, 1)
+        assert c.read() == [b"BYE"]
+        api.response(rid)
+        cases["replayed nonce"] = replay
+        rids = {name: api.invoke(body) for name, body in cases.items()}
+        for name, r in rids.items():
+            wait_for(lambda r=r: r in api.errors, what="refusal of " + name)
+            kind, body = api.errors[r]
+            assert kind == "Node.Unauthenticated", (name, kind, body)
+            assert "refused" in body["errorMessage"], (name, body)
+        assert no_pending_connection(attacker), "a forged event made the node dial the attacker"
+        assert nodeauth.SECRET not in node.output()
+        # Still obeys a genuine event, on the connection it keeps.
+        rid = api.invoke(good)
+        check_hello(c.read(), 2, (128 - 32) * MiB, 0, 0, len(cases) + 2)
+        assert c.read() == [b"BYE"]
+        api.response(rid)
+    except BaseException:
+        sys.stderr.write(node.output())
+        raise
+    finally:
+        node.stop()
+        api.stop()
+        ls.close()
+        attacker.close()
+
+
+def test_no_secret_no_service():
+    """Without IC_NODE_SECRET the node refuses to start, and says why."""
+    api = RuntimeAPI()
+    node = Node({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "IC_NODE_SECRET": ""}, api.api_env())
+    try:
+        assert node.proc.wait(timeout=10) == 1
+        wait_for(lambda: api.init_errors, what="init error")
+        assert "IC_NODE_SECRET is not set" in node.output()
+    finally:
+        node.stop()
+        api.stop()
+
+
+def test_refused_by_proxy():
+    """A proxy that does not accept the node's proof says REFUSED: the invocation fails with
+    Node.AuthRefused, and a listener that sends no challenge gets no HELLO at all."""
+    api = RuntimeAPI()
+    ls = listen()
+    proxy = "127.0.0.1:%d" % ls.getsockname()[1]
+    node = Node({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "IC_NODE_CONNECT_TIMEOUT_MS": "300"},
+                api.api_env())
+    try:
+        rid = api.invoke({"cmd": "activate", "node_id": 1, "proxy": proxy})
+        c = accept(ls)
+        check_hello(c.read(), 1, (128 - 32) * MiB, 0, 0, 1)
+        c.send(cmd(b"REFUSED", b"bad_proof"))
+        c.s.close()
+        wait_for(lambda: rid in api.errors, what="refusal")
+        assert api.errors[rid][0] == "Node.AuthRefused", api.errors[rid]
+        assert "check IC_NODE_SECRET" in api.errors[rid][1]["errorMessage"]
+        # Something that listens but sends no challenge is not this system's proxy.
+        rid = api.invoke({"cmd": "activate", "node_id": 1, "proxy": proxy})
+        c = accept(ls, challenge=False)
+        wait_for(lambda: rid in api.errors, what="no challenge")
+        c.s.settimeout(0.5)
+        try:
+            data = c.s.recv(100)
+        except socket.timeout:
+            data = b""
+        assert b"HELLO" not in data, data
+        assert "no_challenge" in node.output()
     except BaseException:
         sys.stderr.write(node.output())
         raise

@@ -16,7 +16,7 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "platform"))
 from platlib import BIN, Platform, run, wait_for  # noqa: E402
-from test_node import accept, cmd, cset, listen  # noqa: E402
+from test_node import accept, cmd, cset, listen, nodeauth  # noqa: E402
 
 ICNODE = os.path.join(BIN, "icnode")
 MiB = 1 << 20
@@ -58,19 +58,23 @@ class Relay:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self.lock:
                 self.socks.append(s)
-            t = threading.Thread(target=self._introduce, args=(s,), daemon=True)
+            # As the proxy's relay: a fresh challenge first; the introduction proves the secret.
+            challenge = nodeauth.new_challenge()
+            s.sendall(nodeauth.challenge_message(challenge))
+            t = threading.Thread(target=self._introduce, args=(s, challenge), daemon=True)
             t.start()
             self.threads.append(t)
 
     @staticmethod
-    def _parse_intro(buf):
-        """(token, role, rest) once *3 $5 RELAY $n token $n role is complete, else None."""
-        if not buf.startswith(b"*3\r\n"):
+    def _parse_intro(buf, challenge):
+        """(token, role, rest) once *4 $5 RELAY $n token $n role $64 proof is complete and the
+        proof verifies, else None."""
+        if not buf.startswith(b"*4\r\n"):
             if len(buf) >= 4:
                 raise ValueError("bad intro %r" % buf[:32])
             return None
         pos, args = 4, []
-        for _ in range(3):
+        for _ in range(4):
             end = buf.find(b"\r\n", pos)
             if end < 0:
                 return None
@@ -81,14 +85,16 @@ class Relay:
             pos = end + 2 + n + 2
         if args[0] != b"RELAY" or args[2] not in (b"source", b"peer"):
             raise ValueError("bad intro %r" % args)
+        if args[3].decode() != nodeauth.relay_proof(challenge, args[1].decode(), args[2].decode()):
+            raise ValueError("relay proof does not verify: %r" % args)
         return args[1].decode(), args[2].decode(), buf[pos:]
 
-    def _introduce(self, s):
+    def _introduce(self, s, challenge):
         buf = b""
         s.settimeout(10)
         try:
             while True:
-                got = self._parse_intro(buf)
+                got = self._parse_intro(buf, challenge)
                 if got:
                     break
                 d = s.recv(512 - len(buf))
@@ -272,7 +278,8 @@ class Chunks:
 
 
 def node_env(**extra):
-    env = {"IC_NODE_RETURN_POLICY": "idle", "IC_NODE_IDLE_RETURN_MS": "600000"}
+    env = {"IC_NODE_RETURN_POLICY": "idle", "IC_NODE_IDLE_RETURN_MS": "600000",
+           "IC_NODE_SECRET": nodeauth.SECRET}
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -284,7 +291,8 @@ def start(memory_mb=256, **env):
 
 
 def activate(plat, px):
-    status, _, body = plat.invoke(FUNCTION, {"cmd": "activate", "node_id": 0, "proxy": px.addr},
+    status, _, body = plat.invoke(FUNCTION, nodeauth.seal({"cmd": "activate", "node_id": 0,
+                                                           "proxy": px.addr}, FUNCTION),
                                   kind="Event")
     assert status == 202, (status, body)
     return px.accept()

@@ -63,7 +63,7 @@ static void pair_init(pair_t *x, uint64_t peer_limit, uint64_t timeout_ms)
 static void pair_start(pair_t *x)
 {
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, x->fds), 0);
-    assert_int_equal(sync_attach(&x->s, x->fds[0], "tok"), 0);
+    assert_int_equal(sync_attach(&x->s, x->fds[0], "tok", NULL), 0);
     assert_true(sync_active(&x->s));
     sync_step(&x->s, 0, ev_now_ms()); /* writes the introduction and INVENTORY */
     char got[sizeof intro - 1];
@@ -344,7 +344,8 @@ static void test_start_arguments(void **state)
     store_t st;
     store_init(&st, 1 << 20);
     sync_t s;
-    sync_config_t cfg = {.function = "icnode0", .timeout_ms = 1000, .connect_timeout_ms = 100};
+    sync_config_t cfg = {.function = "icnode0", .timeout_ms = 1000, .connect_timeout_ms = 100,
+                         .secret = "a-test-node-secret-0123456789"};
     sync_init(&s, &st, &cfg);
     char err[256];
 #define START_SIGNED(relay, token, endpoint, sigv4)                                                \

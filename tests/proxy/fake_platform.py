@@ -5,10 +5,14 @@ nodes). Speaks the Invoke API over HTTP and the node protocol (docs/PROTOCOL.md)
 import json
 import os
 import socket
+import sys
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import nodeauth  # noqa: E402
 
 
 class FakeNode(threading.Thread):
@@ -22,6 +26,7 @@ class FakeNode(threading.Thread):
         self.instance = uuid.uuid4().hex[:16]
         self.chunks = {}
         self.sock = None
+        self.challenge = None  # the proxy's, once read
         self.invocations = 0
         self.wake = threading.Event()
         self.dead = False
@@ -38,10 +43,14 @@ class FakeNode(threading.Thread):
         return b"$%d\r\n%s\r\n" % (len(b), b)
 
     def hello(self):
+        if self.challenge is None:
+            return  # still connecting: run() says HELLO once the challenge is in
         self.invocations += 1
         used = sum(len(v[1]) for v in self.chunks.values())
+        proof = nodeauth.hello_proof(self.challenge, self.node_id, self.instance)
         args = [b"HELLO", str(self.node_id).encode(), self.instance.encode(), str(200 << 20).encode(),
-                str(used).encode(), str(len(self.chunks)).encode(), str(self.invocations).encode()]
+                str(used).encode(), str(len(self.chunks)).encode(), str(self.invocations).encode(),
+                proof.encode()]
         self.send(b"*%d\r\n" % len(args) + b"".join(self.bulk(a) for a in args))
 
     def run(self):
@@ -51,9 +60,14 @@ class FakeNode(threading.Thread):
         except OSError:
             return  # the proxy is gone (a late invocation after it stopped)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.hello()
         f = self.sock.makefile("rb")
         try:
+            # The proxy's challenge comes first; HELLO proves the node secret over it.
+            first = [f.readline() for _ in range(5)]
+            if first[2] != b"CHALLENGE\r\n":
+                return
+            self.challenge = first[4].strip().decode()
+            self.hello()
             while not self.dead:
                 line = f.readline()
                 if not line:
@@ -143,6 +157,13 @@ class FakePlatform:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 event = json.loads(self.rfile.read(length) or b"{}")
+                # Events are sealed with the node secret (PROTOCOL.md section 3): checked here as
+                # a node would, so a proxy that sent anything else fails these tests.
+                function = self.path.split("/")[3]
+                inner = event.get("signed", "")
+                assert event.get("mac") == nodeauth.mac(nodeauth.SECRET, "ic-event-v1",
+                                                        [function, inner]), event
+                event = json.loads(inner)
                 nid = event.get("node_id")
                 with platform.lock:
                     platform.invocations += 1

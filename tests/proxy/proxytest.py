@@ -8,19 +8,30 @@ import select
 import signal
 import subprocess
 import time
+import sys
+import tempfile
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import nodeauth  # noqa: E402
 
 BIN = os.environ.get("IC_BIN", os.path.join(os.path.dirname(__file__), "../../build/bin"))
 
 
 class Proxy:
     def __init__(self, *args, ready_timeout=20.0):
+        # A proxy in front of a platform started elsewhere needs the deployment's node secret;
+        # the tests' platforms and nodes hold nodeauth.SECRET.
+        if "--platform-endpoint" in args and "--node-secret-file" not in args:
+            self.secret_dir = tempfile.TemporaryDirectory(prefix="icsecret-")
+            args = (*args, "--node-secret-file", nodeauth.write_secret_file(self.secret_dir.name))
         self.proc = subprocess.Popen(
             [os.path.join(BIN, "icproxy"), "--client-port", "0", "--node-port", "0", "--relay-port", "0",
              *args],
             stdout=subprocess.PIPE, stderr=None)
         self.port = None
         self.node_port = None
+        self.relay_port = None
         self.platform = None
         deadline = time.time() + ready_timeout
         banner = b""
@@ -40,6 +51,9 @@ class Proxy:
             m = re.search(rb"nodes dial [^:]+:(\d+)", banner)
             if m:
                 self.node_port = int(m.group(1))
+            m = re.search(rb"relay on (\d+)", banner)
+            if m:
+                self.relay_port = int(m.group(1))
             m = re.search(rb"\nplatform: (\S+)", banner)
             if m:
                 self.platform = m.group(1).decode()
