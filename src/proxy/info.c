@@ -72,7 +72,8 @@ void cmd_info(client_t *c, op_t *op, const char *section)
             s->connections, s->commands, s->get_hits, s->get_misses, s->sets, s->errors,
             srv->meta.evictions, srv->meta.expired, s->bytes_in, s->bytes_out, s->invocations,
             s->invoke_failures, s->node_timeouts, s->chunks_lost, s->chunks_repaired,
-            s->chunks_corrupt_repaired, s->icget_spare_reads, s->objects_lost, s->relays, s->gets_coalesced, s->sets_coalesced);
+            s->chunks_corrupt_repaired, s->icget_spare_reads, s->objects_lost, s->relays,
+            s->gets_coalesced, s->sets_coalesced);
     }
     if (want(section, "pool")) {
         int st[4] = {0};

@@ -1163,7 +1163,8 @@ void cmd_icgetchunks(client_t *c, op_t *op, int argc, const char **argv, const s
     server_t *srv = c->srv;
     uint64_t version, need, listed = 0;
     meta_t *m = meta_lookup(srv, argv[1], argl[1]);
-    if (resp_parse_u64(argv[2], argl[2], &version) < 0 || resp_parse_u64(argv[3], argl[3], &need) < 0) {
+    if (resp_parse_u64(argv[2], argl[2], &version) < 0 ||
+        resp_parse_u64(argv[3], argl[3], &need) < 0) {
         resp_add_error(&op->reply, "ERR ICGETCHUNKS: bad version or need");
         goto answered;
     }

@@ -3,7 +3,8 @@
 straggling nodes hold every chunk reply for a fixed delay: with first-d a GET does not wait for
 stragglers among the p extra chunks; with it off (ICGET key ALL) it waits for the slowest one.
 Orderings are asserted against a delay far from both ends (3 s against 30 s timeouts). Also
-ICGETCHUNKS, the library's request for the chunks not sent."""
+ICGETCHUNKS, the library's request for the chunks not sent, and GETs through nodes that serve
+corrupt chunk bodies (first-d with spares)."""
 import os
 import subprocess
 import sys
@@ -128,6 +129,29 @@ class FirstDTest(unittest.TestCase):
         with self.assertRaisesRegex(redis.ResponseError, "wrong number of arguments"):
             r.execute_command("ICGETCHUNKS", "obj", version, 1)
         self.assertEqual(r.execute_command("PING"), True)  # the connection stays in step
+
+    def test_corrupt_chunks_are_made_up_by_spares(self):
+        # p nodes serve their chunk with a flipped byte (and the right CRC in the header, as a
+        # node whose memory went bad would): almost every first d includes one, so without the
+        # spares these GETs fail their checksum.
+        bad = self.straggle({0, D})
+        for nid in bad:
+            self.platform.node_mode[nid] = "corrupt"
+        r = redis.Redis(port=self.proxy.port, socket_timeout=30)
+        for _ in range(6):
+            out = self.iccli(1, "get", "obj")
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertEqual(out.stdout, self.value)
+        info = r.info("stats")
+        self.assertGreaterEqual(int(info["icget_spare_reads"]), 5)
+        # The library re-stored the bad chunks (the fake node keeps corrupting what it serves).
+        self.assertGreaterEqual(int(info["chunks_corrupt_repaired"]), 5)
+        # More than p corrupt: an error, never bytes.
+        self.platform.node_mode[self.straggle({1})[0]] = "corrupt"
+        out = self.iccli(1, "get", "obj")
+        self.assertEqual(out.returncode, 2)
+        self.assertEqual(out.stdout, b"")
+        self.assertIn(b"checksum", out.stderr)
 
     def test_bad_first_d_value(self):
         out = self.iccli(2, "get", "obj")
