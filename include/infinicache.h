@@ -24,7 +24,8 @@ enum {
     IC_EPROTO = -6,    /* the proxy's reply is malformed or inconsistent */
     IC_ESERVER = -7,   /* the proxy answered -ERR (text in ic_last_error) */
     IC_ETOOSMALL = -8, /* ic_get_into: the buffer is too small; *len is the size needed */
-    IC_ECORRUPT = -9,  /* too few chunks passed their checksum to rebuild the object */
+    IC_ECORRUPT = -9,  /* too few chunks passed their checksum to rebuild the object, spares
+                          included (more than p are corrupt or gone) */
     IC_ETOOBIG = -10,  /* the object is over max_object_size */
 };
 
@@ -42,7 +43,9 @@ typedef struct {
     int connect_timeout_ms;  /* per connection attempt, default 1000 */
     int op_timeout_ms;       /* whole operation, default 10000 */
     int chunk_deadline_ms;   /* longest wait for the next bytes of a reply, default 2000 */
-    int repair;              /* after a GET, re-store lost or corrupt chunks; default 1 */
+    int repair;              /* after a GET, rebuild the chunks reported lost and those that
+                                failed their checksum and re-store them (ICREPAIR; the proxy
+                                checks each); default 1 */
     int first_d;             /* 1 (default): a GET returns once d verified chunks are in, not
                                 waiting for the slowest p. 0: it waits for all d + p chunks (the
                                 proxy forwards every one; ICGET key ALL), or until no byte came for
@@ -64,7 +67,11 @@ void ic_client_free(ic_client_t *c);
 int ic_set(ic_client_t *c, const void *key, size_t keylen, const void *value, size_t len);
 
 /* Reads key into a buffer the library allocates; the caller frees *value with ic_free(). An empty
- * object gives a non-NULL *value of length 0. IC_HIT, IC_MISS or an error; never wrong bytes. */
+ * object gives a non-NULL *value of length 0. IC_HIT, IC_MISS or an error; never wrong bytes.
+ * Every chunk is checked against its CRC-32C. When fewer than d of the chunks first sent pass,
+ * the same call asks the proxy for the chunks it did not send (first-d with spares, ICGETCHUNKS)
+ * and succeeds whenever d good chunks exist; if another version was stored meanwhile it starts
+ * over once. IC_ECORRUPT only when d good chunks do not exist. */
 int ic_get(ic_client_t *c, const void *key, size_t keylen, void **value, size_t *len);
 
 /* Reads key straight into buf[0..cap): data chunks land at their offsets with no copy. If the

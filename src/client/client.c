@@ -1,4 +1,5 @@
-/* client.c -- libinfinicache operations: erasure-coded ICSET, first-d ICGET with repair, DEL, EXISTS. */
+/* client.c -- libinfinicache operations: erasure-coded ICSET, first-d ICGET with spares and
+ * repair, DEL, EXISTS. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -318,6 +319,9 @@ typedef struct {
     uint8_t *scratch[EC_MAX_CHUNKS]; /* chunks that are not wholly inside out */
     uint8_t state[EC_MAX_CHUNKS];    /* 0 unseen, 1 good, 2 bad crc, 3 late, 4 lost */
     int ngood;
+    int alloc;   /* out is allocated here when the metadata arrives (ic_get) */
+    size_t cap;  /* else out is the caller's buffer of cap bytes (ic_get_into) */
+    size_t *len; /* where the object's size is reported */
 } get_ctx_t;
 
 enum { CH_UNSEEN, CH_GOOD, CH_BADCRC, CH_LATE, CH_LOST };
@@ -430,9 +434,167 @@ static int enough_after_timeout(ic_client_t *c, icc_conn_t *k, const get_ctx_t *
     return 1;
 }
 
-/* Reads the ICGET reply for key into ubuf (or a buffer it allocates when alloc is set). */
+/* How reading a reply ended, besides the IC_E* errors. */
+enum { READ_DONE = 1, READ_MISS, READ_STALE };
+
+/* Takes one entry of a reply: a chunk body is read into its home and verified against its CRC;
+ * an entry without a body records what became of that chunk. *verified counts chunks newly
+ * verified (good or not). 0, READ_DONE (the reply was abandoned with d good chunks), or an
+ * error. */
+static int take_entry(ic_client_t *c, icc_conn_t *k, get_ctx_t *g, const icc_reply_event_t *ev,
+                      uint64_t deadline, int *verified)
+{
+    int i = ev->index;
+    if (ev->state != 0) {
+        /* A spare reply answers every index, also those it was not asked for: "not sent" never
+         * overrides what is known, and "lost" only a chunk not in hand. */
+        if (g->state[i] == CH_UNSEEN || g->state[i] == CH_LATE)
+            g->state[i] = ev->state == 1 ? CH_LATE : CH_LOST;
+        return 0;
+    }
+    if (g->ngood >= g->m.d || g->state[i] == CH_GOOD || g->state[i] == CH_BADCRC) {
+        /* Already have d verified chunks (more come only when first-d is off, or from a proxy
+         * that sends too many), or this one was checked already: skipped past, so a good copy
+         * in hand is never overwritten. */
+        int rc = icc_conn_read(c, k, NULL, g->m.chunk_size, deadline);
+        if (g->state[i] == CH_UNSEEN) g->state[i] = CH_LATE;
+        if (rc < 0 && enough_after_timeout(c, k, g, rc)) return READ_DONE;
+        return rc;
+    }
+    uint8_t *to = chunk_home(g, i, 1);
+    if (!to) return icc_fail(c, IC_ENOMEM, "out of memory");
+    int rc = icc_conn_read(c, k, to, g->m.chunk_size, deadline);
+    if (rc < 0) return rc;
+    int good = ec_crc(to, g->m.chunk_size) == g->m.crc[i];
+    g->state[i] = good ? CH_GOOD : CH_BADCRC;
+    g->ngood += good;
+    (*verified)++;
+    return 0;
+}
+
+static int same_object(const icc_meta_t *a, const icc_meta_t *b)
+{
+    return a->version == b->version && a->size == b->size && a->d == b->d && a->p == b->p &&
+           a->chunk_size == b->chunk_size &&
+           memcmp(a->crc, b->crc, sizeof a->crc[0] * (size_t)a->n) == 0;
+}
+
+/* Reads one ICGET (spare = 0) or ICGETCHUNKS (spare = 1) reply into g. The first reply sets the
+ * metadata and the object's buffer; a spare reply must describe the very same version. Returns
+ * READ_DONE, READ_MISS (first reply: no such key), READ_STALE (spare reply: the version is no
+ * longer current, or the key is gone), or an error. */
+static int read_reply(ic_client_t *c, icc_conn_t *k, get_ctx_t *g, uint64_t deadline, int spare,
+                      int *verified)
+{
+    icc_reply_t r;
+    icc_reply_init(&r, c->opt.max_object_size);
+    for (;;) {
+        size_t used;
+        icc_reply_event_t ev;
+        int e = icc_reply_feed(&r, icc_rx_head(k), buf_len(&k->rx), &used, &ev);
+        if (e == ICC_REPLY_ERROR) {
+            int stale = spare && ev.len >= 5 && memcmp(ev.str, "STALE", 5) == 0;
+            icc_fail(c, IC_ESERVER, "%.*s", (int)(ev.len < 400 ? ev.len : 400), ev.str);
+            buf_consume(&k->rx, used);
+            return stale ? READ_STALE : IC_ESERVER;
+        }
+        buf_consume(&k->rx, used);
+        int rc;
+        switch (e) {
+        case ICC_REPLY_NEED_MORE:
+            rc = icc_conn_fill(c, k, deadline);
+            if (rc < 0 && enough_after_timeout(c, k, g, rc)) return READ_DONE;
+            if (rc < 0) return rc;
+            break;
+        case ICC_REPLY_MISS:
+            return spare ? READ_STALE : READ_MISS;
+        case ICC_REPLY_META:
+            if (spare) {
+                if (!same_object(&r.meta, &g->m)) {
+                    icc_conn_close(k); /* the rest of the reply is not worth reading */
+                    return icc_fail(c, IC_EPROTO, "%s: ICGETCHUNKS answered for another object",
+                                    k->addr);
+                }
+                break;
+            }
+            g->m = r.meta;
+            if (g->alloc) {
+                g->out = malloc(g->m.size ? (size_t)g->m.size : 1);
+                if (!g->out)
+                    return icc_fail(c, IC_ENOMEM, "out of memory for %" PRIu64 " bytes", g->m.size);
+            } else if (g->m.size > g->cap) {
+                *g->len = (size_t)g->m.size;
+                /* The rest of the reply is not worth reading: reconnect instead. */
+                icc_conn_close(k);
+                return icc_fail(c, IC_ETOOSMALL, "object of %" PRIu64 " bytes, buffer of %zu",
+                                g->m.size, g->cap);
+            }
+            break;
+        case ICC_REPLY_CHUNK:
+            rc = take_entry(c, k, g, &ev, deadline, verified);
+            if (rc != 0) return rc;
+            icc_reply_body_done(&r);
+            break;
+        case ICC_REPLY_DONE:
+            return READ_DONE;
+        default:
+            return icc_fail(c, IC_EPROTO, "%s: malformed ICGET reply", k->addr);
+        }
+    }
+}
+
+/* First-d with spares: while fewer than d chunks passed their checksum and enough others were not
+ * sent (late, or after the first d), asks the proxy for those of this version with ICGETCHUNKS on
+ * the same connection. Each round verifies at least one more chunk or ends the loop, so there are
+ * at most n rounds, all within the GET's deadline. 0, READ_STALE, or an error. */
+static int read_spares(ic_client_t *c, icc_conn_t *k, const void *key, size_t keylen, get_ctx_t *g,
+                       uint64_t deadline)
+{
+    for (int round = 0; round < g->m.n && g->ngood < g->m.d && k->fd >= 0; round++) {
+        char nums[3 + EC_MAX_CHUNKS][24];
+        const char *argv[4 + EC_MAX_CHUNKS];
+        size_t argl[4 + EC_MAX_CHUNKS];
+        int argc = 4, need = g->m.d - g->ngood;
+        for (int i = 0; i < g->m.n; i++)
+            if (g->state[i] == CH_UNSEEN || g->state[i] == CH_LATE) {
+                argl[argc] = (size_t)snprintf(nums[argc - 1], sizeof nums[0], "%d", i);
+                argv[argc] = nums[argc - 1];
+                argc++;
+            }
+        if (argc - 4 < need) return 0; /* even all of them would not make d */
+        argv[0] = "ICGETCHUNKS";
+        argl[0] = 11;
+        argv[1] = key;
+        argl[1] = keylen;
+        argl[2] = (size_t)snprintf(nums[0], sizeof nums[0], "%" PRIu64, g->m.version);
+        argv[2] = nums[0];
+        argl[3] = (size_t)snprintf(nums[1], sizeof nums[0], "%d", need);
+        argv[3] = nums[1];
+        buf_t out;
+        buf_init(&out);
+        if (resp_add_command(&out, argc, argv, argl) < 0) {
+            buf_free(&out);
+            return icc_fail(c, IC_ENOMEM, "out of memory");
+        }
+        struct iovec iov = {buf_head(&out), buf_len(&out)};
+        int rc = icc_conn_send(c, k, &iov, 1, deadline);
+        buf_free(&out);
+        if (rc < 0) return rc;
+        int verified = 0;
+        rc = read_reply(c, k, g, deadline, 1, &verified);
+        /* A proxy that knows no ICGETCHUNKS (or refuses it) leaves the GET to what it has. */
+        if (rc == IC_ESERVER) return 0;
+        if (rc != READ_DONE) return rc;
+        if (!verified) return 0;
+    }
+    return 0;
+}
+
+/* Reads key into ubuf (or a buffer it allocates when alloc is set): ICGET, then spares if the
+ * first d were not all good. *stale is set when the version read changed under the spare request
+ * (the caller then starts over once). */
 static int get_once(ic_client_t *c, icc_conn_t *k, const void *key, size_t keylen, uint8_t *ubuf,
-                    size_t cap, int alloc, void **value, size_t *len)
+                    size_t cap, int alloc, void **value, size_t *len, int *stale)
 {
     uint64_t deadline = ev_now_ms() + (uint64_t)c->opt.op_timeout_ms;
     int rc = icc_conn_open(c, k);
@@ -452,90 +614,24 @@ static int get_once(ic_client_t *c, icc_conn_t *k, const void *key, size_t keyle
 
     get_ctx_t g;
     memset(&g, 0, sizeof g);
-    icc_reply_t r;
-    icc_reply_init(&r, c->opt.max_object_size);
-    int result = IC_HIT, done = 0;
-    while (!done) {
-        size_t used;
-        icc_reply_event_t ev;
-        int e = icc_reply_feed(&r, icc_rx_head(k), buf_len(&k->rx), &used, &ev);
-        if (e == ICC_REPLY_ERROR) {
-            icc_fail(c, IC_ESERVER, "%.*s", (int)(ev.len < 400 ? ev.len : 400), ev.str);
-            buf_consume(&k->rx, used);
-            rc = IC_ESERVER;
-            goto out;
-        }
-        buf_consume(&k->rx, used);
-        switch (e) {
-        case ICC_REPLY_NEED_MORE:
-            rc = icc_conn_fill(c, k, deadline);
-            if (rc < 0 && enough_after_timeout(c, k, &g, rc)) {
-                done = 1;
-                break;
-            }
-            if (rc < 0) goto out;
-            break;
-        case ICC_REPLY_MISS:
-            result = IC_MISS;
-            done = 1;
-            break;
-        case ICC_REPLY_META:
-            g.m = r.meta;
-            if (alloc) {
-                ubuf = malloc(g.m.size ? (size_t)g.m.size : 1);
-                if (!ubuf) {
-                    rc = icc_fail(c, IC_ENOMEM, "out of memory for %" PRIu64 " bytes", g.m.size);
-                    goto out;
-                }
-            } else if (g.m.size > cap) {
-                *len = (size_t)g.m.size;
-                /* The rest of the reply is not worth reading: reconnect instead. */
-                rc = icc_fail(c, IC_ETOOSMALL, "object of %" PRIu64 " bytes, buffer of %zu", g.m.size, cap);
-                icc_conn_close(k);
-                goto out;
-            }
-            g.out = ubuf;
-            break;
-        case ICC_REPLY_CHUNK:
-            if (ev.state != 0) {
-                g.state[ev.index] = ev.state == 1 ? CH_LATE : CH_LOST;
-                break;
-            }
-            if (g.ngood >= g.m.d) {
-                /* Already have d verified chunks: more come only when first-d is off (or from a
-                 * proxy that sends too many); they are skipped past. */
-                rc = icc_conn_read(c, k, NULL, g.m.chunk_size, deadline);
-                g.state[ev.index] = CH_LATE;
-                if (rc < 0 && enough_after_timeout(c, k, &g, rc)) {
-                    done = 1;
-                    break;
-                }
-            } else {
-                uint8_t *to = chunk_home(&g, ev.index, 1);
-                if (!to) {
-                    rc = icc_fail(c, IC_ENOMEM, "out of memory");
-                    goto out;
-                }
-                rc = icc_conn_read(c, k, to, g.m.chunk_size, deadline);
-                if (rc == 0) {
-                    int good = ec_crc(to, g.m.chunk_size) == g.m.crc[ev.index];
-                    g.state[ev.index] = good ? CH_GOOD : CH_BADCRC;
-                    g.ngood += good;
-                }
-            }
-            if (rc < 0) goto out;
-            icc_reply_body_done(&r);
-            break;
-        case ICC_REPLY_DONE:
-            done = 1;
-            break;
-        default:
-            rc = icc_fail(c, IC_EPROTO, "%s: malformed ICGET reply", k->addr);
-            goto out;
-        }
+    g.alloc = alloc;
+    g.cap = cap;
+    g.len = len;
+    g.out = alloc ? NULL : ubuf;
+    int verified = 0;
+    rc = read_reply(c, k, &g, deadline, 0, &verified);
+    if (rc == READ_MISS) {
+        rc = IC_MISS;
+        goto out;
     }
-    rc = result;
-    if (result == IC_MISS) goto out;
+    if (rc < 0) goto out;
+    rc = read_spares(c, k, key, keylen, &g, deadline);
+    if (rc == READ_STALE) {
+        *stale = 1;
+        rc = icc_fail(c, IC_ESERVER, "the object changed while it was read; try again");
+        goto out;
+    }
+    if (rc < 0) goto out;
     if (g.ngood < g.m.d) {
         int bad = 0;
         for (int i = 0; i < g.m.n; i++) bad += g.state[i] == CH_BADCRC;
@@ -553,13 +649,13 @@ static int get_once(ic_client_t *c, icc_conn_t *k, const void *key, size_t keyle
     if (c->opt.repair) repair(c, k, key, keylen, &g);
     *len = (size_t)g.m.size;
     if (alloc) {
-        *value = ubuf;
-        ubuf = NULL;
+        *value = g.out;
+        g.out = NULL;
     }
     rc = IC_HIT;
 out:
     for (int i = 0; i < EC_MAX_CHUNKS; i++) free(g.scratch[i]);
-    if (alloc) free(ubuf);
+    if (alloc) free(g.out);
     return drop(k, rc);
 }
 
@@ -570,11 +666,16 @@ static int get_common(ic_client_t *c, const void *key, size_t keylen, uint8_t *b
     if (rc < 0) return rc;
     if (!len || (alloc && !value) || (!alloc && !buf && cap)) return icc_fail(c, IC_EINVAL, "bad arguments");
     icc_conn_t *k = conn_for(c, key, keylen);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        int reused = k->fd >= 0;
+    int restarts = 0;
+    for (int attempt = 0; attempt < 2;) {
+        int reused = k->fd >= 0, stale = 0;
         uint64_t before = k->rx_total;
-        rc = get_once(c, k, key, keylen, buf, cap, alloc, value, len);
+        rc = get_once(c, k, key, keylen, buf, cap, alloc, value, len, &stale);
+        /* A new version was stored between the reply and the spare request: start over once
+         * from the top, which reads the new version (or misses). */
+        if (stale && restarts++ == 0) continue;
         if (!(rc == IC_EIO && reused && k->rx_total == before)) break;
+        attempt++;
     }
     return rc;
 }

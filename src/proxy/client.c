@@ -409,6 +409,7 @@ typedef enum {
     CMD_FLUSH,
     CMD_ICSET,
     CMD_ICGET,
+    CMD_ICGETCHUNKS,
     CMD_ICREPAIR,
 } command_id_t;
 
@@ -438,6 +439,7 @@ static const command_spec_t commands[] = {
     {"FLUSHALL", CMD_FLUSH, 1, 2, 0, 0, 0},   {"FLUSHDB", CMD_FLUSH, 1, 2, 0, 0, 0},
     {"ICSET", CMD_ICSET, 6, -1, 1, 1, 1},     {"ICGET", CMD_ICGET, 2, 3, 1, 1, 0},
     {"ICREPAIR", CMD_ICREPAIR, 6, 6, 1, 1, 0},
+    {"ICGETCHUNKS", CMD_ICGETCHUNKS, 5, 4 + EC_MAX_CHUNKS, 1, 1, 0},
     {NULL, 0, 0, 0, 0, 0, 0},
 };
 /* clang-format on */
@@ -545,7 +547,7 @@ static int dispatch(client_t *c)
     c->cmds++;
     srv->stats.commands++;
     /* ICGET writes its reply while it streams: it starts when the replies before it are out. */
-    if (spec && spec->id == CMD_ICGET && c->ops_head) return 1;
+    if (spec && (spec->id == CMD_ICGET || spec->id == CMD_ICGETCHUNKS) && c->ops_head) return 1;
 
     op = op_new(c, OP_SIMPLE);
     if (!op) {
@@ -572,6 +574,10 @@ static int dispatch(client_t *c)
     case CMD_ICGET:
         op->kind = OP_ICGET;
         cmd_icget(c, op);
+        return 0;
+    case CMD_ICGETCHUNKS:
+        op->kind = OP_ICGET;
+        cmd_icgetchunks(c, op, argc, argv, argl);
         return 0;
     case CMD_SET:
         if (parse_set_options(op, argc, argv, argl) < 0) break;

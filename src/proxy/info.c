@@ -65,13 +65,15 @@ void cmd_info(client_t *c, op_t *op, const char *section)
             "\r\nerror_replies:%" PRIu64 "\r\nevicted_keys:%" PRIu64 "\r\nexpired_keys:%" PRIu64
             "\r\ntotal_net_input_bytes:%" PRIu64 "\r\ntotal_net_output_bytes:%" PRIu64
             "\r\ninvocations:%" PRIu64 "\r\ninvoke_failures:%" PRIu64 "\r\nnode_timeouts:%" PRIu64
-            "\r\nchunks_lost:%" PRIu64 "\r\nchunks_repaired:%" PRIu64 "\r\nobjects_lost:%" PRIu64
-            "\r\nrelays:%" PRIu64 "\r\ngets_coalesced:%" PRIu64 "\r\nsets_coalesced:%" PRIu64
-            "\r\nnodes_refused:%" PRIu64 "\r\n\r\n",
+            "\r\nchunks_lost:%" PRIu64 "\r\nchunks_repaired:%" PRIu64
+            "\r\nchunks_corrupt_repaired:%" PRIu64 "\r\nicget_spare_reads:%" PRIu64
+            "\r\nobjects_lost:%" PRIu64 "\r\nrelays:%" PRIu64 "\r\ngets_coalesced:%" PRIu64
+            "\r\nsets_coalesced:%" PRIu64 "\r\nnodes_refused:%" PRIu64 "\r\n\r\n",
             s->connections, s->commands, s->get_hits, s->get_misses, s->sets, s->errors,
             srv->meta.evictions, srv->meta.expired, s->bytes_in, s->bytes_out, s->invocations,
             s->invoke_failures, s->node_timeouts, s->chunks_lost, s->chunks_repaired,
-            s->objects_lost, s->relays, s->gets_coalesced, s->sets_coalesced, s->nodes_refused);
+            s->chunks_corrupt_repaired, s->icget_spare_reads, s->objects_lost, s->relays,
+            s->gets_coalesced, s->sets_coalesced, s->nodes_refused);
     }
     if (want(section, "pool")) {
         int st[4] = {0};

@@ -528,6 +528,7 @@ void icset_check_done(op_t *op)
 
 static void get_check(op_t *op);
 static void icget_progress(op_t *op);
+static void icget_start(client_t *c, op_t *op);
 
 static void get_timeout(ev_loop_t *loop, void *arg)
 {
@@ -814,7 +815,11 @@ static void icget_finish(op_t *op)
         }
         c->streaming = NULL;
     }
-    if (op->forwarded >= op->d)
+    if (op->spare) {
+        /* A second look for one library GET, which the first ICGET already counted. */
+        srv->stats.icget_spare_reads++;
+        if (op->forwarded < op->forward_min && lost_chunks(op) > op->p) object_lost(op);
+    } else if (op->forwarded >= op->d)
         srv->stats.get_hits++;
     else if (lost_chunks(op) > op->p) {
         object_lost(op);
@@ -852,10 +857,10 @@ static void icget_progress(op_t *op)
     }
     if (op->relay_active) return;
     /* Done when the goal is met, when nothing more can come (ALL: every chunk is in, lost or
-     * failed), or when d can no longer be reached. */
+     * failed), or when d (ICGETCHUNKS: need) can no longer be reached. */
     int pending = slots_pending(op);
     if (!op->client || op->forwarded >= op->forward_goal || op->timed_out || pending == 0 ||
-        op->forwarded + pending < op->d)
+        op->forwarded + pending < op->forward_min)
         icget_finish(op);
 }
 
@@ -1065,7 +1070,7 @@ static void request_chunks(op_t *op)
         return;
     }
     for (int i = 0; i < op->n; i++)
-        request_chunk(op, i);
+        if (!(op->requested >> i & 1)) request_chunk(op, i); /* ICGETCHUNKS: only those listed */
 }
 
 void cmd_get(client_t *c, op_t *op)
@@ -1122,6 +1127,13 @@ void cmd_icget(client_t *c, op_t *op)
     if (read_begin(c, op)) return;
     /* Replicas (d = 1) are read one at a time either way: each is the whole object. */
     op->forward_goal = all && op->d > 1 ? op->n : op->d;
+    op->forward_min = op->d;
+    icget_start(c, op);
+}
+
+/* Writes the reply's metadata and starts reading the chunks the op wants. */
+static void icget_start(client_t *c, op_t *op)
+{
     /* The op owns the output from here: the queue ahead of it is empty (see dispatch). */
     buf_t b;
     buf_init(&b);
@@ -1141,6 +1153,56 @@ void cmd_icget(client_t *c, op_t *op)
     icget_progress(op);
 }
 
+/* ICGETCHUNKS key version need index...: a library's second look at the version it is reading,
+ * when some of the chunks it got failed their checksum (or its first reply came without d). Only
+ * the listed chunks are read; the first `need` that arrive are streamed as ICGET streams them, in
+ * the same reply shape, and every other entry says "not sent" (or "lost"). A key that is gone
+ * answers $-1; a version that is no longer current, -STALE, so the library starts over. */
+void cmd_icgetchunks(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
+{
+    server_t *srv = c->srv;
+    uint64_t version, need, listed = 0;
+    meta_t *m = meta_lookup(srv, argv[1], argl[1]);
+    if (resp_parse_u64(argv[2], argl[2], &version) < 0 ||
+        resp_parse_u64(argv[3], argl[3], &need) < 0) {
+        resp_add_error(&op->reply, "ERR ICGETCHUNKS: bad version or need");
+        goto answered;
+    }
+    if (!m) {
+        resp_add_null(&op->reply);
+        goto answered;
+    }
+    if (m->version != version) {
+        resp_add_error(&op->reply, "STALE version %" PRIu64 " is not current", version);
+        goto answered;
+    }
+    for (int a = 4; a < argc; a++) {
+        uint64_t i;
+        if (resp_parse_u64(argv[a], argl[a], &i) < 0 || i >= (uint64_t)(m->d + m->p) ||
+            (listed >> i & 1)) {
+            resp_add_error(&op->reply, "ERR ICGETCHUNKS: bad or repeated chunk index");
+            goto answered;
+        }
+        listed |= 1ull << i;
+    }
+    if (need < 1 || need > (uint64_t)__builtin_popcountll(listed)) {
+        resp_add_error(&op->reply, "ERR ICGETCHUNKS: need must be 1 to the number of indexes");
+        goto answered;
+    }
+    if (read_begin_key(srv, op, argv[1], argl[1])) return;
+    op->spare = 1;
+    op->forward_goal = op->forward_min = (int)need;
+    for (int i = 0; i < op->n; i++)
+        if (!(listed >> i & 1)) {
+            op->requested |= 1ull << i; /* never read; answered "not sent" */
+            op->slot_state[i] = SLOT_FAILED;
+        }
+    icget_start(c, op);
+    return;
+answered:
+    client_on_op_done(op);
+}
+
 /* ================= ICREPAIR, DEL ================= */
 
 static void repair_done(nreq_t *q, nres_t res, const char *err)
@@ -1150,6 +1212,7 @@ static void repair_done(nreq_t *q, nres_t res, const char *err)
     if (m && m->version == q->version) {
         m->lost_mask &= ~(1ull << q->slot);
         op->srv->stats.chunks_repaired++;
+        op->srv->stats.chunks_corrupt_repaired += (uint64_t)op->repair_unlisted;
     }
     if (res == NRES_OK)
         resp_add_simple(&op->reply, "OK");
@@ -1191,6 +1254,9 @@ void cmd_icrepair(client_t *c, op_t *op, const char **argv, const size_t *argl, 
             q->crc = (uint32_t)crc;
             cset_object_fields(q, m->size, m->d, m->p, (int64_t)m->expire_ms);
             q->done = repair_done;
+            /* Clients re-store only chunks that were lost or failed their checksum: one the
+             * proxy did not know lost was corrupt. */
+            op->repair_unlisted = !(m->lost_mask >> index & 1);
             op_ref(op);
             node_submit(&srv->nodes[meta_nodes(m)[index]], q);
             return;

@@ -366,9 +366,13 @@ struct op {
     nreq_t *ready_head, *ready_tail; /* chunks staged in memory while the client was busy */
     int forwarded;
     int forward_goal; /* chunks to forward: d (first-d), or n for ICGET key ALL */
+    int forward_min;  /* fewer forwarded is a failed read: d, or ICGETCHUNKS's need */
+    int spare;        /* ICGETCHUNKS: only the listed chunks are read (the others "not sent") */
     int timed_out;
     uint64_t requested; /* slots whose chunk was asked for */
     uint64_t retried;   /* slots asked again after their node failed (once each) */
+    /* ICREPAIR */
+    int repair_unlisted; /* the chunk was not known lost: the client found it corrupt */
     /* ICSET */
     int chunks_seen;
     uint32_t crcs[EC_MAX_CHUNKS];
@@ -419,6 +423,7 @@ void cmd_set(client_t *c, op_t *op); /* value in op->obj, options parsed */
 void ops_start_staged(server_t *srv); /* sends the SETs staged in this iteration */
 op_t *op_carrier_root(op_t *op);      /* the op that answers a rider (NULL: op rides nothing) */
 void cmd_icget(client_t *c, op_t *op);
+void cmd_icgetchunks(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl);
 void cmd_del(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl);
 int cmd_icset_begin(client_t *c, op_t *op);
 void cmd_icset_chunk(client_t *c, op_t *op, size_t len);
@@ -482,6 +487,8 @@ typedef struct {
     uint64_t invocations, invoke_failures;
     uint64_t chunks_lost;
     uint64_t chunks_repaired;
+    uint64_t chunks_corrupt_repaired; /* ICREPAIRs of chunks not known lost: found corrupt */
+    uint64_t icget_spare_reads;       /* ICGETCHUNKS: a library asked for more chunks */
     uint64_t objects_lost;
     uint64_t node_timeouts;
     uint64_t relays;

@@ -119,13 +119,76 @@ static void do_icset(fake_proxy_t *f, const args_t *a, buf_t *out)
     resp_add_simple(out, "OK");
 }
 
+/* Writes the reply shape of ICGET for o: of the chunks in `listed`, the first `limit` that are
+ * neither late nor lost in the current fault settings are sent; the other entries say not sent or
+ * lost. A late chunk is late for the first reply only: a spare request (spare set) gets it. Call
+ * with f->lock held. */
+static void write_chunks(fake_proxy_t *f, const fake_object_t *o, uint64_t listed, int limit,
+                         int spare, buf_t *out)
+{
+    int n = o->d + o->p;
+    resp_add_array_header(out, 1 + n);
+    resp_add_array_header(out, 5 + n);
+    resp_add_int(out, (int64_t)o->version);
+    resp_add_int(out, (int64_t)o->size);
+    resp_add_int(out, o->d);
+    resp_add_int(out, o->p);
+    resp_add_int(out, (int64_t)o->cs);
+    for (int i = 0; i < n; i++) resp_add_int(out, o->crc[i]);
+    int order[EC_MAX_CHUNKS], sent = 0;
+    for (int i = 0; i < n; i++) order[i] = f->norder == n ? f->order[i] : i;
+    for (int k = 0; k < n; k++) {
+        int i = order[k], st = f->state[i];
+        resp_add_array_header(out, 3);
+        resp_add_int(out, i);
+        if (st == FK_LOST || (st == FK_LATE && !spare) || sent >= limit || !(listed >> i & 1)) {
+            resp_add_int(out, st == FK_LOST ? 2 : 1);
+            resp_add_null(out);
+            continue;
+        }
+        resp_add_int(out, 0);
+        resp_add_bulk_header(out, o->cs);
+        size_t at = buf_len(out);
+        buf_append(out, o->chunk[i], o->cs);
+        if (st == FK_CORRUPT && o->cs) out->data[out->start + at + o->cs / 2] ^= 0x5a;
+        resp_add_crlf(out);
+        sent++;
+    }
+}
+
+/* A new SET of key, as another client would make between two reads: the key takes the value of
+ * the object stored under f->replace_with (which goes) and a new version. Lock held. */
+static void replace_object(fake_proxy_t *f, const char *key, size_t keylen)
+{
+    fake_object_t *src = fake_proxy_find(f, f->replace_with, strlen(f->replace_with));
+    f->replace_with[0] = 0;
+    if (!src) return;
+    fake_object_t moved = *src;
+    free(moved.key);
+    moved.key = NULL;
+    *src = f->objects[--f->nobjects];
+    memset(&f->objects[f->nobjects], 0, sizeof *src);
+    fake_object_t *o = fake_proxy_find(f, key, keylen);
+    if (!o) {
+        object_free(&moved);
+        return;
+    }
+    moved.key = o->key;
+    moved.keylen = o->keylen;
+    o->key = NULL;
+    object_free(o);
+    *o = moved;
+    o->version = ++f->next_version;
+}
+
 /* Writes the ICGET reply the current fault settings ask for. Returns -1 to close the connection. */
 static int do_icget(fake_proxy_t *f, int fd, const args_t *a, buf_t *out)
 {
     pthread_mutex_lock(&f->lock);
     f->icgets++;
     int mode = f->mode;
-    fake_object_t *o = a->argc == 2 ? fake_proxy_find(f, a->argv[1], a->argl[1]) : NULL;
+    fake_object_t *o = a->argc >= 2 ? fake_proxy_find(f, a->argv[1], a->argl[1]) : NULL;
+    int all = f->send_all || a->argc == 3; /* ICGET key ALL */
     if (mode == FM_ERR) resp_add_error(out, "ERR fake failure for testing");
     else if (mode == FM_MALFORMED) buf_printf(out, "*2\r\n*6\r\n:1\r\n:zz\r\n");
     else if (mode == FM_SILENT) {
@@ -136,34 +199,8 @@ static int do_icget(fake_proxy_t *f, int fd, const args_t *a, buf_t *out)
         return -1;
     } else if (!o) resp_add_null(out);
     else {
-        int n = o->d + o->p;
-        resp_add_array_header(out, 1 + n);
-        resp_add_array_header(out, 5 + n);
-        resp_add_int(out, (int64_t)o->version);
-        resp_add_int(out, (int64_t)o->size);
-        resp_add_int(out, o->d);
-        resp_add_int(out, o->p);
-        resp_add_int(out, (int64_t)o->cs);
-        for (int i = 0; i < n; i++) resp_add_int(out, o->crc[i]);
-        int order[EC_MAX_CHUNKS], sent = 0, limit = f->send_all ? n : o->d;
-        for (int i = 0; i < n; i++) order[i] = f->norder == n ? f->order[i] : i;
-        for (int k = 0; k < n; k++) {
-            int i = order[k], st = f->state[i];
-            resp_add_array_header(out, 3);
-            resp_add_int(out, i);
-            if (st == FK_LOST || st == FK_LATE || sent >= limit) {
-                resp_add_int(out, st == FK_LOST ? 2 : 1);
-                resp_add_null(out);
-                continue;
-            }
-            resp_add_int(out, 0);
-            resp_add_bulk_header(out, o->cs);
-            size_t at = buf_len(out);
-            buf_append(out, o->chunk[i], o->cs);
-            if (st == FK_CORRUPT && o->cs) out->data[out->start + at + o->cs / 2] ^= 0x5a;
-            resp_add_crlf(out);
-            sent++;
-        }
+        write_chunks(f, o, ~0ull, all ? o->d + o->p : o->d, 0, out);
+        if (f->replace_with[0]) replace_object(f, a->argv[1], a->argl[1]);
     }
     pthread_mutex_unlock(&f->lock);
     if (mode == FM_TRUNCATE && buf_len(out) > 8) {
@@ -171,6 +208,25 @@ static int do_icget(fake_proxy_t *f, int fd, const args_t *a, buf_t *out)
         return -1;
     }
     return 0;
+}
+
+/* ICGETCHUNKS key version need index...: the listed chunks of that version, first `need` sent. */
+static void do_icgetchunks(fake_proxy_t *f, const args_t *a, buf_t *out)
+{
+    pthread_mutex_lock(&f->lock);
+    f->spare_gets++;
+    fake_object_t *o = a->argc >= 5 ? fake_proxy_find(f, a->argv[1], a->argl[1]) : NULL;
+    uint64_t listed = 0;
+    for (int i = 4; i < a->argc; i++)
+        if (num(a, i) < EC_MAX_CHUNKS) listed |= 1ull << num(a, i);
+    f->spare_listed = listed;
+    f->spare_need = (int)num(a, 3);
+    if (f->spare_refuse) resp_add_error(out, "ERR unknown command 'ICGETCHUNKS'");
+    else if (!o) resp_add_null(out);
+    else if (o->version != num(a, 2) || f->spare_stale)
+        resp_add_error(out, "STALE version is not current");
+    else write_chunks(f, o, listed, f->spare_need, 1, out);
+    pthread_mutex_unlock(&f->lock);
 }
 
 static void do_icrepair(fake_proxy_t *f, const args_t *a, buf_t *out)
@@ -250,7 +306,8 @@ static int execute(fake_proxy_t *f, int fd, const args_t *a, buf_t *out)
     if (!strcasecmp(cmd, "ICSET")) do_icset(f, a, out);
     else if (!strcasecmp(cmd, "ICGET")) {
         if (do_icget(f, fd, a, out) < 0) return -1;
-    } else if (!strcasecmp(cmd, "ICREPAIR")) do_icrepair(f, a, out);
+    } else if (!strcasecmp(cmd, "ICGETCHUNKS")) do_icgetchunks(f, a, out);
+    else if (!strcasecmp(cmd, "ICREPAIR")) do_icrepair(f, a, out);
     else if (!strcasecmp(cmd, "DEL") || !strcasecmp(cmd, "EXISTS")) {
         pthread_mutex_lock(&f->lock);
         fake_object_t *o = a->argc == 2 ? fake_proxy_find(f, a->argv[1], a->argl[1]) : NULL;
@@ -366,6 +423,12 @@ void fake_proxy_reset_faults(fake_proxy_t *f)
     f->mode = FM_NORMAL;
     f->norder = 0;
     f->send_all = 0;
+    f->spare_refuse = 0;
+    f->spare_stale = 0;
+    f->replace_with[0] = 0;
+    f->spare_gets = 0;
+    f->spare_listed = 0;
+    f->spare_need = 0;
     memset(f->state, 0, sizeof f->state);
     for (int i = 0; i < f->nrepairs; i++) {
         free(f->repairs[i].key);

@@ -8,6 +8,8 @@
 
 #include "ec.h"
 
+/* Per chunk: LATE is not sent in an ICGET reply (but is to ICGETCHUNKS), LOST never, CORRUPT
+ * is sent with a byte flipped. */
 enum { FK_OK = 0, FK_LATE = 1, FK_LOST = 2, FK_CORRUPT = 3 };
 enum { FM_NORMAL, FM_ERR, FM_MALFORMED, FM_SILENT, FM_CLOSE, FM_TRUNCATE };
 
@@ -43,6 +45,13 @@ typedef struct {
     int norder;
     int state[EC_MAX_CHUNKS];    /* FK_* per chunk index */
     int send_all;                /* send every available chunk instead of the first d */
+    int spare_refuse;            /* answer ICGETCHUNKS as a proxy that does not know it */
+    int spare_stale;             /* answer every ICGETCHUNKS -STALE (the key keeps changing) */
+    char replace_with[64];       /* after the next ICGET, the key read is SET anew with this
+                                    key's object (a new version), as a concurrent SET would */
+    int spare_gets;              /* ICGETCHUNKS requests since the last reset */
+    uint64_t spare_listed;       /* the indexes the last one asked for */
+    int spare_need;              /* and how many of them it needed */
     fake_repair_t repairs[FAKE_MAX_REPAIRS];
     int nrepairs;
     int icsets, icgets;
@@ -50,7 +59,7 @@ typedef struct {
 
 /* Starts a fake on 127.0.0.1 (port 0 picks one) with an accept thread. NULL on failure. */
 fake_proxy_t *fake_proxy_start(int port);
-/* Back to normal replies; forgets repairs (objects are kept). */
+/* Back to normal replies; forgets repairs and spare requests (objects are kept). */
 void fake_proxy_reset_faults(fake_proxy_t *f);
 /* The stored object for key, or NULL; call with f->lock held. */
 fake_object_t *fake_proxy_find(fake_proxy_t *f, const char *key, size_t keylen);

@@ -1,5 +1,6 @@
 /* test_client.c -- libinfinicache against the fake proxy: round trips, first-d decoding, CRC
- * failures, lost chunks and repair, errors, malformed replies, timeouts; plus ring and parser. */
+ * failures made up by spares (ICGETCHUNKS), lost chunks and repair, errors, malformed replies,
+ * timeouts; plus ring and parser. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -258,6 +259,13 @@ static void expect_get(ic_client_t *c, const char *key, const uint8_t *v, size_t
     ic_free(got);
 }
 
+/* Clears the faults and reads key whole: the client recovers on its next call. */
+static void expect_get_ok_after_reset(ic_client_t *c, const char *key, const uint8_t *v, size_t len)
+{
+    fake_proxy_reset_faults(fake);
+    expect_get(c, key, v, len);
+}
+
 /* Checks that the fake received ICREPAIR for `index` carrying the exact original chunk. */
 static void expect_repair(const char *key, int index)
 {
@@ -340,9 +348,11 @@ static void test_corrupt_chunk(void **state)
     fake->state[4] = FK_CORRUPT;
     expect_get(c, "bad", v, len);
     expect_repair("bad", 4);
-    /* Only the first d delivered and one is corrupt: never wrong bytes, a clear error. */
+    /* Only the first d delivered, one corrupt, and a proxy that knows no ICGETCHUNKS: never
+     * wrong bytes, a clear error. */
     fake_proxy_reset_faults(fake);
     fake->state[0] = FK_CORRUPT;
+    fake->spare_refuse = 1;
     void *got = NULL;
     size_t glen;
     assert_int_equal(ic_get(c, "bad", 3, &got, &glen), IC_ECORRUPT);
@@ -351,6 +361,8 @@ static void test_corrupt_chunk(void **state)
     uint8_t *buf = calloc(1, len);
     assert_int_equal(ic_get_into(c, "bad", 3, buf, len, &glen), IC_ECORRUPT);
     free(buf);
+    assert_int_equal(nrepairs(), 0);
+    expect_get_ok_after_reset(c, "bad", v, len); /* the connection stayed usable */
     /* Small replicated object with a corrupt first replica and the others delivered. */
     fake_proxy_reset_faults(fake);
     uint8_t *s = store_object(c, "small", 1000);
@@ -360,6 +372,183 @@ static void test_corrupt_chunk(void **state)
     expect_repair("small", 0);
     free(s);
     free(v);
+    ic_client_free(c);
+}
+
+/* The indexes an ICGETCHUNKS asked for, as a mask. */
+static uint64_t mask_of(int n, const int *idx)
+{
+    uint64_t m = 0;
+    for (int i = 0; i < n; i++) m |= 1ull << idx[i];
+    return m;
+}
+
+static int spare_gets(void)
+{
+    pthread_mutex_lock(&fake->lock);
+    int n = fake->spare_gets;
+    pthread_mutex_unlock(&fake->lock);
+    return n;
+}
+
+/* First-d with spares: corrupt chunks among the first d are made up for by the p not sent, which
+ * the library asks for (ICGETCHUNKS); the bad chunks are rebuilt and re-stored (ICREPAIR). */
+static void test_corrupt_in_first_d_uses_spares(void **state)
+{
+    ic_client_t *c = client_for(fake_addr, 10, 2);
+    size_t len = 500001;
+    uint8_t *v = store_object(c, "spare", len);
+    /* One corrupt data chunk among the first d (0..9): both spares asked for, one needed. */
+    fake->state[0] = FK_CORRUPT;
+    expect_get(c, "spare", v, len);
+    assert_int_equal(spare_gets(), 1);
+    assert_int_equal(fake->spare_listed, mask_of(2, (int[]){10, 11}));
+    assert_int_equal(fake->spare_need, 1);
+    assert_int_equal(nrepairs(), 1);
+    expect_repair("spare", 0);
+    /* p corrupt ones (the tail chunk too): both spares needed; both bad chunks re-stored. */
+    fake_proxy_reset_faults(fake);
+    fake->state[4] = FK_CORRUPT;
+    fake->state[9] = FK_CORRUPT;
+    uint8_t *buf = malloc(len);
+    size_t glen = 0;
+    assert_int_equal(ic_get_into(c, "spare", 5, buf, len, &glen), IC_HIT);
+    assert_int_equal(glen, len);
+    assert_memory_equal(buf, v, len);
+    free(buf);
+    assert_int_equal(fake->spare_need, 2);
+    assert_int_equal(nrepairs(), 2);
+    expect_repair("spare", 4);
+    expect_repair("spare", 9);
+    /* Parity first, a corrupt parity chunk: the spares are data chunks 0 and 1. */
+    fake_proxy_reset_faults(fake);
+    int rev[12] = {11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0};
+    memcpy(fake->order, rev, sizeof rev);
+    fake->norder = 12;
+    fake->state[10] = FK_CORRUPT;
+    expect_get(c, "spare", v, len);
+    assert_int_equal(fake->spare_listed, mask_of(2, (int[]){0, 1}));
+    expect_repair("spare", 10);
+    /* A spare that is itself corrupt: another round asks for the last one. */
+    fake_proxy_reset_faults(fake);
+    fake->state[2] = FK_CORRUPT;
+    fake->state[10] = FK_CORRUPT;
+    int order[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+    memcpy(fake->order, order, sizeof order);
+    fake->norder = 12;
+    /* The fake sends spares in order, so 10 (bad) comes first for need 1, then 11. */
+    expect_get(c, "spare", v, len);
+    assert_int_equal(spare_gets(), 2);
+    assert_int_equal(fake->spare_listed, mask_of(1, (int[]){11}));
+    expect_repair("spare", 2);
+    expect_repair("spare", 10);
+    /* A replicated (small) object: the corrupt replica is replaced by the next one. */
+    fake_proxy_reset_faults(fake);
+    uint8_t *sv = store_object(c, "spare-small", 3000);
+    fake->state[0] = FK_CORRUPT;
+    expect_get(c, "spare-small", sv, 3000);
+    assert_int_equal(spare_gets(), 1);
+    assert_int_equal(fake->spare_need, 1);
+    expect_repair("spare-small", 0);
+    free(sv);
+    free(v);
+    ic_client_free(c);
+}
+
+/* First-d off (ICGET key ALL): chunks that did not come in time are asked for as spares too. */
+static void test_all_mode_uses_spares(void **state)
+{
+    ic_options_t o;
+    ic_options_init(&o);
+    const char *proxies[1] = {fake_addr};
+    o.proxies = proxies;
+    o.nproxies = 1;
+    o.d = 4;
+    o.p = 2;
+    o.first_d = 0;
+    o.op_timeout_ms = 2000;
+    o.chunk_deadline_ms = 400;
+    ic_client_t *c = ic_client_new(&o, NULL);
+    assert_non_null(c);
+    size_t len = 300000;
+    uint8_t *v = store_object(c, "spare-all", len);
+    /* Of the six, two were not sent in time and two are corrupt: two good, two needed. */
+    fake->state[1] = FK_CORRUPT;
+    fake->state[2] = FK_CORRUPT;
+    fake->state[3] = FK_LATE;
+    fake->state[5] = FK_LATE;
+    expect_get(c, "spare-all", v, len);
+    assert_int_equal(spare_gets(), 1);
+    assert_int_equal(fake->spare_listed, mask_of(2, (int[]){3, 5}));
+    assert_int_equal(fake->spare_need, 2);
+    expect_repair("spare-all", 1);
+    expect_repair("spare-all", 2);
+    free(v);
+    ic_client_free(c);
+}
+
+/* More corrupt chunks than p: never wrong bytes, IC_ECORRUPT, and nothing re-stored. */
+static void test_too_many_corrupt(void **state)
+{
+    ic_client_t *c = client_for(fake_addr, 10, 2);
+    size_t len = 400000;
+    uint8_t *v = store_object(c, "rotten", len);
+    fake->state[0] = FK_CORRUPT;
+    fake->state[3] = FK_CORRUPT;
+    fake->state[11] = FK_CORRUPT;
+    void *got = NULL;
+    size_t glen = 0;
+    assert_int_equal(ic_get(c, "rotten", 6, &got, &glen), IC_ECORRUPT);
+    assert_null(got);
+    assert_non_null(strstr(ic_last_error(c), "3 of 12 chunks failed their checksum"));
+    assert_true(spare_gets() >= 1);
+    uint8_t *buf = calloc(1, len);
+    assert_int_equal(ic_get_into(c, "rotten", 6, buf, len, &glen), IC_ECORRUPT);
+    free(buf);
+    assert_int_equal(nrepairs(), 0);
+    /* Three corrupt among the first d already: the two spares cannot make d, none are asked. */
+    fake_proxy_reset_faults(fake);
+    fake->state[0] = FK_CORRUPT;
+    fake->state[1] = FK_CORRUPT;
+    fake->state[2] = FK_CORRUPT;
+    assert_int_equal(ic_get(c, "rotten", 6, &got, &glen), IC_ECORRUPT);
+    assert_int_equal(spare_gets(), 0);
+    expect_get_ok_after_reset(c, "rotten", v, len);
+    free(v);
+    ic_client_free(c);
+}
+
+/* A SET of the key between the first reply and the spare request: the spare request answers
+ * -STALE and the GET starts over once, reading the new version whole. */
+static void test_version_changed_before_spares(void **state)
+{
+    ic_client_t *c = client_for(fake_addr, 10, 2);
+    size_t len = 250000;
+    uint8_t *old = store_object(c, "chg", len);
+    uint8_t *next = pattern(len + 999, 4242);
+    assert_int_equal(ic_set(c, "chg-next", 8, next, len + 999), IC_OK);
+    fake->state[7] = FK_CORRUPT;
+    strcpy(fake->replace_with, "chg-next");
+    int icgets = fake->icgets;
+    expect_get(c, "chg", next, len + 999); /* the new value, never a mix with the old */
+    assert_int_equal(fake->icgets - icgets, 2);
+    assert_int_equal(spare_gets(), 2); /* the stale one, then the new version's */
+    expect_repair("chg", 7);           /* with the new version */
+    /* The key keeps changing: one restart only, then a clear error (no bytes). */
+    fake_proxy_reset_faults(fake);
+    fake->state[7] = FK_CORRUPT;
+    fake->spare_stale = 1;
+    icgets = fake->icgets;
+    void *got = NULL;
+    size_t glen = 0;
+    assert_int_equal(ic_get(c, "chg", 3, &got, &glen), IC_ESERVER);
+    assert_null(got);
+    assert_non_null(strstr(ic_last_error(c), "changed while it was read"));
+    assert_int_equal(fake->icgets - icgets, 2);
+    assert_int_equal(nrepairs(), 0);
+    expect_get_ok_after_reset(c, "chg", next, len + 999);
+    free(old);
+    free(next);
     ic_client_free(c);
 }
 
@@ -490,6 +679,10 @@ int main(void)
         cmocka_unit_test_setup(test_any_order_and_parity_first, setup),
         cmocka_unit_test_setup(test_lost_chunks_are_rebuilt_and_repaired, setup),
         cmocka_unit_test_setup(test_corrupt_chunk, setup),
+        cmocka_unit_test_setup(test_corrupt_in_first_d_uses_spares, setup),
+        cmocka_unit_test_setup(test_all_mode_uses_spares, setup),
+        cmocka_unit_test_setup(test_too_many_corrupt, setup),
+        cmocka_unit_test_setup(test_version_changed_before_spares, setup),
         cmocka_unit_test_setup(test_fewer_than_d_is_a_miss, setup),
         cmocka_unit_test_setup(test_errors_and_recovery, setup),
         cmocka_unit_test(test_bad_options),

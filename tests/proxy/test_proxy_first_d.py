@@ -2,7 +2,9 @@
 """First-d on and off through the library (iccli --first-d), against a scripted platform whose
 straggling nodes hold every chunk reply for a fixed delay: with first-d a GET does not wait for
 stragglers among the p extra chunks; with it off (ICGET key ALL) it waits for the slowest one.
-Orderings are asserted against a delay far from both ends (3 s against 30 s timeouts)."""
+Orderings are asserted against a delay far from both ends (3 s against 30 s timeouts). Also
+ICGETCHUNKS, the library's request for the chunks not sent, and GETs through nodes that serve
+corrupt chunk bodies (first-d with spares)."""
 import os
 import subprocess
 import sys
@@ -12,6 +14,7 @@ import unittest
 import redis
 
 sys.path.insert(0, os.path.dirname(__file__))
+from crc32c import crc32c  # noqa: E402
 from fake_platform import FakePlatform  # noqa: E402
 from proxytest import BIN, Proxy  # noqa: E402
 
@@ -97,6 +100,58 @@ class FirstDTest(unittest.TestCase):
         with self.assertRaises(redis.ResponseError):
             r.execute_command("ICGET", "obj", "SOME")
         self.assertIsNone(r.execute_command("ICGET", "nope", "ALL"))
+
+    def test_icgetchunks_protocol(self):
+        r = redis.Redis(port=self.proxy.port, socket_timeout=30)
+        meta = r.execute_command("ICGET", "obj")[0]
+        version, crcs = meta[0], meta[5:]
+        spares_before = int(r.info("stats")["icget_spare_reads"])
+        reply = r.execute_command("ICGETCHUNKS", "obj", version, 2, 1, 3, 5)
+        self.assertEqual(reply[0], meta)  # the same metadata, the same reply shape
+        self.assertEqual(sorted(e[0] for e in reply[1:]), list(range(D + P)))
+        sent = {e[0]: e[2] for e in reply[1:] if e[1] == 0}
+        self.assertEqual(len(sent), 2)  # the first `need` of those listed
+        self.assertTrue(set(sent) <= {1, 3, 5}, sent)
+        for i, body in sent.items():
+            self.assertEqual(crc32c(body), crcs[i])
+        self.assertTrue(all(e[1] == 1 and e[2] is None for e in reply[1:] if e[0] not in sent))
+        reply = r.execute_command("ICGETCHUNKS", "obj", version, 3, 5, 1, 3)
+        self.assertEqual(sorted(e[0] for e in reply[1:] if e[1] == 0), [1, 3, 5])
+        self.assertEqual(int(r.info("stats")["icget_spare_reads"]), spares_before + 2)
+        # Another version: -STALE, so the library starts over; a key that is gone: a miss.
+        with self.assertRaisesRegex(redis.ResponseError, "^STALE"):
+            r.execute_command("ICGETCHUNKS", "obj", version + 1, 1, 0)
+        self.assertIsNone(r.execute_command("ICGETCHUNKS", "nope", version, 1, 0))
+        for bad in [(version, 0, 1), (version, 2, 1), (version, 1, 1, 1), (version, 1, D + P),
+                    (version, 1, "x"), ("v", 1, 1), (version, -1, 1)]:
+            with self.assertRaises(redis.ResponseError, msg=str(bad)):
+                r.execute_command("ICGETCHUNKS", "obj", *bad)
+        with self.assertRaisesRegex(redis.ResponseError, "wrong number of arguments"):
+            r.execute_command("ICGETCHUNKS", "obj", version, 1)
+        self.assertEqual(r.execute_command("PING"), True)  # the connection stays in step
+
+    def test_corrupt_chunks_are_made_up_by_spares(self):
+        # p nodes serve their chunk with a flipped byte (and the right CRC in the header, as a
+        # node whose memory went bad would): almost every first d includes one, so without the
+        # spares these GETs fail their checksum.
+        bad = self.straggle({0, D})
+        for nid in bad:
+            self.platform.node_mode[nid] = "corrupt"
+        r = redis.Redis(port=self.proxy.port, socket_timeout=30)
+        for _ in range(6):
+            out = self.iccli(1, "get", "obj")
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertEqual(out.stdout, self.value)
+        info = r.info("stats")
+        self.assertGreaterEqual(int(info["icget_spare_reads"]), 5)
+        # The library re-stored the bad chunks (the fake node keeps corrupting what it serves).
+        self.assertGreaterEqual(int(info["chunks_corrupt_repaired"]), 5)
+        # More than p corrupt: an error, never bytes.
+        self.platform.node_mode[self.straggle({1})[0]] = "corrupt"
+        out = self.iccli(1, "get", "obj")
+        self.assertEqual(out.returncode, 2)
+        self.assertEqual(out.stdout, b"")
+        self.assertIn(b"checksum", out.stderr)
 
     def test_bad_first_d_value(self):
         out = self.iccli(2, "get", "obj")
