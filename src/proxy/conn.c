@@ -224,6 +224,7 @@ void conn_close_async(conn_t *c)
 /* Frees a connection that is already detached from its owner (called after the iteration). */
 void conn_free(conn_t *c)
 {
+    if (c->hello_timer) ev_timer_cancel(c->srv->loop, c->hello_timer);
     while (c->out_head) {
         outseg_t *s = c->out_head;
         c->out_head = s->next;

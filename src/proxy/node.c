@@ -511,6 +511,13 @@ static void refuse_node(conn_t *c, const char *reason)
     conn_close_async(c);
 }
 
+static void hello_timeout(ev_loop_t *loop, void *arg)
+{
+    conn_t *c = arg;
+    c->hello_timer = 0;
+    if (!c->node_authenticated && !c->closing) refuse_node(c, "no_hello_in_time");
+}
+
 /* HELLO node_id instance mem_limit mem_used chunks invocation proof: the proof is the HMAC of the
  * connection's challenge, the node id and the instance under the node secret. Checked on every
  * HELLO (one HMAC), so a connection never carries an unproven announcement. */
@@ -526,6 +533,8 @@ static int hello_proven(conn_t *c, int argc, const char **argv, const size_t *ar
         return 0;
     }
     c->node_authenticated = 1;
+    ev_timer_cancel(c->srv->loop, c->hello_timer);
+    c->hello_timer = 0;
     return 1;
 }
 
@@ -871,5 +880,8 @@ void node_accept(server_t *srv, int fd)
         return;
     }
     conn_mark_dirty(c);
+    /* A connection that says nothing would hold a socket and its buffers for ever. */
+    c->hello_timer =
+        ev_timer_add(srv->loop, (uint64_t)srv->cfg.node_connect_timeout_ms, hello_timeout, c);
     conn_update_events(c);
 }

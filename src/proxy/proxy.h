@@ -130,6 +130,7 @@ struct conn {
      * but HELLO is read from a node connection before that. */
     char challenge[AUTH_NONCE_HEX + 1];
     int node_authenticated;
+    uint64_t hello_timer; /* closes a node connection that has not proved itself in time */
     void *owner;         /* client_t or node_t */
     void *owner_to_free; /* a closed client's struct, freed with the connection */
 };

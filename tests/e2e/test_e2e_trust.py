@@ -264,6 +264,19 @@ class RestartAndSecretsTest(unittest.TestCase):
                 plat.close()
 
 
+class SilentConnectionTest(unittest.TestCase):
+    def test_silent_node_connection_is_closed(self):
+        """A connection to the node port that never proves itself is closed after
+        node-connect-timeout, so idle sockets cannot pile up."""
+        with Proxy(*BASE, "--node-connect-timeout", "400ms") as p:
+            imp = Impostor(p.node_port)
+            imp.challenge()
+            t0 = time.time()
+            got = imp.drain(timeout=5)
+            self.assertLess(time.time() - t0, 4)
+            self.assertTrue(got.endswith(b"no_hello_in_time\r\n"), got)
+
+
 class RelayImpostorTest(unittest.TestCase):
     def test_relay_intro_needs_the_secret(self):
         with Proxy(*BASE) as p:
