@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     net_set_nonblock(sv[0], 1);
     int rc = node_conn_await_challenge(&c, 1000);
     if (rc == 0) {
-        if (strlen(c.challenge) != AUTH_NONCE_HEX || c.fd < 0) abort();
+        if (strlen(c.challenge) != NODEAUTH_NONCE_HEX || c.fd < 0) abort();
         if (buf_len(&c.in) > size) abort();
     } else if (c.fd >= 0) {
         abort(); /* a failed wait closes the connection */

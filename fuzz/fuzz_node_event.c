@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "nodeauth.h"
 #include "event.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     node_event_t ev;
     char err[300];
-    static auth_secrets_t secrets = {.current = "fuzz-node-secret-0123456789abcdef"};
+    static nodeauth_secrets_t secrets = {.current = "fuzz-node-secret-0123456789abcdef"};
     static node_replay_t replay;
     node_event_auth_t auth = {.secrets = &secrets, .function = "icnode0", .now_ms = 1700000000000,
                               .max_age_ms = 300000, .replay = &replay};
@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Sealed with the secret: opens iff it parses, has a ts in the window and a new nonce. */
     static char sealed[2 * 1024 * 1024];
     if (size > 64 * 1024) return 0;
-    int n = auth_event_seal(secrets.current, "icnode0", (const char *)data, size, sealed,
+    int n = nodeauth_event_seal(secrets.current, "icnode0", (const char *)data, size, sealed,
                             sizeof sealed);
     if (n < 0) return 0;
     node_event_t ev2;

@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (harness_socketpair(sv) < 0) return 0;
     node_accept(&srv, sv[0]);
     run_passes(&srv, 1);
-    char challenge[AUTH_NONCE_HEX + 1];
+    char challenge[NODEAUTH_NONCE_HEX + 1];
     if (harness_read_challenge(sv[1], challenge) < 0) abort();
     char sink[65536];
     size_t off = 0;

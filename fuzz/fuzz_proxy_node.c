@@ -80,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (harness_socketpair(sv) < 0) return 0;
     node_accept(srv, sv[0]);
     run_passes(srv, 1);
-    char challenge[AUTH_NONCE_HEX + 1];
+    char challenge[NODEAUTH_NONCE_HEX + 1];
     if (harness_read_challenge(sv[1], challenge) < 0 || harness_send_hello(sv[1], 0, challenge) < 0)
         abort();
     run_passes(srv, 2);

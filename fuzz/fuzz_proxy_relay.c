@@ -59,13 +59,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lifecycle_relay_adopt(srv, sv[0]);
     /* The first byte picks whether a proven introduction comes first (so the pairing and the
      * bytes after it are reached) and for which role; the rest is the fuzzer's. */
-    char challenge[AUTH_NONCE_HEX + 1];
+    char challenge[NODEAUTH_NONCE_HEX + 1];
     if (harness_read_challenge(sv[1], challenge) < 0) abort();
     size_t off = 0;
     if (size > 0 && (data[0] & 1)) {
         const char *role = data[0] & 2 ? "peer" : "source";
-        char proof[AUTH_MAC_HEX + 1], intro[256];
-        auth_relay_proof(HARNESS_NODE_SECRET, challenge, AUTH_NONCE_HEX, "feedc0de", 8, role,
+        char proof[NODEAUTH_MAC_HEX + 1], intro[256];
+        nodeauth_relay_proof(HARNESS_NODE_SECRET, challenge, NODEAUTH_NONCE_HEX, "feedc0de", 8, role,
                          strlen(role), proof);
         int len = snprintf(intro, sizeof intro,
                            "*4\r\n$5\r\nRELAY\r\n$8\r\nfeedc0de\r\n$%zu\r\n%s\r\n$64\r\n%s\r\n",

@@ -60,25 +60,25 @@ static void run_passes(server_t *srv, int passes)
 }
 
 /* Reads the CHALLENGE the proxy sent on a new node connection (sv[1] side) into out; 0 or -1. */
-static inline int harness_read_challenge(int fd, char out[AUTH_NONCE_HEX + 1])
+static inline int harness_read_challenge(int fd, char out[NODEAUTH_NONCE_HEX + 1])
 {
     char msg[128];
     ssize_t n = read(fd, msg, sizeof msg - 1);
     if (n <= 0) return -1;
     msg[n] = 0;
     const char *at = strstr(msg, "$32\r\n");
-    if (!at || strlen(at) < 5 + AUTH_NONCE_HEX) return -1;
-    memcpy(out, at + 5, AUTH_NONCE_HEX);
-    out[AUTH_NONCE_HEX] = 0;
+    if (!at || strlen(at) < 5 + NODEAUTH_NONCE_HEX) return -1;
+    memcpy(out, at + 5, NODEAUTH_NONCE_HEX);
+    out[NODEAUTH_NONCE_HEX] = 0;
     return 0;
 }
 
 /* Writes a proven HELLO for node_id as instance "fuzz" answering challenge. 0 or -1. */
 static inline int harness_send_hello(int fd, int node_id, const char *challenge)
 {
-    char id[16], proof[AUTH_MAC_HEX + 1], msg[256];
+    char id[16], proof[NODEAUTH_MAC_HEX + 1], msg[256];
     snprintf(id, sizeof id, "%d", node_id);
-    auth_hello_proof(HARNESS_NODE_SECRET, challenge, strlen(challenge), id, strlen(id), "fuzz", 4,
+    nodeauth_hello_proof(HARNESS_NODE_SECRET, challenge, strlen(challenge), id, strlen(id), "fuzz", 4,
                      proof);
     int len = snprintf(msg, sizeof msg,
                        "*8\r\n$5\r\nHELLO\r\n$%zu\r\n%s\r\n$4\r\nfuzz\r\n$8\r\n67108864\r\n"

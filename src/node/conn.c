@@ -106,13 +106,13 @@ int node_conn_await_challenge(node_conn_t *c, int timeout_ms)
                                        : 0;
         if (used < 0 || (used > 0 && (argc != 2 || argl[0] != 9 ||
                                       strncasecmp(argv[0], "CHALLENGE", 9) ||
-                                      !auth_nonce_ok(argv[1], argl[1])))) {
+                                      !nodeauth_nonce_ok(argv[1], argl[1])))) {
             rc = -EPROTO;
             break;
         }
         if (used > 0) {
-            memcpy(c->challenge, argv[1], AUTH_NONCE_HEX);
-            c->challenge[AUTH_NONCE_HEX] = '\0';
+            memcpy(c->challenge, argv[1], NODEAUTH_NONCE_HEX);
+            c->challenge[NODEAUTH_NONCE_HEX] = '\0';
             buf_consume(&c->in, (size_t)used);
             return 0;
         }

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth.h"
+#include "nodeauth.h"
 #include "buf.h"
 #include "outq.h"
 #include "policy.h"
@@ -50,7 +50,7 @@ typedef struct {
     int goaway;        /* the proxy said GOAWAY: it uses another instance of this function */
     /* The challenge the proxy (or relay) sent when this connection opened: every HELLO or RELAY
      * on it carries a proof over it. Empty until received. */
-    char challenge[AUTH_NONCE_HEX + 1];
+    char challenge[NODEAUTH_NONCE_HEX + 1];
     char refused[64];  /* the proxy said REFUSED <reason>: it did not accept our proof */
     uint64_t last_io;  /* ev_now_ms() of the last byte read or written */
 } node_conn_t;

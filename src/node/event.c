@@ -99,9 +99,9 @@ int node_event_parse(const char *json, size_t len, node_event_t *out, char *err,
     const cJSON *nonce = cJSON_GetObjectItemCaseSensitive(root, "nonce");
     if (nonce) {
         size_t n = cJSON_IsString(nonce) ? strlen(nonce->valuestring) : 0;
-        if (!auth_nonce_ok(nonce->valuestring, n)) {
+        if (!nodeauth_nonce_ok(nonce->valuestring, n)) {
             snprintf(err, errlen, "field \"nonce\" must be %d lower-case hex digits",
-                     AUTH_NONCE_HEX);
+                     NODEAUTH_NONCE_HEX);
             goto out;
         }
         memcpy(out->nonce, nonce->valuestring, n + 1);
@@ -133,7 +133,7 @@ out:
 static int replay_seen(const node_replay_t *r, const char *nonce)
 {
     for (size_t i = 0; i < r->count; i++)
-        if (memcmp(r->nonce[i], nonce, AUTH_NONCE_HEX) == 0) return 1;
+        if (memcmp(r->nonce[i], nonce, NODEAUTH_NONCE_HEX) == 0) return 1;
     return 0;
 }
 
@@ -144,7 +144,7 @@ static void replay_remember(node_replay_t *r, const char *nonce, int64_t ts)
     } else {
         r->count++;
     }
-    memcpy(r->nonce[r->next], nonce, AUTH_NONCE_HEX + 1);
+    memcpy(r->nonce[r->next], nonce, NODEAUTH_NONCE_HEX + 1);
     r->ts[r->next] = ts;
     r->next = (r->next + 1) % NODE_REPLAY_SLOTS;
 }
@@ -175,7 +175,7 @@ int node_event_open(const char *json, size_t len, const node_event_auth_t *auth,
     const char *fn = auth->function ? auth->function : "";
     const char *parts[] = {fn, inner};
     size_t lens[] = {strlen(fn), inner_len};
-    if (!auth_verify(auth->secrets, "ic-event-v1", 2, parts, lens, mac->valuestring,
+    if (!nodeauth_verify(auth->secrets, "ic-event-v1", 2, parts, lens, mac->valuestring,
                      strlen(mac->valuestring))) {
         snprintf(err, errlen, "event MAC does not verify (another node secret, or an event for "
                               "another function): refused");

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth.h"
+#include "nodeauth.h"
 
 typedef enum {
     NODE_EVENT_ACTIVATE = 1, /* dial the proxy if needed, HELLO, serve until idle */
@@ -26,7 +26,7 @@ typedef struct {
     int relay_port;
     char token[NODE_EVENT_MAX_TOKEN + 1]; /* backup-peer */
     int64_t ts_ms;                        /* "ts": when it was made (Unix ms); 0 if absent */
-    char nonce[AUTH_NONCE_HEX + 1];       /* "nonce": 32 hex digits; empty if absent */
+    char nonce[NODEAUTH_NONCE_HEX + 1];       /* "nonce": 32 hex digits; empty if absent */
 } node_event_t;
 
 /* Parses a JSON payload of len bytes. Returns 0, or -EINVAL with a one-line reason in err.
@@ -42,7 +42,7 @@ int node_event_parse(const char *json, size_t len, node_event_t *out, char *err,
  * replay or a very late event hits the floor). */
 #define NODE_REPLAY_SLOTS 4096
 typedef struct {
-    char nonce[NODE_REPLAY_SLOTS][AUTH_NONCE_HEX + 1];
+    char nonce[NODE_REPLAY_SLOTS][NODEAUTH_NONCE_HEX + 1];
     int64_t ts[NODE_REPLAY_SLOTS];
     size_t next, count;
     int64_t floor_ts;
@@ -50,7 +50,7 @@ typedef struct {
 
 /* What a node checks an event against. */
 typedef struct {
-    const auth_secrets_t *secrets;
+    const nodeauth_secrets_t *secrets;
     const char *function; /* AWS_LAMBDA_FUNCTION_NAME: an event sealed for another function fails */
     int64_t now_ms;       /* wall clock */
     int64_t max_age_ms;   /* accepted clock distance between the event's ts and now, either way */

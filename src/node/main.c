@@ -25,7 +25,7 @@ typedef struct {
     throttle_t throttle; /* network emulation toward the proxy, when configured */
     char instance[17];
     uint64_t invocations;
-    auth_secrets_t secrets; /* IC_NODE_SECRET: events, HELLO and RELAY proofs */
+    nodeauth_secrets_t secrets; /* IC_NODE_SECRET: events, HELLO and RELAY proofs */
     node_replay_t replay;   /* nonces of accepted events */
 } node_t;
 
@@ -65,8 +65,8 @@ static void send_hello(node_t *n, int64_t node_id)
     snprintf(used, sizeof used, "%llu", (unsigned long long)n->store.used);
     snprintf(chunks, sizeof chunks, "%zu", n->store.count);
     snprintf(inv, sizeof inv, "%llu", (unsigned long long)n->invocations);
-    char proof[AUTH_MAC_HEX + 1];
-    auth_hello_proof(n->secrets.current, n->conn.challenge, strlen(n->conn.challenge), id,
+    char proof[NODEAUTH_MAC_HEX + 1];
+    nodeauth_hello_proof(n->secrets.current, n->conn.challenge, strlen(n->conn.challenge), id,
                      strlen(id), n->instance, strlen(n->instance), proof);
     const char *argv[] = {"HELLO", id, n->instance, limit, used, chunks, inv, proof};
     node_conn_queue_command(&n->conn, 8, argv);
@@ -152,8 +152,8 @@ static void backup_peer(node_t *n, const runtime_invocation_t *inv, const node_e
         runtime_fail(&n->rt, inv->request_id, "Node.RelayUnreachable", msg);
         return;
     }
-    char proof[AUTH_MAC_HEX + 1];
-    auth_relay_proof(n->secrets.current, c->challenge, strlen(c->challenge), ev->token,
+    char proof[NODEAUTH_MAC_HEX + 1];
+    nodeauth_relay_proof(n->secrets.current, c->challenge, strlen(c->challenge), ev->token,
                      strlen(ev->token), "peer", 4, proof);
     const char *intro[] = {"RELAY", ev->token, "peer", proof};
     node_conn_queue_command(c, 4, intro);

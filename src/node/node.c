@@ -71,7 +71,7 @@ int node_config_from_env(node_config_t *cfg, char *err, size_t errlen)
     return 0;
 }
 
-int node_secrets_from_env(auth_secrets_t *s, char *err, size_t errlen)
+int node_secrets_from_env(nodeauth_secrets_t *s, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
     const char *cur = getenv("IC_NODE_SECRET"), *prev = getenv("IC_NODE_SECRET_PREVIOUS");
@@ -81,13 +81,13 @@ int node_secrets_from_env(auth_secrets_t *s, char *err, size_t errlen)
                               "the deployment's node secret (docs/SECURITY.md)");
         return -1;
     }
-    if (auth_secret_check(cur, why, sizeof why) < 0) {
+    if (nodeauth_secret_check(cur, why, sizeof why) < 0) {
         snprintf(err, errlen, "IC_NODE_SECRET: %s", why);
         return -1;
     }
     snprintf(s->current, sizeof s->current, "%s", cur);
     if (prev && *prev) {
-        if (auth_secret_check(prev, why, sizeof why) < 0) {
+        if (nodeauth_secret_check(prev, why, sizeof why) < 0) {
             snprintf(err, errlen, "IC_NODE_SECRET_PREVIOUS: %s", why);
             return -1;
         }

@@ -84,7 +84,7 @@ int node_mem_limit(int64_t memory_mb, int64_t reserved_mb, int64_t floor_mb, uin
 
 /* Reads IC_NODE_SECRET (required) and IC_NODE_SECRET_PREVIOUS (optional) into s. 0, or -1 with
  * a message in err that names the variable but never shows its value. */
-int node_secrets_from_env(auth_secrets_t *s, char *err, size_t errlen);
+int node_secrets_from_env(nodeauth_secrets_t *s, char *err, size_t errlen);
 
 /* Sets up network emulation from cfg for the function `function` (its name goes into the
  * straggler seed). Returns 1 when some is configured (t is then ready), 0 when none is. */

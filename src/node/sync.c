@@ -10,7 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "auth.h"
+#include "nodeauth.h"
 #include "clock.h"
 #include "ev.h"
 #include "inventory.h"
@@ -242,8 +242,8 @@ int sync_start(sync_t *s, const char *relay, size_t relay_len, const char *token
     memcpy(token_s, token, token_len);
     token_s[token_len] = 0;
     /* Sealed as the proxy seals its events: the peer obeys nothing else. */
-    char inner[600], payload[1400], nonce[AUTH_NONCE_HEX + 1];
-    if (!s->cfg.secret || auth_random_hex(nonce, AUTH_NONCE_BYTES) < 0) {
+    char inner[600], payload[1400], nonce[NODEAUTH_NONCE_HEX + 1];
+    if (!s->cfg.secret || nodeauth_random_hex(nonce, NODEAUTH_NONCE_BYTES) < 0) {
         snprintf(err, errlen, "no node secret to seal the peer's event with");
         return -EINVAL;
     }
@@ -254,7 +254,7 @@ int sync_start(sync_t *s, const char *relay, size_t relay_len, const char *token
                         (unsigned long long)clock_wall_ms(), nonce);
     /* Without a function name the invocation below fails with the reason. */
     int len = ilen > 0 && (size_t)ilen < sizeof inner
-                  ? auth_event_seal(s->cfg.secret, s->cfg.function ? s->cfg.function : "", inner,
+                  ? nodeauth_event_seal(s->cfg.secret, s->cfg.function ? s->cfg.function : "", inner,
                                     (size_t)ilen, payload, sizeof payload)
                   : -ENOSPC;
     if (len < 0) {
@@ -372,9 +372,9 @@ int sync_attach(sync_t *s, int fd, const char *token, const char *challenge)
     s->last_progress = ev_now_ms();
     /* The relay pairs the two ends by token, once each proved the node secret over its
      * challenge; it answers nothing. */
-    char proof[AUTH_MAC_HEX + 1];
+    char proof[NODEAUTH_MAC_HEX + 1];
     if (challenge && s->cfg.secret)
-        auth_relay_proof(s->cfg.secret, challenge, strlen(challenge), s->token, strlen(s->token),
+        nodeauth_relay_proof(s->cfg.secret, challenge, strlen(challenge), s->token, strlen(s->token),
                          "source", 6, proof);
     const char *intro[] = {"RELAY", s->token, "source", proof};
     if (resp_add_command(&s->out.small, challenge && s->cfg.secret ? 4 : 3, intro, NULL) < 0) {
@@ -654,10 +654,10 @@ static int read_challenge(int fd, int timeout_ms, char *out)
         if (used < 0) return -EPROTO;
         if (used == 0) continue;
         if (argc != 2 || argl[0] != 9 || strncasecmp(argv[0], "CHALLENGE", 9) ||
-            !auth_nonce_ok(argv[1], argl[1]))
+            !nodeauth_nonce_ok(argv[1], argl[1]))
             return -EPROTO;
-        memcpy(out, argv[1], AUTH_NONCE_HEX);
-        out[AUTH_NONCE_HEX] = '\0';
+        memcpy(out, argv[1], NODEAUTH_NONCE_HEX);
+        out[NODEAUTH_NONCE_HEX] = '\0';
         return 0;
     }
     return -EPROTO;
@@ -670,7 +670,7 @@ static void connect_relay(sync_t *s)
         fail(s, "relay_unreachable:%s", strerror(-fd));
         return;
     }
-    char challenge[AUTH_NONCE_HEX + 1];
+    char challenge[NODEAUTH_NONCE_HEX + 1];
     int rc = read_challenge(fd, s->cfg.connect_timeout_ms, challenge);
     if (rc < 0) {
         close(fd);

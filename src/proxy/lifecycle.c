@@ -53,7 +53,7 @@ typedef struct {
     char buf[RELAY_HELLO_MAX];
     size_t len;
     uint64_t timer;
-    char challenge[AUTH_NONCE_HEX + 1]; /* sent on accept; RELAY carries a proof over it */
+    char challenge[NODEAUTH_NONCE_HEX + 1]; /* sent on accept; RELAY carries a proof over it */
 } relay_intro_t;
 
 static void relay_close(sync_relay_t *r, const char *why);
@@ -420,7 +420,7 @@ static void intro_io(ev_loop_t *loop, int fd, int events, void *arg)
     lim.max_array = 4;
     ssize_t used = resp_parse_bulk_array(in->buf, in->len, &lim, &argc, argv, argl);
     if (used > 0 && (argc != 4 || argl[0] != 5 || strncasecmp(argv[0], "RELAY", 5) ||
-                     !auth_relay_ok(&in->srv->node_secrets, in->challenge, argv[1], argl[1],
+                     !nodeauth_relay_ok(&in->srv->node_secrets, in->challenge, argv[1], argl[1],
                                     argv[2], argl[2], argv[3], argl[3]))) {
         in->srv->stats.nodes_refused++;
         log_warn("event=relay_refused reason=%s", argc == 4 ? "bad_proof" : "no_proof");
@@ -453,8 +453,8 @@ void lifecycle_relay_adopt(server_t *srv, int fd)
     in->fd = fd;
     char msg[96];
     size_t len;
-    if (auth_random_hex(in->challenge, AUTH_NONCE_BYTES) < 0 ||
-        !(len = auth_challenge_message(in->challenge, msg, sizeof msg)) ||
+    if (nodeauth_random_hex(in->challenge, NODEAUTH_NONCE_BYTES) < 0 ||
+        !(len = nodeauth_challenge_message(in->challenge, msg, sizeof msg)) ||
         write(fd, msg, len) != (ssize_t)len) {
         /* A fresh socket takes 80 bytes at once; anything else is a dead peer. */
         close(fd);

@@ -118,7 +118,7 @@ static int load_node_secret(server_t *srv, char *err, size_t errlen)
     const proxy_config_t *cfg = &srv->cfg;
     if (cfg->node_secret_file[0]) {
         char why[400];
-        if (auth_secrets_load(cfg->node_secret_file, &srv->node_secrets, why, sizeof why) < 0) {
+        if (nodeauth_secrets_load(cfg->node_secret_file, &srv->node_secrets, why, sizeof why) < 0) {
             snprintf(err, errlen, "node-secret-file %s", why);
             return -1;
         }
@@ -134,7 +134,7 @@ static int load_node_secret(server_t *srv, char *err, size_t errlen)
                  "docs/SECURITY.md); a fresh secret is made only for a proxy on loopback",
                  cfg->bind);
         return -1;
-    } else if (auth_random_hex(srv->node_secrets.current, 32) < 0) {
+    } else if (nodeauth_random_hex(srv->node_secrets.current, 32) < 0) {
         snprintf(err, errlen, "cannot make a node secret: the random generator failed");
         return -1;
     }

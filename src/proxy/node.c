@@ -150,8 +150,8 @@ void node_invoke(node_t *n, const char *cmd)
     server_t *srv = n->srv;
     /* The event is sealed with the node secret over its every field, a timestamp and a nonce:
      * a node obeys no event that fails the check, so nobody else can send it elsewhere. */
-    char inner[400], nonce[AUTH_NONCE_HEX + 1], payload[1024];
-    if (auth_random_hex(nonce, AUTH_NONCE_BYTES) < 0) {
+    char inner[400], nonce[NODEAUTH_NONCE_HEX + 1], payload[1024];
+    if (nodeauth_random_hex(nonce, NODEAUTH_NONCE_BYTES) < 0) {
         log_error("event=invoke_failed node=%d err=\"random generator failed\"", n->id);
         return;
     }
@@ -160,7 +160,7 @@ void node_invoke(node_t *n, const char *cmd)
                         ",\"nonce\":\"%s\"}",
                         cmd, n->id, srv->node_addr, clock_wall_ms(), nonce);
     if (ilen < 0 || (size_t)ilen >= sizeof inner ||
-        auth_event_seal(srv->node_secrets.current, n->function, inner, (size_t)ilen, payload,
+        nodeauth_event_seal(srv->node_secrets.current, n->function, inner, (size_t)ilen, payload,
                         sizeof payload) < 0) {
         log_error("event=invoke_failed node=%d err=\"event too long\"", n->id);
         return;
@@ -527,7 +527,7 @@ static int hello_proven(conn_t *c, int argc, const char **argv, const size_t *ar
         refuse_node(c, "no_proof");
         return 0;
     }
-    if (!auth_hello_ok(&c->srv->node_secrets, c->challenge, argv[1], argl[1], argv[2], argl[2],
+    if (!nodeauth_hello_ok(&c->srv->node_secrets, c->challenge, argv[1], argl[1], argv[2], argl[2],
                        argv[7], argl[7])) {
         refuse_node(c, "bad_proof");
         return 0;
@@ -873,8 +873,8 @@ void node_accept(server_t *srv, int fd)
      * the wire cannot be replayed on another connection. */
     char msg[96];
     size_t len;
-    if (auth_random_hex(c->challenge, AUTH_NONCE_BYTES) < 0 ||
-        !(len = auth_challenge_message(c->challenge, msg, sizeof msg)) ||
+    if (nodeauth_random_hex(c->challenge, NODEAUTH_NONCE_BYTES) < 0 ||
+        !(len = nodeauth_challenge_message(c->challenge, msg, sizeof msg)) ||
         conn_write(c, msg, len) < 0) {
         conn_close_async(c);
         return;

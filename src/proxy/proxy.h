@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "auth.h"
+#include "nodeauth.h"
 #include "buf.h"
 #include "ec.h"
 #include "ev.h"
@@ -128,7 +128,7 @@ struct conn {
     uint64_t last_rx_ms;
     /* Node connections: the challenge sent on accept, and whether a HELLO answered it. Nothing
      * but HELLO is read from a node connection before that. */
-    char challenge[AUTH_NONCE_HEX + 1];
+    char challenge[NODEAUTH_NONCE_HEX + 1];
     int node_authenticated;
     uint64_t hello_timer; /* closes a node connection that has not proved itself in time */
     void *owner;         /* client_t or node_t */
@@ -516,7 +516,7 @@ struct server {
     invoker_t *invoker;
     platform_child_t platform;
     char platform_endpoint[256];
-    auth_secrets_t node_secrets; /* signs invocation events, checks HELLO and RELAY proofs */
+    nodeauth_secrets_t node_secrets; /* signs invocation events, checks HELLO and RELAY proofs */
     client_t *clients;
     int nclients;
     uint64_t next_client_id;

@@ -1,4 +1,4 @@
-/* test_auth.c -- the node secret's HMAC proofs: RFC 4231 vectors, OpenSSL's own HMAC() as the
+/* test_nodeauth.c -- the node secret's HMAC proofs: RFC 4231 vectors, OpenSSL's own HMAC() as the
  * reference on random inputs, secrets parsing, sealing, and constant-time verification. */
 #include <errno.h>
 #include <setjmp.h>
@@ -12,18 +12,18 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "auth.h"
+#include "nodeauth.h"
 
-/* The raw HMAC: auth_mac with the message as its label and no parts. */
+/* The raw HMAC: nodeauth_mac with the message as its label and no parts. */
 static void raw_hmac(const char *key, const char *msg, char *out)
 {
-    auth_mac(key, msg, 0, NULL, NULL, out);
+    nodeauth_mac(key, msg, 0, NULL, NULL, out);
 }
 
 static void test_rfc4231(void **state)
 {
     (void)state;
-    char out[AUTH_MAC_HEX + 1];
+    char out[NODEAUTH_MAC_HEX + 1];
     /* Test case 2. */
     raw_hmac("Jefe", "what do ya want for nothing?", out);
     assert_string_equal(out, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
@@ -43,16 +43,19 @@ static void test_against_openssl(void **state)
     for (int round = 0; round < 300; round++) {
         char key[200];
         size_t klen = 1 + (size_t)rand() % 150;
-        for (size_t i = 0; i < klen; i++) key[i] = (char)('!' + rand() % 90);
+        for (size_t i = 0; i < klen; i++)
+            key[i] = (char)('!' + rand() % 90);
         key[klen] = 0;
         char a[300], b[300];
         size_t al = (size_t)rand() % 300, bl = (size_t)rand() % 300;
-        for (size_t i = 0; i < al; i++) a[i] = (char)rand();
-        for (size_t i = 0; i < bl; i++) b[i] = (char)rand();
+        for (size_t i = 0; i < al; i++)
+            a[i] = (char)rand();
+        for (size_t i = 0; i < bl; i++)
+            b[i] = (char)rand();
         const char *parts[] = {a, b};
         size_t lens[] = {al, bl};
-        char got[AUTH_MAC_HEX + 1];
-        auth_mac(key, "lbl", 2, parts, lens, got);
+        char got[NODEAUTH_MAC_HEX + 1];
+        nodeauth_mac(key, "lbl", 2, parts, lens, got);
 
         unsigned char msg[800];
         int n = snprintf((char *)msg, sizeof msg, "lbl\n%zu:", al);
@@ -64,8 +67,9 @@ static void test_against_openssl(void **state)
         unsigned char md[32];
         unsigned int mdlen = 0;
         HMAC(EVP_sha256(), key, (int)klen, msg, (size_t)n, md, &mdlen);
-        char want[AUTH_MAC_HEX + 1];
-        for (int i = 0; i < 32; i++) sprintf(want + 2 * i, "%02x", md[i]);
+        char want[NODEAUTH_MAC_HEX + 1];
+        for (int i = 0; i < 32; i++)
+            sprintf(want + 2 * i, "%02x", md[i]);
         assert_string_equal(got, want);
     }
 }
@@ -73,56 +77,59 @@ static void test_against_openssl(void **state)
 static void test_secrets_parse(void **state)
 {
     (void)state;
-    auth_secrets_t s;
+    nodeauth_secrets_t s;
     char err[200];
     const char ok[] = "\n  current-secret-0123456789 \r\nprevious-secret-0123456789\n";
-    assert_int_equal(auth_secrets_parse(ok, strlen(ok), &s, err, sizeof err), 0);
+    assert_int_equal(nodeauth_secrets_parse(ok, strlen(ok), &s, err, sizeof err), 0);
     assert_string_equal(s.current, "current-secret-0123456789");
     assert_string_equal(s.previous, "previous-secret-0123456789");
     const char one[] = "only-one-secret-0123456789";
-    assert_int_equal(auth_secrets_parse(one, strlen(one), &s, err, sizeof err), 0);
+    assert_int_equal(nodeauth_secrets_parse(one, strlen(one), &s, err, sizeof err), 0);
     assert_string_equal(s.previous, "");
-    assert_int_equal(auth_secrets_parse("short\n", 6, &s, err, sizeof err), -EINVAL);
+    assert_int_equal(nodeauth_secrets_parse("short\n", 6, &s, err, sizeof err), -EINVAL);
     assert_non_null(strstr(err, "16 to 256"));
     assert_null(strstr(err, "short")); /* the secret is never echoed */
-    assert_int_equal(auth_secrets_parse("\n \n", 3, &s, err, sizeof err), -EINVAL);
+    assert_int_equal(nodeauth_secrets_parse("\n \n", 3, &s, err, sizeof err), -EINVAL);
     assert_non_null(strstr(err, "empty"));
     const char spaced[] = "has a space in it 0123456789";
-    assert_int_equal(auth_secrets_parse(spaced, strlen(spaced), &s, err, sizeof err), -EINVAL);
+    assert_int_equal(nodeauth_secrets_parse(spaced, strlen(spaced), &s, err, sizeof err), -EINVAL);
     char big[400];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = 0;
-    assert_int_equal(auth_secrets_parse(big, strlen(big), &s, err, sizeof err), -EINVAL);
-    assert_int_equal(auth_secrets_load("/nonexistent/secret", &s, err, sizeof err), -ENOENT);
+    assert_int_equal(nodeauth_secrets_parse(big, strlen(big), &s, err, sizeof err), -EINVAL);
+    assert_int_equal(nodeauth_secrets_load("/nonexistent/secret", &s, err, sizeof err), -ENOENT);
 }
 
 static void test_proofs(void **state)
 {
     (void)state;
-    auth_secrets_t s = {.current = "current-secret-0123456789", .previous = ""};
-    char ch[AUTH_NONCE_HEX + 1], proof[AUTH_MAC_HEX + 1];
-    assert_int_equal(auth_random_hex(ch, AUTH_NONCE_BYTES), 0);
-    assert_int_equal(strlen(ch), AUTH_NONCE_HEX);
-    auth_hello_proof(s.current, ch, strlen(ch), "3", 1, "abcd", 4, proof);
-    assert_true(auth_hello_ok(&s, ch, "3", 1, "abcd", 4, proof, AUTH_MAC_HEX));
-    assert_false(auth_hello_ok(&s, ch, "4", 1, "abcd", 4, proof, AUTH_MAC_HEX)); /* other node */
-    assert_false(auth_hello_ok(&s, ch, "3", 1, "abcd", 4, proof, AUTH_MAC_HEX - 1));
-    char other[AUTH_NONCE_HEX + 1];
-    auth_random_hex(other, AUTH_NONCE_BYTES);
-    assert_false(auth_hello_ok(&s, other, "3", 1, "abcd", 4, proof, AUTH_MAC_HEX)); /* replay */
+    nodeauth_secrets_t s = {.current = "current-secret-0123456789", .previous = ""};
+    char ch[NODEAUTH_NONCE_HEX + 1], proof[NODEAUTH_MAC_HEX + 1];
+    assert_int_equal(nodeauth_random_hex(ch, NODEAUTH_NONCE_BYTES), 0);
+    assert_int_equal(strlen(ch), NODEAUTH_NONCE_HEX);
+    nodeauth_hello_proof(s.current, ch, strlen(ch), "3", 1, "abcd", 4, proof);
+    assert_true(nodeauth_hello_ok(&s, ch, "3", 1, "abcd", 4, proof, NODEAUTH_MAC_HEX));
+    assert_false(
+        nodeauth_hello_ok(&s, ch, "4", 1, "abcd", 4, proof, NODEAUTH_MAC_HEX)); /* other node */
+    assert_false(nodeauth_hello_ok(&s, ch, "3", 1, "abcd", 4, proof, NODEAUTH_MAC_HEX - 1));
+    char other[NODEAUTH_NONCE_HEX + 1];
+    nodeauth_random_hex(other, NODEAUTH_NONCE_BYTES);
+    assert_false(
+        nodeauth_hello_ok(&s, other, "3", 1, "abcd", 4, proof, NODEAUTH_MAC_HEX)); /* replay */
     /* Rotation: a proof under the previous secret is accepted while it is listed. */
-    char old_proof[AUTH_MAC_HEX + 1];
-    auth_hello_proof("previous-secret-0123456789", ch, strlen(ch), "3", 1, "abcd", 4, old_proof);
-    assert_false(auth_hello_ok(&s, ch, "3", 1, "abcd", 4, old_proof, AUTH_MAC_HEX));
+    char old_proof[NODEAUTH_MAC_HEX + 1];
+    nodeauth_hello_proof("previous-secret-0123456789", ch, strlen(ch), "3", 1, "abcd", 4,
+                         old_proof);
+    assert_false(nodeauth_hello_ok(&s, ch, "3", 1, "abcd", 4, old_proof, NODEAUTH_MAC_HEX));
     snprintf(s.previous, sizeof s.previous, "previous-secret-0123456789");
-    assert_true(auth_hello_ok(&s, ch, "3", 1, "abcd", 4, old_proof, AUTH_MAC_HEX));
+    assert_true(nodeauth_hello_ok(&s, ch, "3", 1, "abcd", 4, old_proof, NODEAUTH_MAC_HEX));
     /* Relay proofs are bound to the role: the peer's proof does not pass as the source's. */
-    auth_relay_proof(s.current, ch, strlen(ch), "tok", 3, "peer", 4, proof);
-    assert_true(auth_relay_ok(&s, ch, "tok", 3, "peer", 4, proof, AUTH_MAC_HEX));
-    assert_false(auth_relay_ok(&s, ch, "tok", 3, "source", 6, proof, AUTH_MAC_HEX));
+    nodeauth_relay_proof(s.current, ch, strlen(ch), "tok", 3, "peer", 4, proof);
+    assert_true(nodeauth_relay_ok(&s, ch, "tok", 3, "peer", 4, proof, NODEAUTH_MAC_HEX));
+    assert_false(nodeauth_relay_ok(&s, ch, "tok", 3, "source", 6, proof, NODEAUTH_MAC_HEX));
     /* Framing: moving a byte between parts changes the MAC. */
-    auth_hello_proof(s.current, ch, strlen(ch), "31", 2, "abcd", 4, proof);
-    assert_false(auth_hello_ok(&s, ch, "3", 1, "1abcd", 5, proof, AUTH_MAC_HEX));
+    nodeauth_hello_proof(s.current, ch, strlen(ch), "31", 2, "abcd", 4, proof);
+    assert_false(nodeauth_hello_ok(&s, ch, "3", 1, "1abcd", 5, proof, NODEAUTH_MAC_HEX));
 }
 
 static void test_seal_and_challenge(void **state)
@@ -130,17 +137,18 @@ static void test_seal_and_challenge(void **state)
     (void)state;
     char out[512];
     const char inner[] = "{\"cmd\":\"warmup\",\"x\":\"a\\\\b\"}";
-    int n = auth_event_seal("current-secret-0123456789", "fn", inner, strlen(inner), out,
-                            sizeof out);
+    int n = nodeauth_event_seal("current-secret-0123456789", "fn", inner, strlen(inner), out,
+                                sizeof out);
     assert_true(n > 0);
     assert_non_null(strstr(out, "{\"signed\":\"{\\\"cmd\\\":\\\"warmup\\\""));
     assert_non_null(strstr(out, "\\\\\\\\b")); /* the backslash escaped once more */
-    assert_int_equal(auth_event_seal("current-secret-0123456789", "fn", inner, strlen(inner), out,
-                                     40),
-                     -ENOSPC);
+    assert_int_equal(
+        nodeauth_event_seal("current-secret-0123456789", "fn", inner, strlen(inner), out, 40),
+        -ENOSPC);
     char msg[96];
-    size_t len = auth_challenge_message("0123456789abcdef0123456789abcdef", msg, sizeof msg);
-    assert_int_equal(len, strlen("*2\r\n$9\r\nCHALLENGE\r\n$32\r\n0123456789abcdef0123456789abcdef\r\n"));
+    size_t len = nodeauth_challenge_message("0123456789abcdef0123456789abcdef", msg, sizeof msg);
+    assert_int_equal(
+        len, strlen("*2\r\n$9\r\nCHALLENGE\r\n$32\r\n0123456789abcdef0123456789abcdef\r\n"));
     assert_memory_equal(msg, "*2\r\n$9\r\nCHALLENGE\r\n$32\r\n", 23);
 }
 

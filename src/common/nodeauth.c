@@ -1,4 +1,5 @@
-/* auth.c -- HMAC-SHA256 proofs over the deployment's node secret (see auth.h), on OpenSSL. */
+/* nodeauth.c -- HMAC-SHA256 proofs over the deployment's node secret (see nodeauth.h), on OpenSSL.
+ */
 
 /* HMAC is built here on OpenSSL's SHA-256 block functions (RFC 2104 is a dozen lines), and nonces
  * come from getrandom(2): OpenSSL 3's EVP_MAC, HMAC() and RAND_bytes initialise its provider and
@@ -7,7 +8,7 @@
  * functions are marked deprecated in OpenSSL 3 in favour of EVP but remain supported. The unit
  * test checks this HMAC against OpenSSL's own HMAC() and RFC 4231's vectors. */
 #define OPENSSL_SUPPRESS_DEPRECATED
-#include "auth.h"
+#include "nodeauth.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,12 +21,12 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-int auth_secret_check(const char *secret, char *err, size_t errlen)
+int nodeauth_secret_check(const char *secret, char *err, size_t errlen)
 {
     size_t n = strlen(secret);
-    if (n < AUTH_SECRET_MIN || n > AUTH_SECRET_MAX) {
+    if (n < NODEAUTH_SECRET_MIN || n > NODEAUTH_SECRET_MAX) {
         snprintf(err, errlen, "the node secret must be %d to %d characters (it has %zu)",
-                 AUTH_SECRET_MIN, AUTH_SECRET_MAX, n);
+                 NODEAUTH_SECRET_MIN, NODEAUTH_SECRET_MAX, n);
         return -EINVAL;
     }
     for (size_t i = 0; i < n; i++)
@@ -43,13 +44,15 @@ static size_t next_line(const char *text, size_t len, size_t at, char *dst, size
     dst[0] = '\0';
     while (at < len) {
         size_t start = at;
-        while (at < len && text[at] != '\n') at++;
+        while (at < len && text[at] != '\n')
+            at++;
         size_t end = at;
         if (at < len) at++; /* the newline */
-        while (end > start && (text[end - 1] == '\r' || text[end - 1] == ' ' ||
-                               text[end - 1] == '\t'))
+        while (end > start &&
+               (text[end - 1] == '\r' || text[end - 1] == ' ' || text[end - 1] == '\t'))
             end--;
-        while (start < end && (text[start] == ' ' || text[start] == '\t')) start++;
+        while (start < end && (text[start] == ' ' || text[start] == '\t'))
+            start++;
         if (end == start) continue;
         if (end - start >= dstlen) {
             *toolong = 1;
@@ -62,29 +65,30 @@ static size_t next_line(const char *text, size_t len, size_t at, char *dst, size
     return at;
 }
 
-int auth_secrets_parse(const char *text, size_t len, auth_secrets_t *out, char *err, size_t errlen)
+int nodeauth_secrets_parse(const char *text, size_t len, nodeauth_secrets_t *out, char *err,
+                           size_t errlen)
 {
     memset(out, 0, sizeof *out);
     int toolong = 0;
     size_t at = next_line(text, len, 0, out->current, sizeof out->current, &toolong);
     if (!toolong) next_line(text, len, at, out->previous, sizeof out->previous, &toolong);
     if (toolong) {
-        snprintf(err, errlen, "a node secret is longer than %d characters", AUTH_SECRET_MAX);
+        snprintf(err, errlen, "a node secret is longer than %d characters", NODEAUTH_SECRET_MAX);
         goto fail;
     }
     if (!out->current[0]) {
         snprintf(err, errlen, "no node secret in it (empty)");
         goto fail;
     }
-    if (auth_secret_check(out->current, err, errlen) < 0) goto fail;
-    if (out->previous[0] && auth_secret_check(out->previous, err, errlen) < 0) goto fail;
+    if (nodeauth_secret_check(out->current, err, errlen) < 0) goto fail;
+    if (out->previous[0] && nodeauth_secret_check(out->previous, err, errlen) < 0) goto fail;
     return 0;
 fail:
     OPENSSL_cleanse(out, sizeof *out);
     return -EINVAL;
 }
 
-int auth_secrets_load(const char *path, auth_secrets_t *out, char *err, size_t errlen)
+int nodeauth_secrets_load(const char *path, nodeauth_secrets_t *out, char *err, size_t errlen)
 {
     char text[4096 + 1];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -111,13 +115,13 @@ int auth_secrets_load(const char *path, auth_secrets_t *out, char *err, size_t e
     }
     close(fd);
     char why[160];
-    int rc = auth_secrets_parse(text, len, out, why, sizeof why);
+    int rc = nodeauth_secrets_parse(text, len, out, why, sizeof why);
     OPENSSL_cleanse(text, sizeof text);
     if (rc < 0) snprintf(err, errlen, "%s: %s", path, why);
     return rc;
 }
 
-int auth_random_hex(char *out, size_t nbytes)
+int nodeauth_random_hex(char *out, size_t nbytes)
 {
     unsigned char raw[64];
     if (nbytes > sizeof raw) return -EIO;
@@ -136,8 +140,8 @@ int auth_random_hex(char *out, size_t nbytes)
     return 0;
 }
 
-void auth_mac(const char *secret, const char *label, size_t nparts, const char *const *parts,
-              const size_t *lens, char *out)
+void nodeauth_mac(const char *secret, const char *label, size_t nparts, const char *const *parts,
+                  const size_t *lens, char *out)
 {
     /* HMAC-SHA256 (RFC 2104): H((K ^ opad) || H((K ^ ipad) || message)), K padded to 64 bytes
      * (hashed first when longer). */
@@ -149,7 +153,8 @@ void auth_mac(const char *secret, const char *label, size_t nparts, const char *
     else
         memcpy(key, secret, keylen);
     SHA256_CTX ctx;
-    for (int i = 0; i < SHA256_CBLOCK; i++) pad[i] = key[i] ^ 0x36;
+    for (int i = 0; i < SHA256_CBLOCK; i++)
+        pad[i] = key[i] ^ 0x36;
     SHA256_Init(&ctx);
     SHA256_Update(&ctx, pad, sizeof pad);
     SHA256_Update(&ctx, label, strlen(label));
@@ -160,7 +165,8 @@ void auth_mac(const char *secret, const char *label, size_t nparts, const char *
         SHA256_Update(&ctx, parts[i], lens[i]);
     }
     SHA256_Final(inner, &ctx);
-    for (int i = 0; i < SHA256_CBLOCK; i++) pad[i] = key[i] ^ 0x5c;
+    for (int i = 0; i < SHA256_CBLOCK; i++)
+        pad[i] = key[i] ^ 0x5c;
     SHA256_Init(&ctx);
     SHA256_Update(&ctx, pad, sizeof pad);
     SHA256_Update(&ctx, inner, sizeof inner);
@@ -170,70 +176,70 @@ void auth_mac(const char *secret, const char *label, size_t nparts, const char *
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 15];
     }
-    out[AUTH_MAC_HEX] = '\0';
+    out[NODEAUTH_MAC_HEX] = '\0';
     OPENSSL_cleanse(key, sizeof key);
     OPENSSL_cleanse(pad, sizeof pad);
     OPENSSL_cleanse(&ctx, sizeof ctx);
 }
 
-int auth_verify(const auth_secrets_t *s, const char *label, size_t nparts,
-                const char *const *parts, const size_t *lens, const char *mac, size_t maclen)
+int nodeauth_verify(const nodeauth_secrets_t *s, const char *label, size_t nparts,
+                    const char *const *parts, const size_t *lens, const char *mac, size_t maclen)
 {
-    if (maclen != AUTH_MAC_HEX) return 0;
-    char want[AUTH_MAC_HEX + 1];
+    if (maclen != NODEAUTH_MAC_HEX) return 0;
+    char want[NODEAUTH_MAC_HEX + 1];
     int ok = 0;
     const char *secrets[2] = {s->current, s->previous};
     for (int i = 0; i < 2; i++) {
         if (!secrets[i][0]) continue;
-        auth_mac(secrets[i], label, nparts, parts, lens, want);
-        ok |= CRYPTO_memcmp(want, mac, AUTH_MAC_HEX) == 0;
+        nodeauth_mac(secrets[i], label, nparts, parts, lens, want);
+        ok |= CRYPTO_memcmp(want, mac, NODEAUTH_MAC_HEX) == 0;
     }
     return ok;
 }
 
-void auth_hello_proof(const char *secret, const char *challenge, size_t challenge_len,
-                      const char *node_id, size_t node_id_len, const char *instance,
-                      size_t instance_len, char *out)
+void nodeauth_hello_proof(const char *secret, const char *challenge, size_t challenge_len,
+                          const char *node_id, size_t node_id_len, const char *instance,
+                          size_t instance_len, char *out)
 {
     const char *parts[] = {challenge, node_id, instance};
     size_t lens[] = {challenge_len, node_id_len, instance_len};
-    auth_mac(secret, "ic-hello-v1", 3, parts, lens, out);
+    nodeauth_mac(secret, "ic-hello-v1", 3, parts, lens, out);
 }
 
-int auth_hello_ok(const auth_secrets_t *s, const char *challenge, const char *node_id,
-                  size_t node_id_len, const char *instance, size_t instance_len, const char *proof,
-                  size_t proof_len)
+int nodeauth_hello_ok(const nodeauth_secrets_t *s, const char *challenge, const char *node_id,
+                      size_t node_id_len, const char *instance, size_t instance_len,
+                      const char *proof, size_t proof_len)
 {
     const char *parts[] = {challenge, node_id, instance};
     size_t lens[] = {strlen(challenge), node_id_len, instance_len};
-    return auth_verify(s, "ic-hello-v1", 3, parts, lens, proof, proof_len);
+    return nodeauth_verify(s, "ic-hello-v1", 3, parts, lens, proof, proof_len);
 }
 
-void auth_relay_proof(const char *secret, const char *challenge, size_t challenge_len,
-                      const char *token, size_t token_len, const char *role, size_t role_len,
-                      char *out)
+void nodeauth_relay_proof(const char *secret, const char *challenge, size_t challenge_len,
+                          const char *token, size_t token_len, const char *role, size_t role_len,
+                          char *out)
 {
     const char *parts[] = {challenge, token, role};
     size_t lens[] = {challenge_len, token_len, role_len};
-    auth_mac(secret, "ic-relay-v1", 3, parts, lens, out);
+    nodeauth_mac(secret, "ic-relay-v1", 3, parts, lens, out);
 }
 
-int auth_relay_ok(const auth_secrets_t *s, const char *challenge, const char *token,
-                  size_t token_len, const char *role, size_t role_len, const char *proof,
-                  size_t proof_len)
+int nodeauth_relay_ok(const nodeauth_secrets_t *s, const char *challenge, const char *token,
+                      size_t token_len, const char *role, size_t role_len, const char *proof,
+                      size_t proof_len)
 {
     const char *parts[] = {challenge, token, role};
     size_t lens[] = {strlen(challenge), token_len, role_len};
-    return auth_verify(s, "ic-relay-v1", 3, parts, lens, proof, proof_len);
+    return nodeauth_verify(s, "ic-relay-v1", 3, parts, lens, proof, proof_len);
 }
 
-int auth_event_seal(const char *secret, const char *function, const char *inner, size_t inner_len,
-                    char *out, size_t outlen)
+int nodeauth_event_seal(const char *secret, const char *function, const char *inner,
+                        size_t inner_len, char *out, size_t outlen)
 {
     const char *parts[] = {function, inner};
     size_t lens[] = {strlen(function), inner_len};
-    char mac[AUTH_MAC_HEX + 1];
-    auth_mac(secret, "ic-event-v1", 2, parts, lens, mac);
+    char mac[NODEAUTH_MAC_HEX + 1];
+    nodeauth_mac(secret, "ic-event-v1", 2, parts, lens, mac);
     size_t at = 0;
     static const char head[] = "{\"signed\":\"";
     if (outlen < sizeof head) return -ENOSPC;
@@ -256,15 +262,15 @@ int auth_event_seal(const char *secret, const char *function, const char *inner,
     return (int)(at + (size_t)n);
 }
 
-int auth_nonce_ok(const char *s, size_t len)
+int nodeauth_nonce_ok(const char *s, size_t len)
 {
-    if (len != AUTH_NONCE_HEX) return 0;
+    if (len != NODEAUTH_NONCE_HEX) return 0;
     for (size_t i = 0; i < len; i++)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
     return 1;
 }
 
-size_t auth_challenge_message(const char *challenge, char *out, size_t outlen)
+size_t nodeauth_challenge_message(const char *challenge, char *out, size_t outlen)
 {
     int n = snprintf(out, outlen, "*2\r\n$9\r\nCHALLENGE\r\n$%zu\r\n%s\r\n", strlen(challenge),
                      challenge);
