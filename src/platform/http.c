@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <cjson/cJSON.h>
+#include <openssl/crypto.h>
 
 #include "log.h"
 #include "route.h"
@@ -25,6 +27,8 @@ struct platform_http {
     platform_t *platform;
     char sigv4_key_id[128]; /* empty: Invoke requests need no signature */
     char sigv4_token[2048]; /* non-empty: X-Amz-Security-Token must be exactly this */
+    char admin_token[PLATFORM_ADMIN_TOKEN_MAX + 1]; /* empty: the admin API is off */
+    size_t admin_token_len;
 };
 
 typedef struct {
@@ -34,6 +38,7 @@ typedef struct {
     char request_id[ROUTE_MAX_REQUEST_ID + 1];
     int invocation_type; /* 0 RequestResponse, 1 Event, 2 DryRun, -1 invalid */
     int unsigned_invoke; /* signatures are required and this Invoke has none for the key */
+    int admin;           /* under /admin: answered only with the admin token, whatever the route */
     size_t limit;
     int too_large;
     char *body;
@@ -316,6 +321,44 @@ static enum MHD_Result complete(platform_t *p, struct MHD_Connection *c, request
     }
 }
 
+/* The admin API can kill, freeze and thaw any instance, so it answers only a caller holding the
+ * token: 403 when no token is configured (the API is off), 401 with WWW-Authenticate when the
+ * Authorization header is missing or wrong. The comparison takes the same time whatever the
+ * token's content (CRYPTO_memcmp after the length check; the length is not the secret). */
+static enum MHD_Result admin_authorize(const platform_http_t *h, struct MHD_Connection *c,
+                                       int *allowed)
+{
+    *allowed = 0;
+    if (!h->admin_token_len)
+        return reply_aws_error(c, 403, "AccessDeniedException",
+                               "the admin API is off: start icplatform with --admin-token-file "
+                               "FILE or IC_PLATFORM_ADMIN_TOKEN set, and send "
+                               "'Authorization: Bearer <token>'");
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    static const char scheme[] = "Bearer ";
+    if (auth && !strncasecmp(auth, scheme, sizeof scheme - 1)) {
+        const char *tok = auth + sizeof scheme - 1;
+        size_t len = strlen(tok);
+        if (len == h->admin_token_len && CRYPTO_memcmp(tok, h->admin_token, len) == 0) {
+            *allowed = 1;
+            return MHD_YES;
+        }
+    }
+    struct MHD_Response *r;
+    static const char body[] =
+        "{\"Type\":\"User\",\"message\":\"the admin API needs 'Authorization: "
+        "Bearer <token>' with the platform's admin token\",\"__type\":"
+        "\"UnauthorizedException\"}";
+    r = MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "X-Amzn-ErrorType", "UnauthorizedException");
+    MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    enum MHD_Result ret = MHD_queue_response(c, 401, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 /* First call for a request: route it and choose its body limit. */
 static request_t *begin(const platform_http_t *h, struct MHD_Connection *c, const char *url,
                         const char *method)
@@ -323,6 +366,7 @@ static request_t *begin(const platform_http_t *h, struct MHD_Connection *c, cons
     request_t *rq = calloc(1, sizeof *rq);
     if (!rq) return NULL;
     rq->rr = route_parse(method, url, strlen(url), &rq->route);
+    rq->admin = !strncmp(url, "/admin/", 7) || !strcmp(url, "/admin");
     rq->limit = MAX_SMALL_BODY;
     if (rq->rr == ROUTE_MATCH && rq->route.kind == ROUTE_INVOKE) {
         memcpy(rq->name, rq->route.name, rq->route.name_len);
@@ -399,6 +443,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rq->len += n;
         return MHD_YES;
     }
+    if (rq->admin) {
+        int allowed;
+        enum MHD_Result ret = admin_authorize(h, c, &allowed);
+        if (!allowed) return ret;
+    }
     return complete(h->platform, c, rq);
 }
 
@@ -418,6 +467,16 @@ void platform_http_require_sigv4(platform_http_t *h, const char *spec)
     size_t kl = colon ? (size_t)(colon - spec) : (spec ? strlen(spec) : 0);
     snprintf(h->sigv4_key_id, sizeof h->sigv4_key_id, "%.*s", (int)kl, spec ? spec : "");
     snprintf(h->sigv4_token, sizeof h->sigv4_token, "%s", colon ? colon + 1 : "");
+}
+
+int platform_http_set_admin_token(platform_http_t *h, const char *token)
+{
+    size_t len = token ? strlen(token) : 0;
+    if (len > PLATFORM_ADMIN_TOKEN_MAX) return -EINVAL;
+    memcpy(h->admin_token, token ? token : "", len);
+    h->admin_token[len] = 0;
+    h->admin_token_len = len;
+    return 0;
 }
 
 int platform_http_start(platform_t *p, const char *host, int port, platform_http_t **out,
@@ -462,5 +521,6 @@ void platform_http_stop(platform_http_t *h)
 {
     if (!h) return;
     MHD_stop_daemon(h->daemon);
+    OPENSSL_cleanse(h->admin_token, sizeof h->admin_token);
     free(h);
 }

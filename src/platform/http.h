@@ -15,6 +15,10 @@ int platform_http_start(platform_t *p, const char *host, int port, platform_http
  * get 403 InvalidSignatureException. NULL or "" turns the check off. Call before the port is
  * made known. */
 void platform_http_require_sigv4(platform_http_t *h, const char *spec);
+/* The admin API's bearer token (a NUL-terminated copy is kept): /admin requests must carry
+ * "Authorization: Bearer <token>" (else 401); NULL or "" turns the admin API off (403). Call before
+ * the port is made known. 0, or -EINVAL if longer than PLATFORM_ADMIN_TOKEN_MAX. */
+int platform_http_set_admin_token(platform_http_t *h, const char *token);
 /* Stops listening and joins every connection thread. Call platform_shutdown first so that
  * threads blocked in long polls or synchronous invocations return. */
 void platform_http_stop(platform_http_t *h);

@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -65,6 +67,10 @@ static const conf_option_t options[] = {
      "KEY_ID[:SESSION_TOKEN]: every Invoke request must carry a SigV4 signature for KEY_ID (and "
      "that X-Amz-Security-Token), as on AWS; 403 InvalidSignatureException otherwise. The shape, "
      "key and token are checked, not the secret. Empty: no signature needed"},
+    {"admin-token-file", CONF_STRING, OPT(admin_token_file), 0, 0, "",
+     "file whose first line is the admin API's bearer token (16 to 512 printable bytes); without "
+     "it, the token is IC_PLATFORM_ADMIN_TOKEN (removed from the environment at start), and with "
+     "neither the admin API is off (403)"},
     {"reclaim-rate", CONF_STRING, OPT(reclaim_rate_text), 0, 0, "0",
      "random reclaims per instance-hour of idle time (decimal, 0: off); idle instances only"},
     {"time-compression", CONF_STRING, OPT(time_compression_text), 0, 0, "1",
@@ -161,6 +167,38 @@ static int export_network_emulation(const platform_config_t *cfg, char *err, siz
     return rc ? -1 : 0;
 }
 
+/* Reads the admin API's token into tok (NUL-terminated, cap > PLATFORM_ADMIN_TOKEN_MAX): the
+ * first line of cfg->admin_token_file, else IC_PLATFORM_ADMIN_TOKEN. Either way the variable
+ * leaves the environment here, before platform_create() copies the environment that every
+ * instance inherits: a function must not hold the key to reclaim or freeze the others. Returns 0
+ * (tok may be empty: no token, the admin API is off), or -1 with err set for a token that cannot
+ * be used (short, long, or not printable: it travels in an HTTP header). */
+static int load_admin_token(const platform_config_t *cfg, char *tok, size_t cap, char *err,
+                            size_t errlen)
+{
+    int rc = 0;
+    const char *env = getenv("IC_PLATFORM_ADMIN_TOKEN");
+    tok[0] = 0;
+    if (cfg->admin_token_file[0]) {
+        rc = conf_token_read_file(cfg->admin_token_file, PLATFORM_ADMIN_TOKEN_MIN,
+                                  PLATFORM_ADMIN_TOKEN_MAX, tok, cap);
+        if (rc < 0 && rc != -EINVAL)
+            snprintf(err, errlen, "admin-token-file %s: %s", cfg->admin_token_file, strerror(-rc));
+    } else if (env) {
+        rc = conf_token_check(env, PLATFORM_ADMIN_TOKEN_MIN, PLATFORM_ADMIN_TOKEN_MAX, tok, cap);
+    }
+    if (rc == -EINVAL)
+        snprintf(err, errlen,
+                 "the admin token (from %s) must be %d to %d printable bytes without blanks",
+                 cfg->admin_token_file[0] ? cfg->admin_token_file : "IC_PLATFORM_ADMIN_TOKEN",
+                 PLATFORM_ADMIN_TOKEN_MIN, PLATFORM_ADMIN_TOKEN_MAX);
+    /* unsetenv alone leaves the text in the start-up environment block, which any process of
+     * the same user (an instance, say) can read in /proc/PID/environ: wipe it there too. */
+    if (env) OPENSSL_cleanse((void *)env, strlen(env));
+    unsetenv("IC_PLATFORM_ADMIN_TOKEN");
+    return rc < 0 ? -1 : 0;
+}
+
 static void free_config(platform_config_t *cfg)
 {
     for (const conf_option_t *o = options; o->name; o++)
@@ -182,7 +220,9 @@ int main(int argc, char **argv)
         free_config(&cfg);
         return 2;
     }
+    char admin_token[PLATFORM_ADMIN_TOKEN_MAX + 1];
     if (finish_config(&cfg, err, sizeof err) < 0 ||
+        load_admin_token(&cfg, admin_token, sizeof admin_token, err, sizeof err) < 0 ||
         export_network_emulation(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "icplatform: %s\n", err);
         free_config(&cfg);
@@ -245,6 +285,13 @@ int main(int argc, char **argv)
     }
     platform_set_port(p, port);
     platform_http_require_sigv4(http, cfg.require_sigv4); /* before READY tells anyone the port */
+    platform_http_set_admin_token(http, admin_token);     /* length checked by load_admin_token */
+    if (admin_token[0])
+        log_info("admin api=on");
+    else
+        log_warn("admin api=off: /admin answers 403; give --admin-token-file FILE or "
+                 "IC_PLATFORM_ADMIN_TOKEN to turn it on");
+    OPENSSL_cleanse(admin_token, sizeof admin_token);
     log_info("listening host=%s port=%d functions=%lld prefix=%s memory_mb=%lld timeout_ms=%lld "
              "idle_reclaim_ms=%lld billing_ms=%lld max_instances=%lld handler=%s reclaim_rate=%g "
              "time_compression=%g seed=%lld node_bandwidth=%lld straggler_rate=%g "
