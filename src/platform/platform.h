@@ -27,6 +27,10 @@ typedef struct {
     char *log_level;
     char *require_sigv4; /* "KEY_ID[:SESSION_TOKEN]" Invoke requests must be signed with */
     char *admin_token_file; /* first line: the admin API's bearer token (else the environment's) */
+    int64_t connection_timeout_s; /* idle connections and unfinished request bodies are cut */
+    int64_t max_connections;      /* beyond: 503 */
+    int64_t max_waiting;          /* long polls + sync invocations waiting at once; 0: sized */
+    int64_t http_threads;         /* epoll threads of the HTTP front end */
     char *reclaim_rate_text;     /* --reclaim-rate as given; parsed into reclaim_rate */
     char *time_compression_text; /* --time-compression as given; parsed into time_compression */
     int64_t seed;                /* --seed; main.c replaces 0 with a seed from the clock */

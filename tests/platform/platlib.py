@@ -103,10 +103,11 @@ class Platform:
                 break
         if not line.startswith(b"READY port="):
             self.stop()
+            text = self.log_text()
             os.unlink(self.log.name)
             self.remove_token_file()
             raise AssertionError("icplatform did not print READY (got %r); log:\n%s"
-                                 % (line, self.log_text()))
+                                 % (line, text))
         self.port = int(line.split(b"=")[1])
 
     def __enter__(self):
