@@ -79,7 +79,7 @@ class Platform:
     The admin API is on with a fresh token (self.admin_token) unless admin_token=False; every
     request made through self.request carries it."""
 
-    def __init__(self, *flags, env=None, handler=RUNTIME, admin_token=True):
+    def __init__(self, *flags, env=None, handler=RUNTIME, admin_token=True, preexec_fn=None):
         self.log = tempfile.NamedTemporaryFile(prefix="icplatform-", suffix=".log", delete=False)
         args = [ICPLATFORM, "--handler", handler, "--function-count", "4", "--log-level", "debug"]
         self.admin_token = None
@@ -90,7 +90,8 @@ class Platform:
         args += [str(f) for f in flags]
         full_env = dict(os.environ)
         full_env.update(env or {})
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, env=full_env)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, env=full_env,
+                                     preexec_fn=preexec_fn)
         self.port = None
         deadline = time.monotonic() + 10
         line = b""

@@ -74,9 +74,27 @@ def closed_within(s, seconds):
     return None
 
 
+def nofile_limits(pid):
+    """(soft, hard) 'Max open files' of a process, from /proc/PID/limits."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                return tuple(resource.RLIM_INFINITY if v == "unlimited" else int(v)
+                             for v in line.split()[3:5])
+    raise AssertionError("no Max open files in /proc/%d/limits" % pid)
+
+
 def test_idle_connections_do_not_starve_invocations():
     raise_nofile(IDLE + 512)
-    with Platform("--max-instances", "2") as p:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    def low_soft_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+
+    # Started with a soft limit of 1024 descriptors, the platform raises it to the hard limit
+    # itself: the 5,000 connections below would not fit otherwise.
+    with Platform("--max-instances", "2", preexec_fn=low_soft_limit) as p:
+        assert nofile_limits(p.proc.pid) == (hard, hard), nofile_limits(p.proc.pid)
         idle = open_idle(p.port, IDLE, partial_every=5)
         try:
             start = time.monotonic()
