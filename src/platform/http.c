@@ -18,9 +18,12 @@
  * for the long poll (an idle instance may wait for minutes) and for a synchronous invocation
  * (it may run for the whole function timeout): neither is cut however long it waits.
  *
- * Bounds. At most --max-connections connections are served; one more still accepted (up to a
- * small overflow the library enforces) gets 503 ServiceException and is closed, so a client
- * learns why instead of seeing a silent reset. Headers fit the per-connection memory
+ * Bounds. While more than --max-connections connections are open, a request gets 503
+ * ServiceException and its connection is closed, so a client learns why instead of seeing a
+ * silent reset; except a Runtime API request (under /i/): it comes from one of the platform's own
+ * instances, which a refused long poll would kill, so the instances keep a budget of their own
+ * on top (--max-waiting connections, plus a small overflow for the 503 answers). Past the sum the
+ * library closes new connections at once. Headers fit the per-connection memory
  * (HTTP_MEMORY_LIMIT: beyond, libmicrohttpd answers 431 or closes); bodies are accumulated up to
  * a per-route limit, anything beyond is drained and answered with 413, never stored. */
 #include "http.h"
@@ -47,8 +50,9 @@
  * the read and write buffers. 32 KiB takes a SigV4 Authorization and a session token with room
  * to spare; a bigger header block is refused (431) or the connection closed. */
 #define HTTP_MEMORY_LIMIT (32 * 1024)
-/* A waiter thread makes one platform_* call: small frames only. */
-#define WAITER_STACK (256 * 1024)
+/* A waiter thread makes one platform_* call: frames of a few tens of KiB (placement looks at up
+ * to 1024 instances on the stack), with room for a sanitizer build's redzones. */
+#define WAITER_STACK (512 * 1024)
 
 struct platform_http {
     struct MHD_Daemon *daemon;
@@ -554,7 +558,8 @@ static request_t *begin(const platform_http_t *h, struct MHD_Connection *c, cons
     rq->rr = route_parse(method, url, strlen(url), &rq->route);
     rq->admin = !strncmp(url, "/admin/", 7) || !strcmp(url, "/admin");
     rq->start_ms = (int64_t)clock_mono_ms();
-    rq->over_limit = atomic_load(&h->connections) > h->limits.max_connections;
+    rq->over_limit = atomic_load(&h->connections) > h->limits.max_connections &&
+                     strncmp(url, "/i/", 3) != 0; /* the instances' budget: see the top */
     rq->limit = MAX_SMALL_BODY;
     if (rq->rr == ROUTE_MATCH && rq->route.kind == ROUTE_INVOKE) {
         memcpy(rq->name, rq->route.name, rq->route.name_len);
@@ -722,7 +727,8 @@ int platform_http_start(platform_t *p, const char *host, int port,
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, limits->threads, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, limits->max_connections + HTTP_OVERFLOW_CONNECTIONS,
+        MHD_OPTION_CONNECTION_LIMIT,
+        limits->max_connections + limits->max_waiting + HTTP_OVERFLOW_CONNECTIONS,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT, MHD_OPTION_NOTIFY_CONNECTION,
         on_connection, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
     freeaddrinfo(ai);

@@ -6,8 +6,8 @@
 
 typedef struct platform_http platform_http_t;
 
-/* Connections accepted beyond max_connections only to be told 503 and closed; past these the
- * library closes new connections at once. */
+/* Connections accepted beyond max_connections + max_waiting (the instances' own budget) only to
+ * be told 503 and closed; past these the library closes new connections at once. */
 #define HTTP_OVERFLOW_CONNECTIONS 64
 
 /* What the front end holds at once, and for how long (from the option table; see http.c). */

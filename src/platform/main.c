@@ -217,32 +217,33 @@ static int load_admin_token(const platform_config_t *cfg, char *tok, size_t cap,
 
 /* The HTTP front end's limits from the config. Raises RLIMIT_NOFILE's soft limit to the hard one
  * (thousands of sockets must fit) and lowers max-connections, with a warning, to what the limit
- * leaves after a reserve for the platform's other descriptors. */
+ * leaves after the instances' reserve (max-waiting, see http.c) and the platform's other
+ * descriptors. */
 #define FD_RESERVE 256
 static void http_limits(const platform_config_t *cfg, platform_http_limits_t *out)
 {
     struct rlimit rl;
     int64_t fit = cfg->max_connections;
+    int64_t waiting = cfg->max_waiting;
+    if (waiting == 0) {
+        waiting = 2 * cfg->function_count * cfg->max_instances + 64;
+        if (waiting > 32768) waiting = 32768;
+    }
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         if (rl.rlim_cur < rl.rlim_max) {
             rlim_t want = rl.rlim_max;
             rl.rlim_cur = want;
             if (setrlimit(RLIMIT_NOFILE, &rl) < 0) getrlimit(RLIMIT_NOFILE, &rl);
         }
-        int64_t room = rl.rlim_cur == RLIM_INFINITY
-                           ? INT64_MAX
-                           : (int64_t)rl.rlim_cur - FD_RESERVE - HTTP_OVERFLOW_CONNECTIONS;
+        int64_t room = rl.rlim_cur == RLIM_INFINITY ? INT64_MAX
+                                                    : (int64_t)rl.rlim_cur - FD_RESERVE -
+                                                          HTTP_OVERFLOW_CONNECTIONS - waiting;
         if (room < fit) {
             fit = room < 16 ? 16 : room;
             log_warn("max-connections lowered from %lld to %lld: RLIMIT_NOFILE is %llu",
                      (long long)cfg->max_connections, (long long)fit,
                      (unsigned long long)rl.rlim_cur);
         }
-    }
-    int64_t waiting = cfg->max_waiting;
-    if (waiting == 0) {
-        waiting = 2 * cfg->function_count * cfg->max_instances + 64;
-        if (waiting > 32768) waiting = 32768;
     }
     out->threads = (unsigned)cfg->http_threads;
     out->max_connections = (unsigned)fit;

@@ -115,8 +115,12 @@ def test_idle_connections_do_not_starve_invocations():
 
 def test_beyond_max_connections_503():
     with Platform("--max-connections", "40") as p:
+        pid = p.call("icnode0", {"pid": 1})["pid"]  # an instance waits in its long poll
         idle = open_idle(p.port, 40)
         try:
+            # The platform counts connections as it accepts them: wait until it has all of ours.
+            wait_for(lambda: p.request("GET", "/admin/stats")[0] == 503, timeout=10,
+                     what="requests beyond --max-connections refused")
             c = http.client.HTTPConnection("127.0.0.1", p.port, timeout=10)
             c.request("POST", "/2015-03-31/functions/icnode0/invocations", body=b"{}")
             r = c.getresponse()
@@ -126,11 +130,17 @@ def test_beyond_max_connections_503():
             assert doc["__type"] == "ServiceException" and "connections" in doc["message"], doc
             assert r.getheader("X-Amzn-ErrorType") == "ServiceException"
             c.close()
+            # The Runtime API keeps its own budget: an instance's requests are still served
+            # (here an unknown instance's, answered 410), so no long poll is refused.
+            status, _, body = p.request("GET", "/i/999/2018-06-01/runtime/invocation/next")
+            assert status == 410, (status, body)
         finally:
             close_all(idle)
-        # Room again once they are gone.
-        wait_for(lambda: p.invoke("icnode0", {"echo": 2})[0] == 200, timeout=10,
-                 what="an invocation once the idle connections closed")
+        # Room again once they are gone, and the instance that waited all along serves it.
+        wait_for(lambda: p.request("GET", "/admin/stats")[0] == 200, timeout=10,
+                 what="room once the idle connections closed")
+        assert p.call("icnode0", {"pid": 1})["pid"] == pid
+        assert p.stats()["errors"] == 0 and "refused=connection" in p.log_text()
 
 
 def test_idle_and_slow_connections_are_cut():
