@@ -109,9 +109,14 @@ class Proxy:
     def __init__(self, bin_dir, args, log_path, ready_timeout=60.0):
         self.log = open(log_path, "ab")
         self.instance_pids = set()
+        # The platform's admin API answers only its token: give the proxy one to pass on.
+        self.admin_token = os.urandom(32).hex()
+        fd, self.token_file = tempfile.mkstemp(prefix="icproxy-token-")
+        with os.fdopen(fd, "w") as f:
+            f.write(self.admin_token + "\n")
         self.proc = subprocess.Popen(
             [os.path.join(bin_dir, "icproxy"), "--client-port", "0", "--node-port", "0",
-             "--relay-port", "0", *args],
+             "--relay-port", "0", "--platform-admin-token-file", self.token_file, *args],
             stdout=subprocess.PIPE, stderr=self.log, start_new_session=True)
         self.port = self.platform = None
         banner = b""
@@ -153,7 +158,9 @@ class Proxy:
             return
 
     def admin(self, path):
-        with urllib.request.urlopen(self.platform + path, timeout=10) as resp:
+        req = urllib.request.Request(self.platform + path,
+                                     headers={"Authorization": "Bearer " + self.admin_token})
+        with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read() or b"null")
 
     def note_instances(self):
@@ -169,6 +176,8 @@ class Proxy:
     def stop(self):
         """SIGTERM, then SIGKILL after 20 s. Returns the pids of instances that outlived the
         proxy (killed here); they die with the platform, so this should be empty."""
+        if os.path.exists(self.token_file):
+            os.unlink(self.token_file)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

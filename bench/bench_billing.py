@@ -83,6 +83,10 @@ class Platform:
         env = dict(os.environ)
         env["IC_NODE_SECRET"] = nodeauth.SECRET  # this bench plays the proxy that holds it
         env.update(env_extra)
+        # The admin API (stats, instances) answers only its token; the platform takes it from
+        # the environment and removes it before any instance starts.
+        self.admin_token = os.urandom(32).hex()
+        env["IC_PLATFORM_ADMIN_TOKEN"] = self.admin_token
         out = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [binary, "--port", "0", "--function-count", "1", "--max-instances", "1",
@@ -111,9 +115,12 @@ class Platform:
         raise BenchError("icplatform did not print READY (log: %s)" % self.log_path)
 
     def request(self, method, path, body=b"", headers=None, timeout=10):
+        headers = dict(headers or {})
+        if path.startswith("/admin"):
+            headers["Authorization"] = "Bearer " + self.admin_token
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            c.request(method, path, body=body, headers=headers or {})
+            c.request(method, path, body=body, headers=headers)
             r = c.getresponse()
             return r.status, r.read()
         finally:

@@ -26,6 +26,11 @@ done
 WORK=$(mktemp -d /tmp/icbench.XXXXXX)
 RESULTS=$WORK/results
 : >"$RESULTS"
+# The embedded platform's admin API answers only its token: every icproxy below gets this one
+# (--platform-admin-token-file) and curl sends it from a header file (not on its command line).
+ADMIN_TOKEN=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+( umask 077; echo "$ADMIN_TOKEN" >"$WORK/admin.token"
+  echo "Authorization: Bearer $ADMIN_TOKEN" >"$WORK/admin.header" )
 PIDS=()
 
 # Stop every server this script started, by pid; SIGKILL what has not gone after 10 s.
@@ -90,7 +95,8 @@ fi
 
 start_icproxy() { # start_icproxy LOGPREFIX ARGS...: sets IC_PID, IC_PORT, IC_PLATFORM
     local log=$1; shift
-    "$BIN/icproxy" --client-port 0 --node-port 0 --relay-port 0 "$@" >"$log.out" 2>"$log.err" &
+    "$BIN/icproxy" --client-port 0 --node-port 0 --relay-port 0 \
+        --platform-admin-token-file "$WORK/admin.token" "$@" >"$log.out" 2>"$log.err" &
     IC_PID=$!; PIDS+=("$IC_PID")
     wait_for 30 grep -q 'platform: http' "$log.out" || die "icproxy did not start (see $log.err)"
     IC_PORT=$(grep -o 'clients on 127.0.0.1:[0-9]*' "$log.out" | cut -d: -f2)
@@ -168,7 +174,7 @@ RP2=$(free_port)
 start_icproxy "$WORK/idle" --pool-size 64 --log-level warn
 # Let every node finish its first invocation and be frozen, then read RSS of each instance.
 sleep 1
-curl -s --max-time 5 "$IC_PLATFORM/admin/instances" >"$WORK/instances.json"
+curl -s --max-time 5 -H @"$WORK/admin.header" "$IC_PLATFORM/admin/instances" >"$WORK/instances.json"
 pids=$(grep -o '"pid":[0-9]*' "$WORK/instances.json" | cut -d: -f2)
 for p in $pids; do rss_kib "$p"; done | sort -n | awk '
     { v[NR] = $1; s += $1 }

@@ -32,7 +32,8 @@ static void refuse_cb(ev_loop_t *loop, void *arg)
     free(r);
 }
 
-invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4, int64_t timeout_ms)
+invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4, int64_t timeout_ms,
+                         const char *admin_token)
 {
     invoker_t *inv = calloc(1, sizeof *inv);
     inv->srv = srv;

@@ -18,7 +18,8 @@ struct invoker {
     int unused;
 };
 
-invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4, int64_t timeout_ms)
+invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4, int64_t timeout_ms,
+                         const char *admin_token)
 {
     return calloc(1, sizeof(invoker_t));
 }

@@ -32,7 +32,7 @@ static server_t *harness_server(server_t *srv, int argc, char **argv)
     snprintf(srv->node_addr, sizeof srv->node_addr, "127.0.0.1:1");
     snprintf(srv->node_secrets.current, sizeof srv->node_secrets.current, "%s",
              HARNESS_NODE_SECRET);
-    srv->invoker = invoker_start(srv, "", "", 1000);
+    srv->invoker = invoker_start(srv, "", "", 1000, "");
     return srv;
 }
 

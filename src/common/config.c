@@ -279,6 +279,40 @@ void conf_print_values(const conf_option_t *t, const void *cfg, FILE *out)
     }
 }
 
+int conf_token_check(const char *text, size_t min, size_t max, char *out, size_t cap)
+{
+    const char *start = text, *end = text + strlen(text);
+    while (*start == ' ' || *start == '\t' || *start == '\r' || *start == '\n')
+        start++;
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+        end--;
+    size_t len = (size_t)(end - start);
+    if (len < min || len > max || len >= cap) return -EINVAL;
+    for (size_t i = 0; i < len; i++)
+        if (start[i] <= ' ' || start[i] > '~') return -EINVAL;
+    memcpy(out, start, len);
+    out[len] = 0;
+    return 0;
+}
+
+int conf_token_read_file(const char *path, size_t min, size_t max, char *out, size_t cap)
+{
+    /* One byte more than the longest line that trims to a valid token could hold, so that a
+     * longer first line is refused instead of cut. */
+    char line[1024];
+    if (max + 8 > sizeof line) return -EINVAL;
+    FILE *f = fopen(path, "r");
+    if (!f) return -errno;
+    if (!fgets(line, sizeof line, f)) line[0] = 0;
+    fclose(f);
+    int rc = conf_token_check(line, min, max, out, cap);
+    /* Not memset: a store to a dying buffer may be optimised away. */
+    volatile char *v = line;
+    for (size_t i = 0; i < sizeof line; i++)
+        v[i] = 0;
+    return rc;
+}
+
 int conf_parse_decimal(const char *text, double lo, double hi, double *out)
 {
     if (!text) return -EINVAL;

@@ -49,6 +49,14 @@ void conf_print_sample(const conf_option_t *table, FILE *out);
 /* Writes "name value" for every option's current value (used by INFO and logs). */
 void conf_print_values(const conf_option_t *table, const void *cfg, FILE *out);
 
+/* Secret tokens (bearer tokens) travel in HTTP headers: text trimmed of surrounding blanks and
+ * line ends must then be min..max printable ASCII bytes without blanks. conf_token_check copies
+ * the trimmed token into out (cap > max); conf_token_read_file does so with the first line of
+ * path. 0, -EINVAL (not such a token), or a negative errno from opening the file. Neither logs or
+ * keeps the token; the caller wipes its copies when done. */
+int conf_token_check(const char *text, size_t min, size_t max, char *out, size_t cap);
+int conf_token_read_file(const char *path, size_t min, size_t max, char *out, size_t cap);
+
 int conf_parse_bytes(const char *s, int64_t *out);
 int conf_parse_ms(const char *s, int64_t *out);
 

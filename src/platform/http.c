@@ -1,30 +1,72 @@
 /* http.c -- maps HTTP requests onto platform_* calls, with Lambda's error documents and limits.
  *
- * libmicrohttpd runs one thread per connection, so a handler may simply block: a runtime's
- * GET /next long poll waits for an invocation, and a RequestResponse invoker waits for the
- * result. Bodies are accumulated up to a per-route limit; anything beyond is drained and
- * answered with 413, never stored. */
+ * Threads. libmicrohttpd serves every connection from a small pool of epoll threads, so an idle
+ * or hostile connection costs a socket and a little memory, never a thread: thousands of them
+ * cannot starve the Invoke API (one thread per connection could, and did). A request that waits
+ * by nature (a runtime's GET /next long poll, a RequestResponse invocation waiting for its
+ * function) is suspended (MHD_suspend_connection) and handed to a waiter thread of its own that
+ * makes the blocking platform_* call and resumes the connection with the result. Those threads
+ * are bounded by --max-waiting, which the platform's own capacity sizes (one long poll per
+ * instance, one synchronous invoker per busy instance), not by what a client opens; the platform
+ * state machine keeps its plain blocking calls. Beyond the bound a waiting request is refused
+ * (429 for an invocation, 503 for a long poll).
+ *
+ * Time limits. --connection-timeout cuts a connection that stays silent that long (an idle
+ * keep-alive connection, half a request, junk without a line end, a stalled reader), and a
+ * request's body must be whole within the same time of its start (a body trickling in forever is
+ * never idle). A suspended connection is not timed out by libmicrohttpd, which is exactly right
+ * for the long poll (an idle instance may wait for minutes) and for a synchronous invocation
+ * (it may run for the whole function timeout): neither is cut however long it waits.
+ *
+ * Bounds. While more than --max-connections connections are open, a request gets 503
+ * ServiceException and its connection is closed, so a client learns why instead of seeing a
+ * silent reset; except a Runtime API request (under /i/): it comes from one of the platform's own
+ * instances, which a refused long poll would kill, so the instances keep a budget of their own
+ * on top (--max-waiting connections, plus a small overflow for the 503 answers). Past the sum the
+ * library closes new connections at once. Headers fit the per-connection memory
+ * (HTTP_MEMORY_LIMIT: beyond, libmicrohttpd answers 431 or closes); bodies are accumulated up to
+ * a per-route limit, anything beyond is drained and answered with 413, never stored. */
 #include "http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <cjson/cJSON.h>
+#include <openssl/crypto.h>
 
+#include "clock.h"
 #include "log.h"
 #include "route.h"
 
 #define MAX_SMALL_BODY (64 * 1024) /* admin and init/error bodies */
+/* Per-connection memory of libmicrohttpd: the request line and headers must fit in it, beside
+ * the read and write buffers. 32 KiB takes a SigV4 Authorization and a session token with room
+ * to spare; a bigger header block is refused (431) or the connection closed. */
+#define HTTP_MEMORY_LIMIT (32 * 1024)
+/* A waiter thread makes one platform_* call: frames of a few tens of KiB (placement looks at up
+ * to 1024 instances on the stack), with room for a sanitizer build's redzones. */
+#define WAITER_STACK (512 * 1024)
 
 struct platform_http {
     struct MHD_Daemon *daemon;
     platform_t *platform;
-    char sigv4_key_id[128]; /* empty: Invoke requests need no signature */
-    char sigv4_token[2048]; /* non-empty: X-Amz-Security-Token must be exactly this */
+    platform_http_limits_t limits;
+    atomic_uint connections; /* open now (MHD_OPTION_NOTIFY_CONNECTION) */
+    pthread_mutex_t wait_lock;
+    pthread_cond_t wait_cond; /* signalled when waiting drops to 0 */
+    unsigned waiting;         /* waiter threads running (<= limits.max_waiting) */
+    int stopping;             /* platform_http_stop began: no new waiter */
+    char sigv4_key_id[128];   /* empty: Invoke requests need no signature */
+    char sigv4_token[2048];   /* non-empty: X-Amz-Security-Token must be exactly this */
+    char admin_token[PLATFORM_ADMIN_TOKEN_MAX + 1]; /* empty: the admin API is off */
+    size_t admin_token_len;
 };
 
 typedef struct {
@@ -34,10 +76,22 @@ typedef struct {
     char request_id[ROUTE_MAX_REQUEST_ID + 1];
     int invocation_type; /* 0 RequestResponse, 1 Event, 2 DryRun, -1 invalid */
     int unsigned_invoke; /* signatures are required and this Invoke has none for the key */
+    int admin;           /* under /admin: answered only with the admin token, whatever the route */
     size_t limit;
     int too_large;
+    int over_limit;   /* the connection is beyond --max-connections: 503 and close */
+    int64_t start_ms; /* when the request's headers arrived; the body must follow in time */
     char *body;
     size_t len, cap;
+    /* A request that waits: suspended while a waiter thread makes the blocking call. The waiter
+     * owns these fields from wait_start() until it resumes the connection; the handler reads
+     * them only after (libmicrohttpd calls it again then). */
+    enum { WAIT_NONE, WAIT_RUNNING, WAIT_DONE } wait;
+    int wait_rc;                   /* platform_runtime_next's result */
+    platform_result_t wait_result; /* platform_invoke's (sync) */
+    platform_event_t wait_event;   /* platform_runtime_next's event */
+    platform_http_t *http;
+    struct MHD_Connection *conn;
 } request_t;
 
 /* ---- responses ---------------------------------------------------------------------------- */
@@ -92,41 +146,115 @@ static enum MHD_Result reply_json_owned(struct MHD_Connection *c, char *json)
     return ret;
 }
 
+/* ---- waiting requests ----------------------------------------------------------------------- */
+
+/* The waiter thread: makes the request's blocking call, then resumes its connection. After the
+ * resume the request may be answered and freed at once, so nothing of it is touched after. */
+static void *waiter_main(void *arg)
+{
+    request_t *rq = arg;
+    platform_http_t *h = rq->http;
+    struct MHD_Connection *c = rq->conn;
+    if (rq->route.kind == ROUTE_INVOKE) {
+        const char *payload = rq->body ? rq->body : "{}";
+        size_t len = rq->body ? rq->len : 2;
+        platform_invoke(h->platform, rq->name, strlen(rq->name), payload, len, 1, &rq->wait_result);
+    } else {
+        rq->wait_rc = platform_runtime_next(h->platform, rq->route.instance, &rq->wait_event);
+    }
+    rq->wait = WAIT_DONE;
+    MHD_resume_connection(c);
+    pthread_mutex_lock(&h->wait_lock);
+    if (--h->waiting == 0) pthread_cond_broadcast(&h->wait_cond);
+    pthread_mutex_unlock(&h->wait_lock);
+    return NULL;
+}
+
+/* Suspends the connection and starts a waiter thread for rq (a sync invocation or a long poll).
+ * Returns 0: the handler is called again once the connection is resumed, with rq->wait DONE and
+ * the result in rq (also when no thread could start: then the result is an out-of-memory error).
+ * Or -EAGAIN when --max-waiting requests wait already, -ESHUTDOWN when the front end stops: the
+ * caller refuses this one. The connection is suspended before the thread starts, so the
+ * thread's resume can never come first. */
+static int wait_start(platform_http_t *h, struct MHD_Connection *c, request_t *rq)
+{
+    pthread_mutex_lock(&h->wait_lock);
+    if (h->stopping || h->waiting >= h->limits.max_waiting) {
+        int rc = h->stopping ? -ESHUTDOWN : -EAGAIN;
+        pthread_mutex_unlock(&h->wait_lock);
+        return rc;
+    }
+    h->waiting++;
+    pthread_mutex_unlock(&h->wait_lock);
+    rq->http = h;
+    rq->conn = c;
+    rq->wait = WAIT_RUNNING;
+    MHD_suspend_connection(c);
+    pthread_attr_t attr;
+    pthread_t t;
+    int rc = pthread_attr_init(&attr);
+    if (rc == 0) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, WAITER_STACK);
+        rc = pthread_create(&t, &attr, waiter_main, rq);
+        pthread_attr_destroy(&attr);
+    }
+    if (rc == 0) return 0;
+    log_error("http waiter error=\"%s\"", strerror(rc));
+    rq->wait_result.status = PLATFORM_INVOKE_NOMEM;
+    rq->wait_rc = -ENOMEM;
+    rq->wait = WAIT_DONE;
+    MHD_resume_connection(c); /* answered when the library calls the handler again */
+    pthread_mutex_lock(&h->wait_lock);
+    if (--h->waiting == 0) pthread_cond_broadcast(&h->wait_cond);
+    pthread_mutex_unlock(&h->wait_lock);
+    return 0;
+}
+
+/* Beyond --max-connections: 503 ServiceException, and the connection closes once it is sent.
+ * ServiceException, not TooManyRequestsException: Lambda's 429 says that the caller exceeded a
+ * function's concurrency or its own request rate and is throttled, whereas running out of
+ * connections is the service's own condition, which the AWS SDKs also retry with backoff. */
+static enum MHD_Result reply_over_limit(platform_http_t *h, struct MHD_Connection *c)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "too many connections (more than %u open); try again later",
+             h->limits.max_connections);
+    log_info("http refused=connection reason=max-connections max_connections=%u",
+             h->limits.max_connections);
+    cJSON *o = cJSON_CreateObject();
+    char *s = NULL;
+    if (o) {
+        cJSON_AddStringToObject(o, "Type", "Service");
+        cJSON_AddStringToObject(o, "message", msg);
+        cJSON_AddStringToObject(o, "__type", "ServiceException");
+        s = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+    }
+    if (!s) return MHD_NO;
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(s);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "X-Amzn-ErrorType", "ServiceException");
+    MHD_add_response_header(r, "Retry-After", "1");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(c, 503, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 /* ---- handlers ----------------------------------------------------------------------------- */
 
-static enum MHD_Result handle_invoke(platform_t *p, struct MHD_Connection *c, request_t *rq)
+/* Answers an invocation from its result (the body is taken over). */
+static enum MHD_Result answer_invoke(struct MHD_Connection *c, const char *name,
+                                     platform_result_t *res_in)
 {
-    const char *name = rq->name;
+    platform_result_t res = *res_in;
     char msg[256];
-    if (rq->unsigned_invoke)
-        return reply_aws_error(c, 403, "InvalidSignatureException",
-                               "the request is not signed (SigV4) with the expected access key");
-    if (rq->invocation_type < 0)
-        return reply_aws_error(c, 400, "InvalidParameterValueException",
-                               "X-Amz-Invocation-Type must be RequestResponse, Event or DryRun");
-    if (rq->too_large) {
-        snprintf(msg, sizeof msg, "Request must be smaller than %zu bytes for the %s operation",
-                 rq->limit, rq->invocation_type == 1 ? "InvokeAsync" : "InvokeFunction");
-        return reply_aws_error(c, 413, "RequestEntityTooLargeException", msg);
-    }
-    const char *payload = rq->body ? rq->body : "{}";
-    size_t len = rq->body ? rq->len : 2;
-    cJSON *doc = cJSON_ParseWithLength(payload, len);
-    if (!doc) {
-        return reply_aws_error(c, 400, "InvalidRequestContentException",
-                               "Could not parse request body into json: the payload is not "
-                               "valid JSON");
-    }
-    cJSON_Delete(doc);
-    platform_result_t res;
     enum MHD_Result ret;
-    if (rq->invocation_type == 2) {
-        /* DryRun: only checks that the function exists and the request is valid. */
-        if (platform_function_exists(p, name, strlen(name))) return reply(c, 204, "", 0, NULL);
-        res.status = PLATFORM_INVOKE_NOT_FOUND;
-    } else {
-        platform_invoke(p, name, strlen(name), payload, len, rq->invocation_type == 0, &res);
-    }
     switch (res.status) {
     case PLATFORM_INVOKE_DONE: {
         struct MHD_Response *r = MHD_create_response_from_buffer(
@@ -166,6 +294,60 @@ static enum MHD_Result handle_invoke(platform_t *p, struct MHD_Connection *c, re
     }
 }
 
+static enum MHD_Result handle_invoke(platform_http_t *h, struct MHD_Connection *c, request_t *rq)
+{
+    platform_t *p = h->platform;
+    const char *name = rq->name;
+    char msg[256];
+    if (rq->wait == WAIT_DONE) {
+        platform_result_t res = rq->wait_result;
+        memset(&rq->wait_result, 0, sizeof rq->wait_result);
+        return answer_invoke(c, name, &res);
+    }
+    if (rq->unsigned_invoke)
+        return reply_aws_error(c, 403, "InvalidSignatureException",
+                               "the request is not signed (SigV4) with the expected access key");
+    if (rq->invocation_type < 0)
+        return reply_aws_error(c, 400, "InvalidParameterValueException",
+                               "X-Amz-Invocation-Type must be RequestResponse, Event or DryRun");
+    if (rq->too_large) {
+        snprintf(msg, sizeof msg, "Request must be smaller than %zu bytes for the %s operation",
+                 rq->limit, rq->invocation_type == 1 ? "InvokeAsync" : "InvokeFunction");
+        return reply_aws_error(c, 413, "RequestEntityTooLargeException", msg);
+    }
+    const char *payload = rq->body ? rq->body : "{}";
+    size_t len = rq->body ? rq->len : 2;
+    cJSON *doc = cJSON_ParseWithLength(payload, len);
+    if (!doc) {
+        return reply_aws_error(c, 400, "InvalidRequestContentException",
+                               "Could not parse request body into json: the payload is not "
+                               "valid JSON");
+    }
+    cJSON_Delete(doc);
+    platform_result_t res;
+    memset(&res, 0, sizeof res);
+    if (rq->invocation_type == 2) {
+        /* DryRun: only checks that the function exists and the request is valid. */
+        if (platform_function_exists(p, name, strlen(name))) return reply(c, 204, "", 0, NULL);
+        res.status = PLATFORM_INVOKE_NOT_FOUND;
+    } else if (rq->invocation_type == 0) {
+        /* RequestResponse: unknown functions are answered at once, the rest wait suspended. */
+        if (!platform_function_exists(p, name, strlen(name))) {
+            res.status = PLATFORM_INVOKE_NOT_FOUND;
+            return answer_invoke(c, name, &res);
+        }
+        int rc = wait_start(h, c, rq);
+        if (rc == 0) return MHD_YES;
+        if (rc == -EAGAIN)
+            log_warn("http refused=invoke reason=max-waiting max_waiting=%u",
+                     h->limits.max_waiting);
+        res.status = rc == -EAGAIN ? PLATFORM_INVOKE_THROTTLED : PLATFORM_INVOKE_SHUTDOWN;
+    } else {
+        platform_invoke(p, name, strlen(name), payload, len, 0, &res);
+    }
+    return answer_invoke(c, name, &res);
+}
+
 static enum MHD_Result runtime_errno(struct MHD_Connection *c, int rc)
 {
     switch (rc) {
@@ -180,11 +362,23 @@ static enum MHD_Result runtime_errno(struct MHD_Connection *c, int rc)
     }
 }
 
-static enum MHD_Result handle_next(platform_t *p, struct MHD_Connection *c, request_t *rq)
+/* GET /next: a long poll, so it waits suspended (wait_start); answered when resumed. */
+static enum MHD_Result handle_next(platform_http_t *h, struct MHD_Connection *c, request_t *rq)
 {
-    platform_event_t ev;
-    int rc = platform_runtime_next(p, rq->route.instance, &ev);
-    if (rc < 0) return runtime_errno(c, rc);
+    if (rq->wait != WAIT_DONE) {
+        int rc = wait_start(h, c, rq);
+        if (rc == 0) return MHD_YES;
+        if (rc == -EAGAIN) {
+            log_warn("http refused=next instance=%llu reason=max-waiting max_waiting=%u",
+                     (unsigned long long)rq->route.instance, h->limits.max_waiting);
+            return reply_runtime_error(c, 503, "TooManyWaitingRequests",
+                                       "the platform holds --max-waiting requests already");
+        }
+        return runtime_errno(c, rc);
+    }
+    platform_event_t ev = rq->wait_event;
+    memset(&rq->wait_event, 0, sizeof rq->wait_event);
+    if (rq->wait_rc < 0) return runtime_errno(c, rq->wait_rc);
     struct MHD_Response *r =
         MHD_create_response_from_buffer(ev.body_len, ev.body, MHD_RESPMEM_MUST_FREE);
     if (!r) {
@@ -278,9 +472,10 @@ static enum MHD_Result handle_admin(platform_t *p, struct MHD_Connection *c, req
     }
 }
 
-/* Called once all of the body has arrived. */
-static enum MHD_Result complete(platform_t *p, struct MHD_Connection *c, request_t *rq)
+/* Called once all of the body has arrived, and again when a waiting request is resumed. */
+static enum MHD_Result complete(platform_http_t *h, struct MHD_Connection *c, request_t *rq)
 {
+    platform_t *p = h->platform;
     switch (rq->rr) {
     case ROUTE_NOT_FOUND:
         return reply_aws_error(c, 404, "UnknownOperationException", "unknown path");
@@ -296,9 +491,9 @@ static enum MHD_Result complete(platform_t *p, struct MHD_Connection *c, request
     }
     switch (rq->route.kind) {
     case ROUTE_INVOKE:
-        return handle_invoke(p, c, rq);
+        return handle_invoke(h, c, rq);
     case ROUTE_RUNTIME_NEXT:
-        return handle_next(p, c, rq);
+        return handle_next(h, c, rq);
     case ROUTE_RUNTIME_RESPONSE:
         return handle_result(p, c, rq, 0);
     case ROUTE_RUNTIME_ERROR:
@@ -316,6 +511,44 @@ static enum MHD_Result complete(platform_t *p, struct MHD_Connection *c, request
     }
 }
 
+/* The admin API can kill, freeze and thaw any instance, so it answers only a caller holding the
+ * token: 403 when no token is configured (the API is off), 401 with WWW-Authenticate when the
+ * Authorization header is missing or wrong. The comparison takes the same time whatever the
+ * token's content (CRYPTO_memcmp after the length check; the length is not the secret). */
+static enum MHD_Result admin_authorize(const platform_http_t *h, struct MHD_Connection *c,
+                                       int *allowed)
+{
+    *allowed = 0;
+    if (!h->admin_token_len)
+        return reply_aws_error(c, 403, "AccessDeniedException",
+                               "the admin API is off: start icplatform with --admin-token-file "
+                               "FILE or IC_PLATFORM_ADMIN_TOKEN set, and send "
+                               "'Authorization: Bearer <token>'");
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    static const char scheme[] = "Bearer ";
+    if (auth && !strncasecmp(auth, scheme, sizeof scheme - 1)) {
+        const char *tok = auth + sizeof scheme - 1;
+        size_t len = strlen(tok);
+        if (len == h->admin_token_len && CRYPTO_memcmp(tok, h->admin_token, len) == 0) {
+            *allowed = 1;
+            return MHD_YES;
+        }
+    }
+    struct MHD_Response *r;
+    static const char body[] =
+        "{\"Type\":\"User\",\"message\":\"the admin API needs 'Authorization: "
+        "Bearer <token>' with the platform's admin token\",\"__type\":"
+        "\"UnauthorizedException\"}";
+    r = MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "X-Amzn-ErrorType", "UnauthorizedException");
+    MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    enum MHD_Result ret = MHD_queue_response(c, 401, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 /* First call for a request: route it and choose its body limit. */
 static request_t *begin(const platform_http_t *h, struct MHD_Connection *c, const char *url,
                         const char *method)
@@ -323,6 +556,10 @@ static request_t *begin(const platform_http_t *h, struct MHD_Connection *c, cons
     request_t *rq = calloc(1, sizeof *rq);
     if (!rq) return NULL;
     rq->rr = route_parse(method, url, strlen(url), &rq->route);
+    rq->admin = !strncmp(url, "/admin/", 7) || !strcmp(url, "/admin");
+    rq->start_ms = (int64_t)clock_mono_ms();
+    rq->over_limit = atomic_load(&h->connections) > h->limits.max_connections &&
+                     strncmp(url, "/i/", 3) != 0; /* the instances' budget: see the top */
     rq->limit = MAX_SMALL_BODY;
     if (rq->rr == ROUTE_MATCH && rq->route.kind == ROUTE_INVOKE) {
         memcpy(rq->name, rq->route.name, rq->route.name_len);
@@ -377,7 +614,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (rq->too_large) return MHD_YES; /* drain */
+        /* The body must be whole within the connection timeout of the request's start: one that
+         * trickles in (or never ends) is never idle, so the library's idle timeout alone would
+         * let it hold its connection forever. */
+        if ((int64_t)clock_mono_ms() - rq->start_ms > h->limits.connection_timeout_ms) {
+            log_debug("http cut=slow-body after_ms=%lld bytes=%zu",
+                      (long long)((int64_t)clock_mono_ms() - rq->start_ms), rq->len + n);
+            return MHD_NO;
+        }
+        if (rq->too_large || rq->over_limit) return MHD_YES; /* drain */
         if (n > rq->limit - rq->len) {
             rq->too_large = 1;
             free(rq->body);
@@ -399,7 +644,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rq->len += n;
         return MHD_YES;
     }
-    return complete(h->platform, c, rq);
+    if (rq->over_limit) return reply_over_limit(h, c);
+    if (rq->admin) {
+        int allowed;
+        enum MHD_Result ret = admin_authorize(h, c, &allowed);
+        if (!allowed) return ret;
+    }
+    return complete(h, c, rq);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **state,
@@ -407,9 +658,24 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **state,
 {
     request_t *rq = *state;
     if (!rq) return;
+    /* A resumed request whose connection died before it was answered. */
+    platform_result_free(&rq->wait_result);
+    free(rq->wait_event.body);
     free(rq->body);
     free(rq);
     *state = NULL;
+}
+
+/* Counts open connections: a request arriving while more than --max-connections are open gets
+ * 503 (reply_over_limit). */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    platform_http_t *h = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&h->connections, 1);
+    else
+        atomic_fetch_sub(&h->connections, 1);
 }
 
 void platform_http_require_sigv4(platform_http_t *h, const char *spec)
@@ -420,7 +686,18 @@ void platform_http_require_sigv4(platform_http_t *h, const char *spec)
     snprintf(h->sigv4_token, sizeof h->sigv4_token, "%s", colon ? colon + 1 : "");
 }
 
-int platform_http_start(platform_t *p, const char *host, int port, platform_http_t **out,
+int platform_http_set_admin_token(platform_http_t *h, const char *token)
+{
+    size_t len = token ? strlen(token) : 0;
+    if (len > PLATFORM_ADMIN_TOKEN_MAX) return -EINVAL;
+    memcpy(h->admin_token, token ? token : "", len);
+    h->admin_token[len] = 0;
+    h->admin_token_len = len;
+    return 0;
+}
+
+int platform_http_start(platform_t *p, const char *host, int port,
+                        const platform_http_limits_t *limits, platform_http_t **out,
                         int *bound_port)
 {
     struct addrinfo hints = {
@@ -439,16 +716,25 @@ int platform_http_start(platform_t *p, const char *host, int port, platform_http
         return -ENOMEM;
     }
     h->platform = p;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD;
+    h->limits = *limits;
+    pthread_mutex_init(&h->wait_lock, NULL);
+    pthread_cond_init(&h->wait_cond, NULL);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
-    /* No connection timeout: a long poll or a synchronous invocation may legitimately keep a
-     * connection silent for the whole function timeout. */
-    h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-                                 ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+    /* The idle timeout does not touch suspended connections (the waiting requests); see the top
+     * of this file. Seconds, rounded up. */
+    unsigned timeout_s = (unsigned)((limits->connection_timeout_ms + 999) / 1000);
+    h->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_THREAD_POOL_SIZE, limits->threads, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT,
+        limits->max_connections + limits->max_waiting + HTTP_OVERFLOW_CONNECTIONS,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!h->daemon) {
+        pthread_cond_destroy(&h->wait_cond);
+        pthread_mutex_destroy(&h->wait_lock);
         free(h);
         return -EADDRINUSE;
     }
@@ -461,6 +747,16 @@ int platform_http_start(platform_t *p, const char *host, int port, platform_http
 void platform_http_stop(platform_http_t *h)
 {
     if (!h) return;
+    /* Suspended connections must be resumed before the daemon stops; platform_shutdown has woken
+     * every blocked platform_* call, so each waiter thread is about to resume its own. */
+    pthread_mutex_lock(&h->wait_lock);
+    h->stopping = 1;
+    while (h->waiting > 0)
+        pthread_cond_wait(&h->wait_cond, &h->wait_lock);
+    pthread_mutex_unlock(&h->wait_lock);
     MHD_stop_daemon(h->daemon);
+    pthread_cond_destroy(&h->wait_cond);
+    pthread_mutex_destroy(&h->wait_lock);
+    OPENSSL_cleanse(h->admin_token, sizeof h->admin_token);
     free(h);
 }

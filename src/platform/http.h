@@ -6,16 +6,33 @@
 
 typedef struct platform_http platform_http_t;
 
-/* Listens on host:port (port 0 picks a free one) and serves the platform p. *bound_port gets
- * the port. Returns 0 or a negative errno. */
-int platform_http_start(platform_t *p, const char *host, int port, platform_http_t **out,
+/* Connections accepted beyond max_connections + max_waiting (the instances' own budget) only to
+ * be told 503 and closed; past these the library closes new connections at once. */
+#define HTTP_OVERFLOW_CONNECTIONS 64
+
+/* What the front end holds at once, and for how long (from the option table; see http.c). */
+typedef struct {
+    unsigned threads;              /* epoll threads serving connections */
+    unsigned max_connections;      /* beyond: 503 ServiceException, then closed */
+    unsigned max_waiting;          /* long polls + synchronous invocations waiting at once */
+    int64_t connection_timeout_ms; /* idle connections, and request bodies, are cut after this */
+} platform_http_limits_t;
+
+/* Listens on host:port (port 0 picks a free one) and serves the platform p within limits
+ * (copied). *bound_port gets the port. Returns 0 or a negative errno. */
+int platform_http_start(platform_t *p, const char *host, int port,
+                        const platform_http_limits_t *limits, platform_http_t **out,
                         int *bound_port);
 /* From now on, Invoke requests need a SigV4 signature (route_sigv4_ok) for the key id of spec
  * "KEY_ID[:SESSION_TOKEN]", and with a token an X-Amz-Security-Token header equal to it: others
  * get 403 InvalidSignatureException. NULL or "" turns the check off. Call before the port is
  * made known. */
 void platform_http_require_sigv4(platform_http_t *h, const char *spec);
-/* Stops listening and joins every connection thread. Call platform_shutdown first so that
+/* The admin API's bearer token (a NUL-terminated copy is kept): /admin requests must carry
+ * "Authorization: Bearer <token>" (else 401); NULL or "" turns the admin API off (403). Call before
+ * the port is made known. 0, or -EINVAL if longer than PLATFORM_ADMIN_TOKEN_MAX. */
+int platform_http_set_admin_token(platform_http_t *h, const char *token);
+/* Stops listening and joins every thread. Call platform_shutdown first so that the waiter
  * threads blocked in long polls or synchronous invocations return. */
 void platform_http_stop(platform_http_t *h);
 

@@ -2,11 +2,13 @@
  * processes.
  *
  * Choices:
- * - libmicrohttpd with one thread per connection. The platform's HTTP traffic is a few hundred
- *   connections at most (one long poll per instance, one per in-flight synchronous invocation),
- *   and both kinds of request block for a long time by nature. A blocking handler on its own
- *   thread states that directly (wait on a condition variable), where suspend/resume would split
- *   every handler into callbacks and still need locking against the manager thread.
+ * - libmicrohttpd on a small pool of epoll threads, so that idle or hostile connections cost no
+ *   thread (one thread per connection let 4,200 idle connections starve the Invoke API). The
+ *   requests that wait by nature (a long poll per instance, a synchronous invocation per busy
+ *   one) are suspended and each handed to a thread of its own that makes the platform's plain
+ *   blocking call: the platform's capacity bounds those threads (--max-waiting), not the
+ *   clients, and the state machine keeps waiting on condition variables instead of being split
+ *   into callbacks (see http.c).
  * - cJSON for JSON: the platform only validates payloads, reads one field ("cmd") and builds
  *   small admin documents; cJSON does that with a tiny API and is already a project dependency.
  *
@@ -21,8 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "config.h"
 #include "http.h"
@@ -65,6 +70,23 @@ static const conf_option_t options[] = {
      "KEY_ID[:SESSION_TOKEN]: every Invoke request must carry a SigV4 signature for KEY_ID (and "
      "that X-Amz-Security-Token), as on AWS; 403 InvalidSignatureException otherwise. The shape, "
      "key and token are checked, not the secret. Empty: no signature needed"},
+    {"admin-token-file", CONF_STRING, OPT(admin_token_file), 0, 0, "",
+     "file whose first line is the admin API's bearer token (16 to 512 printable bytes); without "
+     "it, the token is IC_PLATFORM_ADMIN_TOKEN (removed from the environment at start), and with "
+     "neither the admin API is off (403)"},
+    {"connection-timeout", CONF_INT, OPT(connection_timeout_s), 1, 86400, "30",
+     "seconds: a connection silent this long (idle, half a request, junk) is closed, and a "
+     "request body must be whole within this of its start; a long poll or a RequestResponse "
+     "invocation waiting for its function is never cut"},
+    {"max-connections", CONF_INT, OPT(max_connections), 16, 1000000, "10000",
+     "connections served at once; a request on one more gets 503 ServiceException and is "
+     "closed (lowered to fit RLIMIT_NOFILE, which is raised to its hard limit)"},
+    {"max-waiting", CONF_INT, OPT(max_waiting), 0, 1000000, "0",
+     "requests that wait at once, each on a thread of its own: runtime long polls and "
+     "RequestResponse invocations; beyond, 503 / 429 (0: 2 x function-count x max-instances "
+     "+ 64, at most 32768)"},
+    {"http-threads", CONF_INT, OPT(http_threads), 1, 64, "4",
+     "threads serving the HTTP connections (epoll), however many connections are open"},
     {"reclaim-rate", CONF_STRING, OPT(reclaim_rate_text), 0, 0, "0",
      "random reclaims per instance-hour of idle time (decimal, 0: off); idle instances only"},
     {"time-compression", CONF_STRING, OPT(time_compression_text), 0, 0, "1",
@@ -161,6 +183,74 @@ static int export_network_emulation(const platform_config_t *cfg, char *err, siz
     return rc ? -1 : 0;
 }
 
+/* Reads the admin API's token into tok (NUL-terminated, cap > PLATFORM_ADMIN_TOKEN_MAX): the
+ * first line of cfg->admin_token_file, else IC_PLATFORM_ADMIN_TOKEN. Either way the variable
+ * leaves the environment here, before platform_create() copies the environment that every
+ * instance inherits: a function must not hold the key to reclaim or freeze the others. Returns 0
+ * (tok may be empty: no token, the admin API is off), or -1 with err set for a token that cannot
+ * be used (short, long, or not printable: it travels in an HTTP header). */
+static int load_admin_token(const platform_config_t *cfg, char *tok, size_t cap, char *err,
+                            size_t errlen)
+{
+    int rc = 0;
+    const char *env = getenv("IC_PLATFORM_ADMIN_TOKEN");
+    tok[0] = 0;
+    if (cfg->admin_token_file[0]) {
+        rc = conf_token_read_file(cfg->admin_token_file, PLATFORM_ADMIN_TOKEN_MIN,
+                                  PLATFORM_ADMIN_TOKEN_MAX, tok, cap);
+        if (rc < 0 && rc != -EINVAL)
+            snprintf(err, errlen, "admin-token-file %s: %s", cfg->admin_token_file, strerror(-rc));
+    } else if (env) {
+        rc = conf_token_check(env, PLATFORM_ADMIN_TOKEN_MIN, PLATFORM_ADMIN_TOKEN_MAX, tok, cap);
+    }
+    if (rc == -EINVAL)
+        snprintf(err, errlen,
+                 "the admin token (from %s) must be %d to %d printable bytes without blanks",
+                 cfg->admin_token_file[0] ? cfg->admin_token_file : "IC_PLATFORM_ADMIN_TOKEN",
+                 PLATFORM_ADMIN_TOKEN_MIN, PLATFORM_ADMIN_TOKEN_MAX);
+    /* unsetenv alone leaves the text in the start-up environment block, which any process of
+     * the same user (an instance, say) can read in /proc/PID/environ: wipe it there too. */
+    if (env) OPENSSL_cleanse((void *)env, strlen(env));
+    unsetenv("IC_PLATFORM_ADMIN_TOKEN");
+    return rc < 0 ? -1 : 0;
+}
+
+/* The HTTP front end's limits from the config. Raises RLIMIT_NOFILE's soft limit to the hard one
+ * (thousands of sockets must fit) and lowers max-connections, with a warning, to what the limit
+ * leaves after the instances' reserve (max-waiting, see http.c) and the platform's other
+ * descriptors. */
+#define FD_RESERVE 256
+static void http_limits(const platform_config_t *cfg, platform_http_limits_t *out)
+{
+    struct rlimit rl;
+    int64_t fit = cfg->max_connections;
+    int64_t waiting = cfg->max_waiting;
+    if (waiting == 0) {
+        waiting = 2 * cfg->function_count * cfg->max_instances + 64;
+        if (waiting > 32768) waiting = 32768;
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rlim_t want = rl.rlim_max;
+            rl.rlim_cur = want;
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0) getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        int64_t room = rl.rlim_cur == RLIM_INFINITY ? INT64_MAX
+                                                    : (int64_t)rl.rlim_cur - FD_RESERVE -
+                                                          HTTP_OVERFLOW_CONNECTIONS - waiting;
+        if (room < fit) {
+            fit = room < 16 ? 16 : room;
+            log_warn("max-connections lowered from %lld to %lld: RLIMIT_NOFILE is %llu",
+                     (long long)cfg->max_connections, (long long)fit,
+                     (unsigned long long)rl.rlim_cur);
+        }
+    }
+    out->threads = (unsigned)cfg->http_threads;
+    out->max_connections = (unsigned)fit;
+    out->max_waiting = (unsigned)waiting;
+    out->connection_timeout_ms = cfg->connection_timeout_s * 1000;
+}
+
 static void free_config(platform_config_t *cfg)
 {
     for (const conf_option_t *o = options; o->name; o++)
@@ -182,7 +272,9 @@ int main(int argc, char **argv)
         free_config(&cfg);
         return 2;
     }
+    char admin_token[PLATFORM_ADMIN_TOKEN_MAX + 1];
     if (finish_config(&cfg, err, sizeof err) < 0 ||
+        load_admin_token(&cfg, admin_token, sizeof admin_token, err, sizeof err) < 0 ||
         export_network_emulation(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "icplatform: %s\n", err);
         free_config(&cfg);
@@ -235,7 +327,9 @@ int main(int argc, char **argv)
         free_config(&cfg);
         return 1;
     }
-    rc = platform_http_start(p, cfg.host, (int)cfg.port, &http, &port);
+    platform_http_limits_t limits;
+    http_limits(&cfg, &limits);
+    rc = platform_http_start(p, cfg.host, (int)cfg.port, &limits, &http, &port);
     if (rc < 0) {
         log_error("listen host=%s port=%lld error=\"%s\"", cfg.host, (long long)cfg.port,
                   platform_strerror(rc));
@@ -245,15 +339,24 @@ int main(int argc, char **argv)
     }
     platform_set_port(p, port);
     platform_http_require_sigv4(http, cfg.require_sigv4); /* before READY tells anyone the port */
+    platform_http_set_admin_token(http, admin_token);     /* length checked by load_admin_token */
+    if (admin_token[0])
+        log_info("admin api=on");
+    else
+        log_warn("admin api=off: /admin answers 403; give --admin-token-file FILE or "
+                 "IC_PLATFORM_ADMIN_TOKEN to turn it on");
+    OPENSSL_cleanse(admin_token, sizeof admin_token);
     log_info("listening host=%s port=%d functions=%lld prefix=%s memory_mb=%lld timeout_ms=%lld "
              "idle_reclaim_ms=%lld billing_ms=%lld max_instances=%lld handler=%s reclaim_rate=%g "
              "time_compression=%g seed=%lld node_bandwidth=%lld straggler_rate=%g "
-             "straggler_delay_ms=%lld",
+             "straggler_delay_ms=%lld max_connections=%u max_waiting=%u connection_timeout_s=%lld "
+             "http_threads=%u",
              cfg.host, port, (long long)cfg.function_count, cfg.function_prefix,
              (long long)cfg.memory_mb, (long long)cfg.timeout_ms, (long long)cfg.idle_reclaim_ms,
              (long long)cfg.billing_ms, (long long)cfg.max_instances, cfg.handler, cfg.reclaim_rate,
              cfg.time_compression, (long long)cfg.seed, (long long)cfg.node_bandwidth,
-             cfg.straggler_rate, (long long)cfg.straggler_delay_ms);
+             cfg.straggler_rate, (long long)cfg.straggler_delay_ms, limits.max_connections,
+             limits.max_waiting, (long long)cfg.connection_timeout_s, limits.threads);
     printf("READY port=%d\n", port);
     fflush(stdout);
 

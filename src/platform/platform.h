@@ -26,6 +26,11 @@ typedef struct {
     int64_t event_retry_delay_ms; /* simulated time: divided by time_compression */
     char *log_level;
     char *require_sigv4; /* "KEY_ID[:SESSION_TOKEN]" Invoke requests must be signed with */
+    char *admin_token_file; /* first line: the admin API's bearer token (else the environment's) */
+    int64_t connection_timeout_s; /* idle connections and unfinished request bodies are cut */
+    int64_t max_connections;      /* beyond: 503 */
+    int64_t max_waiting;          /* long polls + sync invocations waiting at once; 0: sized */
+    int64_t http_threads;         /* epoll threads of the HTTP front end */
     char *reclaim_rate_text;     /* --reclaim-rate as given; parsed into reclaim_rate */
     char *time_compression_text; /* --time-compression as given; parsed into time_compression */
     int64_t seed;                /* --seed; main.c replaces 0 with a seed from the clock */
@@ -37,6 +42,10 @@ typedef struct {
     double straggler_rate;        /* fraction of chunk replies held back */
     int64_t straggler_delay_ms;   /* how long */
 } platform_config_t;
+
+/* The admin API's token: printable ASCII, no blanks, this many bytes at least and at most. */
+#define PLATFORM_ADMIN_TOKEN_MIN 16
+#define PLATFORM_ADMIN_TOKEN_MAX 512
 
 /* Lambda's payload limits. */
 #define PLATFORM_MAX_SYNC_PAYLOAD (6 * 1024 * 1024)

@@ -44,6 +44,11 @@ static const conf_option_t options[] = {
         "Lambda Invoke API endpoint; empty starts the embedded local platform"),
     OPT("platform-binary", CONF_STRING, platform_binary, 0, 0, "",
         "local platform executable (default: icplatform next to icproxy)"),
+    OPT("platform-admin-token-file", CONF_STRING, platform_admin_token_file, 0, 0, "",
+        "file whose first line is the platform's admin API token, for reading its /admin/stats "
+        "(INFO); the embedded platform is given it instead of a fresh random token (tests use "
+        "this to reach its admin API); empty: a fresh token, or no stats from an external "
+        "platform"),
     OPT("node-binary", CONF_STRING, node_binary, 0, 0, "",
         "cache node executable the local platform runs (default: icnode next to icproxy)"),
     OPT("node-idle-return", CONF_MS, node_idle_return_ms, 1, 900000, "100ms",

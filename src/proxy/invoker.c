@@ -34,6 +34,7 @@ struct invoker {
     char sigv4[128];
     char userpwd[256];
     char token_header[2048]; /* "X-Amz-Security-Token: ..." when AWS_SESSION_TOKEN is set */
+    char admin_header[600];  /* "Authorization: Bearer <platform admin token>"; "": no stats */
     int64_t timeout_ms;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -142,7 +143,8 @@ static size_t collect_stats(char *p, size_t size, size_t n, void *arg)
     return append_capped(j->body, sizeof j->body, &j->body_len, p, size * n);
 }
 
-/* Platform stats are fetched once a second, for INFO. Only the local platform has them. */
+/* Platform stats are fetched once a second, for INFO. Only the local platform has them, behind
+ * its admin token. */
 static void fetch_stats(invoker_t *inv)
 {
     static stats_body_t j; /* this thread's only; too big for a small stack frame */
@@ -151,7 +153,9 @@ static void fetch_stats(invoker_t *inv)
     snprintf(url, sizeof url, "%s/admin/stats", inv->endpoint);
     CURL *e = curl_easy_init();
     if (!e) return;
+    struct curl_slist *headers = curl_slist_append(NULL, inv->admin_header);
     curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect_stats);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &j);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 500L);
@@ -159,6 +163,7 @@ static void fetch_stats(invoker_t *inv)
     long status = 0;
     if (curl_easy_perform(e) == CURLE_OK) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(e);
+    curl_slist_free_all(headers);
     pthread_mutex_lock(&inv->mu);
     snprintf(inv->stats, sizeof inv->stats, "%s", status == 200 ? j.body : "");
     pthread_mutex_unlock(&inv->mu);
@@ -168,7 +173,7 @@ static void *invoker_main(void *arg)
 {
     invoker_t *inv = arg;
     uint64_t last_stats = 0;
-    int local = strstr(inv->endpoint, "127.0.0.1") || strstr(inv->endpoint, "localhost");
+    int local = inv->admin_header[0] != 0; /* a platform whose admin token we hold */
     for (;;) {
         pthread_mutex_lock(&inv->mu);
         int stop = inv->stop;
@@ -238,7 +243,8 @@ static void on_notify(ev_loop_t *loop, int fd, int events, void *arg)
     }
 }
 
-invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4, int64_t timeout_ms)
+invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4, int64_t timeout_ms,
+                         const char *admin_token)
 {
     static int curl_ready;
     if (!curl_ready) {
@@ -261,6 +267,9 @@ invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4,
             snprintf(inv->token_header, sizeof inv->token_header, "X-Amz-Security-Token: %s",
                      token);
     }
+    if (admin_token && admin_token[0])
+        snprintf(inv->admin_header, sizeof inv->admin_header, "Authorization: Bearer %s",
+                 admin_token);
     inv->timeout_ms = timeout_ms;
     pthread_mutex_init(&inv->mu, NULL);
     inv->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -327,5 +336,6 @@ void invoker_stop(invoker_t *inv)
             j = next;
         }
     }
+    explicit_bzero(inv->admin_header, sizeof inv->admin_header);
     free(inv);
 }

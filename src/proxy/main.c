@@ -229,19 +229,25 @@ int main(int argc, char **argv)
 
     char dir[PATH_MAX];
     self_dir(dir, sizeof dir);
+    char admin_token[PLATFORM_TOKEN_MAX + 1];
+    if (platform_admin_token(cfg, admin_token, sizeof admin_token, err, sizeof err) < 0) {
+        fprintf(stderr, "icproxy: %s\n", err);
+        return 1;
+    }
     if (cfg->platform_endpoint[0]) {
         snprintf(srv->platform_endpoint, sizeof srv->platform_endpoint, "%s",
                  cfg->platform_endpoint);
     } else {
-        if (platform_child_start(cfg, dir, &srv->platform, err, sizeof err) < 0) {
+        if (platform_child_start(cfg, dir, admin_token, &srv->platform, err, sizeof err) < 0) {
             fprintf(stderr, "icproxy: %s\n", err);
             return 1;
         }
         snprintf(srv->platform_endpoint, sizeof srv->platform_endpoint, "http://127.0.0.1:%d",
                  srv->platform.port);
     }
-    srv->invoker =
-        invoker_start(srv, srv->platform_endpoint, cfg->aws_sigv4, cfg->invoke_timeout_ms);
+    srv->invoker = invoker_start(srv, srv->platform_endpoint, cfg->aws_sigv4,
+                                 cfg->invoke_timeout_ms, admin_token);
+    explicit_bzero(admin_token, sizeof admin_token); /* the invoker keeps the copy it needs */
     if (!srv->invoker) {
         platform_child_stop(&srv->platform);
         return 1;

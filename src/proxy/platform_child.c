@@ -11,12 +11,44 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "config.h"
 #include "ev.h"
 #include "log.h"
 #include "proxy.h"
 
-int platform_child_start(const proxy_config_t *cfg, const char *self_dir, platform_child_t *out,
-                         char *err, size_t errlen)
+int platform_admin_token(const proxy_config_t *cfg, char *out, size_t cap, char *err, size_t errlen)
+{
+    out[0] = 0;
+    if (cfg->platform_admin_token_file[0]) {
+        int rc = conf_token_read_file(cfg->platform_admin_token_file, PLATFORM_TOKEN_MIN,
+                                      PLATFORM_TOKEN_MAX, out, cap);
+        if (rc < 0) {
+            snprintf(err, errlen, "platform-admin-token-file %s: %s",
+                     cfg->platform_admin_token_file,
+                     rc == -EINVAL ? "the first line must be 16 to 512 printable bytes without "
+                                     "blanks"
+                                   : strerror(-rc));
+            return -1;
+        }
+        return 0;
+    }
+    if (cfg->platform_endpoint[0]) return 0;
+    unsigned char r[32];
+    if (cap < 2 * sizeof r + 1 || RAND_bytes(r, sizeof r) != 1) {
+        snprintf(err, errlen, "cannot draw a random admin token for the local platform");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof r; i++)
+        snprintf(out + 2 * i, 3, "%02x", r[i]);
+    OPENSSL_cleanse(r, sizeof r);
+    return 0;
+}
+
+int platform_child_start(const proxy_config_t *cfg, const char *self_dir, const char *admin_token,
+                         platform_child_t *out, char *err, size_t errlen)
 {
     char bin[1024], handler[1024], count[16], mem[16], timeout[32], idle[32], maxinst[16];
     if (cfg->platform_binary[0])
@@ -54,6 +86,8 @@ int platform_child_start(const proxy_config_t *cfg, const char *self_dir, platfo
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         dup2(fds[1], STDOUT_FILENO);
         setenv("IC_NODE_RESERVED_MB", reserved, 1);
+        /* In the environment, not on the command line, which every local user can read. */
+        setenv("IC_PLATFORM_ADMIN_TOKEN", admin_token, 1);
         char idle_return[24];
         snprintf(idle_return, sizeof idle_return, "%lld", (long long)cfg->node_idle_return_ms);
         setenv("IC_NODE_IDLE_RETURN_MS", idle_return, 1);

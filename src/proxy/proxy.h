@@ -43,6 +43,7 @@ typedef struct {
     int64_t max_pipeline;
     char *platform_endpoint; /* empty: start the embedded local platform */
     char *platform_binary;
+    char *platform_admin_token_file; /* the platform's admin token (embedded: instead of a fresh one) */
     char *node_binary;
     int64_t function_timeout_ms;
     int64_t node_idle_return_ms;
@@ -460,8 +461,9 @@ int repair_rebuilding(server_t *srv);
 void repair_rebuild_done(server_t *srv);
 
 /* ---- invoker: Lambda Invoke API over libcurl, in its own thread ---- */
+/* admin_token: the platform's admin API token, sent with the /admin/stats reads ("" reads none). */
 invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4,
-                         int64_t timeout_ms);
+                         int64_t timeout_ms, const char *admin_token);
 /* Asynchronous Event invocation; the result comes back through node_invoke_result(). */
 void invoker_invoke(invoker_t *inv, int node_id, const char *function, const char *payload);
 /* Copies the latest platform stats JSON (fetched every second); "" if none. */
@@ -473,8 +475,19 @@ typedef struct {
     int pid;
     int port;
 } platform_child_t;
-int platform_child_start(const proxy_config_t *cfg, const char *self_dir, platform_child_t *out,
-                         char *err, size_t errlen);
+/* The platform's admin API token: 16 to 512 printable bytes (icplatform's bounds). */
+#define PLATFORM_TOKEN_MIN 16
+#define PLATFORM_TOKEN_MAX 512
+/* Chooses the token the proxy reads the platform's /admin/stats with, into out (cap >
+ * PLATFORM_TOKEN_MAX): the first line of --platform-admin-token-file if given; else, for the
+ * embedded platform, a fresh random one (32 bytes, hex); else "" (an external platform's stats
+ * are not read). 0, or -1 with err set. */
+int platform_admin_token(const proxy_config_t *cfg, char *out, size_t cap, char *err,
+                         size_t errlen);
+/* Starts icplatform with admin_token as its admin API token (IC_PLATFORM_ADMIN_TOKEN, which the
+ * platform removes from its environment before starting any instance). */
+int platform_child_start(const proxy_config_t *cfg, const char *self_dir, const char *admin_token,
+                         platform_child_t *out, char *err, size_t errlen);
 void platform_child_stop(platform_child_t *pc);
 
 /* ---- the server ---- */

@@ -1,4 +1,5 @@
 /* test_config.c -- option tables: defaults, config file, flags over file, bad values, suffixes. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -111,7 +112,8 @@ static char *write_temp(const char *text)
 static void test_file_and_flags(void **state)
 {
     (void)state;
-    char *path = write_temp("# comment\n\n  port 7000\nmem 1m  \nname \"hello world\"\ntimeout 5s\n");
+    char *path =
+        write_temp("# comment\n\n  port 7000\nmem 1m  \nname \"hello world\"\ntimeout 5s\n");
     char cfgflag[80];
     snprintf(cfgflag, sizeof cfgflag, "--config=%s", path);
     char *argv[] = {"prog", "--port", "7001", cfgflag, "--verbose", "--timeout=100", NULL};
@@ -168,6 +170,40 @@ static void test_help_and_sample(void **state)
     free(c.name);
 }
 
+static void test_tokens(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_int_equal(conf_token_check(" \t0123456789abcdef\r\n", 16, 32, out, sizeof out), 0);
+    assert_string_equal(out, "0123456789abcdef");
+    assert_int_equal(conf_token_check("0123456789abcde", 16, 32, out, sizeof out), -EINVAL);
+    assert_int_equal(conf_token_check("", 16, 32, out, sizeof out), -EINVAL);
+    assert_int_equal(conf_token_check("0123456789 abcdef", 16, 32, out, sizeof out), -EINVAL);
+    assert_int_equal(conf_token_check("0123456789\x01"
+                                      "abcdef",
+                                      16, 32, out, sizeof out),
+                     -EINVAL);
+    assert_int_equal(conf_token_check("0123456789\xc3\xa9"
+                                      "abcdef",
+                                      16, 32, out, sizeof out),
+                     -EINVAL);
+    assert_int_equal(conf_token_check("0123456789abcdef0123456789abcdef!", 16, 32, out, sizeof out),
+                     -EINVAL);
+    /* A buffer too small for the token is refused, never overrun. */
+    assert_int_equal(conf_token_check("0123456789abcdef", 16, 32, out, 16), -EINVAL);
+
+    char path[] = "/tmp/test_config_token_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char text[] = "  tok-0123456789ABCDEF~  \nsecond line is ignored\n";
+    assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    assert_int_equal(conf_token_read_file(path, 16, 32, out, sizeof out), 0);
+    assert_string_equal(out, "tok-0123456789ABCDEF~");
+    unlink(path);
+    assert_int_equal(conf_token_read_file(path, 16, 32, out, sizeof out), -ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_bad_values_and_ranges),
         cmocka_unit_test(test_file_and_flags),
         cmocka_unit_test(test_help_and_sample),
+        cmocka_unit_test(test_tokens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

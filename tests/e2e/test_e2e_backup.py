@@ -272,6 +272,8 @@ class SignedInvokeTest(unittest.TestCase):
         for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             env.pop(k, None)
         env.update(node_env)
+        admin_token = os.urandom(16).hex()  # INFO's platform figures come from its /admin/stats
+        env["IC_PLATFORM_ADMIN_TOKEN"] = admin_token
         plat = subprocess.Popen([os.path.join(BIN, "icplatform"), "--port", "0",
                                  "--function-count", "2", "--memory", "256", "--log-level", "info",
                                  "--require-sigv4", self.KEY + ":" + self.TOKEN],
@@ -290,7 +292,7 @@ class SignedInvokeTest(unittest.TestCase):
                        "--node-reserved", "16", "--warmup-interval", "0",
                        "--backup-interval", "1s", "--node-connect-timeout", "5s",
                        "--aws-sigv4", "aws:amz:us-east-1:lambda",
-                       "--platform-endpoint", endpoint) as p:
+                       "--platform-endpoint", endpoint, admin_token=admin_token) as p:
                 r = redis.Redis(port=p.port, socket_timeout=30)
                 vals = {"s%d" % i: os.urandom(50000 + i) for i in range(4)}
                 for k, v in vals.items():

@@ -65,16 +65,33 @@ def children_of(pid):
     return out
 
 
-class Platform:
-    """A running icplatform with echo_runtime.py as the handler. Use as a context manager."""
+def write_token_file(token=None):
+    """Writes a fresh admin token (or the given one) to a new file; returns (path, token)."""
+    token = token if token is not None else os.urandom(32).hex()
+    fd, path = tempfile.mkstemp(prefix="icplatform-token-")
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return path, token
 
-    def __init__(self, *flags, env=None, handler=RUNTIME):
+
+class Platform:
+    """A running icplatform with echo_runtime.py as the handler. Use as a context manager.
+    The admin API is on with a fresh token (self.admin_token) unless admin_token=False; every
+    request made through self.request carries it."""
+
+    def __init__(self, *flags, env=None, handler=RUNTIME, admin_token=True, preexec_fn=None):
         self.log = tempfile.NamedTemporaryFile(prefix="icplatform-", suffix=".log", delete=False)
         args = [ICPLATFORM, "--handler", handler, "--function-count", "4", "--log-level", "debug"]
+        self.admin_token = None
+        self.token_file = None
+        if admin_token:
+            self.token_file, self.admin_token = write_token_file()
+            args += ["--admin-token-file", self.token_file]
         args += [str(f) for f in flags]
         full_env = dict(os.environ)
         full_env.update(env or {})
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, env=full_env)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, env=full_env,
+                                     preexec_fn=preexec_fn)
         self.port = None
         deadline = time.monotonic() + 10
         line = b""
@@ -87,18 +104,25 @@ class Platform:
                 break
         if not line.startswith(b"READY port="):
             self.stop()
+            text = self.log_text()
             os.unlink(self.log.name)
+            self.remove_token_file()
             raise AssertionError("icplatform did not print READY (got %r); log:\n%s"
-                                 % (line, self.log_text()))
+                                 % (line, text))
         self.port = int(line.split(b"=")[1])
 
     def __enter__(self):
         return self
 
+    def remove_token_file(self):
+        if self.token_file and os.path.exists(self.token_file):
+            os.unlink(self.token_file)
+
     def __exit__(self, *exc):
         code = self.stop()
         text = self.log_text()
         os.unlink(self.log.name)
+        self.remove_token_file()
         if exc[0] is not None:
             sys.stderr.write("---- icplatform log tail ----\n" + text[-4000:] + "\n")
         elif code != 0 or "Sanitizer" in text or "runtime error:" in text:
@@ -111,6 +135,7 @@ class Platform:
         self.stop(signal.SIGKILL)
         if os.path.exists(self.log.name):
             os.unlink(self.log.name)
+        self.remove_token_file()
 
     def log_text(self):
         with open(self.log.name, "rb") as f:
@@ -128,14 +153,18 @@ class Platform:
         return self.proc.returncode
 
     # ---- HTTP ----
-    def request(self, method, path, body=None, headers=None, timeout=30):
+    def request(self, method, path, body=None, headers=None, timeout=30, auth=True):
+        """One request on a fresh connection; with auth, /admin requests carry the admin token."""
+        headers = dict(headers or {})
+        if auth and self.admin_token and path.startswith("/admin"):
+            headers.setdefault("Authorization", "Bearer " + self.admin_token)
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             if isinstance(body, (dict, list)):
                 body = json.dumps(body).encode()
             elif isinstance(body, str):
                 body = body.encode()
-            c.request(method, path, body=body, headers=headers or {})
+            c.request(method, path, body=body, headers=headers)
             r = c.getresponse()
             data = r.read()
             return r.status, {k.lower(): v for k, v in r.getheaders()}, data

@@ -251,6 +251,9 @@ def test_admin_freeze_thaw_idle():
     with Platform() as p:
         pid = p.call("icnode0", {"put": "x", "val": 1})["pid"]
         iid = p.instances()[0]["id"]
+        # Idle means back in its long poll, where the platform stops it: a thaw before that
+        # would be undone by the idle stop that follows.
+        wait_for(lambda: p.instances()[0]["frozen"], what="the instance idle in its long poll")
         assert p.admin("freeze", instance=iid)[0] == 200
         assert p.admin("thaw", instance=iid)[0] == 200
         wait_for(lambda: proc_state(pid) in ("S", "R"), what="thawed")

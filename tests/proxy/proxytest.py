@@ -7,9 +7,9 @@ import re
 import select
 import signal
 import subprocess
-import time
 import sys
 import tempfile
+import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
@@ -19,7 +19,20 @@ BIN = os.environ.get("IC_BIN", os.path.join(os.path.dirname(__file__), "../../bu
 
 
 class Proxy:
-    def __init__(self, *args, ready_timeout=20.0):
+    """A running icproxy. Its embedded platform's admin API token is self.admin_token (admin_token,
+    or a fresh one), written to a file given as --platform-admin-token-file; with an external
+    platform (--platform-endpoint) pass that platform's token to read its stats. admin_token=False
+    gives no such file (the proxy draws a token of its own and self.admin_token is None)."""
+
+    def __init__(self, *args, ready_timeout=20.0, admin_token=None):
+        self.admin_token = self.token_file = None
+        token_args = []
+        if admin_token is not False:
+            self.admin_token = admin_token or os.urandom(32).hex()
+            fd, self.token_file = tempfile.mkstemp(prefix="icproxy-token-")
+            with os.fdopen(fd, "w") as f:
+                f.write(self.admin_token + "\n")
+            token_args = ["--platform-admin-token-file", self.token_file]
         # A proxy in front of a platform started elsewhere needs the deployment's node secret;
         # the tests' platforms and nodes hold nodeauth.SECRET.
         if "--platform-endpoint" in args and "--node-secret-file" not in args:
@@ -27,7 +40,7 @@ class Proxy:
             args = (*args, "--node-secret-file", nodeauth.write_secret_file(self.secret_dir.name))
         self.proc = subprocess.Popen(
             [os.path.join(BIN, "icproxy"), "--client-port", "0", "--node-port", "0", "--relay-port", "0",
-             *args],
+             *token_args, *args],
             stdout=subprocess.PIPE, stderr=None)
         self.port = None
         self.node_port = None
@@ -63,6 +76,8 @@ class Proxy:
 
     def stop(self):
         """Stops icproxy with SIGTERM; an unclean exit (crash, sanitizer report) fails the test."""
+        if self.token_file and os.path.exists(self.token_file):
+            os.unlink(self.token_file)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -84,7 +99,8 @@ class Proxy:
 
     def admin(self, path, method="GET"):
         """Calls the local platform's admin API and returns the decoded JSON."""
-        req = urllib.request.Request(self.platform + path, method=method)
+        headers = {"Authorization": "Bearer " + self.admin_token} if self.admin_token else {}
+        req = urllib.request.Request(self.platform + path, method=method, headers=headers)
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read() or b"null")
 
