@@ -130,6 +130,10 @@ int main(int argc, char **argv)
                 cfg->d + cfg->p, cfg->pool_size);
         return 2;
     }
+    if (auth_load(&srv->auth, cfg->requirepass, cfg->aclfile, err, sizeof err) < 0) {
+        fprintf(stderr, "icproxy: %s\n", err);
+        return 2;
+    }
     signal(SIGPIPE, SIG_IGN);
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -204,6 +208,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < srv->nnodes; i++)
             node_invoke(&srv->nodes[i], "activate");
     ev_timer_add(srv->loop, 0, ready_check, srv);
+    client_start_timeout_sweep(srv);
     node_start_sweeps(srv);
     meta_start_expiry(srv);
 
@@ -218,6 +223,7 @@ int main(int argc, char **argv)
     platform_child_stop(&srv->platform);
     opindex_free(&srv->readers);
     opindex_free(&srv->staged);
+    auth_free(&srv->auth);
     log_info("event=stopped");
     return 0;
 }

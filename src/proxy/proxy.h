@@ -15,6 +15,7 @@
 #include "metatab.h"
 #include "opindex.h"
 #include "resp.h"
+#include "auth.h"
 #include "schedule.h"
 
 typedef struct server server_t;
@@ -40,6 +41,10 @@ typedef struct {
     int64_t max_object_size;
     int64_t max_clients;
     int64_t max_pipeline;
+    char *requirepass;      /* the default user's password; "" none (never logged) */
+    char *aclfile;          /* ACL-style users; "" none */
+    int64_t protected_mode; /* bool */
+    int64_t timeout_s;      /* idle clients are closed after this; 0 never */
     char *platform_endpoint; /* empty: start the embedded local platform */
     char *platform_binary;
     char *node_binary;
@@ -324,6 +329,8 @@ struct client {
     client_t *next, *prev;
     uint64_t created_ms;
     uint64_t cmds;
+    uint64_t last_active_ms; /* the reply queue last became empty (idle timeout) */
+    const auth_user_t *user; /* authenticated as; NULL: only AUTH, HELLO and QUIT are allowed */
 };
 
 struct op {
@@ -401,6 +408,8 @@ void node_resume_input(conn_t *c);
 op_t *op_ref(op_t *op);
 void op_unref(op_t *op);
 void client_close_all(server_t *srv);
+/* Closes clients idle longer than the timeout option (when it is set), once a second. */
+void client_start_timeout_sweep(server_t *srv);
 
 /* op implementations (ops.c) */
 int set_prepare_value(op_t *op, const char *value, size_t len);
@@ -487,6 +496,9 @@ typedef struct {
     uint64_t inventories, rebuilt_objects;
     uint64_t gets_coalesced; /* GETs answered by a read of the same object already under way */
     uint64_t sets_coalesced; /* SETs superseded by a later SET of the key before being sent */
+    uint64_t auth_failures;  /* AUTH / HELLO AUTH refused */
+    uint64_t auth_denied;    /* connections refused by protected mode */
+    uint64_t idle_closed;    /* clients closed by the idle timeout */
 } proxy_stats_t;
 
 struct server {
@@ -521,6 +533,7 @@ struct server {
     opindex_t readers; /* Redis-path GETs reading their chunks, by (key, version) */
     opindex_t staged;  /* SETs waiting for the end of the iteration, by key (version 0) */
     op_t *staged_head, *staged_tail;
+    auth_t auth; /* users of the client port (auth.c) */
 };
 
 uint64_t server_next_version(server_t *srv);
