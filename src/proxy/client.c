@@ -22,6 +22,10 @@
  * a stranger must not make the proxy allocate a value's worth of memory. */
 #define UNAUTH_BULK_MAX (16 * 1024)
 #define UNAUTH_ARGS_MAX 10
+/* The codec's ceiling on a declared bulk: the largest max-object-size the option allows. A value
+ * over the configured max-object-size is answered on its header and its body drained (handle_big);
+ * only a length no configuration could accept is a protocol error that closes the connection. */
+#define PROTO_BULK_MAX ((int64_t)64 << 30)
 
 static void client_process(client_t *c);
 
@@ -821,6 +825,15 @@ static void big_body_moved(relay_t *r, relay_status_t st, void *arg)
     if (st == RELAY_OK && c) resp_cmd_big_done(&c->cmd);
 }
 
+/* A body of a command already answered has been drained: the command reader goes on. The
+ * connection is alive whenever the relay reports success (it pumps from this connection). */
+static void skipped_body_moved(relay_t *r, relay_status_t st, void *arg)
+{
+    conn_t *conn = arg;
+    client_t *c = conn->owner;
+    if (st == RELAY_OK && c && !conn->closing) resp_cmd_big_done(&c->cmd);
+}
+
 /* A bulk longer than SMALL_ARG_MAX: decide where its body goes. */
 static void handle_big(client_t *c)
 {
@@ -830,6 +843,10 @@ static void handle_big(client_t *c)
     op_t *op = c->reading;
     const char **argv = cmd->argv;
     const size_t *argl = cmd->argl;
+    if (c->skip_rest) {
+        relay_start(srv, c->conn, RELAY_DISCARD, NULL, NULL, len, skipped_body_moved, c->conn);
+        return;
+    }
     if (!op) {
         op = op_new(c, OP_SIMPLE);
         if (!op) {
@@ -879,6 +896,18 @@ static void handle_big(client_t *c)
             snprintf(op->err, sizeof op->err, "ERR argument of %zu bytes is too large for '%.*s'",
                      len, (int)(argl[0] < 32 ? argl[0] : 32), cmd->nsmall ? argv[0] : "");
         }
+        if (op->big_discard && op->kind != OP_ICSET) {
+            /* Refused on its header (a value over max-object-size, an argument nobody takes):
+             * the answer goes out now, not after the body, and the body and the command's other
+             * arguments are drained unread so the connection stays in sync. */
+            resp_add_error(&op->reply, "%s", op->err[0] ? op->err : "ERR argument too large");
+            c->reading = NULL;
+            c->skip_rest = 1;
+            client_on_op_done(op);
+            if (c->conn->closing) return;
+            relay_start(srv, c->conn, RELAY_DISCARD, NULL, NULL, len, skipped_body_moved, c->conn);
+            return;
+        }
     }
     if (op->kind == OP_ICSET && !op->big_discard) {
         cmd_icset_chunk(c, op, len);
@@ -903,10 +932,7 @@ static void protocol_error(client_t *c, op_t *op, int rc)
         resp_add_error(&op->reply, "ERR Protocol error: unauthenticated %s length",
                        type == '$' ? "bulk" : "multibulk");
     else if (type == '$')
-        resp_add_error(&op->reply,
-                       "ERR Protocol error: invalid bulk length (values are limited to "
-                       "max-object-size, %" PRId64 " bytes)",
-                       c->srv->cfg.max_object_size);
+        resp_add_error(&op->reply, "ERR Protocol error: invalid bulk length");
     else if (type == '*')
         resp_add_error(&op->reply, "ERR Protocol error: invalid multibulk length");
     else
@@ -922,7 +948,7 @@ static void client_process(client_t *c)
         /* Limits are checked on each header as it arrives, so an oversized request is refused
          * before its body is sent. Until a client authenticates, requests stay small. */
         resp_limits_t lim = resp_default_limits;
-        lim.max_bulk = c->user ? srv->cfg.max_object_size : UNAUTH_BULK_MAX;
+        lim.max_bulk = c->user ? PROTO_BULK_MAX : UNAUTH_BULK_MAX;
         if (!c->user) lim.max_array = UNAUTH_ARGS_MAX, lim.max_line = UNAUTH_BULK_MAX;
         int rc = resp_cmd_feed(&c->cmd, &c->conn->in, &lim, SMALL_ARG_MAX);
         if (rc == RESP_CMD_NEED_MORE) break;
@@ -940,6 +966,11 @@ static void client_process(client_t *c)
         if (rc == RESP_CMD_BIG) {
             handle_big(c);
             if (c->conn->closing) return;
+            continue;
+        }
+        if (c->skip_rest) { /* answered when its big argument's header came */
+            c->skip_rest = 0;
+            resp_cmd_reset(&c->cmd);
             continue;
         }
         if (dispatch(c) == 1) break; /* resumes when the queue drains */

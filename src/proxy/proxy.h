@@ -326,6 +326,7 @@ struct client {
     int quit_after_reply;
     int processing;   /* inside client_process: completions must not re-enter it */
     int waiting_body; /* an ICSET chunk body waits for its node; do not parse past it */
+    int skip_rest;    /* the command being read is answered already: drain its arguments */
     client_t *next, *prev;
     uint64_t created_ms;
     uint64_t cmds;
