@@ -17,6 +17,7 @@
 #include "proxy.h"
 
 #define CLIENT_READ_SIZE (256 * 1024)
+#define CLIENT_READ_SMALL (16 * 1024)
 #define SMALL_ARG_MAX (64 * 1024)
 /* Before AUTH a client may send only small requests (Redis's limits for unauthenticated clients):
  * a stranger must not make the proxy allocate a value's worth of memory. */
@@ -289,12 +290,17 @@ void client_io(ev_loop_t *loop, int fd, int events, void *arg)
         if (conn->rx_relay) {
             relay_pump(conn->rx_relay);
         } else if (!conn->read_paused) {
-            ssize_t n = conn_read(conn, CLIENT_READ_SIZE);
+            /* Reads start small and the small buffer is freed once drained, so an idle client
+             * holds no input buffer; a client that fills it is streaming and keeps a big one. */
+            size_t want = conn->in.cap > CLIENT_READ_SMALL ? CLIENT_READ_SIZE : CLIENT_READ_SMALL;
+            ssize_t n = conn_read(conn, want);
             if (n == 0 || (n < 0 && n != -EAGAIN)) {
                 client_conn_failed(conn, n == 0 ? "connection closed" : "read failed");
                 return;
             }
             client_process(conn->owner);
+            if (!conn->closing && !conn->rx_relay && conn->in.cap <= CLIENT_READ_SMALL)
+                buf_shrink_if_empty(&conn->in, 0);
         }
     }
     if (!conn->closing) conn_update_events(conn);
@@ -894,7 +900,8 @@ static void handle_big(client_t *c)
         } else {
             op->big_discard = 1;
             snprintf(op->err, sizeof op->err, "ERR argument of %zu bytes is too large for '%.*s'",
-                     len, (int)(argl[0] < 32 ? argl[0] : 32), cmd->nsmall ? argv[0] : "");
+                     len, cmd->nsmall ? (int)(argl[0] < 32 ? argl[0] : 32) : 0,
+                     cmd->nsmall ? argv[0] : "");
         }
         if (op->big_discard && op->kind != OP_ICSET) {
             /* Refused on its header (a value over max-object-size, an argument nobody takes):
