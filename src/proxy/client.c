@@ -284,6 +284,10 @@ void client_io(ev_loop_t *loop, int fd, int events, void *arg)
             return;
         }
         if (conn->tx_relay) relay_pump(conn->tx_relay);
+        /* The client took replies: reading may resume if that is what held it. */
+        if (!conn->closing && conn->read_paused && conn->owner &&
+            conn->out_bytes <= (size_t)conn->srv->cfg.client_output_limit)
+            client_resume_input(conn->owner);
     }
     if (conn->closing) return;
     if ((events & EV_READ) && conn->owner) {
@@ -946,12 +950,20 @@ static void protocol_error(client_t *c, op_t *op, int rc)
         resp_add_error(&op->reply, "ERR Protocol error: too big inline request");
 }
 
+/* Backpressure: a client with a full queue of commands, or with replies it does not read, is not
+ * read further, so its memory stays bounded (max-pipeline commands, client-output-limit bytes). */
+static int input_must_pause(const client_t *c)
+{
+    const proxy_config_t *cfg = &c->srv->cfg;
+    return c->nops >= cfg->max_pipeline || c->waiting_body ||
+           c->conn->out_bytes > (size_t)cfg->client_output_limit;
+}
+
 static void client_process(client_t *c)
 {
-    server_t *srv = c->srv;
     c->processing = 1;
     while (!c->conn->closing && !c->conn->rx_relay && !c->quit_after_reply) {
-        if (c->nops >= srv->cfg.max_pipeline || c->waiting_body) break;
+        if (input_must_pause(c)) break;
         /* Limits are checked on each header as it arrives, so an oversized request is refused
          * before its body is sent. Until a client authenticates, requests stay small. */
         resp_limits_t lim = resp_default_limits;
@@ -985,5 +997,5 @@ static void client_process(client_t *c)
     }
     c->processing = 0;
     /* Stop reading while enough work is queued; resumes from client_on_op_done. */
-    c->conn->read_paused = c->nops >= srv->cfg.max_pipeline || c->waiting_body;
+    c->conn->read_paused = input_must_pause(c);
 }

@@ -48,6 +48,8 @@ static const conf_option_t options[] = {
         "close a client idle this many seconds with no reply pending (0: never, as Redis)"),
     OPT("max-pipeline", CONF_INT, max_pipeline, 1, 100000, "128",
         "most commands in flight per client before reading pauses"),
+    OPT("client-output-limit", CONF_BYTES, client_output_limit, 64 * 1024, 64 * GiB, "64m",
+        "a client with this many reply bytes unread stops being read until it takes them"),
     OPT("platform-endpoint", CONF_STRING, platform_endpoint, 0, 0, "",
         "Lambda Invoke API endpoint; empty starts the embedded local platform"),
     OPT("platform-binary", CONF_STRING, platform_binary, 0, 0, "",

@@ -41,6 +41,7 @@ typedef struct {
     int64_t max_object_size;
     int64_t max_clients;
     int64_t max_pipeline;
+    int64_t client_output_limit; /* unread reply bytes before a client's input pauses */
     char *requirepass;      /* the default user's password; "" none (never logged) */
     char *aclfile;          /* ACL-style users; "" none */
     int64_t protected_mode; /* bool */
