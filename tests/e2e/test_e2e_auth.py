@@ -5,6 +5,7 @@ is shared), redis-cli, python3-redis, hiredis-free raw sockets and iccli (the C 
 import os
 import re
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -452,6 +453,38 @@ class LimitsTest(unittest.TestCase):
         for i in range(n):
             self.assertEqual(lazy.reply(), value)
         lazy.close()
+
+
+class TimeoutWaitingTest(unittest.TestCase):
+    def test_client_waiting_for_its_reply_is_not_idle(self):
+        """With every node frozen, a GET waits longer than the idle timeout: its client is not
+        closed, and gets its answer when the nodes come back."""
+        with Proxy(*SMALL_POOL, "--timeout", "1", "--request-timeout", "5s",
+                   "--invoke-retry", "0", "--ping-idle", "1h") as p:
+            r = redis.Redis(port=p.port, socket_timeout=30)
+            r.set("w", b"v" * 1000)
+            pids = [i["pid"] for i in p.instances() if i["pid"] > 0]
+            self.assertTrue(pids)
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            try:
+                c = Raw(p.port, timeout=30)
+                t0 = time.time()
+                c.send("GET", "w")
+                c.s.settimeout(2.5)
+                try:
+                    early = c.s.recv(1)
+                except socket.timeout:
+                    early = None
+                self.assertIsNone(early, "the waiting client got %r (closed?) within 2.5 s" % early)
+            finally:
+                for pid in pids:
+                    os.kill(pid, signal.SIGCONT)
+            c.s.settimeout(30)
+            reply = c.reply()  # an answer, not a closed connection
+            self.assertGreater(time.time() - t0, 2.0)
+            self.assertTrue(reply in (b"v" * 1000, None) or isinstance(reply, Err), reply)
+            c.close()
 
 
 class IdleCostTest(unittest.TestCase):
