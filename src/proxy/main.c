@@ -102,6 +102,20 @@ static int self_dir(char *out, size_t cap)
     return 0;
 }
 
+/* Only digests are kept (auth.c): the configured password is wiped from memory, and from the
+ * command line that ps shows. */
+static void hide_password(proxy_config_t *cfg, int argc, char **argv)
+{
+    explicit_bzero(cfg->requirepass, strlen(cfg->requirepass));
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        if (!strcmp(a, "--requirepass") && i + 1 < argc)
+            memset(argv[i + 1], '*', strlen(argv[i + 1]));
+        else if (!strncmp(a, "--requirepass=", 14))
+            memset(a + 14, '*', strlen(a + 14));
+    }
+}
+
 int main(int argc, char **argv)
 {
     static server_t server;
@@ -134,6 +148,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "icproxy: %s\n", err);
         return 2;
     }
+    hide_password(cfg, argc, argv);
     signal(SIGPIPE, SIG_IGN);
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

@@ -325,6 +325,22 @@ class AuthTest(unittest.TestCase):
         self.assertNotIn("7f3a", text)
         self.assertNotIn(" pw", text)
 
+    def test_config_file_and_command_line_hide_nothing(self):
+        """requirepass from a config file works; one from the command line is blanked in what ps
+        shows once the proxy has read it."""
+        conf = os.path.join(self.tmp, "icproxy.conf")
+        with open(conf, "w") as f:
+            f.write("requirepass from-file-9d2c\n")
+        with Proxy(*SMALL_POOL, "--config", conf) as p:
+            self.assertEqual(Raw(p.port).call("GET", "x"), "NOAUTH Authentication required.")
+            self.assertEqual(Raw(p.port).call("AUTH", "from-file-9d2c"), "OK")
+        with Proxy(*SMALL_POOL, "--requirepass", "on-the-line-9d2c") as p:
+            with open("/proc/%d/cmdline" % p.proc.pid, "rb") as f:
+                cmdline = f.read()
+            self.assertNotIn(b"on-the-line-9d2c", cmdline)
+            self.assertIn(b"--requirepass", cmdline)
+            self.assertEqual(Raw(p.port).call("AUTH", "on-the-line-9d2c"), "OK")
+
     def test_startup_refuses_bad_configuration(self):
         cases = []
         bad = os.path.join(self.tmp, "bad.acl")
