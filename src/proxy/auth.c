@@ -53,11 +53,13 @@ int auth_parse_line(const char *line, size_t len, auth_user_t *u, char *err, siz
     size_t tl[sizeof tok / sizeof *tok];
     int nt = 0;
     while (p < end) {
-        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+            p++;
         if (p >= end) break;
         if (nt == 0 && *p == '#') return 0; /* a comment line */
         const char *s = p;
-        while (p < end && !(*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+        while (p < end && !(*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+            p++;
         if (nt == (int)(sizeof tok / sizeof *tok)) {
             snprintf(err, errlen, "too many rules");
             return -EINVAL;
@@ -72,8 +74,10 @@ int auth_parse_line(const char *line, size_t len, auth_user_t *u, char *err, siz
         return -EINVAL;
     }
     if (nt < 2 || !name_ok(tok[1], tl[1])) {
-        snprintf(err, errlen, "a user name (1 to %d printable characters, no blanks) must follow "
-                 "'user'", AUTH_NAME_MAX);
+        snprintf(err, errlen,
+                 "a user name (1 to %d printable characters, no blanks) must follow "
+                 "'user'",
+                 AUTH_NAME_MAX);
         return -EINVAL;
     }
     memset(u, 0, sizeof *u);
@@ -125,13 +129,16 @@ int auth_parse_line(const char *line, size_t len, auth_user_t *u, char *err, siz
             u->nopass = 0;
         } else {
             /* Never echo a rule that may be a mistyped password. */
-            snprintf(err, errlen, "unsupported rule #%d for user '%s' (supported: on off >password "
-                     "#sha256 nopass resetpass reset ~* allkeys +@all allcommands)", i - 1, u->name);
+            snprintf(err, errlen,
+                     "unsupported rule #%d for user '%s' (supported: on off >password "
+                     "#sha256 nopass resetpass reset ~* allkeys +@all allcommands)",
+                     i - 1, u->name);
             return -EINVAL;
         }
     }
     if (u->enabled && (!allkeys || !allcommands)) {
-        snprintf(err, errlen, "user '%s' is on but not granted ~* and +@all: this server has no "
+        snprintf(err, errlen,
+                 "user '%s' is on but not granted ~* and +@all: this server has no "
                  "per-key or per-command permissions, so it grants every user all of them",
                  u->name);
         return -EINVAL;
@@ -207,8 +214,7 @@ static int load_file(auth_t *a, const char *path, char *err, size_t errlen)
         if (is_default) {
             *old = u; /* the file's "default" replaces the built-in one */
             default_seen = 1;
-        }
-        else if (add_user(a, &u) < 0)
+        } else if (add_user(a, &u) < 0)
             line = NULL;
     }
     if (!line) {
@@ -229,7 +235,8 @@ int auth_load(auth_t *a, const char *requirepass, const char *aclfile, char *err
     memset(a, 0, sizeof *a);
     auth_user_t def = {.name = "default", .enabled = 1, .nopass = 1};
     if (requirepass[0] && aclfile[0]) {
-        snprintf(err, errlen, "requirepass and aclfile cannot be used together: give the default "
+        snprintf(err, errlen,
+                 "requirepass and aclfile cannot be used together: give the default "
                  "user its password in the ACL file (user default on >PASSWORD ~* +@all)");
         return -1;
     }

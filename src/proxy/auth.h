@@ -5,12 +5,12 @@
 
 #include <stddef.h>
 
-#define AUTH_NAME_MAX 64         /* longest user name */
-#define AUTH_PASSWORDS_MAX 16    /* most passwords (">pass" or "#sha256") per user */
-#define AUTH_USERS_MAX 1024      /* most users in an ACL file */
-#define AUTH_LINE_MAX 4096       /* longest ACL file line */
-#define AUTH_FILE_MAX (1 << 20)  /* largest ACL file */
-#define AUTH_DIGEST_LEN 32       /* SHA-256 */
+#define AUTH_NAME_MAX 64        /* longest user name */
+#define AUTH_PASSWORDS_MAX 16   /* most passwords (">pass" or "#sha256") per user */
+#define AUTH_USERS_MAX 1024     /* most users in an ACL file */
+#define AUTH_LINE_MAX 4096      /* longest ACL file line */
+#define AUTH_FILE_MAX (1 << 20) /* largest ACL file */
+#define AUTH_DIGEST_LEN 32      /* SHA-256 */
 
 typedef struct {
     char name[AUTH_NAME_MAX + 1];
@@ -62,14 +62,14 @@ int auth_addr_is_loopback(const struct sockaddr *sa);
 
 /* The reply a refused client gets before the connection closes. */
 #define AUTH_DENIED_REPLY                                                                          \
-    "-DENIED icproxy is running in protected mode because protected mode is enabled and no "      \
-    "password is set for the default user. In this mode connections are only accepted from the " \
-    "loopback interface. If you want to connect from external computers you may adopt one of "   \
-    "the following solutions: 1) Set up an authentication password for the default user "        \
-    "(--requirepass PASSWORD, or a 'user default on >PASSWORD ~* +@all' line in the --aclfile). " \
-    "2) If you started the proxy manually just for testing, restart it with the "                \
-    "'--protected-mode no' option, however MAKE SURE it is not publicly accessible from the "     \
-    "internet if you do so. NOTE: You only need to do one of the above things in order for the "  \
+    "-DENIED icproxy is running in protected mode because protected mode is enabled and no "       \
+    "password is set for the default user. In this mode connections are only accepted from the "   \
+    "loopback interface. If you want to connect from external computers you may adopt one of "     \
+    "the following solutions: 1) Set up an authentication password for the default user "          \
+    "(--requirepass PASSWORD, or a 'user default on >PASSWORD ~* +@all' line in the --aclfile). "  \
+    "2) If you started the proxy manually just for testing, restart it with the "                  \
+    "'--protected-mode no' option, however MAKE SURE it is not publicly accessible from the "      \
+    "internet if you do so. NOTE: You only need to do one of the above things in order for the "   \
     "server to start accepting connections from the outside.\r\n"
 
 #endif

@@ -49,10 +49,11 @@ static void test_parse_accepted(void **state)
     assert_int_equal(parse("user d on >x resetpass ~* +@all", &u, err), 1);
     assert_false(u.nopass);
     assert_int_equal(u.npass, 0);
-    assert_int_equal(parse("user e on #5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
-                           " ~* +@all",
-                           &u, err),
-                     1);
+    assert_int_equal(
+        parse("user e on #5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+              " ~* +@all",
+              &u, err),
+        1);
     assert_int_equal(u.npass, 1);
 }
 
@@ -87,7 +88,8 @@ static void test_parse_refused(void **state)
         "user a on #zz884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8 ~* +@all",
         "64 hex digits");
     char many[512] = "user a on ~* +@all";
-    for (int i = 0; i <= AUTH_PASSWORDS_MAX; i++) strcat(many, " >p");
+    for (int i = 0; i <= AUTH_PASSWORDS_MAX; i++)
+        strcat(many, " >p");
     expect_refused(many, "more than 16 passwords");
     expect_refused("user a on >p", "not granted ~* and +@all");
     expect_refused("user a on >p ~*", "not granted ~* and +@all");
@@ -229,8 +231,8 @@ static void test_protected_mode(void **state)
     assert_false(refuses(1, &open, "::", "::ffff:127.0.0.1"));
     assert_true(refuses(1, &open, "::", "::ffff:10.1.1.1"));
     assert_false(refuses(1, &open, "0.0.0.0", "/unix"));
-    assert_false(refuses(0, &open, "0.0.0.0", "192.168.1.5")); /* protected-mode no */
-    assert_false(refuses(1, &pass, "0.0.0.0", "192.168.1.5")); /* a password is set */
+    assert_false(refuses(0, &open, "0.0.0.0", "192.168.1.5"));   /* protected-mode no */
+    assert_false(refuses(1, &pass, "0.0.0.0", "192.168.1.5"));   /* a password is set */
     assert_false(refuses(1, &open, "127.0.0.1", "192.168.1.5")); /* loopback bind */
     assert_false(refuses(1, &open, "localhost", "192.168.1.5"));
     assert_false(refuses(1, &open, "::1", "192.168.1.5"));
