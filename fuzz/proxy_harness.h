@@ -21,6 +21,7 @@ static server_t *harness_server(server_t *srv, int argc, char **argv)
 {
     char err[256];
     if (proxy_config_load(&srv->cfg, argc, argv, err, sizeof err) != 0) abort();
+    if (auth_load(&srv->auth, srv->cfg.requirepass, srv->cfg.aclfile, err, sizeof err) < 0) abort();
     log_set_level(LOG_LEVEL_ERROR);
     srv->loop = ev_create(4096);
     ev_set_after_io(srv->loop, server_after_io, srv);

@@ -27,6 +27,7 @@ enum {
     IC_ECORRUPT = -9,  /* too few chunks passed their checksum to rebuild the object, spares
                           included (more than p are corrupt or gone) */
     IC_ETOOBIG = -10,  /* the object is over max_object_size */
+    IC_EAUTH = -11,    /* the proxy refused the user/password (-WRONGPASS), or wants one (-NOAUTH) */
 };
 
 typedef struct ic_client ic_client_t;
@@ -51,6 +52,9 @@ typedef struct {
                                 proxy forwards every one; ICGET key ALL), or until no byte came for
                                 chunk_deadline_ms with d good chunks in hand: the baseline first-d
                                 is measured against. Needs a proxy that knows ICGET ALL. */
+    /* Authentication: every connection the client opens sends AUTH before anything else. */
+    const char *user;     /* ACL user name; NULL: the default user (AUTH password) */
+    const char *password; /* NULL: send no AUTH. Copied; the copy is wiped when the client is freed */
 } ic_options_t;
 
 /* Fills *opt with the defaults above. */

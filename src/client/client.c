@@ -42,6 +42,7 @@ const char *ic_strerror(int err)
     case IC_ETOOSMALL: return "buffer too small for the object";
     case IC_ECORRUPT: return "too few chunks passed their checksum";
     case IC_ETOOBIG: return "object larger than max_object_size";
+    case IC_EAUTH: return "authentication failed (wrong or missing user/password)";
     default: return "unknown error";
     }
 }
@@ -61,6 +62,13 @@ size_t ic_proxy_count(const ic_client_t *c)
     return c->nproxies;
 }
 
+/* Secrets do not outlive the client in freed memory. */
+static void wipe_free(char *s)
+{
+    if (s) explicit_bzero(s, strlen(s));
+    free(s);
+}
+
 void ic_client_free(ic_client_t *c)
 {
     if (!c) return;
@@ -71,6 +79,8 @@ void ic_client_free(ic_client_t *c)
     }
     free(c->conns);
     icc_ring_free(&c->ring);
+    wipe_free((char *)c->opt.user);
+    wipe_free((char *)c->opt.password);
     free(c);
 }
 
@@ -93,6 +103,9 @@ ic_client_t *ic_client_new(const ic_options_t *opt, int *err)
     if (!c) goto fail;
     c->opt = *opt;
     c->opt.proxies = NULL; /* the copies below are what the client keeps */
+    c->opt.user = opt->user ? strdup(opt->user) : NULL;
+    c->opt.password = opt->password ? strdup(opt->password) : NULL;
+    if ((opt->user && !c->opt.user) || (opt->password && !c->opt.password)) goto fail;
     size_t n = opt->nproxies ? opt->nproxies : 1;
     c->conns = calloc(n, sizeof *c->conns);
     if (!c->conns) goto fail;
@@ -154,9 +167,9 @@ static int read_simple(ic_client_t *c, icc_conn_t *k, uint64_t deadline, resp_he
         if (n < 0) return icc_fail(c, IC_EPROTO, "%s: %s", k->addr, resp_strerror((int)n));
         if (n > 0) {
             if (h->type == RESP_ERROR) {
-                icc_fail(c, IC_ESERVER, "%.*s", (int)(h->len < 400 ? h->len : 400), h->str);
+                int rc = icc_server_error(c, h->str, h->len);
                 buf_consume(&k->rx, (size_t)n);
-                return IC_ESERVER;
+                return rc;
             }
             buf_consume(&k->rx, (size_t)n);
             h->str = NULL; /* it pointed into rx, which moves */
@@ -206,6 +219,35 @@ static int small_command(ic_client_t *c, icc_conn_t *k, int argc, const char *co
         drop(k, rc);
         if (!(rc == IC_EIO && reused && k->rx_total == before)) break;
     }
+    buf_free(&out);
+    return rc;
+}
+
+int icc_conn_auth(ic_client_t *c, icc_conn_t *k)
+{
+    if (!c->opt.password && !c->opt.user) return 0;
+    const char *argv[3] = {"AUTH", c->opt.user, c->opt.password ? c->opt.password : ""};
+    size_t argl[3] = {4, c->opt.user ? strlen(c->opt.user) : 0, strlen(argv[2])};
+    int argc = 3;
+    if (!c->opt.user) {
+        argv[1] = argv[2];
+        argl[1] = argl[2];
+        argc = 2;
+    }
+    buf_t out;
+    buf_init(&out);
+    if (resp_add_command(&out, argc, argv, argl) < 0) return icc_fail(c, IC_ENOMEM, "out of memory");
+    uint64_t deadline = ev_now_ms() + (uint64_t)c->opt.op_timeout_ms;
+    struct iovec iov = {buf_head(&out), buf_len(&out)};
+    int rc = icc_conn_send(c, k, &iov, 1, deadline);
+    resp_header_t h = {0};
+    if (rc == 0) rc = read_simple(c, k, deadline, &h, NULL);
+    if (rc == IC_ESERVER) rc = IC_EAUTH; /* e.g. AUTH against a proxy with no password set */
+    if (rc == 0 && h.type != RESP_SIMPLE)
+        rc = icc_fail(c, IC_EPROTO, "%s: unexpected reply to AUTH", k->addr);
+    if (rc < 0 && rc != IC_EAUTH && rc != IC_ENOMEM)
+        snprintf(c->err + strlen(c->err), sizeof c->err - strlen(c->err), " (during AUTH)");
+    explicit_bzero(out.data, out.cap);
     buf_free(&out);
     return rc;
 }
@@ -296,7 +338,7 @@ int ic_set(ic_client_t *c, const void *key, size_t keylen, const void *value, si
             char keep[sizeof c->err];
             memcpy(keep, c->err, sizeof keep);
             int why = read_simple(c, k, ev_now_ms() + 100, &h, NULL);
-            if (why == IC_ESERVER) rc = why;
+            if (why == IC_ESERVER || why == IC_EAUTH) rc = why;
             else memcpy(c->err, keep, sizeof keep);
         }
         if (rc == 0 && !(h.type == RESP_SIMPLE))
@@ -494,9 +536,9 @@ static int read_reply(ic_client_t *c, icc_conn_t *k, get_ctx_t *g, uint64_t dead
         int e = icc_reply_feed(&r, icc_rx_head(k), buf_len(&k->rx), &used, &ev);
         if (e == ICC_REPLY_ERROR) {
             int stale = spare && ev.len >= 5 && memcmp(ev.str, "STALE", 5) == 0;
-            icc_fail(c, IC_ESERVER, "%.*s", (int)(ev.len < 400 ? ev.len : 400), ev.str);
+            int rc = icc_server_error(c, ev.str, ev.len);
             buf_consume(&k->rx, used);
-            return stale ? READ_STALE : IC_ESERVER;
+            return stale ? READ_STALE : rc;
         }
         buf_consume(&k->rx, used);
         int rc;

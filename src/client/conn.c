@@ -22,6 +22,14 @@ int icc_fail(ic_client_t *c, int rc, const char *fmt, ...)
     return rc;
 }
 
+int icc_server_error(ic_client_t *c, const char *str, size_t len)
+{
+    icc_fail(c, IC_ESERVER, "%.*s", (int)(len < 400 ? len : 400), str);
+    if ((len >= 6 && !memcmp(str, "NOAUTH", 6)) || (len >= 9 && !memcmp(str, "WRONGPASS", 9)))
+        return IC_EAUTH;
+    return IC_ESERVER;
+}
+
 int icc_conn_open(ic_client_t *c, icc_conn_t *k)
 {
     if (k->fd >= 0) return 0;
@@ -30,7 +38,9 @@ int icc_conn_open(ic_client_t *c, icc_conn_t *k)
     net_set_nonblock(fd, 1);
     k->fd = fd;
     buf_clear(&k->rx);
-    return 0;
+    int rc = icc_conn_auth(c, k);
+    if (rc < 0) icc_conn_close(k);
+    return rc;
 }
 
 void icc_conn_close(icc_conn_t *k)

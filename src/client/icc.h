@@ -88,7 +88,7 @@ typedef struct {
 } icc_conn_t;
 
 struct ic_client {
-    ic_options_t opt;
+    ic_options_t opt; /* opt.user and opt.password point to the client's own copies */
     size_t nproxies;
     icc_conn_t *conns;
     icc_ring_t ring;
@@ -98,7 +98,14 @@ struct ic_client {
 /* Sets the client's last-error text and returns rc, so failures read `return icc_fail(...)`. */
 int icc_fail(ic_client_t *c, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* An -ERR style reply from the proxy: the text goes to last_error; -NOAUTH and -WRONGPASS give
+ * IC_EAUTH, anything else IC_ESERVER. */
+int icc_server_error(ic_client_t *c, const char *str, size_t len);
+
+/* Opens the connection if it is closed; a new one authenticates first (icc_conn_auth). */
 int icc_conn_open(ic_client_t *c, icc_conn_t *k);
+/* Sends AUTH on a fresh connection and reads its +OK. 0 if no password is configured. */
+int icc_conn_auth(ic_client_t *c, icc_conn_t *k);
 void icc_conn_close(icc_conn_t *k);
 /* Writes all of iov (modified as it goes) before the deadline (ev_now_ms() clock). */
 int icc_conn_send(ic_client_t *c, icc_conn_t *k, struct iovec *iov, int iovcnt, uint64_t deadline);

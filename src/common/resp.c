@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const resp_limits_t resp_default_limits = {
@@ -153,11 +154,49 @@ void resp_cmd_reset(resp_cmd_t *c)
     c->nsmall = 0;
     buf_clear(&c->store);
     buf_shrink_if_empty(&c->store, 64 * 1024);
+    /* A command with many arguments does not leave its arrays behind on an idle connection. */
+    if (c->cap > RESP_CMD_KEEP_ARGS) {
+        free(c->argv);
+        c->argv = NULL;
+        c->argl = c->argoff = NULL;
+        c->argpos = NULL;
+        c->cap = 0;
+    }
 }
 
 void resp_cmd_free(resp_cmd_t *c)
 {
     buf_free(&c->store);
+    free(c->argv);
+    c->argv = NULL;
+    c->cap = 0;
+}
+
+/* Makes room for one more small argument: the four arrays live in one block, copied on growth. */
+static int grow_args(resp_cmd_t *c)
+{
+    int cap = c->cap ? c->cap * 2 : 8;
+    if (cap > RESP_CMD_MAX_SMALL_ARGS) cap = RESP_CMD_MAX_SMALL_ARGS;
+    size_t per = sizeof(const char *) + sizeof(size_t) + sizeof(int64_t) + sizeof(size_t);
+    char *block = malloc((size_t)cap * per);
+    if (!block) return RESP_ENOMEM;
+    const char **argv = (const char **)block;
+    size_t *argl = (size_t *)(block + (size_t)cap * sizeof(const char *));
+    int64_t *argpos = (int64_t *)((char *)argl + (size_t)cap * sizeof(size_t));
+    size_t *argoff = (size_t *)((char *)argpos + (size_t)cap * sizeof(int64_t));
+    if (c->nsmall) {
+        memcpy(argv, c->argv, (size_t)c->nsmall * sizeof *argv);
+        memcpy(argl, c->argl, (size_t)c->nsmall * sizeof *argl);
+        memcpy(argpos, c->argpos, (size_t)c->nsmall * sizeof *argpos);
+        memcpy(argoff, c->argoff, (size_t)c->nsmall * sizeof *argoff);
+    }
+    free(c->argv);
+    c->argv = argv;
+    c->argl = argl;
+    c->argpos = argpos;
+    c->argoff = argoff;
+    c->cap = cap;
+    return 0;
 }
 
 void resp_cmd_big_done(resp_cmd_t *c)
@@ -171,6 +210,7 @@ static int keep_small_arg(resp_cmd_t *c, const char *p, size_t n)
 {
     if (c->nsmall >= RESP_CMD_MAX_SMALL_ARGS) return RESP_ETOOBIG;
     if (buf_len(&c->store) + n > RESP_CMD_MAX_STORE) return RESP_ETOOBIG;
+    if (c->nsmall == c->cap && grow_args(c) < 0) return RESP_ENOMEM;
     size_t off = buf_len(&c->store);
     if (buf_append(&c->store, p, n) < 0 || buf_append(&c->store, "", 1) < 0) return RESP_ENOMEM;
     c->argoff[c->nsmall] = off;

@@ -57,17 +57,21 @@ ssize_t resp_parse_bulk_array(const char *buf, size_t len, const resp_limits_t *
  * longer than `small_max` stops the reader so the caller can place its body where it belongs. */
 #define RESP_CMD_MAX_SMALL_ARGS 1024
 #define RESP_CMD_MAX_STORE (64u << 20) /* total bytes of small arguments in one command */
+#define RESP_CMD_KEEP_ARGS 64          /* argument arrays larger than this are freed on reset */
 typedef struct {
     int64_t argc;  /* elements in the command, -1 before the array header */
     int64_t argi;  /* index of the next element to read */
     int64_t big_len;  /* when RESP_CMD_BIG: body length of element argi */
     int after_big;    /* the caller consumed a big body; its CRLF is next */
     int nsmall;       /* small arguments held in argv/argl */
-    const char *argv[RESP_CMD_MAX_SMALL_ARGS];
-    size_t argl[RESP_CMD_MAX_SMALL_ARGS];
-    int64_t argpos[RESP_CMD_MAX_SMALL_ARGS]; /* element index of each small argument */
-    size_t argoff[RESP_CMD_MAX_SMALL_ARGS];  /* offset of each small argument in store */
-    buf_t store;                             /* copies of small arguments */
+    /* Grown on demand up to RESP_CMD_MAX_SMALL_ARGS (one allocation for the four arrays), so an
+     * idle reader costs a few hundred bytes instead of 32 KiB. */
+    int cap;
+    const char **argv;
+    size_t *argl;
+    int64_t *argpos; /* element index of each small argument */
+    size_t *argoff;  /* offset of each small argument in store */
+    buf_t store;     /* copies of small arguments */
 } resp_cmd_t;
 
 enum {

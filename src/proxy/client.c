@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -14,7 +17,16 @@
 #include "proxy.h"
 
 #define CLIENT_READ_SIZE (256 * 1024)
+#define CLIENT_READ_SMALL (16 * 1024)
 #define SMALL_ARG_MAX (64 * 1024)
+/* Before AUTH a client may send only small requests (Redis's limits for unauthenticated clients):
+ * a stranger must not make the proxy allocate a value's worth of memory. */
+#define UNAUTH_BULK_MAX (16 * 1024)
+#define UNAUTH_ARGS_MAX 10
+/* The codec's ceiling on a declared bulk: the largest max-object-size the option allows. A value
+ * over the configured max-object-size is answered on its header and its body drained (handle_big);
+ * only a length no configuration could accept is a protocol error that closes the connection. */
+#define PROTO_BULK_MAX ((int64_t)64 << 30)
 
 static void client_process(client_t *c);
 
@@ -98,6 +110,7 @@ static void flush_replies(client_t *c)
         c->nops--;
         op->client = NULL;
         op_unref(op);
+        if (!c->ops_head) c->last_active_ms = ev_now_ms();
     }
     if (c->quit_after_reply && !c->ops_head) {
         conn_flush(conn);
@@ -142,12 +155,41 @@ void client_on_op_done(op_t *op)
 
 /* ---- connection lifecycle ---- */
 
+/* At most one line a second: a scanner must not flood the log. */
+static void log_protected_refusal(server_t *srv, const struct sockaddr *peer)
+{
+    static uint64_t last_log_ms;
+    uint64_t now = ev_now_ms();
+    if (last_log_ms && now - last_log_ms < 1000) return;
+    last_log_ms = now;
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (peer->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, host, sizeof host);
+    else if (peer->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, host, sizeof host);
+    log_warn("event=protected_mode_refused peer=%s refused_total=%" PRIu64, host,
+             srv->stats.auth_denied);
+}
+
 void client_accept(server_t *srv, int fd)
 {
     if (srv->nclients >= srv->cfg.max_clients) {
         const char msg[] = "-ERR max number of clients reached\r\n";
         ssize_t w = write(fd, msg, sizeof msg - 1);
         (void)w;
+        close(fd);
+        return;
+    }
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof peer;
+    if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 ||
+        auth_protected_refuses((int)srv->cfg.protected_mode, &srv->auth, srv->cfg.bind,
+                               (struct sockaddr *)&peer)) {
+        /* One short write into a fresh socket's empty buffer: it fits, or the peer is gone. */
+        ssize_t w = write(fd, AUTH_DENIED_REPLY, sizeof AUTH_DENIED_REPLY - 1);
+        (void)w;
+        srv->stats.auth_denied++;
+        log_protected_refusal(srv, (struct sockaddr *)&peer);
         close(fd);
         return;
     }
@@ -162,6 +204,7 @@ void client_accept(server_t *srv, int fd)
     c->srv = srv;
     c->id = ++srv->next_client_id;
     c->created_ms = ev_now_ms();
+    c->user = auth_initial_user(&srv->auth);
     resp_cmd_init(&c->cmd);
     c->next = srv->clients;
     if (srv->clients) srv->clients->prev = c;
@@ -202,6 +245,30 @@ void client_conn_failed(conn_t *conn, const char *why)
     conn_close_async(conn);
 }
 
+/* Idle means nothing asked and nothing owed: no command in the queue (a client waiting for a slow
+ * GET is not idle), no body moving, no output waiting for the client to read it. */
+static void timeout_sweep(ev_loop_t *loop, void *arg)
+{
+    server_t *srv = arg;
+    uint64_t now = ev_now_ms(), limit = (uint64_t)srv->cfg.timeout_s * 1000;
+    for (client_t *c = srv->clients, *next; c; c = next) {
+        next = c->next;
+        conn_t *conn = c->conn;
+        if (c->nops || c->reading || conn->rx_relay || conn->tx_relay || conn->out_head) continue;
+        uint64_t last = conn->last_rx_ms > c->last_active_ms ? conn->last_rx_ms : c->last_active_ms;
+        if (now - last <= limit) continue;
+        srv->stats.idle_closed++;
+        log_debug("event=client_idle_timeout id=%" PRIu64 " idle_ms=%" PRIu64, c->id, now - last);
+        client_conn_failed(conn, "idle timeout");
+    }
+    ev_timer_add(loop, 1000, timeout_sweep, srv);
+}
+
+void client_start_timeout_sweep(server_t *srv)
+{
+    if (srv->cfg.timeout_s > 0) ev_timer_add(srv->loop, 1000, timeout_sweep, srv);
+}
+
 void client_close_all(server_t *srv)
 {
     while (srv->clients)
@@ -217,18 +284,27 @@ void client_io(ev_loop_t *loop, int fd, int events, void *arg)
             return;
         }
         if (conn->tx_relay) relay_pump(conn->tx_relay);
+        /* The client took replies: reading may resume if that is what held it. */
+        if (!conn->closing && conn->read_paused && conn->owner &&
+            conn->out_bytes <= (size_t)conn->srv->cfg.client_output_limit)
+            client_resume_input(conn->owner);
     }
     if (conn->closing) return;
     if ((events & EV_READ) && conn->owner) {
         if (conn->rx_relay) {
             relay_pump(conn->rx_relay);
         } else if (!conn->read_paused) {
-            ssize_t n = conn_read(conn, CLIENT_READ_SIZE);
+            /* Reads start small and the small buffer is freed once drained, so an idle client
+             * holds no input buffer; a client that fills it is streaming and keeps a big one. */
+            size_t want = conn->in.cap > CLIENT_READ_SMALL ? CLIENT_READ_SIZE : CLIENT_READ_SMALL;
+            ssize_t n = conn_read(conn, want);
             if (n == 0 || (n < 0 && n != -EAGAIN)) {
                 client_conn_failed(conn, n == 0 ? "connection closed" : "read failed");
                 return;
             }
             client_process(conn->owner);
+            if (!conn->closing && !conn->rx_relay && conn->in.cap <= CLIENT_READ_SMALL)
+                buf_shrink_if_empty(&conn->in, 0);
         }
     }
     if (!conn->closing) conn_update_events(conn);
@@ -257,6 +333,66 @@ static void cmd_command(op_t *op, int argc, const char **argv, const size_t *arg
         resp_add_array_header(&op->reply, 0);
 }
 
+/* A refused AUTH: counted, and logged at most once a second (a password guesser must not flood
+ * the log). The user name comes from the client: it is cut and cleaned; the password never
+ * appears. */
+static void auth_failed(client_t *c, const char *user, size_t userlen)
+{
+    static uint64_t last_log_ms;
+    static uint64_t suppressed;
+    c->srv->stats.auth_failures++;
+    uint64_t now = ev_now_ms();
+    if (last_log_ms && now - last_log_ms < 1000) {
+        suppressed++;
+        return;
+    }
+    char name[AUTH_NAME_MAX + 1];
+    size_t n = userlen < AUTH_NAME_MAX ? userlen : AUTH_NAME_MAX;
+    for (size_t i = 0; i < n; i++)
+        name[i] = user[i] > ' ' && user[i] <= '~' && user[i] != '"' ? user[i] : '?';
+    name[n] = 0;
+    log_warn("event=auth_failed client=%" PRIu64 " user=\"%s\" suppressed=%" PRIu64, c->id, name,
+             suppressed);
+    last_log_ms = now;
+    suppressed = 0;
+}
+
+/* Authenticates c as user/pass. 0, or -1 with the WRONGPASS error in the reply. A failure leaves
+ * an earlier authentication in place, as on Redis. */
+static int auth_as(client_t *c, op_t *op, const char *user, size_t userlen, const char *pass,
+                   size_t passlen)
+{
+    const auth_user_t *u = auth_check(&c->srv->auth, user, userlen, pass, passlen);
+    if (!u) {
+        auth_failed(c, user, userlen);
+        resp_add_error(&op->reply, "WRONGPASS invalid username-password pair or user is disabled.");
+        return -1;
+    }
+    c->user = u;
+    return 0;
+}
+
+static void cmd_auth(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
+{
+    if (argc > 3) {
+        resp_add_error(&op->reply, "ERR syntax error");
+        return;
+    }
+    if (argc == 2) {
+        if (auth_default_nopass(&c->srv->auth)) {
+            resp_add_error(&op->reply, "ERR AUTH <password> called without any password "
+                                       "configured for the default user. Are you sure your "
+                                       "configuration is correct?");
+            return;
+        }
+        if (auth_as(c, op, "default", 7, argv[1], argl[1]) == 0) resp_add_simple(&op->reply, "OK");
+        return;
+    }
+    if (auth_as(c, op, argv[1], argl[1], argv[2], argl[2]) == 0) resp_add_simple(&op->reply, "OK");
+}
+
+/* HELLO [protover [AUTH user pass] [SETNAME name]]: options are checked, then AUTH, then the
+ * client must be authenticated (as Redis orders them). */
 static void cmd_hello(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
 {
     int64_t proto = 2;
@@ -264,12 +400,33 @@ static void cmd_hello(client_t *c, op_t *op, int argc, const char **argv, const 
         resp_add_error(&op->reply, "NOPROTO this server supports RESP2 only");
         return;
     }
-    for (int i = 2; i + 1 < argc; i++) {
-        if (arg_is(argv[i], argl[i], "SETNAME")) {
-            snprintf(c->name, sizeof c->name, "%.*s", (int)argl[i + 1], argv[i + 1]);
+    int auth_at = 0, name_at = 0;
+    for (int i = 2; i < argc; i++) {
+        int left = argc - i - 1;
+        if (arg_is(argv[i], argl[i], "AUTH") && left >= 2) {
+            auth_at = i;
+            i += 2;
+        } else if (arg_is(argv[i], argl[i], "SETNAME") && left >= 1) {
+            name_at = i;
             i++;
+        } else {
+            resp_add_error(&op->reply, "ERR Syntax error in HELLO option '%.*s'",
+                           (int)(argl[i] < 64 ? argl[i] : 64), argv[i]);
+            return;
         }
     }
+    if (auth_at && auth_as(c, op, argv[auth_at + 1], argl[auth_at + 1], argv[auth_at + 2],
+                           argl[auth_at + 2]) < 0)
+        return;
+    if (!c->user) {
+        resp_add_error(&op->reply,
+                       "NOAUTH HELLO must be called with the client already authenticated, "
+                       "otherwise the HELLO AUTH <user> <pass> option can be used to authenticate "
+                       "the client and select the RESP protocol version at the same time");
+        return;
+    }
+    if (name_at)
+        snprintf(c->name, sizeof c->name, "%.*s", (int)argl[name_at + 1], argv[name_at + 1]);
     buf_t *b = &op->reply;
     resp_add_array_header(b, 14);
     resp_add_bulk(b, "server", 6);
@@ -411,6 +568,7 @@ typedef enum {
     CMD_ICGET,
     CMD_ICGETCHUNKS,
     CMD_ICREPAIR,
+    CMD_AUTH,
 } command_id_t;
 
 /* Key positions drive ordering: a command waits for earlier unfinished writes of its keys
@@ -423,24 +581,25 @@ typedef struct {
     int max_args; /* -1: any */
     int first_key, last_key;
     int store;
+    int no_auth; /* allowed before the client has authenticated */
 } command_spec_t;
 
 /* clang-format off */
 static const command_spec_t commands[] = {
-    {"GET", CMD_GET, 2, 2, 1, 1, 0},          {"SET", CMD_SET, 3, -1, 1, 1, 1},
-    {"DEL", CMD_DEL, 2, -1, 1, -1, 0},        {"UNLINK", CMD_DEL, 2, -1, 1, -1, 0},
-    {"ICDEL", CMD_DEL, 2, -1, 1, -1, 0},      {"EXISTS", CMD_EXISTS, 2, -1, 1, -1, 0},
-    {"STRLEN", CMD_STRLEN, 2, 2, 1, 1, 0},    {"TTL", CMD_TTL, 2, 2, 1, 1, 0},
-    {"PTTL", CMD_PTTL, 2, 2, 1, 1, 0},        {"PING", CMD_PING, 1, 2, 0, 0, 0},
-    {"ECHO", CMD_ECHO, 2, 2, 0, 0, 0},        {"INFO", CMD_INFO, 1, 2, 0, 0, 0},
-    {"DBSIZE", CMD_DBSIZE, 1, 1, 0, 0, 0},    {"QUIT", CMD_QUIT, 1, 1, 0, 0, 0},
-    {"HELLO", CMD_HELLO, 1, -1, 0, 0, 0},     {"CLIENT", CMD_CLIENT, 2, -1, 0, 0, 0},
-    {"COMMAND", CMD_COMMAND, 1, -1, 0, 0, 0}, {"SELECT", CMD_SELECT, 2, 2, 0, 0, 0},
-    {"FLUSHALL", CMD_FLUSH, 1, 2, 0, 0, 0},   {"FLUSHDB", CMD_FLUSH, 1, 2, 0, 0, 0},
-    {"ICSET", CMD_ICSET, 6, -1, 1, 1, 1},     {"ICGET", CMD_ICGET, 2, 3, 1, 1, 0},
-    {"ICREPAIR", CMD_ICREPAIR, 6, 6, 1, 1, 0},
-    {"ICGETCHUNKS", CMD_ICGETCHUNKS, 5, 4 + EC_MAX_CHUNKS, 1, 1, 0},
-    {NULL, 0, 0, 0, 0, 0, 0},
+    {"GET", CMD_GET, 2, 2, 1, 1, 0, 0},          {"SET", CMD_SET, 3, -1, 1, 1, 1, 0},
+    {"DEL", CMD_DEL, 2, -1, 1, -1, 0, 0},        {"UNLINK", CMD_DEL, 2, -1, 1, -1, 0, 0},
+    {"ICDEL", CMD_DEL, 2, -1, 1, -1, 0, 0},      {"EXISTS", CMD_EXISTS, 2, -1, 1, -1, 0, 0},
+    {"STRLEN", CMD_STRLEN, 2, 2, 1, 1, 0, 0},    {"TTL", CMD_TTL, 2, 2, 1, 1, 0, 0},
+    {"PTTL", CMD_PTTL, 2, 2, 1, 1, 0, 0},        {"PING", CMD_PING, 1, 2, 0, 0, 0, 0},
+    {"ECHO", CMD_ECHO, 2, 2, 0, 0, 0, 0},        {"INFO", CMD_INFO, 1, 2, 0, 0, 0, 0},
+    {"DBSIZE", CMD_DBSIZE, 1, 1, 0, 0, 0, 0},    {"QUIT", CMD_QUIT, 1, 1, 0, 0, 0, 1},
+    {"HELLO", CMD_HELLO, 1, -1, 0, 0, 0, 1},  {"CLIENT", CMD_CLIENT, 2, -1, 0, 0, 0, 0},
+    {"COMMAND", CMD_COMMAND, 1, -1, 0, 0, 0, 0}, {"SELECT", CMD_SELECT, 2, 2, 0, 0, 0, 0},
+    {"FLUSHALL", CMD_FLUSH, 1, 2, 0, 0, 0, 0},   {"FLUSHDB", CMD_FLUSH, 1, 2, 0, 0, 0, 0},
+    {"ICSET", CMD_ICSET, 6, -1, 1, 1, 1, 0},     {"ICGET", CMD_ICGET, 2, 3, 1, 1, 0, 0},
+    {"ICREPAIR", CMD_ICREPAIR, 6, 6, 1, 1, 0, 0}, {"AUTH", CMD_AUTH, 2, -1, 0, 0, 0, 1},
+    {"ICGETCHUNKS", CMD_ICGETCHUNKS, 5, 4 + EC_MAX_CHUNKS, 1, 1, 0, 0},
+    {NULL, 0, 0, 0, 0, 0, 0, 0},
 };
 /* clang-format on */
 
@@ -566,6 +725,11 @@ static int dispatch(client_t *c)
         client_on_op_done(op);
         return 0;
     }
+    if (!c->user && !spec->no_auth) {
+        resp_add_error(r, "NOAUTH Authentication required.");
+        client_on_op_done(op);
+        return 0;
+    }
     switch (spec->id) {
     case CMD_GET:
         op->kind = OP_GET;
@@ -638,6 +802,9 @@ static int dispatch(client_t *c)
     case CMD_HELLO:
         cmd_hello(c, op, argc, argv, argl);
         break;
+    case CMD_AUTH:
+        cmd_auth(c, op, argc, argv, argl);
+        break;
     case CMD_CLIENT:
         cmd_client(c, op, argc, argv, argl);
         break;
@@ -674,6 +841,15 @@ static void big_body_moved(relay_t *r, relay_status_t st, void *arg)
     if (st == RELAY_OK && c) resp_cmd_big_done(&c->cmd);
 }
 
+/* A body of a command already answered has been drained: the command reader goes on. The
+ * connection is alive whenever the relay reports success (it pumps from this connection). */
+static void skipped_body_moved(relay_t *r, relay_status_t st, void *arg)
+{
+    conn_t *conn = arg;
+    client_t *c = conn->owner;
+    if (st == RELAY_OK && c && !conn->closing) resp_cmd_big_done(&c->cmd);
+}
+
 /* A bulk longer than SMALL_ARG_MAX: decide where its body goes. */
 static void handle_big(client_t *c)
 {
@@ -683,6 +859,10 @@ static void handle_big(client_t *c)
     op_t *op = c->reading;
     const char **argv = cmd->argv;
     const size_t *argl = cmd->argl;
+    if (c->skip_rest) {
+        relay_start(srv, c->conn, RELAY_DISCARD, NULL, NULL, len, skipped_body_moved, c->conn);
+        return;
+    }
     if (!op) {
         op = op_new(c, OP_SIMPLE);
         if (!op) {
@@ -730,7 +910,20 @@ static void handle_big(client_t *c)
         } else {
             op->big_discard = 1;
             snprintf(op->err, sizeof op->err, "ERR argument of %zu bytes is too large for '%.*s'",
-                     len, (int)(argl[0] < 32 ? argl[0] : 32), cmd->nsmall ? argv[0] : "");
+                     len, cmd->nsmall ? (int)(argl[0] < 32 ? argl[0] : 32) : 0,
+                     cmd->nsmall ? argv[0] : "");
+        }
+        if (op->big_discard && op->kind != OP_ICSET) {
+            /* Refused on its header (a value over max-object-size, an argument nobody takes):
+             * the answer goes out now, not after the body, and the body and the command's other
+             * arguments are drained unread so the connection stays in sync. */
+            resp_add_error(&op->reply, "%s", op->err[0] ? op->err : "ERR argument too large");
+            c->reading = NULL;
+            c->skip_rest = 1;
+            client_on_op_done(op);
+            if (c->conn->closing) return;
+            relay_start(srv, c->conn, RELAY_DISCARD, NULL, NULL, len, skipped_body_moved, c->conn);
+            return;
         }
     }
     if (op->kind == OP_ICSET && !op->big_discard) {
@@ -742,20 +935,52 @@ static void handle_big(client_t *c)
     relay_start(srv, c->conn, RELAY_DISCARD, NULL, NULL, len, big_body_moved, op);
 }
 
+/* The reply to a request the codec refused; the connection closes after it (as Redis does: the
+ * stream cannot be trusted to be in sync, and a declared body is never read). The input's head is
+ * the refused header, which tells what was too long. */
+static void protocol_error(client_t *c, op_t *op, int rc)
+{
+    const buf_t *in = &c->conn->in;
+    char type = buf_len(in) ? buf_head(in)[0] : 0;
+    c->srv->stats.errors++;
+    if (rc != RESP_ETOOBIG)
+        resp_add_error(&op->reply, "ERR %s", resp_strerror(rc));
+    else if (!c->user && (type == '$' || type == '*'))
+        resp_add_error(&op->reply, "ERR Protocol error: unauthenticated %s length",
+                       type == '$' ? "bulk" : "multibulk");
+    else if (type == '$')
+        resp_add_error(&op->reply, "ERR Protocol error: invalid bulk length");
+    else if (type == '*')
+        resp_add_error(&op->reply, "ERR Protocol error: invalid multibulk length");
+    else
+        resp_add_error(&op->reply, "ERR Protocol error: too big inline request");
+}
+
+/* Backpressure: a client with a full queue of commands, or with replies it does not read, is not
+ * read further, so its memory stays bounded (max-pipeline commands, client-output-limit bytes). */
+static int input_must_pause(const client_t *c)
+{
+    const proxy_config_t *cfg = &c->srv->cfg;
+    return c->nops >= cfg->max_pipeline || c->waiting_body ||
+           c->conn->out_bytes > (size_t)cfg->client_output_limit;
+}
+
 static void client_process(client_t *c)
 {
-    server_t *srv = c->srv;
-    resp_limits_t lim = resp_default_limits;
-    lim.max_bulk = (int64_t)8 << 30;
     c->processing = 1;
     while (!c->conn->closing && !c->conn->rx_relay && !c->quit_after_reply) {
-        if (c->nops >= srv->cfg.max_pipeline || c->waiting_body) break;
+        if (input_must_pause(c)) break;
+        /* Limits are checked on each header as it arrives, so an oversized request is refused
+         * before its body is sent. Until a client authenticates, requests stay small. */
+        resp_limits_t lim = resp_default_limits;
+        lim.max_bulk = c->user ? PROTO_BULK_MAX : UNAUTH_BULK_MAX;
+        if (!c->user) lim.max_array = UNAUTH_ARGS_MAX, lim.max_line = UNAUTH_BULK_MAX;
         int rc = resp_cmd_feed(&c->cmd, &c->conn->in, &lim, SMALL_ARG_MAX);
         if (rc == RESP_CMD_NEED_MORE) break;
         if (rc < 0) {
             op_t *op = op_new(c, OP_SIMPLE);
             if (op) {
-                resp_add_error(&op->reply, "ERR %s", resp_strerror(rc));
+                protocol_error(c, op, rc);
                 c->quit_after_reply = 1;
                 client_on_op_done(op);
             } else {
@@ -768,10 +993,15 @@ static void client_process(client_t *c)
             if (c->conn->closing) return;
             continue;
         }
+        if (c->skip_rest) { /* answered when its big argument's header came */
+            c->skip_rest = 0;
+            resp_cmd_reset(&c->cmd);
+            continue;
+        }
         if (dispatch(c) == 1) break; /* resumes when the queue drains */
         resp_cmd_reset(&c->cmd);
     }
     c->processing = 0;
     /* Stop reading while enough work is queued; resumes from client_on_op_done. */
-    c->conn->read_paused = c->nops >= srv->cfg.max_pipeline || c->waiting_body;
+    c->conn->read_paused = input_must_pause(c);
 }

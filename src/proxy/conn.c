@@ -262,6 +262,9 @@ void server_after_io(ev_loop_t *loop, void *arg)
             continue;
         }
         if (c->tx_relay && !c->out_head) relay_pump(c->tx_relay);
+        /* A client paused for unread replies may go on once they are out. */
+        if (c->kind == CONN_CLIENT && c->read_paused && c->owner && !c->closing)
+            client_resume_input(c->owner);
         if (!c->closing) conn_update_events(c);
     }
     for (size_t i = 0; i < srv->nclosing; i++) {

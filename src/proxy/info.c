@@ -68,12 +68,15 @@ void cmd_info(client_t *c, op_t *op, const char *section)
             "\r\nchunks_lost:%" PRIu64 "\r\nchunks_repaired:%" PRIu64
             "\r\nchunks_corrupt_repaired:%" PRIu64 "\r\nicget_spare_reads:%" PRIu64
             "\r\nobjects_lost:%" PRIu64 "\r\nrelays:%" PRIu64 "\r\ngets_coalesced:%" PRIu64
-            "\r\nsets_coalesced:%" PRIu64 "\r\nnodes_refused:%" PRIu64 "\r\n\r\n",
+            "\r\nsets_coalesced:%" PRIu64 "\r\nnodes_refused:%" PRIu64
+            "\r\nauth_failures:%" PRIu64 "\r\nprotected_mode_refused:%" PRIu64
+            "\r\nidle_clients_closed:%" PRIu64 "\r\n\r\n",
             s->connections, s->commands, s->get_hits, s->get_misses, s->sets, s->errors,
             srv->meta.evictions, srv->meta.expired, s->bytes_in, s->bytes_out, s->invocations,
             s->invoke_failures, s->node_timeouts, s->chunks_lost, s->chunks_repaired,
             s->chunks_corrupt_repaired, s->icget_spare_reads, s->objects_lost, s->relays,
-            s->gets_coalesced, s->sets_coalesced, s->nodes_refused);
+            s->gets_coalesced, s->sets_coalesced, s->nodes_refused, s->auth_failures,
+            s->auth_denied, s->idle_closed);
     }
     if (want(section, "pool")) {
         int st[4] = {0};

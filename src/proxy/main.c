@@ -149,6 +149,19 @@ static int load_node_secret(server_t *srv, char *err, size_t errlen)
     return 0;
 }
 
+/* Only digests are kept (auth.c): the configured password is wiped from memory, and from the
+ * command line that ps shows. */
+static void hide_password(proxy_config_t *cfg, int argc, char **argv)
+{
+    explicit_bzero(cfg->requirepass, strlen(cfg->requirepass));
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        if (!strcmp(a, "--requirepass") && i + 1 < argc)
+            memset(argv[i + 1], '*', strlen(argv[i + 1]));
+        else if (!strncmp(a, "--requirepass=", 14))
+            memset(a + 14, '*', strlen(a + 14));
+    }
+}
 
 int main(int argc, char **argv)
 {
@@ -182,6 +195,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "icproxy: %s\n", err);
         return 2;
     }
+    if (auth_load(&srv->auth, cfg->requirepass, cfg->aclfile, err, sizeof err) < 0) {
+        fprintf(stderr, "icproxy: %s\n", err);
+        return 2;
+    }
+    hide_password(cfg, argc, argv);
     signal(SIGPIPE, SIG_IGN);
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -262,6 +280,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < srv->nnodes; i++)
             node_invoke(&srv->nodes[i], "activate");
     ev_timer_add(srv->loop, 0, ready_check, srv);
+    client_start_timeout_sweep(srv);
     node_start_sweeps(srv);
     meta_start_expiry(srv);
 
@@ -276,6 +295,7 @@ int main(int argc, char **argv)
     platform_child_stop(&srv->platform);
     opindex_free(&srv->readers);
     opindex_free(&srv->staged);
+    auth_free(&srv->auth);
     log_info("event=stopped");
     return 0;
 }

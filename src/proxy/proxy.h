@@ -16,6 +16,7 @@
 #include "metatab.h"
 #include "opindex.h"
 #include "resp.h"
+#include "auth.h"
 #include "schedule.h"
 
 typedef struct server server_t;
@@ -41,6 +42,11 @@ typedef struct {
     int64_t max_object_size;
     int64_t max_clients;
     int64_t max_pipeline;
+    int64_t client_output_limit; /* unread reply bytes before a client's input pauses */
+    char *requirepass;      /* the default user's password; "" none (never logged) */
+    char *aclfile;          /* ACL-style users; "" none */
+    int64_t protected_mode; /* bool */
+    int64_t timeout_s;      /* idle clients are closed after this; 0 never */
     char *platform_endpoint; /* empty: start the embedded local platform */
     char *platform_binary;
     char *platform_admin_token_file; /* the platform's admin token (embedded: instead of a fresh one) */
@@ -329,9 +335,12 @@ struct client {
     int quit_after_reply;
     int processing;   /* inside client_process: completions must not re-enter it */
     int waiting_body; /* an ICSET chunk body waits for its node; do not parse past it */
+    int skip_rest;    /* the command being read is answered already: drain its arguments */
     client_t *next, *prev;
     uint64_t created_ms;
     uint64_t cmds;
+    uint64_t last_active_ms; /* the reply queue last became empty (idle timeout) */
+    const auth_user_t *user; /* authenticated as; NULL: only AUTH, HELLO and QUIT are allowed */
 };
 
 struct op {
@@ -413,6 +422,8 @@ void node_resume_input(conn_t *c);
 op_t *op_ref(op_t *op);
 void op_unref(op_t *op);
 void client_close_all(server_t *srv);
+/* Closes clients idle longer than the timeout option (when it is set), once a second. */
+void client_start_timeout_sweep(server_t *srv);
 
 /* op implementations (ops.c) */
 int set_prepare_value(op_t *op, const char *value, size_t len);
@@ -515,6 +526,9 @@ typedef struct {
     uint64_t gets_coalesced; /* GETs answered by a read of the same object already under way */
     uint64_t sets_coalesced; /* SETs superseded by a later SET of the key before being sent */
     uint64_t nodes_refused;  /* node or relay connections that failed to prove the node secret */
+    uint64_t auth_failures;  /* AUTH / HELLO AUTH refused */
+    uint64_t auth_denied;    /* connections refused by protected mode */
+    uint64_t idle_closed;    /* clients closed by the idle timeout */
 } proxy_stats_t;
 
 struct server {
@@ -550,6 +564,7 @@ struct server {
     opindex_t readers; /* Redis-path GETs reading their chunks, by (key, version) */
     opindex_t staged;  /* SETs waiting for the end of the iteration, by key (version 0) */
     op_t *staged_head, *staged_tail;
+    auth_t auth; /* users of the client port (auth.c) */
 };
 
 uint64_t server_next_version(server_t *srv);

@@ -14,6 +14,9 @@
 
 #define MAX_PROXIES 64
 
+/* --pass, copied before its argument is blanked; static so an early exit does not leak it. */
+static char *pass_copy;
+
 static const char usage[] =
     "usage: iccli [options] COMMAND [ARGS]\n"
     "\n"
@@ -33,6 +36,9 @@ static const char usage[] =
     "  --chunk-deadline MS  longest silence tolerated inside a reply (default 2000)\n"
     "  --first-d 0|1      1: a GET returns once d chunks are in (default); 0: it waits for\n"
     "                     all d+p chunks (or the chunk deadline), the baseline\n"
+    "  --user NAME        authenticate as this ACL user (default: the default user)\n"
+    "  --pass PASSWORD    password sent with AUTH on every connection; without it, the\n"
+    "                     environment's IC_PASSWORD, else REDISCLI_AUTH, is used\n"
     "  --help             this help\n"
     "\n"
     "Exit status: 0 ok or hit, 1 miss, 2 error (message on stderr).\n";
@@ -190,11 +196,20 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--chunk-deadline"))
             opt.chunk_deadline_ms = (int)parse_num(a, v, INT_MAX);
         else if (!strcmp(a, "--first-d")) opt.first_d = (int)parse_num(a, v, INT_MAX);
-        else {
+        else if (!strcmp(a, "--user")) opt.user = v;
+        else if (!strcmp(a, "--pass")) {
+            /* Keep a copy and blank the argument, so ps shows it no longer than needed. */
+            free(pass_copy);
+            opt.password = pass_copy = strdup(v);
+            if (!pass_copy) return die("--pass", IC_ENOMEM, NULL);
+            memset(argv[i], '*', strlen(argv[i]));
+        } else {
             fprintf(stderr, "iccli: unknown option %s\n%s", a, usage);
             return 2;
         }
     }
+    if (!opt.password) opt.password = getenv("IC_PASSWORD");
+    if (!opt.password) opt.password = getenv("REDISCLI_AUTH");
     if (i >= argc) {
         fputs(usage, stderr);
         return 2;
@@ -248,5 +263,6 @@ int main(int argc, char **argv)
         }
     }
     ic_client_free(c);
+    free(pass_copy);
     return rc;
 }

@@ -300,10 +300,33 @@ static void do_fake(fake_proxy_t *f, const args_t *a, buf_t *out)
     pthread_mutex_unlock(&f->lock);
 }
 
-static int execute(fake_proxy_t *f, int fd, const args_t *a, buf_t *out)
+/* AUTH as the real proxy answers it (the fake's users: default and app, one password). */
+static void do_auth(fake_proxy_t *f, const args_t *a, int *authed, buf_t *out)
+{
+    pthread_mutex_lock(&f->lock);
+    f->auths++;
+    const char *user = a->argc == 3 ? a->argv[1] : "default";
+    const char *pass = a->argv[a->argc - 1];
+    int ok = (a->argc == 2 || a->argc == 3) && f->password[0] &&
+             (!strcmp(user, "default") || !strcmp(user, "app")) && !strcmp(pass, f->password);
+    pthread_mutex_unlock(&f->lock);
+    if (ok) {
+        *authed = 1;
+        resp_add_simple(out, "OK");
+    } else {
+        resp_add_error(out, "WRONGPASS invalid username-password pair or user is disabled.");
+    }
+}
+
+static int execute(fake_proxy_t *f, int fd, const args_t *a, int *authed, buf_t *out)
 {
     const char *cmd = a->argc ? a->argv[0] : "";
-    if (!strcasecmp(cmd, "ICSET")) do_icset(f, a, out);
+    pthread_mutex_lock(&f->lock);
+    int need_auth = f->password[0] && !*authed;
+    pthread_mutex_unlock(&f->lock);
+    if (!strcasecmp(cmd, "AUTH")) do_auth(f, a, authed, out);
+    else if (need_auth && strcasecmp(cmd, "FAKE")) resp_add_error(out, "NOAUTH Authentication required.");
+    else if (!strcasecmp(cmd, "ICSET")) do_icset(f, a, out);
     else if (!strcasecmp(cmd, "ICGET")) {
         if (do_icget(f, fd, a, out) < 0) return -1;
     } else if (!strcasecmp(cmd, "ICGETCHUNKS")) do_icgetchunks(f, a, out);
@@ -343,6 +366,7 @@ static void *conn_main(void *arg)
     buf_init(&out);
     args_t a;
     memset(&a, 0, sizeof a);
+    int authed = 0;
     for (;;) {
         int rc = resp_cmd_feed(&cmd, &in, &resp_default_limits, 4096);
         if (rc < 0) break;
@@ -376,7 +400,7 @@ static void *conn_main(void *arg)
                     a.argv[cmd.argpos[i]] = cmd.argv[i];
                     a.argl[cmd.argpos[i]] = cmd.argl[i];
                 }
-            int bad = execute(f, fd, &a, &out) < 0;
+            int bad = execute(f, fd, &a, &authed, &out) < 0;
             for (int i = 0; i < 5 + 3 * EC_MAX_CHUNKS; i++) free(a.big[i]);
             memset(&a, 0, sizeof a);
             resp_cmd_reset(&cmd);

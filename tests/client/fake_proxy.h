@@ -55,6 +55,10 @@ typedef struct {
     fake_repair_t repairs[FAKE_MAX_REPAIRS];
     int nrepairs;
     int icsets, icgets;
+    /* Authentication: with a password set, commands before AUTH get -NOAUTH; AUTH password,
+     * AUTH default password and AUTH app password are accepted. */
+    char password[64]; /* "" none */
+    int auths;         /* AUTH commands received */
 } fake_proxy_t;
 
 /* Starts a fake on 127.0.0.1 (port 0 picks one) with an accept thread. NULL on failure. */

@@ -604,6 +604,69 @@ static void test_errors_and_recovery(void **state)
     ic_client_free(c);
 }
 
+static ic_client_t *client_with_password(const char *user, const char *password)
+{
+    ic_options_t o;
+    ic_options_init(&o);
+    const char *proxies[1] = {fake_addr};
+    o.proxies = proxies;
+    o.nproxies = 1;
+    o.d = 2;
+    o.p = 1;
+    o.op_timeout_ms = 2000;
+    o.user = user;
+    o.password = password;
+    ic_client_t *c = ic_client_new(&o, NULL);
+    assert_non_null(c);
+    return c;
+}
+
+/* AUTH goes first on every connection the library opens (again after a reconnect), the options'
+ * strings are copied, and refusals are IC_EAUTH with the proxy's text. */
+static void test_auth(void **state)
+{
+    snprintf(fake->password, sizeof fake->password, "pw");
+    char pass[8] = "pw", user[8] = "app";
+    ic_client_t *c = client_with_password(NULL, pass);
+    memset(pass, 'x', sizeof pass - 1); /* the client kept its own copy */
+    int before = fake->auths;
+    assert_int_equal(ic_set(c, "a", 1, "value", 5), IC_OK);
+    assert_int_equal(fake->auths, before + 1);
+    void *got = NULL;
+    size_t glen;
+    assert_int_equal(ic_get(c, "a", 1, &got, &glen), IC_HIT);
+    assert_int_equal(fake->auths, before + 1); /* one AUTH per connection, not per request */
+    ic_free(got);
+    icc_conn_close(&c->conns[0]);
+    assert_int_equal(ic_exists(c, "a", 1), IC_HIT);
+    assert_int_equal(fake->auths, before + 2);
+    ic_client_free(c);
+
+    c = client_with_password(user, "pw");
+    memset(user, 'x', sizeof user - 1);
+    assert_int_equal(ic_exists(c, "a", 1), IC_HIT);
+    ic_client_free(c);
+
+    c = client_with_password(NULL, "wrong");
+    assert_int_equal(ic_set(c, "b", 1, "v", 1), IC_EAUTH);
+    assert_non_null(strstr(ic_last_error(c), "WRONGPASS"));
+    assert_null(strstr(ic_last_error(c), "wrong"));
+    assert_int_equal(ic_get(c, "a", 1, &got, &glen), IC_EAUTH);
+    ic_client_free(c);
+
+    c = client_with_password(NULL, NULL); /* the proxy wants a password, the client has none */
+    assert_int_equal(ic_exists(c, "a", 1), IC_EAUTH);
+    assert_non_null(strstr(ic_last_error(c), "NOAUTH"));
+    assert_int_equal(ic_get(c, "a", 1, &got, &glen), IC_EAUTH);
+    char *info;
+    size_t ilen;
+    assert_int_equal(ic_info(c, 0, &info, &ilen), IC_EAUTH);
+    assert_string_equal(ic_strerror(IC_EAUTH),
+                        "authentication failed (wrong or missing user/password)");
+    ic_client_free(c);
+    fake->password[0] = 0;
+}
+
 static void test_bad_options(void **state)
 {
     ic_options_t o;
@@ -686,6 +749,7 @@ int main(void)
         cmocka_unit_test_setup(test_fewer_than_d_is_a_miss, setup),
         cmocka_unit_test_setup(test_errors_and_recovery, setup),
         cmocka_unit_test(test_bad_options),
+        cmocka_unit_test_setup(test_auth, setup),
         cmocka_unit_test_setup(test_several_proxies, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

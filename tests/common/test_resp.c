@@ -274,6 +274,39 @@ static void test_cmd_inline_and_pipelined(void **state)
     buf_free(&in);
 }
 
+/* Argument arrays grow with the command (every argument kept in order across growth), a command
+ * past RESP_CMD_MAX_SMALL_ARGS is refused, and reset gives large arrays back. */
+static void test_cmd_many_args_grow_and_shrink(void **state)
+{
+    (void)state;
+    resp_cmd_t c;
+    buf_t in;
+    resp_cmd_init(&c);
+    buf_init(&in);
+    assert_int_equal(c.cap, 0); /* an idle reader holds no arrays */
+    buf_printf(&in, "*%d\r\n", RESP_CMD_MAX_SMALL_ARGS);
+    for (int i = 0; i < RESP_CMD_MAX_SMALL_ARGS; i++) {
+        char a[16];
+        int n = snprintf(a, sizeof a, "a%d", i);
+        buf_printf(&in, "$%d\r\n%s\r\n", n, a);
+    }
+    assert_int_equal(resp_cmd_feed(&c, &in, &resp_default_limits, 64), RESP_CMD_DONE);
+    assert_int_equal(c.nsmall, RESP_CMD_MAX_SMALL_ARGS);
+    for (int i = 0; i < RESP_CMD_MAX_SMALL_ARGS; i++) {
+        char a[16];
+        snprintf(a, sizeof a, "a%d", i);
+        assert_string_equal(c.argv[i], a);
+        assert_int_equal(c.argpos[i], i);
+    }
+    resp_cmd_reset(&c);
+    assert_int_equal(c.cap, 0);
+    buf_printf(&in, "*%d\r\n", RESP_CMD_MAX_SMALL_ARGS + 1);
+    for (int i = 0; i <= RESP_CMD_MAX_SMALL_ARGS; i++) buf_printf(&in, "$1\r\nx\r\n");
+    assert_int_equal(resp_cmd_feed(&c, &in, &resp_default_limits, 64), RESP_ETOOBIG);
+    resp_cmd_free(&c);
+    buf_free(&in);
+}
+
 static void test_cmd_errors(void **state)
 {
     (void)state;
@@ -390,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_cmd_big_bad_crlf),
         cmocka_unit_test(test_cmd_inline_and_pipelined),
         cmocka_unit_test(test_cmd_errors),
+        cmocka_unit_test(test_cmd_many_args_grow_and_shrink),
         cmocka_unit_test(test_encoders_round_trip),
         cmocka_unit_test(test_bulk_array),
     };

@@ -1,5 +1,6 @@
 /* hiredis_roundtrip.c -- an independent client (hiredis) writes and reads objects of many sizes
- * through icproxy and checks every byte. Exit 0 on success. */
+ * through icproxy and checks every byte; with a PASSWORD it authenticates first. Exit 0 on
+ * success. */
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,14 +8,22 @@
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s HOST PORT\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: %s HOST PORT [PASSWORD]\n", argv[0]);
         return 2;
     }
     redisContext *c = redisConnect(argv[1], atoi(argv[2]));
     if (!c || c->err) {
         fprintf(stderr, "connect failed\n");
         return 1;
+    }
+    if (argc == 4) {
+        redisReply *r = redisCommand(c, "AUTH %s", argv[3]);
+        if (!r || r->type != REDIS_REPLY_STATUS) {
+            fprintf(stderr, "AUTH failed: %s\n", r && r->str ? r->str : "no reply");
+            return 1;
+        }
+        freeReplyObject(r);
     }
     size_t sizes[] = {0, 5, 4096, 70000, 1 << 20, 5 << 20};
     srand(42);

@@ -17,7 +17,7 @@ import unittest
 import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
-from proxytest import Proxy, wait_for  # noqa: E402
+from proxytest import Proxy, auth_command, wait_for  # noqa: E402
 
 
 def value(tag, n, size=200):
@@ -152,8 +152,9 @@ class CoalesceTest(unittest.TestCase):
         staged SETs behind: they are still stored, and the proxy keeps serving."""
         for n in range(40):
             s = socket.create_connection(("127.0.0.1", self.port))
-            cmd = b"".join(b"*3\r\n$3\r\nSET\r\n$2\r\ngk\r\n$%d\r\n%s\r\n" % (len(v), v)
-                           for v in (value("g", 2 * n), value("g", 2 * n + 1)))
+            cmd = auth_command() + b"".join(
+                b"*3\r\n$3\r\nSET\r\n$2\r\ngk\r\n$%d\r\n%s\r\n" % (len(v), v)
+                for v in (value("g", 2 * n), value("g", 2 * n + 1)))
             s.sendall(cmd)
             s.close()
         r = self.client()

@@ -11,7 +11,7 @@ import unittest
 import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
-from proxytest import BIN, Proxy, wait_for  # noqa: E402
+from proxytest import BIN, PASSWORD, Proxy, cli_auth_args, wait_for  # noqa: E402
 
 
 class RedisProtocolTest(unittest.TestCase):
@@ -138,14 +138,15 @@ class RedisProtocolTest(unittest.TestCase):
             self.assertEqual(out[2 * i + 1], b"%d" % i * 50)
 
     def test_redis_benchmark_completes(self):
-        out = subprocess.run(["redis-benchmark", "-p", str(self.port), "-t", "set,get", "-n", "2000",
+        out = subprocess.run(["redis-benchmark", "-p", str(self.port), *cli_auth_args()[:2], "-t", "set,get", "-n", "2000",
                               "-c", "10", "-P", "4", "-q"], capture_output=True, timeout=120, text=True)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("SET", out.stdout)
         self.assertIn("GET", out.stdout)
 
     def test_hiredis_client(self):
-        out = subprocess.run([os.path.join(BIN, "hiredis_roundtrip"), "127.0.0.1", str(self.port)],
+        out = subprocess.run([os.path.join(BIN, "hiredis_roundtrip"), "127.0.0.1", str(self.port),
+                              *([PASSWORD] if PASSWORD else [])],
                              capture_output=True, timeout=120, text=True)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
 

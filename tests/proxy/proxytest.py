@@ -6,6 +6,7 @@ import random
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -17,14 +18,70 @@ import nodeauth  # noqa: E402
 
 BIN = os.environ.get("IC_BIN", os.path.join(os.path.dirname(__file__), "../../build/bin"))
 
+# IC_TEST_PASSWORD=PASS runs every proxy the harness starts with --requirepass PASS (unless the
+# test gives --requirepass or --aclfile itself), and makes the harness's clients authenticate:
+# python3-redis clients (redis.Redis gets password=PASS by default), iccli and redis-cli (through
+# IC_PASSWORD / REDISCLI_AUTH in the environment they inherit), raw sockets opened with connect()
+# or prefixed with auth_command(), and command lines built with cli_auth_args().
+PASSWORD = os.environ.get("IC_TEST_PASSWORD") or None
+if PASSWORD:
+    os.environ.setdefault("IC_PASSWORD", PASSWORD)
+    os.environ.setdefault("REDISCLI_AUTH", PASSWORD)
+    try:
+        import redis as _redis
+
+        _redis_init = _redis.Redis.__init__
+
+        def _init_with_password(self, *args, **kwargs):
+            if kwargs.get("password") is None and kwargs.get("username") is None:
+                kwargs["password"] = PASSWORD
+            _redis_init(self, *args, **kwargs)
+
+        _redis.Redis.__init__ = _init_with_password
+    except ImportError:
+        pass
+
+
+def auth_command():
+    """The RESP AUTH command to send first on a raw connection (b"" when no password is set)."""
+    if not PASSWORD:
+        return b""
+    pw = PASSWORD.encode()
+    return b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(pw), pw)
+
+
+def cli_auth_args():
+    """Arguments that make redis-cli / redis-benchmark / hiredis_roundtrip authenticate."""
+    return ["-a", PASSWORD, "--no-auth-warning"] if PASSWORD else []
+
+
+def connect(port, timeout=None):
+    """A raw socket to the proxy's client port, authenticated when IC_TEST_PASSWORD is set."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    if PASSWORD:
+        s.sendall(auth_command())
+        got = b""
+        while not got.endswith(b"\r\n"):
+            chunk = s.recv(1)
+            if not chunk:
+                break
+            got += chunk
+        if got != b"+OK\r\n":
+            s.close()
+            raise AssertionError("AUTH with IC_TEST_PASSWORD failed: %r" % got)
+    return s
+
 
 class Proxy:
     """A running icproxy. Its embedded platform's admin API token is self.admin_token (admin_token,
     or a fresh one), written to a file given as --platform-admin-token-file; with an external
     platform (--platform-endpoint) pass that platform's token to read its stats. admin_token=False
-    gives no such file (the proxy draws a token of its own and self.admin_token is None)."""
+    gives no such file (the proxy draws a token of its own and self.admin_token is None). With
+    IC_TEST_PASSWORD set it runs with --requirepass unless the test sets its own users."""
 
-    def __init__(self, *args, ready_timeout=20.0, admin_token=None):
+    def __init__(self, *args, ready_timeout=20.0, admin_token=None, stderr=None):
+        if PASSWORD and "--requirepass" not in args and "--aclfile" not in args:
+            args = ("--requirepass", PASSWORD) + tuple(args)
         self.admin_token = self.token_file = None
         token_args = []
         if admin_token is not False:
@@ -41,7 +98,7 @@ class Proxy:
         self.proc = subprocess.Popen(
             [os.path.join(BIN, "icproxy"), "--client-port", "0", "--node-port", "0", "--relay-port", "0",
              *token_args, *args],
-            stdout=subprocess.PIPE, stderr=None)
+            stdout=subprocess.PIPE, stderr=stderr)
         self.port = None
         self.node_port = None
         self.relay_port = None
