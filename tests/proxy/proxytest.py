@@ -90,9 +90,11 @@ class Proxy:
             with os.fdopen(fd, "w") as f:
                 f.write(self.admin_token + "\n")
             token_args = ["--platform-admin-token-file", self.token_file]
-        # A proxy in front of a platform started elsewhere needs the deployment's node secret;
-        # the tests' platforms and nodes hold nodeauth.SECRET.
-        if "--platform-endpoint" in args and "--node-secret-file" not in args:
+        # A proxy in front of a platform started elsewhere, or bound beyond loopback, needs the
+        # deployment's node secret; the tests' platforms and nodes hold nodeauth.SECRET.
+        bind = args[args.index("--bind") + 1] if "--bind" in args else "127.0.0.1"
+        beyond_loopback = not (bind.startswith("127.") or bind in ("::1", "localhost"))
+        if ("--platform-endpoint" in args or beyond_loopback) and "--node-secret-file" not in args:
             self.secret_dir = tempfile.TemporaryDirectory(prefix="icsecret-")
             args = (*args, "--node-secret-file", nodeauth.write_secret_file(self.secret_dir.name))
         self.proc = subprocess.Popen(
