@@ -14,12 +14,15 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <sys/random.h>
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+
+#include "resp.h"
 
 int nodeauth_secret_check(const char *secret, char *err, size_t errlen)
 {
@@ -268,6 +271,24 @@ int nodeauth_nonce_ok(const char *s, size_t len)
     for (size_t i = 0; i < len; i++)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
     return 1;
+}
+
+ssize_t nodeauth_parse_challenge(const char *buf, size_t len, char *out)
+{
+    const char *argv[2];
+    size_t argl[2];
+    int argc = 0;
+    resp_limits_t lim = resp_default_limits;
+    lim.max_bulk = 64;
+    lim.max_array = 2;
+    ssize_t used = resp_parse_bulk_array(buf, len, &lim, &argc, argv, argl);
+    if (used <= 0) return used < 0 ? -1 : 0;
+    if (argc != 2 || argl[0] != 9 || strncasecmp(argv[0], "CHALLENGE", 9) ||
+        !nodeauth_nonce_ok(argv[1], argl[1]))
+        return -1;
+    memcpy(out, argv[1], NODEAUTH_NONCE_HEX);
+    out[NODEAUTH_NONCE_HEX] = '\0';
+    return used;
 }
 
 size_t nodeauth_challenge_message(const char *challenge, char *out, size_t outlen)

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define NODEAUTH_SECRET_MIN 16 /* bytes; a shorter secret is refused at start */
 #define NODEAUTH_SECRET_MAX 256
@@ -73,6 +74,11 @@ int nodeauth_event_seal(const char *secret, const char *function, const char *in
 /* 1 if s (of length len) is a challenge or nonce: exactly NODEAUTH_NONCE_HEX lower-case hex digits.
  */
 int nodeauth_nonce_ok(const char *s, size_t len);
+
+/* Parses the CHALLENGE message at the start of buf (len bytes) into out (NODEAUTH_NONCE_HEX + 1
+ * bytes). Returns the bytes it takes (> 0), 0 if incomplete, or -1 if buf starts with anything
+ * else (not a proxy or relay of this system). */
+ssize_t nodeauth_parse_challenge(const char *buf, size_t len, char *out);
 
 /* The challenge message the proxy and the relay send first on every node connection:
  * *2 $9 CHALLENGE $32 <hex>. Writes it into out (at least 64 bytes); returns its length. */

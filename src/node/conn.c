@@ -95,24 +95,14 @@ int node_conn_await_challenge(node_conn_t *c, int timeout_ms)
     uint64_t until = ev_now_ms() + (uint64_t)timeout_ms;
     int rc;
     for (;;) {
-        const char *argv[2];
-        size_t argl[2];
-        int argc = 0;
-        resp_limits_t lim = resp_default_limits;
-        lim.max_bulk = 64;
-        lim.max_array = 2;
-        ssize_t used = buf_len(&c->in) ? resp_parse_bulk_array(buf_head(&c->in), buf_len(&c->in),
-                                                               &lim, &argc, argv, argl)
+        ssize_t used = buf_len(&c->in) ? nodeauth_parse_challenge(buf_head(&c->in),
+                                                                  buf_len(&c->in), c->challenge)
                                        : 0;
-        if (used < 0 || (used > 0 && (argc != 2 || argl[0] != 9 ||
-                                      strncasecmp(argv[0], "CHALLENGE", 9) ||
-                                      !nodeauth_nonce_ok(argv[1], argl[1])))) {
+        if (used < 0) {
             rc = -EPROTO;
             break;
         }
         if (used > 0) {
-            memcpy(c->challenge, argv[1], NODEAUTH_NONCE_HEX);
-            c->challenge[NODEAUTH_NONCE_HEX] = '\0';
             buf_consume(&c->in, (size_t)used);
             return 0;
         }

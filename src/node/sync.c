@@ -644,20 +644,9 @@ static int read_challenge(int fd, int timeout_ms, char *out)
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (n < 0) return -errno;
         len++;
-        const char *argv[2];
-        size_t argl[2];
-        int argc = 0;
-        resp_limits_t lim = resp_default_limits;
-        lim.max_bulk = 64;
-        lim.max_array = 2;
-        ssize_t used = resp_parse_bulk_array(msg, len, &lim, &argc, argv, argl);
+        ssize_t used = nodeauth_parse_challenge(msg, len, out);
         if (used < 0) return -EPROTO;
         if (used == 0) continue;
-        if (argc != 2 || argl[0] != 9 || strncasecmp(argv[0], "CHALLENGE", 9) ||
-            !nodeauth_nonce_ok(argv[1], argl[1]))
-            return -EPROTO;
-        memcpy(out, argv[1], NODEAUTH_NONCE_HEX);
-        out[NODEAUTH_NONCE_HEX] = '\0';
         return 0;
     }
     return -EPROTO;

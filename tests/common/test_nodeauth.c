@@ -150,6 +150,18 @@ static void test_seal_and_challenge(void **state)
     assert_int_equal(
         len, strlen("*2\r\n$9\r\nCHALLENGE\r\n$32\r\n0123456789abcdef0123456789abcdef\r\n"));
     assert_memory_equal(msg, "*2\r\n$9\r\nCHALLENGE\r\n$32\r\n", 23);
+    /* The parser takes exactly the message, or nothing yet, or refuses. */
+    char ch[NODEAUTH_NONCE_HEX + 1], more[128];
+    memcpy(more, msg, len);
+    memcpy(more + len, "*1\r\n", 4);
+    assert_int_equal(nodeauth_parse_challenge(more, len + 4, ch), (ssize_t)len);
+    assert_string_equal(ch, "0123456789abcdef0123456789abcdef");
+    assert_int_equal(nodeauth_parse_challenge(msg, len - 1, ch), 0);
+    const char upper[] = "*2\r\n$9\r\nCHALLENGE\r\n$32\r\n0123456789ABCDEF0123456789abcdef\r\n";
+    assert_int_equal(nodeauth_parse_challenge(upper, strlen(upper), ch), -1);
+    const char other[] = "*2\r\n$5\r\nHELLO\r\n$1\r\nx\r\n";
+    assert_int_equal(nodeauth_parse_challenge(other, strlen(other), ch), -1);
+    assert_int_equal(nodeauth_parse_challenge("-ERR no\r\n", 9, ch), -1);
 }
 
 int main(void)
