@@ -22,6 +22,8 @@ int net_set_nodelay(int fd);
  * that times out fails with EAGAIN. */
 int net_set_io_timeout(int fd, int timeout_ms);
 int net_set_bufsizes(int fd, int bytes);
+/* "host:port" of the socket's peer, for logs ("?" when unknown). Returns out. */
+const char *net_peer_name(int fd, char *out, size_t cap);
 
 /* Blocking I/O that moves everything (retrying EINTR and short transfers): for clients, tools
  * and benchmarks, never the event loops. 0, or -1 on an error or end of file. net_writev_all

@@ -142,9 +142,13 @@ void client_on_op_done(op_t *op)
 
 /* ---- connection lifecycle ---- */
 
-void client_accept(server_t *srv, int fd)
+void client_accept(server_t *srv, int fd, struct tls_ctx *tls)
 {
     if (srv->nclients >= srv->cfg.max_clients) {
+        if (tls) { /* a plaintext error would only confuse a TLS client */
+            close(fd);
+            return;
+        }
         const char msg[] = "-ERR max number of clients reached\r\n";
         ssize_t w = write(fd, msg, sizeof msg - 1);
         (void)w;
@@ -168,6 +172,10 @@ void client_accept(server_t *srv, int fd)
     srv->clients = c;
     srv->nclients++;
     srv->stats.connections++;
+    if (tls && conn_tls_accept(conn, tls) < 0) {
+        client_conn_failed(conn, "out of memory");
+        return;
+    }
     conn_update_events(conn);
 }
 
@@ -211,6 +219,7 @@ void client_close_all(server_t *srv)
 void client_io(ev_loop_t *loop, int fd, int events, void *arg)
 {
     conn_t *conn = arg;
+    events = conn_io_events(conn, events);
     if (events & EV_WRITE) {
         if (conn_flush(conn) < 0) {
             client_conn_failed(conn, "write failed");

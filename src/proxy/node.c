@@ -732,6 +732,7 @@ static void node_process_input(conn_t *c)
 void node_io(ev_loop_t *loop, int fd, int events, void *arg)
 {
     conn_t *c = arg;
+    events = conn_io_events(c, events);
     if (events & EV_WRITE) {
         if (conn_flush(c) < 0) {
             conn_fail(c, "write failed");

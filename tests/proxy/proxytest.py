@@ -20,6 +20,7 @@ class Proxy:
              *args],
             stdout=subprocess.PIPE, stderr=None)
         self.port = None
+        self.tls_port = None
         self.node_port = None
         self.platform = None
         deadline = time.time() + ready_timeout
@@ -37,6 +38,11 @@ class Proxy:
             m = re.search(rb"clients on [^:]+:(\d+)", banner)
             if m:
                 self.port = int(m.group(1))
+            m = re.search(rb"TLS clients on (\d+)", banner)
+            if m:
+                self.tls_port = int(m.group(1))
+            if re.search(rb"over TLS only", banner):
+                self.tls_port = self.port
             m = re.search(rb"nodes dial [^:]+:(\d+)", banner)
             if m:
                 self.node_port = int(m.group(1))
