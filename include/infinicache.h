@@ -48,6 +48,14 @@ typedef struct {
                                 proxy forwards every one; ICGET key ALL), or until no byte came for
                                 chunk_deadline_ms with d good chunks in hand: the baseline first-d
                                 is measured against. Needs a proxy that knows ICGET ALL. */
+    /* TLS to the proxies (their tls-port). The proxy's certificate is always verified against
+     * tls_ca_file and must name the host (DNS name or IP address) given in `proxies`; a client
+     * certificate and key (PEM files) are presented when set. Files are read at the first
+     * connection; an unreadable one fails it with IC_ECONNECT and a message. Default 0/NULL. */
+    int tls;
+    const char *tls_ca_file;
+    const char *tls_cert_file;
+    const char *tls_key_file;
 } ic_options_t;
 
 /* Fills *opt with the defaults above. */

@@ -33,6 +33,10 @@ static const char usage[] =
     "  --chunk-deadline MS  longest silence tolerated inside a reply (default 2000)\n"
     "  --first-d 0|1      1: a GET returns once d chunks are in (default); 0: it waits for\n"
     "                     all d+p chunks (or the chunk deadline), the baseline\n"
+    "  --tls              speak TLS to the proxies (their tls-port), as redis-cli --tls\n"
+    "  --cacert FILE      CA bundle the proxies' certificates are verified against\n"
+    "  --cert FILE        client certificate (PEM) to present\n"
+    "  --key FILE         its private key (PEM)\n"
     "  --help             this help\n"
     "\n"
     "Exit status: 0 ok or hit, 1 miss, 2 error (message on stderr).\n";
@@ -172,6 +176,10 @@ int main(int argc, char **argv)
             fputs(usage, stdout);
             return 0;
         }
+        if (!strcmp(a, "--tls")) {
+            opt.tls = 1;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "iccli: %s needs a value\n%s", a, usage);
             return 2;
@@ -190,6 +198,9 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--chunk-deadline"))
             opt.chunk_deadline_ms = (int)parse_num(a, v, INT_MAX);
         else if (!strcmp(a, "--first-d")) opt.first_d = (int)parse_num(a, v, INT_MAX);
+        else if (!strcmp(a, "--cacert")) opt.tls_ca_file = v;
+        else if (!strcmp(a, "--cert")) opt.tls_cert_file = v;
+        else if (!strcmp(a, "--key")) opt.tls_key_file = v;
         else {
             fprintf(stderr, "iccli: unknown option %s\n%s", a, usage);
             return 2;

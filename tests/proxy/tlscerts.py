@@ -13,7 +13,8 @@ def _run(*args, cwd):
 
 class Pki:
     """Files: ca.crt, server.crt/key, client.crt/key (signed by the CA), other-ca.crt,
-    other-client.crt/key (signed by the other CA), expired-server.crt/key."""
+    other-client.crt/key (signed by the other CA), expired-server.crt/key, and
+    othername-server.crt/key (valid, but for other.invalid only)."""
 
     def __init__(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="ictls")
@@ -27,7 +28,10 @@ class Pki:
                     "extendedKeyUsage=serverAuth\n")
         with open(os.path.join(d, "client.ext"), "w") as f:
             f.write("extendedKeyUsage=clientAuth\n")
+        with open(os.path.join(d, "othername.ext"), "w") as f:
+            f.write("subjectAltName=DNS:other.invalid\nextendedKeyUsage=serverAuth\n")
         self._leaf("server", "ca", "server.ext")
+        self._leaf("othername-server", "ca", "othername.ext")
         self._leaf("client", "ca", "client.ext")
         self._leaf("other-client", "other-ca", "client.ext")
         # Valid from 2000 to 2001: expired, though signed by the trusted CA.
