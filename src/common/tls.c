@@ -24,6 +24,7 @@ struct tls_ctx {
 
 struct tls {
     SSL *ssl;
+    size_t retry_len; /* bytes offered to a write that must be retried, 0 when none */
     char err[256];
 };
 
@@ -313,11 +314,18 @@ ssize_t tls_writev(tls_t *t, const struct iovec *iov, int cnt)
         p = gather;
     }
     if (n > INT_MAX) n = INT_MAX;
+    /* A retry offering fewer bytes than the record being written would fail with "bad
+     * length" (a rate limiter may offer less): wait until at least as many are offered. */
+    if (n < t->retry_len) return TLS_WANT_WRITE;
     ERR_clear_error();
     errno = 0;
     int rc = SSL_write(t->ssl, p, (int)n);
-    if (rc > 0) return rc;
+    if (rc > 0) {
+        t->retry_len = 0;
+        return rc;
+    }
     ssize_t r = result(t, rc, "write");
+    if (r == TLS_WANT_READ || r == TLS_WANT_WRITE) t->retry_len = n < TLS_GATHER ? n : TLS_GATHER;
     return r == 0 ? -EPIPE : r;
 }
 

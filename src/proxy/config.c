@@ -123,6 +123,9 @@ static const conf_option_t options[] = {
     OPT("tls-auth-clients", CONF_STRING, tls_auth_clients, 0, 0, "yes",
         "yes: clients must present a certificate signed by the CA; optional: verified when "
         "presented; no: not asked for"),
+    OPT("node-tls", CONF_BOOL, node_tls, 0, 1, "no",
+        "the node port speaks TLS only (tls-cert-file, tls-key-file); nodes verify the proxy "
+        "against the CA bundle in their IC_NODE_TLS_CA"),
     OPT("tls-handshake-timeout", CONF_MS, tls_handshake_timeout_ms, 10, 600000, "10s",
         "a TLS connection that has not finished its handshake by then is closed"),
     CONF_END,

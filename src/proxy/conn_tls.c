@@ -178,14 +178,26 @@ void conn_tls_free(conn_t *c)
 int proxy_tls_init(server_t *srv, char *err, size_t errlen)
 {
     proxy_config_t *cfg = &srv->cfg;
-    if (cfg->tls_port == 0) return 0;
+    char why[400];
+    if (cfg->node_tls) {
+        /* Nodes prove nothing with certificates (they have none); they verify the proxy. */
+        srv->node_tls = tls_server_ctx_new(cfg->tls_cert_file, cfg->tls_key_file, NULL,
+                                           TLS_AUTH_NO, why, sizeof why);
+        if (!srv->node_tls) {
+            snprintf(err, errlen, "node TLS: %s", why);
+            return -1;
+        }
+    }
+    if (cfg->tls_port == 0) {
+        if (srv->node_tls) ev_timer_add(srv->loop, HANDSHAKE_SWEEP_MS, handshake_sweep, srv);
+        return 0;
+    }
     tls_auth_t auth;
     if (tls_auth_parse(cfg->tls_auth_clients, &auth) < 0) {
         snprintf(err, errlen, "tls-auth-clients '%s' is not yes, no or optional",
                  cfg->tls_auth_clients);
         return -1;
     }
-    char why[400];
     srv->client_tls = tls_server_ctx_new(cfg->tls_cert_file, cfg->tls_key_file,
                                          cfg->tls_ca_cert_file, auth, why, sizeof why);
     if (!srv->client_tls) {

@@ -148,8 +148,8 @@ void node_invoke(node_t *n, const char *cmd)
 {
     server_t *srv = n->srv;
     char payload[320];
-    snprintf(payload, sizeof payload, "{\"cmd\":\"%s\",\"node_id\":%d,\"proxy\":\"%s\"}", cmd,
-             n->id, srv->node_addr);
+    snprintf(payload, sizeof payload, "{\"cmd\":\"%s\",\"node_id\":%d,\"proxy\":\"%s\"%s}", cmd,
+             n->id, srv->node_addr, srv->node_tls ? ",\"tls\":true" : "");
     if (strcmp(cmd, "activate") == 0 || strcmp(cmd, "backup") == 0) {
         if (n->state != NODE_INVOKING) {
             n->invoke_started_ms = ev_now_ms();
@@ -808,5 +808,9 @@ void node_accept(server_t *srv, int fd)
         return;
     }
     net_set_bufsizes(fd, 4 << 20);
+    if (srv->node_tls && conn_tls_accept(c, srv->node_tls) < 0) {
+        conn_fail(c, "out of memory");
+        return;
+    }
     conn_update_events(c);
 }

@@ -82,6 +82,7 @@ typedef struct {
     char *tls_ca_cert_file;
     char *tls_auth_clients; /* yes | no | optional */
     int64_t tls_handshake_timeout_ms;
+    int64_t node_tls; /* the node port speaks TLS only; invocations say "tls": true */
     /* derived by proxy_config_load */
     double compression;   /* time_compression as a number */
     int64_t billing_ms;   /* billing as a number: 1 or 100 */
@@ -192,7 +193,8 @@ int conn_io_events(conn_t *c, int events);
 
 /* ---- TLS on proxy connections (conn_tls.c) ---- */
 struct tls_ctx;
-/* Loads the client TLS context from the tls-* options (NULL when tls-port is 0). 0 or -1. */
+/* Loads the TLS contexts from the tls-* options: for clients when tls-port is set, for nodes
+ * with node-tls yes (same certificate, no client certificates). 0 or -1 with err. */
 int proxy_tls_init(server_t *srv, char *err, size_t errlen);
 /* Puts an accepted connection under TLS: its I/O drives the server-side handshake until it is
  * done (then the owner's callback runs) or fails or times out (then the connection fails). */
@@ -550,6 +552,7 @@ struct server {
     int client_lfd, node_lfd, relay_lfd, tls_lfd; /* -1 when not listening */
     int client_port, node_port, relay_port, tls_port;
     struct tls_ctx *client_tls; /* TLS for the tls-port listener */
+    struct tls_ctx *node_tls;   /* TLS for the node port (node-tls yes) */
     conn_t *handshaking;        /* connections in a TLS handshake, for its timeout */
     char node_addr[128]; /* what nodes dial */
     node_t *nodes;

@@ -8,6 +8,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -51,12 +52,12 @@ class TlsTest(unittest.TestCase):
         return subprocess.run(cmd + list(args), capture_output=True, timeout=60)
 
     def stat(self, name):
-        plain = redis.Redis(port=self.proxy.port, socket_timeout=30)
+        plain = redis.Redis(port=self.proxy.port, ssl=False, socket_timeout=30)
         return int(plain.info("stats")[name])
 
     def test_both_ports_serve(self):
         self.assertNotEqual(self.proxy.port, self.proxy.tls_port)
-        self.assertTrue(redis.Redis(port=self.proxy.port).set("plain", "p"))
+        self.assertTrue(redis.Redis(port=self.proxy.port, ssl=False).set("plain", "p"))
         self.assertEqual(self.tls_client().get("plain"), b"p")
         info = self.tls_client().info("server")
         self.assertEqual(int(info["tls_port"]), self.proxy.tls_port)
@@ -212,6 +213,82 @@ class LibraryTlsTest(unittest.TestCase):
             self.assertIn(b"IP address mismatch", out.stderr)
             out = self.iccli("exists", "k", port=px.port, host="localhost")
             self.assertIn(b"hostname mismatch", out.stderr)
+
+
+class NodeTlsTest(unittest.TestCase):
+    """node-tls yes: nodes dial the proxy with TLS, verify it against IC_NODE_TLS_CA (given to
+    them through the environment the embedded platform passes on), and refuse otherwise."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = Pki()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pki.cleanup()
+
+    def start(self, ca, *extra, ready_timeout=20.0):
+        env = dict(os.environ)
+        env.pop("IC_NODE_TLS_CA", None)
+        if ca:
+            env["IC_NODE_TLS_CA"] = self.pki.path(ca)
+        p = self.pki.path
+        self.log = tempfile.NamedTemporaryFile(prefix="ictls-log")
+        self.addCleanup(self.log.close)
+        return Proxy("--pool-size", "6", "--d", "4", "--p", "2", "--node-memory", "256",
+                     "--node-reserved", "16", "--node-tls", "yes",
+                     "--tls-cert-file", p("server.crt"), "--tls-key-file", p("server.key"),
+                     *extra, env=env, stderr=self.log, ready_timeout=ready_timeout)
+
+    def logs(self):
+        with open(self.log.name, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def test_roundtrip_over_node_tls(self):
+        with self.start("ca.crt") as px:
+            r = redis.Redis(port=px.port, ssl=False, socket_timeout=30)
+            for size in (10, 70000, 5 << 20):
+                v = os.urandom(size)
+                self.assertTrue(r.set("n%d" % size, v))
+                self.assertEqual(r.get("n%d" % size), v, "size %d" % size)
+            # ICSET/ICGET: chunk bodies relayed between a plaintext client and TLS nodes.
+            v = os.urandom((12 << 20) + 1)
+            cli = [os.path.join(BIN, "iccli"), "--proxy", "127.0.0.1:%d" % px.port, "--d", "4",
+                   "--p", "2", "--timeout", "20000"]
+            out = subprocess.run(cli + ["set", "lib", "-"], input=v, capture_output=True,
+                                 timeout=120)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            out = subprocess.run(cli + ["get", "lib", "-"], capture_output=True, timeout=120)
+            self.assertEqual(out.stdout, v)
+            self.assertGreaterEqual(int(r.info("stats")["tls_connections"]), 6)
+            self.assertEqual(int(r.info("stats")["tls_handshake_failures"]), 0)
+
+    def test_node_without_a_ca_refuses_to_dial(self):
+        with self.start(None, "--ready-timeout", "1s", "--node-connect-timeout", "1s") as px:
+            r = redis.Redis(port=px.port, ssl=False, socket_timeout=30)
+            with self.assertRaises(redis.ResponseError):
+                r.set("k", "v")
+            wait_for(lambda: "Node.TlsNotConfigured" in self.logs(), what="the node's error")
+            self.assertIn("IC_NODE_TLS_CA", self.logs())
+
+    def test_node_with_another_ca_refuses_the_proxy(self):
+        with self.start("other-ca.crt", "--ready-timeout", "1s",
+                        "--node-connect-timeout", "1s") as px:
+            r = redis.Redis(port=px.port, ssl=False, socket_timeout=30)
+            with self.assertRaises(redis.ResponseError):
+                r.set("k", "v")
+            wait_for(lambda: "proxy_tls_failed" in self.logs(), what="the node's refusal")
+            self.assertRegex(self.logs(), r"proxy_tls_failed .*certificate verify failed")
+
+    def test_plaintext_node_event_field(self):
+        """Without node-tls the event has no "tls" field and nodes dial plaintext, even with a CA
+        in their environment."""
+        env = dict(os.environ, IC_NODE_TLS_CA=self.pki.path("ca.crt"))
+        with Proxy("--pool-size", "3", "--d", "2", "--p", "1", "--node-memory", "128",
+                   "--node-reserved", "16", env=env) as px:
+            r = redis.Redis(port=px.port, ssl=False, socket_timeout=30)
+            self.assertTrue(r.set("k", "v"))
+            self.assertEqual(int(r.info("stats")["tls_connections"]), 0)
 
 
 class TlsAuthModesTest(unittest.TestCase):

@@ -12,13 +12,96 @@ import urllib.request
 
 BIN = os.environ.get("IC_BIN", os.path.join(os.path.dirname(__file__), "../../build/bin"))
 
+# IC_TEST_TLS=1 runs a suite with TLS on: every icproxy started here serves clients over TLS only
+# (a throwaway CA and certificates, client certificates required) and its nodes over TLS too
+# (node-tls yes; they find the CA in IC_NODE_TLS_CA), every redis.Redis made in the
+# process speaks TLS, redis-cli and redis-benchmark found on PATH get --tls and the certificates,
+# and iccli_args() gives library tools theirs. Raw sockets stay plaintext (they then meet a TLS
+# port: tests that speak raw RESP are skipped with skip_if_tls).
+TLS = os.environ.get("IC_TEST_TLS") == "1"
+_pki = None
+
+
+def pki():
+    """The process's test PKI (made on first use, removed at exit)."""
+    global _pki
+    if _pki is None:
+        import atexit
+        from tlscerts import Pki
+        _pki = Pki()
+        atexit.register(_pki.cleanup)
+    return _pki
+
+
+def iccli_args():
+    """Options iccli (or any tool on the library) needs to reach a harness proxy."""
+    if not TLS:
+        return []
+    p = pki().path
+    return ["--tls", "--cacert", p("ca.crt"), "--cert", p("client.crt"), "--key", p("client.key")]
+
+
+def skip_if_tls(test):
+    """For tests that speak raw RESP over a plain socket."""
+    import unittest
+    return unittest.skipIf(TLS, "speaks plaintext RESP on a raw socket (IC_TEST_TLS=1)")(test)
+
+
+def _enable_tls_clients():
+    p = pki().path
+    try:
+        import redis
+    except ImportError:
+        redis = None
+    if redis is not None and not getattr(redis.Redis, "_ic_tls", False):
+        init = redis.Redis.__init__
+
+        def tls_init(self, *args, **kw):
+            kw.setdefault("ssl", True)
+            kw.setdefault("ssl_ca_certs", p("ca.crt"))
+            kw.setdefault("ssl_certfile", p("client.crt"))
+            kw.setdefault("ssl_keyfile", p("client.key"))
+            init(self, *args, **kw)
+
+        redis.Redis.__init__ = tls_init
+        redis.Redis._ic_tls = True
+    # Wrappers ahead on PATH, so subprocess calls to the Redis tools need no change.
+    wrap = os.path.join(pki().dir, "bin")
+    os.makedirs(wrap, exist_ok=True)
+    for tool in ("redis-cli", "redis-benchmark"):
+        real = None
+        for d in os.environ.get("PATH", "").split(os.pathsep):
+            if d != wrap and os.access(os.path.join(d, tool), os.X_OK):
+                real = os.path.join(d, tool)
+                break
+        if real:
+            with open(os.path.join(wrap, tool), "w") as f:
+                f.write('#!/bin/sh\nexec %s --tls --cacert %s --cert %s --key %s "$@"\n'
+                        % (real, p("ca.crt"), p("client.crt"), p("client.key")))
+            os.chmod(os.path.join(wrap, tool), 0o755)
+    os.environ["PATH"] = wrap + os.pathsep + os.environ.get("PATH", "")
+    # Nodes started under the embedded platform inherit the proxy's environment.
+    os.environ.setdefault("IC_NODE_TLS_CA", p("ca.crt"))
+
+
+if TLS:
+    _enable_tls_clients()
+
 
 class Proxy:
-    def __init__(self, *args, ready_timeout=20.0):
+    def __init__(self, *args, ready_timeout=20.0, env=None, stderr=None):
+        """env: the environment (default this process's; the embedded platform and its nodes
+        inherit it); stderr: a file for the logs of icproxy and everything it starts."""
+        # A test that configures TLS itself keeps its own certificates.
+        tls = []
+        if TLS and "--tls-port" not in args:
+            tls = pki().proxy_args("yes")
+            if "--node-tls" not in args:
+                tls += ["--node-tls", "yes"]
         self.proc = subprocess.Popen(
             [os.path.join(BIN, "icproxy"), "--client-port", "0", "--node-port", "0", "--relay-port", "0",
-             *args],
-            stdout=subprocess.PIPE, stderr=None)
+             *args, *tls],
+            stdout=subprocess.PIPE, stderr=stderr, env=env)
         self.port = None
         self.tls_port = None
         self.node_port = None
