@@ -17,6 +17,7 @@
 /* Small pieces of a gathered write are copied into one record of at most this size: a record
  * per tiny reply would cost a header, a tag and a syscall each. */
 #define TLS_GATHER 16384
+#define TLS_READ_AHEAD (128 * 1024)
 
 struct tls_ctx {
     SSL_CTX *ssl_ctx;
@@ -25,6 +26,7 @@ struct tls_ctx {
 struct tls {
     SSL *ssl;
     size_t retry_len; /* bytes offered to a write that must be retried, 0 when none */
+    int drained;      /* the last read wanted the socket: what is read ahead is a partial record */
     char err[256];
 };
 
@@ -71,8 +73,11 @@ static SSL_CTX *ctx_common(const SSL_METHOD *method, char *err, size_t errlen)
     opts |= SSL_OP_ENABLE_KTLS;
 #endif
     SSL_CTX_set_options(c, opts);
-    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                            SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* Read ahead: one read(2) takes several records (without it, two per record: header, then
+     * body). What it buffers counts as pending input (tls_pending). */
+    SSL_CTX_set_read_ahead(c, 1);
+    SSL_CTX_set_default_read_buffer_len(c, TLS_READ_AHEAD);
     return c;
 }
 
@@ -287,8 +292,13 @@ ssize_t tls_read(tls_t *t, void *p, size_t n)
     ERR_clear_error();
     errno = 0;
     int rc = SSL_read(t->ssl, p, (int)n);
-    if (rc > 0) return rc;
-    return result(t, rc, "read");
+    if (rc > 0) {
+        t->drained = 0;
+        return rc;
+    }
+    ssize_t r = result(t, rc, "read");
+    if (r == TLS_WANT_READ) t->drained = 1;
+    return r;
 }
 
 ssize_t tls_writev(tls_t *t, const struct iovec *iov, int cnt)
@@ -331,8 +341,13 @@ ssize_t tls_writev(tls_t *t, const struct iovec *iov, int cnt)
 
 size_t tls_pending(tls_t *t)
 {
+    /* Decrypted bytes of the current record, or else records read ahead and not yet
+     * decrypted (their size is unknown here: one record's worth is announced). Once a read
+     * has asked for the socket, what is left ahead is an incomplete record, which the socket
+     * will announce when the rest arrives: not pending, or callers would spin on it. */
     int n = SSL_pending(t->ssl);
-    return n > 0 ? (size_t)n : 0;
+    if (n > 0) return (size_t)n;
+    return !t->drained && SSL_has_pending(t->ssl) ? 16384 : 0;
 }
 
 void tls_shutdown(tls_t *t)

@@ -54,7 +54,8 @@ ssize_t tls_read(tls_t *t, void *p, size_t n);
  * offered), TLS_WANT_*, TLS_ERR or -errno. After a TLS_WANT_*, call again with the same bytes
  * at the front (more may follow). */
 ssize_t tls_writev(tls_t *t, const struct iovec *iov, int cnt);
-/* Decrypted bytes held inside the TLS layer, where no readiness event announces them. */
+/* Input held inside the TLS layer, where no readiness event announces it: decrypted bytes,
+ * or an estimate when records were read ahead (a read then returns them). 0 when none. */
 size_t tls_pending(tls_t *t);
 /* Sends close_notify (best effort, never blocks on a non-blocking socket). */
 void tls_shutdown(tls_t *t);
