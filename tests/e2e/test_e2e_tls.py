@@ -238,7 +238,8 @@ class NodeTlsTest(unittest.TestCase):
         return Proxy("--pool-size", "6", "--d", "4", "--p", "2", "--node-memory", "256",
                      "--node-reserved", "16", "--node-tls", "yes",
                      "--tls-cert-file", p("server.crt"), "--tls-key-file", p("server.key"),
-                     *extra, env=env, stderr=self.log, ready_timeout=ready_timeout)
+                     *extra, env=env, stderr=self.log, ready_timeout=ready_timeout,
+                     harness_tls=False)
 
     def logs(self):
         with open(self.log.name, "rb") as f:
@@ -285,7 +286,7 @@ class NodeTlsTest(unittest.TestCase):
         in their environment."""
         env = dict(os.environ, IC_NODE_TLS_CA=self.pki.path("ca.crt"))
         with Proxy("--pool-size", "3", "--d", "2", "--p", "1", "--node-memory", "128",
-                   "--node-reserved", "16", env=env) as px:
+                   "--node-reserved", "16", env=env, harness_tls=False) as px:
             r = redis.Redis(port=px.port, ssl=False, socket_timeout=30)
             self.assertTrue(r.set("k", "v"))
             self.assertEqual(int(r.info("stats")["tls_connections"]), 0)

@@ -89,12 +89,14 @@ if TLS:
 
 
 class Proxy:
-    def __init__(self, *args, ready_timeout=20.0, env=None, stderr=None):
+    def __init__(self, *args, ready_timeout=20.0, env=None, stderr=None, harness_tls=True):
         """env: the environment (default this process's; the embedded platform and its nodes
-        inherit it); stderr: a file for the logs of icproxy and everything it starts."""
+        inherit it); stderr: a file for the logs of icproxy and everything it starts;
+        harness_tls=False: never add IC_TEST_TLS's options (a test that sets up TLS itself, or
+        whose client speaks only plaintext)."""
         # A test that configures TLS itself keeps its own certificates.
         tls = []
-        if TLS and "--tls-port" not in args:
+        if TLS and harness_tls and "--tls-port" not in args:
             tls = pki().proxy_args("yes")
             if "--node-tls" not in args:
                 tls += ["--node-tls", "yes"]

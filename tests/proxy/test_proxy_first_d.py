@@ -13,7 +13,7 @@ import redis
 
 sys.path.insert(0, os.path.dirname(__file__))
 from fake_platform import FakePlatform  # noqa: E402
-from proxytest import BIN, Proxy  # noqa: E402
+from proxytest import BIN, Proxy, iccli_args  # noqa: E402
 
 DELAY = 3.0  # seconds a straggler holds its reply
 D, P = 4, 2
@@ -38,7 +38,7 @@ class FirstDTest(unittest.TestCase):
         self.platform.stop()
 
     def iccli(self, first_d, *args, stdin=None, chunk_deadline=30000):
-        cmd = [os.path.join(BIN, "iccli"), "--proxy", self.addr, "--d", str(D), "--p", str(P),
+        cmd = [os.path.join(BIN, "iccli"), *iccli_args(), "--proxy", self.addr, "--d", str(D), "--p", str(P),
                "--timeout", "30000", "--chunk-deadline", str(chunk_deadline),
                "--first-d", str(first_d)]
         return subprocess.run(cmd + list(args), input=stdin, capture_output=True, timeout=60)
