@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build run test test-asan fuzz bench availability bench-backup eval-crossover \
-        bench-icbench eval-latency clean
+        bench-icbench eval-latency bench-tls clean
 
 all: build
 
@@ -43,6 +43,12 @@ fuzz: deps
 
 bench: build
 	@bench/run-all.sh $(BUILD)
+
+# What TLS costs (docs/BENCHMARKS.md): library 10 MiB GET/SET and redis-benchmark over TLS against
+# plaintext, redis-server both ways as the baseline; then the same with nodes over TLS (~2 min).
+bench-tls: build
+	@/usr/bin/python3 bench/bench_tls.py --bin $(BUILD)/bin $(ARGS)
+	@/usr/bin/python3 bench/bench_tls.py --bin $(BUILD)/bin --node-tls $(ARGS)
 
 # Lifecycle experiments (docs/EVALUATION.md): availability under random reclaims without backup,
 # with backup, with backup + repair (about 4 minutes); backup speed against a raw copy (~2 min).

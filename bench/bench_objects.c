@@ -34,6 +34,8 @@ typedef struct {
     const char *memcached_addr;
     int d, p;
     const char *only; /* comma-separated series names to run; NULL runs all */
+    /* the library over TLS (series library_tls) against the proxy's tls-port */
+    const char *ic_tls_addr, *tls_ca, *tls_cert, *tls_key;
 } bench_options_t;
 
 /* Whether the series `name` is selected by --only. */
@@ -380,20 +382,24 @@ static void usage(void) {
             "usage: bench_objects [--size BYTES] [--runs N] [--warmup N] [--series-seconds S]\n"
             "                     [--ic HOST:PORT] [--redis HOST:PORT] [--memcached HOST:PORT]\n"
             "                     [--d N] [--p N] [--only SERIES,...]\n"
+            "                     [--ic-tls HOST:PORT --tls-ca F [--tls-cert F --tls-key F]]\n"
             "Times GET and SET of one object (default 10 MiB, 30 runs): through libinfinicache\n"
             "and the Redis protocol to icproxy (--ic), redis-server (--redis), memcached\n"
             "(--memcached), raw loopback TCP and memcpy. Prints one key=value line per figure.\n"
-            "Series: memcpy raw_tcp redis memcached library proxy_resp.\n");
+            "Series: memcpy raw_tcp redis memcached library proxy_resp library_tls.\n");
 }
 
 int main(int argc, char **argv) {
-    bench_options_t opt = {10u << 20, 30, 2, 60.0, NULL, NULL, NULL, 10, 2, NULL};
+    bench_options_t opt = {10u << 20, 30, 2, 60.0, NULL, NULL, NULL, 10, 2, NULL,
+                           NULL, NULL, NULL, NULL};
     static const struct option longopts[] = {
         {"size", required_argument, 0, 's'},  {"runs", required_argument, 0, 'n'},
         {"warmup", required_argument, 0, 'w'}, {"series-seconds", required_argument, 0, 't'},
         {"ic", required_argument, 0, 'i'},    {"redis", required_argument, 0, 'r'},
         {"memcached", required_argument, 0, 'm'}, {"d", required_argument, 0, 'd'},
         {"p", required_argument, 0, 'p'},     {"only", required_argument, 0, 'o'},
+        {"ic-tls", required_argument, 0, 'I'}, {"tls-ca", required_argument, 0, 'A'},
+        {"tls-cert", required_argument, 0, 'C'}, {"tls-key", required_argument, 0, 'K'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     /* Keep the client's freed memory for its next request. hiredis builds every SET in fresh
@@ -416,6 +422,10 @@ int main(int argc, char **argv) {
         case 'd': opt.d = atoi(optarg); break;
         case 'p': opt.p = atoi(optarg); break;
         case 'o': opt.only = optarg; break;
+        case 'I': opt.ic_tls_addr = optarg; break;
+        case 'A': opt.tls_ca = optarg; break;
+        case 'C': opt.tls_cert = optarg; break;
+        case 'K': opt.tls_key = optarg; break;
         default: usage(); return ch == 'h' ? 0 : 2;
         }
     }
@@ -434,9 +444,9 @@ int main(int argc, char **argv) {
     memset(readback, 1, opt.size); /* fault the pages in before timing */
     int failures = 0;
 
-    series_result_t res[2][6];
+    series_result_t res[2][7];
     memset(res, 0, sizeof res);
-    enum { T_MEMCPY, T_RAW, T_REDIS, T_MEMCACHED, T_LIBRARY, T_PROXY_RESP };
+    enum { T_MEMCPY, T_RAW, T_REDIS, T_MEMCACHED, T_LIBRARY, T_PROXY_RESP, T_LIBRARY_TLS };
 
     /* memcpy and raw loopback TCP: the ceilings. */
     if (selected(&opt, "raw_tcp") || selected(&opt, "memcpy")) {
@@ -522,6 +532,43 @@ int main(int argc, char **argv) {
             redisFree(hc.rc);
         }
         if (selected(&opt, "proxy_resp") && (!res[OP_SET][T_PROXY_RESP].n || !res[OP_GET][T_PROXY_RESP].n)) failures++;
+    }
+
+    if (opt.ic_tls_addr) {
+        ic_options_t io;
+        ic_options_init(&io);
+        const char *proxies[1] = {opt.ic_tls_addr};
+        io.proxies = proxies;
+        io.nproxies = 1;
+        io.d = opt.d;
+        io.p = opt.p;
+        io.op_timeout_ms = 30000;
+        io.tls = 1;
+        io.tls_ca_file = opt.tls_ca;
+        io.tls_cert_file = opt.tls_cert;
+        io.tls_key_file = opt.tls_key;
+        int err = 0;
+        library_ctx_t lc = {ic_client_new(&io, &err), "bench:library-tls", value, readback,
+                            opt.size, 0};
+        if (lc.client) {
+            res[OP_SET][T_LIBRARY_TLS] = run_series(&opt, "library_tls", OP_SET, library_op, &lc);
+            res[OP_GET][T_LIBRARY_TLS] = run_series(&opt, "library_tls", OP_GET, library_op, &lc);
+            ic_del(lc.client, lc.key, strlen(lc.key));
+            ic_client_free(lc.client);
+        } else {
+            fprintf(stderr, "ic_client_new: %s\n", ic_strerror(err));
+        }
+        if (selected(&opt, "library_tls") &&
+            (!res[OP_SET][T_LIBRARY_TLS].n || !res[OP_GET][T_LIBRARY_TLS].n))
+            failures++;
+    }
+
+    /* TLS against plaintext, same library, same proxy (> 1 would mean TLS is faster). */
+    for (int op = OP_GET; op <= OP_SET; op++) {
+        char a[64], b[64];
+        snprintf(a, sizeof a, "%s_library_tls", op_names[op]);
+        snprintf(b, sizeof b, "%s_library", op_names[op]);
+        print_ratio(a, &res[op][T_LIBRARY_TLS], b, &res[op][T_LIBRARY]);
     }
 
     /* Ratios against redis-server with the same hiredis client and object (> 1: faster). */

@@ -55,6 +55,14 @@ typedef struct {
     /* Authentication: every connection the client opens sends AUTH before anything else. */
     const char *user;     /* ACL user name; NULL: the default user (AUTH password) */
     const char *password; /* NULL: send no AUTH. Copied; the copy is wiped when the client is freed */
+    /* TLS to the proxies (their tls-port). The proxy's certificate is always verified against
+     * tls_ca_file and must name the host (DNS name or IP address) given in `proxies`; a client
+     * certificate and key (PEM files) are presented when set. Files are read at the first
+     * connection; an unreadable one fails it with IC_ECONNECT and a message. Default 0/NULL. */
+    int tls;
+    const char *tls_ca_file;
+    const char *tls_cert_file;
+    const char *tls_key_file;
 } ic_options_t;
 
 /* Fills *opt with the defaults above. */

@@ -8,6 +8,7 @@
 
 #include "ev.h"
 #include "icc.h"
+#include "tls.h"
 #include "net.h"
 
 #define ICC_DEFAULT_PROXY "127.0.0.1:6378"
@@ -81,6 +82,10 @@ void ic_client_free(ic_client_t *c)
     icc_ring_free(&c->ring);
     wipe_free((char *)c->opt.user);
     wipe_free((char *)c->opt.password);
+    tls_ctx_free(c->tls_ctx);
+    free(c->tls_ca_file);
+    free(c->tls_cert_file);
+    free(c->tls_key_file);
     free(c);
 }
 
@@ -106,6 +111,14 @@ ic_client_t *ic_client_new(const ic_options_t *opt, int *err)
     c->opt.user = opt->user ? strdup(opt->user) : NULL;
     c->opt.password = opt->password ? strdup(opt->password) : NULL;
     if ((opt->user && !c->opt.user) || (opt->password && !c->opt.password)) goto fail;
+    c->opt.tls_ca_file = c->opt.tls_cert_file = c->opt.tls_key_file = NULL;
+    if (opt->tls) {
+        c->opt.tls = 1;
+        if ((opt->tls_ca_file && !(c->tls_ca_file = strdup(opt->tls_ca_file))) ||
+            (opt->tls_cert_file && !(c->tls_cert_file = strdup(opt->tls_cert_file))) ||
+            (opt->tls_key_file && !(c->tls_key_file = strdup(opt->tls_key_file))))
+            goto fail;
+    }
     size_t n = opt->nproxies ? opt->nproxies : 1;
     c->conns = calloc(n, sizeof *c->conns);
     if (!c->conns) goto fail;

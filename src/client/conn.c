@@ -1,6 +1,8 @@
-/* conn.c -- one blocking-with-deadline TCP connection per proxy: connect, send, receive. */
+/* conn.c -- one blocking-with-deadline TCP (or TLS) connection per proxy: connect, send,
+ * receive. Bodies go to and from the caller's buffers with no staging copy, through TLS too. */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include "ev.h"
 #include "icc.h"
 #include "net.h"
+#include "tls.h"
 
 #define ICC_READ_CHUNK (64 * 1024)
 
@@ -30,6 +33,35 @@ int icc_server_error(ic_client_t *c, const char *str, size_t len)
     return IC_ESERVER;
 }
 
+static int wait_fd(ic_client_t *c, icc_conn_t *k, short events, uint64_t deadline);
+
+/* The TLS handshake on a fresh connection, within the connect timeout. */
+static int tls_start(ic_client_t *c, icc_conn_t *k)
+{
+    if (!c->tls_ctx) {
+        char why[400];
+        c->tls_ctx = tls_client_ctx_new(c->tls_ca_file, c->tls_cert_file, c->tls_key_file, why,
+                                        sizeof why);
+        if (!c->tls_ctx) return icc_fail(c, IC_ECONNECT, "TLS: %s", why);
+    }
+    k->tls = tls_new_client(c->tls_ctx, k->fd, k->host);
+    if (!k->tls) return icc_fail(c, IC_ENOMEM, "out of memory");
+    uint64_t deadline = ev_now_ms() + (uint64_t)c->opt.connect_timeout_ms;
+    for (;;) {
+        int rc = tls_handshake(k->tls);
+        if (rc == 0) return 0;
+        if (rc != TLS_WANT_READ && rc != TLS_WANT_WRITE)
+            return icc_fail(c, IC_ECONNECT, "%s: TLS %s", k->addr, tls_last_error(k->tls));
+        uint64_t now = ev_now_ms();
+        if (now >= deadline)
+            return icc_fail(c, IC_ECONNECT, "%s: TLS handshake timed out after %d ms", k->addr,
+                            c->opt.connect_timeout_ms);
+        struct pollfd pfd = {.fd = k->fd, .events = rc == TLS_WANT_READ ? POLLIN : POLLOUT};
+        if (poll(&pfd, 1, (int)(deadline - now)) < 0 && errno != EINTR)
+            return icc_fail(c, IC_ECONNECT, "%s: poll: %s", k->addr, strerror(errno));
+    }
+}
+
 int icc_conn_open(ic_client_t *c, icc_conn_t *k)
 {
     if (k->fd >= 0) return 0;
@@ -38,6 +70,13 @@ int icc_conn_open(ic_client_t *c, icc_conn_t *k)
     net_set_nonblock(fd, 1);
     k->fd = fd;
     buf_clear(&k->rx);
+    if (c->opt.tls) {
+        int rc = tls_start(c, k);
+        if (rc < 0) {
+            icc_conn_close(k);
+            return rc;
+        }
+    }
     int rc = icc_conn_auth(c, k);
     if (rc < 0) icc_conn_close(k);
     return rc;
@@ -45,6 +84,8 @@ int icc_conn_open(ic_client_t *c, icc_conn_t *k)
 
 void icc_conn_close(icc_conn_t *k)
 {
+    tls_free(k->tls);
+    k->tls = NULL;
     if (k->fd >= 0) close(k->fd);
     k->fd = -1;
     buf_clear(&k->rx);
@@ -77,12 +118,58 @@ static int wait_fd(ic_client_t *c, icc_conn_t *k, short events, uint64_t deadlin
     }
 }
 
+/* SSL_write writes with write(2), which raises SIGPIPE on a closed peer; a library must not
+ * change the process's signal handling, so SIGPIPE is blocked in this thread around the write
+ * and one it raised is taken back before unblocking. */
+static ssize_t tls_send(icc_conn_t *k, const struct iovec *iov, int iovcnt)
+{
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE);
+    ssize_t n = tls_writev(k->tls, iov, iovcnt);
+    if (n == -EPIPE && !was_pending) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return n;
+}
+
 int icc_conn_send(ic_client_t *c, icc_conn_t *k, struct iovec *iov, int iovcnt, uint64_t deadline)
 {
     while (iovcnt > 0) {
         if (iov->iov_len == 0) {
             iov++;
             iovcnt--;
+            continue;
+        }
+        if (k->tls) {
+            /* The caller's buffers go to SSL_write as they are (large bodies are not copied). */
+            ssize_t n = tls_send(k, iov, iovcnt > 1024 ? 1024 : iovcnt);
+            if (n == TLS_WANT_READ || n == TLS_WANT_WRITE) {
+                int rc = wait_fd(c, k, n == TLS_WANT_READ ? POLLIN : POLLOUT, deadline);
+                if (rc < 0) return rc;
+                continue;
+            }
+            if (n <= 0)
+                return icc_fail(c, IC_EIO, "%s: send: %s", k->addr,
+                                n == TLS_ERR ? tls_last_error(k->tls) : strerror((int)-n));
+            size_t left = (size_t)n;
+            while (left > 0 && iovcnt > 0) {
+                if (left >= iov->iov_len) {
+                    left -= iov->iov_len;
+                    iov++;
+                    iovcnt--;
+                } else {
+                    iov->iov_base = (char *)iov->iov_base + left;
+                    iov->iov_len -= left;
+                    left = 0;
+                }
+            }
             continue;
         }
         /* sendmsg, not writev: MSG_NOSIGNAL keeps a closed peer from raising SIGPIPE. */
@@ -116,6 +203,19 @@ int icc_conn_send(ic_client_t *c, icc_conn_t *k, struct iovec *iov, int iovcnt, 
 /* One recv into dst, waiting as needed. Returns bytes (> 0) or an error. */
 static ssize_t recv_some(ic_client_t *c, icc_conn_t *k, void *dst, size_t n, uint64_t deadline)
 {
+    while (k->tls) {
+        ssize_t r = tls_read(k->tls, dst, n);
+        if (r > 0) {
+            k->rx_total += (uint64_t)r;
+            return r;
+        }
+        if (r == 0) return icc_fail(c, IC_EIO, "%s: connection closed by the proxy", k->addr);
+        if (r != TLS_WANT_READ && r != TLS_WANT_WRITE)
+            return icc_fail(c, IC_EIO, "%s: recv: %s", k->addr,
+                            r == TLS_ERR ? tls_last_error(k->tls) : strerror((int)-r));
+        int rc = wait_fd(c, k, r == TLS_WANT_READ ? POLLIN : POLLOUT, deadline);
+        if (rc < 0) return rc;
+    }
     for (;;) {
         ssize_t r = recv(k->fd, dst, n, 0);
         if (r > 0) {

@@ -83,6 +83,7 @@ typedef struct {
     char host[256];
     int port;
     int fd; /* -1 when closed */
+    struct tls *tls; /* TLS state when the client speaks TLS, NULL otherwise */
     buf_t rx;
     uint64_t rx_total; /* bytes ever received: tells "nothing came back" apart for retries */
 } icc_conn_t;
@@ -92,6 +93,8 @@ struct ic_client {
     size_t nproxies;
     icc_conn_t *conns;
     icc_ring_t ring;
+    struct tls_ctx *tls_ctx; /* made at the first TLS connection from the copies below */
+    char *tls_ca_file, *tls_cert_file, *tls_key_file;
     char err[512];
 };
 

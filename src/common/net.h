@@ -25,6 +25,8 @@ int net_set_bufsizes(int fd, int bytes);
 /* 1 if every address host resolves to is a loopback address (127.0.0.0/8, ::1), 0 otherwise
  * (a wildcard such as 0.0.0.0 is not loopback: it accepts from any interface). */
 int net_host_is_loopback(const char *host);
+/* "host:port" of the socket's peer, for logs ("?" when unknown). Returns out. */
+const char *net_peer_name(int fd, char *out, size_t cap);
 
 /* Blocking I/O that moves everything (retrying EINTR and short transfers): for clients, tools
  * and benchmarks, never the event loops. 0, or -1 on an error or end of file. net_writev_all

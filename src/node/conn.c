@@ -19,6 +19,7 @@
 #include "net.h"
 #include "resp.h"
 #include "sync.h"
+#include "tls.h"
 
 #define CONN_READ_MAX (64 * 1024)      /* bytes per read into the input buffer */
 #define CONN_OUT_OWNED_MAX (1u << 20)  /* stop reading requests above this much queued reply */
@@ -52,6 +53,8 @@ static void request_reset(node_conn_t *c)
 
 void node_conn_close(node_conn_t *c)
 {
+    tls_free(c->tls);
+    c->tls = NULL;
     if (c->fd >= 0) close(c->fd);
     c->fd = -1;
     c->failed = 0;
@@ -68,9 +71,36 @@ void node_conn_free(node_conn_t *c)
     node_req_free(&c->req);
 }
 
+/* The client side of a TLS handshake on a fresh socket, within timeout_ms. 0 or -EPROTO. */
+static int tls_dial(node_conn_t *c, int timeout_ms)
+{
+    c->tls = tls_new_client(c->tls_ctx, c->fd, c->host);
+    if (!c->tls) return -ENOMEM;
+    uint64_t end = ev_now_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        int rc = tls_handshake(c->tls);
+        if (rc == 0) return 0;
+        uint64_t now = ev_now_ms();
+        if (rc != TLS_WANT_READ && rc != TLS_WANT_WRITE) {
+            log_warn("event=%s_tls_failed addr=%s:%d err=\"%s\"", c->role, c->host, c->port,
+                     tls_last_error(c->tls));
+            return -EPROTO;
+        }
+        if (now >= end) {
+            log_warn("event=%s_tls_failed addr=%s:%d err=\"handshake timed out\"", c->role,
+                     c->host, c->port);
+            return -EPROTO;
+        }
+        struct pollfd p = {c->fd, rc == TLS_WANT_READ ? POLLIN : POLLOUT, 0};
+        if (poll(&p, 1, (int)(end - now)) < 0 && errno != EINTR) return -errno;
+    }
+}
+
 int node_conn_ensure(node_conn_t *c, const char *host, int port, int timeout_ms)
 {
-    if (c->fd >= 0 && c->port == port && strcmp(c->host, host) == 0) return 0;
+    if (c->fd >= 0 && c->port == port && strcmp(c->host, host) == 0 &&
+        (c->tls != NULL) == (c->tls_ctx != NULL))
+        return 0;
     if (c->fd >= 0) {
         log_info("event=%s_moved old=%s:%d new=%s:%d", c->role, c->host, c->port, host, port);
         node_conn_close(c);
@@ -85,7 +115,47 @@ int node_conn_ensure(node_conn_t *c, const char *host, int port, int timeout_ms)
     c->fd = fd;
     snprintf(c->host, sizeof c->host, "%s", host);
     c->port = port;
+    if (c->tls_ctx) {
+        rc = tls_dial(c, timeout_ms);
+        if (rc < 0) {
+            node_conn_close(c);
+            return rc;
+        }
+    }
     return 0;
+}
+
+static ssize_t tls_writer(void *arg, const struct iovec *iov, int cnt)
+{
+    ssize_t w = tls_writev(arg, iov, cnt);
+    if (w == TLS_WANT_READ || w == TLS_WANT_WRITE) return -EAGAIN;
+    if (w == TLS_ERR) return -EPROTO;
+    return w;
+}
+
+/* Reads from the socket, or through TLS: >0, 0 at the end, -EAGAIN, -errno. */
+static ssize_t conn_recv(node_conn_t *c, void *p, size_t n)
+{
+    if (c->tls) {
+        ssize_t r = tls_read(c->tls, p, n);
+        if (r == TLS_WANT_READ || r == TLS_WANT_WRITE) return -EAGAIN;
+        if (r == TLS_ERR) {
+            log_warn("event=%s_tls_error err=\"%s\"", c->role, tls_last_error(c->tls));
+            return -EPROTO;
+        }
+        return r;
+    }
+    for (;;) {
+        ssize_t r = read(c->fd, p, n);
+        if (r >= 0) return r;
+        if (errno != EINTR) return -errno;
+    }
+}
+
+/* Input decrypted and held in the TLS layer: poll() would not announce it. */
+static int input_held(const node_conn_t *c)
+{
+    return c->fd >= 0 && c->tls && tls_pending(c->tls) > 0;
 }
 
 int node_conn_await_challenge(node_conn_t *c, int timeout_ms)
@@ -111,15 +181,19 @@ int node_conn_await_challenge(node_conn_t *c, int timeout_ms)
             rc = -ETIMEDOUT;
             break;
         }
-        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, (int)(until - now));
-        if (pr < 0 && errno == EINTR) continue;
-        if (pr < 0) {
-            rc = -errno;
-            break;
+        if (!input_held(c)) {
+            struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+            int pr = poll(&pfd, 1, (int)(until - now));
+            if (pr < 0 && errno == EINTR) continue;
+            if (pr < 0) {
+                rc = -errno;
+                break;
+            }
+            if (pr == 0) continue;
         }
-        if (pr == 0) continue;
-        ssize_t n = buf_read_fd(&c->in, c->fd, 256);
+        char in[256];
+        ssize_t n = conn_recv(c, in, sizeof in);
+        if (n > 0 && buf_append(&c->in, in, (size_t)n) < 0) n = -ENOMEM;
         if (n == 0) {
             rc = -ECONNRESET;
             break;
@@ -517,12 +591,14 @@ int node_conn_wait_ms(const node_conn_t *c, uint64_t now)
 /* Writes what the socket and the throttle take. Returns bytes written or -errno. */
 static ssize_t write_throttled(node_conn_t *c)
 {
-    if (!c->throttle) return outq_write(&c->out, c->fd);
+    if (!c->throttle && !c->tls) return outq_write(&c->out, c->fd);
     uint64_t now = ev_now_ms();
-    size_t allow = throttle_bucket_allow(&c->throttle->bucket, now);
+    size_t allow = c->throttle ? throttle_bucket_allow(&c->throttle->bucket, now) : SIZE_MAX;
     if (allow == 0) return 0;
-    ssize_t w = outq_write_upto(&c->out, c->fd, now, allow);
-    if (w > 0) throttle_bucket_consume(&c->throttle->bucket, (size_t)w);
+    if (!c->throttle) now = UINT64_MAX; /* holds are the throttle's: none without it */
+    ssize_t w = c->tls ? outq_write_with(&c->out, tls_writer, c->tls, now, allow)
+                       : outq_write_upto(&c->out, c->fd, now, allow);
+    if (w > 0 && c->throttle) throttle_bucket_consume(&c->throttle->bucket, (size_t)w);
     return w;
 }
 
@@ -562,12 +638,13 @@ static int read_step(node_conn_t *c)
 {
     ssize_t n;
     if (c->body_active && c->pending && buf_len(&c->in) == 0) {
-        do n = read(c->fd, c->pending->body + c->body_got, c->body_len - c->body_got);
-        while (n < 0 && errno == EINTR);
-        if (n < 0) n = -errno;
+        n = conn_recv(c, c->pending->body + c->body_got, c->body_len - c->body_got);
         if (n > 0) c->body_got += (size_t)n;
+    } else if (buf_reserve(&c->in, CONN_READ_MAX) < 0) {
+        n = -ENOMEM;
     } else {
-        n = buf_read_fd(&c->in, c->fd, CONN_READ_MAX);
+        n = conn_recv(c, c->in.data + c->in.end, CONN_READ_MAX);
+        if (n > 0) c->in.end += (size_t)n;
     }
     if (n == -EAGAIN || n == -EWOULDBLOCK) return 0;
     if (n == 0) {
@@ -682,7 +759,8 @@ void node_conn_serve(node_conn_t *c)
                 si = np++;
             }
         }
-        int n = poll(p, (nfds_t)np, wait);
+        int held = ci >= 0 && (p[ci].events & POLLIN) && input_held(c);
+        int n = poll(p, (nfds_t)np, held ? 0 : wait);
         if (n < 0) {
             if (errno == EINTR) continue;
             log_error("event=poll_failed err=%s", strerror(errno));
@@ -692,6 +770,7 @@ void node_conn_serve(node_conn_t *c)
             }
             return;
         }
+        if (held) p[ci].revents |= POLLIN;
         if (ci >= 0 && p[ci].revents) node_conn_handle(c, p[ci].revents);
         if (syncing) sync_step(s, si >= 0 ? p[si].revents : 0, ev_now_ms());
     }
@@ -710,11 +789,16 @@ node_peer_end_t node_conn_serve_peer(node_conn_t *c, uint64_t stop_at, uint64_t 
         uint64_t until = stop_at && stop_at < quiet_end ? stop_at : quiet_end;
         uint64_t wait = until - now;
         struct pollfd p = {c->fd, node_conn_poll_events(c), 0};
-        int n = poll(&p, 1, wait > 60000 ? 60000 : (int)wait);
+        int held = (p.events & POLLIN) && input_held(c);
+        int n = poll(&p, 1, held ? 0 : wait > 60000 ? 60000 : (int)wait);
         if (n < 0) {
             if (errno == EINTR) continue;
             log_error("event=poll_failed err=%s", strerror(errno));
             return NODE_PEER_CLOSED;
+        }
+        if (held) {
+            p.revents |= POLLIN;
+            n = 1;
         }
         if (n > 0) handle(c, p.revents, 1);
     }

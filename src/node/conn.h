@@ -21,8 +21,15 @@ struct sync;
 /* Largest INVENTORY answer; a store whose list would be longer answers an error. */
 #define NODE_INVENTORY_MAX ((size_t)512 << 20)
 
+struct tls_ctx;
+struct tls;
+
 typedef struct {
     int fd; /* -1 while not connected */
+    /* TLS: set tls_ctx before node_conn_ensure to dial with TLS (the peer's certificate must
+     * name the host dialled); tls is the connection's state while connected. */
+    struct tls_ctx *tls_ctx;
+    struct tls *tls;
     char host[256];
     int port;
     const char *role;       /* "proxy" or "relay", for log lines */
@@ -60,8 +67,9 @@ void node_conn_init(node_conn_t *c, store_t *store, policy_t *policy, uint64_t *
 void node_conn_close(node_conn_t *c);
 void node_conn_free(node_conn_t *c);
 
-/* Connects to host:port unless already connected there (an open connection elsewhere is
- * closed first). 0 or -errno. */
+/* Connects to host:port unless already connected there (an open connection elsewhere, or one
+ * whose TLS does not match c->tls_ctx, is closed first), with a TLS handshake when c->tls_ctx
+ * is set. 0, -EPROTO when the handshake failed (logged with the reason), or -errno. */
 int node_conn_ensure(node_conn_t *c, const char *host, int port, int timeout_ms);
 
 /* Reads the CHALLENGE the proxy or relay sends first on a new connection into c->challenge,

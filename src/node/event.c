@@ -106,6 +106,14 @@ int node_event_parse(const char *json, size_t len, node_event_t *out, char *err,
         }
         memcpy(out->nonce, nonce->valuestring, n + 1);
     }
+    const cJSON *tls = cJSON_GetObjectItemCaseSensitive(root, "tls");
+    if (tls) {
+        if (!cJSON_IsBool(tls)) {
+            snprintf(err, errlen, "field \"tls\" must be true or false");
+            goto out;
+        }
+        out->proxy_tls = cJSON_IsTrue(tls);
+    }
 
     if (is_peer) {
         const cJSON *relay = cJSON_GetObjectItemCaseSensitive(root, "relay");

@@ -22,6 +22,7 @@ typedef struct {
     int64_t node_id;
     char proxy_host[NODE_EVENT_MAX_HOST]; /* empty for warmup without "proxy" */
     int proxy_port;
+    int proxy_tls; /* "tls": true: dial the proxy with TLS and verify its certificate */
     char relay_host[NODE_EVENT_MAX_HOST]; /* backup-peer */
     int relay_port;
     char token[NODE_EVENT_MAX_TOKEN + 1]; /* backup-peer */
@@ -32,8 +33,8 @@ typedef struct {
 /* Parses a JSON payload of len bytes. Returns 0, or -EINVAL with a one-line reason in err.
  * "activate" and "backup" need node_id (0..2^31-1) and proxy ("host:port"); "backup-peer" needs
  * node_id, relay ("host:port") and token (1..128 printable characters, no space, quote or
- * backslash); "warmup" needs none (a node_id or proxy, if given, must still be valid). Unknown
- * fields are ignored so the proxy can add some. */
+ * backslash); "warmup" needs none (a node_id or proxy, if given, must still be valid). "tls",
+ * if present, must be a boolean. Unknown fields are ignored so the proxy can add some. */
 int node_event_parse(const char *json, size_t len, node_event_t *out, char *err, size_t errlen);
 
 /* Nonces of the events accepted lately, so a sealed event seen on the way cannot be played again.

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "node.h"
 #include "sync.h"
+#include "tls.h"
 
 typedef struct {
     runtime_t rt;
@@ -27,7 +28,38 @@ typedef struct {
     uint64_t invocations;
     nodeauth_secrets_t secrets; /* IC_NODE_SECRET: events, HELLO and RELAY proofs */
     node_replay_t replay;   /* nonces of accepted events */
+    tls_ctx_t *proxy_tls; /* verifies the proxy against IC_NODE_TLS_CA; made on first need */
 } node_t;
+
+/* The proxy asked for TLS: the connection uses a context that verifies the proxy's certificate
+ * against the CA bundle in IC_NODE_TLS_CA. Without one the invocation fails: a node never dials
+ * TLS unverified. 0, or -1 with the error posted to the platform. */
+static int proxy_tls_setup(node_t *n, const runtime_invocation_t *inv, const node_event_t *ev)
+{
+    node_conn_t *c = &n->conn;
+    if (!ev->proxy_tls) {
+        c->tls_ctx = NULL;
+        return 0;
+    }
+    if (!n->proxy_tls) {
+        const char *ca = getenv("IC_NODE_TLS_CA");
+        char why[400], msg[480];
+        if (!ca || !*ca) {
+            snprintf(why, sizeof why, "the proxy asks for TLS and IC_NODE_TLS_CA (a CA bundle "
+                                      "to verify it against) is not set");
+        } else {
+            n->proxy_tls = tls_client_ctx_new(ca, NULL, NULL, why, sizeof why);
+        }
+        if (!n->proxy_tls) {
+            snprintf(msg, sizeof msg, "%s", why);
+            log_warn("event=tls_not_configured error_type=Node.TlsNotConfigured err=\"%s\"", msg);
+            runtime_fail(&n->rt, inv->request_id, "Node.TlsNotConfigured", msg);
+            return -1;
+        }
+    }
+    c->tls_ctx = n->proxy_tls;
+    return 0;
+}
 
 
 static void make_instance_id(char out[17])
@@ -76,12 +108,14 @@ static void activate(node_t *n, const runtime_invocation_t *inv, const node_even
 {
     node_conn_t *c = &n->conn;
     node_conn_check_alive(c);
+    if (proxy_tls_setup(n, inv, ev) < 0) return;
     int rc = node_conn_ensure(c, ev->proxy_host, ev->proxy_port, (int)n->cfg.connect_timeout_ms);
     if (rc == 0) rc = node_conn_await_challenge(c, (int)n->cfg.connect_timeout_ms);
     if (rc < 0) {
         char msg[400];
         snprintf(msg, sizeof msg, "cannot connect to proxy %s:%d: %s", ev->proxy_host,
-                 ev->proxy_port, strerror(-rc));
+                 ev->proxy_port,
+                 rc == -EPROTO ? "TLS handshake failed (the node's log says why)" : strerror(-rc));
         log_warn("event=dial_failed proxy=%s:%d err=\"%s\"", ev->proxy_host, ev->proxy_port,
                  strerror(-rc));
         runtime_fail(&n->rt, inv->request_id, "Node.ProxyUnreachable", msg);

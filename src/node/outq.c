@@ -153,7 +153,25 @@ ssize_t outq_write(outq_t *q, int fd)
     return outq_write_upto(q, fd, UINT64_MAX, SIZE_MAX);
 }
 
+/* sendmsg, not writev: MSG_NOSIGNAL keeps a closed peer from raising SIGPIPE. */
+static ssize_t socket_writer(void *arg, const struct iovec *iov, int cnt)
+{
+    struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt};
+    for (;;) {
+        ssize_t w = sendmsg(*(int *)arg, &msg, MSG_NOSIGNAL);
+        if (w >= 0) return w;
+        if (errno == EINTR) continue;
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
+}
+
 ssize_t outq_write_upto(outq_t *q, int fd, uint64_t now_ms, size_t max_bytes)
+{
+    return outq_write_with(q, socket_writer, &fd, now_ms, max_bytes);
+}
+
+ssize_t outq_write_with(outq_t *q, outq_writer_fn *writer, void *arg, uint64_t now_ms,
+                        size_t max_bytes)
 {
     if (push_small(q) < 0) return -ENOMEM;
     size_t total = 0;
@@ -176,13 +194,9 @@ ssize_t outq_write_upto(outq_t *q, int fd, uint64_t now_ms, size_t max_bytes)
             n++;
         }
         if (n == 0) break;
-        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-        ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-            return -errno;
-        }
+        ssize_t w = writer(arg, iov, n);
+        if (w == -EAGAIN) break;
+        if (w < 0) return w;
         advance(q, (size_t)w, now_ms);
         total += (size_t)w;
     }

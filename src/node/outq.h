@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include <sys/types.h>
 
 #include "buf.h"
@@ -66,6 +67,11 @@ int outq_held(const outq_t *q, uint64_t now_ms, uint64_t *until_ms);
 ssize_t outq_write(outq_t *q, int fd);
 /* The same, writing at most max_bytes and stopping at a hold not over at now_ms. */
 ssize_t outq_write_upto(outq_t *q, int fd, uint64_t now_ms, size_t max_bytes);
+/* The same through a writer of the caller's (TLS): it returns bytes taken, -EAGAIN when it
+ * would block, or another -errno. */
+typedef ssize_t outq_writer_fn(void *arg, const struct iovec *iov, int cnt);
+ssize_t outq_write_with(outq_t *q, outq_writer_fn *writer, void *arg, uint64_t now_ms,
+                        size_t max_bytes);
 
 /* Moves everything queued into `into` (when not NULL) as if it had been written: for tests and
  * fuzz targets that have no socket. 0 or -ENOMEM. */

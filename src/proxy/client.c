@@ -171,9 +171,13 @@ static void log_protected_refusal(server_t *srv, const struct sockaddr *peer)
              srv->stats.auth_denied);
 }
 
-void client_accept(server_t *srv, int fd)
+void client_accept(server_t *srv, int fd, struct tls_ctx *tls)
 {
     if (srv->nclients >= srv->cfg.max_clients) {
+        if (tls) { /* a plaintext error would only confuse a TLS client */
+            close(fd);
+            return;
+        }
         const char msg[] = "-ERR max number of clients reached\r\n";
         ssize_t w = write(fd, msg, sizeof msg - 1);
         (void)w;
@@ -185,9 +189,12 @@ void client_accept(server_t *srv, int fd)
     if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 ||
         auth_protected_refuses((int)srv->cfg.protected_mode, &srv->auth, srv->cfg.bind,
                                (struct sockaddr *)&peer)) {
-        /* One short write into a fresh socket's empty buffer: it fits, or the peer is gone. */
-        ssize_t w = write(fd, AUTH_DENIED_REPLY, sizeof AUTH_DENIED_REPLY - 1);
-        (void)w;
+        /* One short write into a fresh socket's empty buffer: it fits, or the peer is gone. A
+         * TLS client would only see garbage before its handshake: it is just closed. */
+        if (!tls) {
+            ssize_t w = write(fd, AUTH_DENIED_REPLY, sizeof AUTH_DENIED_REPLY - 1);
+            (void)w;
+        }
         srv->stats.auth_denied++;
         log_protected_refusal(srv, (struct sockaddr *)&peer);
         close(fd);
@@ -211,6 +218,10 @@ void client_accept(server_t *srv, int fd)
     srv->clients = c;
     srv->nclients++;
     srv->stats.connections++;
+    if (tls && conn_tls_accept(conn, tls) < 0) {
+        client_conn_failed(conn, "out of memory");
+        return;
+    }
     conn_update_events(conn);
 }
 
@@ -278,6 +289,7 @@ void client_close_all(server_t *srv)
 void client_io(ev_loop_t *loop, int fd, int events, void *arg)
 {
     conn_t *conn = arg;
+    events = conn_io_events(conn, events);
     if (events & EV_WRITE) {
         if (conn_flush(conn) < 0) {
             client_conn_failed(conn, "write failed");

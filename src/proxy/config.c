@@ -131,6 +131,22 @@ static const conf_option_t options[] = {
     OPT("straggler-delay", CONF_MS, straggler_delay_ms, 0, 3600000, "100ms",
         "local platform: how long a held-back chunk reply waits"),
     OPT("log-level", CONF_STRING, log_level, 0, 0, "info", "debug, info, warn or error"),
+    OPT("tls-port", CONF_INT, tls_port, 0, 65535, "0",
+        "port for clients over TLS (Redis protocol); 0: none. With it, client-port 0 means no "
+        "plaintext port, as Redis's port 0"),
+    OPT("tls-cert-file", CONF_STRING, tls_cert_file, 0, 0, "",
+        "the proxy's certificate chain (PEM) for TLS"),
+    OPT("tls-key-file", CONF_STRING, tls_key_file, 0, 0, "", "the private key (PEM) of tls-cert-file"),
+    OPT("tls-ca-cert-file", CONF_STRING, tls_ca_cert_file, 0, 0, "",
+        "CA bundle (PEM) that client certificates are verified against"),
+    OPT("tls-auth-clients", CONF_STRING, tls_auth_clients, 0, 0, "yes",
+        "yes: clients must present a certificate signed by the CA; optional: verified when "
+        "presented; no: not asked for"),
+    OPT("node-tls", CONF_BOOL, node_tls, 0, 1, "no",
+        "the node port speaks TLS only (tls-cert-file, tls-key-file); nodes verify the proxy "
+        "against the CA bundle in their IC_NODE_TLS_CA"),
+    OPT("tls-handshake-timeout", CONF_MS, tls_handshake_timeout_ms, 10, 600000, "10s",
+        "a TLS connection that has not finished its handshake by then is closed"),
     CONF_END,
 };
 

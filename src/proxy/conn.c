@@ -32,12 +32,59 @@ void objbuf_unref(objbuf_t *b)
     if (b && --b->refs == 0) free(b);
 }
 
+/* ---- the plain-socket transport ---- */
+
+static ssize_t plain_read(conn_t *c, void *p, size_t n)
+{
+    for (;;) {
+        ssize_t r = read(c->fd, p, n);
+        if (r >= 0) return r;
+        if (errno != EINTR) return -errno;
+    }
+}
+
+static ssize_t plain_writev(conn_t *c, const struct iovec *iov, int cnt)
+{
+    for (;;) {
+        ssize_t w = writev(c->fd, iov, cnt);
+        if (w >= 0) return w;
+        if (errno != EINTR) return -errno;
+    }
+}
+
+static int plain_splice(conn_t *c)
+{
+    return 1;
+}
+
+static size_t plain_pending(conn_t *c)
+{
+    return 0;
+}
+
+static void plain_shutdown(conn_t *c)
+{
+    shutdown(c->fd, SHUT_RDWR);
+}
+
+const conn_type_t conn_type_plain = {
+    .name = "tcp",
+    .read = plain_read,
+    .writev = plain_writev,
+    .splice_from = plain_splice,
+    .splice_to = plain_splice,
+    .pending = plain_pending,
+    .shutdown = plain_shutdown,
+};
+
 conn_t *conn_new(server_t *srv, int fd, conn_kind_t kind, void *owner)
 {
     conn_t *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->srv = srv;
     c->fd = fd;
+    c->type = &conn_type_plain;
+    c->created_ms = ev_now_ms();
     c->kind = kind;
     c->owner = owner;
     buf_init(&c->in);
@@ -136,6 +183,10 @@ static void seg_free(outseg_t *s)
 
 int conn_flush(conn_t *c)
 {
+    /* A relay's bounded buffer holds bytes older than anything queued since, and a TLS write
+     * retry must repeat the bytes it began with: the relay writes first. */
+    if (c->tx_relay && c->tx_relay->ubuf_len > 0) return 0;
+    if (c->handshaking) return 0;
     while (c->out_head) {
         struct iovec iov[FLUSH_IOV];
         int n = 0;
@@ -144,12 +195,9 @@ int conn_flush(conn_t *c)
             iov[n].iov_len = s->len;
             n++;
         }
-        ssize_t w = writev(c->fd, iov, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN) return 0;
-            return -errno;
-        }
+        ssize_t w = c->type->writev(c, iov, n);
+        if (w == -EAGAIN) return 0;
+        if (w < 0) return (int)w;
         c->srv->stats.bytes_out += (uint64_t)w;
         c->out_bytes -= (size_t)w;
         size_t left = (size_t)w;
@@ -172,12 +220,38 @@ int conn_flush(conn_t *c)
 
 ssize_t conn_read(conn_t *c, size_t max)
 {
-    ssize_t n = buf_read_fd(&c->in, c->fd, max);
-    if (n > 0) {
-        c->srv->stats.bytes_in += (uint64_t)n;
-        c->last_rx_ms = ev_now_ms();
+    if (buf_reserve(&c->in, max) < 0) return -ENOMEM;
+    ssize_t n = c->type->read(c, c->in.data + c->in.end, max);
+    if (n <= 0) return n;
+    c->in.end += (size_t)n;
+    /* A TLS record may hold more than was asked for: take the rest now, or it would wait for
+     * an epoll event that the socket, already drained, never raises. */
+    size_t more;
+    while ((more = c->type->pending(c)) > 0) {
+        if (buf_reserve(&c->in, more) < 0) return -ENOMEM;
+        ssize_t m = c->type->read(c, c->in.data + c->in.end, more);
+        if (m <= 0) break;
+        c->in.end += (size_t)m;
+        n += m;
     }
+    c->srv->stats.bytes_in += (uint64_t)n;
+    c->last_rx_ms = ev_now_ms();
     return n;
+}
+
+void conn_drain_pending(conn_t *c)
+{
+    size_t more = c->type->pending(c);
+    if (more > 0) conn_read(c, more);
+}
+
+int conn_io_events(conn_t *c, int events)
+{
+    if (c->tls_want_write && (events & EV_WRITE)) {
+        c->tls_want_write = 0;
+        events |= EV_READ;
+    }
+    return events;
 }
 
 void conn_mark_dirty(conn_t *c)
@@ -194,8 +268,9 @@ void conn_update_events(conn_t *c)
 {
     /* A dirty connection is flushed, then updated, at the end of this loop iteration: setting
      * EV_WRITE now only to clear it a moment later would cost two epoll_ctl calls. */
-    if (c->closing || c->fd < 0 || c->dirty) return;
+    if (c->closing || c->fd < 0 || c->dirty || c->handshaking) return;
     int ev = 0;
+    if (c->tls_want_write) ev |= EV_WRITE;
     if (!c->read_paused || c->rx_relay) ev |= EV_READ;
     if (c->out_head || (c->tx_relay && c->tx_relay->in_pipe > 0)) ev |= EV_WRITE;
     if (c->tx_relay && c->tx_relay->wait_dst) ev |= EV_WRITE;
@@ -209,7 +284,7 @@ void conn_close_async(conn_t *c)
     server_t *srv = c->srv;
     if (c->fd >= 0) {
         ev_del(srv->loop, c->fd);
-        shutdown(c->fd, SHUT_RDWR);
+        c->type->shutdown(c);
     }
     if (srv->nclosing == srv->capclosing) {
         size_t cap = srv->capclosing ? srv->capclosing * 2 : 16;
@@ -231,6 +306,7 @@ void conn_free(conn_t *c)
         seg_free(s);
     }
     buf_free(&c->in);
+    conn_tls_free(c);
     if (c->fd >= 0) close(c->fd);
     free(c->owner_to_free);
     free(c);

@@ -43,9 +43,9 @@ void cmd_info(client_t *c, op_t *op, const char *section)
         buf_printf(
             &b,
             "# Server\r\nredis_version:7.0.0\r\ninfinicache_version:0.1.0\r\nprocess_id:%d\r\n"
-            "tcp_port:%d\r\nnode_port:%d\r\nuptime_in_seconds:%" PRIu64
+            "tcp_port:%d\r\ntls_port:%d\r\nnode_port:%d\r\nuptime_in_seconds:%" PRIu64
             "\r\nplatform_endpoint:%s\r\n\r\n",
-            getpid(), srv->client_port, srv->node_port, up, srv->platform_endpoint);
+            getpid(), srv->client_port, srv->tls_port, srv->node_port, up, srv->platform_endpoint);
     }
     if (want(section, "clients"))
         buf_printf(&b, "# Clients\r\nconnected_clients:%d\r\n\r\n", srv->nclients);
@@ -70,13 +70,14 @@ void cmd_info(client_t *c, op_t *op, const char *section)
             "\r\nobjects_lost:%" PRIu64 "\r\nrelays:%" PRIu64 "\r\ngets_coalesced:%" PRIu64
             "\r\nsets_coalesced:%" PRIu64 "\r\nnodes_refused:%" PRIu64
             "\r\nauth_failures:%" PRIu64 "\r\nprotected_mode_refused:%" PRIu64
-            "\r\nidle_clients_closed:%" PRIu64 "\r\n\r\n",
+            "\r\nidle_clients_closed:%" PRIu64 "\r\ntls_connections:%" PRIu64
+            "\r\ntls_handshake_failures:%" PRIu64 "\r\n\r\n",
             s->connections, s->commands, s->get_hits, s->get_misses, s->sets, s->errors,
             srv->meta.evictions, srv->meta.expired, s->bytes_in, s->bytes_out, s->invocations,
             s->invoke_failures, s->node_timeouts, s->chunks_lost, s->chunks_repaired,
             s->chunks_corrupt_repaired, s->icget_spare_reads, s->objects_lost, s->relays,
             s->gets_coalesced, s->sets_coalesced, s->nodes_refused, s->auth_failures,
-            s->auth_denied, s->idle_closed);
+            s->auth_denied, s->idle_closed, s->tls_connections, s->tls_handshake_failures);
     }
     if (want(section, "pool")) {
         int st[4] = {0};

@@ -28,7 +28,9 @@ static void on_accept(ev_loop_t *loop, int fd, int events, void *arg)
             return;
         }
         if (fd == srv->client_lfd)
-            client_accept(srv, cfd);
+            client_accept(srv, cfd, NULL);
+        else if (fd == srv->tls_lfd)
+            client_accept(srv, cfd, srv->client_tls);
         else
             node_accept(srv, cfd);
     }
@@ -73,14 +75,22 @@ static void ready_check(ev_loop_t *loop, void *arg)
     }
     /* Clients come in only now: after a restart, their objects are back in the metadata. */
     repair_rebuild_done(srv);
-    ev_set(srv->loop, srv->client_lfd, EV_READ, on_accept, srv);
+    if (srv->client_lfd >= 0) ev_set(srv->loop, srv->client_lfd, EV_READ, on_accept, srv);
+    if (srv->tls_lfd >= 0) ev_set(srv->loop, srv->tls_lfd, EV_READ, on_accept, srv);
     srv->ready = 1;
     uint64_t cap = 0;
     for (int i = 0; i < srv->nnodes; i++)
         cap += srv->nodes[i].room.mem_limit;
-    printf("icproxy ready in %" PRIu64 " ms: clients on %s:%d (Redis protocol), nodes dial %s, "
+    /* Scripts read the first port as "the" client port: TLS-only, that is the TLS one. */
+    char tls[64] = "";
+    if (srv->tls_lfd >= 0 && srv->client_lfd >= 0)
+        snprintf(tls, sizeof tls, ", TLS clients on %d", srv->tls_port);
+    else if (srv->tls_lfd >= 0)
+        snprintf(tls, sizeof tls, " over TLS only");
+    printf("icproxy ready in %" PRIu64 " ms: clients on %s:%d (Redis protocol)%s, nodes dial %s, "
            "relay on %d\n",
-           waited, srv->cfg.bind, srv->client_port, srv->node_addr, srv->relay_port);
+           waited, srv->cfg.bind, srv->client_lfd >= 0 ? srv->client_port : srv->tls_port, tls,
+           srv->node_addr, srv->relay_port);
     printf("pool: %d of %d functions warm, %.1f GiB of cache (%" PRId64
            " MiB per function), RS(%" PRId64 "+%" PRId64 ")\n",
            connected, srv->nnodes, (double)cap / (1 << 30), srv->cfg.node_memory_mb, srv->cfg.d,
@@ -216,15 +226,30 @@ int main(int argc, char **argv)
     }
     ev_set_after_io(srv->loop, server_after_io, srv);
 
-    srv->client_lfd = net_listen(cfg->bind, (int)cfg->client_port, 511);
-    srv->node_lfd = net_listen(cfg->bind, (int)cfg->node_port, 511);
-    if (srv->client_lfd < 0 || srv->node_lfd < 0) {
-        fprintf(stderr, "icproxy: cannot listen on %s:%" PRId64 " / %" PRId64 ": %s\n", cfg->bind,
-                cfg->client_port, cfg->node_port,
-                strerror(-(srv->client_lfd < 0 ? srv->client_lfd : srv->node_lfd)));
-        return 1;
+    if (proxy_tls_init(srv, err, sizeof err) < 0) {
+        fprintf(stderr, "icproxy: %s\n", err);
+        return 2;
     }
-    srv->client_port = net_local_port(srv->client_lfd);
+    /* As Redis's `port 0` with a tls-port: client-port 0 then means no plaintext listener.
+     * Without TLS it keeps picking a free port (what tests rely on). */
+    int plain = cfg->client_port != 0 || cfg->tls_port == 0;
+    int fds[3] = {-1, -1, -1}; /* client, tls, node */
+    int64_t ports[3] = {cfg->client_port, cfg->tls_port, cfg->node_port};
+    int wanted[3] = {plain, cfg->tls_port != 0, 1};
+    for (int i = 0; i < 3; i++) {
+        if (!wanted[i]) continue;
+        fds[i] = net_listen(cfg->bind, (int)ports[i], 511);
+        if (fds[i] < 0) {
+            fprintf(stderr, "icproxy: cannot listen on %s:%" PRId64 ": %s\n", cfg->bind, ports[i],
+                    strerror(-fds[i]));
+            return 1;
+        }
+    }
+    srv->client_lfd = fds[0];
+    srv->tls_lfd = fds[1];
+    srv->node_lfd = fds[2];
+    srv->client_port = srv->client_lfd >= 0 ? net_local_port(srv->client_lfd) : 0;
+    srv->tls_port = srv->tls_lfd >= 0 ? net_local_port(srv->tls_lfd) : 0;
     srv->node_port = net_local_port(srv->node_lfd);
     if (cfg->node_advertise[0])
         snprintf(srv->node_addr, sizeof srv->node_addr, "%s", cfg->node_advertise);
@@ -274,8 +299,8 @@ int main(int argc, char **argv)
     srv->nodes = calloc((size_t)srv->nnodes, sizeof *srv->nodes);
     for (int i = 0; i < srv->nnodes; i++)
         node_init(srv, &srv->nodes[i], i);
-    log_info("event=start client_port=%d node_port=%d pool=%d platform=%s", srv->client_port,
-             srv->node_port, srv->nnodes, srv->platform_endpoint);
+    log_info("event=start client_port=%d tls_port=%d node_port=%d pool=%d platform=%s",
+             srv->client_port, srv->tls_port, srv->node_port, srv->nnodes, srv->platform_endpoint);
     if (cfg->warm_on_start)
         for (int i = 0; i < srv->nnodes; i++)
             node_invoke(&srv->nodes[i], "activate");

@@ -157,8 +157,9 @@ void node_invoke(node_t *n, const char *cmd)
     }
     int ilen = snprintf(inner, sizeof inner,
                         "{\"cmd\":\"%s\",\"node_id\":%d,\"proxy\":\"%s\",\"ts\":%" PRIu64
-                        ",\"nonce\":\"%s\"}",
-                        cmd, n->id, srv->node_addr, clock_wall_ms(), nonce);
+                        ",\"nonce\":\"%s\"%s}",
+                        cmd, n->id, srv->node_addr, clock_wall_ms(), nonce,
+                        srv->node_tls ? ",\"tls\":true" : "");
     if (ilen < 0 || (size_t)ilen >= sizeof inner ||
         nodeauth_event_seal(srv->node_secrets.current, n->function, inner, (size_t)ilen, payload,
                         sizeof payload) < 0) {
@@ -794,6 +795,7 @@ static void node_process_input(conn_t *c)
 void node_io(ev_loop_t *loop, int fd, int events, void *arg)
 {
     conn_t *c = arg;
+    events = conn_io_events(c, events);
     if (events & EV_WRITE) {
         if (conn_flush(c) < 0) {
             conn_fail(c, "write failed");
@@ -869,6 +871,10 @@ void node_accept(server_t *srv, int fd)
         return;
     }
     net_set_bufsizes(fd, 4 << 20);
+    if (srv->node_tls && conn_tls_accept(c, srv->node_tls) < 0) {
+        conn_fail(c, "out of memory");
+        return;
+    }
     /* A fresh challenge: the HELLO that follows must carry a proof over it, so a HELLO seen on
      * the wire cannot be replayed on another connection. */
     char msg[96];

@@ -84,6 +84,14 @@ typedef struct {
     char *straggler_rate;       /* decimal fraction of chunk replies held back */
     int64_t straggler_delay_ms;
     char *log_level;
+    /* TLS (docs/SECURITY.md): Redis's option names and meanings */
+    int64_t tls_port;       /* 0: no TLS listener for clients */
+    char *tls_cert_file;
+    char *tls_key_file;
+    char *tls_ca_cert_file;
+    char *tls_auth_clients; /* yes | no | optional */
+    int64_t tls_handshake_timeout_ms;
+    int64_t node_tls; /* the node port speaks TLS only; invocations say "tls": true */
     /* derived by proxy_config_load */
     double compression;   /* time_compression as a number */
     int64_t billing_ms;   /* billing as a number: 1 or 100 */
@@ -109,6 +117,26 @@ void objbuf_unref(objbuf_t *b);
 /* ---- connections ---- */
 typedef enum { CONN_CLIENT, CONN_NODE } conn_kind_t;
 
+/* A connection's transport, as Redis's ConnectionType: callers move bytes through these and
+ * never ask which transport it is. Plain sockets (conn.c) and TLS (conn_tls.c). */
+typedef struct conn_type {
+    const char *name;
+    /* >0 bytes, 0 at the peer's end, -EAGAIN, -errno. */
+    ssize_t (*read)(conn_t *c, void *p, size_t n);
+    /* Bytes taken (maybe fewer than offered), -EAGAIN, -errno. A TLS write that returned
+     * -EAGAIN must be retried with the same bytes at the front. */
+    ssize_t (*writev)(conn_t *c, const struct iovec *iov, int cnt);
+    /* 1 when the socket itself carries this connection's plaintext in that direction (plain
+     * TCP, or kernel TLS), so splice may take bytes from it / put bytes into it. */
+    int (*splice_from)(conn_t *c);
+    int (*splice_to)(conn_t *c);
+    /* Input decrypted and held above the socket, where no epoll event announces it. */
+    size_t (*pending)(conn_t *c);
+    void (*shutdown)(conn_t *c);
+} conn_type_t;
+
+extern const conn_type_t conn_type_plain;
+
 /* Output queue segment: inline bytes, or a slice of a shared objbuf. */
 typedef struct outseg {
     struct outseg *next;
@@ -122,6 +150,12 @@ typedef struct outseg {
 struct conn {
     conn_kind_t kind;
     int fd;
+    const conn_type_t *type;
+    struct tls *tls;     /* TLS state (conn_tls.c), NULL on a plain connection */
+    int handshaking;     /* TLS handshake under way: I/O goes to the handshake only */
+    int tls_want_write;  /* a TLS read needs the socket writable first */
+    uint64_t created_ms;
+    conn_t *hs_prev, *hs_next; /* the server's list of connections in a handshake */
     server_t *srv;
     buf_t in;
     outseg_t *out_head, *out_tail;
@@ -162,8 +196,25 @@ void server_after_io(ev_loop_t *loop, void *arg);
 /* Event callbacks of client and node connections (client.c, node.c). */
 void client_io(ev_loop_t *loop, int fd, int events, void *arg);
 void node_io(ev_loop_t *loop, int fd, int events, void *arg);
-/* Reads what the socket has into c->in. >0 bytes, 0 EOF, -EAGAIN, -errno. */
+/* Reads what the socket has into c->in (at least `max` when that much is there; input a
+ * TLS record held back is taken too). >0 bytes, 0 EOF, -EAGAIN, -errno. */
 ssize_t conn_read(conn_t *c, size_t max);
+/* Moves input the transport holds above the socket (TLS) into c->in. */
+void conn_drain_pending(conn_t *c);
+/* Events as the owner's I/O callback should see them: a TLS read that waited for the socket
+ * to become writable is retried as a read. */
+int conn_io_events(conn_t *c, int events);
+
+/* ---- TLS on proxy connections (conn_tls.c) ---- */
+struct tls_ctx;
+/* Loads the TLS contexts from the tls-* options: for clients when tls-port is set, for nodes
+ * with node-tls yes (same certificate, no client certificates). 0 or -1 with err. */
+int proxy_tls_init(server_t *srv, char *err, size_t errlen);
+/* Puts an accepted connection under TLS: its I/O drives the server-side handshake until it is
+ * done (then the owner's callback runs) or fails or times out (then the connection fails). */
+int conn_tls_accept(conn_t *c, struct tls_ctx *ctx);
+/* Unlinks and frees the TLS state (conn_free). */
+void conn_tls_free(conn_t *c);
 
 /* ---- relay: moves one bulk body out of a connection to memory, another socket, or nowhere ---- */
 typedef enum { RELAY_TO_MEMORY, RELAY_TO_CONN, RELAY_DISCARD } relay_sink_t;
@@ -183,6 +234,10 @@ struct relay {
     int wait_dst;    /* waiting for the destination socket to take more */
     int dst_failed;  /* the sink died; the body is being drained into nowhere */
     int crlf_needed; /* 2..0: trailing CRLF of the source bulk still to consume */
+    /* When either end is TLS without kernel TLS, the body goes through this bounded buffer
+     * (read into it, written out of it) instead of a pipe. */
+    char *ubuf;
+    size_t ubuf_off, ubuf_len;
     relay_done_cb *done;
     void *arg;
 };
@@ -411,7 +466,7 @@ struct op {
     opindex_t *indexed;
 };
 
-void client_accept(server_t *srv, int fd);
+void client_accept(server_t *srv, int fd, struct tls_ctx *tls);
 void client_on_op_done(op_t *op);
 int client_key_busy(client_t *c, op_t *before, const char *key, size_t keylen);
 void op_retry_commit(op_t *op);
@@ -529,13 +584,18 @@ typedef struct {
     uint64_t auth_failures;  /* AUTH / HELLO AUTH refused */
     uint64_t auth_denied;    /* connections refused by protected mode */
     uint64_t idle_closed;    /* clients closed by the idle timeout */
+    uint64_t tls_connections;        /* TLS handshakes completed */
+    uint64_t tls_handshake_failures; /* failed or timed out (plaintext to a TLS port, bad cert) */
 } proxy_stats_t;
 
 struct server {
     proxy_config_t cfg;
     ev_loop_t *loop;
-    int client_lfd, node_lfd, relay_lfd;
-    int client_port, node_port, relay_port;
+    int client_lfd, node_lfd, relay_lfd, tls_lfd; /* -1 when not listening */
+    int client_port, node_port, relay_port, tls_port;
+    struct tls_ctx *client_tls; /* TLS for the tls-port listener */
+    struct tls_ctx *node_tls;   /* TLS for the node port (node-tls yes) */
+    conn_t *handshaking;        /* connections in a TLS handshake, for its timeout */
     char node_addr[128]; /* what nodes dial */
     node_t *nodes;
     int nnodes;

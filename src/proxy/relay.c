@@ -1,6 +1,7 @@
-/* relay.c -- moves one bulk body out of a connection: into memory (recv straight into the
- * destination), into another socket (splice through a pooled pipe, no copy to user space),
- * or into nowhere (late chunks). Work per call is capped so one big body cannot starve others. */
+/* relay.c -- moves one bulk body out of a connection: into memory (read straight into the
+ * destination), into another socket (splice through a pooled pipe, no copy to user space, or
+ * through a bounded buffer when an end is TLS that the kernel does not do), or into nowhere
+ * (late chunks). Work per call is capped so one big body cannot starve others. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #define RELAY_PIPE_SIZE (1 << 20)
 #define RELAY_MAX_PER_PUMP (4u << 20) /* bytes moved per call before yielding to the loop */
 #define DISCARD_SIZE (256 * 1024)
+#define RELAY_UBUF_SIZE (256 * 1024) /* user-space relay buffer (TLS without kTLS) */
 
 static int pipe_acquire(server_t *srv)
 {
@@ -88,6 +90,9 @@ static void relay_finish(relay_t *r, relay_status_t st)
         conn_update_events(r->dst);
     }
     pipe_release(srv, r);
+    free(r->ubuf);
+    r->ubuf = NULL;
+    r->ubuf_len = 0;
     relay_done_cb *done = r->done;
     void *arg = r->arg;
     conn_t *src = r->src;
@@ -99,8 +104,10 @@ static void relay_finish(relay_t *r, relay_status_t st)
     r->total = r->pulled = 0;
     r->crlf_needed = -1; /* finished marker */
     if (done) done(r, st, arg);
-    /* Input that arrived behind the body is parsed now: no epoll event will announce it. */
+    /* Input that arrived behind the body is parsed now: no epoll event will announce it (nor
+     * input a TLS record held beyond the body). */
     if (src && !src->closing) {
+        conn_drain_pending(src);
         if (src->kind == CONN_NODE)
             node_resume_input(src);
         else if (src->owner)
@@ -120,6 +127,7 @@ void relay_drop_sink(relay_t *r)
         r->dst = NULL;
     }
     pipe_release(r->srv, r); /* bytes in the pipe belong to the dead sink */
+    r->ubuf_len = 0;         /* and so do those in the buffer */
     r->sink = RELAY_DISCARD;
     r->dst_failed = 1;
     ev_timer_add(r->srv->loop, 0, relay_kick_cb, r);
@@ -173,16 +181,82 @@ static size_t take_buffered(relay_t *r)
     return n;
 }
 
+/* One step of a relay to a connection when splice cannot be used (an end is TLS and the kernel
+ * does not do it): the buffer is written out first (a TLS write retry must repeat its bytes),
+ * then queued output, then bytes already read, then the socket is read into the buffer.
+ * 1: progress, go on; 0: waiting for an event; -1: the relay ended. */
+static int move_through_buffer(relay_t *r, size_t *moved)
+{
+    server_t *srv = r->srv;
+    if (r->ubuf_len > 0) {
+        struct iovec iov = {r->ubuf + r->ubuf_off, r->ubuf_len};
+        ssize_t n = r->dst->type->writev(r->dst, &iov, 1);
+        if (n == -EAGAIN) {
+            r->wait_dst = 1;
+            conn_update_events(r->dst);
+            return 0;
+        }
+        if (n <= 0) {
+            sink_broken(r, "write failed");
+            return 0;
+        }
+        r->ubuf_off += (size_t)n;
+        r->ubuf_len -= (size_t)n;
+        srv->stats.bytes_out += (uint64_t)n;
+        *moved += (size_t)n;
+        return 1;
+    }
+    if (r->dst->out_head) {
+        int rc = conn_flush(r->dst);
+        if (rc < 0) {
+            sink_broken(r, "write failed");
+            return 0;
+        }
+        if (r->dst->out_head) {
+            r->wait_dst = 1;
+            conn_update_events(r->dst);
+            return 0;
+        }
+    }
+    if (r->pulled >= r->total) return 1;
+    if (buf_len(&r->src->in) > 0) {
+        *moved += take_buffered(r);
+        return 1;
+    }
+    if (!r->ubuf && !(r->ubuf = malloc(RELAY_UBUF_SIZE))) return 0;
+    size_t want = r->total - r->pulled;
+    if (want > RELAY_UBUF_SIZE) want = RELAY_UBUF_SIZE;
+    ssize_t n = r->src->type->read(r->src, r->ubuf, want);
+    if (n == -EAGAIN) return 0;
+    if (n <= 0) {
+        source_broken(r, n == 0 ? "connection closed" : "read failed");
+        return -1;
+    }
+    r->ubuf_off = 0;
+    r->ubuf_len = (size_t)n;
+    r->pulled += (size_t)n;
+    srv->stats.bytes_in += (uint64_t)n;
+    r->src->last_rx_ms = ev_now_ms();
+    return 1;
+}
+
 /* Returns 1 when the body is complete, 0 when waiting for an event, -1 when the relay ended. */
 static int move_body(relay_t *r)
 {
     server_t *srv = r->srv;
     size_t moved = 0;
     r->wait_dst = 0;
-    while (r->pulled < r->total || r->in_pipe > 0) {
+    while (r->pulled < r->total || r->in_pipe > 0 || r->ubuf_len > 0) {
         if (moved >= RELAY_MAX_PER_PUMP) {
             ev_timer_add(srv->loop, 0, relay_kick_cb, r);
             return 0;
+        }
+        if (r->sink == RELAY_TO_CONN && r->pipe_idx < 0 &&
+            (r->ubuf_len > 0 || !r->src->type->splice_from(r->src) ||
+             !r->dst->type->splice_to(r->dst))) {
+            int rc = move_through_buffer(r, &moved);
+            if (rc <= 0) return rc;
+            continue;
         }
         if (r->sink == RELAY_TO_CONN) {
             /* Order on the destination: whatever is queued goes before the spliced bytes. */
@@ -259,9 +333,8 @@ static int move_body(relay_t *r)
             dst = srv->discard;
             if (want > DISCARD_SIZE) want = DISCARD_SIZE;
         }
-        ssize_t n = read(r->src->fd, dst, want);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == EAGAIN) return 0;
+        ssize_t n = r->src->type->read(r->src, dst, want);
+        if (n == -EAGAIN) return 0;
         if (n <= 0) {
             source_broken(r, n == 0 ? "connection closed" : "read failed");
             return -1;
@@ -277,7 +350,7 @@ static int move_body(relay_t *r)
 void relay_pump(relay_t *r)
 {
     if (r->crlf_needed < 0) return; /* already finished */
-    if (r->pulled < r->total || r->in_pipe > 0) {
+    if (r->pulled < r->total || r->in_pipe > 0 || r->ubuf_len > 0) {
         if (move_body(r) <= 0) return;
     }
     /* The source's bulk ends with CRLF. */

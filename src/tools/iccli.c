@@ -39,6 +39,10 @@ static const char usage[] =
     "  --user NAME        authenticate as this ACL user (default: the default user)\n"
     "  --pass PASSWORD    password sent with AUTH on every connection; without it, the\n"
     "                     environment's IC_PASSWORD, else REDISCLI_AUTH, is used\n"
+    "  --tls              speak TLS to the proxies (their tls-port), as redis-cli --tls\n"
+    "  --cacert FILE      CA bundle the proxies' certificates are verified against\n"
+    "  --cert FILE        client certificate (PEM) to present\n"
+    "  --key FILE         its private key (PEM)\n"
     "  --help             this help\n"
     "\n"
     "Exit status: 0 ok or hit, 1 miss, 2 error (message on stderr).\n";
@@ -178,6 +182,10 @@ int main(int argc, char **argv)
             fputs(usage, stdout);
             return 0;
         }
+        if (!strcmp(a, "--tls")) {
+            opt.tls = 1;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "iccli: %s needs a value\n%s", a, usage);
             return 2;
@@ -196,6 +204,9 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--chunk-deadline"))
             opt.chunk_deadline_ms = (int)parse_num(a, v, INT_MAX);
         else if (!strcmp(a, "--first-d")) opt.first_d = (int)parse_num(a, v, INT_MAX);
+        else if (!strcmp(a, "--cacert")) opt.tls_ca_file = v;
+        else if (!strcmp(a, "--cert")) opt.tls_cert_file = v;
+        else if (!strcmp(a, "--key")) opt.tls_key_file = v;
         else if (!strcmp(a, "--user")) opt.user = v;
         else if (!strcmp(a, "--pass")) {
             /* Keep a copy and blank the argument, so ps shows it no longer than needed. */

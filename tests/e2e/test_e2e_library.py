@@ -11,7 +11,7 @@ import unittest
 import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
-from proxytest import BIN, Proxy, wait_for  # noqa: E402
+from proxytest import BIN, Proxy, iccli_args, wait_for  # noqa: E402
 
 
 class LibraryTest(unittest.TestCase):
@@ -29,7 +29,7 @@ class LibraryTest(unittest.TestCase):
         cls.tmp.cleanup()
 
     def iccli(self, *args, stdin=None, proxies=None):
-        cmd = [os.path.join(BIN, "iccli")]
+        cmd = [os.path.join(BIN, "iccli"), *iccli_args()]
         for a in proxies or self.addrs:
             cmd += ["--proxy", a]
         return subprocess.run(cmd + list(args), input=stdin, capture_output=True, timeout=120)

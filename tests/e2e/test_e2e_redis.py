@@ -11,7 +11,7 @@ import unittest
 import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
-from proxytest import BIN, PASSWORD, Proxy, cli_auth_args, wait_for  # noqa: E402
+from proxytest import BIN, PASSWORD, Proxy, cli_auth_args, skip_if_tls, wait_for  # noqa: E402
 
 
 class RedisProtocolTest(unittest.TestCase):
@@ -107,6 +107,7 @@ class RedisProtocolTest(unittest.TestCase):
         self.assertTrue(self.r.ping())
         self.assertIsNone(self.r.get("huge"))
 
+    @skip_if_tls
     def test_malformed_resp_does_not_hurt_others(self):
         good = redis.Redis(port=self.port)
         good.set("safe", b"123")
@@ -144,6 +145,7 @@ class RedisProtocolTest(unittest.TestCase):
         self.assertIn("SET", out.stdout)
         self.assertIn("GET", out.stdout)
 
+    @skip_if_tls
     def test_hiredis_client(self):
         out = subprocess.run([os.path.join(BIN, "hiredis_roundtrip"), "127.0.0.1", str(self.port),
                               *([PASSWORD] if PASSWORD else [])],

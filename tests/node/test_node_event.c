@@ -32,6 +32,28 @@ static void test_activate(void **state)
     assert_string_equal(ev.proxy_host, "::1");
 }
 
+static void test_tls_field(void **state)
+{
+    node_event_t ev;
+    char err[200];
+    assert_int_equal(parse("{\"cmd\":\"activate\",\"node_id\":1,\"proxy\":\"h:1\"}", &ev, err), 0);
+    assert_int_equal(ev.proxy_tls, 0);
+    assert_int_equal(
+        parse("{\"cmd\":\"activate\",\"node_id\":1,\"proxy\":\"h:1\",\"tls\":true}", &ev, err), 0);
+    assert_int_equal(ev.proxy_tls, 1);
+    assert_int_equal(
+        parse("{\"cmd\":\"backup\",\"node_id\":1,\"proxy\":\"h:1\",\"tls\":false}", &ev, err), 0);
+    assert_int_equal(ev.proxy_tls, 0);
+    /* Only a boolean: a string or number would let a typo turn verification off. */
+    assert_int_equal(
+        parse("{\"cmd\":\"activate\",\"node_id\":1,\"proxy\":\"h:1\",\"tls\":\"yes\"}", &ev, err),
+        -EINVAL);
+    assert_non_null(strstr(err, "tls"));
+    assert_int_equal(
+        parse("{\"cmd\":\"activate\",\"node_id\":1,\"proxy\":\"h:1\",\"tls\":1}", &ev, err),
+        -EINVAL);
+}
+
 static void test_warmup(void **state)
 {
     node_event_t ev;
@@ -127,6 +149,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_activate),
         cmocka_unit_test(test_warmup),
+        cmocka_unit_test(test_tls_field),
         cmocka_unit_test(test_backup),
         cmocka_unit_test(test_bad),
     };

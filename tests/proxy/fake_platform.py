@@ -5,6 +5,7 @@ nodes). Speaks the Invoke API over HTTP and the node protocol (docs/PROTOCOL.md)
 import json
 import os
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -18,8 +19,9 @@ import nodeauth  # noqa: E402
 class FakeNode(threading.Thread):
     """One cache node instance: dials the proxy, says HELLO, serves chunk requests."""
 
-    def __init__(self, platform, node_id, proxy_addr):
+    def __init__(self, platform, node_id, proxy_addr, tls=False):
         super().__init__(daemon=True)
+        self.tls = tls  # the event said "tls": true: dial with TLS, verify as icnode does
         self.platform = platform
         self.node_id = node_id
         self.proxy_addr = proxy_addr
@@ -56,8 +58,12 @@ class FakeNode(threading.Thread):
     def run(self):
         host, port = self.proxy_addr.rsplit(":", 1)
         try:
-            self.sock = socket.create_connection((host, int(port)))
-        except OSError:
+            sock = socket.create_connection((host, int(port)))
+            if self.tls:
+                ctx = ssl.create_default_context(cafile=os.environ["IC_NODE_TLS_CA"])
+                sock = ctx.wrap_socket(sock, server_hostname=host)
+            self.sock = sock
+        except (OSError, KeyError):
             return  # the proxy is gone (a late invocation after it stopped)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         f = self.sock.makefile("rb")
@@ -183,13 +189,13 @@ class FakePlatform:
                     node = platform.nodes.get(nid)
                     if node is None or node.dead:
                         # No instance, or it was reclaimed: a new one, with an empty store.
-                        node = FakeNode(platform, nid, event["proxy"])
+                        node = FakeNode(platform, nid, event["proxy"], event.get("tls") is True)
                         platform.nodes[nid] = node
                         node.start()
                     elif not node.is_alive():
                         # The instance lives on but lost its connection (the proxy went away):
                         # it dials again, keeping its memory, as icnode does.
-                        again = FakeNode(platform, nid, event["proxy"])
+                        again = FakeNode(platform, nid, event["proxy"], event.get("tls") is True)
                         again.instance, again.chunks = node.instance, node.chunks
                         again.invocations = node.invocations
                         platform.nodes[nid] = again

@@ -72,6 +72,82 @@ def connect(port, timeout=None):
     return s
 
 
+# IC_TEST_TLS=1 runs a suite with TLS on: every icproxy started here serves clients over TLS only
+# (a throwaway CA and certificates, client certificates required) and its nodes over TLS too
+# (node-tls yes; they find the CA in IC_NODE_TLS_CA), every redis.Redis made in the
+# process speaks TLS, redis-cli and redis-benchmark found on PATH get --tls and the certificates,
+# and iccli_args() gives library tools theirs. Raw sockets stay plaintext (they then meet a TLS
+# port: tests that speak raw RESP are skipped with skip_if_tls).
+TLS = os.environ.get("IC_TEST_TLS") == "1"
+_pki = None
+
+
+def pki():
+    """The process's test PKI (made on first use, removed at exit)."""
+    global _pki
+    if _pki is None:
+        import atexit
+        from tlscerts import Pki
+        _pki = Pki()
+        atexit.register(_pki.cleanup)
+    return _pki
+
+
+def iccli_args():
+    """Options iccli (or any tool on the library) needs to reach a harness proxy."""
+    if not TLS:
+        return []
+    p = pki().path
+    return ["--tls", "--cacert", p("ca.crt"), "--cert", p("client.crt"), "--key", p("client.key")]
+
+
+def skip_if_tls(test):
+    """For tests that speak raw RESP over a plain socket."""
+    import unittest
+    return unittest.skipIf(TLS, "speaks plaintext RESP on a raw socket (IC_TEST_TLS=1)")(test)
+
+
+def _enable_tls_clients():
+    p = pki().path
+    try:
+        import redis
+    except ImportError:
+        redis = None
+    if redis is not None and not getattr(redis.Redis, "_ic_tls", False):
+        init = redis.Redis.__init__
+
+        def tls_init(self, *args, **kw):
+            kw.setdefault("ssl", True)
+            kw.setdefault("ssl_ca_certs", p("ca.crt"))
+            kw.setdefault("ssl_certfile", p("client.crt"))
+            kw.setdefault("ssl_keyfile", p("client.key"))
+            init(self, *args, **kw)
+
+        redis.Redis.__init__ = tls_init
+        redis.Redis._ic_tls = True
+    # Wrappers ahead on PATH, so subprocess calls to the Redis tools need no change.
+    wrap = os.path.join(pki().dir, "bin")
+    os.makedirs(wrap, exist_ok=True)
+    for tool in ("redis-cli", "redis-benchmark"):
+        real = None
+        for d in os.environ.get("PATH", "").split(os.pathsep):
+            if d != wrap and os.access(os.path.join(d, tool), os.X_OK):
+                real = os.path.join(d, tool)
+                break
+        if real:
+            with open(os.path.join(wrap, tool), "w") as f:
+                f.write('#!/bin/sh\nexec %s --tls --cacert %s --cert %s --key %s "$@"\n'
+                        % (real, p("ca.crt"), p("client.crt"), p("client.key")))
+            os.chmod(os.path.join(wrap, tool), 0o755)
+    os.environ["PATH"] = wrap + os.pathsep + os.environ.get("PATH", "")
+    # Nodes started under the embedded platform inherit the proxy's environment.
+    os.environ.setdefault("IC_NODE_TLS_CA", p("ca.crt"))
+
+
+if TLS:
+    _enable_tls_clients()
+
+
 class Proxy:
     """A running icproxy. Its embedded platform's admin API token is self.admin_token (admin_token,
     or a fresh one), written to a file given as --platform-admin-token-file; with an external
@@ -79,7 +155,12 @@ class Proxy:
     gives no such file (the proxy draws a token of its own and self.admin_token is None). With
     IC_TEST_PASSWORD set it runs with --requirepass unless the test sets its own users."""
 
-    def __init__(self, *args, ready_timeout=20.0, admin_token=None, stderr=None):
+    def __init__(self, *args, ready_timeout=20.0, admin_token=None, env=None, stderr=None,
+                 harness_tls=True):
+        """env: the environment (default this process's; the embedded platform and its nodes
+        inherit it); stderr: a file for the logs of icproxy and everything it starts;
+        harness_tls=False: never add IC_TEST_TLS's options (a test that sets up TLS itself, or
+        whose client speaks only plaintext)."""
         if PASSWORD and "--requirepass" not in args and "--aclfile" not in args:
             args = ("--requirepass", PASSWORD) + tuple(args)
         self.admin_token = self.token_file = None
@@ -97,11 +178,18 @@ class Proxy:
         if ("--platform-endpoint" in args or beyond_loopback) and "--node-secret-file" not in args:
             self.secret_dir = tempfile.TemporaryDirectory(prefix="icsecret-")
             args = (*args, "--node-secret-file", nodeauth.write_secret_file(self.secret_dir.name))
+        # A test that configures TLS itself keeps its own certificates.
+        tls = []
+        if TLS and harness_tls and "--tls-port" not in args:
+            tls = pki().proxy_args("yes")
+            if "--node-tls" not in args:
+                tls += ["--node-tls", "yes"]
         self.proc = subprocess.Popen(
             [os.path.join(BIN, "icproxy"), "--client-port", "0", "--node-port", "0", "--relay-port", "0",
-             *token_args, *args],
-            stdout=subprocess.PIPE, stderr=stderr)
+             *token_args, *args, *tls],
+            stdout=subprocess.PIPE, stderr=stderr, env=env)
         self.port = None
+        self.tls_port = None
         self.node_port = None
         self.relay_port = None
         self.platform = None
@@ -120,6 +208,11 @@ class Proxy:
             m = re.search(rb"clients on [^:]+:(\d+)", banner)
             if m:
                 self.port = int(m.group(1))
+            m = re.search(rb"TLS clients on (\d+)", banner)
+            if m:
+                self.tls_port = int(m.group(1))
+            if re.search(rb"over TLS only", banner):
+                self.tls_port = self.port
             m = re.search(rb"nodes dial [^:]+:(\d+)", banner)
             if m:
                 self.node_port = int(m.group(1))

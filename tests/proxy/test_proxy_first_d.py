@@ -16,7 +16,7 @@ import redis
 sys.path.insert(0, os.path.dirname(__file__))
 from crc32c import crc32c  # noqa: E402
 from fake_platform import FakePlatform  # noqa: E402
-from proxytest import BIN, Proxy  # noqa: E402
+from proxytest import BIN, Proxy, iccli_args  # noqa: E402
 
 DELAY = 3.0  # seconds a straggler holds its reply
 D, P = 4, 2
@@ -41,7 +41,7 @@ class FirstDTest(unittest.TestCase):
         self.platform.stop()
 
     def iccli(self, first_d, *args, stdin=None, chunk_deadline=30000):
-        cmd = [os.path.join(BIN, "iccli"), "--proxy", self.addr, "--d", str(D), "--p", str(P),
+        cmd = [os.path.join(BIN, "iccli"), *iccli_args(), "--proxy", self.addr, "--d", str(D), "--p", str(P),
                "--timeout", "30000", "--chunk-deadline", str(chunk_deadline),
                "--first-d", str(first_d)]
         return subprocess.run(cmd + list(args), input=stdin, capture_output=True, timeout=60)

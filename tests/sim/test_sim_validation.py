@@ -128,7 +128,8 @@ class SimValidation(unittest.TestCase):
             with open(os.path.join(tmp, "sim.json")) as f:
                 s = json.load(f)["total"]
             os.environ["IC_NODE_BILLING_MARGIN_MS"] = str(MARGIN_MS)
-            with proxytest.Proxy(*POOL, "--log-level", "warn") as proxy:
+            # icbench speaks plaintext RESP only: no TLS here under IC_TEST_TLS.
+            with proxytest.Proxy(*POOL, "--log-level", "warn", harness_tls=False) as proxy:
                 before = settle(proxy.port)
                 bench = subprocess.run(
                     [os.path.join(BIN, "icbench"), "--target", "resp:127.0.0.1:%d" % proxy.port,

@@ -1,0 +1,209 @@
+/* conn_tls.c -- the TLS transport of proxy connections: the server-side handshake inside the
+ * event loop (with a deadline), and reads and writes through OpenSSL, or straight through the
+ * socket for splice when the kernel does the TLS (kTLS). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "net.h"
+#include "proxy.h"
+#include "tls.h"
+
+#define HANDSHAKE_SWEEP_MS 100
+
+/* Maps the TLS module's codes to the transport's (-EAGAIN, -errno). */
+static ssize_t map(conn_t *c, ssize_t r, int reading)
+{
+    if (r >= 0) return r;
+    if (r == TLS_WANT_READ) return -EAGAIN;
+    if (r == TLS_WANT_WRITE) {
+        if (reading) c->tls_want_write = 1;
+        return -EAGAIN;
+    }
+    if (r == TLS_ERR) {
+        log_warn("event=tls_error kind=%s error=\"%s\"",
+                 c->kind == CONN_CLIENT ? "client" : "node", tls_last_error(c->tls));
+        return -EPROTO;
+    }
+    return r;
+}
+
+/* Reads whole records until `n` is filled or the socket is dry: one SSL_read takes one record
+ * (16 KiB at most), and an event that read one record only would pay epoll for each. */
+static ssize_t tls_conn_read(conn_t *c, void *p, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = tls_read(c->tls, (char *)p + got, n - got);
+        if (r > 0) {
+            got += (size_t)r;
+            continue;
+        }
+        if (got > 0 && (r == TLS_WANT_READ || r == TLS_WANT_WRITE)) break;
+        if (got > 0 && r == 0) break; /* the end shows on the next read */
+        return map(c, r, 1);
+    }
+    return (ssize_t)got;
+}
+
+static ssize_t tls_conn_writev(conn_t *c, const struct iovec *iov, int cnt)
+{
+    return map(c, tls_writev(c->tls, iov, cnt), 0);
+}
+
+static int tls_conn_splice_from(conn_t *c)
+{
+    return tls_ktls_recv(c->tls) && tls_pending(c->tls) == 0;
+}
+
+static int tls_conn_splice_to(conn_t *c)
+{
+    return tls_ktls_send(c->tls);
+}
+
+static size_t tls_conn_pending(conn_t *c)
+{
+    return tls_pending(c->tls);
+}
+
+static void tls_conn_shutdown(conn_t *c)
+{
+    tls_shutdown(c->tls);
+    shutdown(c->fd, SHUT_RDWR);
+}
+
+static const conn_type_t conn_type_tls = {
+    .name = "tls",
+    .read = tls_conn_read,
+    .writev = tls_conn_writev,
+    .splice_from = tls_conn_splice_from,
+    .splice_to = tls_conn_splice_to,
+    .pending = tls_conn_pending,
+    .shutdown = tls_conn_shutdown,
+};
+
+static void hs_unlink(conn_t *c)
+{
+    if (!c->handshaking) return;
+    c->handshaking = 0;
+    if (c->hs_prev)
+        c->hs_prev->hs_next = c->hs_next;
+    else
+        c->srv->handshaking = c->hs_next;
+    if (c->hs_next) c->hs_next->hs_prev = c->hs_prev;
+    c->hs_prev = c->hs_next = NULL;
+}
+
+static void handshake_failed(conn_t *c, const char *why)
+{
+    server_t *srv = c->srv;
+    srv->stats.tls_handshake_failures++;
+    char peer[64];
+    log_warn("event=tls_handshake_failed kind=%s peer=%s error=\"%s\"",
+             c->kind == CONN_CLIENT ? "client" : "node", net_peer_name(c->fd, peer, sizeof peer),
+             why);
+    hs_unlink(c);
+    conn_fail(c, "TLS handshake failed");
+}
+
+static void handshake_io(ev_loop_t *loop, int fd, int events, void *arg)
+{
+    conn_t *c = arg;
+    if (c->closing) return;
+    int rc = tls_handshake(c->tls);
+    if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
+        ev_set(loop, c->fd, rc == TLS_WANT_READ ? EV_READ : EV_WRITE, handshake_io, c);
+        return;
+    }
+    if (rc != 0) {
+        handshake_failed(c, tls_last_error(c->tls));
+        return;
+    }
+    hs_unlink(c);
+    c->srv->stats.tls_connections++;
+    char desc[96];
+    log_debug("event=tls_established kind=%s protocol=\"%s\" ktls_send=%d ktls_recv=%d",
+              c->kind == CONN_CLIENT ? "client" : "node", tls_describe(c->tls, desc, sizeof desc),
+              tls_ktls_send(c->tls), tls_ktls_recv(c->tls));
+    /* The peer may have sent its first command with its last handshake message; it may sit
+     * in the TLS layer already, so read now rather than wait for an event. */
+    if (c->kind == CONN_CLIENT)
+        client_io(loop, c->fd, EV_READ, c);
+    else
+        node_io(loop, c->fd, EV_READ, c);
+}
+
+/* Connections still in their handshake after tls-handshake-timeout are closed: a peer that
+ * connects and says nothing (or speaks plaintext and waits) must not hold a slot forever. */
+static void handshake_sweep(ev_loop_t *loop, void *arg)
+{
+    server_t *srv = arg;
+    uint64_t now = ev_now_ms();
+    conn_t *c = srv->handshaking;
+    while (c) {
+        conn_t *next = c->hs_next;
+        if (now - c->created_ms > (uint64_t)srv->cfg.tls_handshake_timeout_ms)
+            handshake_failed(c, "handshake timed out");
+        c = next;
+    }
+    ev_timer_add(loop, HANDSHAKE_SWEEP_MS, handshake_sweep, srv);
+}
+
+int conn_tls_accept(conn_t *c, struct tls_ctx *ctx)
+{
+    c->tls = tls_new_server(ctx, c->fd);
+    if (!c->tls) return -ENOMEM;
+    c->type = &conn_type_tls;
+    c->handshaking = 1;
+    c->hs_prev = NULL;
+    c->hs_next = c->srv->handshaking;
+    if (c->hs_next) c->hs_next->hs_prev = c;
+    c->srv->handshaking = c;
+    ev_set(c->srv->loop, c->fd, EV_READ, handshake_io, c);
+    return 0;
+}
+
+void conn_tls_free(conn_t *c)
+{
+    if (!c->tls) return;
+    hs_unlink(c);
+    tls_free(c->tls);
+    c->tls = NULL;
+}
+
+int proxy_tls_init(server_t *srv, char *err, size_t errlen)
+{
+    proxy_config_t *cfg = &srv->cfg;
+    char why[400];
+    if (cfg->node_tls) {
+        /* Nodes prove nothing with certificates (they have none); they verify the proxy. */
+        srv->node_tls = tls_server_ctx_new(cfg->tls_cert_file, cfg->tls_key_file, NULL,
+                                           TLS_AUTH_NO, why, sizeof why);
+        if (!srv->node_tls) {
+            snprintf(err, errlen, "node TLS: %s", why);
+            return -1;
+        }
+    }
+    if (cfg->tls_port == 0) {
+        if (srv->node_tls) ev_timer_add(srv->loop, HANDSHAKE_SWEEP_MS, handshake_sweep, srv);
+        return 0;
+    }
+    tls_auth_t auth;
+    if (tls_auth_parse(cfg->tls_auth_clients, &auth) < 0) {
+        snprintf(err, errlen, "tls-auth-clients '%s' is not yes, no or optional",
+                 cfg->tls_auth_clients);
+        return -1;
+    }
+    srv->client_tls = tls_server_ctx_new(cfg->tls_cert_file, cfg->tls_key_file,
+                                         cfg->tls_ca_cert_file, auth, why, sizeof why);
+    if (!srv->client_tls) {
+        snprintf(err, errlen, "TLS: %s", why);
+        return -1;
+    }
+    ev_timer_add(srv->loop, HANDSHAKE_SWEEP_MS, handshake_sweep, srv);
+    return 0;
+}
