@@ -198,7 +198,10 @@ static void reply_cset(node_conn_t *c)
         return;
     }
     if (c->req_nomem) {
-        resp_add_error(o, "NOMEM chunk of %zu bytes does not fit: used %llu of %llu", c->body_len,
+        /* The footprint is what the chunk counts (common/footprint.h); the proxy reads used and
+         * limit as the truth for this node. */
+        resp_add_error(o, "NOMEM chunk of %zu bytes (footprint %zu) does not fit: used %llu of %llu",
+                       c->body_len, store_entry_cost(c->req.argl[1], c->body_len),
                        (unsigned long long)c->store->used, (unsigned long long)c->store->limit);
         return;
     }

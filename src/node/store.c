@@ -17,8 +17,8 @@
 #define STORE_HUGE_MIN (2 * 1024 * 1024)
 
 /* The overhead figure must cover the entry struct, two allocator headers and a bucket slot. */
-_Static_assert(sizeof(store_entry_t) + 2 * 16 + sizeof(void *) <= STORE_ENTRY_OVERHEAD,
-               "STORE_ENTRY_OVERHEAD undercounts an entry");
+_Static_assert(sizeof(store_entry_t) + 2 * 16 + sizeof(void *) <= CHUNK_FOOTPRINT_OVERHEAD,
+               "CHUNK_FOOTPRINT_OVERHEAD undercounts an entry");
 
 void store_init(store_t *s, uint64_t limit)
 {
@@ -123,7 +123,7 @@ void store_free(store_t *s)
 
 size_t store_entry_cost(size_t key_len, size_t body_len)
 {
-    return body_len + key_len + STORE_ENTRY_OVERHEAD;
+    return (size_t)chunk_footprint(key_len, body_len);
 }
 
 /* FNV-1a over the key, then the index and version mixed in. */

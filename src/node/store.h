@@ -8,13 +8,10 @@
 #include <stdint.h>
 
 #include "buf.h"
-
-/* Bytes counted for each entry on top of its key and body: the entry struct, its hash slot and
- * allocator headers, rounded up so the accounting never undercounts the real footprint. */
-#define STORE_ENTRY_OVERHEAD 128
+#include "footprint.h"
 
 /* An entry is laid out so that it, its two allocator headers and its bucket slot fit in
- * STORE_ENTRY_OVERHEAD (checked in store.c). */
+ * CHUNK_FOOTPRINT_OVERHEAD (common/footprint.h; checked in store.c). */
 typedef struct store_entry {
     struct store_entry *next; /* hash chain */
     uint64_t hash;
@@ -83,7 +80,8 @@ void store_init(store_t *s, uint64_t limit);
 /* Frees every entry; entries still referenced elsewhere must have been released first. */
 void store_free(store_t *s);
 
-/* Bytes an entry of this key and body length counts against the limit. */
+/* Bytes an entry of this key and body length counts against the limit: chunk_footprint(), the
+ * formula the proxy places chunks by. */
 size_t store_entry_cost(size_t key_len, size_t body_len);
 
 /* The hash of a chunk id, the one the table uses (shared with indexes of other stores' ids). */

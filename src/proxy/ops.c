@@ -121,9 +121,34 @@ static void icset_discard_done(relay_t *r, relay_status_t st, void *arg)
     op_unref(op);
 }
 
+static void submit_cset(op_t *op, int i, conn_t *stream_src, size_t len);
+
+/* A node refused a chunk for memory: the proxy's figures for it were wrong (chunks it does not
+ * know of, memory the node keeps). Its reported figures are taken, objects there are evicted to
+ * make room, and the chunk is sent once more. Only chunks held in memory can be resent; a
+ * streamed body has gone by. 1 when resent. */
+static int retry_after_nomem(nreq_t *q, const char *err)
+{
+    op_t *op = q->op;
+    if (!err || !strstr(err, "NOMEM") || q->body_src || !q->body_ref || op->slot_retried[q->slot])
+        return 0;
+    int node = q->node->id;
+    if (meta_node_refused(op->srv, node, err, meta_chunk_cost(q->body_len, op->keylen)) < 0)
+        return 0;
+    op->slot_retried[q->slot] = 1;
+    submit_cset(op, q->slot, NULL, q->body_len);
+    return 1;
+}
+
 static void store_chunk_done(nreq_t *q, nres_t res, const char *err)
 {
     op_t *op = q->op;
+    if (res == NRES_ERROR && retry_after_nomem(q, err)) {
+        nreq_free(q);
+        op->outstanding--; /* the resent chunk counts itself */
+        op_unref(op);
+        return;
+    }
     if (res == NRES_OK) {
         op->slot_state[q->slot] = SLOT_GOOD;
     } else {

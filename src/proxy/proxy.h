@@ -298,6 +298,10 @@ void meta_start_expiry(server_t *srv); /* the background sweep for expired objec
 int meta_place(server_t *srv, const char *key, size_t keylen, int n, size_t chunk_size,
                uint16_t *nodes_out);
 /* Counts n chunks placed on `nodes` (meta_place does it; a rebuild places chunks found). */
+/* A node answered -NOMEM to a chunk of `cost` bytes (still charged to it): its reported used and
+ * limit (from err, "used U of L") become the proxy's figures for it, and objects with a chunk
+ * there are evicted (CLOCK) until the chunk fits. 0 when it now fits, -ENOSPC otherwise. */
+int meta_node_refused(server_t *srv, int node, const char *err, uint64_t cost);
 void meta_charge_placement(server_t *srv, const uint16_t *nodes, int n, size_t chunk_size,
                            size_t keylen);
 void meta_release_placement(server_t *srv, const uint16_t *nodes, int n, size_t chunk_size,
@@ -347,6 +351,7 @@ struct op {
     int outstanding; /* SET/ICSET: chunk stores not answered yet */
     int failed;
     uint8_t slot_state[EC_MAX_CHUNKS]; /* per chunk: 0 pending, 1 good, 2 lost/failed, 3 late */
+    uint8_t slot_retried[EC_MAX_CHUNKS]; /* CSET sent again after the node's -NOMEM */
     int have_idx[EC_MAX_CHUNKS];
     int nhave;
     char err[256];

@@ -45,6 +45,27 @@ static void test_put_get_delete(void **state)
     store_free(&s);
 }
 
+/* The node counts a chunk with the shared formula (the proxy places by the same one): a store
+ * whose limit is k footprints holds exactly k chunks, and refuses the next. */
+static void test_footprint_formula(void **state)
+{
+    assert_int_equal(chunk_footprint(5, 1000), 1000 + 5 + 128);
+    assert_int_equal(store_entry_cost(5, 1000), chunk_footprint(5, 1000));
+    assert_int_equal(store_entry_cost(0, 0), CHUNK_FOOTPRINT_OVERHEAD);
+    store_t s;
+    store_init(&s, 7 * chunk_footprint(5, 1000));
+    store_entry_t *e;
+    char key[8];
+    for (int i = 0; i < 7; i++) {
+        snprintf(key, sizeof key, "key-%d", i);
+        assert_int_equal(store_reserve(&s, key, 5, 0, 1, 1000, &e), 0);
+        store_commit(&s, e, 0);
+    }
+    assert_int_equal(s.used, s.limit);
+    assert_int_equal(store_reserve(&s, "key-7", 5, 0, 1, 1000, &e), -ENOSPC);
+    store_free(&s);
+}
+
 static void test_versions_side_by_side(void **state)
 {
     store_t s;
@@ -293,6 +314,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_get_delete),
+        cmocka_unit_test(test_footprint_formula),
         cmocka_unit_test(test_versions_side_by_side),
         cmocka_unit_test(test_limit_and_nomem),
         cmocka_unit_test(test_refs_outlive_delete),

@@ -79,6 +79,12 @@ class FakeNode(threading.Thread):
             if mode == "refuse":
                 self.send(b"-NOMEM chunk does not fit\r\n")
                 return
+            if mode == "full_once":
+                # Full of chunks the proxy does not know of: one refusal with the real figures.
+                self.platform.node_mode[self.node_id] = "ok"
+                self.send(b"-NOMEM chunk of %d bytes (footprint %d) does not fit: used %d of %d\r\n" % (
+                    len(args[9]), len(args[9]) + len(args[1]) + 128, 200 << 20, 200 << 20))
+                return
             # CSET key index version crc size d p expire_ms chunk
             self.chunks[key] = (int(args[4]), args[9], [int(a) for a in args[5:9]])
             self.send(b"+OK\r\n")

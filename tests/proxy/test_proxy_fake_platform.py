@@ -87,6 +87,25 @@ class FakePlatformTest(unittest.TestCase):
         self.assertGreaterEqual(first_miss, 2)  # survives the loss of any 2 holders
         self.assertTrue(all(x is None for x in results[first_miss:]))
 
+    def test_node_full_of_unknown_chunks_evicts_and_retries(self):
+        # Every node holds objects; then every node answers its next CSET with -NOMEM and figures
+        # that say it is full: the proxy takes them, evicts what it placed there, sends the chunk
+        # once more, and the SET succeeds.
+        for i in range(40):
+            self.assertTrue(self.r.set("old%d" % i, b"o%d" % i * 100))
+        for nid in self.platform.nodes:
+            self.platform.node_mode[nid] = "full_once"
+        v = os.urandom(500)
+        self.assertTrue(self.r.set("new", v))
+        self.assertEqual(self.r.get("new"), v)
+        self.assertGreater(self.r.info("stats")["evicted_keys"], 0)
+        # A node that keeps refusing still fails the SET, with its reason.
+        for nid in self.platform.nodes:
+            self.platform.node_mode[nid] = "refuse"
+        with self.assertRaises(redis.ResponseError) as cm:
+            self.r.set("never", b"x" * 500)
+        self.assertIn("NOMEM", str(cm.exception))
+
     def test_corrupt_chunk_never_served(self):
         v = os.urandom(50000)
         self.r.set("c", v)
