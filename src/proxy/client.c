@@ -592,8 +592,8 @@ static int dispatch(client_t *c)
         cmd_icrepair(c, op, argv, argl, NULL);
         return 0;
     case CMD_DEL:
-        cmd_del(c, op, argc, argv, argl);
-        break;
+        cmd_del(c, op, argc, argv, argl); /* answers once its deletes are done */
+        return 0;
     case CMD_EXISTS:
         cmd_exists_strlen_ttl(c, op, 0, argc, argv, argl);
         break;

@@ -66,15 +66,19 @@ void meta_release_placement(server_t *srv, const uint16_t *nodes, int n, size_t 
     meta_rooms_release(node_room, srv, nodes, n, chunk_size, keylen);
 }
 
-void meta_drop(server_t *srv, meta_t *m)
+void meta_forget(server_t *srv, meta_t *m)
 {
-    int n = m->d + m->p;
-    uint16_t *nodes = meta_nodes(m);
-    for (int i = 0; i < n; i++)
-        node_delete_chunk(&srv->nodes[nodes[i]], meta_key(m), m->keylen, i, m->version);
-    meta_release_placement(srv, nodes, n, m->chunk_size, m->keylen);
+    meta_release_placement(srv, meta_nodes(m), m->d + m->p, m->chunk_size, m->keylen);
     meta_remove(&srv->meta, m);
     free(m);
+}
+
+void meta_drop(server_t *srv, meta_t *m)
+{
+    uint16_t *nodes = meta_nodes(m);
+    for (int i = 0; i < m->d + m->p; i++)
+        node_delete_chunk(&srv->nodes[nodes[i]], meta_key(m), m->keylen, i, m->version);
+    meta_forget(srv, m);
 }
 
 /* A CLOCK victim of meta_place_rooms: its chunks are deleted on their nodes. */

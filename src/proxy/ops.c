@@ -213,6 +213,9 @@ static int place(op_t *op)
     }
     op->placed = 1;
     op->version = server_next_version(op->srv);
+    /* Out of memory it is not indexed: an inventory read before it commits may then delete a
+     * chunk of it, which a read finds lost and repair restores. */
+    (void)opindex_add(&op->srv->storing, op);
     return 0;
 }
 
@@ -227,6 +230,7 @@ static void store_check_done(op_t *op)
         return;
     }
     op->finished = 1;
+    if (op->indexed == &srv->storing) opindex_remove(&srv->storing, op);
     meta_t *old = op->err[0] ? NULL : meta_lookup(srv, op->key, op->keylen);
     int refused = !op->err[0] && ((op->nx && old) || (op->xx && !old));
     if (op->err[0] || op->failed || op->body_failed || refused) {
@@ -1224,14 +1228,41 @@ void cmd_icrepair(client_t *c, op_t *op, const char **argv, const size_t *argl, 
     client_on_op_done(op);
 }
 
+/* A DEL answers once every chunk delete it sent is answered by its node, or kept for the node's
+ * return (node_delete_chunk_acked): when the client hears of it, no node it reached still serves
+ * the chunks, and the others will be told before anything else. */
+static void del_check_done(op_t *op)
+{
+    if (op->outstanding > 0 || !op->all_args || op->finished) return;
+    op->finished = 1;
+    resp_add_int(&op->reply, op->ndeleted);
+    client_on_op_done(op);
+}
+
+void ops_delete_acked(op_t *op)
+{
+    op->outstanding--;
+    del_check_done(op);
+    op_unref(op);
+}
+
 void cmd_del(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
 {
-    int64_t n = 0;
+    server_t *srv = c->srv;
+    op->ndeleted = 0;
     for (int i = 1; i < argc; i++) {
-        meta_t *m = meta_lookup(c->srv, argv[i], argl[i]);
+        meta_t *m = meta_lookup(srv, argv[i], argl[i]);
         if (!m) continue;
-        meta_drop(c->srv, m);
-        n++;
+        uint16_t *nodes = meta_nodes(m);
+        for (int k = 0; k < m->d + m->p; k++)
+            if (node_delete_chunk_acked(&srv->nodes[nodes[k]], meta_key(m), m->keylen, k,
+                                        m->version, op)) {
+                op->outstanding++;
+                op_ref(op);
+            }
+        meta_forget(srv, m);
+        op->ndeleted++;
     }
-    resp_add_int(&op->reply, n);
+    op->all_args = 1;
+    del_check_done(op);
 }

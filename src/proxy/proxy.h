@@ -230,6 +230,7 @@ struct nreq {
     nreq_done_cb *done;
     nreq_body_cb *on_body;
     uint64_t sent_ms;
+    uint8_t answered; /* NRES_ERROR came from the node itself (it read the request) */
 };
 
 struct node {
@@ -267,7 +268,14 @@ struct node {
     uint64_t last_backup_ms;   /* last backup attempt ended (or the node's first data) */
     uint64_t backup_timer;
     struct sync_relay *relay;  /* where the node and its peer instance meet */
+    /* Chunk deletes for an instance that is not reachable now (down, asleep, its connection
+     * lost): sent ahead of anything else when it is back. Bounded (NODE_DEFERRED_MAX); past the
+     * bound the instance is inventoried again instead (repair.c deletes what it should not hold). */
+    nreq_t *deferred_head, *deferred_tail;
+    size_t ndeferred;
 };
+
+#define NODE_DEFERRED_MAX 16384
 
 enum { BACKUP_IDLE = 0, BACKUP_REQUESTED, BACKUP_RUNNING };
 
@@ -280,8 +288,19 @@ void nreq_free(nreq_t *q);
 void node_accept(server_t *srv, int fd);
 void node_invoke_result(server_t *srv, int node_id, int ok, const char *err);
 void node_kick(node_t *n); /* writes pending requests if possible */
-/* Fire-and-forget delete of a chunk (eviction, overwrite, failed SET cleanup). */
+/* Delete of a chunk nobody waits for (eviction, expiry, overwrite, failed SET cleanup, stale
+ * chunks found at inventory). Never dropped: a node that is not reachable gets it when it is back
+ * (or, past NODE_DEFERRED_MAX, is inventoried again). */
 void node_delete_chunk(node_t *n, const char *key, size_t keylen, int index, uint64_t version);
+/* The same for a DEL that answers only once its deletes are done: returns 1 when the request is
+ * on its way and ops_delete_acked(op) will be called once the node answered (or the request was
+ * queued for the node's return after all), 0 when it is already queued for the node's return. */
+int node_delete_chunk_acked(node_t *n, const char *key, size_t keylen, int index, uint64_t version,
+                            op_t *op);
+/* Frees the deletes kept for the node's return (at shutdown). */
+void node_drop_deferred(node_t *n);
+/* Called for each delete node_delete_chunk_acked() took for op. */
+void ops_delete_acked(op_t *op);
 void node_invoke(node_t *n, const char *cmd);
 void node_start_sweeps(server_t *srv);
 /* A CGET body the op cannot take yet stays in the node's socket: reading pauses until unpark. */
@@ -292,6 +311,8 @@ conn_t *node_unpark(node_t *n);
 meta_t *meta_lookup(server_t *srv, const char *key, size_t keylen); /* drops expired ones */
 /* Removes the object and deletes its chunks on their nodes. */
 void meta_drop(server_t *srv, meta_t *m);
+/* Removes the object (and its placement charge) only: the caller has deleted its chunks. */
+void meta_forget(server_t *srv, meta_t *m);
 void meta_start_expiry(server_t *srv); /* the background sweep for expired objects (meta.c) */
 /* Picks n distinct nodes with room for chunk_size bytes each, evicting objects (CLOCK) while
  * needed. Returns 0, or -ENOSPC if even an empty pool cannot hold it. */
@@ -350,6 +371,7 @@ struct op {
     uint64_t version;
     int outstanding; /* SET/ICSET: chunk stores not answered yet */
     int failed;
+    int64_t ndeleted; /* DEL: keys removed */
     uint8_t slot_state[EC_MAX_CHUNKS]; /* per chunk: 0 pending, 1 good, 2 lost/failed, 3 late */
     uint8_t slot_retried[EC_MAX_CHUNKS]; /* CSET sent again after the node's -NOMEM */
     int have_idx[EC_MAX_CHUNKS];
@@ -490,6 +512,9 @@ typedef struct {
     uint64_t last_backup_ms, last_backup_bytes; /* duration and bytes of the latest good one */
     uint64_t repairs_started, repair_bytes;
     uint64_t inventories, rebuilt_objects;
+    uint64_t deletes_deferred; /* chunk deletes kept for an unreachable node's return */
+    uint64_t deletes_dropped;  /* ... past the bound: the node is inventoried again instead */
+    uint64_t stale_chunks;     /* chunks found at inventory that no object owns, deleted */
     uint64_t gets_coalesced; /* GETs answered by a read of the same object already under way */
     uint64_t sets_coalesced; /* SETs superseded by a later SET of the key before being sent */
 } proxy_stats_t;
@@ -525,6 +550,8 @@ struct server {
     struct repair_queue *repair; /* repair.c */
     opindex_t readers; /* Redis-path GETs reading their chunks, by (key, version) */
     opindex_t staged;  /* SETs waiting for the end of the iteration, by key (version 0) */
+    opindex_t storing; /* stores placed and not yet decided, by (key, version): their chunks are
+                        * on nodes before the metadata knows them (an inventory spares them) */
     op_t *staged_head, *staged_tail;
 };
 

@@ -320,11 +320,21 @@ void repair_inventory(node_t *n, char *data, size_t len)
     while ((rc = inv_next(data, len, &pos, &e)) == 1) {
         if (!entry_ok(&e)) continue;
         meta_t *m = meta_lookup(srv, e.key, e.keylen);
+        /* Versions handed out after a restart must pass every version the nodes hold. */
+        if (e.version > srv->next_version) srv->next_version = e.version;
         if (rq->rebuilding && (!m || m->version < e.version)) {
             cand_add(srv, n, &e);
         } else if (m && m->version > e.version) {
             /* An older version than the live one: left behind by an overwrite this instance
              * missed (it was frozen, or it is a backup peer). */
+            node_delete_chunk(n, e.key, e.keylen, (int)e.index, e.version);
+            stale++;
+        } else if (!rq->rebuilding && (!m || m->version != e.version) &&
+                   !opindex_find(&srv->storing, e.key, e.keylen, e.version)) {
+            /* No object owns it (deleted, evicted, expired or overwritten while its delete did
+             * not reach this instance, or a failed store's leftover), and no store under way
+             * is writing it: memory the proxy cannot see, and data a restarted proxy would
+             * bring back. */
             node_delete_chunk(n, e.key, e.keylen, (int)e.index, e.version);
             stale++;
         }
@@ -363,6 +373,7 @@ void repair_inventory(node_t *n, char *data, size_t len)
     }
     free(fps);
     free(data);
+    srv->stats.stale_chunks += stale;
     n->inventoried = rc >= 0;
     log_info("event=inventory node=%d instance=%s chunks=%zu missing=%" PRIu64 " found=%" PRIu64
              " stale=%" PRIu64,

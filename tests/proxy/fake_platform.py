@@ -110,9 +110,23 @@ class FakeNode(threading.Thread):
             self.send(b"*2\r\n:%d\r\n" % crc + self.bulk(body))
         elif cmd == b"CDEL":
             key = (args[1], int(args[2]), int(args[3]))
+            if mode == "slow_del":
+                time.sleep(0.3)  # a busy node: the delete lands well after it was sent
             self.send(b":%d\r\n" % (1 if self.chunks.pop(key, None) else 0))
         else:
             self.send(b"-ERR unknown command\r\n")
+
+    def drop_connection(self):
+        """Closes the connection but keeps the instance (and its memory): the next invocation
+        dials again as this instance, or as a new one holding the same chunks (a backup peer
+        taking over) when the node id is in platform.rename_on_redial."""
+        with self.platform.lock:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+                self.sock.close()
+            except OSError:
+                pass
+            self.join(timeout=10)
 
     def kill(self):
         self.dead = True
@@ -131,6 +145,7 @@ class FakePlatform:
         self.node_mode = {}  # node id -> ok, silent, refuse, forget, corrupt or straggle
         self.straggle_delay = 2.0  # seconds a straggling node holds each CGET reply
         self.refuse = set()  # node ids whose invocations get HTTP 500
+        self.rename_on_redial = set()  # node ids that dial again as a new instance (same chunks)
         self.invocations = 0
         self.lock = threading.Lock()
         platform = self
@@ -175,7 +190,9 @@ class FakePlatform:
                         # The instance lives on but lost its connection (the proxy went away):
                         # it dials again, keeping its memory, as icnode does.
                         again = FakeNode(platform, nid, event["proxy"])
-                        again.instance, again.chunks = node.instance, node.chunks
+                        again.chunks = node.chunks
+                        if nid not in platform.rename_on_redial:
+                            again.instance = node.instance
                         again.invocations = node.invocations
                         platform.nodes[nid] = again
                         again.start()

@@ -33,6 +33,8 @@ static server_t *make_server(int nnodes, uint64_t node_bytes)
 
 static void free_server(server_t *srv)
 {
+    for (int i = 0; i < srv->nnodes; i++)
+        node_drop_deferred(&srv->nodes[i]);
     meta_table_free(&srv->meta);
     ev_destroy(srv->loop);
     free(srv->nodes);
