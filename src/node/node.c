@@ -31,6 +31,9 @@ const conf_option_t node_options[] = {
      "bound on writing BYE and pending replies when returning"},
     {"backup-timeout-ms", CONF_MS, OPT(backup_timeout_ms), 1, 3600000, "30000",
      "a backup (either end) fails when no byte moves for this long"},
+    {"tombstone-ttl-ms", CONF_MS, OPT(tombstone_ttl_ms), 1000, 30LL * 24 * 3600 * 1000, "3600000",
+     "how long a deleted key's tombstone is kept (so a restarted proxy does not bring the key "
+     "back); outlive several backup intervals"},
     {"log-level", CONF_STRING, OPT(log_level), 0, 0, "info", "debug, info, warn or error"},
     {"bandwidth", CONF_BYTES, OPT(bandwidth), 0, (int64_t)THROTTLE_RATE_MAX, "0",
      "network emulation: bytes per second sent to the proxy (0: unlimited)"},

@@ -50,6 +50,7 @@
 typedef struct {
     int64_t reserved_mb;
     int64_t idle_return_ms;
+    int64_t tombstone_ttl_ms;
     int64_t deadline_margin_ms;
     char *return_policy;
     int64_t billing_ms;

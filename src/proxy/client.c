@@ -646,7 +646,7 @@ static int dispatch(client_t *c)
         break;
     case CMD_FLUSH:
         for (size_t i = srv->meta.clock_len; i-- > 0;)
-            if (srv->meta.clock[i]) meta_drop(srv, srv->meta.clock[i]);
+            if (srv->meta.clock[i]) meta_delete(srv, srv->meta.clock[i]);
         resp_add_simple(r, "OK");
         break;
     }

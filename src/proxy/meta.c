@@ -73,12 +73,25 @@ void meta_forget(server_t *srv, meta_t *m)
     free(m);
 }
 
-void meta_drop(server_t *srv, meta_t *m)
+static void drop(server_t *srv, meta_t *m, int tomb)
 {
     uint16_t *nodes = meta_nodes(m);
     for (int i = 0; i < m->d + m->p; i++)
-        node_delete_chunk(&srv->nodes[nodes[i]], meta_key(m), m->keylen, i, m->version);
+        node_delete_chunk(&srv->nodes[nodes[i]], meta_key(m), m->keylen, i, m->version, tomb);
     meta_forget(srv, m);
+}
+
+/* Eviction, expiry and an overwrite leave no tombstone: an evicted object that comes back after
+ * a restart is still the key's latest value, an expired one carries its expiry, and an overwrite's
+ * newer version wins the rebuild. Only a client's delete must never be undone. */
+void meta_drop(server_t *srv, meta_t *m)
+{
+    drop(srv, m, 0);
+}
+
+void meta_delete(server_t *srv, meta_t *m)
+{
+    drop(srv, m, 1);
 }
 
 /* A CLOCK victim of meta_place_rooms: its chunks are deleted on their nodes. */

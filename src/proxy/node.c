@@ -257,11 +257,12 @@ static void write_request(node_t *n, nreq_t *q)
         break;
     case NREQ_CGET:
     case NREQ_CDEL:
-        memcpy(p, "*4\r\n", 4);
+        memcpy(p, q->tomb ? "*5\r\n" : "*4\r\n", 4);
         p = put_bulk(p + 4, q->kind == NREQ_CGET ? "CGET" : "CDEL", 4);
         p = put_bulk(p, q->key, q->keylen);
         p = put_bulk_u64(p, (uint64_t)q->index);
         p = put_bulk_u64(p, q->version);
+        if (q->tomb) p = put_bulk(p, "TOMB", 4);
         break;
     case NREQ_CSET:
         memcpy(p, "*10\r\n", 5);
@@ -448,13 +449,8 @@ static int node_reachable(const node_t *n)
     return n->state == NODE_AWAKE && n->conn;
 }
 
-void node_delete_chunk(node_t *n, const char *key, size_t keylen, int index, uint64_t version)
-{
-    node_delete_chunk_acked(n, key, keylen, index, version, NULL);
-}
-
-int node_delete_chunk_acked(node_t *n, const char *key, size_t keylen, int index, uint64_t version,
-                            op_t *op)
+static int delete_chunk(node_t *n, const char *key, size_t keylen, int index, uint64_t version,
+                        int tomb, op_t *op)
 {
     nreq_t *q = nreq_new(NREQ_CDEL, NULL, 0, key, keylen, index, version);
     if (!q) {
@@ -463,7 +459,12 @@ int node_delete_chunk_acked(node_t *n, const char *key, size_t keylen, int index
         return 0;
     }
     q->done = cdel_done;
-    if (!node_reachable(n)) {
+    q->tomb = (uint8_t)tomb;
+    /* A DEL wakes the node (a sleeping one, or a function whose instance was lost: its backup
+     * peer may hold the chunks), so the delete and its tombstone are on the node, not only in
+     * this process, when the client hears of it; the delete is kept for later only if the node
+     * cannot be reached now (the invocation fails or times out). */
+    if (!op && !node_reachable(n)) {
         defer_delete(n, q);
         return 0;
     }
@@ -473,6 +474,18 @@ int node_delete_chunk_acked(node_t *n, const char *key, size_t keylen, int index
     }
     node_submit(n, q);
     return op != NULL;
+}
+
+void node_delete_chunk(node_t *n, const char *key, size_t keylen, int index, uint64_t version,
+                       int tomb)
+{
+    delete_chunk(n, key, keylen, index, version, tomb, NULL);
+}
+
+int node_delete_chunk_acked(node_t *n, const char *key, size_t keylen, int index, uint64_t version,
+                            op_t *op)
+{
+    return delete_chunk(n, key, keylen, index, version, 1, op);
 }
 
 void node_drop_deferred(node_t *n)

@@ -236,7 +236,8 @@ static void store_check_done(op_t *op)
     if (op->err[0] || op->failed || op->body_failed || refused) {
         for (int i = 0; i < op->n && op->placed; i++)
             if (op->slot_state[i] == SLOT_GOOD)
-                node_delete_chunk(&srv->nodes[op->nodes[i]], op->key, op->keylen, i, op->version);
+                node_delete_chunk(&srv->nodes[op->nodes[i]], op->key, op->keylen, i, op->version,
+                                  0);
         if (op->placed) meta_release_placement(srv, op->nodes, op->n, op->chunk_size, op->keylen);
         if (refused) {
             resp_add_null(&op->reply);
@@ -251,7 +252,7 @@ static void store_check_done(op_t *op)
     meta_t *m = meta_new(op->key, op->keylen, op->d, op->p);
     if (!m) {
         for (int i = 0; i < op->n; i++)
-            node_delete_chunk(&srv->nodes[op->nodes[i]], op->key, op->keylen, i, op->version);
+            node_delete_chunk(&srv->nodes[op->nodes[i]], op->key, op->keylen, i, op->version, 0);
         meta_release_placement(srv, op->nodes, op->n, op->chunk_size, op->keylen);
         resp_add_error(&op->reply, "ERR out of memory");
         answer_riders(op);

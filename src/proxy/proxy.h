@@ -231,6 +231,7 @@ struct nreq {
     nreq_body_cb *on_body;
     uint64_t sent_ms;
     uint8_t answered; /* NRES_ERROR came from the node itself (it read the request) */
+    uint8_t tomb;     /* CDEL ... TOMB: the node keeps the key's tombstone */
 };
 
 struct node {
@@ -290,11 +291,16 @@ void node_invoke_result(server_t *srv, int node_id, int ok, const char *err);
 void node_kick(node_t *n); /* writes pending requests if possible */
 /* Delete of a chunk nobody waits for (eviction, expiry, overwrite, failed SET cleanup, stale
  * chunks found at inventory). Never dropped: a node that is not reachable gets it when it is back
- * (or, past NODE_DEFERRED_MAX, is inventoried again). */
-void node_delete_chunk(node_t *n, const char *key, size_t keylen, int index, uint64_t version);
-/* The same for a DEL that answers only once its deletes are done: returns 1 when the request is
- * on its way and ops_delete_acked(op) will be called once the node answered (or the request was
- * queued for the node's return after all), 0 when it is already queued for the node's return. */
+ * (or, past NODE_DEFERRED_MAX, is inventoried again). `tomb` (CDEL ... TOMB) makes the node keep
+ * a tombstone saying every version of the key up to `version` is deleted: only for a client's
+ * delete of the key's live version (never for a failed store's leftover, which may be newer than
+ * the live version). */
+void node_delete_chunk(node_t *n, const char *key, size_t keylen, int index, uint64_t version,
+                       int tomb);
+/* The same, with a tombstone, for a DEL that answers only once its deletes are done: the node is
+ * woken if it sleeps or is down. Returns 1 when the request is on its way and
+ * ops_delete_acked(op) will be called once the node answered, or once the request was kept for
+ * the node's return after all (it could not be reached); 0 when out of memory. */
 int node_delete_chunk_acked(node_t *n, const char *key, size_t keylen, int index, uint64_t version,
                             op_t *op);
 /* Frees the deletes kept for the node's return (at shutdown). */
@@ -311,6 +317,8 @@ conn_t *node_unpark(node_t *n);
 meta_t *meta_lookup(server_t *srv, const char *key, size_t keylen); /* drops expired ones */
 /* Removes the object and deletes its chunks on their nodes. */
 void meta_drop(server_t *srv, meta_t *m);
+/* The same for a client's delete (FLUSHALL): the nodes keep tombstones of the key. */
+void meta_delete(server_t *srv, meta_t *m);
 /* Removes the object (and its placement charge) only: the caller has deleted its chunks. */
 void meta_forget(server_t *srv, meta_t *m);
 void meta_start_expiry(server_t *srv); /* the background sweep for expired objects (meta.c) */
