@@ -336,7 +336,6 @@ static void warm_wait_done(ev_loop_t *loop, void *arg)
     node_kick(n);
 }
 
-static int node_reachable(const node_t *n);
 static void flush_deferred(node_t *n);
 
 void node_kick(node_t *n)
@@ -442,9 +441,7 @@ static void cdel_acked(nreq_t *q, nres_t res, const char *err)
     ops_delete_acked(op);
 }
 
-/* Only an instance serving now is sent a delete at once: a sleeping one is not woken (billed)
- * for it, and one that is down may come back with its memory. */
-static int node_reachable(const node_t *n)
+int node_reachable(const node_t *n)
 {
     return n->state == NODE_AWAKE && n->conn;
 }

@@ -1247,6 +1247,18 @@ void ops_delete_acked(op_t *op)
     op_unref(op);
 }
 
+/* A serving node that holds no chunk of m (from a key-dependent start), or -1. */
+static int del_witness(server_t *srv, meta_t *m)
+{
+    for (int k = 0; k < srv->nnodes; k++) {
+        int id = (int)((m->hash + (uint64_t)k) % (uint64_t)srv->nnodes);
+        int holds = 0;
+        for (int i = 0; i < m->d + m->p && !holds; i++) holds = meta_nodes(m)[i] == id;
+        if (!holds && node_reachable(&srv->nodes[id])) return id;
+    }
+    return -1;
+}
+
 void cmd_del(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
 {
     server_t *srv = c->srv;
@@ -1255,12 +1267,27 @@ void cmd_del(client_t *c, op_t *op, int argc, const char **argv, const size_t *a
         meta_t *m = meta_lookup(srv, argv[i], argl[i]);
         if (!m) continue;
         uint16_t *nodes = meta_nodes(m);
-        for (int k = 0; k < m->d + m->p; k++)
+        int unreachable = 0;
+        for (int k = 0; k < m->d + m->p; k++) {
+            unreachable += !node_reachable(&srv->nodes[nodes[k]]);
             if (node_delete_chunk_acked(&srv->nodes[nodes[k]], meta_key(m), m->keylen, k,
                                         m->version, op)) {
                 op->outstanding++;
                 op_ref(op);
             }
+        }
+        /* A holder that cannot be reached now keeps the chunk until it is back; should this
+         * proxy go down before then, the tombstones of the holders that answered tell its
+         * successor. If none may answer, one serving node that holds nothing of the key keeps
+         * a tombstone too (its CDEL finds no chunk): otherwise the delete would live only here. */
+        if (unreachable) {
+            int extra = del_witness(srv, m);
+            if (extra >= 0 && node_delete_chunk_acked(&srv->nodes[extra], meta_key(m), m->keylen, 0,
+                                                      m->version, op)) {
+                op->outstanding++;
+                op_ref(op);
+            }
+        }
         meta_forget(srv, m);
         op->ndeleted++;
     }

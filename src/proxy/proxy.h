@@ -303,6 +303,10 @@ void node_delete_chunk(node_t *n, const char *key, size_t keylen, int index, uin
  * the node's return after all (it could not be reached); 0 when out of memory. */
 int node_delete_chunk_acked(node_t *n, const char *key, size_t keylen, int index, uint64_t version,
                             op_t *op);
+/* An instance serving now (awake, connected): only such a node is sent a delete nobody waits for
+ * at once; a sleeping one is not woken (billed) for it, and one that is down may come back with
+ * its memory. */
+int node_reachable(const node_t *n);
 /* Frees the deletes kept for the node's return (at shutdown). */
 void node_drop_deferred(node_t *n);
 /* Called for each delete node_delete_chunk_acked() took for op. */

@@ -21,6 +21,7 @@ class FakeNode(threading.Thread):
         self.proxy_addr = proxy_addr
         self.instance = uuid.uuid4().hex[:16]
         self.chunks = {}
+        self.tombs = {}  # key -> highest version deleted with CDEL ... TOMB
         self.sock = None
         self.invocations = 0
         self.wake = threading.Event()
@@ -95,6 +96,9 @@ class FakeNode(threading.Thread):
                     continue
                 lines.append(b"%d %d %d %d %d %d %d %d %d:%s\n" % (
                     idx, ver, crc, len(body), obj[0], obj[1], obj[2], obj[3], len(k), k))
+            for k, ver in list(self.tombs.items()):
+                lines.append(b"T %d %d %d:%s\n" % (ver, int(time.time() * 1000) + 3600000,
+                                                    len(k), k))
             self.send(self.bulk(b"".join(lines)))
         elif cmd == b"CGET":
             key = (args[1], int(args[2]), int(args[3]))
@@ -112,6 +116,8 @@ class FakeNode(threading.Thread):
             key = (args[1], int(args[2]), int(args[3]))
             if mode == "slow_del":
                 time.sleep(0.3)  # a busy node: the delete lands well after it was sent
+            if len(args) == 5 and args[4].upper() == b"TOMB":
+                self.tombs[args[1]] = max(self.tombs.get(args[1], 0), int(args[3]))
             self.send(b":%d\r\n" % (1 if self.chunks.pop(key, None) else 0))
         else:
             self.send(b"-ERR unknown command\r\n")
@@ -190,7 +196,7 @@ class FakePlatform:
                         # The instance lives on but lost its connection (the proxy went away):
                         # it dials again, keeping its memory, as icnode does.
                         again = FakeNode(platform, nid, event["proxy"])
-                        again.chunks = node.chunks
+                        again.chunks, again.tombs = node.chunks, node.tombs
                         if nid not in platform.rename_on_redial:
                             again.instance = node.instance
                         again.invocations = node.invocations

@@ -16,9 +16,10 @@ from proxytest import Proxy, wait_for  # noqa: E402
 class FakePlatformTest(unittest.TestCase):
     def setUp(self):
         self.platform = FakePlatform()
-        self.proxy = Proxy("--platform-endpoint", self.platform.endpoint(), "--pool-size", "16",
-                           "--d", "4", "--p", "2", "--small-object-max", "1k",
-                           "--request-timeout", "2s", "--node-connect-timeout", "5s")
+        self.args = ["--platform-endpoint", self.platform.endpoint(), "--pool-size", "16",
+                     "--d", "4", "--p", "2", "--small-object-max", "1k",
+                     "--request-timeout", "2s", "--node-connect-timeout", "5s"]
+        self.proxy = Proxy(*self.args)
         self.r = redis.Redis(port=self.proxy.port, socket_timeout=20)
 
     def tearDown(self):
@@ -139,6 +140,31 @@ class FakePlatformTest(unittest.TestCase):
             i += 1
         wait_for(lambda: h not in self.holders(b"victim"), 10, what="deferred delete")
         self.assertEqual(self.r.info("lifecycle")["deletes_pending"], 0)
+
+    def test_del_while_every_holder_is_down_survives_restart(self):
+        self.assertTrue(self.r.set("lonely", b"z" * 500))  # 3 holders of 16
+        holders = self.holders(b"lonely")
+        self.assertEqual(len(holders), 3)
+        fails = self.r.info("stats")["invoke_failures"]
+        for h in holders:
+            self.platform.refuse.add(h)
+            self.platform.nodes[h].drop_connection()
+        wait_for(lambda: self.r.info("stats")["invoke_failures"] >= fails + 3, 10,
+                 what="every holder down")
+        self.assertEqual(self.r.delete("lonely"), 1)
+        # No holder heard of it; a serving node that holds nothing of the key keeps its tombstone.
+        witnesses = [nid for nid, n in self.platform.nodes.items() if b"lonely" in n.tombs]
+        self.assertEqual(len(witnesses), 1)
+        self.assertNotIn(witnesses[0], holders)
+        # The proxy dies with the deletes it kept; the holders come back, chunks and all, to its
+        # successor, which must not bring the key back.
+        self.proxy.proc.kill()
+        self.proxy.proc.wait()
+        self.platform.refuse.clear()
+        self.proxy = Proxy(*self.args)
+        r = redis.Redis(port=self.proxy.port, socket_timeout=20)
+        self.assertIsNone(r.get("lonely"))
+        self.assertEqual(r.dbsize(), 0)
 
     def test_orphan_chunks_found_at_inventory_are_deleted(self):
         self.assertTrue(self.r.set("live", b"l" * 500))
