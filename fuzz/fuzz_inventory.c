@@ -1,6 +1,6 @@
 /* fuzz_inventory.c -- libFuzzer driver for the inventory parser: arbitrary bytes are walked
- * line by line; every entry it accepts must lie inside the line it consumed, meet the documented
- * rules, and survive a round trip through inv_append(). */
+ * line by line; every entry it accepts (chunk or tombstone) must lie inside the line it consumed,
+ * meet the documented rules, and survive a round trip through inv_append(). */
 #include <stdint.h>
 #include <string.h>
 
@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int same(const inv_entry_t *a, const inv_entry_t *b)
 {
-    return a->keylen == b->keylen && memcmp(a->key, b->key, a->keylen) == 0 &&
+    return a->tomb == b->tomb && a->keylen == b->keylen && memcmp(a->key, b->key, a->keylen) == 0 &&
            a->index == b->index && a->version == b->version && a->crc == b->crc &&
            a->chunk_len == b->chunk_len && a->size == b->size && a->d == b->d && a->p == b->p &&
            a->expire_ms == b->expire_ms;
@@ -34,9 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (pos <= before || pos > size) __builtin_trap();
         if (e.key < in + before || e.key + e.keylen + 1 != in + pos) __builtin_trap();
-        if (e.d < 1 || (uint64_t)e.d + e.p > EC_MAX_CHUNKS || e.index >= e.d + e.p ||
-            e.keylen > INV_MAX_KEY)
+        if (e.tomb ? (e.d || e.p || e.index || e.crc || e.chunk_len || e.size)
+                   : (e.d < 1 || (uint64_t)e.d + e.p > EC_MAX_CHUNKS || e.index >= e.d + e.p))
             __builtin_trap();
+        if (e.keylen > INV_MAX_KEY) __builtin_trap();
         buf_clear(&out);
         if (inv_append(&out, &e) < 0) break;
         size_t p2 = 0;

@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ec.h"
 #include "ev.h"
 #include "inventory.h"
@@ -325,7 +326,10 @@ static void reply_cset(node_conn_t *c)
         return;
     }
     if (c->req_nomem) {
-        resp_add_error(o, "NOMEM chunk of %zu bytes does not fit: used %llu of %llu", c->body_len,
+        /* The footprint is what the chunk counts (common/footprint.h); the proxy reads used and
+         * limit as the truth for this node. */
+        resp_add_error(o, "NOMEM chunk of %zu bytes (footprint %zu) does not fit: used %llu of %llu",
+                       c->body_len, store_entry_cost(c->req.argl[1], c->body_len),
                        (unsigned long long)c->store->used, (unsigned long long)c->store->limit);
         return;
     }
@@ -387,6 +391,21 @@ static void inventory_visit(store_entry_t *e, void *arg)
     if (w->rc == 0 && buf_len(w->blob) > NODE_INVENTORY_MAX) w->rc = -E2BIG;
 }
 
+typedef struct {
+    buf_t *blob;
+    int rc;
+} tomb_walk_t;
+
+static void tomb_visit(const store_tomb_t *t, void *arg)
+{
+    tomb_walk_t *w = arg;
+    if (w->rc < 0) return;
+    inv_entry_t ie = {.key = t->key, .keylen = t->key_len, .version = t->version,
+                      .expire_ms = t->expire_ms, .tomb = 1};
+    w->rc = inv_append(w->blob, &ie);
+    if (w->rc == 0 && buf_len(w->blob) > NODE_INVENTORY_MAX) w->rc = -E2BIG;
+}
+
 /* The list of every chunk held, as one bulk adopted by the output queue without a copy. */
 static void reply_inventory(node_conn_t *c)
 {
@@ -396,6 +415,13 @@ static void reply_inventory(node_conn_t *c)
     uint64_t cursor = 0;
     do cursor = store_scan(c->store, cursor, inventory_visit, &w);
     while (cursor != 0 && w.rc == 0);
+    /* Then the tombstones (expired ones are dropped first). */
+    store_tomb_expire(c->store, clock_wall_ms());
+    if (w.rc == 0) {
+        tomb_walk_t tw = {&blob, 0};
+        store_tomb_each(c->store, tomb_visit, &tw);
+        w.rc = tw.rc;
+    }
     buf_t *o = &c->out.small;
     if (w.rc < 0) {
         buf_free(&blob);
@@ -415,7 +441,33 @@ static void reply_inventory(node_conn_t *c)
     }
     if (len == 0) buf_free(&blob);
     resp_add_crlf(&c->out.small);
-    log_info("event=inventory chunks=%zu bytes=%zu", c->store->count, len);
+    log_info("event=inventory chunks=%zu tombstones=%zu bytes=%zu", c->store->count,
+             c->store->ntombs, len);
+}
+
+/* CDEL key index version [TOMB]: deletes the chunk; with TOMB the key's versions up to this one
+ * are recorded as deleted (store_tomb_put), whether or not the chunk was here, so a restarted
+ * proxy learns of the delete from any node that heard it. */
+static void reply_cdel(node_conn_t *c)
+{
+    node_req_t *r = &c->req;
+    buf_t *o = &c->out.small;
+    uint32_t index;
+    uint64_t version;
+    int tomb = r->argc == 5;
+    if (tomb && !(r->argl[4] == 4 && strncasecmp(r->argv[4], "TOMB", 4) == 0)) {
+        resp_add_error(o, "ERR syntax error (CDEL key index version [TOMB])");
+        return;
+    }
+    if (parse_chunk_id(c, &index, &version) < 0) return;
+    int held = store_del(c->store, r->argv[1], r->argl[1], index, version);
+    if (tomb) {
+        int rc = store_tomb_put(c->store, r->argv[1], r->argl[1], version, clock_wall_ms());
+        if (rc < 0)
+            log_warn("event=tombstone_not_kept key_len=%zu error=\"%s\"", r->argl[1],
+                     strerror(-rc));
+    }
+    resp_add_int(o, held);
 }
 
 static void reply_backup(node_conn_t *c)
@@ -473,7 +525,7 @@ static policy_req_kind_t dispatch(node_conn_t *c)
         {CMD_CSET, "CSET", NODE_REQ_CSET_ELEMENTS, POLICY_REQ_DATA,
          " (CSET key index version crc size d p expire_ms chunk)"},
         {CMD_CGET, "CGET", 4, POLICY_REQ_DATA, ""},
-        {CMD_CDEL, "CDEL", 4, POLICY_REQ_DATA, ""},
+        {CMD_CDEL, "CDEL", 4, POLICY_REQ_DATA, " (CDEL key index version [TOMB])"},
         {CMD_STATS, "STATS", 1, POLICY_REQ_OTHER, ""},
         {CMD_INVENTORY, "INVENTORY", 1, POLICY_REQ_OTHER, ""},
         {CMD_SYNCDONE, "SYNCDONE", 1, POLICY_REQ_OTHER, ""},
@@ -483,8 +535,10 @@ static policy_req_kind_t dispatch(node_conn_t *c)
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (!cmd_is(r, table[i].name)) continue;
-        /* BACKUP takes an optional fifth argument: how to sign its invocation. */
-        int extra_ok = table[i].id == CMD_BACKUP && r->argc == table[i].argc + 1;
+        /* BACKUP takes an optional fifth argument: how to sign its invocation; CDEL one that
+         * leaves a tombstone. */
+        int extra_ok = (table[i].id == CMD_BACKUP || table[i].id == CMD_CDEL) &&
+                       r->argc == table[i].argc + 1;
         if (r->argc != table[i].argc && !extra_ok) {
             resp_add_error(o, "ERR wrong number of arguments for '%s'%s", table[i].name,
                            table[i].usage);
@@ -498,13 +552,7 @@ static policy_req_kind_t dispatch(node_conn_t *c)
         case CMD_PING: resp_add_simple(o, "PONG"); break;
         case CMD_CSET: reply_cset(c); break;
         case CMD_CGET: reply_cget(c); break;
-        case CMD_CDEL: {
-            uint32_t index;
-            uint64_t version;
-            if (parse_chunk_id(c, &index, &version) == 0)
-                resp_add_int(o, store_del(c->store, r->argv[1], r->argl[1], index, version));
-            break;
-        }
+        case CMD_CDEL: reply_cdel(c); break;
         case CMD_STATS:
             resp_add_array_header(o, 4);
             resp_add_int(o, (int64_t)c->store->limit);

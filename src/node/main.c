@@ -310,6 +310,7 @@ int main(void)
 
     make_instance_id(n->instance);
     store_init(&n->store, limit);
+    n->store.tomb_ttl_ms = (uint64_t)n->cfg.tombstone_ttl_ms;
     policy_config_t pc = {.idle_return_ms = (uint64_t)n->cfg.idle_return_ms,
                           .deadline_margin_ms = (uint64_t)n->cfg.deadline_margin_ms,
                           .billing_ms = (uint64_t)n->cfg.billing_ms,

@@ -33,6 +33,9 @@ const conf_option_t node_options[] = {
      "a backup (either end) fails when no byte moves for this long"},
     {"event-max-age-ms", CONF_MS, OPT(event_max_age_ms), 1000, 86400000, "300000",
      "an invocation event made further than this from the node's clock is refused"},
+    {"tombstone-ttl-ms", CONF_MS, OPT(tombstone_ttl_ms), 1000, 30LL * 24 * 3600 * 1000, "3600000",
+     "how long a deleted key's tombstone is kept (so a restarted proxy does not bring the key "
+     "back); outlive several backup intervals"},
     {"log-level", CONF_STRING, OPT(log_level), 0, 0, "info", "debug, info, warn or error"},
     {"bandwidth", CONF_BYTES, OPT(bandwidth), 0, (int64_t)THROTTLE_RATE_MAX, "0",
      "network emulation: bytes per second sent to the proxy (0: unlimited)"},

@@ -36,6 +36,7 @@
  *   IC_NODE_CONNECT_TIMEOUT_MS   1000     bound on dialing the proxy
  *   IC_NODE_BYE_TIMEOUT_MS       1000     bound on writing BYE (and pending replies) at return
  *   IC_NODE_BACKUP_TIMEOUT_MS    30000    a backup (either end) fails when no byte moves this long
+ *   IC_NODE_TOMBSTONE_TTL_MS     3600000  how long a deleted key's tombstone is kept
  *   IC_NODE_EVENT_MAX_AGE_MS     300000   an event whose "ts" is further than this from the
  *                                         node's clock (either way) is refused
  *   IC_NODE_LOG_LEVEL            info     debug, info, warn or error
@@ -54,6 +55,7 @@
 typedef struct {
     int64_t reserved_mb;
     int64_t idle_return_ms;
+    int64_t tombstone_ttl_ms;
     int64_t deadline_margin_ms;
     char *return_policy;
     int64_t billing_ms;

@@ -17,13 +17,14 @@
 #define STORE_HUGE_MIN (2 * 1024 * 1024)
 
 /* The overhead figure must cover the entry struct, two allocator headers and a bucket slot. */
-_Static_assert(sizeof(store_entry_t) + 2 * 16 + sizeof(void *) <= STORE_ENTRY_OVERHEAD,
-               "STORE_ENTRY_OVERHEAD undercounts an entry");
+_Static_assert(sizeof(store_entry_t) + 2 * 16 + sizeof(void *) <= CHUNK_FOOTPRINT_OVERHEAD,
+               "CHUNK_FOOTPRINT_OVERHEAD undercounts an entry");
 
 void store_init(store_t *s, uint64_t limit)
 {
     memset(s, 0, sizeof *s);
     s->limit = limit;
+    s->tomb_ttl_ms = STORE_TOMB_TTL_MS;
 }
 
 /* Spare mappings are held to at most this share of the limit and this many bytes. */
@@ -115,6 +116,20 @@ void store_free(store_t *s)
         }
     }
     while (s->nspares) spare_drop(s, 0);
+    for (size_t i = 0; i < s->ntomb_buckets; i++) {
+        store_tomb_t *t = s->tombs[i];
+        while (t) {
+            store_tomb_t *next = t->next;
+            s->used -= chunk_footprint(t->key_len, 0);
+            s->tomb_bytes -= chunk_footprint(t->key_len, 0);
+            free(t);
+            t = next;
+        }
+    }
+    free(s->tombs);
+    s->tombs = NULL;
+    s->tomb_oldest = s->tomb_newest = NULL;
+    s->ntomb_buckets = s->ntombs = 0;
     free(s->buckets);
     s->buckets = NULL;
     s->nbuckets = s->count = 0;
@@ -123,7 +138,7 @@ void store_free(store_t *s)
 
 size_t store_entry_cost(size_t key_len, size_t body_len)
 {
-    return body_len + key_len + STORE_ENTRY_OVERHEAD;
+    return (size_t)chunk_footprint(key_len, body_len);
 }
 
 /* FNV-1a over the key, then the index and version mixed in. */
@@ -165,12 +180,19 @@ static void maybe_grow(store_t *s)
     s->nbuckets = n;
 }
 
+static void tomb_give_way(store_t *s);
+
 int store_reserve(store_t *s, const char *key, size_t key_len, uint32_t index, uint64_t version,
                   size_t body_len, store_entry_t **out)
 {
     if (key_len > UINT32_MAX) return -EINVAL;
     size_t cost = store_entry_cost(key_len, body_len);
-    if (cost < body_len || s->used > s->limit || cost > s->limit - s->used) return -ENOSPC;
+    if (cost < body_len) return -ENOSPC;
+    /* Tombstones give way, the oldest first: the proxy places chunks without counting them.
+     * None goes for a chunk that would not fit without any of them. */
+    uint64_t bare = s->used - s->tomb_bytes;
+    if (bare > s->limit || cost > s->limit - bare) return -ENOSPC;
+    while (s->tomb_oldest && cost > s->limit - s->used) tomb_give_way(s);
     /* Spares give way: the limit bounds what the store holds, spares included. */
     while (s->nspares && cost > s->limit - s->used - s->spare_bytes) spare_drop(s, 0);
     if (!s->nbuckets) maybe_grow(s); /* so store_commit() always has a table */
@@ -245,9 +267,13 @@ static store_entry_t *unlink_entry(store_t *s, uint64_t h, const char *key, size
     return NULL;
 }
 
+static void tomb_drop_older(store_t *s, const char *key, size_t key_len, uint64_t version);
+
 void store_commit(store_t *s, store_entry_t *e, uint32_t crc)
 {
     e->crc = crc;
+    /* A newer chunk of the key: the key lives again here, and its tombstone says nothing more. */
+    if (s->ntombs) tomb_drop_older(s, e->key, e->key_len, e->version);
     store_entry_t *old = unlink_entry(s, e->hash, e->key, e->key_len, e->index, e->version);
     if (old) store_unref(s, old);
     maybe_grow(s);
@@ -351,4 +377,144 @@ const char *store_journal_key(const store_journal_t *j, size_t i)
 void store_set_journal(store_t *s, store_journal_t *j)
 {
     s->journal = j;
+}
+
+/* ---------------- tombstones ---------------- */
+
+static store_tomb_t **tomb_slot(const store_t *s, const char *key, size_t key_len, uint64_t h)
+{
+    store_tomb_t **pp = &s->tombs[h & (s->ntomb_buckets - 1)];
+    for (; *pp; pp = &(*pp)->next)
+        if ((*pp)->hash == h && (*pp)->key_len == key_len && memcmp((*pp)->key, key, key_len) == 0)
+            break;
+    return pp;
+}
+
+static void age_unlink(store_t *s, store_tomb_t *t)
+{
+    if (t->older)
+        t->older->newer = t->newer;
+    else
+        s->tomb_oldest = t->newer;
+    if (t->newer)
+        t->newer->older = t->older;
+    else
+        s->tomb_newest = t->older;
+    t->older = t->newer = NULL;
+}
+
+static void age_append(store_t *s, store_tomb_t *t)
+{
+    t->newer = NULL;
+    t->older = s->tomb_newest;
+    if (s->tomb_newest)
+        s->tomb_newest->newer = t;
+    else
+        s->tomb_oldest = t;
+    s->tomb_newest = t;
+}
+
+static void tomb_unlink(store_t *s, store_tomb_t **pp)
+{
+    store_tomb_t *t = *pp;
+    *pp = t->next;
+    age_unlink(s, t);
+    s->tomb_bytes -= chunk_footprint(t->key_len, 0);
+    s->used -= chunk_footprint(t->key_len, 0);
+    s->ntombs--;
+    free(t);
+}
+
+static void tomb_give_way(store_t *s)
+{
+    store_tomb_t *t = s->tomb_oldest;
+    tomb_unlink(s, tomb_slot(s, t->key, t->key_len, t->hash));
+    s->tombs_dropped++;
+}
+
+static void tomb_drop_older(store_t *s, const char *key, size_t key_len, uint64_t version)
+{
+    store_tomb_t **pp = tomb_slot(s, key, key_len, hash_fnv1a64(key, key_len));
+    if (*pp && (*pp)->version < version) tomb_unlink(s, pp);
+}
+
+static void tomb_grow(store_t *s)
+{
+    if (s->ntombs < s->ntomb_buckets) return;
+    size_t n = s->ntomb_buckets ? s->ntomb_buckets * 2 : 64;
+    store_tomb_t **b = calloc(n, sizeof *b);
+    if (!b) return; /* longer chains */
+    for (size_t i = 0; i < s->ntomb_buckets; i++) {
+        store_tomb_t *t = s->tombs[i];
+        while (t) {
+            store_tomb_t *next = t->next;
+            t->next = b[t->hash & (n - 1)];
+            b[t->hash & (n - 1)] = t;
+            t = next;
+        }
+    }
+    free(s->tombs);
+    s->tombs = b;
+    s->ntomb_buckets = n;
+}
+
+int store_tomb_put(store_t *s, const char *key, size_t key_len, uint64_t version, uint64_t now_ms)
+{
+    if (key_len > UINT32_MAX) return -EINVAL;
+    uint64_t h = hash_fnv1a64(key, key_len);
+    store_tomb_t **pp = s->ntomb_buckets ? tomb_slot(s, key, key_len, h) : NULL;
+    if (pp && *pp) {
+        if ((*pp)->version < version) (*pp)->version = version;
+        (*pp)->expire_ms = now_ms + s->tomb_ttl_ms;
+        age_unlink(s, *pp);
+        age_append(s, *pp);
+    } else {
+        uint64_t cost = chunk_footprint(key_len, 0);
+        while (s->tomb_oldest && (s->used > s->limit || cost > s->limit - s->used))
+            tomb_give_way(s);
+        if (s->used > s->limit || cost > s->limit - s->used) return -ENOSPC;
+        while (s->nspares && cost > s->limit - s->used - s->spare_bytes) spare_drop(s, 0);
+        tomb_grow(s);
+        if (!s->ntomb_buckets) return -ENOMEM;
+        store_tomb_t *t = malloc(sizeof *t + key_len);
+        if (!t) return -ENOMEM;
+        t->hash = h;
+        t->version = version;
+        t->expire_ms = now_ms + s->tomb_ttl_ms;
+        t->key_len = (uint32_t)key_len;
+        memcpy(t->key, key, key_len);
+        t->next = s->tombs[h & (s->ntomb_buckets - 1)];
+        s->tombs[h & (s->ntomb_buckets - 1)] = t;
+        age_append(s, t);
+        s->ntombs++;
+        s->used += cost;
+        s->tomb_bytes += cost;
+    }
+    if (s->journal) journal_add(s->journal, key, key_len, 0, version, STORE_OP_TOMB);
+    return 0;
+}
+
+const store_tomb_t *store_tomb_get(const store_t *s, const char *key, size_t key_len)
+{
+    if (!s->ntomb_buckets) return NULL;
+    return *tomb_slot(s, key, key_len, hash_fnv1a64(key, key_len));
+}
+
+void store_tomb_expire(store_t *s, uint64_t now_ms)
+{
+    for (size_t i = 0; i < s->ntomb_buckets && s->ntombs; i++) {
+        store_tomb_t **pp = &s->tombs[i];
+        while (*pp) {
+            if ((*pp)->expire_ms <= now_ms)
+                tomb_unlink(s, pp);
+            else
+                pp = &(*pp)->next;
+        }
+    }
+}
+
+void store_tomb_each(const store_t *s, store_tomb_visit_fn *visit, void *arg)
+{
+    for (size_t i = 0; i < s->ntomb_buckets; i++)
+        for (const store_tomb_t *t = s->tombs[i]; t; t = t->next) visit(t, arg);
 }

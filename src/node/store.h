@@ -8,13 +8,10 @@
 #include <stdint.h>
 
 #include "buf.h"
-
-/* Bytes counted for each entry on top of its key and body: the entry struct, its hash slot and
- * allocator headers, rounded up so the accounting never undercounts the real footprint. */
-#define STORE_ENTRY_OVERHEAD 128
+#include "footprint.h"
 
 /* An entry is laid out so that it, its two allocator headers and its bucket slot fit in
- * STORE_ENTRY_OVERHEAD (checked in store.c). */
+ * CHUNK_FOOTPRINT_OVERHEAD (common/footprint.h; checked in store.c). */
 typedef struct store_entry {
     struct store_entry *next; /* hash chain */
     uint64_t hash;
@@ -34,7 +31,23 @@ typedef struct store_entry {
     char key[];       /* key_len bytes */
 } store_entry_t;
 
-typedef enum { STORE_OP_COMMIT = 1, STORE_OP_DELETE = 2 } store_op_t;
+/* A key's tombstone: every version of it up to `version` was deleted (a DEL, an expiry, an
+ * eviction or an overwrite the proxy made), so a proxy that rebuilds its metadata from the
+ * nodes after a restart does not bring those versions back. One per key, the highest version;
+ * counted against the limit as a chunk with no body, but the oldest give way when a chunk needs
+ * the room (the proxy does not count them, so they must never make a chunk fail); gone once a
+ * newer chunk of the key is stored here, or at its expiry. */
+typedef struct store_tomb {
+    struct store_tomb *next;         /* hash chain */
+    struct store_tomb *older, *newer; /* by last write: the oldest gives way first */
+    uint64_t hash;           /* of the key */
+    uint64_t version;
+    uint64_t expire_ms;      /* wall clock */
+    uint32_t key_len;
+    char key[];
+} store_tomb_t;
+
+typedef enum { STORE_OP_COMMIT = 1, STORE_OP_DELETE = 2, STORE_OP_TOMB = 3 } store_op_t;
 
 /* One change: the chunk's id and what happened to it. */
 typedef struct {
@@ -76,14 +89,24 @@ typedef struct {
     uint64_t spare_bytes;
     uint64_t spare_reuses; /* bodies taken from the spares instead of a fresh mapping */
     uint64_t commits;         /* store_commit() calls so far */
+    store_tomb_t **tombs;     /* tombstones by key; power-of-two buckets, grows only */
+    store_tomb_t *tomb_oldest, *tomb_newest;
+    uint64_t tomb_bytes;      /* what the tombstones count (within used) */
+    uint64_t tombs_dropped;   /* tombstones that gave way to chunks before their expiry */
+    size_t ntomb_buckets, ntombs;
+    uint64_t tomb_ttl_ms;     /* how long a tombstone is kept (STORE_TOMB_TTL_MS by default) */
     store_journal_t *journal; /* records changes while set (a backup runs); NULL otherwise */
 } store_t;
+
+/* Tombstones outlive several backup intervals (the proxy's default is 10 minutes) by default. */
+#define STORE_TOMB_TTL_MS (3600 * 1000)
 
 void store_init(store_t *s, uint64_t limit);
 /* Frees every entry; entries still referenced elsewhere must have been released first. */
 void store_free(store_t *s);
 
-/* Bytes an entry of this key and body length counts against the limit. */
+/* Bytes an entry of this key and body length counts against the limit: chunk_footprint(), the
+ * formula the proxy places chunks by. */
 size_t store_entry_cost(size_t key_len, size_t body_len);
 
 /* The hash of a chunk id, the one the table uses (shared with indexes of other stores' ids). */
@@ -118,9 +141,22 @@ void store_unref(store_t *s, store_entry_t *e);
 typedef void store_visit_fn(store_entry_t *e, void *arg);
 uint64_t store_scan(const store_t *s, uint64_t cursor, store_visit_fn *visit, void *arg);
 
+/* Records that every version of key up to `version` is deleted (keeps the higher version if one
+ * is there) until now_ms + tomb_ttl_ms. The chunks themselves are deleted one by one (CDEL).
+ * Older tombstones give way if it does not fit. Journaled as STORE_OP_TOMB. 0, or -ENOSPC when it
+ * does not fit even so (nothing recorded), -ENOMEM. */
+int store_tomb_put(store_t *s, const char *key, size_t key_len, uint64_t version, uint64_t now_ms);
+/* The key's tombstone, or NULL. */
+const store_tomb_t *store_tomb_get(const store_t *s, const char *key, size_t key_len);
+/* Drops the tombstones expired at now_ms. */
+void store_tomb_expire(store_t *s, uint64_t now_ms);
+/* Visits every tombstone; `visit` must not change the store. */
+typedef void store_tomb_visit_fn(const store_tomb_t *t, void *arg);
+void store_tomb_each(const store_t *s, store_tomb_visit_fn *visit, void *arg);
+
 /* Journal: init with its bounds, attach with store_set_journal(s, j) (NULL detaches). Changes are
- * recorded by store_commit() (STORE_OP_COMMIT) and store_del() (STORE_OP_DELETE, only when an
- * entry was unlinked). */
+ * recorded by store_commit() (STORE_OP_COMMIT), store_del() (STORE_OP_DELETE, only when an
+ * entry was unlinked) and store_tomb_put() (STORE_OP_TOMB, index 0). */
 void store_journal_init(store_journal_t *j, size_t max_recs, size_t max_key_bytes);
 void store_journal_clear(store_journal_t *j); /* empties it and clears overflow; keeps memory */
 void store_journal_free(store_journal_t *j);

@@ -13,6 +13,7 @@
 #include "nodeauth.h"
 #include "clock.h"
 #include "ev.h"
+#include "clock.h"
 #include "inventory.h"
 #include "invoke.h"
 #include "log.h"
@@ -341,16 +342,24 @@ static void queue_cset(sync_t *s, store_entry_t *e)
     if (rc) fail(s, "out_of_memory");
 }
 
-static void queue_cdel(sync_t *s, const char *key, size_t key_len, uint32_t index, uint64_t version)
+/* CDEL key index version, and with `tomb` the TOMB that makes the peer keep the key's tombstone. */
+static void queue_cdel(sync_t *s, const char *key, size_t key_len, uint32_t index, uint64_t version,
+                       int tomb)
 {
     buf_t *b = &s->out.small;
-    int rc = resp_add_array_header(b, 4);
+    int rc = resp_add_array_header(b, tomb ? 5 : 4);
     if (!rc) rc = resp_add_bulk(b, "CDEL", 4);
     if (!rc) rc = resp_add_bulk(b, key, key_len);
     if (!rc) rc = add_bulk_u64(b, index);
     if (!rc) rc = add_bulk_u64(b, version);
+    if (!rc && tomb) rc = resp_add_bulk(b, "TOMB", 4);
     if (!rc) rc = push_req(s, SYNC_REQ_CDEL, 0);
     if (rc) fail(s, "out_of_memory");
+}
+
+static void queue_tomb(const store_tomb_t *t, void *arg)
+{
+    queue_cdel(arg, t->key, t->key_len, 0, t->version, 1);
 }
 
 static void queue_simple(sync_t *s, const char *cmd, sync_req_kind_t kind)
@@ -436,17 +445,22 @@ static void produce(sync_t *s)
                 s->cursor = 0;
                 break;
             }
+            if (e.tomb) break; /* the peer's tombstones: the source sends its own below */
             if (sync_index_add(&s->peer, at, e.key, e.keylen, e.index, e.version) < 0) {
                 fail(s, "out_of_memory");
                 return;
             }
             if (!store_get(s->store, e.key, e.keylen, e.index, e.version))
-                queue_cdel(s, e.key, e.keylen, e.index, e.version);
+                queue_cdel(s, e.key, e.keylen, e.index, e.version, 0);
             break;
         }
         case SYNC_SCAN:
             s->cursor = store_scan(s->store, s->cursor, scan_visit, s);
             if (s->phase == SYNC_SCAN && s->cursor == 0) {
+                /* The source's tombstones, so the peer, should it take over, keeps honouring
+                 * the deletes (they are few: one small entry per deleted key, for their TTL). */
+                store_tomb_expire(s->store, clock_wall_ms());
+                store_tomb_each(s->store, queue_tomb, s);
                 sync_index_free(&s->peer);
                 free(s->blob);
                 s->blob = NULL;
@@ -481,10 +495,12 @@ static void produce(sync_t *s)
                 const char *key = store_journal_key(&s->replay, i);
                 /* The current state, whatever the change was. */
                 store_entry_t *e = store_get(s->store, key, r->key_len, r->index, r->version);
-                if (e)
+                if (r->op == STORE_OP_TOMB)
+                    queue_cdel(s, key, r->key_len, r->index, r->version, 1);
+                else if (e)
                     queue_cset(s, e);
                 else
-                    queue_cdel(s, key, r->key_len, r->index, r->version);
+                    queue_cdel(s, key, r->key_len, r->index, r->version, 0);
             }
             break;
         default:

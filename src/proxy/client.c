@@ -774,8 +774,8 @@ static int dispatch(client_t *c)
         cmd_icrepair(c, op, argv, argl, NULL);
         return 0;
     case CMD_DEL:
-        cmd_del(c, op, argc, argv, argl);
-        break;
+        cmd_del(c, op, argc, argv, argl); /* answers once its deletes are done */
+        return 0;
     case CMD_EXISTS:
         cmd_exists_strlen_ttl(c, op, 0, argc, argv, argl);
         break;
@@ -831,7 +831,7 @@ static int dispatch(client_t *c)
         break;
     case CMD_FLUSH:
         for (size_t i = srv->meta.clock_len; i-- > 0;)
-            if (srv->meta.clock[i]) meta_drop(srv, srv->meta.clock[i]);
+            if (srv->meta.clock[i]) meta_delete(srv, srv->meta.clock[i]);
         resp_add_simple(r, "OK");
         break;
     }

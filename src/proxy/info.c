@@ -133,6 +133,9 @@ void cmd_info(client_t *c, op_t *op, const char *section)
     }
     if (want(section, "lifecycle")) {
         proxy_stats_t *s = &srv->stats;
+        size_t deferred = 0;
+        for (int i = 0; i < srv->nnodes; i++)
+            deferred += srv->nodes[i].ndeferred;
         buf_printf(&b,
                    "# Lifecycle\r\nwarmups:%" PRIu64 "\r\nbackups_started:%" PRIu64
                    "\r\nbackups_ok:%" PRIu64 "\r\nbackups_failed:%" PRIu64
@@ -141,11 +144,14 @@ void cmd_info(client_t *c, op_t *op, const char *section)
                    "\r\nlast_backup_bytes:%" PRIu64 "\r\nchunks_lost:%" PRIu64
                    "\r\nchunks_repaired:%" PRIu64 "\r\nobjects_lost:%" PRIu64
                    "\r\nrepairs_started:%" PRIu64 "\r\nrepair_bytes:%" PRIu64
-                   "\r\ninventories:%" PRIu64 "\r\nrebuilt_objects:%" PRIu64 "\r\n\r\n",
+                   "\r\ninventories:%" PRIu64 "\r\nrebuilt_objects:%" PRIu64
+                   "\r\ndeletes_deferred:%" PRIu64 "\r\ndeletes_pending:%zu"
+                   "\r\ndeletes_dropped:%" PRIu64 "\r\nstale_chunks:%" PRIu64 "\r\n\r\n",
                    s->warmups, s->backups_started, s->backups_ok, s->backups_failed,
                    srv->backups_active, s->backup_chunks, s->backup_bytes, s->backup_deletes,
                    s->last_backup_ms, s->last_backup_bytes, s->chunks_lost, s->chunks_repaired, s->objects_lost, s->repairs_started,
-                   s->repair_bytes, s->inventories, s->rebuilt_objects);
+                   s->repair_bytes, s->inventories, s->rebuilt_objects, s->deletes_deferred,
+                   deferred, s->deletes_dropped, s->stale_chunks);
     }
     if (want(section, "keyspace") && srv->meta.count)
         buf_printf(&b, "# Keyspace\r\ndb0:keys=%zu,expires=0,avg_ttl=0\r\n", srv->meta.count);

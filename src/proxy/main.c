@@ -316,11 +316,14 @@ int main(int argc, char **argv)
     for (int i = 0; i < srv->nnodes; i++)
         if (srv->nodes[i].conn) node_conn_failed(srv->nodes[i].conn, "shutdown");
     server_after_io(srv->loop, srv);
+    for (int i = 0; i < srv->nnodes; i++)
+        node_drop_deferred(&srv->nodes[i]);
     invoker_stop(srv->invoker);
     platform_child_stop(&srv->platform);
     opindex_free(&srv->readers);
     opindex_free(&srv->staged);
     auth_free(&srv->auth);
+    opindex_free(&srv->storing);
     log_info("event=stopped");
     return 0;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "footprint.h"
 #include "hash.h"
 #include "metatab.h"
 
@@ -140,7 +141,7 @@ meta_t *meta_expired_next(meta_table_t *t, uint64_t now_ms, size_t *budget)
 
 uint64_t meta_chunk_cost(size_t chunk_size, size_t keylen)
 {
-    return chunk_size + 64 + keylen;
+    return chunk_footprint(keylen, chunk_size);
 }
 
 meta_t *meta_clock_victim(meta_table_t *t)
@@ -151,6 +152,28 @@ meta_t *meta_clock_victim(meta_table_t *t)
         meta_t *m = t->clock[t->clock_hand];
         if (!m) {
             t->clock_hand++;
+            continue;
+        }
+        if (m->referenced) {
+            m->referenced = 0;
+            t->clock_hand++;
+            continue;
+        }
+        return m;
+    }
+    return NULL;
+}
+
+meta_t *meta_clock_victim_on(meta_table_t *t, uint16_t node)
+{
+    if (t->count == 0) return NULL;
+    for (size_t steps = 0; steps < 2 * t->clock_len + 1; steps++) {
+        if (t->clock_hand >= t->clock_len) t->clock_hand = 0;
+        meta_t *m = t->clock[t->clock_hand];
+        int on = 0;
+        for (int i = 0; m && i < m->d + m->p && !on; i++) on = meta_nodes(m)[i] == node;
+        if (!on) {
+            t->clock_hand++; /* objects elsewhere keep their reference bits */
             continue;
         }
         if (m->referenced) {

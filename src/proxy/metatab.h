@@ -81,6 +81,9 @@ uint64_t meta_chunk_cost(size_t chunk_size, size_t keylen);
 /* CLOCK: sweeps the ring from the hand, clearing reference bits, and returns the first
  * unreferenced object (still in the table), or NULL if there is none. */
 meta_t *meta_clock_victim(meta_table_t *t);
+/* The same sweep over the objects with a chunk on `node` only (the others are passed over, their
+ * reference bits kept): to free memory on one node that refused a chunk. */
+meta_t *meta_clock_victim_on(meta_table_t *t, uint16_t node);
 /* The expiry sweep: walks the ring from where it stopped, at most *budget slots (each slot
  * visited is taken off *budget), and returns the first object whose expire_ms is at or before
  * now_ms (still in the table: the caller removes it), or NULL when the budget is spent. Over

@@ -273,11 +273,12 @@ static void write_request(node_t *n, nreq_t *q)
         break;
     case NREQ_CGET:
     case NREQ_CDEL:
-        memcpy(p, "*4\r\n", 4);
+        memcpy(p, q->tomb ? "*5\r\n" : "*4\r\n", 4);
         p = put_bulk(p + 4, q->kind == NREQ_CGET ? "CGET" : "CDEL", 4);
         p = put_bulk(p, q->key, q->keylen);
         p = put_bulk_u64(p, (uint64_t)q->index);
         p = put_bulk_u64(p, q->version);
+        if (q->tomb) p = put_bulk(p, "TOMB", 4);
         break;
     case NREQ_CSET:
         memcpy(p, "*10\r\n", 5);
@@ -351,9 +352,12 @@ static void warm_wait_done(ev_loop_t *loop, void *arg)
     node_kick(n);
 }
 
+static void flush_deferred(node_t *n);
+
 void node_kick(node_t *n)
 {
     server_t *srv = n->srv;
+    if (node_reachable(n)) flush_deferred(n);
     if (!n->pending_head) return;
     if ((n->state == NODE_DOWN || n->state == NODE_ASLEEP) && ev_now_ms() < n->warming_until_ms) {
         /* A warm-up is running on the function's instance: an invocation now would find it
@@ -410,23 +414,113 @@ void node_submit(node_t *n, nreq_t *q)
     node_kick(n);
 }
 
-static void cdel_done(nreq_t *q, nres_t res, const char *err)
+/* Keeps a delete for the instance's return. Past the bound the instance must be inventoried
+ * again, which deletes whatever it holds that the proxy does not know (repair_inventory). */
+static void defer_delete(node_t *n, nreq_t *q)
 {
-    nreq_free(q);
-}
-
-void node_delete_chunk(node_t *n, const char *key, size_t keylen, int index, uint64_t version)
-{
-    nreq_t *q = nreq_new(NREQ_CDEL, NULL, 0, key, keylen, index, version);
-    if (!q) return;
-    q->done = cdel_done;
-    /* A node that is down holds nothing worth waking it for; its memory is gone or will be
-     * reconciled when it announces itself. */
-    if (n->state == NODE_DOWN && !n->conn) {
+    if (n->ndeferred >= NODE_DEFERRED_MAX) {
+        if (n->inventoried) log_warn("event=deferred_deletes_full node=%d", n->id);
+        n->inventoried = 0;
+        n->srv->stats.deletes_dropped++;
         nreq_free(q);
         return;
     }
+    q->node = n;
+    q->next = NULL;
+    q->answered = 0;
+    if (n->deferred_tail)
+        n->deferred_tail->next = q;
+    else
+        n->deferred_head = q;
+    n->deferred_tail = q;
+    n->ndeferred++;
+    n->srv->stats.deletes_deferred++;
+}
+
+/* A delete that never reached the instance (its connection was lost, the invocation failed,
+ * it timed out) waits for its return; one the node answered, even with an error, is done. */
+static void cdel_done(nreq_t *q, nres_t res, const char *err)
+{
+    if (res == NRES_ERROR && !q->answered) {
+        defer_delete(q->node, q);
+        return;
+    }
+    nreq_free(q);
+}
+
+static void cdel_acked(nreq_t *q, nres_t res, const char *err)
+{
+    op_t *op = q->op;
+    q->op = NULL;
+    q->done = cdel_done;
+    cdel_done(q, res, err);
+    ops_delete_acked(op);
+}
+
+int node_reachable(const node_t *n)
+{
+    return n->state == NODE_AWAKE && n->conn;
+}
+
+static int delete_chunk(node_t *n, const char *key, size_t keylen, int index, uint64_t version,
+                        int tomb, op_t *op)
+{
+    nreq_t *q = nreq_new(NREQ_CDEL, NULL, 0, key, keylen, index, version);
+    if (!q) {
+        n->inventoried = 0; /* the delete is lost: the next inventory finds the chunk */
+        n->srv->stats.deletes_dropped++;
+        return 0;
+    }
+    q->done = cdel_done;
+    q->tomb = (uint8_t)tomb;
+    /* A DEL wakes the node (a sleeping one, or a function whose instance was lost: its backup
+     * peer may hold the chunks), so the delete and its tombstone are on the node, not only in
+     * this process, when the client hears of it; the delete is kept for later only if the node
+     * cannot be reached now (the invocation fails or times out). */
+    if (!op && !node_reachable(n)) {
+        defer_delete(n, q);
+        return 0;
+    }
+    if (op) {
+        q->op = op;
+        q->done = cdel_acked;
+    }
     node_submit(n, q);
+    return op != NULL;
+}
+
+void node_delete_chunk(node_t *n, const char *key, size_t keylen, int index, uint64_t version,
+                       int tomb)
+{
+    delete_chunk(n, key, keylen, index, version, tomb, NULL);
+}
+
+int node_delete_chunk_acked(node_t *n, const char *key, size_t keylen, int index, uint64_t version,
+                            op_t *op)
+{
+    return delete_chunk(n, key, keylen, index, version, 1, op);
+}
+
+void node_drop_deferred(node_t *n)
+{
+    while (n->deferred_head) {
+        nreq_t *q = n->deferred_head;
+        n->deferred_head = q->next;
+        nreq_free(q);
+    }
+    n->deferred_tail = NULL;
+    n->ndeferred = 0;
+}
+
+/* Moves the deferred deletes ahead of the pending requests: they are older. */
+static void flush_deferred(node_t *n)
+{
+    if (!n->deferred_head) return;
+    n->deferred_tail->next = n->pending_head;
+    if (!n->pending_head) n->pending_tail = n->deferred_tail;
+    n->pending_head = n->deferred_head;
+    n->deferred_head = n->deferred_tail = NULL;
+    n->ndeferred = 0;
 }
 
 /* ---- incoming ---- */
@@ -742,6 +836,7 @@ pop_missing:
     return 1;
 pop_error:
     pop_inflight(n);
+    q->answered = 1;
     complete(q, NRES_ERROR, err);
     return 1;
 }

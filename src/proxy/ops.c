@@ -121,9 +121,34 @@ static void icset_discard_done(relay_t *r, relay_status_t st, void *arg)
     op_unref(op);
 }
 
+static void submit_cset(op_t *op, int i, conn_t *stream_src, size_t len);
+
+/* A node refused a chunk for memory: the proxy's figures for it were wrong (chunks it does not
+ * know of, memory the node keeps). Its reported figures are taken, objects there are evicted to
+ * make room, and the chunk is sent once more. Only chunks held in memory can be resent; a
+ * streamed body has gone by. 1 when resent. */
+static int retry_after_nomem(nreq_t *q, const char *err)
+{
+    op_t *op = q->op;
+    if (!err || !strstr(err, "NOMEM") || q->body_src || !q->body_ref || op->slot_retried[q->slot])
+        return 0;
+    int node = q->node->id;
+    if (meta_node_refused(op->srv, node, err, meta_chunk_cost(q->body_len, op->keylen)) < 0)
+        return 0;
+    op->slot_retried[q->slot] = 1;
+    submit_cset(op, q->slot, NULL, q->body_len);
+    return 1;
+}
+
 static void store_chunk_done(nreq_t *q, nres_t res, const char *err)
 {
     op_t *op = q->op;
+    if (res == NRES_ERROR && retry_after_nomem(q, err)) {
+        nreq_free(q);
+        op->outstanding--; /* the resent chunk counts itself */
+        op_unref(op);
+        return;
+    }
     if (res == NRES_OK) {
         op->slot_state[q->slot] = SLOT_GOOD;
     } else {
@@ -188,6 +213,9 @@ static int place(op_t *op)
     }
     op->placed = 1;
     op->version = server_next_version(op->srv);
+    /* Out of memory it is not indexed: an inventory read before it commits may then delete a
+     * chunk of it, which a read finds lost and repair restores. */
+    (void)opindex_add(&op->srv->storing, op);
     return 0;
 }
 
@@ -202,12 +230,14 @@ static void store_check_done(op_t *op)
         return;
     }
     op->finished = 1;
+    if (op->indexed == &srv->storing) opindex_remove(&srv->storing, op);
     meta_t *old = op->err[0] ? NULL : meta_lookup(srv, op->key, op->keylen);
     int refused = !op->err[0] && ((op->nx && old) || (op->xx && !old));
     if (op->err[0] || op->failed || op->body_failed || refused) {
         for (int i = 0; i < op->n && op->placed; i++)
             if (op->slot_state[i] == SLOT_GOOD)
-                node_delete_chunk(&srv->nodes[op->nodes[i]], op->key, op->keylen, i, op->version);
+                node_delete_chunk(&srv->nodes[op->nodes[i]], op->key, op->keylen, i, op->version,
+                                  0);
         if (op->placed) meta_release_placement(srv, op->nodes, op->n, op->chunk_size, op->keylen);
         if (refused) {
             resp_add_null(&op->reply);
@@ -222,7 +252,7 @@ static void store_check_done(op_t *op)
     meta_t *m = meta_new(op->key, op->keylen, op->d, op->p);
     if (!m) {
         for (int i = 0; i < op->n; i++)
-            node_delete_chunk(&srv->nodes[op->nodes[i]], op->key, op->keylen, i, op->version);
+            node_delete_chunk(&srv->nodes[op->nodes[i]], op->key, op->keylen, i, op->version, 0);
         meta_release_placement(srv, op->nodes, op->n, op->chunk_size, op->keylen);
         resp_add_error(&op->reply, "ERR out of memory");
         answer_riders(op);
@@ -1265,14 +1295,68 @@ void cmd_icrepair(client_t *c, op_t *op, const char **argv, const size_t *argl, 
     client_on_op_done(op);
 }
 
+/* A DEL answers once every chunk delete it sent is answered by its node, or kept for the node's
+ * return (node_delete_chunk_acked): when the client hears of it, no node it reached still serves
+ * the chunks, and the others will be told before anything else. */
+static void del_check_done(op_t *op)
+{
+    if (op->outstanding > 0 || !op->all_args || op->finished) return;
+    op->finished = 1;
+    resp_add_int(&op->reply, op->ndeleted);
+    client_on_op_done(op);
+}
+
+void ops_delete_acked(op_t *op)
+{
+    op->outstanding--;
+    del_check_done(op);
+    op_unref(op);
+}
+
+/* A serving node that holds no chunk of m (from a key-dependent start), or -1. */
+static int del_witness(server_t *srv, meta_t *m)
+{
+    for (int k = 0; k < srv->nnodes; k++) {
+        int id = (int)((m->hash + (uint64_t)k) % (uint64_t)srv->nnodes);
+        int holds = 0;
+        for (int i = 0; i < m->d + m->p && !holds; i++) holds = meta_nodes(m)[i] == id;
+        if (!holds && node_reachable(&srv->nodes[id])) return id;
+    }
+    return -1;
+}
+
 void cmd_del(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
 {
-    int64_t n = 0;
+    server_t *srv = c->srv;
+    op->ndeleted = 0;
     for (int i = 1; i < argc; i++) {
-        meta_t *m = meta_lookup(c->srv, argv[i], argl[i]);
+        meta_t *m = meta_lookup(srv, argv[i], argl[i]);
         if (!m) continue;
-        meta_drop(c->srv, m);
-        n++;
+        uint16_t *nodes = meta_nodes(m);
+        int unreachable = 0;
+        for (int k = 0; k < m->d + m->p; k++) {
+            unreachable += !node_reachable(&srv->nodes[nodes[k]]);
+            if (node_delete_chunk_acked(&srv->nodes[nodes[k]], meta_key(m), m->keylen, k,
+                                        m->version, op)) {
+                op->outstanding++;
+                op_ref(op);
+            }
+        }
+        /* A holder that cannot be reached now keeps the chunk until it is back; should this
+         * proxy go down before then, the tombstones of the holders that answered tell its
+         * successor. If none may answer, one serving node that holds nothing of the key keeps
+         * a tombstone too (its CDEL finds no chunk): otherwise the delete would live only here. */
+        if (unreachable) {
+            int extra = del_witness(srv, m);
+            if (extra >= 0 && node_delete_chunk_acked(&srv->nodes[extra], meta_key(m), m->keylen, 0,
+                                                      m->version, op)) {
+                op->outstanding++;
+                op_ref(op);
+            }
+        }
+        meta_forget(srv, m);
+        op->ndeleted++;
     }
-    resp_add_int(&op->reply, n);
+    op->all_args = 1;
+    del_check_done(op);
 }

@@ -299,6 +299,8 @@ struct nreq {
     nreq_done_cb *done;
     nreq_body_cb *on_body;
     uint64_t sent_ms;
+    uint8_t answered; /* NRES_ERROR came from the node itself (it read the request) */
+    uint8_t tomb;     /* CDEL ... TOMB: the node keeps the key's tombstone */
 };
 
 struct node {
@@ -336,7 +338,14 @@ struct node {
     uint64_t last_backup_ms;   /* last backup attempt ended (or the node's first data) */
     uint64_t backup_timer;
     struct sync_relay *relay;  /* where the node and its peer instance meet */
+    /* Chunk deletes for an instance that is not reachable now (down, asleep, its connection
+     * lost): sent ahead of anything else when it is back. Bounded (NODE_DEFERRED_MAX); past the
+     * bound the instance is inventoried again instead (repair.c deletes what it should not hold). */
+    nreq_t *deferred_head, *deferred_tail;
+    size_t ndeferred;
 };
+
+#define NODE_DEFERRED_MAX 16384
 
 enum { BACKUP_IDLE = 0, BACKUP_REQUESTED, BACKUP_RUNNING };
 
@@ -349,8 +358,28 @@ void nreq_free(nreq_t *q);
 void node_accept(server_t *srv, int fd);
 void node_invoke_result(server_t *srv, int node_id, int ok, const char *err);
 void node_kick(node_t *n); /* writes pending requests if possible */
-/* Fire-and-forget delete of a chunk (eviction, overwrite, failed SET cleanup). */
-void node_delete_chunk(node_t *n, const char *key, size_t keylen, int index, uint64_t version);
+/* Delete of a chunk nobody waits for (eviction, expiry, overwrite, failed SET cleanup, stale
+ * chunks found at inventory). Never dropped: a node that is not reachable gets it when it is back
+ * (or, past NODE_DEFERRED_MAX, is inventoried again). `tomb` (CDEL ... TOMB) makes the node keep
+ * a tombstone saying every version of the key up to `version` is deleted: only for a client's
+ * delete of the key's live version (never for a failed store's leftover, which may be newer than
+ * the live version). */
+void node_delete_chunk(node_t *n, const char *key, size_t keylen, int index, uint64_t version,
+                       int tomb);
+/* The same, with a tombstone, for a DEL that answers only once its deletes are done: the node is
+ * woken if it sleeps or is down. Returns 1 when the request is on its way and
+ * ops_delete_acked(op) will be called once the node answered, or once the request was kept for
+ * the node's return after all (it could not be reached); 0 when out of memory. */
+int node_delete_chunk_acked(node_t *n, const char *key, size_t keylen, int index, uint64_t version,
+                            op_t *op);
+/* An instance serving now (awake, connected): only such a node is sent a delete nobody waits for
+ * at once; a sleeping one is not woken (billed) for it, and one that is down may come back with
+ * its memory. */
+int node_reachable(const node_t *n);
+/* Frees the deletes kept for the node's return (at shutdown). */
+void node_drop_deferred(node_t *n);
+/* Called for each delete node_delete_chunk_acked() took for op. */
+void ops_delete_acked(op_t *op);
 void node_invoke(node_t *n, const char *cmd);
 void node_start_sweeps(server_t *srv);
 /* A CGET body the op cannot take yet stays in the node's socket: reading pauses until unpark. */
@@ -361,12 +390,20 @@ conn_t *node_unpark(node_t *n);
 meta_t *meta_lookup(server_t *srv, const char *key, size_t keylen); /* drops expired ones */
 /* Removes the object and deletes its chunks on their nodes. */
 void meta_drop(server_t *srv, meta_t *m);
+/* The same for a client's delete (FLUSHALL): the nodes keep tombstones of the key. */
+void meta_delete(server_t *srv, meta_t *m);
+/* Removes the object (and its placement charge) only: the caller has deleted its chunks. */
+void meta_forget(server_t *srv, meta_t *m);
 void meta_start_expiry(server_t *srv); /* the background sweep for expired objects (meta.c) */
 /* Picks n distinct nodes with room for chunk_size bytes each, evicting objects (CLOCK) while
  * needed. Returns 0, or -ENOSPC if even an empty pool cannot hold it. */
 int meta_place(server_t *srv, const char *key, size_t keylen, int n, size_t chunk_size,
                uint16_t *nodes_out);
 /* Counts n chunks placed on `nodes` (meta_place does it; a rebuild places chunks found). */
+/* A node answered -NOMEM to a chunk of `cost` bytes (still charged to it): its reported used and
+ * limit (from err, "used U of L") become the proxy's figures for it, and objects with a chunk
+ * there are evicted (CLOCK) until the chunk fits. 0 when it now fits, -ENOSPC otherwise. */
+int meta_node_refused(server_t *srv, int node, const char *err, uint64_t cost);
 void meta_charge_placement(server_t *srv, const uint16_t *nodes, int n, size_t chunk_size,
                            size_t keylen);
 void meta_release_placement(server_t *srv, const uint16_t *nodes, int n, size_t chunk_size,
@@ -418,7 +455,9 @@ struct op {
     uint64_t version;
     int outstanding; /* SET/ICSET: chunk stores not answered yet */
     int failed;
+    int64_t ndeleted; /* DEL: keys removed */
     uint8_t slot_state[EC_MAX_CHUNKS]; /* per chunk: 0 pending, 1 good, 2 lost/failed, 3 late */
+    uint8_t slot_retried[EC_MAX_CHUNKS]; /* CSET sent again after the node's -NOMEM */
     int have_idx[EC_MAX_CHUNKS];
     int nhave;
     char err[256];
@@ -578,6 +617,9 @@ typedef struct {
     uint64_t last_backup_ms, last_backup_bytes; /* duration and bytes of the latest good one */
     uint64_t repairs_started, repair_bytes;
     uint64_t inventories, rebuilt_objects;
+    uint64_t deletes_deferred; /* chunk deletes kept for an unreachable node's return */
+    uint64_t deletes_dropped;  /* ... past the bound: the node is inventoried again instead */
+    uint64_t stale_chunks;     /* chunks found at inventory that no object owns, deleted */
     uint64_t gets_coalesced; /* GETs answered by a read of the same object already under way */
     uint64_t sets_coalesced; /* SETs superseded by a later SET of the key before being sent */
     uint64_t nodes_refused;  /* node or relay connections that failed to prove the node secret */
@@ -623,6 +665,8 @@ struct server {
     struct repair_queue *repair; /* repair.c */
     opindex_t readers; /* Redis-path GETs reading their chunks, by (key, version) */
     opindex_t staged;  /* SETs waiting for the end of the iteration, by key (version 0) */
+    opindex_t storing; /* stores placed and not yet decided, by (key, version): their chunks are
+                        * on nodes before the metadata knows them (an inventory spares them) */
     op_t *staged_head, *staged_tail;
     auth_t auth; /* users of the client port (auth.c) */
 };

@@ -34,6 +34,14 @@ typedef struct cand {
     int poisoned;   /* announcements disagreed: never promoted */
 } cand_t;
 
+/* A key's highest tombstone seen in any inventory during the start-up rebuild. */
+typedef struct rtomb {
+    struct rtomb *next;
+    uint64_t version;
+    size_t keylen;
+    char key[];
+} rtomb_t;
+
 struct repair_queue {
     repair_item_t *items;
     size_t head, len, cap; /* ring */
@@ -42,6 +50,7 @@ struct repair_queue {
     uint64_t last_ms;
     int rebuilding;
     cand_t **cands;
+    rtomb_t **tombs; /* CAND_BUCKETS chains, by key, while rebuilding */
 };
 
 static int popcount64(uint64_t v)
@@ -207,12 +216,37 @@ static void cand_add(server_t *srv, node_t *n, const inv_entry_t *e)
         /* Two stories about one object: trust neither. This chunk goes now, the others when the
          * window closes. */
         c->poisoned = 1;
-        node_delete_chunk(n, e->key, e->keylen, (int)e->index, e->version);
+        node_delete_chunk(n, e->key, e->keylen, (int)e->index, e->version, 0);
         return;
     }
     c->known |= 1ull << e->index;
     meta_nodes(m)[e->index] = (uint16_t)n->id;
     meta_crcs(m)[e->index] = e->crc;
+}
+
+static rtomb_t **rtomb_slot(struct repair_queue *rq, const char *key, size_t keylen)
+{
+    rtomb_t **pp = &rq->tombs[cand_bucket(key, keylen)];
+    while (*pp && !((*pp)->keylen == keylen && !memcmp((*pp)->key, key, keylen))) pp = &(*pp)->next;
+    return pp;
+}
+
+/* Remembers the highest tombstone of a key seen while rebuilding. Out of memory it is lost, and
+ * a deleted key may come back (as without tombstones). */
+static void rtomb_add(struct repair_queue *rq, const inv_entry_t *e)
+{
+    rtomb_t **pp = rtomb_slot(rq, e->key, e->keylen);
+    if (*pp) {
+        if ((*pp)->version < e->version) (*pp)->version = e->version;
+        return;
+    }
+    rtomb_t *t = malloc(sizeof *t + (e->keylen ? e->keylen : 1));
+    if (!t) return;
+    t->next = NULL;
+    t->version = e->version;
+    t->keylen = e->keylen;
+    memcpy(t->key, e->key, e->keylen);
+    *pp = t;
 }
 
 /* A node for a slot whose chunk nobody announced: one holding no other chunk of the object. */
@@ -236,7 +270,7 @@ static void cand_discard(server_t *srv, cand_t *c)
     for (int i = 0; i < m->d + m->p; i++)
         if (c->known >> i & 1)
             node_delete_chunk(&srv->nodes[meta_nodes(m)[i]], meta_key(m), m->keylen, i,
-                              m->version);
+                              m->version, 0);
     free(m);
     free(c);
 }
@@ -245,7 +279,7 @@ static void cand_discard(server_t *srv, cand_t *c)
 static void rebuild_finish(server_t *srv)
 {
     struct repair_queue *rq = srv->repair;
-    uint64_t promoted = 0, dropped = 0;
+    uint64_t promoted = 0, dropped = 0, tombed = 0;
     for (size_t b = 0; b < CAND_BUCKETS; b++) {
         cand_t *c = rq->cands[b];
         rq->cands[b] = NULL;
@@ -262,7 +296,11 @@ static void rebuild_finish(server_t *srv)
                          o->m->keylen == m->keylen && !memcmp(meta_key(o->m), meta_key(m), m->keylen) &&
                          o->m->version > m->version;
             uint64_t cost = meta_chunk_cost(m->chunk_size, m->keylen);
-            if (c->poisoned || popcount64(c->known) < m->d || beaten) {
+            /* A version some node holds a tombstone for was deleted before the restart. */
+            rtomb_t *tomb = *rtomb_slot(rq, meta_key(m), m->keylen);
+            int deleted = tomb && tomb->version >= m->version;
+            if (deleted) tombed++;
+            if (c->poisoned || popcount64(c->known) < m->d || beaten || deleted) {
                 cand_discard(srv, c);
                 dropped++;
                 c = next;
@@ -285,10 +323,20 @@ static void rebuild_finish(server_t *srv)
             c = next;
         }
     }
+    for (size_t b = 0; b < CAND_BUCKETS; b++) {
+        rtomb_t *t = rq->tombs[b];
+        rq->tombs[b] = NULL;
+        while (t) {
+            rtomb_t *next = t->next;
+            free(t);
+            t = next;
+        }
+    }
     rq->rebuilding = 0;
     srv->stats.rebuilt_objects += promoted;
     if (promoted || dropped)
-        log_info("event=rebuild_done objects=%" PRIu64 " dropped=%" PRIu64, promoted, dropped);
+        log_info("event=rebuild_done objects=%" PRIu64 " dropped=%" PRIu64 " deleted=%" PRIu64,
+                 promoted, dropped, tombed);
     /* Now that every object is in place, repairs can start. */
     meta_table_t *t = &srv->meta;
     for (size_t i = 0; i < t->clock_len; i++)
@@ -316,8 +364,27 @@ void repair_inventory(node_t *n, char *data, size_t len)
     uint64_t *fps = NULL;
     inv_entry_t e;
     int rc;
-    uint64_t stale = 0;
+    uint64_t stale = 0, tombs = 0;
     while ((rc = inv_next(data, len, &pos, &e)) == 1) {
+        /* Versions handed out after a restart must pass every version the nodes hold, and every
+         * tombstone's (a SET after a restart must not be taken for a deleted version). */
+        if (e.version > srv->next_version && e.version < UINT64_MAX / 2)
+            srv->next_version = e.version;
+        if (e.tomb) {
+            tombs++;
+            if (rq->rebuilding) {
+                rtomb_add(rq, &e);
+                continue;
+            }
+            /* A delete this proxy does not remember (it restarted, and this node answered too
+             * late for the rebuild): the object it covers is gone. */
+            meta_t *m = meta_find(&srv->meta, e.key, e.keylen);
+            if (m && m->version <= e.version) {
+                srv->stats.stale_chunks++;
+                meta_delete(srv, m);
+            }
+            continue;
+        }
         if (!entry_ok(&e)) continue;
         meta_t *m = meta_lookup(srv, e.key, e.keylen);
         if (rq->rebuilding && (!m || m->version < e.version)) {
@@ -325,7 +392,15 @@ void repair_inventory(node_t *n, char *data, size_t len)
         } else if (m && m->version > e.version) {
             /* An older version than the live one: left behind by an overwrite this instance
              * missed (it was frozen, or it is a backup peer). */
-            node_delete_chunk(n, e.key, e.keylen, (int)e.index, e.version);
+            node_delete_chunk(n, e.key, e.keylen, (int)e.index, e.version, 0);
+            stale++;
+        } else if (!rq->rebuilding && (!m || m->version != e.version) &&
+                   !opindex_find(&srv->storing, e.key, e.keylen, e.version)) {
+            /* No object owns it (deleted, evicted, expired or overwritten while its delete did
+             * not reach this instance, or a failed store's leftover), and no store under way
+             * is writing it: memory the proxy cannot see, and data a restarted proxy would
+             * bring back. */
+            node_delete_chunk(n, e.key, e.keylen, (int)e.index, e.version, 0);
             stale++;
         }
         if (count == cap) {
@@ -363,10 +438,11 @@ void repair_inventory(node_t *n, char *data, size_t len)
     }
     free(fps);
     free(data);
+    srv->stats.stale_chunks += stale;
     n->inventoried = rc >= 0;
-    log_info("event=inventory node=%d instance=%s chunks=%zu missing=%" PRIu64 " found=%" PRIu64
-             " stale=%" PRIu64,
-             n->id, n->instance, count, missing, found, stale);
+    log_info("event=inventory node=%d instance=%s chunks=%zu tombstones=%" PRIu64
+             " missing=%" PRIu64 " found=%" PRIu64 " stale=%" PRIu64,
+             n->id, n->instance, count, tombs, missing, found, stale);
 }
 
 int repair_init(server_t *srv)
@@ -374,7 +450,10 @@ int repair_init(server_t *srv)
     struct repair_queue *rq = calloc(1, sizeof *rq);
     if (!rq) return -ENOMEM;
     rq->cands = calloc(CAND_BUCKETS, sizeof *rq->cands);
-    if (!rq->cands) {
+    rq->tombs = calloc(CAND_BUCKETS, sizeof *rq->tombs);
+    if (!rq->cands || !rq->tombs) {
+        free(rq->cands);
+        free(rq->tombs);
         free(rq);
         return -ENOMEM;
     }

@@ -135,6 +135,59 @@ static void test_malformed(void **state)
     assert_int_equal(pos, 22);
 }
 
+/* Tombstone lines: round trip beside chunk lines, and every malformed form refused. */
+static void test_tombstones(void **state)
+{
+    (void)state;
+    static const char key[] = "k\ny";
+    inv_entry_t chunk = {.key = "a", .keylen = 1, .index = 0, .version = 5, .crc = 7,
+                         .chunk_len = 3, .size = 3, .d = 1, .p = 2};
+    inv_entry_t tomb = {.key = key, .keylen = 3, .version = UINT64_MAX, .expire_ms = 1700003600123,
+                        .tomb = 1};
+    buf_t b;
+    buf_init(&b);
+    assert_int_equal(inv_append(&b, &tomb), 0);
+    assert_int_equal(inv_append(&b, &chunk), 0);
+    static const char want[] = "T 18446744073709551615 1700003600123 3:k\ny\n0 5 7 3 3 1 2 0 1:a\n";
+    assert_int_equal(buf_len(&b), sizeof want - 1);
+    assert_memory_equal(buf_head(&b), want, sizeof want - 1);
+    size_t pos = 0;
+    inv_entry_t e;
+    memset(&e, 0xAA, sizeof e);
+    assert_int_equal(inv_next(buf_head(&b), buf_len(&b), &pos, &e), 1);
+    assert_true(e.tomb && e.version == UINT64_MAX && e.expire_ms == 1700003600123);
+    assert_true(e.keylen == 3 && memcmp(e.key, key, 3) == 0);
+    assert_true(e.index == 0 && e.d == 0 && e.p == 0 && e.crc == 0 && e.chunk_len == 0);
+    assert_int_equal(inv_next(buf_head(&b), buf_len(&b), &pos, &e), 1);
+    assert_true(!e.tomb && e.version == 5 && e.d == 1 && e.p == 2);
+    assert_int_equal(inv_next(buf_head(&b), buf_len(&b), &pos, &e), 0);
+    buf_free(&b);
+    static const char *bad[] = {
+        "T",
+        "T ",
+        "T 1 2 1:b",                     /* no newline */
+        "T 1 2 1:bb\n",                  /* key longer than its length */
+        "T 1 2 2:b\n",                   /* key shorter */
+        "T 1 1:b\n",                     /* a field missing */
+        "T 1 2 3 1:b\n",                 /* a field too many */
+        "T  1 2 1:b\n",                  /* double space */
+        "T1 2 1:b\n",                    /* no space after T */
+        "t 1 2 1:b\n",                   /* lower case */
+        "T 18446744073709551616 2 1:b\n", /* version over 64 bits */
+        "T -1 2 1:b\n",
+        "T 1 2 65537:b\n", /* key over 64 KiB */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t n = strlen(bad[i]);
+        char *copy = malloc(n);
+        memcpy(copy, bad[i], n);
+        pos = 0;
+        if (inv_next(copy, n, &pos, &e) >= 0) fail_msg("case %zu accepted: %s", i, bad[i]);
+        assert_int_equal(pos, 0);
+        free(copy);
+    }
+}
+
 static void test_limits_accepted(void **state)
 {
     (void)state;
@@ -163,6 +216,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_tombstones),
         cmocka_unit_test(test_limits_accepted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

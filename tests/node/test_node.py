@@ -21,7 +21,7 @@ FUNCTION = "icnode-test"  # AWS_LAMBDA_FUNCTION_NAME of the nodes here; events a
 CHALLENGES = []  # every challenge this test's proxy sent, to check HELLO proofs against
 BIN = os.path.join(os.environ.get("IC_BIN", "build/bin"), "icnode")
 MiB = 1 << 20
-ENTRY_OVERHEAD = 128  # STORE_ENTRY_OVERHEAD in src/node/store.h
+ENTRY_OVERHEAD = 128  # CHUNK_FOOTPRINT_OVERHEAD in src/common/footprint.h
 
 
 def wait_for(cond, timeout=5.0, what="condition"):
@@ -333,7 +333,8 @@ def test_main_flow():
         # A chunk over the limit is refused, its body skipped, and the next request still parsed.
         over = b"x" * (limit - used + 1)
         c.send(cset("over", 0, 1, over, crc=0) + cmd("PING"))
-        want = "NOMEM chunk of %d bytes does not fit: used %d of %d" % (len(over), used, limit)
+        want = "NOMEM chunk of %d bytes (footprint %d) does not fit: used %d of %d" % (
+            len(over), cost("over", over), used, limit)
         assert c.read(timeout=10) == ("-", want)
         assert c.read() == ("+", "PONG")
         c.send(cmd("FLUSHALL") + cmd("CDEL", "empty", 1, 1) + cmd("CDEL", "empty", 1, 1))

@@ -156,7 +156,7 @@ static void test_nomem_keeps_sync(void **state)
     char *got = feed(f, buf_head(&in), buf_len(&in), &rc, &len);
     buf_free(&in);
     assert_int_equal(rc, 0);
-    const char *want = "-NOMEM chunk of 8000 bytes does not fit: used 0 of 4096\r\n+PONG\r\n";
+    const char *want = "-NOMEM chunk of 8000 bytes (footprint 8129) does not fit: used 0 of 4096\r\n+PONG\r\n";
     if (len != strlen(want) || memcmp(got, want, len)) fail_msg("got %.*s", (int)len, got);
     free(got);
     assert_int_equal(f->store.used, 0);
@@ -282,6 +282,41 @@ static void test_inventory_syncdone_backup(void **state)
     assert_int_equal(f->conn.stored, 2);
 }
 
+/* CDEL ... TOMB deletes the chunk and leaves the key's tombstone, listed by INVENTORY; a newer
+ * chunk of the key drops it; a wrong fifth argument is refused and changes nothing. */
+static void test_cdel_tombstone(void **state)
+{
+    fixture_t *f = *state;
+    expect(f, "*10\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n7\r\n$1\r\n5\r\n" OBJ
+              "$2\r\nab\r\n",
+           "+OK\r\n");
+    expect(f, "*5\r\n$4\r\nCDEL\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n7\r\n$4\r\nGONE\r\n",
+           "-ERR syntax error (CDEL key index version [TOMB])\r\n");
+    expect(f, "*6\r\n$4\r\nCDEL\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n7\r\n$4\r\nTOMB\r\n$1\r\nx\r\n",
+           "-ERR wrong number of arguments for 'CDEL' (CDEL key index version [TOMB])\r\n");
+    assert_int_equal(f->store.count, 1);
+    expect(f, "*5\r\n$4\r\nCDEL\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n7\r\n$4\r\ntomb\r\n", ":1\r\n");
+    assert_int_equal(f->store.count, 0);
+    assert_int_equal(f->store.used, chunk_footprint(1, 0));
+    /* Not held here: still a tombstone (the highest version is kept). */
+    expect(f, "*5\r\n$4\r\nCDEL\r\n$1\r\nk\r\n$1\r\n1\r\n$1\r\n6\r\n$4\r\nTOMB\r\n", ":0\r\n");
+    int rc;
+    size_t len;
+    char *got = feed(f, "*1\r\n$9\r\nINVENTORY\r\n", 19, &rc, &len);
+    assert_int_equal(rc, 0);
+    assert_true(len > 12 && memcmp(got, "$", 1) == 0);
+    const char *line = memchr(got, '\n', len) + 1;
+    assert_memory_equal(line, "T 7 ", 4);
+    assert_memory_equal(got + len - 7, " 1:k\n\r\n", 7);
+    free(got);
+    /* A newer chunk of the key: the tombstone goes. */
+    expect(f, "*10\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n8\r\n$1\r\n5\r\n" OBJ
+              "$2\r\nab\r\n",
+           "+OK\r\n");
+    assert_int_equal(f->store.ntombs, 0);
+    assert_int_equal(f->store.used, chunk_footprint(1, 2));
+}
+
 /* A backup peer answers what comes before SYNCDONE, but SYNCDONE's +OK goes out only when the
  * caller flushes (after posting its invocation response), never from inside the serving loop:
  * the source must not report the backup done while the peer is still busy. */
@@ -337,6 +372,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nomem_keeps_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_old_cset_with_big_chunk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cdel_tombstone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inventory_syncdone_backup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_holds_syncdone_answer, setup, teardown),
         cmocka_unit_test(test_protocol_errors),

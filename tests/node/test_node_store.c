@@ -45,6 +45,94 @@ static void test_put_get_delete(void **state)
     store_free(&s);
 }
 
+/* The node counts a chunk with the shared formula (the proxy places by the same one): a store
+ * whose limit is k footprints holds exactly k chunks, and refuses the next. */
+static void test_footprint_formula(void **state)
+{
+    assert_int_equal(chunk_footprint(5, 1000), 1000 + 5 + 128);
+    assert_int_equal(store_entry_cost(5, 1000), chunk_footprint(5, 1000));
+    assert_int_equal(store_entry_cost(0, 0), CHUNK_FOOTPRINT_OVERHEAD);
+    store_t s;
+    store_init(&s, 7 * chunk_footprint(5, 1000));
+    store_entry_t *e;
+    char key[8];
+    for (int i = 0; i < 7; i++) {
+        snprintf(key, sizeof key, "key-%d", i);
+        assert_int_equal(store_reserve(&s, key, 5, 0, 1, 1000, &e), 0);
+        store_commit(&s, e, 0);
+    }
+    assert_int_equal(s.used, s.limit);
+    assert_int_equal(store_reserve(&s, "key-7", 5, 0, 1, 1000, &e), -ENOSPC);
+    store_free(&s);
+}
+
+/* Tombstones: one per key with the highest version, counted with the shared formula, the oldest
+ * giving way to a new tombstone or a chunk, dropped by a newer chunk of the key and at their
+ * expiry, journaled. */
+static void test_tombstones(void **state)
+{
+    store_t s;
+    store_init(&s, chunk_footprint(5, 100) + 2 * chunk_footprint(5, 0));
+    s.tomb_ttl_ms = 1000;
+    store_journal_t j;
+    store_journal_init(&j, 16, 1024);
+    store_set_journal(&s, &j);
+    assert_int_equal(store_tomb_put(&s, "key-a", 5, 7, 50), 0);
+    assert_int_equal(s.used, chunk_footprint(5, 0));
+    assert_int_equal(store_tomb_put(&s, "key-a", 5, 3, 60), 0); /* lower: the higher stays */
+    assert_int_equal(s.ntombs, 1);
+    const store_tomb_t *t = store_tomb_get(&s, "key-a", 5);
+    assert_non_null(t);
+    assert_int_equal(t->version, 7);
+    assert_int_equal(t->expire_ms, 1060);
+    assert_int_equal(store_tomb_put(&s, "key-b", 5, 9, 100), 0);
+    assert_int_equal(s.used, 2 * chunk_footprint(5, 0));
+    assert_int_equal(j.n, 3);
+    assert_int_equal(j.recs[0].op, STORE_OP_TOMB);
+    assert_int_equal(j.recs[2].version, 9);
+    /* An older chunk of key-a leaves its tombstone; a newer one drops it. */
+    store_entry_t *e;
+    assert_int_equal(store_reserve(&s, "key-a", 5, 0, 6, 100, &e), 0);
+    store_commit(&s, e, 0);
+    assert_non_null(store_tomb_get(&s, "key-a", 5));
+    store_del(&s, "key-a", 5, 0, 6);
+    assert_int_equal(store_reserve(&s, "key-a", 5, 0, 8, 100, &e), 0);
+    store_commit(&s, e, 0);
+    assert_null(store_tomb_get(&s, "key-a", 5));
+    assert_int_equal(s.ntombs, 1);
+    assert_int_equal(s.used, chunk_footprint(5, 100) + chunk_footprint(5, 0));
+    /* Full: the oldest tombstone gives way to a new one (key-b, written before key-c). */
+    assert_int_equal(store_tomb_put(&s, "key-c", 5, 1, 100), 0);
+    assert_int_equal(s.used, s.limit);
+    assert_int_equal(store_tomb_put(&s, "key-b", 5, 10, 200), 0); /* rewritten: now the newest */
+    assert_int_equal(store_tomb_put(&s, "key-d", 5, 1, 300), 0);
+    assert_null(store_tomb_get(&s, "key-c", 5));
+    assert_non_null(store_tomb_get(&s, "key-b", 5));
+    assert_int_equal(s.tombs_dropped, 1);
+    /* ... and to a chunk: the proxy never counts them, so they never make a chunk fail. */
+    store_del(&s, "key-a", 5, 0, 8);
+    assert_int_equal(store_tomb_put(&s, "key-e", 5, 1, 300), 0);
+    assert_int_equal(s.ntombs, 3);
+    assert_int_equal(store_reserve(&s, "key-f", 5, 0, 1, 100, &e), 0);
+    store_commit(&s, e, 0);
+    assert_int_equal(s.ntombs, 2);
+    assert_null(store_tomb_get(&s, "key-b", 5)); /* the oldest went */
+    assert_int_equal(s.used, s.limit);
+    /* Chunks do not give way; and no tombstone goes for a chunk that cannot fit anyway. */
+    assert_int_equal(store_reserve(&s, "key-g", 5, 0, 1, 300, &e), -ENOSPC);
+    assert_int_equal(s.ntombs, 2);
+    /* Expiry: key-d (until 1300) goes at 1300, key-e (1300 too) with it. */
+    store_tomb_expire(&s, 1299);
+    assert_int_equal(s.ntombs, 2);
+    store_tomb_expire(&s, 1300);
+    assert_int_equal(s.ntombs, 0);
+    assert_int_equal(s.tomb_bytes, 0);
+    store_set_journal(&s, NULL);
+    store_journal_free(&j);
+    store_free(&s);
+    assert_int_equal(s.used, 0);
+}
+
 static void test_versions_side_by_side(void **state)
 {
     store_t s;
@@ -293,6 +381,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_get_delete),
+        cmocka_unit_test(test_footprint_formula),
+        cmocka_unit_test(test_tombstones),
         cmocka_unit_test(test_versions_side_by_side),
         cmocka_unit_test(test_limit_and_nomem),
         cmocka_unit_test(test_refs_outlive_delete),

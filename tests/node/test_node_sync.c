@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "ev.h"
 #include "inventory.h"
@@ -209,6 +210,49 @@ static void test_journal_during_sync(void **state)
     assert_null(store_get(&x.b, "key-0", 5, 0, 5));
     assert_non_null(store_get(&x.b, "key-3", 5, 0, 6));
     assert_non_null(store_get(&x.b, "new", 3, 0, 9));
+    pair_free(&x);
+}
+
+/* A tombstone made while the sync runs (a DEL reaching the source mid-backup). */
+static void tomb_during_scan(pair_t *x, int turn)
+{
+    (void)turn;
+    if (mutated || (x->s.phase != SYNC_SCAN && x->s.phase != SYNC_DELETE)) return;
+    mutated = 1;
+    assert_int_equal(store_del(&x->a, "key-5", 5, 0, 5), 1);
+    assert_int_equal(store_tomb_put(&x->a, "key-5", 5, 5, clock_wall_ms()), 0);
+}
+
+/* The source's tombstones reach the peer (those it had, and one made during the sync); the
+ * peer's old copies of deleted chunks go; the peer's own tombstones do not confuse the diff. */
+static void test_tombstones_carried(void **state)
+{
+    (void)state;
+    pair_t x;
+    pair_init(&x, 64 << 20, 5000);
+    char key[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "key-%d", i);
+        put(&x.a, key, 0, 5, 2000, (uint32_t)i);
+        if (i < 10) put(&x.b, key, 0, 5, 2000, (uint32_t)i);
+    }
+    /* Deleted on the source since the last backup: the peer still holds the chunk. */
+    put(&x.b, "gone", 0, 3, 300, 1);
+    assert_int_equal(store_tomb_put(&x.a, "gone", 4, 3, clock_wall_ms()), 0);
+    assert_int_equal(store_tomb_put(&x.b, "peer-only", 9, 8, clock_wall_ms()), 0);
+    mutated = 0;
+    pair_start(&x);
+    pair_run(&x, 100000, tomb_during_scan);
+    assert_true(mutated);
+    assert_string_equal(x.s.status, "ok");
+    assert_same(&x.a, &x.b);
+    assert_null(store_get(&x.b, "gone", 4, 0, 3));
+    const store_tomb_t *t = store_tomb_get(&x.b, "gone", 4);
+    assert_non_null(t);
+    assert_int_equal(t->version, 3);
+    assert_non_null(store_tomb_get(&x.b, "key-5", 5));
+    assert_null(store_get(&x.b, "key-5", 5, 0, 5));
+    assert_non_null(store_tomb_get(&x.b, "peer-only", 9));
     pair_free(&x);
 }
 
@@ -458,6 +502,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_delta),
         cmocka_unit_test(test_journal_during_sync),
+        cmocka_unit_test(test_tombstones_carried),
         cmocka_unit_test(test_journal_overflow),
         cmocka_unit_test(test_peer_error_keeps_whole_chunks),
         cmocka_unit_test(test_peer_closes),

@@ -27,6 +27,7 @@ class FakeNode(threading.Thread):
         self.proxy_addr = proxy_addr
         self.instance = uuid.uuid4().hex[:16]
         self.chunks = {}
+        self.tombs = {}  # key -> highest version deleted with CDEL ... TOMB
         self.sock = None
         self.challenge = None  # the proxy's, once read
         self.invocations = 0
@@ -99,6 +100,12 @@ class FakeNode(threading.Thread):
             if mode == "refuse":
                 self.send(b"-NOMEM chunk does not fit\r\n")
                 return
+            if mode == "full_once":
+                # Full of chunks the proxy does not know of: one refusal with the real figures.
+                self.platform.node_mode[self.node_id] = "ok"
+                self.send(b"-NOMEM chunk of %d bytes (footprint %d) does not fit: used %d of %d\r\n" % (
+                    len(args[9]), len(args[9]) + len(args[1]) + 128, 200 << 20, 200 << 20))
+                return
             # CSET key index version crc size d p expire_ms chunk
             self.chunks[key] = (int(args[4]), args[9], [int(a) for a in args[5:9]])
             self.send(b"+OK\r\n")
@@ -109,6 +116,9 @@ class FakeNode(threading.Thread):
                     continue
                 lines.append(b"%d %d %d %d %d %d %d %d %d:%s\n" % (
                     idx, ver, crc, len(body), obj[0], obj[1], obj[2], obj[3], len(k), k))
+            for k, ver in list(self.tombs.items()):
+                lines.append(b"T %d %d %d:%s\n" % (ver, int(time.time() * 1000) + 3600000,
+                                                    len(k), k))
             self.send(self.bulk(b"".join(lines)))
         elif cmd == b"CGET":
             key = (args[1], int(args[2]), int(args[3]))
@@ -124,9 +134,25 @@ class FakeNode(threading.Thread):
             self.send(b"*2\r\n:%d\r\n" % crc + self.bulk(body))
         elif cmd == b"CDEL":
             key = (args[1], int(args[2]), int(args[3]))
+            if mode == "slow_del":
+                time.sleep(0.3)  # a busy node: the delete lands well after it was sent
+            if len(args) == 5 and args[4].upper() == b"TOMB":
+                self.tombs[args[1]] = max(self.tombs.get(args[1], 0), int(args[3]))
             self.send(b":%d\r\n" % (1 if self.chunks.pop(key, None) else 0))
         else:
             self.send(b"-ERR unknown command\r\n")
+
+    def drop_connection(self):
+        """Closes the connection but keeps the instance (and its memory): the next invocation
+        dials again as this instance, or as a new one holding the same chunks (a backup peer
+        taking over) when the node id is in platform.rename_on_redial."""
+        with self.platform.lock:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+                self.sock.close()
+            except OSError:
+                pass
+            self.join(timeout=10)
 
     def kill(self):
         self.dead = True
@@ -145,6 +171,7 @@ class FakePlatform:
         self.node_mode = {}  # node id -> ok, silent, refuse, forget, corrupt or straggle
         self.straggle_delay = 2.0  # seconds a straggling node holds each CGET reply
         self.refuse = set()  # node ids whose invocations get HTTP 500
+        self.rename_on_redial = set()  # node ids that dial again as a new instance (same chunks)
         self.invocations = 0
         self.lock = threading.Lock()
         platform = self
@@ -196,7 +223,9 @@ class FakePlatform:
                         # The instance lives on but lost its connection (the proxy went away):
                         # it dials again, keeping its memory, as icnode does.
                         again = FakeNode(platform, nid, event["proxy"], event.get("tls") is True)
-                        again.instance, again.chunks = node.instance, node.chunks
+                        again.chunks, again.tombs = node.chunks, node.tombs
+                        if nid not in platform.rename_on_redial:
+                            again.instance = node.instance
                         again.invocations = node.invocations
                         platform.nodes[nid] = again
                         again.start()

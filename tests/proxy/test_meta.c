@@ -1,5 +1,6 @@
 /* test_meta.c -- unit tests for the proxy's object table: lookup, expiry, placement on distinct
  * nodes with room, CLOCK eviction that spares recently used objects, accounting back to zero. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <cmocka.h>
 
 #include "clock.h"
+#include "footprint.h"
 #include "proxy.h"
 
 static server_t *make_server(int nnodes, uint64_t node_bytes)
@@ -31,6 +33,8 @@ static server_t *make_server(int nnodes, uint64_t node_bytes)
 
 static void free_server(server_t *srv)
 {
+    for (int i = 0; i < srv->nnodes; i++)
+        node_drop_deferred(&srv->nodes[i]);
     meta_table_free(&srv->meta);
     ev_destroy(srv->loop);
     free(srv->nodes);
@@ -105,7 +109,7 @@ static void test_many_objects_rehash(void **state)
 static void test_clock_eviction(void **state)
 {
     /* 4 nodes with room for 4 chunks each (chunk 1000 + overhead): 8 objects of 2 chunks. */
-    server_t *srv = make_server(4, 4 * (1000 + 64 + 8) + 10);
+    server_t *srv = make_server(4, 4 * chunk_footprint(4, 1000) + 10);
     char key[16];
     for (int i = 0; i < 8; i++) {
         snprintf(key, sizeof key, "obj%d", i);
@@ -126,7 +130,7 @@ static void test_clock_eviction(void **state)
 static void test_clock_spares_recent_reads(void **state)
 {
     /* Every object new (unreferenced) except the one just read: the oldest unread goes first. */
-    server_t *srv = make_server(4, 4 * (1000 + 64 + 8) + 10);
+    server_t *srv = make_server(4, 4 * chunk_footprint(4, 1000) + 10);
     char key[16];
     for (int i = 0; i < 8; i++) {
         snprintf(key, sizeof key, "obj%d", i);
@@ -165,6 +169,61 @@ static void test_ring_compaction_keeps_objects(void **state)
     free_server(srv);
 }
 
+/* The proxy charges a chunk what the node counts for it (common/footprint.h): a node with room
+ * for exactly 7 footprints takes 7 chunks and no more. */
+static void test_footprint_formula(void **state)
+{
+    assert_int_equal(meta_chunk_cost(1000, 5), 1000 + 5 + 128);
+    assert_int_equal(meta_chunk_cost(1000, 5), chunk_footprint(5, 1000));
+    server_t *srv = make_server(1, 7 * chunk_footprint(5, 1000));
+    char key[8];
+    for (int i = 0; i < 7; i++) {
+        snprintf(key, sizeof key, "key-%d", i);
+        assert_non_null(store(srv, key, 1, 0, 1000));
+    }
+    assert_int_equal(srv->nodes[0].room.mem_placed, srv->nodes[0].room.mem_limit);
+    assert_int_equal(srv->meta.evictions, 0);
+    assert_non_null(store(srv, "key-7", 1, 0, 1000));
+    assert_int_equal(srv->meta.evictions, 1);
+    free_server(srv);
+}
+
+/* A node's -NOMEM figures replace the proxy's for it, and objects with a chunk there (only those)
+ * are evicted until the refused chunk fits. */
+static void test_node_refused_evicts_there(void **state)
+{
+    server_t *srv = make_server(2, 100 * chunk_footprint(5, 1000));
+    char key[8];
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof key, "key-%02d", i);
+        assert_non_null(store(srv, key, 1, 0, 1000));
+    }
+    int busy = srv->nodes[0].room.chunks_placed >= srv->nodes[1].room.chunks_placed ? 0 : 1;
+    int on = (int)srv->nodes[busy].room.chunks_placed;
+    int other = (int)srv->nodes[1 - busy].room.chunks_placed;
+    assert_true(on >= 10);
+    uint64_t fp = chunk_footprint(6, 1000);
+    /* The node holds 3 chunks' worth more than the proxy knows of and its limit is lower. */
+    char err[160];
+    uint64_t limit = (uint64_t)(on + 1) * fp;
+    snprintf(err, sizeof err, "node %d: NOMEM chunk of 1000 bytes (footprint %llu) does not fit: "
+             "used %llu of %llu", busy, (unsigned long long)fp,
+             (unsigned long long)((uint64_t)(on + 3) * fp), (unsigned long long)limit);
+    assert_int_equal(meta_node_refused(srv, busy, err, fp), 0);
+    assert_int_equal(srv->nodes[busy].room.mem_limit, limit);
+    assert_true(srv->nodes[busy].room.mem_placed <= limit);
+    assert_int_equal(srv->meta.evictions, 3);
+    assert_int_equal(srv->nodes[busy].room.chunks_placed, on - 3);
+    assert_int_equal(srv->nodes[1 - busy].room.chunks_placed, other); /* the other untouched */
+    /* Without figures the node is taken as full; with nothing left there, no room is made. */
+    meta_t *v;
+    while ((v = meta_clock_victim_on(&srv->meta, (uint16_t)busy)) != NULL) meta_drop(srv, v);
+    assert_int_equal(srv->nodes[busy].room.chunks_placed, 0);
+    srv->nodes[busy].room.mem_placed = srv->nodes[busy].room.mem_limit;
+    assert_int_equal(meta_node_refused(srv, busy, "node: NOMEM chunk does not fit", fp), -ENOSPC);
+    free_server(srv);
+}
+
 static void test_too_big_and_accounting(void **state)
 {
     server_t *srv = make_server(4, 10000);
@@ -187,6 +246,8 @@ int main(void)
         cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_many_objects_rehash),
         cmocka_unit_test(test_clock_eviction),
+        cmocka_unit_test(test_footprint_formula),
+        cmocka_unit_test(test_node_refused_evicts_there),
         cmocka_unit_test(test_too_big_and_accounting),
         cmocka_unit_test(test_clock_spares_recent_reads),
         cmocka_unit_test(test_ring_compaction_keeps_objects),

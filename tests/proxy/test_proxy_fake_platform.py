@@ -16,9 +16,10 @@ from proxytest import Proxy, wait_for  # noqa: E402
 class FakePlatformTest(unittest.TestCase):
     def setUp(self):
         self.platform = FakePlatform()
-        self.proxy = Proxy("--platform-endpoint", self.platform.endpoint(), "--pool-size", "16",
-                           "--d", "4", "--p", "2", "--small-object-max", "1k",
-                           "--request-timeout", "2s", "--node-connect-timeout", "5s")
+        self.args = ["--platform-endpoint", self.platform.endpoint(), "--pool-size", "16",
+                     "--d", "4", "--p", "2", "--small-object-max", "1k",
+                     "--request-timeout", "2s", "--node-connect-timeout", "5s"]
+        self.proxy = Proxy(*self.args)
         self.r = redis.Redis(port=self.proxy.port, socket_timeout=20)
 
     def tearDown(self):
@@ -86,6 +87,105 @@ class FakePlatformTest(unittest.TestCase):
         first_miss = results.index(None)
         self.assertGreaterEqual(first_miss, 2)  # survives the loss of any 2 holders
         self.assertTrue(all(x is None for x in results[first_miss:]))
+
+    def test_node_full_of_unknown_chunks_evicts_and_retries(self):
+        # Every node holds objects; then every node answers its next CSET with -NOMEM and figures
+        # that say it is full: the proxy takes them, evicts what it placed there, sends the chunk
+        # once more, and the SET succeeds.
+        for i in range(40):
+            self.assertTrue(self.r.set("old%d" % i, b"o%d" % i * 100))
+        for nid in self.platform.nodes:
+            self.platform.node_mode[nid] = "full_once"
+        v = os.urandom(500)
+        self.assertTrue(self.r.set("new", v))
+        self.assertEqual(self.r.get("new"), v)
+        self.assertGreater(self.r.info("stats")["evicted_keys"], 0)
+        # A node that keeps refusing still fails the SET, with its reason.
+        for nid in self.platform.nodes:
+            self.platform.node_mode[nid] = "refuse"
+        with self.assertRaises(redis.ResponseError) as cm:
+            self.r.set("never", b"x" * 500)
+        self.assertIn("NOMEM", str(cm.exception))
+
+    def holders(self, key):
+        return [nid for nid, n in list(self.platform.nodes.items())
+                if any(k == key for (k, _, _) in list(n.chunks))]
+
+    def test_del_answers_after_chunks_are_deleted(self):
+        self.assertTrue(self.r.set("gone", os.urandom(5000)))
+        self.assertEqual(len(self.holders(b"gone")), 6)
+        for nid in self.platform.nodes:
+            self.platform.node_mode[nid] = "slow_del"
+        self.assertEqual(self.r.delete("gone"), 1)
+        # No node holds a chunk of it once DEL has answered.
+        self.assertEqual(self.holders(b"gone"), [])
+        self.assertIsNone(self.r.get("gone"))
+
+    def test_del_reaches_a_node_that_was_down(self):
+        self.assertTrue(self.r.set("victim", b"v" * 500))  # 1 chunk + 2 replicas
+        h = self.holders(b"victim")[0]
+        node = self.platform.nodes[h]
+        self.platform.refuse.add(h)
+        fails = self.r.info("stats")["invoke_failures"]
+        node.drop_connection()  # the proxy wakes it at once: refused, so it is down
+        wait_for(lambda: self.r.info("stats")["invoke_failures"] > fails, 10, what="invoke refused")
+        self.assertEqual(self.r.delete("victim"), 1)
+        self.assertGreaterEqual(self.r.info("lifecycle")["deletes_pending"], 1)
+        self.assertIn(h, self.holders(b"victim"))  # the instance lives on with its memory
+        self.platform.refuse.discard(h)
+        # The same instance comes back (new data wakes it): the delete is sent before anything.
+        i = 0
+        while self.platform.nodes[h] is node and i < 200:
+            self.r.set("wake%d" % i, b"w" * 500)
+            i += 1
+        wait_for(lambda: h not in self.holders(b"victim"), 10, what="deferred delete")
+        self.assertEqual(self.r.info("lifecycle")["deletes_pending"], 0)
+
+    def test_del_while_every_holder_is_down_survives_restart(self):
+        self.assertTrue(self.r.set("lonely", b"z" * 500))  # 3 holders of 16
+        holders = self.holders(b"lonely")
+        self.assertEqual(len(holders), 3)
+        fails = self.r.info("stats")["invoke_failures"]
+        for h in holders:
+            self.platform.refuse.add(h)
+            self.platform.nodes[h].drop_connection()
+        wait_for(lambda: self.r.info("stats")["invoke_failures"] >= fails + 3, 10,
+                 what="every holder down")
+        self.assertEqual(self.r.delete("lonely"), 1)
+        # No holder heard of it; a serving node that holds nothing of the key keeps its tombstone.
+        witnesses = [nid for nid, n in self.platform.nodes.items() if b"lonely" in n.tombs]
+        self.assertEqual(len(witnesses), 1)
+        self.assertNotIn(witnesses[0], holders)
+        # The proxy dies with the deletes it kept; the holders come back, chunks and all, to its
+        # successor, which must not bring the key back.
+        self.proxy.proc.kill()
+        self.proxy.proc.wait()
+        self.platform.refuse.clear()
+        self.proxy = Proxy(*self.args)
+        r = redis.Redis(port=self.proxy.port, socket_timeout=20)
+        self.assertIsNone(r.get("lonely"))
+        self.assertEqual(r.dbsize(), 0)
+
+    def test_orphan_chunks_found_at_inventory_are_deleted(self):
+        self.assertTrue(self.r.set("live", b"l" * 500))
+        self.assertTrue(self.r.set("live", b"L" * 500))  # version 1 of it is gone
+        h = self.holders(b"live")[0]
+        node = self.platform.nodes[h]
+        live_version = max(v for (k, _, v) in list(node.chunks) if k == b"live")
+        # Chunks no object owns: a deleted key, and an old version of a live key.
+        node.chunks[(b"orphan", 0, 5)] = (0, b"o" * 500, [500, 1, 2, 0])
+        node.chunks[(b"live", 0, live_version - 1)] = (0, b"x" * 500, [500, 1, 2, 0])
+        node.chunks[(b"live", 1, live_version + 1000)] = (0, b"y" * 500, [500, 1, 2, 0])
+        self.platform.rename_on_redial.add(h)
+        node.drop_connection()  # a new instance with the same memory (a backup peer) takes over
+        wait_for(lambda: self.platform.nodes[h] is not node, 10, what="new instance")
+        survivors = lambda: sorted(k for k in self.platform.nodes[h].chunks)  # noqa: E731
+        wait_for(lambda: (b"orphan", 0, 5) not in survivors() and
+                 (b"live", 0, live_version - 1) not in survivors() and
+                 (b"live", 1, live_version + 1000) not in survivors(), 10, what="orphans deleted")
+        self.assertEqual([v for (k, i, v) in survivors() if k == b"live"], [live_version])
+        self.assertEqual(self.r.get("live"), b"L" * 500)
+        self.assertGreaterEqual(self.r.info("lifecycle")["stale_chunks"], 3)
 
     def test_corrupt_chunk_never_served(self):
         v = os.urandom(50000)
