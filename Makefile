@@ -7,7 +7,7 @@ BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-asan fuzz bench availability bench-backup eval-crossover \
+.PHONY: all deps build run test test-secure test-asan fuzz bench availability bench-backup eval-crossover \
         bench-icbench eval-latency bench-tls clean
 
 all: build
@@ -23,11 +23,22 @@ build: deps
 run: build
 	@$(BUILD)/bin/icproxy $(ARGS)
 
-# Every test: the normal build, then the same suite under ASan + UBSan, then brief fuzzing.
+# Every test: the normal build, the end-to-end suite again with TLS and a password on, the same
+# suite under ASan + UBSan, then brief fuzzing.
 test: build
 	@cd $(BUILD) && ctest --no-tests=error --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory test-secure
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory fuzz
+
+# The black-box suites that go through icproxy, with every proxy serving TLS only (clients and
+# nodes, certificates made for the run) and a password that every client sends. e2e_auth and
+# e2e_tls set up their own users and certificates (and compare with a plaintext redis-server),
+# so they run in the plain pass only.
+SECURE_PASSWORD ?= ci-$(shell od -An -N8 -tx8 /dev/urandom | tr -d ' ')
+test-secure: build
+	@cd $(BUILD) && IC_TEST_TLS=1 IC_TEST_PASSWORD=$(SECURE_PASSWORD) ctest --no-tests=error \
+	  --output-on-failure -j $(JOBS) -L blackbox -R '^(e2e_|proxy_|client_iccli)' -E '^e2e_(auth|tls)$$'
 
 test-asan: deps
 	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DIC_SANITIZE=ON >/dev/null

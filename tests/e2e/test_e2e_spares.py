@@ -14,7 +14,7 @@ import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
 from crc32c import crc32c  # noqa: E402
-from proxytest import BIN, Proxy  # noqa: E402
+from proxytest import BIN, Proxy, iccli_args  # noqa: E402
 
 D, P = 4, 2
 
@@ -38,7 +38,8 @@ class SparesTest(unittest.TestCase):
         cls.proxy.stop()
 
     def iccli(self, *args, stdin=None):
-        cmd = [os.path.join(BIN, "iccli"), "--proxy", self.addr, "--d", str(D), "--p", str(P)]
+        cmd = [os.path.join(BIN, "iccli"), "--proxy", self.addr, "--d", str(D), "--p", str(P),
+               *iccli_args()]
         return subprocess.run(cmd + list(args), input=stdin, capture_output=True, timeout=60)
 
     def stat(self, name):

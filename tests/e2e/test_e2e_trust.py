@@ -16,8 +16,8 @@ import unittest
 
 import redis
 
-# The impostors speak plaintext to the node and relay ports: the proxies here keep TLS off
-# (harness_tls=False) even under IC_TEST_TLS; the node secret is what these tests exercise.
+# The impostors speak plaintext to the node and relay ports: the proxies here keep node TLS off
+# even under IC_TEST_TLS (clients still get TLS); the node secret is what these tests exercise.
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
 from proxytest import BIN, Proxy, nodeauth, wait_for  # noqa: E402
 
@@ -116,7 +116,7 @@ def fill(r, n, seed):
 
 class ImpostorNodeTest(unittest.TestCase):
     def test_impostors_refused_and_never_served(self):
-        with Proxy(*BASE, harness_tls=False) as p:
+        with Proxy(*BASE, "--node-tls", "no") as p:
             r = redis.Redis(port=p.port, socket_timeout=30)
             vals = fill(r, 24, 1)
             refused0 = r.info("all")["nodes_refused"]
@@ -157,7 +157,7 @@ class ImpostorNodeTest(unittest.TestCase):
     def test_impostor_right_after_reclaim(self):
         """The attack that worked: reclaim a node's instance (its connection drops) and say HELLO
         with its id before the next instance does. Refused; every GET is exact."""
-        with Proxy(*BASE, harness_tls=False) as p:
+        with Proxy(*BASE, "--node-tls", "no") as p:
             r = redis.Redis(port=p.port, socket_timeout=30)
             vals = fill(r, 30, 2)
             forged = b"forged!" * 1000
@@ -189,7 +189,7 @@ class RestartAndSecretsTest(unittest.TestCase):
         plat = ExternalPlatform()
         try:
             args = BASE + ["--platform-endpoint", plat.endpoint]
-            with Proxy(*args, harness_tls=False) as p1:
+            with Proxy(*args, "--node-tls", "no") as p1:
                 r = redis.Redis(port=p1.port, socket_timeout=30)
                 vals = fill(r, 12, 3)
                 p1.proc.send_signal(signal.SIGKILL)
@@ -200,7 +200,7 @@ class RestartAndSecretsTest(unittest.TestCase):
                 node_port = probe.getsockname()[1]
             imps = []
             with Proxy(*args, "--node-port", str(node_port), "--ready-timeout", "30s",
-                       harness_tls=False) as p2:
+                       "--node-tls", "no") as p2:
                 for nid in range(POOL):
                     imp = Impostor(p2.node_port)
                     ch = imp.challenge()
@@ -225,7 +225,7 @@ class RestartAndSecretsTest(unittest.TestCase):
         plat = ExternalPlatform(IC_NODE_SECRET=OTHER)
         try:
             with Proxy(*BASE, "--platform-endpoint", plat.endpoint, "--ready-timeout", "2s",
-                       harness_tls=False) as p:
+                       "--node-tls", "no") as p:
                 r = redis.Redis(port=p.port, socket_timeout=30)
                 with self.assertRaises(redis.ResponseError):
                     r.set("k", b"v")
@@ -238,7 +238,7 @@ class RestartAndSecretsTest(unittest.TestCase):
         plat = ExternalPlatform(IC_NODE_SECRET=OTHER, IC_NODE_SECRET_PREVIOUS=nodeauth.SECRET)
         try:
             with Proxy(*BASE, "--platform-endpoint", plat.endpoint, "--ready-timeout", "2s",
-                       harness_tls=False) as p:
+                       "--node-tls", "no") as p:
                 r = redis.Redis(port=p.port, socket_timeout=30)
                 with self.assertRaises(redis.ResponseError):
                     r.set("k", b"v")
@@ -259,7 +259,7 @@ class RestartAndSecretsTest(unittest.TestCase):
                                     IC_NODE_SECRET_PREVIOUS="rotated-secret-0123456789abcdef")
             try:
                 with Proxy(*BASE, "--platform-endpoint", plat.endpoint,
-                           "--node-secret-file", path, harness_tls=False) as p:
+                           "--node-secret-file", path, "--node-tls", "no") as p:
                     r = redis.Redis(port=p.port, socket_timeout=30)
                     vals = fill(r, 6, 4)
                     for k, v in vals.items():
@@ -273,7 +273,7 @@ class SilentConnectionTest(unittest.TestCase):
     def test_silent_node_connection_is_closed(self):
         """A connection to the node port that never proves itself is closed after
         node-connect-timeout, so idle sockets cannot pile up."""
-        with Proxy(*BASE, "--node-connect-timeout", "400ms", harness_tls=False) as p:
+        with Proxy(*BASE, "--node-connect-timeout", "400ms", "--node-tls", "no") as p:
             imp = Impostor(p.node_port)
             imp.challenge()
             t0 = time.time()
@@ -284,7 +284,7 @@ class SilentConnectionTest(unittest.TestCase):
 
 class RelayImpostorTest(unittest.TestCase):
     def test_relay_intro_needs_the_secret(self):
-        with Proxy(*BASE, harness_tls=False) as p:
+        with Proxy(*BASE, "--node-tls", "no") as p:
             r = redis.Redis(port=p.port, socket_timeout=30)
             before = r.info("all")["nodes_refused"]
             imp = Impostor(p.relay_port)
