@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """bench_tls.py -- what TLS costs: 10 MiB GET/SET through the library over TLS against plaintext
 (same proxy, same run), and redis-benchmark GET/SET (1 KiB values, pipeline 16) over TLS against
-plaintext, on icproxy and on redis-server (the baseline, both ways). With --node-tls the proxy's
+plaintext, on icproxy and on redis-server (the baseline, both ways), and on a second icproxy with
+TLS and a password (redis-benchmark -a: AUTH once per connection). With --node-tls the proxies'
 nodes speak TLS too. One key=value line per figure; ratios are TLS throughput / plaintext.
 
 Usage: bench/bench_tls.py [--bin build/bin] [--runs N] [--requests N] [--node-tls]
@@ -20,8 +21,9 @@ from proxytest import Proxy  # noqa: E402
 from tlscerts import Pki, free_port  # noqa: E402
 
 
-def redis_benchmark(port, tls_args, requests, clients=50):
-    out = subprocess.run(["redis-benchmark", "-p", str(port), *tls_args, "-t", "set,get",
+def redis_benchmark(port, tls_args, requests, clients=50, password=None):
+    auth = ["-a", password, "--no-auth-warning"] if password else []
+    out = subprocess.run(["redis-benchmark", "-p", str(port), *tls_args, *auth, "-t", "set,get",
                           "-d", "1024", "-P", "16", "-n", str(requests), "-c", str(clients),
                           "-r", "100000", "-q"], capture_output=True, text=True, timeout=600)
     rates = {}
@@ -70,6 +72,8 @@ def main():
     extra = ["--node-tls", "yes"] if a.node_tls else []
     server = None
     proxy = None
+    proxy_auth = None
+    password = os.urandom(12).hex()
     try:
         plain_port = free_port()
         proxy = Proxy("--pool-size", "12", "--node-memory", "256", "--node-reserved", "16",
@@ -87,11 +91,16 @@ def main():
         sys.stdout.write(out.stdout)
         if out.returncode != 0:
             sys.stderr.write(out.stderr)
+        proxy_auth = Proxy("--pool-size", "12", "--node-memory", "256", "--node-reserved", "16",
+                           "--requirepass", password, *pki.proxy_args("yes")[:2],
+                           *pki.proxy_args("yes")[4:], *extra, env=env)
         server, rport, rtls = start_redis_server(pki)
         rates = {}
-        for name, port, tls in (("icproxy", proxy.port, []), ("icproxy_tls", proxy.tls_port, tls_cli),
-                                ("redis", rport, []), ("redis_tls", rtls, tls_cli)):
-            rates[name] = redis_benchmark(port, tls, a.requests)
+        for name, port, tls, pw in (("icproxy", proxy.port, [], None),
+                                    ("icproxy_tls", proxy.tls_port, tls_cli, None),
+                                    ("icproxy_tls_auth", proxy_auth.tls_port, tls_cli, password),
+                                    ("redis", rport, [], None), ("redis_tls", rtls, tls_cli, None)):
+            rates[name] = redis_benchmark(port, tls, a.requests, password=pw)
             for op in ("set", "get"):
                 print("figure=rb_%s_%s rps=%.0f" % (op, name, rates[name][op]))
             sys.stdout.flush()
@@ -99,6 +108,8 @@ def main():
             for base in ("icproxy", "redis"):
                 print("ratio=rb_%s_%s_tls/rb_%s_%s value=%.3f" %
                       (op, base, op, base, rates[base + "_tls"][op] / rates[base][op]))
+            print("ratio=rb_%s_icproxy_tls_auth/rb_%s_icproxy value=%.3f" %
+                  (op, op, rates["icproxy_tls_auth"][op] / rates["icproxy"][op]))
         return out.returncode
     finally:
         if server:
@@ -108,8 +119,9 @@ def main():
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-        if proxy:
-            proxy.stop()
+        for px in (proxy, proxy_auth):
+            if px:
+                px.stop()
         pki.cleanup()
 
 
