@@ -139,6 +139,22 @@ static ssize_t tls_send(icc_conn_t *k, const struct iovec *iov, int iovcnt)
     return n;
 }
 
+/* Steps an iovec array past n bytes that were written. */
+static void iov_advance(struct iovec **iov, int *iovcnt, size_t n)
+{
+    while (n > 0 && *iovcnt > 0) {
+        if (n >= (*iov)->iov_len) {
+            n -= (*iov)->iov_len;
+            (*iov)++;
+            (*iovcnt)--;
+        } else {
+            (*iov)->iov_base = (char *)(*iov)->iov_base + n;
+            (*iov)->iov_len -= n;
+            n = 0;
+        }
+    }
+}
+
 int icc_conn_send(ic_client_t *c, icc_conn_t *k, struct iovec *iov, int iovcnt, uint64_t deadline)
 {
     while (iovcnt > 0) {
@@ -158,18 +174,7 @@ int icc_conn_send(ic_client_t *c, icc_conn_t *k, struct iovec *iov, int iovcnt, 
             if (n <= 0)
                 return icc_fail(c, IC_EIO, "%s: send: %s", k->addr,
                                 n == TLS_ERR ? tls_last_error(k->tls) : strerror((int)-n));
-            size_t left = (size_t)n;
-            while (left > 0 && iovcnt > 0) {
-                if (left >= iov->iov_len) {
-                    left -= iov->iov_len;
-                    iov++;
-                    iovcnt--;
-                } else {
-                    iov->iov_base = (char *)iov->iov_base + left;
-                    iov->iov_len -= left;
-                    left = 0;
-                }
-            }
+            iov_advance(&iov, &iovcnt, (size_t)n);
             continue;
         }
         /* sendmsg, not writev: MSG_NOSIGNAL keeps a closed peer from raising SIGPIPE. */
@@ -184,18 +189,7 @@ int icc_conn_send(ic_client_t *c, icc_conn_t *k, struct iovec *iov, int iovcnt, 
             }
             return icc_fail(c, IC_EIO, "%s: send: %s", k->addr, strerror(errno));
         }
-        size_t left = (size_t)n;
-        while (left > 0 && iovcnt > 0) {
-            if (left >= iov->iov_len) {
-                left -= iov->iov_len;
-                iov++;
-                iovcnt--;
-            } else {
-                iov->iov_base = (char *)iov->iov_base + left;
-                iov->iov_len -= left;
-                left = 0;
-            }
-        }
+        iov_advance(&iov, &iovcnt, (size_t)n);
     }
     return 0;
 }

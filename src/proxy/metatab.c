@@ -144,13 +144,18 @@ uint64_t meta_chunk_cost(size_t chunk_size, size_t keylen)
     return chunk_footprint(keylen, chunk_size);
 }
 
-meta_t *meta_clock_victim(meta_table_t *t)
+/* The CLOCK walk: at most two turns of the ring (one to clear reference bits, one to find a
+ * cleared one). node < 0: any object; else only objects with a chunk on that node, the others
+ * keeping their reference bits. */
+static meta_t *clock_walk(meta_table_t *t, int node)
 {
     if (t->count == 0) return NULL;
     for (size_t steps = 0; steps < 2 * t->clock_len + 1; steps++) {
         if (t->clock_hand >= t->clock_len) t->clock_hand = 0;
         meta_t *m = t->clock[t->clock_hand];
-        if (!m) {
+        int on = m && node < 0;
+        for (int i = 0; m && !on && i < m->d + m->p; i++) on = meta_nodes(m)[i] == node;
+        if (!on) {
             t->clock_hand++;
             continue;
         }
@@ -164,26 +169,14 @@ meta_t *meta_clock_victim(meta_table_t *t)
     return NULL;
 }
 
+meta_t *meta_clock_victim(meta_table_t *t)
+{
+    return clock_walk(t, -1);
+}
+
 meta_t *meta_clock_victim_on(meta_table_t *t, uint16_t node)
 {
-    if (t->count == 0) return NULL;
-    for (size_t steps = 0; steps < 2 * t->clock_len + 1; steps++) {
-        if (t->clock_hand >= t->clock_len) t->clock_hand = 0;
-        meta_t *m = t->clock[t->clock_hand];
-        int on = 0;
-        for (int i = 0; m && i < m->d + m->p && !on; i++) on = meta_nodes(m)[i] == node;
-        if (!on) {
-            t->clock_hand++; /* objects elsewhere keep their reference bits */
-            continue;
-        }
-        if (m->referenced) {
-            m->referenced = 0;
-            t->clock_hand++;
-            continue;
-        }
-        return m;
-    }
-    return NULL;
+    return clock_walk(t, node);
 }
 
 void meta_rooms_charge(meta_room_fn room, void *arg, const uint16_t *nodes, int n,
