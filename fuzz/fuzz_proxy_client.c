@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     server_t *srv = g_srv;
     int sv[2];
     if (harness_socketpair(sv) < 0) return 0;
-    client_accept(srv, sv[0]);
+    client_accept(srv, sv[0], NULL);
     client_t *c = srv->clients;
     size_t off = 0;
     char sink[65536];
