@@ -22,7 +22,7 @@ from tlscerts import Pki, free_port  # noqa: E402
 
 
 def redis_benchmark(port, tls_args, requests, clients=50, password=None):
-    auth = ["-a", password, "--no-auth-warning"] if password else []
+    auth = ["-a", password] if password else []
     out = subprocess.run(["redis-benchmark", "-p", str(port), *tls_args, *auth, "-t", "set,get",
                           "-d", "1024", "-P", "16", "-n", str(requests), "-c", str(clients),
                           "-r", "100000", "-q"], capture_output=True, text=True, timeout=600)

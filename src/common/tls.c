@@ -160,6 +160,18 @@ fail:
     return NULL;
 }
 
+int tls_ctx_set_ciphersuites(tls_ctx_t *ctx, const char *suites, char *err, size_t errlen)
+{
+    if (SSL_CTX_set_ciphersuites(ctx->ssl_ctx, suites) != 1) {
+        char what[300];
+        snprintf(what, sizeof what, "tls-ciphersuites '%.200s'", suites);
+        queue_error(err, errlen, what);
+        return -1;
+    }
+    SSL_CTX_set_options(ctx->ssl_ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    return 0;
+}
+
 tls_ctx_t *tls_client_ctx_new(const char *ca_file, const char *cert_file, const char *key_file,
                               char *err, size_t errlen)
 {

@@ -31,6 +31,9 @@ tls_ctx_t *tls_server_ctx_new(const char *cert_file, const char *key_file, const
 tls_ctx_t *tls_client_ctx_new(const char *ca_file, const char *cert_file, const char *key_file,
                               char *err, size_t errlen);
 void tls_ctx_free(tls_ctx_t *ctx);
+/* A server's TLS 1.3 cipher suites, in its order of preference (which it then applies over the
+ * client's): OpenSSL's "TLS_AES_128_GCM_SHA256:..." syntax. 0, or -1 with the reason in err. */
+int tls_ctx_set_ciphersuites(tls_ctx_t *ctx, const char *suites, char *err, size_t errlen);
 
 /* Wraps a connected socket (the fd stays the caller's). A client passes the host it dialled:
  * the server's certificate must name it (an IP address is matched as one, a name as a DNS

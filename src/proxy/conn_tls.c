@@ -183,7 +183,8 @@ int proxy_tls_init(server_t *srv, char *err, size_t errlen)
         /* Nodes prove nothing with certificates (they have none); they verify the proxy. */
         srv->node_tls = tls_server_ctx_new(cfg->tls_cert_file, cfg->tls_key_file, NULL,
                                            TLS_AUTH_NO, why, sizeof why);
-        if (!srv->node_tls) {
+        if (!srv->node_tls ||
+            tls_ctx_set_ciphersuites(srv->node_tls, cfg->tls_ciphersuites, why, sizeof why) < 0) {
             snprintf(err, errlen, "node TLS: %s", why);
             return -1;
         }
@@ -200,7 +201,8 @@ int proxy_tls_init(server_t *srv, char *err, size_t errlen)
     }
     srv->client_tls = tls_server_ctx_new(cfg->tls_cert_file, cfg->tls_key_file,
                                          cfg->tls_ca_cert_file, auth, why, sizeof why);
-    if (!srv->client_tls) {
+    if (!srv->client_tls ||
+        tls_ctx_set_ciphersuites(srv->client_tls, cfg->tls_ciphersuites, why, sizeof why) < 0) {
         snprintf(err, errlen, "TLS: %s", why);
         return -1;
     }

@@ -90,6 +90,7 @@ typedef struct {
     char *tls_key_file;
     char *tls_ca_cert_file;
     char *tls_auth_clients; /* yes | no | optional */
+    char *tls_ciphersuites; /* TLS 1.3 suites, the proxy's preference first */
     int64_t tls_handshake_timeout_ms;
     int64_t node_tls; /* the node port speaks TLS only; invocations say "tls": true */
     /* derived by proxy_config_load */

@@ -140,6 +140,17 @@ class TlsTest(unittest.TestCase):
         s.close()
         wait_for(lambda: self.stat("tls_handshake_failures") > before, what="timeout counted")
 
+    def test_server_prefers_aes_128_gcm(self):
+        """The proxy applies its own suite order (tls-ciphersuites): a client that lists
+        AES-256-GCM first still gets AES-128-GCM, the faster of the two here."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(self.pki.path("ca.crt"))
+        ctx.load_cert_chain(self.pki.path("client.crt"), self.pki.path("client.key"))
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        with socket.create_connection(("127.0.0.1", self.proxy.tls_port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                self.assertEqual(s.cipher()[0], "TLS_AES_128_GCM_SHA256", s.cipher())
+
     def test_tls_1_1_refused(self):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.load_verify_locations(self.pki.path("ca.crt"))
@@ -346,6 +357,9 @@ class TlsAuthModesTest(unittest.TestCase):
               "--tls-key-file", p("server.key"), "--tls-auth-clients", "maybe"], "maybe"),
             (["--tls-port", str(free_port()), "--tls-cert-file", p("nope.crt"),
               "--tls-key-file", p("server.key"), "--tls-auth-clients", "no"], "nope.crt"),
+            (["--tls-port", str(free_port()), "--tls-cert-file", p("server.crt"),
+              "--tls-key-file", p("server.key"), "--tls-auth-clients", "no",
+              "--tls-ciphersuites", "TLS_NO_SUCH_SUITE"], "tls-ciphersuites"),
         ]
         for args, needle in cases:
             out = subprocess.run([os.path.join(BIN, "icproxy"), "--client-port", "0",
