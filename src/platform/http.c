@@ -581,7 +581,9 @@ static request_t *begin(const platform_http_t *h, struct MHD_Connection *c, cons
                 !route_sigv4_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
                                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Date"),
                                 h->sigv4_key_id) ||
-                (h->sigv4_token[0] && (!token || strcmp(token, h->sigv4_token) != 0));
+                (h->sigv4_token[0] &&
+                 (!token || strlen(token) != strlen(h->sigv4_token) ||
+                  CRYPTO_memcmp(token, h->sigv4_token, strlen(token)) != 0));
         }
     } else if (rq->rr == ROUTE_MATCH && (rq->route.kind == ROUTE_RUNTIME_RESPONSE ||
                                          rq->route.kind == ROUTE_RUNTIME_ERROR)) {
