@@ -12,34 +12,8 @@
 #include "log.h"
 #include "net.h"
 #include "proxy.h"
+#define HARNESS_INVOKER_SUCCEEDS
 #include "proxy_harness.h"
-
-struct invoker {
-    server_t *srv;
-};
-
-invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4, int64_t timeout_ms,
-                         const char *admin_token)
-{
-    invoker_t *inv = calloc(1, sizeof *inv);
-    inv->srv = srv;
-    return inv;
-}
-
-void invoker_invoke(invoker_t *inv, int node_id, const char *function, const char *payload)
-{
-    node_invoke_result(inv->srv, node_id, 1, NULL);
-}
-
-void invoker_platform_stats(invoker_t *inv, char *out, size_t cap)
-{
-    out[0] = 0;
-}
-
-void invoker_stop(invoker_t *inv)
-{
-    free(inv);
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

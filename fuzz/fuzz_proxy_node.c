@@ -13,35 +13,8 @@
 #include "log.h"
 #include "net.h"
 #include "proxy.h"
+#define HARNESS_INVOKER_SUCCEEDS
 #include "proxy_harness.h"
-
-struct invoker {
-    server_t *srv;
-};
-
-invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4, int64_t timeout_ms,
-                         const char *admin_token)
-{
-    invoker_t *inv = calloc(1, sizeof *inv);
-    inv->srv = srv;
-    return inv;
-}
-
-/* The node is already connected; an invocation only has to "succeed". */
-void invoker_invoke(invoker_t *inv, int node_id, const char *function, const char *payload)
-{
-    node_invoke_result(inv->srv, node_id, 1, NULL);
-}
-
-void invoker_platform_stats(invoker_t *inv, char *out, size_t cap)
-{
-    out[0] = 0;
-}
-
-void invoker_stop(invoker_t *inv)
-{
-    free(inv);
-}
 
 static void request_done(nreq_t *q, nres_t res, const char *err)
 {

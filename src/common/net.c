@@ -210,22 +210,35 @@ int net_read_all(int fd, void *p, size_t n)
     return 0;
 }
 
+int net_addr_is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_UNIX) return 1;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(a6)) return 1;
+        return IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127;
+    }
+    return 0;
+}
+
 int net_host_is_loopback(const char *host)
 {
+    /* A numeric address (the usual bind) needs no resolver: protected mode asks on every
+     * accept. */
+    struct sockaddr_in a4 = {.sin_family = AF_INET};
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6};
+    if (inet_pton(AF_INET, host, &a4.sin_addr) == 1) return net_addr_is_loopback((void *)&a4);
+    if (inet_pton(AF_INET6, host, &a6.sin6_addr) == 1) return net_addr_is_loopback((void *)&a6);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
     if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res) return 0;
     int all = 1;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        if (ai->ai_family == AF_INET) {
-            const struct sockaddr_in *a = (const void *)ai->ai_addr;
-            all &= (ntohl(a->sin_addr.s_addr) >> 24) == 127;
-        } else if (ai->ai_family == AF_INET6) {
-            const struct sockaddr_in6 *a = (const void *)ai->ai_addr;
-            all &= IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
-        } else {
-            all = 0;
-        }
-    }
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+        all &= (ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
+               net_addr_is_loopback(ai->ai_addr);
     freeaddrinfo(res);
     return all;
 }

@@ -25,6 +25,9 @@ int net_set_bufsizes(int fd, int bytes);
 /* 1 if every address host resolves to is a loopback address (127.0.0.0/8, ::1), 0 otherwise
  * (a wildcard such as 0.0.0.0 is not loopback: it accepts from any interface). */
 int net_host_is_loopback(const char *host);
+struct sockaddr;
+/* 1 if sa is a loopback peer: 127.0.0.0/8, ::1, a v4-mapped 127.x, or a Unix socket. */
+int net_addr_is_loopback(const struct sockaddr *sa);
 /* "host:port" of the socket's peer, for logs ("?" when unknown). Returns out. */
 const char *net_peer_name(int fd, char *out, size_t cap);
 

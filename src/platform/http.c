@@ -511,10 +511,16 @@ static enum MHD_Result complete(platform_http_t *h, struct MHD_Connection *c, re
     }
 }
 
+/* 1 if the string given equals the secret of secret_len bytes. The time taken does not depend on
+ * the secret's content (CRYPTO_memcmp after the length check; the length is not the secret). */
+static int secret_equal(const char *given, const char *secret, size_t secret_len)
+{
+    return strlen(given) == secret_len && CRYPTO_memcmp(given, secret, secret_len) == 0;
+}
+
 /* The admin API can kill, freeze and thaw any instance, so it answers only a caller holding the
  * token: 403 when no token is configured (the API is off), 401 with WWW-Authenticate when the
- * Authorization header is missing or wrong. The comparison takes the same time whatever the
- * token's content (CRYPTO_memcmp after the length check; the length is not the secret). */
+ * Authorization header is missing or wrong (compared with secret_equal). */
 static enum MHD_Result admin_authorize(const platform_http_t *h, struct MHD_Connection *c,
                                        int *allowed)
 {
@@ -528,8 +534,7 @@ static enum MHD_Result admin_authorize(const platform_http_t *h, struct MHD_Conn
     static const char scheme[] = "Bearer ";
     if (auth && !strncasecmp(auth, scheme, sizeof scheme - 1)) {
         const char *tok = auth + sizeof scheme - 1;
-        size_t len = strlen(tok);
-        if (len == h->admin_token_len && CRYPTO_memcmp(tok, h->admin_token, len) == 0) {
+        if (secret_equal(tok, h->admin_token, h->admin_token_len)) {
             *allowed = 1;
             return MHD_YES;
         }
@@ -582,8 +587,7 @@ static request_t *begin(const platform_http_t *h, struct MHD_Connection *c, cons
                                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Date"),
                                 h->sigv4_key_id) ||
                 (h->sigv4_token[0] &&
-                 (!token || strlen(token) != strlen(h->sigv4_token) ||
-                  CRYPTO_memcmp(token, h->sigv4_token, strlen(token)) != 0));
+                 (!token || !secret_equal(token, h->sigv4_token, strlen(h->sigv4_token))));
         }
     } else if (rq->rr == ROUTE_MATCH && (rq->route.kind == ROUTE_RUNTIME_RESPONSE ||
                                          rq->route.kind == ROUTE_RUNTIME_ERROR)) {

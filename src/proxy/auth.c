@@ -13,6 +13,8 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "net.h"
+
 #include "auth.h"
 
 static void digest(const char *p, size_t n, unsigned char out[AUTH_DIGEST_LEN])
@@ -298,36 +300,10 @@ const auth_user_t *auth_check(const auth_t *a, const char *user, size_t userlen,
     return match ? u : NULL;
 }
 
-int auth_addr_is_loopback(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_UNIX) return 1;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_LOOPBACK(a6)) return 1;
-        return IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127;
-    }
-    return 0;
-}
-
-/* The listening address is loopback: "localhost", 127.0.0.0/8 or ::1. */
-static int bind_is_loopback(const char *bind)
-{
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (!strcasecmp(bind, "localhost")) return 1;
-    if (inet_pton(AF_INET, bind, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, bind, &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
-    return 0;
-}
-
 int auth_protected_refuses(int protected_mode, const auth_t *a, const char *bind,
                            const struct sockaddr *peer)
 {
     if (!protected_mode || !a->users[0].nopass || !a->users[0].enabled) return 0;
-    if (bind_is_loopback(bind)) return 0;
-    return !auth_addr_is_loopback(peer);
+    if (net_host_is_loopback(bind)) return 0;
+    return !net_addr_is_loopback(peer);
 }

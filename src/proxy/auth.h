@@ -58,7 +58,6 @@ const auth_user_t *auth_check(const auth_t *a, const char *user, size_t userlen,
 struct sockaddr;
 int auth_protected_refuses(int protected_mode, const auth_t *a, const char *bind,
                            const struct sockaddr *peer);
-int auth_addr_is_loopback(const struct sockaddr *sa);
 
 /* The reply a refused client gets before the connection closes. */
 #define AUTH_DENIED_REPLY                                                                          \

@@ -181,6 +181,21 @@ static size_t take_buffered(relay_t *r)
     return n;
 }
 
+/* Writes what is queued on the destination ahead of the body. 1 when nothing is left queued; 0
+ * when the relay must wait for the destination to drain (or it broke: the relay is told). */
+static int dst_queue_drained(relay_t *r)
+{
+    if (!r->dst->out_head) return 1;
+    if (conn_flush(r->dst) < 0) {
+        sink_broken(r, "write failed");
+        return 0;
+    }
+    if (!r->dst->out_head) return 1;
+    r->wait_dst = 1;
+    conn_update_events(r->dst);
+    return 0;
+}
+
 /* One step of a relay to a connection when splice cannot be used (an end is TLS and the kernel
  * does not do it): the buffer is written out first (a TLS write retry must repeat its bytes),
  * then queued output, then bytes already read, then the socket is read into the buffer.
@@ -206,18 +221,7 @@ static int move_through_buffer(relay_t *r, size_t *moved)
         *moved += (size_t)n;
         return 1;
     }
-    if (r->dst->out_head) {
-        int rc = conn_flush(r->dst);
-        if (rc < 0) {
-            sink_broken(r, "write failed");
-            return 0;
-        }
-        if (r->dst->out_head) {
-            r->wait_dst = 1;
-            conn_update_events(r->dst);
-            return 0;
-        }
-    }
+    if (!dst_queue_drained(r)) return 0;
     if (r->pulled >= r->total) return 1;
     if (buf_len(&r->src->in) > 0) {
         *moved += take_buffered(r);
@@ -260,18 +264,7 @@ static int move_body(relay_t *r)
         }
         if (r->sink == RELAY_TO_CONN) {
             /* Order on the destination: whatever is queued goes before the spliced bytes. */
-            if (r->dst->out_head) {
-                int rc = conn_flush(r->dst);
-                if (rc < 0) {
-                    sink_broken(r, "write failed");
-                    return 0;
-                }
-                if (r->dst->out_head) {
-                    r->wait_dst = 1;
-                    conn_update_events(r->dst);
-                    return 0;
-                }
-            }
+            if (!dst_queue_drained(r)) return 0;
             if (r->in_pipe > 0) {
                 ssize_t n = splice(srv->pipes[r->pipe_idx][0], NULL, r->dst->fd, NULL, r->in_pipe,
                                    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
