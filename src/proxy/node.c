@@ -597,6 +597,12 @@ static void refuse_node(conn_t *c, const char *reason)
 {
     c->srv->stats.nodes_refused++;
     log_warn("event=node_refused reason=%s", reason);
+    if (c->owner) {
+        /* A node's connection already in use (a later HELLO failed its proof): it leaves
+         * through the path that detaches it from its node and fails what it carries. */
+        conn_fail(c, "HELLO without a valid proof");
+        return;
+    }
     char msg[128];
     int len = snprintf(msg, sizeof msg, "*2\r\n$7\r\nREFUSED\r\n$%zu\r\n%s\r\n", strlen(reason),
                        reason);
