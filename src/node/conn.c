@@ -19,6 +19,7 @@
 #include "log.h"
 #include "net.h"
 #include "resp.h"
+#include "stream.h"
 #include "sync.h"
 #include "tls.h"
 
@@ -72,31 +73,6 @@ void node_conn_free(node_conn_t *c)
     node_req_free(&c->req);
 }
 
-/* The client side of a TLS handshake on a fresh socket, within timeout_ms. 0 or -EPROTO. */
-static int tls_dial(node_conn_t *c, int timeout_ms)
-{
-    c->tls = tls_new_client(c->tls_ctx, c->fd, c->host);
-    if (!c->tls) return -ENOMEM;
-    uint64_t end = ev_now_ms() + (uint64_t)timeout_ms;
-    for (;;) {
-        int rc = tls_handshake(c->tls);
-        if (rc == 0) return 0;
-        uint64_t now = ev_now_ms();
-        if (rc != TLS_WANT_READ && rc != TLS_WANT_WRITE) {
-            log_warn("event=%s_tls_failed addr=%s:%d err=\"%s\"", c->role, c->host, c->port,
-                     tls_last_error(c->tls));
-            return -EPROTO;
-        }
-        if (now >= end) {
-            log_warn("event=%s_tls_failed addr=%s:%d err=\"handshake timed out\"", c->role,
-                     c->host, c->port);
-            return -EPROTO;
-        }
-        struct pollfd p = {c->fd, rc == TLS_WANT_READ ? POLLIN : POLLOUT, 0};
-        if (poll(&p, 1, (int)(end - now)) < 0 && errno != EINTR) return -errno;
-    }
-}
-
 int node_conn_ensure(node_conn_t *c, const char *host, int port, int timeout_ms)
 {
     if (c->fd >= 0 && c->port == port && strcmp(c->host, host) == 0 &&
@@ -117,8 +93,8 @@ int node_conn_ensure(node_conn_t *c, const char *host, int port, int timeout_ms)
     snprintf(c->host, sizeof c->host, "%s", host);
     c->port = port;
     if (c->tls_ctx) {
-        rc = tls_dial(c, timeout_ms);
-        if (rc < 0) {
+        c->tls = stream_tls_dial(c->tls_ctx, fd, host, port, c->role, timeout_ms, &rc);
+        if (!c->tls) {
             node_conn_close(c);
             return rc;
         }
@@ -126,37 +102,16 @@ int node_conn_ensure(node_conn_t *c, const char *host, int port, int timeout_ms)
     return 0;
 }
 
-static ssize_t tls_writer(void *arg, const struct iovec *iov, int cnt)
-{
-    ssize_t w = tls_writev(arg, iov, cnt);
-    if (w == TLS_WANT_READ || w == TLS_WANT_WRITE) return -EAGAIN;
-    if (w == TLS_ERR) return -EPROTO;
-    return w;
-}
-
 /* Reads from the socket, or through TLS: >0, 0 at the end, -EAGAIN, -errno. */
 static ssize_t conn_recv(node_conn_t *c, void *p, size_t n)
 {
-    if (c->tls) {
-        ssize_t r = tls_read(c->tls, p, n);
-        if (r == TLS_WANT_READ || r == TLS_WANT_WRITE) return -EAGAIN;
-        if (r == TLS_ERR) {
-            log_warn("event=%s_tls_error err=\"%s\"", c->role, tls_last_error(c->tls));
-            return -EPROTO;
-        }
-        return r;
-    }
-    for (;;) {
-        ssize_t r = read(c->fd, p, n);
-        if (r >= 0) return r;
-        if (errno != EINTR) return -errno;
-    }
+    return stream_recv(c->fd, c->tls, c->role, p, n);
 }
 
 /* Input decrypted and held in the TLS layer: poll() would not announce it. */
 static int input_held(const node_conn_t *c)
 {
-    return c->fd >= 0 && c->tls && tls_pending(c->tls) > 0;
+    return c->fd >= 0 && stream_input_held(c->tls);
 }
 
 int node_conn_await_challenge(node_conn_t *c, int timeout_ms)
@@ -481,7 +436,8 @@ static void reply_backup(node_conn_t *c)
     char err[256];
     int signed_ = r->argc == 5;
     if (sync_start(c->sync, r->argv[1], r->argl[1], r->argv[2], r->argl[2], r->argv[3], r->argl[3],
-                   signed_ ? r->argv[4] : NULL, signed_ ? r->argl[4] : 0, err, sizeof err) < 0) {
+                   signed_ ? r->argv[4] : NULL, signed_ ? r->argl[4] : 0, c->tls_ctx, err,
+                   sizeof err) < 0) {
         log_warn("event=backup_refused err=\"%s\"", err);
         resp_add_error(o, "ERR %s", err);
         return;
@@ -644,7 +600,7 @@ static ssize_t write_throttled(node_conn_t *c)
     size_t allow = c->throttle ? throttle_bucket_allow(&c->throttle->bucket, now) : SIZE_MAX;
     if (allow == 0) return 0;
     if (!c->throttle) now = UINT64_MAX; /* holds are the throttle's: none without it */
-    ssize_t w = c->tls ? outq_write_with(&c->out, tls_writer, c->tls, now, allow)
+    ssize_t w = c->tls ? outq_write_with(&c->out, stream_tls_writer, c->tls, now, allow)
                        : outq_write_upto(&c->out, c->fd, now, allow);
     if (w > 0 && c->throttle) throttle_bucket_consume(&c->throttle->bucket, (size_t)w);
     return w;

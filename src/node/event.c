@@ -112,7 +112,7 @@ int node_event_parse(const char *json, size_t len, node_event_t *out, char *err,
             snprintf(err, errlen, "field \"tls\" must be true or false");
             goto out;
         }
-        out->proxy_tls = cJSON_IsTrue(tls);
+        out->tls = cJSON_IsTrue(tls);
     }
 
     if (is_peer) {

@@ -22,7 +22,7 @@ typedef struct {
     int64_t node_id;
     char proxy_host[NODE_EVENT_MAX_HOST]; /* empty for warmup without "proxy" */
     int proxy_port;
-    int proxy_tls; /* "tls": true: dial the proxy with TLS and verify its certificate */
+    int tls; /* "tls": true: dial the proxy (backup-peer: the relay) with TLS, verifying it */
     char relay_host[NODE_EVENT_MAX_HOST]; /* backup-peer */
     int relay_port;
     char token[NODE_EVENT_MAX_TOKEN + 1]; /* backup-peer */

@@ -28,36 +28,37 @@ typedef struct {
     uint64_t invocations;
     nodeauth_secrets_t secrets; /* IC_NODE_SECRET: events, HELLO and RELAY proofs */
     node_replay_t replay;   /* nonces of accepted events */
-    tls_ctx_t *proxy_tls; /* verifies the proxy against IC_NODE_TLS_CA; made on first need */
+    tls_ctx_t *tls_ca; /* verifies the proxy and relay against IC_NODE_TLS_CA; made on first need */
 } node_t;
 
-/* The proxy asked for TLS: the connection uses a context that verifies the proxy's certificate
- * against the CA bundle in IC_NODE_TLS_CA. Without one the invocation fails: a node never dials
- * TLS unverified. 0, or -1 with the error posted to the platform. */
-static int proxy_tls_setup(node_t *n, const runtime_invocation_t *inv, const node_event_t *ev)
+/* The event asked for TLS (node-tls on the proxy; a backup peer's event says so when its source
+ * reaches the proxy over TLS): connection c uses a context that verifies the far end's
+ * certificate against the CA bundle in IC_NODE_TLS_CA. Without one the invocation fails: a node
+ * never dials TLS unverified. 0, or -1 with the error posted to the platform. */
+static int tls_setup(node_t *n, node_conn_t *c, const runtime_invocation_t *inv,
+                     const node_event_t *ev)
 {
-    node_conn_t *c = &n->conn;
-    if (!ev->proxy_tls) {
+    if (!ev->tls) {
         c->tls_ctx = NULL;
         return 0;
     }
-    if (!n->proxy_tls) {
+    if (!n->tls_ca) {
         const char *ca = getenv("IC_NODE_TLS_CA");
         char why[400], msg[480];
         if (!ca || !*ca) {
             snprintf(why, sizeof why, "the proxy asks for TLS and IC_NODE_TLS_CA (a CA bundle "
                                       "to verify it against) is not set");
         } else {
-            n->proxy_tls = tls_client_ctx_new(ca, NULL, NULL, why, sizeof why);
+            n->tls_ca = tls_client_ctx_new(ca, NULL, NULL, why, sizeof why);
         }
-        if (!n->proxy_tls) {
+        if (!n->tls_ca) {
             snprintf(msg, sizeof msg, "%s", why);
             log_warn("event=tls_not_configured error_type=Node.TlsNotConfigured err=\"%s\"", msg);
             runtime_fail(&n->rt, inv->request_id, "Node.TlsNotConfigured", msg);
             return -1;
         }
     }
-    c->tls_ctx = n->proxy_tls;
+    c->tls_ctx = n->tls_ca;
     return 0;
 }
 
@@ -108,7 +109,7 @@ static void activate(node_t *n, const runtime_invocation_t *inv, const node_even
 {
     node_conn_t *c = &n->conn;
     node_conn_check_alive(c);
-    if (proxy_tls_setup(n, inv, ev) < 0) return;
+    if (tls_setup(n, c, inv, ev) < 0) return;
     int rc = node_conn_ensure(c, ev->proxy_host, ev->proxy_port, (int)n->cfg.connect_timeout_ms);
     if (rc == 0) rc = node_conn_await_challenge(c, (int)n->cfg.connect_timeout_ms);
     if (rc < 0) {
@@ -175,12 +176,14 @@ static void backup_peer(node_t *n, const runtime_invocation_t *inv, const node_e
 {
     node_conn_t *c = &n->peer;
     uint64_t now = ev_now_ms();
+    if (tls_setup(n, c, inv, ev) < 0) return;
     int rc = node_conn_ensure(c, ev->relay_host, ev->relay_port, (int)n->cfg.connect_timeout_ms);
     if (rc == 0) rc = node_conn_await_challenge(c, (int)n->cfg.connect_timeout_ms);
     if (rc < 0) {
         char msg[400];
         snprintf(msg, sizeof msg, "cannot connect to relay %s:%d: %s", ev->relay_host,
-                 ev->relay_port, strerror(-rc));
+                 ev->relay_port,
+                 rc == -EPROTO ? "TLS handshake failed (the node's log says why)" : strerror(-rc));
         log_warn("event=relay_dial_failed relay=%s:%d err=\"%s\"", ev->relay_host,
                  ev->relay_port, strerror(-rc));
         runtime_fail(&n->rt, inv->request_id, "Node.RelayUnreachable", msg);

@@ -10,15 +10,16 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "nodeauth.h"
 #include "clock.h"
 #include "ev.h"
-#include "clock.h"
 #include "inventory.h"
 #include "invoke.h"
 #include "log.h"
 #include "net.h"
+#include "nodeauth.h"
 #include "resp.h"
+#include "stream.h"
+#include "tls.h"
 
 #define SYNC_READ_MAX (256 * 1024)    /* reply bytes per read */
 #define SYNC_BLOB_READ_MAX (4u << 20) /* inventory bytes per read */
@@ -126,6 +127,8 @@ void sync_init(sync_t *s, store_t *store, const sync_config_t *cfg)
 /* Gives back everything a running sync holds; the counters and status stay for the report. */
 static void release(sync_t *s)
 {
+    tls_free(s->tls);
+    s->tls = NULL;
     if (s->fd >= 0) close(s->fd);
     s->fd = -1;
     if (s->store->journal == &s->journal) store_set_journal(s->store, NULL);
@@ -210,7 +213,7 @@ static int plain_text(const char *p, size_t n)
 
 int sync_start(sync_t *s, const char *relay, size_t relay_len, const char *token, size_t token_len,
                const char *endpoint, size_t endpoint_len, const char *sigv4, size_t sigv4_len,
-               char *err, size_t errlen)
+               struct tls_ctx *tls, char *err, size_t errlen)
 {
     if (s->phase != SYNC_IDLE) {
         snprintf(err, errlen, "a backup is already running");
@@ -250,9 +253,9 @@ int sync_start(sync_t *s, const char *relay, size_t relay_len, const char *token
     }
     int ilen = snprintf(inner, sizeof inner,
                         "{\"cmd\":\"backup-peer\",\"node_id\":%lld,\"relay\":\"%s\","
-                        "\"token\":\"%s\",\"ts\":%llu,\"nonce\":\"%s\"}",
+                        "\"token\":\"%s\",\"ts\":%llu,\"nonce\":\"%s\"%s}",
                         (long long)s->node_id, relay_s, token_s,
-                        (unsigned long long)clock_wall_ms(), nonce);
+                        (unsigned long long)clock_wall_ms(), nonce, tls ? ",\"tls\":true" : "");
     /* Without a function name the invocation below fails with the reason. */
     int len = ilen > 0 && (size_t)ilen < sizeof inner
                   ? nodeauth_event_seal(s->cfg.secret, s->cfg.function ? s->cfg.function : "", inner,
@@ -267,6 +270,7 @@ int sync_start(sync_t *s, const char *relay, size_t relay_len, const char *token
                           SYNC_INVOKE_TIMEOUT_MS, err, errlen);
     if (rc < 0) return rc;
     begin(s, token_s);
+    s->tls_ctx = tls;
     snprintf(s->relay_host, sizeof s->relay_host, "%s", host);
     s->relay_port = port;
     s->phase = SYNC_CONNECT;
@@ -373,6 +377,8 @@ int sync_attach(sync_t *s, int fd, const char *token, const char *challenge)
 {
     int rc = net_set_nonblock(fd, 1);
     if (rc < 0) {
+        tls_free(s->tls);
+        s->tls = NULL;
         close(fd);
         return rc;
     }
@@ -608,13 +614,13 @@ static int read_some(sync_t *s)
     if (s->blob_reading && s->blob_got < s->blob_len && buf_len(&s->in) == 0) {
         size_t want = s->blob_len - s->blob_got;
         if (want > SYNC_BLOB_READ_MAX) want = SYNC_BLOB_READ_MAX;
-        do
-            n = read(s->fd, s->blob + s->blob_got, want);
-        while (n < 0 && errno == EINTR);
-        if (n < 0) n = -errno;
+        n = stream_recv(s->fd, s->tls, "relay", s->blob + s->blob_got, want);
         if (n > 0) s->blob_got += (size_t)n;
+    } else if (buf_reserve(&s->in, SYNC_READ_MAX) < 0) {
+        n = -ENOMEM;
     } else {
-        n = buf_read_fd(&s->in, s->fd, SYNC_READ_MAX);
+        n = stream_recv(s->fd, s->tls, "relay", s->in.data + s->in.end, SYNC_READ_MAX);
+        if (n > 0) s->in.end += (size_t)n;
     }
     if (n == -EAGAIN || n == -EWOULDBLOCK) return 0;
     if (n == 0) {
@@ -632,7 +638,8 @@ static int read_some(sync_t *s)
 static void write_some(sync_t *s)
 {
     if (!outq_pending(&s->out)) return;
-    ssize_t w = outq_write(&s->out, s->fd);
+    ssize_t w = s->tls ? outq_write_with(&s->out, stream_tls_writer, s->tls, UINT64_MAX, SIZE_MAX)
+                       : outq_write(&s->out, s->fd);
     if (w < 0) {
         fail(s, "relay_write:%s", strerror((int)-w));
         return;
@@ -640,9 +647,10 @@ static void write_some(sync_t *s)
     if (w > 0) s->last_progress = ev_now_ms();
 }
 
-/* Reads the relay's CHALLENGE (an 80-byte message, sent first) from a blocking socket, byte by
- * byte so nothing after it is taken. 0, or -ETIMEDOUT/-EPROTO/-errno. */
-static int read_challenge(int fd, int timeout_ms, char *out)
+/* Reads the relay's CHALLENGE (an 80-byte message, sent first) from a non-blocking socket (TLS
+ * when tls is not NULL), byte by byte so nothing after it is taken. 0, or
+ * -ETIMEDOUT/-EPROTO/-errno. */
+static int read_challenge(int fd, struct tls *tls, int timeout_ms, char *out)
 {
     char msg[96];
     size_t len = 0;
@@ -650,15 +658,17 @@ static int read_challenge(int fd, int timeout_ms, char *out)
     while (len < sizeof msg) {
         uint64_t now = ev_now_ms();
         if (now >= until) return -ETIMEDOUT;
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, (int)(until - now));
-        if (pr < 0 && errno == EINTR) continue;
-        if (pr < 0) return -errno;
-        if (pr == 0) continue;
-        ssize_t n = read(fd, msg + len, 1);
+        if (!stream_input_held(tls)) {
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            int pr = poll(&pfd, 1, (int)(until - now));
+            if (pr < 0 && errno == EINTR) continue;
+            if (pr < 0) return -errno;
+            if (pr == 0) continue;
+        }
+        ssize_t n = stream_recv(fd, tls, "relay", msg + len, 1);
         if (n == 0) return -ECONNRESET;
-        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        if (n < 0) return -errno;
+        if (n == -EAGAIN || n == -EINTR) continue;
+        if (n < 0) return (int)n;
         len++;
         ssize_t used = nodeauth_parse_challenge(msg, len, out);
         if (used < 0) return -EPROTO;
@@ -671,13 +681,26 @@ static int read_challenge(int fd, int timeout_ms, char *out)
 static void connect_relay(sync_t *s)
 {
     int fd = net_connect(s->relay_host, s->relay_port, s->cfg.connect_timeout_ms);
-    if (fd < 0) {
-        fail(s, "relay_unreachable:%s", strerror(-fd));
+    int rc = fd < 0 ? fd : net_set_nonblock(fd, 1);
+    if (rc < 0) {
+        if (fd >= 0) close(fd);
+        fail(s, "relay_unreachable:%s", strerror(-rc));
         return;
     }
+    if (s->tls_ctx) {
+        s->tls = stream_tls_dial(s->tls_ctx, fd, s->relay_host, s->relay_port, "relay",
+                                 s->cfg.connect_timeout_ms, &rc);
+        if (!s->tls) {
+            close(fd);
+            fail(s, "relay_tls:%s", rc == -EPROTO ? "handshake_failed" : strerror(-rc));
+            return;
+        }
+    }
     char challenge[NODEAUTH_NONCE_HEX + 1];
-    int rc = read_challenge(fd, s->cfg.connect_timeout_ms, challenge);
+    rc = read_challenge(fd, s->tls, s->cfg.connect_timeout_ms, challenge);
     if (rc < 0) {
+        tls_free(s->tls);
+        s->tls = NULL;
         close(fd);
         fail(s, "relay_no_challenge:%s", strerror(-rc));
         return;
@@ -701,7 +724,7 @@ short sync_poll_events(const sync_t *s)
 int sync_wait_ms(const sync_t *s, uint64_t now)
 {
     if (!sync_active(s)) return -1;
-    if (s->phase == SYNC_CONNECT || s->more) return 0;
+    if (s->phase == SYNC_CONNECT || s->more || stream_input_held(s->tls)) return 0;
     uint64_t end = s->last_progress + s->cfg.timeout_ms;
     if (end <= now) return 0;
     uint64_t w = end - now;
@@ -715,7 +738,8 @@ void sync_step(sync_t *s, short revents, uint64_t now)
         connect_relay(s);
         if (!sync_active(s)) return;
     }
-    if ((revents & (POLLIN | POLLHUP | POLLERR)) && read_some(s) < 0) return;
+    if ((revents & (POLLIN | POLLHUP | POLLERR) || stream_input_held(s->tls)) && read_some(s) < 0)
+        return;
     produce(s);
     if (!sync_active(s)) return;
     write_some(s);

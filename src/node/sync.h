@@ -19,6 +19,9 @@
 #include "outq.h"
 #include "store.h"
 
+struct tls;
+struct tls_ctx;
+
 #define SYNC_WINDOW_REQUESTS 256     /* requests sent and not answered yet */
 #define SYNC_WINDOW_BYTES (8u << 20) /* chunk bytes sent and not answered yet */
 #define SYNC_INVENTORY_MAX ((size_t)512 << 20)
@@ -77,6 +80,8 @@ typedef struct sync {
     char relay_host[256];
     int relay_port;
     int fd;
+    struct tls_ctx *tls_ctx; /* dial the relay with TLS (as this node reaches its proxy), or NULL */
+    struct tls *tls;         /* the relay connection's TLS state */
     uint64_t started_ms, last_progress;
 
     buf_t in;   /* the peer's replies */
@@ -107,11 +112,12 @@ void sync_free(sync_t *s);
 
 /* Starts a backup for BACKUP relay token endpoint [sigv4]: validates the arguments, invokes the
  * function (blocking, at most SYNC_INVOKE_TIMEOUT_MS; signed when sigv4 is given, see invoke.h)
- * and leaves the relay to be dialed by the next sync_step(). Returns 0, or -errno with a one-line
- * reason in err (nothing started). */
+ * and leaves the relay to be dialed by the next sync_step(). With tls (the context this node
+ * reaches its proxy with) the relay is dialed over TLS and the peer's event tells it to do the
+ * same. Returns 0, or -errno with a one-line reason in err (nothing started). */
 int sync_start(sync_t *s, const char *relay, size_t relay_len, const char *token, size_t token_len,
                const char *endpoint, size_t endpoint_len, const char *sigv4, size_t sigv4_len,
-               char *err, size_t errlen);
+               struct tls_ctx *tls, char *err, size_t errlen);
 /* Starts on a connected socket (taken over, made non-blocking): sends the RELAY introduction and
  * INVENTORY. sync_start() ends up here, with the relay's challenge (the introduction then
  * carries a proof over it); tests call it with one end of a socketpair and no challenge. 0 or

@@ -5,8 +5,10 @@
  * address and a fresh token; the node invokes its own function, so the platform runs the
  * "backup-peer" event on a second instance; both dial the relay port and introduce themselves
  * with `RELAY token source|peer`; once both are there the relay splices bytes both ways without
- * looking at them (it never holds more than a pipe's worth). The node reports the outcome with
- * BACKUPDONE. Every step is bounded: the pairing by node-connect-timeout, the whole backup by
+ * looking at them (it never holds more than a pipe's worth). With node-tls the relay port speaks
+ * TLS only, as the node port does: each end's bytes are decrypted into a buffer and encrypted
+ * again toward the other end (no kernel TLS here to splice through). The node reports the
+ * outcome with BACKUPDONE. Every step is bounded: the pairing by node-connect-timeout, the whole backup by
  * backup-timeout; a failed backup is tried again at the next interval. */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,38 +24,49 @@
 #include "net.h"
 #include "proxy.h"
 #include "resp.h"
+#include "tls.h"
 
 #define RELAY_HELLO_MAX 512         /* bytes of the RELAY introduction */
 #define RELAY_PIPE_SIZE (1 << 20)
 #define RELAY_MAX_PER_PUMP (8u << 20) /* bytes per direction per wake-up */
+#define RELAY_TLS_BUF (256u << 10)    /* TLS: decrypted bytes held per direction */
 
 /* One end of a relay: a node instance's connection. */
 typedef struct {
     int fd;
-    int eof;      /* read side finished */
-    int events;   /* what is registered with the loop */
-    char hello[RELAY_HELLO_MAX];
-    size_t hello_len;
+    tls_t *tls;       /* node-tls: the end's TLS state (then the relay copies, never splices) */
+    int eof;          /* read side finished */
+    int events;       /* what is registered with the loop */
+    int read_blocked; /* TLS: a read needs the socket writable first */
 } relay_end_t;
 
 typedef struct sync_relay {
     server_t *srv;
     node_t *node;
-    relay_end_t end[2];     /* 0: source, 1: peer */
-    int pipe[2][2];         /* pipe[d]: bytes from end d to end 1-d */
+    relay_end_t end[2]; /* 0: source, 1: peer */
+    int tls;            /* the ends speak TLS: bytes go through buf, not pipe */
+    int pipe[2][2];     /* plaintext: pipe[d] carries bytes from end d to end 1-d */
     size_t in_pipe[2];
+    char *buf[2]; /* TLS: buf[d] holds bytes from end d to end 1-d, from off for len */
+    size_t off[2], len[2];
     uint64_t moved[2];
     uint64_t pair_timer;
+    uint64_t kick_timer; /* TLS: input waits inside OpenSSL, where epoll cannot see it */
 } sync_relay_t;
 
 /* A connection to the relay port that has not said who it is yet. */
+typedef enum { INTRO_HANDSHAKE, INTRO_CHALLENGE, INTRO_READ } intro_stage_t;
 typedef struct {
     server_t *srv;
     int fd;
+    tls_t *tls; /* node-tls: the handshake comes first */
+    intro_stage_t stage;
     char buf[RELAY_HELLO_MAX];
     size_t len;
     uint64_t timer;
     char challenge[NODEAUTH_NONCE_HEX + 1]; /* sent on accept; RELAY carries a proof over it */
+    char msg[96];                           /* the CHALLENGE message, sent from msg_off */
+    size_t msg_len, msg_off;
 } relay_intro_t;
 
 static void relay_close(sync_relay_t *r, const char *why);
@@ -223,19 +236,26 @@ void lifecycle_node_lost(node_t *n)
 /* ---------------- the relay ---------------- */
 
 static void end_set_events(sync_relay_t *r, int e);
+static void relay_io(ev_loop_t *loop, int fd, int events, void *arg);
 
 static void relay_close(sync_relay_t *r, const char *why)
 {
     server_t *srv = r->srv;
     for (int e = 0; e < 2; e++) {
+        if (r->end[e].tls) {
+            tls_shutdown(r->end[e].tls);
+            tls_free(r->end[e].tls);
+        }
         if (r->end[e].fd >= 0) {
             ev_del(srv->loop, r->end[e].fd);
             close(r->end[e].fd);
         }
         for (int k = 0; k < 2; k++)
             if (r->pipe[e][k] >= 0) close(r->pipe[e][k]);
+        free(r->buf[e]);
     }
     ev_timer_cancel(srv->loop, r->pair_timer);
+    ev_timer_cancel(srv->loop, r->kick_timer);
     log_debug("event=relay_closed node=%d to_peer=%" PRIu64 " to_source=%" PRIu64 " why=\"%s\"",
               r->node->id, r->moved[0], r->moved[1], why);
     if (r->node->relay == r) r->node->relay = NULL;
@@ -262,11 +282,19 @@ static int relay_open(node_t *n)
     if (!r) return -1;
     r->srv = srv;
     r->node = n;
+    r->tls = srv->node_tls != NULL;
     for (int e = 0; e < 2; e++) {
         r->end[e].fd = -1;
         r->pipe[e][0] = r->pipe[e][1] = -1;
     }
     for (int d = 0; d < 2; d++) {
+        if (r->tls) {
+            if (!(r->buf[d] = malloc(RELAY_TLS_BUF))) {
+                relay_close(r, "out of memory");
+                return -1;
+            }
+            continue;
+        }
         if (pipe2(r->pipe[d], O_NONBLOCK | O_CLOEXEC) < 0) {
             relay_close(r, "no pipe");
             return -1;
@@ -279,9 +307,9 @@ static int relay_open(node_t *n)
     return 0;
 }
 
-/* Moves what it can from end d into the pipe and from the pipe to the other end.
+/* Plaintext: moves what it can from end d into the pipe and from the pipe to the other end.
  * Returns -1 when the relay is finished (closed). */
-static int pump_direction(sync_relay_t *r, int d)
+static int splice_direction(sync_relay_t *r, int d)
 {
     relay_end_t *from = &r->end[d], *to = &r->end[1 - d];
     size_t budget = RELAY_MAX_PER_PUMP;
@@ -319,11 +347,66 @@ static int pump_direction(sync_relay_t *r, int d)
     return 0;
 }
 
+static void kick_cb(ev_loop_t *loop, void *arg)
+{
+    sync_relay_t *r = arg;
+    r->kick_timer = 0;
+    relay_io(loop, -1, 0, r);
+}
+
+/* Runs the pump again from the loop: for bytes OpenSSL has read ahead of the socket. */
+static void relay_kick(sync_relay_t *r)
+{
+    if (!r->kick_timer) r->kick_timer = ev_timer_add(r->srv->loop, 0, kick_cb, r);
+}
+
+/* TLS: decrypts what it can from end d into buf[d] and encrypts it toward the other end.
+ * Returns -1 when the relay is finished (closed). */
+static int copy_direction(sync_relay_t *r, int d)
+{
+    relay_end_t *from = &r->end[d], *to = &r->end[1 - d];
+    size_t budget = RELAY_MAX_PER_PUMP;
+    from->read_blocked = 0;
+    for (;;) {
+        int progress = 0;
+        if (r->len[d] == 0) r->off[d] = 0;
+        size_t room = RELAY_TLS_BUF - r->off[d] - r->len[d];
+        if (!from->eof && room > 0 && budget > 0) {
+            ssize_t n = tls_read(from->tls, r->buf[d] + r->off[d] + r->len[d], room);
+            if (n > 0) {
+                r->len[d] += (size_t)n;
+                budget = (size_t)n < budget ? budget - (size_t)n : 0;
+                progress = 1;
+            } else if (n == TLS_WANT_WRITE) {
+                from->read_blocked = 1;
+            } else if (n != TLS_WANT_READ && n != -EINTR) {
+                from->eof = 1; /* the end, a reset, or a TLS failure: nothing more comes */
+            }
+        }
+        if (r->len[d] > 0) {
+            struct iovec iov = {r->buf[d] + r->off[d], r->len[d]};
+            ssize_t n = tls_writev(to->tls, &iov, 1);
+            if (n > 0) {
+                r->off[d] += (size_t)n;
+                r->len[d] -= (size_t)n;
+                r->moved[d] += (uint64_t)n;
+                progress = 1;
+            } else if (n != TLS_WANT_READ && n != TLS_WANT_WRITE && n != -EINTR) {
+                return -1;
+            }
+        }
+        if (!progress || budget == 0) break;
+    }
+    if (from->eof && r->len[d] == 0) return -1;
+    if (!from->eof && r->len[d] < RELAY_TLS_BUF && tls_pending(from->tls) > 0) relay_kick(r);
+    return 0;
+}
+
 static void relay_io(ev_loop_t *loop, int fd, int events, void *arg)
 {
     sync_relay_t *r = arg;
     for (int d = 0; d < 2; d++) {
-        if (pump_direction(r, d) < 0) {
+        if ((r->tls ? copy_direction(r, d) : splice_direction(r, d)) < 0) {
             node_t *n = r->node;
             log_info("event=relay_end node=%d to_peer=%" PRIu64 " to_source=%" PRIu64, n->id,
                      r->moved[0], r->moved[1]);
@@ -340,17 +423,22 @@ static void end_set_events(sync_relay_t *r, int e)
     relay_end_t *end = &r->end[e];
     if (end->fd < 0) return;
     int ev = 0;
-    if (!end->eof && r->in_pipe[e] < RELAY_PIPE_SIZE) ev |= EV_READ;
-    if (r->in_pipe[1 - e] > 0) ev |= EV_WRITE;
+    if (r->tls) {
+        if (!end->eof && r->off[e] + r->len[e] < RELAY_TLS_BUF) ev |= EV_READ;
+        if (r->len[1 - e] > 0 || end->read_blocked) ev |= EV_WRITE;
+    } else {
+        if (!end->eof && r->in_pipe[e] < RELAY_PIPE_SIZE) ev |= EV_READ;
+        if (r->in_pipe[1 - e] > 0) ev |= EV_WRITE;
+    }
     if (ev != end->events) {
         ev_set(r->srv->loop, end->fd, ev, relay_io, r);
         end->events = ev;
     }
 }
 
-/* Attaches an introduced connection to its backup. Takes the fd either way. */
-static void relay_attach(server_t *srv, int fd, const char *token, size_t tlen, const char *role,
-                         size_t rlen, const char *rest, size_t restlen)
+/* Attaches an introduced connection (and its TLS state) to its backup. Takes both either way. */
+static void relay_attach(server_t *srv, int fd, tls_t *tls, const char *token, size_t tlen,
+                         const char *role, size_t rlen, const char *rest, size_t restlen)
 {
     int e = rlen == 6 && !memcmp(role, "source", 6) ? 0 : rlen == 4 && !memcmp(role, "peer", 4) ? 1
                                                                                                 : -1;
@@ -360,14 +448,19 @@ static void relay_attach(server_t *srv, int fd, const char *token, size_t tlen, 
         if (n->relay && tlen == strlen(n->backup_token) && !memcmp(token, n->backup_token, tlen))
             r = n->relay;
     }
-    if (!r || r->end[e].fd >= 0) {
+    if (!r || r->end[e].fd >= 0 || r->tls != (tls != NULL)) {
         log_warn("event=relay_refused role=%.*s", (int)(rlen < 16 ? rlen : 16), role);
+        tls_free(tls);
         close(fd);
         return;
     }
     r->end[e].fd = fd;
+    r->end[e].tls = tls;
     /* Bytes that came with the introduction belong to the stream. */
-    if (restlen) {
+    if (restlen && r->tls) {
+        memcpy(r->buf[e], rest, restlen); /* restlen < RELAY_HELLO_MAX < RELAY_TLS_BUF */
+        r->len[e] = restlen;
+    } else if (restlen) {
         ssize_t w = write(r->pipe[e][1], rest, restlen);
         if (w > 0) r->in_pipe[e] += (size_t)w;
     }
@@ -377,6 +470,8 @@ static void relay_attach(server_t *srv, int fd, const char *token, size_t tlen, 
         r->pair_timer = 0;
         end_set_events(r, 0);
         end_set_events(r, 1);
+        /* Input may already wait inside OpenSSL, read with the introduction. */
+        if (r->tls) relay_kick(r);
     } else {
         /* Not read until the other side is there: its requests have nowhere to go yet. */
         r->end[e].events = 0;
@@ -386,7 +481,10 @@ static void relay_attach(server_t *srv, int fd, const char *token, size_t tlen, 
 static void intro_free(relay_intro_t *in, int close_fd)
 {
     ev_del(in->srv->loop, in->fd);
-    if (close_fd) close(in->fd);
+    if (close_fd) {
+        tls_free(in->tls);
+        close(in->fd);
+    }
     ev_timer_cancel(in->srv->loop, in->timer);
     free(in);
 }
@@ -396,49 +494,115 @@ static void intro_timeout(ev_loop_t *loop, void *arg)
     relay_intro_t *in = arg;
     in->timer = 0;
     log_warn("event=relay_intro_timeout");
+    if (in->stage == INTRO_HANDSHAKE) in->srv->stats.tls_handshake_failures++;
     intro_free(in, 1);
+}
+
+static void intro_io(ev_loop_t *loop, int fd, int events, void *arg);
+
+/* Reads into the introduction buffer: >0, 0 at the end, -EAGAIN, or another negative. */
+static ssize_t intro_read(relay_intro_t *in)
+{
+    void *p = in->buf + in->len;
+    size_t n = sizeof in->buf - in->len;
+    if (!in->tls) {
+        ssize_t r = read(in->fd, p, n);
+        return r < 0 ? -errno : r;
+    }
+    ssize_t r = tls_read(in->tls, p, n);
+    return r == TLS_WANT_READ || r == TLS_WANT_WRITE ? -EAGAIN : r == TLS_ERR ? -EPROTO : r;
+}
+
+/* The TLS stages: the handshake, then the challenge through it. 1 when the introduction can be
+ * read, 0 to wait (events set), -1 when the connection was dropped. */
+static int intro_tls_step(relay_intro_t *in)
+{
+    ev_loop_t *loop = in->srv->loop;
+    if (in->stage == INTRO_HANDSHAKE) {
+        int rc = tls_handshake(in->tls);
+        if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
+            ev_set(loop, in->fd, rc == TLS_WANT_READ ? EV_READ : EV_WRITE, intro_io, in);
+            return 0;
+        }
+        if (rc != 0) {
+            char peer[64];
+            in->srv->stats.tls_handshake_failures++;
+            log_warn("event=tls_handshake_failed kind=relay peer=%s error=\"%s\"",
+                     net_peer_name(in->fd, peer, sizeof peer), tls_last_error(in->tls));
+            return -1;
+        }
+        in->srv->stats.tls_connections++;
+        in->stage = INTRO_CHALLENGE;
+    }
+    if (in->stage == INTRO_CHALLENGE) {
+        struct iovec iov = {in->msg + in->msg_off, in->msg_len - in->msg_off};
+        ssize_t w = tls_writev(in->tls, &iov, 1);
+        if (w == TLS_WANT_READ || w == TLS_WANT_WRITE) {
+            ev_set(loop, in->fd, w == TLS_WANT_READ ? EV_READ : EV_WRITE, intro_io, in);
+            return 0;
+        }
+        if (w < 0) return -1;
+        in->msg_off += (size_t)w;
+        if (in->msg_off < in->msg_len) {
+            ev_set(loop, in->fd, EV_WRITE, intro_io, in);
+            return 0;
+        }
+        in->stage = INTRO_READ;
+        ev_set(loop, in->fd, EV_READ, intro_io, in);
+    }
+    return 1;
 }
 
 static void intro_io(ev_loop_t *loop, int fd, int events, void *arg)
 {
     relay_intro_t *in = arg;
-    ssize_t n = read(fd, in->buf + in->len, sizeof in->buf - in->len);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-        intro_free(in, 1);
-        return;
+    if (in->tls) {
+        int rc = intro_tls_step(in);
+        if (rc < 0) intro_free(in, 1);
+        if (rc <= 0) return;
     }
-    if (n < 0) return;
-    in->len += (size_t)n;
-    /* Expect exactly: *4 $5 RELAY $<n> token $<n> role $64 proof, each bulk small. The proof
-     * (HMAC of the challenge, token and role under the node secret) shows the end holds the
-     * secret: a token alone, seen in an event, does not let anyone join a backup. */
-    const char *argv[4];
-    size_t argl[4];
-    int argc = 0;
-    resp_limits_t lim = resp_default_limits;
-    lim.max_bulk = 128;
-    lim.max_array = 4;
-    ssize_t used = resp_parse_bulk_array(in->buf, in->len, &lim, &argc, argv, argl);
-    if (used > 0 && (argc != 4 || argl[0] != 5 || strncasecmp(argv[0], "RELAY", 5) ||
-                     !nodeauth_relay_ok(&in->srv->node_secrets, in->challenge, argv[1], argl[1],
-                                    argv[2], argl[2], argv[3], argl[3]))) {
-        in->srv->stats.nodes_refused++;
-        log_warn("event=relay_refused reason=%s", argc == 4 ? "bad_proof" : "no_proof");
-        intro_free(in, 1);
-        return;
-    }
-    if (used > 0) {
-        /* The connection leaves the introduction stage; the bytes after it go with it. */
-        ev_del(loop, fd);
-        ev_timer_cancel(loop, in->timer);
-        relay_attach(in->srv, fd, argv[1], argl[1], argv[2], argl[2], in->buf + used,
-                     in->len - (size_t)used);
-        free(in);
-        return;
-    }
-    if (used != 0 || in->len == sizeof in->buf) {
-        log_warn("event=relay_bad_intro");
-        intro_free(in, 1);
+    /* TLS may hold more than one read's worth: read until the socket is dry or RELAY parses. */
+    for (;;) {
+        ssize_t n = intro_read(in);
+        if (n == -EAGAIN || n == -EINTR) return;
+        if (n <= 0) {
+            intro_free(in, 1);
+            return;
+        }
+        in->len += (size_t)n;
+        /* Expect exactly: *4 $5 RELAY $<n> token $<n> role $64 proof, each bulk small. The proof
+         * (HMAC of the challenge, token and role under the node secret) shows the end holds the
+         * secret: a token alone, seen in an event, does not let anyone join a backup. */
+        const char *argv[4];
+        size_t argl[4];
+        int argc = 0;
+        resp_limits_t lim = resp_default_limits;
+        lim.max_bulk = 128;
+        lim.max_array = 4;
+        ssize_t used = resp_parse_bulk_array(in->buf, in->len, &lim, &argc, argv, argl);
+        if (used > 0 && (argc != 4 || argl[0] != 5 || strncasecmp(argv[0], "RELAY", 5) ||
+                         !nodeauth_relay_ok(&in->srv->node_secrets, in->challenge, argv[1],
+                                            argl[1], argv[2], argl[2], argv[3], argl[3]))) {
+            in->srv->stats.nodes_refused++;
+            log_warn("event=relay_refused reason=%s", argc == 4 ? "bad_proof" : "no_proof");
+            intro_free(in, 1);
+            return;
+        }
+        if (used > 0) {
+            /* The connection leaves the introduction stage; the bytes after it go with it. */
+            ev_del(loop, fd);
+            ev_timer_cancel(loop, in->timer);
+            relay_attach(in->srv, fd, in->tls, argv[1], argl[1], argv[2], argl[2],
+                         in->buf + used, in->len - (size_t)used);
+            free(in);
+            return;
+        }
+        if (used != 0 || in->len == sizeof in->buf) {
+            log_warn("event=relay_bad_intro");
+            intro_free(in, 1);
+            return;
+        }
+        if (!in->tls) return; /* level-triggered: the loop says when there is more */
     }
 }
 
@@ -451,15 +615,28 @@ void lifecycle_relay_adopt(server_t *srv, int fd)
     }
     in->srv = srv;
     in->fd = fd;
-    char msg[96];
-    size_t len;
     if (nodeauth_random_hex(in->challenge, NODEAUTH_NONCE_BYTES) < 0 ||
-        !(len = nodeauth_challenge_message(in->challenge, msg, sizeof msg)) ||
-        write(fd, msg, len) != (ssize_t)len) {
-        /* A fresh socket takes 80 bytes at once; anything else is a dead peer. */
+        !(in->msg_len = nodeauth_challenge_message(in->challenge, in->msg, sizeof in->msg))) {
         close(fd);
         free(in);
         return;
+    }
+    if (srv->node_tls) {
+        /* TLS only, as on the node port: the challenge goes out once the handshake is done. */
+        if (!(in->tls = tls_new_server(srv->node_tls, fd))) {
+            close(fd);
+            free(in);
+            return;
+        }
+        in->stage = INTRO_HANDSHAKE;
+    } else {
+        in->stage = INTRO_READ;
+        if (write(fd, in->msg, in->msg_len) != (ssize_t)in->msg_len) {
+            /* A fresh socket takes 80 bytes at once; anything else is a dead peer. */
+            close(fd);
+            free(in);
+            return;
+        }
     }
     in->timer =
         ev_timer_add(srv->loop, (uint64_t)srv->cfg.node_connect_timeout_ms, intro_timeout, in);

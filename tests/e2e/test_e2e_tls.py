@@ -275,6 +275,50 @@ class NodeTlsTest(unittest.TestCase):
             self.assertGreaterEqual(int(r.info("stats")["tls_connections"]), 6)
             self.assertEqual(int(r.info("stats")["tls_handshake_failures"]), 0)
 
+    def test_backup_relay_speaks_tls_only(self):
+        """With node-tls the relay port is TLS only, like the node port: backups (source and
+        peer both dial it with TLS) succeed, a plaintext caller gets no challenge
+        and counts as a failed handshake, and a TLS caller gets its challenge inside TLS."""
+        with self.start("ca.crt", "--backup-interval", "300ms") as px:
+            r = redis.Redis(port=px.port, ssl=False, socket_timeout=30)
+            vals = {"b%d" % i: os.urandom(100000 + i) for i in range(8)}
+            for k, v in vals.items():
+                self.assertTrue(r.set(k, v))
+            wait_for(lambda: int(r.info("all")["backups_ok"]) >= 6, timeout=30,
+                     what="backups over the TLS relay")
+            self.assertNotIn("relay_tls_failed", self.logs())
+            failures = int(r.info("stats")["tls_handshake_failures"])
+
+            with socket.create_connection(("127.0.0.1", px.relay_port), timeout=5) as s:
+                s.sendall(b"*4\r\n$5\r\nRELAY\r\n$1\r\nt\r\n$4\r\npeer\r\n$1\r\nx\r\n")
+                got = b""
+                try:
+                    while True:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        got += chunk
+                except (ConnectionResetError, socket.timeout):
+                    pass
+                self.assertNotIn(b"CHALLENGE", got)
+            wait_for(lambda: int(r.info("stats")["tls_handshake_failures"]) > failures,
+                     what="the plaintext relay caller counted")
+
+            ctx = ssl.create_default_context(cafile=self.pki.path("ca.crt"))
+            with socket.create_connection(("127.0.0.1", px.relay_port), timeout=5) as raw:
+                with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                    got = b""
+                    while got.count(b"\r\n") < 5:
+                        chunk = s.recv(256)
+                        self.assertTrue(chunk, "closed before the challenge")
+                        got += chunk
+                    self.assertRegex(got, rb"^\*2\r\n\$9\r\nCHALLENGE\r\n\$32\r\n[0-9a-f]{32}\r\n$")
+
+            # The restore from such a backup (every primary killed) is e2e_backup's, which
+            # `make test-secure` runs with node-tls on.
+            for k, v in vals.items():
+                self.assertEqual(r.get(k), v, k)
+
     def test_node_without_a_ca_refuses_to_dial(self):
         with self.start(None, "--ready-timeout", "1s", "--node-connect-timeout", "1s") as px:
             r = redis.Redis(port=px.port, ssl=False, socket_timeout=30)

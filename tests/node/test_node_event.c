@@ -37,13 +37,13 @@ static void test_tls_field(void **state)
     node_event_t ev;
     char err[200];
     assert_int_equal(parse("{\"cmd\":\"activate\",\"node_id\":1,\"proxy\":\"h:1\"}", &ev, err), 0);
-    assert_int_equal(ev.proxy_tls, 0);
+    assert_int_equal(ev.tls, 0);
     assert_int_equal(
         parse("{\"cmd\":\"activate\",\"node_id\":1,\"proxy\":\"h:1\",\"tls\":true}", &ev, err), 0);
-    assert_int_equal(ev.proxy_tls, 1);
+    assert_int_equal(ev.tls, 1);
     assert_int_equal(
         parse("{\"cmd\":\"backup\",\"node_id\":1,\"proxy\":\"h:1\",\"tls\":false}", &ev, err), 0);
-    assert_int_equal(ev.proxy_tls, 0);
+    assert_int_equal(ev.tls, 0);
     /* Only a boolean: a string or number would let a typo turn verification off. */
     assert_int_equal(
         parse("{\"cmd\":\"activate\",\"node_id\":1,\"proxy\":\"h:1\",\"tls\":\"yes\"}", &ev, err),

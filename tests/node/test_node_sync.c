@@ -394,7 +394,7 @@ static void test_start_arguments(void **state)
     char err[256];
 #define START_SIGNED(relay, token, endpoint, sigv4)                                                \
     sync_start(&s, relay, strlen(relay), token, strlen(token), endpoint, strlen(endpoint), sigv4,  \
-               strlen(sigv4), err, sizeof err)
+               strlen(sigv4), NULL, err, sizeof err)
 #define START(relay, token, endpoint) START_SIGNED(relay, token, endpoint, "")
     assert_int_equal(START("nocolon", "t", "http://127.0.0.1:1"), -EINVAL);
     assert_string_equal(err, "relay must be host:port");
