@@ -7,7 +7,7 @@ BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-secure test-asan fuzz bench availability bench-backup eval-crossover \
+.PHONY: all deps build package run test test-secure test-asan fuzz bench availability bench-backup eval-crossover \
         bench-icbench eval-latency bench-tls clean
 
 all: build
@@ -18,6 +18,11 @@ deps:
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory
+
+# The AWS Lambda zips for provided.al2023: $(BUILD)/function-x86_64.zip and function-arm64.zip
+# (docs/PACKAGING.md). ctest builds them too, as the fixture of the package_* tests.
+package: deps
+	@scripts/package.sh $(BUILD)
 
 # Start icproxy with the embedded local function platform and its pool of cache nodes.
 run: build
