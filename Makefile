@@ -7,7 +7,7 @@ BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-secure test-asan fuzz bench availability bench-backup eval-crossover \
+.PHONY: all deps build package run test test-secure test-asan fuzz bench availability bench-backup eval-crossover \
         bench-icbench eval-latency bench-tls clean
 
 all: build
@@ -19,12 +19,17 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory
 
+# The AWS Lambda zips for provided.al2023: $(BUILD)/function-x86_64.zip and function-arm64.zip
+# (docs/PACKAGING.md). ctest builds them too, as the fixture of the package_* tests.
+package: deps
+	@scripts/package.sh $(BUILD)
+
 # Start icproxy with the embedded local function platform and its pool of cache nodes.
 run: build
 	@$(BUILD)/bin/icproxy $(ARGS)
 
-# Every test: the normal build, the end-to-end suite again with TLS and a password on, the same
-# suite under ASan + UBSan, then brief fuzzing.
+# Every test: the normal build (with the Lambda packages' tests), the end-to-end suite again with
+# TLS and a password on, the same suite under ASan + UBSan, then brief fuzzing.
 test: build
 	@cd $(BUILD) && ctest --no-tests=error --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory test-secure
@@ -40,10 +45,11 @@ test-secure: build
 	@cd $(BUILD) && IC_TEST_TLS=1 IC_TEST_PASSWORD=$(SECURE_PASSWORD) ctest --no-tests=error \
 	  --output-on-failure -j $(JOBS) -L blackbox -R '^(e2e_|proxy_|client_iccli)' -E '^e2e_(auth|tls)$$'
 
+# The Lambda packages are built without sanitizers, so their tests run in the plain pass only.
 test-asan: deps
 	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DIC_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD_ASAN) -j $(JOBS) -- --no-print-directory
-	@cd $(BUILD_ASAN) && ctest --no-tests=error --output-on-failure -j $(JOBS)
+	@cd $(BUILD_ASAN) && ctest --no-tests=error --output-on-failure -j $(JOBS) -LE package
 
 # Run every libFuzzer target briefly on its committed corpus (FUZZ_SECONDS each).
 FUZZ_SECONDS ?= 20

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# install-deps.sh -- install the Debian 12 packages the build, tests and benchmarks need, if missing.
+# install-deps.sh -- install the Debian 12 packages the build, tests, benchmarks and the
+# Lambda package need, if missing.
 set -euo pipefail
 
 packages=(
@@ -9,6 +10,16 @@ packages=(
   redis-server redis-tools memcached python3 python3-redis awscli
   curl procps iproute2 gnuplot-nox
 )
+# The arm64 Lambda package (make package, docs/PACKAGING.md): Debian's cross compiler, qemu-user
+# to test it, and the arm64 builds of what icnode links or loads. Not libisal-dev:arm64: Debian's
+# libisal2 is not co-installable across architectures (it would remove the host's), and icnode
+# needs only ISA-L's header.
+cross_arch=
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+  cross_arch=arm64
+  packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+             libssl-dev:arm64 libcurl4-openssl-dev:arm64 libcjson-dev:arm64)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -20,5 +31,9 @@ echo "install-deps: installing ${missing[*]}"
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 export DEBIAN_FRONTEND=noninteractive
+# The foreign architecture must be known before the update that fetches its package lists.
+if [ -n "$cross_arch" ] && ! dpkg --print-foreign-architectures | grep -qx "$cross_arch"; then
+  "${sudo_cmd[@]}" dpkg --add-architecture "$cross_arch"
+fi
 "${sudo_cmd[@]}" apt-get update -q
 "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "invoke.h"
 
@@ -58,6 +59,23 @@ static int load_curl(char *err, size_t errlen)
     return 0;
 }
 
+/* The CA bundle to verify HTTPS endpoints with. A libcurl from the Lambda zip (built on Debian)
+ * looks for Debian's /etc/ssl/certs/ca-certificates.crt, which Amazon Linux 2023 does not have:
+ * there the bundle is /etc/pki/tls/certs/ca-bundle.crt. SSL_CERT_FILE (OpenSSL's variable) wins;
+ * NULL leaves libcurl's own default. */
+static const char *ca_bundle(void)
+{
+    static const char *const known[] = {
+        "/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu */
+        "/etc/pki/tls/certs/ca-bundle.crt",   /* Amazon Linux, Fedora, RHEL */
+    };
+    const char *env = getenv("SSL_CERT_FILE");
+    if (env && env[0]) return env;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (access(known[i], R_OK) == 0) return known[i];
+    return NULL;
+}
+
 static size_t discard_body(char *p, size_t size, size_t n, void *arg)
 {
     (void)p, (void)arg;
@@ -107,6 +125,8 @@ int invoke_event_curl(const char *url, const char *sigv4, const char *payload, s
     curl.easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_body);
     curl.easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     curl.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    const char *ca = ca_bundle();
+    if (ca) curl.easy_setopt(e, CURLOPT_CAINFO, ca);
     if (userpwd[0]) {
         curl.easy_setopt(e, CURLOPT_AWS_SIGV4, sigv4);
         curl.easy_setopt(e, CURLOPT_USERPWD, userpwd);
