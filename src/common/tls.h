@@ -41,6 +41,17 @@ int tls_ctx_set_ciphersuites(tls_ctx_t *ctx, const char *suites, char *err, size
 tls_t *tls_new_server(tls_ctx_t *ctx, int fd);
 tls_t *tls_new_client(tls_ctx_t *ctx, int fd, const char *host);
 void tls_free(tls_t *t);
+/* 1 when the running kernel has its TLS module loaded (kernel TLS can be used). */
+int tls_kernel_offers_ktls(void);
+/* Batches writes (call before the handshake; it turns kernel TLS off for this connection): tls_writev encrypts several records into a
+ * 256 KiB buffer and sends them at once, instead of one send per 16 KiB record. Ciphertext the
+ * socket did not take stays buffered: the caller must then wait for the socket to be writable
+ * while tls_unflushed() > 0 and call tls_flush() (tls_writev flushes first, too). 0 or -1. */
+int tls_batch_writes(tls_t *t);
+/* Sends batched ciphertext: 0 when none is left, TLS_WANT_WRITE, or -errno/TLS_ERR. */
+ssize_t tls_flush(tls_t *t);
+/* Bytes of batched ciphertext not yet sent (0 without batching). */
+size_t tls_unflushed(tls_t *t);
 
 /* Results of the calls below besides byte counts. */
 #define TLS_WANT_READ (-11000)  /* non-blocking: wait until the socket is readable */

@@ -67,6 +67,16 @@ static void plain_shutdown(conn_t *c)
     shutdown(c->fd, SHUT_RDWR);
 }
 
+static size_t plain_unflushed(conn_t *c)
+{
+    return 0;
+}
+
+static ssize_t plain_flush(conn_t *c)
+{
+    return 0;
+}
+
 const conn_type_t conn_type_plain = {
     .name = "tcp",
     .read = plain_read,
@@ -74,6 +84,8 @@ const conn_type_t conn_type_plain = {
     .splice_from = plain_splice,
     .splice_to = plain_splice,
     .pending = plain_pending,
+    .unflushed = plain_unflushed,
+    .flush = plain_flush,
     .shutdown = plain_shutdown,
 };
 
@@ -215,7 +227,8 @@ int conn_flush(conn_t *c)
             seg_free(s);
         }
     }
-    return 0;
+    ssize_t f = c->type->unflushed(c) ? c->type->flush(c) : 0;
+    return f == -EAGAIN ? 0 : (int)f;
 }
 
 ssize_t conn_read(conn_t *c, size_t max)
@@ -272,7 +285,8 @@ void conn_update_events(conn_t *c)
     int ev = 0;
     if (c->tls_want_write) ev |= EV_WRITE;
     if (!c->read_paused || c->rx_relay) ev |= EV_READ;
-    if (c->out_head || (c->tx_relay && c->tx_relay->in_pipe > 0)) ev |= EV_WRITE;
+    if (c->out_head || c->type->unflushed(c) || (c->tx_relay && c->tx_relay->in_pipe > 0))
+        ev |= EV_WRITE;
     if (c->tx_relay && c->tx_relay->wait_dst) ev |= EV_WRITE;
     ev_set(c->srv->loop, c->fd, ev, c->kind == CONN_CLIENT ? client_io : node_io, c);
 }

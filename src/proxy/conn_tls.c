@@ -70,6 +70,16 @@ static size_t tls_conn_pending(conn_t *c)
     return tls_pending(c->tls);
 }
 
+static size_t tls_conn_unflushed(conn_t *c)
+{
+    return tls_unflushed(c->tls);
+}
+
+static ssize_t tls_conn_flush(conn_t *c)
+{
+    return map(c, tls_flush(c->tls), 0);
+}
+
 static void tls_conn_shutdown(conn_t *c)
 {
     tls_shutdown(c->tls);
@@ -83,6 +93,8 @@ static const conn_type_t conn_type_tls = {
     .splice_from = tls_conn_splice_from,
     .splice_to = tls_conn_splice_to,
     .pending = tls_conn_pending,
+    .unflushed = tls_conn_unflushed,
+    .flush = tls_conn_flush,
     .shutdown = tls_conn_shutdown,
 };
 
@@ -157,6 +169,10 @@ int conn_tls_accept(conn_t *c, struct tls_ctx *ctx)
 {
     c->tls = tls_new_server(ctx, c->fd);
     if (!c->tls) return -ENOMEM;
+    /* Without kernel TLS every record is a send of its own; batched, a 10 MiB body takes 40
+     * sends instead of 640 (docs/BENCHMARKS.md, "TLS"). A connection that cannot batch still
+     * works, one record per send. */
+    if (c->srv->tls_batch) tls_batch_writes(c->tls);
     c->type = &conn_type_tls;
     c->handshaking = 1;
     c->hs_prev = NULL;
@@ -179,6 +195,7 @@ int proxy_tls_init(server_t *srv, char *err, size_t errlen)
 {
     proxy_config_t *cfg = &srv->cfg;
     char why[400];
+    srv->tls_batch = !tls_kernel_offers_ktls();
     if (cfg->node_tls) {
         /* Nodes prove nothing with certificates (they have none); they verify the proxy. */
         srv->node_tls = tls_server_ctx_new(cfg->tls_cert_file, cfg->tls_key_file, NULL,

@@ -133,6 +133,10 @@ typedef struct conn_type {
     int (*splice_to)(conn_t *c);
     /* Input decrypted and held above the socket, where no epoll event announces it. */
     size_t (*pending)(conn_t *c);
+    /* Output held above the socket (TLS records batched for one send): while there is some,
+     * the connection waits for EV_WRITE and flush sends it (0, -EAGAIN, -errno). */
+    size_t (*unflushed)(conn_t *c);
+    ssize_t (*flush)(conn_t *c);
     void (*shutdown)(conn_t *c);
 } conn_type_t;
 
@@ -638,6 +642,7 @@ struct server {
     int client_port, node_port, relay_port, tls_port;
     struct tls_ctx *client_tls; /* TLS for the tls-port listener */
     struct tls_ctx *node_tls;   /* TLS for the node port (node-tls yes) */
+    int tls_batch;              /* no kernel TLS: batch each connection's TLS records */
     conn_t *handshaking;        /* connections in a TLS handshake, for its timeout */
     char node_addr[128]; /* what nodes dial */
     node_t *nodes;

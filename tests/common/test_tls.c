@@ -78,7 +78,15 @@ typedef struct {
 
 /* A connected non-blocking socket pair with small buffers, TLS on both ends; the client checks
  * `host`. Returns the handshake result of the client (0, or TLS_ERR). */
+static int pair_open_batched(pair_t *p, const char *host, int batch_server);
+
 static int pair_open(pair_t *p, const char *host)
+{
+    return pair_open_batched(p, host, 0);
+}
+
+/* batch_server: the server batches its writes (tls_batch_writes). */
+static int pair_open_batched(pair_t *p, const char *host, int batch_server)
 {
     char err[300];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, p->fd), 0);
@@ -93,6 +101,7 @@ static int pair_open(pair_t *p, const char *host)
     p->cctx = tls_client_ctx_new(cert_path, NULL, NULL, err, sizeof err);
     assert_non_null(p->cctx);
     p->server = tls_new_server(p->sctx, p->fd[0]);
+    if (batch_server) assert_int_equal(tls_batch_writes(p->server), 0);
     p->client = tls_new_client(p->cctx, p->fd[1], host);
     int sdone = 0, cdone = 0, crc = 0;
     for (int i = 0; i < 1000 && !(sdone && cdone); i++) {
@@ -245,6 +254,56 @@ static void test_input_held_in_the_tls_layer(void **state)
     pair_close(&p);
 }
 
+/* A batched writer takes many records per call and leaves what the socket refused buffered:
+ * unflushed until the reader makes room and tls_flush sends it; nothing reordered or lost, and
+ * no new record overtakes the buffered ones. */
+static void test_batched_writes(void **state)
+{
+    pair_t p;
+    assert_int_equal(pair_open_batched(&p, "127.0.0.1", 1), 0);
+    size_t len = 3 << 20;
+    char *src = malloc(len), *dst = malloc(len);
+    for (size_t i = 0; i < len; i++) src[i] = (char)(i * 131 + 3);
+    size_t sent = 0, got = 0;
+    int calls = 0, left_buffered = 0, flush_blocked = 0, refused_behind = 0;
+    while (got < len) {
+        if (sent < len) {
+            struct iovec v = {src + sent, len - sent};
+            ssize_t w = tls_writev(p.server, &v, 1);
+            if (w > 0) {
+                calls++;
+                /* More than one 16 KiB record per call. */
+                if (calls == 1) assert_true(w > 16384);
+                sent += (size_t)w;
+                if (tls_unflushed(p.server) > 0) {
+                    left_buffered++;
+                    assert_int_equal(tls_flush(p.server), TLS_WANT_WRITE);
+                    flush_blocked++;
+                    /* New bytes wait behind the buffered ones. */
+                    struct iovec more = {src + sent, len - sent > 10 ? 10 : len - sent};
+                    if (sent < len) {
+                        assert_int_equal(tls_writev(p.server, &more, 1), TLS_WANT_WRITE);
+                        refused_behind++;
+                    }
+                }
+            } else {
+                assert_int_equal(w, TLS_WANT_WRITE);
+            }
+        } else {
+            ssize_t f = tls_flush(p.server);
+            assert_true(f == 0 || f == TLS_WANT_WRITE);
+        }
+        got += drain(p.client, dst + got, len - got);
+    }
+    assert_int_equal(tls_unflushed(p.server), 0);
+    assert_true(left_buffered > 0 && flush_blocked > 0 && refused_behind > 0);
+    assert_true(calls < (int)(len / 16384));
+    assert_memory_equal(src, dst, len);
+    free(src);
+    free(dst);
+    pair_close(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_gathered_writes),
         cmocka_unit_test(test_blocked_write_retried_with_fewer_bytes),
         cmocka_unit_test(test_input_held_in_the_tls_layer),
+        cmocka_unit_test(test_batched_writes),
     };
     return cmocka_run_group_tests(tests, make_cert, remove_cert);
 }
