@@ -40,6 +40,7 @@
 #include <strings.h>
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "clock.h"
 #include "control.h"
@@ -80,6 +81,7 @@ typedef struct {
     int invocation_type; /* 0 RequestResponse, 1 Event, 2 DryRun, -1 invalid */
     int unsigned_invoke; /* signatures are required and this Invoke has none for the key */
     char trace_id[96];   /* X-Amzn-Trace-Id of an Invoke, if printable and short enough */
+    int log_tail;        /* X-Amz-Log-Type: Tail */
     int admin;           /* under /admin: answered only with the admin token, whatever the route */
     size_t limit;
     int too_large;
@@ -162,7 +164,8 @@ static void *waiter_main(void *arg)
     if (rq->route.kind == ROUTE_INVOKE) {
         const char *payload = rq->body ? rq->body : "{}";
         size_t len = rq->body ? rq->len : 2;
-        platform_invoke(h->platform, rq->name, strlen(rq->name), payload, len, 1,
+        platform_invoke(h->platform, rq->name, strlen(rq->name), payload, len,
+                        PLATFORM_INVOKE_SYNC | (rq->log_tail ? PLATFORM_INVOKE_TAIL : 0),
                         rq->trace_id[0] ? rq->trace_id : NULL, &rq->wait_result);
     } else {
         rq->wait_rc = platform_runtime_next(h->platform, rq->route.instance, &rq->wait_event);
@@ -273,6 +276,18 @@ static enum MHD_Result answer_invoke(struct MHD_Connection *c, const char *name,
         MHD_add_response_header(r, "X-Amz-Executed-Version", "$LATEST");
         MHD_add_response_header(r, "x-amzn-RequestId", res.request_id);
         if (res.function_error) MHD_add_response_header(r, "X-Amz-Function-Error", "Unhandled");
+        if (res.log_tail) {
+            /* The last 4 KB of the invocation's log, base64, as Lambda sends it. */
+            size_t n = strlen(res.log_tail);
+            char *b64 = malloc(4 * ((n + 2) / 3) + 1);
+            if (b64) {
+                EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)res.log_tail, (int)n);
+                MHD_add_response_header(r, "X-Amz-Log-Result", b64);
+                free(b64);
+            }
+        }
+        free(res.log_tail);
+        res.log_tail = NULL;
         ret = MHD_queue_response(c, 200, r);
         MHD_destroy_response(r);
         return ret;
@@ -639,6 +654,8 @@ static request_t *begin(const platform_http_t *h, struct MHD_Connection *c, cons
     if (rq->rr == ROUTE_MATCH && rq->route.kind == ROUTE_INVOKE) {
         memcpy(rq->name, rq->route.name, rq->route.name_len);
         /* The trace header is handed to the runtime as it came, if it is a plain header value. */
+        const char *lt = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Log-Type");
+        rq->log_tail = lt && !strcmp(lt, "Tail");
         const char *tr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amzn-Trace-Id");
         if (tr && strlen(tr) < sizeof rq->trace_id) {
             size_t i = 0;

@@ -38,6 +38,7 @@
 extern char **environ;
 
 #define MANAGER_TICK_MS 10
+#define LOG_TAIL 4096 /* Lambda returns the last 4 KB of an invocation's log */
 #define MAX_INSTANCES_PER_FUNCTION 1024
 
 typedef enum { INST_STARTING, INST_IDLE, INST_BUSY, INST_DEAD } inst_state_t;
@@ -54,6 +55,9 @@ struct invocation {
     size_t len;
     billing_kind_t kind;
     int sync;
+    int want_tail;      /* --log-type Tail: keep the instance's output of this invocation */
+    uint64_t out_start; /* the instance's output counter when the invocation started */
+    char *log_tail;     /* set when done, for want_tail */
     inv_state_t state;
     instance_t *inst; /* while assigned or running */
     int started;
@@ -88,6 +92,11 @@ struct instance {
     int refs;
     int linked;
     uint64_t code_version; /* of its function when forked: an older one is retired when idle */
+    /* Its stdout and stderr come through a pipe the platform drains (copying everything to its
+     * own stderr) so that the last LOG_TAIL bytes are at hand for --log-type Tail. */
+    int out_fd;
+    uint64_t out_total;
+    char out_ring[LOG_TAIL];
     pthread_cond_t cond;
     instance_t *next;
 };
@@ -232,12 +241,14 @@ static void inv_release(invocation_t *inv)
     if (--inv->refs > 0) return;
     free(inv->payload);
     free(inv->result);
+    free(inv->log_tail);
     free(inv);
 }
 
 static void inst_release(instance_t *inst)
 {
     if (--inst->refs > 0) return;
+    if (inst->out_fd >= 0) close(inst->out_fd);
     pthread_cond_destroy(&inst->cond);
     free(inst);
 }
@@ -254,6 +265,60 @@ static void inst_unlink(platform_t *p, instance_t *inst)
     }
     inst->linked = 0;
     inst_release(inst);
+}
+
+/* ---- instance output ----------------------------------------------------------------------- */
+
+/* Moves what an instance wrote to the platform's stderr and into its ring of the last LOG_TAIL
+ * bytes. Non-blocking; called on every manager tick, before an invocation's tail is taken, and
+ * before a reaped instance's pipe is closed. */
+static void drain_output(instance_t *inst)
+{
+    char buf[16384];
+    for (int rounds = 0; inst->out_fd >= 0 && rounds < 64; rounds++) {
+        ssize_t n = read(inst->out_fd, buf, sizeof buf);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR) continue;
+            return;
+        }
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(STDERR_FILENO, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) break;
+            off += w;
+        }
+        for (ssize_t i = 0; i < n; i++)
+            inst->out_ring[(inst->out_total + (uint64_t)i) % LOG_TAIL] = buf[i];
+        inst->out_total += (uint64_t)n;
+    }
+}
+
+/* Lambda's tail of one invocation's log: START, what the instance wrote meanwhile, END and
+ * REPORT; the last LOG_TAIL bytes of that. malloc'd. */
+static char *log_tail(const instance_t *inst, const invocation_t *inv, const billing_record_t *rec)
+{
+    char head[160], foot[400];
+    int hn = snprintf(head, sizeof head, "START RequestId: %s Version: $LATEST\n",
+                      inv->request_id);
+    int fn = snprintf(foot, sizeof foot,
+                      "END RequestId: %s\nREPORT RequestId: %s\tDuration: %.2f ms\tBilled "
+                      "Duration: %lld ms\tMemory Size: %lld MB\t\n",
+                      inv->request_id, inv->request_id, (double)rec->duration_us / 1000.0,
+                      (long long)rec->billed_ms, (long long)rec->memory_mb);
+    uint64_t from = inv->out_start, to = inst ? inst->out_total : from;
+    if (to - from > LOG_TAIL) from = to - LOG_TAIL;
+    size_t body = (size_t)(to - from);
+    char *out = malloc((size_t)hn + body + (size_t)fn + 1);
+    if (!out) return NULL;
+    memcpy(out, head, (size_t)hn);
+    for (size_t i = 0; i < body; i++)
+        out[(size_t)hn + i] = inst->out_ring[(from + i) % LOG_TAIL];
+    memcpy(out + hn + body, foot, (size_t)fn + 1);
+    size_t total = (size_t)hn + body + (size_t)fn;
+    if (total > LOG_TAIL) {
+        memmove(out, out + total - LOG_TAIL, LOG_TAIL + 1);
+    }
+    return out;
 }
 
 /* ---- finishing invocations -------------------------------------------------------------- */
@@ -296,6 +361,10 @@ static void finish(platform_t *p, invocation_t *inv, billing_outcome_t outcome, 
              billing_kind_name(rec.kind), billing_outcome_name(outcome),
              (double)rec.duration_us / 1000.0, (long long)rec.billed_ms);
 
+    if (inv->sync && inv->want_tail) {
+        if (inv->inst) drain_output(inv->inst);
+        inv->log_tail = log_tail(inv->inst, inv, &rec);
+    }
     if (inv->sync) {
         inv->result = malloc(len ? len : 1);
         if (inv->result) {
@@ -366,6 +435,7 @@ static instance_t *spawn(platform_t *p, size_t fn, invocation_t *inv)
     inst->started_wall_ms = inst->last_used_wall_ms = (int64_t)clock_wall_ms();
     reclaim_rng_seed(&inst->rng, (uint64_t)p->cfg->seed, inst->id);
     inst->refs = 1;
+    inst->out_fd = -1;
     inst->linked = 1;
     inst->next = p->fns[fn]->instances;
     p->fns[fn]->instances = inst;
@@ -578,6 +648,11 @@ static void fork_instance(platform_t *p, instance_t *inst)
         envp[n] = NULL;
         char *argv[] = {(char *)exec, NULL};
         pid_t parent = getpid();
+        int out[2] = {-1, -1};
+        if (pipe2(out, O_CLOEXEC) == 0) {
+            fcntl(out[0], F_SETFL, O_NONBLOCK);
+            fcntl(out[0], F_SETPIPE_SZ, 1 << 20); /* room for bursts between two drains */
+        }
         pid = fork();
         if (pid == 0) {
             /* Child: async-signal-safe calls only until execve. */
@@ -592,12 +667,22 @@ static void fork_instance(platform_t *p, instance_t *inst)
             if (getppid() != parent) _exit(126);
             if (fd->task_root && chdir(fd->task_root) < 0) _exit(126);
             setpgid(0, 0); /* a Ctrl-C on the terminal reaches the platform, which kills us */
-            dup2(STDERR_FILENO, STDOUT_FILENO); /* the platform's stdout carries READY */
+            if (out[1] >= 0) { /* dup2 clears O_CLOEXEC on the copies */
+                dup2(out[1], STDOUT_FILENO);
+                dup2(out[1], STDERR_FILENO);
+            } else {
+                dup2(STDERR_FILENO, STDOUT_FILENO); /* the platform's stdout carries READY */
+            }
             syscall(SYS_close_range, 3U, ~0U, 0U);
             execve(exec, argv, envp);
             _exit(127);
         }
         err = errno;
+        if (out[1] >= 0) close(out[1]);
+        if (pid > 0)
+            inst->out_fd = out[0];
+        else if (out[0] >= 0)
+            close(out[0]);
     }
     for (int i = 0; i < INSTANCE_ENV_VARS; i++)
         free(vars[i]);
@@ -697,6 +782,7 @@ static void reap(platform_t *p, pid_t pid, int status)
                 snprintf(why, sizeof why, "status %d", status);
             log_info("exit function=%s instance=%llu pid=%d %s expected=%d", p->fns[f]->name,
                      (unsigned long long)i->id, (int)pid, why, i->state == INST_DEAD);
+            drain_output(i); /* its last words */
             /* The pid is gone (and may be reused): never signal it again. With pid 0,
              * kill_instance unlinks the record itself, which may free it. */
             i->pid = 0;
@@ -794,6 +880,9 @@ static void *manager_main(void *arg)
         }
         int status;
         pid_t pid;
+        for (size_t f = 0; f < p->nfns; f++)
+            for (instance_t *i = p->fns[f]->instances; i; i = i->next)
+                drain_output(i);
         while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
             reap(p, pid, status);
         enforce_deadlines(p);
@@ -972,6 +1061,8 @@ void platform_result_free(platform_result_t *res)
 {
     free(res->body);
     res->body = NULL;
+    free(res->log_tail);
+    res->log_tail = NULL;
     res->body_len = 0;
 }
 
@@ -1030,6 +1121,8 @@ void platform_invoke(platform_t *p, const char *name, size_t name_len, const cha
     memcpy(inv->payload, payload, len);
     inv->len = len;
     inv->fn = (size_t)fn;
+    inv->want_tail = (sync & PLATFORM_INVOKE_TAIL) != 0;
+    sync &= PLATFORM_INVOKE_SYNC;
     inv->sync = sync;
     inv->kind = billing_kind_of_event(payload, len);
     inv->refs = sync ? 2 : 1;
@@ -1096,6 +1189,8 @@ void platform_invoke(platform_t *p, const char *name, size_t name_len, const cha
         res->body = inv->result;
         res->body_len = inv->result_len;
         res->function_error = inv->function_error;
+        res->log_tail = inv->log_tail;
+        inv->log_tail = NULL;
         inv->result = NULL;
         if (!res->body) res->status = PLATFORM_INVOKE_NOMEM;
     } else {
@@ -1118,6 +1213,8 @@ static int handoff(platform_t *p, instance_t *inst, platform_event_t *ev)
     ev->body_len = inv->len;
     inv->state = INV_RUNNING;
     inv->started = 1;
+    drain_output(inst);
+    inv->out_start = inst->out_total;
     inv->start_mono_us = (int64_t)clock_mono_us();
     inv->start_wall_ms = (int64_t)clock_wall_ms();
     int64_t timeout_ms = p->fns[inst->fn]->timeout_ms;

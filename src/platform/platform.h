@@ -87,10 +87,13 @@ typedef struct {
     size_t body_len;
     char request_id[40];
     const char *throttle_reason; /* THROTTLED: Lambda's Reason (static string), or NULL */
+    char *log_tail; /* DONE with PLATFORM_INVOKE_TAIL: the invocation's log tail (malloc'd) */
 } platform_result_t;
 
-/* Invokes function `name` with `payload` (copied). sync != 0 blocks until the invocation
- * finishes. trace_id (the Invoke's X-Amzn-Trace-Id, or NULL) is handed to the runtime as
+#define PLATFORM_INVOKE_SYNC 1 /* RequestResponse */
+#define PLATFORM_INVOKE_TAIL 2 /* with SYNC: the result carries the log tail (--log-type Tail) */
+/* Invokes function `name` with `payload` (copied). sync (PLATFORM_INVOKE_* flags) with SYNC set
+ * blocks until the invocation finishes. trace_id (the Invoke's X-Amzn-Trace-Id, or NULL) is handed to the runtime as
  * Lambda-Runtime-Trace-Id, retries included. Never takes ownership of payload. */
 void platform_invoke(platform_t *p, const char *name, size_t name_len, const char *payload,
                      size_t len, int sync, const char *trace_id, platform_result_t *res);

@@ -386,6 +386,28 @@ def test_trace_header_handed_on():
         assert out["trace"].startswith("Root=1-"), out
 
 
+def test_log_tail():
+    with control_platform() as p, tempfile.TemporaryDirectory() as d:
+        create(p.port, "lt", echo_zip(d), "--memory-size", "512")
+        ok(p.port, "wait", "function-active-v2", "--function-name", "lt")
+        import base64
+        meta, out = invoke(p.port, "lt", {"say": "hello from the tail"}, d, "--log-type", "Tail")
+        assert out == {"said": "hello from the tail"}, out
+        tail = base64.b64decode(meta["LogResult"]).decode()
+        assert tail.startswith("START RequestId: "), tail
+        assert "hello from the tail\n" in tail and "END RequestId: " in tail, tail
+        assert "REPORT RequestId: " in tail and "Memory Size: 512 MB" in tail, tail
+        # A long output: only the last 4 KB come back.
+        meta, _ = invoke(p.port, "lt", {"say": "x" * 10000 + "LAST"}, d, "--log-type", "Tail")
+        tail = base64.b64decode(meta["LogResult"]).decode()
+        assert len(tail) <= 4096 and "LAST" in tail and "REPORT" in tail, len(tail)
+        # Without it, no log.
+        meta, _ = invoke(p.port, "lt", {"say": "quiet"}, d)
+        assert "LogResult" not in meta, meta
+        # What instances print still reaches the platform's log.
+        wait_for(lambda: "hello from the tail" in p.log_text(), what="the output in the log")
+
+
 def test_signed_control_plane():
     with control_platform("--require-sigv4", "AKIDCTL") as p, tempfile.TemporaryDirectory() as d:
         z = echo_zip(d)
@@ -412,5 +434,5 @@ def test_preconfigured_functions_read_only():
 if __name__ == "__main__":
     run([test_create_get_list_invoke_delete, test_bad_input, test_update_code_and_configuration,
          test_pending_refuses_invocations, test_state_survives_restart, test_concurrency_limits,
-         test_event_retries_follow_the_config, test_trace_header_handed_on,
+         test_event_retries_follow_the_config, test_trace_header_handed_on, test_log_tail,
          test_signed_control_plane, test_preconfigured_functions_read_only])
