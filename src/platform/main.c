@@ -65,8 +65,9 @@ static const conf_option_t options[] = {
     {"max-queue", CONF_INT, OPT(max_queue), 0, 1000000, "10000",
      "queued Event invocations per function before they are refused with 429"},
     {"event-retry-delay", CONF_MS, OPT(event_retry_delay_ms), 0, 3600000, "1m",
-     "an Event invocation whose runtime died is retried (twice at most) after this long, as on "
-     "Lambda; compressed like idle-reclaim"},
+     "a failed Event invocation (function error, timeout, runtime died) is retried after this "
+     "long, the second retry after twice this (Lambda: 1 and 2 minutes; at most twice, fewer "
+     "by the function's event-invoke config); compressed like idle-reclaim"},
     {"log-level", CONF_STRING, OPT(log_level), 0, 0, "info", "debug, info, warn or error"},
     {"require-sigv4", CONF_STRING, OPT(require_sigv4), 0, 0, "",
      "KEY_ID[:SESSION_TOKEN]: every Invoke request must carry a SigV4 signature for KEY_ID (and "
