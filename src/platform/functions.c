@@ -219,10 +219,12 @@ static int parse_env(cJSON *e, cJSON **out, fn_error_t *err)
             ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
         }
         if (!ok) {
+            /* The message quotes the key: written before the copy holding it is freed. */
+            set_err(err, 400, "InvalidParameterValueException",
+                    "Environment variable keys must start with a letter and hold only letters, "
+                    "digits and '_': %.64s", v->string);
             cJSON_Delete(vars);
-            return set_err(err, 400, "InvalidParameterValueException",
-                           "Environment variable keys must start with a letter and hold only "
-                           "letters, digits and '_': %.64s", v->string);
+            return -1;
         }
         total += kl + strlen(v->valuestring);
     }
