@@ -746,6 +746,11 @@ void control_handle(control_t *c, const control_request_t *rq, control_reply_t *
             cJSON_Delete(o);
             break;
         }
+        case ROUTE_FN_TAGS_DELETE:
+            for (const char *const *k = rq->tag_keys; k && *k; k++)
+                cJSON_DeleteItemFromObjectCaseSensitive(d->tags, *k);
+            if (commit(c, d, out) == 0) out->status = 204;
+            break;
         default:
             reply_error(out, 404, "UnknownOperationException", "unknown operation");
         }

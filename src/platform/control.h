@@ -30,6 +30,7 @@ typedef struct {
     const char *name;
     const char *marker;    /* ListFunctions ?Marker= */
     const char *max_items; /* ListFunctions ?MaxItems= */
+    const char *const *tag_keys; /* UntagResource: every ?tagKeys=, NULL-terminated */
     const char *body;
     size_t len;
 } control_request_t;

@@ -513,6 +513,22 @@ static enum MHD_Result handle_admin(platform_t *p, struct MHD_Connection *c, req
     }
 }
 
+/* Collects the values of every ?tagKeys= (UntagResource repeats it). */
+#define MAX_TAG_KEYS 50
+typedef struct {
+    const char *keys[MAX_TAG_KEYS + 1];
+    int n;
+} tag_keys_t;
+
+static enum MHD_Result collect_tag_key(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    (void)kind;
+    tag_keys_t *t = cls;
+    if (value && !strcmp(key, "tagKeys") && t->n < MAX_TAG_KEYS) t->keys[t->n++] = value;
+    return MHD_YES;
+}
+
 /* The Lambda control plane: control.c answers, this sends. */
 static enum MHD_Result handle_control(platform_http_t *h, struct MHD_Connection *c, request_t *rq)
 {
@@ -537,6 +553,10 @@ static enum MHD_Result handle_control(platform_http_t *h, struct MHD_Connection 
         .body = rq->body ? rq->body : "{}",
         .len = rq->body ? rq->len : 2,
     };
+    tag_keys_t tags = {.n = 0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_tag_key, &tags);
+    tags.keys[tags.n] = NULL;
+    creq.tag_keys = tags.keys;
     control_reply_t out;
     control_handle(h->control, &creq, &out);
     enum MHD_Result ret = reply(c, (unsigned)out.status, out.body ? out.body : "",

@@ -155,8 +155,11 @@ route_result_t route_parse(const char *method, const char *path, size_t len, rou
         return parse_function_name(s[2], out) < 0 ? ROUTE_BAD_REQUEST : ROUTE_MATCH;
     }
     if (n == 3 && seg_is(s[0], "2017-03-31") && seg_is(s[1], "tags")) {
-        route_result_t r = want(method, !strcmp(method, "POST") ? "POST" : "GET", out,
-                                !strcmp(method, "POST") ? ROUTE_FN_TAGS_POST : ROUTE_FN_TAGS_GET);
+        route_result_t r =
+            !strcmp(method, "DELETE")
+                ? want(method, "DELETE", out, ROUTE_FN_TAGS_DELETE)
+                : want(method, !strcmp(method, "POST") ? "POST" : "GET", out,
+                       !strcmp(method, "POST") ? ROUTE_FN_TAGS_POST : ROUTE_FN_TAGS_GET);
         if (r != ROUTE_MATCH) return r;
         return parse_function_name(s[2], out) < 0 ? ROUTE_BAD_REQUEST : ROUTE_MATCH;
     }

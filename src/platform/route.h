@@ -30,10 +30,11 @@ typedef enum {
     ROUTE_ACCOUNT_SETTINGS,      /* GET    /2016-08-19/account-settings[/] */
     ROUTE_FN_TAGS_GET,           /* GET    /2017-03-31/tags/{arn} */
     ROUTE_FN_TAGS_POST,          /* POST   /2017-03-31/tags/{arn} */
+    ROUTE_FN_TAGS_DELETE,        /* DELETE /2017-03-31/tags/{arn}?tagKeys=K&tagKeys=... */
 } route_kind_t;
 
 /* Whether kind is one of the control plane's. */
-#define ROUTE_IS_CONTROL(k) ((k) >= ROUTE_FN_LIST && (k) <= ROUTE_FN_TAGS_POST)
+#define ROUTE_IS_CONTROL(k) ((k) >= ROUTE_FN_LIST && (k) <= ROUTE_FN_TAGS_DELETE)
 
 typedef enum {
     ROUTE_MATCH = 0,

@@ -93,6 +93,10 @@ def test_create_get_list_invoke_delete():
         got = ok(p.port, "get-function", "--function-name", "cp1")
         assert got["Configuration"]["State"] == "Active", got
         assert got["Tags"] == {"owner": "icdeploy"}, got
+        arn = doc["FunctionArn"]
+        ok(p.port, "tag-resource", "--resource", arn, "--tags", "stage=test,team=cache")
+        ok(p.port, "untag-resource", "--resource", arn, "--tag-keys", "team", "owner")
+        assert ok(p.port, "list-tags", "--resource", arn)["Tags"] == {"stage": "test"}
         conf = ok(p.port, "get-function-configuration", "--function-name", "cp1")
         assert conf["Environment"]["Variables"] == {"GREETING": "hello"}, conf
         # The instance runs the zip's bootstrap with Lambda's environment.
