@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     route_t r;
     route_result_t rr = route_parse(method, path, len, &r);
     if (rr == ROUTE_MATCH) {
-        if (r.kind == ROUTE_INVOKE) {
+        if (r.kind == ROUTE_INVOKE || (ROUTE_IS_CONTROL(r.kind) && r.name)) {
             if (r.name < path || r.name + r.name_len > path + len || r.name_len == 0 ||
                 r.name_len > ROUTE_MAX_NAME)
                 __builtin_trap();

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libisal-dev libcurl4-openssl-dev libmicrohttpd-dev libcjson-dev
-  libcmocka-dev libhiredis-dev libssl-dev
+  libcmocka-dev libhiredis-dev libssl-dev libzip-dev
   redis-server redis-tools memcached python3 python3-redis awscli
   curl procps iproute2 gnuplot-nox
 )

@@ -40,8 +40,11 @@
 #include <strings.h>
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "clock.h"
+#include "control.h"
+#include "functions.h"
 #include "log.h"
 #include "route.h"
 
@@ -67,6 +70,7 @@ struct platform_http {
     char sigv4_token[2048];   /* non-empty: X-Amz-Security-Token must be exactly this */
     char admin_token[PLATFORM_ADMIN_TOKEN_MAX + 1]; /* empty: the admin API is off */
     size_t admin_token_len;
+    control_t *control; /* NULL: the control plane answers 404 */
 };
 
 typedef struct {
@@ -76,6 +80,8 @@ typedef struct {
     char request_id[ROUTE_MAX_REQUEST_ID + 1];
     int invocation_type; /* 0 RequestResponse, 1 Event, 2 DryRun, -1 invalid */
     int unsigned_invoke; /* signatures are required and this Invoke has none for the key */
+    char trace_id[96];   /* X-Amzn-Trace-Id of an Invoke, if printable and short enough */
+    int log_tail;        /* X-Amz-Log-Type: Tail */
     int admin;           /* under /admin: answered only with the admin token, whatever the route */
     size_t limit;
     int too_large;
@@ -158,7 +164,9 @@ static void *waiter_main(void *arg)
     if (rq->route.kind == ROUTE_INVOKE) {
         const char *payload = rq->body ? rq->body : "{}";
         size_t len = rq->body ? rq->len : 2;
-        platform_invoke(h->platform, rq->name, strlen(rq->name), payload, len, 1, &rq->wait_result);
+        platform_invoke(h->platform, rq->name, strlen(rq->name), payload, len,
+                        PLATFORM_INVOKE_SYNC | (rq->log_tail ? PLATFORM_INVOKE_TAIL : 0),
+                        rq->trace_id[0] ? rq->trace_id : NULL, &rq->wait_result);
     } else {
         rq->wait_rc = platform_runtime_next(h->platform, rq->route.instance, &rq->wait_event);
     }
@@ -268,6 +276,18 @@ static enum MHD_Result answer_invoke(struct MHD_Connection *c, const char *name,
         MHD_add_response_header(r, "X-Amz-Executed-Version", "$LATEST");
         MHD_add_response_header(r, "x-amzn-RequestId", res.request_id);
         if (res.function_error) MHD_add_response_header(r, "X-Amz-Function-Error", "Unhandled");
+        if (res.log_tail) {
+            /* The last 4 KB of the invocation's log, base64, as Lambda sends it. */
+            size_t n = strlen(res.log_tail);
+            char *b64 = malloc(4 * ((n + 2) / 3) + 1);
+            if (b64) {
+                EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)res.log_tail, (int)n);
+                MHD_add_response_header(r, "X-Amz-Log-Result", b64);
+                free(b64);
+            }
+        }
+        free(res.log_tail);
+        res.log_tail = NULL;
         ret = MHD_queue_response(c, 200, r);
         MHD_destroy_response(r);
         return ret;
@@ -285,8 +305,28 @@ static enum MHD_Result answer_invoke(struct MHD_Connection *c, const char *name,
         snprintf(msg, sizeof msg,
                  "Function not found: arn:aws:lambda:us-east-1:000000000000:function:%s", name);
         return reply_aws_error(c, 404, "ResourceNotFoundException", msg);
-    case PLATFORM_INVOKE_THROTTLED:
-        return reply_aws_error(c, 429, "TooManyRequestsException", "Rate Exceeded.");
+    case PLATFORM_INVOKE_THROTTLED: {
+        /* Lambda's 429 names why: {"Reason":"ReservedFunctionConcurrentInvocationLimitExceeded",
+         * "Type":"User","message":"Rate Exceeded."}. */
+        cJSON *o = cJSON_CreateObject();
+        char *s = NULL;
+        if (o) {
+            if (res.throttle_reason) cJSON_AddStringToObject(o, "Reason", res.throttle_reason);
+            cJSON_AddStringToObject(o, "Type", "User");
+            cJSON_AddStringToObject(o, "message", "Rate Exceeded.");
+            cJSON_AddStringToObject(o, "__type", "TooManyRequestsException");
+            s = cJSON_PrintUnformatted(o);
+            cJSON_Delete(o);
+        }
+        ret = reply(c, 429, s ? s : "{}", s ? strlen(s) : 2, "TooManyRequestsException");
+        free(s);
+        return ret;
+    }
+    case PLATFORM_INVOKE_PENDING:
+        snprintf(msg, sizeof msg,
+                 "The operation cannot be performed at this time. The function is currently in "
+                 "the following state: Pending");
+        return reply_aws_error(c, 409, "ResourceConflictException", msg);
     case PLATFORM_INVOKE_SHUTDOWN:
         return reply_aws_error(c, 503, "ServiceException", "the platform is shutting down");
     default:
@@ -343,7 +383,8 @@ static enum MHD_Result handle_invoke(platform_http_t *h, struct MHD_Connection *
                      h->limits.max_waiting);
         res.status = rc == -EAGAIN ? PLATFORM_INVOKE_THROTTLED : PLATFORM_INVOKE_SHUTDOWN;
     } else {
-        platform_invoke(p, name, strlen(name), payload, len, 0, &res);
+        platform_invoke(p, name, strlen(name), payload, len, 0, rq->trace_id[0] ? rq->trace_id : NULL,
+                        &res);
     }
     return answer_invoke(c, name, &res);
 }
@@ -472,6 +513,63 @@ static enum MHD_Result handle_admin(platform_t *p, struct MHD_Connection *c, req
     }
 }
 
+/* Collects the values of every ?tagKeys= (UntagResource repeats it). */
+#define MAX_TAG_KEYS 50
+typedef struct {
+    const char *keys[MAX_TAG_KEYS + 1];
+    int n;
+} tag_keys_t;
+
+static enum MHD_Result collect_tag_key(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    (void)kind;
+    tag_keys_t *t = cls;
+    if (value && !strcmp(key, "tagKeys") && t->n < MAX_TAG_KEYS) t->keys[t->n++] = value;
+    return MHD_YES;
+}
+
+/* The Lambda control plane: control.c answers, this sends. */
+static enum MHD_Result handle_control(platform_http_t *h, struct MHD_Connection *c, request_t *rq)
+{
+    char msg[200];
+    if (rq->unsigned_invoke)
+        return reply_aws_error(c, 403, "InvalidSignatureException",
+                               "the request is not signed (SigV4) with the expected access key");
+    if (!h->control) return reply_aws_error(c, 404, "UnknownOperationException", "unknown path");
+    if (rq->too_large) {
+        snprintf(msg, sizeof msg, "Request must be smaller than %zu bytes for the %s operation",
+                 rq->limit,
+                 rq->route.kind == ROUTE_FN_CREATE     ? "CreateFunction"
+                 : rq->route.kind == ROUTE_FN_CODE_PUT ? "UpdateFunctionCode"
+                                                       : "this");
+        return reply_aws_error(c, 413, "RequestEntityTooLargeException", msg);
+    }
+    control_request_t creq = {
+        .kind = rq->route.kind,
+        .name = rq->name,
+        .marker = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "Marker"),
+        .max_items = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "MaxItems"),
+        .body = rq->body ? rq->body : "{}",
+        .len = rq->body ? rq->len : 2,
+    };
+    tag_keys_t tags = {.n = 0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_tag_key, &tags);
+    tags.keys[tags.n] = NULL;
+    creq.tag_keys = tags.keys;
+    control_reply_t out;
+    control_handle(h->control, &creq, &out);
+    enum MHD_Result ret = reply(c, (unsigned)out.status, out.body ? out.body : "",
+                                out.body ? strlen(out.body) : 0, out.error_type);
+    free(out.body);
+    return ret;
+}
+
+void platform_http_set_control(platform_http_t *h, control_t *control)
+{
+    h->control = control;
+}
+
 /* Called once all of the body has arrived, and again when a waiting request is resumed. */
 static enum MHD_Result complete(platform_http_t *h, struct MHD_Connection *c, request_t *rq)
 {
@@ -482,13 +580,14 @@ static enum MHD_Result complete(platform_http_t *h, struct MHD_Connection *c, re
     case ROUTE_BAD_METHOD:
         return reply_aws_error(c, 405, "MethodNotAllowedException", "method not allowed");
     case ROUTE_BAD_REQUEST:
-        if (rq->route.kind == ROUTE_INVOKE)
+        if (rq->route.kind == ROUTE_INVOKE || ROUTE_IS_CONTROL(rq->route.kind))
             return reply_aws_error(c, 400, "InvalidParameterValueException",
                                    "invalid function name");
         return reply_runtime_error(c, 400, "InvalidRequest", "invalid instance or request id");
     case ROUTE_MATCH:
         break;
     }
+    if (ROUTE_IS_CONTROL(rq->route.kind)) return handle_control(h, c, rq);
     switch (rq->route.kind) {
     case ROUTE_INVOKE:
         return handle_invoke(h, c, rq);
@@ -566,8 +665,24 @@ static request_t *begin(const platform_http_t *h, struct MHD_Connection *c, cons
     rq->over_limit = atomic_load(&h->connections) > h->limits.max_connections &&
                      strncmp(url, "/i/", 3) != 0; /* the instances' budget: see the top */
     rq->limit = MAX_SMALL_BODY;
+    int control = rq->rr == ROUTE_MATCH && ROUTE_IS_CONTROL(rq->route.kind);
+    if (control) {
+        if (rq->route.name) memcpy(rq->name, rq->route.name, rq->route.name_len);
+        if (rq->route.kind == ROUTE_FN_CREATE || rq->route.kind == ROUTE_FN_CODE_PUT)
+            rq->limit = FN_MAX_REQUEST;
+    }
     if (rq->rr == ROUTE_MATCH && rq->route.kind == ROUTE_INVOKE) {
         memcpy(rq->name, rq->route.name, rq->route.name_len);
+        /* The trace header is handed to the runtime as it came, if it is a plain header value. */
+        const char *lt = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Log-Type");
+        rq->log_tail = lt && !strcmp(lt, "Tail");
+        const char *tr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amzn-Trace-Id");
+        if (tr && strlen(tr) < sizeof rq->trace_id) {
+            size_t i = 0;
+            while (tr[i] > 0x20 && tr[i] < 0x7f)
+                i++;
+            if (!tr[i]) memcpy(rq->trace_id, tr, i + 1);
+        }
         const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Invocation-Type");
         if (!t || !strcmp(t, "RequestResponse"))
             rq->invocation_type = 0;
@@ -579,6 +694,8 @@ static request_t *begin(const platform_http_t *h, struct MHD_Connection *c, cons
             rq->invocation_type = -1;
         rq->limit =
             rq->invocation_type == 1 ? PLATFORM_MAX_EVENT_PAYLOAD : PLATFORM_MAX_SYNC_PAYLOAD;
+    }
+    if (rq->rr == ROUTE_MATCH && (rq->route.kind == ROUTE_INVOKE || control)) {
         if (h->sigv4_key_id[0]) {
             const char *token =
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Security-Token");

@@ -32,6 +32,10 @@ void platform_http_require_sigv4(platform_http_t *h, const char *spec);
  * "Authorization: Bearer <token>" (else 401); NULL or "" turns the admin API off (403). Call before
  * the port is made known. 0, or -EINVAL if longer than PLATFORM_ADMIN_TOKEN_MAX. */
 int platform_http_set_admin_token(platform_http_t *h, const char *token);
+/* The control plane answering /2015-03-31/functions and friends (NULL: 404). Call before the
+ * port is made known. */
+struct control;
+void platform_http_set_control(platform_http_t *h, struct control *control);
 /* Stops listening and joins every thread. Call platform_shutdown first so that the waiter
  * threads blocked in long polls or synchronous invocations return. */
 void platform_http_stop(platform_http_t *h);

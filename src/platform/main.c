@@ -30,6 +30,7 @@
 #include <openssl/crypto.h>
 
 #include "config.h"
+#include "control.h"
 #include "http.h"
 #include "log.h"
 #include "platform.h"
@@ -43,7 +44,8 @@ static const conf_option_t options[] = {
      "HTTP port (0 picks a free one, printed in READY)"},
     {"function-prefix", CONF_STRING, OPT(function_prefix), 0, 0, "icnode",
      "functions are named PREFIX0 .. PREFIX(N-1)"},
-    {"function-count", CONF_INT, OPT(function_count), 1, 100000, "32", "number of functions"},
+    {"function-count", CONF_INT, OPT(function_count), 0, 100000, "32",
+     "number of pre-configured functions (0: only those made through the control plane)"},
     {"memory", CONF_INT, OPT(memory_mb), 128, 10240, "256",
      "memory of each function in MiB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, billing)"},
     {"timeout", CONF_MS, OPT(timeout_ms), 10, 3600000, "900s",
@@ -63,8 +65,9 @@ static const conf_option_t options[] = {
     {"max-queue", CONF_INT, OPT(max_queue), 0, 1000000, "10000",
      "queued Event invocations per function before they are refused with 429"},
     {"event-retry-delay", CONF_MS, OPT(event_retry_delay_ms), 0, 3600000, "1m",
-     "an Event invocation whose runtime died is retried (twice at most) after this long, as on "
-     "Lambda; compressed like idle-reclaim"},
+     "a failed Event invocation (function error, timeout, runtime died) is retried after this "
+     "long, the second retry after twice this (Lambda: 1 and 2 minutes; at most twice, fewer "
+     "by the function's event-invoke config); compressed like idle-reclaim"},
     {"log-level", CONF_STRING, OPT(log_level), 0, 0, "info", "debug, info, warn or error"},
     {"require-sigv4", CONF_STRING, OPT(require_sigv4), 0, 0, "",
      "KEY_ID[:SESSION_TOKEN]: every Invoke request must carry a SigV4 signature for KEY_ID (and "
@@ -103,6 +106,20 @@ static const conf_option_t options[] = {
      "IC_NODE_STRAGGLER_RATE"},
     {"straggler-delay", CONF_MS, OPT(straggler_delay_ms), 0, 3600000, "100ms",
      "network emulation: how long a held reply waits; exported as IC_NODE_STRAGGLER_DELAY_MS"},
+    {"account-concurrency", CONF_INT, OPT(account_concurrency), 1, 1000000, "1000",
+     "concurrent executions of the account (Lambda: 1000); beyond, 429 "
+     "TooManyRequestsException with Reason ConcurrentInvocationLimitExceeded"},
+    {"state-dir", CONF_STRING, OPT(state_dir), 0, 0, "",
+     "directory keeping the functions made through the control plane and their code, across "
+     "restarts (empty: a temporary one, removed at exit)"},
+    {"state-reset", CONF_BOOL, OPT(state_reset), 0, 1, "no",
+     "start with no created functions: forget what --state-dir holds"},
+    {"update-delay", CONF_MS, OPT(update_delay_ms), 0, 600000, "100ms",
+     "a created function stays Pending, an updated one InProgress, this long (invocations and "
+     "further updates meanwhile get 409 ResourceConflictException, as on Lambda)"},
+    {"code-storage", CONF_BYTES, OPT(code_storage_bytes), 1, (int64_t)1 << 50, "75g",
+     "total zip bytes of all created functions (Lambda's TotalCodeSize); beyond, "
+     "CodeStorageExceededException"},
     CONF_END,
 };
 
@@ -338,6 +355,17 @@ int main(int argc, char **argv)
         return 1;
     }
     platform_set_port(p, port);
+    control_t *control = NULL;
+    rc = control_create(p, &cfg, &control);
+    if (rc < 0) {
+        log_error("state dir=%s error=\"%s\"", cfg.state_dir, strerror(-rc));
+        platform_shutdown(p);
+        platform_http_stop(http);
+        platform_destroy(p);
+        free_config(&cfg);
+        return 1;
+    }
+    platform_http_set_control(http, control);
     platform_http_require_sigv4(http, cfg.require_sigv4); /* before READY tells anyone the port */
     platform_http_set_admin_token(http, admin_token);     /* length checked by load_admin_token */
     if (admin_token[0])
@@ -366,6 +394,7 @@ int main(int argc, char **argv)
     log_info("signal=%d stopping", sig);
     platform_shutdown(p); /* kills and reaps every instance, wakes blocked requests */
     platform_http_stop(http);
+    control_destroy(control);
     platform_destroy(p);
     free_config(&cfg);
     return 0;

@@ -41,6 +41,11 @@ typedef struct {
     char *straggler_rate_text;    /* --straggler-rate as given; parsed into straggler_rate */
     double straggler_rate;        /* fraction of chunk replies held back */
     int64_t straggler_delay_ms;   /* how long */
+    int64_t account_concurrency;  /* concurrent executions of the account (Lambda: 1000) */
+    char *state_dir;              /* the control plane's functions and code; "": a temporary one */
+    int state_reset;              /* start with no created functions (wipes state_dir) */
+    int64_t update_delay_ms;      /* Pending / InProgress lasts this long after a change */
+    int64_t code_storage_bytes;   /* TotalCodeSize of the account (Lambda: 75 GB) */
 } platform_config_t;
 
 /* The admin API's token: printable ASCII, no blanks, this many bytes at least and at most. */
@@ -71,6 +76,7 @@ typedef enum {
     PLATFORM_INVOKE_NOT_FOUND, /* no such function */
     PLATFORM_INVOKE_THROTTLED, /* at max-instances (sync) or queue full (Event) */
     PLATFORM_INVOKE_SHUTDOWN,  /* the platform is stopping */
+    PLATFORM_INVOKE_PENDING,   /* created or updated moments ago: not yet Active */
     PLATFORM_INVOKE_NOMEM,
 } platform_invoke_status_t;
 
@@ -80,12 +86,38 @@ typedef struct {
     char *body;         /* malloc'd, owned by the caller (platform_result_free) */
     size_t body_len;
     char request_id[40];
+    const char *throttle_reason; /* THROTTLED: Lambda's Reason (static string), or NULL */
+    char *log_tail; /* DONE with PLATFORM_INVOKE_TAIL: the invocation's log tail (malloc'd) */
 } platform_result_t;
 
-/* Invokes function `name` with `payload` (copied). sync != 0 blocks until the invocation
- * finishes. Never takes ownership of payload. */
+#define PLATFORM_INVOKE_SYNC 1 /* RequestResponse */
+#define PLATFORM_INVOKE_TAIL 2 /* with SYNC: the result carries the log tail (--log-type Tail) */
+/* Invokes function `name` with `payload` (copied). sync (PLATFORM_INVOKE_* flags) with SYNC set
+ * blocks until the invocation finishes. trace_id (the Invoke's X-Amzn-Trace-Id, or NULL) is handed to the runtime as
+ * Lambda-Runtime-Trace-Id, retries included. Never takes ownership of payload. */
 void platform_invoke(platform_t *p, const char *name, size_t name_len, const char *payload,
-                     size_t len, int sync, platform_result_t *res);
+                     size_t len, int sync, const char *trace_id, platform_result_t *res);
+
+/* How instances of a created function run (control.c fills it from the definition). Strings
+ * are copied. */
+typedef struct {
+    int64_t memory_mb, timeout_ms;
+    const char *exec;       /* the bootstrap new instances run */
+    const char *task_root;  /* LAMBDA_TASK_ROOT, their working directory */
+    const char *const *env; /* the function's "K=V" variables, NULL-terminated */
+    uint64_t code_version;  /* a change retires the instances of the older one */
+    int64_t reserved_concurrency, max_retry_attempts, max_event_age_s; /* -1: none / default */
+    int64_t ready_at_ms;    /* wall clock: invocations before get PLATFORM_INVOKE_PENDING */
+} platform_fn_settings_t;
+/* Creates function name or changes its settings. Instances of an older code_version finish what
+ * they run and are retired; new invocations start instances of the new one. 0, -EPERM for a
+ * pre-configured function, -ENOMEM. */
+int platform_function_put(platform_t *p, const char *name, const platform_fn_settings_t *s);
+/* Deletes a created function: its instances are killed, its queued events dropped. 0, -ENOENT,
+ * -EPERM (pre-configured). */
+int platform_function_remove(platform_t *p, const char *name);
+/* The sum of reserved concurrency and the account's limit. */
+int platform_function_concurrency(platform_t *p, int64_t *reserved_total, int64_t *account);
 void platform_result_free(platform_result_t *res);
 /* 1 if `name` is one of the platform's functions. */
 int platform_function_exists(platform_t *p, const char *name, size_t name_len);

@@ -117,8 +117,52 @@ route_result_t route_parse(const char *method, const char *path, size_t len, rou
     if (len > ROUTE_MAX_PATH) return ROUTE_NOT_FOUND;
     seg_t s[MAX_SEGS];
     int n;
-    if (split(path, len, s, &n) < 0) return ROUTE_NOT_FOUND;
 
+    /* The control plane: the CLI sends the collections with a trailing slash. */
+    if (len > 1 && path[len - 1] == '/' &&
+        ((len == 22 && !memcmp(path, "/2015-03-31/functions/", 22)) ||
+         (len == 29 && !memcmp(path, "/2016-08-19/account-settings/", 29))))
+        len--;
+    if (split(path, len, s, &n) < 0) return ROUTE_NOT_FOUND;
+    if (n == 2 && seg_is(s[0], "2015-03-31") && seg_is(s[1], "functions")) {
+        out->kind = ROUTE_FN_LIST;
+        if (!strcmp(method, "GET")) return ROUTE_MATCH;
+        out->kind = ROUTE_FN_CREATE;
+        return strcmp(method, "POST") == 0 ? ROUTE_MATCH : ROUTE_BAD_METHOD;
+    }
+    if (n == 2 && seg_is(s[0], "2016-08-19") && seg_is(s[1], "account-settings"))
+        return want(method, "GET", out, ROUTE_ACCOUNT_SETTINGS);
+    if ((n == 3 || n == 4) && seg_is(s[1], "functions") &&
+        (seg_is(s[0], "2015-03-31") || seg_is(s[0], "2017-10-31") || seg_is(s[0], "2019-09-25")) &&
+        !(n == 4 && seg_is(s[3], "invocations"))) {
+        route_result_t r = ROUTE_NOT_FOUND;
+        if (n == 3 && seg_is(s[0], "2015-03-31")) {
+            if (!strcmp(method, "DELETE")) r = want(method, "DELETE", out, ROUTE_FN_DELETE);
+            else r = want(method, "GET", out, ROUTE_FN_GET);
+        } else if (n == 4 && seg_is(s[0], "2015-03-31") && seg_is(s[3], "configuration")) {
+            r = want(method, !strcmp(method, "PUT") ? "PUT" : "GET", out,
+                     !strcmp(method, "PUT") ? ROUTE_FN_CONFIG_PUT : ROUTE_FN_CONFIG_GET);
+        } else if (n == 4 && seg_is(s[0], "2015-03-31") && seg_is(s[3], "code")) {
+            r = want(method, "PUT", out, ROUTE_FN_CODE_PUT);
+        } else if (n == 4 && seg_is(s[0], "2017-10-31") && seg_is(s[3], "concurrency")) {
+            r = want(method, !strcmp(method, "DELETE") ? "DELETE" : "PUT", out,
+                     !strcmp(method, "DELETE") ? ROUTE_FN_CONCURRENCY_DELETE
+                                               : ROUTE_FN_CONCURRENCY_PUT);
+        } else if (n == 4 && seg_is(s[0], "2019-09-25") && seg_is(s[3], "event-invoke-config")) {
+            r = want(method, "PUT", out, ROUTE_FN_EVENT_CONFIG_PUT);
+        }
+        if (r != ROUTE_MATCH) return r;
+        return parse_function_name(s[2], out) < 0 ? ROUTE_BAD_REQUEST : ROUTE_MATCH;
+    }
+    if (n == 3 && seg_is(s[0], "2017-03-31") && seg_is(s[1], "tags")) {
+        route_result_t r =
+            !strcmp(method, "DELETE")
+                ? want(method, "DELETE", out, ROUTE_FN_TAGS_DELETE)
+                : want(method, !strcmp(method, "POST") ? "POST" : "GET", out,
+                       !strcmp(method, "POST") ? ROUTE_FN_TAGS_POST : ROUTE_FN_TAGS_GET);
+        if (r != ROUTE_MATCH) return r;
+        return parse_function_name(s[2], out) < 0 ? ROUTE_BAD_REQUEST : ROUTE_MATCH;
+    }
     if (n == 4 && seg_is(s[0], "2015-03-31") && seg_is(s[1], "functions") &&
         seg_is(s[3], "invocations")) {
         route_result_t r = want(method, "POST", out, ROUTE_INVOKE);

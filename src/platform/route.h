@@ -16,7 +16,25 @@ typedef enum {
     ROUTE_ADMIN_RECLAIM,      /* POST /admin/reclaim */
     ROUTE_ADMIN_FREEZE,       /* POST /admin/freeze */
     ROUTE_ADMIN_THAW,         /* POST /admin/thaw */
+    /* The Lambda control plane (control.c); name as for ROUTE_INVOKE. */
+    ROUTE_FN_LIST,               /* GET    /2015-03-31/functions[/] */
+    ROUTE_FN_CREATE,             /* POST   /2015-03-31/functions[/] */
+    ROUTE_FN_GET,                /* GET    /2015-03-31/functions/{name} */
+    ROUTE_FN_DELETE,             /* DELETE /2015-03-31/functions/{name} */
+    ROUTE_FN_CONFIG_GET,         /* GET    /2015-03-31/functions/{name}/configuration */
+    ROUTE_FN_CONFIG_PUT,         /* PUT    /2015-03-31/functions/{name}/configuration */
+    ROUTE_FN_CODE_PUT,           /* PUT    /2015-03-31/functions/{name}/code */
+    ROUTE_FN_CONCURRENCY_PUT,    /* PUT    /2017-10-31/functions/{name}/concurrency */
+    ROUTE_FN_CONCURRENCY_DELETE, /* DELETE /2017-10-31/functions/{name}/concurrency */
+    ROUTE_FN_EVENT_CONFIG_PUT,   /* PUT    /2019-09-25/functions/{name}/event-invoke-config */
+    ROUTE_ACCOUNT_SETTINGS,      /* GET    /2016-08-19/account-settings[/] */
+    ROUTE_FN_TAGS_GET,           /* GET    /2017-03-31/tags/{arn} */
+    ROUTE_FN_TAGS_POST,          /* POST   /2017-03-31/tags/{arn} */
+    ROUTE_FN_TAGS_DELETE,        /* DELETE /2017-03-31/tags/{arn}?tagKeys=K&tagKeys=... */
 } route_kind_t;
+
+/* Whether kind is one of the control plane's. */
+#define ROUTE_IS_CONTROL(k) ((k) >= ROUTE_FN_LIST && (k) <= ROUTE_FN_TAGS_DELETE)
 
 typedef enum {
     ROUTE_MATCH = 0,

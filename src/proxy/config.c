@@ -89,6 +89,13 @@ static const conf_option_t options[] = {
         "invoke a node again when it has not connected this long after an invocation (0: never); "
         "the invocation may have reached a wedged instance, so the retry may start another, and "
         "the first instance to say HELLO is kept"),
+    OPT("invoke-attempts", CONF_INT, invoke_attempts, 1, 20, "4",
+        "tries of one Invoke call that Lambda answers 429 (throttled) or 5xx, with capped, "
+        "jittered exponential backoff between them (INFO: invoke_throttled, invoke_retries)"),
+    OPT("invoke-backoff", CONF_MS, invoke_backoff_ms, 1, 60000, "100ms",
+        "the first delay before retrying a throttled or failed Invoke call; doubles per retry"),
+    OPT("invoke-backoff-max", CONF_MS, invoke_backoff_max_ms, 1, 600000, "2s",
+        "the most the delay before an Invoke retry grows to"),
     OPT("ping-idle", CONF_MS, ping_idle_ms, 0, 3600000, "1s",
         "ping a node before use when it has been silent this long"),
     OPT("ping-timeout", CONF_MS, ping_timeout_ms, 1, 60000, "200ms",

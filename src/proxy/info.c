@@ -58,13 +58,16 @@ void cmd_info(client_t *c, op_t *op, const char *section)
     }
     if (want(section, "stats")) {
         proxy_stats_t *s = &srv->stats;
+        uint64_t throttled = 0, retries = 0;
+        if (srv->invoker) invoker_counters(srv->invoker, &throttled, &retries);
         buf_printf(
             &b,
             "# Stats\r\ntotal_connections_received:%" PRIu64 "\r\ntotal_commands_processed:%" PRIu64
             "\r\nkeyspace_hits:%" PRIu64 "\r\nkeyspace_misses:%" PRIu64 "\r\ntotal_sets:%" PRIu64
             "\r\nerror_replies:%" PRIu64 "\r\nevicted_keys:%" PRIu64 "\r\nexpired_keys:%" PRIu64
             "\r\ntotal_net_input_bytes:%" PRIu64 "\r\ntotal_net_output_bytes:%" PRIu64
-            "\r\ninvocations:%" PRIu64 "\r\ninvoke_failures:%" PRIu64 "\r\nnode_timeouts:%" PRIu64
+            "\r\ninvocations:%" PRIu64 "\r\ninvoke_failures:%" PRIu64 "\r\ninvoke_throttled:%" PRIu64
+            "\r\ninvoke_retries:%" PRIu64 "\r\nnode_timeouts:%" PRIu64
             "\r\nchunks_lost:%" PRIu64 "\r\nchunks_repaired:%" PRIu64
             "\r\nchunks_corrupt_repaired:%" PRIu64 "\r\nicget_spare_reads:%" PRIu64
             "\r\nobjects_lost:%" PRIu64 "\r\nrelays:%" PRIu64 "\r\ngets_coalesced:%" PRIu64
@@ -74,7 +77,7 @@ void cmd_info(client_t *c, op_t *op, const char *section)
             "\r\ntls_handshake_failures:%" PRIu64 "\r\n\r\n",
             s->connections, s->commands, s->get_hits, s->get_misses, s->sets, s->errors,
             srv->meta.evictions, srv->meta.expired, s->bytes_in, s->bytes_out, s->invocations,
-            s->invoke_failures, s->node_timeouts, s->chunks_lost, s->chunks_repaired,
+            s->invoke_failures, throttled, retries, s->node_timeouts, s->chunks_lost, s->chunks_repaired,
             s->chunks_corrupt_repaired, s->icget_spare_reads, s->objects_lost, s->relays,
             s->gets_coalesced, s->sets_coalesced, s->nodes_refused, s->auth_failures,
             s->auth_denied, s->idle_closed, s->tls_connections, s->tls_handshake_failures);

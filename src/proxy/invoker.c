@@ -1,8 +1,13 @@
 /* invoker.c -- invokes functions through the Lambda Invoke API with libcurl, on a thread of its
  * own so the event loop never waits on HTTP. Results come back through an eventfd. The same
- * code talks to the local platform and to AWS (SigV4 signing by libcurl when configured). */
+ * code talks to the local platform and to AWS (SigV4 signing by libcurl when configured).
+ * A call answered 429 (throttled) or 5xx is tried again, up to --invoke-attempts in all, after
+ * a capped and jittered exponential delay (backoff.c): Lambda throttles a burst of invocations
+ * (a warm-up of the whole pool, a backup) and tells the caller to come back later. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdatomic.h>
+#include <sys/random.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "log.h"
 #include "proxy.h"
 
@@ -26,6 +32,8 @@ typedef struct job {
     struct job *prev_active, *next_active; /* in the invoker's list of running transfers */
     char body[512];
     size_t body_len;
+    int attempt;     /* tries made so far */
+    uint64_t due_ms; /* a retry waits in the invoker's delayed list until then */
 } job_t;
 
 struct invoker {
@@ -46,6 +54,9 @@ struct invoker {
     char stats[8192];
     CURLM *multi;
     job_t *active; /* transfers in the multi handle (invoker thread only) */
+    job_t *delayed; /* retries waiting for their time (invoker thread only) */
+    int64_t attempts, backoff_ms, backoff_max_ms;
+    atomic_uint_fast64_t throttled, retries;
 };
 
 /* Keeps what fits of a response body (NUL-terminated); the rest is read and dropped. */
@@ -115,6 +126,23 @@ static void finish_job(invoker_t *inv, job_t *j, CURLcode rc)
 {
     long status = 0;
     curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
+    j->attempt++;
+    if (status == 429) atomic_fetch_add(&inv->throttled, 1);
+    if (rc == CURLE_OK && backoff_retryable(status) && j->attempt < inv->attempts) {
+        uint64_t r = 0;
+        if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) r = ev_now_ms();
+        int64_t delay = backoff_delay_ms(j->attempt - 1, inv->backoff_ms, inv->backoff_max_ms, r);
+        log_info("event=invoke_backoff node=%d function=%s status=%ld attempt=%d delay_ms=%lld",
+                 j->node_id, j->function, status, j->attempt, (long long)delay);
+        atomic_fetch_add(&inv->retries, 1);
+        release_transfer(inv, j);
+        j->body_len = 0;
+        j->body[0] = 0;
+        j->due_ms = ev_now_ms() + (uint64_t)delay;
+        j->next = inv->delayed;
+        inv->delayed = j;
+        return;
+    }
     if (rc != CURLE_OK) {
         snprintf(j->err, sizeof j->err, "%s", curl_easy_strerror(rc));
     } else if (status != 202 && status != 200) {
@@ -188,6 +216,12 @@ static void *invoker_main(void *arg)
                 free(j->payload);
                 free(j);
             }
+            while (inv->delayed) {
+                job_t *j = inv->delayed;
+                inv->delayed = j->next;
+                free(j->payload);
+                free(j);
+            }
             inv->todo_head = todo; /* freed by invoker_stop */
             break;
         }
@@ -196,6 +230,20 @@ static void *invoker_main(void *arg)
             start_job(inv, todo);
             if (!todo->easy) finish_job(inv, todo, CURLE_FAILED_INIT);
             todo = next;
+        }
+        /* Retries whose time has come. */
+        uint64_t now = ev_now_ms(), next_due = UINT64_MAX;
+        for (job_t **pp = &inv->delayed; *pp;) {
+            job_t *j = *pp;
+            if (j->due_ms > now) {
+                if (j->due_ms < next_due) next_due = j->due_ms;
+                pp = &j->next;
+                continue;
+            }
+            *pp = j->next;
+            j->next = NULL;
+            start_job(inv, j);
+            if (!j->easy) finish_job(inv, j, CURLE_FAILED_INIT);
         }
         int running = 0;
         curl_multi_perform(inv->multi, &running);
@@ -213,7 +261,10 @@ static void *invoker_main(void *arg)
         }
         struct curl_waitfd wfd = {inv->wake_fd, CURL_WAIT_POLLIN, 0};
         int numfds;
-        curl_multi_poll(inv->multi, &wfd, 1, 200, &numfds);
+        int wait_ms = 200;
+        if (next_due != UINT64_MAX && next_due - now < (uint64_t)wait_ms)
+            wait_ms = (int)(next_due - now);
+        curl_multi_poll(inv->multi, &wfd, 1, wait_ms, &numfds);
         if (wfd.revents) {
             uint64_t v;
             ssize_t r = read(inv->wake_fd, &v, sizeof v);
@@ -271,6 +322,9 @@ invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4,
         snprintf(inv->admin_header, sizeof inv->admin_header, "Authorization: Bearer %s",
                  admin_token);
     inv->timeout_ms = timeout_ms;
+    inv->attempts = srv->cfg.invoke_attempts > 0 ? srv->cfg.invoke_attempts : 1;
+    inv->backoff_ms = srv->cfg.invoke_backoff_ms;
+    inv->backoff_max_ms = srv->cfg.invoke_backoff_max_ms;
     pthread_mutex_init(&inv->mu, NULL);
     inv->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     inv->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -338,4 +392,10 @@ void invoker_stop(invoker_t *inv)
     }
     explicit_bzero(inv->admin_header, sizeof inv->admin_header);
     free(inv);
+}
+
+void invoker_counters(invoker_t *inv, uint64_t *throttled, uint64_t *retries)
+{
+    *throttled = atomic_load(&inv->throttled);
+    *retries = atomic_load(&inv->retries);
 }

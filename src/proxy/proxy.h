@@ -62,6 +62,9 @@ typedef struct {
     int64_t invoke_timeout_ms;
     int64_t node_connect_timeout_ms;
     int64_t invoke_retry_ms;
+    int64_t invoke_attempts;      /* tries of one Invoke call answered 429 or 5xx */
+    int64_t invoke_backoff_ms;    /* first delay between them (doubles, jittered) */
+    int64_t invoke_backoff_max_ms; /* the cap of that delay */
     int64_t ping_idle_ms;
     int64_t ping_timeout_ms;
     int64_t request_timeout_ms;
@@ -578,6 +581,8 @@ invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4,
 void invoker_invoke(invoker_t *inv, int node_id, const char *function, const char *payload);
 /* Copies the latest platform stats JSON (fetched every second); "" if none. */
 void invoker_platform_stats(invoker_t *inv, char *out, size_t cap);
+/* Invoke answers 429 seen, and retries made (of 429 and 5xx answers), since start. */
+void invoker_counters(invoker_t *inv, uint64_t *throttled, uint64_t *retries);
 void invoker_stop(invoker_t *inv);
 
 /* ---- local platform child ---- */

@@ -6,7 +6,8 @@ in process memory and {"take": k} reads it back (proves warm reuse keeps memory)
 {"sleep_ms": N} busy-works N ms;
 {"hold_file": PATH, "hold_ms": N} stays in the invocation until the file PATH exists, at most
 N ms (default 30000), so a test decides when it ends; returns {"held": <PATH appeared>, "pid": ...};
-{"env": NAME} returns the environment variable NAME; {"fail": 1} posts /error; {"exit": 1} exits mid-invocation;
+{"env": NAME} returns the environment variable NAME; {"trace": 1} returns the invocation's
+Lambda-Runtime-Trace-Id header; {"say": TEXT} prints TEXT on stdout and returns it; {"fail": 1} posts /error; {"exit": 1} exits mid-invocation;
 {"exit_once": PATH} exits the first time and writes PATH.done when run again (a retry).
 {"touch": PATH} creates the file PATH holding the process id.
 {"invoke_self": EVENT, "wait_file": PATH, "wait_ms": N} posts an Event invocation of its own
@@ -27,6 +28,7 @@ import urllib.request
 
 API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
 memory = {}
+current_trace = None
 
 
 def post(path, body, headers=None):
@@ -62,6 +64,11 @@ def handle(event):
         return {"ok": True, "event": event}, False
     if "echo" in event:
         return event["echo"], False
+    if "trace" in event:
+        return {"trace": current_trace}, False
+    if "say" in event:
+        print(event["say"], flush=True)
+        return {"said": event["say"]}, False
     if "env" in event:
         return {"value": os.environ.get(event["env"]), "pid": os.getpid()}, False
     if "pid" in event:
@@ -121,6 +128,8 @@ def main():
         with urllib.request.urlopen(API + "/invocation/next") as r:
             request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
             deadline = r.headers.get("Lambda-Runtime-Deadline-Ms")
+            global current_trace
+            current_trace = r.headers.get("Lambda-Runtime-Trace-Id")
             body = r.read()
         assert deadline is not None and int(deadline) > 0
         try:

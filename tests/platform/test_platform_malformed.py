@@ -39,7 +39,7 @@ def test_huge_bodies_413():
 def test_bad_paths_methods_headers():
     with Platform() as p:
         cases = [
-            ("GET", "/", 404), ("GET", "/nothing/here", 404), ("POST", "/2015-03-31/functions", 404),
+            ("GET", "/", 404), ("GET", "/nothing/here", 404), ("POST", "/2015-03-31/nothing", 404), ("POST", "/2015-03-31/functions", 400),
             ("GET", "/2015-03-31/functions/icnode0/invocations", 405),
             ("POST", "/2015-03-31/functions/bad%20name/invocations", 400),
             ("DELETE", "/admin/stats", 405), ("GET", "/admin/unknown", 404),

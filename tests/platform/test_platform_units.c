@@ -178,6 +178,49 @@ static void test_route_runtime(void **state)
     assert_int_equal(parse("GET", "/i/7/2019-01-01/runtime/invocation/next", &r), ROUTE_NOT_FOUND);
 }
 
+/* The control plane's paths, as the AWS CLI sends them (collections with a trailing slash). */
+static void test_route_control(void **state)
+{
+    (void)state;
+    route_t r;
+    assert_int_equal(parse("GET", "/2015-03-31/functions/", &r), ROUTE_MATCH);
+    assert_int_equal(r.kind, ROUTE_FN_LIST);
+    assert_int_equal(parse("POST", "/2015-03-31/functions", &r), ROUTE_MATCH);
+    assert_int_equal(r.kind, ROUTE_FN_CREATE);
+    assert_int_equal(parse("PUT", "/2015-03-31/functions/", &r), ROUTE_BAD_METHOD);
+    assert_int_equal(parse("GET", "/2015-03-31/functions/f1", &r), ROUTE_MATCH);
+    assert_int_equal(r.kind, ROUTE_FN_GET);
+    assert_int_equal(r.name_len, 2);
+    assert_int_equal(parse("DELETE", "/2015-03-31/functions/f1?Qualifier=x", &r), ROUTE_MATCH);
+    assert_int_equal(r.kind, ROUTE_FN_DELETE);
+    assert_int_equal(parse("PUT", "/2015-03-31/functions/f1/code", &r), ROUTE_MATCH);
+    assert_int_equal(r.kind, ROUTE_FN_CODE_PUT);
+    assert_int_equal(parse("GET", "/2015-03-31/functions/f1/code", &r), ROUTE_BAD_METHOD);
+    assert_int_equal(parse("PUT", "/2015-03-31/functions/f1/configuration", &r), ROUTE_MATCH);
+    assert_int_equal(r.kind, ROUTE_FN_CONFIG_PUT);
+    assert_int_equal(parse("GET", "/2015-03-31/functions/f1/configuration", &r), ROUTE_MATCH);
+    assert_int_equal(r.kind, ROUTE_FN_CONFIG_GET);
+    assert_int_equal(parse("PUT", "/2017-10-31/functions/f1/concurrency", &r), ROUTE_MATCH);
+    assert_int_equal(r.kind, ROUTE_FN_CONCURRENCY_PUT);
+    assert_int_equal(parse("DELETE", "/2017-10-31/functions/f1/concurrency", &r), ROUTE_MATCH);
+    assert_int_equal(r.kind, ROUTE_FN_CONCURRENCY_DELETE);
+    assert_int_equal(parse("PUT", "/2019-09-25/functions/f1/event-invoke-config", &r),
+                     ROUTE_MATCH);
+    assert_int_equal(r.kind, ROUTE_FN_EVENT_CONFIG_PUT);
+    assert_int_equal(parse("GET", "/2016-08-19/account-settings/", &r), ROUTE_MATCH);
+    assert_int_equal(r.kind, ROUTE_ACCOUNT_SETTINGS);
+    assert_int_equal(parse("GET", "/2017-03-31/tags/arn:aws:lambda:us-east-1:1:function:f1", &r),
+                     ROUTE_MATCH);
+    assert_int_equal(r.kind, ROUTE_FN_TAGS_GET);
+    assert_int_equal(r.name_len, 2);
+    assert_int_equal(parse("GET", "/2015-03-31/functions/bad name", &r), ROUTE_BAD_REQUEST);
+    assert_int_equal(parse("GET", "/2015-03-31/functions/f1/nothing", &r), ROUTE_NOT_FOUND);
+    assert_int_equal(parse("GET", "/2015-03-31/functions//", &r), ROUTE_NOT_FOUND);
+    /* Invoke is still Invoke. */
+    assert_int_equal(parse("POST", "/2015-03-31/functions/f1/invocations", &r), ROUTE_MATCH);
+    assert_int_equal(r.kind, ROUTE_INVOKE);
+}
+
 static void test_route_admin_and_junk(void **state)
 {
     route_t r;
@@ -403,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_route_invoke),
         cmocka_unit_test(test_route_runtime),
         cmocka_unit_test(test_route_admin_and_junk),
+        cmocka_unit_test(test_route_control),
         cmocka_unit_test(test_placement),
         cmocka_unit_test(test_reclaim_rng_repeatable),
         cmocka_unit_test(test_reclaim_exponential),

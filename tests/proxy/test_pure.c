@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "backoff.h"
 #include "metatab.h"
 #include "schedule.h"
 
@@ -157,6 +158,28 @@ static void test_backup_schedule(void **state)
     assert_int_equal(sched_backup_tick_ms(4000), 200);
 }
 
+/* Invoke retries: only 429 and 5xx; the delay doubles per retry up to the cap, and the jitter
+ * keeps it within [half, whole] of that. */
+static void test_backoff(void **state)
+{
+    (void)state;
+    assert_true(backoff_retryable(429));
+    assert_true(backoff_retryable(500) && backoff_retryable(503));
+    assert_false(backoff_retryable(400) || backoff_retryable(404) || backoff_retryable(202));
+    int64_t want[] = {100, 200, 400, 800, 1000, 1000};
+    for (int r = 0; r < 6; r++) {
+        assert_int_equal(backoff_delay_ms(r, 100, 1000, 0), want[r] / 2);
+        assert_int_equal(backoff_delay_ms(r, 100, 1000, (uint64_t)(want[r] - want[r] / 2)),
+                         want[r]);
+        for (uint64_t x = 1; x < 2000; x += 37) {
+            int64_t d = backoff_delay_ms(r, 100, 1000, x * 2654435761u);
+            assert_true(d >= want[r] / 2 && d <= want[r]);
+        }
+    }
+    assert_int_equal(backoff_delay_ms(60, 100, 1000, 0), 500); /* no overflow */
+    assert_int_equal(backoff_delay_ms(3, 0, 1000, 7), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +187,7 @@ int main(void)
         cmocka_unit_test(test_expiry_sweep),
         cmocka_unit_test(test_warmup_skips_serving_nodes),
         cmocka_unit_test(test_backup_schedule),
+        cmocka_unit_test(test_backoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
