@@ -62,8 +62,10 @@ class ThrottleTest(unittest.TestCase):
             with Proxy("--pool-size", "2", "--function-prefix", "thr", "--d", "1", "--p", "1",
                        "--node-memory", "256", "--node-reserved", "16", "--warmup-interval", "0",
                        "--warm-on-start", "no", "--node-connect-timeout", "20s",
+                       # Retries for ~15 s: room for the two AWS CLI calls below to lift the
+                       # limit on a loaded machine.
                        "--invoke-attempts", "20", "--invoke-backoff", "100ms",
-                       "--invoke-backoff-max", "500ms", "--platform-endpoint", endpoint,
+                       "--invoke-backoff-max", "2s", "--platform-endpoint", endpoint,
                        admin_token=token) as p:
                 r = redis.Redis(port=p.port, socket_timeout=60)
                 result = {}
