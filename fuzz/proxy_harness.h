@@ -41,6 +41,11 @@ void invoker_stop(invoker_t *inv)
 {
     free(inv);
 }
+
+void invoker_counters(invoker_t *inv, uint64_t *throttled, uint64_t *retries)
+{
+    *throttled = *retries = 0;
+}
 #endif
 
 #define HARNESS_NODE_SECRET "fuzz-node-secret-0123456789abcdef"
