@@ -1,5 +1,5 @@
 /* client.c -- client connections: RESP command reading, the in-order reply queue (pipelining),
- * dispatch, and the small Redis commands that need no node. */
+ * and dispatch through the command table (command.h; the commands live in cmd_*.c). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@
 #include "log.h"
 #include "net.h"
 #include "clock.h"
+#include "command.h"
 #include "proxy.h"
 
 #define CLIENT_READ_SIZE (256 * 1024)
@@ -329,298 +330,7 @@ void client_resume_input(client_t *c)
     if (!c->conn->closing) conn_update_events(c->conn);
 }
 
-/* ---- small commands ---- */
-
-static int arg_is(const char *a, size_t l, const char *s)
-{
-    return strlen(s) == l && strncasecmp(a, s, l) == 0;
-}
-
-static void cmd_command(op_t *op, int argc, const char **argv, const size_t *argl, int ncommands)
-{
-    /* Enough for redis-cli: it asks for COMMAND DOCS to build hints and copes with none. */
-    if (argc >= 2 && arg_is(argv[1], argl[1], "COUNT"))
-        resp_add_int(&op->reply, ncommands);
-    else
-        resp_add_array_header(&op->reply, 0);
-}
-
-/* A refused AUTH: counted, and logged at most once a second (a password guesser must not flood
- * the log). The user name comes from the client: it is cut and cleaned; the password never
- * appears. */
-static void auth_failed(client_t *c, const char *user, size_t userlen)
-{
-    static uint64_t last_log_ms;
-    static uint64_t suppressed;
-    c->srv->stats.auth_failures++;
-    uint64_t now = ev_now_ms();
-    if (last_log_ms && now - last_log_ms < 1000) {
-        suppressed++;
-        return;
-    }
-    char name[AUTH_NAME_MAX + 1];
-    size_t n = userlen < AUTH_NAME_MAX ? userlen : AUTH_NAME_MAX;
-    for (size_t i = 0; i < n; i++)
-        name[i] = user[i] > ' ' && user[i] <= '~' && user[i] != '"' ? user[i] : '?';
-    name[n] = 0;
-    log_warn("event=auth_failed client=%" PRIu64 " user=\"%s\" suppressed=%" PRIu64, c->id, name,
-             suppressed);
-    last_log_ms = now;
-    suppressed = 0;
-}
-
-/* Authenticates c as user/pass. 0, or -1 with the WRONGPASS error in the reply. A failure leaves
- * an earlier authentication in place, as on Redis. */
-static int auth_as(client_t *c, op_t *op, const char *user, size_t userlen, const char *pass,
-                   size_t passlen)
-{
-    const auth_user_t *u = auth_check(&c->srv->auth, user, userlen, pass, passlen);
-    if (!u) {
-        auth_failed(c, user, userlen);
-        resp_add_error(&op->reply, "WRONGPASS invalid username-password pair or user is disabled.");
-        return -1;
-    }
-    c->user = u;
-    return 0;
-}
-
-static void cmd_auth(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
-{
-    if (argc > 3) {
-        resp_add_error(&op->reply, "ERR syntax error");
-        return;
-    }
-    if (argc == 2) {
-        if (auth_default_nopass(&c->srv->auth)) {
-            resp_add_error(&op->reply, "ERR AUTH <password> called without any password "
-                                       "configured for the default user. Are you sure your "
-                                       "configuration is correct?");
-            return;
-        }
-        if (auth_as(c, op, "default", 7, argv[1], argl[1]) == 0) resp_add_simple(&op->reply, "OK");
-        return;
-    }
-    if (auth_as(c, op, argv[1], argl[1], argv[2], argl[2]) == 0) resp_add_simple(&op->reply, "OK");
-}
-
-/* HELLO [protover [AUTH user pass] [SETNAME name]]: options are checked, then AUTH, then the
- * client must be authenticated (as Redis orders them). */
-static void cmd_hello(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
-{
-    int64_t proto = 2;
-    if (argc >= 2 && (resp_parse_i64(argv[1], argl[1], &proto) < 0 || proto != 2)) {
-        resp_add_error(&op->reply, "NOPROTO this server supports RESP2 only");
-        return;
-    }
-    int auth_at = 0, name_at = 0;
-    for (int i = 2; i < argc; i++) {
-        int left = argc - i - 1;
-        if (arg_is(argv[i], argl[i], "AUTH") && left >= 2) {
-            auth_at = i;
-            i += 2;
-        } else if (arg_is(argv[i], argl[i], "SETNAME") && left >= 1) {
-            name_at = i;
-            i++;
-        } else {
-            resp_add_error(&op->reply, "ERR Syntax error in HELLO option '%.*s'",
-                           (int)(argl[i] < 64 ? argl[i] : 64), argv[i]);
-            return;
-        }
-    }
-    if (auth_at && auth_as(c, op, argv[auth_at + 1], argl[auth_at + 1], argv[auth_at + 2],
-                           argl[auth_at + 2]) < 0)
-        return;
-    if (!c->user) {
-        resp_add_error(&op->reply,
-                       "NOAUTH HELLO must be called with the client already authenticated, "
-                       "otherwise the HELLO AUTH <user> <pass> option can be used to authenticate "
-                       "the client and select the RESP protocol version at the same time");
-        return;
-    }
-    if (name_at)
-        snprintf(c->name, sizeof c->name, "%.*s", (int)argl[name_at + 1], argv[name_at + 1]);
-    buf_t *b = &op->reply;
-    resp_add_array_header(b, 14);
-    resp_add_bulk(b, "server", 6);
-    resp_add_bulk(b, "infinicache", 11);
-    resp_add_bulk(b, "version", 7);
-    resp_add_bulk(b, "7.0.0", 5);
-    resp_add_bulk(b, "proto", 5);
-    resp_add_int(b, 2);
-    resp_add_bulk(b, "id", 2);
-    resp_add_int(b, (int64_t)c->id);
-    resp_add_bulk(b, "mode", 4);
-    resp_add_bulk(b, "standalone", 10);
-    resp_add_bulk(b, "role", 4);
-    resp_add_bulk(b, "master", 6);
-    resp_add_bulk(b, "modules", 7);
-    resp_add_array_header(b, 0);
-}
-
-static void cmd_client(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
-{
-    buf_t *b = &op->reply;
-    if (argc >= 3 && arg_is(argv[1], argl[1], "SETNAME")) {
-        snprintf(c->name, sizeof c->name, "%.*s", (int)argl[2], argv[2]);
-        resp_add_simple(b, "OK");
-    } else if (argc == 2 && arg_is(argv[1], argl[1], "GETNAME")) {
-        if (c->name[0])
-            resp_add_bulk(b, c->name, strlen(c->name));
-        else
-            resp_add_null(b);
-    } else if (argc == 2 && arg_is(argv[1], argl[1], "ID")) {
-        resp_add_int(b, (int64_t)c->id);
-    } else if (argc >= 2 && arg_is(argv[1], argl[1], "SETINFO")) {
-        resp_add_simple(b, "OK");
-    } else if (argc == 2 &&
-               (arg_is(argv[1], argl[1], "INFO") || arg_is(argv[1], argl[1], "LIST"))) {
-        char line[256];
-        int n = snprintf(line, sizeof line, "id=%" PRIu64 " name=%s age=%" PRIu64 " cmd=client\n",
-                         c->id, c->name, (ev_now_ms() - c->created_ms) / 1000);
-        resp_add_bulk(b, line, (size_t)n);
-    } else {
-        resp_add_error(b, "ERR unknown subcommand or wrong number of arguments for 'CLIENT'");
-    }
-}
-
-static void cmd_exists_strlen_ttl(client_t *c, op_t *op, int which, int argc, const char **argv,
-                                  const size_t *argl)
-{
-    server_t *srv = c->srv;
-    if (which == 0) { /* EXISTS */
-        int64_t n = 0;
-        for (int i = 1; i < argc; i++)
-            if (meta_lookup(srv, argv[i], argl[i])) n++;
-        resp_add_int(&op->reply, n);
-        return;
-    }
-    meta_t *m = meta_lookup(srv, argv[1], argl[1]);
-    if (which == 1) { /* STRLEN */
-        resp_add_int(&op->reply, m ? (int64_t)m->size : 0);
-        return;
-    }
-    if (!m)
-        resp_add_int(&op->reply, -2);
-    else if (!m->expire_ms)
-        resp_add_int(&op->reply, -1);
-    else {
-        int64_t left = (int64_t)(m->expire_ms - clock_wall_ms());
-        if (left < 0) left = 0;
-        resp_add_int(&op->reply, which == 2 ? (left + 500) / 1000 : left);
-    }
-}
-
-/* Parses SET options (argv[3..]) into op. 0, or -1 with the error already in op->reply. */
-static int parse_set_options(op_t *op, int argc, const char **argv, const size_t *argl)
-{
-    for (int i = 3; i < argc; i++) {
-        const char *a = argv[i];
-        size_t l = argl[i];
-        int has_next = i + 1 < argc;
-        int64_t v;
-        if (arg_is(a, l, "NX"))
-            op->nx = 1;
-        else if (arg_is(a, l, "XX"))
-            op->xx = 1;
-        else if (arg_is(a, l, "KEEPTTL"))
-            op->keepttl = 1;
-        else if (arg_is(a, l, "GET")) {
-            resp_add_error(&op->reply, "ERR SET with GET is not supported by this server");
-            return -1;
-        } else if ((arg_is(a, l, "EX") || arg_is(a, l, "PX") || arg_is(a, l, "EXAT") ||
-                    arg_is(a, l, "PXAT")) &&
-                   has_next) {
-            if (op->expire_ms || resp_parse_i64(argv[i + 1], argl[i + 1], &v) < 0 || v <= 0 ||
-                v > INT64_MAX / 1000) {
-                resp_add_error(&op->reply, "ERR invalid expire time in 'set' command");
-                return -1;
-            }
-            if (arg_is(a, l, "EX"))
-                op->expire_ms = (int64_t)clock_wall_ms() + v * 1000;
-            else if (arg_is(a, l, "PX"))
-                op->expire_ms = (int64_t)clock_wall_ms() + v;
-            else if (arg_is(a, l, "EXAT"))
-                op->expire_ms = v * 1000;
-            else
-                op->expire_ms = v;
-            i++;
-        } else {
-            resp_add_error(&op->reply, "ERR syntax error");
-            return -1;
-        }
-    }
-    if ((op->nx && op->xx) || (op->keepttl && op->expire_ms)) {
-        resp_add_error(&op->reply, "ERR syntax error");
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- dispatch ---- */
-
-typedef enum {
-    CMD_GET,
-    CMD_SET,
-    CMD_DEL,
-    CMD_EXISTS,
-    CMD_STRLEN,
-    CMD_TTL,
-    CMD_PTTL,
-    CMD_PING,
-    CMD_ECHO,
-    CMD_INFO,
-    CMD_DBSIZE,
-    CMD_QUIT,
-    CMD_HELLO,
-    CMD_CLIENT,
-    CMD_COMMAND,
-    CMD_SELECT,
-    CMD_FLUSH,
-    CMD_ICSET,
-    CMD_ICGET,
-    CMD_ICGETCHUNKS,
-    CMD_ICREPAIR,
-    CMD_AUTH,
-} command_id_t;
-
-/* Key positions drive ordering: a command waits for earlier unfinished writes of its keys
- * (arguments first_key..last_key; last_key -1 means to the end; 0 = no keys), except stores,
- * which start at once and commit in order (see store_check_done). */
-typedef struct {
-    const char *name;
-    command_id_t id;
-    int min_args; /* including the command name */
-    int max_args; /* -1: any */
-    int first_key, last_key;
-    int store;
-    int no_auth; /* allowed before the client has authenticated */
-} command_spec_t;
-
-/* clang-format off */
-static const command_spec_t commands[] = {
-    {"GET", CMD_GET, 2, 2, 1, 1, 0, 0},          {"SET", CMD_SET, 3, -1, 1, 1, 1, 0},
-    {"DEL", CMD_DEL, 2, -1, 1, -1, 0, 0},        {"UNLINK", CMD_DEL, 2, -1, 1, -1, 0, 0},
-    {"ICDEL", CMD_DEL, 2, -1, 1, -1, 0, 0},      {"EXISTS", CMD_EXISTS, 2, -1, 1, -1, 0, 0},
-    {"STRLEN", CMD_STRLEN, 2, 2, 1, 1, 0, 0},    {"TTL", CMD_TTL, 2, 2, 1, 1, 0, 0},
-    {"PTTL", CMD_PTTL, 2, 2, 1, 1, 0, 0},        {"PING", CMD_PING, 1, 2, 0, 0, 0, 0},
-    {"ECHO", CMD_ECHO, 2, 2, 0, 0, 0, 0},        {"INFO", CMD_INFO, 1, 2, 0, 0, 0, 0},
-    {"DBSIZE", CMD_DBSIZE, 1, 1, 0, 0, 0, 0},    {"QUIT", CMD_QUIT, 1, 1, 0, 0, 0, 1},
-    {"HELLO", CMD_HELLO, 1, -1, 0, 0, 0, 1},  {"CLIENT", CMD_CLIENT, 2, -1, 0, 0, 0, 0},
-    {"COMMAND", CMD_COMMAND, 1, -1, 0, 0, 0, 0}, {"SELECT", CMD_SELECT, 2, 2, 0, 0, 0, 0},
-    {"FLUSHALL", CMD_FLUSH, 1, 2, 0, 0, 0, 0},   {"FLUSHDB", CMD_FLUSH, 1, 2, 0, 0, 0, 0},
-    {"ICSET", CMD_ICSET, 6, -1, 1, 1, 1, 0},     {"ICGET", CMD_ICGET, 2, 3, 1, 1, 0, 0},
-    {"ICREPAIR", CMD_ICREPAIR, 6, 6, 1, 1, 0, 0}, {"AUTH", CMD_AUTH, 2, -1, 0, 0, 0, 1},
-    {"ICGETCHUNKS", CMD_ICGETCHUNKS, 5, 4 + EC_MAX_CHUNKS, 1, 1, 0, 0},
-    {NULL, 0, 0, 0, 0, 0, 0, 0},
-};
-/* clang-format on */
-
-static const command_spec_t *find_command(const char *name, size_t len)
-{
-    for (const command_spec_t *s = commands; s->name; s++)
-        if (arg_is(name, len, s->name)) return s;
-    return NULL;
-}
 
 static void unknown_command(op_t *op, int argc, const char **argv, const size_t *argl)
 {
@@ -647,18 +357,20 @@ int client_key_busy(client_t *c, op_t *before, const char *key, size_t keylen)
     return 0;
 }
 
-static int command_must_wait(client_t *c, op_t *self, const command_spec_t *spec)
+static int command_must_wait(client_t *c, op_t *self, const command_t *cmd_row)
 {
     resp_cmd_t *cmd = &c->cmd;
-    if (!spec || spec->store || !spec->first_key || !c->ops_head) return 0;
-    int last = spec->last_key < 0 ? cmd->nsmall - 1 : spec->last_key;
-    for (int i = spec->first_key; i <= last && i < cmd->nsmall; i++)
+    if (!cmd_row || (cmd_row->flags & CMD_STORE) || !cmd_row->first_key || !c->ops_head) return 0;
+    int last = cmd_row->last_key < 0 ? cmd->nsmall - 1 : cmd_row->last_key;
+    int step = cmd_row->key_step > 0 ? cmd_row->key_step : 1;
+    for (int i = cmd_row->first_key; i <= last && i < cmd->nsmall; i += step)
         if (client_key_busy(c, self, cmd->argv[i], cmd->argl[i])) return 1;
     return 0;
 }
 
-/* Runs a fully read command. Returns 0, or 1 if the command must wait (ICGET behind replies,
- * or a key with an earlier write still in flight). */
+/* Runs a fully read command through its row of the command table. Returns 0, or 1 if the
+ * command must wait (a streaming reply behind other replies, or a key with an earlier write still
+ * in flight). */
 static int dispatch(client_t *c)
 {
     server_t *srv = c->srv;
@@ -667,185 +379,48 @@ static int dispatch(client_t *c)
     const char **argv = cmd->argv;
     const size_t *argl = cmd->argl;
     op_t *op = c->reading;
-    const command_spec_t *spec = argc ? find_command(argv[0], argl[0]) : NULL;
+    const command_t *row = argc ? command_find(argv[0], argl[0]) : NULL;
 
-    if (command_must_wait(c, op, spec)) return 1;
+    if (command_must_wait(c, op, row)) return 1;
     if (op) {
-        /* The command had a big argument that an op is holding. */
+        /* The command had a big argument that this op holds (or drained). */
         c->reading = NULL;
-        if (op->big_discard) {
+        if (op->big_discard || !row) {
             resp_add_error(&op->reply, "%s", op->err[0] ? op->err : "ERR argument too large");
             client_on_op_done(op);
-            return 0;
-        }
-        switch (op->kind) {
-        case OP_SET: {
-            /* argv is [SET, key, options...]; shift so options start at index 3. */
-            const char *av[RESP_CMD_MAX_SMALL_ARGS + 1];
-            size_t al[RESP_CMD_MAX_SMALL_ARGS + 1];
-            av[0] = argv[0];
-            al[0] = argl[0];
-            av[1] = argv[1];
-            al[1] = argl[1];
-            av[2] = "";
-            al[2] = 0;
-            for (int i = 2; i < argc; i++) {
-                av[i + 1] = argv[i];
-                al[i + 1] = argl[i];
-            }
-            buf_clear(&op->reply);
-            if (parse_set_options(op, argc + 1, av, al) < 0) {
-                client_on_op_done(op);
-                return 0;
-            }
-            cmd_set(c, op);
-            return 0;
-        }
-        case OP_ICSET:
-            op->all_args = 1;
-            icset_check_done(op);
-            return 0;
-        case OP_ICREPAIR:
-            cmd_icrepair(c, op, argv, argl, op->obj);
-            return 0;
-        default:
+        } else if (row->proc(c, op, argc, argv, argl) == CMD_REPLIED) {
             client_on_op_done(op);
-            return 0;
         }
+        return 0;
     }
 
     if (argc == 0) return 0; /* empty inline line */
     c->cmds++;
     srv->stats.commands++;
-    /* ICGET writes its reply while it streams: it starts when the replies before it are out. */
-    if (spec && (spec->id == CMD_ICGET || spec->id == CMD_ICGETCHUNKS) && c->ops_head) return 1;
+    if (row && (row->flags & CMD_STREAMS) && c->ops_head) return 1;
 
     op = op_new(c, OP_SIMPLE);
     if (!op) {
         client_conn_failed(c->conn, "out of memory"); /* a command without a reply would desync */
         return 0;
     }
-    buf_t *r = &op->reply;
-    if (!spec) {
+    if (!row) {
         unknown_command(op, argc, argv, argl);
         srv->stats.errors++;
-        client_on_op_done(op);
+    } else if (!command_arity_ok(row, argc)) {
+        resp_add_error(&op->reply, "ERR wrong number of arguments for '%s' command", row->name);
+    } else if (!c->user && !(row->flags & CMD_NO_AUTH)) {
+        resp_add_error(&op->reply, "NOAUTH Authentication required.");
+    } else if (row->proc(c, op, argc, argv, argl) == CMD_PENDING) {
         return 0;
     }
-    if (argc < spec->min_args || (spec->max_args >= 0 && argc > spec->max_args)) {
-        resp_add_error(r, "ERR wrong number of arguments for '%s' command", spec->name);
-        client_on_op_done(op);
-        return 0;
-    }
-    if (!c->user && !spec->no_auth) {
-        resp_add_error(r, "NOAUTH Authentication required.");
-        client_on_op_done(op);
-        return 0;
-    }
-    switch (spec->id) {
-    case CMD_GET:
-        op->kind = OP_GET;
-        cmd_get(c, op);
-        return 0;
-    case CMD_ICGET:
-        op->kind = OP_ICGET;
-        cmd_icget(c, op);
-        return 0;
-    case CMD_ICGETCHUNKS:
-        op->kind = OP_ICGET;
-        cmd_icgetchunks(c, op, argc, argv, argl);
-        return 0;
-    case CMD_SET:
-        if (parse_set_options(op, argc, argv, argl) < 0) break;
-        op->kind = OP_SET;
-        op->key = malloc(argl[1] + 1);
-        if (!op->key) goto oom;
-        memcpy(op->key, argv[1], argl[1]);
-        op->keylen = argl[1];
-        if (set_prepare_value(op, argv[2], argl[2]) < 0) break;
-        cmd_set(c, op);
-        return 0;
-    case CMD_ICSET:
-        op->kind = OP_ICSET;
-        icset_small(c, op, argc, argv, argl);
-        return 0;
-    case CMD_ICREPAIR:
-        op->kind = OP_ICREPAIR;
-        cmd_icrepair(c, op, argv, argl, NULL);
-        return 0;
-    case CMD_DEL:
-        cmd_del(c, op, argc, argv, argl); /* answers once its deletes are done */
-        return 0;
-    case CMD_EXISTS:
-        cmd_exists_strlen_ttl(c, op, 0, argc, argv, argl);
-        break;
-    case CMD_STRLEN:
-        cmd_exists_strlen_ttl(c, op, 1, argc, argv, argl);
-        break;
-    case CMD_TTL:
-        cmd_exists_strlen_ttl(c, op, 2, argc, argv, argl);
-        break;
-    case CMD_PTTL:
-        cmd_exists_strlen_ttl(c, op, 3, argc, argv, argl);
-        break;
-    case CMD_PING:
-        if (argc == 2)
-            resp_add_bulk(r, argv[1], argl[1]);
-        else
-            resp_add_simple(r, "PONG");
-        break;
-    case CMD_ECHO:
-        resp_add_bulk(r, argv[1], argl[1]);
-        break;
-    case CMD_INFO: {
-        char section[32] = "";
-        if (argc == 2)
-            snprintf(section, sizeof section, "%.*s", (int)(argl[1] < 31 ? argl[1] : 31), argv[1]);
-        cmd_info(c, op, section);
-        break;
-    }
-    case CMD_DBSIZE:
-        resp_add_int(r, (int64_t)srv->meta.count);
-        break;
-    case CMD_QUIT:
-        resp_add_simple(r, "OK");
-        c->quit_after_reply = 1;
-        break;
-    case CMD_HELLO:
-        cmd_hello(c, op, argc, argv, argl);
-        break;
-    case CMD_AUTH:
-        cmd_auth(c, op, argc, argv, argl);
-        break;
-    case CMD_CLIENT:
-        cmd_client(c, op, argc, argv, argl);
-        break;
-    case CMD_COMMAND:
-        cmd_command(op, argc, argv, argl, (int)(sizeof commands / sizeof *commands) - 1);
-        break;
-    case CMD_SELECT:
-        if (arg_is(argv[1], argl[1], "0"))
-            resp_add_simple(r, "OK");
-        else
-            resp_add_error(r, "ERR DB index is out of range (this server has one database)");
-        break;
-    case CMD_FLUSH:
-        for (size_t i = srv->meta.clock_len; i-- > 0;)
-            if (srv->meta.clock[i]) meta_delete(srv, srv->meta.clock[i]);
-        resp_add_simple(r, "OK");
-        break;
-    }
-    client_on_op_done(op);
-    return 0;
-oom:
-    resp_add_error(r, "ERR out of memory");
     client_on_op_done(op);
     return 0;
 }
 
 /* The body of a big argument has been read into its op's buffer, or drained because nobody
  * wants it (the connection stays in sync either way): the command reader goes on. */
-static void big_body_moved(relay_t *r, relay_status_t st, void *arg)
+void command_big_moved(relay_t *r, relay_status_t st, void *arg)
 {
     op_t *op = arg;
     client_t *c = op->client;
@@ -862,19 +437,19 @@ static void skipped_body_moved(relay_t *r, relay_status_t st, void *arg)
     if (st == RELAY_OK && c && !conn->closing) resp_cmd_big_done(&c->cmd);
 }
 
-/* A bulk longer than SMALL_ARG_MAX: decide where its body goes. */
+/* A bulk longer than SMALL_ARG_MAX: its command's row decides where the body goes. */
 static void handle_big(client_t *c)
 {
     server_t *srv = c->srv;
     resp_cmd_t *cmd = &c->cmd;
     size_t len = (size_t)cmd->big_len;
     op_t *op = c->reading;
-    const char **argv = cmd->argv;
-    const size_t *argl = cmd->argl;
     if (c->skip_rest) {
         relay_start(srv, c->conn, RELAY_DISCARD, NULL, NULL, len, skipped_body_moved, c->conn);
         return;
     }
+    const command_t *row = cmd->nsmall ? command_find(cmd->argv[0], cmd->argl[0]) : NULL;
+    big_status_t st;
     if (!op) {
         op = op_new(c, OP_SIMPLE);
         if (!op) {
@@ -884,67 +459,35 @@ static void handle_big(client_t *c)
         c->reading = op;
         c->cmds++;
         srv->stats.commands++;
-        const command_spec_t *spec = cmd->nsmall ? find_command(argv[0], argl[0]) : NULL;
-        command_id_t id = spec ? spec->id : CMD_PING; /* any id without a big argument */
-        if (id == CMD_SET && cmd->nsmall == 2 && cmd->argi == 2) {
-            op->kind = OP_SET;
-            op->key = malloc(argl[1] + 1);
-            if (op->key) {
-                memcpy(op->key, argv[1], argl[1]);
-                op->keylen = argl[1];
-            }
-            if (!op->key || set_prepare_value(op, NULL, len) < 0) {
-                op->big_discard = 1;
-                snprintf(op->err, sizeof op->err, "%.*s",
-                         (int)(buf_len(&op->reply) > 3 ? buf_len(&op->reply) - 3 : 0),
-                         buf_len(&op->reply) ? buf_head(&op->reply) + 1 : "");
-                buf_clear(&op->reply);
-            } else {
-                op_ref(op);
-                relay_start(srv, c->conn, RELAY_TO_MEMORY, NULL, op->obj->data, len, big_body_moved,
-                            op);
-                return;
-            }
-        } else if (id == CMD_ICSET && cmd->argi >= 5) {
-            op->kind = OP_ICSET;
-            if (cmd_icset_begin(c, op) < 0) op->big_discard = 1;
-        } else if (id == CMD_ICREPAIR && cmd->argi == 5 && cmd->nsmall == 5) {
-            op->kind = OP_ICREPAIR;
-            if (len > (size_t)srv->cfg.max_object_size || !(op->obj = objbuf_new(len))) {
-                op->big_discard = 1;
-                snprintf(op->err, sizeof op->err, "ERR chunk too large");
-            } else {
-                op_ref(op);
-                relay_start(srv, c->conn, RELAY_TO_MEMORY, NULL, op->obj->data, len, big_body_moved,
-                            op);
-                return;
-            }
-        } else {
-            op->big_discard = 1;
+        st = row && row->big ? row->big(c, op, len) : BIG_REFUSE_NOW;
+        if (st == BIG_REFUSE_NOW && !op->err[0])
             snprintf(op->err, sizeof op->err, "ERR argument of %zu bytes is too large for '%.*s'",
-                     len, cmd->nsmall ? (int)(argl[0] < 32 ? argl[0] : 32) : 0,
-                     cmd->nsmall ? argv[0] : "");
-        }
-        if (op->big_discard && op->kind != OP_ICSET) {
-            /* Refused on its header (a value over max-object-size, an argument nobody takes):
-             * the answer goes out now, not after the body, and the body and the command's other
-             * arguments are drained unread so the connection stays in sync. */
-            resp_add_error(&op->reply, "%s", op->err[0] ? op->err : "ERR argument too large");
-            c->reading = NULL;
-            c->skip_rest = 1;
-            client_on_op_done(op);
-            if (c->conn->closing) return;
-            relay_start(srv, c->conn, RELAY_DISCARD, NULL, NULL, len, skipped_body_moved, c->conn);
-            return;
-        }
+                     len, cmd->nsmall ? (int)(cmd->argl[0] < 32 ? cmd->argl[0] : 32) : 0,
+                     cmd->nsmall ? cmd->argv[0] : "");
+    } else {
+        st = !op->big_discard && row && row->big ? row->big(c, op, len) : BIG_DRAIN;
+        if (st == BIG_REFUSE_NOW) st = BIG_DRAIN; /* its first argument was accepted */
     }
-    if (op->kind == OP_ICSET && !op->big_discard) {
-        cmd_icset_chunk(c, op, len);
+    switch (st) {
+    case BIG_TAKEN:
+        return;
+    case BIG_REFUSE_NOW:
+        /* Refused on its header (a value over max-object-size, an argument nobody takes): the
+         * answer goes out now, not after the body, and the body and the command's other
+         * arguments are drained unread so the connection stays in sync. */
+        resp_add_error(&op->reply, "%s", op->err);
+        c->reading = NULL;
+        c->skip_rest = 1;
+        client_on_op_done(op);
+        if (c->conn->closing) return;
+        relay_start(srv, c->conn, RELAY_DISCARD, NULL, NULL, len, skipped_body_moved, c->conn);
+        return;
+    case BIG_DRAIN:
+        op->big_discard = 1;
+        op_ref(op);
+        relay_start(srv, c->conn, RELAY_DISCARD, NULL, NULL, len, command_big_moved, op);
         return;
     }
-    op->big_discard = 1;
-    op_ref(op);
-    relay_start(srv, c->conn, RELAY_DISCARD, NULL, NULL, len, big_body_moved, op);
 }
 
 /* The reply to a request the codec refused; the connection closes after it (as Redis does: the

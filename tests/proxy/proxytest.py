@@ -16,6 +16,9 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import nodeauth  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tlscerts import free_port  # noqa: E402,F401  (one home for the helper; tests import it here)
+
 BIN = os.environ.get("IC_BIN", os.path.join(os.path.dirname(__file__), "../../build/bin"))
 
 # IC_TEST_PASSWORD=PASS runs every proxy the harness starts with --requirepass PASS (unless the
@@ -281,3 +284,114 @@ def wait_for(cond, timeout=10.0, interval=0.01, what="condition"):
             return v
         time.sleep(interval)
     raise AssertionError("timed out waiting for " + what)
+
+
+# ---- raw RESP, and redis-server as the reference ----
+
+class Err(str):
+    """An error reply; compares equal to its text."""
+
+
+def encode(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+class Raw:
+    """A plain socket speaking RESP: nothing sent that the test did not write."""
+
+    def __init__(self, port, timeout=10):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def close(self):
+        self.s.close()
+
+    def send(self, *args):
+        self.s.sendall(encode(*args))
+
+    def _fill(self):
+        chunk = self.s.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed")
+        self.buf += chunk
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def reply(self):
+        line = self._line()
+        t, rest = line[:1], line[1:]
+        if t == b"+":
+            return rest.decode()
+        if t == b"-":
+            return Err(rest.decode())
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                self._fill()
+            v, self.buf = self.buf[:n], self.buf[n + 2:]
+            return v
+        if t == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.reply() for _ in range(n)]
+        if t == b"%":  # RESP3 map (redis-server after HELLO 3): flattened
+            return [self.reply() for _ in range(2 * int(rest))]
+        raise AssertionError("unexpected reply line %r" % line)
+
+    def call(self, *args):
+        self.send(*args)
+        return self.reply()
+
+    def closed_within(self, seconds):
+        """True if the peer closes the connection within the deadline (no data expected)."""
+        self.s.settimeout(seconds)
+        try:
+            return self.s.recv(1) == b""
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            return True
+
+
+class RedisServer:
+    """redis-server 7 on a free loopback port, the reference for shared behaviour."""
+
+    def __init__(self, *args):
+        self.port = free_port()
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no", *args],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def up():
+            try:
+                r = Raw(self.port, timeout=1)
+                r.call("PING")
+                r.close()
+                return True
+            except OSError:
+                return False
+        try:
+            wait_for(up, timeout=10, what="redis-server")
+        except Exception:
+            self.stop()
+            raise
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
