@@ -2,10 +2,13 @@
 ports, polling with a deadline, servers started and stopped by pid, icbench runs and their
 `result` lines."""
 import os
+import sys
 import signal
 import socket
 import subprocess
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import free_port, wait_for  # noqa: E402,F401  (shared by every test; re-exported)
 
 SRC = os.environ.get("IC_SRC", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 BIN = os.environ.get("IC_BIN", os.path.join(SRC, "build", "bin"))
@@ -13,23 +16,6 @@ ICBENCH = os.path.join(BIN, "icbench")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 procs = []  # every server a test started, stopped by stop_all()
-
-
-def wait_for(cond, what, timeout=20.0):
-    """Polls cond() until it returns something true (returned), or fails after timeout s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ask(port, request, expect):

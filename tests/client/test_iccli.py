@@ -8,20 +8,12 @@ import tempfile
 import time
 
 import redis
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import wait_for  # noqa: E402,F401  (shared by every test; re-exported)
 
 BIN = os.environ["IC_BIN"]
 ICCLI = os.path.join(BIN, "iccli")
 FAKE = os.path.join(BIN, "fake_icproxy")
-
-
-def wait_for(cond, what, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def run(args, stdin=None, expect=0, timeout=60):

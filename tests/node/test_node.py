@@ -16,24 +16,14 @@ import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import nodeauth  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import wait_for  # noqa: E402,F401  (shared by every test; re-exported)
 
 FUNCTION = "icnode-test"  # AWS_LAMBDA_FUNCTION_NAME of the nodes here; events are sealed for it
 CHALLENGES = []  # every challenge this test's proxy sent, to check HELLO proofs against
 BIN = os.path.join(os.environ.get("IC_BIN", "build/bin"), "icnode")
 MiB = 1 << 20
 ENTRY_OVERHEAD = 128  # CHUNK_FOOTPRINT_OVERHEAD in src/common/footprint.h
-
-
-def wait_for(cond, timeout=5.0, what="condition"):
-    """Polls cond() until it returns a true value or the deadline passes."""
-    end = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.005)
 
 
 class RuntimeAPI:

@@ -9,23 +9,13 @@ import sys
 import tempfile
 import time
 import traceback
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import wait_for  # noqa: E402,F401  (shared by every test; re-exported)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.environ.get("IC_BIN") or os.path.join(HERE, "..", "..", "build", "bin")
 ICPLATFORM = os.path.join(BIN, "icplatform")
 RUNTIME = os.path.join(HERE, "echo_runtime.py")
-
-
-def wait_for(cond, timeout=5.0, what="condition", interval=0.01):
-    """Polls cond() until it returns a true value or the deadline passes (then raises)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 def proc_state(pid):

@@ -18,6 +18,8 @@ import nodeauth  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tlscerts import free_port  # noqa: E402,F401  (one home for the helper; tests import it here)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import wait_for  # noqa: E402,F401  (shared by every test; re-exported)
 
 BIN = os.environ.get("IC_BIN", os.path.join(os.path.dirname(__file__), "../../build/bin"))
 
@@ -274,16 +276,6 @@ class Proxy:
     def instances(self, function=None):
         return [i for i in self.admin("/admin/instances")
                 if function is None or i["function"] == function]
-
-
-def wait_for(cond, timeout=10.0, interval=0.01, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(interval)
-    raise AssertionError("timed out waiting for " + what)
 
 
 # ---- raw RESP, and redis-server as the reference ----

@@ -2,9 +2,12 @@
 directory: a CA, a server certificate for 127.0.0.1 and localhost, client certificates, and a
 second CA that nobody trusts."""
 import os
+import sys
 import socket
 import subprocess
 import tempfile
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import free_port  # noqa: E402,F401  (shared by every test; re-exported)
 
 
 def _run(*args, cwd):
@@ -69,12 +72,3 @@ class Pki:
 
     def cleanup(self):
         self.tmp.cleanup()
-
-
-def free_port():
-    """A loopback port free right now (the kernel's pick; icproxy binds it a moment later)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
