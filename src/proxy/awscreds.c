@@ -326,6 +326,9 @@ static int fetch_process(awscreds_provider_t *p, awscreds_t *keys, char *err, si
     pid_t pid = fork();
     if (pid == 0) {
         /* Only async-signal-safe calls between fork and exec: the proxy has threads. */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL); /* the refresh thread blocks every signal */
         setpgid(0, 0);
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0) dup2(devnull, 0);
@@ -711,7 +714,14 @@ int awscreds_open(const awscreds_options_t *opt, awscreds_provider_t **out, char
         goto fail;
     p->opt.region = NULL;
     if (p->keys.expires_ms != 0) {
-        if (pthread_create(&p->thread, NULL, refresh_main, p) != 0) {
+        /* The thread takes no signals: the proxy reads SIGTERM and SIGINT through a signalfd,
+         * which works only while every thread has them blocked. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int started = pthread_create(&p->thread, NULL, refresh_main, p);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (started != 0) {
             snprintf(err, errlen, "cannot start the credential refresh thread");
             goto fail;
         }
