@@ -207,7 +207,8 @@ class AwsCredentialsTest(unittest.TestCase):
                 shutil.rmtree(self.dir)
 
     def read_log(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read()
 
@@ -264,6 +265,8 @@ class AwsCredentialsTest(unittest.TestCase):
                        AWS_REGION="us-west-2")
         _, key, region, token, _ = self.first_signed()
         self.assertEqual((key, region, token), ("AKIDENV", "us-west-2", ENV_TOKEN))
+        # The log says where the keys came from (and is where the secret check looks).
+        self.assertIn(b"event=aws_credentials source=env", self.read_log())
         self.assert_info_clean(p)
 
     def test_profile_selection(self):
