@@ -36,9 +36,10 @@ struct awscreds_provider {
     char region[64];
     awscreds_from_t from;
     pthread_mutex_t mu;
-    pthread_cond_t cond; /* wakes the refresh thread early: stop */
-    awscreds_t keys;     /* under mu */
-    int stop;            /* under mu */
+    pthread_cond_t cond;                  /* wakes the refresh thread early: stop */
+    awscreds_t keys;                      /* under mu */
+    int stop;                             /* under mu */
+    uint64_t refreshes, refresh_failures; /* under mu */
     int has_thread;
     pthread_t thread;
 };
@@ -655,6 +656,7 @@ static void *refresh_main(void *arg)
         }
         if (rc == 0) {
             p->keys = fresh;
+            p->refreshes++;
             failed = 0;
             key_hint(p->keys.access_key_id, hint, sizeof hint);
             log_info("event=aws_credentials_refreshed source=%s key_id=%s expires_in_s=%lld",
@@ -663,6 +665,7 @@ static void *refresh_main(void *arg)
         } else {
             /* The old keys stay in use: they may still be good for a while. */
             failed = 1;
+            p->refresh_failures++;
             log_error("event=aws_credentials_refresh_failed source=%s expires_in_s=%lld "
                       "error=\"%s\"",
                       from_names[p->from], (long long)((p->keys.expires_ms - wall_ms()) / 1000),
@@ -762,6 +765,18 @@ void awscreds_current(awscreds_provider_t *p, char *userpwd, size_t userpwd_cap,
         snprintf(token_header, token_cap, "X-Amz-Security-Token: %s", p->keys.session_token);
     else
         token_header[0] = 0;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void awscreds_status(awscreds_provider_t *p, awscreds_status_t *out)
+{
+    pthread_mutex_lock(&p->mu);
+    out->source = from_names[p->from];
+    out->region = p->region;
+    key_hint(p->keys.access_key_id, out->key_id_hint, sizeof out->key_id_hint);
+    out->expires_in_s = p->keys.expires_ms ? (p->keys.expires_ms - wall_ms()) / 1000 : -1;
+    out->refreshes = p->refreshes;
+    out->refresh_failures = p->refresh_failures;
     pthread_mutex_unlock(&p->mu);
 }
 

@@ -41,6 +41,16 @@ const char *awscreds_source(const awscreds_provider_t *p);
 void awscreds_current(awscreds_provider_t *p, char *userpwd, size_t userpwd_cap, char *token_header,
                       size_t token_cap);
 
+/* What INFO shows: never a secret. expires_in_s is -1 for keys that do not expire. */
+typedef struct {
+    const char *source;
+    const char *region;
+    char key_id_hint[16]; /* "...WXYZ": the access key id's last four characters */
+    int64_t expires_in_s;
+    uint64_t refreshes, refresh_failures;
+} awscreds_status_t;
+void awscreds_status(awscreds_provider_t *p, awscreds_status_t *out);
+
 /* Stops the refresh thread, wipes the keys and frees the provider. NULL is fine. */
 void awscreds_close(awscreds_provider_t *p);
 

@@ -249,10 +249,15 @@ class AwsCredentialsTest(unittest.TestCase):
     def first_signed(self):
         return wait_for(lambda: self.stand_in.signed(), timeout=15, what="an invocation")[0]
 
-    def assert_info_clean(self, proxy):
+    def info(self, proxy, section="all"):
         client = redis.Redis(port=proxy.port, socket_timeout=10)
-        info = str(client.info("all"))
-        client.close()
+        try:
+            return client.info(section)
+        finally:
+            client.close()
+
+    def assert_info_clean(self, proxy):
+        info = str(self.info(proxy))
         for s in SECRETS:
             self.assertNotIn(s, info)
 
@@ -357,6 +362,12 @@ class AwsCredentialsTest(unittest.TestCase):
         last_key = self.stand_in.signed()[-1][1]
         self.assertRegex(last_key, r"^ASIAIMDS\d{4}$")
         self.assertEqual(int(last_key[-4:]), self.stand_in.imds_fetches)
+        aws = self.info(p, "aws")
+        self.assertEqual(aws["aws_credentials_source"], "imds")
+        self.assertEqual(aws["aws_region"], "eu-west-3")
+        self.assertEqual(aws["aws_key_id"], "..." + last_key[-4:])
+        self.assertGreaterEqual(aws["aws_credentials_refreshes"], 1)
+        self.assertGreaterEqual(aws["aws_credentials_refresh_failures"], 1)
         self.assert_info_clean(p)
 
     def test_node_advertise_auto(self):
