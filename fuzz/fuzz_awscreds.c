@@ -44,13 +44,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!s) return 0;
     memcpy(s, data, size);
     s[size] = 0;
+    size_t n = strlen(s); /* the checks see the text up to the first NUL */
     int64_t ms;
     if (awscreds_parse_time(s, &ms) == 0 && ms < 0) __builtin_trap();
     if (awscreds_full_uri_allowed(s) && strncasecmp(s, "https://", 8) &&
         strncasecmp(s, "http://", 7))
         __builtin_trap();
-    if (awscreds_is_ipv4(s) && (size > 15 || strspn(s, "0123456789.") != size)) __builtin_trap();
-    if (awscreds_region_valid(s) && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") != size)
+    if (awscreds_is_ipv4(s) && (n > 15 || strspn(s, "0123456789.") != n)) __builtin_trap();
+    if (awscreds_region_valid(s) && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
         __builtin_trap();
     free(s);
     return 0;
