@@ -368,9 +368,23 @@ static int fetch_process(awscreds_provider_t *p, awscreds_t *keys, char *err, si
         }
     }
     close(pipefd[0]);
-    if (timed_out || too_big) kill(-pid, SIGKILL);
+    /* A process that closed its output may still run: it gets until the deadline too. */
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    pid_t reaped = 0;
+    while (!timed_out && !too_big) {
+        reaped = waitpid(pid, &status, WNOHANG);
+        if (reaped == pid || (reaped < 0 && errno != EINTR)) break;
+        if (wall_ms() >= deadline) {
+            timed_out = 1;
+            break;
+        }
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    if (reaped != pid) {
+        if (timed_out || too_big) kill(-pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
     }
     char why[300];
     if (timed_out) {
@@ -500,6 +514,11 @@ static int keys_from_env(awscreds_t *keys, char *err, size_t errlen)
     snprintf(keys->access_key_id, sizeof keys->access_key_id, "%s", id);
     snprintf(keys->secret_access_key, sizeof keys->secret_access_key, "%s", secret);
     if (token) snprintf(keys->session_token, sizeof keys->session_token, "%s", token);
+    char why[200];
+    if (awscreds_keys_check(keys, why, sizeof why) < 0) {
+        snprintf(err, errlen, "keys in the environment: %s", why);
+        return -1;
+    }
     return 0;
 }
 
@@ -518,6 +537,11 @@ static int keys_from_profile(awscreds_provider_t *p, const shared_files_t *f, aw
     if (has_id && has_secret) {
         *found = 1;
         p->from = FROM_SHARED_FILE;
+        char why[200];
+        if (awscreds_keys_check(keys, why, sizeof why) < 0) {
+            snprintf(err, errlen, "keys of profile %s: %s", p->profile, why);
+            return -1;
+        }
         return 0;
     }
     if (has_id || has_secret) {

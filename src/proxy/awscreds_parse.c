@@ -165,27 +165,37 @@ int awscreds_parse_json(const char *text, size_t len, awscreds_t *out, char *err
         snprintf(err, errlen, "Expiration is not an ISO 8601 time");
         goto fail;
     }
-    /* Keys go into an HTTP header and "id:secret": no ':' in the id, nothing unprintable. */
-    for (const char *s = out->access_key_id; *s; s++)
-        if (!isalnum((unsigned char)*s)) {
-            snprintf(err, errlen, "AccessKeyId has a character other than letters and digits");
-            goto fail;
-        }
-    for (const char *s = out->secret_access_key; *s; s++)
-        if (!isgraph((unsigned char)*s)) {
-            snprintf(err, errlen, "SecretAccessKey has an unprintable character");
-            goto fail;
-        }
-    for (const char *s = out->session_token; *s; s++)
-        if (!isgraph((unsigned char)*s)) {
-            snprintf(err, errlen, "the session token has an unprintable character");
-            goto fail;
-        }
+    if (awscreds_keys_check(out, err, errlen) < 0) goto fail;
     rc = 0;
 fail:
     cJSON_Delete(doc);
     if (rc < 0) explicit_bzero(out, sizeof *out);
     return rc;
+}
+
+int awscreds_keys_check(const awscreds_t *keys, char *err, size_t errlen)
+{
+    /* Keys go into an HTTP header and "id:secret": no ':' in the id, nothing unprintable. */
+    if (!keys->access_key_id[0] || !keys->secret_access_key[0]) {
+        snprintf(err, errlen, "the access key id or the secret key is empty");
+        return -EINVAL;
+    }
+    for (const char *s = keys->access_key_id; *s; s++)
+        if (!isalnum((unsigned char)*s)) {
+            snprintf(err, errlen, "AccessKeyId has a character other than letters and digits");
+            return -EINVAL;
+        }
+    for (const char *s = keys->secret_access_key; *s; s++)
+        if (!isgraph((unsigned char)*s)) {
+            snprintf(err, errlen, "SecretAccessKey has an unprintable character");
+            return -EINVAL;
+        }
+    for (const char *s = keys->session_token; *s; s++)
+        if (!isgraph((unsigned char)*s)) {
+            snprintf(err, errlen, "the session token has an unprintable character");
+            return -EINVAL;
+        }
+    return 0;
 }
 
 static int digits(const char **p, int n, int *out)

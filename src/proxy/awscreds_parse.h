@@ -39,6 +39,11 @@ int awscreds_ini_has_section(const char *text, size_t len, const char *section);
  * is an error). Returns 0 or -EINVAL with a reason in err (never a key's value). */
 int awscreds_parse_json(const char *text, size_t len, awscreds_t *out, char *err, size_t errlen);
 
+/* Whether keys can go into "ID:SECRET" and an HTTP header as they are: both present, the id
+ * letters and digits, the secret and the token printable without blanks. Every source's keys
+ * pass this. Returns 0 or -EINVAL with the reason (never a value) in err. */
+int awscreds_keys_check(const awscreds_t *keys, char *err, size_t errlen);
+
 /* Parses an ISO 8601 UTC time as AWS writes it: 2026-12-05T03:00:00Z, with optional fractional
  * seconds and a `Z`, `+00:00` or other offset. Returns 0 with Unix ms in *ms, or -EINVAL. */
 int awscreds_parse_time(const char *s, int64_t *ms);

@@ -178,6 +178,22 @@ static void test_json_refused(void **state)
     free(huge);
 }
 
+static void test_keys_check(void **state)
+{
+    (void)state;
+    awscreds_t k = {.access_key_id = "AKID", .secret_access_key = "s/x+y=", .session_token = ""};
+    char err[200];
+    assert_int_equal(awscreds_keys_check(&k, err, sizeof err), 0);
+    snprintf(k.session_token, sizeof k.session_token, "tok\r\nX-Injected: 1");
+    assert_int_equal(awscreds_keys_check(&k, err, sizeof err), -EINVAL);
+    k.session_token[0] = 0;
+    snprintf(k.access_key_id, sizeof k.access_key_id, "AK:ID");
+    assert_int_equal(awscreds_keys_check(&k, err, sizeof err), -EINVAL);
+    k.access_key_id[0] = 0;
+    assert_int_equal(awscreds_keys_check(&k, err, sizeof err), -EINVAL);
+    assert_null(strstr(err, "s/x+y=")); /* the reason never quotes a key */
+}
+
 static void test_time(void **state)
 {
     (void)state;
@@ -237,7 +253,7 @@ int main(void)
         cmocka_unit_test(test_ini_profiles),           cmocka_unit_test(test_ini_malformed),
         cmocka_unit_test(test_json_process),           cmocka_unit_test(test_json_imds),
         cmocka_unit_test(test_json_refused),           cmocka_unit_test(test_time),
-        cmocka_unit_test(test_full_uri_and_addresses),
+        cmocka_unit_test(test_full_uri_and_addresses), cmocka_unit_test(test_keys_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

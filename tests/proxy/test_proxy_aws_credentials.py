@@ -313,6 +313,12 @@ class AwsCredentialsTest(unittest.TestCase):
                                "--aws-profile", "slow", "--aws-process-timeout", "300ms")
         self.assertIn("did not finish within 300 ms", err)
         self.assertLess(time.monotonic() - t0, 20)
+        # Closing its output does not end the wait: the process must exit in time too.
+        self.write("config", "[profile quiet]\ncredential_process = exec 1>&-; sleep 30\n")
+        err = self.start_fails("--aws-sigv4", "auto", "--aws-region", "us-east-1",
+                               "--aws-profile", "quiet", "--aws-process-timeout", "300ms")
+        self.assertIn("did not finish within 300 ms", err)
+        self.write("config", "[profile bad]\ncredential_process = /bin/false\n")
         err = self.start_fails("--aws-sigv4", "auto", "--aws-region", "us-east-1",
                                "--aws-profile", "bad")
         self.assertIn("credential_process failed", err)
