@@ -497,8 +497,7 @@ static int env_set(const char *name)
     return v && v[0];
 }
 
-/* Keys from the environment, with the same checks as any other source (through the JSON
- * parser's rules would be roundabout: copy and check lengths here). */
+/* Keys from the environment, held to the same limits and checks as any other source's. */
 static int keys_from_env(awscreds_t *keys, char *err, size_t errlen)
 {
     const char *id = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
