@@ -42,7 +42,7 @@ struct invoker {
     server_t *srv;
     char endpoint[256];
     char sigv4[128];
-    char admin_header[600];  /* "Authorization: Bearer <platform admin token>"; "": no stats */
+    char admin_header[600]; /* "Authorization: Bearer <platform admin token>"; "": no stats */
     int64_t timeout_ms;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -53,7 +53,7 @@ struct invoker {
     int stop;
     char stats[8192];
     CURLM *multi;
-    job_t *active; /* transfers in the multi handle (invoker thread only) */
+    job_t *active;  /* transfers in the multi handle (invoker thread only) */
     job_t *delayed; /* retries waiting for their time (invoker thread only) */
     int64_t attempts, backoff_ms, backoff_max_ms;
     atomic_uint_fast64_t throttled, retries;

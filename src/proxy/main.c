@@ -164,15 +164,16 @@ static int load_node_secret(server_t *srv, char *err, size_t errlen)
 /* --node-advertise auto: on EC2 the nodes dial the instance's private address, which only the
  * instance metadata service knows. Asked once at start; no answer is a start error, since
  * nodes told a wrong address never connect. The host goes into advertise_host. */
-static int resolve_advertise(const proxy_config_t *cfg, char *advertise_host, size_t cap,
-                             char *err, size_t errlen)
+static int resolve_advertise(const proxy_config_t *cfg, char *advertise_host, size_t cap, char *err,
+                             size_t errlen)
 {
     char endpoint[256], why[400];
     awscreds_imds_endpoint(cfg->imds_endpoint, endpoint, sizeof endpoint);
     const char *disabled = getenv("AWS_EC2_METADATA_DISABLED");
     if (disabled && !strcasecmp(disabled, "true")) {
-        snprintf(err, errlen, "node-advertise auto needs the instance metadata service, and "
-                              "AWS_EC2_METADATA_DISABLED is true");
+        snprintf(err, errlen,
+                 "node-advertise auto needs the instance metadata service, and "
+                 "AWS_EC2_METADATA_DISABLED is true");
         return -1;
     }
     if (awscreds_imds_get(endpoint, cfg->aws_fetch_timeout_ms, "/latest/meta-data/local-ipv4",
@@ -182,8 +183,10 @@ static int resolve_advertise(const proxy_config_t *cfg, char *advertise_host, si
         return -1;
     }
     if (!awscreds_is_ipv4(advertise_host)) {
-        snprintf(err, errlen, "node-advertise auto: IMDS at %s answered '%.40s', not an IPv4 "
-                              "address", endpoint, advertise_host);
+        snprintf(err, errlen,
+                 "node-advertise auto: IMDS at %s answered '%.40s', not an IPv4 "
+                 "address",
+                 endpoint, advertise_host);
         return -1;
     }
     return 0;
