@@ -21,7 +21,8 @@ static const conf_option_t options[] = {
     OPT("node-port", CONF_INT, node_port, 0, 65535, "6388",
         "port cache nodes dial; 0 picks a free one"),
     OPT("node-advertise", CONF_STRING, node_advertise, 0, 0, "",
-        "host:port nodes are told to dial (default: bind:node-port)"),
+        "host:port nodes are told to dial (default: bind:node-port); auto: this EC2 instance's "
+        "private IPv4 address from IMDSv2, at node-port"),
     OPT("pool-size", CONF_INT, pool_size, 1, 4096, "32",
         "number of functions (cache nodes) in the pool"),
     OPT("function-prefix", CONF_STRING, function_prefix, 0, 0, "icnode",
@@ -75,8 +76,26 @@ static const conf_option_t options[] = {
     OPT("max-instances", CONF_INT, max_instances, 1, 1000, "4",
         "local platform: most instances per function"),
     OPT("aws-sigv4", CONF_STRING, aws_sigv4, 0, 0, "",
-        "sign invocations, e.g. aws:amz:us-east-1:lambda (keys from "
-        "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"),
+        "sign invocations with SigV4: auto (service lambda in the region the credential chain "
+        "finds), or explicitly aws:amz:REGION:lambda; keys from the AWS credential chain "
+        "(environment, shared files, container, EC2 instance role; docs/SECURITY.md); empty: "
+        "unsigned"),
+    OPT("aws-profile", CONF_STRING, aws_profile, 0, 0, "",
+        "profile of the shared credentials and config files (empty: AWS_PROFILE, then default)"),
+    OPT("aws-region", CONF_STRING, aws_region, 0, 0, "",
+        "region for --aws-sigv4 auto (empty: AWS_REGION, AWS_DEFAULT_REGION, the profile's "
+        "region, then the instance's from IMDS)"),
+    OPT("imds-endpoint", CONF_STRING, imds_endpoint, 0, 0, "",
+        "EC2 instance metadata service (IMDSv2) for the instance role, the region and "
+        "--node-advertise auto (empty: AWS_EC2_METADATA_SERVICE_ENDPOINT, then "
+        "http://169.254.169.254)"),
+    OPT("aws-refresh-margin", CONF_MS, aws_refresh_margin_ms, 1000, 3600000, "5m",
+        "temporary AWS keys (instance role, container, credential_process) are fetched again "
+        "this long before they expire; a failed fetch keeps the old keys and is retried"),
+    OPT("aws-fetch-timeout", CONF_MS, aws_fetch_timeout_ms, 100, 60000, "2s",
+        "timeout of each request to IMDS or the container credentials agent"),
+    OPT("aws-process-timeout", CONF_MS, aws_process_timeout_ms, 100, 600000, "30s",
+        "a profile's credential_process not done by then is killed"),
     OPT("node-secret-file", CONF_STRING, node_secret_file, 0, 0, "",
         "file holding the deployment's node secret (the functions' IC_NODE_SECRET; a second "
         "line: the previous one, still accepted while rotating); empty: a fresh secret for "

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "awscreds.h"
 #include "proxy.h"
 
 static long rss_kib(void)
@@ -81,6 +82,17 @@ void cmd_info(client_t *c, op_t *op, const char *section)
             s->chunks_corrupt_repaired, s->icget_spare_reads, s->objects_lost, s->relays,
             s->gets_coalesced, s->sets_coalesced, s->nodes_refused, s->auth_failures,
             s->auth_denied, s->idle_closed, s->tls_connections, s->tls_handshake_failures);
+    }
+    if (want(section, "aws") && srv->aws) {
+        /* Where the signing keys come from and how fresh they are; never a secret. */
+        awscreds_status_t a;
+        awscreds_status(srv->aws, &a);
+        buf_printf(&b,
+                   "# AWS\r\naws_credentials_source:%s\r\naws_region:%s\r\naws_key_id:%s\r\n"
+                   "aws_credentials_expires_in_s:%" PRId64 "\r\naws_credentials_refreshes:%" PRIu64
+                   "\r\naws_credentials_refresh_failures:%" PRIu64 "\r\n\r\n",
+                   a.source, a.region[0] ? a.region : "-", a.key_id_hint, a.expires_in_s,
+                   a.refreshes, a.refresh_failures);
     }
     if (want(section, "pool")) {
         int st[4] = {0};

@@ -1,6 +1,7 @@
 /* invoker.c -- invokes functions through the Lambda Invoke API with libcurl, on a thread of its
  * own so the event loop never waits on HTTP. Results come back through an eventfd. The same
- * code talks to the local platform and to AWS (SigV4 signing by libcurl when configured).
+ * code talks to the local platform and to AWS (SigV4 signing by libcurl when configured, with
+ * the keys the credential provider holds at the moment each request starts: awscreds.c).
  * A call answered 429 (throttled) or 5xx is tried again, up to --invoke-attempts in all, after
  * a capped and jittered exponential delay (backoff.c): Lambda throttles a burst of invocations
  * (a warm-up of the whole pool, a backup) and tells the caller to come back later. */
@@ -15,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "awscreds.h"
 #include "backoff.h"
 #include "log.h"
 #include "proxy.h"
@@ -40,9 +42,7 @@ struct invoker {
     server_t *srv;
     char endpoint[256];
     char sigv4[128];
-    char userpwd[256];
-    char token_header[2048]; /* "X-Amz-Security-Token: ..." when AWS_SESSION_TOKEN is set */
-    char admin_header[600];  /* "Authorization: Bearer <platform admin token>"; "": no stats */
+    char admin_header[600]; /* "Authorization: Bearer <platform admin token>"; "": no stats */
     int64_t timeout_ms;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -53,7 +53,7 @@ struct invoker {
     int stop;
     char stats[8192];
     CURLM *multi;
-    job_t *active; /* transfers in the multi handle (invoker thread only) */
+    job_t *active;  /* transfers in the multi handle (invoker thread only) */
     job_t *delayed; /* retries waiting for their time (invoker thread only) */
     int64_t attempts, backoff_ms, backoff_max_ms;
     atomic_uint_fast64_t throttled, retries;
@@ -76,6 +76,20 @@ static size_t collect_body(char *p, size_t size, size_t n, void *arg)
     return append_capped(j->body, sizeof j->body, &j->body_len, p, size * n);
 }
 
+/* Each request is signed with the keys current when it starts, so keys the provider replaced
+ * (temporary credentials near their expiry) are used from the next request on. */
+static void sign_job(invoker_t *inv, job_t *j)
+{
+    static char userpwd[AWSCREDS_KEY_ID_MAX + AWSCREDS_SECRET_MAX + 2];
+    static char token_header[AWSCREDS_TOKEN_MAX + 32]; /* this thread's only */
+    awscreds_current(inv->srv->aws, userpwd, sizeof userpwd, token_header, sizeof token_header);
+    if (token_header[0]) j->headers = curl_slist_append(j->headers, token_header);
+    curl_easy_setopt(j->easy, CURLOPT_AWS_SIGV4, inv->sigv4);
+    curl_easy_setopt(j->easy, CURLOPT_USERPWD, userpwd); /* libcurl keeps a copy */
+    explicit_bzero(userpwd, sizeof userpwd);
+    explicit_bzero(token_header, sizeof token_header);
+}
+
 static void start_job(invoker_t *inv, job_t *j)
 {
     char url[512];
@@ -87,7 +101,7 @@ static void start_job(invoker_t *inv, job_t *j)
     }
     j->headers = curl_slist_append(NULL, "X-Amz-Invocation-Type: Event");
     j->headers = curl_slist_append(j->headers, "Content-Type: application/json");
-    if (inv->token_header[0]) j->headers = curl_slist_append(j->headers, inv->token_header);
+    if (inv->sigv4[0] && inv->srv->aws) sign_job(inv, j);
     curl_easy_setopt(j->easy, CURLOPT_URL, url);
     curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, j->headers);
     curl_easy_setopt(j->easy, CURLOPT_POSTFIELDS, j->payload);
@@ -97,10 +111,6 @@ static void start_job(invoker_t *inv, job_t *j)
     curl_easy_setopt(j->easy, CURLOPT_TIMEOUT_MS, (long)inv->timeout_ms);
     curl_easy_setopt(j->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(j->easy, CURLOPT_TCP_NODELAY, 1L);
-    if (inv->sigv4[0]) {
-        curl_easy_setopt(j->easy, CURLOPT_AWS_SIGV4, inv->sigv4);
-        curl_easy_setopt(j->easy, CURLOPT_USERPWD, inv->userpwd);
-    }
     curl_multi_add_handle(inv->multi, j->easy);
     j->next_active = inv->active;
     if (inv->active) inv->active->prev_active = j;
@@ -309,15 +319,6 @@ invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4,
     size_t el = strlen(inv->endpoint);
     if (el && inv->endpoint[el - 1] == '/') inv->endpoint[el - 1] = 0;
     snprintf(inv->sigv4, sizeof inv->sigv4, "%s", sigv4 ? sigv4 : "");
-    if (inv->sigv4[0]) {
-        const char *id = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
-        snprintf(inv->userpwd, sizeof inv->userpwd, "%s:%s", id ? id : "", secret ? secret : "");
-        /* Temporary credentials (an instance role, SSO) come with a session token. */
-        const char *token = getenv("AWS_SESSION_TOKEN");
-        if (token && token[0])
-            snprintf(inv->token_header, sizeof inv->token_header, "X-Amz-Security-Token: %s",
-                     token);
-    }
     if (admin_token && admin_token[0])
         snprintf(inv->admin_header, sizeof inv->admin_header, "Authorization: Bearer %s",
                  admin_token);

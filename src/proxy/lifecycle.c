@@ -154,7 +154,7 @@ static void backup_start(node_t *n)
     const char *colon = strrchr(srv->node_addr, ':');
     int hostlen = colon ? (int)(colon - srv->node_addr) : (int)strlen(srv->node_addr);
     char args[512];
-    const char *sigv4 = srv->cfg.aws_sigv4 ? srv->cfg.aws_sigv4 : "";
+    const char *sigv4 = srv->aws_sigv4;
     int len = snprintf(args, sizeof args, "%.*s:%d %s %s%s%s", hostlen, srv->node_addr,
                        srv->relay_port, n->backup_token, srv->platform_endpoint,
                        sigv4[0] ? " " : "", sigv4);

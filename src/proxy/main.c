@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "awscreds.h"
 #include "config.h"
 #include "log.h"
 #include "net.h"
@@ -159,6 +161,65 @@ static int load_node_secret(server_t *srv, char *err, size_t errlen)
     return 0;
 }
 
+/* --node-advertise auto: on EC2 the nodes dial the instance's private address, which only the
+ * instance metadata service knows. Asked once at start; no answer is a start error, since
+ * nodes told a wrong address never connect. The host goes into advertise_host. */
+static int resolve_advertise(const proxy_config_t *cfg, char *advertise_host, size_t cap, char *err,
+                             size_t errlen)
+{
+    char endpoint[256], why[400];
+    awscreds_imds_endpoint(cfg->imds_endpoint, endpoint, sizeof endpoint);
+    const char *disabled = getenv("AWS_EC2_METADATA_DISABLED");
+    if (disabled && !strcasecmp(disabled, "true")) {
+        snprintf(err, errlen,
+                 "node-advertise auto needs the instance metadata service, and "
+                 "AWS_EC2_METADATA_DISABLED is true");
+        return -1;
+    }
+    if (awscreds_imds_get(endpoint, cfg->aws_fetch_timeout_ms, "/latest/meta-data/local-ipv4",
+                          advertise_host, cap, why, sizeof why) < 0) {
+        snprintf(err, errlen, "node-advertise auto: no private address from IMDS at %s (%.200s)",
+                 endpoint, why);
+        return -1;
+    }
+    if (!awscreds_is_ipv4(advertise_host)) {
+        snprintf(err, errlen,
+                 "node-advertise auto: IMDS at %s answered '%.40s', not an IPv4 "
+                 "address",
+                 endpoint, advertise_host);
+        return -1;
+    }
+    return 0;
+}
+
+/* --aws-sigv4: the credential chain's keys, and "auto" resolved to the chain's region. */
+static int aws_setup(server_t *srv, char *err, size_t errlen)
+{
+    const proxy_config_t *cfg = &srv->cfg;
+    if (!cfg->aws_sigv4[0]) return 0;
+    int automatic = !strcmp(cfg->aws_sigv4, "auto");
+    awscreds_options_t opt = {
+        .profile = cfg->aws_profile,
+        .region = cfg->aws_region,
+        .imds_endpoint = cfg->imds_endpoint,
+        .refresh_margin_ms = cfg->aws_refresh_margin_ms,
+        .fetch_timeout_ms = cfg->aws_fetch_timeout_ms,
+        .process_timeout_ms = cfg->aws_process_timeout_ms,
+        .need_region = automatic,
+    };
+    char why[800];
+    if (awscreds_open(&opt, &srv->aws, why, sizeof why) < 0) {
+        snprintf(err, errlen, "aws-sigv4: %.480s", why);
+        return -1;
+    }
+    if (automatic)
+        snprintf(srv->aws_sigv4, sizeof srv->aws_sigv4, "aws:amz:%s:lambda",
+                 awscreds_region(srv->aws));
+    else
+        snprintf(srv->aws_sigv4, sizeof srv->aws_sigv4, "%s", cfg->aws_sigv4);
+    return 0;
+}
+
 /* Only digests are kept (auth.c): the configured password is wiped from memory, and from the
  * command line that ps shows. */
 static void hide_password(proxy_config_t *cfg, int argc, char **argv)
@@ -201,6 +262,21 @@ int main(int argc, char **argv)
                 cfg->d + cfg->p, cfg->pool_size);
         return 2;
     }
+    char advertise_host[64] = "";
+    int advertise_auto = !strcmp(cfg->node_advertise, "auto");
+    if (advertise_auto) {
+        if (resolve_advertise(cfg, advertise_host, sizeof advertise_host, err, sizeof err) < 0) {
+            fprintf(stderr, "icproxy: %s\n", err);
+            return 2;
+        }
+        /* What the node secret check looks at until the port is known. */
+        char resolved[96];
+        snprintf(resolved, sizeof resolved, "%s:%" PRId64, advertise_host, cfg->node_port);
+        free(cfg->node_advertise);
+        cfg->node_advertise = strdup(resolved);
+        if (!cfg->node_advertise) return 1;
+        log_info("event=node_advertise_auto address=%s", advertise_host);
+    }
     if (load_node_secret(srv, err, sizeof err) < 0) {
         fprintf(stderr, "icproxy: %s\n", err);
         return 2;
@@ -210,6 +286,10 @@ int main(int argc, char **argv)
         return 2;
     }
     hide_password(cfg, argc, argv);
+    if (aws_setup(srv, err, sizeof err) < 0) {
+        fprintf(stderr, "icproxy: %s\n", err);
+        return 2;
+    }
     signal(SIGPIPE, SIG_IGN);
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -251,7 +331,9 @@ int main(int argc, char **argv)
     srv->client_port = srv->client_lfd >= 0 ? net_local_port(srv->client_lfd) : 0;
     srv->tls_port = srv->tls_lfd >= 0 ? net_local_port(srv->tls_lfd) : 0;
     srv->node_port = net_local_port(srv->node_lfd);
-    if (cfg->node_advertise[0])
+    if (advertise_auto)
+        snprintf(srv->node_addr, sizeof srv->node_addr, "%s:%d", advertise_host, srv->node_port);
+    else if (cfg->node_advertise[0])
         snprintf(srv->node_addr, sizeof srv->node_addr, "%s", cfg->node_advertise);
     else
         snprintf(srv->node_addr, sizeof srv->node_addr, "%s:%d", cfg->bind, srv->node_port);
@@ -288,7 +370,7 @@ int main(int argc, char **argv)
         snprintf(srv->platform_endpoint, sizeof srv->platform_endpoint, "http://127.0.0.1:%d",
                  srv->platform.port);
     }
-    srv->invoker = invoker_start(srv, srv->platform_endpoint, cfg->aws_sigv4,
+    srv->invoker = invoker_start(srv, srv->platform_endpoint, srv->aws_sigv4,
                                  cfg->invoke_timeout_ms, admin_token);
     explicit_bzero(admin_token, sizeof admin_token); /* the invoker keeps the copy it needs */
     if (!srv->invoker) {
@@ -319,6 +401,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < srv->nnodes; i++)
         node_drop_deferred(&srv->nodes[i]);
     invoker_stop(srv->invoker);
+    awscreds_close(srv->aws);
     platform_child_stop(&srv->platform);
     opindex_free(&srv->readers);
     opindex_free(&srv->staged);

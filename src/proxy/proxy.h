@@ -26,6 +26,7 @@ typedef struct node node_t;
 typedef struct nreq nreq_t;
 typedef struct op op_t;
 typedef struct invoker invoker_t;
+typedef struct awscreds_provider awscreds_provider_t;
 
 /* ---- configuration (one table in config.c) ---- */
 typedef struct {
@@ -57,7 +58,13 @@ typedef struct {
     char *billing;
     char *billing_log;
     int64_t max_instances;
-    char *aws_sigv4; /* e.g. "aws:amz:us-east-1:lambda"; empty: unsigned */
+    char *aws_sigv4; /* "auto", or e.g. "aws:amz:us-east-1:lambda"; empty: unsigned */
+    char *aws_profile;           /* shared-file profile; "": AWS_PROFILE, then default */
+    char *aws_region;            /* "": AWS_REGION, AWS_DEFAULT_REGION, the profile's, IMDS */
+    char *imds_endpoint;         /* "": AWS_EC2_METADATA_SERVICE_ENDPOINT, then 169.254.169.254 */
+    int64_t aws_refresh_margin_ms; /* temporary keys are replaced this long before expiry */
+    int64_t aws_fetch_timeout_ms;  /* one IMDS or container-agent request */
+    int64_t aws_process_timeout_ms; /* one credential_process run */
     char *node_secret_file; /* the deployment's node secret; empty: a fresh one (embedded only) */
     int64_t invoke_timeout_ms;
     int64_t node_connect_timeout_ms;
@@ -650,6 +657,10 @@ struct server {
     int tls_batch;              /* no kernel TLS: batch each connection's TLS records */
     conn_t *handshaking;        /* connections in a TLS handshake, for its timeout */
     char node_addr[128]; /* what nodes dial */
+    /* --aws-sigv4 with "auto" resolved to "aws:amz:REGION:lambda" (what libcurl and the nodes'
+     * backup invocations take); "" unsigned. The keys come from aws (NULL when unsigned). */
+    char aws_sigv4[128];
+    awscreds_provider_t *aws;
     node_t *nodes;
     int nnodes;
     meta_table_t meta;
