@@ -910,7 +910,8 @@ static void handle_big(client_t *c)
             if (cmd_icset_begin(c, op) < 0) op->big_discard = 1;
         } else if (id == CMD_ICREPAIR && cmd->argi == 5 && cmd->nsmall == 5) {
             op->kind = OP_ICREPAIR;
-            if (len > (size_t)srv->cfg.max_object_size || !(op->obj = objbuf_new(len))) {
+            if (len > (size_t)srv->cfg.max_object_size || len > EC_MAX_CHUNK_SIZE ||
+                !(op->obj = objbuf_new(len))) {
                 op->big_discard = 1;
                 snprintf(op->err, sizeof op->err, "ERR chunk too large");
             } else {
