@@ -1,4 +1,5 @@
-/* bench_ec.c -- times ec_encode/ec_decode on many small objects, beside memcpy of the same bytes and ISA-L with its tables rebuilt on every call. */
+/* bench_ec.c -- times ec_encode/ec_decode on many small objects, beside memcpy of the same bytes
+ * and ISA-L with its tables rebuilt on every call. */
 #include <getopt.h>
 #include <isa-l/erasure_code.h>
 #include <stdio.h>
@@ -36,8 +37,10 @@ static int make_patterns(int d, int p, pattern_t *out)
             int nh = 0;
             pt->nwant = 0;
             for (int i = 0; i < n; i++) {
-                if (i == a || i == b) pt->want_idx[pt->nwant++] = i;
-                else if (nh < d) pt->have_idx[nh++] = i;
+                if (i == a || i == b)
+                    pt->want_idx[pt->nwant++] = i;
+                else if (nh < d)
+                    pt->have_idx[nh++] = i;
             }
             if (p < 2) break; /* one loss per pattern: move a on */
         }
@@ -75,19 +78,27 @@ static double run_series(enum series s, bench_object_t *o, const pattern_t *pt, 
             const pattern_t *use = &pt[s == DECODE_ROTATING ? i % npt : 0];
             uint8_t *have[EC_MAX_CHUNKS];
             switch (s) {
-            case MEMCPY: memcpy(o->out[0], o->chunk[0], object_bytes); break;
-            case ENCODE_REBUILD: encode_rebuilding_tables(o); break;
-            case ENCODE: ec_encode(o->d, o->p, o->cs, o->chunk, o->chunk + o->d); break;
+            case MEMCPY:
+                memcpy(o->out[0], o->chunk[0], object_bytes);
+                break;
+            case ENCODE_REBUILD:
+                encode_rebuilding_tables(o);
+                break;
+            case ENCODE:
+                ec_encode(o->d, o->p, o->cs, o->chunk, o->chunk + o->d);
+                break;
             case DECODE_FIXED:
             case DECODE_ROTATING:
-                for (int k = 0; k < o->d; k++) have[k] = o->chunk[use->have_idx[k]];
+                for (int k = 0; k < o->d; k++)
+                    have[k] = o->chunk[use->have_idx[k]];
                 if (ec_decode(o->d, o->p, o->cs, use->have_idx, have, use->nwant, use->want_idx,
                               o->out) < 0) {
                     fprintf(stderr, "bench_ec: decode failed\n");
                     exit(1);
                 }
                 break;
-            default: break;
+            default:
+                break;
             }
         }
         ns[r] = (double)(clock_mono_ns() - t0) / (double)iters;
@@ -107,7 +118,8 @@ static void bench_size(int d, int p, size_t object_size, long iters)
         fprintf(stderr, "bench_ec: out of memory\n");
         exit(1);
     }
-    for (size_t b = 0; b < (size_t)n * o.cs + out_bytes; b++) o.mem[b] = (uint8_t)(b * 131 + 7);
+    for (size_t b = 0; b < (size_t)n * o.cs + out_bytes; b++)
+        o.mem[b] = (uint8_t)(b * 131 + 7);
     for (int i = 0; i < n; i++) {
         o.chunk[i] = o.mem + (size_t)i * o.cs;
         o.out[i] = o.mem + (size_t)n * o.cs + (size_t)i * o.cs;
@@ -138,14 +150,23 @@ int main(int argc, char **argv)
     int opt;
     while ((opt = getopt(argc, argv, "d:p:n:s:h")) != -1) {
         switch (opt) {
-        case 'd': d = atoi(optarg); break;
-        case 'p': p = atoi(optarg); break;
-        case 'n': iters = atol(optarg); break;
-        case 's': only_size = (size_t)strtoull(optarg, NULL, 10); break;
+        case 'd':
+            d = atoi(optarg);
+            break;
+        case 'p':
+            p = atoi(optarg);
+            break;
+        case 'n':
+            iters = atol(optarg);
+            break;
+        case 's':
+            only_size = (size_t)strtoull(optarg, NULL, 10);
+            break;
         default:
-            fprintf(stderr, "usage: bench_ec [-d DATA] [-p PARITY] [-n ITERATIONS] [-s OBJECT_BYTES]\n"
-                            "times RS(d+p) encode and decode of 1 KiB and 64 KiB objects\n"
-                            "(or of OBJECT_BYTES only, -n times per round)\n");
+            fprintf(stderr,
+                    "usage: bench_ec [-d DATA] [-p PARITY] [-n ITERATIONS] [-s OBJECT_BYTES]\n"
+                    "times RS(d+p) encode and decode of 1 KiB and 64 KiB objects\n"
+                    "(or of OBJECT_BYTES only, -n times per round)\n");
             return opt == 'h' ? 0 : 2;
         }
     }

@@ -29,9 +29,9 @@ _Static_assert(EC_SLICE_BYTES % EC_ALIGN == 0 && EC_SLICE_BYTES <= (size_t)1 << 
 #define DECODE_CACHE_WAYS 4
 
 typedef struct {
-    uint8_t key_len;              /* d + nwant; 0 while the slot is empty */
-    uint8_t key[EC_MAX_CHUNKS];   /* have_idx[0..d) then want_idx[0..nwant) */
-    uint8_t *tables;              /* d * nwant * 32 bytes, nwant <= p */
+    uint8_t key_len;            /* d + nwant; 0 while the slot is empty */
+    uint8_t key[EC_MAX_CHUNKS]; /* have_idx[0..d) then want_idx[0..nwant) */
+    uint8_t *tables;            /* d * nwant * 32 bytes, nwant <= p */
 } decode_slot_t;
 
 /* Everything that depends only on (d, p), built once and never freed: at most one per pair. */
@@ -117,8 +117,10 @@ static void code_in_slices(size_t chunk_size, int k, int rows, const uint8_t *ta
     unsigned char *in_slice[EC_MAX_CHUNKS], *out_slice[EC_MAX_CHUNKS];
     for (size_t off = 0; off < chunk_size; off += EC_SLICE_BYTES) {
         size_t len = chunk_size - off < EC_SLICE_BYTES ? chunk_size - off : EC_SLICE_BYTES;
-        for (int i = 0; i < k; i++) in_slice[i] = in[i] + off;
-        for (int r = 0; r < rows; r++) out_slice[r] = out[r] + off;
+        for (int i = 0; i < k; i++)
+            in_slice[i] = in[i] + off;
+        for (int r = 0; r < rows; r++)
+            out_slice[r] = out[r] + off;
         ec_encode_data((int)len, k, rows, (unsigned char *)tables, in_slice, out_slice);
     }
 }
@@ -172,15 +174,18 @@ static int decode_tables_build(int d, const uint8_t *m, const int *have_idx, int
  * follow have_idx's order and their rows want_idx's. Returns its length. */
 static int pattern_key(int d, const int *have_idx, int nwant, const int *want_idx, uint8_t *key)
 {
-    for (int i = 0; i < d; i++) key[i] = (uint8_t)have_idx[i];
-    for (int k = 0; k < nwant; k++) key[d + k] = (uint8_t)want_idx[k];
+    for (int i = 0; i < d; i++)
+        key[i] = (uint8_t)have_idx[i];
+    for (int k = 0; k < nwant; k++)
+        key[d + k] = (uint8_t)want_idx[k];
     return d + nwant;
 }
 
 static unsigned pattern_hash(const uint8_t *key, int len)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
-    for (int i = 0; i < len; i++) h = (h ^ key[i]) * 16777619u;
+    for (int i = 0; i < len; i++)
+        h = (h ^ key[i]) * 16777619u;
     return h;
 }
 
@@ -193,7 +198,8 @@ static int decode_cache_lookup(ec_code_t *code, const uint8_t *key, int key_len,
     if (code->decode_slots) {
         unsigned first = pattern_hash(key, key_len);
         for (int w = 0; w < DECODE_CACHE_WAYS && !hit; w++) {
-            decode_slot_t *s = &code->decode_slots[(first + (unsigned)w) % (unsigned)code->decode_nslots];
+            decode_slot_t *s =
+                &code->decode_slots[(first + (unsigned)w) % (unsigned)code->decode_nslots];
             if (s->key_len == key_len && memcmp(s->key, key, (size_t)key_len) == 0) {
                 memcpy(tables, s->tables, bytes);
                 hit = 1;
@@ -220,14 +226,16 @@ static void decode_cache_store(ec_code_t *code, const uint8_t *key, int key_len,
         decode_slot_t *slots = calloc(nslots, sizeof *slots + slot_table_bytes);
         if (!slots) goto out;
         uint8_t *table_mem = (uint8_t *)(slots + nslots);
-        for (size_t i = 0; i < nslots; i++) slots[i].tables = table_mem + i * slot_table_bytes;
+        for (size_t i = 0; i < nslots; i++)
+            slots[i].tables = table_mem + i * slot_table_bytes;
         code->decode_slots = slots;
         code->decode_nslots = (int)nslots;
     }
     unsigned first = pattern_hash(key, key_len);
     decode_slot_t *victim = NULL;
     for (int w = 0; w < DECODE_CACHE_WAYS && !victim; w++) {
-        decode_slot_t *s = &code->decode_slots[(first + (unsigned)w) % (unsigned)code->decode_nslots];
+        decode_slot_t *s =
+            &code->decode_slots[(first + (unsigned)w) % (unsigned)code->decode_nslots];
         if (s->key_len == 0 || (s->key_len == key_len && memcmp(s->key, key, (size_t)key_len) == 0))
             victim = s;
     }

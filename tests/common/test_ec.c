@@ -178,7 +178,8 @@ static void test_encode_alternating_codes(void **state)
 {
     (void)state;
     int cfg[][2] = {{10, 2}, {4, 2}, {10, 4}, {10, 2}, {2, 1}, {4, 2}, {10, 2}};
-    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) check_encode(cfg[i][0], cfg[i][1], 448);
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
+        check_encode(cfg[i][0], cfg[i][1], 448);
 }
 
 /* Every one- and two-chunk erasure of RS(10+2), three times over: the first pass fills the decode
@@ -187,7 +188,8 @@ static void test_encode_alternating_codes(void **state)
 static void test_decode_cached_patterns(void **state)
 {
     (void)state;
-    for (int pass = 0; pass < 3; pass++) check_all_erasures(10, 2, 320);
+    for (int pass = 0; pass < 3; pass++)
+        check_all_erasures(10, 2, 320);
     shards_t s;
     shards_make(&s, 10, 2, 128, 5);
     assert_int_equal(ec_encode(10, 2, 128, s.chunk, s.chunk + 10), 0);
@@ -207,9 +209,11 @@ static void test_decode_more_than_p(void **state)
     assert_int_equal(ec_encode(4, 2, 192, s.chunk, s.chunk + 4), 0);
     int have_idx[4] = {0, 1, 2, 3}, want_idx[6] = {5, 4, 3, 2, 1, 0};
     uint8_t *want[6], *out = malloc(6 * 192);
-    for (int k = 0; k < 6; k++) want[k] = out + k * 192;
+    for (int k = 0; k < 6; k++)
+        want[k] = out + k * 192;
     assert_int_equal(ec_decode(4, 2, 192, have_idx, s.chunk, 6, want_idx, want), 0);
-    for (int k = 0; k < 6; k++) assert_memory_equal(want[k], s.chunk[want_idx[k]], 192);
+    for (int k = 0; k < 6; k++)
+        assert_memory_equal(want[k], s.chunk[want_idx[k]], 192);
     free(out);
     free(s.mem);
 }
@@ -228,13 +232,17 @@ static void *coding_thread(void *arg)
     int d = job->d, p = job->p, n = d + p;
     size_t cs = 256;
     uint8_t *mem = malloc((size_t)(2 * n) * cs), *chunk[EC_MAX_CHUNKS], *want[EC_MAX_CHUNKS];
-    for (int i = 0; i < n; i++) chunk[i] = mem + (size_t)i * cs;
-    for (size_t b = 0; b < (size_t)d * cs; b++) mem[b] = (uint8_t)(b * 7 + (size_t)job->id);
+    for (int i = 0; i < n; i++)
+        chunk[i] = mem + (size_t)i * cs;
+    for (size_t b = 0; b < (size_t)d * cs; b++)
+        mem[b] = (uint8_t)(b * 7 + (size_t)job->id);
     uint8_t *expected = malloc((size_t)p * cs);
     for (int round = 0; round < 300; round++) {
         if (ec_encode(d, p, cs, chunk, chunk + d) != 0) job->failures++;
-        if (round == 0) memcpy(expected, chunk[d], (size_t)p * cs);
-        else if (memcmp(expected, chunk[d], (size_t)p * cs) != 0) job->failures++;
+        if (round == 0)
+            memcpy(expected, chunk[d], (size_t)p * cs);
+        else if (memcmp(expected, chunk[d], (size_t)p * cs) != 0)
+            job->failures++;
         /* Lose chunks (round, round + 1) mod n: rebuild them from the first d others. */
         int lost[2] = {round % n, (round + 1) % n}, have_idx[EC_MAX_CHUNKS], want_idx[2];
         uint8_t *have[EC_MAX_CHUNKS];
@@ -263,9 +271,12 @@ static void test_threads_share_codes(void **state)
     /* Codes no earlier test used, so the threads race to build them. */
     thread_job_t jobs[THREADS] = {{6, 3, 0, 0}, {6, 3, 1, 0}, {7, 2, 2, 0}, {7, 2, 3, 0}};
     pthread_t t[THREADS];
-    for (int i = 0; i < THREADS; i++) assert_int_equal(pthread_create(&t[i], NULL, coding_thread, &jobs[i]), 0);
-    for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
-    for (int i = 0; i < THREADS; i++) assert_int_equal(jobs[i].failures, 0);
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, coding_thread, &jobs[i]), 0);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(jobs[i].failures, 0);
     check_encode(6, 3, 128);
     check_encode(7, 2, 128);
 }
@@ -317,7 +328,8 @@ static uint32_t ref_crc32c(const uint8_t *p, size_t n)
     uint32_t crc = 0xFFFFFFFFu;
     for (size_t i = 0; i < n; i++) {
         crc ^= p[i];
-        for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1)));
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1)));
     }
     return crc ^ 0xFFFFFFFFu;
 }
@@ -330,8 +342,10 @@ static void test_crc(void **state)
     uint8_t z[32] = {0};
     assert_int_equal(ec_crc(z, 32), 0x8A9136AAu); /* RFC 3720 B.4: 32 bytes of zeros */
     uint8_t buf[1000];
-    for (size_t i = 0; i < sizeof buf; i++) buf[i] = (uint8_t)(i * 151 + 3);
-    for (size_t n = 0; n <= sizeof buf; n += 37) assert_int_equal(ec_crc(buf, n), ref_crc32c(buf, n));
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 151 + 3);
+    for (size_t n = 0; n <= sizeof buf; n += 37)
+        assert_int_equal(ec_crc(buf, n), ref_crc32c(buf, n));
 }
 
 int main(void)

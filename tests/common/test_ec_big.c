@@ -1,4 +1,5 @@
-/* test_ec_big.c -- one RS(2+1) object whose chunks are just over 2 GiB, past ISA-L's int lengths, encoded, checksummed and rebuilt. */
+/* test_ec_big.c -- one RS(2+1) object whose chunks are just over 2 GiB, past ISA-L's int lengths,
+ * encoded, checksummed and rebuilt. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,10 +21,9 @@
 /* The chunks are anonymous mappings, zeros except in the regions below, each of which straddles a
  * place where a size that went through an int would go wrong. */
 static const size_t region_start[] = {
-    0,
-    ((size_t)1 << 30) - REGION / 2, /* the first slice boundary */
-    ((size_t)2 << 30) - REGION / 2, /* 2^31: INT_MAX + 1 */
-    BIG_CHUNK - REGION,             /* the tail slice */
+    0, ((size_t)1 << 30) - REGION / 2, /* the first slice boundary */
+    ((size_t)2 << 30) - REGION / 2,    /* 2^31: INT_MAX + 1 */
+    BIG_CHUNK - REGION,                /* the tail slice */
 };
 #define NREGIONS (sizeof region_start / sizeof region_start[0])
 
@@ -64,8 +64,8 @@ static uint32_t crc_in_pieces(const uint8_t *p, size_t n)
 
 static uint8_t *map_chunk(void)
 {
-    void *m = mmap(NULL, BIG_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *m = mmap(NULL, BIG_CHUNK, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) return NULL;
     /* This kernel backs even read faults with real pages, so all three chunks cost their full
      * size; huge pages make that a thousand faults per chunk instead of half a million. */
@@ -80,7 +80,8 @@ static void test_chunk_over_2gib(void **state)
     for (int i = 0; i < 3; i++) {
         chunk[i] = map_chunk();
         if (!chunk[i]) {
-            for (int j = 0; j < i; j++) munmap(chunk[j], BIG_CHUNK);
+            for (int j = 0; j < i; j++)
+                munmap(chunk[j], BIG_CHUNK);
             skip(); /* no address space for 3 x 2 GiB: nothing to say about the coder */
         }
     }
@@ -94,7 +95,8 @@ static void test_chunk_over_2gib(void **state)
     for (size_t r = 0; r < NREGIONS; r++)
         for (size_t b = region_start[r]; b < region_start[r] + REGION; b++) {
             uint8_t want = ref_mul(coef0, chunk[0][b]) ^ ref_mul(coef1, chunk[1][b]);
-            if (chunk[2][b] != want) fail_msg("parity byte %zu is %u, not %u", b, chunk[2][b], want);
+            if (chunk[2][b] != want)
+                fail_msg("parity byte %zu is %u, not %u", b, chunk[2][b], want);
         }
     /* Between the regions the data is zero, and so is its parity. */
     assert_int_equal(chunk[2][(size_t)3 << 29], 0);
@@ -114,7 +116,8 @@ static void test_chunk_over_2gib(void **state)
             if (chunk[1][b] != pattern_byte(1, b)) fail_msg("rebuilt byte %zu differs", b);
     assert_int_equal(chunk[1][(size_t)3 << 29], 0);
 
-    for (int i = 0; i < 3; i++) munmap(chunk[i], BIG_CHUNK);
+    for (int i = 0; i < 3; i++)
+        munmap(chunk[i], BIG_CHUNK);
 }
 
 static void test_chunk_size_of_big_objects(void **state)
