@@ -22,8 +22,10 @@ _Static_assert(EC_SLICE_BYTES % EC_ALIGN == 0 && EC_SLICE_BYTES <= (size_t)1 << 
 #define TABLE_BYTES_PER_COEF 32
 #define MAX_TABLE_BYTES (EC_MAX_DATA * EC_MAX_CHUNKS * TABLE_BYTES_PER_COEF)
 
-/* Decode tables depend on which chunks survived, so they are cached per erasure pattern: a few
- * slots per (d, p), up to this many bytes of tables each, searched within a small window. */
+/* Decode tables depend on which chunks survived, so they are cached per erasure pattern: per
+ * (d, p), up to DECODE_CACHE_MAX_SLOTS patterns and DECODE_CACHE_MAX_BYTES of tables (RS(10+2):
+ * 128 slots of 640 bytes, room for all its 66 two-loss patterns), each pattern kept in one of
+ * DECODE_CACHE_WAYS slots from its hash on. */
 #define DECODE_CACHE_MAX_SLOTS 128
 #define DECODE_CACHE_MAX_BYTES (256 * 1024)
 #define DECODE_CACHE_WAYS 4
