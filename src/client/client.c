@@ -294,6 +294,10 @@ int ic_set(ic_client_t *c, const void *key, size_t keylen, const void *value, si
         return icc_fail(c, IC_ETOOBIG, "object of %zu bytes over max_object_size", len);
     int d = len <= c->opt.small_max ? 1 : c->opt.d, p = c->opt.p, n = d + p;
     size_t cs = ec_chunk_size(len, d);
+    if (cs > EC_MAX_CHUNK_SIZE) /* checked before the value is read: no node would store it */
+        return icc_fail(c, IC_ETOOBIG,
+                        "object of %zu bytes needs chunks of %zu bytes, over the nodes' %zu", len,
+                        cs, EC_MAX_CHUNK_SIZE);
     size_t full = cs ? len / cs : 0; /* data chunks lying wholly inside the value */
     if (full > (size_t)d) full = (size_t)d;
     uint8_t *chunk[EC_MAX_CHUNKS];

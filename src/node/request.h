@@ -7,12 +7,13 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "ec.h"
 #include "resp.h"
 
 #define NODE_REQ_MAX_ARGS 10         /* arguments kept; later ones are read and dropped */
 #define NODE_REQ_MAX_ARG (64 * 1024) /* longest argument held in the reader (keys) */
 #define NODE_REQ_MAX_ELEMENTS 1024   /* more elements than this in one request: protocol error */
-#define NODE_REQ_MAX_BODY ((int64_t)1 << 30) /* longest bulk at all */
+#define NODE_REQ_MAX_BODY ((int64_t)EC_MAX_CHUNK_SIZE) /* longest bulk at all: one chunk */
 
 /* CSET key index version crc size d p expire_ms chunk: the chunk is element 9 of 10. */
 #define NODE_REQ_CSET_ELEMENTS 10

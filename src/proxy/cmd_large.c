@@ -65,7 +65,8 @@ static big_status_t big_icrepair(client_t *c, op_t *op, size_t len)
     if (op->kind != OP_SIMPLE) return BIG_DRAIN;
     if (cmd->argi != 5 || cmd->nsmall != 5) return BIG_REFUSE_NOW;
     op->kind = OP_ICREPAIR;
-    if (len > (size_t)c->srv->cfg.max_object_size || !(op->obj = objbuf_new(len))) {
+    if (len > (size_t)c->srv->cfg.max_object_size || len > EC_MAX_CHUNK_SIZE ||
+        !(op->obj = objbuf_new(len))) {
         snprintf(op->err, sizeof op->err, "ERR chunk too large");
         return BIG_REFUSE_NOW;
     }

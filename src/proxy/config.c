@@ -36,7 +36,7 @@ static const conf_option_t options[] = {
     OPT("small-object-max", CONF_BYTES, small_object_max, 0, GiB, "64k",
         "objects up to this size are stored as 1 chunk + p replicas"),
     OPT("max-object-size", CONF_BYTES, max_object_size, 1, 64 * GiB, "1g",
-        "largest value accepted"),
+        "largest value accepted (and at most d x 1 GiB: a node stores chunks up to 1 GiB)"),
     OPT("max-clients", CONF_INT, max_clients, 1, 1000000, "10000",
         "most client connections at once"),
     OPT("requirepass", CONF_STRING, requirepass, 0, 0, "",

@@ -61,6 +61,14 @@ int set_prepare_value(op_t *op, const char *value, size_t len)
     op->n = op->d + op->p;
     op->size = len;
     op->chunk_size = ec_chunk_size(len, op->d);
+    if (op->chunk_size > EC_MAX_CHUNK_SIZE) {
+        /* Refused on the header, before any byte of the body: no node would store the chunks. */
+        resp_add_error(&op->reply,
+                       "ERR value of %zu bytes needs chunks of %zu bytes, over the nodes' %zu "
+                       "(at most d x %zu bytes per object)",
+                       len, op->chunk_size, EC_MAX_CHUNK_SIZE, EC_MAX_CHUNK_SIZE);
+        return -1;
+    }
     op->obj = objbuf_new(op->chunk_size * (size_t)op->n + 1);
     if (!op->obj) {
         resp_add_error(&op->reply, "ERR out of memory");
@@ -261,7 +269,8 @@ static void store_check_done(op_t *op)
     }
     m->version = op->version;
     m->size = op->size;
-    m->chunk_size = (uint32_t)op->chunk_size;
+    _Static_assert(EC_MAX_CHUNK_SIZE <= UINT32_MAX, "meta_t keeps chunk sizes in 32 bits");
+    m->chunk_size = (uint32_t)op->chunk_size; /* at most EC_MAX_CHUNK_SIZE, checked at SET */
     m->expire_ms = (uint64_t)op->expire_ms;
     memcpy(meta_nodes(m), op->nodes, sizeof(uint16_t) * (size_t)op->n);
     memcpy(meta_crcs(m), op->crcs, sizeof(uint32_t) * (size_t)op->n);
@@ -463,7 +472,7 @@ static int icset_parse_header(op_t *op, int argc, const char **argv, const size_
 
 static int icset_check_chunk_size(op_t *op, size_t cs)
 {
-    if ((uint64_t)cs * (uint64_t)op->d < op->size || cs > UINT32_MAX ||
+    if ((uint64_t)cs * (uint64_t)op->d < op->size || cs > EC_MAX_CHUNK_SIZE ||
         (op->size > 0 && cs > ec_chunk_size(op->size, op->d) + EC_ALIGN)) {
         op_fail(op, "ERR ICSET: chunk size %zu does not fit an object of %" PRIu64 " bytes", cs,
                 op->size);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -697,6 +698,33 @@ static void test_bad_options(void **state)
     assert_string_equal(ic_strerror(IC_ECORRUPT), "too few chunks passed their checksum");
 }
 
+/* An object whose chunks would pass the nodes' 1 GiB is refused before any byte of it is read:
+ * the value is address space that faults on any access. */
+static void test_chunks_over_node_limit_refused(void **state)
+{
+    ic_options_t o;
+    ic_options_init(&o);
+    const char *proxies[1] = {fake_addr};
+    o.proxies = proxies;
+    o.nproxies = 1;
+    o.d = 2;
+    o.p = 1;
+    o.max_object_size = (uint64_t)64 << 30;
+    ic_client_t *c = ic_client_new(&o, NULL);
+    assert_non_null(c);
+    size_t len = 2 * EC_MAX_CHUNK_SIZE + 1;
+    void *value = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    assert_true(value != MAP_FAILED);
+    int sets_before = fake->icsets;
+    assert_int_equal(ic_set(c, "huge", 4, value, len), IC_ETOOBIG);
+    assert_non_null(strstr(ic_last_error(c), "chunks of"));
+    assert_int_equal(fake->icsets, sets_before);
+    /* Exactly d x 1 GiB is not refused for its chunks; it would go on to be stored. */
+    assert_int_equal(ec_chunk_size(2 * EC_MAX_CHUNK_SIZE, 2), EC_MAX_CHUNK_SIZE);
+    munmap(value, len);
+    ic_client_free(c);
+}
+
 static void test_several_proxies(void **state)
 {
     fake_proxy_t *more[3] = {fake, fake_proxy_start(0), fake_proxy_start(0)};
@@ -751,6 +779,7 @@ int main(void)
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test_setup(test_auth, setup),
         cmocka_unit_test_setup(test_several_proxies, setup),
+        cmocka_unit_test_setup(test_chunks_over_node_limit_refused, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "ec.h"
 
@@ -88,6 +89,7 @@ static void test_encode_matches_reference(void **state)
     int cfg[][2] = {{10, 2}, {4, 2}, {1, 2}, {10, 1}, {5, 1}, {10, 4}, {2, 1}, {32, 16}, {1, 47}, {20, 28}};
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) check_encode(cfg[i][0], cfg[i][1], 128);
     check_encode(10, 2, 64 * 33);
+    check_encode(10, 2, 64 * 7);
 }
 
 /* Erases `ne` chunks listed in er[], decodes them from the first d survivors, compares. */
@@ -170,6 +172,115 @@ static void test_decode_random_many(void **state)
     }
 }
 
+/* The tables are cached per (d, p): alternating between codes must never hand one code's tables
+ * to another. */
+static void test_encode_alternating_codes(void **state)
+{
+    (void)state;
+    int cfg[][2] = {{10, 2}, {4, 2}, {10, 4}, {10, 2}, {2, 1}, {4, 2}, {10, 2}};
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++)
+        check_encode(cfg[i][0], cfg[i][1], 448);
+}
+
+/* Every one- and two-chunk erasure of RS(10+2), three times over: the first pass fills the decode
+ * cache, the later ones read it back, and evictions in between must not mix patterns up. The
+ * same survivors with the wanted chunks in the opposite order must give their own tables. */
+static void test_decode_cached_patterns(void **state)
+{
+    (void)state;
+    for (int pass = 0; pass < 3; pass++)
+        check_all_erasures(10, 2, 320);
+    shards_t s;
+    shards_make(&s, 10, 2, 128, 5);
+    assert_int_equal(ec_encode(10, 2, 128, s.chunk, s.chunk + 10), 0);
+    int forward[2] = {3, 7}, backward[2] = {7, 3};
+    check_decode_pattern(&s, forward, 2);
+    check_decode_pattern(&s, backward, 2);
+    check_decode_pattern(&s, forward, 2);
+    free(s.mem);
+}
+
+/* Asking for more chunks than p (here every chunk, from the data chunks) bypasses the cache. */
+static void test_decode_more_than_p(void **state)
+{
+    (void)state;
+    shards_t s;
+    shards_make(&s, 4, 2, 192, 11);
+    assert_int_equal(ec_encode(4, 2, 192, s.chunk, s.chunk + 4), 0);
+    int have_idx[4] = {0, 1, 2, 3}, want_idx[6] = {5, 4, 3, 2, 1, 0};
+    uint8_t *want[6], *out = malloc(6 * 192);
+    for (int k = 0; k < 6; k++)
+        want[k] = out + k * 192;
+    assert_int_equal(ec_decode(4, 2, 192, have_idx, s.chunk, 6, want_idx, want), 0);
+    for (int k = 0; k < 6; k++)
+        assert_memory_equal(want[k], s.chunk[want_idx[k]], 192);
+    free(out);
+    free(s.mem);
+}
+
+/* Several threads use codes they may be the first to build, and decode patterns that evict one
+ * another, at once: each checks its own results. */
+#define THREADS 4
+typedef struct {
+    int d, p, id;
+    int failures;
+} thread_job_t;
+
+static void *coding_thread(void *arg)
+{
+    thread_job_t *job = arg;
+    int d = job->d, p = job->p, n = d + p;
+    size_t cs = 256;
+    uint8_t *mem = malloc((size_t)(2 * n) * cs), *chunk[EC_MAX_CHUNKS], *want[EC_MAX_CHUNKS];
+    for (int i = 0; i < n; i++)
+        chunk[i] = mem + (size_t)i * cs;
+    for (size_t b = 0; b < (size_t)d * cs; b++)
+        mem[b] = (uint8_t)(b * 7 + (size_t)job->id);
+    uint8_t *expected = malloc((size_t)p * cs);
+    for (int round = 0; round < 300; round++) {
+        if (ec_encode(d, p, cs, chunk, chunk + d) != 0) job->failures++;
+        if (round == 0)
+            memcpy(expected, chunk[d], (size_t)p * cs);
+        else if (memcmp(expected, chunk[d], (size_t)p * cs) != 0)
+            job->failures++;
+        /* Lose chunks (round, round + 1) mod n: rebuild them from the first d others. */
+        int lost[2] = {round % n, (round + 1) % n}, have_idx[EC_MAX_CHUNKS], want_idx[2];
+        uint8_t *have[EC_MAX_CHUNKS];
+        int nh = 0, nwant = p >= 2 ? 2 : 1;
+        for (int i = 0; i < n && nh < d; i++)
+            if (i != lost[0] && (nwant < 2 || i != lost[1])) {
+                have_idx[nh] = i;
+                have[nh++] = chunk[i];
+            }
+        for (int k = 0; k < nwant; k++) {
+            want_idx[k] = lost[k];
+            want[k] = mem + (size_t)(n + k) * cs;
+        }
+        if (ec_decode(d, p, cs, have_idx, have, nwant, want_idx, want) != 0) job->failures++;
+        for (int k = 0; k < nwant; k++)
+            if (memcmp(want[k], chunk[lost[k]], cs) != 0) job->failures++;
+    }
+    free(expected);
+    free(mem);
+    return NULL;
+}
+
+static void test_threads_share_codes(void **state)
+{
+    (void)state;
+    /* Codes no earlier test used, so the threads race to build them. */
+    thread_job_t jobs[THREADS] = {{6, 3, 0, 0}, {6, 3, 1, 0}, {7, 2, 2, 0}, {7, 2, 3, 0}};
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, coding_thread, &jobs[i]), 0);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(jobs[i].failures, 0);
+    check_encode(6, 3, 128);
+    check_encode(7, 2, 128);
+}
+
 static void test_params_and_errors(void **state)
 {
     (void)state;
@@ -211,6 +322,18 @@ static void test_chunk_size(void **state)
         }
 }
 
+/* Bitwise CRC-32C (reflected polynomial 0x82F63B78), to check ec_crc on any length. */
+static uint32_t ref_crc32c(const uint8_t *p, size_t n)
+{
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1)));
+    }
+    return crc ^ 0xFFFFFFFFu;
+}
+
 static void test_crc(void **state)
 {
     (void)state;
@@ -218,6 +341,11 @@ static void test_crc(void **state)
     assert_int_equal(ec_crc("", 0), 0);
     uint8_t z[32] = {0};
     assert_int_equal(ec_crc(z, 32), 0x8A9136AAu); /* RFC 3720 B.4: 32 bytes of zeros */
+    uint8_t buf[1000];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 151 + 3);
+    for (size_t n = 0; n <= sizeof buf; n += 37)
+        assert_int_equal(ec_crc(buf, n), ref_crc32c(buf, n));
 }
 
 int main(void)
@@ -226,6 +354,10 @@ int main(void)
         cmocka_unit_test(test_encode_matches_reference),
         cmocka_unit_test(test_decode_single_double),
         cmocka_unit_test(test_decode_random_many),
+        cmocka_unit_test(test_encode_alternating_codes),
+        cmocka_unit_test(test_decode_cached_patterns),
+        cmocka_unit_test(test_decode_more_than_p),
+        cmocka_unit_test(test_threads_share_codes),
         cmocka_unit_test(test_params_and_errors),
         cmocka_unit_test(test_chunk_size),
         cmocka_unit_test(test_crc),

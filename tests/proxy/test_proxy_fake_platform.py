@@ -10,7 +10,7 @@ import redis
 
 sys.path.insert(0, os.path.dirname(__file__))
 from fake_platform import FakePlatform  # noqa: E402
-from proxytest import Proxy, wait_for  # noqa: E402
+from proxytest import Proxy, connect, skip_if_tls, wait_for  # noqa: E402
 
 
 class FakePlatformTest(unittest.TestCase):
@@ -196,6 +196,28 @@ class FakePlatformTest(unittest.TestCase):
         self.assertIsNone(self.r.get("c"))
         info = self.r.info("stats")
         self.assertGreaterEqual(info["objects_lost"], 1)
+
+    @skip_if_tls
+    def test_chunks_over_node_limit_refused_on_header(self):
+        # max-object-size allows 64 GiB, but with d=4 a value over 4 GiB needs chunks over the
+        # nodes' 1 GiB: the refusal comes before any body byte is sent.
+        self.proxy.stop()
+        self.proxy = Proxy(*self.args, "--max-object-size", "64g")
+        self.r = redis.Redis(port=self.proxy.port, socket_timeout=20)
+        s = connect(self.proxy.port, timeout=10)
+        try:
+            s.sendall(b"*3\r\n$3\r\nSET\r\n$4\r\nhuge\r\n$%d\r\n" % ((4 << 30) + 1))
+            reply = b""
+            while not reply.endswith(b"\r\n"):
+                chunk = s.recv(4096)
+                self.assertTrue(chunk, "connection closed before the reply")
+                reply += chunk
+        finally:
+            s.close()
+        self.assertTrue(reply.startswith(b"-ERR value of 4294967297 bytes needs chunks of"), reply)
+        self.assertIn(b"over the nodes' 1073741824", reply)
+        self.assertTrue(self.r.ping())
+        self.assertIsNone(self.r.get("huge"))
 
     def test_refused_invocation_is_clear_error(self):
         self.platform.refuse = set(range(16))
