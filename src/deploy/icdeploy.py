@@ -560,7 +560,7 @@ DEFAULTS = {"count": 400, "memory": 1536, "timeout": 300, "arch": "x86_64",
             "runtime": "provided.al2023", "log_level": "info", "max_event_age": 60,
             "subnets": "", "security_groups": "", "create_role": False, "role_arn": None,
             "zip": None, "node_secret_file": None}
-SAVED = list(DEFAULTS) + ["region", "endpoint_url"]
+SAVED = list(DEFAULTS) + ["region", "endpoint_url", "iam_endpoint_url"]
 
 
 def state_dir(args):

@@ -597,8 +597,7 @@ static cJSON *event_config_doc(const fn_def_t *d, int64_t modified_ms)
     if (!doc) return NULL;
     cJSON_AddNumberToObject(doc, "LastModified", (double)modified_ms / 1000.0);
     char arn[200];
-    snprintf(arn, sizeof arn, "arn:aws:lambda:%s:%s:function:%s:$LATEST", REGION, ACCOUNT,
-             d->name);
+    snprintf(arn, sizeof arn, "arn:aws:lambda:%s:%s:function:%s:$LATEST", REGION, ACCOUNT, d->name);
     cJSON_AddStringToObject(doc, "FunctionArn", arn);
     cJSON_AddNumberToObject(doc, "MaximumRetryAttempts",
                             (double)(d->max_retry_attempts >= 0 ? d->max_retry_attempts : 2));

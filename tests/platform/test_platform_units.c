@@ -207,8 +207,7 @@ static void test_route_control(void **state)
     assert_int_equal(parse("PUT", "/2019-09-25/functions/f1/event-invoke-config", &r),
                      ROUTE_MATCH);
     assert_int_equal(r.kind, ROUTE_FN_EVENT_CONFIG_PUT);
-    assert_int_equal(parse("GET", "/2019-09-25/functions/f1/event-invoke-config", &r),
-                     ROUTE_MATCH);
+    assert_int_equal(parse("GET", "/2019-09-25/functions/f1/event-invoke-config", &r), ROUTE_MATCH);
     assert_int_equal(r.kind, ROUTE_FN_EVENT_CONFIG_GET);
     assert_int_equal(parse("POST", "/2019-09-25/functions/f1/event-invoke-config", &r),
                      ROUTE_BAD_METHOD);
