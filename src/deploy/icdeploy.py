@@ -411,8 +411,9 @@ class Deployer:
             json.dump({"Variables": spec.environment}, f)
 
     def vpc_args(self):
-        return ["--vpc-config", "SubnetIds=%s,SecurityGroupIds=%s"
-                % (",".join(self.spec.subnets), ",".join(self.spec.security_groups))]
+        # JSON rather than the CLI's shorthand, which cannot say "no subnets" (leaving a VPC).
+        return ["--vpc-config", json.dumps({"SubnetIds": self.spec.subnets,
+                                            "SecurityGroupIds": self.spec.security_groups})]
 
     def configuration_args(self):
         s = self.spec

@@ -89,8 +89,7 @@ class FakeLambda:
         if "--environment" in args:
             conf["Environment"] = json.loads(read_uri(opt(args, "--environment")))
         if "--vpc-config" in args:
-            parts = dict(p.split("=", 1) for p in opt(args, "--vpc-config").split(",", 1))
-            conf["VpcConfig"] = {k: [v for v in parts[k].split(",") if v] for k in parts}
+            conf["VpcConfig"] = json.loads(opt(args, "--vpc-config"))
 
     def lambda_create_function(self, args, name):
         if name in self.functions:
@@ -288,6 +287,20 @@ class PlanTest(unittest.TestCase):
         self.assertEqual(sorted(self.fake.functions), ["tp7"])
         self.assertIn("tp7 was not made by icdeploy: left alone", d.out)
 
+    def test_vpc_joined_and_left(self):
+        self.assertEqual(self.up("--subnets", "subnet-b,subnet-a", "--security-groups", "sg-1").code,
+                         0)
+        self.assertEqual(self.fake.functions["tp0"]["Configuration"]["VpcConfig"],
+                         {"SubnetIds": ["subnet-a", "subnet-b"], "SecurityGroupIds": ["sg-1"]})
+        self.assertEqual(self.status().code, 0)
+        r = self.up("--subnets", "", "--security-groups", "")
+        self.assertEqual(r.code, 0, r.err)
+        self.assertIn("VpcConfig subnets subnet-a,subnet-b security groups sg-1 (wanted none, "
+                      "none)", r.out)
+        self.assertEqual(self.fake.functions["tp0"]["Configuration"]["VpcConfig"],
+                         {"SubnetIds": [], "SecurityGroupIds": []})
+        self.assertEqual(self.status().code, 0)
+
     def test_throttling_is_retried(self):
         throttled = AwsError("TooManyRequestsException", "Rate exceeded", "CreateFunction")
         self.fake.fail[("create-function", "tp1")] = [throttled] * 3
@@ -355,8 +368,8 @@ class PlanTest(unittest.TestCase):
                    if ln.startswith("would run: aws lambda create-function")]
         self.assertEqual(len(creates), 2)
         self.assertEqual(opt(creates[0], "--role"), "arn:aws:iam::123456789012:role/tp-icnode")
-        self.assertEqual(opt(creates[0], "--vpc-config"),
-                         "SubnetIds=subnet-1,subnet-2,SecurityGroupIds=sg-1")
+        self.assertEqual(json.loads(opt(creates[0], "--vpc-config")),
+                         {"SubnetIds": ["subnet-1", "subnet-2"], "SecurityGroupIds": ["sg-1"]})
         # Without a VPC, the policy has no EC2 statement.
         self.assertEqual([s["Sid"] for s in icdeploy.node_policy("tp", "r", "1")["Statement"]],
                          ["OwnLogs", "BackupInvokesOwnFunctions"])
