@@ -779,13 +779,19 @@ def command_down(args, aws):
             aws.say("icdeploy: %s failed: %s" % (label, describe(e)), error=True)
         raise DeployError("stopped; `icdeploy down --prefix %s` again removes the rest"
                           % args.prefix)
+    # The role goes too if icdeploy made it, even when the saved options were lost; a deployer
+    # that never made one may lack the IAM permissions to look, which is then no error.
     role = False
-    if args.create_role:
-        if args.endpoint_url and not args.iam_endpoint_url:
+    if args.endpoint_url and not args.iam_endpoint_url:
+        if args.create_role:
             aws.say("role %s: IAM is not at --endpoint-url; give --iam-endpoint-url to remove it"
                     % role_name(args.prefix))
-        else:
+    else:
+        try:
             role = delete_role(aws, args.prefix)
+        except AwsError as e:
+            if args.create_role or e.error_type not in ("AccessDenied", "AccessDeniedException"):
+                raise
     state = os.path.join(state_dir(args), "deployment.json")
     if not args.dry_run and os.path.exists(state):
         os.unlink(state)

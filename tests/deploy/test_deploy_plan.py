@@ -140,6 +140,14 @@ class FakeLambda:
     def sts_get_caller_identity(self, args, name):
         return {"Account": "123456789012"}
 
+    def iam_delete_role_policy(self, args, name):
+        self.roles[opt(args, "--role-name")].pop("policy", None)
+        return {}
+
+    def iam_delete_role(self, args, name):
+        del self.roles[opt(args, "--role-name")]
+        return {}
+
     def iam_get_role(self, args, name):
         rn = opt(args, "--role-name")
         if rn not in self.roles:
@@ -300,6 +308,22 @@ class PlanTest(unittest.TestCase):
         self.assertEqual(self.fake.functions["tp0"]["Configuration"]["VpcConfig"],
                          {"SubnetIds": [], "SecurityGroupIds": []})
         self.assertEqual(self.status().code, 0)
+
+    def test_down_finds_its_role_without_saved_options(self):
+        self.fake.roles["tp-icnode"] = {"RoleName": "tp-icnode", "policy": "{}",
+                                        "Tags": [{"Key": "icdeploy:prefix", "Value": "tp"}]}
+        self.fake.roles["other-icnode"] = {"RoleName": "other-icnode", "Tags": []}
+        d = Run(self.fake, ["down", "--prefix", "tp", "--state-dir", self.state])
+        self.assertEqual(d.code, 0, d.err)
+        self.assertEqual(list(self.fake.roles), ["other-icnode"])
+        self.assertIn("and the role removed", d.out)
+        d = Run(self.fake, ["down", "--prefix", "other", "--state-dir", self.state])
+        self.assertIn("role other-icnode was not made by icdeploy: left alone", d.out)
+        self.assertEqual(list(self.fake.roles), ["other-icnode"])
+        # A deployer without IAM rights that never asked for a role: down still succeeds.
+        self.fake.fail[("get-role", None)] = [AwsError("AccessDenied", "not authorized")]
+        self.assertEqual(Run(self.fake, ["down", "--prefix", "x", "--state-dir",
+                                         self.state]).code, 0)
 
     def test_throttling_is_retried(self):
         throttled = AwsError("TooManyRequestsException", "Rate exceeded", "CreateFunction")
