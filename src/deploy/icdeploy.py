@@ -811,7 +811,14 @@ def describe(e):
 def parse_args(argv):
     ap = argparse.ArgumentParser(
         prog="icdeploy", description="Deploy, inspect and remove a pool of InfiniCache node "
-        "functions on AWS Lambda through the AWS CLI (docs/DEPLOY-AWS.md).")
+        "functions on AWS Lambda through the AWS CLI (docs/DEPLOY-AWS.md).",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog="""examples:
+  icdeploy up --prefix ic --count 400 --memory 1536 --arch arm64 --create-role \\
+      --proxy-config icproxy.conf
+  icdeploy up --prefix ic --dry-run     # every change it would make, none made
+  icdeploy status --prefix ic           # exit 0: matches; 1: what differs is listed
+  icdeploy down --prefix ic             # the functions (and role) it made
+exit codes: 0 done (status: matches), 1 status: differs, 2 error""")
     ap.add_argument("command", choices=["up", "status", "down"])
     ap.add_argument("--prefix", default="icnode", help="functions are PREFIX0..PREFIX(N-1)")
     ap.add_argument("--count", type=int, help="number of functions (default 400)")
