@@ -32,7 +32,8 @@ class DeployTest(unittest.TestCase):
         self.dir = self.tmp.name
         self.admin_token = os.urandom(16).hex()
         # The AWS CLI with test credentials only: no profile, no instance metadata, no pager.
-        self.env = dict(os.environ, HOME=self.dir, AWS_ACCESS_KEY_ID=KEY,
+        # TMPDIR inside the test's directory: the up killed on purpose cannot remove its own.
+        self.env = dict(os.environ, HOME=self.dir, TMPDIR=self.dir, AWS_ACCESS_KEY_ID=KEY,
                         AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1",
                         AWS_EC2_METADATA_DISABLED="true", AWS_PAGER="",
                         AWS_CONFIG_FILE=os.path.join(self.dir, "aws-config"),
