@@ -590,6 +590,27 @@ static void put_concurrency(control_t *c, fn_def_t *d, const control_request_t *
     reply_json(out, 200, r);
 }
 
+/* The function's event-invoke config as Lambda shows it: a field never set has its default. */
+static cJSON *event_config_doc(const fn_def_t *d, int64_t modified_ms)
+{
+    cJSON *doc = cJSON_CreateObject();
+    if (!doc) return NULL;
+    cJSON_AddNumberToObject(doc, "LastModified", (double)modified_ms / 1000.0);
+    char arn[200];
+    snprintf(arn, sizeof arn, "arn:aws:lambda:%s:%s:function:%s:$LATEST", REGION, ACCOUNT, d->name);
+    cJSON_AddStringToObject(doc, "FunctionArn", arn);
+    cJSON_AddNumberToObject(doc, "MaximumRetryAttempts",
+                            (double)(d->max_retry_attempts >= 0 ? d->max_retry_attempts : 2));
+    cJSON_AddNumberToObject(doc, "MaximumEventAgeInSeconds",
+                            (double)(d->max_event_age_s >= 0 ? d->max_event_age_s : 21600));
+    cJSON *dc = cJSON_AddObjectToObject(doc, "DestinationConfig");
+    if (dc) {
+        cJSON_AddObjectToObject(dc, "OnSuccess");
+        cJSON_AddObjectToObject(dc, "OnFailure");
+    }
+    return doc;
+}
+
 static void put_event_config(control_t *c, fn_def_t *d, const control_request_t *rq,
                              int64_t now, control_reply_t *out)
 {
@@ -627,24 +648,25 @@ static void put_event_config(control_t *c, fn_def_t *d, const control_request_t 
     d->max_event_age_s = a ? (int64_t)a->valuedouble : -1;
     cJSON_Delete(o);
     if (commit(c, d, out) < 0) return;
-    cJSON *doc = cJSON_CreateObject();
-    if (doc) {
-        cJSON_AddNumberToObject(doc, "LastModified", (double)now / 1000.0);
-        char arn[200];
-        snprintf(arn, sizeof arn, "arn:aws:lambda:%s:%s:function:%s:$LATEST", REGION, ACCOUNT,
-                 d->name);
-        cJSON_AddStringToObject(doc, "FunctionArn", arn);
-        cJSON_AddNumberToObject(doc, "MaximumRetryAttempts",
-                                (double)(d->max_retry_attempts >= 0 ? d->max_retry_attempts : 2));
-        cJSON_AddNumberToObject(doc, "MaximumEventAgeInSeconds",
-                                (double)(d->max_event_age_s >= 0 ? d->max_event_age_s : 21600));
-        cJSON *dc = cJSON_AddObjectToObject(doc, "DestinationConfig");
-        if (dc) {
-            cJSON_AddObjectToObject(dc, "OnSuccess");
-            cJSON_AddObjectToObject(dc, "OnFailure");
-        }
+    reply_json(out, 200, event_config_doc(d, now));
+}
+
+/* GetFunctionEventInvokeConfig. A function whose config was never put (or was put with neither
+ * field: the platform does not tell the two apart) has none, as Lambda answers for one never
+ * configured. LastModified is the time of the answer: the platform does not keep the time of
+ * the put. */
+static void get_event_config(const fn_def_t *d, int64_t now, control_reply_t *out)
+{
+    if (d->max_retry_attempts < 0 && d->max_event_age_s < 0) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "The function arn:aws:lambda:%s:%s:function:%s:$LATEST doesn't have an "
+                 "EventInvokeConfig",
+                 REGION, ACCOUNT, d->name);
+        reply_error(out, 404, "ResourceNotFoundException", msg);
+        return;
     }
-    reply_json(out, 200, doc);
+    reply_json(out, 200, event_config_doc(d, now));
 }
 
 static void account_settings(control_t *c, control_reply_t *out)
@@ -695,6 +717,9 @@ void control_handle(control_t *c, const control_request_t *rq, control_reply_t *
     case ROUTE_FN_CONFIG_GET:
         reply_json(out, 200, fn_config_json(d, REGION, ACCOUNT, now));
         break;
+    case ROUTE_FN_EVENT_CONFIG_GET:
+        get_event_config(d, now, out);
+        break;
     case ROUTE_FN_TAGS_GET: {
         cJSON *o = cJSON_CreateObject();
         if (o) cJSON_AddItemToObject(o, "Tags", cJSON_Duplicate(d->tags, 1));
@@ -728,6 +753,7 @@ void control_handle(control_t *c, const control_request_t *rq, control_reply_t *
         case ROUTE_FN_EVENT_CONFIG_PUT:
             put_event_config(c, d, rq, now, out);
             break;
+
         case ROUTE_FN_TAGS_POST: {
             cJSON *o = cJSON_ParseWithLength(rq->body, rq->len);
             cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "Tags");

@@ -149,7 +149,9 @@ route_result_t route_parse(const char *method, const char *path, size_t len, rou
                      !strcmp(method, "DELETE") ? ROUTE_FN_CONCURRENCY_DELETE
                                                : ROUTE_FN_CONCURRENCY_PUT);
         } else if (n == 4 && seg_is(s[0], "2019-09-25") && seg_is(s[3], "event-invoke-config")) {
-            r = want(method, "PUT", out, ROUTE_FN_EVENT_CONFIG_PUT);
+            r = want(method, !strcmp(method, "GET") ? "GET" : "PUT", out,
+                     !strcmp(method, "GET") ? ROUTE_FN_EVENT_CONFIG_GET
+                                            : ROUTE_FN_EVENT_CONFIG_PUT);
         }
         if (r != ROUTE_MATCH) return r;
         return parse_function_name(s[2], out) < 0 ? ROUTE_BAD_REQUEST : ROUTE_MATCH;

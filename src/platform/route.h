@@ -27,6 +27,7 @@ typedef enum {
     ROUTE_FN_CONCURRENCY_PUT,    /* PUT    /2017-10-31/functions/{name}/concurrency */
     ROUTE_FN_CONCURRENCY_DELETE, /* DELETE /2017-10-31/functions/{name}/concurrency */
     ROUTE_FN_EVENT_CONFIG_PUT,   /* PUT    /2019-09-25/functions/{name}/event-invoke-config */
+    ROUTE_FN_EVENT_CONFIG_GET,   /* GET    /2019-09-25/functions/{name}/event-invoke-config */
     ROUTE_ACCOUNT_SETTINGS,      /* GET    /2016-08-19/account-settings[/] */
     ROUTE_FN_TAGS_GET,           /* GET    /2017-03-31/tags/{arn} */
     ROUTE_FN_TAGS_POST,          /* POST   /2017-03-31/tags/{arn} */

@@ -356,9 +356,15 @@ def test_event_retries_follow_the_config():
         wait_for(lambda: p.stats()["requests"] == 3, what="two retries")
         assert time.monotonic() - t0 >= 0.3, "retried before the delays"
         assert p.stats()["event_retries"] == 2
+        fails(p.port, "ResourceNotFoundException", "doesn't have an EventInvokeConfig",
+              "get-function-event-invoke-config", "--function-name", "ev")
         r = ok(p.port, "put-function-event-invoke-config", "--function-name", "ev",
                "--maximum-retry-attempts", "0", "--maximum-event-age-in-seconds", "60")
         assert r["MaximumRetryAttempts"] == 0 and r["MaximumEventAgeInSeconds"] == 60, r
+        # GetFunctionEventInvokeConfig reads back what was put (a deployment tool diffs on it).
+        got = ok(p.port, "get-function-event-invoke-config", "--function-name", "ev")
+        assert got["MaximumRetryAttempts"] == 0 and got["MaximumEventAgeInSeconds"] == 60, got
+        assert got["FunctionArn"].endswith(":function:ev:$LATEST"), got
         assert p.invoke("ev", {"fail": 1}, kind="Event")[0] == 202
         wait_for(lambda: p.stats()["requests"] == 4, what="the one attempt")
         # A sync invocation after it proves nothing else is coming (retries would run first:

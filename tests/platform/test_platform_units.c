@@ -207,6 +207,10 @@ static void test_route_control(void **state)
     assert_int_equal(parse("PUT", "/2019-09-25/functions/f1/event-invoke-config", &r),
                      ROUTE_MATCH);
     assert_int_equal(r.kind, ROUTE_FN_EVENT_CONFIG_PUT);
+    assert_int_equal(parse("GET", "/2019-09-25/functions/f1/event-invoke-config", &r), ROUTE_MATCH);
+    assert_int_equal(r.kind, ROUTE_FN_EVENT_CONFIG_GET);
+    assert_int_equal(parse("POST", "/2019-09-25/functions/f1/event-invoke-config", &r),
+                     ROUTE_BAD_METHOD);
     assert_int_equal(parse("GET", "/2016-08-19/account-settings/", &r), ROUTE_MATCH);
     assert_int_equal(r.kind, ROUTE_ACCOUNT_SETTINGS);
     assert_int_equal(parse("GET", "/2017-03-31/tags/arn:aws:lambda:us-east-1:1:function:f1", &r),
