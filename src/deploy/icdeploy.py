@@ -650,8 +650,9 @@ def proxy_config(args, spec):
         "pool-size %d" % spec.count,
         "node-memory %d" % spec.memory,
         "node-secret-file %s" % args.node_secret_file,
-        "# The functions dial the proxy: set the address they reach it at (docs/DEPLOY-AWS.md).",
-        "# node-advertise HOST:6388",
+        "# The functions dial the proxy: set the address they reach it at (docs/DEPLOY-AWS.md):",
+        "# auto is the EC2 instance's private address (a VPC), or name a public HOST:6388.",
+        "# node-advertise auto",
         ""])
 
 
