@@ -28,7 +28,7 @@ static void body_drained(relay_t *r, relay_status_t st, void *arg)
 
 static void body_arrived(nreq_t *q, uint32_t crc, size_t len)
 {
-    relay_start(q->node->srv, q->node->conn, RELAY_DISCARD, NULL, NULL, len, body_drained, q);
+    relay_start(q->node->conn, RELAY_DISCARD, NULL, NULL, len, body_drained, q);
 }
 
 static server_t *make_server(void)

@@ -50,6 +50,11 @@ void invoker_counters(invoker_t *inv, uint64_t *throttled, uint64_t *retries)
 
 #define HARNESS_NODE_SECRET "fuzz-node-secret-0123456789abcdef"
 
+static void harness_send_staged(void *arg)
+{
+    ops_start_staged(arg);
+}
+
 /* A server as main() would set it up, from icproxy flags, without sockets or a platform: nodes
  * are idle until a target connects one. The invoker is the target's own stand-in. */
 static server_t *harness_server(server_t *srv, int argc, char **argv)
@@ -59,7 +64,8 @@ static server_t *harness_server(server_t *srv, int argc, char **argv)
     if (auth_load(&srv->auth, srv->cfg.requirepass, srv->cfg.aclfile, err, sizeof err) < 0) abort();
     log_set_level(LOG_LEVEL_ERROR);
     srv->loop = ev_create(4096);
-    ev_set_after_io(srv->loop, server_after_io, srv);
+    transport_init(&srv->tp, srv->loop);
+    transport_add_hook(&srv->tp, harness_send_staged, srv);
     meta_table_init(&srv->meta);
     srv->nnodes = (int)srv->cfg.pool_size;
     srv->nodes = calloc((size_t)srv->nnodes, sizeof *srv->nodes);

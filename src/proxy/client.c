@@ -172,6 +172,29 @@ static void log_protected_refusal(server_t *srv, const struct sockaddr *peer)
              srv->stats.auth_denied);
 }
 
+static void client_io(ev_loop_t *loop, int fd, int events, void *arg);
+
+/* A relay out of the connection finished, or replies held for a slow reader went out: the
+ * commands waiting behind them run now. */
+static void client_conn_resumed(conn_t *conn)
+{
+    if (conn->owner) client_resume_input(conn->owner);
+}
+
+static void client_conn_freed(conn_t *conn)
+{
+    free(conn->owner_state);
+}
+
+static const conn_handlers_t client_handlers = {
+    .role = "client",
+    .io = client_io,
+    .failed = client_conn_failed,
+    .resumed = client_conn_resumed,
+    .drained = client_conn_resumed,
+    .freed = client_conn_freed,
+};
+
 void client_accept(server_t *srv, int fd, struct tls_ctx *tls)
 {
     if (srv->nclients >= srv->cfg.max_clients) {
@@ -202,7 +225,7 @@ void client_accept(server_t *srv, int fd, struct tls_ctx *tls)
         return;
     }
     client_t *c = calloc(1, sizeof *c);
-    conn_t *conn = c ? conn_new(srv, fd, CONN_CLIENT, c) : NULL;
+    conn_t *conn = c ? conn_new(&srv->tp, fd, &client_handlers, c) : NULL;
     if (!conn) {
         free(c);
         close(fd);
@@ -252,7 +275,7 @@ void client_conn_failed(conn_t *conn, const char *why)
         c->ops_head = c->ops_tail = NULL;
         c->nops = 0;
         /* Callers up the stack may still look at c: it is freed with the connection. */
-        conn->owner_to_free = c;
+        conn->owner_state = c;
     }
     conn_close_async(conn);
 }
@@ -287,7 +310,7 @@ void client_close_all(server_t *srv)
         client_conn_failed(srv->clients->conn, "shutdown");
 }
 
-void client_io(ev_loop_t *loop, int fd, int events, void *arg)
+static void client_io(ev_loop_t *loop, int fd, int events, void *arg)
 {
     conn_t *conn = arg;
     events = conn_io_events(conn, events);
@@ -299,7 +322,7 @@ void client_io(ev_loop_t *loop, int fd, int events, void *arg)
         if (conn->tx_relay) relay_pump(conn->tx_relay);
         /* The client took replies: reading may resume if that is what held it. */
         if (!conn->closing && conn->read_paused && conn->owner &&
-            conn->out_bytes <= (size_t)conn->srv->cfg.client_output_limit)
+            conn->out_bytes <= (size_t)((client_t *)conn->owner)->srv->cfg.client_output_limit)
             client_resume_input(conn->owner);
     }
     if (conn->closing) return;
@@ -445,7 +468,7 @@ static void handle_big(client_t *c)
     size_t len = (size_t)cmd->big_len;
     op_t *op = c->reading;
     if (c->skip_rest) {
-        relay_start(srv, c->conn, RELAY_DISCARD, NULL, NULL, len, skipped_body_moved, c->conn);
+        relay_start(c->conn, RELAY_DISCARD, NULL, NULL, len, skipped_body_moved, c->conn);
         return;
     }
     const command_t *row = cmd->nsmall ? command_find(cmd->argv[0], cmd->argl[0]) : NULL;
@@ -480,12 +503,12 @@ static void handle_big(client_t *c)
         c->skip_rest = 1;
         client_on_op_done(op);
         if (c->conn->closing) return;
-        relay_start(srv, c->conn, RELAY_DISCARD, NULL, NULL, len, skipped_body_moved, c->conn);
+        relay_start(c->conn, RELAY_DISCARD, NULL, NULL, len, skipped_body_moved, c->conn);
         return;
     case BIG_DRAIN:
         op->big_discard = 1;
         op_ref(op);
-        relay_start(srv, c->conn, RELAY_DISCARD, NULL, NULL, len, command_big_moved, op);
+        relay_start(c->conn, RELAY_DISCARD, NULL, NULL, len, command_big_moved, op);
         return;
     }
 }

@@ -71,7 +71,7 @@ static big_status_t big_icrepair(client_t *c, op_t *op, size_t len)
         return BIG_REFUSE_NOW;
     }
     op_ref(op);
-    relay_start(c->srv, c->conn, RELAY_TO_MEMORY, NULL, op->obj->data, len, command_big_moved, op);
+    relay_start(c->conn, RELAY_TO_MEMORY, NULL, op->obj->data, len, command_big_moved, op);
     return BIG_TAKEN;
 }
 

@@ -1,4 +1,5 @@
-/* conn.c -- proxy connections: input buffer, zero-copy output queue, batched flushing. */
+/* conn.c -- the transport's connections: input buffer, zero-copy output queue, batched flushing
+ * at the end of each loop iteration, and the owner told through its handler table. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "proxy.h"
+#include "transport.h"
 
 #define OUTSEG_INLINE 16384
 #define FLUSH_IOV 64
@@ -89,15 +90,15 @@ const conn_type_t conn_type_plain = {
     .shutdown = plain_shutdown,
 };
 
-conn_t *conn_new(server_t *srv, int fd, conn_kind_t kind, void *owner)
+conn_t *conn_new(transport_t *tp, int fd, const conn_handlers_t *h, void *owner)
 {
     conn_t *c = calloc(1, sizeof *c);
     if (!c) return NULL;
-    c->srv = srv;
+    c->tp = tp;
     c->fd = fd;
     c->type = &conn_type_plain;
+    c->h = h;
     c->created_ms = ev_now_ms();
-    c->kind = kind;
     c->owner = owner;
     buf_init(&c->in);
     c->last_rx_ms = ev_now_ms();
@@ -210,7 +211,7 @@ int conn_flush(conn_t *c)
         ssize_t w = c->type->writev(c, iov, n);
         if (w == -EAGAIN) return 0;
         if (w < 0) return (int)w;
-        c->srv->stats.bytes_out += (uint64_t)w;
+        c->tp->stats.bytes_out += (uint64_t)w;
         c->out_bytes -= (size_t)w;
         size_t left = (size_t)w;
         while (left > 0 && c->out_head) {
@@ -247,7 +248,7 @@ ssize_t conn_read(conn_t *c, size_t max)
         c->in.end += (size_t)m;
         n += m;
     }
-    c->srv->stats.bytes_in += (uint64_t)n;
+    c->tp->stats.bytes_in += (uint64_t)n;
     c->last_rx_ms = ev_now_ms();
     return n;
 }
@@ -271,8 +272,8 @@ void conn_mark_dirty(conn_t *c)
 {
     if (c->dirty || c->closing) return;
     c->dirty = 1;
-    c->next_dirty = c->srv->dirty_head;
-    c->srv->dirty_head = c;
+    c->next_dirty = c->tp->dirty_head;
+    c->tp->dirty_head = c;
 }
 
 /* Epoll interest follows state: read unless paused or a relay into memory/conn is waiting on
@@ -288,32 +289,32 @@ void conn_update_events(conn_t *c)
     if (c->out_head || c->type->unflushed(c) || (c->tx_relay && c->tx_relay->in_pipe > 0))
         ev |= EV_WRITE;
     if (c->tx_relay && c->tx_relay->wait_dst) ev |= EV_WRITE;
-    ev_set(c->srv->loop, c->fd, ev, c->kind == CONN_CLIENT ? client_io : node_io, c);
+    ev_set(c->tp->loop, c->fd, ev, c->h->io, c);
 }
 
 void conn_close_async(conn_t *c)
 {
     if (c->closing) return;
     c->closing = 1;
-    server_t *srv = c->srv;
+    transport_t *tp = c->tp;
     if (c->fd >= 0) {
-        ev_del(srv->loop, c->fd);
+        ev_del(tp->loop, c->fd);
         c->type->shutdown(c);
     }
-    if (srv->nclosing == srv->capclosing) {
-        size_t cap = srv->capclosing ? srv->capclosing * 2 : 16;
-        conn_t **p = realloc(srv->closing, cap * sizeof *p);
+    if (tp->nclosing == tp->capclosing) {
+        size_t cap = tp->capclosing ? tp->capclosing * 2 : 16;
+        conn_t **p = realloc(tp->closing, cap * sizeof *p);
         if (!p) abort(); /* tiny allocation; nothing sane to do without it */
-        srv->closing = p;
-        srv->capclosing = cap;
+        tp->closing = p;
+        tp->capclosing = cap;
     }
-    srv->closing[srv->nclosing++] = c;
+    tp->closing[tp->nclosing++] = c;
 }
 
 /* Frees a connection that is already detached from its owner (called after the iteration). */
 void conn_free(conn_t *c)
 {
-    if (c->hello_timer) ev_timer_cancel(c->srv->loop, c->hello_timer);
+    if (c->h->freed) c->h->freed(c);
     while (c->out_head) {
         outseg_t *s = c->out_head;
         c->out_head = s->next;
@@ -322,28 +323,41 @@ void conn_free(conn_t *c)
     buf_free(&c->in);
     conn_tls_free(c);
     if (c->fd >= 0) close(c->fd);
-    free(c->owner_to_free);
     free(c);
 }
 
 void conn_fail(conn_t *c, const char *why)
 {
     if (c->closing) return;
-    if (c->kind == CONN_CLIENT)
-        client_conn_failed(c, why);
-    else
-        node_conn_failed(c, why);
+    c->h->failed(c, why);
 }
 
-/* After each loop iteration (its I/O and timers): send the staged SETs, write batched output
- * once per connection, free closed ones. */
-void server_after_io(ev_loop_t *loop, void *arg)
+void transport_init(transport_t *tp, ev_loop_t *loop)
 {
-    server_t *srv = arg;
-    ops_start_staged(srv); /* their node requests join this iteration's writes */
-    while (srv->dirty_head) {
-        conn_t *c = srv->dirty_head;
-        srv->dirty_head = c->next_dirty;
+    memset(tp, 0, sizeof *tp);
+    tp->loop = loop;
+    ev_set_after_io(loop, transport_after_io, tp);
+}
+
+int transport_add_hook(transport_t *tp, transport_hook_fn *fn, void *arg)
+{
+    if (tp->nhooks == TRANSPORT_MAX_HOOKS) return -1;
+    tp->hooks[tp->nhooks].fn = fn;
+    tp->hooks[tp->nhooks].arg = arg;
+    tp->nhooks++;
+    return 0;
+}
+
+/* After each loop iteration (its I/O and timers): the owners' hooks, then batched output written
+ * once per connection, then closed connections freed. */
+void transport_after_io(ev_loop_t *loop, void *arg)
+{
+    transport_t *tp = arg;
+    for (int i = 0; i < tp->nhooks; i++)
+        tp->hooks[i].fn(tp->hooks[i].arg);
+    while (tp->dirty_head) {
+        conn_t *c = tp->dirty_head;
+        tp->dirty_head = c->next_dirty;
         c->dirty = 0;
         c->next_dirty = NULL;
         if (c->closing) continue;
@@ -352,15 +366,27 @@ void server_after_io(ev_loop_t *loop, void *arg)
             continue;
         }
         if (c->tx_relay && !c->out_head) relay_pump(c->tx_relay);
-        /* A client paused for unread replies may go on once they are out. */
-        if (c->kind == CONN_CLIENT && c->read_paused && c->owner && !c->closing)
-            client_resume_input(c->owner);
+        /* An owner that paused its input for unread output may go on once it is out. */
+        if (c->read_paused && c->h->drained && !c->closing) c->h->drained(c);
         if (!c->closing) conn_update_events(c);
     }
-    for (size_t i = 0; i < srv->nclosing; i++) {
-        conn_t *c = srv->closing[i];
+    for (size_t i = 0; i < tp->nclosing; i++) {
+        conn_t *c = tp->closing[i];
         /* A dirty entry may still point here; it was skipped above because closing is set. */
         conn_free(c);
     }
-    srv->nclosing = 0;
+    tp->nclosing = 0;
+}
+
+void transport_free(transport_t *tp)
+{
+    for (int i = 0; i < tp->npipes; i++) {
+        close(tp->pipes[i][0]);
+        close(tp->pipes[i][1]);
+    }
+    tp->npipes = 0;
+    free(tp->closing);
+    tp->closing = NULL;
+    free(tp->discard);
+    tp->discard = NULL;
 }

@@ -10,7 +10,7 @@
 
 #include "log.h"
 #include "net.h"
-#include "proxy.h"
+#include "transport.h"
 #include "tls.h"
 
 #define HANDSHAKE_SWEEP_MS 100
@@ -26,7 +26,7 @@ static ssize_t map(conn_t *c, ssize_t r, int reading)
     }
     if (r == TLS_ERR) {
         log_warn("event=tls_error kind=%s error=\"%s\"",
-                 c->kind == CONN_CLIENT ? "client" : "node", tls_last_error(c->tls));
+                 c->h->role, tls_last_error(c->tls));
         return -EPROTO;
     }
     return r;
@@ -105,18 +105,17 @@ static void hs_unlink(conn_t *c)
     if (c->hs_prev)
         c->hs_prev->hs_next = c->hs_next;
     else
-        c->srv->handshaking = c->hs_next;
+        c->tp->handshaking = c->hs_next;
     if (c->hs_next) c->hs_next->hs_prev = c->hs_prev;
     c->hs_prev = c->hs_next = NULL;
 }
 
 static void handshake_failed(conn_t *c, const char *why)
 {
-    server_t *srv = c->srv;
-    srv->stats.tls_handshake_failures++;
+    c->tp->stats.tls_handshake_failures++;
     char peer[64];
     log_warn("event=tls_handshake_failed kind=%s peer=%s error=\"%s\"",
-             c->kind == CONN_CLIENT ? "client" : "node", net_peer_name(c->fd, peer, sizeof peer),
+             c->h->role, net_peer_name(c->fd, peer, sizeof peer),
              why);
     hs_unlink(c);
     conn_fail(c, "TLS handshake failed");
@@ -136,33 +135,30 @@ static void handshake_io(ev_loop_t *loop, int fd, int events, void *arg)
         return;
     }
     hs_unlink(c);
-    c->srv->stats.tls_connections++;
+    c->tp->stats.tls_connections++;
     char desc[96];
     log_debug("event=tls_established kind=%s protocol=\"%s\" ktls_send=%d ktls_recv=%d",
-              c->kind == CONN_CLIENT ? "client" : "node", tls_describe(c->tls, desc, sizeof desc),
+              c->h->role, tls_describe(c->tls, desc, sizeof desc),
               tls_ktls_send(c->tls), tls_ktls_recv(c->tls));
     /* The peer may have sent its first command with its last handshake message; it may sit
      * in the TLS layer already, so read now rather than wait for an event. */
-    if (c->kind == CONN_CLIENT)
-        client_io(loop, c->fd, EV_READ, c);
-    else
-        node_io(loop, c->fd, EV_READ, c);
+    c->h->io(loop, c->fd, EV_READ, c);
 }
 
 /* Connections still in their handshake after tls-handshake-timeout are closed: a peer that
  * connects and says nothing (or speaks plaintext and waits) must not hold a slot forever. */
 static void handshake_sweep(ev_loop_t *loop, void *arg)
 {
-    server_t *srv = arg;
+    transport_t *tp = arg;
     uint64_t now = ev_now_ms();
-    conn_t *c = srv->handshaking;
+    conn_t *c = tp->handshaking;
     while (c) {
         conn_t *next = c->hs_next;
-        if (now - c->created_ms > (uint64_t)srv->cfg.tls_handshake_timeout_ms)
+        if (now - c->created_ms > tp->tls_handshake_timeout_ms)
             handshake_failed(c, "handshake timed out");
         c = next;
     }
-    ev_timer_add(loop, HANDSHAKE_SWEEP_MS, handshake_sweep, srv);
+    ev_timer_add(loop, HANDSHAKE_SWEEP_MS, handshake_sweep, tp);
 }
 
 int conn_tls_accept(conn_t *c, struct tls_ctx *ctx)
@@ -172,14 +168,14 @@ int conn_tls_accept(conn_t *c, struct tls_ctx *ctx)
     /* Without kernel TLS every record is a send of its own; batched, a 10 MiB body takes 40
      * sends instead of 640 (docs/BENCHMARKS.md, "TLS"). A connection that cannot batch still
      * works, one record per send. */
-    if (c->srv->tls_batch) tls_batch_writes(c->tls);
+    if (c->tp->tls_batch) tls_batch_writes(c->tls);
     c->type = &conn_type_tls;
     c->handshaking = 1;
     c->hs_prev = NULL;
-    c->hs_next = c->srv->handshaking;
+    c->hs_next = c->tp->handshaking;
     if (c->hs_next) c->hs_next->hs_prev = c;
-    c->srv->handshaking = c;
-    ev_set(c->srv->loop, c->fd, EV_READ, handshake_io, c);
+    c->tp->handshaking = c;
+    ev_set(c->tp->loop, c->fd, EV_READ, handshake_io, c);
     return 0;
 }
 
@@ -191,38 +187,9 @@ void conn_tls_free(conn_t *c)
     c->tls = NULL;
 }
 
-int proxy_tls_init(server_t *srv, char *err, size_t errlen)
+void transport_tls_init(transport_t *tp, uint64_t handshake_timeout_ms)
 {
-    proxy_config_t *cfg = &srv->cfg;
-    char why[400];
-    srv->tls_batch = !tls_kernel_offers_ktls();
-    if (cfg->node_tls) {
-        /* Nodes prove nothing with certificates (they have none); they verify the proxy. */
-        srv->node_tls = tls_server_ctx_new(cfg->tls_cert_file, cfg->tls_key_file, NULL,
-                                           TLS_AUTH_NO, why, sizeof why);
-        if (!srv->node_tls ||
-            tls_ctx_set_ciphersuites(srv->node_tls, cfg->tls_ciphersuites, why, sizeof why) < 0) {
-            snprintf(err, errlen, "node TLS: %s", why);
-            return -1;
-        }
-    }
-    if (cfg->tls_port == 0) {
-        if (srv->node_tls) ev_timer_add(srv->loop, HANDSHAKE_SWEEP_MS, handshake_sweep, srv);
-        return 0;
-    }
-    tls_auth_t auth;
-    if (tls_auth_parse(cfg->tls_auth_clients, &auth) < 0) {
-        snprintf(err, errlen, "tls-auth-clients '%s' is not yes, no or optional",
-                 cfg->tls_auth_clients);
-        return -1;
-    }
-    srv->client_tls = tls_server_ctx_new(cfg->tls_cert_file, cfg->tls_key_file,
-                                         cfg->tls_ca_cert_file, auth, why, sizeof why);
-    if (!srv->client_tls ||
-        tls_ctx_set_ciphersuites(srv->client_tls, cfg->tls_ciphersuites, why, sizeof why) < 0) {
-        snprintf(err, errlen, "TLS: %s", why);
-        return -1;
-    }
-    ev_timer_add(srv->loop, HANDSHAKE_SWEEP_MS, handshake_sweep, srv);
-    return 0;
+    tp->tls_batch = !tls_kernel_offers_ktls();
+    tp->tls_handshake_timeout_ms = handshake_timeout_ms;
+    ev_timer_add(tp->loop, HANDSHAKE_SWEEP_MS, handshake_sweep, tp);
 }

@@ -77,11 +77,12 @@ void cmd_info(client_t *c, op_t *op, const char *section)
             "\r\nidle_clients_closed:%" PRIu64 "\r\ntls_connections:%" PRIu64
             "\r\ntls_handshake_failures:%" PRIu64 "\r\n\r\n",
             s->connections, s->commands, s->get_hits, s->get_misses, s->sets, s->errors,
-            srv->meta.evictions, srv->meta.expired, s->bytes_in, s->bytes_out, s->invocations,
+            srv->meta.evictions, srv->meta.expired, srv->tp.stats.bytes_in, srv->tp.stats.bytes_out, s->invocations,
             s->invoke_failures, throttled, retries, s->node_timeouts, s->chunks_lost, s->chunks_repaired,
-            s->chunks_corrupt_repaired, s->icget_spare_reads, s->objects_lost, s->relays,
+            s->chunks_corrupt_repaired, s->icget_spare_reads, s->objects_lost, srv->tp.stats.relays,
             s->gets_coalesced, s->sets_coalesced, s->nodes_refused, s->auth_failures,
-            s->auth_denied, s->idle_closed, s->tls_connections, s->tls_handshake_failures);
+            s->auth_denied, s->idle_closed, srv->tp.stats.tls_connections,
+            srv->tp.stats.tls_handshake_failures);
     }
     if (want(section, "aws") && srv->aws) {
         /* Where the signing keys come from and how fresh they are; never a secret. */

@@ -494,7 +494,7 @@ static void intro_timeout(ev_loop_t *loop, void *arg)
     relay_intro_t *in = arg;
     in->timer = 0;
     log_warn("event=relay_intro_timeout");
-    if (in->stage == INTRO_HANDSHAKE) in->srv->stats.tls_handshake_failures++;
+    if (in->stage == INTRO_HANDSHAKE) in->srv->tp.stats.tls_handshake_failures++;
     intro_free(in, 1);
 }
 
@@ -526,12 +526,12 @@ static int intro_tls_step(relay_intro_t *in)
         }
         if (rc != 0) {
             char peer[64];
-            in->srv->stats.tls_handshake_failures++;
+            in->srv->tp.stats.tls_handshake_failures++;
             log_warn("event=tls_handshake_failed kind=relay peer=%s error=\"%s\"",
                      net_peer_name(in->fd, peer, sizeof peer), tls_last_error(in->tls));
             return -1;
         }
-        in->srv->stats.tls_connections++;
+        in->srv->tp.stats.tls_connections++;
         in->stage = INTRO_CHALLENGE;
     }
     if (in->stage == INTRO_CHALLENGE) {

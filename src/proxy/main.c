@@ -19,6 +19,7 @@
 #include "net.h"
 #include "clock.h"
 #include "proxy.h"
+#include "tls.h"
 
 static void on_accept(ev_loop_t *loop, int fd, int events, void *arg)
 {
@@ -234,6 +235,49 @@ static void hide_password(proxy_config_t *cfg, int argc, char **argv)
     }
 }
 
+/* Loads the TLS contexts from the tls-* options: for clients when tls-port is set, for nodes with
+ * node-tls yes (same certificate, no client certificates). 0 or -1 with err. */
+static int proxy_tls_init(server_t *srv, char *err, size_t errlen)
+{
+    proxy_config_t *cfg = &srv->cfg;
+    char why[400];
+    if (cfg->node_tls) {
+        /* Nodes prove nothing with certificates (they have none); they verify the proxy. */
+        srv->node_tls = tls_server_ctx_new(cfg->tls_cert_file, cfg->tls_key_file, NULL,
+                                           TLS_AUTH_NO, why, sizeof why);
+        if (!srv->node_tls ||
+            tls_ctx_set_ciphersuites(srv->node_tls, cfg->tls_ciphersuites, why, sizeof why) < 0) {
+            snprintf(err, errlen, "node TLS: %s", why);
+            return -1;
+        }
+    }
+    if (cfg->tls_port != 0) {
+        tls_auth_t auth;
+        if (tls_auth_parse(cfg->tls_auth_clients, &auth) < 0) {
+            snprintf(err, errlen, "tls-auth-clients '%s' is not yes, no or optional",
+                     cfg->tls_auth_clients);
+            return -1;
+        }
+        srv->client_tls = tls_server_ctx_new(cfg->tls_cert_file, cfg->tls_key_file,
+                                             cfg->tls_ca_cert_file, auth, why, sizeof why);
+        if (!srv->client_tls ||
+            tls_ctx_set_ciphersuites(srv->client_tls, cfg->tls_ciphersuites, why, sizeof why) < 0) {
+            snprintf(err, errlen, "TLS: %s", why);
+            return -1;
+        }
+    }
+    if (srv->node_tls || srv->client_tls)
+        transport_tls_init(&srv->tp, (uint64_t)cfg->tls_handshake_timeout_ms);
+    return 0;
+}
+
+/* The transport's end-of-iteration hook: the SETs staged in this iteration go out, so their
+ * node requests join this iteration's writes. */
+static void send_staged(void *arg)
+{
+    ops_start_staged(arg);
+}
+
 int main(int argc, char **argv)
 {
     static server_t server;
@@ -304,7 +348,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "icproxy: out of memory\n");
         return 1;
     }
-    ev_set_after_io(srv->loop, server_after_io, srv);
+    transport_init(&srv->tp, srv->loop);
+    transport_add_hook(&srv->tp, send_staged, srv);
 
     if (proxy_tls_init(srv, err, sizeof err) < 0) {
         fprintf(stderr, "icproxy: %s\n", err);
@@ -397,7 +442,7 @@ int main(int argc, char **argv)
     client_close_all(srv);
     for (int i = 0; i < srv->nnodes; i++)
         if (srv->nodes[i].conn) node_conn_failed(srv->nodes[i].conn, "shutdown");
-    server_after_io(srv->loop, srv);
+    transport_after_io(srv->loop, &srv->tp);
     for (int i = 0; i < srv->nnodes; i++)
         node_drop_deferred(&srv->nodes[i]);
     invoker_stop(srv->invoker);
@@ -407,6 +452,7 @@ int main(int argc, char **argv)
     opindex_free(&srv->staged);
     auth_free(&srv->auth);
     opindex_free(&srv->storing);
+    transport_free(&srv->tp);
     log_info("event=stopped");
     return 0;
 }

@@ -393,7 +393,7 @@ void node_kick(node_t *n)
         write_request(n, q);
         if (q->kind == NREQ_CSET && src) {
             q->body_src = NULL; /* the body is on its way; nobody else may drain it */
-            if (!relay_start(srv, src, RELAY_TO_CONN, c, NULL, q->body_len, stream_body_done, q)) {
+            if (!relay_start(src, RELAY_TO_CONN, c, NULL, q->body_len, stream_body_done, q)) {
                 conn_fail(c, "out of memory");
                 return;
             }
@@ -591,11 +591,26 @@ static void node_conn_gone(conn_t *c)
         node_invoke(n, "activate");
 }
 
+/* What the node port keeps for each connection, from accept to close: the challenge its HELLO
+ * must prove, whether it did, and the deadline for it. Nothing but HELLO is read from a node
+ * connection before that. */
+typedef struct {
+    server_t *srv;
+    char challenge[NODEAUTH_NONCE_HEX + 1];
+    int authenticated;
+    uint64_t hello_timer; /* closes a connection that has not proved itself in time */
+} node_link_t;
+
+static node_link_t *link_of(conn_t *c)
+{
+    return c->owner_state;
+}
+
 /* Refuses a node connection that did not prove the node secret: counted, logged (never the
  * proof), told why in a message it logs (REFUSED reason), and closed once that is written. */
 static void refuse_node(conn_t *c, const char *reason)
 {
-    c->srv->stats.nodes_refused++;
+    link_of(c)->srv->stats.nodes_refused++;
     log_warn("event=node_refused reason=%s", reason);
     if (c->owner) {
         /* A node's connection already in use (a later HELLO failed its proof): it leaves
@@ -615,8 +630,9 @@ static void refuse_node(conn_t *c, const char *reason)
 static void hello_timeout(ev_loop_t *loop, void *arg)
 {
     conn_t *c = arg;
-    c->hello_timer = 0;
-    if (!c->node_authenticated && !c->closing) refuse_node(c, "no_hello_in_time");
+    node_link_t *l = link_of(c);
+    l->hello_timer = 0;
+    if (!l->authenticated && !c->closing) refuse_node(c, "no_hello_in_time");
 }
 
 /* HELLO node_id instance mem_limit mem_used chunks invocation proof: the proof is the HMAC of the
@@ -628,20 +644,21 @@ static int hello_proven(conn_t *c, int argc, const char **argv, const size_t *ar
         refuse_node(c, "no_proof");
         return 0;
     }
-    if (!nodeauth_hello_ok(&c->srv->node_secrets, c->challenge, argv[1], argl[1], argv[2], argl[2],
-                       argv[7], argl[7])) {
+    node_link_t *l = link_of(c);
+    if (!nodeauth_hello_ok(&l->srv->node_secrets, l->challenge, argv[1], argl[1], argv[2], argl[2],
+                           argv[7], argl[7])) {
         refuse_node(c, "bad_proof");
         return 0;
     }
-    c->node_authenticated = 1;
-    ev_timer_cancel(c->srv->loop, c->hello_timer);
-    c->hello_timer = 0;
+    l->authenticated = 1;
+    ev_timer_cancel(l->srv->loop, l->hello_timer);
+    l->hello_timer = 0;
     return 1;
 }
 
 static void on_hello(conn_t *c, int argc, const char **argv, const size_t *argl)
 {
-    server_t *srv = c->srv;
+    server_t *srv = link_of(c)->srv;
     int64_t id, limit, used, chunks, inv;
     if (!hello_proven(c, argc, argv, argl)) return;
     if (argc < 7 || resp_parse_i64(argv[1], argl[1], &id) < 0 || id < 0 || id >= srv->nnodes ||
@@ -758,7 +775,7 @@ static int inventory_body(conn_t *c, node_t *n, nreq_t *q, size_t len)
 {
     char *mem = len <= INVENTORY_MAX ? malloc(len + 1) : NULL;
     q->body_len = len;
-    if (!mem || !relay_start(n->srv, c, RELAY_TO_MEMORY, NULL, mem, len, inventory_read, q)) {
+    if (!mem || !relay_start(c, RELAY_TO_MEMORY, NULL, mem, len, inventory_read, q)) {
         free(mem);
         nreq_free(q);
         conn_fail(c, len > INVENTORY_MAX ? "inventory too large" : "out of memory");
@@ -874,7 +891,7 @@ static void node_process_input(conn_t *c)
             if (argl[0] == 5 && strncasecmp(argv[0], "HELLO", 5) == 0) {
                 on_hello(c, argc, argv, argl);
                 if (c->closing) return;
-            } else if (!c->node_authenticated) {
+            } else if (!link_of(c)->authenticated) {
                 refuse_node(c, "not_hello");
                 return;
             } else if (argl[0] == 3 && strncasecmp(argv[0], "BYE", 3) == 0) {
@@ -893,7 +910,7 @@ static void node_process_input(conn_t *c)
     if (c->owner) node_kick(c->owner);
 }
 
-void node_io(ev_loop_t *loop, int fd, int events, void *arg)
+static void node_io(ev_loop_t *loop, int fd, int events, void *arg)
 {
     conn_t *c = arg;
     events = conn_io_events(c, events);
@@ -926,7 +943,7 @@ void node_io(ev_loop_t *loop, int fd, int events, void *arg)
 }
 
 /* After a relay finishes, input that was already buffered must be looked at again. */
-void node_resume_input(conn_t *c)
+static void node_resume_input(conn_t *c)
 {
     if (c->closing || c->rx_relay) return;
     node_process_input(c);
@@ -964,13 +981,33 @@ void node_start_sweeps(server_t *srv)
     ev_timer_add(srv->loop, 100, stuck_sweep, srv);
 }
 
+static void node_conn_freed(conn_t *c)
+{
+    node_link_t *l = link_of(c);
+    if (l->hello_timer) ev_timer_cancel(l->srv->loop, l->hello_timer);
+    free(l);
+}
+
+static const conn_handlers_t node_handlers = {
+    .role = "node",
+    .io = node_io,
+    .failed = node_conn_failed,
+    .resumed = node_resume_input,
+    .freed = node_conn_freed,
+    .relay_eats_crlf = 1,
+};
+
 void node_accept(server_t *srv, int fd)
 {
-    conn_t *c = conn_new(srv, fd, CONN_NODE, NULL);
+    node_link_t *l = calloc(1, sizeof *l);
+    conn_t *c = l ? conn_new(&srv->tp, fd, &node_handlers, NULL) : NULL;
     if (!c) {
+        free(l);
         close(fd);
         return;
     }
+    l->srv = srv;
+    c->owner_state = l;
     net_set_bufsizes(fd, 4 << 20);
     if (srv->node_tls && conn_tls_accept(c, srv->node_tls) < 0) {
         conn_fail(c, "out of memory");
@@ -980,15 +1017,15 @@ void node_accept(server_t *srv, int fd)
      * the wire cannot be replayed on another connection. */
     char msg[96];
     size_t len;
-    if (nodeauth_random_hex(c->challenge, NODEAUTH_NONCE_BYTES) < 0 ||
-        !(len = nodeauth_challenge_message(c->challenge, msg, sizeof msg)) ||
+    if (nodeauth_random_hex(l->challenge, NODEAUTH_NONCE_BYTES) < 0 ||
+        !(len = nodeauth_challenge_message(l->challenge, msg, sizeof msg)) ||
         conn_write(c, msg, len) < 0) {
         conn_close_async(c);
         return;
     }
     conn_mark_dirty(c);
     /* A connection that says nothing would hold a socket and its buffers for ever. */
-    c->hello_timer =
+    l->hello_timer =
         ev_timer_add(srv->loop, (uint64_t)srv->cfg.node_connect_timeout_ms, hello_timeout, c);
     conn_update_events(c);
 }

@@ -167,7 +167,7 @@ static void store_chunk_done(nreq_t *q, nres_t res, const char *err)
     if (q->body_src && op->client && !q->body_src->closing) {
         /* The node failed before taking the streamed body: drain it from the client. */
         op_ref(op);
-        relay_start(op->srv, q->body_src, RELAY_DISCARD, NULL, NULL, q->body_len,
+        relay_start(q->body_src, RELAY_DISCARD, NULL, NULL, q->body_len,
                     icset_discard_done, op);
     }
     nreq_free(q);
@@ -538,7 +538,7 @@ void cmd_icset_chunk(client_t *c, op_t *op, size_t len)
         op->body_failed = 1;
         c->waiting_body = 1;
         op_ref(op);
-        relay_start(op->srv, c->conn, RELAY_DISCARD, NULL, NULL, len, icset_discard_done, op);
+        relay_start(c->conn, RELAY_DISCARD, NULL, NULL, len, icset_discard_done, op);
         return;
     }
     c->waiting_body = 1; /* parse no further until the body has moved */
@@ -843,7 +843,7 @@ static void icget_finish(op_t *op)
         op->ready_head = q->next;
         q->next = NULL;
         conn_t *src = node_unpark(q->node);
-        relay_start(srv, src, RELAY_DISCARD, NULL, NULL, q->body_len, body_discarded, q);
+        relay_start(src, RELAY_DISCARD, NULL, NULL, q->body_len, body_discarded, q);
     }
     op->ready_tail = NULL;
     count_lost_chunks(op);
@@ -877,7 +877,7 @@ static void icget_send(op_t *op, nreq_t *q, size_t len)
     client_t *c = op->client;
     icget_write_entry_header(c->conn, q->slot, 0, (int64_t)len);
     op->relay_active = 1;
-    relay_start(op->srv, q->node->conn, RELAY_TO_CONN, c->conn, NULL, len, icget_stream_done, q);
+    relay_start(q->node->conn, RELAY_TO_CONN, c->conn, NULL, len, icget_stream_done, q);
 }
 
 static void icget_progress(op_t *op)
@@ -959,7 +959,6 @@ static void body_discarded(relay_t *r, relay_status_t st, void *arg)
 static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
 {
     op_t *op = q->op;
-    server_t *srv = op->srv;
     conn_t *src = q->node->conn;
     int i = q->slot;
     int unwanted = op->finished || !read_awaited(op) ||
@@ -982,12 +981,12 @@ static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
         return;
     }
     if (unwanted) {
-        relay_start(srv, src, RELAY_DISCARD, NULL, NULL, len, body_discarded, q);
+        relay_start(src, RELAY_DISCARD, NULL, NULL, len, body_discarded, q);
         return;
     }
     if (op->kind == OP_GET) {
         op->slot_relay[i] =
-            relay_start(srv, src, RELAY_TO_MEMORY, NULL, op->obj->data + (size_t)i * op->chunk_size,
+            relay_start(src, RELAY_TO_MEMORY, NULL, op->obj->data + (size_t)i * op->chunk_size,
                         len, get_body_done, q);
         return;
     }

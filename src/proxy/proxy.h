@@ -18,10 +18,9 @@
 #include "resp.h"
 #include "auth.h"
 #include "schedule.h"
+#include "transport.h"
 
 typedef struct server server_t;
-typedef struct conn conn_t;
-typedef struct relay relay_t;
 typedef struct node node_t;
 typedef struct nreq nreq_t;
 typedef struct op op_t;
@@ -113,161 +112,6 @@ uint64_t proxy_scaled_ms(const proxy_config_t *cfg, int64_t ms);
 
 extern const void *proxy_option_table; /* conf_option_t[] */
 int proxy_config_load(proxy_config_t *cfg, int argc, char **argv, char *err, size_t errlen);
-
-/* ---- reference-counted byte buffers: object values shared by output queues ---- */
-typedef struct {
-    int refs;
-    size_t len;
-    char data[];
-} objbuf_t;
-
-objbuf_t *objbuf_new(size_t len);
-objbuf_t *objbuf_ref(objbuf_t *b);
-void objbuf_unref(objbuf_t *b);
-
-/* ---- connections ---- */
-typedef enum { CONN_CLIENT, CONN_NODE } conn_kind_t;
-
-/* A connection's transport, as Redis's ConnectionType: callers move bytes through these and
- * never ask which transport it is. Plain sockets (conn.c) and TLS (conn_tls.c). */
-typedef struct conn_type {
-    const char *name;
-    /* >0 bytes, 0 at the peer's end, -EAGAIN, -errno. */
-    ssize_t (*read)(conn_t *c, void *p, size_t n);
-    /* Bytes taken (maybe fewer than offered), -EAGAIN, -errno. A TLS write that returned
-     * -EAGAIN must be retried with the same bytes at the front. */
-    ssize_t (*writev)(conn_t *c, const struct iovec *iov, int cnt);
-    /* 1 when the socket itself carries this connection's plaintext in that direction (plain
-     * TCP, or kernel TLS), so splice may take bytes from it / put bytes into it. */
-    int (*splice_from)(conn_t *c);
-    int (*splice_to)(conn_t *c);
-    /* Input decrypted and held above the socket, where no epoll event announces it. */
-    size_t (*pending)(conn_t *c);
-    /* Output held above the socket (TLS records batched for one send): while there is some,
-     * the connection waits for EV_WRITE and flush sends it (0, -EAGAIN, -errno). */
-    size_t (*unflushed)(conn_t *c);
-    ssize_t (*flush)(conn_t *c);
-    void (*shutdown)(conn_t *c);
-} conn_type_t;
-
-extern const conn_type_t conn_type_plain;
-
-/* Output queue segment: inline bytes, or a slice of a shared objbuf. */
-typedef struct outseg {
-    struct outseg *next;
-    objbuf_t *ref; /* NULL: inline bytes in data[] */
-    const char *ptr;
-    size_t len;
-    size_t cap; /* inline capacity */
-    char data[];
-} outseg_t;
-
-struct conn {
-    conn_kind_t kind;
-    int fd;
-    const conn_type_t *type;
-    struct tls *tls;     /* TLS state (conn_tls.c), NULL on a plain connection */
-    int handshaking;     /* TLS handshake under way: I/O goes to the handshake only */
-    int tls_want_write;  /* a TLS read needs the socket writable first */
-    uint64_t created_ms;
-    conn_t *hs_prev, *hs_next; /* the server's list of connections in a handshake */
-    server_t *srv;
-    buf_t in;
-    outseg_t *out_head, *out_tail;
-    size_t out_bytes;
-    relay_t *rx_relay; /* a relay is pulling a body out of this connection's input */
-    relay_t *tx_relay; /* a relay is pushing a body into this connection's output */
-    int read_paused;   /* owner does not want input now (backpressure) */
-    int closing;       /* closed asynchronously after this loop iteration */
-    int dirty;         /* on the server's flush list */
-    conn_t *next_dirty;
-    uint64_t last_rx_ms;
-    /* Node connections: the challenge sent on accept, and whether a HELLO answered it. Nothing
-     * but HELLO is read from a node connection before that. */
-    char challenge[NODEAUTH_NONCE_HEX + 1];
-    int node_authenticated;
-    uint64_t hello_timer; /* closes a node connection that has not proved itself in time */
-    void *owner;         /* client_t or node_t */
-    void *owner_to_free; /* a closed client's struct, freed with the connection */
-};
-
-conn_t *conn_new(server_t *srv, int fd, conn_kind_t kind, void *owner);
-/* Queues bytes (copied) or a slice of a shared buffer (referenced, zero-copy). */
-int conn_write(conn_t *c, const void *p, size_t n);
-int conn_write_ref(conn_t *c, objbuf_t *ref, const char *p, size_t n);
-buf_t *conn_scratch(conn_t *c); /* helper buffer to build replies into, then conn_write_buf() */
-int conn_write_buf(conn_t *c, buf_t *b);
-/* Writes as much queued output as the socket takes. 0, or -errno on a dead socket. */
-int conn_flush(conn_t *c);
-void conn_update_events(conn_t *c);
-void conn_mark_dirty(conn_t *c);
-void conn_close_async(conn_t *c); /* the memory is freed after this loop iteration */
-/* The socket failed (EOF, reset, write error): tells the owner (client or node), which detaches
- * relays and operations and closes the connection. Safe to call from inside a relay. */
-void conn_fail(conn_t *c, const char *why);
-void conn_free(conn_t *c);
-/* Run after each loop iteration: flushes batched output once per connection, frees closed ones. */
-void server_after_io(ev_loop_t *loop, void *arg);
-/* Event callbacks of client and node connections (client.c, node.c). */
-void client_io(ev_loop_t *loop, int fd, int events, void *arg);
-void node_io(ev_loop_t *loop, int fd, int events, void *arg);
-/* Reads what the socket has into c->in (at least `max` when that much is there; input a
- * TLS record held back is taken too). >0 bytes, 0 EOF, -EAGAIN, -errno. */
-ssize_t conn_read(conn_t *c, size_t max);
-/* Moves input the transport holds above the socket (TLS) into c->in. */
-void conn_drain_pending(conn_t *c);
-/* Events as the owner's I/O callback should see them: a TLS read that waited for the socket
- * to become writable is retried as a read. */
-int conn_io_events(conn_t *c, int events);
-
-/* ---- TLS on proxy connections (conn_tls.c) ---- */
-struct tls_ctx;
-/* Loads the TLS contexts from the tls-* options: for clients when tls-port is set, for nodes
- * with node-tls yes (same certificate, no client certificates). 0 or -1 with err. */
-int proxy_tls_init(server_t *srv, char *err, size_t errlen);
-/* Puts an accepted connection under TLS: its I/O drives the server-side handshake until it is
- * done (then the owner's callback runs) or fails or times out (then the connection fails). */
-int conn_tls_accept(conn_t *c, struct tls_ctx *ctx);
-/* Unlinks and frees the TLS state (conn_free). */
-void conn_tls_free(conn_t *c);
-
-/* ---- relay: moves one bulk body out of a connection to memory, another socket, or nowhere ---- */
-typedef enum { RELAY_TO_MEMORY, RELAY_TO_CONN, RELAY_DISCARD } relay_sink_t;
-typedef enum { RELAY_OK = 0, RELAY_SRC_FAILED = -1, RELAY_DST_FAILED = -2 } relay_status_t;
-typedef void relay_done_cb(relay_t *r, relay_status_t status, void *arg);
-
-struct relay {
-    server_t *srv;
-    conn_t *src;
-    relay_sink_t sink;
-    conn_t *dst;
-    char *mem;
-    size_t total;    /* body length */
-    size_t pulled;   /* bytes taken from the source (body only) */
-    size_t in_pipe;  /* bytes spliced into the pipe, not yet out */
-    int pipe_idx;    /* index into the server's pipe pool, -1 none */
-    int wait_dst;    /* waiting for the destination socket to take more */
-    int dst_failed;  /* the sink died; the body is being drained into nowhere */
-    int crlf_needed; /* 2..0: trailing CRLF of the source bulk still to consume */
-    /* When either end is TLS without kernel TLS, the body goes through this bounded buffer
-     * (read into it, written out of it) instead of a pipe. */
-    char *ubuf;
-    size_t ubuf_off, ubuf_len;
-    relay_done_cb *done;
-    void *arg;
-};
-
-/* Starts moving `len` body bytes out of src (and, from a node, the bulk's CRLF). For RELAY_TO_CONN
- * the caller has already queued the bulk header on dst; the relay adds the trailing CRLF. `done`
- * runs exactly once, from the loop (never from inside relay_start). */
-relay_t *relay_start(server_t *srv, conn_t *src, relay_sink_t sink, conn_t *dst, char *mem,
-                     size_t len, relay_done_cb *done, void *arg);
-/* Moves bytes; called when either end is ready. */
-void relay_pump(relay_t *r);
-/* The sink went away: keep draining the source into nowhere so it stays in sync. */
-void relay_drop_sink(relay_t *r);
-/* The source went away: the relay fails and its sink is told. */
-void relay_fail_source(relay_t *r);
 
 /* ---- nodes ---- */
 typedef enum {
@@ -527,7 +371,6 @@ void op_retry_commit(op_t *op);
 void client_resume_input(client_t *c);
 void client_conn_failed(conn_t *c, const char *why);
 void node_conn_failed(conn_t *c, const char *why);
-void node_resume_input(conn_t *c);
 op_t *op_ref(op_t *op);
 void op_unref(op_t *op);
 void client_close_all(server_t *srv);
@@ -619,7 +462,6 @@ typedef struct {
     uint64_t gets, get_hits, get_misses;
     uint64_t sets;
     uint64_t errors;
-    uint64_t bytes_in, bytes_out;
     uint64_t invocations, invoke_failures;
     uint64_t chunks_lost;
     uint64_t chunks_repaired;
@@ -627,7 +469,6 @@ typedef struct {
     uint64_t icget_spare_reads;       /* ICGETCHUNKS: a library asked for more chunks */
     uint64_t objects_lost;
     uint64_t node_timeouts;
-    uint64_t relays;
     uint64_t warmups;
     uint64_t backups_started, backups_ok, backups_failed;
     uint64_t backup_bytes, backup_chunks, backup_deletes;
@@ -643,8 +484,6 @@ typedef struct {
     uint64_t auth_failures;  /* AUTH / HELLO AUTH refused */
     uint64_t auth_denied;    /* connections refused by protected mode */
     uint64_t idle_closed;    /* clients closed by the idle timeout */
-    uint64_t tls_connections;        /* TLS handshakes completed */
-    uint64_t tls_handshake_failures; /* failed or timed out (plaintext to a TLS port, bad cert) */
 } proxy_stats_t;
 
 struct server {
@@ -654,8 +493,6 @@ struct server {
     int client_port, node_port, relay_port, tls_port;
     struct tls_ctx *client_tls; /* TLS for the tls-port listener */
     struct tls_ctx *node_tls;   /* TLS for the node port (node-tls yes) */
-    int tls_batch;              /* no kernel TLS: batch each connection's TLS records */
-    conn_t *handshaking;        /* connections in a TLS handshake, for its timeout */
     char node_addr[128]; /* what nodes dial */
     /* --aws-sigv4 with "auto" resolved to "aws:amz:REGION:lambda" (what libcurl and the nodes'
      * backup invocations take); "" unsigned. The keys come from aws (NULL when unsigned). */
@@ -672,13 +509,7 @@ struct server {
     int nclients;
     uint64_t next_client_id;
     uint64_t next_version;
-    conn_t *dirty_head;
-    conn_t **closing; /* connections to free after this iteration */
-    size_t nclosing, capclosing;
-    int pipes[64][2]; /* pool of pipes for splice relays */
-    int pipe_used[64];
-    int npipes;
-    char *discard; /* scratch to read bodies nobody wants */
+    transport_t tp; /* connections, relays and the end-of-iteration flush (transport.h) */
     proxy_stats_t stats;
     uint64_t start_ms;
     int ready;

@@ -9,42 +9,42 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "proxy.h"
+#include "transport.h"
 
 #define RELAY_PIPE_SIZE (1 << 20)
 #define RELAY_MAX_PER_PUMP (4u << 20) /* bytes moved per call before yielding to the loop */
 #define DISCARD_SIZE (256 * 1024)
 #define RELAY_UBUF_SIZE (256 * 1024) /* user-space relay buffer (TLS without kTLS) */
 
-static int pipe_acquire(server_t *srv)
+static int pipe_acquire(transport_t *tp)
 {
-    for (int i = 0; i < srv->npipes; i++) {
-        if (!srv->pipe_used[i]) {
-            srv->pipe_used[i] = 1;
+    for (int i = 0; i < tp->npipes; i++) {
+        if (!tp->pipe_used[i]) {
+            tp->pipe_used[i] = 1;
             return i;
         }
     }
-    if (srv->npipes == 64) return -1;
-    int i = srv->npipes;
-    if (pipe2(srv->pipes[i], O_NONBLOCK | O_CLOEXEC) < 0) return -1;
-    fcntl(srv->pipes[i][0], F_SETPIPE_SZ, RELAY_PIPE_SIZE);
-    srv->npipes++;
-    srv->pipe_used[i] = 1;
+    if (tp->npipes == 64) return -1;
+    int i = tp->npipes;
+    if (pipe2(tp->pipes[i], O_NONBLOCK | O_CLOEXEC) < 0) return -1;
+    fcntl(tp->pipes[i][0], F_SETPIPE_SZ, RELAY_PIPE_SIZE);
+    tp->npipes++;
+    tp->pipe_used[i] = 1;
     return i;
 }
 
-static void pipe_release(server_t *srv, relay_t *r)
+static void pipe_release(transport_t *tp, relay_t *r)
 {
     if (r->pipe_idx < 0) return;
     if (r->in_pipe > 0) {
         /* A pipe with leftovers cannot be reused: replace it. */
-        close(srv->pipes[r->pipe_idx][0]);
-        close(srv->pipes[r->pipe_idx][1]);
-        if (pipe2(srv->pipes[r->pipe_idx], O_NONBLOCK | O_CLOEXEC) == 0)
-            fcntl(srv->pipes[r->pipe_idx][0], F_SETPIPE_SZ, RELAY_PIPE_SIZE);
+        close(tp->pipes[r->pipe_idx][0]);
+        close(tp->pipes[r->pipe_idx][1]);
+        if (pipe2(tp->pipes[r->pipe_idx], O_NONBLOCK | O_CLOEXEC) == 0)
+            fcntl(tp->pipes[r->pipe_idx][0], F_SETPIPE_SZ, RELAY_PIPE_SIZE);
         r->in_pipe = 0;
     }
-    srv->pipe_used[r->pipe_idx] = 0;
+    tp->pipe_used[r->pipe_idx] = 0;
     r->pipe_idx = -1;
 }
 
@@ -53,34 +53,35 @@ static void relay_kick_cb(ev_loop_t *loop, void *arg)
     relay_pump(arg);
 }
 
-relay_t *relay_start(server_t *srv, conn_t *src, relay_sink_t sink, conn_t *dst, char *mem,
-                     size_t len, relay_done_cb *done, void *arg)
+relay_t *relay_start(conn_t *src, relay_sink_t sink, conn_t *dst, char *mem, size_t len,
+                     relay_done_cb *done, void *arg)
 {
+    transport_t *tp = src->tp;
     relay_t *r = calloc(1, sizeof *r);
     if (!r) return NULL;
-    r->srv = srv;
+    r->tp = tp;
     r->src = src;
     r->sink = sink;
     r->dst = sink == RELAY_TO_CONN ? dst : NULL;
     r->mem = mem;
     r->total = len;
     r->pipe_idx = -1;
-    /* A node's bulk CRLF is eaten here; a client's belongs to its command reader (resp_cmd). */
-    r->crlf_needed = src->kind == CONN_NODE ? 2 : 0;
+    /* A node reply's bulk CRLF is eaten here; a client's belongs to its command reader. */
+    r->crlf_needed = src->h->relay_eats_crlf ? 2 : 0;
     r->done = done;
     r->arg = arg;
     src->rx_relay = r;
     if (r->dst) r->dst->tx_relay = r;
-    srv->stats.relays++;
+    tp->stats.relays++;
     /* Bytes may already sit in src->in, where no epoll event will announce them. */
-    ev_timer_add(srv->loop, 0, relay_kick_cb, r);
+    ev_timer_add(tp->loop, 0, relay_kick_cb, r);
     conn_update_events(src);
     return r;
 }
 
 static void relay_finish(relay_t *r, relay_status_t st)
 {
-    server_t *srv = r->srv;
+    transport_t *tp = r->tp;
     if (r->src) {
         r->src->rx_relay = NULL;
         conn_update_events(r->src);
@@ -89,7 +90,7 @@ static void relay_finish(relay_t *r, relay_status_t st)
         r->dst->tx_relay = NULL;
         conn_update_events(r->dst);
     }
-    pipe_release(srv, r);
+    pipe_release(tp, r);
     free(r->ubuf);
     r->ubuf = NULL;
     r->ubuf_len = 0;
@@ -108,10 +109,7 @@ static void relay_finish(relay_t *r, relay_status_t st)
      * input a TLS record held beyond the body). */
     if (src && !src->closing) {
         conn_drain_pending(src);
-        if (src->kind == CONN_NODE)
-            node_resume_input(src);
-        else if (src->owner)
-            client_resume_input(src->owner);
+        src->h->resumed(src);
     }
 }
 
@@ -126,11 +124,11 @@ void relay_drop_sink(relay_t *r)
         r->dst->tx_relay = NULL;
         r->dst = NULL;
     }
-    pipe_release(r->srv, r); /* bytes in the pipe belong to the dead sink */
+    pipe_release(r->tp, r); /* bytes in the pipe belong to the dead sink */
     r->ubuf_len = 0;         /* and so do those in the buffer */
     r->sink = RELAY_DISCARD;
     r->dst_failed = 1;
-    ev_timer_add(r->srv->loop, 0, relay_kick_cb, r);
+    ev_timer_add(r->tp->loop, 0, relay_kick_cb, r);
 }
 
 void relay_fail_source(relay_t *r)
@@ -141,7 +139,7 @@ void relay_fail_source(relay_t *r)
         r->src = NULL;
     }
     relay_finish(r, RELAY_SRC_FAILED);
-    ev_timer_add(r->srv->loop, 1, relay_free_cb, r);
+    ev_timer_add(r->tp->loop, 1, relay_free_cb, r);
 }
 
 /* Source hit EOF or an error. */
@@ -202,7 +200,7 @@ static int dst_queue_drained(relay_t *r)
  * 1: progress, go on; 0: waiting for an event; -1: the relay ended. */
 static int move_through_buffer(relay_t *r, size_t *moved)
 {
-    server_t *srv = r->srv;
+    transport_t *tp = r->tp;
     if (r->ubuf_len > 0) {
         struct iovec iov = {r->ubuf + r->ubuf_off, r->ubuf_len};
         ssize_t n = r->dst->type->writev(r->dst, &iov, 1);
@@ -217,7 +215,7 @@ static int move_through_buffer(relay_t *r, size_t *moved)
         }
         r->ubuf_off += (size_t)n;
         r->ubuf_len -= (size_t)n;
-        srv->stats.bytes_out += (uint64_t)n;
+        tp->stats.bytes_out += (uint64_t)n;
         *moved += (size_t)n;
         return 1;
     }
@@ -239,7 +237,7 @@ static int move_through_buffer(relay_t *r, size_t *moved)
     r->ubuf_off = 0;
     r->ubuf_len = (size_t)n;
     r->pulled += (size_t)n;
-    srv->stats.bytes_in += (uint64_t)n;
+    tp->stats.bytes_in += (uint64_t)n;
     r->src->last_rx_ms = ev_now_ms();
     return 1;
 }
@@ -247,12 +245,12 @@ static int move_through_buffer(relay_t *r, size_t *moved)
 /* Returns 1 when the body is complete, 0 when waiting for an event, -1 when the relay ended. */
 static int move_body(relay_t *r)
 {
-    server_t *srv = r->srv;
+    transport_t *tp = r->tp;
     size_t moved = 0;
     r->wait_dst = 0;
     while (r->pulled < r->total || r->in_pipe > 0 || r->ubuf_len > 0) {
         if (moved >= RELAY_MAX_PER_PUMP) {
-            ev_timer_add(srv->loop, 0, relay_kick_cb, r);
+            ev_timer_add(tp->loop, 0, relay_kick_cb, r);
             return 0;
         }
         if (r->sink == RELAY_TO_CONN && r->pipe_idx < 0 &&
@@ -266,7 +264,7 @@ static int move_body(relay_t *r)
             /* Order on the destination: whatever is queued goes before the spliced bytes. */
             if (!dst_queue_drained(r)) return 0;
             if (r->in_pipe > 0) {
-                ssize_t n = splice(srv->pipes[r->pipe_idx][0], NULL, r->dst->fd, NULL, r->in_pipe,
+                ssize_t n = splice(tp->pipes[r->pipe_idx][0], NULL, r->dst->fd, NULL, r->in_pipe,
                                    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
                 if (n < 0 && errno == EINTR) continue;
                 if (n < 0 && errno == EAGAIN) {
@@ -279,7 +277,7 @@ static int move_body(relay_t *r)
                     return 0;
                 }
                 r->in_pipe -= (size_t)n;
-                srv->stats.bytes_out += (uint64_t)n;
+                tp->stats.bytes_out += (uint64_t)n;
                 moved += (size_t)n;
                 continue;
             }
@@ -287,7 +285,7 @@ static int move_body(relay_t *r)
                 moved += take_buffered(r);
                 continue;
             }
-            if (r->pipe_idx < 0 && (r->pipe_idx = pipe_acquire(srv)) < 0) {
+            if (r->pipe_idx < 0 && (r->pipe_idx = pipe_acquire(tp)) < 0) {
                 /* No pipe: fall back to copying through the source buffer. */
                 ssize_t n = conn_read(r->src, 256 * 1024);
                 if (n == -EAGAIN) return 0;
@@ -299,7 +297,7 @@ static int move_body(relay_t *r)
             }
             size_t want = r->total - r->pulled;
             if (want > RELAY_PIPE_SIZE) want = RELAY_PIPE_SIZE;
-            ssize_t n = splice(r->src->fd, NULL, srv->pipes[r->pipe_idx][1], NULL, want,
+            ssize_t n = splice(r->src->fd, NULL, tp->pipes[r->pipe_idx][1], NULL, want,
                                SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && errno == EAGAIN) return 0; /* wait for the source */
@@ -309,7 +307,7 @@ static int move_body(relay_t *r)
             }
             r->in_pipe += (size_t)n;
             r->pulled += (size_t)n;
-            srv->stats.bytes_in += (uint64_t)n;
+            tp->stats.bytes_in += (uint64_t)n;
             r->src->last_rx_ms = ev_now_ms();
             continue;
         }
@@ -322,8 +320,8 @@ static int move_body(relay_t *r)
         if (r->sink == RELAY_TO_MEMORY) {
             dst = r->mem + r->pulled;
         } else {
-            if (!srv->discard && !(srv->discard = malloc(DISCARD_SIZE))) return 0;
-            dst = srv->discard;
+            if (!tp->discard && !(tp->discard = malloc(DISCARD_SIZE))) return 0;
+            dst = tp->discard;
             if (want > DISCARD_SIZE) want = DISCARD_SIZE;
         }
         ssize_t n = r->src->type->read(r->src, dst, want);
@@ -334,7 +332,7 @@ static int move_body(relay_t *r)
         }
         r->pulled += (size_t)n;
         moved += (size_t)n;
-        srv->stats.bytes_in += (uint64_t)n;
+        tp->stats.bytes_in += (uint64_t)n;
         r->src->last_rx_ms = ev_now_ms();
     }
     return 1;
@@ -369,5 +367,5 @@ void relay_pump(relay_t *r)
     if (r->sink == RELAY_TO_CONN) conn_write(r->dst, "\r\n", 2);
     relay_status_t st = r->dst_failed ? RELAY_DST_FAILED : RELAY_OK;
     relay_finish(r, st);
-    ev_timer_add(r->srv->loop, 1, relay_free_cb, r);
+    ev_timer_add(r->tp->loop, 1, relay_free_cb, r);
 }
