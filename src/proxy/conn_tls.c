@@ -25,8 +25,7 @@ static ssize_t map(conn_t *c, ssize_t r, int reading)
         return -EAGAIN;
     }
     if (r == TLS_ERR) {
-        log_warn("event=tls_error kind=%s error=\"%s\"",
-                 c->h->role, tls_last_error(c->tls));
+        log_warn("event=tls_error kind=%s error=\"%s\"", c->h->role, tls_last_error(c->tls));
         return -EPROTO;
     }
     return r;
@@ -114,9 +113,8 @@ static void handshake_failed(conn_t *c, const char *why)
 {
     c->tp->stats.tls_handshake_failures++;
     char peer[64];
-    log_warn("event=tls_handshake_failed kind=%s peer=%s error=\"%s\"",
-             c->h->role, net_peer_name(c->fd, peer, sizeof peer),
-             why);
+    log_warn("event=tls_handshake_failed kind=%s peer=%s error=\"%s\"", c->h->role,
+             net_peer_name(c->fd, peer, sizeof peer), why);
     hs_unlink(c);
     conn_fail(c, "TLS handshake failed");
 }
@@ -137,9 +135,9 @@ static void handshake_io(ev_loop_t *loop, int fd, int events, void *arg)
     hs_unlink(c);
     c->tp->stats.tls_connections++;
     char desc[96];
-    log_debug("event=tls_established kind=%s protocol=\"%s\" ktls_send=%d ktls_recv=%d",
-              c->h->role, tls_describe(c->tls, desc, sizeof desc),
-              tls_ktls_send(c->tls), tls_ktls_recv(c->tls));
+    log_debug("event=tls_established kind=%s protocol=\"%s\" ktls_send=%d ktls_recv=%d", c->h->role,
+              tls_describe(c->tls, desc, sizeof desc), tls_ktls_send(c->tls),
+              tls_ktls_recv(c->tls));
     /* The peer may have sent its first command with its last handshake message; it may sit
      * in the TLS layer already, so read now rather than wait for an event. */
     c->h->io(loop, c->fd, EV_READ, c);

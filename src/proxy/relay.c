@@ -125,7 +125,7 @@ void relay_drop_sink(relay_t *r)
         r->dst = NULL;
     }
     pipe_release(r->tp, r); /* bytes in the pipe belong to the dead sink */
-    r->ubuf_len = 0;         /* and so do those in the buffer */
+    r->ubuf_len = 0;        /* and so do those in the buffer */
     r->sink = RELAY_DISCARD;
     r->dst_failed = 1;
     ev_timer_add(r->tp->loop, 0, relay_kick_cb, r);

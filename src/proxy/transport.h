@@ -75,7 +75,7 @@ struct transport {
     int pipes[64][2]; /* pool of pipes for splice relays */
     int pipe_used[64];
     int npipes;
-    char *discard;      /* scratch to read bodies nobody wants */
+    char *discard;       /* scratch to read bodies nobody wants */
     conn_t *handshaking; /* connections in a TLS handshake, for its timeout */
     int tls_batch;       /* no kernel TLS: batch each connection's TLS records */
     uint64_t tls_handshake_timeout_ms;
