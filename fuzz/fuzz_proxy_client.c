@@ -12,7 +12,10 @@
 #include "config.h"
 #include "log.h"
 #include "net.h"
-#include "proxy.h"
+#include "client.h"
+#include "invoker.h"
+#include "nodepool.h"
+#include "server.h"
 #include "proxy_harness.h"
 
 /* ---- an invoker that refuses everything, asynchronously (as a real one would) ---- */

@@ -11,7 +11,8 @@
 
 #include "log.h"
 #include "net.h"
-#include "proxy.h"
+#include "nodepool.h"
+#include "repair.h"
 #define HARNESS_INVOKER_SUCCEEDS
 #include "proxy_harness.h"
 

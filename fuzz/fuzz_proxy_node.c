@@ -12,7 +12,10 @@
 
 #include "log.h"
 #include "net.h"
-#include "proxy.h"
+#include "nodepool.h"
+#include "repair.h"
+#include "server.h"
+#include "transport.h"
 #define HARNESS_INVOKER_SUCCEEDS
 #include "proxy_harness.h"
 

@@ -10,7 +10,8 @@
 
 #include "log.h"
 #include "net.h"
-#include "proxy.h"
+#include "invoker.h"
+#include "lifecycle.h"
 #include "proxy_harness.h"
 
 /* The relay port needs no platform: nothing here invokes a function. */

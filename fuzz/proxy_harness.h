@@ -11,7 +11,14 @@
 
 #include "log.h"
 #include "net.h"
-#include "proxy.h"
+#include "auth.h"
+#include "auth.h"
+#include "invoker.h"
+#include "nodepool.h"
+#include "op.h"
+#include "proxy_config.h"
+#include "server.h"
+#include "transport.h"
 
 #ifdef HARNESS_INVOKER_SUCCEEDS
 /* The invoker of targets whose node is already connected: an invocation only has to succeed. */

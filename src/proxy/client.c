@@ -14,8 +14,12 @@
 #include "log.h"
 #include "net.h"
 #include "clock.h"
+#include "client.h"
 #include "command.h"
-#include "proxy.h"
+#include "op.h"
+#include "proxy_config.h"
+#include "server.h"
+#include "transport.h"
 
 #define CLIENT_READ_SIZE (256 * 1024)
 #define CLIENT_READ_SMALL (16 * 1024)
@@ -31,34 +35,14 @@
 
 static void client_process(client_t *c);
 
-/* ---- ops ---- */
+/* ---- the reply queue ---- */
 
-/* Finished ops are recycled, reply buffers included: a small command costs no allocation. */
-#define OP_POOL_MAX 1024
-static op_t *op_pool;
-static int op_pooled;
-
+/* A new op at the tail of the client's queue; its reply goes out after those before it. */
 static op_t *op_new(client_t *c, op_kind_t kind)
 {
-    op_t *op;
-    if (op_pool) {
-        op = op_pool;
-        op_pool = op->next;
-        op_pooled--;
-        buf_t reply = op->reply;
-        memset(op, 0, sizeof *op);
-        op->reply = reply;
-    } else {
-        op = calloc(1, sizeof *op);
-        if (!op) return NULL;
-        buf_init(&op->reply);
-    }
-    op->kind = kind;
+    op_t *op = op_alloc(c->srv, kind);
+    if (!op) return NULL;
     op->client = c;
-    op->srv = c->srv;
-    op->refs = 1; /* the client's queue */
-    op->started_us = ev_now_us();
-    op->next = NULL;
     if (c->ops_tail)
         c->ops_tail->next = op;
     else
@@ -66,33 +50,6 @@ static op_t *op_new(client_t *c, op_kind_t kind)
     c->ops_tail = op;
     c->nops++;
     return op;
-}
-
-op_t *op_ref(op_t *op)
-{
-    op->refs++;
-    return op;
-}
-
-void op_unref(op_t *op)
-{
-    if (--op->refs > 0) return;
-    /* Normally out of its index long before; never leave a recycled op findable there. */
-    if (op->indexed) opindex_remove(op->indexed, op);
-    ev_timer_cancel(op->srv->loop, op->timer);
-    objbuf_unref(op->reply_ref);
-    objbuf_unref(op->obj);
-    free(op->meta);
-    free(op->key);
-    if (op_pooled < OP_POOL_MAX && op->reply.cap <= 4096) {
-        buf_clear(&op->reply);
-        op->next = op_pool;
-        op_pool = op;
-        op_pooled++;
-        return;
-    }
-    buf_free(&op->reply);
-    free(op);
 }
 
 /* Sends the replies of finished ops at the head of the queue, in order. */
@@ -117,18 +74,6 @@ static void flush_replies(client_t *c)
         conn_flush(conn);
         client_conn_failed(conn, "quit");
     }
-}
-
-op_t *op_new_background(server_t *srv, op_kind_t kind)
-{
-    op_t *op = calloc(1, sizeof *op);
-    if (!op) return NULL;
-    buf_init(&op->reply);
-    op->kind = kind;
-    op->srv = srv;
-    op->refs = 1;
-    op->started_us = ev_now_us();
-    return op;
 }
 
 void client_on_op_done(op_t *op)

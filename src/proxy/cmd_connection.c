@@ -3,8 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "client.h"
 #include "command.h"
+#include "op.h"
 #include "log.h"
+#include "server.h"
 
 /* A refused AUTH: counted, and logged at most once a second (a password guesser must not flood
  * the log). The user name comes from the client: it is cut and cleaned; the password never

@@ -1,7 +1,10 @@
 /* cmd_keyspace.c -- commands on keys whatever their values: DEL (UNLINK, ICDEL), EXISTS, TTL and
  * PTTL. */
 #include "clock.h"
+#include "client.h"
 #include "command.h"
+#include "meta.h"
+#include "op.h"
 
 static cmd_status_t proc_del(client_t *c, op_t *op, int argc, const char **argv,
                              const size_t *argl)

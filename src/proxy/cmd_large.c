@@ -2,7 +2,11 @@
  * nodes), ICGET and ICGETCHUNKS (chunks streamed back), ICREPAIR (one chunk re-stored). */
 #include <stdio.h>
 
+#include "client.h"
 #include "command.h"
+#include "op.h"
+#include "transport.h"
+#include "server.h"
 
 /* ICSET key size d p crc... chunk...: small enough to have arrived whole, or the rest of a big
  * one whose chunks big_icset has streamed. */

@@ -2,7 +2,11 @@
  * QUIT, SELECT, FLUSHALL and FLUSHDB. */
 #include <stdio.h>
 
+#include "client.h"
 #include "command.h"
+#include "meta.h"
+#include "op.h"
+#include "server.h"
 
 static cmd_status_t proc_ping(client_t *c, op_t *op, int argc, const char **argv,
                               const size_t *argl)

@@ -6,7 +6,11 @@
 #include <string.h>
 
 #include "clock.h"
+#include "client.h"
 #include "command.h"
+#include "meta.h"
+#include "op.h"
+#include "transport.h"
 
 /* Parses SET options (argv[3..]) into op. 0, or -1 with the error already in op->reply. */
 static int parse_set_options(op_t *op, int argc, const char **argv, const size_t *argl)

@@ -6,7 +6,10 @@
 #include <stddef.h>
 #include <strings.h>
 
-#include "proxy.h"
+#include "transport.h"
+
+typedef struct client client_t;
+typedef struct op op_t;
 
 /* What a handler did with the op it was given. */
 typedef enum {
@@ -32,15 +35,15 @@ typedef cmd_status_t (*command_proc_t)(client_t *c, op_t *op, int argc, const ch
 typedef big_status_t (*command_big_t)(client_t *c, op_t *op, size_t len);
 
 enum {
-    CMD_WRITE = 1 << 0,      /* changes the keyspace */
-    CMD_READONLY = 1 << 1,   /* reads keys, changes nothing */
-    CMD_ADMIN = 1 << 2,      /* about the server, not the data */
-    CMD_NO_AUTH = 1 << 3,    /* allowed before the client has authenticated */
-    CMD_STORE = 1 << 4,      /* stores of one key start at once and commit in order */
-    CMD_STREAMS = 1 << 5,    /* writes its reply while it streams: starts when replies before
-                              * it are out */
-    CMD_FAST = 1 << 6,       /* answered from the proxy's memory, no node involved */
-    CMD_LARGE_ARG = 1 << 7,  /* takes an argument larger than the small-argument buffer */
+    CMD_WRITE = 1 << 0,     /* changes the keyspace */
+    CMD_READONLY = 1 << 1,  /* reads keys, changes nothing */
+    CMD_ADMIN = 1 << 2,     /* about the server, not the data */
+    CMD_NO_AUTH = 1 << 3,   /* allowed before the client has authenticated */
+    CMD_STORE = 1 << 4,     /* stores of one key start at once and commit in order */
+    CMD_STREAMS = 1 << 5,   /* writes its reply while it streams: starts when replies before
+                             * it are out */
+    CMD_FAST = 1 << 6,      /* answered from the proxy's memory, no node involved */
+    CMD_LARGE_ARG = 1 << 7, /* takes an argument larger than the small-argument buffer */
 };
 
 typedef struct command {
@@ -77,8 +80,12 @@ void command_big_moved(relay_t *r, relay_status_t st, void *arg);
 static inline int arg_is(const char *a, size_t l, const char *s)
 {
     size_t n = 0;
-    while (s[n]) n++;
+    while (s[n])
+        n++;
     return n == l && strncasecmp(a, s, l) == 0;
 }
+
+/* INFO [section]: the server's state in Redis's INFO format (info.c). */
+void cmd_info(client_t *c, op_t *op, const char *section);
 
 #endif

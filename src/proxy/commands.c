@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "command.h"
+#include "op.h"
 
 /* ---- COMMAND ---- */
 

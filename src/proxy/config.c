@@ -5,7 +5,8 @@
 #include <string.h>
 
 #include "config.h"
-#include "proxy.h"
+#include "proxy_config.h"
+#include "ec.h"
 
 #define OPT(name, type, field, min, max, def, help)                                                \
     {                                                                                              \

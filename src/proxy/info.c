@@ -9,7 +9,13 @@
 #include <unistd.h>
 
 #include "awscreds.h"
-#include "proxy.h"
+#include "client.h"
+#include "command.h"
+#include "invoker.h"
+#include "nodepool.h"
+#include "op.h"
+#include "server.h"
+#include "resp.h"
 
 static long rss_kib(void)
 {

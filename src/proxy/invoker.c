@@ -19,7 +19,9 @@
 #include "awscreds.h"
 #include "backoff.h"
 #include "log.h"
-#include "proxy.h"
+#include "invoker.h"
+#include "nodepool.h"
+#include "server.h"
 
 typedef struct job {
     struct job *next;

@@ -22,9 +22,13 @@
 
 #include "log.h"
 #include "net.h"
-#include "proxy.h"
+#include "lifecycle.h"
+#include "nodepool.h"
+#include "proxy_config.h"
+#include "server.h"
 #include "resp.h"
 #include "tls.h"
+#include "schedule.h"
 
 #define RELAY_HELLO_MAX 512         /* bytes of the RELAY introduction */
 #define RELAY_PIPE_SIZE (1 << 20)

@@ -18,7 +18,17 @@
 #include "log.h"
 #include "net.h"
 #include "clock.h"
-#include "proxy.h"
+#include "client.h"
+#include "invoker.h"
+#include "lifecycle.h"
+#include "meta.h"
+#include "nodepool.h"
+#include "op.h"
+#include "platform_child.h"
+#include "proxy_config.h"
+#include "repair.h"
+#include "server.h"
+#include "transport.h"
 #include "tls.h"
 
 static void on_accept(ev_loop_t *loop, int fd, int events, void *arg)

@@ -9,7 +9,9 @@
 
 #include "clock.h"
 #include "log.h"
-#include "proxy.h"
+#include "meta.h"
+#include "nodepool.h"
+#include "server.h"
 
 
 meta_t *meta_lookup(server_t *srv, const char *key, size_t keylen)

@@ -11,7 +11,14 @@
 #include "clock.h"
 #include "log.h"
 #include "net.h"
-#include "proxy.h"
+#include "invoker.h"
+#include "lifecycle.h"
+#include "nodepool.h"
+#include "op.h"
+#include "repair.h"
+#include "server.h"
+#include "transport.h"
+#include "resp.h"
 
 enum { RX_START = 0, RX_CGET_CRC, RX_CGET_BULK };
 

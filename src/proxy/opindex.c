@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "hash.h"
-#include "proxy.h"
+#include "op.h"
 
 void opindex_init(opindex_t *x)
 {

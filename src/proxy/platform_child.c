@@ -17,7 +17,8 @@
 #include "config.h"
 #include "ev.h"
 #include "log.h"
-#include "proxy.h"
+#include "platform_child.h"
+#include "proxy_config.h"
 
 int platform_admin_token(const proxy_config_t *cfg, char *out, size_t cap, char *err, size_t errlen)
 {

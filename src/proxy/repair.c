@@ -14,7 +14,11 @@
 
 #include "inventory.h"
 #include "log.h"
-#include "proxy.h"
+#include "meta.h"
+#include "nodepool.h"
+#include "op.h"
+#include "repair.h"
+#include "server.h"
 
 #define REPAIR_TICK_MS 20
 #define REPAIR_MAX_ACTIVE 4

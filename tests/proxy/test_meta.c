@@ -12,7 +12,9 @@
 
 #include "clock.h"
 #include "footprint.h"
-#include "proxy.h"
+#include "meta.h"
+#include "nodepool.h"
+#include "server.h"
 
 static server_t *make_server(int nnodes, uint64_t node_bytes)
 {

@@ -10,7 +10,9 @@
 
 #include <cmocka.h>
 
-#include "proxy.h"
+#include "op.h"
+#include "opindex.h"
+
 
 static op_t *mkop(const char *key, uint64_t version)
 {

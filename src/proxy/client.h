@@ -1,0 +1,48 @@
+/* client.h -- client connections: the command reader, the in-order reply queue and the client's
+ * state (client.c; commands in command.h). */
+#ifndef IC_PROXY_CLIENT_H
+#define IC_PROXY_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "resp.h"
+#include "transport.h"
+
+typedef struct server server_t;
+typedef struct client client_t;
+typedef struct op op_t;
+
+struct client {
+    conn_t *conn;
+    server_t *srv;
+    uint64_t id;
+    char name[64];
+    resp_cmd_t cmd;
+    op_t *ops_head, *ops_tail; /* in arrival order; replies go out in this order */
+    int nops;
+    op_t *reading;   /* an op that is consuming a big argument from the input */
+    op_t *streaming; /* an op that owns the output (ICGET) */
+    int quit_after_reply;
+    int processing;   /* inside client_process: completions must not re-enter it */
+    int waiting_body; /* an ICSET chunk body waits for its node; do not parse past it */
+    int skip_rest;    /* the command being read is answered already: drain its arguments */
+    client_t *next, *prev;
+    uint64_t created_ms;
+    uint64_t cmds;
+    uint64_t last_active_ms; /* the reply queue last became empty (idle timeout) */
+    const auth_user_t *user; /* authenticated as; NULL: only AUTH, HELLO and QUIT are allowed */
+};
+
+void client_accept(server_t *srv, int fd, struct tls_ctx *tls);
+void client_on_op_done(op_t *op);
+int client_key_busy(client_t *c, op_t *before, const char *key, size_t keylen);
+void client_resume_input(client_t *c);
+/* The client's connection failed (or it quit, or idled out): its ops let go of it, it closes. */
+void client_conn_failed(conn_t *c, const char *why);
+void client_close_all(server_t *srv);
+/* Closes clients idle longer than the timeout option (when it is set), once a second. */
+void client_start_timeout_sweep(server_t *srv);
+
+#endif

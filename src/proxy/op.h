@@ -1,0 +1,160 @@
+/* op.h -- operations: what a command does once dispatched, from its first node request to its
+ * reply (op.c: life and riders; op_write.c, op_read.c, op_repair.c, op_delete.c: the paths). */
+#ifndef IC_PROXY_OP_H
+#define IC_PROXY_OP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "ec.h"
+#include "metatab.h"
+#include "nodepool.h"
+#include "transport.h"
+#include "opindex.h"
+
+typedef struct server server_t;
+typedef struct client client_t;
+typedef struct op op_t;
+typedef struct nreq nreq_t;
+typedef struct node node_t;
+
+typedef enum { OP_SIMPLE, OP_GET, OP_SET, OP_ICGET, OP_ICSET, OP_ICREPAIR } op_kind_t;
+
+/* Per-chunk state of an operation. LOST: the node does not have it (or it failed its CRC), which
+ * is known data loss; FAILED: the node could not be reached, which says nothing about the data. */
+enum { SLOT_PENDING = 0, SLOT_GOOD = 1, SLOT_LOST = 2, SLOT_FAILED = 3 };
+
+struct op {
+    /* ---- what every op has ---- */
+    op_t *next; /* in its client's queue */
+    op_kind_t kind;
+    client_t *client; /* NULL once the client is gone */
+    server_t *srv;
+    buf_t reply;         /* small reply, sent when the op reaches the head of the queue */
+    objbuf_t *reply_ref; /* big bulk body (GET), sent by reference after reply, then CRLF */
+    size_t reply_ref_len;
+    int done;
+    char err[256];
+    uint64_t timer;
+    uint64_t started_us;
+    int refs; /* queue + node requests + relays; freed at zero */
+    /* the object being read, written or deleted */
+    char *key;
+    size_t keylen;
+    meta_t *meta;  /* pending (SET) or snapshot copy (GET) */
+    objbuf_t *obj; /* whole value (Redis path) */
+    int n, d, p;
+    size_t chunk_size;
+    uint64_t size;
+    uint64_t version;
+    uint8_t slot_state[EC_MAX_CHUNKS]; /* per chunk: SLOT_PENDING, _GOOD, _LOST, _FAILED */
+    int outstanding;                   /* SET/ICSET/DEL: node requests not answered yet */
+    int finished;                      /* the answer is decided; late arrivals are dropped */
+    int all_args;                      /* ICSET/ICREPAIR/DEL: every argument has been read */
+    int big_discard;                   /* a big argument nobody wants is being drained */
+    int commit_waiting;        /* stored, waiting for an earlier write of the same key to commit */
+    void (*bg_done)(op_t *op); /* a background op (no client): called when it is decided */
+    /* Riders: ops of other requests answered with this op's reply instead of doing the work
+     * again (GETs of the object this GET is reading; SETs this SET superseded before they were
+     * sent). Each rider holds a reference while it rides. */
+    op_t *riders;
+    op_t *rider_next;
+    int nriders;
+    op_t *carrier; /* the op this one rides on */
+    /* in srv->readers, srv->staged or srv->storing (opindex.h) */
+    op_t *idx_next;
+    uint64_t idx_hash;
+    opindex_t *indexed;
+
+    /* ---- what each kind has (the members are named directly: op->nhave, op->crcs) ---- */
+    union {
+        struct { /* reads: GET, ICGET, ICGETCHUNKS, the repair read (op_read.c) */
+            int have_idx[EC_MAX_CHUNKS];
+            int nhave;
+            int relay_active;                /* ICGET: a chunk body is being spliced out */
+            nreq_t *ready_head, *ready_tail; /* ICGET: chunks staged while the client was busy */
+            int forwarded;
+            int forward_goal; /* chunks to forward: d (first-d), or n for ICGET key ALL */
+            int forward_min;  /* fewer forwarded is a failed read: d, or ICGETCHUNKS's need */
+            int spare;        /* ICGETCHUNKS: only the listed chunks are read */
+            int timed_out;
+            uint64_t requested; /* slots whose chunk was asked for */
+            uint64_t retried;   /* slots asked again after their node failed (once each) */
+            relay_t *slot_relay[EC_MAX_CHUNKS]; /* GET: bodies being read into obj */
+        };
+        struct { /* writes: SET, ICSET (op_write.c) */
+            int failed;
+            uint8_t slot_retried[EC_MAX_CHUNKS]; /* CSET sent again after the node's -NOMEM */
+            int64_t expire_ms;                   /* SET options */
+            int nx, xx, get_old, keepttl;
+            int chunks_seen; /* ICSET */
+            uint32_t crcs[EC_MAX_CHUNKS];
+            uint16_t nodes[EC_MAX_CHUNKS];
+            int placed;
+            int body_failed;
+            op_t *stage_next; /* srv->staged_head list: SETs sent after this loop iteration */
+        };
+        struct {                 /* ICREPAIR (op_repair.c) */
+            int repair_unlisted; /* the chunk was not known lost: the client found it corrupt */
+        };
+        struct {              /* DEL (op_delete.c) */
+            int64_t ndeleted; /* keys removed */
+        };
+    };
+};
+
+/* An op of `kind` with one reference, the caller's (a client's queue, or a background task);
+ * from a pool of recycled ops. */
+op_t *op_alloc(server_t *srv, op_kind_t kind);
+op_t *op_ref(op_t *op);
+void op_unref(op_t *op);
+void op_retry_commit(op_t *op);
+/* Called for each delete node_delete_chunk_acked() took for op. */
+void ops_delete_acked(op_t *op);
+
+/* the paths (op_write.c, op_read.c, op_repair.c, op_delete.c) */
+int set_prepare_value(op_t *op, const char *value, size_t len);
+int icset_small(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl);
+void icset_check_done(op_t *op);
+void icset_body_moved(op_t *op, int slot, relay_status_t st);
+void icget_parked_failed(nreq_t *q, nres_t res);
+void cmd_get(client_t *c, op_t *op);
+void cmd_set(client_t *c, op_t *op);  /* value in op->obj, options parsed */
+void ops_start_staged(server_t *srv); /* sends the SETs staged in this iteration */
+op_t *op_carrier_root(op_t *op);      /* the op that answers a rider (NULL: op rides nothing) */
+void cmd_icget(client_t *c, op_t *op);
+void cmd_icgetchunks(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl);
+void cmd_del(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl);
+int cmd_icset_begin(client_t *c, op_t *op);
+void cmd_icset_chunk(client_t *c, op_t *op, size_t len);
+void cmd_icrepair(client_t *c, op_t *op, const char **argv, const size_t *argl, objbuf_t *body);
+/* Reads the object like a Redis GET and re-stores its lost chunks; `done` runs when the read is
+ * decided (maybe before this returns). -1 if the object is gone or memory is short. */
+int op_start_repair(server_t *srv, const char *key, size_t keylen, void (*done)(op_t *op));
+
+/* Between the op files (op.c, op_write.c, op_read.c, op_repair.c). */
+/* Keeps the first error of an op: its reply when it fails. */
+void op_fail(op_t *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int op_copy_key(op_t *op, const char *key, size_t keylen); /* once; 0 or -1 (memory) */
+/* Answers every rider of op with op's reply (a large value by reference, never copied). */
+void op_answer_riders(op_t *op);
+void op_encode_parity(op_t *op); /* the p parity chunks of op->obj, behind its d data chunks */
+/* The object fields a CSET carries with its chunk (announced again in inventories). */
+void op_cset_object_fields(nreq_t *q, uint64_t size, int d, int p, int64_t expire_ms);
+/* Read path: the object's metadata and chunk layout into op (non-zero: a miss, answered), its
+ * chunks asked for, and the decision once enough have arrived (or cannot). */
+int op_read_begin_key(server_t *srv, op_t *op, const char *key, size_t keylen);
+void op_request_chunks(op_t *op);
+void op_get_check(op_t *op);
+/* Lost chunks (op_repair.c): noted on the object so readers repair them; more than p lost is a
+ * lost object. */
+void op_object_lost(op_t *op);
+void op_note_lost(op_t *op, int slot);
+void op_mark_lost(op_t *op, int slot);
+int op_slot_known_lost(op_t *op, int slot);
+void op_count_lost_chunks(op_t *op);
+int op_lost_chunks(op_t *op);
+void op_repair_from_obj(op_t *op);
+
+#endif

@@ -1,0 +1,98 @@
+/* server.h -- the proxy as a whole: its options, listeners, pool, object table, counters and the
+ * transport it runs on. Everything runs on the one event-loop thread, except the invoker
+ * (invoker.c) and the AWS credential refresher (awscreds.c), which own threads of their own and
+ * talk to the loop through queues. */
+#ifndef IC_PROXY_SERVER_H
+#define IC_PROXY_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "ev.h"
+#include "metatab.h"
+#include "nodeauth.h"
+#include "opindex.h"
+#include "platform_child.h"
+#include "proxy_config.h"
+#include "transport.h"
+
+typedef struct server server_t;
+typedef struct node node_t;
+typedef struct op op_t;
+typedef struct client client_t;
+typedef struct invoker invoker_t;
+typedef struct awscreds_provider awscreds_provider_t;
+
+/* ---- the server ---- */
+typedef struct {
+    uint64_t connections;
+    uint64_t commands;
+    uint64_t gets, get_hits, get_misses;
+    uint64_t sets;
+    uint64_t errors;
+    uint64_t invocations, invoke_failures;
+    uint64_t chunks_lost;
+    uint64_t chunks_repaired;
+    uint64_t chunks_corrupt_repaired; /* ICREPAIRs of chunks not known lost: found corrupt */
+    uint64_t icget_spare_reads;       /* ICGETCHUNKS: a library asked for more chunks */
+    uint64_t objects_lost;
+    uint64_t node_timeouts;
+    uint64_t warmups;
+    uint64_t backups_started, backups_ok, backups_failed;
+    uint64_t backup_bytes, backup_chunks, backup_deletes;
+    uint64_t last_backup_ms, last_backup_bytes; /* duration and bytes of the latest good one */
+    uint64_t repairs_started, repair_bytes;
+    uint64_t inventories, rebuilt_objects;
+    uint64_t deletes_deferred; /* chunk deletes kept for an unreachable node's return */
+    uint64_t deletes_dropped;  /* ... past the bound: the node is inventoried again instead */
+    uint64_t stale_chunks;     /* chunks found at inventory that no object owns, deleted */
+    uint64_t gets_coalesced;   /* GETs answered by a read of the same object already under way */
+    uint64_t sets_coalesced;   /* SETs superseded by a later SET of the key before being sent */
+    uint64_t nodes_refused;    /* node or relay connections that failed to prove the node secret */
+    uint64_t auth_failures;    /* AUTH / HELLO AUTH refused */
+    uint64_t auth_denied;      /* connections refused by protected mode */
+    uint64_t idle_closed;      /* clients closed by the idle timeout */
+} proxy_stats_t;
+
+struct server {
+    proxy_config_t cfg;
+    ev_loop_t *loop;
+    int client_lfd, node_lfd, relay_lfd, tls_lfd; /* -1 when not listening */
+    int client_port, node_port, relay_port, tls_port;
+    struct tls_ctx *client_tls; /* TLS for the tls-port listener */
+    struct tls_ctx *node_tls;   /* TLS for the node port (node-tls yes) */
+    char node_addr[128];        /* what nodes dial */
+    /* --aws-sigv4 with "auto" resolved to "aws:amz:REGION:lambda" (what libcurl and the nodes'
+     * backup invocations take); "" unsigned. The keys come from aws (NULL when unsigned). */
+    char aws_sigv4[128];
+    awscreds_provider_t *aws;
+    node_t *nodes;
+    int nnodes;
+    meta_table_t meta;
+    invoker_t *invoker;
+    platform_child_t platform;
+    char platform_endpoint[256];
+    nodeauth_secrets_t node_secrets; /* signs invocation events, checks HELLO and RELAY proofs */
+    client_t *clients;
+    int nclients;
+    uint64_t next_client_id;
+    uint64_t next_version;
+    transport_t tp; /* connections, relays and the end-of-iteration flush (transport.h) */
+    proxy_stats_t stats;
+    uint64_t start_ms;
+    int ready;
+    int stopping;
+    int backups_active;
+    struct repair_queue *repair; /* repair.c */
+    opindex_t readers;           /* Redis-path GETs reading their chunks, by (key, version) */
+    opindex_t staged;            /* SETs waiting for the end of the iteration, by key (version 0) */
+    opindex_t storing; /* stores placed and not yet decided, by (key, version): their chunks are
+                        * on nodes before the metadata knows them (an inventory spares them) */
+    op_t *staged_head, *staged_tail;
+    auth_t auth; /* users of the client port (auth.c) */
+};
+
+uint64_t server_next_version(server_t *srv);
+
+#endif
