@@ -1,5 +1,5 @@
-/* sim.c -- the discrete-event simulator: a virtual clock (an event heap) drives the real
- * placement/eviction/warm-up/backup/billing/reclaim/policy code over a timing model. */
+/* sim.c -- the discrete-event simulator: a virtual clock (an event heap) drives the decisions of
+ * src/model (placement, eviction, warm-up, backup, billing, reclaim, policy) over a timing model. */
 #include "sim.h"
 
 #include <errno.h>

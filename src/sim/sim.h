@@ -1,8 +1,8 @@
-/* sim.h -- discrete-event simulation of an InfiniCache deployment on a virtual clock: the proxy's
- * placement, CLOCK eviction, warm-up and backup decisions (src/proxy/metatab.c, schedule.c), the
- * node's billed-duration policy (src/node/policy.c) and the platform's instance choice, billing
- * and reclaim (src/platform/placement.c, billing.c, reclaim.c) are the real system's own code;
- * only bytes and sockets are replaced by a timing model (docs/EVALUATION.md, "Simulation mode"). */
+/* sim.h -- discrete-event simulation of an InfiniCache deployment on a virtual clock: every decision
+ * (the proxy's object layout, placement, CLOCK eviction, warm-up and backup; the node's billed-
+ * duration policy and throttle; the platform's instance choice, billing and reclaim) is the real
+ * system's own code in src/model; only bytes and sockets are replaced by a timing model
+ * (docs/EVALUATION.md, "Simulation mode"). */
 #ifndef IC_SIM_H
 #define IC_SIM_H
 

@@ -1,5 +1,6 @@
-/* test_pure.c -- the proxy's pure decisions without a server: placement and CLOCK eviction over a
- * plain array of node rooms (as the simulator drives them), and the warm-up and backup schedule. */
+/* test_table_schedule.c -- the proxy's decisions in src/model without a server: placement and CLOCK
+ * eviction over a plain array of node rooms (as the simulator drives them), the warm-up and backup
+ * schedule, and the Invoke backoff. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

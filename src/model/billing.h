@@ -1,7 +1,7 @@
 /* billing.h -- pure billing logic of the local platform: rounding, event kinds, log lines, totals.
  */
-#ifndef IC_PLATFORM_BILLING_H
-#define IC_PLATFORM_BILLING_H
+#ifndef IC_MODEL_BILLING_H
+#define IC_MODEL_BILLING_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,8 +1,8 @@
 /* schedule.h -- the lifecycle's decisions (which nodes a warm-up invokes, which nodes are due a
  * backup), pure and clock-injected: icproxy's timers (lifecycle.c) and the simulator (src/sim)
  * both ask these functions. */
-#ifndef IC_PROXY_SCHEDULE_H
-#define IC_PROXY_SCHEDULE_H
+#ifndef IC_MODEL_SCHEDULE_H
+#define IC_MODEL_SCHEDULE_H
 
 #include <stdint.h>
 
