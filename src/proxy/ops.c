@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "layout.h"
 #include "log.h"
 #include "proxy.h"
 
@@ -56,7 +57,7 @@ int set_prepare_value(op_t *op, const char *value, size_t len)
         resp_add_error(&op->reply, "ERR key too long");
         return -1;
     }
-    op->d = (int64_t)len <= srv->cfg.small_object_max ? 1 : (int)srv->cfg.d;
+    op->d = layout_data_chunks(len, (uint64_t)srv->cfg.small_object_max, (int)srv->cfg.d);
     op->p = (int)srv->cfg.p;
     op->n = op->d + op->p;
     op->size = len;
@@ -1092,7 +1093,7 @@ static void request_more(op_t *op)
     for (int i = 0; i < op->n; i++)
         if ((op->requested >> i & 1) && op->slot_state[i] == SLOT_PENDING) return;
     for (int k = 0; k < op->n; k++) {
-        int i = (int)((op->version + (uint64_t)k) % (uint64_t)op->n);
+        int i = layout_read_slot(op->version, op->n, k);
         if (!(op->requested >> i & 1)) {
             request_chunk(op, i);
             return;

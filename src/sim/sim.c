@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ec.h"
+#include "layout.h"
 #include "metatab.h"
 #include "placement.h"
 #include "reclaim.h"
@@ -73,7 +74,10 @@ struct op {
     uint16_t nodes[256];
     int n, d, p;
     uint64_t chunk_size;
-    int stored; /* GET: the object was in the cache */
+    uint64_t version; /* SET: assigned at placement, as the proxy does; GET: the one read */
+    uint64_t held;    /* GET: the chunks still on their nodes when the read began */
+    int next_read;    /* GET of replicas: how many have been asked (layout_read_slot's k) */
+    int stored;       /* GET: the object was in the cache */
 };
 
 typedef struct {
@@ -125,6 +129,7 @@ typedef struct {
     meta_table_t lost; /* keys whose object was lost to reclaims, until stored again */
     reclaim_rng_t rng;
     uint64_t next_uid;
+    uint64_t next_version; /* the proxy's version counter (it starts at its clock, here 0) */
     int backups_active;
     int done; /* every request finished: periodic work stops */
     int failed;
@@ -590,6 +595,7 @@ static void op_finish(sim_t *s, op_t *op)
 }
 
 static void start_set(sim_t *s, op_t *op);
+static void read_next_replica(sim_t *s, op_t *op);
 
 static void complete_client_op(sim_t *s, op_t *op)
 {
@@ -619,7 +625,10 @@ static void reply(sim_t *s, nreq_t *q)
     if (op) {
         op->outstanding--;
         if (op->is_get) {
-            if (q->good) op->good++;
+            if (q->good)
+                op->good++;
+            else if (!op->completed && op->d == 1)
+                read_next_replica(s, op); /* as the proxy's request_more: the next in rotation */
             if (!op->completed && (op->good >= op->need || op->outstanding == 0)) {
                 op_finish(s, op);
                 complete_client_op(s, op);
@@ -632,6 +641,7 @@ static void reply(sim_t *s, nreq_t *q)
                 s->failed = 1;
             } else {
                 m->size = op->size;
+                m->version = op->version;
                 m->chunk_size = (uint32_t)op->chunk_size;
                 memcpy(meta_nodes(m), op->nodes, sizeof(uint16_t) * (size_t)op->n);
                 for (int i = 0; i < op->n; i++)
@@ -658,7 +668,7 @@ static void start_set(sim_t *s, op_t *op)
 {
     const sim_config_t *cfg = s->cfg;
     format_key(s, op);
-    op->d = op->size <= cfg->small_object_max ? 1 : cfg->d;
+    op->d = layout_data_chunks(op->size, cfg->small_object_max, cfg->d);
     op->p = cfg->p;
     op->n = op->d + op->p;
     op->chunk_size = ec_chunk_size(op->size, op->d);
@@ -671,6 +681,7 @@ static void start_set(sim_t *s, op_t *op)
         client_next(s, client);
         return;
     }
+    op->version = ++s->next_version;
     op->outstanding = op->n;
     for (int i = 0; i < op->n; i++) {
         node_t *n = &s->nodes[op->nodes[i]];
@@ -678,6 +689,22 @@ static void start_set(sim_t *s, op_t *op)
         nreq_t *q = nreq_new(s, NR_SET, op->nodes[i], op->chunk_size, op);
         if (q) submit(s, q);
     }
+}
+
+/* Asks chunk i of the object a GET reads; the reply is good if the node still holds it. */
+static void read_chunk(sim_t *s, op_t *op, int i)
+{
+    nreq_t *q = nreq_new(s, NR_GET, op->nodes[i], op->chunk_size, op);
+    if (!q) return;
+    q->good = (int)(op->held >> i & 1);
+    op->outstanding++;
+    submit(s, q);
+}
+
+static void read_next_replica(sim_t *s, op_t *op)
+{
+    if (op->next_read < op->n)
+        read_chunk(s, op, layout_read_slot(op->version, op->n, op->next_read++));
 }
 
 static void start_get(sim_t *s, op_t *op)
@@ -698,26 +725,20 @@ static void start_get(sim_t *s, op_t *op)
     op->stored = 1;
     int n = m->d + m->p;
     op->d = m->d;
+    op->n = n;
     op->need = m->d;
+    op->version = m->version;
+    op->chunk_size = m->chunk_size;
     op->outstanding = 0;
-    /* Coded objects ask every node; replicated ones (d = 1) one replica, the first held. */
-    for (int i = 0; i < n; i++) {
-        int held = !(m->lost_mask >> i & 1);
-        if (m->d == 1 && (!held || op->outstanding)) continue;
-        nreq_t *q = nreq_new(s, NR_GET, meta_nodes(m)[i], m->chunk_size, op);
-        if (!q) return;
-        q->good = held;
-        op->outstanding++;
-        submit(s, q);
-    }
-    if (op->outstanding == 0) {
-        op_finish(s, op);
-        COUNT(s, misses);
-        COUNT(s, fills);
-        *op = (op_t){.client = op->client, .fill = 1, .key = op->key, .size = op->size};
-        start_set(s, op);
-        return;
-    }
+    memcpy(op->nodes, meta_nodes(m), sizeof(uint16_t) * (size_t)n);
+    op->held = ~m->lost_mask;
+    /* Coded objects ask every node; replicated ones (d = 1) one replica at a time, in the
+     * proxy's rotation, the next one only when a replica turns out lost. */
+    if (m->d == 1)
+        read_next_replica(s, op);
+    else
+        for (int i = 0; i < n; i++)
+            read_chunk(s, op, i);
     /* Lost chunks found on the way are re-stored (the proxy holds the decoded object). */
     if (m->lost_mask && __builtin_popcountll(m->lost_mask) <= m->p) {
         for (int i = 0; i < n; i++) {
