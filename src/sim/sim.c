@@ -266,6 +266,11 @@ static uint32_t stamp(sim_t *s)
 
 /* ---------------- instances (the platform's part) ---------------- */
 
+static void observe(sim_t *s, sim_choice_t c)
+{
+    if (s->cfg->observe) s->cfg->observe(s->cfg->observe_arg, &c);
+}
+
 static meta_room_t *room_of(void *arg, int i)
 {
     return &((sim_t *)arg)->nodes[i].room;
@@ -370,6 +375,11 @@ static void evict_cb(void *arg, meta_t *victim)
 {
     sim_t *s = arg;
     COUNT(s, evictions);
+    observe(s, (sim_choice_t){.kind = SIM_CHOICE_EVICT,
+                              .key = meta_key(victim),
+                              .keylen = victim->keylen,
+                              .size = victim->size,
+                              .version = victim->version});
     drop_object(s, victim);
 }
 
@@ -682,6 +692,15 @@ static void start_set(sim_t *s, op_t *op)
         return;
     }
     op->version = ++s->next_version;
+    observe(s, (sim_choice_t){.kind = SIM_CHOICE_PLACE,
+                              .key = op->keystr,
+                              .keylen = op->keylen,
+                              .size = op->size,
+                              .version = op->version,
+                              .d = op->d,
+                              .p = op->p,
+                              .n = op->n,
+                              .nodes = op->nodes});
     op->outstanding = op->n;
     for (int i = 0; i < op->n; i++) {
         node_t *n = &s->nodes[op->nodes[i]];
@@ -694,6 +713,12 @@ static void start_set(sim_t *s, op_t *op)
 /* Asks chunk i of the object a GET reads; the reply is good if the node still holds it. */
 static void read_chunk(sim_t *s, op_t *op, int i)
 {
+    observe(s, (sim_choice_t){.kind = SIM_CHOICE_READ,
+                              .key = op->keystr,
+                              .keylen = op->keylen,
+                              .version = op->version,
+                              .slot = i,
+                              .node = op->nodes[i]});
     nreq_t *q = nreq_new(s, NR_GET, op->nodes[i], op->chunk_size, op);
     if (!q) return;
     q->good = (int)(op->held >> i & 1);

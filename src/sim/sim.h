@@ -18,6 +18,25 @@
 #define SIM_HOURS_MAX 100000 /* per-hour series entries */
 #define SIM_CLIENTS_MAX 1024
 
+/* One decision of the simulated proxy, as it is taken: a test runs the same requests through the
+ * proxy's own code and compares (tests/model/test_sim_agrees.c). The pointers are valid during the
+ * call only. */
+typedef enum {
+    SIM_CHOICE_EVICT = 1, /* key: the CLOCK victim of a placement (before that SIM_CHOICE_PLACE) */
+    SIM_CHOICE_PLACE,     /* key, size, version, d, p, n and nodes[0..n-1]: a SET's layout */
+    SIM_CHOICE_READ,      /* key, version, slot and node: a GET asks for one chunk */
+} sim_choice_kind_t;
+
+typedef struct {
+    sim_choice_kind_t kind;
+    const char *key;
+    size_t keylen;
+    uint64_t size, version;
+    int d, p, n;
+    const uint16_t *nodes;
+    int slot, node;
+} sim_choice_t;
+
 typedef struct {
     /* the pool (icproxy's options of the same names) */
     int pool_size;
@@ -49,6 +68,9 @@ typedef struct {
      * kill_node's proxy uses is reclaimed */
     int64_t kill_at_ms;
     int kill_node;
+    /* Told of every choice (NULL: nobody is). */
+    void (*observe)(void *arg, const sim_choice_t *choice);
+    void *observe_arg;
 } sim_config_t;
 
 /* Counters of one hour (and of the whole run). */
