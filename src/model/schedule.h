@@ -14,6 +14,10 @@
 /* A warm-up tick invokes a node unless it is serving or being woken already (warm anyway). */
 int sched_warmup_wanted(int serving_or_waking);
 
+/* The command a sleeping node is invoked with when requests wait for it: "backup" when the only
+ * one is a backup (its invocation bills as backup), "activate" otherwise. */
+const char *sched_wake_command(int backup_only);
+
 typedef enum {
     SCHED_BACKUP_NOT_DUE = 0, /* nothing to do for this node now */
     SCHED_BACKUP_ARMED,       /* first data seen: *last_backup_ms was set to spread the first */

@@ -369,8 +369,8 @@ void node_kick(node_t *n)
     }
     if (n->state == NODE_DOWN || n->state == NODE_ASLEEP) {
         /* Woken for a backup only: the invocation is billed as backup. */
-        node_invoke(n, n->pending_head->kind == NREQ_BACKUP && !n->pending_head->next ? "backup"
-                                                                                      : "activate");
+        node_invoke(
+            n, sched_wake_command(n->pending_head->kind == NREQ_BACKUP && !n->pending_head->next));
         return;
     }
     if (n->state != NODE_AWAKE || !n->conn) return;

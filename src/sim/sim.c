@@ -506,7 +506,7 @@ static void kick(sim_t *s, int nid)
             return;
         }
         int backup_only = n->pending_head->kind == NR_BACKUP && !n->pending_head->next;
-        invoke(s, nid, backup_only ? BILLING_KIND_BACKUP : BILLING_KIND_ACTIVATE);
+        invoke(s, nid, billing_kind_of_command(sched_wake_command(backup_only)));
         return;
     }
     if (n->state != NS_AWAKE) return;
@@ -818,7 +818,7 @@ static void warmup_tick(sim_t *s)
         adopt_instance(s, i, slot);
         /* The node returns at once: its instance is busy for the invocation's short run. */
         int64_t start = s->now + (cold ? s->cfg->cold_invoke_us : s->cfg->warm_invoke_us);
-        bill(s, BILLING_KIND_WARMUP, s->cfg->warmup_run_us);
+        bill(s, billing_kind_of_command("warmup"), s->cfg->warmup_run_us);
         push(s, start + s->cfg->warmup_run_us, EV_INST_FREE, i, slot, n->inst[slot].uid, NULL);
     }
     push(s, s->now + (int64_t)s->cfg->warmup_interval_ms * 1000, EV_WARMUP_TICK, 0, 0, 0, NULL);
@@ -858,7 +858,7 @@ static void reclaim(sim_t *s, int nid, int slot, int random)
     /* The proxy sees the connection close and, if the node held data, invokes the function at
      * once: the instance that answers (the peer, or an empty newcomer) is adopted. */
     if (n->room.chunks_placed && !s->done) {
-        invoke(s, nid, BILLING_KIND_ACTIVATE);
+        invoke(s, nid, billing_kind_of_command("activate"));
     }
 }
 
@@ -961,7 +961,7 @@ static void handle(sim_t *s, const event_t *e)
     }
     case EV_BACKUP_END: {
         /* e->b: the peer's slot; e->c: its invocation's duration. */
-        bill(s, BILLING_KIND_BACKUP, (int64_t)e->c + s->cfg->post_us);
+        bill(s, billing_kind_of_command("backup-peer"), (int64_t)e->c + s->cfg->post_us);
         if (n->inst[e->b].alive) {
             inst_idle(s, e->a, e->b, s->now + s->cfg->post_us);
             if (n->peer == e->b) n->peer_synced_ms = now_ms(s);

@@ -101,6 +101,17 @@ static void test_billing_totals_and_format(void **state)
     assert_int_equal(billing_record_format(&r, line, 10), -ENOSPC);
 }
 
+/* The proxy's commands as the platform bills them (the simulator bills its invocations so too). */
+static void test_billing_kind_of_command(void **state)
+{
+    assert_int_equal(billing_kind_of_command("activate"), BILLING_KIND_ACTIVATE);
+    assert_int_equal(billing_kind_of_command("warmup"), BILLING_KIND_WARMUP);
+    assert_int_equal(billing_kind_of_command("backup"), BILLING_KIND_BACKUP);
+    assert_int_equal(billing_kind_of_command("backup-peer"), BILLING_KIND_BACKUP);
+    assert_int_equal(billing_kind_of_command("Activate"), BILLING_KIND_OTHER);
+    assert_int_equal(billing_kind_of_command(""), BILLING_KIND_OTHER);
+}
+
 static void test_placement(void **state)
 {
     size_t pick = 99;
@@ -230,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_billing_round_100ms),
         cmocka_unit_test(test_billing_kind),
         cmocka_unit_test(test_billing_totals_and_format),
+        cmocka_unit_test(test_billing_kind_of_command),
         cmocka_unit_test(test_placement),
         cmocka_unit_test(test_reclaim_rng_repeatable),
         cmocka_unit_test(test_reclaim_exponential),

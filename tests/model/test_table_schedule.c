@@ -138,6 +138,14 @@ static void test_warmup_skips_serving_nodes(void **state)
     assert_false(sched_warmup_wanted(1));
 }
 
+/* A sleeping node woken for a backup alone bills the invocation as backup. */
+static void test_wake_command(void **state)
+{
+    (void)state;
+    assert_string_equal(sched_wake_command(1), "backup");
+    assert_string_equal(sched_wake_command(0), "activate");
+}
+
 static void test_backup_schedule(void **state)
 {
     (void)state;
@@ -187,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_place_and_evict_over_array),
         cmocka_unit_test(test_expiry_sweep),
         cmocka_unit_test(test_warmup_skips_serving_nodes),
+        cmocka_unit_test(test_wake_command),
         cmocka_unit_test(test_backup_schedule),
         cmocka_unit_test(test_backoff),
     };
