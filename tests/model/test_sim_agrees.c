@@ -16,6 +16,7 @@
 #include "layout.h"
 #include "proxy.h"
 #include "sim.h"
+#include "test_server.h"
 
 #define NODES 8
 #define NODE_MB 2 /* node memory; 1 MiB of it is reserved, so each node holds 1 MiB */
@@ -154,36 +155,15 @@ static void run_sim(const sim_request_t *reqs, size_t n, log_t *l)
 
 /* ---------------- the proxy's side ---------------- */
 
-static server_t *make_server(void)
+static server_t *make_proxy(void)
 {
-    server_t *srv = calloc(1, sizeof *srv);
+    server_t *srv = make_server(NODES, (uint64_t)(NODE_MB - 1) << 20);
     assert_non_null(srv);
-    srv->loop = ev_create(1024);
-    srv->cfg.function_prefix = "t";
-    srv->cfg.node_memory_mb = NODE_MB;
-    srv->cfg.node_reserved_mb = 1;
     srv->cfg.d = 4;
     srv->cfg.p = 2;
     srv->cfg.small_object_max = 64 << 10;
     srv->cfg.max_object_size = 1 << 30;
-    meta_table_init(&srv->meta);
-    srv->nnodes = NODES;
-    srv->nodes = calloc(NODES, sizeof(node_t));
-    for (int i = 0; i < NODES; i++) {
-        node_init(srv, &srv->nodes[i], i);
-        srv->nodes[i].room.mem_limit = (uint64_t)(NODE_MB - 1) << 20;
-    }
     return srv;
-}
-
-static void free_server(server_t *srv)
-{
-    for (int i = 0; i < srv->nnodes; i++)
-        node_drop_deferred(&srv->nodes[i]);
-    meta_table_free(&srv->meta);
-    ev_destroy(srv->loop);
-    free(srv->nodes);
-    free(srv);
 }
 
 /* A SET as ops.c runs it: the layout, the placement (evicting), a version, and the commit that
@@ -247,7 +227,7 @@ static void proxy_get(server_t *srv, const char *key, size_t keylen, uint64_t si
 
 static void run_proxy(const sim_request_t *reqs, size_t n, log_t *l)
 {
-    server_t *srv = make_server();
+    server_t *srv = make_proxy();
     for (size_t i = 0; i < n; i++) {
         char key[64];
         int len = snprintf(key, sizeof key, "%s%016" PRIx64, PREFIX, reqs[i].key);
