@@ -18,6 +18,13 @@ int sched_warmup_wanted(int serving_or_waking);
  * one is a backup (its invocation bills as backup), "activate" otherwise. */
 const char *sched_wake_command(int backup_only);
 
+/* Whether a node's instance may be a backup's source: the proxy knows it (`known`: connected, or
+ * asleep after it said HELLO), has reconciled what it holds with the object table
+ * (`reconciled`), and is not waking it (`waking`: invoking, or down). A sync makes the peer a
+ * mirror of the source, so an instance that came up empty must never overwrite a peer that still
+ * holds the data. */
+int sched_backup_source_ok(int known, int reconciled, int waking);
+
 typedef enum {
     SCHED_BACKUP_NOT_DUE = 0, /* nothing to do for this node now */
     SCHED_BACKUP_ARMED,       /* first data seen: *last_backup_ms was set to spread the first */

@@ -829,7 +829,9 @@ static void backup_tick(sim_t *s)
     uint64_t interval = s->cfg->backup_interval_ms;
     for (int i = 0; i < s->cfg->pool_size && s->backups_active < s->cfg->backup_concurrency; i++) {
         node_t *n = &s->nodes[i];
-        int eligible = n->primary >= 0 && n->inst[n->primary].alive && n->state != NS_INVOKING;
+        /* The simulated table is exact: there is no inventory to reconcile. */
+        int eligible = sched_backup_source_ok(n->primary >= 0 && n->inst[n->primary].alive, 1,
+                                              n->state == NS_INVOKING);
         if (sched_backup_check(&n->last_backup_ms, !n->backup_running, n->room.chunks_placed,
                                eligible, (uint64_t)now_ms(s) + 1, interval,
                                reclaim_rng_next(&s->rng)) != SCHED_BACKUP_START)

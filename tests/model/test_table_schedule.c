@@ -146,6 +146,16 @@ static void test_wake_command(void **state)
     assert_string_equal(sched_wake_command(0), "activate");
 }
 
+/* Only a known, reconciled instance that is not being woken may be a backup's source. */
+static void test_backup_source(void **state)
+{
+    (void)state;
+    assert_true(sched_backup_source_ok(1, 1, 0));
+    assert_false(sched_backup_source_ok(0, 1, 0));
+    assert_false(sched_backup_source_ok(1, 0, 0));
+    assert_false(sched_backup_source_ok(1, 1, 1));
+}
+
 static void test_backup_schedule(void **state)
 {
     (void)state;
@@ -196,6 +206,7 @@ int main(void)
         cmocka_unit_test(test_expiry_sweep),
         cmocka_unit_test(test_warmup_skips_serving_nodes),
         cmocka_unit_test(test_wake_command),
+        cmocka_unit_test(test_backup_source),
         cmocka_unit_test(test_backup_schedule),
         cmocka_unit_test(test_backoff),
     };
