@@ -26,6 +26,7 @@ set(CMAKE_BUILD_WITH_INSTALL_RPATH ON)
 set(CMAKE_INSTALL_RPATH "$ORIGIN/lib")
 
 add_subdirectory(src/common)
+add_subdirectory(src/model)   # the node's return policy and throttle
 add_subdirectory(src/node)
 
 find_program(IC_PYTHON /usr/bin/python3 REQUIRED)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "backing.h"
+#include "bench_options.h"
 #include "clock.h"
 #include "config.h"
 #include "cost.h"
@@ -25,102 +26,7 @@
 #include "workload.h"
 
 #define MAX_TARGETS 16
-#define MAX_CLIENTS 1024
 #define DEFAULT_SYNTHETIC_REQUESTS 1000
-
-typedef struct {
-    char *target; /* only from a config file; --target on the command line repeats */
-    char *trace;
-    char *trace_format;
-    int strict;
-    int64_t min_size, max_size;
-    char *size_scale, *time_compress, *hours;
-    char *size_dist;
-    int64_t keys;
-    char *zipf, *get_ratio, *rate;
-    int64_t clients, requests, duration_ms, seed, timeout_ms;
-    char *csv;
-    char *key_prefix;
-    int cost;
-    int64_t cost_interval_ms, cost_settle_ms;
-    char *prices, *price_gb_s, *price_requests, *proxy_vm, *plot;
-    char *backing;
-    char *generate_trace;
-} icbench_config_t;
-
-#define OPT(name, type, field, min, max, def, help)                                                \
-    {                                                                                              \
-        name, type, offsetof(icbench_config_t, field), min, max, def, help                         \
-    }
-#define TiB ((int64_t)1 << 40)
-
-static const conf_option_t options[] = {
-    OPT("target", CONF_STRING, target, 0, 0, "",
-        "a cache to measure, repeat for several: ic:HOST:PORT[,d=N,p=N,firstd=0|1] (libinfinicache), "
-        "resp:HOST:PORT (icproxy or redis-server), memcached:HOST:PORT"),
-    OPT("clients", CONF_INT, clients, 1, MAX_CLIENTS, "1",
-        "closed-loop clients per target, each a thread with its own connection"),
-    OPT("requests", CONF_INT, requests, 0, INT64_MAX, "0",
-        "requests per target (0: the whole trace, or 1000 for a synthetic run without --duration)"),
-    OPT("duration", CONF_MS, duration_ms, 0, 30LL * 86400000, "0",
-        "stop each target after this long (0: no limit)"),
-    OPT("seed", CONF_INT, seed, 0, INT64_MAX, "1", "seed of the synthetic workload"),
-    OPT("size-dist", CONF_STRING, size_dist, 0, 0, "fixed:1m",
-        "synthetic object sizes: fixed:SIZE, uniform:MIN-MAX or lognormal:MEDIAN,SIGMA"),
-    OPT("keys", CONF_INT, keys, 1, WORKLOAD_KEYS_MAX, "1000", "synthetic: number of distinct keys"),
-    OPT("zipf", CONF_STRING, zipf, 0, 0, "0.99",
-        "synthetic: Zipf exponent of key popularity (0: uniform)"),
-    OPT("get-ratio", CONF_STRING, get_ratio, 0, 0, "0.9",
-        "synthetic: fraction of requests that are GETs (the rest are SETs)"),
-    OPT("rate", CONF_STRING, rate, 0, 0, "0",
-        "synthetic: issue request i at i/RATE seconds after the start, RATE requests per second "
-        "over all clients (open loop; 0: closed loop, each client as fast as it goes)"),
-    OPT("trace", CONF_STRING, trace, 0, 0, "",
-        "replay this trace (IBM Docker registry: JSON array, JSON lines or CSV with a header) "
-        "instead of the synthetic workload"),
-    OPT("trace-format", CONF_STRING, trace_format, 0, 0, "auto", "auto, json or csv"),
-    OPT("strict", CONF_BOOL, strict, 0, 1, "no",
-        "stop at the first malformed trace record instead of reporting and skipping it"),
-    OPT("min-size", CONF_BYTES, min_size, 0, TiB, "0",
-        "trace: keep only objects larger than this (after --size-scale; 0 keeps all)"),
-    OPT("size-scale", CONF_STRING, size_scale, 0, 0, "1", "trace: multiply object sizes by this"),
-    OPT("max-size", CONF_BYTES, max_size, 0, TiB, "0",
-        "cap object sizes at this (trace and synthetic; 0: no cap)"),
-    OPT("time-compress", CONF_STRING, time_compress, 0, 0, "0",
-        "trace: replay at this many times real speed (0: as fast as the clients go)"),
-    OPT("hours", CONF_STRING, hours, 0, 0, "0", "trace: replay only the first N hours (0: all)"),
-    OPT("timeout", CONF_MS, timeout_ms, 100, 3600000, "30s", "per-request timeout"),
-    OPT("csv", CONF_STRING, csv, 0, 0, "", "write one row per request to this file"),
-    OPT("key-prefix", CONF_STRING, key_prefix, 0, 0, "icb",
-        "keys are PREFIX<target number>:<16 hex digits>"),
-    OPT("cost", CONF_BOOL, cost, 0, 1, "yes",
-        "cost report for every ic: or resp: target that is an icproxy (its INFO has a pool): "
-        "Lambda billed by its platform, proxy VM, ElastiCache of the same capacity"),
-    OPT("cost-interval", CONF_MS, cost_interval_ms, 100, 3600000, "1s",
-        "read the icproxy's INFO this often during a run (cost over time)"),
-    OPT("cost-settle", CONF_MS, cost_settle_ms, 0, 600000, "10s",
-        "after a run, wait at most this long for the proxy's invocations to end and be billed"),
-    OPT("prices", CONF_STRING, prices, 0, 0, "current",
-        "price set: current (us-east-1 on-demand, recorded 2026-11-24) or 2020 (the paper's)"),
-    OPT("price-gb-s", CONF_STRING, price_gb_s, 0, 0, "",
-        "USD per Lambda GB-second (empty: the price set's, 0.0000166667)"),
-    OPT("price-requests", CONF_STRING, price_requests, 0, 0, "",
-        "USD per million Lambda requests (empty: the price set's, 0.20)"),
-    OPT("proxy-vm", CONF_STRING, proxy_vm, 0, 0, "",
-        "the proxy's VM as TYPE:USD_PER_HOUR, or none (empty: the price set's, c5n.xlarge:0.216)"),
-    OPT("plot", CONF_STRING, plot, 0, 0, "",
-        "write PNG plots (GET latency CDF, latency by size, cost over time) with gnuplot, their "
-        "data and plots.gp into this directory"),
-    OPT("backing", CONF_STRING, backing, 0, 0, "",
-        "where a GET miss fetches the object before filling the cache: a directory (one file per "
-        "key, written on first need and by every SET), s3://BUCKET@http://HOST:PORT (an "
-        "S3-compatible store, SigV4 with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION), "
-        "none (generate the bytes), or empty for a temporary directory removed at the end"),
-    OPT("generate-trace", CONF_STRING, generate_trace, 0, 0, "",
-        "write a synthetic registry trace with the paper's statistics to this file (- for "
-        "stdout), --hours long (0: 50) from --seed, print its statistics and exit"),
-    CONF_END,
-};
 
 static const char usage[] =
     "usage: icbench --target SPEC [--target SPEC ...] [options]\n"
@@ -761,7 +667,7 @@ int main(int argc, char **argv)
     backing_t *backing = NULL;
 
     if (take_targets(&argc, argv, specs, &ntargets, err, sizeof err) < 0) goto usage_error;
-    int rc = conf_parse_args(options, &cfg, argc, argv, usage, err, sizeof err);
+    int rc = conf_parse_args(icbench_options, &cfg, argc, argv, usage, err, sizeof err);
     if (rc == 1) { /* --help or --sample-config was printed */
         status = 0;
         goto out;
@@ -878,7 +784,7 @@ out:
     backing_close(backing);
     free(w.trace.records);
     workload_zipf_free(&w.zipf);
-    for (const conf_option_t *o = options; o->name; o++)
+    for (const conf_option_t *o = icbench_options; o->name; o++)
         if (o->type == CONF_STRING) free(*(char **)((char *)&cfg + o->offset));
     return status;
 }

@@ -8,6 +8,7 @@
 
 #include "ev.h"
 #include "icc.h"
+#include "layout.h"
 #include "tls.h"
 #include "net.h"
 
@@ -292,7 +293,7 @@ int ic_set(ic_client_t *c, const void *key, size_t keylen, const void *value, si
     if (!value && len) return icc_fail(c, IC_EINVAL, "NULL value");
     if (len > c->opt.max_object_size)
         return icc_fail(c, IC_ETOOBIG, "object of %zu bytes over max_object_size", len);
-    int d = len <= c->opt.small_max ? 1 : c->opt.d, p = c->opt.p, n = d + p;
+    int d = layout_data_chunks(len, c->opt.small_max, c->opt.d), p = c->opt.p, n = d + p;
     size_t cs = ec_chunk_size(len, d);
     if (cs > EC_MAX_CHUNK_SIZE) /* checked before the value is read: no node would store it */
         return icc_fail(c, IC_ETOOBIG,

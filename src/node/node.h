@@ -19,7 +19,7 @@
  *   variable                     default  meaning
  *   IC_NODE_RESERVED_MB          32       MiB of the function's memory kept for the process
  *                                         itself (raised to what the process needs)
- *   IC_NODE_RETURN_POLICY        anticipatory  when an invocation returns (src/node/policy.h):
+ *   IC_NODE_RETURN_POLICY        anticipatory  when an invocation returns (src/model/policy.h):
  *                                         anticipatory = just before a billing boundary, extended
  *                                         while requests come; idle = the naive baseline
  *   IC_NODE_IDLE_RETURN_MS       20       idle: return after this long without requests

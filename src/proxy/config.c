@@ -1,17 +1,20 @@
-/* config.c -- icproxy's one option table: flags, config file, --help and the sample config. */
+/* config.c -- icproxy's one option table: flags, config file, --help and the sample config (the
+ * groups it shares with icsim are declared in src/model/options.h). */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
-#include "proxy_config.h"
 #include "ec.h"
+#include "options.h"
+#include "proxy_config.h"
 
 #define OPT(name, type, field, min, max, def, help)                                                \
     {                                                                                              \
         name, type, offsetof(proxy_config_t, field), min, max, def, help                           \
     }
+#define FIELD(field) offsetof(proxy_config_t, field)
 #define GiB ((int64_t)1 << 30)
 
 static const conf_option_t options[] = {
@@ -24,18 +27,9 @@ static const conf_option_t options[] = {
     OPT("node-advertise", CONF_STRING, node_advertise, 0, 0, "",
         "host:port nodes are told to dial (default: bind:node-port); auto: this EC2 instance's "
         "private IPv4 address from IMDSv2, at node-port"),
-    OPT("pool-size", CONF_INT, pool_size, 1, 4096, "32",
-        "number of functions (cache nodes) in the pool"),
     OPT("function-prefix", CONF_STRING, function_prefix, 0, 0, "icnode",
         "functions are named PREFIX0..PREFIX(N-1)"),
-    OPT("node-memory", CONF_INT, node_memory_mb, 128, 10240, "256",
-        "memory of each function in MiB (Lambda: 128..10240)"),
-    OPT("node-reserved", CONF_INT, node_reserved_mb, 8, 4096, "32",
-        "MiB of each function kept for the runtime, not for chunks"),
-    OPT("d", CONF_INT, d, 1, EC_MAX_DATA, "10", "data chunks per object (Redis path)"),
-    OPT("p", CONF_INT, p, 0, EC_MAX_CHUNKS - 1, "2", "parity chunks per object (Redis path)"),
-    OPT("small-object-max", CONF_BYTES, small_object_max, 0, GiB, "64k",
-        "objects up to this size are stored as 1 chunk + p replicas"),
+    MODEL_OPTIONS_POOL(FIELD),
     OPT("max-object-size", CONF_BYTES, max_object_size, 1, 64 * GiB, "1g",
         "largest value accepted (and at most d x 1 GiB: a node stores chunks up to 1 GiB)"),
     OPT("max-clients", CONF_INT, max_clients, 1, 1000000, "10000",
@@ -63,19 +57,10 @@ static const conf_option_t options[] = {
         "platform"),
     OPT("node-binary", CONF_STRING, node_binary, 0, 0, "",
         "cache node executable the local platform runs (default: icnode next to icproxy)"),
-    OPT("node-idle-return", CONF_MS, node_idle_return_ms, 1, 900000, "100ms",
-        "local platform: a node returns its invocation after this long without requests (with "
-        "1ms billing; with 100ms billing the anticipatory policy aims at the cycle's end)"),
-    OPT("function-timeout", CONF_MS, function_timeout_ms, 1000, 900000, "900s",
-        "function timeout given to the local platform"),
-    OPT("idle-reclaim", CONF_MS, idle_reclaim_ms, 1000, 86400000, "27m",
-        "local platform: kill instances idle this long"),
-    OPT("billing", CONF_STRING, billing, 0, 0, "1ms",
-        "local platform billing granularity: 1ms (AWS today) or 100ms (2020)"),
+    MODEL_OPTIONS_NODE_POLICY(FIELD),
+    MODEL_OPTIONS_PLATFORM(FIELD),
     OPT("billing-log", CONF_STRING, billing_log, 0, 0, "",
         "local platform: file with one JSON line per invocation"),
-    OPT("max-instances", CONF_INT, max_instances, 1, 1000, "4",
-        "local platform: most instances per function"),
     OPT("aws-sigv4", CONF_STRING, aws_sigv4, 0, 0, "",
         "sign invocations with SigV4: auto (service lambda in the region the credential chain "
         "finds), or explicitly aws:amz:REGION:lambda; keys from the AWS credential chain "
@@ -127,15 +112,7 @@ static const conf_option_t options[] = {
         "invoke every function at start so the pool is warm"),
     OPT("ready-timeout", CONF_MS, ready_timeout_ms, 100, 600000, "10s",
         "at start, how long to wait for the pool to connect"),
-    OPT("node-return-policy", CONF_STRING, node_return_policy, 0, 0, "anticipatory",
-        "when a node returns an invocation: anticipatory (just before a billing boundary) or idle "
-        "(after node-idle-return without requests)"),
-    OPT("warmup-interval", CONF_MS, warmup_interval_ms, 0, 86400000, "1m",
-        "invoke every idle function this often so its instance is not reclaimed (0: never)"),
-    OPT("backup-interval", CONF_MS, backup_interval_ms, 0, 86400000, "5m",
-        "a node holding data syncs it to a peer instance this often (0: never)"),
-    OPT("backup-concurrency", CONF_INT, backup_concurrency, 1, 4096, "2",
-        "most backups running at once (each one starts a second instance of its function)"),
+    MODEL_OPTIONS_LIFECYCLE(FIELD),
     OPT("backup-timeout", CONF_MS, backup_timeout_ms, 100, 3600000, "2m",
         "a backup not finished by then is abandoned (retried at the next interval)"),
     OPT("relay-port", CONF_INT, relay_port, 0, 65535, "6389",
@@ -146,13 +123,8 @@ static const conf_option_t options[] = {
         "bytes per second background repair may read and write"),
     OPT("time-compression", CONF_STRING, time_compression, 0, 0, "1",
         "divide every lifecycle timer (warm-up, backup, local platform reclaim) by this factor"),
-    OPT("reclaim-rate", CONF_STRING, reclaim_rate, 0, 0, "0",
-        "local platform: random reclaims per instance-hour (before time compression)"),
     OPT("seed", CONF_INT, seed, 0, INT64_MAX, "0",
         "seed for the local platform's random reclaims (0: from the clock)"),
-    OPT("node-bandwidth", CONF_BYTES, node_bandwidth, 0, 64 * GiB, "0",
-        "local platform: bytes per second each node sends the proxy, emulating a function's "
-        "network (0: unlimited)"),
     OPT("straggler-rate", CONF_STRING, straggler_rate, 0, 0, "0",
         "local platform: fraction (0..1) of chunk replies a node holds back, emulating stragglers"),
     OPT("straggler-delay", CONF_MS, straggler_delay_ms, 0, 3600000, "100ms",
@@ -163,7 +135,8 @@ static const conf_option_t options[] = {
         "plaintext port, as Redis's port 0"),
     OPT("tls-cert-file", CONF_STRING, tls_cert_file, 0, 0, "",
         "the proxy's certificate chain (PEM) for TLS"),
-    OPT("tls-key-file", CONF_STRING, tls_key_file, 0, 0, "", "the private key (PEM) of tls-cert-file"),
+    OPT("tls-key-file", CONF_STRING, tls_key_file, 0, 0, "",
+        "the private key (PEM) of tls-cert-file"),
     OPT("tls-ca-cert-file", CONF_STRING, tls_ca_cert_file, 0, 0, "",
         "CA bundle (PEM) that client certificates are verified against"),
     OPT("tls-auth-clients", CONF_STRING, tls_auth_clients, 0, 0, "yes",
@@ -213,11 +186,7 @@ int proxy_config_load(proxy_config_t *cfg, int argc, char **argv, char *err, siz
                  cfg->node_return_policy);
         return -1;
     }
-    if (!strcmp(cfg->billing, "1ms"))
-        cfg->billing_ms = 1;
-    else if (!strcmp(cfg->billing, "100ms"))
-        cfg->billing_ms = 100;
-    else {
+    if (model_billing_parse(cfg->billing, &cfg->billing_ms) < 0) {
         snprintf(err, errlen, "billing '%s' is not 1ms or 100ms", cfg->billing);
         return -1;
     }

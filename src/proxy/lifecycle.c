@@ -190,8 +190,8 @@ static void backup_tick(ev_loop_t *loop, void *arg)
          * the peer a mirror of the source, so an instance that came up empty (the function's
          * primary was reclaimed and a cold start took its place) must never overwrite a peer
          * that still holds the data. A sleeping node is woken by the BACKUP itself. */
-        int eligible =
-            n->conn && n->inventoried && (n->state == NODE_AWAKE || n->state == NODE_ASLEEP);
+        int eligible = sched_backup_source_ok(n->conn != NULL, n->inventoried,
+                                              n->state != NODE_AWAKE && n->state != NODE_ASLEEP);
         if (sched_backup_check(&n->last_backup_ms, n->backup_state == BACKUP_IDLE,
                                n->room.chunks_placed, eligible, now, interval,
                                (uint64_t)rand()) == SCHED_BACKUP_START)

@@ -16,6 +16,7 @@
 #include "nodepool.h"
 #include "op.h"
 #include "repair.h"
+#include "schedule.h"
 #include "server.h"
 #include "transport.h"
 #include "resp.h"
@@ -376,8 +377,8 @@ void node_kick(node_t *n)
     }
     if (n->state == NODE_DOWN || n->state == NODE_ASLEEP) {
         /* Woken for a backup only: the invocation is billed as backup. */
-        node_invoke(n, n->pending_head->kind == NREQ_BACKUP && !n->pending_head->next ? "backup"
-                                                                                      : "activate");
+        node_invoke(
+            n, sched_wake_command(n->pending_head->kind == NREQ_BACKUP && !n->pending_head->next));
         return;
     }
     if (n->state != NODE_AWAKE || !n->conn) return;

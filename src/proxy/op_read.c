@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "layout.h"
 #include "log.h"
 #include "client.h"
 #include "meta.h"
@@ -450,7 +451,7 @@ static void request_more(op_t *op)
     for (int i = 0; i < op->n; i++)
         if ((op->requested >> i & 1) && op->slot_state[i] == SLOT_PENDING) return;
     for (int k = 0; k < op->n; k++) {
-        int i = (int)((op->version + (uint64_t)k) % (uint64_t)op->n);
+        int i = layout_read_slot(op->version, op->n, k);
         if (!(op->requested >> i & 1)) {
             request_chunk(op, i);
             return;

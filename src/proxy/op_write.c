@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "layout.h"
 #include "log.h"
 #include "client.h"
 #include "meta.h"
@@ -32,7 +33,7 @@ int set_prepare_value(op_t *op, const char *value, size_t len)
         resp_add_error(&op->reply, "ERR key too long");
         return -1;
     }
-    op->d = (int64_t)len <= srv->cfg.small_object_max ? 1 : (int)srv->cfg.d;
+    op->d = layout_data_chunks(len, (uint64_t)srv->cfg.small_object_max, (int)srv->cfg.d);
     op->p = (int)srv->cfg.p;
     op->n = op->d + op->p;
     op->size = len;

@@ -12,129 +12,10 @@
 #include "cost.h"
 #include "reclaim.h"
 #include "sim.h"
+#include "options.h"
+#include "sim_options.h"
 #include "trace.h"
 #include "workload.h"
-
-#define REQUESTS_MAX 100000000 /* requests of one run: the whole array is in memory */
-
-typedef struct {
-    char *trace, *trace_format;
-    int64_t min_size, max_size;
-    char *size_scale, *time_compress, *hours;
-    char *size_dist, *zipf, *get_ratio, *rate;
-    int64_t keys, requests, seed, clients;
-    int64_t pool_size, node_memory, node_reserved, d, p, small_object_max, max_instances;
-    int64_t backup_concurrency;
-    int64_t warmup_interval_ms, backup_interval_ms, billing_ms, idle_reclaim_ms,
-        function_timeout_ms;
-    char *reclaim_rate, *return_policy;
-    int64_t node_idle_return_ms, billing_margin_ms;
-    int64_t node_bandwidth, upload_bandwidth, sync_bandwidth, rtt_us, warm_invoke_us,
-        cold_invoke_us, hello_us, warmup_run_us, post_us;
-    char *key_prefix, *json;
-    char *prices, *price_gb_s, *price_requests, *proxy_vm;
-} icsim_config_t;
-
-#define OPT(name, type, field, min, max, def, help)                                                \
-    {                                                                                              \
-        name, type, offsetof(icsim_config_t, field), min, max, def, help                           \
-    }
-#define TiB ((int64_t)1 << 40)
-#define GiB ((int64_t)1 << 30)
-
-static const conf_option_t options[] = {
-    /* the workload: icbench's options */
-    OPT("trace", CONF_STRING, trace, 0, 0, "",
-        "replay this trace (IBM Docker registry: JSON array, JSON lines or CSV) instead of the "
-        "synthetic workload"),
-    OPT("trace-format", CONF_STRING, trace_format, 0, 0, "auto", "auto, json or csv"),
-    OPT("min-size", CONF_BYTES, min_size, 0, TiB, "0",
-        "trace: keep only objects larger than this (after --size-scale; 0 keeps all)"),
-    OPT("size-scale", CONF_STRING, size_scale, 0, 0, "1", "trace: multiply object sizes by this"),
-    OPT("max-size", CONF_BYTES, max_size, 0, TiB, "0",
-        "cap object sizes at this (trace and synthetic; 0: no cap)"),
-    OPT("time-compress", CONF_STRING, time_compress, 0, 0, "1",
-        "trace: divide the trace's times by this, as icbench --time-compress does"),
-    OPT("hours", CONF_STRING, hours, 0, 0, "0",
-        "trace: only the first N hours (0: all); synthetic: N hours at --hourly-rate"),
-    OPT("size-dist", CONF_STRING, size_dist, 0, 0, "fixed:1m",
-        "synthetic object sizes: fixed:SIZE, uniform:MIN-MAX or lognormal:MEDIAN,SIGMA"),
-    OPT("keys", CONF_INT, keys, 1, WORKLOAD_KEYS_MAX, "1000", "synthetic: number of distinct keys"),
-    OPT("zipf", CONF_STRING, zipf, 0, 0, "0.99", "synthetic: Zipf exponent of key popularity"),
-    OPT("get-ratio", CONF_STRING, get_ratio, 0, 0, "0.9", "synthetic: fraction of GETs"),
-    OPT("hourly-rate", CONF_STRING, rate, 0, 0, "3500",
-        "synthetic: requests per hour of virtual time (Poisson arrivals)"),
-    OPT("requests", CONF_INT, requests, 0, REQUESTS_MAX, "0",
-        "requests (0: the whole trace, or rate x hours, or 1000 for a synthetic run)"),
-    OPT("seed", CONF_INT, seed, 0, INT64_MAX, "1",
-        "seed of the synthetic workload and of the random reclaims"),
-    OPT("clients", CONF_INT, clients, 1, SIM_CLIENTS_MAX, "1", "closed-loop clients"),
-    OPT("key-prefix", CONF_STRING, key_prefix, 0, 0, "icb0:",
-        "keys are PREFIX<16 hex digits> (icbench's first target uses icb0:); placement hashes "
-        "them"),
-    /* the pool: icproxy's options */
-    OPT("pool-size", CONF_INT, pool_size, 1, SIM_POOL_MAX, "32", "functions in the pool"),
-    OPT("node-memory", CONF_INT, node_memory, 128, 10240, "256", "memory of each function, MiB"),
-    OPT("node-reserved", CONF_INT, node_reserved, 0, 10240, "32",
-        "MiB of each function kept for the runtime, not for chunks"),
-    OPT("d", CONF_INT, d, 1, 32, "10", "data chunks per object"),
-    OPT("p", CONF_INT, p, 0, 32, "2", "parity chunks per object"),
-    OPT("small-object-max", CONF_BYTES, small_object_max, 0, GiB, "64k",
-        "objects up to this size are 1 chunk + p replicas"),
-    OPT("warmup-interval", CONF_MS, warmup_interval_ms, 0, 86400000, "1m",
-        "warm-up of every idle function this often (0: never)"),
-    OPT("backup-interval", CONF_MS, backup_interval_ms, 0, 86400000, "5m",
-        "backup of a node holding data this often (0: never)"),
-    OPT("backup-concurrency", CONF_INT, backup_concurrency, 1, 4096, "2",
-        "most backups running at once"),
-    /* the platform: icplatform's options */
-    OPT("billing", CONF_MS, billing_ms, 1, 60000, "1ms", "billing granularity (1ms or 100ms)"),
-    OPT("max-instances", CONF_INT, max_instances, 2, SIM_MAX_INSTANCES, "4",
-        "most instances per function"),
-    OPT("idle-reclaim", CONF_MS, idle_reclaim_ms, 0, 86400000, "27m",
-        "instances idle this long are reclaimed (0: never)"),
-    OPT("function-timeout", CONF_MS, function_timeout_ms, 1000, 900000, "900s",
-        "function timeout (the policy returns before it)"),
-    OPT("reclaim-rate", CONF_STRING, reclaim_rate, 0, 0, "0",
-        "random reclaims per idle instance-hour"),
-    /* the node: icnode's policy */
-    OPT("node-return-policy", CONF_STRING, return_policy, 0, 0, "anticipatory",
-        "anticipatory or idle"),
-    OPT("node-idle-return", CONF_MS, node_idle_return_ms, 1, 60000, "100ms",
-        "idle policy, and anticipatory with 1ms billing: return after this long without requests"),
-    OPT("billing-margin", CONF_MS, billing_margin_ms, 0, 1000, "0",
-        "anticipatory: return this long before a boundary (0: billing/10 within 2..10 ms)"),
-    /* the timing model */
-    OPT("node-bandwidth", CONF_BYTES, node_bandwidth, 0, 64 * GiB, "0",
-        "bytes per second a node sends the proxy (GET chunks); 0: not limited"),
-    OPT("upload-bandwidth", CONF_BYTES, upload_bandwidth, 0, 64 * GiB, "1g",
-        "bytes per second the proxy sends a node (SET chunks); 0: not limited"),
-    OPT("sync-bandwidth", CONF_BYTES, sync_bandwidth, 0, 64 * GiB, "0",
-        "bytes per second of a backup's sync to the peer; 0: as node-bandwidth (the local "
-        "platform does not limit it: pass e.g. 1g to model a local run)"),
-    OPT("rtt-us", CONF_INT, rtt_us, 0, 10000000, "300", "round trip proxy <-> node, us"),
-    OPT("warm-invoke-us", CONF_INT, warm_invoke_us, 0, 60000000, "3000",
-        "invocation sent -> a warm instance starts it, us"),
-    OPT("cold-invoke-us", CONF_INT, cold_invoke_us, 0, 60000000, "60000",
-        "invocation sent -> a cold start starts it, us"),
-    OPT("hello-us", CONF_INT, hello_us, 0, 60000000, "2000",
-        "an invocation's start -> its HELLO at the proxy, us"),
-    OPT("warmup-run-us", CONF_INT, warmup_run_us, 0, 60000000, "3000",
-        "duration of a warm-up invocation, us"),
-    OPT("post-us", CONF_INT, post_us, 0, 60000000, "2000",
-        "a return: posting the response, inside the billed duration, us"),
-    /* prices: icbench's cost report (src/bench/cost.c) */
-    OPT("prices", CONF_STRING, prices, 0, 0, "current",
-        "price set: current (us-east-1 on-demand, recorded 2026-11-24) or 2020 (the paper's)"),
-    OPT("price-gb-s", CONF_STRING, price_gb_s, 0, 0, "",
-        "USD per Lambda GB-second (empty: the price set's)"),
-    OPT("price-requests", CONF_STRING, price_requests, 0, 0, "",
-        "USD per million Lambda requests (empty: the price set's)"),
-    OPT("proxy-vm", CONF_STRING, proxy_vm, 0, 0, "",
-        "the proxy's VM as TYPE:USD_PER_HOUR, or none (empty: the price set's)"),
-    OPT("json", CONF_STRING, json, 0, 0, "", "write the totals and per-hour series here"),
-    CONF_END,
-};
 
 static const char usage[] =
     "usage: icsim [--trace FILE | synthetic options] [pool, platform and model options]\n"
@@ -151,7 +32,7 @@ static const char usage[] =
 /* The option table owns its strings. */
 static void free_strings(icsim_config_t *c)
 {
-    for (const conf_option_t *o = options; o->name; o++)
+    for (const conf_option_t *o = icsim_options; o->name; o++)
         if (o->type == CONF_STRING) {
             char **field = (char **)((char *)c + o->offset);
             free(*field);
@@ -223,8 +104,8 @@ static int load_requests(const icsim_config_t *c, sim_request_t **out, size_t *c
     uint64_t n = c->requests > 0 ? (uint64_t)c->requests
                  : hours > 0     ? (uint64_t)(rate * hours + 0.5)
                                  : 1000;
-    if (n == 0 || n > REQUESTS_MAX) {
-        snprintf(err, errlen, "%" PRIu64 " requests: 1..%d", n, REQUESTS_MAX);
+    if (n == 0 || n > ICSIM_REQUESTS_MAX) {
+        snprintf(err, errlen, "%" PRIu64 " requests: 1..%d", n, ICSIM_REQUESTS_MAX);
         return -1;
     }
     if (workload_zipf_init(&z, (uint64_t)c->keys, zipf) < 0) {
@@ -354,16 +235,33 @@ static int to_sim_config(const icsim_config_t *c, sim_config_t *s, char *err, si
 {
     sim_config_defaults(s);
     s->pool_size = (int)c->pool_size;
-    s->node_memory_mb = c->node_memory;
-    s->node_reserved_mb = c->node_reserved;
+    s->node_memory_mb = c->node_memory_mb;
+    s->node_reserved_mb = c->node_reserved_mb;
     s->d = (int)c->d;
     s->p = (int)c->p;
     s->small_object_max = (uint64_t)c->small_object_max;
-    s->key_prefix = c->key_prefix;
+    /* Keys as icbench's first target names them: PREFIX0:<16 hex digits>. */
+    static char prefix[40];
+    if (strlen(c->key_prefix) > 30) {
+        snprintf(err, errlen, "option key-prefix: at most 30 characters");
+        return -1;
+    }
+    snprintf(prefix, sizeof prefix, "%s0:", c->key_prefix);
+    s->key_prefix = prefix;
     s->warmup_interval_ms = (uint64_t)c->warmup_interval_ms;
     s->backup_interval_ms = (uint64_t)c->backup_interval_ms;
     s->backup_concurrency = (int)c->backup_concurrency;
-    s->billing_ms = c->billing_ms;
+    if (model_billing_parse(c->billing, &s->billing_ms) < 0) {
+        snprintf(err, errlen, "option billing: '%s' is not 1ms or 100ms", c->billing);
+        return -1;
+    }
+    /* The shared row allows what the local platform does; the simulator keeps each function's
+     * instances in an array, and a backup needs a second instance. */
+    if (c->max_instances < 2 || c->max_instances > SIM_MAX_INSTANCES) {
+        snprintf(err, errlen, "option max-instances: icsim simulates 2..%d instances per function",
+                 SIM_MAX_INSTANCES);
+        return -1;
+    }
     s->max_instances = c->max_instances;
     s->idle_reclaim_ms = c->idle_reclaim_ms;
     s->function_timeout_ms = c->function_timeout_ms;
@@ -371,12 +269,12 @@ static int to_sim_config(const icsim_config_t *c, sim_config_t *s, char *err, si
     if (parse_decimal("reclaim-rate", c->reclaim_rate, 0, RECLAIM_MAX_RECLAIM_RATE,
                       &s->reclaim_rate, err, errlen) < 0)
         return -1;
-    if (policy_kind_parse(c->return_policy, &s->policy.kind) < 0) {
+    if (policy_kind_parse(c->node_return_policy, &s->policy.kind) < 0) {
         snprintf(err, errlen, "option node-return-policy: '%s' is not anticipatory or idle",
-                 c->return_policy);
+                 c->node_return_policy);
         return -1;
     }
-    s->policy.billing_ms = (uint64_t)c->billing_ms;
+    s->policy.billing_ms = (uint64_t)s->billing_ms;
     s->policy.billing_margin_ms = (uint64_t)c->billing_margin_ms;
     s->policy.idle_return_ms = (uint64_t)c->node_idle_return_ms;
     s->policy.billing_idle_ms = (uint64_t)c->node_idle_return_ms;
@@ -398,7 +296,7 @@ int main(int argc, char **argv)
     icsim_config_t c;
     memset(&c, 0, sizeof c);
     char err[512];
-    int rc = conf_parse_args(options, &c, argc, argv, usage, err, sizeof err);
+    int rc = conf_parse_args(icsim_options, &c, argc, argv, usage, err, sizeof err);
     if (rc != 0) {
         if (rc < 0) fprintf(stderr, "icsim: %s\n", err);
         free_strings(&c);

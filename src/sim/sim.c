@@ -1,5 +1,5 @@
-/* sim.c -- the discrete-event simulator: a virtual clock (an event heap) drives the real
- * placement/eviction/warm-up/backup/billing/reclaim/policy code over a timing model. */
+/* sim.c -- the discrete-event simulator: a virtual clock (an event heap) drives the decisions of
+ * src/model (placement, eviction, warm-up, backup, billing, reclaim, policy) over a timing model. */
 #include "sim.h"
 
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ec.h"
+#include "layout.h"
 #include "metatab.h"
 #include "placement.h"
 #include "reclaim.h"
@@ -73,7 +74,10 @@ struct op {
     uint16_t nodes[256];
     int n, d, p;
     uint64_t chunk_size;
-    int stored; /* GET: the object was in the cache */
+    uint64_t version; /* SET: assigned at placement, as the proxy does; GET: the one read */
+    uint64_t held;    /* GET: the chunks still on their nodes when the read began */
+    int next_read;    /* GET of replicas: how many have been asked (layout_read_slot's k) */
+    int stored;       /* GET: the object was in the cache */
 };
 
 typedef struct {
@@ -125,6 +129,7 @@ typedef struct {
     meta_table_t lost; /* keys whose object was lost to reclaims, until stored again */
     reclaim_rng_t rng;
     uint64_t next_uid;
+    uint64_t next_version; /* the proxy's version counter (it starts at its clock, here 0) */
     int backups_active;
     int done; /* every request finished: periodic work stops */
     int failed;
@@ -261,6 +266,11 @@ static uint32_t stamp(sim_t *s)
 
 /* ---------------- instances (the platform's part) ---------------- */
 
+static void observe(sim_t *s, sim_choice_t c)
+{
+    if (s->cfg->observe) s->cfg->observe(s->cfg->observe_arg, &c);
+}
+
 static meta_room_t *room_of(void *arg, int i)
 {
     return &((sim_t *)arg)->nodes[i].room;
@@ -365,6 +375,11 @@ static void evict_cb(void *arg, meta_t *victim)
 {
     sim_t *s = arg;
     COUNT(s, evictions);
+    observe(s, (sim_choice_t){.kind = SIM_CHOICE_EVICT,
+                              .key = meta_key(victim),
+                              .keylen = victim->keylen,
+                              .size = victim->size,
+                              .version = victim->version});
     drop_object(s, victim);
 }
 
@@ -491,7 +506,7 @@ static void kick(sim_t *s, int nid)
             return;
         }
         int backup_only = n->pending_head->kind == NR_BACKUP && !n->pending_head->next;
-        invoke(s, nid, backup_only ? BILLING_KIND_BACKUP : BILLING_KIND_ACTIVATE);
+        invoke(s, nid, billing_kind_of_command(sched_wake_command(backup_only)));
         return;
     }
     if (n->state != NS_AWAKE) return;
@@ -590,6 +605,7 @@ static void op_finish(sim_t *s, op_t *op)
 }
 
 static void start_set(sim_t *s, op_t *op);
+static void read_next_replica(sim_t *s, op_t *op);
 
 static void complete_client_op(sim_t *s, op_t *op)
 {
@@ -619,7 +635,10 @@ static void reply(sim_t *s, nreq_t *q)
     if (op) {
         op->outstanding--;
         if (op->is_get) {
-            if (q->good) op->good++;
+            if (q->good)
+                op->good++;
+            else if (!op->completed && op->d == 1)
+                read_next_replica(s, op); /* as the proxy's request_more: the next in rotation */
             if (!op->completed && (op->good >= op->need || op->outstanding == 0)) {
                 op_finish(s, op);
                 complete_client_op(s, op);
@@ -632,6 +651,7 @@ static void reply(sim_t *s, nreq_t *q)
                 s->failed = 1;
             } else {
                 m->size = op->size;
+                m->version = op->version;
                 m->chunk_size = (uint32_t)op->chunk_size;
                 memcpy(meta_nodes(m), op->nodes, sizeof(uint16_t) * (size_t)op->n);
                 for (int i = 0; i < op->n; i++)
@@ -658,7 +678,7 @@ static void start_set(sim_t *s, op_t *op)
 {
     const sim_config_t *cfg = s->cfg;
     format_key(s, op);
-    op->d = op->size <= cfg->small_object_max ? 1 : cfg->d;
+    op->d = layout_data_chunks(op->size, cfg->small_object_max, cfg->d);
     op->p = cfg->p;
     op->n = op->d + op->p;
     op->chunk_size = ec_chunk_size(op->size, op->d);
@@ -671,6 +691,16 @@ static void start_set(sim_t *s, op_t *op)
         client_next(s, client);
         return;
     }
+    op->version = ++s->next_version;
+    observe(s, (sim_choice_t){.kind = SIM_CHOICE_PLACE,
+                              .key = op->keystr,
+                              .keylen = op->keylen,
+                              .size = op->size,
+                              .version = op->version,
+                              .d = op->d,
+                              .p = op->p,
+                              .n = op->n,
+                              .nodes = op->nodes});
     op->outstanding = op->n;
     for (int i = 0; i < op->n; i++) {
         node_t *n = &s->nodes[op->nodes[i]];
@@ -678,6 +708,28 @@ static void start_set(sim_t *s, op_t *op)
         nreq_t *q = nreq_new(s, NR_SET, op->nodes[i], op->chunk_size, op);
         if (q) submit(s, q);
     }
+}
+
+/* Asks chunk i of the object a GET reads; the reply is good if the node still holds it. */
+static void read_chunk(sim_t *s, op_t *op, int i)
+{
+    observe(s, (sim_choice_t){.kind = SIM_CHOICE_READ,
+                              .key = op->keystr,
+                              .keylen = op->keylen,
+                              .version = op->version,
+                              .slot = i,
+                              .node = op->nodes[i]});
+    nreq_t *q = nreq_new(s, NR_GET, op->nodes[i], op->chunk_size, op);
+    if (!q) return;
+    q->good = (int)(op->held >> i & 1);
+    op->outstanding++;
+    submit(s, q);
+}
+
+static void read_next_replica(sim_t *s, op_t *op)
+{
+    if (op->next_read < op->n)
+        read_chunk(s, op, layout_read_slot(op->version, op->n, op->next_read++));
 }
 
 static void start_get(sim_t *s, op_t *op)
@@ -698,26 +750,20 @@ static void start_get(sim_t *s, op_t *op)
     op->stored = 1;
     int n = m->d + m->p;
     op->d = m->d;
+    op->n = n;
     op->need = m->d;
+    op->version = m->version;
+    op->chunk_size = m->chunk_size;
     op->outstanding = 0;
-    /* Coded objects ask every node; replicated ones (d = 1) one replica, the first held. */
-    for (int i = 0; i < n; i++) {
-        int held = !(m->lost_mask >> i & 1);
-        if (m->d == 1 && (!held || op->outstanding)) continue;
-        nreq_t *q = nreq_new(s, NR_GET, meta_nodes(m)[i], m->chunk_size, op);
-        if (!q) return;
-        q->good = held;
-        op->outstanding++;
-        submit(s, q);
-    }
-    if (op->outstanding == 0) {
-        op_finish(s, op);
-        COUNT(s, misses);
-        COUNT(s, fills);
-        *op = (op_t){.client = op->client, .fill = 1, .key = op->key, .size = op->size};
-        start_set(s, op);
-        return;
-    }
+    memcpy(op->nodes, meta_nodes(m), sizeof(uint16_t) * (size_t)n);
+    op->held = ~m->lost_mask;
+    /* Coded objects ask every node; replicated ones (d = 1) one replica at a time, in the
+     * proxy's rotation, the next one only when a replica turns out lost. */
+    if (m->d == 1)
+        read_next_replica(s, op);
+    else
+        for (int i = 0; i < n; i++)
+            read_chunk(s, op, i);
     /* Lost chunks found on the way are re-stored (the proxy holds the decoded object). */
     if (m->lost_mask && __builtin_popcountll(m->lost_mask) <= m->p) {
         for (int i = 0; i < n; i++) {
@@ -772,7 +818,7 @@ static void warmup_tick(sim_t *s)
         adopt_instance(s, i, slot);
         /* The node returns at once: its instance is busy for the invocation's short run. */
         int64_t start = s->now + (cold ? s->cfg->cold_invoke_us : s->cfg->warm_invoke_us);
-        bill(s, BILLING_KIND_WARMUP, s->cfg->warmup_run_us);
+        bill(s, billing_kind_of_command("warmup"), s->cfg->warmup_run_us);
         push(s, start + s->cfg->warmup_run_us, EV_INST_FREE, i, slot, n->inst[slot].uid, NULL);
     }
     push(s, s->now + (int64_t)s->cfg->warmup_interval_ms * 1000, EV_WARMUP_TICK, 0, 0, 0, NULL);
@@ -783,7 +829,9 @@ static void backup_tick(sim_t *s)
     uint64_t interval = s->cfg->backup_interval_ms;
     for (int i = 0; i < s->cfg->pool_size && s->backups_active < s->cfg->backup_concurrency; i++) {
         node_t *n = &s->nodes[i];
-        int eligible = n->primary >= 0 && n->inst[n->primary].alive && n->state != NS_INVOKING;
+        /* The simulated table is exact: there is no inventory to reconcile. */
+        int eligible = sched_backup_source_ok(n->primary >= 0 && n->inst[n->primary].alive, 1,
+                                              n->state == NS_INVOKING);
         if (sched_backup_check(&n->last_backup_ms, !n->backup_running, n->room.chunks_placed,
                                eligible, (uint64_t)now_ms(s) + 1, interval,
                                reclaim_rng_next(&s->rng)) != SCHED_BACKUP_START)
@@ -812,7 +860,7 @@ static void reclaim(sim_t *s, int nid, int slot, int random)
     /* The proxy sees the connection close and, if the node held data, invokes the function at
      * once: the instance that answers (the peer, or an empty newcomer) is adopted. */
     if (n->room.chunks_placed && !s->done) {
-        invoke(s, nid, BILLING_KIND_ACTIVATE);
+        invoke(s, nid, billing_kind_of_command("activate"));
     }
 }
 
@@ -915,7 +963,7 @@ static void handle(sim_t *s, const event_t *e)
     }
     case EV_BACKUP_END: {
         /* e->b: the peer's slot; e->c: its invocation's duration. */
-        bill(s, BILLING_KIND_BACKUP, (int64_t)e->c + s->cfg->post_us);
+        bill(s, billing_kind_of_command("backup-peer"), (int64_t)e->c + s->cfg->post_us);
         if (n->inst[e->b].alive) {
             inst_idle(s, e->a, e->b, s->now + s->cfg->post_us);
             if (n->peer == e->b) n->peer_synced_ms = now_ms(s);

@@ -1,8 +1,8 @@
-/* sim.h -- discrete-event simulation of an InfiniCache deployment on a virtual clock: the proxy's
- * placement, CLOCK eviction, warm-up and backup decisions (src/proxy/metatab.c, schedule.c), the
- * node's billed-duration policy (src/node/policy.c) and the platform's instance choice, billing
- * and reclaim (src/platform/placement.c, billing.c, reclaim.c) are the real system's own code;
- * only bytes and sockets are replaced by a timing model (docs/EVALUATION.md, "Simulation mode"). */
+/* sim.h -- discrete-event simulation of an InfiniCache deployment on a virtual clock: every decision
+ * (the proxy's object layout, placement, CLOCK eviction, warm-up and backup; the node's billed-
+ * duration policy and throttle; the platform's instance choice, billing and reclaim) is the real
+ * system's own code in src/model; only bytes and sockets are replaced by a timing model
+ * (docs/EVALUATION.md, "Simulation mode"). */
 #ifndef IC_SIM_H
 #define IC_SIM_H
 
@@ -17,6 +17,25 @@
 #define SIM_POOL_MAX 4096    /* functions */
 #define SIM_HOURS_MAX 100000 /* per-hour series entries */
 #define SIM_CLIENTS_MAX 1024
+
+/* One decision of the simulated proxy, as it is taken: a test runs the same requests through the
+ * proxy's own code and compares (tests/model/test_sim_agrees.c). The pointers are valid during the
+ * call only. */
+typedef enum {
+    SIM_CHOICE_EVICT = 1, /* key: the CLOCK victim of a placement (before that SIM_CHOICE_PLACE) */
+    SIM_CHOICE_PLACE,     /* key, size, version, d, p, n and nodes[0..n-1]: a SET's layout */
+    SIM_CHOICE_READ,      /* key, version, slot and node: a GET asks for one chunk */
+} sim_choice_kind_t;
+
+typedef struct {
+    sim_choice_kind_t kind;
+    const char *key;
+    size_t keylen;
+    uint64_t size, version;
+    int d, p, n;
+    const uint16_t *nodes;
+    int slot, node;
+} sim_choice_t;
 
 typedef struct {
     /* the pool (icproxy's options of the same names) */
@@ -49,6 +68,9 @@ typedef struct {
      * kill_node's proxy uses is reclaimed */
     int64_t kill_at_ms;
     int kill_node;
+    /* Told of every choice (NULL: nobody is). */
+    void (*observe)(void *arg, const sim_choice_t *choice);
+    void *observe_arg;
 } sim_config_t;
 
 /* Counters of one hour (and of the whole run). */

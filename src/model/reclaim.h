@@ -1,7 +1,7 @@
 /* reclaim.h -- when the platform reclaims instances (pure, no clock, no I/O): time compression of
  * the idle limit and the random reclaim rate, a seedable PRNG, exponential waiting times. */
-#ifndef IC_PLATFORM_RECLAIM_H
-#define IC_PLATFORM_RECLAIM_H
+#ifndef IC_MODEL_RECLAIM_H
+#define IC_MODEL_RECLAIM_H
 
 #include <stdint.h>
 

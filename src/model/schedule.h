@@ -1,8 +1,8 @@
 /* schedule.h -- the lifecycle's decisions (which nodes a warm-up invokes, which nodes are due a
  * backup), pure and clock-injected: icproxy's timers (lifecycle.c) and the simulator (src/sim)
  * both ask these functions. */
-#ifndef IC_PROXY_SCHEDULE_H
-#define IC_PROXY_SCHEDULE_H
+#ifndef IC_MODEL_SCHEDULE_H
+#define IC_MODEL_SCHEDULE_H
 
 #include <stdint.h>
 
@@ -13,6 +13,17 @@
 
 /* A warm-up tick invokes a node unless it is serving or being woken already (warm anyway). */
 int sched_warmup_wanted(int serving_or_waking);
+
+/* The command a sleeping node is invoked with when requests wait for it: "backup" when the only
+ * one is a backup (its invocation bills as backup), "activate" otherwise. */
+const char *sched_wake_command(int backup_only);
+
+/* Whether a node's instance may be a backup's source: the proxy knows it (`known`: connected, or
+ * asleep after it said HELLO), has reconciled what it holds with the object table
+ * (`reconciled`), and is not waking it (`waking`: invoking, or down). A sync makes the peer a
+ * mirror of the source, so an instance that came up empty must never overwrite a peer that still
+ * holds the data. */
+int sched_backup_source_ok(int known, int reconciled, int waking);
 
 typedef enum {
     SCHED_BACKUP_NOT_DUE = 0, /* nothing to do for this node now */

@@ -1,4 +1,4 @@
-/* test_node_policy.c -- the return policies (anticipatory and idle) on a fake clock, for 1 ms and
+/* test_policy.c -- the return policies (anticipatory and idle) on a fake clock, for 1 ms and
  * 100 ms billing, including the deadline edge cases. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,6 +1,16 @@
 /* schedule.c -- warm-up and backup decisions, shared by icproxy's lifecycle and the simulator. */
 #include "schedule.h"
 
+const char *sched_wake_command(int backup_only)
+{
+    return backup_only ? "backup" : "activate";
+}
+
+int sched_backup_source_ok(int known, int reconciled, int waking)
+{
+    return known && reconciled && !waking;
+}
+
 int sched_warmup_wanted(int serving_or_waking)
 {
     return !serving_or_waking;

@@ -15,6 +15,14 @@ int64_t billing_round_ms(int64_t duration_us, int64_t granularity_ms)
     return units * granularity_ms;
 }
 
+billing_kind_t billing_kind_of_command(const char *cmd)
+{
+    if (!strcmp(cmd, "activate")) return BILLING_KIND_ACTIVATE;
+    if (!strcmp(cmd, "warmup")) return BILLING_KIND_WARMUP;
+    if (!strcmp(cmd, "backup") || !strcmp(cmd, "backup-peer")) return BILLING_KIND_BACKUP;
+    return BILLING_KIND_OTHER;
+}
+
 billing_kind_t billing_kind_of_event(const char *payload, size_t len)
 {
     if (!payload || len == 0) return BILLING_KIND_OTHER;
@@ -30,15 +38,8 @@ billing_kind_t billing_kind_of_event(const char *payload, size_t len)
     }
     if (root && cJSON_IsObject(root)) {
         const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(root, "cmd");
-        if (cJSON_IsString(cmd) && cmd->valuestring) {
-            if (!strcmp(cmd->valuestring, "activate"))
-                kind = BILLING_KIND_ACTIVATE;
-            else if (!strcmp(cmd->valuestring, "warmup"))
-                kind = BILLING_KIND_WARMUP;
-            else if (!strcmp(cmd->valuestring, "backup") ||
-                     !strcmp(cmd->valuestring, "backup-peer"))
-                kind = BILLING_KIND_BACKUP;
-        }
+        if (cJSON_IsString(cmd) && cmd->valuestring)
+            kind = billing_kind_of_command(cmd->valuestring);
     }
     cJSON_Delete(root);
     return kind;

@@ -6,8 +6,8 @@
  * happens. icnode applies both to what it sends its proxy (conn.c), configured by
  * IC_NODE_BANDWIDTH, IC_NODE_STRAGGLER_RATE, IC_NODE_STRAGGLER_DELAY_MS and
  * IC_NODE_STRAGGLER_SEED (node.h); the same variables could be set on a real function. */
-#ifndef NODE_THROTTLE_H
-#define NODE_THROTTLE_H
+#ifndef IC_MODEL_THROTTLE_H
+#define IC_MODEL_THROTTLE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* billing.h -- pure billing logic of the local platform: rounding, event kinds, log lines, totals.
  */
-#ifndef IC_PLATFORM_BILLING_H
-#define IC_PLATFORM_BILLING_H
+#ifndef IC_MODEL_BILLING_H
+#define IC_MODEL_BILLING_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +51,8 @@ int64_t billing_round_ms(int64_t duration_us, int64_t granularity_ms);
  * "backup" or "backup-peer" (both ends of a backup bill as BILLING_KIND_BACKUP). Anything that is
  * not valid JSON, not an object, or has another cmd is BILLING_KIND_OTHER. */
 billing_kind_t billing_kind_of_event(const char *payload, size_t len);
+/* The same for the command itself (what the proxy invokes a function with). */
+billing_kind_t billing_kind_of_command(const char *cmd);
 const char *billing_kind_name(billing_kind_t kind);
 const char *billing_outcome_name(billing_outcome_t outcome);
 

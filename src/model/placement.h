@@ -1,7 +1,7 @@
 /* placement.h -- where an invocation goes: a warm idle instance, a cold start, or nowhere (pure).
  */
-#ifndef IC_PLATFORM_PLACEMENT_H
-#define IC_PLATFORM_PLACEMENT_H
+#ifndef IC_MODEL_PLACEMENT_H
+#define IC_MODEL_PLACEMENT_H
 
 #include <stddef.h>
 #include <stdint.h>

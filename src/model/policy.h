@@ -34,8 +34,8 @@
  *
  * Both: never while inflight, and always `deadline_margin_ms` before the deadline, even inflight
  * (a function that overruns its deadline is killed and loses its memory). */
-#ifndef NODE_POLICY_H
-#define NODE_POLICY_H
+#ifndef IC_MODEL_POLICY_H
+#define IC_MODEL_POLICY_H
 
 #include <stdint.h>
 

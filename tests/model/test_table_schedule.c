@@ -1,5 +1,6 @@
-/* test_pure.c -- the proxy's pure decisions without a server: placement and CLOCK eviction over a
- * plain array of node rooms (as the simulator drives them), and the warm-up and backup schedule. */
+/* test_table_schedule.c -- the proxy's decisions in src/model without a server: placement and CLOCK
+ * eviction over a plain array of node rooms (as the simulator drives them), the warm-up and backup
+ * schedule, and the Invoke backoff. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -137,6 +138,24 @@ static void test_warmup_skips_serving_nodes(void **state)
     assert_false(sched_warmup_wanted(1));
 }
 
+/* A sleeping node woken for a backup alone bills the invocation as backup. */
+static void test_wake_command(void **state)
+{
+    (void)state;
+    assert_string_equal(sched_wake_command(1), "backup");
+    assert_string_equal(sched_wake_command(0), "activate");
+}
+
+/* Only a known, reconciled instance that is not being woken may be a backup's source. */
+static void test_backup_source(void **state)
+{
+    (void)state;
+    assert_true(sched_backup_source_ok(1, 1, 0));
+    assert_false(sched_backup_source_ok(0, 1, 0));
+    assert_false(sched_backup_source_ok(1, 0, 0));
+    assert_false(sched_backup_source_ok(1, 1, 1));
+}
+
 static void test_backup_schedule(void **state)
 {
     (void)state;
@@ -186,6 +205,8 @@ int main(void)
         cmocka_unit_test(test_place_and_evict_over_array),
         cmocka_unit_test(test_expiry_sweep),
         cmocka_unit_test(test_warmup_skips_serving_nodes),
+        cmocka_unit_test(test_wake_command),
+        cmocka_unit_test(test_backup_source),
         cmocka_unit_test(test_backup_schedule),
         cmocka_unit_test(test_backoff),
     };

@@ -1,7 +1,7 @@
 /* backoff.h -- when to retry an Invoke call that was throttled (429) or failed on the service's
  * side (5xx): capped exponential backoff with jitter (pure, no clock, no randomness of its own). */
-#ifndef IC_PROXY_BACKOFF_H
-#define IC_PROXY_BACKOFF_H
+#ifndef IC_MODEL_BACKOFF_H
+#define IC_MODEL_BACKOFF_H
 
 #include <stdint.h>
 

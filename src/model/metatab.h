@@ -1,7 +1,7 @@
 /* metatab.h -- the object table, CLOCK ring and chunk placement over node capacities, with no
  * sockets and no clock: icproxy (meta.c) and the simulator (src/sim) run this same code. */
-#ifndef IC_PROXY_METATAB_H
-#define IC_PROXY_METATAB_H
+#ifndef IC_MODEL_METATAB_H
+#define IC_MODEL_METATAB_H
 
 #include <stddef.h>
 #include <stdint.h>
