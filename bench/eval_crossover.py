@@ -41,7 +41,7 @@ from availability import Interrupted, Proxy, machine, on_sigterm  # noqa: E402
 PAPER_POOL = 400
 PAPER_MEMORY_MB = 1536
 # The cheapest ElastiCache node holding 400 x 1536 MiB (600 GiB) in both of icbench's price sets
-# (src/bench/cost.c): cache.r5.24xlarge, 635.61 GiB, $10.368 per hour (the paper's choice).
+# (src/model/cost.c): cache.r5.24xlarge, 635.61 GiB, $10.368 per hour (the paper's choice).
 PAPER_ELASTICACHE_USD_H = 10.368
 PAPER_CROSSOVER = 312000
 

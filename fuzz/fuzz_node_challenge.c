@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "conn.h"
+#include "serve.h"
 #include "log.h"
 #include "net.h"
 

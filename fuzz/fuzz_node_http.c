@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
+#include "http_response.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

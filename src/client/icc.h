@@ -33,7 +33,7 @@ int icc_ring_build(icc_ring_t *r, const char *const *names, size_t n, int vnodes
 size_t icc_ring_lookup(const icc_ring_t *r, const void *key, size_t keylen);
 void icc_ring_free(icc_ring_t *r);
 
-/* ---- connections and the client (conn.c, client.c) ---- */
+/* ---- connections and the client (proxy_conn.c, client.c) ---- */
 
 typedef struct {
     char *addr; /* "host:port", owned */

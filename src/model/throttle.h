@@ -3,7 +3,7 @@
  * clock-injected (the caller passes a monotonic `now` in milliseconds), so tests use a fake clock.
  *
  * Real functions get tens of MB/s each and some of their replies come late; on loopback neither
- * happens. icnode applies both to what it sends its proxy (conn.c), configured by
+ * happens. icnode applies both to what it sends its proxy (serve.c), configured by
  * IC_NODE_BANDWIDTH, IC_NODE_STRAGGLER_RATE, IC_NODE_STRAGGLER_DELAY_MS and
  * IC_NODE_STRAGGLER_SEED (node.h); the same variables could be set on a real function. */
 #ifndef IC_MODEL_THROTTLE_H

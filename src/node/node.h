@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "conn.h"
+#include "serve.h"
 #include "event.h"
 #include "policy.h"
 #include "runtime.h"

@@ -1,7 +1,7 @@
 /* outq.h -- a connection's queue of output: small bytes batched in one buffer, chunk bodies
  * written straight from the store (each holding a store reference until sent), large owned blobs
  * adopted without a copy; all written with sendmsg over an iovec. Used for the replies to the
- * proxy (conn.c) and for a backup's requests to its peer (sync.c). */
+ * proxy (serve.c) and for a backup's requests to its peer (sync.c). */
 #ifndef NODE_OUTQ_H
 #define NODE_OUTQ_H
 

@@ -15,7 +15,7 @@
 
 #include "buf.h"
 #include "ev.h"
-#include "http.h"
+#include "http_response.h"
 #include "log.h"
 #include "net.h"
 

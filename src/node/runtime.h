@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "buf.h"
-#include "http.h"
+#include "http_response.h"
 
 typedef struct {
     char host[256];

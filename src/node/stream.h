@@ -1,5 +1,5 @@
 /* stream.h -- the byte stream under a node's outgoing connections (to the proxy, to the relay):
- * a socket, or TLS over it. Both conn.c and sync.c read and write through these. */
+ * a socket, or TLS over it. Both serve.c and sync.c read and write through these. */
 #ifndef IC_NODE_STREAM_H
 #define IC_NODE_STREAM_H
 

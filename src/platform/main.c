@@ -8,7 +8,7 @@
  *   one) are suspended and each handed to a thread of its own that makes the platform's plain
  *   blocking call: the platform's capacity bounds those threads (--max-waiting), not the
  *   clients, and the state machine keeps waiting on condition variables instead of being split
- *   into callbacks (see http.c).
+ *   into callbacks (see http_api.c).
  * - cJSON for JSON: the platform only validates payloads, reads one field ("cmd") and builds
  *   small admin documents; cJSON does that with a tiny API and is already a project dependency.
  *
@@ -31,7 +31,7 @@
 
 #include "config.h"
 #include "control.h"
-#include "http.h"
+#include "http_api.h"
 #include "log.h"
 #include "platform.h"
 #include "reclaim.h"

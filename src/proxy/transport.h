@@ -101,7 +101,7 @@ void transport_free(transport_t *tp);
 /* ---- connections ---- */
 
 /* A connection's transport, as Redis's ConnectionType: callers move bytes through these and
- * never ask which transport it is. Plain sockets (conn.c) and TLS (conn_tls.c). */
+ * never ask which transport it is. Plain sockets (transport.c) and TLS (transport_tls.c). */
 typedef struct conn_type {
     const char *name;
     /* >0 bytes, 0 at the peer's end, -EAGAIN, -errno. */
@@ -139,7 +139,7 @@ struct conn {
     const conn_type_t *type;
     const conn_handlers_t *h; /* set by the owner */
     transport_t *tp;
-    struct tls *tls;    /* TLS state (conn_tls.c), NULL on a plain connection */
+    struct tls *tls;    /* TLS state (transport_tls.c), NULL on a plain connection */
     int handshaking;    /* TLS handshake under way: I/O goes to the handshake only */
     int tls_want_write; /* a TLS read needs the socket writable first */
     uint64_t created_ms;
@@ -180,7 +180,7 @@ void conn_drain_pending(conn_t *c);
  * to become writable is retried as a read. */
 int conn_io_events(conn_t *c, int events);
 
-/* ---- TLS on proxy connections (conn_tls.c) ---- */
+/* ---- TLS on proxy connections (transport_tls.c) ---- */
 struct tls_ctx;
 /* Starts the handshake deadline sweep and picks record batching (when the kernel has no TLS). */
 void transport_tls_init(transport_t *tp, uint64_t handshake_timeout_ms);

@@ -31,7 +31,7 @@ static void test_bucket_basics(void **state)
     throttle_bucket_consume(&b, 1000);
     assert_int_equal(throttle_bucket_allow(&b, 10), 0);
     assert_int_equal(throttle_bucket_allow(&b, 1000000001), 100);
-    /* Consuming more than there is (never done by conn.c) empties the bucket. */
+    /* Consuming more than there is (never done by serve.c) empties the bucket. */
     throttle_bucket_consume(&b, 5000);
     assert_int_equal(throttle_bucket_allow(&b, 1000000001), 0);
 }

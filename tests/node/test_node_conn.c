@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "conn.h"
+#include "serve.h"
 
 typedef struct {
     store_t store;

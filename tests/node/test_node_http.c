@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "http.h"
+#include "http_response.h"
 
 static ssize_t parse(const char *s, http_response_t *r)
 {

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "clock.h"
-#include "conn.h"
+#include "serve.h"
 #include "ev.h"
 #include "inventory.h"
 #include "net.h"

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "conn.h"
+#include "serve.h"
 #include "ev.h"
 #include "outq.h"
 #include "throttle.h"

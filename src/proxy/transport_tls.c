@@ -1,4 +1,4 @@
-/* conn_tls.c -- the TLS transport of proxy connections: the server-side handshake inside the
+/* transport_tls.c -- the TLS transport of proxy connections: the server-side handshake inside the
  * event loop (with a deadline), and reads and writes through OpenSSL, or straight through the
  * socket for splice when the kernel does the TLS (kTLS). */
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* http.h -- the platform's HTTP front end (libmicrohttpd): Invoke, Runtime and admin APIs. */
+/* http_api.h -- the platform's HTTP front end (libmicrohttpd): Invoke, Runtime and admin APIs. */
 #ifndef IC_PLATFORM_HTTP_H
 #define IC_PLATFORM_HTTP_H
 
@@ -10,7 +10,7 @@ typedef struct platform_http platform_http_t;
  * be told 503 and closed; past these the library closes new connections at once. */
 #define HTTP_OVERFLOW_CONNECTIONS 64
 
-/* What the front end holds at once, and for how long (from the option table; see http.c). */
+/* What the front end holds at once, and for how long (from the option table; see http_api.c). */
 typedef struct {
     unsigned threads;              /* epoll threads serving connections */
     unsigned max_connections;      /* beyond: 503 ServiceException, then closed */

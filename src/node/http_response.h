@@ -1,4 +1,4 @@
-/* http.h -- a pure HTTP/1.1 response parser for the Runtime API client: bytes in, no I/O. */
+/* http_response.h -- a pure HTTP/1.1 response parser for the Runtime API client: bytes in, no I/O. */
 #ifndef NODE_HTTP_H
 #define NODE_HTTP_H
 

@@ -1,4 +1,4 @@
-/* conn.h -- a connection the node serves requests on (docs/PROTOCOL.md section 2): its proxy
+/* serve.h -- a connection the node serves requests on (docs/PROTOCOL.md section 2): its proxy
  * (dial, HELLO/BYE, requests in order with pipelining, a backup running beside them), or, on a
  * backup peer, the relay connection from the backup's source. Single-threaded; non-blocking
  * sockets driven by poll(). */

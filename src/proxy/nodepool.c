@@ -1,4 +1,4 @@
-/* node.c -- the proxy's side of cache nodes: wake-up by invocation, HELLO/BYE, pipelined chunk
+/* nodepool.c -- the proxy's side of cache nodes: wake-up by invocation, HELLO/BYE, pipelined chunk
  * requests answered in order, ping of idle nodes, and failure of everything a lost node held. */
 #include <errno.h>
 #include <inttypes.h>

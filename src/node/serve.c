@@ -1,5 +1,5 @@
-/* conn.c -- serving requests on a node connection, and the serving loops (see conn.h). */
-#include "conn.h"
+/* serve.c -- serving requests on a node connection, and the serving loops (see serve.h). */
+#include "serve.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,4 +1,4 @@
-/* conn.c -- one blocking-with-deadline TCP (or TLS) connection per proxy: connect, send,
+/* proxy_conn.c -- one blocking-with-deadline TCP (or TLS) connection per proxy: connect, send,
  * receive. Bodies go to and from the caller's buffers with no staging copy, through TLS too. */
 #include <errno.h>
 #include <poll.h>

@@ -1,4 +1,4 @@
-/* http.c -- maps HTTP requests onto platform_* calls, with Lambda's error documents and limits.
+/* http_api.c -- maps HTTP requests onto platform_* calls, with Lambda's error documents and limits.
  *
  * Threads. libmicrohttpd serves every connection from a small pool of epoll threads, so an idle
  * or hostile connection costs a socket and a little memory, never a thread: thousands of them
@@ -26,7 +26,7 @@
  * library closes new connections at once. Headers fit the per-connection memory
  * (HTTP_MEMORY_LIMIT: beyond, libmicrohttpd answers 431 or closes); bodies are accumulated up to
  * a per-route limit, anything beyond is drained and answered with 413, never stored. */
-#include "http.h"
+#include "http_api.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* conn.c -- the transport's connections: input buffer, zero-copy output queue, batched flushing
+/* transport.c -- the transport's connections: input buffer, zero-copy output queue, batched flushing
  * at the end of each loop iteration, and the owner told through its handler table. */
 #include <errno.h>
 #include <stdlib.h>

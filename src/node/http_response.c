@@ -1,5 +1,5 @@
-/* http.c -- pure HTTP/1.1 response parser with hard limits (see http.h). */
-#include "http.h"
+/* http_response.c -- pure HTTP/1.1 response parser with hard limits (see http_response.h). */
+#include "http_response.h"
 
 #include <string.h>
 #include <strings.h>
