@@ -2,6 +2,7 @@
 port. Test-kind helpers (proxytest, platlib, benchtest, tlscerts) import these and re-export them,
 so each test keeps importing from the module it already uses."""
 import socket
+import subprocess
 import time
 
 
@@ -33,3 +34,16 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def stop_process(proc, timeout=15):
+    """Stops a child the test started: SIGTERM, then SIGKILL if it has not gone within timeout
+    seconds; always reaped, so no test leaves a process behind."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

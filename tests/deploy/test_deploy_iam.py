@@ -15,6 +15,9 @@ import urllib.parse
 import zipfile
 from xml.sax.saxutils import escape
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import stop_process  # noqa: E402
+
 BIN = os.environ.get("IC_BIN") or os.path.join(os.path.dirname(__file__), "..", "..", "build",
                                                 "bin")
 ACCOUNT = "000000000000"
@@ -124,12 +127,7 @@ class IamTest(unittest.TestCase):
             z.writestr(info, "#!/bin/sh\n")
 
     def tearDown(self):
-        self.platform.terminate()
-        try:
-            self.platform.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.platform.kill()
-            self.platform.wait()
+        stop_process(self.platform)
         self.platform.stdout.close()
         self.log.close()
         self.iam.shutdown()

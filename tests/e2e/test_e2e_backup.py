@@ -15,7 +15,7 @@ import unittest
 import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
-from proxytest import BIN, Proxy, nodeauth, wait_for  # noqa: E402
+from proxytest import BIN, Proxy, nodeauth, stop_process, wait_for  # noqa: E402
 
 POOL = 6
 BASE = ["--pool-size", str(POOL), "--d", "4", "--p", "2", "--node-memory", "256",
@@ -247,12 +247,7 @@ class RestartTest(unittest.TestCase):
                 self.assertEqual(r.ttl("tiny"), -1)
         finally:
             plat.stdout.close()
-            plat.terminate()
-            try:
-                plat.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                plat.kill()
-                plat.wait()
+            stop_process(plat)
 
 
 class SignedInvokeTest(unittest.TestCase):

@@ -14,7 +14,7 @@ import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
 sys.path.insert(0, os.path.dirname(__file__))
-from proxytest import BIN, Proxy, nodeauth, wait_for  # noqa: E402
+from proxytest import BIN, Proxy, nodeauth, stop_process, wait_for  # noqa: E402
 from test_e2e_backup import primaries  # noqa: E402
 
 POOL = 6
@@ -77,12 +77,7 @@ class DurableDeleteTest(unittest.TestCase):
                 self.assertEqual(r.get(deleted[0]), b"again")
         finally:
             plat.stdout.close()
-            plat.terminate()
-            try:
-                plat.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                plat.kill()
-                plat.wait()
+            stop_process(plat)
 
 
 if __name__ == "__main__":

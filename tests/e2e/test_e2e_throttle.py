@@ -15,7 +15,7 @@ import zipfile
 import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "proxy"))
-from proxytest import BIN, Proxy, nodeauth, wait_for  # noqa: E402
+from proxytest import BIN, Proxy, nodeauth, stop_process, wait_for  # noqa: E402
 
 AWS = "/usr/bin/aws"
 
@@ -86,12 +86,7 @@ class ThrottleTest(unittest.TestCase):
                 self.assertGreaterEqual(info["invoke_retries"], info["invoke_throttled"] - 2)
         finally:
             plat.stdout.close()
-            plat.terminate()
-            try:
-                plat.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                plat.kill()
-                plat.wait()
+            stop_process(plat)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import redis
 # The impostors speak plaintext to the node and relay ports: the proxies here keep node TLS off
 # even under IC_TEST_TLS (clients still get TLS); the node secret is what these tests exercise.
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
-from proxytest import BIN, Proxy, nodeauth, wait_for  # noqa: E402
+from proxytest import BIN, Proxy, nodeauth, stop_process, wait_for  # noqa: E402
 
 POOL = 6
 BASE = ["--pool-size", str(POOL), "--d", "3", "--p", "1", "--node-memory", "128",
@@ -96,12 +96,7 @@ class ExternalPlatform:
 
     def close(self):
         self.proc.stdout.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         os.unlink(self.log.name)
 
 

@@ -16,7 +16,7 @@ import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "proxy"))
-from proxytest import BIN, Proxy, wait_for  # noqa: E402
+from proxytest import BIN, Proxy, stop_process, wait_for  # noqa: E402
 
 ZIP = os.path.join(BIN, "..", "function-x86_64.zip")
 ICDEPLOY = os.path.join(BIN, "icdeploy")
@@ -55,12 +55,7 @@ class DeployTest(unittest.TestCase):
             os.killpg(self.background.pid, signal.SIGKILL)
             self.background.wait()
         if self.platform.poll() is None:
-            self.platform.terminate()
-            try:
-                self.platform.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.platform.kill()
-                self.platform.wait()
+            stop_process(self.platform)
         self.platform.stdout.close()
         self.log.close()
         self.tmp.cleanup()

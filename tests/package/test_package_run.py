@@ -14,7 +14,7 @@ import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "proxy"))
-from proxytest import BIN, Proxy, nodeauth, wait_for  # noqa: E402
+from proxytest import BIN, Proxy, nodeauth, stop_process, wait_for  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
 import lambda_package  # noqa: E402
 
@@ -75,12 +75,7 @@ class PackageRunTest(unittest.TestCase):
 
     def tearDown(self):
         if self.platform and self.platform.poll() is None:
-            self.platform.terminate()
-            try:
-                self.platform.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.platform.kill()
-                self.platform.wait()
+            stop_process(self.platform)
         if self.platform:
             self.platform.stdout.close()
             self.log.close()

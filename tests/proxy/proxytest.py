@@ -19,7 +19,7 @@ import nodeauth  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tlscerts import free_port  # noqa: E402,F401  (one home for the helper; tests import it here)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import wait_for  # noqa: E402,F401  (shared by every test; re-exported)
+from testlib import stop_process, wait_for  # noqa: E402,F401  (shared by every test; re-exported)
 
 BIN = os.environ.get("IC_BIN", os.path.join(os.path.dirname(__file__), "../../build/bin"))
 
@@ -381,9 +381,4 @@ class RedisServer:
 
     def stop(self):
         if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc, 10)
