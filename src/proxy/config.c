@@ -159,7 +159,7 @@ static const conf_option_t options[] = {
         "file whose first line (16 to 512 printable bytes) scrapers must send as "
         "'Authorization: Bearer <token>' (else 401); empty: none, allowed on loopback only"),
     OPT("metrics-max-connections", CONF_INT, metrics_max_connections, 1, 1024, "16",
-        "most connections to the metrics port at once; more are closed on arrival"),
+        "most connections to the metrics port at once; more wait in the listen backlog until one ends"),
     OPT("metrics-timeout", CONF_MS, metrics_timeout_ms, 1000, 600000, "10s",
         "a metrics connection is closed when idle this long, and when open this long whatever "
         "it does (a scraper trickling its request holds no slot past it)"),
