@@ -10,8 +10,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "billing.h"
+#include "awscreds.h"
 #include "bearer.h"
+#include "billing.h"
 #include "command.h"
 #include "config.h"
 #include "invoker.h"
@@ -174,6 +175,7 @@ static void platform_by_kind(buf_t *b, const cJSON *stats, const char *key, cons
 static void render_platform(server_t *srv, buf_t *b)
 {
     char js[8192];
+    if (!srv->invoker) return;
     invoker_platform_stats(srv->invoker, js, sizeof js);
     cJSON *o = js[0] ? cJSON_Parse(js) : NULL;
     if (!o) return;
@@ -368,6 +370,18 @@ void metrics_render(server_t *srv, buf_t *b)
     gauge(b, "infinicache_pool_memory_used_bytes", "Chunk memory placed on the pool's nodes.",
           (double)placed);
 
+    if (srv->aws) {
+        /* How fresh the signing keys are; never the keys, not even the key id. */
+        awscreds_status_t a;
+        awscreds_status(srv->aws, &a);
+        counter(b, "infinicache_aws_credentials_refreshes_total",
+                "Temporary AWS keys fetched again before they expired.", a.refreshes);
+        counter(b, "infinicache_aws_credentials_refresh_failures_total",
+                "Failed fetches of temporary AWS keys (the old keys stay in use).",
+                a.refresh_failures);
+        gauge(b, "infinicache_aws_credentials_expiry_seconds",
+              "Time until the AWS keys in use expire (-1: they do not).", (double)a.expires_in_s);
+    }
     if (active) render_histograms(active, b);
     render_platform(srv, b);
 }
