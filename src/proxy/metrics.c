@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,17 +196,6 @@ static void render_platform(server_t *srv, buf_t *b)
     cJSON_Delete(o);
 }
 
-static long rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, rss = 0;
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
-        fclose(f);
-    }
-    return rss * sysconf(_SC_PAGESIZE);
-}
-
 static void render_histograms(metrics_t *m, buf_t *b)
 {
     static const char lat[] = "infinicache_command_duration_seconds";
@@ -230,6 +220,53 @@ static void render_histograms(metrics_t *m, buf_t *b)
     }
 }
 
+/* INFO's counters kept in proxy_stats_t (stats and lifecycle sections): a row each. */
+typedef struct {
+    const char *name, *help;
+    size_t offset;
+} stat_row_t;
+#define STAT(name, field, help)                                                                    \
+    {                                                                                              \
+        "infinicache_" name, help, offsetof(proxy_stats_t, field)                                  \
+    }
+static const stat_row_t stat_counters[] = {
+    STAT("connections_received_total", connections, "Client connections accepted."),
+    STAT("commands_processed_total", commands, "Commands received from clients."),
+    STAT("keyspace_hits_total", get_hits, "Reads that found their object."),
+    STAT("keyspace_misses_total", get_misses, "Reads that found no object."),
+    STAT("sets_total", sets, "SET commands."),
+    STAT("error_replies_total", errors, "Commands answered with an error."),
+    STAT("invoke_failures_total", invoke_failures, "Invocations the Invoke API refused or lost."),
+    STAT("node_timeouts_total", node_timeouts, "Nodes replaced after a silent request."),
+    STAT("chunks_lost_total", chunks_lost, "Chunks found lost (INFO chunks_lost)."),
+    STAT("chunks_repaired_total", chunks_repaired, "Lost chunks rebuilt and stored again."),
+    STAT("chunks_corrupt_repaired_total", chunks_corrupt_repaired,
+         "Chunks a client found corrupt, repaired."),
+    STAT("icget_spare_reads_total", icget_spare_reads,
+         "ICGETCHUNKS: extra chunks a library asked for."),
+    STAT("objects_lost_total", objects_lost, "Objects with more than p chunks lost."),
+    STAT("gets_coalesced_total", gets_coalesced, "GETs answered by a read already under way."),
+    STAT("sets_coalesced_total", sets_coalesced, "SETs superseded before they were sent."),
+    STAT("nodes_refused_total", nodes_refused, "Node connections that failed the secret."),
+    STAT("auth_failures_total", auth_failures, "AUTH and HELLO AUTH refused."),
+    STAT("protected_mode_refused_total", auth_denied, "Connections refused by protected mode."),
+    STAT("idle_clients_closed_total", idle_closed, "Clients closed by the idle timeout."),
+    STAT("warmups_total", warmups, "Warm-up invocations."),
+    STAT("backups_started_total", backups_started, "Backups started."),
+    STAT("backups_ok_total", backups_ok, "Backups finished."),
+    STAT("backups_failed_total", backups_failed, "Backups failed or abandoned."),
+    STAT("backup_chunks_total", backup_chunks, "Chunks sent to backup peers."),
+    STAT("backup_bytes_total", backup_bytes, "Bytes sent to backup peers."),
+    STAT("backup_deletes_total", backup_deletes, "Deletes sent to backup peers."),
+    STAT("repairs_started_total", repairs_started, "Background repairs started."),
+    STAT("repair_bytes_total", repair_bytes, "Bytes background repair moved."),
+    STAT("inventories_total", inventories, "Node inventories taken."),
+    STAT("rebuilt_objects_total", rebuilt_objects, "Objects learned again from inventories."),
+    STAT("deletes_deferred_total", deletes_deferred, "Chunk deletes kept for an absent node."),
+    STAT("deletes_dropped_total", deletes_dropped, "Deferred deletes past the bound."),
+    STAT("stale_chunks_total", stale_chunks, "Chunks no object owns, deleted at inventory."),
+};
+
 void metrics_render(server_t *srv, buf_t *b)
 {
     proxy_stats_t *s = &srv->stats;
@@ -237,15 +274,11 @@ void metrics_render(server_t *srv, buf_t *b)
     uint64_t throttled = 0, retries = 0;
     if (srv->invoker) invoker_counters(srv->invoker, &throttled, &retries);
 
-    /* ---- INFO's stats ---- */
-    counter(b, "infinicache_connections_received_total", "Client connections accepted.",
-            s->connections);
-    counter(b, "infinicache_commands_processed_total", "Commands received from clients.",
-            s->commands);
-    counter(b, "infinicache_keyspace_hits_total", "Reads that found their object.", s->get_hits);
-    counter(b, "infinicache_keyspace_misses_total", "Reads that found no object.", s->get_misses);
-    counter(b, "infinicache_sets_total", "SET commands.", s->sets);
-    counter(b, "infinicache_error_replies_total", "Commands answered with an error.", s->errors);
+    /* ---- counters ---- */
+    for (size_t i = 0; i < sizeof stat_counters / sizeof *stat_counters; i++) {
+        const stat_row_t *row = &stat_counters[i];
+        counter(b, row->name, row->help, *(const uint64_t *)((const char *)s + row->offset));
+    }
     counter(b, "infinicache_evicted_keys_total", "Objects evicted to make room.",
             srv->meta.evictions);
     counter(b, "infinicache_expired_keys_total", "Objects removed when their TTL ran out.",
@@ -255,20 +288,23 @@ void metrics_render(server_t *srv, buf_t *b)
     counter(b, "infinicache_net_output_bytes_total", "Bytes written to clients and nodes.",
             t->bytes_out);
     counter(b, "infinicache_relays_total", "Bodies moved by relay (splice or copy).", t->relays);
+    counter(b, "infinicache_tls_connections_total", "TLS handshakes completed.",
+            t->tls_connections);
+    counter(b, "infinicache_tls_handshake_failures_total", "TLS handshakes failed or timed out.",
+            t->tls_handshake_failures);
+    counter(b, "infinicache_invoke_throttled_total", "Invoke API answers 429 (throttled).",
+            throttled);
+    counter(b, "infinicache_invoke_retries_total", "Invoke calls retried after a 429 or 5xx.",
+            retries);
+    counter(b, "infinicache_metrics_auth_failures_total",
+            "Scrapes refused for a missing or wrong bearer token.",
+            active ? active->auth_failures : 0);
     static const char inv[] = "infinicache_invocations_total";
     prom_family(b, inv, "counter", "Function invocations the proxy made, by what they were for.");
     for (int k = 0; k < BILLING_KIND_COUNT; k++) {
         prom_label_t l = {"kind", billing_kind_name((billing_kind_t)k)};
         prom_sample_u64(b, inv, &l, s->invocations_by_kind[k]);
     }
-    counter(b, "infinicache_invoke_failures_total", "Invocations the Invoke API refused or lost.",
-            s->invoke_failures);
-    counter(b, "infinicache_invoke_throttled_total", "Invoke API answers 429 (throttled).",
-            throttled);
-    counter(b, "infinicache_invoke_retries_total", "Invoke calls retried after a 429 or 5xx.",
-            retries);
-    counter(b, "infinicache_node_timeouts_total", "Nodes replaced after a silent request.",
-            s->node_timeouts);
     static const char reads[] = "infinicache_chunk_reads_total";
     prom_family(b, reads, "counter",
                 "Chunk reads by outcome: first_d (among the first d, used), late (after the read "
@@ -282,62 +318,6 @@ void metrics_render(server_t *srv, buf_t *b)
     }
     prom_label_t repaired = {"outcome", "repaired"};
     prom_sample_u64(b, reads, &repaired, s->chunks_repaired);
-    counter(b, "infinicache_chunks_lost_total", "Chunks found lost (INFO chunks_lost).",
-            s->chunks_lost);
-    counter(b, "infinicache_chunks_repaired_total", "Lost chunks rebuilt and stored again.",
-            s->chunks_repaired);
-    counter(b, "infinicache_chunks_corrupt_repaired_total",
-            "Chunks a client found corrupt, repaired.", s->chunks_corrupt_repaired);
-    counter(b, "infinicache_icget_spare_reads_total", "ICGETCHUNKS: extra chunks a library asked.",
-            s->icget_spare_reads);
-    counter(b, "infinicache_objects_lost_total", "Objects with more than p chunks lost.",
-            s->objects_lost);
-    counter(b, "infinicache_gets_coalesced_total", "GETs answered by a read already under way.",
-            s->gets_coalesced);
-    counter(b, "infinicache_sets_coalesced_total", "SETs superseded before they were sent.",
-            s->sets_coalesced);
-    counter(b, "infinicache_nodes_refused_total", "Node connections that failed the secret.",
-            s->nodes_refused);
-    counter(b, "infinicache_auth_failures_total", "AUTH and HELLO AUTH refused.", s->auth_failures);
-    counter(b, "infinicache_protected_mode_refused_total", "Connections refused by protected mode.",
-            s->auth_denied);
-    counter(b, "infinicache_idle_clients_closed_total", "Clients closed by the idle timeout.",
-            s->idle_closed);
-    counter(b, "infinicache_tls_connections_total", "TLS handshakes completed.",
-            t->tls_connections);
-    counter(b, "infinicache_tls_handshake_failures_total", "TLS handshakes failed or timed out.",
-            t->tls_handshake_failures);
-    counter(b, "infinicache_metrics_auth_failures_total",
-            "Scrapes refused for a missing or wrong bearer token.",
-            active ? active->auth_failures : 0);
-
-    /* ---- INFO's lifecycle ---- */
-    counter(b, "infinicache_warmups_total", "Warm-up invocations.", s->warmups);
-    counter(b, "infinicache_backups_started_total", "Backups started.", s->backups_started);
-    counter(b, "infinicache_backups_ok_total", "Backups finished.", s->backups_ok);
-    counter(b, "infinicache_backups_failed_total", "Backups failed or abandoned.",
-            s->backups_failed);
-    gauge(b, "infinicache_backups_active", "Backups running.", srv->backups_active);
-    counter(b, "infinicache_backup_chunks_total", "Chunks sent to backup peers.", s->backup_chunks);
-    counter(b, "infinicache_backup_bytes_total", "Bytes sent to backup peers.", s->backup_bytes);
-    counter(b, "infinicache_backup_deletes_total", "Deletes sent to backup peers.",
-            s->backup_deletes);
-    gauge(b, "infinicache_last_backup_duration_seconds", "Duration of the latest good backup.",
-          (double)s->last_backup_ms / 1000);
-    gauge(b, "infinicache_last_backup_bytes", "Bytes of the latest good backup.",
-          (double)s->last_backup_bytes);
-    counter(b, "infinicache_repairs_started_total", "Background repairs started.",
-            s->repairs_started);
-    counter(b, "infinicache_repair_bytes_total", "Bytes background repair moved.", s->repair_bytes);
-    counter(b, "infinicache_inventories_total", "Node inventories taken.", s->inventories);
-    counter(b, "infinicache_rebuilt_objects_total", "Objects learned again from inventories.",
-            s->rebuilt_objects);
-    counter(b, "infinicache_deletes_deferred_total", "Chunk deletes kept for an absent node.",
-            s->deletes_deferred);
-    counter(b, "infinicache_deletes_dropped_total", "Deferred deletes past the bound.",
-            s->deletes_dropped);
-    counter(b, "infinicache_stale_chunks_total", "Chunks no object owns, deleted at inventory.",
-            s->stale_chunks);
 
     /* ---- gauges: clients, keys, memory, the pool ---- */
     size_t deferred = 0;
@@ -351,11 +331,16 @@ void metrics_render(server_t *srv, buf_t *b)
     }
     gauge(b, "infinicache_deletes_pending", "Deferred chunk deletes waiting for their node.",
           (double)deferred);
+    gauge(b, "infinicache_backups_active", "Backups running.", srv->backups_active);
+    gauge(b, "infinicache_last_backup_duration_seconds", "Duration of the latest good backup.",
+          (double)s->last_backup_ms / 1000);
+    gauge(b, "infinicache_last_backup_bytes", "Bytes of the latest good backup.",
+          (double)s->last_backup_bytes);
     gauge(b, "infinicache_connected_clients", "Client connections open.", srv->nclients);
     gauge(b, "infinicache_keys", "Objects in the cache.", (double)srv->meta.count);
     gauge(b, "infinicache_object_bytes", "Sum of the objects' sizes.", (double)srv->meta.bytes);
     gauge(b, "infinicache_resident_memory_bytes", "The proxy's resident memory.",
-          (double)rss_bytes());
+          (double)info_rss_bytes());
     gauge(b, "infinicache_uptime_seconds", "Time since the proxy started.",
           (double)(ev_now_ms() - srv->start_ms) / 1000);
     static const char nodes[] = "infinicache_nodes";
