@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libisal-dev libcurl4-openssl-dev libmicrohttpd-dev libcjson-dev
   libcmocka-dev libhiredis-dev libssl-dev libzip-dev
-  redis-server redis-tools memcached python3 python3-redis awscli
+  redis-server redis-tools memcached python3 python3-redis python3-prometheus-client awscli
   curl procps iproute2 gnuplot-nox
 )
 # The arm64 Lambda package (make package, docs/PACKAGING.md): Debian's cross compiler, qemu-user

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "net.h"
 #include "clock.h"
 #include "client.h"
@@ -75,6 +76,7 @@ void client_on_op_done(op_t *op)
 {
     int first = !op->done;
     op->done = 1;
+    if (first) metrics_op_done(op);
     client_t *c = op->client;
     if (!c) {
         if (first && op->bg_done) op->bg_done(op);
@@ -367,6 +369,7 @@ static int dispatch(client_t *c)
         client_conn_failed(c->conn, "out of memory"); /* a command without a reply would desync */
         return 0;
     }
+    op->cmd = row;
     if (!row) {
         unknown_command(op, argc, argv, argl);
         srv->stats.errors++;
@@ -420,6 +423,7 @@ static void handle_big(client_t *c)
             return;
         }
         c->reading = op;
+        op->cmd = row;
         c->cmds++;
         srv->stats.commands++;
         st = row && row->big ? row->big(c, op, len) : BIG_REFUSE_NOW;

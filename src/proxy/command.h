@@ -87,5 +87,7 @@ static inline int arg_is(const char *a, size_t l, const char *s)
 
 /* INFO [section]: the server's state in Redis's INFO format (info.c). */
 void cmd_info(client_t *c, op_t *op, const char *section);
+/* The process's resident memory in bytes, from /proc/self/statm (INFO and the metrics). */
+long info_rss_bytes(void);
 
 #endif

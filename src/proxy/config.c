@@ -151,6 +151,18 @@ static const conf_option_t options[] = {
         "against the CA bundle in their IC_NODE_TLS_CA"),
     OPT("tls-handshake-timeout", CONF_MS, tls_handshake_timeout_ms, 10, 600000, "10s",
         "a TLS connection that has not finished its handshake by then is closed"),
+    OPT("metrics-port", CONF_INT, metrics_port, 0, 65535, "0",
+        "port serving GET /metrics in the Prometheus text format; 0: off"),
+    OPT("metrics-bind", CONF_STRING, metrics_bind, 0, 0, "127.0.0.1",
+        "address the metrics port listens on; beyond loopback it needs metrics-token-file"),
+    OPT("metrics-token-file", CONF_STRING, metrics_token_file, 0, 0, "",
+        "file whose first line (16 to 512 printable bytes) scrapers must send as "
+        "'Authorization: Bearer <token>' (else 401); empty: none, allowed on loopback only"),
+    OPT("metrics-max-connections", CONF_INT, metrics_max_connections, 1, 1024, "16",
+        "most connections to the metrics port at once; more wait in the listen backlog until one ends"),
+    OPT("metrics-timeout", CONF_MS, metrics_timeout_ms, 1000, 600000, "10s",
+        "a metrics connection is closed when idle this long, and when open this long whatever "
+        "it does (a scraper trickling its request holds no slot past it)"),
     CONF_END,
 };
 

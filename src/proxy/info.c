@@ -17,7 +17,7 @@
 #include "server.h"
 #include "resp.h"
 
-static long rss_kib(void)
+long info_rss_bytes(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
     long pages = 0, rss = 0;
@@ -25,7 +25,7 @@ static long rss_kib(void)
         if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
         fclose(f);
     }
-    return rss * (sysconf(_SC_PAGESIZE) / 1024);
+    return rss * sysconf(_SC_PAGESIZE);
 }
 
 static int want(const char *section, const char *name)
@@ -61,7 +61,7 @@ void cmd_info(client_t *c, op_t *op, const char *section)
         buf_printf(&b,
                    "# Memory\r\nused_memory_rss:%ld\r\nobjects:%zu\r\nobject_bytes:%" PRIu64 "\r\n"
                    "max_object_size:%" PRId64 "\r\n\r\n",
-                   rss_kib() * 1024, t->count, t->bytes, srv->cfg.max_object_size);
+                   info_rss_bytes(), t->count, t->bytes, srv->cfg.max_object_size);
     }
     if (want(section, "stats")) {
         proxy_stats_t *s = &srv->stats;

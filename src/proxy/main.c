@@ -21,6 +21,7 @@
 #include "client.h"
 #include "invoker.h"
 #include "lifecycle.h"
+#include "metrics.h"
 #include "meta.h"
 #include "nodepool.h"
 #include "op.h"
@@ -393,6 +394,10 @@ int main(int argc, char **argv)
     else
         snprintf(srv->node_addr, sizeof srv->node_addr, "%s:%d", cfg->bind, srv->node_port);
     ev_set(srv->loop, srv->node_lfd, EV_READ, on_accept, srv);
+    if (metrics_start(srv, err, sizeof err) < 0) {
+        fprintf(stderr, "icproxy: %s\n", err);
+        return 2;
+    }
     err[0] = 0;
     if (lifecycle_start(srv, err, sizeof err) < 0 || repair_init(srv) < 0) {
         fprintf(stderr, "icproxy: %s\n", err[0] ? err : "out of memory");
@@ -455,6 +460,7 @@ int main(int argc, char **argv)
     transport_after_io(srv->loop, &srv->tp);
     for (int i = 0; i < srv->nnodes; i++)
         node_drop_deferred(&srv->nodes[i]);
+    metrics_stop(srv);
     invoker_stop(srv->invoker);
     awscreds_close(srv->aws);
     platform_child_stop(&srv->platform);

@@ -188,6 +188,7 @@ void node_invoke(node_t *n, const char *cmd)
     }
     n->invocations++;
     srv->stats.invocations++;
+    srv->stats.invocations_by_kind[billing_kind_of_command(cmd)]++;
     log_debug("event=invoke node=%d cmd=%s", n->id, cmd);
     invoker_invoke(srv->invoker, n->id, n->function, payload);
 }

@@ -38,6 +38,8 @@ struct op {
     char err[256];
     uint64_t timer;
     uint64_t started_us;
+    /* the command's row, for its latency (metrics.c); NULL for background ops */
+    const struct command *cmd;
     int refs; /* queue + node requests + relays; freed at zero */
     /* the object being read, written or deleted */
     char *key;

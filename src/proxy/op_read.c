@@ -157,12 +157,15 @@ static void get_body_done(relay_t *r, relay_status_t st, void *arg)
         if (ec_crc(chunk, op->chunk_size) == meta_crcs(op->meta)[i]) {
             op->slot_state[i] = SLOT_GOOD;
             op->have_idx[op->nhave++] = i;
+            op->srv->stats.chunk_reads[CHUNK_READ_FIRST_D]++;
         } else {
             log_warn("event=chunk_corrupt node=%d index=%d", q->node->id, i);
             op_mark_lost(op, i);
+            op->srv->stats.chunk_reads[CHUNK_READ_CORRUPT]++;
         }
     } else if (st == RELAY_SRC_FAILED) {
         op_mark_lost(op, i);
+        op->srv->stats.chunk_reads[CHUNK_READ_FAILED]++;
     }
     nreq_free(q);
     op_get_check(op);
@@ -201,6 +204,7 @@ static void icget_finish(op_t *op)
         nreq_t *q;
         QUEUE_POP_HEAD(&op->ready, q, next);
         conn_t *src = node_unpark(q->node);
+        srv->stats.chunk_reads[CHUNK_READ_LATE]++; /* parked, and not needed in the end */
         relay_start(src, RELAY_DISCARD, NULL, NULL, q->body_len, body_discarded, q);
     }
     op_count_lost_chunks(op);
@@ -233,6 +237,7 @@ static void icget_send(op_t *op, nreq_t *q, size_t len)
 {
     client_t *c = op->client;
     icget_write_entry_header(c->conn, q->slot, 0, (int64_t)len);
+    op->srv->stats.chunk_reads[CHUNK_READ_FIRST_D]++;
     op->relay_active = 1;
     relay_start(q->node->conn, RELAY_TO_CONN, c->conn, NULL, len, icget_stream_done, q);
 }
@@ -314,6 +319,9 @@ static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
         log_warn("event=chunk_mismatch node=%d index=%d len=%zu", q->node->id, i, len);
         op_mark_lost(op, i);
         unwanted = 1;
+        op->srv->stats.chunk_reads[CHUNK_READ_CORRUPT]++;
+    } else if (unwanted) {
+        op->srv->stats.chunk_reads[CHUNK_READ_LATE]++;
     }
     /* Small bodies usually sit whole in the input buffer already: take them here, without a
      * relay and its timers (this is most of the work of a small GET). */
@@ -356,6 +364,7 @@ static void chunk_missing(nreq_t *q, nres_t res, const char *err)
     op_t *op = q->op;
     int slot = q->slot;
     int wanted = !op->finished && !op->timed_out && read_awaited(op);
+    op->srv->stats.chunk_reads[res == NRES_MISSING ? CHUNK_READ_LOST : CHUNK_READ_FAILED]++;
     if (res == NRES_MISSING) {
         op_mark_lost(op, slot);
     } else if (wanted && !(op->retried >> slot & 1)) {

@@ -82,6 +82,12 @@ typedef struct {
     char *tls_ciphersuites; /* TLS 1.3 suites, the proxy's preference first */
     int64_t tls_handshake_timeout_ms;
     int64_t node_tls; /* the node port speaks TLS only; invocations say "tls": true */
+    /* the Prometheus endpoint (metrics.c, docs/SECURITY.md) */
+    int64_t metrics_port; /* 0: off */
+    char *metrics_bind;
+    char *metrics_token_file; /* "": no token (loopback only) */
+    int64_t metrics_max_connections;
+    int64_t metrics_timeout_ms;
     /* derived by proxy_config_load */
     double compression; /* time_compression as a number */
     int64_t billing_ms; /* billing as a number: 1 or 100 */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "auth.h"
+#include "billing.h"
 #include "ev.h"
 #include "metatab.h"
 #include "nodeauth.h"
@@ -24,6 +25,17 @@ typedef struct op op_t;
 typedef struct client client_t;
 typedef struct invoker invoker_t;
 typedef struct awscreds_provider awscreds_provider_t;
+typedef struct metrics metrics_t;
+
+/* How a chunk read ended (the metrics' infinicache_chunk_reads_total{outcome}). */
+typedef enum {
+    CHUNK_READ_FIRST_D, /* among the first d to arrive: used */
+    CHUNK_READ_LATE,    /* arrived after the read had its d: dropped */
+    CHUNK_READ_LOST,    /* the node lacks it */
+    CHUNK_READ_CORRUPT, /* its length or CRC is wrong */
+    CHUNK_READ_FAILED,  /* the node could not be reached */
+    CHUNK_READ_OUTCOMES
+} chunk_read_outcome_t;
 
 /* ---- the server ---- */
 typedef struct {
@@ -54,6 +66,8 @@ typedef struct {
     uint64_t auth_failures;    /* AUTH / HELLO AUTH refused */
     uint64_t auth_denied;      /* connections refused by protected mode */
     uint64_t idle_closed;      /* clients closed by the idle timeout */
+    uint64_t chunk_reads[CHUNK_READ_OUTCOMES];
+    uint64_t invocations_by_kind[BILLING_KIND_COUNT]; /* what each invocation was for */
 } proxy_stats_t;
 
 struct server {
@@ -92,6 +106,8 @@ struct server {
                         * on nodes before the metadata knows them (an inventory spares them) */
     QUEUE(op_t) staged_ops; /* SETs staged in this iteration, in arrival order */
     auth_t auth; /* users of the client port (auth.c) */
+    /* the Prometheus endpoint (metrics.c); NULL when off */
+    metrics_t *metrics;
 };
 
 uint64_t server_next_version(server_t *srv);

@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import redis
 
 sys.path.insert(0, os.path.dirname(__file__))
-from proxytest import BIN, Proxy, nodeauth, wait_for  # noqa: E402
+from proxytest import BIN, Proxy, free_port, nodeauth, wait_for  # noqa: E402
 
 SECRETS = []  # every secret key and token handed out here: none may appear in proxy output
 
@@ -350,8 +350,9 @@ class AwsCredentialsTest(unittest.TestCase):
         self.assertEqual(ctx.exception.code, 401)
         refused_before = self.stand_in.imds_refused
         # No region anywhere but IMDS: --aws-sigv4 auto takes the instance's.
+        metrics_port = free_port()
         p = self.start("--aws-sigv4", "auto", "--imds-endpoint", self.stand_in.url,
-                       "--aws-refresh-margin", "1s")
+                       "--aws-refresh-margin", "1s", "--metrics-port", str(metrics_port))
         self.assertEqual(self.first_signed()[1:4], ("ASIAIMDS0001", "eu-west-3", imds_token(1)))
         # Rotated before expiry: later invocations carry the next keys.
         wait_for(lambda: any(k == "ASIAIMDS0002" and t == imds_token(2)
@@ -375,6 +376,19 @@ class AwsCredentialsTest(unittest.TestCase):
         self.assertGreaterEqual(aws["aws_credentials_refreshes"], 1)
         self.assertGreaterEqual(aws["aws_credentials_refresh_failures"], 1)
         self.assert_info_clean(p)
+        # The metrics say as much, and no more: no key, no token, not even the key id.
+        import urllib.request
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics_port,
+                                    timeout=10) as r:
+            page = r.read().decode()
+        refreshes = re.search(r"^infinicache_aws_credentials_refreshes_total (\d+)$", page, re.M)
+        self.assertGreaterEqual(int(refreshes.group(1)), 1)
+        failures = re.search(r"^infinicache_aws_credentials_refresh_failures_total (\d+)$", page,
+                             re.M)
+        self.assertGreaterEqual(int(failures.group(1)), 1)
+        self.assertNotIn("ASIAIMDS", page)
+        for s in SECRETS:
+            self.assertNotIn(s, page)
 
     def test_node_advertise_auto(self):
         self.env.pop("AWS_EC2_METADATA_DISABLED")
