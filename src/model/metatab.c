@@ -167,6 +167,7 @@ static size_t reverse_bits(size_t v)
  * set before incrementing so the carry runs through the masked bits only. */
 size_t meta_scan(meta_table_t *t, size_t cursor, void (*fn)(void *arg, meta_t *m), void *arg)
 {
+    if (t->count == 0) return 0; /* as Redis's dictScan: an empty table ends any scan */
     size_t mask = t->nbuckets - 1;
     for (meta_t *m = t->buckets[cursor & mask]; m; m = m->hnext)
         fn(arg, m);

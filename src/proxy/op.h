@@ -100,6 +100,7 @@ struct op {
         };
         struct {              /* DEL (op_delete.c) */
             int64_t ndeleted; /* keys removed */
+            int reply_ok;     /* FLUSHALL/FLUSHDB: +OK rather than the count */
         };
     };
 };
@@ -126,6 +127,7 @@ op_t *op_carrier_root(op_t *op);      /* the op that answers a rider (NULL: op r
 void cmd_icget(client_t *c, op_t *op);
 void cmd_icgetchunks(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl);
 void cmd_del(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl);
+void cmd_flush(client_t *c, op_t *op); /* DEL of every key, answered +OK */
 int cmd_icset_begin(client_t *c, op_t *op);
 void cmd_icset_chunk(client_t *c, op_t *op, size_t len);
 void cmd_icrepair(client_t *c, op_t *op, const char **argv, const size_t *argl, objbuf_t *body);
