@@ -1,5 +1,5 @@
 /* fuzz_client_reply.c -- libFuzzer driver: arbitrary bytes as the proxy's ICGET reply, through the
- * reply parser alone and through the whole ic_get/ic_get_into path over a socketpair. */
+ * whole ic_get/ic_get_into path over a socketpair (the reply decoder alone: fuzz_icproto.c). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,37 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static ic_client_t *client;
 
-/* The parser alone, fed in pieces, taking chunk bodies as a caller would. */
-static void parse_only(const uint8_t *data, size_t size)
-{
-    icc_reply_t r;
-    icc_reply_init(&r, 1 << 16);
-    size_t off = 0, step = size ? (size_t)(data[0] % 7) + 1 : 1, have = 0;
-    for (int rounds = 0; rounds < 100000; rounds++) {
-        size_t used;
-        icc_reply_event_t ev;
-        int e = icc_reply_feed(&r, (const char *)data + off, have - off, &used, &ev);
-        if (used > have - off) __builtin_trap();
-        off += used;
-        if (e < 0 || e == ICC_REPLY_DONE || e == ICC_REPLY_MISS || e == ICC_REPLY_ERROR) return;
-        if (e == ICC_REPLY_CHUNK && ev.state == 0) {
-            if (ev.index < 0 || ev.index >= r.meta.n) __builtin_trap();
-            if (size - off < r.meta.chunk_size) return;
-            off += r.meta.chunk_size;
-            if (have < off) have = off;
-            icc_reply_body_done(&r);
-            continue;
-        }
-        if (e == ICC_REPLY_NEED_MORE) {
-            if (have == size) return;
-            have = have + step < size ? have + step : size;
-        }
-    }
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    parse_only(data, size);
     if (size > 200000) return 0; /* must fit the socket buffer: the driver writes it all first */
     if (!client) {
         ic_options_t o;

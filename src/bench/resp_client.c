@@ -27,6 +27,7 @@ void resp_client_close(resp_client_t *c)
     free(c->value);
     c->value = NULL;
     c->value_cap = 0;
+    buf_free(&c->heads);
     c->in_pos = c->in_len = 0;
 }
 
@@ -37,17 +38,30 @@ int resp_client_send(resp_client_t *c, int argc, const void *const *argv, const 
         snprintf(err, errlen, "resp: %d arguments (1 to %d)", argc, RESP_CLIENT_ARGS_MAX);
         return -1;
     }
-    /* "*N\r\n$L\r\n" before the first argument, "\r\n$L\r\n" between, "\r\n" after the last. */
-    char heads[RESP_CLIENT_ARGS_MAX + 1][48];
+    /* "*N\r\n$L\r\n" before the first argument, "\r\n$L\r\n" between, "\r\n" after the last,
+     * all encoded first (the buffer may move while it grows), then sent around the arguments. */
+    buf_t *h = &c->heads;
+    size_t start[RESP_CLIENT_ARGS_MAX + 1];
+    int rc = 0;
+    buf_clear(h);
+    for (int i = 0; i < argc && !rc; i++) {
+        start[i] = buf_len(h);
+        rc = i == 0 ? resp_add_array_header(h, argc) : resp_add_crlf(h);
+        if (!rc) rc = resp_add_bulk_header(h, argl[i]);
+    }
+    start[argc] = buf_len(h);
+    if (!rc) rc = resp_add_crlf(h);
+    if (rc) {
+        snprintf(err, errlen, "resp: out of memory");
+        return -1;
+    }
     struct iovec iov[2 * RESP_CLIENT_ARGS_MAX + 1];
     int n = 0;
     for (int i = 0; i < argc; i++) {
-        int hl = i == 0 ? snprintf(heads[i], sizeof heads[i], "*%d\r\n$%zu\r\n", argc, argl[i])
-                        : snprintf(heads[i], sizeof heads[i], "\r\n$%zu\r\n", argl[i]);
-        iov[n++] = (struct iovec){heads[i], (size_t)hl};
+        iov[n++] = (struct iovec){buf_head(h) + start[i], start[i + 1] - start[i]};
         iov[n++] = (struct iovec){(void *)argv[i], argl[i]};
     }
-    iov[n++] = (struct iovec){(void *)"\r\n", 2};
+    iov[n++] = (struct iovec){buf_head(h) + start[argc], 2};
     if (net_writev_all(c->fd, iov, n) < 0) {
         snprintf(err, errlen, "resp: cannot send: %s", strerror(errno));
         return -1;

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 #define RESP_CLIENT_LINE_MAX 4096             /* longest status, error or header line */
 #define RESP_CLIENT_VALUE_MAX ((uint64_t)4 << 30) /* default bound on a bulk reply */
 #define RESP_CLIENT_ARGS_MAX 3
@@ -39,6 +41,7 @@ typedef struct {
     size_t value_cap;
     resp_progress_fn progress; /* optional */
     void *progress_arg;
+    buf_t heads; /* the command's RESP framing, encoded by resp.c, reused */
 } resp_client_t;
 
 /* Takes ownership of a connected socket (with its timeouts already set). */

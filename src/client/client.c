@@ -276,14 +276,6 @@ static int check_key(ic_client_t *c, const void *key, size_t keylen)
 
 /* ---------------- SET ---------------- */
 
-/* Formats v as a bulk argument of the ICSET header. */
-static int add_num(buf_t *b, uint64_t v)
-{
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
-    return resp_add_bulk(b, tmp, (size_t)n);
-}
-
 /* The caller's value is never copied except for the zero-padded tail chunk: data chunk pointers
  * point into it, and writev sends them from there. */
 int ic_set(ic_client_t *c, const void *key, size_t keylen, const void *value, size_t len)
@@ -323,11 +315,11 @@ int ic_set(ic_client_t *c, const void *key, size_t keylen, const void *value, si
     buf_t hdr, bulkhdr;
     buf_init(&hdr);
     buf_init(&bulkhdr);
-    int ok = resp_add_array_header(&hdr, 5 + 2 * n) == 0 && resp_add_bulk(&hdr, "ICSET", 5) == 0 &&
-             resp_add_bulk(&hdr, key, keylen) == 0 && add_num(&hdr, (uint64_t)d) == 0 &&
-             add_num(&hdr, (uint64_t)p) == 0 && add_num(&hdr, len) == 0 &&
-             resp_add_bulk_header(&bulkhdr, cs) == 0;
-    for (int i = 0; i < n && ok; i++) ok = add_num(&hdr, ec_crc(chunk[i], cs)) == 0;
+    uint32_t crcs[EC_MAX_CHUNKS];
+    for (int i = 0; i < n; i++)
+        crcs[i] = ec_crc(chunk[i], cs);
+    int ok = icproto_put_icset(&hdr, key, keylen, d, p, len, crcs) == 0 &&
+             icproto_put_chunk_header(&bulkhdr, cs) == 0;
     if (!ok) {
         rc = icc_fail(c, IC_ENOMEM, "out of memory");
         goto out;
@@ -374,7 +366,7 @@ out:
 /* ---------------- GET ---------------- */
 
 typedef struct {
-    icc_meta_t m;
+    icproto_meta_t m;
     uint8_t *out;               /* the object, size bytes (caller's or ours) */
     uint8_t *scratch[EC_MAX_CHUNKS]; /* chunks that are not wholly inside out */
     uint8_t state[EC_MAX_CHUNKS];    /* 0 unseen, 1 good, 2 bad crc, 3 late, 4 lost */
@@ -458,16 +450,11 @@ static void repair(ic_client_t *c, icc_conn_t *k, const void *key, size_t keylen
     char saved[sizeof c->err];
     memcpy(saved, c->err, sizeof saved);
     for (int i = 0; i < nwant && k->fd >= 0; i++) {
-        char ver[24], idx[8], crc[16];
-        snprintf(ver, sizeof ver, "%" PRIu64, g->m.version);
-        snprintf(idx, sizeof idx, "%d", want_idx[i]);
-        snprintf(crc, sizeof crc, "%" PRIu32, ec_crc(want[i], cs));
         buf_t hdr;
         buf_init(&hdr);
-        if (resp_add_array_header(&hdr, 6) < 0 || resp_add_bulk(&hdr, "ICREPAIR", 8) < 0 ||
-            resp_add_bulk(&hdr, key, keylen) < 0 || resp_add_bulk(&hdr, ver, strlen(ver)) < 0 ||
-            resp_add_bulk(&hdr, idx, strlen(idx)) < 0 || resp_add_bulk(&hdr, crc, strlen(crc)) < 0 ||
-            resp_add_bulk_header(&hdr, cs) < 0) {
+        if (icproto_put_icrepair(&hdr, key, keylen, g->m.version, want_idx[i],
+                                 ec_crc(want[i], cs)) < 0 ||
+            icproto_put_chunk_header(&hdr, cs) < 0) {
             buf_free(&hdr);
             break;
         }
@@ -501,7 +488,7 @@ enum { READ_DONE = 1, READ_MISS, READ_STALE };
  * an entry without a body records what became of that chunk. *verified counts chunks newly
  * verified (good or not). 0, READ_DONE (the reply was abandoned with d good chunks), or an
  * error. */
-static int take_entry(ic_client_t *c, icc_conn_t *k, get_ctx_t *g, const icc_reply_event_t *ev,
+static int take_entry(ic_client_t *c, icc_conn_t *k, get_ctx_t *g, const icproto_reply_event_t *ev,
                       uint64_t deadline, int *verified)
 {
     int i = ev->index;
@@ -532,7 +519,7 @@ static int take_entry(ic_client_t *c, icc_conn_t *k, get_ctx_t *g, const icc_rep
     return 0;
 }
 
-static int same_object(const icc_meta_t *a, const icc_meta_t *b)
+static int same_object(const icproto_meta_t *a, const icproto_meta_t *b)
 {
     return a->version == b->version && a->size == b->size && a->d == b->d && a->p == b->p &&
            a->chunk_size == b->chunk_size &&
@@ -546,13 +533,13 @@ static int same_object(const icc_meta_t *a, const icc_meta_t *b)
 static int read_reply(ic_client_t *c, icc_conn_t *k, get_ctx_t *g, uint64_t deadline, int spare,
                       int *verified)
 {
-    icc_reply_t r;
-    icc_reply_init(&r, c->opt.max_object_size);
+    icproto_reply_t r;
+    icproto_reply_init(&r, c->opt.max_object_size);
     for (;;) {
         size_t used;
-        icc_reply_event_t ev;
-        int e = icc_reply_feed(&r, icc_rx_head(k), buf_len(&k->rx), &used, &ev);
-        if (e == ICC_REPLY_ERROR) {
+        icproto_reply_event_t ev;
+        int e = icproto_reply_feed(&r, icc_rx_head(k), buf_len(&k->rx), &used, &ev);
+        if (e == ICPROTO_REPLY_ERROR) {
             int stale = spare && ev.len >= 5 && memcmp(ev.str, "STALE", 5) == 0;
             int rc = icc_server_error(c, ev.str, ev.len);
             buf_consume(&k->rx, used);
@@ -561,14 +548,14 @@ static int read_reply(ic_client_t *c, icc_conn_t *k, get_ctx_t *g, uint64_t dead
         buf_consume(&k->rx, used);
         int rc;
         switch (e) {
-        case ICC_REPLY_NEED_MORE:
+        case ICPROTO_REPLY_NEED_MORE:
             rc = icc_conn_fill(c, k, deadline);
             if (rc < 0 && enough_after_timeout(c, k, g, rc)) return READ_DONE;
             if (rc < 0) return rc;
             break;
-        case ICC_REPLY_MISS:
+        case ICPROTO_REPLY_MISS:
             return spare ? READ_STALE : READ_MISS;
-        case ICC_REPLY_META:
+        case ICPROTO_REPLY_META:
             if (spare) {
                 if (!same_object(&r.meta, &g->m)) {
                     icc_conn_close(k); /* the rest of the reply is not worth reading */
@@ -590,15 +577,16 @@ static int read_reply(ic_client_t *c, icc_conn_t *k, get_ctx_t *g, uint64_t dead
                                 g->m.size, g->cap);
             }
             break;
-        case ICC_REPLY_CHUNK:
+        case ICPROTO_REPLY_CHUNK:
             rc = take_entry(c, k, g, &ev, deadline, verified);
             if (rc != 0) return rc;
-            icc_reply_body_done(&r);
+            icproto_reply_body_done(&r);
             break;
-        case ICC_REPLY_DONE:
+        case ICPROTO_REPLY_DONE:
             return READ_DONE;
         default:
-            return icc_fail(c, IC_EPROTO, "%s: malformed ICGET reply", k->addr);
+            return icc_fail(c, IC_EPROTO, "%s: malformed ICGET reply: %s", k->addr,
+                            r.err ? r.err : "unexpected event");
         }
     }
 }
@@ -611,28 +599,14 @@ static int read_spares(ic_client_t *c, icc_conn_t *k, const void *key, size_t ke
                        uint64_t deadline)
 {
     for (int round = 0; round < g->m.n && g->ngood < g->m.d && k->fd >= 0; round++) {
-        char nums[3 + EC_MAX_CHUNKS][24];
-        const char *argv[4 + EC_MAX_CHUNKS];
-        size_t argl[4 + EC_MAX_CHUNKS];
-        int argc = 4, need = g->m.d - g->ngood;
+        int indexes[EC_MAX_CHUNKS], m = 0, need = g->m.d - g->ngood;
         for (int i = 0; i < g->m.n; i++)
-            if (g->state[i] == CH_UNSEEN || g->state[i] == CH_LATE) {
-                argl[argc] = (size_t)snprintf(nums[argc - 1], sizeof nums[0], "%d", i);
-                argv[argc] = nums[argc - 1];
-                argc++;
-            }
-        if (argc - 4 < need) return 0; /* even all of them would not make d */
-        argv[0] = "ICGETCHUNKS";
-        argl[0] = 11;
-        argv[1] = key;
-        argl[1] = keylen;
-        argl[2] = (size_t)snprintf(nums[0], sizeof nums[0], "%" PRIu64, g->m.version);
-        argv[2] = nums[0];
-        argl[3] = (size_t)snprintf(nums[1], sizeof nums[0], "%d", need);
-        argv[3] = nums[1];
+            if (g->state[i] == CH_UNSEEN || g->state[i] == CH_LATE) indexes[m++] = i;
+        if (m < need) return 0; /* even all of them would not make d */
         buf_t out;
         buf_init(&out);
-        if (resp_add_command(&out, argc, argv, argl) < 0) {
+        if (icproto_put_icgetchunks(&out, key, keylen, g->m.version, (unsigned)need, indexes, m) <
+            0) {
             buf_free(&out);
             return icc_fail(c, IC_ENOMEM, "out of memory");
         }
@@ -661,9 +635,7 @@ static int get_once(ic_client_t *c, icc_conn_t *k, const void *key, size_t keyle
     if (rc < 0) return rc;
     buf_t out;
     buf_init(&out);
-    const char *argv[3] = {"ICGET", key, "ALL"};
-    size_t argl[3] = {5, keylen, 3};
-    if (resp_add_command(&out, c->opt.first_d ? 2 : 3, argv, argl) < 0) {
+    if (icproto_put_icget(&out, key, keylen, !c->opt.first_d) < 0) {
         buf_free(&out);
         return icc_fail(c, IC_ENOMEM, "out of memory");
     }

@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "ec.h"
+#include "icproto.h"
 #include "infinicache.h"
 #include "resp.h"
 
@@ -31,50 +32,6 @@ typedef struct {
 int icc_ring_build(icc_ring_t *r, const char *const *names, size_t n, int vnodes);
 size_t icc_ring_lookup(const icc_ring_t *r, const void *key, size_t keylen);
 void icc_ring_free(icc_ring_t *r);
-
-/* ---- ICGET reply parser (reply.c): no I/O; chunk bodies are left to the caller ---- */
-
-typedef struct {
-    uint64_t version;
-    uint64_t size;
-    int d, p, n;
-    size_t chunk_size;
-    uint32_t crc[EC_MAX_CHUNKS];
-} icc_meta_t;
-
-enum {
-    ICC_REPLY_NEED_MORE = 0,
-    ICC_REPLY_MISS,  /* $-1: no such key; the reply is complete */
-    ICC_REPLY_ERROR, /* -ERR: the text is in ev->str/len (points into the input); complete */
-    ICC_REPLY_META,  /* metadata parsed and checked: see r->meta */
-    ICC_REPLY_CHUNK, /* an entry: ev->index, ev->state; for state 0 the caller must take exactly
-                        meta.chunk_size body bytes from the input, then call icc_reply_body_done */
-    ICC_REPLY_DONE,  /* all n entries read */
-};
-
-typedef struct {
-    int index;
-    int state;
-    const char *str;
-    size_t len;
-} icc_reply_event_t;
-
-typedef struct {
-    int phase;
-    int64_t top_n;
-    int meta_i, meta_n;
-    int entries;
-    int index, state;
-    uint8_t seen[EC_MAX_CHUNKS];
-    uint64_t max_object;
-    icc_meta_t meta;
-} icc_reply_t;
-
-void icc_reply_init(icc_reply_t *r, uint64_t max_object);
-/* Parses from buf[0..len), stopping after one event. *used = bytes consumed (also on NEED_MORE).
- * Returns ICC_REPLY_* or IC_EPROTO (the reply is not the ICGET shape of docs/PROTOCOL.md). */
-int icc_reply_feed(icc_reply_t *r, const char *buf, size_t len, size_t *used, icc_reply_event_t *ev);
-void icc_reply_body_done(icc_reply_t *r);
 
 /* ---- connections and the client (conn.c, client.c) ---- */
 

@@ -22,7 +22,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-#include "resp.h"
+#include "nodeproto.h"
 
 int nodeauth_secret_check(const char *secret, char *err, size_t errlen)
 {
@@ -275,25 +275,24 @@ int nodeauth_nonce_ok(const char *s, size_t len)
 
 ssize_t nodeauth_parse_challenge(const char *buf, size_t len, char *out)
 {
-    const char *argv[2];
-    size_t argl[2];
-    int argc = 0;
-    resp_limits_t lim = resp_default_limits;
-    lim.max_bulk = 64;
-    lim.max_array = 2;
-    ssize_t used = resp_parse_bulk_array(buf, len, &lim, &argc, argv, argl);
+    nodeproto_msg_t m;
+    ssize_t used = nodeproto_parse_message(buf, len, &m);
     if (used <= 0) return used < 0 ? -1 : 0;
-    if (argc != 2 || argl[0] != 9 || strncasecmp(argv[0], "CHALLENGE", 9) ||
-        !nodeauth_nonce_ok(argv[1], argl[1]))
+    if (m.argc != 2 || !nodeproto_msg_is(&m, "CHALLENGE") ||
+        !nodeauth_nonce_ok(m.argv[1], m.argl[1]))
         return -1;
-    memcpy(out, argv[1], NODEAUTH_NONCE_HEX);
+    memcpy(out, m.argv[1], NODEAUTH_NONCE_HEX);
     out[NODEAUTH_NONCE_HEX] = '\0';
     return used;
 }
 
 size_t nodeauth_challenge_message(const char *challenge, char *out, size_t outlen)
 {
-    int n = snprintf(out, outlen, "*2\r\n$9\r\nCHALLENGE\r\n$%zu\r\n%s\r\n", strlen(challenge),
-                     challenge);
-    return n > 0 && (size_t)n < outlen ? (size_t)n : 0;
+    buf_t b;
+    buf_init(&b);
+    size_t n =
+        nodeproto_put_challenge(&b, challenge) == 0 && buf_len(&b) < outlen ? buf_len(&b) : 0;
+    if (n) memcpy(out, buf_head(&b), n);
+    buf_free(&b);
+    return n;
 }

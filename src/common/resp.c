@@ -324,17 +324,23 @@ int resp_add_error(buf_t *b, const char *fmt, ...)
     return buf_printf(b, "-%s\r\n", msg);
 }
 
-/* Appends a type byte, a decimal number and CRLF without printf. */
-static int add_number_line(buf_t *b, char type, int64_t v)
+/* Writes u in decimal at the end of tmp[24] (after a '-' if negative); returns where it starts. */
+static int format_decimal(char tmp[24], uint64_t u, int negative)
 {
-    char tmp[24];
-    int i = (int)sizeof tmp;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    int i = 24;
     do {
         tmp[--i] = (char)('0' + u % 10);
         u /= 10;
     } while (u);
-    if (v < 0) tmp[--i] = '-';
+    if (negative) tmp[--i] = '-';
+    return i;
+}
+
+/* Appends a type byte, a decimal number and CRLF without printf. */
+static int add_number_line(buf_t *b, char type, int64_t v)
+{
+    char tmp[24];
+    int i = format_decimal(tmp, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0);
     size_t digits = sizeof tmp - (size_t)i;
     if (buf_reserve(b, digits + 3) < 0) return -ENOMEM;
     char *p = b->data + b->end;
@@ -377,6 +383,13 @@ int resp_add_bulk(buf_t *b, const void *p, size_t n)
     memcpy(b->data + b->end, p, n);
     b->end += n;
     return resp_add_crlf(b);
+}
+
+int resp_add_bulk_u64(buf_t *b, uint64_t v)
+{
+    char tmp[24];
+    int i = format_decimal(tmp, v, 0);
+    return resp_add_bulk(b, tmp + i, sizeof tmp - (size_t)i);
 }
 
 int resp_add_command(buf_t *b, int argc, const char *const *argv, const size_t *argl)

@@ -96,6 +96,9 @@ int resp_add_error(buf_t *b, const char *fmt, ...) __attribute__((format(printf,
 int resp_add_int(buf_t *b, int64_t v);
 int resp_add_bulk(buf_t *b, const void *p, size_t n);
 int resp_add_bulk_header(buf_t *b, size_t n);
+/* A number as a bulk string ("$3\r\n123\r\n"): how the node protocol and the IC* commands carry
+ * their numeric arguments. Without printf: it is on the path of every chunk request. */
+int resp_add_bulk_u64(buf_t *b, uint64_t v);
 int resp_add_array_header(buf_t *b, int64_t n);
 int resp_add_null(buf_t *b); /* $-1 */
 int resp_add_crlf(buf_t *b);

@@ -39,7 +39,7 @@ void node_conn_init(node_conn_t *c, store_t *store, policy_t *policy, uint64_t *
     c->role = "proxy";
     buf_init(&c->in);
     outq_init(&c->out, store);
-    node_req_init(&c->req);
+    nodeproto_req_init(&c->req);
 }
 
 /* Drops the request being read, including a reserved chunk that was never committed. */
@@ -50,7 +50,7 @@ static void request_reset(node_conn_t *c)
     c->body_active = 0;
     c->body_len = c->body_got = 0;
     c->req_nomem = c->req_oversized = 0;
-    node_req_reset(&c->req);
+    nodeproto_req_reset(&c->req);
 }
 
 void node_conn_close(node_conn_t *c)
@@ -70,7 +70,7 @@ void node_conn_close(node_conn_t *c)
 void node_conn_free(node_conn_t *c)
 {
     node_conn_close(c);
-    node_req_free(&c->req);
+    nodeproto_req_free(&c->req);
 }
 
 int node_conn_ensure(node_conn_t *c, const char *host, int port, int timeout_ms)
@@ -177,84 +177,35 @@ static int backpressured(const node_conn_t *c)
 
 int node_conn_inflight(const node_conn_t *c)
 {
-    return node_req_busy(&c->req) || c->body_active || buf_len(&c->in) > 0 ||
+    return nodeproto_req_busy(&c->req) || c->body_active || buf_len(&c->in) > 0 ||
            outq_pending(&c->out);
-}
-
-int node_conn_queue_command(node_conn_t *c, int argc, const char *const *argv)
-{
-    return resp_add_command(&c->out.small, argc, argv, NULL);
-}
-
-static int parse_u32(const char *s, size_t n, uint32_t *out)
-{
-    uint64_t v;
-    if (resp_parse_u64(s, n, &v) < 0 || v > UINT32_MAX) return -1;
-    *out = (uint32_t)v;
-    return 0;
 }
 
 /* Parses "key index version" at argv[1..3]; 0 or -1 with an error reply queued. */
 static int parse_chunk_id(node_conn_t *c, uint32_t *index, uint64_t *version)
 {
-    node_req_t *r = &c->req;
-    if (parse_u32(r->argv[2], r->argl[2], index) < 0) {
-        resp_add_error(&c->out.small, "ERR invalid chunk index");
-        return -1;
-    }
-    if (resp_parse_u64(r->argv[3], r->argl[3], version) < 0) {
-        resp_add_error(&c->out.small, "ERR invalid version");
-        return -1;
-    }
-    return 0;
-}
-
-/* CSET's arguments before the chunk. */
-typedef struct {
-    uint32_t index, crc, d, p;
-    uint64_t version, size, expire_ms;
-} cset_args_t;
-
-/* Parses argv[2..8] of a CSET. NULL, or the error to answer. The coding rules are the ones an
- * inventory line must meet (inventory.h), so whatever is stored can be listed. */
-static const char *parse_cset(const node_req_t *r, cset_args_t *a)
-{
-    if (parse_u32(r->argv[2], r->argl[2], &a->index) < 0) return "ERR invalid chunk index";
-    if (resp_parse_u64(r->argv[3], r->argl[3], &a->version) < 0) return "ERR invalid version";
-    if (parse_u32(r->argv[4], r->argl[4], &a->crc) < 0) return "ERR invalid crc";
-    if (resp_parse_u64(r->argv[5], r->argl[5], &a->size) < 0) return "ERR invalid object size";
-    if (parse_u32(r->argv[6], r->argl[6], &a->d) < 0 || parse_u32(r->argv[7], r->argl[7], &a->p) < 0)
-        return "ERR invalid coding";
-    if (resp_parse_u64(r->argv[8], r->argl[8], &a->expire_ms) < 0) return "ERR invalid expiry";
-    uint64_t n = (uint64_t)a->d + a->p;
-    if (a->d < 1 || n > EC_MAX_CHUNKS || a->index >= n)
-        return "ERR invalid coding (need 1 <= d, d + p <= 48, index < d + p)";
-    return NULL;
-}
-
-static int cmd_is(const node_req_t *r, const char *name)
-{
-    return r->argl[0] == strlen(name) && strncasecmp(r->argv[0], name, r->argl[0]) == 0;
+    const char *err = nodeproto_chunk_id_decode(&c->req, index, version);
+    if (err) resp_add_error(&c->out.small, "%s", err);
+    return err ? -1 : 0;
 }
 
 /* A body arrives: a CSET chunk goes into a freshly reserved entry of exactly its size; anything
  * else (or a chunk that does not fit) is read and dropped so the stream stays in sync. */
 static void start_body(node_conn_t *c)
 {
-    node_req_t *r = &c->req;
+    nodeproto_req_t *r = &c->req;
     c->body_active = 1;
     c->body_len = (size_t)r->body_len;
     c->body_got = 0;
-    if (!(r->is_cset && r->argi == NODE_REQ_CSET_BODY)) {
+    if (!(r->is_cset && r->argi == NODEPROTO_CSET_BODY)) {
         c->req_oversized = 1;
         return;
     }
-    if (r->argc != NODE_REQ_CSET_ELEMENTS || r->nargs != NODE_REQ_CSET_BODY || c->req_oversized)
+    if (r->argc != NODEPROTO_CSET_ELEMENTS || r->nargs != NODEPROTO_CSET_BODY || c->req_oversized)
         return;
-    cset_args_t a;
-    if (parse_cset(r, &a)) return; /* answered with an error in dispatch */
-    int rc = store_reserve(c->store, r->argv[1], r->argl[1], a.index, a.version, c->body_len,
-                           &c->pending);
+    nodeproto_cset_t a;
+    if (nodeproto_cset_decode(r, &a)) return; /* answered with an error in dispatch */
+    int rc = store_reserve(c->store, a.key, a.keylen, a.index, a.version, c->body_len, &c->pending);
     if (rc < 0) {
         c->pending = NULL;
         c->req_nomem = 1;
@@ -269,12 +220,12 @@ static void start_body(node_conn_t *c)
 
 static void reply_cset(node_conn_t *c)
 {
-    node_req_t *r = &c->req;
+    nodeproto_req_t *r = &c->req;
     buf_t *o = &c->out.small;
+    nodeproto_cset_t a;
+    const char *err = nodeproto_cset_decode(r, &a);
     if (c->pending) {
-        uint32_t crc = 0;
-        parse_u32(r->argv[4], r->argl[4], &crc);
-        store_commit(c->store, c->pending, crc);
+        store_commit(c->store, c->pending, a.crc);
         c->pending = NULL;
         c->stored++;
         resp_add_simple(o, "OK");
@@ -288,8 +239,6 @@ static void reply_cset(node_conn_t *c)
                        (unsigned long long)c->store->used, (unsigned long long)c->store->limit);
         return;
     }
-    cset_args_t a;
-    const char *err = parse_cset(r, &a);
     resp_add_error(o, "%s", err ? err : "ERR chunk not stored");
 }
 
@@ -310,9 +259,7 @@ static void reply_cget(node_conn_t *c)
         resp_add_null(o);
         return;
     }
-    resp_add_array_header(o, 2);
-    resp_add_int(o, e->crc);
-    resp_add_bulk_header(o, e->body_len);
+    nodeproto_put_chunk_header(o, e->crc, e->body_len);
     if (outq_push_chunk(&c->out, e) < 0) {
         /* Without memory for the queue the reply cannot be completed in order: give up the
          * connection rather than send a truncated reply. */
@@ -320,7 +267,7 @@ static void reply_cget(node_conn_t *c)
         c->failed = 1;
         return;
     }
-    resp_add_crlf(&c->out.small);
+    nodeproto_put_body_end(&c->out.small);
 }
 
 typedef struct {
@@ -387,7 +334,7 @@ static void reply_inventory(node_conn_t *c)
         return;
     }
     size_t len = buf_len(&blob);
-    resp_add_bulk_header(o, len);
+    nodeproto_put_inventory_header(o, len);
     if (len > 0 && outq_push_owned(&c->out, blob.data, buf_head(&blob), len) < 0) {
         buf_free(&blob);
         log_error("event=out_of_memory where=reply_queue");
@@ -395,7 +342,7 @@ static void reply_inventory(node_conn_t *c)
         return;
     }
     if (len == 0) buf_free(&blob);
-    resp_add_crlf(&c->out.small);
+    nodeproto_put_body_end(&c->out.small);
     log_info("event=inventory chunks=%zu tombstones=%zu bytes=%zu", c->store->count,
              c->store->ntombs, len);
 }
@@ -405,7 +352,7 @@ static void reply_inventory(node_conn_t *c)
  * proxy learns of the delete from any node that heard it. */
 static void reply_cdel(node_conn_t *c)
 {
-    node_req_t *r = &c->req;
+    nodeproto_req_t *r = &c->req;
     buf_t *o = &c->out.small;
     uint32_t index;
     uint64_t version;
@@ -427,7 +374,7 @@ static void reply_cdel(node_conn_t *c)
 
 static void reply_backup(node_conn_t *c)
 {
-    node_req_t *r = &c->req;
+    nodeproto_req_t *r = &c->req;
     buf_t *o = &c->out.small;
     if (!c->sync) {
         resp_add_error(o, "ERR BACKUP is not served on this connection");
@@ -460,14 +407,14 @@ enum {
 
 static policy_req_kind_t dispatch(node_conn_t *c)
 {
-    node_req_t *r = &c->req;
+    nodeproto_req_t *r = &c->req;
     buf_t *o = &c->out.small;
     if (r->argc == 0) {
         resp_add_error(o, "ERR empty command");
         return POLICY_REQ_OTHER;
     }
     if (r->nargs == 0) { /* the command name itself was over the limit */
-        resp_add_error(o, "ERR argument over %d bytes", NODE_REQ_MAX_ARG);
+        resp_add_error(o, "ERR argument over %d bytes", NODEPROTO_MAX_ARG);
         return POLICY_REQ_OTHER;
     }
     static const struct {
@@ -478,7 +425,7 @@ static policy_req_kind_t dispatch(node_conn_t *c)
         const char *usage; /* in the arity error */
     } table[] = {
         {CMD_PING, "PING", 1, POLICY_REQ_PING, ""},
-        {CMD_CSET, "CSET", NODE_REQ_CSET_ELEMENTS, POLICY_REQ_DATA,
+        {CMD_CSET, "CSET", NODEPROTO_CSET_ELEMENTS, POLICY_REQ_DATA,
          " (CSET key index version crc size d p expire_ms chunk)"},
         {CMD_CGET, "CGET", 4, POLICY_REQ_DATA, ""},
         {CMD_CDEL, "CDEL", 4, POLICY_REQ_DATA, " (CDEL key index version [TOMB])"},
@@ -490,7 +437,7 @@ static policy_req_kind_t dispatch(node_conn_t *c)
         {CMD_REFUSED, "REFUSED", 2, POLICY_REQ_OTHER, ""},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-        if (!cmd_is(r, table[i].name)) continue;
+        if (!nodeproto_req_is(r, table[i].name)) continue;
         /* BACKUP takes an optional fifth argument: how to sign its invocation; CDEL one that
          * leaves a tombstone. */
         int extra_ok = (table[i].id == CMD_BACKUP || table[i].id == CMD_CDEL) &&
@@ -501,7 +448,7 @@ static policy_req_kind_t dispatch(node_conn_t *c)
             return table[i].kind;
         }
         if (c->req_oversized) {
-            resp_add_error(o, "ERR argument over %d bytes", NODE_REQ_MAX_ARG);
+            resp_add_error(o, "ERR argument over %d bytes", NODEPROTO_MAX_ARG);
             return table[i].kind;
         }
         switch (table[i].id) {
@@ -510,11 +457,8 @@ static policy_req_kind_t dispatch(node_conn_t *c)
         case CMD_CGET: reply_cget(c); break;
         case CMD_CDEL: reply_cdel(c); break;
         case CMD_STATS:
-            resp_add_array_header(o, 4);
-            resp_add_int(o, (int64_t)c->store->limit);
-            resp_add_int(o, (int64_t)c->store->used);
-            resp_add_int(o, (int64_t)c->store->count);
-            resp_add_int(o, c->invocations ? (int64_t)*c->invocations : 0);
+            nodeproto_put_stats(o, c->store->limit, c->store->used, c->store->count,
+                                c->invocations ? *c->invocations : 0);
             break;
         case CMD_INVENTORY: reply_inventory(c); break;
         case CMD_SYNCDONE:
@@ -555,13 +499,13 @@ int node_conn_process(node_conn_t *c)
             c->body_got += take;
             if (c->body_got < c->body_len) return 0;
             c->body_active = 0;
-            node_req_body_done(&c->req);
+            nodeproto_req_body_done(&c->req);
         }
         if (backpressured(c)) return 0;
-        int rc = node_req_feed(&c->req, &c->in);
+        int rc = nodeproto_req_feed(&c->req, &c->in);
         if (rc < 0) return rc;
-        if (rc == NODE_REQ_NEED_MORE) return 0;
-        if (rc == NODE_REQ_BODY) {
+        if (rc == NODEPROTO_REQ_NEED_MORE) return 0;
+        if (rc == NODEPROTO_REQ_BODY) {
             start_body(c);
             continue;
         }
@@ -664,7 +608,7 @@ static int read_step(node_conn_t *c)
     c->last_io = ev_now_ms();
     int rc = node_conn_process(c);
     if (rc < 0) {
-        log_warn("event=%s_protocol_error err=\"%s\"", c->role, resp_strerror(rc));
+        log_warn("event=%s_protocol_error err=\"%s\"", c->role, nodeproto_strerror(rc));
         node_conn_close(c);
         return -1;
     }
@@ -692,7 +636,7 @@ static int handle(node_conn_t *c, short revents, int hold_after_syncdone)
         if (buf_len(&c->in) > 0 && !backpressured(c)) {
             int rc = node_conn_process(c);
             if (rc < 0) {
-                log_warn("event=%s_protocol_error err=\"%s\"", c->role, resp_strerror(rc));
+                log_warn("event=%s_protocol_error err=\"%s\"", c->role, nodeproto_strerror(rc));
                 node_conn_close(c);
                 return -1;
             }
@@ -711,20 +655,18 @@ int node_conn_handle(node_conn_t *c, short revents)
 static void backup_report(node_conn_t *c)
 {
     struct sync *s = c->sync;
-    char chunks[24], bytes[24], deleted[24];
-    snprintf(chunks, sizeof chunks, "%llu", (unsigned long long)s->chunks_sent);
-    snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)s->bytes_sent);
-    snprintf(deleted, sizeof deleted, "%llu", (unsigned long long)s->chunks_deleted);
     int ok = strcmp(s->status, "ok") == 0;
     uint64_t now = ev_now_ms();
     log_write(ok ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
-              "event=backup_done token=%s status=%s chunks=%s bytes=%s deleted=%s ms=%llu "
+              "event=backup_done token=%s status=%s chunks=%llu bytes=%llu deleted=%llu ms=%llu "
               "reported=%d",
-              s->token, s->status, chunks, bytes, deleted,
+              s->token, s->status, (unsigned long long)s->chunks_sent,
+              (unsigned long long)s->bytes_sent, (unsigned long long)s->chunks_deleted,
               (unsigned long long)(now - s->started_ms), c->fd >= 0);
     if (c->fd >= 0) {
-        const char *argv[] = {"BACKUPDONE", s->token, s->status, chunks, bytes, deleted};
-        if (node_conn_queue_command(c, 6, argv) < 0) log_error("event=out_of_memory where=backup_done");
+        if (nodeproto_put_backupdone(&c->out.small, s->token, s->status, s->chunks_sent,
+                                     s->bytes_sent, s->chunks_deleted) < 0)
+            log_error("event=out_of_memory where=backup_done");
     }
     sync_reset(s);
     if (c->policy) policy_on_done(c->policy, now);
@@ -825,5 +767,5 @@ void node_conn_trim(node_conn_t *c)
 {
     buf_shrink_if_empty(&c->in, 0);
     buf_shrink_if_empty(&c->out.small, 0);
-    if (!node_req_busy(&c->req) && !c->body_active) node_req_reset(&c->req);
+    if (!nodeproto_req_busy(&c->req) && !c->body_active) nodeproto_req_reset(&c->req);
 }

@@ -12,14 +12,14 @@
 #include "buf.h"
 #include "outq.h"
 #include "policy.h"
-#include "request.h"
+#include "nodeproto.h"
 #include "store.h"
 #include "throttle.h"
 
 struct sync;
 
 /* Largest INVENTORY answer; a store whose list would be longer answers an error. */
-#define NODE_INVENTORY_MAX ((size_t)512 << 20)
+#define NODE_INVENTORY_MAX NODEPROTO_INVENTORY_MAX
 
 struct tls_ctx;
 struct tls;
@@ -40,7 +40,7 @@ typedef struct {
     throttle_t *throttle;   /* network emulation on what this connection sends; NULL: none */
 
     buf_t in;
-    node_req_t req;
+    nodeproto_req_t req;
     /* A bulk body being consumed: into `pending` (a CSET chunk) or discarded. */
     int body_active;
     size_t body_len, body_got;
@@ -77,9 +77,6 @@ int node_conn_ensure(node_conn_t *c, const char *host, int port, int timeout_ms)
  * known; -ETIMEDOUT, -EPROTO (something else came first: not a proxy of this system) or -errno,
  * with the connection closed. */
 int node_conn_await_challenge(node_conn_t *c, int timeout_ms);
-
-/* Queues a command of small arguments (HELLO, BYE, RELAY). 0 or -ENOMEM. */
-int node_conn_queue_command(node_conn_t *c, int argc, const char *const *argv);
 
 /* Serves requests until the policy says to return or the connection closes, and drives c->sync
  * while a backup runs: the invocation does not return while it does (except at the deadline,

@@ -12,6 +12,7 @@
 #include "ev.h"
 #include "log.h"
 #include "node.h"
+#include "nodeproto.h"
 #include "sync.h"
 #include "tls.h"
 
@@ -92,17 +93,23 @@ static int respond(node_t *n, const char *request_id, int64_t node_id, uint64_t 
 
 static void send_hello(node_t *n, int64_t node_id)
 {
-    char id[24], limit[24], used[24], chunks[24], inv[24];
+    /* The proof covers the node id as the proxy reads it: its decimal text. */
+    char id[24];
     snprintf(id, sizeof id, "%lld", (long long)node_id);
-    snprintf(limit, sizeof limit, "%llu", (unsigned long long)n->store.limit);
-    snprintf(used, sizeof used, "%llu", (unsigned long long)n->store.used);
-    snprintf(chunks, sizeof chunks, "%zu", n->store.count);
-    snprintf(inv, sizeof inv, "%llu", (unsigned long long)n->invocations);
     char proof[NODEAUTH_MAC_HEX + 1];
     nodeauth_hello_proof(n->secrets.current, n->conn.challenge, strlen(n->conn.challenge), id,
                      strlen(id), n->instance, strlen(n->instance), proof);
-    const char *argv[] = {"HELLO", id, n->instance, limit, used, chunks, inv, proof};
-    node_conn_queue_command(&n->conn, 8, argv);
+    nodeproto_hello_t h = {.node_id = node_id,
+                           .instance = n->instance,
+                           .instance_len = strlen(n->instance),
+                           .proof = proof,
+                           .proof_len = NODEAUTH_MAC_HEX,
+                           .mem_limit = (int64_t)n->store.limit,
+                           .mem_used = (int64_t)n->store.used,
+                           .chunks = (int64_t)n->store.count,
+                           .invocation = (int64_t)n->invocations};
+    if (nodeproto_put_hello(&n->conn.out.small, &h) < 0)
+        log_error("event=out_of_memory where=hello");
 }
 
 static void activate(node_t *n, const runtime_invocation_t *inv, const node_event_t *ev)
@@ -145,8 +152,7 @@ static void activate(node_t *n, const runtime_invocation_t *inv, const node_even
     /* BYE only after the response is posted: once the proxy reads BYE it may invoke again, and
      * the platform must already see this instance as idle to reuse it. */
     if (c->fd >= 0) {
-        const char *bye[] = {"BYE"};
-        node_conn_queue_command(c, 1, bye);
+        if (nodeproto_put_bye(&c->out.small) < 0) log_error("event=out_of_memory where=bye");
         rc = node_conn_flush(c, (int)n->cfg.bye_timeout_ms);
         if (rc < 0 && c->fd >= 0) {
             log_warn("event=bye_failed err=%s", strerror(-rc));
@@ -192,8 +198,8 @@ static void backup_peer(node_t *n, const runtime_invocation_t *inv, const node_e
     char proof[NODEAUTH_MAC_HEX + 1];
     nodeauth_relay_proof(n->secrets.current, c->challenge, strlen(c->challenge), ev->token,
                      strlen(ev->token), "peer", 4, proof);
-    const char *intro[] = {"RELAY", ev->token, "peer", proof};
-    node_conn_queue_command(c, 4, intro);
+    if (nodeproto_put_relay(&c->out.small, ev->token, "peer", proof) < 0)
+        log_error("event=out_of_memory where=relay_intro");
     c->served = c->stored = 0;
     c->sync_done = 0;
     uint64_t deadline = monotonic_deadline(inv, now), stop_at = 0;

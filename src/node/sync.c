@@ -17,6 +17,7 @@
 #include "log.h"
 #include "net.h"
 #include "nodeauth.h"
+#include "nodeproto.h"
 #include "resp.h"
 #include "stream.h"
 #include "tls.h"
@@ -27,13 +28,6 @@
 #define SYNC_INDEX_MIN_SLOTS 1024
 #define SYNC_TAG_SHIFT 40 /* slot tag: the hash's top 24 bits */
 #define SYNC_TAG_MASK 0xffffffULL
-
-/* Replies are small except INVENTORY's bulk, whose length is checked separately. */
-static const resp_limits_t reply_limits = {
-    .max_bulk = INT64_MAX,
-    .max_array = 16,
-    .max_line = 1024,
-};
 
 /* ---------------- the peer index ---------------- */
 
@@ -318,30 +312,22 @@ static int room(const sync_t *s)
     return outstanding(s) < SYNC_WINDOW_REQUESTS && s->window_bytes < SYNC_WINDOW_BYTES;
 }
 
-static int add_bulk_u64(buf_t *b, uint64_t v)
-{
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
-    return resp_add_bulk(b, tmp, (size_t)n);
-}
-
 /* CSET key index version crc size d p expire_ms chunk, the body written from the store. */
 static void queue_cset(sync_t *s, store_entry_t *e)
 {
-    buf_t *b = &s->out.small;
-    int rc = resp_add_array_header(b, 10);
-    if (!rc) rc = resp_add_bulk(b, "CSET", 4);
-    if (!rc) rc = resp_add_bulk(b, e->key, e->key_len);
-    if (!rc) rc = add_bulk_u64(b, e->index);
-    if (!rc) rc = add_bulk_u64(b, e->version);
-    if (!rc) rc = add_bulk_u64(b, e->crc);
-    if (!rc) rc = add_bulk_u64(b, e->obj_size);
-    if (!rc) rc = add_bulk_u64(b, e->d);
-    if (!rc) rc = add_bulk_u64(b, e->p);
-    if (!rc) rc = add_bulk_u64(b, e->expire_ms);
-    if (!rc) rc = resp_add_bulk_header(b, e->body_len);
+    nodeproto_cset_t c = {.key = e->key,
+                          .keylen = e->key_len,
+                          .index = e->index,
+                          .version = e->version,
+                          .crc = e->crc,
+                          .size = e->obj_size,
+                          .d = e->d,
+                          .p = e->p,
+                          .expire_ms = e->expire_ms,
+                          .body_len = e->body_len};
+    int rc = nodeproto_put_cset(&s->out.small, &c);
     if (!rc) rc = outq_push_chunk(&s->out, e);
-    if (!rc) rc = resp_add_crlf(&s->out.small);
+    if (!rc) rc = nodeproto_put_body_end(&s->out.small);
     if (!rc) rc = push_req(s, SYNC_REQ_CSET, e->body_len);
     if (rc) fail(s, "out_of_memory");
 }
@@ -350,13 +336,7 @@ static void queue_cset(sync_t *s, store_entry_t *e)
 static void queue_cdel(sync_t *s, const char *key, size_t key_len, uint32_t index, uint64_t version,
                        int tomb)
 {
-    buf_t *b = &s->out.small;
-    int rc = resp_add_array_header(b, tomb ? 5 : 4);
-    if (!rc) rc = resp_add_bulk(b, "CDEL", 4);
-    if (!rc) rc = resp_add_bulk(b, key, key_len);
-    if (!rc) rc = add_bulk_u64(b, index);
-    if (!rc) rc = add_bulk_u64(b, version);
-    if (!rc && tomb) rc = resp_add_bulk(b, "TOMB", 4);
+    int rc = nodeproto_put_cdel(&s->out.small, key, key_len, index, version, tomb);
     if (!rc) rc = push_req(s, SYNC_REQ_CDEL, 0);
     if (rc) fail(s, "out_of_memory");
 }
@@ -366,10 +346,9 @@ static void queue_tomb(const store_tomb_t *t, void *arg)
     queue_cdel(arg, t->key, t->key_len, 0, t->version, 1);
 }
 
-static void queue_simple(sync_t *s, const char *cmd, sync_req_kind_t kind)
+static void queue_simple(sync_t *s, nodeproto_cmd_t cmd, sync_req_kind_t kind)
 {
-    const char *argv[] = {cmd};
-    if (resp_add_command(&s->out.small, 1, argv, NULL) < 0 || push_req(s, kind, 0) < 0)
+    if (nodeproto_put_simple(&s->out.small, cmd) < 0 || push_req(s, kind, 0) < 0)
         fail(s, "out_of_memory");
 }
 
@@ -391,13 +370,13 @@ int sync_attach(sync_t *s, int fd, const char *token, const char *challenge)
     if (challenge && s->cfg.secret)
         nodeauth_relay_proof(s->cfg.secret, challenge, strlen(challenge), s->token, strlen(s->token),
                          "source", 6, proof);
-    const char *intro[] = {"RELAY", s->token, "source", proof};
-    if (resp_add_command(&s->out.small, challenge && s->cfg.secret ? 4 : 3, intro, NULL) < 0) {
+    if (nodeproto_put_relay(&s->out.small, s->token, "source",
+                            challenge && s->cfg.secret ? proof : NULL) < 0) {
         fail(s, "out_of_memory");
         return -ENOMEM;
     }
     s->phase = SYNC_INVENTORY;
-    queue_simple(s, "INVENTORY", SYNC_REQ_INVENTORY);
+    queue_simple(s, NODEPROTO_INVENTORY, SYNC_REQ_INVENTORY);
     return sync_active(s) ? 0 : -ENOMEM;
 }
 
@@ -484,7 +463,7 @@ static void produce(sync_t *s)
                     /* Everything the store changed is queued before this, and the peer answers
                      * in order: once it says +OK it holds exactly what the source held here. */
                     store_set_journal(s->store, NULL);
-                    queue_simple(s, "SYNCDONE", SYNC_REQ_SYNCDONE);
+                    queue_simple(s, NODEPROTO_SYNCDONE, SYNC_REQ_SYNCDONE);
                     s->phase = SYNC_DONE_SENT;
                     return;
                 }
@@ -531,7 +510,7 @@ static int process_replies(sync_t *s)
                 if (s->blob_got < s->blob_len) return 0;
             }
             if (buf_len(&s->in) < 2) return 0;
-            if (memcmp(buf_head(&s->in), "\r\n", 2) != 0) {
+            if (nodeproto_body_in_buffer(buf_head(&s->in), 2, 0) < 0) {
                 fail(s, "bad_inventory_reply");
                 return -1;
             }
@@ -546,49 +525,54 @@ static int process_replies(sync_t *s)
             fail(s, "unexpected_reply_from_peer");
             return -1;
         }
-        resp_header_t h;
-        ssize_t n = resp_parse_header(buf_head(&s->in), buf_len(&s->in), &reply_limits, &h);
+        sync_req_t *q = &s->fifo[s->fifo_head];
+        static const nodeproto_cmd_t asked[] = {
+            [SYNC_REQ_INVENTORY] = NODEPROTO_INVENTORY,
+            [SYNC_REQ_CSET] = NODEPROTO_CSET,
+            [SYNC_REQ_CDEL] = NODEPROTO_CDEL,
+            [SYNC_REQ_SYNCDONE] = NODEPROTO_SYNCDONE,
+        };
+        nodeproto_reply_t h;
+        ssize_t n = nodeproto_parse_reply(buf_head(&s->in), buf_len(&s->in), asked[q->kind], &h);
         if (n == 0) return 0;
+        if (n == NODEPROTO_ETOOBIG && q->kind == SYNC_REQ_INVENTORY) {
+            fail(s, "inventory_too_large");
+            return -1;
+        }
         if (n < 0) {
             fail(s, "bad_reply_from_peer");
             return -1;
         }
-        sync_req_t *q = &s->fifo[s->fifo_head];
-        if (h.type == RESP_ERROR) {
+        if (h.kind == NODEPROTO_REPLY_ERROR) {
             fail(s, "peer_error:%.*s", (int)(h.len < 60 ? h.len : 60), h.str);
             return -1;
         }
         int ok = 0;
         switch (q->kind) {
         case SYNC_REQ_INVENTORY:
-            if (h.type != RESP_BULK || h.n < 0) break;
-            if ((uint64_t)h.n > SYNC_INVENTORY_MAX) {
-                fail(s, "inventory_too_large");
-                return -1;
-            }
-            s->blob = malloc(h.n ? (size_t)h.n : 1);
+            s->blob = malloc(h.body_len ? h.body_len : 1);
             if (!s->blob) {
                 fail(s, "out_of_memory");
                 return -1;
             }
-            s->blob_len = (size_t)h.n;
+            s->blob_len = h.body_len;
             s->blob_got = 0;
             s->blob_reading = 1;
             buf_consume(&s->in, (size_t)n);
             continue; /* popped once its bytes are in */
         case SYNC_REQ_CSET:
-            ok = h.type == RESP_SIMPLE && h.len == 2 && memcmp(h.str, "OK", 2) == 0;
+            ok = h.len == 2 && memcmp(h.str, "OK", 2) == 0;
             if (ok) {
                 s->chunks_sent++;
                 s->bytes_sent += q->bytes;
             }
             break;
         case SYNC_REQ_CDEL:
-            ok = h.type == RESP_INTEGER && (h.n == 0 || h.n == 1);
+            ok = h.n == 0 || h.n == 1;
             if (ok) s->chunks_deleted += (uint64_t)h.n;
             break;
         case SYNC_REQ_SYNCDONE:
-            ok = h.type == RESP_SIMPLE && h.len == 2 && memcmp(h.str, "OK", 2) == 0;
+            ok = h.len == 2 && memcmp(h.str, "OK", 2) == 0;
             if (ok) {
                 buf_consume(&s->in, (size_t)n);
                 pop_req(s);

@@ -24,7 +24,7 @@ struct tls_ctx;
 
 #define SYNC_WINDOW_REQUESTS 256     /* requests sent and not answered yet */
 #define SYNC_WINDOW_BYTES (8u << 20) /* chunk bytes sent and not answered yet */
-#define SYNC_INVENTORY_MAX ((size_t)512 << 20)
+#define SYNC_INVENTORY_MAX NODEPROTO_INVENTORY_MAX
 #define SYNC_JOURNAL_MAX_RECS (1u << 20) /* changes recorded during one backup */
 #define SYNC_JOURNAL_MAX_KEY_BYTES ((size_t)64 << 20)
 #define SYNC_INVOKE_TIMEOUT_MS 2000 /* the Invoke call, blocking */

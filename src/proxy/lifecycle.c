@@ -24,6 +24,7 @@
 #include "net.h"
 #include "lifecycle.h"
 #include "nodepool.h"
+#include "nodeproto.h"
 #include "proxy_config.h"
 #include "server.h"
 #include "resp.h"
@@ -200,21 +201,18 @@ static void backup_tick(ev_loop_t *loop, void *arg)
     ev_timer_add(loop, sched_backup_tick_ms(interval), backup_tick, srv);
 }
 
-void lifecycle_backup_done(node_t *n, int argc, const char **argv, const size_t *argl)
+void lifecycle_backup_done(node_t *n, const nodeproto_msg_t *m)
 {
     server_t *srv = n->srv;
-    if (argc < 3 || n->backup_state == BACKUP_IDLE || argl[1] != strlen(n->backup_token) ||
-        memcmp(argv[1], n->backup_token, argl[1]) != 0) {
+    nodeproto_backupdone_t b;
+    if (nodeproto_backupdone_decode(m, &b) < 0 || n->backup_state == BACKUP_IDLE ||
+        b.token_len != strlen(n->backup_token) ||
+        memcmp(b.token, n->backup_token, b.token_len) != 0) {
         log_info("event=backup_done_stale node=%d", n->id);
         return;
     }
-    int ok = argl[2] == 2 && memcmp(argv[2], "ok", 2) == 0;
-    int64_t chunks = 0, bytes = 0, deleted = 0;
-    if (argc >= 6) {
-        resp_parse_i64(argv[3], argl[3], &chunks);
-        resp_parse_i64(argv[4], argl[4], &bytes);
-        resp_parse_i64(argv[5], argl[5], &deleted);
-    }
+    int ok = b.ok;
+    int64_t chunks = b.chunks_sent, bytes = b.bytes_sent, deleted = b.chunks_deleted;
     if (ok) {
         srv->stats.backup_chunks += (uint64_t)chunks;
         srv->stats.backup_bytes += (uint64_t)bytes;
@@ -226,7 +224,8 @@ void lifecycle_backup_done(node_t *n, int argc, const char **argv, const size_t 
                  n->id, ev_now_ms() - n->backup_started_ms, chunks, bytes, deleted);
     }
     char why[128];
-    snprintf(why, sizeof why, "node reported %.*s", (int)(argl[2] < 100 ? argl[2] : 100), argv[2]);
+    snprintf(why, sizeof why, "node reported %.*s", (int)(b.status_len < 100 ? b.status_len : 100),
+             b.status);
     backup_end(n, ok, why);
 }
 
@@ -577,16 +576,14 @@ static void intro_io(ev_loop_t *loop, int fd, int events, void *arg)
         /* Expect exactly: *4 $5 RELAY $<n> token $<n> role $64 proof, each bulk small. The proof
          * (HMAC of the challenge, token and role under the node secret) shows the end holds the
          * secret: a token alone, seen in an event, does not let anyone join a backup. */
-        const char *argv[4];
-        size_t argl[4];
-        int argc = 0;
-        resp_limits_t lim = resp_default_limits;
-        lim.max_bulk = 128;
-        lim.max_array = 4;
-        ssize_t used = resp_parse_bulk_array(in->buf, in->len, &lim, &argc, argv, argl);
-        if (used > 0 && (argc != 4 || argl[0] != 5 || strncasecmp(argv[0], "RELAY", 5) ||
-                         !nodeauth_relay_ok(&in->srv->node_secrets, in->challenge, argv[1],
-                                            argl[1], argv[2], argl[2], argv[3], argl[3]))) {
+        nodeproto_msg_t m;
+        ssize_t used = nodeproto_parse_relay(in->buf, in->len, &m);
+        int argc = m.argc;
+        const char *const *argv = m.argv;
+        const size_t *argl = m.argl;
+        if (used > 0 && (argc != 4 || !nodeproto_msg_is(&m, "RELAY") ||
+                         !nodeauth_relay_ok(&in->srv->node_secrets, in->challenge, argv[1], argl[1],
+                                            argv[2], argl[2], argv[3], argl[3]))) {
             in->srv->stats.nodes_refused++;
             log_warn("event=relay_refused reason=%s", argc == 4 ? "bad_proof" : "no_proof");
             intro_free(in, 1);

@@ -13,6 +13,7 @@
 #include "net.h"
 #include "invoker.h"
 #include "lifecycle.h"
+#include "nodeproto.h"
 #include "nodepool.h"
 #include "op.h"
 #include "repair.h"
@@ -21,10 +22,7 @@
 #include "transport.h"
 #include "resp.h"
 
-enum { RX_START = 0, RX_CGET_CRC, RX_CGET_BULK };
-
 #define NODE_READ_SIZE (256 * 1024)
-#define NODE_MAX_MSG_ARGS 16
 
 /* Requests with short keys (nearly all) are recycled through a free list: a small GET or SET
  * makes several of them. */
@@ -105,7 +103,6 @@ static void fail_list(nreq_t **head, nreq_t **tail, nres_t res, const char *err)
 static void fail_inflight_as(node_t *n, nres_t res, const char *err)
 {
     n->inflight = 0;
-    n->rx_state = RX_START;
     n->ping_outstanding = 0;
     ev_timer_cancel(n->srv->loop, n->ping_timer);
     n->ping_timer = 0;
@@ -226,107 +223,68 @@ static void ping_timeout_cb(ev_loop_t *loop, void *arg)
     node_invoke(n, "activate");
 }
 
-/* Appends "$<len>\r\n<bytes>\r\n" (or only the "$<len>\r\n" header when p is NULL). */
-static char *put_bulk(char *out, const void *p, size_t len)
+/* Encodes q's request (nodeproto.c) into buffer b: for a CSET, up to its chunk's bulk header. */
+static int encode_request(buf_t *b, const nreq_t *q)
 {
-    char digits[24];
-    int nd = 0;
-    size_t v = len;
-    do
-        digits[nd++] = (char)('0' + v % 10);
-    while ((v /= 10));
-    *out++ = '$';
-    while (nd)
-        *out++ = digits[--nd];
-    *out++ = '\r';
-    *out++ = '\n';
-    if (!p) return out;
-    memcpy(out, p, len);
-    out += len;
-    *out++ = '\r';
-    *out++ = '\n';
-    return out;
-}
-
-static char *put_bulk_u64(char *out, uint64_t v)
-{
-    char digits[24];
-    int nd = 0;
-    do
-        digits[nd++] = (char)('0' + v % 10);
-    while ((v /= 10));
-    char text[24];
-    for (int i = 0; i < nd; i++)
-        text[i] = digits[nd - 1 - i];
-    return put_bulk(out, text, (size_t)nd);
-}
-
-/* Writes one request to the node connection: the header is built on the stack (keys are at
- * most 64 KiB), a CSET body from memory is queued by reference. */
-static void write_request(node_t *n, nreq_t *q)
-{
-    conn_t *c = n->conn;
-    char small[1024];
-    size_t need = q->keylen + 256;
-    char *hdr = need <= sizeof small ? small : malloc(need);
-    if (!hdr) {
-        conn_fail(c, "out of memory");
-        return;
-    }
-    char *p = hdr;
     switch (q->kind) {
     case NREQ_PING:
-        memcpy(p, "*1\r\n$4\r\nPING\r\n", 14);
-        p += 14;
-        break;
-    case NREQ_CGET:
-    case NREQ_CDEL:
-        memcpy(p, q->tomb ? "*5\r\n" : "*4\r\n", 4);
-        p = put_bulk(p + 4, q->kind == NREQ_CGET ? "CGET" : "CDEL", 4);
-        p = put_bulk(p, q->key, q->keylen);
-        p = put_bulk_u64(p, (uint64_t)q->index);
-        p = put_bulk_u64(p, q->version);
-        if (q->tomb) p = put_bulk(p, "TOMB", 4);
-        break;
-    case NREQ_CSET:
-        memcpy(p, "*10\r\n", 5);
-        p = put_bulk(p + 5, "CSET", 4);
-        p = put_bulk(p, q->key, q->keylen);
-        p = put_bulk_u64(p, (uint64_t)q->index);
-        p = put_bulk_u64(p, q->version);
-        p = put_bulk_u64(p, q->crc);
-        p = put_bulk_u64(p, q->obj_size);
-        p = put_bulk_u64(p, q->d);
-        p = put_bulk_u64(p, q->p);
-        p = put_bulk_u64(p, q->expire_ms);
-        p = put_bulk(p, NULL, q->body_len);
-        break;
+        return nodeproto_put_simple(b, NODEPROTO_PING);
     case NREQ_INVENTORY:
-        memcpy(p, "*1\r\n$9\r\nINVENTORY\r\n", 19);
-        p += 19;
-        break;
+        return nodeproto_put_simple(b, NODEPROTO_INVENTORY);
+    case NREQ_CGET:
+        return nodeproto_put_cget(b, q->key, q->keylen, (uint32_t)q->index, q->version);
+    case NREQ_CDEL:
+        return nodeproto_put_cdel(b, q->key, q->keylen, (uint32_t)q->index, q->version, q->tomb);
+    case NREQ_CSET: {
+        nodeproto_cset_t c = {.key = q->key,
+                              .keylen = q->keylen,
+                              .index = (uint32_t)q->index,
+                              .version = q->version,
+                              .crc = q->crc,
+                              .size = q->obj_size,
+                              .d = q->d,
+                              .p = q->p,
+                              .expire_ms = q->expire_ms,
+                              .body_len = q->body_len};
+        return nodeproto_put_cset(b, &c);
+    }
     case NREQ_BACKUP: {
         /* key holds "relay token endpoint [sigv4]" (lifecycle.c) */
-        const char *a = q->key, *end = q->key + q->keylen;
+        const char *f[4] = {0}, *a = q->key, *end = q->key + q->keylen;
+        size_t fl[4] = {0};
         int fields = 1;
         for (const char *c = a; c < end; c++)
             fields += *c == ' ';
         fields = fields >= 4 ? 4 : 3;
-        memcpy(p, fields == 4 ? "*5\r\n" : "*4\r\n", 4);
-        p = put_bulk(p + 4, "BACKUP", 6);
         for (int k = 0; k < fields; k++) {
             const char *sp = memchr(a, ' ', (size_t)(end - a));
             if (!sp || k == fields - 1) sp = end;
-            p = put_bulk(p, a, (size_t)(sp - a));
+            f[k] = a;
+            fl[k] = (size_t)(sp - a);
             a = sp < end ? sp + 1 : end;
         }
-        break;
+        return nodeproto_put_backup(b, f[0], fl[0], f[1], fl[1], f[2], fl[2], f[3], fl[3]);
     }
-    default:
-        break;
     }
-    if (p > hdr) conn_write(c, hdr, (size_t)(p - hdr));
-    if (hdr != small) free(hdr);
+    return 0;
+}
+
+/* Writes one request to the node connection: the header is encoded into a scratch buffer that
+ * is kept between calls (the proxy is single-threaded), a CSET body from memory is queued by
+ * reference. */
+static void write_request(node_t *n, nreq_t *q)
+{
+    static buf_t scratch;
+    conn_t *c = n->conn;
+    buf_clear(&scratch);
+    if (encode_request(&scratch, q) < 0) {
+        conn_fail(c, "out of memory");
+        return;
+    }
+    conn_write(c, buf_head(&scratch), buf_len(&scratch));
+    /* A long key's header does not stay allocated. */
+    buf_clear(&scratch);
+    buf_shrink_if_empty(&scratch, 4096);
     if (q->kind == NREQ_CSET && !q->body_src) {
         /* Small bodies are copied into the batch (cheaper than a segment of their own); large
          * ones are written from the object by reference. */
@@ -334,7 +292,8 @@ static void write_request(node_t *n, nreq_t *q)
             conn_write(c, q->body_ptr, q->body_len);
         else
             conn_write_ref(c, q->body_ref, q->body_ptr, q->body_len);
-        conn_write(c, "\r\n", 2);
+        nodeproto_put_body_end(&scratch);
+        conn_write_buf(c, &scratch);
     }
     q->sent_ms = ev_now_ms();
     q->next = NULL;
@@ -626,10 +585,11 @@ static void refuse_node(conn_t *c, const char *reason)
         conn_fail(c, "HELLO without a valid proof");
         return;
     }
-    char msg[128];
-    int len = snprintf(msg, sizeof msg, "*2\r\n$7\r\nREFUSED\r\n$%zu\r\n%s\r\n", strlen(reason),
-                       reason);
-    conn_write(c, msg, (size_t)len);
+    buf_t msg;
+    buf_init(&msg);
+    nodeproto_put_refused(&msg, reason);
+    conn_write_buf(c, &msg);
+    buf_free(&msg);
     c->read_paused = 1;
     conn_flush(c);
     conn_close_async(c);
@@ -646,15 +606,15 @@ static void hello_timeout(ev_loop_t *loop, void *arg)
 /* HELLO node_id instance mem_limit mem_used chunks invocation proof: the proof is the HMAC of the
  * connection's challenge, the node id and the instance under the node secret. Checked on every
  * HELLO (one HMAC), so a connection never carries an unproven announcement. */
-static int hello_proven(conn_t *c, int argc, const char **argv, const size_t *argl)
+static int hello_proven(conn_t *c, int decoded, const nodeproto_hello_t *h)
 {
-    if (argc < 8) {
+    if (decoded == NODEPROTO_EUNEXPECTED) {
         refuse_node(c, "no_proof");
         return 0;
     }
     node_link_t *l = link_of(c);
-    if (!nodeauth_hello_ok(&l->srv->node_secrets, l->challenge, argv[1], argl[1], argv[2], argl[2],
-                           argv[7], argl[7])) {
+    if (!nodeauth_hello_ok(&l->srv->node_secrets, l->challenge, h->node_id_text, h->node_id_len,
+                           h->instance, h->instance_len, h->proof, h->proof_len)) {
         refuse_node(c, "bad_proof");
         return 0;
     }
@@ -664,23 +624,22 @@ static int hello_proven(conn_t *c, int argc, const char **argv, const size_t *ar
     return 1;
 }
 
-static void on_hello(conn_t *c, int argc, const char **argv, const size_t *argl)
+static void on_hello(conn_t *c, const nodeproto_msg_t *m)
 {
     server_t *srv = link_of(c)->srv;
-    int64_t id, limit, used, chunks, inv;
-    if (!hello_proven(c, argc, argv, argl)) return;
-    if (argc < 7 || resp_parse_i64(argv[1], argl[1], &id) < 0 || id < 0 || id >= srv->nnodes ||
-        resp_parse_i64(argv[3], argl[3], &limit) < 0 ||
-        resp_parse_i64(argv[4], argl[4], &used) < 0 ||
-        resp_parse_i64(argv[5], argl[5], &chunks) < 0 ||
-        resp_parse_i64(argv[6], argl[6], &inv) < 0) {
+    nodeproto_hello_t h;
+    int decoded = nodeproto_hello_decode(m, &h);
+    if (!hello_proven(c, decoded, &h)) return;
+    if (decoded < 0 || h.node_id < 0 || h.node_id >= srv->nnodes) {
         log_warn("event=bad_hello");
         conn_fail(c, "bad HELLO");
         return;
     }
+    int64_t id = h.node_id, limit = h.mem_limit, used = h.mem_used, chunks = h.chunks;
     node_t *n = &srv->nodes[id];
     char instance[40];
-    snprintf(instance, sizeof instance, "%.*s", (int)(argl[2] < 39 ? argl[2] : 39), argv[2]);
+    snprintf(instance, sizeof instance, "%.*s", (int)(h.instance_len < 39 ? h.instance_len : 39),
+             h.instance);
     /* Another instance of this function is taken only when the proxy has reason to leave the
      * one it uses: that one stopped answering (ping timeout), or an invocation went unanswered
      * for invoke-retry. Otherwise the newcomer came from an invocation nobody is waiting for (a
@@ -691,7 +650,11 @@ static void on_hello(conn_t *c, int argc, const char **argv, const size_t *argl)
         log_info("event=hello_refused node=%d current=%s other=%s", n->id, n->instance, instance);
         /* GOAWAY tells it why (an empty one then leaves for good); the connection closes once
          * that is written. */
-        conn_write(c, "*1\r\n$6\r\nGOAWAY\r\n", 16);
+        buf_t msg;
+        buf_init(&msg);
+        nodeproto_put_simple(&msg, NODEPROTO_GOAWAY);
+        conn_write_buf(c, &msg);
+        buf_free(&msg);
         c->read_paused = 1;
         conn_flush(c);
         conn_close_async(c);
@@ -736,20 +699,6 @@ static void on_bye(conn_t *c)
     if (n->pending_head || n->inflight_head) node_invoke(n, "activate");
 }
 
-/* Parses a whole unsolicited message (array of small bulks). >0 bytes used, 0 need more, <0 bad. */
-static ssize_t parse_message(conn_t *c, int *argc, const char **argv, size_t *argl)
-{
-    resp_limits_t lim = resp_default_limits;
-    lim.max_bulk = 4096;
-    lim.max_array = NODE_MAX_MSG_ARGS;
-    return resp_parse_bulk_array(buf_head(&c->in), buf_len(&c->in), &lim, argc, argv, argl);
-}
-
-static void cget_body_started(node_t *n, nreq_t *q, size_t len)
-{
-    q->on_body(q, n->rx_crc, len);
-}
-
 /* Takes the head request off the in-flight queue (its reply is being handled). */
 static nreq_t *pop_inflight(node_t *n)
 {
@@ -760,8 +709,6 @@ static nreq_t *pop_inflight(node_t *n)
     q->next = NULL;
     return q;
 }
-
-#define INVENTORY_MAX ((size_t)512 << 20)
 
 static void inventory_read(relay_t *r, relay_status_t st, void *arg)
 {
@@ -778,15 +725,16 @@ static void inventory_read(relay_t *r, relay_status_t st, void *arg)
     repair_inventory(n, data, len);
 }
 
-/* An INVENTORY reply's body follows on the connection: read it into memory. */
+/* An INVENTORY reply's body follows on the connection (the codec bounds its length): read it
+ * into memory. */
 static int inventory_body(conn_t *c, node_t *n, nreq_t *q, size_t len)
 {
-    char *mem = len <= INVENTORY_MAX ? malloc(len + 1) : NULL;
+    char *mem = malloc(len + 1);
     q->body_len = len;
     if (!mem || !relay_start(c, RELAY_TO_MEMORY, NULL, mem, len, inventory_read, q)) {
         free(mem);
         nreq_free(q);
-        conn_fail(c, len > INVENTORY_MAX ? "inventory too large" : "out of memory");
+        conn_fail(c, "out of memory");
         return -1;
     }
     return 1;
@@ -795,80 +743,53 @@ static int inventory_body(conn_t *c, node_t *n, nreq_t *q, size_t len)
 /* Handles one reply for the head in-flight request. 1 progressed, 0 need more, -1 failed. */
 static int handle_reply(conn_t *c, node_t *n)
 {
-    resp_header_t h;
-    const char *p = buf_head(&c->in);
-    size_t len = buf_len(&c->in);
-    ssize_t r = resp_parse_header(p, len, &resp_default_limits, &h);
-    if (r == 0) return 0;
-    if (r < 0) {
-        conn_fail(c, "malformed reply from node");
-        return -1;
-    }
+    static const nodeproto_cmd_t asked[] = {
+        [NREQ_PING] = NODEPROTO_PING,           [NREQ_CSET] = NODEPROTO_CSET,
+        [NREQ_CGET] = NODEPROTO_CGET,           [NREQ_CDEL] = NODEPROTO_CDEL,
+        [NREQ_INVENTORY] = NODEPROTO_INVENTORY, [NREQ_BACKUP] = NODEPROTO_BACKUP,
+    };
     nreq_t *q = n->inflight_head;
     if (!q) {
         conn_fail(c, "unexpected reply from node");
         return -1;
     }
-    char err[256];
-    if (q->kind == NREQ_CGET) {
-        if (n->rx_state == RX_START && h.type == RESP_ARRAY && h.n == 2) {
-            buf_consume(&c->in, (size_t)r);
-            n->rx_state = RX_CGET_CRC;
-            return 1;
-        }
-        if (n->rx_state == RX_CGET_CRC && h.type == RESP_INTEGER) {
-            buf_consume(&c->in, (size_t)r);
-            n->rx_crc = (uint32_t)h.n;
-            n->rx_state = RX_CGET_BULK;
-            return 1;
-        }
-        if (n->rx_state == RX_CGET_BULK && h.type == RESP_BULK && h.n >= 0) {
-            buf_consume(&c->in, (size_t)r);
-            n->rx_state = RX_START;
-            pop_inflight(n);
-            cget_body_started(n, q, (size_t)h.n);
-            return 1;
-        }
-        if (n->rx_state == RX_START && h.type == RESP_BULK && h.n == -1) {
-            buf_consume(&c->in, (size_t)r);
-            goto pop_missing;
-        }
-        if (n->rx_state == RX_START && h.type == RESP_ERROR) {
-            buf_consume(&c->in, (size_t)r);
-            snprintf(err, sizeof err, "node %d: %.*s", n->id, (int)h.len, h.str);
-            goto pop_error;
-        }
-        conn_fail(c, "unexpected CGET reply from node");
+    nodeproto_reply_t rep;
+    ssize_t r = nodeproto_parse_reply(buf_head(&c->in), buf_len(&c->in), asked[q->kind], &rep);
+    if (r == 0) return 0;
+    if (r < 0) {
+        char why[128];
+        snprintf(why, sizeof why, "malformed reply from node: %s", nodeproto_strerror((int)r));
+        conn_fail(c, r == NODEPROTO_ETOOBIG && q->kind == NREQ_INVENTORY ? "inventory too large"
+                                                                         : why);
         return -1;
     }
-    if (q->kind == NREQ_INVENTORY && h.type == RESP_BULK && h.n >= 0) {
-        buf_consume(&c->in, (size_t)r);
-        pop_inflight(n);
-        return inventory_body(c, n, q, (size_t)h.n);
-    }
     buf_consume(&c->in, (size_t)r);
-    if (h.type == RESP_ERROR) {
-        snprintf(err, sizeof err, "node %d: %.*s", n->id, (int)h.len, h.str);
-        goto pop_error;
+    pop_inflight(n);
+    switch (rep.kind) {
+    case NODEPROTO_REPLY_ERROR: {
+        char err[256];
+        snprintf(err, sizeof err, "node %d: %.*s", n->id, (int)rep.len, rep.str);
+        q->answered = 1;
+        complete(q, NRES_ERROR, err);
+        return 1;
+    }
+    case NODEPROTO_REPLY_CHUNK:
+        q->on_body(q, rep.crc, rep.body_len);
+        return 1;
+    case NODEPROTO_REPLY_BULK:
+        return inventory_body(c, n, q, rep.body_len);
+    case NODEPROTO_REPLY_NULL:
+        complete(q, NRES_MISSING, NULL);
+        return 1;
+    default:
+        break;
     }
     if (q->kind == NREQ_PING) {
         n->ping_outstanding = 0;
         ev_timer_cancel(n->srv->loop, n->ping_timer);
         n->ping_timer = 0;
     }
-    pop_inflight(n);
-    complete(q,
-             (q->kind == NREQ_CDEL && h.type == RESP_INTEGER && h.n == 0) ? NRES_MISSING : NRES_OK,
-             NULL);
-    return 1;
-pop_missing:
-    pop_inflight(n);
-    complete(q, NRES_MISSING, NULL);
-    return 1;
-pop_error:
-    pop_inflight(n);
-    q->answered = 1;
-    complete(q, NRES_ERROR, err);
+    complete(q, rep.kind == NODEPROTO_REPLY_INT && rep.n == 0 ? NRES_MISSING : NRES_OK, NULL);
     return 1;
 }
 
@@ -876,36 +797,29 @@ static void node_process_input(conn_t *c)
 {
     while (!c->closing && !c->rx_relay && !c->read_paused && buf_len(&c->in) > 0) {
         node_t *n = c->owner;
-        const char *p = buf_head(&c->in);
         /* Unsolicited messages are arrays whose first element is a bulk (HELLO, BYE); replies
-         * to our requests never are. Only a reply parser mid-CGET must not be interrupted. */
-        int is_msg = 0;
-        if (p[0] == '*' && (!n || n->rx_state == RX_START)) {
-            const char *nl = memchr(p, '\n', buf_len(&c->in));
-            if (!nl) return;
-            if ((size_t)(nl - p) + 1 >= buf_len(&c->in)) return;
-            is_msg = nl[1] == '$';
-        }
+         * to our requests never are. A reply is parsed whole up to its body, so no reply is
+         * ever half-consumed here. */
+        int is_msg = nodeproto_is_message(buf_head(&c->in), buf_len(&c->in));
+        if (is_msg < 0) return;
         if (is_msg || !n) {
-            int argc = 0;
-            const char *argv[NODE_MAX_MSG_ARGS];
-            size_t argl[NODE_MAX_MSG_ARGS];
-            ssize_t used = parse_message(c, &argc, argv, argl);
+            nodeproto_msg_t m;
+            ssize_t used = nodeproto_parse_message(buf_head(&c->in), buf_len(&c->in), &m);
             if (used == 0) return;
             if (used < 0) {
                 conn_fail(c, "malformed message from node");
                 return;
             }
-            if (argl[0] == 5 && strncasecmp(argv[0], "HELLO", 5) == 0) {
-                on_hello(c, argc, argv, argl);
+            if (nodeproto_msg_is(&m, "HELLO")) {
+                on_hello(c, &m);
                 if (c->closing) return;
             } else if (!link_of(c)->authenticated) {
                 refuse_node(c, "not_hello");
                 return;
-            } else if (argl[0] == 3 && strncasecmp(argv[0], "BYE", 3) == 0) {
+            } else if (nodeproto_msg_is(&m, "BYE")) {
                 on_bye(c);
-            } else if (argl[0] == 10 && strncasecmp(argv[0], "BACKUPDONE", 10) == 0) {
-                if (n) lifecycle_backup_done(n, argc, argv, argl);
+            } else if (nodeproto_msg_is(&m, "BACKUPDONE")) {
+                if (n) lifecycle_backup_done(n, &m);
             } else {
                 conn_fail(c, "unknown message from node");
                 return;

@@ -81,9 +81,6 @@ struct node {
     nreq_t *pending_head, *pending_tail;   /* not written yet */
     nreq_t *inflight_head, *inflight_tail; /* written, waiting for their replies */
     int inflight;
-    /* Reply parser state for the head in-flight request. */
-    int rx_state;
-    uint32_t rx_crc;
     uint64_t invoke_timer;
     uint64_t ping_timer;
     int ping_outstanding;

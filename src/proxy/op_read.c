@@ -8,7 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "icproto.h"
 #include "layout.h"
+#include "nodeproto.h"
 #include "log.h"
 #include "client.h"
 #include "meta.h"
@@ -171,13 +173,10 @@ static void get_body_done(relay_t *r, relay_status_t st, void *arg)
 
 static void icget_write_entry_header(conn_t *c, int index, int state, int64_t len)
 {
-    char hdr[96];
-    int n;
-    if (len >= 0)
-        n = snprintf(hdr, sizeof hdr, "*3\r\n:%d\r\n:%d\r\n$%" PRId64 "\r\n", index, state, len);
-    else
-        n = snprintf(hdr, sizeof hdr, "*3\r\n:%d\r\n:%d\r\n$-1\r\n", index, state);
-    conn_write(c, hdr, (size_t)n);
+    static buf_t hdr; /* kept between calls: one per chunk sent (the proxy is single-threaded) */
+    if (icproto_put_entry(&hdr, index, state, len >= 0 ? (size_t)len : 0) < 0)
+        conn_fail(c, "out of memory");
+    conn_write_buf(c, &hdr);
 }
 
 static void body_discarded(relay_t *r, relay_status_t st, void *arg);
@@ -330,8 +329,8 @@ static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
     }
     /* Small bodies usually sit whole in the input buffer already: take them here, without a
      * relay and its timers (this is most of the work of a small GET). */
-    if ((unwanted || op->kind == OP_GET) && buf_len(&src->in) >= len + 2 &&
-        memcmp(buf_head(&src->in) + len, "\r\n", 2) == 0) {
+    if ((unwanted || op->kind == OP_GET) &&
+        nodeproto_body_in_buffer(buf_head(&src->in), buf_len(&src->in), len) > 0) {
         if (!unwanted) memcpy(op->obj->data + (size_t)i * op->chunk_size, buf_head(&src->in), len);
         buf_consume(&src->in, len + 2);
         if (unwanted)
@@ -490,14 +489,13 @@ void cmd_icget(client_t *c, op_t *op)
 {
     /* ICGET key ALL: forward every chunk, not only the first d (the baseline first-d is
      * measured against: the read waits for its slowest chunk). */
-    int all = 0;
-    if (c->cmd.argc == 3) {
-        if (c->cmd.argl[2] != 3 || strncasecmp(c->cmd.argv[2], "ALL", 3) != 0) {
-            resp_add_error(&op->reply, "ERR syntax error: ICGET key [ALL]");
-            client_on_op_done(op);
-            return;
-        }
-        all = 1;
+    int all;
+    char err[64];
+    if (icproto_icget_decode((int)c->cmd.argc, c->cmd.argv, c->cmd.argl, &all, err, sizeof err) <
+        0) {
+        resp_add_error(&op->reply, "%s", err);
+        client_on_op_done(op);
+        return;
     }
     if (read_begin(c, op)) return;
     /* Replicas (d = 1) are read one at a time either way: each is the whole object. */
@@ -510,17 +508,16 @@ void cmd_icget(client_t *c, op_t *op)
 static void icget_start(client_t *c, op_t *op)
 {
     /* The op owns the output from here: the queue ahead of it is empty (see dispatch). */
+    icproto_meta_t meta = {.version = op->version,
+                           .size = op->size,
+                           .d = op->d,
+                           .p = op->p,
+                           .n = op->n,
+                           .chunk_size = op->chunk_size};
+    memcpy(meta.crc, meta_crcs(op->meta), (size_t)op->n * sizeof meta.crc[0]);
     buf_t b;
     buf_init(&b);
-    resp_add_array_header(&b, 1 + op->n);
-    resp_add_array_header(&b, 5 + op->n);
-    resp_add_int(&b, (int64_t)op->version);
-    resp_add_int(&b, (int64_t)op->size);
-    resp_add_int(&b, op->d);
-    resp_add_int(&b, op->p);
-    resp_add_int(&b, (int64_t)op->chunk_size);
-    for (int i = 0; i < op->n; i++)
-        resp_add_int(&b, meta_crcs(op->meta)[i]);
+    icproto_put_meta(&b, &meta);
     conn_write_buf(c->conn, &b);
     buf_free(&b);
     c->streaming = op;
@@ -537,10 +534,10 @@ void cmd_icgetchunks(client_t *c, op_t *op, int argc, const char **argv, const s
 {
     server_t *srv = c->srv;
     uint64_t version, need, listed = 0;
+    char err[96];
     meta_t *m = meta_lookup(srv, argv[1], argl[1]);
-    if (resp_parse_u64(argv[2], argl[2], &version) < 0 ||
-        resp_parse_u64(argv[3], argl[3], &need) < 0) {
-        resp_add_error(&op->reply, "ERR ICGETCHUNKS: bad version or need");
+    if (icproto_icgetchunks_decode(argc, argv, argl, &version, &need, err, sizeof err) < 0) {
+        resp_add_error(&op->reply, "%s", err);
         goto answered;
     }
     if (!m) {
@@ -551,17 +548,9 @@ void cmd_icgetchunks(client_t *c, op_t *op, int argc, const char **argv, const s
         resp_add_error(&op->reply, "STALE version %" PRIu64 " is not current", version);
         goto answered;
     }
-    for (int a = 4; a < argc; a++) {
-        uint64_t i;
-        if (resp_parse_u64(argv[a], argl[a], &i) < 0 || i >= (uint64_t)(m->d + m->p) ||
-            (listed >> i & 1)) {
-            resp_add_error(&op->reply, "ERR ICGETCHUNKS: bad or repeated chunk index");
-            goto answered;
-        }
-        listed |= 1ull << i;
-    }
-    if (need < 1 || need > (uint64_t)__builtin_popcountll(listed)) {
-        resp_add_error(&op->reply, "ERR ICGETCHUNKS: need must be 1 to the number of indexes");
+    if (icproto_icgetchunks_indexes(argc, argv, argl, m->d + m->p, need, &listed, err, sizeof err) <
+        0) {
+        resp_add_error(&op->reply, "%s", err);
         goto answered;
     }
     if (op_read_begin_key(srv, op, argv[1], argl[1])) return;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "icproto.h"
 #include "log.h"
 #include "client.h"
 #include "meta.h"
@@ -155,14 +156,14 @@ static void repair_done(nreq_t *q, nres_t res, const char *err)
 void cmd_icrepair(client_t *c, op_t *op, const char **argv, const size_t *argl, objbuf_t *body)
 {
     server_t *srv = c->srv;
-    uint64_t version, index, crc;
+    uint64_t version, index;
+    uint32_t crc;
+    char err[64];
     const char *chunk = body ? body->data : argv[5];
     size_t len = body ? body->len : argl[5];
     meta_t *m = meta_lookup(srv, argv[1], argl[1]);
-    if (resp_parse_u64(argv[2], argl[2], &version) < 0 ||
-        resp_parse_u64(argv[3], argl[3], &index) < 0 ||
-        resp_parse_u64(argv[4], argl[4], &crc) < 0) {
-        resp_add_error(&op->reply, "ERR ICREPAIR: bad arguments");
+    if (icproto_icrepair_decode(6, argv, argl, &version, &index, &crc, err, sizeof err) < 0) {
+        resp_add_error(&op->reply, "%s", err);
     } else if (!m || m->version != version) {
         resp_add_error(&op->reply, "ERR ICREPAIR: version %" PRIu64 " is not current", version);
     } else if (index >= (uint64_t)(m->d + m->p) || len != m->chunk_size ||
@@ -180,7 +181,7 @@ void cmd_icrepair(client_t *c, op_t *op, const char **argv, const size_t *argl, 
             q->body_ref = ref;
             q->body_ptr = ref->data;
             q->body_len = len;
-            q->crc = (uint32_t)crc;
+            q->crc = crc;
             op_cset_object_fields(q, m->size, m->d, m->p, (int64_t)m->expire_ms);
             q->done = repair_done;
             /* Clients re-store only chunks that were lost or failed their checksum: one the

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "icproto.h"
 #include "layout.h"
 #include "log.h"
 #include "client.h"
@@ -381,46 +382,30 @@ void ops_start_staged(server_t *srv)
     }
 }
 
-/* Parses "ICSET key d p size crc_0..crc_{n-1}" from argv. 0 or -1 (op->err set). */
+/* Parses "ICSET key d p size crc_0..crc_{n-1}" from argv (icproto.c). 0 or -1 (op->err set). */
 static int icset_parse_header(op_t *op, int argc, const char **argv, const size_t *argl)
 {
     server_t *srv = op->srv;
-    int64_t d, p, size;
-    if (argc < 5 || resp_parse_i64(argv[2], argl[2], &d) < 0 ||
-        resp_parse_i64(argv[3], argl[3], &p) < 0 || !ec_params_valid((int)d, (int)p) || d > 255 ||
-        p > 255) {
-        op_fail(op, "ERR ICSET: bad d or p");
+    icproto_icset_t h;
+    char err[sizeof op->err];
+    if (icproto_icset_decode(argc, argv, argl, &h, err, sizeof err) < 0) {
+        op_fail(op, "%s", err);
         return -1;
     }
-    if (resp_parse_i64(argv[4], argl[4], &size) < 0 || size < 0) {
-        op_fail(op, "ERR ICSET: bad size");
-        return -1;
-    }
-    if (size > srv->cfg.max_object_size) {
-        op_fail(op, "ERR value of %" PRId64 " bytes exceeds max-object-size (%" PRId64 ")", size,
+    if (h.size > (uint64_t)srv->cfg.max_object_size) {
+        op_fail(op, "ERR value of %" PRIu64 " bytes exceeds max-object-size (%" PRId64 ")", h.size,
                 srv->cfg.max_object_size);
         return -1;
     }
-    if (argl[1] > UINT16_MAX || op_copy_key(op, argv[1], argl[1]) < 0) {
+    if (op_copy_key(op, h.key, h.keylen) < 0) {
         op_fail(op, "ERR ICSET: bad key");
         return -1;
     }
-    op->d = (int)d;
-    op->p = (int)p;
-    op->n = (int)(d + p);
-    op->size = (uint64_t)size;
-    if (argc < 5 + op->n) {
-        op_fail(op, "ERR ICSET: expected %d checksums", op->n);
-        return -1;
-    }
-    for (int i = 0; i < op->n; i++) {
-        uint64_t crc;
-        if (resp_parse_u64(argv[5 + i], argl[5 + i], &crc) < 0 || crc > UINT32_MAX) {
-            op_fail(op, "ERR ICSET: bad checksum %d", i);
-            return -1;
-        }
-        op->crcs[i] = (uint32_t)crc;
-    }
+    op->d = h.d;
+    op->p = h.p;
+    op->n = h.n;
+    op->size = h.size;
+    memcpy(op->crcs, h.crc, (size_t)h.n * sizeof h.crc[0]);
     return 0;
 }
 

@@ -88,80 +88,6 @@ static void test_ring_balance_and_movement(void **state)
     icc_ring_free(&r5);
 }
 
-/* ---- reply parser ---- */
-
-/* Feeds a whole reply one byte at a time; returns the sequence of events as letters. */
-static int parse_bytewise(const char *reply, size_t len, char *events)
-{
-    icc_reply_t r;
-    icc_reply_init(&r, 1 << 20);
-    size_t off = 0, have = 0, ne = 0;
-    size_t body_left = 0;
-    while (off <= len) {
-        if (body_left) {
-            size_t take = have - off < body_left ? have - off : body_left;
-            off += take;
-            body_left -= take;
-            if (body_left == 0) icc_reply_body_done(&r);
-            else if (have < len) have++;
-            else return IC_EPROTO;
-            continue;
-        }
-        size_t used;
-        icc_reply_event_t ev;
-        int e = icc_reply_feed(&r, reply + off, have - off, &used, &ev);
-        off += used;
-        if (e < 0) return e;
-        if (e == ICC_REPLY_NEED_MORE) {
-            if (have == len) return -100;
-            have++;
-            continue;
-        }
-        events[ne++] = "nmEMCD"[e];
-        events[ne] = 0;
-        if (e == ICC_REPLY_CHUNK && ev.state == 0) body_left = r.meta.chunk_size;
-        if (e == ICC_REPLY_CHUNK && ev.state == 0 && body_left == 0) icc_reply_body_done(&r);
-        if (e == ICC_REPLY_DONE || e == ICC_REPLY_MISS || e == ICC_REPLY_ERROR) return off == len ? 0 : -101;
-    }
-    return -102;
-}
-
-static void test_reply_parser(void **state)
-{
-    char ev[64];
-    /* size 10, d 2, p 1: chunk size 64. */
-    char ok[512];
-    char body[64];
-    memset(body, 'x', sizeof body);
-    int n = snprintf(ok, sizeof ok,
-                     "*4\r\n*8\r\n:7\r\n:10\r\n:2\r\n:1\r\n:64\r\n:1\r\n:2\r\n:3\r\n"
-                     "*3\r\n:2\r\n:0\r\n$64\r\n%.64s\r\n*3\r\n:0\r\n:1\r\n$-1\r\n*3\r\n:1\r\n:2\r\n$-1\r\n",
-                     body);
-    assert_int_equal(parse_bytewise(ok, (size_t)n, ev), 0);
-    assert_string_equal(ev, "MCCCD");
-    assert_int_equal(parse_bytewise("$-1\r\n", 5, ev), 0);
-    assert_string_equal(ev, "m");
-    assert_int_equal(parse_bytewise("-ERR x\r\n", 8, ev), 0);
-    assert_string_equal(ev, "E");
-    const char *bad[] = {
-        "+OK\r\n",
-        ":1\r\n",
-        "*4\r\n*8\r\n:7\r\n:10\r\n:2\r\n:2\r\n:64\r\n", /* n says 4 entries, d+p = 4 -> mismatch */
-        "*4\r\n*8\r\n:7\r\n:10\r\n:2\r\n:1\r\n:128\r\n", /* wrong chunk size */
-        "*4\r\n*8\r\n:7\r\n:10\r\n:0\r\n:1\r\n",         /* d = 0 */
-        "*4\r\n*8\r\n:7\r\n:10\r\n:2\r\n:1\r\n:64\r\n:1\r\n:2\r\n:4294967296\r\n",
-        "*4\r\n*8\r\n:7\r\n:10\r\n:2\r\n:1\r\n:64\r\n:1\r\n:2\r\n:3\r\n*3\r\n:3\r\n",
-        "*4\r\n*8\r\n:7\r\n:10\r\n:2\r\n:1\r\n:64\r\n:1\r\n:2\r\n:3\r\n*3\r\n:0\r\n:3\r\n",
-        "*4\r\n*8\r\n:7\r\n:10\r\n:2\r\n:1\r\n:64\r\n:1\r\n:2\r\n:3\r\n*3\r\n:0\r\n:0\r\n$63\r\n",
-        "*4\r\n*8\r\n:7\r\n:10\r\n:2\r\n:1\r\n:64\r\n:1\r\n:2\r\n:3\r\n*3\r\n:0\r\n:1\r\n$-1\r\n*3\r\n:0\r\n",
-        "*4\r\n*8\r\n:7\r\n:99999999\r\n", /* over max_object */
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int rc = parse_bytewise(bad[i], strlen(bad[i]), ev);
-        if (rc != IC_EPROTO) fail_msg("bad reply %zu gave %d", i, rc);
-    }
-}
-
 /* ---- against the fake proxy ---- */
 
 static void roundtrip(ic_client_t *c, size_t len, unsigned seed)
@@ -764,7 +690,6 @@ int main(void)
     snprintf(fake_addr, sizeof fake_addr, "127.0.0.1:%d", fake->port);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ring_balance_and_movement),
-        cmocka_unit_test(test_reply_parser),
         cmocka_unit_test_setup(test_roundtrip_sizes, setup),
         cmocka_unit_test_setup(test_get_into_too_small_and_miss, setup),
         cmocka_unit_test_setup(test_any_order_and_parity_first, setup),

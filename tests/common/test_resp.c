@@ -410,6 +410,29 @@ static void test_bulk_array(void **state)
         assert_true(resp_parse_bulk_array(bad[i], strlen(bad[i]), &lim, &argc, argv, argl) < 0);
 }
 
+/* A number as a bulk string: exact bytes at the edges, and what resp_parse_u64 reads back. */
+static void test_add_bulk_u64(void **state)
+{
+    (void)state;
+    static const uint64_t values[] = {0, 9, 10, 4294967295u, UINT64_MAX};
+    static const char *const want[] = {"$1\r\n0\r\n", "$1\r\n9\r\n", "$2\r\n10\r\n",
+                                       "$10\r\n4294967295\r\n", "$20\r\n18446744073709551615\r\n"};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        buf_t b;
+        buf_init(&b);
+        assert_int_equal(resp_add_bulk_u64(&b, values[i]), 0);
+        assert_int_equal(buf_len(&b), strlen(want[i]));
+        assert_memory_equal(buf_head(&b), want[i], buf_len(&b));
+        resp_header_t h;
+        ssize_t n = resp_parse_header(buf_head(&b), buf_len(&b), &resp_default_limits, &h);
+        assert_true(n > 0 && h.type == RESP_BULK);
+        uint64_t v;
+        assert_int_equal(resp_parse_u64(buf_head(&b) + n, (size_t)h.n, &v), 0);
+        assert_true(v == values[i]);
+        buf_free(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -425,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_cmd_errors),
         cmocka_unit_test(test_cmd_many_args_grow_and_shrink),
         cmocka_unit_test(test_encoders_round_trip),
+        cmocka_unit_test(test_add_bulk_u64),
         cmocka_unit_test(test_bulk_array),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
