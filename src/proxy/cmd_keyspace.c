@@ -256,7 +256,8 @@ enum { EXP_NX = 1, EXP_XX = 2, EXP_GT = 4, EXP_LT = 8 };
 /* EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT key time [NX|XX|GT|LT]...: Redis's expireGenericCommand,
  * checks in its order (options, integer, overflow, key, conditions). A time at or before now
  * deletes the key as DEL does (tombstones on its nodes, answered once they hold), so it never
- * comes back. Otherwise the new expiry is the proxy's only (see docs/SECURITY.md: restarts). */
+ * comes back. Otherwise the new expiry goes to the chunks' nodes too, so it outlives a proxy
+ * restart, and the reply waits for them as a DEL's does. */
 static cmd_status_t expire_generic(client_t *c, op_t *op, int argc, const char **argv,
                                    const size_t *argl, const char *name, int relative,
                                    int in_seconds)
@@ -274,7 +275,7 @@ static cmd_status_t expire_generic(client_t *c, op_t *op, int argc, const char *
             flags |= EXP_LT;
         else {
             resp_add_error(&op->reply, "ERR Unsupported option %.*s",
-                           (int)strnlen(argv[i], argl[i] < 128 ? argl[i] : 128), argv[i]);
+                           (int)strnlen(argv[i], argl[i]), argv[i]);
             return CMD_REPLIED;
         }
     }
@@ -318,9 +319,8 @@ static cmd_status_t expire_generic(client_t *c, op_t *op, int argc, const char *
         cmd_del(c, op, 2, av, al); /* answers :1, the key being there */
         return CMD_PENDING;
     }
-    meta_set_expire(&srv->meta, m, (uint64_t)when);
-    resp_add_int(&op->reply, 1);
-    return CMD_REPLIED;
+    cmd_expire_set(c, op, m, (uint64_t)when);
+    return CMD_PENDING;
 invalid:
     resp_add_error(&op->reply, "ERR invalid expire time in '%s' command", name);
     return CMD_REPLIED;
@@ -355,10 +355,12 @@ static cmd_status_t proc_persist(client_t *c, op_t *op, int argc, const char **a
 {
     (void)argc;
     meta_t *m = meta_lookup(c->srv, argv[1], argl[1]);
-    int had = m && m->expire_ms;
-    if (had) meta_set_expire(&c->srv->meta, m, 0);
-    resp_add_int(&op->reply, had);
-    return CMD_REPLIED;
+    if (!m || !m->expire_ms) {
+        resp_add_int(&op->reply, 0);
+        return CMD_REPLIED;
+    }
+    cmd_expire_set(c, op, m, 0);
+    return CMD_PENDING;
 }
 
 /* -2 without the key, -1 without an expiry (Redis's answers); else what `answer` makes of the

@@ -1,4 +1,5 @@
-/* op_delete.c -- DEL and FLUSHALL: metadata first, then the chunk deletes the reply waits for. */
+/* op_delete.c -- DEL, FLUSHALL and expiry changes: metadata first, then the node requests the
+ * reply waits for. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -98,6 +99,26 @@ void cmd_flush(client_t *c, op_t *op)
     op->reply_ok = 1;
     for (size_t i = srv->meta.clock_len; i-- > 0;)
         if (srv->meta.clock[i]) del_object(srv, op, srv->meta.clock[i]);
+    op->all_args = 1;
+    del_check_done(op);
+}
+
+/* The expiry lives with every chunk too (CSET carries it; CEXPIRE changes it), so that a proxy
+ * rebuilding from the nodes after a restart gives the key the expiry the client set last. */
+void cmd_expire_set(client_t *c, op_t *op, meta_t *m, uint64_t expire_ms)
+{
+    server_t *srv = c->srv;
+    op->ndeleted = 1; /* the reply: :1, the expiry was changed */
+    op->reply_ok = 0;
+    meta_set_expire(&srv->meta, m, expire_ms);
+    uint16_t *nodes = meta_nodes(m);
+    for (int k = 0; k < m->d + m->p; k++) {
+        if (node_expire_chunk_acked(&srv->nodes[nodes[k]], meta_key(m), m->keylen, k, m->version,
+                                    expire_ms, op)) {
+            op->outstanding++;
+            op_ref(op);
+        }
+    }
     op->all_args = 1;
     del_check_done(op);
 }

@@ -6,6 +6,7 @@ keys come and go; redis-cli --scan and python3-redis scan_iter; EXPIRE in the pa
 FLUSHALL; INFO keyspace; MEMORY USAGE from the chunks' footprints."""
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -14,7 +15,8 @@ import unittest
 import redis
 
 sys.path.insert(0, os.path.dirname(__file__))
-from proxytest import PASSWORD, Proxy, Raw, RedisServer, cli_auth_args, skip_if_tls  # noqa: E402
+from proxytest import (BIN, PASSWORD, Proxy, Raw, RedisServer, cli_auth_args, nodeauth,  # noqa: E402
+                       skip_if_tls)
 
 D, P = 2, 1
 ARGS = ["--pool-size", "4", "--d", str(D), "--p", str(P), "--node-memory", "128",
@@ -88,7 +90,7 @@ class KeyspaceTest(unittest.TestCase):
             # EXPIRE family: options before the integer, then overflow, then the key
             ("EXPIRE", "k", "10", "NX", "XX"), ("EXPIRE", "k", "10", "NX", "GT"),
             ("EXPIRE", "k", "10", "NX", "LT"), ("EXPIRE", "k", "10", "GT", "LT"),
-            ("EXPIRE", "k", "10", "FOO"), ("EXPIRE", "k", "x", "FOO"), ("EXPIRE", "k", "x"),
+            ("EXPIRE", "k", "10", "FOO"), ("EXPIRE", "k", "10", "NX", "y" * 300), ("EXPIRE", "k", "x", "FOO"), ("EXPIRE", "k", "x"),
             ("EXPIRE", "k", "007"), ("EXPIRE", "k", "-0"), ("EXPIRE", "k", "+5"),
             ("EXPIRE", "k", " 5"), ("EXPIRE", "k", ""), ("EXPIRE", "k", "99999999999999999999"),
             ("EXPIRE", "k", "9223372036854775807"), ("EXPIRE", "k", "-9223372036854775808"),
@@ -152,8 +154,11 @@ class KeyspaceTest(unittest.TestCase):
         self.same("PEXPIREAT", "k", str(at * 1000 + 123))
         self.same("PEXPIRETIME", "k")
         self.same("EXPIRETIME", "k")
-        got, want = self.both("PEXPIRE", "k", "5000"), None
-        self.same("PEXPIRE", "k", "5000", "GT")
+        # Equal is neither greater nor less (absolute times: relative ones race the clock).
+        self.same("PEXPIREAT", "k", str(at * 1000 + 123), "GT")
+        self.same("PEXPIREAT", "k", str(at * 1000 + 123), "LT")
+        self.same("PEXPIREAT", "k", str(at * 1000 + 122), "LT")
+        self.same("PEXPIRETIME", "k")
 
     def test_expire_in_the_past_deletes(self):
         for cmd in ["EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"]:
@@ -314,6 +319,66 @@ class KeyspaceTest(unittest.TestCase):
         self.assertGreaterEqual(used, floor)
         self.assertLess(used, floor + 512)
         self.assertEqual(self.ic.call("MEMORY", "USAGE", "big", "SAMPLES", "0"), used)
+
+
+class TtlRestartTest(unittest.TestCase):
+    """An expiry a client changed outlives a proxy restart: the proxy rebuilds its objects from
+    the nodes' inventories, which carry each chunk's expiry (CEXPIRE changed it on every node)."""
+
+    def test_expiry_changes_survive_a_restart(self):
+        pool = 4
+        admin_token = os.urandom(16).hex()
+        plat = subprocess.Popen([os.path.join(BIN, "icplatform"), "--port", "0",
+                                 "--function-count", str(pool), "--memory", "128",
+                                 "--log-level", "warn"],
+                                stdout=subprocess.PIPE,
+                                env=dict(os.environ, IC_NODE_SECRET=nodeauth.SECRET,
+                                         IC_PLATFORM_ADMIN_TOKEN=admin_token,
+                                         IC_NODE_RESERVED_MB="16", IC_NODE_LOG_LEVEL="warn"))
+        try:
+            line = plat.stdout.readline().decode()
+            self.assertTrue(line.startswith("READY port="), line)
+            endpoint = "http://127.0.0.1:%d" % int(line.split("=")[1])
+            args = ARGS + ["--platform-endpoint", endpoint, "--warmup-interval", "0"]
+            big = os.urandom(60000)  # coded: D + P chunks; the others are replicated
+            at_ms = int(time.time() * 1000) + 800_000
+            with Proxy(*args, admin_token=admin_token) as p1:
+                r = redis.Redis(port=p1.port, password=PASSWORD, socket_timeout=30)
+                for k in ("short", "persist", "longer", "soon", "gone"):
+                    self.assertTrue(r.set(k, "v", ex=1000 if k in ("persist", "longer") else None))
+                self.assertTrue(r.set("big", big))
+                self.assertTrue(r.expire("short", 500))
+                self.assertTrue(r.pexpireat("big", at_ms))
+                self.assertTrue(r.persist("persist"))
+                self.assertTrue(r.expire("longer", 2000))
+                self.assertTrue(r.pexpire("soon", 1500))
+                self.assertTrue(r.expire("gone", -1))
+                r.close()
+                p1.proc.send_signal(signal.SIGKILL)  # no goodbye
+                p1.proc.wait()
+            with Proxy(*args, admin_token=admin_token) as p2:
+                r = redis.Redis(port=p2.port, password=PASSWORD, socket_timeout=30)
+                self.assertEqual(r.dbsize(), 5)
+                self.assertLessEqual(abs(r.ttl("short") - 500), 5)
+                self.assertEqual(r.pexpiretime("big"), at_ms)
+                self.assertEqual(r.get("big"), big)
+                self.assertEqual(r.ttl("persist"), -1)
+                self.assertLessEqual(abs(r.ttl("longer") - 2000), 5)
+                self.assertIsNone(r.get("gone"))
+                # Written without an expiry, given one: it must not live on after it.
+                deadline = time.time() + 20
+                while time.time() < deadline and r.exists("soon"):
+                    time.sleep(0.1)
+                self.assertEqual(r.exists("soon"), 0)
+                r.close()
+        finally:
+            plat.stdout.close()
+            plat.terminate()
+            try:
+                plat.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                plat.kill()
+                plat.wait()
 
 
 if __name__ == "__main__":
