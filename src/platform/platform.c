@@ -31,6 +31,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "queue.h"
 #include "placement.h"
 #include "reclaim.h"
 #include "route.h"
@@ -104,7 +105,7 @@ struct instance {
 typedef struct {
     char name[ROUTE_MAX_NAME + 1];
     instance_t *instances;
-    invocation_t *queue_head, *queue_tail;
+    QUEUE(invocation_t) queue;
     size_t queue_len;
     invocation_t *retries; /* Event retries waiting for their delay (not_before_us) */
     /* Runtime settings (platform_function_put); the pre-configured functions take the
@@ -513,15 +514,13 @@ static placement_decision_t decide(platform_t *p, size_t fn, instance_t **out)
 static void dispatch_queue(platform_t *p, size_t fn)
 {
     function_t *f = p->fns[fn];
-    while (f->queue_head && !p->stopping) {
+    while (f->queue.head && !p->stopping) {
         instance_t *inst = NULL;
         placement_decision_t d = decide(p, fn, &inst);
         if (d == PLACEMENT_AT_CAPACITY) break;
-        invocation_t *inv = f->queue_head;
-        f->queue_head = inv->next;
-        if (!f->queue_head) f->queue_tail = NULL;
+        invocation_t *inv;
+        QUEUE_POP_HEAD(&f->queue, inv, next);
         f->queue_len--;
-        inv->next = NULL;
         if (d == PLACEMENT_WARM) {
             assign(inst, inv);
         } else if (!spawn(p, fn, inv)) {
@@ -758,9 +757,7 @@ static int release_retries(platform_t *p, size_t fn, int64_t now)
             continue;
         }
         *pp = inv->next;
-        inv->next = f->queue_head;
-        f->queue_head = inv;
-        if (!f->queue_tail) f->queue_tail = inv;
+        QUEUE_PUSH_HEAD(&f->queue, inv, next);
         f->queue_len++;
         moved = 1;
     }
@@ -1024,9 +1021,9 @@ void platform_shutdown(platform_t *p)
             i->pid = 0;
             inst_unlink(p, i);
         }
-        while (p->fns[f]->queue_head) {
-            invocation_t *inv = p->fns[f]->queue_head;
-            p->fns[f]->queue_head = inv->next;
+        while (!QUEUE_EMPTY(&p->fns[f]->queue)) {
+            invocation_t *inv;
+            QUEUE_POP_HEAD(&p->fns[f]->queue, inv, next);
             inv_release(inv);
         }
         while (p->fns[f]->retries) {
@@ -1034,7 +1031,6 @@ void platform_shutdown(platform_t *p)
             p->fns[f]->retries = inv->next;
             inv_release(inv);
         }
-        p->fns[f]->queue_tail = NULL;
         p->fns[f]->queue_len = 0;
     }
     pthread_cond_broadcast(&p->done_cond);
@@ -1150,11 +1146,7 @@ void platform_invoke(platform_t *p, const char *name, size_t name_len, const cha
     }
     if (d == PLACEMENT_AT_CAPACITY && !sync && f->queue_len < (size_t)p->cfg->max_queue) {
         inv->state = INV_QUEUED;
-        if (f->queue_tail)
-            f->queue_tail->next = inv;
-        else
-            f->queue_head = inv;
-        f->queue_tail = inv;
+        QUEUE_PUSH_TAIL(&f->queue, inv, next);
         f->queue_len++;
         log_debug("queue function=%s request=%s depth=%zu", f->name, inv->request_id, f->queue_len);
     } else if (d == PLACEMENT_AT_CAPACITY) {
@@ -1271,7 +1263,7 @@ int platform_runtime_next(platform_t *p, uint64_t id, platform_event_t *ev)
             rc = -ENOENT;
             break;
         }
-        if (!inst->inv && f->queue_head) dispatch_queue(p, inst->fn);
+        if (!inst->inv && f->queue.head) dispatch_queue(p, inst->fn);
         if (inst->inv) {
             rc = handoff(p, inst, ev);
             break;
@@ -1621,12 +1613,11 @@ int platform_function_remove(platform_t *p, const char *name)
         kill_instance(p, i, BILLING_ERROR, "Runtime.ExitError", "the function was deleted", NULL,
                       0);
     }
-    while (f->queue_head) {
-        invocation_t *inv = f->queue_head;
-        f->queue_head = inv->next;
+    while (!QUEUE_EMPTY(&f->queue)) {
+        invocation_t *inv;
+        QUEUE_POP_HEAD(&f->queue, inv, next);
         inv_release(inv);
     }
-    f->queue_tail = NULL;
     f->queue_len = 0;
     while (f->retries) {
         invocation_t *inv = f->retries;

@@ -43,11 +43,7 @@ static op_t *op_new(client_t *c, op_kind_t kind)
     op_t *op = op_alloc(c->srv, kind);
     if (!op) return NULL;
     op->client = c;
-    if (c->ops_tail)
-        c->ops_tail->next = op;
-    else
-        c->ops_head = op;
-    c->ops_tail = op;
+    QUEUE_PUSH_TAIL(&c->ops, op, next);
     c->nops++;
     return op;
 }
@@ -56,21 +52,20 @@ static op_t *op_new(client_t *c, op_kind_t kind)
 static void flush_replies(client_t *c)
 {
     conn_t *conn = c->conn;
-    while (c->ops_head && c->ops_head->done) {
-        op_t *op = c->ops_head;
+    while (c->ops.head && c->ops.head->done) {
+        op_t *op;
+        QUEUE_POP_HEAD(&c->ops, op, next);
         if (buf_len(&op->reply)) conn_write(conn, buf_head(&op->reply), buf_len(&op->reply));
         if (op->reply_ref) {
             conn_write_ref(conn, op->reply_ref, op->reply_ref->data, op->reply_ref_len);
             conn_write(conn, "\r\n", 2);
         }
-        c->ops_head = op->next;
-        if (!c->ops_head) c->ops_tail = NULL;
         c->nops--;
         op->client = NULL;
         op_unref(op);
-        if (!c->ops_head) c->last_active_ms = ev_now_ms();
+        if (!c->ops.head) c->last_active_ms = ev_now_ms();
     }
-    if (c->quit_after_reply && !c->ops_head) {
+    if (c->quit_after_reply && !c->ops.head) {
         conn_flush(conn);
         client_conn_failed(conn, "quit");
     }
@@ -203,7 +198,7 @@ void client_conn_failed(conn_t *conn, const char *why)
     conn->owner = NULL;
     if (c) {
         log_debug("event=client_closed id=%" PRIu64 " reason=\"%s\"", c->id, why);
-        op_t *op = c->ops_head;
+        op_t *op = c->ops.head;
         while (op) {
             op_t *next = op->next;
             op->client = NULL;
@@ -217,7 +212,7 @@ void client_conn_failed(conn_t *conn, const char *why)
         if (c->next) c->next->prev = c->prev;
         c->srv->nclients--;
         resp_cmd_free(&c->cmd);
-        c->ops_head = c->ops_tail = NULL;
+        QUEUE_CLEAR(&c->ops);
         c->nops = 0;
         /* Callers up the stack may still look at c: it is freed with the connection. */
         conn->owner_state = c;
@@ -234,7 +229,7 @@ static void timeout_sweep(ev_loop_t *loop, void *arg)
     for (client_t *c = srv->clients, *next; c; c = next) {
         next = c->next;
         conn_t *conn = c->conn;
-        if (c->nops || c->reading || conn->rx_relay || conn->tx_relay || conn->out_head) continue;
+        if (c->nops || c->reading || conn->rx_relay || conn->tx_relay || conn->out.head) continue;
         uint64_t last = conn->last_rx_ms > c->last_active_ms ? conn->last_rx_ms : c->last_active_ms;
         if (now - last <= limit) continue;
         srv->stats.idle_closed++;
@@ -315,7 +310,7 @@ static void unknown_command(op_t *op, int argc, const char **argv, const size_t 
  * see the effects of the writes before them, as on Redis. */
 int client_key_busy(client_t *c, op_t *before, const char *key, size_t keylen)
 {
-    for (op_t *op = c->ops_head; op && op != before; op = op->next) {
+    for (op_t *op = c->ops.head; op && op != before; op = op->next) {
         if (op->done || (op->kind != OP_SET && op->kind != OP_ICSET && op->kind != OP_ICREPAIR))
             continue;
         /* A SET riding on `before` is answered with it: waiting for it would wait for itself. */
@@ -328,7 +323,7 @@ int client_key_busy(client_t *c, op_t *before, const char *key, size_t keylen)
 static int command_must_wait(client_t *c, op_t *self, const command_t *cmd_row)
 {
     resp_cmd_t *cmd = &c->cmd;
-    if (!cmd_row || (cmd_row->flags & CMD_STORE) || !cmd_row->first_key || !c->ops_head) return 0;
+    if (!cmd_row || (cmd_row->flags & CMD_STORE) || !cmd_row->first_key || !c->ops.head) return 0;
     int last = cmd_row->last_key < 0 ? cmd->nsmall - 1 : cmd_row->last_key;
     int step = cmd_row->key_step > 0 ? cmd_row->key_step : 1;
     for (int i = cmd_row->first_key; i <= last && i < cmd->nsmall; i += step)
@@ -365,7 +360,7 @@ static int dispatch(client_t *c)
     if (argc == 0) return 0; /* empty inline line */
     c->cmds++;
     srv->stats.commands++;
-    if (row && (row->flags & CMD_STREAMS) && c->ops_head) return 1;
+    if (row && (row->flags & CMD_STREAMS) && c->ops.head) return 1;
 
     op = op_new(c, OP_SIMPLE);
     if (!op) {

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "auth.h"
+#include "queue.h"
 #include "resp.h"
 #include "transport.h"
 
@@ -20,7 +21,7 @@ struct client {
     uint64_t id;
     char name[64];
     resp_cmd_t cmd;
-    op_t *ops_head, *ops_tail; /* in arrival order; replies go out in this order */
+    QUEUE(op_t) ops; /* in arrival order; replies go out in this order */
     int nops;
     op_t *reading;   /* an op that is consuming a big argument from the input */
     op_t *streaming; /* an op that owns the output (ICGET) */

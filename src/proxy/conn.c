@@ -132,19 +132,11 @@ static outseg_t *seg_new(size_t cap)
     return s;
 }
 
-static void seg_push(conn_t *c, outseg_t *s)
-{
-    if (c->out_tail)
-        c->out_tail->next = s;
-    else
-        c->out_head = s;
-    c->out_tail = s;
-}
 
 int conn_write(conn_t *c, const void *p, size_t n)
 {
     if (n == 0) return 0;
-    outseg_t *t = c->out_tail;
+    outseg_t *t = c->out.tail;
     /* Append to the tail when it is inline and has room, so small replies batch up. */
     if (t && !t->ref && (size_t)(t->ptr - t->data) + t->len + n <= t->cap) {
         memcpy((char *)t->ptr + t->len, p, n);
@@ -154,7 +146,7 @@ int conn_write(conn_t *c, const void *p, size_t n)
         if (!s) return -ENOMEM;
         memcpy(s->data, p, n);
         s->len = n;
-        seg_push(c, s);
+        QUEUE_PUSH_TAIL(&c->out, s, next);
     }
     c->out_bytes += n;
     conn_mark_dirty(c);
@@ -169,7 +161,7 @@ int conn_write_ref(conn_t *c, objbuf_t *ref, const char *p, size_t n)
     s->ref = objbuf_ref(ref);
     s->ptr = p;
     s->len = n;
-    seg_push(c, s);
+    QUEUE_PUSH_TAIL(&c->out, s, next);
     c->out_bytes += n;
     conn_mark_dirty(c);
     return 0;
@@ -200,10 +192,10 @@ int conn_flush(conn_t *c)
      * retry must repeat the bytes it began with: the relay writes first. */
     if (c->tx_relay && c->tx_relay->ubuf_len > 0) return 0;
     if (c->handshaking) return 0;
-    while (c->out_head) {
+    while (c->out.head) {
         struct iovec iov[FLUSH_IOV];
         int n = 0;
-        for (outseg_t *s = c->out_head; s && n < FLUSH_IOV; s = s->next) {
+        for (outseg_t *s = c->out.head; s && n < FLUSH_IOV; s = s->next) {
             iov[n].iov_base = (void *)s->ptr;
             iov[n].iov_len = s->len;
             n++;
@@ -214,8 +206,8 @@ int conn_flush(conn_t *c)
         c->tp->stats.bytes_out += (uint64_t)w;
         c->out_bytes -= (size_t)w;
         size_t left = (size_t)w;
-        while (left > 0 && c->out_head) {
-            outseg_t *s = c->out_head;
+        while (left > 0 && !QUEUE_EMPTY(&c->out)) {
+            outseg_t *s = c->out.head;
             if (left < s->len) {
                 s->ptr += left;
                 s->len -= left;
@@ -223,8 +215,7 @@ int conn_flush(conn_t *c)
                 break;
             }
             left -= s->len;
-            c->out_head = s->next;
-            if (!c->out_head) c->out_tail = NULL;
+            QUEUE_POP_HEAD(&c->out, s, next);
             seg_free(s);
         }
     }
@@ -286,7 +277,7 @@ void conn_update_events(conn_t *c)
     int ev = 0;
     if (c->tls_want_write) ev |= EV_WRITE;
     if (!c->read_paused || c->rx_relay) ev |= EV_READ;
-    if (c->out_head || c->type->unflushed(c) || (c->tx_relay && c->tx_relay->in_pipe > 0))
+    if (c->out.head || c->type->unflushed(c) || (c->tx_relay && c->tx_relay->in_pipe > 0))
         ev |= EV_WRITE;
     if (c->tx_relay && c->tx_relay->wait_dst) ev |= EV_WRITE;
     ev_set(c->tp->loop, c->fd, ev, c->h->io, c);
@@ -315,9 +306,9 @@ void conn_close_async(conn_t *c)
 void conn_free(conn_t *c)
 {
     if (c->h->freed) c->h->freed(c);
-    while (c->out_head) {
-        outseg_t *s = c->out_head;
-        c->out_head = s->next;
+    while (!QUEUE_EMPTY(&c->out)) {
+        outseg_t *s;
+        QUEUE_POP_HEAD(&c->out, s, next);
         seg_free(s);
     }
     buf_free(&c->in);
@@ -365,7 +356,7 @@ void transport_after_io(ev_loop_t *loop, void *arg)
             conn_fail(c, "write failed");
             continue;
         }
-        if (c->tx_relay && !c->out_head) relay_pump(c->tx_relay);
+        if (c->tx_relay && !c->out.head) relay_pump(c->tx_relay);
         /* An owner that paused its input for unread output may go on once it is out. */
         if (c->read_paused && c->h->drained && !c->closing) c->h->drained(c);
         if (!c->closing) conn_update_events(c);

@@ -19,6 +19,7 @@
 #include "awscreds.h"
 #include "backoff.h"
 #include "log.h"
+#include "queue.h"
 #include "invoker.h"
 #include "nodepool.h"
 #include "server.h"
@@ -48,7 +49,7 @@ struct invoker {
     int64_t timeout_ms;
     pthread_t thread;
     pthread_mutex_t mu;
-    job_t *todo_head, *todo_tail;
+    QUEUE(job_t) todo;
     job_t *done_head;
     int wake_fd;   /* loop -> thread */
     int notify_fd; /* thread -> loop */
@@ -217,8 +218,8 @@ static void *invoker_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&inv->mu);
         int stop = inv->stop;
-        job_t *todo = inv->todo_head;
-        inv->todo_head = inv->todo_tail = NULL;
+        job_t *todo = inv->todo.head;
+        QUEUE_CLEAR(&inv->todo);
         pthread_mutex_unlock(&inv->mu);
         if (stop) {
             /* Transfers still running at shutdown are abandoned, their memory released. */
@@ -234,7 +235,7 @@ static void *invoker_main(void *arg)
                 free(j->payload);
                 free(j);
             }
-            inv->todo_head = todo; /* freed by invoker_stop */
+            inv->todo.head = todo; /* freed by invoker_stop */
             break;
         }
         while (todo) {
@@ -352,11 +353,7 @@ void invoker_invoke(invoker_t *inv, int node_id, const char *function, const cha
     j->node_id = node_id;
     snprintf(j->function, sizeof j->function, "%s", function);
     pthread_mutex_lock(&inv->mu);
-    if (inv->todo_tail)
-        inv->todo_tail->next = j;
-    else
-        inv->todo_head = j;
-    inv->todo_tail = j;
+    QUEUE_PUSH_TAIL(&inv->todo, j, next);
     pthread_mutex_unlock(&inv->mu);
     uint64_t one = 1;
     ssize_t w = write(inv->wake_fd, &one, sizeof one);
@@ -384,7 +381,7 @@ void invoker_stop(invoker_t *inv)
     ev_del(inv->srv->loop, inv->notify_fd);
     close(inv->wake_fd);
     close(inv->notify_fd);
-    job_t *lists[2] = {inv->todo_head, inv->done_head};
+    job_t *lists[2] = {inv->todo.head, inv->done_head};
     for (int k = 0; k < 2; k++) {
         for (job_t *j = lists[k]; j;) {
             job_t *next = j->next;

@@ -86,10 +86,10 @@ static void complete(nreq_t *q, nres_t res, const char *err)
         nreq_free(q);
 }
 
-static void fail_list(nreq_t **head, nreq_t **tail, nres_t res, const char *err)
+static void fail_list(nreq_queue_t *list, nres_t res, const char *err)
 {
-    nreq_t *q = *head;
-    *head = *tail = NULL;
+    nreq_t *q = list->head;
+    QUEUE_CLEAR(list);
     while (q) {
         nreq_t *next = q->next;
         q->next = NULL;
@@ -106,7 +106,7 @@ static void fail_inflight_as(node_t *n, nres_t res, const char *err)
     n->ping_outstanding = 0;
     ev_timer_cancel(n->srv->loop, n->ping_timer);
     n->ping_timer = 0;
-    fail_list(&n->inflight_head, &n->inflight_tail, res, err);
+    fail_list(&n->sent, res, err);
 }
 
 static void fail_inflight(node_t *n, const char *err)
@@ -116,7 +116,7 @@ static void fail_inflight(node_t *n, const char *err)
 
 static void fail_pending(node_t *n, const char *err)
 {
-    fail_list(&n->pending_head, &n->pending_tail, NRES_ERROR, err);
+    fail_list(&n->pending, NRES_ERROR, err);
 }
 
 static void invoke_timeout_cb(ev_loop_t *loop, void *arg)
@@ -139,7 +139,7 @@ static void invoke_timeout_cb(ev_loop_t *loop, void *arg)
     n->srv->stats.node_timeouts++;
     n->state = n->conn ? NODE_ASLEEP : NODE_DOWN;
     fail_pending(n, err);
-    if (n->conn && n->inflight_head) {
+    if (n->conn && n->sent.head) {
         /* Requests written to an instance that never woke up cannot be trusted any more. */
         conn_t *c = n->conn;
         n->conn = NULL;
@@ -206,7 +206,7 @@ void node_invoke_result(server_t *srv, int node_id, int ok, const char *err)
     char msg[300];
     snprintf(msg, sizeof msg, "invoking %s failed: %s", n->function, err);
     fail_pending(n, msg);
-    if (n->conn && n->inflight_head) fail_inflight(n, msg);
+    if (n->conn && n->sent.head) fail_inflight(n, msg);
 }
 
 static void ping_timeout_cb(ev_loop_t *loop, void *arg)
@@ -299,12 +299,7 @@ static void write_request(node_t *n, nreq_t *q)
         conn_write_buf(c, &scratch);
     }
     q->sent_ms = ev_now_ms();
-    q->next = NULL;
-    if (n->inflight_tail)
-        n->inflight_tail->next = q;
-    else
-        n->inflight_head = q;
-    n->inflight_tail = q;
+    QUEUE_PUSH_TAIL(&n->sent, q, next);
     n->inflight++;
 }
 
@@ -328,7 +323,7 @@ void node_kick(node_t *n)
 {
     server_t *srv = n->srv;
     if (node_reachable(n)) flush_deferred(n);
-    if (!n->pending_head) return;
+    if (!n->pending.head) return;
     if ((n->state == NODE_DOWN || n->state == NODE_ASLEEP) && ev_now_ms() < n->warming_until_ms) {
         /* A warm-up is running on the function's instance: an invocation now would find it
          * busy and start a second, empty instance. Wait for the warm-up to end. */
@@ -340,7 +335,7 @@ void node_kick(node_t *n)
     if (n->state == NODE_DOWN || n->state == NODE_ASLEEP) {
         /* Woken for a backup only: the invocation is billed as backup. */
         node_invoke(
-            n, sched_wake_command(n->pending_head->kind == NREQ_BACKUP && !n->pending_head->next));
+            n, sched_wake_command(n->pending.head->kind == NREQ_BACKUP && !n->pending.head->next));
         return;
     }
     if (n->state != NODE_AWAKE || !n->conn) return;
@@ -355,10 +350,9 @@ void node_kick(node_t *n)
                 ev_timer_add(srv->loop, (uint64_t)srv->cfg.ping_timeout_ms, ping_timeout_cb, n);
         }
     }
-    while (n->pending_head && !c->tx_relay && !c->closing) {
-        nreq_t *q = n->pending_head;
-        n->pending_head = q->next;
-        if (!n->pending_head) n->pending_tail = NULL;
+    while (!QUEUE_EMPTY(&n->pending) && !c->tx_relay && !c->closing) {
+        nreq_t *q;
+        QUEUE_POP_HEAD(&n->pending, q, next);
         conn_t *src = q->body_src;
         write_request(n, q);
         if (q->kind == NREQ_CSET && src) {
@@ -375,12 +369,7 @@ void node_kick(node_t *n)
 void node_submit(node_t *n, nreq_t *q)
 {
     q->node = n;
-    q->next = NULL;
-    if (n->pending_tail)
-        n->pending_tail->next = q;
-    else
-        n->pending_head = q;
-    n->pending_tail = q;
+    QUEUE_PUSH_TAIL(&n->pending, q, next);
     node_kick(n);
 }
 
@@ -396,13 +385,8 @@ static void defer_delete(node_t *n, nreq_t *q)
         return;
     }
     q->node = n;
-    q->next = NULL;
     q->answered = 0;
-    if (n->deferred_tail)
-        n->deferred_tail->next = q;
-    else
-        n->deferred_head = q;
-    n->deferred_tail = q;
+    QUEUE_PUSH_TAIL(&n->deferred, q, next);
     n->ndeferred++;
     n->srv->stats.deletes_deferred++;
 }
@@ -487,23 +471,19 @@ int node_expire_chunk_acked(node_t *n, const char *key, size_t keylen, int index
 
 void node_drop_deferred(node_t *n)
 {
-    while (n->deferred_head) {
-        nreq_t *q = n->deferred_head;
-        n->deferred_head = q->next;
+    while (!QUEUE_EMPTY(&n->deferred)) {
+        nreq_t *q;
+        QUEUE_POP_HEAD(&n->deferred, q, next);
         nreq_free(q);
     }
-    n->deferred_tail = NULL;
     n->ndeferred = 0;
 }
 
 /* Moves the deferred deletes ahead of the pending requests: they are older. */
 static void flush_deferred(node_t *n)
 {
-    if (!n->deferred_head) return;
-    n->deferred_tail->next = n->pending_head;
-    if (!n->pending_head) n->pending_tail = n->deferred_tail;
-    n->pending_head = n->deferred_head;
-    n->deferred_head = n->deferred_tail = NULL;
+    if (QUEUE_EMPTY(&n->deferred)) return;
+    QUEUE_PREPEND(&n->pending, &n->deferred, next);
     n->ndeferred = 0;
 }
 
@@ -518,7 +498,7 @@ static void detach_conn(node_t *n, nres_t res, const char *why)
     n->inventory_pending = 0;
     lifecycle_node_lost(n);
     if (n->state != NODE_INVOKING) n->state = NODE_DOWN;
-    if (n->pending_head && n->state == NODE_DOWN) node_invoke(n, "activate");
+    if (n->pending.head && n->state == NODE_DOWN) node_invoke(n, "activate");
 }
 
 void node_park(node_t *n, nreq_t *q)
@@ -706,24 +686,22 @@ static void on_bye(conn_t *c)
 {
     node_t *n = c->owner;
     if (!n) return;
-    log_debug("event=bye node=%d pending=%d inflight=%d", n->id, n->pending_head != NULL,
+    log_debug("event=bye node=%d pending=%d inflight=%d", n->id, n->pending.head != NULL,
               n->inflight);
     if (n->state == NODE_AWAKE) n->state = NODE_ASLEEP;
     ev_timer_cancel(n->srv->loop, n->ping_timer);
     n->ping_timer = 0;
     n->ping_outstanding = 0;
     /* Requests it has not answered yet are read at its next invocation: wake it now. */
-    if (n->pending_head || n->inflight_head) node_invoke(n, "activate");
+    if (n->pending.head || n->sent.head) node_invoke(n, "activate");
 }
 
 /* Takes the head request off the in-flight queue (its reply is being handled). */
 static nreq_t *pop_inflight(node_t *n)
 {
-    nreq_t *q = n->inflight_head;
-    n->inflight_head = q->next;
-    if (!n->inflight_head) n->inflight_tail = NULL;
+    nreq_t *q;
+    QUEUE_POP_HEAD(&n->sent, q, next);
     n->inflight--;
-    q->next = NULL;
     return q;
 }
 
@@ -766,7 +744,7 @@ static int handle_reply(conn_t *c, node_t *n)
         [NREQ_INVENTORY] = NODEPROTO_INVENTORY, [NREQ_BACKUP] = NODEPROTO_BACKUP,
         [NREQ_CEXPIRE] = NODEPROTO_CEXPIRE,
     };
-    nreq_t *q = n->inflight_head;
+    nreq_t *q = n->sent.head;
     if (!q) {
         conn_fail(c, "unexpected reply from node");
         return -1;
@@ -860,7 +838,7 @@ static void node_io(ev_loop_t *loop, int fd, int events, void *arg)
             return;
         }
         if (c->tx_relay) relay_pump(c->tx_relay);
-        if (!c->out_head && !c->tx_relay && c->owner) node_kick(c->owner);
+        if (!c->out.head && !c->tx_relay && c->owner) node_kick(c->owner);
     }
     if (c->closing) return;
     if (events & EV_READ) {
@@ -899,11 +877,11 @@ static void stuck_sweep(ev_loop_t *loop, void *arg)
     uint64_t now = ev_now_ms();
     for (int i = 0; i < srv->nnodes; i++) {
         node_t *n = &srv->nodes[i];
-        if (!n->conn || !n->inflight_head || n->state != NODE_AWAKE) continue;
+        if (!n->conn || !n->sent.head || n->state != NODE_AWAKE) continue;
         /* A node whose reply we are not reading (a body streaming to a slow client, or parked
          * behind another chunk) is not silent: the wait is ours. */
         if (n->conn->rx_relay || n->parked) continue;
-        uint64_t since = n->inflight_head->sent_ms > n->conn->last_rx_ms ? n->inflight_head->sent_ms
+        uint64_t since = n->sent.head->sent_ms > n->conn->last_rx_ms ? n->sent.head->sent_ms
                                                                          : n->conn->last_rx_ms;
         if (now - since <= (uint64_t)srv->cfg.request_timeout_ms) continue;
         char why[128];

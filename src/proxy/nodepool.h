@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "metatab.h"
+#include "queue.h"
 #include "transport.h"
 
 typedef struct server server_t;
@@ -44,6 +45,8 @@ typedef void nreq_done_cb(nreq_t *q, nres_t res, const char *err);
  * the callback must start a relay on the node connection (possibly to RELAY_DISCARD). */
 typedef void nreq_body_cb(nreq_t *q, uint32_t crc, size_t len);
 
+typedef QUEUE(nreq_t) nreq_queue_t;
+
 struct nreq {
     nreq_t *next;
     nreq_kind_t kind;
@@ -79,8 +82,8 @@ struct node {
     conn_t *conn;
     char instance[40];
     meta_room_t room; /* capacity (from HELLO, or the configured estimate) and chunks placed */
-    nreq_t *pending_head, *pending_tail;   /* not written yet */
-    nreq_t *inflight_head, *inflight_tail; /* written, waiting for their replies */
+    nreq_queue_t pending;  /* not written yet */
+    nreq_queue_t sent;     /* written, waiting for their replies (inflight of them) */
     int inflight;
     uint64_t invoke_timer;
     uint64_t ping_timer;
@@ -107,7 +110,7 @@ struct node {
      * lost): sent ahead of anything else when it is back. Bounded (NODE_DEFERRED_MAX); past the
      * bound the instance is inventoried again instead (repair.c deletes what it should not hold).
      */
-    nreq_t *deferred_head, *deferred_tail;
+    nreq_queue_t deferred;
     size_t ndeferred;
 };
 

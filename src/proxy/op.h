@@ -73,7 +73,7 @@ struct op {
             int have_idx[EC_MAX_CHUNKS];
             int nhave;
             int relay_active;                /* ICGET: a chunk body is being spliced out */
-            nreq_t *ready_head, *ready_tail; /* ICGET: chunks staged while the client was busy */
+            nreq_queue_t ready; /* ICGET: chunks parked while the client was busy */
             int forwarded;
             int forward_goal; /* chunks to forward: d (first-d), or n for ICGET key ALL */
             int forward_min;  /* fewer forwarded is a failed read: d, or ICGETCHUNKS's need */
@@ -93,7 +93,7 @@ struct op {
             uint16_t nodes[EC_MAX_CHUNKS];
             int placed;
             int body_failed;
-            op_t *stage_next; /* srv->staged_head list: SETs sent after this loop iteration */
+            op_t *stage_next; /* srv->staged list: SETs sent after this loop iteration */
         };
         struct {                 /* ICREPAIR (op_repair.c) */
             int repair_unlisted; /* the chunk was not known lost: the client found it corrupt */

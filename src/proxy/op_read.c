@@ -197,14 +197,12 @@ static void icget_finish(op_t *op)
     op->finished = 1;
     for (int i = 0; i < op->n; i++)
         if (op->slot_relay[i]) relay_drop_sink(op->slot_relay[i]);
-    while (op->ready_head) {
-        nreq_t *q = op->ready_head;
-        op->ready_head = q->next;
-        q->next = NULL;
+    while (!QUEUE_EMPTY(&op->ready)) {
+        nreq_t *q;
+        QUEUE_POP_HEAD(&op->ready, q, next);
         conn_t *src = node_unpark(q->node);
         relay_start(src, RELAY_DISCARD, NULL, NULL, q->body_len, body_discarded, q);
     }
-    op->ready_tail = NULL;
     op_count_lost_chunks(op);
     if (c) {
         for (int i = 0; i < op->n; i++) {
@@ -245,11 +243,10 @@ static void icget_progress(op_t *op)
     log_debug("event=icget_progress op=%p forwarded=%d pending=%d relay=%d", (void *)op,
               op->forwarded, slots_pending(op), op->relay_active);
     request_more(op);
-    if (!op->relay_active && op->ready_head && op->forwarded < op->forward_goal && op->client) {
-        nreq_t *q = op->ready_head;
-        op->ready_head = q->next;
-        if (!op->ready_head) op->ready_tail = NULL;
-        q->next = NULL;
+    if (!op->relay_active && !QUEUE_EMPTY(&op->ready) && op->forwarded < op->forward_goal &&
+        op->client) {
+        nreq_t *q;
+        QUEUE_POP_HEAD(&op->ready, q, next);
         node_unpark(q->node);
         icget_send(op, q, q->body_len);
     }
@@ -286,16 +283,7 @@ static void icget_stream_done(relay_t *r, relay_status_t st, void *arg)
 void icget_parked_failed(nreq_t *q, nres_t res)
 {
     op_t *op = q->op;
-    nreq_t **pp = &op->ready_head;
-    op->ready_tail = NULL;
-    while (*pp) {
-        if (*pp == q)
-            *pp = q->next;
-        else {
-            op->ready_tail = *pp;
-            pp = &(*pp)->next;
-        }
-    }
+    QUEUE_REMOVE(&op->ready, q, nreq_t, next);
     if (res == NRES_MISSING)
         op_mark_lost(op, q->slot);
     else if (!op->finished)
@@ -349,19 +337,14 @@ static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
                         get_body_done, q);
         return;
     }
-    if (!op->relay_active && !op->ready_head) {
+    if (!op->relay_active && QUEUE_EMPTY(&op->ready)) {
         icget_send(op, q, len);
         return;
     }
     /* The client's output is busy with another chunk: leave this body in its node's socket
      * (the connection stops reading) and splice it when its turn comes. No copy, no staging. */
     q->body_len = len;
-    q->next = NULL;
-    if (op->ready_tail)
-        op->ready_tail->next = q;
-    else
-        op->ready_head = q;
-    op->ready_tail = q;
+    QUEUE_PUSH_TAIL(&op->ready, q, next);
     node_park(q->node, q);
 }
 

@@ -343,13 +343,9 @@ static int set_stage(server_t *srv, op_t *op)
         set_start(op); /* out of memory: sent now, and nothing more can ride on it */
         return 1;
     }
-    op->stage_next = NULL;
     op_ref(op); /* the staged list's: its client may go before the list is sent */
-    if (srv->staged_tail)
-        srv->staged_tail->stage_next = op;
-    else
-        srv->staged_head = op;
-    srv->staged_tail = op; /* sent at the end of this loop iteration (server_after_io) */
+    /* sent at the end of this loop iteration (the transport hook main.c registers) */
+    QUEUE_PUSH_TAIL(&srv->staged_ops, op, stage_next);
     return 1;
 }
 
@@ -369,11 +365,9 @@ op_t *op_carrier_root(op_t *op)
 
 void ops_start_staged(server_t *srv)
 {
-    while (srv->staged_head) {
-        op_t *op = srv->staged_head;
-        srv->staged_head = op->stage_next;
-        if (!srv->staged_head) srv->staged_tail = NULL;
-        op->stage_next = NULL;
+    while (!QUEUE_EMPTY(&srv->staged_ops)) {
+        op_t *op;
+        QUEUE_POP_HEAD(&srv->staged_ops, op, stage_next);
         if (!op->carrier) { /* a superseded SET is answered with its carrier */
             opindex_remove(&srv->staged, op);
             set_start(op);

@@ -183,12 +183,12 @@ static size_t take_buffered(relay_t *r)
  * when the relay must wait for the destination to drain (or it broke: the relay is told). */
 static int dst_queue_drained(relay_t *r)
 {
-    if (!r->dst->out_head) return 1;
+    if (!r->dst->out.head) return 1;
     if (conn_flush(r->dst) < 0) {
         sink_broken(r, "write failed");
         return 0;
     }
-    if (!r->dst->out_head) return 1;
+    if (!r->dst->out.head) return 1;
     r->wait_dst = 1;
     conn_update_events(r->dst);
     return 0;

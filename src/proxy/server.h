@@ -15,6 +15,7 @@
 #include "opindex.h"
 #include "platform_child.h"
 #include "proxy_config.h"
+#include "queue.h"
 #include "transport.h"
 
 typedef struct server server_t;
@@ -89,7 +90,7 @@ struct server {
     opindex_t staged;            /* SETs waiting for the end of the iteration, by key (version 0) */
     opindex_t storing; /* stores placed and not yet decided, by (key, version): their chunks are
                         * on nodes before the metadata knows them (an inventory spares them) */
-    op_t *staged_head, *staged_tail;
+    QUEUE(op_t) staged_ops; /* SETs staged in this iteration, in arrival order */
     auth_t auth; /* users of the client port (auth.c) */
 };
 

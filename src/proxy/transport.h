@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "ev.h"
+#include "queue.h"
 
 typedef struct transport transport_t;
 typedef struct conn conn_t;
@@ -144,7 +145,7 @@ struct conn {
     uint64_t created_ms;
     conn_t *hs_prev, *hs_next; /* the transport's list of connections in a handshake */
     buf_t in;
-    outseg_t *out_head, *out_tail;
+    QUEUE(outseg_t) out; /* output not yet taken by the socket */
     size_t out_bytes;
     relay_t *rx_relay; /* a relay is pulling a body out of this connection's input */
     relay_t *tx_relay; /* a relay is pushing a body into this connection's output */

@@ -13,6 +13,7 @@
 #include "layout.h"
 #include "metatab.h"
 #include "placement.h"
+#include "queue.h"
 #include "reclaim.h"
 #include "schedule.h"
 #include "throttle.h"
@@ -106,8 +107,8 @@ typedef struct {
     int started; /* the invocation reached its instance */
     uint64_t inv_serial, check_gen;
     int serving, extra_inflight;
-    nreq_t *pending_head, *pending_tail; /* at the proxy, waiting for the node */
-    nreq_t *fifo_head, *fifo_tail;       /* arrived at the node, waiting to be served */
+    QUEUE(nreq_t) pending; /* at the proxy, waiting for the node */
+    QUEUE(nreq_t) fifo;    /* arrived at the node, waiting to be served */
     int64_t warming_until_us;
     int kick_armed;
     uint64_t last_backup_ms;
@@ -461,7 +462,7 @@ static void check_soon(sim_t *s, int nid)
 {
     node_t *n = &s->nodes[nid];
     if (!n->started) return;
-    int inflight = n->serving || n->extra_inflight || n->fifo_head;
+    int inflight = n->serving || n->extra_inflight || n->fifo.head;
     int wait = policy_wait_ms(&n->pol, (uint64_t)now_ms(s), inflight);
     push(s, (now_ms(s) + wait) * 1000 + (wait == 0 ? s->now % 1000 : 0), EV_CHECK, nid, 0,
          ++n->check_gen, NULL);
@@ -495,7 +496,7 @@ static void invoke(sim_t *s, int nid, billing_kind_t kind)
 static void kick(sim_t *s, int nid)
 {
     node_t *n = &s->nodes[nid];
-    if (!n->pending_head) return;
+    if (!n->pending.head) return;
     if (n->state == NS_ASLEEP) {
         if (s->now < n->warming_until_us) {
             /* A warm-up runs on the instance: invoking now would start a second, empty one. */
@@ -505,16 +506,14 @@ static void kick(sim_t *s, int nid)
             }
             return;
         }
-        int backup_only = n->pending_head->kind == NR_BACKUP && !n->pending_head->next;
+        int backup_only = n->pending.head->kind == NR_BACKUP && !n->pending.head->next;
         invoke(s, nid, billing_kind_of_command(sched_wake_command(backup_only)));
         return;
     }
     if (n->state != NS_AWAKE) return;
-    while (n->pending_head) {
-        nreq_t *q = n->pending_head;
-        n->pending_head = q->next;
-        if (!n->pending_head) n->pending_tail = NULL;
-        q->next = NULL;
+    while (!QUEUE_EMPTY(&n->pending)) {
+        nreq_t *q;
+        QUEUE_POP_HEAD(&n->pending, q, next);
         uint64_t up = q->kind == NR_SET ? transfer_us(q->bytes, s->cfg->upload_bandwidth) : 0;
         push(s, s->now + s->cfg->rtt_us / 2 + (int64_t)up, EV_ARRIVE, nid, 0, 0, q);
     }
@@ -523,24 +522,19 @@ static void kick(sim_t *s, int nid)
 static void submit(sim_t *s, nreq_t *q)
 {
     node_t *n = &s->nodes[q->node];
-    if (n->pending_tail)
-        n->pending_tail->next = q;
-    else
-        n->pending_head = q;
-    n->pending_tail = q;
+    QUEUE_PUSH_TAIL(&n->pending, q, next);
     kick(s, q->node);
 }
 
 static void serve_next(sim_t *s, int nid)
 {
     node_t *n = &s->nodes[nid];
-    if (n->serving || !n->fifo_head) return;
-    nreq_t *q = n->fifo_head;
+    if (n->serving || !n->fifo.head) return;
+    nreq_t *q = n->fifo.head;
     policy_on_request(&n->pol, (uint64_t)now_ms(s), POLICY_REQ_DATA);
     if (q->kind == NR_BACKUP) {
         /* The sync runs beside the serving loop: requests keep being served meanwhile. */
-        n->fifo_head = q->next;
-        if (!n->fifo_head) n->fifo_tail = NULL;
+        QUEUE_POP_HEAD(&n->fifo, q, next);
         node_t *nn = n;
         nn->extra_inflight++;
         int cold = 0;
@@ -906,31 +900,20 @@ static void handle(sim_t *s, const event_t *e)
         if (n->state != NS_AWAKE) {
             /* The node returned meanwhile: the request waits for the next invocation. */
             nreq_t *q = e->ptr;
-            q->next = NULL;
-            if (n->pending_tail)
-                n->pending_tail->next = q;
-            else
-                n->pending_head = q;
-            n->pending_tail = q;
+            QUEUE_PUSH_TAIL(&n->pending, q, next);
             kick(s, e->a);
             return;
         }
-        e->ptr->next = NULL;
-        if (n->fifo_tail)
-            n->fifo_tail->next = e->ptr;
-        else
-            n->fifo_head = e->ptr;
-        n->fifo_tail = e->ptr;
+        QUEUE_PUSH_TAIL(&n->fifo, e->ptr, next);
         serve_next(s, e->a);
         check_soon(s, e->a);
         return;
     case EV_SERVED: {
-        nreq_t *q = n->fifo_head;
-        n->fifo_head = q->next;
-        if (!n->fifo_head) n->fifo_tail = NULL;
+        nreq_t *q;
+        QUEUE_POP_HEAD(&n->fifo, q, next);
         n->serving = 0;
         push(s, s->now + s->cfg->rtt_us / 2, EV_REPLY, -1, 0, 0, q);
-        if (!n->fifo_head && !n->extra_inflight) policy_on_done(&n->pol, (uint64_t)now_ms(s));
+        if (!n->fifo.head && !n->extra_inflight) policy_on_done(&n->pol, (uint64_t)now_ms(s));
         serve_next(s, e->a);
         check_soon(s, e->a);
         return;
@@ -940,7 +923,7 @@ static void handle(sim_t *s, const event_t *e)
         return;
     case EV_CHECK: {
         if (e->c != n->check_gen || !n->started) return;
-        int inflight = n->serving || n->extra_inflight || n->fifo_head;
+        int inflight = n->serving || n->extra_inflight || n->fifo.head;
         if (policy_should_return(&n->pol, (uint64_t)now_ms(s), inflight))
             node_return(s, e->a);
         else
@@ -972,7 +955,7 @@ static void handle(sim_t *s, const event_t *e)
         n->last_backup_ms = (uint64_t)now_ms(s) + 1;
         s->backups_active--;
         n->extra_inflight--;
-        if (n->started && !n->serving && !n->fifo_head && !n->extra_inflight)
+        if (n->started && !n->serving && !n->fifo.head && !n->extra_inflight)
             policy_on_done(&n->pol, (uint64_t)now_ms(s));
         check_soon(s, e->a);
         return;
