@@ -326,28 +326,19 @@ invalid:
     return CMD_REPLIED;
 }
 
+/* EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT: one handler, the variant named by argv[0]. */
 static cmd_status_t proc_expire(client_t *c, op_t *op, int argc, const char **argv,
                                 const size_t *argl)
 {
-    return expire_generic(c, op, argc, argv, argl, "expire", 1, 1);
-}
-
-static cmd_status_t proc_pexpire(client_t *c, op_t *op, int argc, const char **argv,
-                                 const size_t *argl)
-{
-    return expire_generic(c, op, argc, argv, argl, "pexpire", 1, 0);
-}
-
-static cmd_status_t proc_expireat(client_t *c, op_t *op, int argc, const char **argv,
-                                  const size_t *argl)
-{
-    return expire_generic(c, op, argc, argv, argl, "expireat", 0, 1);
-}
-
-static cmd_status_t proc_pexpireat(client_t *c, op_t *op, int argc, const char **argv,
-                                   const size_t *argl)
-{
-    return expire_generic(c, op, argc, argv, argl, "pexpireat", 0, 0);
+    static const struct {
+        const char *name;
+        int relative, in_seconds;
+    } variants[] = {{"expire", 1, 1}, {"pexpire", 1, 0}, {"expireat", 0, 1}, {"pexpireat", 0, 0}};
+    size_t i = 0;
+    while (i < 3 && !arg_is(argv[0], argl[0], variants[i].name))
+        i++;
+    return expire_generic(c, op, argc, argv, argl, variants[i].name, variants[i].relative,
+                          variants[i].in_seconds);
 }
 
 static cmd_status_t proc_persist(client_t *c, op_t *op, int argc, const char **argv,
@@ -404,34 +395,21 @@ static int64_t pexpiretime_answer(uint64_t expire_ms, uint64_t now_ms)
     return (int64_t)expire_ms;
 }
 
+/* TTL, PTTL, EXPIRETIME and PEXPIRETIME: one handler, the variant named by argv[0]. */
 static cmd_status_t proc_ttl(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
 {
+    static const struct {
+        const char *name;
+        int64_t (*answer)(uint64_t expire_ms, uint64_t now_ms);
+    } variants[] = {{"ttl", ttl_answer},
+                    {"pttl", pttl_answer},
+                    {"expiretime", expiretime_answer},
+                    {"pexpiretime", pexpiretime_answer}};
     (void)argc;
-    reply_expiry(c, op, argv[1], argl[1], ttl_answer);
-    return CMD_REPLIED;
-}
-
-static cmd_status_t proc_pttl(client_t *c, op_t *op, int argc, const char **argv,
-                              const size_t *argl)
-{
-    (void)argc;
-    reply_expiry(c, op, argv[1], argl[1], pttl_answer);
-    return CMD_REPLIED;
-}
-
-static cmd_status_t proc_expiretime(client_t *c, op_t *op, int argc, const char **argv,
-                                    const size_t *argl)
-{
-    (void)argc;
-    reply_expiry(c, op, argv[1], argl[1], expiretime_answer);
-    return CMD_REPLIED;
-}
-
-static cmd_status_t proc_pexpiretime(client_t *c, op_t *op, int argc, const char **argv,
-                                     const size_t *argl)
-{
-    (void)argc;
-    reply_expiry(c, op, argv[1], argl[1], pexpiretime_answer);
+    size_t i = 0;
+    while (i < 3 && !arg_is(argv[0], argl[0], variants[i].name))
+        i++;
+    reply_expiry(c, op, argv[1], argl[1], variants[i].answer);
     return CMD_REPLIED;
 }
 
@@ -591,14 +569,14 @@ const command_t cmd_keyspace_commands[] = {
     {"keys",         2, 0, CMD_READONLY,            0, 0, 0,  proc_keys,        NULL},
     {"scan",        -2, 0, CMD_READONLY,            0, 0, 0,  proc_scan,        NULL},
     {"expire",      -3, 0, CMD_WRITE | CMD_FAST,    1, 1, 1,  proc_expire,      NULL},
-    {"pexpire",     -3, 0, CMD_WRITE | CMD_FAST,    1, 1, 1,  proc_pexpire,     NULL},
-    {"expireat",    -3, 0, CMD_WRITE | CMD_FAST,    1, 1, 1,  proc_expireat,    NULL},
-    {"pexpireat",   -3, 0, CMD_WRITE | CMD_FAST,    1, 1, 1,  proc_pexpireat,   NULL},
+    {"pexpire",     -3, 0, CMD_WRITE | CMD_FAST,    1, 1, 1,  proc_expire,      NULL},
+    {"expireat",    -3, 0, CMD_WRITE | CMD_FAST,    1, 1, 1,  proc_expire,      NULL},
+    {"pexpireat",   -3, 0, CMD_WRITE | CMD_FAST,    1, 1, 1,  proc_expire,      NULL},
     {"persist",      2, 0, CMD_WRITE | CMD_FAST,    1, 1, 1,  proc_persist,     NULL},
     {"ttl",          2, 0, CMD_READONLY | CMD_FAST, 1, 1, 1,  proc_ttl,         NULL},
-    {"pttl",         2, 0, CMD_READONLY | CMD_FAST, 1, 1, 1,  proc_pttl,        NULL},
-    {"expiretime",   2, 0, CMD_READONLY | CMD_FAST, 1, 1, 1,  proc_expiretime,  NULL},
-    {"pexpiretime",  2, 0, CMD_READONLY | CMD_FAST, 1, 1, 1,  proc_pexpiretime, NULL},
+    {"pttl",         2, 0, CMD_READONLY | CMD_FAST, 1, 1, 1,  proc_ttl,         NULL},
+    {"expiretime",   2, 0, CMD_READONLY | CMD_FAST, 1, 1, 1,  proc_ttl,         NULL},
+    {"pexpiretime",  2, 0, CMD_READONLY | CMD_FAST, 1, 1, 1,  proc_ttl,         NULL},
     {"object",      -2, 0, CMD_READONLY,            0, 0, 0,  proc_object,      NULL},
     {"memory",      -2, 0, CMD_READONLY,            0, 0, 0,  proc_memory,      NULL},
     {NULL, 0, 0, 0, 0, 0, 0, NULL, NULL},
