@@ -95,7 +95,7 @@ out:
 
 static void replies(const char *p, size_t size)
 {
-    for (int cmd = NODEPROTO_PING; cmd <= NODEPROTO_GOAWAY; cmd++) {
+    for (int cmd = NODEPROTO_PING; cmd <= NODEPROTO_CEXPIRE; cmd++) {
         nodeproto_reply_t rep;
         ssize_t n = nodeproto_parse_reply(p, size, (nodeproto_cmd_t)cmd, &rep);
         if (n > (ssize_t)size) __builtin_trap();

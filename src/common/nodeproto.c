@@ -36,7 +36,7 @@ static const char *const cmd_names[] = {
     [NODEPROTO_CGET] = "CGET",     [NODEPROTO_CDEL] = "CDEL",
     [NODEPROTO_STATS] = "STATS",   [NODEPROTO_INVENTORY] = "INVENTORY",
     [NODEPROTO_BACKUP] = "BACKUP", [NODEPROTO_SYNCDONE] = "SYNCDONE",
-    [NODEPROTO_GOAWAY] = "GOAWAY",
+    [NODEPROTO_GOAWAY] = "GOAWAY", [NODEPROTO_CEXPIRE] = "CEXPIRE",
 };
 
 /* ---------------- requests ---------------- */
@@ -88,6 +88,17 @@ int nodeproto_put_cdel(buf_t *b, const char *key, size_t keylen, uint32_t index,
                        int tomb)
 {
     return put_chunk_request(b, "CDEL", key, keylen, index, version, tomb);
+}
+
+int nodeproto_put_cexpire(buf_t *b, const char *key, size_t keylen, uint32_t index,
+                          uint64_t version, uint64_t expire_ms)
+{
+    int rc = put_name(b, 5, "CEXPIRE");
+    if (!rc) rc = resp_add_bulk(b, key, keylen);
+    if (!rc) rc = resp_add_bulk_u64(b, index);
+    if (!rc) rc = resp_add_bulk_u64(b, version);
+    if (!rc) rc = resp_add_bulk_u64(b, expire_ms);
+    return rc;
 }
 
 int nodeproto_put_simple(buf_t *b, nodeproto_cmd_t cmd)
@@ -240,6 +251,16 @@ const char *nodeproto_chunk_id_decode(const nodeproto_req_t *r, uint32_t *index,
     return NULL;
 }
 
+const char *nodeproto_cexpire_decode(const nodeproto_req_t *r, uint32_t *index, uint64_t *version,
+                                     uint64_t *expire_ms)
+{
+    const char *err = nodeproto_chunk_id_decode(r, index, version);
+    if (err) return err;
+    if (r->nargs < 5 || resp_parse_u64(r->argv[4], r->argl[4], expire_ms) < 0)
+        return "ERR invalid expiry";
+    return NULL;
+}
+
 const char *nodeproto_cset_decode(const nodeproto_req_t *r, nodeproto_cset_t *c)
 {
     if (r->nargs < NODEPROTO_CSET_BODY) return "ERR wrong number of arguments for 'CSET'";
@@ -332,6 +353,7 @@ ssize_t nodeproto_parse_reply(const char *buf, size_t len, nodeproto_cmd_t cmd,
         out->body_len = (size_t)h.n;
         return n;
     case NODEPROTO_CDEL:
+    case NODEPROTO_CEXPIRE:
         if (h.type != RESP_INTEGER) return NODEPROTO_EUNEXPECTED;
         out->kind = NODEPROTO_REPLY_INT;
         out->n = h.n;

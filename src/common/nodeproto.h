@@ -51,6 +51,7 @@ typedef enum {
     NODEPROTO_BACKUP,
     NODEPROTO_SYNCDONE,
     NODEPROTO_GOAWAY,
+    NODEPROTO_CEXPIRE,
 } nodeproto_cmd_t;
 
 /* ---- requests: proxy -> node ---- */
@@ -71,6 +72,9 @@ int nodeproto_put_body_end(buf_t *b);
 int nodeproto_put_cget(buf_t *b, const char *key, size_t keylen, uint32_t index, uint64_t version);
 int nodeproto_put_cdel(buf_t *b, const char *key, size_t keylen, uint32_t index, uint64_t version,
                        int tomb);
+/* CEXPIRE key index version expire_ms: the chunk's new expiry (0 = none). */
+int nodeproto_put_cexpire(buf_t *b, const char *key, size_t keylen, uint32_t index,
+                          uint64_t version, uint64_t expire_ms);
 /* A request without arguments: PING, STATS, INVENTORY, SYNCDONE or GOAWAY. */
 int nodeproto_put_simple(buf_t *b, nodeproto_cmd_t cmd);
 /* BACKUP relay token endpoint [sigv4] (sigv4 NULL or empty: the 4-element form). */
@@ -121,6 +125,10 @@ const char *nodeproto_cset_decode(const nodeproto_req_t *r, nodeproto_cset_t *c)
 /* "key index version" at argv[1..3] of CGET and CDEL: NULL, or the error to answer. */
 const char *nodeproto_chunk_id_decode(const nodeproto_req_t *r, uint32_t *index, uint64_t *version);
 
+/* "key index version expire_ms" at argv[1..4] of CEXPIRE: NULL, or the error to answer. */
+const char *nodeproto_cexpire_decode(const nodeproto_req_t *r, uint32_t *index, uint64_t *version,
+                                     uint64_t *expire_ms);
+
 /* ---- replies: node -> proxy, in the order of the requests ---- */
 
 /* CGET hit: "*2 :crc $len", then the caller sends len body bytes and nodeproto_put_body_end().
@@ -134,7 +142,7 @@ int nodeproto_put_stats(buf_t *b, uint64_t mem_limit, uint64_t mem_used, uint64_
 typedef enum {
     NODEPROTO_REPLY_SIMPLE, /* +OK, +PONG: str/len */
     NODEPROTO_REPLY_ERROR,  /* -...: str/len */
-    NODEPROTO_REPLY_INT,    /* CDEL: n (0 not held, 1 deleted) */
+    NODEPROTO_REPLY_INT,    /* CDEL, CEXPIRE: n (0 not held, 1 deleted or changed) */
     NODEPROTO_REPLY_NULL,   /* CGET: $-1, the node does not hold that version */
     NODEPROTO_REPLY_CHUNK,  /* CGET: crc, body_len; the body and its CRLF follow */
     NODEPROTO_REPLY_BULK,   /* INVENTORY: body_len bytes and a CRLF follow */

@@ -113,6 +113,10 @@ int meta_insert(meta_table_t *t, meta_t *m)
     t->clock[t->clock_len++] = m;
     t->count++;
     t->bytes += m->size;
+    if (m->expire_ms) {
+        t->expires++;
+        t->expire_sum += m->expire_ms;
+    }
     return 0;
 }
 
@@ -125,7 +129,52 @@ void meta_remove(meta_table_t *t, meta_t *m)
     t->clock[m->clock_pos] = NULL;
     t->count--;
     t->bytes -= m->size;
+    if (m->expire_ms) {
+        t->expires--;
+        t->expire_sum -= m->expire_ms;
+    }
     if (t->count == 0) t->clock_len = t->clock_hand = 0;
+    if (t->expires == 0) t->expire_sum = 0; /* no drift left over from rounding */
+}
+
+void meta_set_expire(meta_table_t *t, meta_t *m, uint64_t expire_ms)
+{
+    if (m->expire_ms) {
+        t->expires--;
+        t->expire_sum -= m->expire_ms;
+    }
+    m->expire_ms = expire_ms;
+    if (expire_ms) {
+        t->expires++;
+        t->expire_sum += expire_ms;
+    }
+    if (t->expires == 0) t->expire_sum = 0;
+}
+
+static size_t reverse_bits(size_t v)
+{
+    size_t r = 0;
+    for (size_t i = 0; i < sizeof v * 8; i++, v >>= 1)
+        r = (r << 1) | (v & 1);
+    return r;
+}
+
+/* Redis's dictScan for one table: the cursor counts up in bit-reversed order over the bucket
+ * index, so the buckets not yet visited under a mask of 2^k are exactly the ones whose split
+ * children are not yet visited under 2^(k+1). After a grow, the cursor's low bits still name
+ * where the walk was, and each old bucket's objects have moved only into buckets the walk has
+ * yet to reach (or has visited whole): nothing present throughout is missed. The high bits are
+ * set before incrementing so the carry runs through the masked bits only. */
+size_t meta_scan(meta_table_t *t, size_t cursor, void (*fn)(void *arg, meta_t *m), void *arg)
+{
+    if (t->count == 0) return 0; /* as Redis's dictScan: an empty table ends any scan */
+    size_t mask = t->nbuckets - 1;
+    for (meta_t *m = t->buckets[cursor & mask]; m; m = m->hnext)
+        fn(arg, m);
+    cursor |= ~mask;
+    cursor = reverse_bits(cursor);
+    cursor++;
+    return reverse_bits(cursor);
 }
 
 meta_t *meta_expired_next(meta_table_t *t, uint64_t now_ms, size_t *budget)

@@ -17,11 +17,12 @@ struct meta {
     uint64_t lost_mask; /* chunks known to be gone from their node, awaiting repair */
     uint32_t chunk_size;
     uint32_t clock_pos;
+    uint32_t atime_s; /* last read, seconds of the caller's clock (OBJECT IDLETIME) */
     uint16_t keylen;
     uint8_t d, p;
     uint8_t referenced;
     uint8_t repair_queued; /* in the repair queue */
-    uint8_t pad[2];
+    uint8_t pad[6];
     /* followed by: uint16_t node[n]; uint32_t crc[n]; char key[keylen] */
     char tail[];
 };
@@ -49,6 +50,8 @@ typedef struct {
     size_t clock_hand;
     size_t expire_cursor; /* where the expiry sweep (meta_expired_next) goes on */
     uint64_t bytes;       /* sum of object sizes */
+    size_t expires;       /* objects with an expiry (INFO keyspace) */
+    long double expire_sum; /* sum of their expire_ms, for avg_ttl without a walk */
     uint64_t evictions;
     uint64_t expired;
     uint32_t place_rotor; /* advances at every placement, so equal keys spread over the pool */
@@ -75,6 +78,13 @@ size_t meta_alloc_size(int d, int p, size_t keylen);
 meta_t *meta_find(meta_table_t *t, const char *key, size_t keylen); /* expiry not checked */
 int meta_insert(meta_table_t *t, meta_t *m);                        /* replaces nothing */
 void meta_remove(meta_table_t *t, meta_t *m);
+/* Changes the expiry of an object in the table (0 = none), keeping the table's counts. */
+void meta_set_expire(meta_table_t *t, meta_t *m, uint64_t expire_ms);
+/* One step of SCAN, Redis's reverse-binary cursor over the buckets: calls fn on every object of
+ * the bucket `cursor` names and returns the next cursor (0 when the walk is over). Every object
+ * in the table from the first call to the last is visited at least once, however the table grows
+ * between calls (some may be visited twice); fn must not change the table. */
+size_t meta_scan(meta_table_t *t, size_t cursor, void (*fn)(void *arg, meta_t *m), void *arg);
 uint64_t meta_hash(const char *key, size_t keylen);
 /* Bytes a chunk counts against its node (body, entry and key, as the node accounts it). */
 uint64_t meta_chunk_cost(size_t chunk_size, size_t keylen);

@@ -372,6 +372,22 @@ static void reply_cdel(node_conn_t *c)
     resp_add_int(o, held);
 }
 
+/* CEXPIRE key index version expire_ms: a client changed the object's expiry (EXPIRE, PERSIST);
+ * the chunk carries it into inventories, so a restarted proxy rebuilds the key with it. */
+static void reply_cexpire(node_conn_t *c)
+{
+    nodeproto_req_t *r = &c->req;
+    uint32_t index;
+    uint64_t version, expire_ms;
+    const char *err = nodeproto_cexpire_decode(r, &index, &version, &expire_ms);
+    if (err) {
+        resp_add_error(&c->out.small, "%s", err);
+        return;
+    }
+    resp_add_int(&c->out.small,
+                 store_set_expire(c->store, r->argv[1], r->argl[1], index, version, expire_ms));
+}
+
 static void reply_backup(node_conn_t *c)
 {
     nodeproto_req_t *r = &c->req;
@@ -397,6 +413,7 @@ enum {
     CMD_CSET,
     CMD_CGET,
     CMD_CDEL,
+    CMD_CEXPIRE,
     CMD_STATS,
     CMD_INVENTORY,
     CMD_SYNCDONE,
@@ -429,6 +446,7 @@ static policy_req_kind_t dispatch(node_conn_t *c)
          " (CSET key index version crc size d p expire_ms chunk)"},
         {CMD_CGET, "CGET", 4, POLICY_REQ_DATA, ""},
         {CMD_CDEL, "CDEL", 4, POLICY_REQ_DATA, " (CDEL key index version [TOMB])"},
+        {CMD_CEXPIRE, "CEXPIRE", 5, POLICY_REQ_DATA, " (CEXPIRE key index version expire_ms)"},
         {CMD_STATS, "STATS", 1, POLICY_REQ_OTHER, ""},
         {CMD_INVENTORY, "INVENTORY", 1, POLICY_REQ_OTHER, ""},
         {CMD_SYNCDONE, "SYNCDONE", 1, POLICY_REQ_OTHER, ""},
@@ -456,6 +474,7 @@ static policy_req_kind_t dispatch(node_conn_t *c)
         case CMD_CSET: reply_cset(c); break;
         case CMD_CGET: reply_cget(c); break;
         case CMD_CDEL: reply_cdel(c); break;
+        case CMD_CEXPIRE: reply_cexpire(c); break;
         case CMD_STATS:
             nodeproto_put_stats(o, c->store->limit, c->store->used, c->store->count,
                                 c->invocations ? *c->invocations : 0);

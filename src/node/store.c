@@ -312,6 +312,16 @@ int store_del(store_t *s, const char *key, size_t key_len, uint32_t index, uint6
     return 1;
 }
 
+int store_set_expire(store_t *s, const char *key, size_t key_len, uint32_t index, uint64_t version,
+                     uint64_t expire_ms)
+{
+    store_entry_t *e = store_get(s, key, key_len, index, version);
+    if (!e) return 0;
+    e->expire_ms = expire_ms;
+    if (s->journal) journal_add(s->journal, key, key_len, index, version, STORE_OP_COMMIT);
+    return 1;
+}
+
 void store_ref(store_entry_t *e)
 {
     e->refs++;

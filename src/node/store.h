@@ -130,6 +130,10 @@ store_entry_t *store_get(const store_t *s, const char *key, size_t key_len, uint
                          uint64_t version);
 /* Unlinks the entry; its memory goes back when the last reference is released. 1 or 0. */
 int store_del(store_t *s, const char *key, size_t key_len, uint32_t index, uint64_t version);
+/* Sets the expiry of a held chunk (0 = none), journaled as a commit so a backup in progress sends
+ * the chunk again. 1 if the chunk is held, else 0. */
+int store_set_expire(store_t *s, const char *key, size_t key_len, uint32_t index, uint64_t version,
+                     uint64_t expire_ms);
 
 void store_ref(store_entry_t *e);
 void store_unref(store_t *s, store_entry_t *e);

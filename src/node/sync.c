@@ -97,8 +97,9 @@ int sync_index_has(const sync_index_t *x, const store_entry_t *e)
         if (inv_next(x->blob, x->blob_len, &pos, &p) != 1) continue;
         if (p.index == e->index && p.version == e->version && p.keylen == e->key_len &&
             memcmp(p.key, e->key, e->key_len) == 0)
-            /* The same id with another body (a damaged copy) is sent again. */
-            return p.crc == e->crc && p.chunk_len == e->body_len;
+            /* The same id with another body (a damaged copy), or another expiry (CEXPIRE), is
+             * sent again. */
+            return p.crc == e->crc && p.chunk_len == e->body_len && p.expire_ms == e->expire_ms;
     }
     return 0;
 }

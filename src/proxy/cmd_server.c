@@ -65,17 +65,19 @@ static cmd_status_t proc_select(client_t *c, op_t *op, int argc, const char **ar
     return CMD_REPLIED;
 }
 
-/* FLUSHALL / FLUSHDB [ASYNC|SYNC]: forgets every object; their chunks are reclaimed with their
- * nodes' memory as meta_delete does for one key. */
+/* FLUSHALL / FLUSHDB [ASYNC|SYNC]: DEL of every key, answered once the nodes hold the
+ * tombstones. ASYNC waits as SYNC does: answering before the nodes have them would let a proxy
+ * restart in between bring the keys back. Any other argument is Redis's syntax error. */
 static cmd_status_t proc_flush(client_t *c, op_t *op, int argc, const char **argv,
                                const size_t *argl)
 {
-    (void)argc, (void)argv, (void)argl;
-    server_t *srv = c->srv;
-    for (size_t i = srv->meta.clock_len; i-- > 0;)
-        if (srv->meta.clock[i]) meta_delete(srv, srv->meta.clock[i]);
-    resp_add_simple(&op->reply, "OK");
-    return CMD_REPLIED;
+    if (argc > 2 ||
+        (argc == 2 && !arg_is(argv[1], argl[1], "ASYNC") && !arg_is(argv[1], argl[1], "SYNC"))) {
+        resp_add_error(&op->reply, "ERR syntax error");
+        return CMD_REPLIED;
+    }
+    cmd_flush(c, op);
+    return CMD_PENDING;
 }
 
 /* clang-format off */
@@ -86,8 +88,8 @@ const command_t cmd_server_commands[] = {
     {"dbsize",    1, 0, CMD_READONLY | CMD_FAST, 0, 0, 0, proc_dbsize, NULL},
     {"quit",     -1, 0, CMD_NO_AUTH | CMD_FAST, 0, 0, 0, proc_quit,   NULL},
     {"select",    2, 0, CMD_FAST,             0, 0, 0, proc_select, NULL},
-    {"flushall", -1, 2, CMD_WRITE,            0, 0, 0, proc_flush,  NULL},
-    {"flushdb",  -1, 2, CMD_WRITE,            0, 0, 0, proc_flush,  NULL},
+    {"flushall", -1, 0, CMD_WRITE,            0, 0, 0, proc_flush,  NULL},
+    {"flushdb",  -1, 0, CMD_WRITE,            0, 0, 0, proc_flush,  NULL},
     {NULL, 0, 0, 0, 0, 0, 0, NULL, NULL},
 };
 /* clang-format on */

@@ -1,5 +1,6 @@
 /* info.c -- the INFO command: server, clients, memory, stats, pool (with the platform's billing).
  */
+#include <limits.h>
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "awscreds.h"
 #include "client.h"
 #include "command.h"
@@ -175,8 +177,17 @@ void cmd_info(client_t *c, op_t *op, const char *section)
                    s->repair_bytes, s->inventories, s->rebuilt_objects, s->deletes_deferred,
                    deferred, s->deletes_dropped, s->stale_chunks);
     }
-    if (want(section, "keyspace") && srv->meta.count)
-        buf_printf(&b, "# Keyspace\r\ndb0:keys=%zu,expires=0,avg_ttl=0\r\n", srv->meta.count);
+    if (want(section, "keyspace") && srv->meta.count) {
+        /* avg_ttl is exact here (Redis's is an estimate from its expiry sampling), in ms. */
+        long double avg = srv->meta.expires ? srv->meta.expire_sum / srv->meta.expires -
+                                                  (long double)clock_wall_ms()
+                                            : 0;
+        buf_printf(&b, "# Keyspace\r\ndb0:keys=%zu,expires=%zu,avg_ttl=%lld\r\n", srv->meta.count,
+                   srv->meta.expires,
+                   avg <= 0                        ? 0LL
+                   : avg >= (long double)LLONG_MAX ? LLONG_MAX
+                                                   : (long long)avg);
+    }
     resp_add_bulk(&op->reply, buf_head(&b), buf_len(&b));
     buf_free(&b);
 }

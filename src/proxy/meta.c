@@ -44,6 +44,12 @@ static void expire_sweep(ev_loop_t *loop, void *arg)
     if (!srv->stopping) ev_timer_add(loop, EXPIRE_SWEEP_MS, expire_sweep, srv);
 }
 
+void meta_touch(meta_t *m)
+{
+    m->referenced = 1;
+    m->atime_s = (uint32_t)(clock_wall_ms() / 1000);
+}
+
 void meta_start_expiry(server_t *srv)
 {
     ev_timer_add(srv->loop, EXPIRE_SWEEP_MS, expire_sweep, srv);

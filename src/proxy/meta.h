@@ -18,6 +18,8 @@ void meta_drop(server_t *srv, meta_t *m);
 void meta_delete(server_t *srv, meta_t *m);
 /* Removes the object (and its placement charge) only: the caller has deleted its chunks. */
 void meta_forget(server_t *srv, meta_t *m);
+/* A read of the object: it earns its CLOCK second chance and its idle time restarts. */
+void meta_touch(meta_t *m);
 void meta_start_expiry(server_t *srv); /* the background sweep for expired objects (meta.c) */
 /* Picks n distinct nodes with room for chunk_size bytes each, evicting objects (CLOCK) while
  * needed. Returns 0, or -ENOSPC if even an empty pool cannot hold it. */

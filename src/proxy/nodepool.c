@@ -236,6 +236,9 @@ static int encode_request(buf_t *b, const nreq_t *q)
         return nodeproto_put_cget(b, q->key, q->keylen, (uint32_t)q->index, q->version);
     case NREQ_CDEL:
         return nodeproto_put_cdel(b, q->key, q->keylen, (uint32_t)q->index, q->version, q->tomb);
+    case NREQ_CEXPIRE:
+        return nodeproto_put_cexpire(b, q->key, q->keylen, (uint32_t)q->index, q->version,
+                                     q->expire_ms);
     case NREQ_CSET: {
         nodeproto_cset_t c = {.key = q->key,
                               .keylen = q->keylen,
@@ -451,6 +454,20 @@ int node_delete_chunk_acked(node_t *n, const char *key, size_t keylen, int index
                             op_t *op)
 {
     return delete_chunk(n, key, keylen, index, version, 1, op);
+}
+
+/* An expiry change takes the path of a client's delete: it is kept for the node's return when
+ * the node cannot be reached (cdel_done), since the chunk it names may still be there then. */
+int node_expire_chunk_acked(node_t *n, const char *key, size_t keylen, int index, uint64_t version,
+                            uint64_t expire_ms, op_t *op)
+{
+    nreq_t *q = nreq_new(NREQ_CEXPIRE, NULL, 0, key, keylen, index, version);
+    if (!q) return 0;
+    q->expire_ms = expire_ms;
+    q->op = op;
+    q->done = cdel_acked;
+    node_submit(n, q);
+    return 1;
 }
 
 void node_drop_deferred(node_t *n)
@@ -726,6 +743,7 @@ static int handle_reply(conn_t *c, node_t *n)
         [NREQ_PING] = NODEPROTO_PING,           [NREQ_CSET] = NODEPROTO_CSET,
         [NREQ_CGET] = NODEPROTO_CGET,           [NREQ_CDEL] = NODEPROTO_CDEL,
         [NREQ_INVENTORY] = NODEPROTO_INVENTORY, [NREQ_BACKUP] = NODEPROTO_BACKUP,
+        [NREQ_CEXPIRE] = NODEPROTO_CEXPIRE,
     };
     nreq_t *q = n->sent.head;
     if (!q) {

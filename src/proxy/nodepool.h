@@ -29,7 +29,8 @@ typedef enum {
     NREQ_CGET,
     NREQ_CDEL,
     NREQ_INVENTORY,
-    NREQ_BACKUP
+    NREQ_BACKUP,
+    NREQ_CEXPIRE
 } nreq_kind_t;
 
 /* Result delivered to the operation that issued a request. */
@@ -142,6 +143,11 @@ void node_delete_chunk(node_t *n, const char *key, size_t keylen, int index, uin
  * the node's return after all (it could not be reached); 0 when out of memory. */
 int node_delete_chunk_acked(node_t *n, const char *key, size_t keylen, int index, uint64_t version,
                             op_t *op);
+/* A chunk's new expiry (CEXPIRE; 0 = none), sent as node_delete_chunk_acked sends a delete: the
+ * node is woken, ops_delete_acked(op) is called once it answered or the request was kept for its
+ * return. Returns 1 when on its way, 0 when out of memory. */
+int node_expire_chunk_acked(node_t *n, const char *key, size_t keylen, int index, uint64_t version,
+                            uint64_t expire_ms, op_t *op);
 /* An instance serving now (awake, connected): only such a node is sent a delete nobody waits for
  * at once; a sleeping one is not woken (billed) for it, and one that is down may come back with
  * its memory. */

@@ -101,7 +101,8 @@ struct op {
             int repair_unlisted; /* the chunk was not known lost: the client found it corrupt */
         };
         struct {              /* DEL (op_delete.c) */
-            int64_t ndeleted; /* keys removed */
+            int64_t ndeleted; /* keys removed: the reply's count */
+            int reply_ok;     /* FLUSHALL/FLUSHDB: +OK rather than the count */
         };
     };
 };
@@ -128,6 +129,9 @@ op_t *op_carrier_root(op_t *op);      /* the op that answers a rider (NULL: op r
 void cmd_icget(client_t *c, op_t *op);
 void cmd_icgetchunks(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl);
 void cmd_del(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl);
+void cmd_flush(client_t *c, op_t *op); /* DEL of every key, answered +OK */
+/* Sets m's expiry (0 = none) here and on its chunks' nodes; answers :1 once they hold it. */
+void cmd_expire_set(client_t *c, op_t *op, meta_t *m, uint64_t expire_ms);
 int cmd_icset_begin(client_t *c, op_t *op);
 void cmd_icset_chunk(client_t *c, op_t *op, size_t len);
 void cmd_icrepair(client_t *c, op_t *op, const char **argv, const size_t *argl, objbuf_t *body);

@@ -1,4 +1,5 @@
-/* op_delete.c -- DEL: metadata first, then the chunk deletes the reply waits for. */
+/* op_delete.c -- DEL, FLUSHALL and expiry changes: metadata first, then the node requests the
+ * reply waits for. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -21,7 +22,10 @@ static void del_check_done(op_t *op)
 {
     if (op->outstanding > 0 || !op->all_args || op->finished) return;
     op->finished = 1;
-    resp_add_int(&op->reply, op->ndeleted);
+    if (op->reply_ok)
+        resp_add_simple(&op->reply, "OK");
+    else
+        resp_add_int(&op->reply, op->ndeleted);
     client_on_op_done(op);
 }
 
@@ -45,37 +49,75 @@ static int del_witness(server_t *srv, meta_t *m)
     return -1;
 }
 
+/* Forgets m and sends the tombstoning deletes of its chunks, counted in op. */
+static void del_object(server_t *srv, op_t *op, meta_t *m)
+{
+    uint16_t *nodes = meta_nodes(m);
+    int unreachable = 0;
+    for (int k = 0; k < m->d + m->p; k++) {
+        unreachable += !node_reachable(&srv->nodes[nodes[k]]);
+        if (node_delete_chunk_acked(&srv->nodes[nodes[k]], meta_key(m), m->keylen, k, m->version,
+                                    op)) {
+            op->outstanding++;
+            op_ref(op);
+        }
+    }
+    /* A holder that cannot be reached now keeps the chunk until it is back; should this
+     * proxy go down before then, the tombstones of the holders that answered tell its
+     * successor. If none may answer, one serving node that holds nothing of the key keeps
+     * a tombstone too (its CDEL finds no chunk): otherwise the delete would live only here. */
+    if (unreachable) {
+        int extra = del_witness(srv, m);
+        if (extra >= 0 && node_delete_chunk_acked(&srv->nodes[extra], meta_key(m), m->keylen, 0,
+                                                  m->version, op)) {
+            op->outstanding++;
+            op_ref(op);
+        }
+    }
+    meta_forget(srv, m);
+    op->ndeleted++;
+}
+
 void cmd_del(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
 {
     server_t *srv = c->srv;
     op->ndeleted = 0;
+    op->reply_ok = 0;
     for (int i = 1; i < argc; i++) {
         meta_t *m = meta_lookup(srv, argv[i], argl[i]);
-        if (!m) continue;
-        uint16_t *nodes = meta_nodes(m);
-        int unreachable = 0;
-        for (int k = 0; k < m->d + m->p; k++) {
-            unreachable += !node_reachable(&srv->nodes[nodes[k]]);
-            if (node_delete_chunk_acked(&srv->nodes[nodes[k]], meta_key(m), m->keylen, k,
-                                        m->version, op)) {
-                op->outstanding++;
-                op_ref(op);
-            }
+        if (m) del_object(srv, op, m);
+    }
+    op->all_args = 1;
+    del_check_done(op);
+}
+
+/* Every object, expired ones included (a sweep would only drop them without tombstones). */
+void cmd_flush(client_t *c, op_t *op)
+{
+    server_t *srv = c->srv;
+    op->ndeleted = 0;
+    op->reply_ok = 1;
+    for (size_t i = srv->meta.clock_len; i-- > 0;)
+        if (srv->meta.clock[i]) del_object(srv, op, srv->meta.clock[i]);
+    op->all_args = 1;
+    del_check_done(op);
+}
+
+/* The expiry lives with every chunk too (CSET carries it; CEXPIRE changes it), so that a proxy
+ * rebuilding from the nodes after a restart gives the key the expiry the client set last. */
+void cmd_expire_set(client_t *c, op_t *op, meta_t *m, uint64_t expire_ms)
+{
+    server_t *srv = c->srv;
+    op->ndeleted = 1; /* the reply: :1, the expiry was changed */
+    op->reply_ok = 0;
+    meta_set_expire(&srv->meta, m, expire_ms);
+    uint16_t *nodes = meta_nodes(m);
+    for (int k = 0; k < m->d + m->p; k++) {
+        if (node_expire_chunk_acked(&srv->nodes[nodes[k]], meta_key(m), m->keylen, k, m->version,
+                                    expire_ms, op)) {
+            op->outstanding++;
+            op_ref(op);
         }
-        /* A holder that cannot be reached now keeps the chunk until it is back; should this
-         * proxy go down before then, the tombstones of the holders that answered tell its
-         * successor. If none may answer, one serving node that holds nothing of the key keeps
-         * a tombstone too (its CDEL finds no chunk): otherwise the delete would live only here. */
-        if (unreachable) {
-            int extra = del_witness(srv, m);
-            if (extra >= 0 && node_delete_chunk_acked(&srv->nodes[extra], meta_key(m), m->keylen, 0,
-                                                      m->version, op)) {
-                op->outstanding++;
-                op_ref(op);
-            }
-        }
-        meta_forget(srv, m);
-        op->ndeleted++;
     }
     op->all_args = 1;
     del_check_done(op);

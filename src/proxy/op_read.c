@@ -395,7 +395,7 @@ int op_read_begin_key(server_t *srv, op_t *op, const char *key, size_t keylen)
         client_on_op_done(op);
         return 1;
     }
-    m->referenced = 1;
+    meta_touch(m);
     size_t msize = meta_alloc_size(m->d, m->p, m->keylen);
     op->meta = malloc(msize);
     if (!op->meta || op_copy_key(op, key, keylen) < 0) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "icproto.h"
 #include "layout.h"
 #include "log.h"
@@ -231,6 +232,7 @@ static void store_check_done(op_t *op)
         if (op->keepttl) m->expire_ms = old->expire_ms;
         meta_drop(srv, old); /* deletes the previous version's chunks */
     }
+    m->atime_s = (uint32_t)(clock_wall_ms() / 1000);
     meta_insert(&srv->meta, m);
     srv->stats.sets += 1 + (uint64_t)op->nriders;
     log_debug("event=set_committed op=%p us=%" PRIu64, (void *)op, ev_now_us() - op->started_us);

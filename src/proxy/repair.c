@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "inventory.h"
 #include "log.h"
 #include "meta.h"
@@ -320,6 +321,7 @@ static void rebuild_finish(server_t *srv)
                 m->lost_mask |= 1ull << i;
             }
             meta_charge_placement(srv, meta_nodes(m), n, m->chunk_size, m->keylen);
+            m->atime_s = (uint32_t)(clock_wall_ms() / 1000);
             meta_insert(&srv->meta, m);
             srv->stats.chunks_lost += (uint64_t)popcount64(m->lost_mask);
             free(c);

@@ -114,6 +114,42 @@ static void test_cset_roundtrip(void **state)
     buf_free(&b);
 }
 
+static void test_cexpire_roundtrip(void **state)
+{
+    (void)state;
+    buf_t b;
+    buf_init(&b);
+    nodeproto_put_cexpire(&b, "k\0y", 3, 5, 42, 1767225600123ull);
+    nodeproto_req_t r;
+    nodeproto_req_init(&r);
+    int64_t body;
+    assert_int_equal(read_request_bytewise(&r, buf_head(&b), buf_len(&b), &body),
+                     NODEPROTO_REQ_DONE);
+    assert_int_equal(body, -1);
+    assert_true(nodeproto_req_is(&r, "cexpire"));
+    assert_int_equal(r.argc, 5);
+    uint32_t index;
+    uint64_t version, expire_ms;
+    assert_null(nodeproto_cexpire_decode(&r, &index, &version, &expire_ms));
+    assert_int_equal(r.argl[1], 3);
+    assert_memory_equal(r.argv[1], "k\0y", 3);
+    assert_int_equal(index, 5);
+    assert_true(version == 42 && expire_ms == 1767225600123ull);
+    nodeproto_req_free(&r);
+    /* A bad expiry is refused with its own error. */
+    buf_clear(&b);
+    static const char bad[] =
+        "*5\r\n$7\r\nCEXPIRE\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$2\r\n-1\r\n";
+    buf_append(&b, bad, sizeof bad - 1);
+    nodeproto_req_init(&r);
+    assert_int_equal(read_request_bytewise(&r, buf_head(&b), buf_len(&b), &body),
+                     NODEPROTO_REQ_DONE);
+    assert_string_equal(nodeproto_cexpire_decode(&r, &index, &version, &expire_ms),
+                        "ERR invalid expiry");
+    nodeproto_req_free(&r);
+    buf_free(&b);
+}
+
 static void test_chunk_requests_roundtrip(void **state)
 {
     (void)state;
@@ -375,7 +411,13 @@ static void test_replies_roundtrip(void **state)
     assert_int_equal(rep.kind, NODEPROTO_REPLY_INT);
     assert_int_equal(rep.n, 1);
 
-    for (int cmd = NODEPROTO_PING; cmd <= NODEPROTO_GOAWAY; cmd++) {
+    buf_clear(&b);
+    resp_add_int(&b, 0);
+    reply_whole(buf_head(&b), buf_len(&b), NODEPROTO_CEXPIRE, &rep);
+    assert_int_equal(rep.kind, NODEPROTO_REPLY_INT);
+    assert_int_equal(rep.n, 0);
+
+    for (int cmd = NODEPROTO_PING; cmd <= NODEPROTO_CEXPIRE; cmd++) {
         buf_clear(&b);
         resp_add_error(&b, "NOMEM chunk of %d bytes", 10);
         reply_whole(buf_head(&b), buf_len(&b), (nodeproto_cmd_t)cmd, &rep);
@@ -569,6 +611,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cset_roundtrip),
         cmocka_unit_test(test_chunk_requests_roundtrip),
+        cmocka_unit_test(test_cexpire_roundtrip),
         cmocka_unit_test(test_simple_and_backup_requests),
         cmocka_unit_test(test_request_limits),
         cmocka_unit_test(test_request_malformed),
