@@ -91,6 +91,8 @@ struct server {
                         * on nodes before the metadata knows them (an inventory spares them) */
     op_t *staged_head, *staged_tail;
     auth_t auth; /* users of the client port (auth.c) */
+    struct key_holds *holds; /* keys held by compound commands (op_rmw.c) */
+    int hold_waiters;        /* clients whose next command waits for a held key */
 };
 
 uint64_t server_next_version(server_t *srv);
