@@ -32,17 +32,30 @@ static int64_t string_max(const server_t *srv)
 
 /* ---- SET's and GETEX's options, as Redis's parseExtendedStringArgumentsOrReply reads them ---- */
 
-enum { UNIT_S, UNIT_MS };
+/* The expiry options, in the order of time_names. */
+enum { TIME_NONE, TIME_EX, TIME_PX, TIME_EXAT, TIME_PXAT };
+static const char *const time_names[] = {NULL, "EX", "PX", "EXAT", "PXAT"};
+
 typedef struct {
     int nx, xx, get, keepttl, persist;
-    int ex, px, exat, pxat;
-    const char *expire; /* the time argument, validated after the options */
+    int time;           /* TIME_*: which expiry option came */
+    const char *expire; /* its argument, validated after the options */
     size_t expire_len;
     int64_t expire_ms; /* absolute, once validated */
 } str_opts_t;
 
+static int time_option(const char *a, size_t l)
+{
+    for (int k = TIME_EX; k <= TIME_PXAT; k++)
+        if (arg_is(a, l, time_names[k])) return k;
+    return TIME_NONE;
+}
+
 /* Options from argv[first..]; set_cmd: SET's options, else GETEX's. 0, or -1 with the syntax
- * error in op->reply (the time itself is validated apart, as Redis does it later). */
+ * error in op->reply (the time itself is validated apart, as Redis does it later). Redis's
+ * rules: NX and XX exclude each other; one kind of expiry option (named again, the last wins),
+ * excluding KEEPTTL (SET) and PERSIST (GETEX); GET anywhere; an expiry option needs its
+ * argument. */
 static int parse_str_options(op_t *op, int first, int argc, const char **argv, const size_t *argl,
                              int set_cmd, str_opts_t *o)
 {
@@ -50,33 +63,19 @@ static int parse_str_options(op_t *op, int first, int argc, const char **argv, c
     for (int j = first; j < argc; j++) {
         const char *a = argv[j];
         size_t l = argl[j];
-        int next = j + 1 < argc;
-        int any_time = o->ex || o->px || o->exat || o->pxat;
+        int t = time_option(a, l);
         if (set_cmd && arg_is(a, l, "NX") && !o->xx) {
             o->nx = 1;
         } else if (set_cmd && arg_is(a, l, "XX") && !o->nx) {
             o->xx = 1;
         } else if (set_cmd && arg_is(a, l, "GET")) {
             o->get = 1;
-        } else if (set_cmd && arg_is(a, l, "KEEPTTL") && !o->persist && !any_time) {
+        } else if (set_cmd && arg_is(a, l, "KEEPTTL") && !o->time) {
             o->keepttl = 1;
-        } else if (!set_cmd && arg_is(a, l, "PERSIST") && !any_time && !o->keepttl) {
+        } else if (!set_cmd && arg_is(a, l, "PERSIST") && !o->time) {
             o->persist = 1;
-        } else if (arg_is(a, l, "EX") && !o->keepttl && !o->persist && !o->exat && !o->px &&
-                   !o->pxat && next) {
-            o->ex = 1;
-            o->expire = argv[++j], o->expire_len = argl[j];
-        } else if (arg_is(a, l, "PX") && !o->keepttl && !o->persist && !o->ex && !o->exat &&
-                   !o->pxat && next) {
-            o->px = 1;
-            o->expire = argv[++j], o->expire_len = argl[j];
-        } else if (arg_is(a, l, "EXAT") && !o->keepttl && !o->persist && !o->ex && !o->px &&
-                   !o->pxat && next) {
-            o->exat = 1;
-            o->expire = argv[++j], o->expire_len = argl[j];
-        } else if (arg_is(a, l, "PXAT") && !o->keepttl && !o->persist && !o->ex && !o->exat &&
-                   !o->px && next) {
-            o->pxat = 1;
+        } else if (t && !o->keepttl && !o->persist && (!o->time || o->time == t) && j + 1 < argc) {
+            o->time = t;
             o->expire = argv[++j], o->expire_len = argl[j];
         } else {
             resp_add_error(&op->reply, "ERR syntax error");
@@ -96,10 +95,12 @@ static int validate_expire(op_t *op, str_opts_t *o, const char *name)
         resp_add_error(&op->reply, ERR_NOT_INT);
         return -1;
     }
-    int seconds = o->ex || o->exat;
+    int seconds = o->time == TIME_EX || o->time == TIME_EXAT;
     if (v <= 0 || (seconds && v > INT64_MAX / 1000)) goto invalid;
     if (seconds) v *= 1000;
-    if ((o->ex || o->px) && __builtin_add_overflow(v, (int64_t)clock_wall_ms(), &v)) goto invalid;
+    if ((o->time == TIME_EX || o->time == TIME_PX) &&
+        __builtin_add_overflow(v, (int64_t)clock_wall_ms(), &v))
+        goto invalid;
     if (v <= 0) goto invalid;
     o->expire_ms = v;
     return 0;
@@ -310,17 +311,8 @@ static cmd_status_t proc_setnx(client_t *c, op_t *op, int argc, const char **arg
 static cmd_status_t setex_generic(client_t *c, op_t *op, const char **argv, const size_t *argl,
                                   int ms, const char *name)
 {
-    str_opts_t o = {0};
-    int64_t v;
-    if (strnum_parse_i64(argv[2], argl[2], &v) < 0) {
-        resp_add_error(&op->reply, ERR_NOT_INT);
-        return CMD_REPLIED;
-    }
-    if (v <= 0 || (!ms && v > INT64_MAX / 1000) ||
-        __builtin_add_overflow(ms ? v : v * 1000, (int64_t)clock_wall_ms(), &o.expire_ms)) {
-        resp_add_error(&op->reply, "ERR invalid expire time in '%s' command", name);
-        return CMD_REPLIED;
-    }
+    str_opts_t o = {.time = ms ? TIME_PX : TIME_EX, .expire = argv[2], .expire_len = argl[2]};
+    if (validate_expire(op, &o, name) < 0) return CMD_REPLIED;
     return run_set(c, op, argv[1], argl[1], op->obj ? NULL : argv[3], op->obj ? 0 : argl[3], &o, 0);
 }
 
@@ -373,8 +365,7 @@ static rmw_next_t compute_getex(op_t *op, const rmw_old_t *old, op_t *w)
     }
     if (!op->rmw_persist) {
         str_opts_t o = {0};
-        o.ex = op->rmw_int == 'e', o.px = op->rmw_int == 'p', o.exat = op->rmw_int == 'E';
-        o.pxat = op->rmw_int == 'P';
+        o.time = (int)op->rmw_int;
         o.expire = op->rmw_arg, o.expire_len = op->rmw_arglen;
         if (validate_expire(op, &o, "getex") < 0) return RMW_REPLIED;
         op->rmw_expire_ms = o.expire_ms;
@@ -397,7 +388,7 @@ static cmd_status_t proc_getex(client_t *c, op_t *op, int argc, const char **arg
     }
     to_rmw(op);
     op->rmw_persist = o.persist;
-    op->rmw_int = o.ex ? 'e' : o.px ? 'p' : o.exat ? 'E' : 'P';
+    op->rmw_int = o.time;
     if (o.expire && keep_arg(op, o.expire, o.expire_len) < 0) {
         resp_add_error(&op->reply, "ERR out of memory");
         return CMD_REPLIED;

@@ -236,6 +236,7 @@ static void rmw_compute(op_t *op, const rmw_old_t *old)
     switch (next) {
     case RMW_REPLIED:
         op_unref(w);
+        if (buf_len(&op->reply) && buf_head(&op->reply)[0] == '-') srv->stats.errors++;
         rmw_finish(op);
         return;
     case RMW_WRITE:

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "resp.h"
 #include "strnum.h"
 
 /* Redis's LONG_STR_SIZE (21) and MAX_LONG_DOUBLE_CHARS (5 KiB) bound what it parses. */
@@ -19,26 +20,11 @@ int strnum_parse_i64(const char *s, size_t len, int64_t *out)
         *out = 0;
         return 0;
     }
-    size_t i = 0;
-    int neg = s[0] == '-';
-    if (neg && ++i == len) return -1;
-    /* The first digit is 1-9: "007", "-0" and "+1" are not integers to Redis. */
-    if (s[i] < '1' || s[i] > '9') return -1;
-    uint64_t v = 0;
-    for (; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
-        uint64_t d = (uint64_t)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) return -1;
-        v = v * 10 + d;
-    }
-    if (neg) {
-        if (v > (uint64_t)INT64_MAX + 1) return -1;
-        *out = (int64_t)(0 - v);
-    } else {
-        if (v > (uint64_t)INT64_MAX) return -1;
-        *out = (int64_t)v;
-    }
-    return 0;
+    /* The first digit is 1-9: "007", "-0" and "+1" are not integers to Redis. The rest (digits
+     * after an optional '-', within int64) is RESP's integer syntax. */
+    size_t i = s[0] == '-';
+    if (i >= len || s[i] < '1' || s[i] > '9') return -1;
+    return resp_parse_i64(s, len, out);
 }
 
 int strnum_parse_ld(const char *s, size_t len, long double *out)
