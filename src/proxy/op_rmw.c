@@ -189,6 +189,7 @@ static void rmw_fail(op_t *op, const char *err)
 static void rmw_retry(op_t *op)
 {
     rmw_clear_reply(op);
+    log_debug("event=rmw_retry key_len=%zu tries=%d", op->keylen, op->rmw_tries + 1);
     if (++op->rmw_tries >= RMW_MAX_TRIES) {
         rmw_fail(op, "ERR the key kept changing under a concurrent write; try again");
         return;
