@@ -49,6 +49,11 @@ static op_t *op_new(client_t *c, op_kind_t kind)
     return op;
 }
 
+op_t *client_queue_op(client_t *c, int kind)
+{
+    return op_new(c, (op_kind_t)kind);
+}
+
 /* Sends the replies of finished ops at the head of the queue, in order. */
 static void flush_replies(client_t *c)
 {
@@ -58,7 +63,8 @@ static void flush_replies(client_t *c)
         QUEUE_POP_HEAD(&c->ops, op, next);
         if (buf_len(&op->reply)) conn_write(conn, buf_head(&op->reply), buf_len(&op->reply));
         if (op->reply_ref) {
-            conn_write_ref(conn, op->reply_ref, op->reply_ref->data, op->reply_ref_len);
+            conn_write_ref(conn, op->reply_ref, op->reply_ref->data + op->reply_ref_off,
+                           op->reply_ref_len);
             conn_write(conn, "\r\n", 2);
         }
         c->nops--;
@@ -325,9 +331,18 @@ int client_key_busy(client_t *c, op_t *before, const char *key, size_t keylen)
 static int command_must_wait(client_t *c, op_t *self, const command_t *cmd_row)
 {
     resp_cmd_t *cmd = &c->cmd;
-    if (!cmd_row || (cmd_row->flags & CMD_STORE) || !cmd_row->first_key || !c->ops.head) return 0;
+    if (!cmd_row || !cmd_row->first_key) return 0;
     int last = cmd_row->last_key < 0 ? cmd->nsmall - 1 : cmd_row->last_key;
     int step = cmd_row->key_step > 0 ? cmd_row->key_step : 1;
+    /* A key held by a compound command (any client's) waits for it, stores included: nothing
+     * runs on the key between its read and its write (op_rmw.c wakes the client). */
+    for (int i = cmd_row->first_key; i <= last && i < cmd->nsmall; i += step)
+        if (rmw_key_held(c->srv, cmd->argv[i], cmd->argl[i])) {
+            if (!c->hold_wait) c->srv->hold_waiters++;
+            c->hold_wait = 1;
+            return 1;
+        }
+    if ((cmd_row->flags & CMD_STORE) || !c->ops.head) return 0;
     for (int i = cmd_row->first_key; i <= last && i < cmd->nsmall; i += step)
         if (client_key_busy(c, self, cmd->argv[i], cmd->argl[i])) return 1;
     return 0;

@@ -29,6 +29,7 @@ struct client {
     int processing;   /* inside client_process: completions must not re-enter it */
     int waiting_body; /* an ICSET chunk body waits for its node; do not parse past it */
     int skip_rest;    /* the command being read is answered already: drain its arguments */
+    int hold_wait;    /* its next command names a key a compound command holds (op_rmw.c) */
     client_t *next, *prev;
     uint64_t created_ms;
     uint64_t cmds;
@@ -38,6 +39,9 @@ struct client {
 
 void client_accept(server_t *srv, int fd, struct tls_ctx *tls);
 void client_on_op_done(op_t *op);
+/* A new op (kind: an op_kind_t) at the tail of the client's queue (MGET adds one per key), or
+ * NULL when out of memory. */
+op_t *client_queue_op(client_t *c, int kind);
 int client_key_busy(client_t *c, op_t *before, const char *key, size_t keylen);
 void client_resume_input(client_t *c);
 /* The client's connection failed (or it quit, or idled out): its ops let go of it, it closes. */

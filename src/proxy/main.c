@@ -468,6 +468,7 @@ int main(int argc, char **argv)
     opindex_free(&srv->staged);
     auth_free(&srv->auth);
     opindex_free(&srv->storing);
+    rmw_holds_free(srv);
     transport_free(&srv->tp);
     log_info("event=stopped");
     return 0;

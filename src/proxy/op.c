@@ -52,6 +52,7 @@ void op_answer_riders(op_t *op)
             resp_add_error(&r->reply, "ERR out of memory");
         } else if (op->reply_ref) {
             r->reply_ref = objbuf_ref(op->reply_ref);
+            r->reply_ref_off = op->reply_ref_off;
             r->reply_ref_len = op->reply_ref_len;
         }
         client_on_op_done(r);
@@ -103,6 +104,7 @@ void op_unref(op_t *op)
     objbuf_unref(op->obj);
     free(op->meta);
     free(op->key);
+    if (op->kind == OP_RMW) free(op->rmw_arg);
     if (op_pooled < OP_POOL_MAX && op->reply.cap <= 4096) {
         buf_clear(&op->reply);
         op->next = op_pool;

@@ -19,7 +19,7 @@ typedef struct op op_t;
 typedef struct nreq nreq_t;
 typedef struct node node_t;
 
-typedef enum { OP_SIMPLE, OP_GET, OP_SET, OP_ICGET, OP_ICSET, OP_ICREPAIR } op_kind_t;
+typedef enum { OP_SIMPLE, OP_GET, OP_SET, OP_ICGET, OP_ICSET, OP_ICREPAIR, OP_RMW } op_kind_t;
 
 /* Per-chunk state of an operation. LOST: the node does not have it (or it failed its CRC), which
  * is known data loss; FAILED: the node could not be reached, which says nothing about the data. */
@@ -33,6 +33,7 @@ struct op {
     server_t *srv;
     buf_t reply;         /* small reply, sent when the op reaches the head of the queue */
     objbuf_t *reply_ref; /* big bulk body (GET), sent by reference after reply, then CRLF */
+    size_t reply_ref_off; /* where in reply_ref the body starts (GETRANGE) */
     size_t reply_ref_len;
     int done;
     char err[256];
@@ -57,6 +58,7 @@ struct op {
     int big_discard;                   /* a big argument nobody wants is being drained */
     int commit_waiting;        /* stored, waiting for an earlier write of the same key to commit */
     void (*bg_done)(op_t *op); /* a background op (no client): called when it is decided */
+    op_t *parent;              /* a compound op this background op is a step of (op_rmw.c) */
     /* Riders: ops of other requests answered with this op's reply instead of doing the work
      * again (GETs of the object this GET is reading; SETs this SET superseded before they were
      * sent). Each rider holds a reference while it rides. */
@@ -96,6 +98,23 @@ struct op {
             int placed;
             int body_failed;
             op_t *stage_next; /* srv->staged list: SETs sent after this loop iteration */
+            int reply_int;    /* SETNX: answers :1 / :0 instead of +OK / nil */
+            int cas;          /* commit only if the key's version is still cas_version */
+            uint64_t cas_version; /* 0: the key must still be absent */
+        };
+        struct { /* compound commands: read, compute, write, the key held (op_rmw.c) */
+            const struct rmw_kind *rmw;
+            uint64_t rmw_version; /* of the value read; 0: the key was absent */
+            int rmw_tries;
+            int rmw_pending; /* MSET: stores not decided yet */
+            int rmw_failed;  /* MSETNX: a store found its key taken */
+            int rmw_nx, rmw_xx, rmw_keepttl, rmw_persist;
+            int64_t rmw_expire_ms; /* absolute; 0: none */
+            int64_t rmw_int;       /* INCRBY's increment, SETRANGE's offset, GETRANGE's start */
+            int64_t rmw_int2;      /* GETRANGE's end */
+            long double rmw_float; /* INCRBYFLOAT's increment */
+            char *rmw_arg;         /* a small argument (APPEND's, SETRANGE's value), owned */
+            size_t rmw_arglen;
         };
         struct {                 /* ICREPAIR (op_repair.c) */
             int repair_unlisted; /* the chunk was not known lost: the client found it corrupt */
@@ -138,6 +157,39 @@ void cmd_icrepair(client_t *c, op_t *op, const char **argv, const size_t *argl, 
 /* Reads the object like a Redis GET and re-stores its lost chunks; `done` runs when the read is
  * decided (maybe before this returns). -1 if the object is gone or memory is short. */
 int op_start_repair(server_t *srv, const char *key, size_t keylen, void (*done)(op_t *op));
+
+/* ---- compound commands (op_rmw.c): read the key's value, compute, write, with the key held so
+ * no other command on it runs in between (see docs/ARCHITECTURE.md, "Compound commands") ---- */
+typedef struct rmw_old {
+    const char *data; /* the current value (NULL when absent) */
+    size_t len;
+    int exists;
+    objbuf_t *obj; /* holds data (a large reply may refer to it) */
+} rmw_old_t;
+typedef enum {
+    RMW_REPLIED, /* op->reply is the answer; nothing is written */
+    RMW_WRITE,   /* w (key copied, value prepared, expiry options set) is stored, then op->reply
+                  * (already written) is the answer */
+    RMW_DELETE,  /* the key is deleted, then op->reply is the answer */
+    RMW_TTL,     /* the key's expiry becomes op->rmw_expire_ms (rmw_persist: none) */
+} rmw_next_t;
+struct rmw_kind {
+    int hold; /* holds the key from the read to the write (every command that writes) */
+    /* Computes the command from the value read (called again if a store in flight when the key
+     * was taken commits first). */
+    rmw_next_t (*compute)(op_t *op, const rmw_old_t *old, op_t *w);
+};
+/* Runs the compound command k on key in op (a client's op; the key is copied). */
+void rmw_start(client_t *c, op_t *op, const char *key, size_t keylen, const struct rmw_kind *k);
+/* True while a compound command holds the key: every other command on it waits (client.c). */
+int rmw_key_held(server_t *srv, const char *key, size_t keylen);
+void rmw_holds_free(server_t *srv); /* at shutdown */
+/* MSET / MSETNX (nx) of argv[1..]: pairs, every key held until all are stored. */
+void cmd_mset(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl, int nx);
+/* Sets a value reply: a small value copied into op->reply, a large one by reference into obj. */
+void rmw_reply_value(op_t *op, objbuf_t *obj, const char *data, size_t len);
+/* A Redis GET of key into op (MGET runs one per key). */
+void cmd_get_key(client_t *c, op_t *op, const char *key, size_t keylen);
 
 /* Between the op files (op.c, op_write.c, op_read.c, op_repair.c). */
 /* Keeps the first error of an op: its reply when it fails. */

@@ -464,7 +464,13 @@ void op_request_chunks(op_t *op)
 
 void cmd_get(client_t *c, op_t *op)
 {
-    if (read_begin(c, op)) return;
+    cmd_get_key(c, op, c->cmd.argv[1], c->cmd.argl[1]);
+}
+
+void cmd_get_key(client_t *c, op_t *op, const char *key, size_t keylen)
+{
+    c->srv->stats.gets++;
+    if (op_read_begin_key(c->srv, op, key, keylen)) return;
     if (get_ride(c->srv, op)) return;
     op->obj = objbuf_new(op->chunk_size * (size_t)op->n + 1);
     if (!op->obj) {

@@ -194,7 +194,9 @@ static void store_check_done(op_t *op)
     op->finished = 1;
     if (op->indexed == &srv->storing) opindex_remove(&srv->storing, op);
     meta_t *old = op->err[0] ? NULL : meta_lookup(srv, op->key, op->keylen);
-    int refused = !op->err[0] && ((op->nx && old) || (op->xx && !old));
+    int refused = !op->err[0] && ((op->nx && old) || (op->xx && !old) ||
+                                  (op->cas && (old ? old->version : 0) != op->cas_version));
+    if (!refused && !op->placed) op_fail(op, "ERR store failed"); /* never commit no chunks */
     if (op->err[0] || op->failed || op->body_failed || refused) {
         for (int i = 0; i < op->n && op->placed; i++)
             if (op->slot_state[i] == SLOT_GOOD)
@@ -202,7 +204,10 @@ static void store_check_done(op_t *op)
                                   0);
         if (op->placed) meta_release_placement(srv, op->nodes, op->n, op->chunk_size, op->keylen);
         if (refused) {
-            resp_add_null(&op->reply);
+            if (op->reply_int)
+                resp_add_int(&op->reply, 0);
+            else
+                resp_add_null(&op->reply);
         } else {
             srv->stats.errors += 1 + (uint64_t)op->nriders;
             resp_add_error(&op->reply, "%s", op->err[0] ? op->err : "ERR store failed");
@@ -236,7 +241,10 @@ static void store_check_done(op_t *op)
     meta_insert(&srv->meta, m);
     srv->stats.sets += 1 + (uint64_t)op->nriders;
     log_debug("event=set_committed op=%p us=%" PRIu64, (void *)op, ev_now_us() - op->started_us);
-    resp_add_simple(&op->reply, "OK");
+    if (op->reply_int)
+        resp_add_int(&op->reply, 1);
+    else
+        resp_add_simple(&op->reply, "OK");
     op_answer_riders(op);
     client_on_op_done(op);
 }
@@ -255,8 +263,12 @@ void cmd_set(client_t *c, op_t *op)
     log_debug("event=set_value_read op=%p size=%" PRIu64 " us=%" PRIu64, (void *)op, op->size,
               ev_now_us() - op->started_us);
     op->all_args = 1;
-    if ((op->nx || op->xx) && ((op->nx && meta_lookup(op->srv, op->key, op->keylen)) ||
-                               (op->xx && !meta_lookup(op->srv, op->key, op->keylen)))) {
+    /* Refused at once only when no earlier write of this client's may change the answer by
+     * the time this one commits (pipelined SET k v; SET k w XX must store). */
+    int busy = op->client && client_key_busy(op->client, op, op->key, op->keylen);
+    if (!busy && (op->nx || op->xx) &&
+        ((op->nx && meta_lookup(op->srv, op->key, op->keylen)) ||
+         (op->xx && !meta_lookup(op->srv, op->key, op->keylen)))) {
         store_check_done(op); /* answers nil without storing anything */
         return;
     }

@@ -108,6 +108,8 @@ struct server {
     auth_t auth; /* users of the client port (auth.c) */
     /* the Prometheus endpoint (metrics.c); NULL when off */
     metrics_t *metrics;
+    struct key_holds *holds; /* keys held by compound commands (op_rmw.c) */
+    int hold_waiters;        /* clients whose next command waits for a held key */
 };
 
 uint64_t server_next_version(server_t *srv);

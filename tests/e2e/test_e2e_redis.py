@@ -65,8 +65,8 @@ class RedisProtocolTest(unittest.TestCase):
         wait_for(lambda: r.get("t") is None, timeout=5, what="expiry")
         self.assertTrue(r.set("e", "x", ex=100))
         self.assertGreater(r.ttl("e"), 90)
-        with self.assertRaises(redis.ResponseError):
-            r.set("g", "x", get=True)
+        self.assertIsNone(r.set("g", "x", get=True))  # SET ... GET: the old value
+        self.assertEqual(r.set("g", "y", get=True), b"x")
         with self.assertRaises(redis.ResponseError):
             r.execute_command("SET", "g", "x", "EX", "0")
         with self.assertRaises(redis.ResponseError):
