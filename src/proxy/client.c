@@ -1,5 +1,6 @@
 /* client.c -- client connections: RESP command reading, the in-order reply queue (pipelining),
  * and dispatch through the command table (command.h; the commands live in cmd_*.c). */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@ static op_t *op_new(client_t *c, op_kind_t kind)
     op_t *op = op_alloc(c->srv, kind);
     if (!op) return NULL;
     op->client = c;
+    op->reply.resp_proto = (uint8_t)c->resp; /* every resp_add_* into it speaks c's RESP */
     if (c->ops_tail)
         c->ops_tail->next = op;
     else
@@ -181,6 +183,7 @@ void client_accept(server_t *srv, int fd, struct tls_ctx *tls)
     c->id = ++srv->next_client_id;
     c->created_ms = ev_now_ms();
     c->user = auth_initial_user(&srv->auth);
+    c->resp = 2;
     resp_cmd_init(&c->cmd);
     c->next = srv->clients;
     if (srv->clients) srv->clients->prev = c;
@@ -311,6 +314,24 @@ static void unknown_command(op_t *op, int argc, const char **argv, const size_t 
                    (int)(argl[0] < 64 ? argl[0] : 64), argv[0], args);
 }
 
+/* The command CLIENT LIST shows as the client's last, as Redis 7 names it: "get", or
+ * "client|list" for a command with subcommands. */
+static void note_last_command(client_t *c, const command_t *row, int argc, const char **argv,
+                              const size_t *argl)
+{
+    static const char *const containers[] = {"client", "command", "config", "latency", "slowlog"};
+    int container = 0;
+    for (size_t i = 0; i < sizeof containers / sizeof *containers; i++)
+        container |= strcmp(row->name, containers[i]) == 0;
+    if (!container || argc < 2 || argl[1] > 20) {
+        snprintf(c->last_cmd, sizeof c->last_cmd, "%s", row->name);
+        return;
+    }
+    int n = snprintf(c->last_cmd, sizeof c->last_cmd, "%s|%.*s", row->name, (int)argl[1], argv[1]);
+    for (int i = (int)strlen(row->name) + 1; i < n && i < (int)sizeof c->last_cmd; i++)
+        c->last_cmd[i] = (char)tolower((unsigned char)c->last_cmd[i]);
+}
+
 /* True if an earlier, unfinished write of this client touches the key: pipelined commands must
  * see the effects of the writes before them, as on Redis. */
 int client_key_busy(client_t *c, op_t *before, const char *key, size_t keylen)
@@ -363,6 +384,7 @@ static int dispatch(client_t *c)
     }
 
     if (argc == 0) return 0; /* empty inline line */
+    if (row) note_last_command(c, row, argc, argv, argl);
     c->cmds++;
     srv->stats.commands++;
     if (row && (row->flags & CMD_STREAMS) && c->ops_head) return 1;

@@ -33,6 +33,10 @@ struct client {
     uint64_t cmds;
     uint64_t last_active_ms; /* the reply queue last became empty (idle timeout) */
     const auth_user_t *user; /* authenticated as; NULL: only AUTH, HELLO and QUIT are allowed */
+    int resp;                /* the RESP version its replies use: 2, or 3 after HELLO 3 */
+    int no_evict;            /* CLIENT NO-EVICT: reported only, the proxy evicts no client */
+    char lib_name[64], lib_ver[64]; /* CLIENT SETINFO */
+    char last_cmd[48];              /* for CLIENT LIST: "get", "client|list" */
 };
 
 void client_accept(server_t *srv, int fd, struct tls_ctx *tls);

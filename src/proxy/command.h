@@ -85,6 +85,10 @@ static inline int arg_is(const char *a, size_t l, const char *s)
     return n == l && strncasecmp(a, s, l) == 0;
 }
 
+/* The Redis version the proxy reports (HELLO, INFO redis_version): the one whose commands and
+ * replies it follows. Clients pick features by it. */
+#define IC_REDIS_VERSION "7.0.0"
+
 /* INFO [section]: the server's state in Redis's INFO format (info.c). */
 void cmd_info(client_t *c, op_t *op, const char *section);
 
