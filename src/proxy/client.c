@@ -237,6 +237,7 @@ static void timeout_sweep(ev_loop_t *loop, void *arg)
     for (client_t *c = srv->clients, *next; c; c = next) {
         next = c->next;
         conn_t *conn = c->conn;
+        if (!limit) break; /* CONFIG SET timeout 0 */
         if (c->nops || c->reading || conn->rx_relay || conn->tx_relay || conn->out_head) continue;
         uint64_t last = conn->last_rx_ms > c->last_active_ms ? conn->last_rx_ms : c->last_active_ms;
         if (now - last <= limit) continue;
@@ -247,9 +248,10 @@ static void timeout_sweep(ev_loop_t *loop, void *arg)
     ev_timer_add(loop, 1000, timeout_sweep, srv);
 }
 
+/* Always armed: CONFIG SET may turn the timeout on while the proxy runs. */
 void client_start_timeout_sweep(server_t *srv)
 {
-    if (srv->cfg.timeout_s > 0) ev_timer_add(srv->loop, 1000, timeout_sweep, srv);
+    ev_timer_add(srv->loop, 1000, timeout_sweep, srv);
 }
 
 void client_close_all(server_t *srv)

@@ -62,6 +62,7 @@ typedef struct command {
 /* The rows of each group, each ending with a row whose name is NULL (cmd_*.c). */
 extern const command_t cmd_server_commands[];
 extern const command_t cmd_connection_commands[];
+extern const command_t cmd_config_commands[];
 extern const command_t cmd_keyspace_commands[];
 extern const command_t cmd_string_commands[];
 extern const command_t cmd_large_commands[];
@@ -89,7 +90,15 @@ static inline int arg_is(const char *a, size_t l, const char *s)
  * replies it follows. Clients pick features by it. */
 #define IC_REDIS_VERSION "7.0.0"
 
-/* INFO [section]: the server's state in Redis's INFO format (info.c). */
-void cmd_info(client_t *c, op_t *op, const char *section);
+/* INFO [section ...]: which sections to print. No name: the default ones; "all", "everything":
+ * every one; "default": the default ones; others by name, any case. */
+#define INFO_SECTIONS_MAX 16
+typedef struct {
+    int all, deflt, n;
+    char names[INFO_SECTIONS_MAX][32];
+} info_select_t;
+void info_select_parse(info_select_t *sel, int argc, const char **argv, const size_t *argl);
+/* INFO: the server's state in Redis's INFO format (info.c). */
+void cmd_info(client_t *c, op_t *op, const info_select_t *section);
 
 #endif

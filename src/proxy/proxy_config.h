@@ -83,6 +83,7 @@ typedef struct {
     int64_t tls_handshake_timeout_ms;
     int64_t node_tls; /* the node port speaks TLS only; invocations say "tls": true */
     /* derived by proxy_config_load */
+    char *config_file;  /* --config FILE as an absolute path (CONFIG REWRITE); NULL: none */
     double compression; /* time_compression as a number */
     int64_t billing_ms; /* billing as a number: 1 or 100 */
 } proxy_config_t;
