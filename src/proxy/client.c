@@ -83,6 +83,7 @@ void client_on_op_done(op_t *op)
     int first = !op->done;
     op->done = 1;
     client_t *c = op->client;
+    if (first && c) diag_op_done(c->srv, ev_now_us() - op->started_us);
     if (!c) {
         if (first && op->bg_done) op->bg_done(op);
         return;
@@ -403,8 +404,11 @@ static int dispatch(client_t *c)
         resp_add_error(&op->reply, "ERR wrong number of arguments for '%s' command", row->name);
     } else if (!c->user && !(row->flags & CMD_NO_AUTH)) {
         resp_add_error(&op->reply, "NOAUTH Authentication required.");
-    } else if (row->proc(c, op, argc, argv, argl) == CMD_PENDING) {
-        return 0;
+    } else {
+        uint64_t t0 = clock_mono_us();
+        cmd_status_t st = row->proc(c, op, argc, argv, argl);
+        diag_command_ran(c, row, argc, argv, argl, clock_mono_us() - t0);
+        if (st == CMD_PENDING) return 0;
     }
     client_on_op_done(op);
     return 0;

@@ -202,6 +202,11 @@ static void format_addr(int fd, int local, char *out, size_t outlen)
     snprintf(out, outlen, "%s:%d", host, port);
 }
 
+void client_peer_addr(const client_t *c, char *out, size_t cap)
+{
+    format_addr(c->conn->fd, 0, out, cap);
+}
+
 /* One line of CLIENT LIST / CLIENT INFO with Redis 7's fields in Redis's order. Fields about
  * features the proxy does not have (pub/sub, MULTI, replication) hold Redis's idle values. */
 static void describe_client(buf_t *b, const client_t *c)

@@ -10,6 +10,7 @@
 
 typedef struct client client_t;
 typedef struct op op_t;
+typedef struct server server_t;
 
 /* What a handler did with the op it was given. */
 typedef enum {
@@ -63,6 +64,7 @@ typedef struct command {
 extern const command_t cmd_server_commands[];
 extern const command_t cmd_connection_commands[];
 extern const command_t cmd_config_commands[];
+extern const command_t cmd_diag_commands[];
 extern const command_t cmd_keyspace_commands[];
 extern const command_t cmd_string_commands[];
 extern const command_t cmd_large_commands[];
@@ -85,6 +87,12 @@ static inline int arg_is(const char *a, size_t l, const char *s)
         n++;
     return n == l && strncasecmp(a, s, l) == 0;
 }
+
+/* SLOWLOG and MONITOR see each command once its handler has run (exec_us: the handler's time in
+ * the event loop); LATENCY sees each command's whole time once it is answered (cmd_diag.c). */
+void diag_command_ran(client_t *c, const command_t *row, int argc, const char **argv,
+                      const size_t *argl, uint64_t exec_us);
+void diag_op_done(server_t *srv, uint64_t total_us);
 
 /* The Redis version the proxy reports (HELLO, INFO redis_version): the one whose commands and
  * replies it follows. Clients pick features by it. */

@@ -136,6 +136,14 @@ static const conf_option_t options[] = {
     OPT("straggler-delay", CONF_MS, straggler_delay_ms, 0, 3600000, "100ms",
         "local platform: how long a held-back chunk reply waits"),
     OPT_RT("log-level", CONF_STRING, log_level, 0, 0, "info", "debug, info, warn or error"),
+    OPT_RT("slowlog-log-slower-than", CONF_INT, slowlog_log_slower_than, -1, INT64_MAX, "10000",
+           "SLOWLOG keeps commands whose time in the proxy's event loop (node waits excluded) "
+           "reaches this many microseconds; -1: none, 0: every command"),
+    OPT_RT("slowlog-max-len", CONF_INT, slowlog_max_len, 0, 1000000, "128",
+           "most entries SLOWLOG keeps; the oldest go first"),
+    OPT_RT("latency-monitor-threshold", CONF_INT, latency_monitor_threshold, 0, INT64_MAX, "0",
+           "LATENCY records commands whose whole time (node waits included) reaches this many "
+           "milliseconds; 0: off"),
     OPT("tls-port", CONF_INT, tls_port, 0, 65535, "0",
         "port for clients over TLS (Redis protocol); 0: none. With it, client-port 0 means no "
         "plaintext port, as Redis's port 0"),

@@ -73,6 +73,9 @@ typedef struct {
     char *straggler_rate;   /* decimal fraction of chunk replies held back */
     int64_t straggler_delay_ms;
     char *log_level;
+    int64_t slowlog_log_slower_than; /* microseconds; -1: off, 0: every command */
+    int64_t slowlog_max_len;
+    int64_t latency_monitor_threshold; /* milliseconds; 0: off */
     /* TLS (docs/SECURITY.md): Redis's option names and meanings */
     int64_t tls_port; /* 0: no TLS listener for clients */
     char *tls_cert_file;

@@ -346,6 +346,58 @@ class ServerCommandsTest(unittest.TestCase):
         ours, _ = self.both(b"SELECT 1\r\n")
         self.assertEqual(ours, b"-ERR DB index is out of range\r\n")
 
+    # ---- SLOWLOG, LATENCY, MONITOR ----
+
+    def test_slowlog_and_latency_as_redis(self):
+        self.same(b"SLOWLOG GET x\r\nSLOWLOG GET -2\r\nSLOWLOG FOO\r\nSLOWLOG LEN x\r\n"
+                  b"SLOWLOG RESET\r\nSLOWLOG GET 0\r\nCONFIG GET slowlog-max-len\r\n"
+                  b"CONFIG GET slowlog-log-slower-than\r\nLATENCY HISTORY nosuchevent\r\n"
+                  b"CONFIG GET latency-monitor-threshold\r\n")
+        masked = []
+        for port in (self.proxy.port, self.redis.port):
+            s = Session(port)
+            try:
+                s.exchange(b"SLOWLOG RESET\r\nCONFIG SET slowlog-log-slower-than 0\r\n")
+                s.exchange(b"CLIENT SETNAME slow\r\nECHO " + b"x" * 200 + b"\r\nAUTH a b\r\n")
+                out = s.exchange(b"SLOWLOG GET 3\r\nSLOWLOG LEN\r\n")
+                s.exchange(b"CONFIG SET slowlog-log-slower-than 10000\r\nSLOWLOG RESET\r\n")
+            finally:
+                s.close()
+            out = re.sub(rb":\d+\r\n", b":N\r\n", out)
+            masked.append(re.sub(rb"\$\d+\r\n127\.0\.0\.1:\d+", b"$P\r\nPEER", out))
+        self.assertEqual(masked[0], masked[1])
+        self.assertIn(b"... (72 more bytes)", masked[0])
+        self.assertIn(b"(redacted)", masked[0])
+
+    def test_monitor_streams_commands_as_redis(self):
+        lines = []
+        for port in (self.proxy.port, self.redis.port):
+            m = Session(port)
+            try:
+                m.s.sendall(b"MONITOR\r\n")
+                ok = b""
+                while len(ok) < 5:
+                    ok += m.s.recv(5 - len(ok))
+                self.assertEqual(ok, b"+OK\r\n")
+                s = Session(port)
+                s.exchange(encode("SET", "mon key", b"v\x01\"\n") + encode("GET", "mon key") +
+                           encode("AUTH", "user", "secret") + encode("DEL", "mon key"))
+                s.close()
+                got = b""
+                while got.count(b"\r\n") < (6 if PASSWORD else 5):
+                    got += m.s.recv(65536)
+            finally:
+                m.close()
+            got = re.sub(rb"\+\d+\.\d{6} \[0 127\.0\.0\.1:\d+\]", b"+T [0 PEER]", got)
+            # The sessions' own AUTH (IC_TEST_PASSWORD) and sentinel ECHOs are not compared.
+            lines.append([x for x in got.split(b"\r\n")
+                          if b'"ECHO"' not in x and (b'"AUTH"' not in x or b'"user"' in x or
+                                                     b"(redacted)" in x)])
+        self.assertEqual(lines[0], lines[1])
+        self.assertIn(b'+T [0 PEER] "SET" "mon key" "v\\x01\\"\\n"', lines[0])
+        self.assertIn(b'+T [0 PEER] "AUTH" "(redacted)" "(redacted)"', lines[0])
+        self.assertNotIn(b"secret", b"".join(lines[0]))
+
     def test_redis_cli_stat(self):
         args = ["redis-cli", "-p", str(self.proxy.port), "--stat", "-i", "0.2"]
         if PASSWORD:
