@@ -224,6 +224,14 @@ static void write_option(FILE *f, const conf_option_t *o, const void *cfg)
         fprintf(f, "%s %s\n", o->name, value);
 }
 
+/* A password given at start is kept only as a digest (main.c wipes the text): its option then
+ * reads "" while the default user still has a password, and a rewrite must not write that "". */
+static int password_wiped(const server_t *srv, const conf_option_t *o)
+{
+    return !strcmp(o->name, "requirepass") && !srv->cfg.requirepass[0] &&
+           !auth_default_nopass(&srv->auth);
+}
+
 /* CONFIG REWRITE: the config file the proxy started with, rewritten with the current values as
  * Redis does: each option's first line takes its current value and later repeats are dropped;
  * comments, blank lines and lines this version does not know stay; options changed from their
@@ -264,12 +272,16 @@ static int config_rewrite(server_t *srv, char *err, size_t errlen)
         size_t k = (size_t)(o - t);
         if (written[k]) continue; /* a repeat: the first line holds the value now */
         written[k] = 1;
+        if (password_wiped(srv, o)) {
+            fputs(line, out); /* the proxy no longer knows the password: the file keeps it */
+            continue;
+        }
         write_option(out, o, &srv->cfg);
     }
     int header = 0;
     for (size_t k = 0; k < n; k++) {
         char now[CONFIG_VALUE_MAX];
-        if (written[k]) continue;
+        if (written[k] || password_wiped(srv, &t[k])) continue;
         conf_format_value(&t[k], &srv->cfg, now, sizeof now);
         /* The default as the option stores it, formatted the same way. */
         int differs = 1;

@@ -271,6 +271,7 @@ class ServerCommandsTest(unittest.TestCase):
         finally:
             r.close()
 
+    @unittest.skipIf(PASSWORD, "sets its own password")
     def test_config_set_requirepass(self):
         with Proxy(*POOL) as p:
             r = Raw(p.port)
@@ -311,6 +312,24 @@ class ServerCommandsTest(unittest.TestCase):
                 q.call("AUTH", PASSWORD)
             self.assertEqual(q.call("CONFIG", "GET", "max-pipeline"), [b"max-pipeline", b"77"])
             q.close()
+
+    @unittest.skipIf(PASSWORD, "sets its own password")
+    def test_config_rewrite_keeps_a_password_given_at_start(self):
+        with tempfile.TemporaryDirectory(prefix="icrewrite-") as d:
+            conf = os.path.join(d, "icproxy.conf")
+            with open(conf, "w") as f:
+                f.write("requirepass filepw\n")
+            with Proxy("--config", conf, *POOL) as p:
+                r = Raw(p.port)
+                self.assertEqual(r.call("AUTH", "filepw"), "OK")
+                self.assertEqual(r.call("CONFIG", "GET", "requirepass"), [b"requirepass", b""])
+                self.assertEqual(r.call("CONFIG", "SET", "timeout", "9"), "OK")
+                self.assertEqual(r.call("CONFIG", "REWRITE"), "OK")
+                r.close()
+            with open(conf) as f:
+                text = f.read()
+            self.assertIn("requirepass filepw\n", text)
+            self.assertIn("timeout 9\n", text)
 
     # ---- INFO, COMMAND GETKEYS, TIME, WAIT, SELECT ----
 
