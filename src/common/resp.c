@@ -264,16 +264,17 @@ static int split_inline(resp_cmd_t *c, const char *line, size_t len)
         if (c->nsmall >= RESP_CMD_MAX_SMALL_ARGS) return RESP_ETOOBIG;
         if (c->nsmall == c->cap && grow_args(c) < 0) return RESP_ENOMEM;
         size_t off = buf_len(&c->store);
-        int in_double = 0, in_single = 0, done = 0, rc = 0;
+        char quote = 0; /* the quote the word is inside, if any */
+        int done = 0, rc = 0;
         while (!done) {
             char ch = AT(i);
-            if (in_double) {
+            if (quote) {
                 int hi, lo;
-                if (ch == '\\' && AT(i + 1) == 'x' && (hi = hex_value(AT(i + 2))) >= 0 &&
-                    (lo = hex_value(AT(i + 3))) >= 0) {
+                if (quote == '"' && ch == '\\' && AT(i + 1) == 'x' &&
+                    (hi = hex_value(AT(i + 2))) >= 0 && (lo = hex_value(AT(i + 3))) >= 0) {
                     rc = inline_put(c, (char)(hi * 16 + lo));
                     i += 3;
-                } else if (ch == '\\' && AT(i + 1)) {
+                } else if (quote == '"' && ch == '\\' && AT(i + 1)) {
                     i++;
                     char e = AT(i);
                     rc = inline_put(c, e == 'n'   ? '\n'
@@ -282,20 +283,11 @@ static int split_inline(resp_cmd_t *c, const char *line, size_t len)
                                        : e == 'b' ? '\b'
                                        : e == 'a' ? '\a'
                                                   : e);
-                } else if (ch == '"') {
-                    /* The closing quote must be followed by a blank or nothing at all. */
-                    if (AT(i + 1) && !inline_blank(AT(i + 1))) return RESP_EQUOTES;
-                    done = 1;
-                } else if (!ch) {
-                    return RESP_EQUOTES;
-                } else {
-                    rc = inline_put(c, ch);
-                }
-            } else if (in_single) {
-                if (ch == '\\' && AT(i + 1) == '\'') {
+                } else if (quote == '\'' && ch == '\\' && AT(i + 1) == '\'') {
                     i++;
                     rc = inline_put(c, '\'');
-                } else if (ch == '\'') {
+                } else if (ch == quote) {
+                    /* The closing quote must be followed by a blank or nothing at all. */
                     if (AT(i + 1) && !inline_blank(AT(i + 1))) return RESP_EQUOTES;
                     done = 1;
                 } else if (!ch) {
@@ -305,10 +297,8 @@ static int split_inline(resp_cmd_t *c, const char *line, size_t len)
                 }
             } else if (!ch || ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t') {
                 done = 1;
-            } else if (ch == '"') {
-                in_double = 1;
-            } else if (ch == '\'') {
-                in_single = 1;
+            } else if (ch == '"' || ch == '\'') {
+                quote = ch;
             } else {
                 rc = inline_put(c, ch);
             }
@@ -494,7 +484,7 @@ int resp_add_verbatim(buf_t *b, const char *format, const void *p, size_t n)
     if (add_number_line(b, '=', (int64_t)n + 4) < 0 || buf_reserve(b, n + 6) < 0) return -ENOMEM;
     memcpy(b->data + b->end, format, 3);
     b->data[b->end + 3] = ':';
-    memcpy(b->data + b->end + 4, p, n);
+    if (n) memcpy(b->data + b->end + 4, p, n); /* p may be NULL when n is 0 */
     b->end += n + 4;
     return resp_add_crlf(b);
 }
@@ -512,7 +502,7 @@ int resp_add_crlf(buf_t *b)
 int resp_add_bulk(buf_t *b, const void *p, size_t n)
 {
     if (resp_add_bulk_header(b, n) < 0 || buf_reserve(b, n + 2) < 0) return -ENOMEM;
-    memcpy(b->data + b->end, p, n);
+    if (n) memcpy(b->data + b->end, p, n); /* an empty buffer's head may be NULL */
     b->end += n;
     return resp_add_crlf(b);
 }

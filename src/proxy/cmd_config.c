@@ -369,8 +369,7 @@ static cmd_status_t proc_config(client_t *c, op_t *op, int argc, const char **ar
             "    Rewrite the configuration file.",
             "HELP",
             "    Print this help."};
-        resp_add_array_header(b, (int64_t)(sizeof help / sizeof *help));
-        for (size_t i = 0; i < sizeof help / sizeof *help; i++) resp_add_simple(b, help[i]);
+        command_add_help(b, help, sizeof help / sizeof *help);
     } else {
         resp_add_error(b, "ERR unknown subcommand '%.*s'. Try CONFIG HELP.",
                        (int)(argl[1] < 64 ? argl[1] : 64), argv[1]);

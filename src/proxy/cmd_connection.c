@@ -163,8 +163,8 @@ static cmd_status_t proc_hello(client_t *c, op_t *op, int argc, const char **arg
     return CMD_REPLIED;
 }
 
-/* RESET: the connection as it was when it opened (RESP2, no name, the default user's rights:
- * a server with a password asks for AUTH again). */
+/* RESET: the connection as it was when it opened (RESP2, no name, out of MONITOR, the default
+ * user's rights: a server with a password asks for AUTH again). */
 static cmd_status_t proc_reset(client_t *c, op_t *op, int argc, const char **argv,
                                const size_t *argl)
 {
@@ -174,6 +174,7 @@ static cmd_status_t proc_reset(client_t *c, op_t *op, int argc, const char **arg
     c->name[0] = 0;
     c->lib_name[0] = c->lib_ver[0] = 0;
     c->no_evict = 0;
+    c->monitor = 0;
     c->user = auth_initial_user(&c->srv->auth);
     resp_add_simple(&op->reply, "RESET");
     return CMD_REPLIED;
@@ -481,9 +482,7 @@ static cmd_status_t proc_client(client_t *c, op_t *op, int argc, const char **ar
             "    Set client meta attributes.",
             "HELP",
             "    Print this help."};
-        resp_add_array_header(b, (int64_t)(sizeof help / sizeof *help));
-        for (size_t i = 0; i < sizeof help / sizeof *help; i++)
-            resp_add_simple(b, help[i]);
+        command_add_help(b, help, sizeof help / sizeof *help);
     }
     return CMD_REPLIED;
 }

@@ -267,8 +267,7 @@ static cmd_status_t proc_slowlog(client_t *c, op_t *op, int argc, const char **a
             "    Reset the slowlog.",
             "HELP",
             "    Print this help."};
-        resp_add_array_header(b, (int64_t)(sizeof help / sizeof *help));
-        for (size_t i = 0; i < sizeof help / sizeof *help; i++) resp_add_simple(b, help[i]);
+        command_add_help(b, help, sizeof help / sizeof *help);
     } else if (arg_is(argv[1], argl[1], "GET") || arg_is(argv[1], argl[1], "LEN") ||
                arg_is(argv[1], argl[1], "RESET") || arg_is(argv[1], argl[1], "HELP")) {
         char sub[16];
@@ -332,8 +331,7 @@ static cmd_status_t proc_latency(client_t *c, op_t *op, int argc, const char **a
             "    (default: reset all data for all event classes)",
             "HELP",
             "    Print this help."};
-        resp_add_array_header(b, (int64_t)(sizeof help / sizeof *help));
-        for (size_t i = 0; i < sizeof help / sizeof *help; i++) resp_add_simple(b, help[i]);
+        command_add_help(b, help, sizeof help / sizeof *help);
     } else {
         resp_add_error(b, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try "
                           "LATENCY HELP.",

@@ -79,6 +79,9 @@ int command_arity_ok(const command_t *cmd, int argc);
  * taken for the relay): the command reader goes on (client.c). */
 void command_big_moved(relay_t *r, relay_status_t st, void *arg);
 
+/* A HELP subcommand's reply: the lines as simple strings, as Redis answers HELP. */
+void command_add_help(buf_t *b, const char *const *lines, size_t n);
+
 /* True if the argument a (of length l) is the word s, in any case. */
 static inline int arg_is(const char *a, size_t l, const char *s)
 {

@@ -187,6 +187,13 @@ const command_t *command_find(const char *name, size_t len)
     return NULL;
 }
 
+void command_add_help(buf_t *b, const char *const *lines, size_t n)
+{
+    resp_add_array_header(b, (int64_t)n);
+    for (size_t i = 0; i < n; i++)
+        resp_add_simple(b, lines[i]);
+}
+
 int command_arity_ok(const command_t *cmd, int argc)
 {
     if (cmd->arity >= 0 ? argc != cmd->arity : argc < -cmd->arity) return 0;
