@@ -12,6 +12,10 @@ typedef struct {
     size_t start;
     size_t end;
     size_t cap;
+    /* The RESP version the resp_add_* encoders write into this buffer (resp.h): 0 or 2 for
+     * RESP2, 3 for RESP3. It lives here so that a reply built for a client that said HELLO 3
+     * comes out right without any command knowing which protocol its client speaks. */
+    uint8_t resp_proto;
 } buf_t;
 
 void buf_init(buf_t *b);

@@ -15,6 +15,32 @@ static const conf_option_t *find(const conf_option_t *t, const char *name, size_
     return NULL;
 }
 
+const conf_option_t *conf_find(const conf_option_t *table, const char *name, size_t len)
+{
+    return find(table, name, len);
+}
+
+size_t conf_format_value(const conf_option_t *o, const void *cfg, char *out, size_t cap)
+{
+    const char *field = (const char *)cfg + o->offset;
+    int n;
+    switch (o->type) {
+    case CONF_STRING: {
+        const char *v = *(char *const *)field;
+        n = snprintf(out, cap, "%s", v ? v : "");
+        break;
+    }
+    case CONF_BOOL:
+        n = snprintf(out, cap, "%s", *(const int *)field ? "yes" : "no");
+        break;
+    default:
+        n = snprintf(out, cap, "%lld", (long long)*(const int64_t *)field);
+        break;
+    }
+    if (n < 0) return 0;
+    return (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 static int parse_suffixed(const char *s, int64_t *out, const char *const *sfx, const int64_t *mul)
 {
     char *end;

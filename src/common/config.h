@@ -21,9 +21,17 @@ typedef struct {
     int64_t min, max;
     const char *def; /* default, in the same text form as a file value */
     const char *help;
+    unsigned flags; /* CONF_F_* */
 } conf_option_t;
 
-#define CONF_END {NULL, 0, 0, 0, 0, NULL, NULL}
+/* CONF_F_RUNTIME: safe to change while the program runs (icproxy's CONFIG SET): the program reads
+ * the value where it uses it instead of having built state from it at start. */
+enum { CONF_F_RUNTIME = 1 << 0 };
+
+#define CONF_END                                                                                   \
+    {                                                                                              \
+        NULL, 0, 0, 0, 0, NULL, NULL, 0                                                            \
+    }
 
 /* Decimal options are CONF_STRING text parsed with this: only digits, a point, an exponent and
  * signs (strtod alone would also take leading blanks, hexadecimal, "nan" and "inf"), the whole
@@ -46,6 +54,11 @@ int conf_parse_args(const conf_option_t *table, void *cfg, int argc, char **argv
 void conf_print_help(const conf_option_t *table, FILE *out, const char *usage);
 /* Writes a commented sample config with every option at its default. */
 void conf_print_sample(const conf_option_t *table, FILE *out);
+/* The option called name (len bytes, exact case), or NULL. */
+const conf_option_t *conf_find(const conf_option_t *table, const char *name, size_t len);
+/* An option's current value as text in out (the form a file line takes: sizes in bytes, times in
+ * milliseconds, yes/no). Returns the length, truncated to cap - 1. */
+size_t conf_format_value(const conf_option_t *o, const void *cfg, char *out, size_t cap);
 /* Writes "name value" for every option's current value (used by INFO and logs). */
 void conf_print_values(const conf_option_t *table, const void *cfg, FILE *out);
 

@@ -1,8 +1,10 @@
-/* resp.c -- streaming RESP2 codec (see resp.h for the contract). */
+/* resp.c -- streaming RESP codec: the command reader (RESP and inline) and the RESP2/RESP3
+ * encoders (see resp.h for the contract). */
 #include "resp.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,8 @@ const char *resp_strerror(int err)
     case RESP_EPROTO: return "Protocol error: malformed RESP";
     case RESP_ETOOBIG: return "Protocol error: length over the limit";
     case RESP_ENOMEM: return "out of memory";
+    case RESP_EQUOTES:
+        return "Protocol error: unbalanced quotes in request";
     default: return "unknown RESP error";
     }
 }
@@ -225,7 +229,94 @@ static void fix_argv(resp_cmd_t *c)
     for (int i = 0; i < c->nsmall; i++) c->argv[i] = buf_head(&c->store) + c->argoff[i];
 }
 
-/* Inline command: space-separated words on one line (telnet-style). */
+/* sdssplitargs's idea of a blank (C's isspace in the "C" locale). */
+static int inline_blank(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
+}
+
+static int hex_value(char ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* Appends one byte to the argument being built at the end of the store. */
+static int inline_put(resp_cmd_t *c, char ch)
+{
+    if (buf_len(&c->store) + 1 > RESP_CMD_MAX_STORE) return RESP_ETOOBIG;
+    return buf_append(&c->store, &ch, 1) < 0 ? RESP_ENOMEM : 0;
+}
+
+/* Splits line[0..len) into arguments exactly as Redis's sdssplitargs does (see resp.h), each
+ * built in place at the end of the store. A NUL ends the line, as it ends sdssplitargs's C
+ * string. Returns 0 or a negative RESP_E* code. */
+static int split_inline(resp_cmd_t *c, const char *line, size_t len)
+{
+    size_t i = 0;
+#define AT(k) ((k) < len ? line[k] : '\0')
+    for (;;) {
+        while (AT(i) && inline_blank(AT(i)))
+            i++;
+        if (!AT(i)) return 0;
+        if (c->nsmall >= RESP_CMD_MAX_SMALL_ARGS) return RESP_ETOOBIG;
+        if (c->nsmall == c->cap && grow_args(c) < 0) return RESP_ENOMEM;
+        size_t off = buf_len(&c->store);
+        char quote = 0; /* the quote the word is inside, if any */
+        int done = 0, rc = 0;
+        while (!done) {
+            char ch = AT(i);
+            if (quote) {
+                int hi, lo;
+                if (quote == '"' && ch == '\\' && AT(i + 1) == 'x' &&
+                    (hi = hex_value(AT(i + 2))) >= 0 && (lo = hex_value(AT(i + 3))) >= 0) {
+                    rc = inline_put(c, (char)(hi * 16 + lo));
+                    i += 3;
+                } else if (quote == '"' && ch == '\\' && AT(i + 1)) {
+                    i++;
+                    char e = AT(i);
+                    rc = inline_put(c, e == 'n'   ? '\n'
+                                       : e == 'r' ? '\r'
+                                       : e == 't' ? '\t'
+                                       : e == 'b' ? '\b'
+                                       : e == 'a' ? '\a'
+                                                  : e);
+                } else if (quote == '\'' && ch == '\\' && AT(i + 1) == '\'') {
+                    i++;
+                    rc = inline_put(c, '\'');
+                } else if (ch == quote) {
+                    /* The closing quote must be followed by a blank or nothing at all. */
+                    if (AT(i + 1) && !inline_blank(AT(i + 1))) return RESP_EQUOTES;
+                    done = 1;
+                } else if (!ch) {
+                    return RESP_EQUOTES;
+                } else {
+                    rc = inline_put(c, ch);
+                }
+            } else if (!ch || ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t') {
+                done = 1;
+            } else if (ch == '"' || ch == '\'') {
+                quote = ch;
+            } else {
+                rc = inline_put(c, ch);
+            }
+            if (rc < 0) return rc;
+            if (AT(i)) i++;
+        }
+        size_t n = buf_len(&c->store) - off;
+        if (buf_append(&c->store, "", 1) < 0) return RESP_ENOMEM;
+        c->argoff[c->nsmall] = off;
+        c->argl[c->nsmall] = n;
+        c->argpos[c->nsmall] = c->argi++;
+        c->nsmall++;
+    }
+#undef AT
+}
+
+/* Inline command: one line without RESP framing (telnet and nc users, Redis's inline protocol).
+ * Redis refuses a line that has no newline within its 64 KiB inline limit. */
 static int feed_inline(resp_cmd_t *c, buf_t *in, const resp_limits_t *lim)
 {
     const char *p = buf_head(in);
@@ -235,18 +326,9 @@ static int feed_inline(resp_cmd_t *c, buf_t *in, const resp_limits_t *lim)
     if (!nl) return len >= lim->max_line ? RESP_ETOOBIG : RESP_CMD_NEED_MORE;
     size_t linelen = (size_t)(nl - p);
     if (linelen && p[linelen - 1] == '\r') linelen--;
-    size_t i = 0;
     c->argi = 0;
-    while (i < linelen) {
-        while (i < linelen && (p[i] == ' ' || p[i] == '\t')) i++;
-        size_t s = i;
-        while (i < linelen && p[i] != ' ' && p[i] != '\t') i++;
-        if (i > s) {
-            int rc = keep_small_arg(c, p + s, i - s);
-            if (rc < 0) return rc;
-            c->argi++;
-        }
-    }
+    int rc = split_inline(c, p, linelen);
+    if (rc < 0) return rc;
     c->argc = c->argi;
     buf_consume(in, (size_t)(nl - p) + 1);
     fix_argv(c);
@@ -364,12 +446,52 @@ int resp_add_bulk_header(buf_t *b, size_t n)
 
 int resp_add_array_header(buf_t *b, int64_t n)
 {
+    if (n < 0 && b->resp_proto == 3) return buf_append(b, "_\r\n", 3);
     return add_number_line(b, '*', n);
 }
 
 int resp_add_null(buf_t *b)
 {
-    return buf_append(b, "$-1\r\n", 5);
+    return b->resp_proto == 3 ? buf_append(b, "_\r\n", 3) : buf_append(b, "$-1\r\n", 5);
+}
+
+int resp_add_map_header(buf_t *b, int64_t pairs)
+{
+    return b->resp_proto == 3 ? add_number_line(b, '%', pairs) : add_number_line(b, '*', 2 * pairs);
+}
+
+int resp_add_set_header(buf_t *b, int64_t n)
+{
+    return add_number_line(b, b->resp_proto == 3 ? '~' : '*', n);
+}
+
+/* As Redis 7.0's addReplyDouble: %.17g, and inf/-inf spelled so. */
+int resp_add_double(buf_t *b, double v)
+{
+    char tmp[64];
+    int n;
+    if (isinf(v))
+        n = snprintf(tmp, sizeof tmp, "%s", v > 0 ? "inf" : "-inf");
+    else
+        n = snprintf(tmp, sizeof tmp, "%.17g", v);
+    if (b->resp_proto != 3) return resp_add_bulk(b, tmp, (size_t)n);
+    return buf_printf(b, ",%s\r\n", tmp);
+}
+
+int resp_add_verbatim(buf_t *b, const char *format, const void *p, size_t n)
+{
+    if (b->resp_proto != 3) return resp_add_bulk(b, p, n);
+    if (add_number_line(b, '=', (int64_t)n + 4) < 0 || buf_reserve(b, n + 6) < 0) return -ENOMEM;
+    memcpy(b->data + b->end, format, 3);
+    b->data[b->end + 3] = ':';
+    if (n) memcpy(b->data + b->end + 4, p, n); /* p may be NULL when n is 0 */
+    b->end += n + 4;
+    return resp_add_crlf(b);
+}
+
+int resp_add_cstr(buf_t *b, const char *s)
+{
+    return resp_add_bulk(b, s, strlen(s));
 }
 
 int resp_add_crlf(buf_t *b)
@@ -380,7 +502,7 @@ int resp_add_crlf(buf_t *b)
 int resp_add_bulk(buf_t *b, const void *p, size_t n)
 {
     if (resp_add_bulk_header(b, n) < 0 || buf_reserve(b, n + 2) < 0) return -ENOMEM;
-    memcpy(b->data + b->end, p, n);
+    if (n) memcpy(b->data + b->end, p, n); /* an empty buffer's head may be NULL */
     b->end += n;
     return resp_add_crlf(b);
 }

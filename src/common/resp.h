@@ -1,5 +1,7 @@
-/* resp.h -- streaming RESP2 codec: parses one line-header at a time and whole small commands;
- * large bulk bodies are left to the caller to read or forward. No I/O, hard limits everywhere. */
+/* resp.h -- streaming RESP codec: parses one line-header at a time and whole small commands
+ * (RESP arrays or inline lines); large bulk bodies are left to the caller to read or forward.
+ * Encoders write RESP2 or RESP3 as the output buffer's resp_proto says. No I/O, hard limits
+ * everywhere. */
 #ifndef IC_RESP_H
 #define IC_RESP_H
 
@@ -22,6 +24,7 @@ enum {
     RESP_EPROTO = -1,  /* not RESP: bad type byte or malformed number */
     RESP_ETOOBIG = -2, /* a length or line over the configured limits */
     RESP_ENOMEM = -3,
+    RESP_EQUOTES = -4, /* an inline line with unbalanced quotes */
 };
 const char *resp_strerror(int err);
 
@@ -84,9 +87,12 @@ void resp_cmd_init(resp_cmd_t *c);
 void resp_cmd_reset(resp_cmd_t *c); /* ready for the next command, keeps memory */
 void resp_cmd_free(resp_cmd_t *c);
 /* Consumes from `in` and returns RESP_CMD_* or a negative RESP_E* (the connection is then
- * unusable and should be closed after an error reply). Inline commands ("GET k\r\n") are
- * accepted too. After RESP_CMD_BIG the caller consumes exactly big_len body bytes itself,
- * then calls resp_cmd_big_done() and feeds again. */
+ * unusable and should be closed after an error reply). Inline commands ("GET k\r\n", any line
+ * not starting with '*') are accepted too and split as Redis's sdssplitargs does: blanks
+ * separate words, "double quotes" take \n \r \t \b \a \xHH and \<any> escapes, 'single
+ * quotes' take \'; a closing quote must end its word (else RESP_EQUOTES). A line longer than
+ * lim->max_line is RESP_ETOOBIG. After RESP_CMD_BIG the caller consumes exactly big_len body bytes
+ * itself, then calls resp_cmd_big_done() and feeds again. */
 int resp_cmd_feed(resp_cmd_t *c, buf_t *in, const resp_limits_t *lim, size_t small_max);
 void resp_cmd_big_done(resp_cmd_t *c);
 
@@ -100,7 +106,17 @@ int resp_add_bulk_header(buf_t *b, size_t n);
  * their numeric arguments. Without printf: it is on the path of every chunk request. */
 int resp_add_bulk_u64(buf_t *b, uint64_t v);
 int resp_add_array_header(buf_t *b, int64_t n);
-int resp_add_null(buf_t *b); /* $-1 */
+int resp_add_null(buf_t *b); /* RESP2 $-1, RESP3 _ */
+/* RESP3 types, written as Redis writes them to a RESP2 client when b->resp_proto is not 3:
+ * a map of n pairs is an array of 2n, a set an array, a double a bulk string, a verbatim
+ * string a bulk string (its three-letter format, "txt", is dropped). An array header of -1
+ * is RESP3's null. */
+int resp_add_map_header(buf_t *b, int64_t pairs);
+int resp_add_set_header(buf_t *b, int64_t n);
+int resp_add_double(buf_t *b, double v);
+int resp_add_verbatim(buf_t *b, const char *format, const void *p, size_t n);
+/* A bulk string of a NUL-terminated string (a map's key, most often). */
+int resp_add_cstr(buf_t *b, const char *s);
 int resp_add_crlf(buf_t *b);
 int resp_add_command(buf_t *b, int argc, const char *const *argv, const size_t *argl);
 

@@ -8,7 +8,7 @@
 
 #define OPT(name, type, field, min, max, def, help)                                                \
     {                                                                                              \
-        name, type, offsetof(icbench_config_t, field), min, max, def, help                         \
+        name, type, offsetof(icbench_config_t, field), min, max, def, help, 0                      \
     }
 #define FIELD(field) offsetof(icbench_config_t, field)
 

@@ -22,7 +22,7 @@
 /* One row: F maps the field's name to its offset in the program's config struct. */
 #define MODEL_OPT(F, name, type, field, min, max, def, help)                                       \
     {                                                                                              \
-        name, type, F(field), min, max, def, help                                                  \
+        name, type, F(field), min, max, def, help, 0                                               \
     }
 
 #define MODEL_GiB ((int64_t)1 << 30)

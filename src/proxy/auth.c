@@ -266,6 +266,15 @@ void auth_free(auth_t *a)
     a->nusers = 0;
 }
 
+void auth_set_default_password(auth_t *a, const char *pass)
+{
+    auth_user_t *d = &a->users[0];
+    OPENSSL_cleanse(d->pass, sizeof d->pass);
+    d->nopass = pass[0] == 0;
+    d->npass = d->nopass ? 0 : 1;
+    if (!d->nopass) digest(pass, strlen(pass), d->pass[0]);
+}
+
 const auth_user_t *auth_initial_user(const auth_t *a)
 {
     const auth_user_t *d = &a->users[0];

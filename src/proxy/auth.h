@@ -38,6 +38,10 @@ int auth_parse_line(const char *line, size_t len, auth_user_t *u, char *err, siz
 int auth_load(auth_t *a, const char *requirepass, const char *aclfile, char *err, size_t errlen);
 void auth_free(auth_t *a);
 
+/* CONFIG SET requirepass: the default user's password becomes pass ("" : none), in place, so
+ * clients already authenticated stay so, as on Redis. */
+void auth_set_default_password(auth_t *a, const char *pass);
+
 /* The user a new connection starts as: the default user if it is on and needs no password,
  * else NULL (the client must authenticate). */
 const auth_user_t *auth_initial_user(const auth_t *a);

@@ -1,5 +1,6 @@
 /* client.c -- client connections: RESP command reading, the in-order reply queue (pipelining),
  * and dispatch through the command table (command.h; the commands live in cmd_*.c). */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -44,6 +45,7 @@ static op_t *op_new(client_t *c, op_kind_t kind)
     op_t *op = op_alloc(c->srv, kind);
     if (!op) return NULL;
     op->client = c;
+    op->reply.resp_proto = (uint8_t)c->resp; /* every resp_add_* into it speaks c's RESP */
     QUEUE_PUSH_TAIL(&c->ops, op, next);
     c->nops++;
     return op;
@@ -84,6 +86,7 @@ void client_on_op_done(op_t *op)
     op->done = 1;
     if (first) metrics_op_done(op);
     client_t *c = op->client;
+    if (first && c) diag_op_done(c->srv, ev_now_us() - op->started_us);
     if (!c) {
         if (first && op->bg_done) op->bg_done(op);
         return;
@@ -184,6 +187,7 @@ void client_accept(server_t *srv, int fd, struct tls_ctx *tls)
     c->id = ++srv->next_client_id;
     c->created_ms = ev_now_ms();
     c->user = auth_initial_user(&srv->auth);
+    c->resp = 2;
     resp_cmd_init(&c->cmd);
     c->next = srv->clients;
     if (srv->clients) srv->clients->prev = c;
@@ -237,6 +241,7 @@ static void timeout_sweep(ev_loop_t *loop, void *arg)
     for (client_t *c = srv->clients, *next; c; c = next) {
         next = c->next;
         conn_t *conn = c->conn;
+        if (!limit) break; /* CONFIG SET timeout 0 */
         if (c->nops || c->reading || conn->rx_relay || conn->tx_relay || conn->out.head) continue;
         uint64_t last = conn->last_rx_ms > c->last_active_ms ? conn->last_rx_ms : c->last_active_ms;
         if (now - last <= limit) continue;
@@ -247,9 +252,10 @@ static void timeout_sweep(ev_loop_t *loop, void *arg)
     ev_timer_add(loop, 1000, timeout_sweep, srv);
 }
 
+/* Always armed: CONFIG SET may turn the timeout on while the proxy runs. */
 void client_start_timeout_sweep(server_t *srv)
 {
-    if (srv->cfg.timeout_s > 0) ev_timer_add(srv->loop, 1000, timeout_sweep, srv);
+    ev_timer_add(srv->loop, 1000, timeout_sweep, srv);
 }
 
 void client_close_all(server_t *srv)
@@ -314,6 +320,24 @@ static void unknown_command(op_t *op, int argc, const char **argv, const size_t 
                    (int)(argl[0] < 64 ? argl[0] : 64), argv[0], args);
 }
 
+/* The command CLIENT LIST shows as the client's last, as Redis 7 names it: "get", or
+ * "client|list" for a command with subcommands. */
+static void note_last_command(client_t *c, const command_t *row, int argc, const char **argv,
+                              const size_t *argl)
+{
+    static const char *const containers[] = {"client", "command", "config", "latency", "slowlog"};
+    int container = 0;
+    for (size_t i = 0; i < sizeof containers / sizeof *containers; i++)
+        container |= strcmp(row->name, containers[i]) == 0;
+    if (!container || argc < 2 || argl[1] > 20) {
+        snprintf(c->last_cmd, sizeof c->last_cmd, "%s", row->name);
+        return;
+    }
+    int n = snprintf(c->last_cmd, sizeof c->last_cmd, "%s|%.*s", row->name, (int)argl[1], argv[1]);
+    for (int i = (int)strlen(row->name) + 1; i < n && i < (int)sizeof c->last_cmd; i++)
+        c->last_cmd[i] = (char)tolower((unsigned char)c->last_cmd[i]);
+}
+
 /* True if an earlier, unfinished write of this client touches the key: pipelined commands must
  * see the effects of the writes before them, as on Redis. */
 int client_key_busy(client_t *c, op_t *before, const char *key, size_t keylen)
@@ -375,6 +399,7 @@ static int dispatch(client_t *c)
     }
 
     if (argc == 0) return 0; /* empty inline line */
+    if (row) note_last_command(c, row, argc, argv, argl);
     c->cmds++;
     srv->stats.commands++;
     if (row && (row->flags & CMD_STREAMS) && c->ops.head) return 1;
@@ -392,8 +417,11 @@ static int dispatch(client_t *c)
         resp_add_error(&op->reply, "ERR wrong number of arguments for '%s' command", row->name);
     } else if (!c->user && !(row->flags & CMD_NO_AUTH)) {
         resp_add_error(&op->reply, "NOAUTH Authentication required.");
-    } else if (row->proc(c, op, argc, argv, argl) == CMD_PENDING) {
-        return 0;
+    } else {
+        uint64_t t0 = clock_mono_us();
+        cmd_status_t st = row->proc(c, op, argc, argv, argl);
+        diag_command_ran(c, row, argc, argv, argl, clock_mono_us() - t0);
+        if (st == CMD_PENDING) return 0;
     }
     client_on_op_done(op);
     return 0;

@@ -35,6 +35,11 @@ struct client {
     uint64_t cmds;
     uint64_t last_active_ms; /* the reply queue last became empty (idle timeout) */
     const auth_user_t *user; /* authenticated as; NULL: only AUTH, HELLO and QUIT are allowed */
+    int resp;                /* the RESP version its replies use: 2, or 3 after HELLO 3 */
+    int no_evict;            /* CLIENT NO-EVICT: reported only, the proxy evicts no client */
+    char lib_name[64], lib_ver[64]; /* CLIENT SETINFO */
+    char last_cmd[48];              /* for CLIENT LIST: "get", "client|list" */
+    int monitor;                    /* MONITOR: every command is streamed to it */
 };
 
 void client_accept(server_t *srv, int fd, struct tls_ctx *tls);
@@ -47,6 +52,8 @@ void client_resume_input(client_t *c);
 /* The client's connection failed (or it quit, or idled out): its ops let go of it, it closes. */
 void client_conn_failed(conn_t *c, const char *why);
 void client_close_all(server_t *srv);
+/* "ip:port" of the client's peer, as Redis shows it (CLIENT LIST, SLOWLOG, MONITOR). */
+void client_peer_addr(const client_t *c, char *out, size_t cap);
 /* Closes clients idle longer than the timeout option (when it is set), once a second. */
 void client_start_timeout_sweep(server_t *srv);
 

@@ -1,6 +1,8 @@
 /* cmd_server.c -- commands about the server rather than the data: PING, ECHO, INFO, DBSIZE,
- * QUIT, SELECT, FLUSHALL and FLUSHDB. */
+ * QUIT, SELECT, TIME, WAIT, FLUSHALL and FLUSHDB. */
+#include <stdint.h>
 #include <stdio.h>
+#include <sys/time.h>
 
 #include "client.h"
 #include "command.h"
@@ -30,10 +32,9 @@ static cmd_status_t proc_echo(client_t *c, op_t *op, int argc, const char **argv
 static cmd_status_t proc_info(client_t *c, op_t *op, int argc, const char **argv,
                               const size_t *argl)
 {
-    char section[32] = "";
-    if (argc == 2)
-        snprintf(section, sizeof section, "%.*s", (int)(argl[1] < 31 ? argl[1] : 31), argv[1]);
-    cmd_info(c, op, section);
+    info_select_t sel;
+    info_select_parse(&sel, argc - 1, argv + 1, argl + 1);
+    cmd_info(c, op, &sel);
     return CMD_REPLIED;
 }
 
@@ -58,10 +59,44 @@ static cmd_status_t proc_select(client_t *c, op_t *op, int argc, const char **ar
                                 const size_t *argl)
 {
     (void)c, (void)argc;
-    if (arg_is(argv[1], argl[1], "0"))
-        resp_add_simple(&op->reply, "OK");
+    int64_t db;
+    if (resp_parse_i64(argv[1], argl[1], &db) < 0 || db < INT32_MIN || db > INT32_MAX)
+        resp_add_error(&op->reply, "ERR value is not an integer or out of range");
+    else if (db != 0) /* the proxy has one database, as a Redis cluster node does */
+        resp_add_error(&op->reply, "ERR DB index is out of range");
     else
-        resp_add_error(&op->reply, "ERR DB index is out of range (this server has one database)");
+        resp_add_simple(&op->reply, "OK");
+    return CMD_REPLIED;
+}
+
+/* TIME: seconds and microseconds of the wall clock, as two bulk strings. */
+static cmd_status_t proc_time(client_t *c, op_t *op, int argc, const char **argv,
+                              const size_t *argl)
+{
+    (void)c, (void)argc, (void)argv, (void)argl;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    resp_add_array_header(&op->reply, 2);
+    resp_add_bulk_u64(&op->reply, (uint64_t)tv.tv_sec);
+    resp_add_bulk_u64(&op->reply, (uint64_t)tv.tv_usec);
+    return CMD_REPLIED;
+}
+
+/* WAIT numreplicas timeout: the proxy has no replicas (durability comes from erasure coding over
+ * the nodes, done before a write is answered), so no replica ever acknowledges: 0 at once. */
+static cmd_status_t proc_wait(client_t *c, op_t *op, int argc, const char **argv,
+                              const size_t *argl)
+{
+    (void)c, (void)argc;
+    int64_t replicas, timeout;
+    if (resp_parse_i64(argv[1], argl[1], &replicas) < 0)
+        resp_add_error(&op->reply, "ERR value is not an integer or out of range");
+    else if (resp_parse_i64(argv[2], argl[2], &timeout) < 0)
+        resp_add_error(&op->reply, "ERR timeout is not an integer or out of range");
+    else if (timeout < 0)
+        resp_add_error(&op->reply, "ERR timeout is negative");
+    else
+        resp_add_int(&op->reply, 0);
     return CMD_REPLIED;
 }
 
@@ -84,10 +119,12 @@ static cmd_status_t proc_flush(client_t *c, op_t *op, int argc, const char **arg
 const command_t cmd_server_commands[] = {
     {"ping",     -1, 2, CMD_FAST,             0, 0, 0, proc_ping,   NULL},
     {"echo",      2, 0, CMD_FAST,             0, 0, 0, proc_echo,   NULL},
-    {"info",     -1, 2, CMD_ADMIN,            0, 0, 0, proc_info,   NULL},
+    {"info",     -1, 0, CMD_ADMIN,            0, 0, 0, proc_info,   NULL},
     {"dbsize",    1, 0, CMD_READONLY | CMD_FAST, 0, 0, 0, proc_dbsize, NULL},
     {"quit",     -1, 0, CMD_NO_AUTH | CMD_FAST, 0, 0, 0, proc_quit,   NULL},
     {"select",    2, 0, CMD_FAST,             0, 0, 0, proc_select, NULL},
+    {"time",      1, 0, CMD_FAST,             0, 0, 0, proc_time,   NULL},
+    {"wait",      3, 0, 0,                    0, 0, 0, proc_wait,   NULL},
     {"flushall", -1, 0, CMD_WRITE,            0, 0, 0, proc_flush,  NULL},
     {"flushdb",  -1, 0, CMD_WRITE,            0, 0, 0, proc_flush,  NULL},
     {NULL, 0, 0, 0, 0, 0, 0, NULL, NULL},

@@ -10,6 +10,7 @@
 
 typedef struct client client_t;
 typedef struct op op_t;
+typedef struct server server_t;
 
 /* What a handler did with the op it was given. */
 typedef enum {
@@ -62,6 +63,8 @@ typedef struct command {
 /* The rows of each group, each ending with a row whose name is NULL (cmd_*.c). */
 extern const command_t cmd_server_commands[];
 extern const command_t cmd_connection_commands[];
+extern const command_t cmd_config_commands[];
+extern const command_t cmd_diag_commands[];
 extern const command_t cmd_keyspace_commands[];
 extern const command_t cmd_string_commands[];
 extern const command_t cmd_large_commands[];
@@ -76,6 +79,9 @@ int command_arity_ok(const command_t *cmd, int argc);
  * taken for the relay): the command reader goes on (client.c). */
 void command_big_moved(relay_t *r, relay_status_t st, void *arg);
 
+/* A HELP subcommand's reply: the lines as simple strings, as Redis answers HELP. */
+void command_add_help(buf_t *b, const char *const *lines, size_t n);
+
 /* True if the argument a (of length l) is the word s, in any case. */
 static inline int arg_is(const char *a, size_t l, const char *s)
 {
@@ -85,9 +91,27 @@ static inline int arg_is(const char *a, size_t l, const char *s)
     return n == l && strncasecmp(a, s, l) == 0;
 }
 
-/* INFO [section]: the server's state in Redis's INFO format (info.c). */
-void cmd_info(client_t *c, op_t *op, const char *section);
 /* The process's resident memory in bytes, from /proc/self/statm (INFO and the metrics). */
 long info_rss_bytes(void);
+/* SLOWLOG and MONITOR see each command once its handler has run (exec_us: the handler's time in
+ * the event loop); LATENCY sees each command's whole time once it is answered (cmd_diag.c). */
+void diag_command_ran(client_t *c, const command_t *row, int argc, const char **argv,
+                      const size_t *argl, uint64_t exec_us);
+void diag_op_done(server_t *srv, uint64_t total_us);
+
+/* The Redis version the proxy reports (HELLO, INFO redis_version): the one whose commands and
+ * replies it follows. Clients pick features by it. */
+#define IC_REDIS_VERSION "7.0.0"
+
+/* INFO [section ...]: which sections to print. No name: the default ones; "all", "everything":
+ * every one; "default": the default ones; others by name, any case. */
+#define INFO_SECTIONS_MAX 16
+typedef struct {
+    int all, deflt, n;
+    char names[INFO_SECTIONS_MAX][32];
+} info_select_t;
+void info_select_parse(info_select_t *sel, int argc, const char **argv, const size_t *argl);
+/* INFO: the server's state in Redis's INFO format (info.c). */
+void cmd_info(client_t *c, op_t *op, const info_select_t *section);
 
 #endif

@@ -20,7 +20,7 @@ static void add_flags(buf_t *b, unsigned flags)
                  {CMD_NO_AUTH, "no_auth"}, {CMD_FAST, "fast"},         {CMD_LARGE_ARG, "denyoom"}};
     int n = 0;
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) n += (flags & names[i].bit) != 0;
-    resp_add_array_header(b, n);
+    resp_add_set_header(b, n); /* a set in RESP3, as Redis sends flags */
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (flags & names[i].bit) resp_add_simple(b, names[i].name);
 }
@@ -36,7 +36,51 @@ static void add_command_info(buf_t *b, const command_t *cmd)
     resp_add_int(b, cmd->first_key);
     resp_add_int(b, cmd->last_key);
     resp_add_int(b, cmd->key_step);
-    for (int i = 0; i < 4; i++) resp_add_array_header(b, 0);
+    resp_add_set_header(b, 0); /* ACL categories */
+    for (int i = 0; i < 3; i++)
+        resp_add_array_header(b, 0);
+}
+
+/* COMMAND GETKEYS command arg...: the keys of a command line, from its row's key positions, with
+ * Redis 7's errors. GETKEYSANDFLAGS adds each key's flags (RW, or RO for read-only commands). */
+static void command_getkeys(buf_t *b, int argc, const char **argv, const size_t *argl,
+                            int with_flags)
+{
+    if (argc < 4) { /* COMMAND GETKEYS name arg...: Redis's arity -4 */
+        resp_add_error(b, "ERR wrong number of arguments for 'command|%s' command",
+                       with_flags ? "getkeysandflags" : "getkeys");
+        return;
+    }
+    const command_t *cmd = command_find(argv[2], argl[2]);
+    int n = argc - 2; /* the command line's own argc */
+    if (!cmd) {
+        resp_add_error(b, "ERR Invalid command specified");
+        return;
+    }
+    if (!command_arity_ok(cmd, n)) {
+        resp_add_error(b, "ERR Invalid number of arguments specified for command");
+        return;
+    }
+    if (!cmd->first_key) {
+        resp_add_error(b, "ERR The command has no key arguments");
+        return;
+    }
+    int last = cmd->last_key < 0 ? n + cmd->last_key : cmd->last_key;
+    int step = cmd->key_step > 0 ? cmd->key_step : 1;
+    int64_t count = 0;
+    for (int i = cmd->first_key; i <= last && i < n; i += step)
+        count++;
+    resp_add_array_header(b, count);
+    for (int i = cmd->first_key; i <= last && i < n; i += step) {
+        if (with_flags) {
+            resp_add_array_header(b, 2);
+            resp_add_bulk(b, argv[2 + i], argl[2 + i]);
+            resp_add_set_header(b, 1);
+            resp_add_simple(b, cmd->flags & CMD_WRITE ? "RW" : "RO");
+        } else {
+            resp_add_bulk(b, argv[2 + i], argl[2 + i]);
+        }
+    }
 }
 
 static cmd_status_t proc_command(client_t *c, op_t *op, int argc, const char **argv,
@@ -68,9 +112,12 @@ static cmd_status_t proc_command(client_t *c, op_t *op, int argc, const char **a
             else
                 resp_add_array_header(b, -1); /* *-1: no such command */
         }
+    } else if (arg_is(argv[1], argl[1], "GETKEYS") || arg_is(argv[1], argl[1], "GETKEYSANDFLAGS")) {
+        command_getkeys(b, argc, argv, argl, arg_is(argv[1], argl[1], "GETKEYSANDFLAGS"));
     } else if (arg_is(argv[1], argl[1], "DOCS")) {
-        /* redis-cli builds its hints from COMMAND DOCS and copes with none. */
-        resp_add_array_header(b, 0);
+        /* redis-cli builds its hints from COMMAND DOCS and copes with none. A map, as Redis
+         * answers (an array of pairs in RESP2). */
+        resp_add_map_header(b, 0);
     } else {
         resp_add_error(b, "ERR unknown subcommand '%.*s'. Try COMMAND HELP.",
                        (int)(argl[1] < 64 ? argl[1] : 64), argv[1]);
@@ -88,8 +135,8 @@ static const command_t table_commands[] = {
 
 /* Every group of commands; a new cmd_*.c file adds its rows here. */
 static const command_t *const groups[] = {
-    table_commands,      cmd_server_commands, cmd_connection_commands,
-    cmd_keyspace_commands, cmd_string_commands, cmd_large_commands,
+    table_commands,      cmd_server_commands, cmd_connection_commands, cmd_keyspace_commands,
+    cmd_string_commands, cmd_large_commands,  cmd_config_commands,     cmd_diag_commands,
 };
 
 #define COMMANDS_MAX 256
@@ -138,6 +185,13 @@ const command_t *command_find(const char *name, size_t len)
             lo = mid + 1;
     }
     return NULL;
+}
+
+void command_add_help(buf_t *b, const char *const *lines, size_t n)
+{
+    resp_add_array_header(b, (int64_t)n);
+    for (size_t i = 0; i < n; i++)
+        resp_add_simple(b, lines[i]);
 }
 
 int command_arity_ok(const command_t *cmd, int argc)

@@ -12,7 +12,13 @@
 
 #define OPT(name, type, field, min, max, def, help)                                                \
     {                                                                                              \
-        name, type, offsetof(proxy_config_t, field), min, max, def, help                           \
+        name, type, offsetof(proxy_config_t, field), min, max, def, help, 0                        \
+    }
+/* A row CONFIG SET may change while the proxy runs: its value is read where it is used, never
+ * turned into state at start (cmd_config.c applies the few that need more, e.g. requirepass). */
+#define OPT_RT(name, type, field, min, max, def, help)                                             \
+    {                                                                                              \
+        name, type, offsetof(proxy_config_t, field), min, max, def, help, CONF_F_RUNTIME           \
     }
 #define FIELD(field) offsetof(proxy_config_t, field)
 #define GiB ((int64_t)1 << 30)
@@ -32,20 +38,20 @@ static const conf_option_t options[] = {
     MODEL_OPTIONS_POOL(FIELD),
     OPT("max-object-size", CONF_BYTES, max_object_size, 1, 64 * GiB, "1g",
         "largest value accepted (and at most d x 1 GiB: a node stores chunks up to 1 GiB)"),
-    OPT("max-clients", CONF_INT, max_clients, 1, 1000000, "10000",
-        "most client connections at once"),
-    OPT("requirepass", CONF_STRING, requirepass, 0, 0, "",
-        "password of the default user; clients send AUTH PASSWORD first (empty: none)"),
+    OPT_RT("max-clients", CONF_INT, max_clients, 1, 1000000, "10000",
+           "most client connections at once"),
+    OPT_RT("requirepass", CONF_STRING, requirepass, 0, 0, "",
+           "password of the default user; clients send AUTH PASSWORD first (empty: none)"),
     OPT("aclfile", CONF_STRING, aclfile, 0, 0, "",
         "file of users, one 'user NAME on >PASSWORD ~* +@all' line each (not with requirepass)"),
-    OPT("protected-mode", CONF_BOOL, protected_mode, 0, 1, "yes",
-        "refuse clients from other hosts while the default user needs no password"),
-    OPT("timeout", CONF_INT, timeout_s, 0, 31536000, "0",
-        "close a client idle this many seconds with no reply pending (0: never, as Redis)"),
-    OPT("max-pipeline", CONF_INT, max_pipeline, 1, 100000, "128",
-        "most commands in flight per client before reading pauses"),
-    OPT("client-output-limit", CONF_BYTES, client_output_limit, 64 * 1024, 64 * GiB, "64m",
-        "a client with this many reply bytes unread stops being read until it takes them"),
+    OPT_RT("protected-mode", CONF_BOOL, protected_mode, 0, 1, "yes",
+           "refuse clients from other hosts while the default user needs no password"),
+    OPT_RT("timeout", CONF_INT, timeout_s, 0, 31536000, "0",
+           "close a client idle this many seconds with no reply pending (0: never, as Redis)"),
+    OPT_RT("max-pipeline", CONF_INT, max_pipeline, 1, 100000, "128",
+           "most commands in flight per client before reading pauses"),
+    OPT_RT("client-output-limit", CONF_BYTES, client_output_limit, 64 * 1024, 64 * GiB, "64m",
+           "a client with this many reply bytes unread stops being read until it takes them"),
     OPT("platform-endpoint", CONF_STRING, platform_endpoint, 0, 0, "",
         "Lambda Invoke API endpoint; empty starts the embedded local platform"),
     OPT("platform-binary", CONF_STRING, platform_binary, 0, 0, "",
@@ -129,7 +135,15 @@ static const conf_option_t options[] = {
         "local platform: fraction (0..1) of chunk replies a node holds back, emulating stragglers"),
     OPT("straggler-delay", CONF_MS, straggler_delay_ms, 0, 3600000, "100ms",
         "local platform: how long a held-back chunk reply waits"),
-    OPT("log-level", CONF_STRING, log_level, 0, 0, "info", "debug, info, warn or error"),
+    OPT_RT("log-level", CONF_STRING, log_level, 0, 0, "info", "debug, info, warn or error"),
+    OPT_RT("slowlog-log-slower-than", CONF_INT, slowlog_log_slower_than, -1, INT64_MAX, "10000",
+           "SLOWLOG keeps commands whose time in the proxy's event loop (node waits excluded) "
+           "reaches this many microseconds; -1: none, 0: every command"),
+    OPT_RT("slowlog-max-len", CONF_INT, slowlog_max_len, 0, 1000000, "128",
+           "most entries SLOWLOG keeps; the oldest go first"),
+    OPT_RT("latency-monitor-threshold", CONF_INT, latency_monitor_threshold, 0, INT64_MAX, "0",
+           "LATENCY records commands whose whole time (node waits included) reaches this many "
+           "milliseconds; 0: off"),
     OPT("tls-port", CONF_INT, tls_port, 0, 65535, "0",
         "port for clients over TLS (Redis protocol); 0: none. With it, client-port 0 means no "
         "plaintext port, as Redis's port 0"),
@@ -177,6 +191,14 @@ int proxy_config_load(proxy_config_t *cfg, int argc, char **argv, char *err, siz
 {
     int rc = conf_parse_args(options, cfg, argc, argv, usage, err, errlen);
     if (rc != 0) return rc;
+    for (int i = 1; i < argc; i++) {
+        const char *path = !strcmp(argv[i], "--config") && i + 1 < argc ? argv[i + 1]
+                           : !strncmp(argv[i], "--config=", 9)          ? argv[i] + 9
+                                                                        : NULL;
+        if (!path) continue;
+        free(cfg->config_file);
+        cfg->config_file = realpath(path, NULL); /* CONFIG REWRITE finds it from any cwd */
+    }
     double rate;
     if (conf_parse_decimal(cfg->time_compression, 1, 1e6, &cfg->compression) < 0) {
         snprintf(err, errlen, "time-compression '%s' is not a number from 1 to 1000000",

@@ -1,12 +1,17 @@
-/* info.c -- the INFO command: server, clients, memory, stats, pool (with the platform's billing).
- */
-#include <limits.h>
+/* info.c -- the INFO command: Redis's sections (server, clients, memory, persistence, stats,
+ * replication, cpu, keyspace, latencystats) and ours (aws, pool with the platform's billing,
+ * lifecycle). */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -30,10 +35,141 @@ long info_rss_bytes(void)
     return rss * sysconf(_SC_PAGESIZE);
 }
 
-static int want(const char *section, const char *name)
+/* Sections Redis's INFO (and INFO default) prints, with ours; "all" and "everything" add
+ * latencystats, as on Redis. */
+static const char *const default_sections[] = {"server", "clients",     "memory",   "persistence",
+                                               "stats",  "replication", "cpu",      "keyspace",
+                                               "aws",    "pool",        "lifecycle"};
+
+static int want(const info_select_t *section, const char *name)
 {
-    return !section[0] || !strcasecmp(section, "all") || !strcasecmp(section, "everything") ||
-           !strcasecmp(section, "default") || !strcasecmp(section, name);
+    if (section->all) return 1;
+    if (section->deflt)
+        for (size_t i = 0; i < sizeof default_sections / sizeof *default_sections; i++)
+            if (!strcmp(default_sections[i], name)) return 1;
+    for (int i = 0; i < section->n; i++)
+        if (!strcasecmp(section->names[i], name)) return 1;
+    return 0;
+}
+
+void info_select_parse(info_select_t *sel, int argc, const char **argv, const size_t *argl)
+{
+    memset(sel, 0, sizeof *sel);
+    sel->deflt = argc == 0;
+    for (int i = 0; i < argc; i++) {
+        if (arg_is(argv[i], argl[i], "all") || arg_is(argv[i], argl[i], "everything"))
+            sel->all = 1;
+        else if (arg_is(argv[i], argl[i], "default"))
+            sel->deflt = 1;
+        else if (sel->n < INFO_SECTIONS_MAX && argl[i] < sizeof sel->names[0])
+            snprintf(sel->names[sel->n++], sizeof sel->names[0], "%.*s", (int)argl[i], argv[i]);
+    }
+}
+
+/* Redis's run_id: 40 random hex digits, drawn once per process. */
+static const char *run_id(void)
+{
+    static char id[41];
+    if (!id[0]) {
+        unsigned char r[20] = {0};
+        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+            uint64_t t = ev_now_us() ^ (uint64_t)getpid();
+            memcpy(r, &t, sizeof t);
+        }
+        for (int i = 0; i < 20; i++)
+            snprintf(id + 2 * i, 3, "%02x", r[i]);
+    }
+    return id;
+}
+
+static void cpu_line(buf_t *b, const char *name, const struct timeval *tv)
+{
+    buf_printf(b, "%s:%ld.%06ld\r\n", name, (long)tv->tv_sec, (long)tv->tv_usec);
+}
+
+/* The sections Redis has and the proxy fills from what it is: its server, clients and memory
+ * as Redis names their fields, and stubs where Redis's feature does not exist here (no
+ * persistence, no replicas) with the values a Redis without them reports. */
+static void info_redis_sections(buf_t *b, server_t *srv, const info_select_t *section)
+{
+    uint64_t now_ms = ev_now_ms(), up = (now_ms - srv->start_ms) / 1000;
+    if (want(section, "server")) {
+        struct timeval tv;
+        gettimeofday(&tv, NULL);
+        char exe[512] = "";
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[n > 0 ? n : 0] = 0;
+        buf_printf(b,
+                   "# Server\r\nredis_version:%s\r\nredis_git_sha1:00000000\r\n"
+                   "redis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\n"
+                   "os:Linux\r\narch_bits:%d\r\nmultiplexing_api:epoll\r\n"
+                   "infinicache_version:0.1.0\r\nprocess_id:%d\r\nprocess_supervised:no\r\n"
+                   "run_id:%s\r\ntcp_port:%d\r\ntls_port:%d\r\nnode_port:%d\r\n"
+                   "server_time_usec:%lld\r\nuptime_in_seconds:%" PRIu64
+                   "\r\nuptime_in_days:%" PRIu64 "\r\nhz:10\r\nconfigured_hz:10\r\n"
+                   "executable:%s\r\nconfig_file:%s\r\nio_threads_active:0\r\n"
+                   "platform_endpoint:%s\r\n\r\n",
+                   IC_REDIS_VERSION, (int)(sizeof(void *) * 8), getpid(), run_id(),
+                   srv->client_port, srv->tls_port, srv->node_port,
+                   (long long)tv.tv_sec * 1000000 + tv.tv_usec, up, up / 86400, exe,
+                   srv->cfg.config_file ? srv->cfg.config_file : "", srv->platform_endpoint);
+    }
+    if (want(section, "clients")) {
+        size_t max_in = 0, max_out = 0;
+        for (const client_t *c = srv->clients; c; c = c->next) {
+            if (c->conn->in.cap > max_in) max_in = c->conn->in.cap;
+            if (c->conn->out_bytes > max_out) max_out = c->conn->out_bytes;
+        }
+        buf_printf(b,
+                   "# Clients\r\nconnected_clients:%d\r\ncluster_connections:0\r\n"
+                   "maxclients:%" PRId64 "\r\nclient_recent_max_input_buffer:%zu\r\n"
+                   "client_recent_max_output_buffer:%zu\r\nblocked_clients:0\r\n"
+                   "tracking_clients:0\r\nclients_in_timeout_table:0\r\n\r\n",
+                   srv->nclients, srv->cfg.max_clients, max_in, max_out);
+    }
+    if (want(section, "memory")) {
+        meta_table_t *t = &srv->meta;
+        long rss = info_rss_bytes();
+        buf_printf(b,
+                   "# Memory\r\nused_memory:%ld\r\nused_memory_human:%.2fM\r\n"
+                   "used_memory_rss:%ld\r\nused_memory_rss_human:%.2fM\r\nmaxmemory:0\r\n"
+                   "maxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n"
+                   "mem_fragmentation_ratio:1.00\r\nobjects:%zu\r\nobject_bytes:%" PRIu64
+                   "\r\nmax_object_size:%" PRId64 "\r\n\r\n",
+                   rss, (double)rss / (1 << 20), rss, (double)rss / (1 << 20), t->count, t->bytes,
+                   srv->cfg.max_object_size);
+    }
+    if (want(section, "persistence"))
+        buf_printf(b,
+                   "# Persistence\r\nloading:0\r\nasync_loading:0\r\n"
+                   "rdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\n"
+                   "rdb_last_save_time:%lld\r\nrdb_last_bgsave_status:ok\r\n"
+                   "aof_enabled:0\r\naof_rewrite_in_progress:0\r\n"
+                   "aof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n\r\n",
+                   (long long)(time(NULL) - (time_t)up));
+}
+
+static void info_replication_cpu(buf_t *b, const info_select_t *section)
+{
+    if (want(section, "replication"))
+        buf_printf(b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"
+                      "master_failover_state:no-failover\r\n"
+                      "master_replid:0000000000000000000000000000000000000000\r\n"
+                      "master_replid2:0000000000000000000000000000000000000000\r\n"
+                      "master_repl_offset:0\r\nsecond_repl_offset:-1\r\n"
+                      "repl_backlog_active:0\r\nrepl_backlog_size:0\r\n"
+                      "repl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n\r\n");
+    if (want(section, "cpu")) {
+        struct rusage self, children;
+        getrusage(RUSAGE_SELF, &self);
+        getrusage(RUSAGE_CHILDREN, &children);
+        buf_printf(b, "# CPU\r\n");
+        cpu_line(b, "used_cpu_sys", &self.ru_stime);
+        cpu_line(b, "used_cpu_user", &self.ru_utime);
+        cpu_line(b, "used_cpu_sys_children", &children.ru_stime);
+        cpu_line(b, "used_cpu_user_children", &children.ru_utime);
+        buf_printf(b, "\r\n");
+    }
 }
 
 static double json_num(cJSON *o, const char *k)
@@ -42,29 +178,12 @@ static double json_num(cJSON *o, const char *k)
     return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
-void cmd_info(client_t *c, op_t *op, const char *section)
+void cmd_info(client_t *c, op_t *op, const info_select_t *section)
 {
     server_t *srv = c->srv;
     buf_t b;
     buf_init(&b);
-    uint64_t up = (ev_now_ms() - srv->start_ms) / 1000;
-    if (want(section, "server")) {
-        buf_printf(
-            &b,
-            "# Server\r\nredis_version:7.0.0\r\ninfinicache_version:0.1.0\r\nprocess_id:%d\r\n"
-            "tcp_port:%d\r\ntls_port:%d\r\nnode_port:%d\r\nuptime_in_seconds:%" PRIu64
-            "\r\nplatform_endpoint:%s\r\n\r\n",
-            getpid(), srv->client_port, srv->tls_port, srv->node_port, up, srv->platform_endpoint);
-    }
-    if (want(section, "clients"))
-        buf_printf(&b, "# Clients\r\nconnected_clients:%d\r\n\r\n", srv->nclients);
-    if (want(section, "memory")) {
-        meta_table_t *t = &srv->meta;
-        buf_printf(&b,
-                   "# Memory\r\nused_memory_rss:%ld\r\nobjects:%zu\r\nobject_bytes:%" PRIu64 "\r\n"
-                   "max_object_size:%" PRId64 "\r\n\r\n",
-                   info_rss_bytes(), t->count, t->bytes, srv->cfg.max_object_size);
-    }
+    info_redis_sections(&b, srv, section);
     if (want(section, "stats")) {
         proxy_stats_t *s = &srv->stats;
         uint64_t throttled = 0, retries = 0;
@@ -92,6 +211,7 @@ void cmd_info(client_t *c, op_t *op, const char *section)
             s->auth_denied, s->idle_closed, srv->tp.stats.tls_connections,
             srv->tp.stats.tls_handshake_failures);
     }
+    info_replication_cpu(&b, section);
     if (want(section, "aws") && srv->aws) {
         /* Where the signing keys come from and how fresh they are; never a secret. */
         awscreds_status_t a;
@@ -188,6 +308,10 @@ void cmd_info(client_t *c, op_t *op, const char *section)
                    : avg >= (long double)LLONG_MAX ? LLONG_MAX
                                                    : (long long)avg);
     }
-    resp_add_bulk(&op->reply, buf_head(&b), buf_len(&b));
+    if (want(section, "latencystats")) buf_printf(&b, "# Latencystats\r\n\r\n");
+    /* Sections are separated by a blank line, with none after the last (as Redis). */
+    if (buf_len(&b) >= 4 && !memcmp(buf_head(&b) + buf_len(&b) - 4, "\r\n\r\n", 4)) b.end -= 2;
+    /* RESP3 clients get a verbatim string, as from Redis. */
+    resp_add_verbatim(&op->reply, "txt", buf_head(&b), buf_len(&b));
     buf_free(&b);
 }

@@ -47,7 +47,14 @@ void op_answer_riders(op_t *op)
         op->riders = r->rider_next;
         r->rider_next = NULL;
         r->carrier = NULL;
-        if (buf_append(&r->reply, buf_head(&op->reply), buf_len(&op->reply)) < 0) {
+        /* A rider whose client speaks the other RESP version gets its own spelling of a miss. */
+        int null_reply =
+            buf_len(&op->reply) && !op->reply_ref && r->reply.resp_proto != op->reply.resp_proto &&
+            ((buf_len(&op->reply) == 5 && !memcmp(buf_head(&op->reply), "$-1\r\n", 5)) ||
+             (buf_len(&op->reply) == 3 && !memcmp(buf_head(&op->reply), "_\r\n", 3)));
+        if (null_reply) {
+            resp_add_null(&r->reply);
+        } else if (buf_append(&r->reply, buf_head(&op->reply), buf_len(&op->reply)) < 0) {
             buf_clear(&r->reply);
             resp_add_error(&r->reply, "ERR out of memory");
         } else if (op->reply_ref) {
@@ -76,6 +83,7 @@ op_t *op_alloc(server_t *srv, op_kind_t kind)
         buf_t reply = op->reply;
         memset(op, 0, sizeof *op);
         op->reply = reply;
+        op->reply.resp_proto = 0; /* its client, if any, sets its own (client.c) */
     } else {
         op = calloc(1, sizeof *op);
         if (!op) return NULL;

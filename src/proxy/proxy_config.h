@@ -73,6 +73,9 @@ typedef struct {
     char *straggler_rate;   /* decimal fraction of chunk replies held back */
     int64_t straggler_delay_ms;
     char *log_level;
+    int64_t slowlog_log_slower_than; /* microseconds; -1: off, 0: every command */
+    int64_t slowlog_max_len;
+    int64_t latency_monitor_threshold; /* milliseconds; 0: off */
     /* TLS (docs/SECURITY.md): Redis's option names and meanings */
     int64_t tls_port; /* 0: no TLS listener for clients */
     char *tls_cert_file;
@@ -89,6 +92,7 @@ typedef struct {
     int64_t metrics_max_connections;
     int64_t metrics_timeout_ms;
     /* derived by proxy_config_load */
+    char *config_file;  /* --config FILE as an absolute path (CONFIG REWRITE); NULL: none */
     double compression; /* time_compression as a number */
     int64_t billing_ms; /* billing as a number: 1 or 100 */
 } proxy_config_t;

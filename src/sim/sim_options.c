@@ -9,7 +9,7 @@
 
 #define OPT(name, type, field, min, max, def, help)                                                \
     {                                                                                              \
-        name, type, offsetof(icsim_config_t, field), min, max, def, help                           \
+        name, type, offsetof(icsim_config_t, field), min, max, def, help, 0                        \
     }
 #define FIELD(field) offsetof(icsim_config_t, field)
 #define GiB ((int64_t)1 << 30)

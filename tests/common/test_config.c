@@ -22,11 +22,11 @@ typedef struct {
 } cfg_t;
 
 static const conf_option_t table[] = {
-    {"port", CONF_INT, offsetof(cfg_t, port), 1, 65535, "6378", "port to listen on"},
-    {"mem", CONF_BYTES, offsetof(cfg_t, mem), 0, (int64_t)4 << 30, "64k", "memory"},
-    {"timeout", CONF_MS, offsetof(cfg_t, timeout), 0, 3600000, "2s", "timeout"},
-    {"verbose", CONF_BOOL, offsetof(cfg_t, verbose), 0, 1, "no", "chatty"},
-    {"name", CONF_STRING, offsetof(cfg_t, name), 0, 0, "", "a name"},
+    {"port", CONF_INT, offsetof(cfg_t, port), 1, 65535, "6378", "port to listen on", 0},
+    {"mem", CONF_BYTES, offsetof(cfg_t, mem), 0, (int64_t)4 << 30, "64k", "memory", 0},
+    {"timeout", CONF_MS, offsetof(cfg_t, timeout), 0, 3600000, "2s", "timeout", 0},
+    {"verbose", CONF_BOOL, offsetof(cfg_t, verbose), 0, 1, "no", "chatty", 0},
+    {"name", CONF_STRING, offsetof(cfg_t, name), 0, 0, "", "a name", 0},
     CONF_END,
 };
 

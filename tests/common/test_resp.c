@@ -433,6 +433,95 @@ static void test_add_bulk_u64(void **state)
     }
 }
 
+/* One inline line split as Redis's sdssplitargs splits it: returns the rc of the feed, and on
+ * RESP_CMD_DONE checks each argument (lengths given, so embedded NULs and escapes count). */
+static int split_one(const char *line, int want_argc, const char *const *want, const size_t *wantl)
+{
+    resp_cmd_t c;
+    buf_t in;
+    resp_cmd_init(&c);
+    buf_init(&in);
+    buf_append(&in, line, strlen(line));
+    int rc = resp_cmd_feed(&c, &in, &resp_default_limits, 64);
+    if (rc == RESP_CMD_DONE) {
+        assert_int_equal(c.argc, want_argc);
+        assert_int_equal(c.nsmall, want_argc);
+        for (int i = 0; i < want_argc; i++) {
+            assert_int_equal(c.argl[i], wantl[i]);
+            assert_memory_equal(c.argv[i], want[i], wantl[i]);
+            assert_int_equal(c.argv[i][c.argl[i]], 0);
+        }
+    }
+    resp_cmd_free(&c);
+    buf_free(&in);
+    return rc;
+}
+
+static void test_inline_quotes_and_escapes(void **state)
+{
+    (void)state;
+    {
+        const char *w[] = {"SET", "a b", "x\ny\x41\t\\q"};
+        const size_t l[] = {3, 3, 7};
+        assert_int_equal(split_one("SET \"a b\" \"x\\ny\\x41\\t\\\\q\"\r\n", 3, w, l),
+                         RESP_CMD_DONE);
+    }
+    {
+        const char *w[] = {"ECHO", "it's", "a\\b"};
+        const size_t l[] = {4, 4, 3};
+        assert_int_equal(split_one("ECHO 'it\\'s' 'a\\b'\n", 3, w, l), RESP_CMD_DONE);
+    }
+    {
+        /* A quote inside a word opens a quoted part; "" is an empty argument. */
+        const char *w[] = {"SET", "kv w", ""};
+        const size_t l[] = {3, 4, 0};
+        assert_int_equal(split_one("SET k\"v w\" \"\"\r\n", 3, w, l), RESP_CMD_DONE);
+    }
+    {
+        /* \x with one hex digit is not an escape: the x is taken literally. */
+        const char *w[] = {"ECHO", "x4g", "\0"};
+        const size_t l[] = {4, 3, 1};
+        assert_int_equal(split_one("ECHO \"\\x4g\" \"\\x00\"\r\n", 3, w, l), RESP_CMD_DONE);
+    }
+    assert_int_equal(split_one("ECHO \"abc\"d\r\n", 0, NULL, NULL), RESP_EQUOTES);
+    assert_int_equal(split_one("ECHO 'abc'd\r\n", 0, NULL, NULL), RESP_EQUOTES);
+    assert_int_equal(split_one("ECHO \"abc\r\n", 0, NULL, NULL), RESP_EQUOTES);
+    assert_int_equal(split_one("ECHO 'abc\r\n", 0, NULL, NULL), RESP_EQUOTES);
+    assert_int_equal(split_one("ECHO \"abc\\\"\r\n", 0, NULL, NULL), RESP_EQUOTES);
+    assert_string_equal(resp_strerror(RESP_EQUOTES),
+                        "Protocol error: unbalanced quotes in request");
+    {
+        /* Blanks of every kind separate; a blank-only line is an empty command. */
+        assert_int_equal(split_one(" \t\v\f \r\n", 0, NULL, NULL), RESP_CMD_DONE);
+    }
+}
+
+/* The RESP3 encoders, and what each writes to a RESP2 buffer. */
+static void test_resp3_encoders(void **state)
+{
+    (void)state;
+    static const char *const want[2] = {
+        "*4\r\n$1\r\nk\r\n$3\r\n1.5\r\n*1\r\n:1\r\n$-1\r\n*-1\r\n$3\r\ninf\r\n$2\r\nhi\r\n",
+        "%2\r\n$1\r\nk\r\n,1.5\r\n~1\r\n:1\r\n_\r\n_\r\n,inf\r\n=6\r\ntxt:hi\r\n"};
+    for (int v = 0; v < 2; v++) {
+        buf_t b;
+        buf_init(&b);
+        b.resp_proto = v ? 3 : 2;
+        assert_int_equal(resp_add_map_header(&b, 2), 0);
+        assert_int_equal(resp_add_cstr(&b, "k"), 0);
+        assert_int_equal(resp_add_double(&b, 1.5), 0);
+        assert_int_equal(resp_add_set_header(&b, 1), 0);
+        assert_int_equal(resp_add_int(&b, 1), 0);
+        assert_int_equal(resp_add_null(&b), 0);
+        assert_int_equal(resp_add_array_header(&b, -1), 0);
+        assert_int_equal(resp_add_double(&b, 1.0 / 0.0), 0);
+        assert_int_equal(resp_add_verbatim(&b, "txt", "hi", 2), 0);
+        assert_int_equal(buf_len(&b), strlen(want[v]));
+        assert_memory_equal(buf_head(&b), want[v], buf_len(&b));
+        buf_free(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +539,8 @@ int main(void)
         cmocka_unit_test(test_encoders_round_trip),
         cmocka_unit_test(test_add_bulk_u64),
         cmocka_unit_test(test_bulk_array),
+        cmocka_unit_test(test_inline_quotes_and_escapes),
+        cmocka_unit_test(test_resp3_encoders),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,8 +150,9 @@ class AuthTest(unittest.TestCase):
                                  "v"), "OK")
             self.assertEqual(cli("get", "k", env={"REDISCLI_AUTH": "dpw"}), "v")
             self.assertIn("WRONGPASS", cli("--user", "bob", "--pass", "b", "--no-auth-warning", "ping"))
-            # HELLO 3 stays refused (RESP2 only) even with good credentials.
-            self.assertIn("NOPROTO", cli("-a", "dpw", "--no-auth-warning", "HELLO", "3"))
+            # HELLO 3 switches to RESP3; versions other than 2 and 3 are refused.
+            self.assertIn("proto 3", cli("-a", "dpw", "--no-auth-warning", "HELLO", "3"))
+            self.assertIn("NOPROTO", cli("-a", "dpw", "--no-auth-warning", "HELLO", "4"))
 
             r = redis.Redis(port=p.port, username="alice", password="a1", socket_timeout=30)
             self.assertTrue(r.set("py", b"1"))

@@ -94,8 +94,9 @@ class RedisProtocolTest(unittest.TestCase):
         self.assertIn("pool_size", info)
         self.assertIn("platform_gb_seconds", info)
         self.assertEqual(r.execute_command("HELLO", "2")[0], b"server")
+        # HELLO 3 works (test_e2e_server_cmds.py); this redis-py speaks RESP2 only.
         with self.assertRaises(redis.ResponseError):
-            r.execute_command("HELLO", "3")
+            r.execute_command("HELLO", "4")
         with self.assertRaises(redis.ResponseError):
             r.execute_command("GET")
 
@@ -126,7 +127,10 @@ class RedisProtocolTest(unittest.TestCase):
             except socket.timeout:
                 pass
             s.close()
-            self.assertTrue(reply.startswith(b"-ERR"), (garbage[:20], reply[:80]))
+            # A NUL ends an inline line's words, as in Redis's sdssplitargs: that line is an
+            # empty command, which gets no reply.
+            if not (garbage.startswith(b"\x00") and reply == b""):
+                self.assertTrue(reply.startswith(b"-ERR"), (garbage[:20], reply[:80]))
             self.assertEqual(good.get("safe"), b"123")
 
     def test_pipeline(self):
