@@ -24,7 +24,7 @@ void buf_clear(buf_t *b)
     b->start = b->end = 0;
 }
 
-int buf_reserve(buf_t *b, size_t n)
+int buf_grow(buf_t *b, size_t n)
 {
     if (b->cap - b->end >= n) return 0;
     size_t used = buf_len(b);

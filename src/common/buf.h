@@ -22,8 +22,14 @@ void buf_init(buf_t *b);
 void buf_free(buf_t *b);
 static inline size_t buf_len(const buf_t *b) { return b->end - b->start; }
 static inline char *buf_head(const buf_t *b) { return b->data + b->start; }
-/* Ensures at least `n` bytes of free space after end (compacting or growing). 0 or -ENOMEM. */
-int buf_reserve(buf_t *b, size_t n);
+/* buf_reserve's slow path: compacts or grows the buffer. */
+int buf_grow(buf_t *b, size_t n);
+/* Ensures at least `n` bytes of free space after end (compacting or growing). 0 or -ENOMEM.
+ * Inline: the encoders call it for every field, and it almost always has room. */
+static inline int buf_reserve(buf_t *b, size_t n)
+{
+    return b->cap - b->end >= n ? 0 : buf_grow(b, n);
+}
 int buf_append(buf_t *b, const void *p, size_t n);
 int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_consume(buf_t *b, size_t n);

@@ -5,6 +5,7 @@ one, chunks that round-trip byte for byte, and a backup whose SigV4-signed self-
 through the zip's own libcurl. arm64 runs under qemu-user with the cross toolchain's glibc;
 exits 77 (skip) when qemu or the cross toolchain is missing."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,12 @@ def mapped_files(pid):
             return {ln.split(None, 5)[5].strip() for ln in f if len(ln.split(None, 5)) == 6}
     except OSError:
         return set()
+
+
+def is_shared_object(path):
+    """A shared library's file (libx.so, libx.so.4), not a file that merely has ".so" inside its
+    name (the loader maps /etc/ld.so.cache while it resolves a dlopen)."""
+    return re.search(r"\.so(\.[0-9]+)*$", os.path.basename(path)) is not None
 
 
 class PackageRunTest(unittest.TestCase):
@@ -139,7 +146,7 @@ class PackageRunTest(unittest.TestCase):
                 loaded = set()
                 for inst in p.instances():
                     if inst["pid"] > 0:
-                        loaded |= {m for m in mapped_files(inst["pid"]) if ".so" in m}
+                        loaded |= {m for m in mapped_files(inst["pid"]) if is_shared_object(m)}
                 if ARCH == "arm64":  # qemu-user's own libraries are the host's
                     loaded = {m for m in loaded if "aarch64" in m or m.startswith(lib + "/")}
                 self.assertIn(os.path.join(lib, "libcurl.so.4"), loaded)

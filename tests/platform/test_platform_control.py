@@ -252,7 +252,8 @@ def test_update_code_and_configuration():
 
 
 def test_pending_refuses_invocations():
-    with Platform("--function-count", "0", "--update-delay", "3s") as p, \
+    # The update window must outlast two AWS CLI calls, which take seconds each on a busy machine.
+    with Platform("--function-count", "0", "--update-delay", "10s") as p, \
             tempfile.TemporaryDirectory() as d:
         create(p.port, "slow", echo_zip(d))
         status, headers, body = p.invoke("slow", {})
@@ -291,7 +292,9 @@ def test_concurrency_limits():
     with control_platform("--account-concurrency", "20", "--max-instances", "8") as p, \
             tempfile.TemporaryDirectory() as d:
         z = echo_zip(d)
-        create(p.port, "rc", z)
+        # A timeout far beyond the test's steps: the held invocation must still be running when
+        # the AWS CLI (seconds per call on a busy machine) asks for a second one.
+        create(p.port, "rc", z, "--timeout", "120")
         create(p.port, "other", z)
         ok(p.port, "wait", "function-active-v2", "--function-name", "other")
         r = ok(p.port, "put-function-concurrency", "--function-name", "rc",
