@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "client.h"
 #include "command.h"
+#include "layout.h"
 #include "meta.h"
 #include "op.h"
 #include "server.h"
@@ -482,16 +483,7 @@ static cmd_status_t proc_strlen(client_t *c, op_t *op, int argc, const char **ar
 /* Redis's getrangeCommand on a string of len bytes: the first byte and the count (0: empty). */
 static size_t range_of(int64_t start, int64_t end, uint64_t len, uint64_t *first)
 {
-    *first = 0;
-    if (start < 0 && end < 0 && start > end) return 0;
-    if (start < 0) start = (int64_t)len + start;
-    if (end < 0) end = (int64_t)len + end;
-    if (start < 0) start = 0;
-    if (end < 0) end = 0;
-    if ((uint64_t)end >= len) end = (int64_t)len - 1;
-    if (len == 0 || start > end) return 0;
-    *first = (uint64_t)start;
-    return (size_t)(end - start + 1);
+    return (size_t)layout_range_clamp(start, end, len, first);
 }
 
 static rmw_next_t compute_getrange(op_t *op, const rmw_old_t *old, op_t *w)
