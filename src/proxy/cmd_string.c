@@ -497,7 +497,7 @@ static rmw_next_t compute_getrange(op_t *op, const rmw_old_t *old, op_t *w)
         rmw_reply_value(op, old->obj, old->data + first, n);
     return RMW_REPLIED;
 }
-/* A read: nothing to hold. The whole object is read for now, whatever the range. */
+/* A read of a replicated object: nothing to hold; the (small) object is read whole. */
 static const struct rmw_kind rmw_getrange = {0, compute_getrange};
 
 static cmd_status_t proc_getrange(client_t *c, op_t *op, int argc, const char **argv,
@@ -512,10 +512,16 @@ static cmd_status_t proc_getrange(client_t *c, op_t *op, int argc, const char **
         return CMD_REPLIED;
     }
     meta_t *m = meta_lookup(c->srv, argv[1], argl[1]);
-    if (!m || range_of(start, end, m->size, &first) == 0) { /* nothing to read */
+    size_t count;
+    if (!m || (count = range_of(start, end, m->size, &first)) == 0) { /* nothing to read */
         resp_add_bulk(&op->reply, "", 0);
         return CMD_REPLIED;
     }
+    /* A coded object: only the pieces of the data chunks that hold the range are read. */
+    if (cmd_getrange_coded(c, op, argv[1], argl[1], first, count) == 0) return CMD_PENDING;
+    /* A replicated one (at most small-object-max) is read whole, from one replica. */
+    c->srv->stats.getrange_requests++;
+    c->srv->stats.getrange_chunk_bytes += m->chunk_size;
     to_rmw(op);
     op->rmw_int = start, op->rmw_int2 = end;
     rmw_start(c, op, argv[1], argl[1], &rmw_getrange);
