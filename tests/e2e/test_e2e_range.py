@@ -93,6 +93,7 @@ class RangeReads(unittest.TestCase):
 
     def test_one_mib_moves_about_one_mib(self):
         rng = random.Random(11)
+        decoded = stat(self.r, "getrange_decoded")
         for _ in range(5):
             off = rng.randrange(0, SIZE - (1 << 20))
             before = stat(self.r, "getrange_chunk_bytes")
@@ -103,6 +104,8 @@ class RangeReads(unittest.TestCase):
             # any case at most twice the range (a whole read would be 40 MiB).
             self.assertGreaterEqual(moved, 1 << 20)
             self.assertLessEqual(moved, 2 << 20, "a 1 MiB range moved %d bytes" % moved)
+        # Every piece passed its chunk's CRC: nothing had to be decoded.
+        self.assertEqual(stat(self.r, "getrange_decoded"), decoded)
 
     def test_redis_cli(self):
         cmd = ["redis-cli", "-p", str(self.proxy.port), *cli_auth_args()]
