@@ -62,6 +62,7 @@ def main():
     proxy = Proxy(args.bin, ["--pool-size", str(args.d + args.p), "--d", str(args.d), "--p",
                              str(args.p), "--node-memory", str(node_mib), "--node-reserved", "16",
                              "--log-level", "warn", "--request-timeout", "60s"], log.name)
+    ok = False
     try:
         r = redis.Redis(port=proxy.port, socket_timeout=300)
         rng = random.Random(args.seed)
@@ -113,12 +114,16 @@ def main():
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(res, f, indent=1)
+        ok = True
         return 0
     except (Interrupted, KeyboardInterrupt):
         return 130
     finally:
         proxy.stop()
-        os.unlink(log.name)
+        if ok:
+            os.unlink(log.name)
+        else:
+            print("bench_getrange: icproxy's log kept in %s" % log.name, file=sys.stderr)
 
 
 if __name__ == "__main__":
