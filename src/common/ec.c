@@ -322,7 +322,7 @@ uint32_t ec_crc_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
 {
     /* Appending len_b bytes multiplies A's register by x^(8 len_b); the pre- and post-inversions
      * of both CRCs cancel in the sum, so the result is crc_a * x^(8 len_b) + crc_b. */
-    uint32_t shift = 0x80000000u;     /* x^0 */
+    uint32_t shift = 0x80000000u;      /* x^0 */
     uint32_t power = 0x80000000u >> 8; /* x^8: one byte */
     for (uint64_t n = len_b; n; n >>= 1) {
         if (n & 1) shift = crc_gf_mul(shift, power);

@@ -1,5 +1,5 @@
-/* layout.c -- the object layout: d for an object's size, and the read order of its replicas, and the
- * data chunk pieces that hold a byte range of it. */
+/* layout.c -- the object layout: d for an object's size, and the read order of its replicas, and
+ * the data chunk pieces that hold a byte range of it. */
 #include "layout.h"
 
 int layout_data_chunks(uint64_t size, uint64_t small_object_max, int d)
@@ -37,8 +37,8 @@ int layout_range_pieces(uint64_t first, uint64_t count, uint64_t chunk_size, int
     for (uint64_t at = first, end = first + count; at < end; n++) {
         uint64_t index = at / chunk_size, off = at % chunk_size;
         uint64_t len = chunk_size - off < end - at ? chunk_size - off : end - at;
-        out[n] = (layout_piece_t){.index = (int)index, .chunk_off = off, .len = len,
-                                  .value_off = at};
+        out[n] =
+            (layout_piece_t){.index = (int)index, .chunk_off = off, .len = len, .value_off = at};
         at += len;
     }
     return n;

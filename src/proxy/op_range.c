@@ -182,8 +182,7 @@ static void piece_missing(nreq_t *q, nres_t res, const char *err)
     op->srv->stats.chunk_reads[res == NRES_MISSING ? CHUNK_READ_LOST : CHUNK_READ_FAILED]++;
     if (res == NRES_MISSING) {
         op_mark_lost(op, slot);
-    } else if (!op->finished && !op->timed_out && range_awaited(op) &&
-               !(op->retried >> slot & 1)) {
+    } else if (!op->finished && !op->timed_out && range_awaited(op) && !(op->retried >> slot & 1)) {
         /* As a GET does: ask once more, which wakes the function; its next instance holds the
          * chunk or says it lacks it. */
         op->retried |= 1ull << slot;
@@ -209,8 +208,7 @@ static void decode_request_more(op_t *op)
 {
     int want = op->d - op->nhave - range_slots_pending(op);
     for (int i = 0; i < op->n && want > 0; i++) {
-        if (op->requested >> i & 1 || op->range_bad >> i & 1 || op_slot_known_lost(op, i))
-            continue;
+        if (op->requested >> i & 1 || op->range_bad >> i & 1 || op_slot_known_lost(op, i)) continue;
         request_piece(op, i, op->win_off, (size_t)op->win_len,
                       op->range_scratch->data + (size_t)i * op->win_len);
         want--;
@@ -294,10 +292,11 @@ static void range_progress(op_t *op)
         if (lost > op->p)
             range_finish(op, 0, NULL);
         else
-            range_finish(op, 0, op->timed_out ? "ERR the chunks needed could not be read in time; "
-                                                "try again"
-                                              : "ERR the chunks needed could not be read; try "
-                                                "again");
+            range_finish(op, 0,
+                         op->timed_out ? "ERR the chunks needed could not be read in time; "
+                                         "try again"
+                                       : "ERR the chunks needed could not be read; try "
+                                         "again");
         return;
     }
     if (range_slots_pending(op) > 0 && !op->timed_out) return;
