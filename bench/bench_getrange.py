@@ -61,7 +61,9 @@ def main():
     log = tempfile.NamedTemporaryFile(prefix="bench_getrange-", suffix=".log", delete=False)
     proxy = Proxy(args.bin, ["--pool-size", str(args.d + args.p), "--d", str(args.d), "--p",
                              str(args.p), "--node-memory", str(node_mib), "--node-reserved", "16",
-                             "--log-level", "warn", "--request-timeout", "60s"], log.name)
+                             "--log-level", "warn", "--request-timeout", "60s",
+                             # a node takes a 100 MiB chunk in more than the default 200 ms
+                             "--ping-timeout", "5s", "--invoke-retry", "10s"], log.name)
     ok = False
     try:
         r = redis.Redis(port=proxy.port, socket_timeout=300)
