@@ -3,7 +3,7 @@
 #
 # Usage: bench/run-all.sh [BUILD_DIR]   (default build; needs BUILD_DIR/bin/icproxy,
 # bench_objects and bench_startup, i.e. `make` first). Knobs: RUNS (30), OBJECT_SIZE (10485760),
-# OBJECTS (200000 small objects for the memory figure), STARTUP_RUNS (5).
+# OBJECTS (200000 small objects for the memory figure), STARTUP_RUNS (5), GETRANGE_SIZE (1g).
 # Talks only to 127.0.0.1; starts its own servers on free ports and stops them by pid on exit.
 set -u
 
@@ -203,6 +203,11 @@ record "figure=idle_redis_rss kib=$REDIS_IDLE_RSS"
 # ---- 4. billed duration: icnode's return policies on the local platform (its own table) ----
 echo "## 4. billed duration: anticipatory vs idle return, 1 ms and 100 ms billing"
 timeout 900 python3 "$ROOT/bench/bench_billing.py" --build "$BUILD" || echo "bench_billing.py failed" >&2
+
+# ---- 5. ranged reads: GETRANGE of 1 MiB of a 1 GiB object against a GET of a 1 MiB object ----
+echo "## 5. GETRANGE of 1 MiB at random offsets of a ${GETRANGE_SIZE:-1g} object"
+timeout 900 /usr/bin/python3 "$ROOT/bench/bench_getrange.py" --bin "$BIN" --size "${GETRANGE_SIZE:-1g}" |
+    tee -a "$RESULTS" || echo "bench_getrange.py failed" >&2
 
 # ---- summary ----
 echo

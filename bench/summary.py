@@ -117,6 +117,20 @@ def main():
                  f"{base / me:.2f}x" if me and base else "", "", "<= 256 B + key",
                  "met" if me is not None and me <= 256 else "MISSED"))
 
+    moved = num(f, "getrange_bytes", "ratio")
+    rng, get1 = num(f, "getrange_latency", "getrange_median_ms"), num(f, "getrange_latency",
+                                                                       "get_range_sized_median_ms")
+    size = num(f, "getrange_bytes", "size")
+    label = f"GETRANGE 1 MiB of a {size / (1 << 20):.0f} MiB object" if size else "GETRANGE 1 MiB"
+    rows.append((label + ": bytes from nodes / range",
+                 f"{moved:.2f}x" if moved is not None else "not measured", "", "", "", "", "<= 2x",
+                 "met" if moved is not None and moved <= 2 else "MISSED"))
+    rows.append((label + ": latency",
+                 f"{rng:.2f} ms" if rng is not None else "not measured", "GET of a 1 MiB object",
+                 f"{get1:.2f} ms" if get1 is not None else "",
+                 f"{get1 / rng:.2f}x" if rng and get1 else "", "", "<= 2x the GET",
+                 "met" if rng and get1 and rng <= 2 * get1 else "MISSED"))
+
     head = ("figure", "InfiniCache", "baseline", "baseline value", "ratio", "vs memcached",
             "target", "")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]

@@ -73,6 +73,9 @@ static void reencode(nodeproto_cmd_t cmd, const nodeproto_reply_t *a)
     case NODEPROTO_REPLY_CHUNK:
         nodeproto_put_chunk_header(&b, a->crc, a->body_len);
         break;
+    case NODEPROTO_REPLY_PIECE:
+        nodeproto_put_piece_header(&b, a->crc, a->tail_crc, a->body_len);
+        break;
     case NODEPROTO_REPLY_STATS:
         if (a->stats[0] < 0 || a->stats[1] < 0 || a->stats[2] < 0 || a->stats[3] < 0) goto out;
         nodeproto_put_stats(&b, (uint64_t)a->stats[0], (uint64_t)a->stats[1], (uint64_t)a->stats[2],
@@ -86,7 +89,7 @@ static void reencode(nodeproto_cmd_t cmd, const nodeproto_reply_t *a)
     }
     nodeproto_reply_t z;
     if (nodeproto_parse_reply(buf_head(&b), buf_len(&b), cmd, &z) != (ssize_t)buf_len(&b) ||
-        z.kind != a->kind || z.crc != a->crc || z.body_len != a->body_len ||
+        z.kind != a->kind || z.crc != a->crc || z.tail_crc != a->tail_crc || z.body_len != a->body_len ||
         memcmp(z.stats, a->stats, sizeof z.stats) != 0)
         __builtin_trap();
 out:
@@ -95,12 +98,13 @@ out:
 
 static void replies(const char *p, size_t size)
 {
-    for (int cmd = NODEPROTO_PING; cmd <= NODEPROTO_CEXPIRE; cmd++) {
+    for (int cmd = NODEPROTO_PING; cmd <= NODEPROTO_CGETR; cmd++) {
         nodeproto_reply_t rep;
         ssize_t n = nodeproto_parse_reply(p, size, (nodeproto_cmd_t)cmd, &rep);
         if (n > (ssize_t)size) __builtin_trap();
         if (n <= 0) continue;
-        if ((rep.kind == NODEPROTO_REPLY_CHUNK && rep.body_len > (size_t)NODEPROTO_MAX_BODY) ||
+        if (((rep.kind == NODEPROTO_REPLY_CHUNK || rep.kind == NODEPROTO_REPLY_PIECE) &&
+             rep.body_len > (size_t)NODEPROTO_MAX_BODY) ||
             (rep.kind == NODEPROTO_REPLY_BULK && rep.body_len > NODEPROTO_INVENTORY_MAX))
             __builtin_trap();
         /* Every shorter prefix needs more: a reply is never taken half-read. */
@@ -108,7 +112,8 @@ static void replies(const char *p, size_t size)
         if (nodeproto_parse_reply(p, (size_t)n - 1, (nodeproto_cmd_t)cmd, &tmp) != 0)
             __builtin_trap();
         reencode((nodeproto_cmd_t)cmd, &rep);
-        if (rep.kind == NODEPROTO_REPLY_CHUNK || rep.kind == NODEPROTO_REPLY_BULK)
+        if (rep.kind == NODEPROTO_REPLY_CHUNK || rep.kind == NODEPROTO_REPLY_PIECE ||
+            rep.kind == NODEPROTO_REPLY_BULK)
             nodeproto_body_in_buffer(p + n, size - (size_t)n, rep.body_len);
     }
 }

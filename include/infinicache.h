@@ -93,6 +93,15 @@ int ic_get(ic_client_t *c, const void *key, size_t keylen, void **value, size_t 
 int ic_get_into(ic_client_t *c, const void *key, size_t keylen, void *buf, size_t cap,
                 size_t *len);
 
+/* Reads bytes [offset, offset + length) of key's value, clamped to its size, into a buffer the
+ * caller frees with ic_free() (*value is NULL when *len is 0). Only the pieces of the data
+ * chunks that hold the range move from the cache nodes; the proxy checks each piece against its
+ * chunk's CRC and rebuilds a piece that is lost or corrupt from the same window of d other chunks
+ * (docs/PROTOCOL.md, GETRANGE). IC_HIT (*len may be 0 when the range lies past the end), IC_MISS,
+ * or an error; IC_EINVAL if offset + length is past 2^63. */
+int ic_get_range(ic_client_t *c, const void *key, size_t keylen, uint64_t offset, size_t length,
+                 void **value, size_t *len);
+
 /* IC_HIT if the key was deleted, IC_MISS if it did not exist, or an error. */
 int ic_del(ic_client_t *c, const void *key, size_t keylen);
 /* IC_HIT or IC_MISS, or an error. */

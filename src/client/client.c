@@ -722,6 +722,83 @@ int ic_get_into(ic_client_t *c, const void *key, size_t keylen, void *buf, size_
     return get_common(c, key, keylen, buf, cap, 0, NULL, len);
 }
 
+/* ---------------- ranges ---------------- */
+
+int ic_get_range(ic_client_t *c, const void *key, size_t keylen, uint64_t offset, size_t length,
+                 void **value, size_t *len)
+{
+    int rc = check_key(c, key, keylen);
+    if (rc < 0) return rc;
+    if (!value || !len || offset > INT64_MAX || length > INT64_MAX - offset)
+        return icc_fail(c, IC_EINVAL, "bad arguments");
+    *value = NULL;
+    *len = 0;
+    if (length == 0) return ic_exists(c, key, keylen);
+    icc_conn_t *k = conn_for(c, key, keylen);
+    char start[24], end[24];
+    snprintf(start, sizeof start, "%" PRIu64, offset);
+    snprintf(end, sizeof end, "%" PRIu64, offset + (uint64_t)length - 1);
+    const char *argv[4] = {"GETRANGE", key, start, end};
+    size_t argl[4] = {8, keylen, strlen(start), strlen(end)};
+    buf_t out;
+    buf_init(&out);
+    if (resp_add_command(&out, 4, argv, argl) < 0) return icc_fail(c, IC_ENOMEM, "out of memory");
+    uint8_t *data = NULL;
+    size_t got = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int reused = k->fd >= 0;
+        uint64_t deadline = ev_now_ms() + (uint64_t)c->opt.op_timeout_ms;
+        rc = icc_conn_open(c, k);
+        if (rc < 0) break;
+        uint64_t before = k->rx_total;
+        struct iovec iov = {buf_head(&out), buf_len(&out)};
+        rc = icc_conn_send(c, k, &iov, 1, deadline);
+        resp_header_t h;
+        while (rc == 0) {
+            ssize_t n = resp_parse_header(icc_rx_head(k), buf_len(&k->rx), &resp_default_limits, &h);
+            if (n < 0) {
+                rc = icc_fail(c, IC_EPROTO, "%s: %s", k->addr, resp_strerror((int)n));
+            } else if (n == 0) {
+                rc = icc_conn_fill(c, k, deadline);
+                continue;
+            } else if (h.type == RESP_ERROR) {
+                rc = icc_server_error(c, h.str, h.len);
+                buf_consume(&k->rx, (size_t)n);
+            } else if (h.type != RESP_BULK || h.n < 0 || (uint64_t)h.n > length) {
+                rc = icc_fail(c, IC_EPROTO, "%s: unexpected reply to GETRANGE", k->addr);
+            } else {
+                buf_consume(&k->rx, (size_t)n);
+                got = (size_t)h.n;
+                data = malloc(got + 2);
+                if (!data) {
+                    rc = icc_fail(c, IC_ENOMEM, "out of memory");
+                    break;
+                }
+                rc = icc_conn_read(c, k, data, got + 2, deadline);
+                if (rc == 0 && (data[got] != '\r' || data[got + 1] != '\n'))
+                    rc = icc_fail(c, IC_EPROTO, "%s: bulk not followed by CRLF", k->addr);
+            }
+            break;
+        }
+        drop(k, rc);
+        if (rc == 0 || !(rc == IC_EIO && reused && k->rx_total == before)) break;
+        free(data);
+        data = NULL;
+    }
+    buf_free(&out);
+    if (rc < 0) {
+        free(data);
+        return rc;
+    }
+    if (got == 0) { /* GETRANGE answers "" for a missing key too */
+        free(data);
+        return ic_exists(c, key, keylen);
+    }
+    *value = data;
+    *len = got;
+    return IC_HIT;
+}
+
 /* ---------------- DEL, EXISTS, INFO ---------------- */
 
 static int int_command(ic_client_t *c, const char *cmd, const void *key, size_t keylen)

@@ -35,4 +35,9 @@ int ec_decode(int d, int p, size_t chunk_size, const int *have_idx, uint8_t *con
 /* CRC-32C of a chunk (ISA-L crc32_iscsi), used as the per-chunk checksum everywhere. */
 uint32_t ec_crc(const void *p, size_t n);
 
+/* The CRC-32C of A followed by B, from crc_a = ec_crc(A), crc_b = ec_crc(B) and B's length,
+ * without the bytes: a chunk's checksum can be checked from one piece of it and the checksums of
+ * the bytes before and after the piece (ranged reads, docs/PROTOCOL.md "CGETR"). */
+uint32_t ec_crc_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
+
 #endif

@@ -37,6 +37,7 @@ static const char *const cmd_names[] = {
     [NODEPROTO_STATS] = "STATS",   [NODEPROTO_INVENTORY] = "INVENTORY",
     [NODEPROTO_BACKUP] = "BACKUP", [NODEPROTO_SYNCDONE] = "SYNCDONE",
     [NODEPROTO_GOAWAY] = "GOAWAY", [NODEPROTO_CEXPIRE] = "CEXPIRE",
+    [NODEPROTO_CGETR] = "CGETR",
 };
 
 /* ---------------- requests ---------------- */
@@ -82,6 +83,18 @@ static int put_chunk_request(buf_t *b, const char *name, const char *key, size_t
 int nodeproto_put_cget(buf_t *b, const char *key, size_t keylen, uint32_t index, uint64_t version)
 {
     return put_chunk_request(b, "CGET", key, keylen, index, version, 0);
+}
+
+int nodeproto_put_cgetr(buf_t *b, const char *key, size_t keylen, uint32_t index, uint64_t version,
+                        uint64_t offset, uint64_t length)
+{
+    int rc = put_name(b, 6, "CGETR");
+    if (!rc) rc = resp_add_bulk(b, key, keylen);
+    if (!rc) rc = resp_add_bulk_u64(b, index);
+    if (!rc) rc = resp_add_bulk_u64(b, version);
+    if (!rc) rc = resp_add_bulk_u64(b, offset);
+    if (!rc) rc = resp_add_bulk_u64(b, length);
+    return rc;
 }
 
 int nodeproto_put_cdel(buf_t *b, const char *key, size_t keylen, uint32_t index, uint64_t version,
@@ -251,6 +264,18 @@ const char *nodeproto_chunk_id_decode(const nodeproto_req_t *r, uint32_t *index,
     return NULL;
 }
 
+const char *nodeproto_cgetr_decode(const nodeproto_req_t *r, uint32_t *index, uint64_t *version,
+                                   uint64_t *offset, uint64_t *length)
+{
+    const char *err = nodeproto_chunk_id_decode(r, index, version);
+    if (err) return err;
+    if (r->nargs < 6 || resp_parse_u64(r->argv[4], r->argl[4], offset) < 0 ||
+        resp_parse_u64(r->argv[5], r->argl[5], length) < 0 ||
+        *offset > (uint64_t)NODEPROTO_MAX_BODY || *length > (uint64_t)NODEPROTO_MAX_BODY)
+        return "ERR invalid range";
+    return NULL;
+}
+
 const char *nodeproto_cexpire_decode(const nodeproto_req_t *r, uint32_t *index, uint64_t *version,
                                      uint64_t *expire_ms)
 {
@@ -286,6 +311,15 @@ int nodeproto_put_chunk_header(buf_t *b, uint32_t crc, size_t len)
 {
     int rc = resp_add_array_header(b, 2);
     if (!rc) rc = resp_add_int(b, crc);
+    if (!rc) rc = resp_add_bulk_header(b, len);
+    return rc;
+}
+
+int nodeproto_put_piece_header(buf_t *b, uint32_t head_crc, uint32_t tail_crc, size_t len)
+{
+    int rc = resp_add_array_header(b, 3);
+    if (!rc) rc = resp_add_int(b, head_crc);
+    if (!rc) rc = resp_add_int(b, tail_crc);
     if (!rc) rc = resp_add_bulk_header(b, len);
     return rc;
 }
@@ -343,6 +377,30 @@ ssize_t nodeproto_parse_reply(const char *buf, size_t len, nodeproto_cmd_t cmd,
         if (m <= 0) return m == 0 ? 0 : header_error(m);
         if (h.type != RESP_BULK || h.n < 0) return NODEPROTO_EUNEXPECTED;
         out->kind = NODEPROTO_REPLY_CHUNK;
+        out->body_len = (size_t)h.n;
+        return (ssize_t)(at + (size_t)m);
+    }
+    case NODEPROTO_CGETR: {
+        if (h.type == RESP_BULK && h.n == -1) {
+            out->kind = NODEPROTO_REPLY_NULL;
+            return n;
+        }
+        if (h.type != RESP_ARRAY || h.n != 3) return NODEPROTO_EUNEXPECTED;
+        size_t at = (size_t)n;
+        uint32_t crcs[2];
+        for (int k = 0; k < 2; k++) {
+            ssize_t m = resp_parse_header(buf + at, len - at, &reply_limits, &h);
+            if (m <= 0) return m == 0 ? 0 : header_error(m);
+            if (h.type != RESP_INTEGER || h.n < 0 || h.n > UINT32_MAX) return NODEPROTO_EUNEXPECTED;
+            crcs[k] = (uint32_t)h.n;
+            at += (size_t)m;
+        }
+        ssize_t m = resp_parse_header(buf + at, len - at, &reply_limits, &h);
+        if (m <= 0) return m == 0 ? 0 : header_error(m);
+        if (h.type != RESP_BULK || h.n < 0) return NODEPROTO_EUNEXPECTED;
+        out->kind = NODEPROTO_REPLY_PIECE;
+        out->crc = crcs[0];
+        out->tail_crc = crcs[1];
         out->body_len = (size_t)h.n;
         return (ssize_t)(at + (size_t)m);
     }

@@ -52,6 +52,7 @@ typedef enum {
     NODEPROTO_SYNCDONE,
     NODEPROTO_GOAWAY,
     NODEPROTO_CEXPIRE,
+    NODEPROTO_CGETR,
 } nodeproto_cmd_t;
 
 /* ---- requests: proxy -> node ---- */
@@ -70,6 +71,10 @@ typedef struct {
 int nodeproto_put_cset(buf_t *b, const nodeproto_cset_t *c);
 int nodeproto_put_body_end(buf_t *b);
 int nodeproto_put_cget(buf_t *b, const char *key, size_t keylen, uint32_t index, uint64_t version);
+/* CGETR key index version offset length: bytes [offset, offset + length) of a chunk (a ranged
+ * read); length is at most NODEPROTO_MAX_BODY. */
+int nodeproto_put_cgetr(buf_t *b, const char *key, size_t keylen, uint32_t index, uint64_t version,
+                        uint64_t offset, uint64_t length);
 int nodeproto_put_cdel(buf_t *b, const char *key, size_t keylen, uint32_t index, uint64_t version,
                        int tomb);
 /* CEXPIRE key index version expire_ms: the chunk's new expiry (0 = none). */
@@ -125,6 +130,11 @@ const char *nodeproto_cset_decode(const nodeproto_req_t *r, nodeproto_cset_t *c)
 /* "key index version" at argv[1..3] of CGET and CDEL: NULL, or the error to answer. */
 const char *nodeproto_chunk_id_decode(const nodeproto_req_t *r, uint32_t *index, uint64_t *version);
 
+/* "key index version offset length" at argv[1..5] of CGETR: NULL, or the error to answer. The
+ * piece must lie inside the chunk, which only the node knows: it checks that itself. */
+const char *nodeproto_cgetr_decode(const nodeproto_req_t *r, uint32_t *index, uint64_t *version,
+                                   uint64_t *offset, uint64_t *length);
+
 /* "key index version expire_ms" at argv[1..4] of CEXPIRE: NULL, or the error to answer. */
 const char *nodeproto_cexpire_decode(const nodeproto_req_t *r, uint32_t *index, uint64_t *version,
                                      uint64_t *expire_ms);
@@ -134,6 +144,10 @@ const char *nodeproto_cexpire_decode(const nodeproto_req_t *r, uint32_t *index, 
 /* CGET hit: "*2 :crc $len", then the caller sends len body bytes and nodeproto_put_body_end().
  * A miss is $-1 (resp_add_null). */
 int nodeproto_put_chunk_header(buf_t *b, uint32_t crc, size_t len);
+/* CGETR hit: "*3 :head_crc :tail_crc $len", the CRC-32C of the chunk's bytes before the piece
+ * and after it; then the caller sends the len bytes of the piece and nodeproto_put_body_end(). The
+ * reader checks the piece against the chunk's CRC with ec_crc_combine(). A miss is $-1. */
+int nodeproto_put_piece_header(buf_t *b, uint32_t head_crc, uint32_t tail_crc, size_t len);
 /* INVENTORY: "$len", then the list and nodeproto_put_body_end(). */
 int nodeproto_put_inventory_header(buf_t *b, size_t len);
 int nodeproto_put_stats(buf_t *b, uint64_t mem_limit, uint64_t mem_used, uint64_t chunks,
@@ -143,10 +157,11 @@ typedef enum {
     NODEPROTO_REPLY_SIMPLE, /* +OK, +PONG: str/len */
     NODEPROTO_REPLY_ERROR,  /* -...: str/len */
     NODEPROTO_REPLY_INT,    /* CDEL, CEXPIRE: n (0 not held, 1 deleted or changed) */
-    NODEPROTO_REPLY_NULL,   /* CGET: $-1, the node does not hold that version */
+    NODEPROTO_REPLY_NULL,   /* CGET, CGETR: $-1, the node does not hold that version */
     NODEPROTO_REPLY_CHUNK,  /* CGET: crc, body_len; the body and its CRLF follow */
     NODEPROTO_REPLY_BULK,   /* INVENTORY: body_len bytes and a CRLF follow */
     NODEPROTO_REPLY_STATS,  /* STATS: stats[4] = mem_limit, mem_used, chunks, invocation */
+    NODEPROTO_REPLY_PIECE,  /* CGETR: crc (the head's), tail_crc, body_len; body and CRLF follow */
 } nodeproto_reply_kind_t;
 
 typedef struct {
@@ -154,7 +169,8 @@ typedef struct {
     const char *str; /* SIMPLE, ERROR: points into the parsed input */
     size_t len;
     int64_t n;        /* INT */
-    uint32_t crc;     /* CHUNK */
+    uint32_t crc;     /* CHUNK; PIECE: the CRC of the chunk's bytes before the piece */
+    uint32_t tail_crc; /* PIECE: the CRC of the chunk's bytes after the piece */
     size_t body_len;  /* CHUNK, BULK */
     int64_t stats[4]; /* STATS */
 } nodeproto_reply_t;

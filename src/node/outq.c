@@ -89,6 +89,16 @@ int outq_push_chunk(outq_t *q, store_entry_t *e)
     return 0;
 }
 
+int outq_push_piece(outq_t *q, store_entry_t *e, size_t offset, size_t len)
+{
+    if (push_small(q) < 0) return -ENOMEM;
+    if (len == 0) return 0;
+    outq_seg_t s = {.chunk = e, .data = e->body + offset, .len = len};
+    if (push_seg(q, s) < 0) return -ENOMEM;
+    store_ref(e);
+    return 0;
+}
+
 int outq_push_hold(outq_t *q, uint64_t until_ms)
 {
     if (push_small(q) < 0) return -ENOMEM;

@@ -51,6 +51,8 @@ static inline size_t outq_owned(const outq_t *q)
 
 /* Queues a chunk's body after what is in `small`, taking a reference. 0 or -ENOMEM. */
 int outq_push_chunk(outq_t *q, store_entry_t *e);
+/* As outq_push_chunk, for bytes [offset, offset + len) of the chunk's body (CGETR). */
+int outq_push_piece(outq_t *q, store_entry_t *e, size_t offset, size_t len);
 /* Adopts `len` bytes at `data` inside malloc'ed `base` (freed once written). On -ENOMEM the
  * caller still owns base. */
 int outq_push_owned(outq_t *q, char *base, const char *data, size_t len);

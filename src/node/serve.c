@@ -18,6 +18,7 @@
 #include "inventory.h"
 #include "log.h"
 #include "net.h"
+#include "piece.h"
 #include "resp.h"
 #include "stream.h"
 #include "sync.h"
@@ -270,6 +271,44 @@ static void reply_cget(node_conn_t *c)
     nodeproto_put_body_end(&c->out.small);
 }
 
+/* CGETR key index version offset length: a piece of a chunk, with the CRCs of the bytes around
+ * it so the proxy checks it against the chunk's CRC (piece.c). */
+static void reply_cgetr(node_conn_t *c)
+{
+    uint32_t index;
+    uint64_t version, offset, length;
+    buf_t *o = &c->out.small;
+    const char *err = nodeproto_cgetr_decode(&c->req, &index, &version, &offset, &length);
+    if (err) {
+        resp_add_error(o, "%s", err);
+        return;
+    }
+    uint64_t hold = c->throttle ? throttle_straggler_next(&c->throttle->straggler) : 0;
+    if (hold && outq_push_hold(&c->out, ev_now_ms() + hold) < 0) {
+        log_error("event=out_of_memory where=reply_queue");
+        c->failed = 1;
+        return;
+    }
+    store_entry_t *e = store_get(c->store, c->req.argv[1], c->req.argl[1], index, version);
+    if (!e) {
+        resp_add_null(o);
+        return;
+    }
+    if (offset > e->body_len || length > e->body_len - offset) {
+        resp_add_error(o, "ERR range outside the chunk of %zu bytes", e->body_len);
+        return;
+    }
+    uint32_t head, tail;
+    piece_crcs(e, offset, length, &head, &tail); /* -ENOMEM: computed without the cache */
+    nodeproto_put_piece_header(o, head, tail, (size_t)length);
+    if (outq_push_piece(&c->out, e, (size_t)offset, (size_t)length) < 0) {
+        log_error("event=out_of_memory where=reply_queue");
+        c->failed = 1;
+        return;
+    }
+    nodeproto_put_body_end(&c->out.small);
+}
+
 typedef struct {
     buf_t *blob;
     int rc;
@@ -412,6 +451,7 @@ enum {
     CMD_PING,
     CMD_CSET,
     CMD_CGET,
+    CMD_CGETR,
     CMD_CDEL,
     CMD_CEXPIRE,
     CMD_STATS,
@@ -445,6 +485,7 @@ static policy_req_kind_t dispatch(node_conn_t *c)
         {CMD_CSET, "CSET", NODEPROTO_CSET_ELEMENTS, POLICY_REQ_DATA,
          " (CSET key index version crc size d p expire_ms chunk)"},
         {CMD_CGET, "CGET", 4, POLICY_REQ_DATA, ""},
+        {CMD_CGETR, "CGETR", 6, POLICY_REQ_DATA, " (CGETR key index version offset length)"},
         {CMD_CDEL, "CDEL", 4, POLICY_REQ_DATA, " (CDEL key index version [TOMB])"},
         {CMD_CEXPIRE, "CEXPIRE", 5, POLICY_REQ_DATA, " (CEXPIRE key index version expire_ms)"},
         {CMD_STATS, "STATS", 1, POLICY_REQ_OTHER, ""},
@@ -473,6 +514,7 @@ static policy_req_kind_t dispatch(node_conn_t *c)
         case CMD_PING: resp_add_simple(o, "PONG"); break;
         case CMD_CSET: reply_cset(c); break;
         case CMD_CGET: reply_cget(c); break;
+        case CMD_CGETR: reply_cgetr(c); break;
         case CMD_CDEL: reply_cdel(c); break;
         case CMD_CEXPIRE: reply_cexpire(c); break;
         case CMD_STATS:

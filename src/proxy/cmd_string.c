@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "client.h"
 #include "command.h"
+#include "layout.h"
 #include "meta.h"
 #include "op.h"
 #include "server.h"
@@ -482,16 +483,7 @@ static cmd_status_t proc_strlen(client_t *c, op_t *op, int argc, const char **ar
 /* Redis's getrangeCommand on a string of len bytes: the first byte and the count (0: empty). */
 static size_t range_of(int64_t start, int64_t end, uint64_t len, uint64_t *first)
 {
-    *first = 0;
-    if (start < 0 && end < 0 && start > end) return 0;
-    if (start < 0) start = (int64_t)len + start;
-    if (end < 0) end = (int64_t)len + end;
-    if (start < 0) start = 0;
-    if (end < 0) end = 0;
-    if ((uint64_t)end >= len) end = (int64_t)len - 1;
-    if (len == 0 || start > end) return 0;
-    *first = (uint64_t)start;
-    return (size_t)(end - start + 1);
+    return (size_t)layout_range_clamp(start, end, len, first);
 }
 
 static rmw_next_t compute_getrange(op_t *op, const rmw_old_t *old, op_t *w)
@@ -505,7 +497,7 @@ static rmw_next_t compute_getrange(op_t *op, const rmw_old_t *old, op_t *w)
         rmw_reply_value(op, old->obj, old->data + first, n);
     return RMW_REPLIED;
 }
-/* A read: nothing to hold. The whole object is read for now, whatever the range. */
+/* A read of a replicated object: nothing to hold; the (small) object is read whole. */
 static const struct rmw_kind rmw_getrange = {0, compute_getrange};
 
 static cmd_status_t proc_getrange(client_t *c, op_t *op, int argc, const char **argv,
@@ -520,10 +512,16 @@ static cmd_status_t proc_getrange(client_t *c, op_t *op, int argc, const char **
         return CMD_REPLIED;
     }
     meta_t *m = meta_lookup(c->srv, argv[1], argl[1]);
-    if (!m || range_of(start, end, m->size, &first) == 0) { /* nothing to read */
+    size_t count;
+    if (!m || (count = range_of(start, end, m->size, &first)) == 0) { /* nothing to read */
         resp_add_bulk(&op->reply, "", 0);
         return CMD_REPLIED;
     }
+    /* A coded object: only the pieces of the data chunks that hold the range are read. */
+    if (cmd_getrange_coded(c, op, argv[1], argl[1], first, count) == 0) return CMD_PENDING;
+    /* A replicated one (at most small-object-max) is read whole, from one replica. */
+    c->srv->stats.getrange_requests++;
+    c->srv->stats.getrange_chunk_bytes += m->chunk_size;
     to_rmw(op);
     op->rmw_int = start, op->rmw_int2 = end;
     rmw_start(c, op, argv[1], argl[1], &rmw_getrange);

@@ -202,14 +202,16 @@ void cmd_info(client_t *c, op_t *op, const info_select_t *section)
             "\r\nsets_coalesced:%" PRIu64 "\r\nnodes_refused:%" PRIu64
             "\r\nauth_failures:%" PRIu64 "\r\nprotected_mode_refused:%" PRIu64
             "\r\nidle_clients_closed:%" PRIu64 "\r\ntls_connections:%" PRIu64
-            "\r\ntls_handshake_failures:%" PRIu64 "\r\n\r\n",
+            "\r\ntls_handshake_failures:%" PRIu64 "\r\ngetrange_requests:%" PRIu64
+            "\r\ngetrange_chunk_bytes:%" PRIu64 "\r\ngetrange_decoded:%" PRIu64 "\r\n\r\n",
             s->connections, s->commands, s->get_hits, s->get_misses, s->sets, s->errors,
             srv->meta.evictions, srv->meta.expired, srv->tp.stats.bytes_in, srv->tp.stats.bytes_out, s->invocations,
             s->invoke_failures, throttled, retries, s->node_timeouts, s->chunks_lost, s->chunks_repaired,
             s->chunks_corrupt_repaired, s->icget_spare_reads, s->objects_lost, srv->tp.stats.relays,
             s->gets_coalesced, s->sets_coalesced, s->nodes_refused, s->auth_failures,
             s->auth_denied, s->idle_closed, srv->tp.stats.tls_connections,
-            srv->tp.stats.tls_handshake_failures);
+            srv->tp.stats.tls_handshake_failures, s->getrange_requests, s->getrange_chunk_bytes,
+            s->getrange_decoded);
     }
     info_replication_cpu(&b, section);
     if (want(section, "aws") && srv->aws) {

@@ -94,7 +94,7 @@ static void fail_list(nreq_queue_t *list, nres_t res, const char *err)
         nreq_t *next = q->next;
         q->next = NULL;
         /* Only reads learn anything from a vanished instance: what it held is gone. */
-        complete(q, q->kind == NREQ_CGET ? res : NRES_ERROR, err);
+        complete(q, q->kind == NREQ_CGET || q->kind == NREQ_CGETR ? res : NRES_ERROR, err);
         q = next;
     }
 }
@@ -234,6 +234,9 @@ static int encode_request(buf_t *b, const nreq_t *q)
         return nodeproto_put_simple(b, NODEPROTO_INVENTORY);
     case NREQ_CGET:
         return nodeproto_put_cget(b, q->key, q->keylen, (uint32_t)q->index, q->version);
+    case NREQ_CGETR:
+        return nodeproto_put_cgetr(b, q->key, q->keylen, (uint32_t)q->index, q->version,
+                                   q->piece_off, q->piece_len);
     case NREQ_CDEL:
         return nodeproto_put_cdel(b, q->key, q->keylen, (uint32_t)q->index, q->version, q->tomb);
     case NREQ_CEXPIRE:
@@ -743,7 +746,7 @@ static int handle_reply(conn_t *c, node_t *n)
         [NREQ_PING] = NODEPROTO_PING,           [NREQ_CSET] = NODEPROTO_CSET,
         [NREQ_CGET] = NODEPROTO_CGET,           [NREQ_CDEL] = NODEPROTO_CDEL,
         [NREQ_INVENTORY] = NODEPROTO_INVENTORY, [NREQ_BACKUP] = NODEPROTO_BACKUP,
-        [NREQ_CEXPIRE] = NODEPROTO_CEXPIRE,
+        [NREQ_CEXPIRE] = NODEPROTO_CEXPIRE,     [NREQ_CGETR] = NODEPROTO_CGETR,
     };
     nreq_t *q = n->sent.head;
     if (!q) {
@@ -771,6 +774,10 @@ static int handle_reply(conn_t *c, node_t *n)
         return 1;
     }
     case NODEPROTO_REPLY_CHUNK:
+        q->on_body(q, rep.crc, rep.body_len);
+        return 1;
+    case NODEPROTO_REPLY_PIECE:
+        q->tail_crc = rep.tail_crc;
         q->on_body(q, rep.crc, rep.body_len);
         return 1;
     case NODEPROTO_REPLY_BULK:

@@ -30,7 +30,8 @@ typedef enum {
     NREQ_CDEL,
     NREQ_INVENTORY,
     NREQ_BACKUP,
-    NREQ_CEXPIRE
+    NREQ_CEXPIRE,
+    NREQ_CGETR
 } nreq_kind_t;
 
 /* Result delivered to the operation that issued a request. */
@@ -41,7 +42,7 @@ typedef enum {
 } nres_t;
 
 typedef void nreq_done_cb(nreq_t *q, nres_t res, const char *err);
-/* For CGET: called when the reply header is parsed and the body is next on the connection;
+/* For CGET and CGETR: called when the reply header is parsed and the body is next on the connection;
  * the callback must start a relay on the node connection (possibly to RELAY_DISCARD). */
 typedef void nreq_body_cb(nreq_t *q, uint32_t crc, size_t len);
 
@@ -72,6 +73,12 @@ struct nreq {
     uint64_t sent_ms;
     uint8_t answered; /* NRES_ERROR came from the node itself (it read the request) */
     uint8_t tomb;     /* CDEL ... TOMB: the node keeps the key's tombstone */
+    /* CGETR: the piece asked for, where its body goes, and the CRC of the chunk's bytes after
+     * the piece (the reply's; the one before it is on_body's crc) */
+    uint64_t piece_off;
+    size_t piece_len;
+    char *piece_dest;
+    uint32_t tail_crc;
 };
 
 struct node {

@@ -19,7 +19,16 @@ typedef struct op op_t;
 typedef struct nreq nreq_t;
 typedef struct node node_t;
 
-typedef enum { OP_SIMPLE, OP_GET, OP_SET, OP_ICGET, OP_ICSET, OP_ICREPAIR, OP_RMW } op_kind_t;
+typedef enum {
+    OP_SIMPLE,
+    OP_GET,
+    OP_SET,
+    OP_ICGET,
+    OP_ICSET,
+    OP_ICREPAIR,
+    OP_RMW,
+    OP_GETRANGE
+} op_kind_t;
 
 /* Per-chunk state of an operation. LOST: the node does not have it (or it failed its CRC), which
  * is known data loss; FAILED: the node could not be reached, which says nothing about the data. */
@@ -86,6 +95,14 @@ struct op {
             uint64_t requested; /* slots whose chunk was asked for */
             uint64_t retried;   /* slots asked again after their node failed (once each) */
             relay_t *slot_relay[EC_MAX_CHUNKS]; /* GET: bodies being read into obj */
+            /* GETRANGE of a coded object (op_range.c): the pieces of the data chunks that hold
+             * the range are read into obj; a piece that cannot be read is decoded from the same
+             * window of d other chunks, read into range_scratch. */
+            uint64_t range_first, range_count; /* the value's bytes answered */
+            uint64_t range_bad;                /* data chunks whose piece must be decoded */
+            uint64_t win_off, win_len;         /* in chunk offsets: what decoding reads */
+            int range_decoding;                /* the second step has started */
+            objbuf_t *range_scratch;           /* n windows of win_len bytes */
         };
         struct { /* writes: SET, ICSET (op_write.c) */
             int failed;
@@ -146,6 +163,12 @@ void cmd_set(client_t *c, op_t *op);  /* value in op->obj, options parsed */
 void ops_start_staged(server_t *srv); /* sends the SETs staged in this iteration */
 op_t *op_carrier_root(op_t *op);      /* the op that answers a rider (NULL: op rides nothing) */
 void cmd_icget(client_t *c, op_t *op);
+/* GETRANGE of a coded object: bytes [first, first + count) of the value (count > 0, clamped by
+ * the caller), read from the pieces of the data chunks that hold them (op_range.c). Returns 0 if
+ * op now reads (or is answered), -1 if the object is stored replicated (d = 1) and the caller
+ * should read it whole. */
+int cmd_getrange_coded(client_t *c, op_t *op, const char *key, size_t keylen, uint64_t first,
+                       uint64_t count);
 void cmd_icgetchunks(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl);
 void cmd_del(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl);
 void cmd_flush(client_t *c, op_t *op); /* DEL of every key, answered +OK */

@@ -42,6 +42,9 @@ typedef struct {
     uint64_t connections;
     uint64_t commands;
     uint64_t gets, get_hits, get_misses;
+    /* GETRANGE: requests, chunk bytes read from nodes for them (pieces, decoding windows and
+     * whole replicated objects), and those that had to decode (op_range.c) */
+    uint64_t getrange_requests, getrange_chunk_bytes, getrange_decoded;
     uint64_t sets;
     uint64_t errors;
     uint64_t invocations, invoke_failures;

@@ -23,6 +23,10 @@ static const char usage[] =
     "Commands:\n"
     "  set KEY [FILE|-]   store FILE (or stdin) under KEY\n"
     "  get KEY [FILE|-]   write the value of KEY to FILE (or stdout)\n"
+    "  get --range START-END KEY [FILE|-]\n"
+    "                     write bytes START to END of the value, both included, as Redis\n"
+    "                     GETRANGE (non-negative offsets; clamped to the value's size); only\n"
+    "                     the chunk pieces that hold them are read from the cache nodes\n"
     "  del KEY            delete KEY\n"
     "  exists KEY         test whether KEY exists\n"
     "  info               print INFO of every proxy\n"
@@ -139,11 +143,36 @@ static int cmd_set(ic_client_t *c, const char *key, const char *file, size_t max
     return 0;
 }
 
-static int cmd_get(ic_client_t *c, const char *key, const char *file)
+/* "START-END" (decimal, START <= END, both below 2^63) into an offset and a length. */
+static int parse_range(const char *s, uint64_t *offset, size_t *length)
+{
+    char *end;
+    errno = 0;
+    if (*s < '0' || *s > '9') return -1;
+    unsigned long long a = strtoull(s, &end, 10);
+    if (errno || *end != '-' || end[1] < '0' || end[1] > '9') return -1;
+    unsigned long long b = strtoull(end + 1, &end, 10);
+    if (errno || *end || a > b || b >= (1ull << 63) || b - a >= SIZE_MAX) return -1;
+    *offset = a;
+    *length = (size_t)(b - a + 1);
+    return 0;
+}
+
+static int cmd_get(ic_client_t *c, const char *key, const char *file, const char *range)
 {
     void *val = NULL;
     size_t len = 0;
-    int rc = ic_get(c, key, strlen(key), &val, &len);
+    uint64_t offset;
+    size_t length;
+    int rc;
+    if (range && parse_range(range, &offset, &length) < 0) {
+        fprintf(stderr, "iccli: get: bad --range '%s' (START-END, e.g. 0-1048575)\n", range);
+        return 2;
+    }
+    if (range)
+        rc = ic_get_range(c, key, strlen(key), offset, length, &val, &len);
+    else
+        rc = ic_get(c, key, strlen(key), &val, &len);
     if (rc < 0) return die("get", rc, c);
     if (rc == IC_MISS) {
         fprintf(stderr, "iccli: get: %s: not found\n", key);
@@ -226,6 +255,15 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[i++];
+    const char *range = NULL;
+    if (!strcmp(cmd, "get") && i < argc && !strcmp(argv[i], "--range")) {
+        if (i + 1 >= argc) {
+            fprintf(stderr, "iccli: --range needs a value\n%s", usage);
+            return 2;
+        }
+        range = argv[i + 1];
+        i += 2;
+    }
     int nargs = argc - i;
     struct {
         const char *name;
@@ -252,7 +290,7 @@ int main(int argc, char **argv)
     int rc;
     const char *key = nargs > 0 ? argv[i] : NULL, *file = nargs > 1 ? argv[i + 1] : NULL;
     if (!strcmp(cmd, "set")) rc = cmd_set(c, key, file, (size_t)opt.max_object_size);
-    else if (!strcmp(cmd, "get")) rc = cmd_get(c, key, file);
+    else if (!strcmp(cmd, "get")) rc = cmd_get(c, key, file, range);
     else if (!strcmp(cmd, "del") || !strcmp(cmd, "exists")) {
         int r = cmd[0] == 'd' ? ic_del(c, key, strlen(key)) : ic_exists(c, key, strlen(key));
         rc = r < 0 ? die(cmd, r, c) : r == IC_HIT ? 0 : 1;

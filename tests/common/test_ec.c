@@ -348,6 +348,28 @@ static void test_crc(void **state)
         assert_int_equal(ec_crc(buf, n), ref_crc32c(buf, n));
 }
 
+static void test_crc_combine(void **state)
+{
+    (void)state;
+    uint8_t buf[3000];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 89 + 7);
+    /* Any split, three ways: head, piece, tail, as a ranged read checks a chunk. */
+    for (size_t a = 0; a <= sizeof buf; a += 211)
+        for (size_t b = a; b <= sizeof buf; b += 307) {
+            uint32_t head = ec_crc(buf, a), mid = ec_crc(buf + a, b - a);
+            uint32_t tail = ec_crc(buf + b, sizeof buf - b);
+            uint32_t all = ec_crc_combine(ec_crc_combine(head, mid, b - a), tail, sizeof buf - b);
+            assert_int_equal(all, ec_crc(buf, sizeof buf));
+        }
+    /* A flipped byte in the piece is seen. */
+    uint32_t head = ec_crc(buf, 100), tail = ec_crc(buf + 200, sizeof buf - 200);
+    buf[150] ^= 1;
+    uint32_t mid = ec_crc(buf + 100, 100);
+    assert_true(ec_crc_combine(ec_crc_combine(head, mid, 100), tail, sizeof buf - 200) !=
+                ref_crc32c((buf[150] ^= 1, buf), sizeof buf));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -361,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_params_and_errors),
         cmocka_unit_test(test_chunk_size),
         cmocka_unit_test(test_crc),
+        cmocka_unit_test(test_crc_combine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

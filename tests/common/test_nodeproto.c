@@ -179,6 +179,44 @@ static void test_chunk_requests_roundtrip(void **state)
     }
 }
 
+static void test_cgetr_roundtrip(void **state)
+{
+    (void)state;
+    buf_t b;
+    buf_init(&b);
+    nodeproto_put_cgetr(&b, "key", 3, 7, 42, 1000, 1048576);
+    nodeproto_req_t r;
+    nodeproto_req_init(&r);
+    int64_t body;
+    assert_int_equal(read_request_bytewise(&r, buf_head(&b), buf_len(&b), &body),
+                     NODEPROTO_REQ_DONE);
+    assert_true(nodeproto_req_is(&r, "cgetr"));
+    assert_int_equal(r.argc, 6);
+    uint32_t index;
+    uint64_t version, offset, length;
+    assert_null(nodeproto_cgetr_decode(&r, &index, &version, &offset, &length));
+    assert_true(index == 7 && version == 42 && offset == 1000 && length == 1048576);
+    nodeproto_req_free(&r);
+    /* Lengths past the largest chunk, and missing or non-numeric bounds, are refused. */
+    static const char *const bad[] = {
+        "*6\r\n$5\r\nCGETR\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n"
+        "$10\r\n1073741825\r\n",
+        "*6\r\n$5\r\nCGETR\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$2\r\n-1\r\n$1\r\n1\r\n",
+        "*5\r\n$5\r\nCGETR\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        buf_clear(&b);
+        buf_append(&b, bad[i], strlen(bad[i]));
+        nodeproto_req_init(&r);
+        assert_int_equal(read_request_bytewise(&r, buf_head(&b), buf_len(&b), &body),
+                         NODEPROTO_REQ_DONE);
+        assert_string_equal(nodeproto_cgetr_decode(&r, &index, &version, &offset, &length),
+                            "ERR invalid range");
+        nodeproto_req_free(&r);
+    }
+    buf_free(&b);
+}
+
 static void test_simple_and_backup_requests(void **state)
 {
     (void)state;
@@ -391,6 +429,17 @@ static void test_replies_roundtrip(void **state)
     resp_add_null(&b);
     reply_whole(buf_head(&b), buf_len(&b), NODEPROTO_CGET, &rep);
     assert_int_equal(rep.kind, NODEPROTO_REPLY_NULL);
+    reply_whole(buf_head(&b), buf_len(&b), NODEPROTO_CGETR, &rep);
+    assert_int_equal(rep.kind, NODEPROTO_REPLY_NULL);
+
+    /* CGETR: the CRCs of the bytes before and after the piece, then the piece. */
+    buf_clear(&b);
+    nodeproto_put_piece_header(&b, 4000000000u, 7, 1048576);
+    reply_whole(buf_head(&b), buf_len(&b), NODEPROTO_CGETR, &rep);
+    assert_int_equal(rep.kind, NODEPROTO_REPLY_PIECE);
+    assert_int_equal(rep.crc, 4000000000u);
+    assert_int_equal(rep.tail_crc, 7);
+    assert_int_equal(rep.body_len, 1048576);
 
     buf_clear(&b);
     nodeproto_put_inventory_header(&b, 12);
@@ -417,7 +466,7 @@ static void test_replies_roundtrip(void **state)
     assert_int_equal(rep.kind, NODEPROTO_REPLY_INT);
     assert_int_equal(rep.n, 0);
 
-    for (int cmd = NODEPROTO_PING; cmd <= NODEPROTO_CEXPIRE; cmd++) {
+    for (int cmd = NODEPROTO_PING; cmd <= NODEPROTO_CGETR; cmd++) {
         buf_clear(&b);
         resp_add_error(&b, "NOMEM chunk of %d bytes", 10);
         reply_whole(buf_head(&b), buf_len(&b), (nodeproto_cmd_t)cmd, &rep);
@@ -465,6 +514,11 @@ static void test_reply_limits_and_shapes(void **state)
         {NODEPROTO_CGET, "*2\r\n:4294967296\r\n"},
         {NODEPROTO_CGET, "*2\r\n:1\r\n:2\r\n"},
         {NODEPROTO_CGET, "*2\r\n:1\r\n$-1\r\n"},
+        {NODEPROTO_CGETR, "*2\r\n"},
+        {NODEPROTO_CGETR, "*3\r\n:1\r\n$2\r\n"},
+        {NODEPROTO_CGETR, "*3\r\n:1\r\n:-2\r\n"},
+        {NODEPROTO_CGETR, "*3\r\n:1\r\n:4294967296\r\n"},
+        {NODEPROTO_CGETR, "*3\r\n:1\r\n:2\r\n$-1\r\n"},
         {NODEPROTO_CDEL, "+OK\r\n"},
         {NODEPROTO_CSET, ":1\r\n"},
         {NODEPROTO_PING, "$4\r\n"},
@@ -611,6 +665,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cset_roundtrip),
         cmocka_unit_test(test_chunk_requests_roundtrip),
+        cmocka_unit_test(test_cgetr_roundtrip),
         cmocka_unit_test(test_cexpire_roundtrip),
         cmocka_unit_test(test_simple_and_backup_requests),
         cmocka_unit_test(test_request_limits),
