@@ -17,6 +17,7 @@
 #include "net.h"
 #include "clock.h"
 #include "client.h"
+#include "cmdstats.h"
 #include "command.h"
 #include "op.h"
 #include "proxy_config.h"
@@ -87,6 +88,9 @@ void client_on_op_done(op_t *op)
     if (first) metrics_op_done(op);
     client_t *c = op->client;
     if (first && c) diag_op_done(c->srv, ev_now_us() - op->started_us);
+    if (first && op->cmd && !op->rejected)
+        cmdstats_done(op->cmd, ev_now_us() - op->started_us,
+                      op->err[0] || (buf_len(&op->reply) && buf_head(&op->reply)[0] == '-'));
     if (!c) {
         if (first && op->bg_done) op->bg_done(op);
         return;
@@ -415,8 +419,12 @@ static int dispatch(client_t *c)
         srv->stats.errors++;
     } else if (!command_arity_ok(row, argc)) {
         resp_add_error(&op->reply, "ERR wrong number of arguments for '%s' command", row->name);
+        op->rejected = 1;
+        cmdstats_rejected(row);
     } else if (!c->user && !(row->flags & CMD_NO_AUTH)) {
         resp_add_error(&op->reply, "NOAUTH Authentication required.");
+        op->rejected = 1;
+        cmdstats_rejected(row);
     } else {
         uint64_t t0 = clock_mono_us();
         cmd_status_t st = row->proc(c, op, argc, argv, argl);

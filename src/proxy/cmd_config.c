@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "cmdstats.h"
 #include "command.h"
 #include "config.h"
 #include "log.h"
@@ -341,6 +342,7 @@ static cmd_status_t proc_config(client_t *c, op_t *op, int argc, const char **ar
             resp_add_error(b, "ERR wrong number of arguments for 'config|resetstat' command");
         } else {
             memset(&c->srv->stats, 0, sizeof c->srv->stats);
+            cmdstats_reset();
             resp_add_simple(b, "OK");
         }
     } else if (arg_is(argv[1], argl[1], "REWRITE")) {
