@@ -8,6 +8,8 @@
 #include "command_docs.h"
 #include "resp.h"
 
+/* The rows read best as written: clang-format leaves them (and these macros) alone. */
+/* clang-format off */
 #define END {0}
 #define ARGS(...) ((const doc_arg_t[]){__VA_ARGS__, END})
 #define KEY {.name = "key", .type = DOC_KEY}
@@ -44,7 +46,6 @@
 /* The version of the proxy's own commands: the project's first. */
 #define IC_SINCE "0.1.0"
 
-/* clang-format off */
 static const command_doc_t docs[] = {
     {"append", "Append a value to a key's string value, creating the key if missing.", "2.0.0",
      "string", "O(N): the proxy reads, extends and rewrites the whole value.",
@@ -388,9 +389,11 @@ const command_doc_t *command_doc_subcommands(const char *name, size_t *n)
 }
 
 static const char *const type_names[] = {
-    [DOC_STRING] = "string",       [DOC_INTEGER] = "integer", [DOC_DOUBLE] = "double",
-    [DOC_KEY] = "key",             [DOC_PATTERN] = "pattern", [DOC_UNIX_TIME] = "unix-time",
-    [DOC_PURE_TOKEN] = "pure-token", [DOC_ONEOF] = "oneof",   [DOC_BLOCK] = "block",
+    [DOC_STRING] = "string",         [DOC_INTEGER] = "integer",
+    [DOC_DOUBLE] = "double",         [DOC_KEY] = "key",
+    [DOC_PATTERN] = "pattern",       [DOC_UNIX_TIME] = "unix-time",
+    [DOC_PURE_TOKEN] = "pure-token", [DOC_ONEOF] = "oneof",
+    [DOC_BLOCK] = "block",
 };
 
 static size_t count_args(const doc_arg_t *a)
@@ -402,7 +405,8 @@ static size_t count_args(const doc_arg_t *a)
 }
 
 /* One argument as Redis 7 writes it: name, type, key_spec_index, token, since,
- * deprecated_since, flags, arguments, in that order, each field only when it has something to say. */
+ * deprecated_since, flags, arguments, in that order, each field only when it has something to
+ * say. */
 static void add_arg(buf_t *b, const doc_arg_t *a)
 {
     static const struct {
@@ -447,15 +451,16 @@ static void add_arg(buf_t *b, const doc_arg_t *a)
         size_t n = count_args(a->args);
         resp_add_cstr(b, "arguments");
         resp_add_array_header(b, (int64_t)n);
-        for (size_t i = 0; i < n; i++) add_arg(b, &a->args[i]);
+        for (size_t i = 0; i < n; i++)
+            add_arg(b, &a->args[i]);
     }
 }
 
 void command_doc_add(buf_t *b, const command_doc_t *doc)
 {
     size_t nsub = 0;
-    const command_doc_t *sub = strchr(doc->name, '|') ? NULL : command_doc_subcommands(doc->name,
-                                                                                       &nsub);
+    const command_doc_t *sub =
+        strchr(doc->name, '|') ? NULL : command_doc_subcommands(doc->name, &nsub);
     int fields = 3 + !!doc->complexity + (doc->deprecated_since ? 3 : 0) + !!doc->args + !!nsub;
     resp_add_map_header(b, fields);
     resp_add_cstr(b, "summary");
@@ -481,7 +486,8 @@ void command_doc_add(buf_t *b, const command_doc_t *doc)
         size_t n = count_args(doc->args);
         resp_add_cstr(b, "arguments");
         resp_add_array_header(b, (int64_t)n);
-        for (size_t i = 0; i < n; i++) add_arg(b, &doc->args[i]);
+        for (size_t i = 0; i < n; i++)
+            add_arg(b, &doc->args[i]);
     }
     if (nsub) {
         resp_add_cstr(b, "subcommands");

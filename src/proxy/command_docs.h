@@ -31,8 +31,8 @@ enum {
 typedef struct doc_arg {
     const char *name;
     doc_arg_type_t type;
-    const char *token; /* NULL: none */
-    const char *since; /* NULL: as old as the command */
+    const char *token;            /* NULL: none */
+    const char *since;            /* NULL: as old as the command */
     const char *deprecated_since; /* NULL: not deprecated */
     unsigned flags;
     const struct doc_arg *args; /* DOC_ONEOF, DOC_BLOCK: ends with a row whose name is NULL */
