@@ -17,7 +17,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
-from proxytest import Proxy, cli_auth_args  # noqa: E402
+from proxytest import PASSWORD, Proxy, cli_auth_args  # noqa: E402
 
 import redis  # noqa: E402
 
@@ -158,7 +158,8 @@ class RedisToolsTest(unittest.TestCase):
     def test_redis_benchmark(self):
         # A proxy of its own: the benchmark's keys would change what the other tests find.
         with Proxy(*POOL) as p, redis.Redis(port=p.port, socket_timeout=30) as r:
-            out = subprocess.run(["redis-benchmark", "-p", str(p.port), *cli_auth_args(),
+            out = subprocess.run(["redis-benchmark", "-p", str(p.port),
+                                  *(["-a", PASSWORD] if PASSWORD else []),  # no --no-auth-warning
                                   "-t", "ping,set,get,incr,mset", "-n", "2000", "-q"],
                                  capture_output=True, timeout=TOOL_TIMEOUT)
             counter = int(r.get("counter:__rand_int__"))
