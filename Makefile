@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build package run test test-secure test-asan fuzz bench availability bench-backup eval-crossover \
-        bench-icbench eval-latency bench-tls clean
+        bench-icbench bench-mget eval-latency bench-tls clean
 
 all: build
 
@@ -82,6 +82,10 @@ eval-crossover: build
 # icbench's own speed against redis-benchmark and a raw recv loop (docs/EVALUATION.md, ~3 min).
 bench-icbench: build
 	@bench/bench_icbench.sh $(BUILD)
+
+# MGET of 100 keys of 1 KiB through icproxy beside redis-server (docs/BENCHMARKS.md, ~1 min).
+bench-mget: build
+	@bench/bench_mget.sh $(BUILD)
 
 # Latency experiments (docs/EVALUATION.md): latency vs object size for six RS codes, and first-d
 # on vs off, through the library against a bandwidth-capped pool with stragglers (~5-10 min).

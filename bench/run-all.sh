@@ -175,6 +175,10 @@ redis_benchmark proxy "$IC_PORT" rb | tee -a "$RESULTS"
 redis_benchmark redis "$REDIS_PORT" rbr -r 100000 | tee -a "$RESULTS"
 redis_benchmark proxy "$IC_PORT" rbr -r 100000 | tee -a "$RESULTS"
 
+# ---- 2b. MGET of 100 keys of 1 KiB (bench_mget.sh, on the servers already running) ----
+echo "## 2b. redis-benchmark -P 16 -c 50: MGET of 100 keys of 1 KiB"
+REDIS_PORT=$REDIS_PORT IC_PORT=$IC_PORT "$ROOT/bench/bench_mget.sh" "$BUILD" | tee -a "$RESULTS"
+
 # ---- 3a. start-up of a 64-function pool, and idle icnode RSS ----
 echo "## 3. start-up: icproxy --pool-size 64 (and redis-server as baseline), $STARTUP_RUNS runs"
 "$BIN/bench_startup" --name proxy64 --pattern 'icproxy ready' --runs "$STARTUP_RUNS" --linger-ms 300 -- \

@@ -90,6 +90,13 @@ def main():
                          f"{me:.0f} req/s", "redis-server", f"{base:.0f} req/s",
                          f"{me / base:.2f}x", "", "(context)", ""))
 
+    me, base = num(f, "mget100_proxy", "keys_per_s"), num(f, "mget100_redis", "keys_per_s")
+    ratio = me / base if me and base else None
+    rows.append(("MGET of 100 keys of 1 KiB, -P 16 -c 50", f"{me:.0f} keys/s" if me else "not measured",
+                 "redis-server", f"{base:.0f} keys/s" if base else "",
+                 f"{ratio:.2f}x" if ratio else "", "", ">= 0.50x",
+                 "met" if ratio and ratio >= 0.50 else "MISSED"))
+
     me, base = num(f, "startup_proxy64", "median_ms"), num(f, "startup_redis", "median_ms")
     mx = num(f, "startup_proxy64", "max_ms")
     warm = num(f, "startup_warm", "functions_warm")

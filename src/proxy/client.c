@@ -17,6 +17,7 @@
 #include "net.h"
 #include "clock.h"
 #include "client.h"
+#include "cmdstats.h"
 #include "command.h"
 #include "op.h"
 #include "proxy_config.h"
@@ -63,6 +64,7 @@ static void flush_replies(client_t *c)
     while (c->ops.head && c->ops.head->done) {
         op_t *op;
         QUEUE_POP_HEAD(&c->ops, op, next);
+        if (op->commit_waiting) c->ncommit_waiting--; /* answered without committing */
         if (buf_len(&op->reply)) conn_write(conn, buf_head(&op->reply), buf_len(&op->reply));
         if (op->reply_ref) {
             conn_write_ref(conn, op->reply_ref, op->reply_ref->data + op->reply_ref_off,
@@ -87,16 +89,21 @@ void client_on_op_done(op_t *op)
     if (first) metrics_op_done(op);
     client_t *c = op->client;
     if (first && c) diag_op_done(c->srv, ev_now_us() - op->started_us);
+    if (first && op->cmd && !op->rejected)
+        cmdstats_done(op->cmd, ev_now_us() - op->started_us,
+                      op->err[0] || (buf_len(&op->reply) && buf_head(&op->reply)[0] == '-'));
     if (!c) {
         if (first && op->bg_done) op->bg_done(op);
         return;
     }
     /* A store that waited for this one may commit now. Only the first is retried here: its own
      * completion comes back through this function for the next, and the queue may change under
-     * a loop that went on. */
-    for (op_t *o = op->next; o; o = o->next) {
+     * a loop that went on. The walk is skipped when no store waits: with a deep pipeline (an
+     * MGET of many keys queues an op for each) it made every completion cost the whole queue. */
+    for (op_t *o = c->ncommit_waiting ? op->next : NULL; o; o = o->next) {
         if (o->commit_waiting && !client_key_busy(c, o, o->key, o->keylen)) {
             o->commit_waiting = 0;
+            c->ncommit_waiting--;
             op_retry_commit(o);
             break;
         }
@@ -352,6 +359,16 @@ int client_key_busy(client_t *c, op_t *before, const char *key, size_t keylen)
     return 0;
 }
 
+/* True if an unfinished write (SET, ICSET, ICREPAIR) is queued before `before`: one walk of the
+ * queue, so that a command of many keys (MGET) asks each key only when some write is pending. */
+static int write_pending(client_t *c, op_t *before)
+{
+    for (op_t *op = c->ops.head; op && op != before; op = op->next)
+        if (!op->done && (op->kind == OP_SET || op->kind == OP_ICSET || op->kind == OP_ICREPAIR))
+            return 1;
+    return 0;
+}
+
 static int command_must_wait(client_t *c, op_t *self, const command_t *cmd_row)
 {
     resp_cmd_t *cmd = &c->cmd;
@@ -366,7 +383,7 @@ static int command_must_wait(client_t *c, op_t *self, const command_t *cmd_row)
             c->hold_wait = 1;
             return 1;
         }
-    if ((cmd_row->flags & CMD_STORE) || !c->ops.head) return 0;
+    if ((cmd_row->flags & CMD_STORE) || !c->ops.head || !write_pending(c, self)) return 0;
     for (int i = cmd_row->first_key; i <= last && i < cmd->nsmall; i += step)
         if (client_key_busy(c, self, cmd->argv[i], cmd->argl[i])) return 1;
     return 0;
@@ -415,8 +432,12 @@ static int dispatch(client_t *c)
         srv->stats.errors++;
     } else if (!command_arity_ok(row, argc)) {
         resp_add_error(&op->reply, "ERR wrong number of arguments for '%s' command", row->name);
+        op->rejected = 1;
+        cmdstats_rejected(row);
     } else if (!c->user && !(row->flags & CMD_NO_AUTH)) {
         resp_add_error(&op->reply, "NOAUTH Authentication required.");
+        op->rejected = 1;
+        cmdstats_rejected(row);
     } else {
         uint64_t t0 = clock_mono_us();
         cmd_status_t st = row->proc(c, op, argc, argv, argl);

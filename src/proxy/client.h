@@ -23,6 +23,7 @@ struct client {
     resp_cmd_t cmd;
     QUEUE(op_t) ops; /* in arrival order; replies go out in this order */
     int nops;
+    int ncommit_waiting; /* ops in the queue with commit_waiting: none, no scan when one ends */
     op_t *reading;   /* an op that is consuming a big argument from the input */
     op_t *streaming; /* an op that owns the output (ICGET) */
     int quit_after_reply;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "cmdstats.h"
 #include "command.h"
 #include "config.h"
 #include "log.h"
@@ -34,6 +35,14 @@ static const char *arg_text(const char *a, size_t l, char *out, size_t cap)
 
 /* CONFIG GET pattern [pattern ...]: every option whose name matches a glob pattern (any case, as
  * Redis's stringmatch), each once, as a map of name to value. */
+/* Redis parameters that are facts of the proxy rather than options: it persists nothing and has
+ * one database. Tools ask for them (redis-benchmark reads save and appendonly before it starts);
+ * CONFIG GET answers them after the options, CONFIG SET refuses them as unknown. */
+static const struct {
+    const char *name, *value;
+} fixed_params[] = {{"appendonly", "no"}, {"databases", "1"}, {"save", ""}};
+#define NFIXED (sizeof fixed_params / sizeof *fixed_params)
+
 static void config_get(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
 {
     const conf_option_t *t = options();
@@ -52,6 +61,7 @@ static void config_get(client_t *c, op_t *op, int argc, const char **argv, const
         return;
     }
     int64_t matched = 0;
+    int fixed_asked[NFIXED] = {0}; /* 0: not matched; -1: by a glob; else the argument naming it */
     for (int i = 2; i < argc; i++) {
         char pattern[256];
         arg_text(argv[i], argl[i], pattern, sizeof pattern);
@@ -60,6 +70,11 @@ static void config_get(client_t *c, op_t *op, int argc, const char **argv, const
             if (hit[k] || fnmatch(pattern, t[k].name, FNM_CASEFOLD) != 0) continue;
             hit[k] = 1, matched++;
             if (!glob) asked[k] = i;
+        }
+        for (size_t k = 0; k < NFIXED; k++) {
+            if (fixed_asked[k] || fnmatch(pattern, fixed_params[k].name, FNM_CASEFOLD) != 0)
+                continue;
+            fixed_asked[k] = glob ? -1 : i, matched++;
         }
     }
     resp_add_map_header(&op->reply, matched);
@@ -72,6 +87,14 @@ static void config_get(client_t *c, op_t *op, int argc, const char **argv, const
         else
             resp_add_cstr(&op->reply, t[k].name);
         resp_add_bulk(&op->reply, value, vl);
+    }
+    for (size_t k = 0; k < NFIXED; k++) {
+        if (!fixed_asked[k]) continue;
+        if (fixed_asked[k] > 0)
+            resp_add_bulk(&op->reply, argv[fixed_asked[k]], argl[fixed_asked[k]]);
+        else
+            resp_add_cstr(&op->reply, fixed_params[k].name);
+        resp_add_cstr(&op->reply, fixed_params[k].value);
     }
     free(asked);
     free(hit);
@@ -341,6 +364,7 @@ static cmd_status_t proc_config(client_t *c, op_t *op, int argc, const char **ar
             resp_add_error(b, "ERR wrong number of arguments for 'config|resetstat' command");
         } else {
             memset(&c->srv->stats, 0, sizeof c->srv->stats);
+            cmdstats_reset();
             resp_add_simple(b, "OK");
         }
     } else if (arg_is(argv[1], argl[1], "REWRITE")) {

@@ -1,6 +1,6 @@
 /* info.c -- the INFO command: Redis's sections (server, clients, memory, persistence, stats,
- * replication, cpu, keyspace, latencystats) and ours (aws, pool with the platform's billing,
- * lifecycle). */
+ * replication, cpu, keyspace, commandstats, latencystats) and ours (aws, pool with the
+ * platform's billing, lifecycle). */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "awscreds.h"
 #include "client.h"
+#include "cmdstats.h"
 #include "command.h"
 #include "invoker.h"
 #include "nodepool.h"
@@ -310,7 +311,16 @@ void cmd_info(client_t *c, op_t *op, const info_select_t *section)
                    : avg >= (long double)LLONG_MAX ? LLONG_MAX
                                                    : (long long)avg);
     }
-    if (want(section, "latencystats")) buf_printf(&b, "# Latencystats\r\n\r\n");
+    if (want(section, "commandstats")) {
+        buf_printf(&b, "# Commandstats\r\n");
+        cmdstats_info_commandstats(&b);
+        buf_printf(&b, "\r\n");
+    }
+    if (want(section, "latencystats")) {
+        buf_printf(&b, "# Latencystats\r\n");
+        cmdstats_info_latencystats(&b);
+        buf_printf(&b, "\r\n");
+    }
     /* Sections are separated by a blank line, with none after the last (as Redis). */
     if (buf_len(&b) >= 4 && !memcmp(buf_head(&b) + buf_len(&b) - 4, "\r\n\r\n", 4)) b.end -= 2;
     /* RESP3 clients get a verbatim string, as from Redis. */

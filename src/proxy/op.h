@@ -45,6 +45,7 @@ struct op {
     size_t reply_ref_off; /* where in reply_ref the body starts (GETRANGE) */
     size_t reply_ref_len;
     int done;
+    int rejected; /* refused before it ran (arity, NOAUTH): INFO commandstats counts it apart */
     char err[256];
     uint64_t timer;
     uint64_t started_us;

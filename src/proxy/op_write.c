@@ -189,6 +189,7 @@ static void store_check_done(op_t *op)
     /* Pipelined writes of one key commit in the order they were sent. */
     if (op->client && client_key_busy(op->client, op, op->key, op->keylen)) {
         op->commit_waiting = 1;
+        op->client->ncommit_waiting++;
         return;
     }
     op->finished = 1;
