@@ -778,7 +778,7 @@ static int handle_reply(conn_t *c, node_t *n)
         [NREQ_PING] = NODEPROTO_PING,           [NREQ_CSET] = NODEPROTO_CSET,
         [NREQ_CGET] = NODEPROTO_CGET,           [NREQ_CDEL] = NODEPROTO_CDEL,
         [NREQ_INVENTORY] = NODEPROTO_INVENTORY, [NREQ_BACKUP] = NODEPROTO_BACKUP,
-        [NREQ_CEXPIRE] = NODEPROTO_CEXPIRE,    [NREQ_CRENAME] = NODEPROTO_CRENAME,
+        [NREQ_CEXPIRE] = NODEPROTO_CEXPIRE,     [NREQ_CRENAME] = NODEPROTO_CRENAME,
     };
     nreq_t *q = n->sent.head;
     if (!q) {

@@ -124,8 +124,8 @@ int cmd_rename(client_t *c, op_t *op, const char *src, size_t srclen, const char
     op_tomb_witness(srv, op, m);
     uint16_t *nodes = meta_nodes(m);
     for (int k = 0; k < m->d + m->p; k++) {
-        if (node_rename_chunk_acked(&srv->nodes[nodes[k]], src, srclen, k, m->version, dst,
-                                    dstlen, n->version, op)) {
+        if (node_rename_chunk_acked(&srv->nodes[nodes[k]], src, srclen, k, m->version, dst, dstlen,
+                                    n->version, op)) {
             op->outstanding++;
             op_ref(op);
         } else {
@@ -182,8 +182,8 @@ static rmw_next_t compute_copy(op_t *op, const rmw_old_t *old, op_t *w)
 
 static const struct rmw_kind rmw_copy = {1, compute_copy, 1};
 
-void cmd_copy(client_t *c, op_t *op, const char *src, size_t srclen, const char *dst,
-              size_t dstlen, int replace)
+void cmd_copy(client_t *c, op_t *op, const char *src, size_t srclen, const char *dst, size_t dstlen,
+              int replace)
 {
     char *to = malloc(dstlen ? dstlen : 1);
     if (!to) {
