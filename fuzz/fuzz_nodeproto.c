@@ -11,6 +11,29 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* A CRENAME that decodes encodes again to a request that decodes to the same fields. */
+static void crename_roundtrip(const nodeproto_crename_t *a)
+{
+    if (a->newversion == 0 || a->keylen > NODEPROTO_MAX_ARG || a->newkeylen > NODEPROTO_MAX_ARG)
+        __builtin_trap();
+    buf_t b;
+    nodeproto_req_t r;
+    buf_init(&b);
+    nodeproto_req_init(&r);
+    if (nodeproto_put_crename(&b, a->key, a->keylen, a->index, a->version, a->newkey,
+                              a->newkeylen, a->newversion) == 0) {
+        nodeproto_crename_t z;
+        if (nodeproto_req_feed(&r, &b) != NODEPROTO_REQ_DONE || buf_len(&b) != 0 ||
+            nodeproto_crename_decode(&r, &z) != NULL || z.index != a->index ||
+            z.version != a->version || z.newversion != a->newversion ||
+            z.keylen != a->keylen || z.newkeylen != a->newkeylen ||
+            memcmp(z.key, a->key, a->keylen) != 0 || memcmp(z.newkey, a->newkey, a->newkeylen) != 0)
+            __builtin_trap();
+    }
+    nodeproto_req_free(&r);
+    buf_free(&b);
+}
+
 /* The request reader, fed `step` bytes at a time. */
 static void requests(const char *p, size_t size, size_t step)
 {
@@ -51,6 +74,9 @@ static void requests(const char *p, size_t size, size_t step)
                         __builtin_trap();
                 }
                 if (r.nargs >= 4) nodeproto_chunk_id_decode(&r, &index, &version);
+                nodeproto_crename_t rn;
+                if (nodeproto_req_is(&r, "CRENAME") && !nodeproto_crename_decode(&r, &rn))
+                    crename_roundtrip(&rn);
                 nodeproto_req_reset(&r);
                 continue;
             }
@@ -98,7 +124,7 @@ out:
 
 static void replies(const char *p, size_t size)
 {
-    for (int cmd = NODEPROTO_PING; cmd <= NODEPROTO_CGETR; cmd++) {
+    for (int cmd = NODEPROTO_PING; cmd <= NODEPROTO_CRENAME; cmd++) {
         nodeproto_reply_t rep;
         ssize_t n = nodeproto_parse_reply(p, size, (nodeproto_cmd_t)cmd, &rep);
         if (n > (ssize_t)size) __builtin_trap();

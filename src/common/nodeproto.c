@@ -38,6 +38,7 @@ static const char *const cmd_names[] = {
     [NODEPROTO_BACKUP] = "BACKUP", [NODEPROTO_SYNCDONE] = "SYNCDONE",
     [NODEPROTO_GOAWAY] = "GOAWAY", [NODEPROTO_CEXPIRE] = "CEXPIRE",
     [NODEPROTO_CGETR] = "CGETR",
+    [NODEPROTO_CRENAME] = "CRENAME",
 };
 
 /* ---------------- requests ---------------- */
@@ -111,6 +112,19 @@ int nodeproto_put_cexpire(buf_t *b, const char *key, size_t keylen, uint32_t ind
     if (!rc) rc = resp_add_bulk_u64(b, index);
     if (!rc) rc = resp_add_bulk_u64(b, version);
     if (!rc) rc = resp_add_bulk_u64(b, expire_ms);
+    return rc;
+}
+
+int nodeproto_put_crename(buf_t *b, const char *key, size_t keylen, uint32_t index,
+                          uint64_t version, const char *newkey, size_t newkeylen,
+                          uint64_t newversion)
+{
+    int rc = put_name(b, 6, "CRENAME");
+    if (!rc) rc = resp_add_bulk(b, key, keylen);
+    if (!rc) rc = resp_add_bulk_u64(b, index);
+    if (!rc) rc = resp_add_bulk_u64(b, version);
+    if (!rc) rc = resp_add_bulk(b, newkey, newkeylen);
+    if (!rc) rc = resp_add_bulk_u64(b, newversion);
     return rc;
 }
 
@@ -286,6 +300,20 @@ const char *nodeproto_cexpire_decode(const nodeproto_req_t *r, uint32_t *index, 
     return NULL;
 }
 
+const char *nodeproto_crename_decode(const nodeproto_req_t *r, nodeproto_crename_t *c)
+{
+    const char *err = nodeproto_chunk_id_decode(r, &c->index, &c->version);
+    if (err) return err;
+    if (r->nargs < 6) return "ERR wrong number of arguments for 'CRENAME'";
+    if (resp_parse_u64(r->argv[5], r->argl[5], &c->newversion) < 0 || c->newversion == 0)
+        return "ERR invalid new version";
+    c->key = r->argv[1];
+    c->keylen = r->argl[1];
+    c->newkey = r->argv[4];
+    c->newkeylen = r->argl[4];
+    return NULL;
+}
+
 const char *nodeproto_cset_decode(const nodeproto_req_t *r, nodeproto_cset_t *c)
 {
     if (r->nargs < NODEPROTO_CSET_BODY) return "ERR wrong number of arguments for 'CSET'";
@@ -412,6 +440,7 @@ ssize_t nodeproto_parse_reply(const char *buf, size_t len, nodeproto_cmd_t cmd,
         return n;
     case NODEPROTO_CDEL:
     case NODEPROTO_CEXPIRE:
+    case NODEPROTO_CRENAME:
         if (h.type != RESP_INTEGER) return NODEPROTO_EUNEXPECTED;
         out->kind = NODEPROTO_REPLY_INT;
         out->n = h.n;

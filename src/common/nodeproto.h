@@ -53,6 +53,7 @@ typedef enum {
     NODEPROTO_GOAWAY,
     NODEPROTO_CEXPIRE,
     NODEPROTO_CGETR,
+    NODEPROTO_CRENAME,
 } nodeproto_cmd_t;
 
 /* ---- requests: proxy -> node ---- */
@@ -80,6 +81,11 @@ int nodeproto_put_cdel(buf_t *b, const char *key, size_t keylen, uint32_t index,
 /* CEXPIRE key index version expire_ms: the chunk's new expiry (0 = none). */
 int nodeproto_put_cexpire(buf_t *b, const char *key, size_t keylen, uint32_t index,
                           uint64_t version, uint64_t expire_ms);
+/* CRENAME key index version newkey newversion: the chunk (key, index, version) is from now on
+ * (newkey, index, newversion); the old name gets a tombstone. */
+int nodeproto_put_crename(buf_t *b, const char *key, size_t keylen, uint32_t index,
+                          uint64_t version, const char *newkey, size_t newkeylen,
+                          uint64_t newversion);
 /* A request without arguments: PING, STATS, INVENTORY, SYNCDONE or GOAWAY. */
 int nodeproto_put_simple(buf_t *b, nodeproto_cmd_t cmd);
 /* BACKUP relay token endpoint [sigv4] (sigv4 NULL or empty: the 4-element form). */
@@ -139,6 +145,17 @@ const char *nodeproto_cgetr_decode(const nodeproto_req_t *r, uint32_t *index, ui
 const char *nodeproto_cexpire_decode(const nodeproto_req_t *r, uint32_t *index, uint64_t *version,
                                      uint64_t *expire_ms);
 
+/* The fields of a CRENAME key index version newkey newversion (argv[1..5]); the keys point
+ * into the request reader. */
+typedef struct {
+    const char *key, *newkey;
+    size_t keylen, newkeylen;
+    uint32_t index;
+    uint64_t version, newversion;
+} nodeproto_crename_t;
+/* NULL, or the error to answer. newversion must not be 0 (no chunk has version 0). */
+const char *nodeproto_crename_decode(const nodeproto_req_t *r, nodeproto_crename_t *c);
+
 /* ---- replies: node -> proxy, in the order of the requests ---- */
 
 /* CGET hit: "*2 :crc $len", then the caller sends len body bytes and nodeproto_put_body_end().
@@ -156,7 +173,7 @@ int nodeproto_put_stats(buf_t *b, uint64_t mem_limit, uint64_t mem_used, uint64_
 typedef enum {
     NODEPROTO_REPLY_SIMPLE, /* +OK, +PONG: str/len */
     NODEPROTO_REPLY_ERROR,  /* -...: str/len */
-    NODEPROTO_REPLY_INT,    /* CDEL, CEXPIRE: n (0 not held, 1 deleted or changed) */
+    NODEPROTO_REPLY_INT,    /* CDEL, CEXPIRE, CRENAME: n (0 not held, 1 done) */
     NODEPROTO_REPLY_NULL,   /* CGET, CGETR: $-1, the node does not hold that version */
     NODEPROTO_REPLY_CHUNK,  /* CGET: crc, body_len; the body and its CRLF follow */
     NODEPROTO_REPLY_BULK,   /* INVENTORY: body_len bytes and a CRLF follow */

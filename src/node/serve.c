@@ -299,7 +299,11 @@ static void reply_cgetr(node_conn_t *c)
         return;
     }
     uint32_t head, tail;
-    piece_crcs(e, offset, length, &head, &tail); /* -ENOMEM: computed without the cache */
+    /* -ENOMEM: computed without the cache, still right */
+    if (piece_crcs(e, offset, length, &head, &tail) == -ENOSYS) {
+        resp_add_error(o, "ERR ranged reads need libisal.so.2, which this node cannot load");
+        return;
+    }
     nodeproto_put_piece_header(o, head, tail, (size_t)length);
     if (outq_push_piece(&c->out, e, (size_t)offset, (size_t)length) < 0) {
         log_error("event=out_of_memory where=reply_queue");
@@ -427,6 +431,26 @@ static void reply_cexpire(node_conn_t *c)
                  store_set_expire(c->store, r->argv[1], r->argl[1], index, version, expire_ms));
 }
 
+/* CRENAME key index version newkey newversion: a client renamed the object (RENAME); the chunk
+ * takes its new name where it lies, and the old name keeps a tombstone so neither a restarted
+ * proxy nor a backup peer brings it back. A chunk that cannot be renamed is deleted (:0, the
+ * proxy then rebuilds it under the new name). */
+static void reply_crename(node_conn_t *c)
+{
+    nodeproto_crename_t rn;
+    const char *err = nodeproto_crename_decode(&c->req, &rn);
+    if (err) {
+        resp_add_error(&c->out.small, "%s", err);
+        return;
+    }
+    int rc = store_rename(c->store, rn.key, rn.keylen, rn.index, rn.version, rn.newkey,
+                          rn.newkeylen, rn.newversion, clock_wall_ms());
+    if (rc < 0)
+        log_warn("event=rename_failed key_len=%zu new_key_len=%zu error=\"%s\"", rn.keylen,
+                 rn.newkeylen, strerror(-rc));
+    resp_add_int(&c->out.small, rc > 0);
+}
+
 static void reply_backup(node_conn_t *c)
 {
     nodeproto_req_t *r = &c->req;
@@ -454,6 +478,7 @@ enum {
     CMD_CGETR,
     CMD_CDEL,
     CMD_CEXPIRE,
+    CMD_CRENAME,
     CMD_STATS,
     CMD_INVENTORY,
     CMD_SYNCDONE,
@@ -488,6 +513,8 @@ static policy_req_kind_t dispatch(node_conn_t *c)
         {CMD_CGETR, "CGETR", 6, POLICY_REQ_DATA, " (CGETR key index version offset length)"},
         {CMD_CDEL, "CDEL", 4, POLICY_REQ_DATA, " (CDEL key index version [TOMB])"},
         {CMD_CEXPIRE, "CEXPIRE", 5, POLICY_REQ_DATA, " (CEXPIRE key index version expire_ms)"},
+        {CMD_CRENAME, "CRENAME", 6, POLICY_REQ_DATA,
+         " (CRENAME key index version newkey newversion)"},
         {CMD_STATS, "STATS", 1, POLICY_REQ_OTHER, ""},
         {CMD_INVENTORY, "INVENTORY", 1, POLICY_REQ_OTHER, ""},
         {CMD_SYNCDONE, "SYNCDONE", 1, POLICY_REQ_OTHER, ""},
@@ -517,6 +544,7 @@ static policy_req_kind_t dispatch(node_conn_t *c)
         case CMD_CGETR: reply_cgetr(c); break;
         case CMD_CDEL: reply_cdel(c); break;
         case CMD_CEXPIRE: reply_cexpire(c); break;
+        case CMD_CRENAME: reply_crename(c); break;
         case CMD_STATS:
             nodeproto_put_stats(o, c->store->limit, c->store->used, c->store->count,
                                 c->invocations ? *c->invocations : 0);

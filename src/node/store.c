@@ -322,6 +322,72 @@ int store_set_expire(store_t *s, const char *key, size_t key_len, uint32_t index
     return 1;
 }
 
+/* A linked entry's new name: the struct holds the key, so a new struct takes the body over. With
+ * other references (a reply still writing the body) the body is copied instead, so the old
+ * entry stays whole for them. */
+static int rename_entry(store_t *s, store_entry_t *e, const char *newkey, size_t newkey_len,
+                        uint64_t newversion, store_entry_t **out)
+{
+    if (e->refs > 1) {
+        int rc = store_reserve(s, newkey, newkey_len, e->index, newversion, e->body_len, out);
+        if (rc == 0 && e->body_len) memcpy((*out)->body, e->body, e->body_len);
+        return rc;
+    }
+    size_t old_cost = store_entry_cost(e->key_len, e->body_len);
+    size_t new_cost = store_entry_cost(newkey_len, e->body_len);
+    if (new_cost > old_cost) {
+        uint64_t grow = new_cost - old_cost;
+        while (s->tomb_oldest && (s->used > s->limit || grow > s->limit - s->used))
+            tomb_give_way(s);
+        if (s->used > s->limit || grow > s->limit - s->used) return -ENOSPC;
+        while (s->nspares && grow > s->limit - s->used - s->spare_bytes) spare_drop(s, 0);
+    }
+    store_entry_t *n = malloc(sizeof *n + newkey_len);
+    if (!n) return -ENOMEM;
+    *n = *e;
+    n->next = NULL;
+    n->hash = store_hash(newkey, newkey_len, e->index, newversion);
+    n->version = newversion;
+    n->refs = 1;
+    n->linked = 0;
+    n->key_len = (uint32_t)newkey_len;
+    memcpy(n->key, newkey, newkey_len);
+    s->used = s->used - old_cost + new_cost;
+    /* The old struct goes without its body, which is the new one's now. */
+    e->body = NULL;
+    e->body_len = 0;
+    s->used += store_entry_cost(e->key_len, 0);
+    *out = n;
+    return 0;
+}
+
+int store_rename(store_t *s, const char *key, size_t key_len, uint32_t index, uint64_t version,
+                 const char *newkey, size_t newkey_len, uint64_t newversion, uint64_t now_ms)
+{
+    if (newkey_len > UINT32_MAX) return -EINVAL;
+    if (key_len == newkey_len && version == newversion && memcmp(key, newkey, key_len) == 0)
+        return store_get(s, key, key_len, index, version) != NULL;
+    store_entry_t *e = store_get(s, key, key_len, index, version);
+    int rc = 0;
+    if (e) {
+        store_entry_t *n = NULL;
+        rc = rename_entry(s, e, newkey, newkey_len, newversion, &n);
+        if (n) {
+            n->crc = e->crc;
+            n->obj_size = e->obj_size;
+            n->expire_ms = e->expire_ms;
+            n->d = e->d;
+            n->p = e->p;
+        }
+        store_del(s, key, key_len, index, version); /* the old struct (its body too if copied) */
+        if (n) store_commit(s, n, n->crc);
+        rc = rc < 0 ? rc : 1;
+    }
+    /* The old name is gone for good, here as after a DEL: a rebuild never promotes it again. */
+    int trc = store_tomb_put(s, key, key_len, version, now_ms);
+    return rc < 0 ? rc : (trc == -ENOMEM ? trc : rc);
+}
+
 void store_ref(store_entry_t *e)
 {
     e->refs++;

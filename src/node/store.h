@@ -135,6 +135,17 @@ int store_del(store_t *s, const char *key, size_t key_len, uint32_t index, uint6
 int store_set_expire(store_t *s, const char *key, size_t key_len, uint32_t index, uint64_t version,
                      uint64_t expire_ms);
 
+/* Renames the chunk (key, index, version) to (newkey, index, newversion) without copying its body
+ * (unless a reply still being written refers to the entry), and records a tombstone of key up to
+ * `version`, held or not, so the old name never comes back from this node. Journaled as the
+ * delete of the old id, the commit of the new one and the tombstone. The entry counts the new
+ * key's length from now on; tombstones give way if the longer key does not fit. Returns 1
+ * renamed, 0 not held, or -ENOSPC (the longer name does not fit) or -ENOMEM, in which case the
+ * chunk is deleted instead: the old name must go whatever happens, and the proxy rebuilds a
+ * chunk it finds missing. */
+int store_rename(store_t *s, const char *key, size_t key_len, uint32_t index, uint64_t version,
+                 const char *newkey, size_t newkey_len, uint64_t newversion, uint64_t now_ms);
+
 void store_ref(store_entry_t *e);
 void store_unref(store_t *s, store_entry_t *e);
 

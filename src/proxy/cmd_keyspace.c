@@ -1,6 +1,6 @@
-/* cmd_keyspace.c -- commands on keys whatever their values: DEL (UNLINK, ICDEL), EXISTS, TYPE,
- * TOUCH, RANDOMKEY, KEYS, SCAN, the EXPIRE family, PERSIST, TTL and its kin, OBJECT and
- * MEMORY USAGE, each with Redis 7's replies and error texts. */
+/* cmd_keyspace.c -- commands on keys whatever their values: DEL (UNLINK, ICDEL), RENAME,
+ * RENAMENX, COPY, EXISTS, TYPE, TOUCH, RANDOMKEY, KEYS, SCAN, the EXPIRE family, PERSIST, TTL and
+ * its kin, OBJECT and MEMORY USAGE, each with Redis 7's replies and error texts. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
@@ -38,6 +38,49 @@ static void reply_syntax_error(op_t *op)
 static cmd_status_t proc_del(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
 {
     cmd_del(c, op, argc, argv, argl); /* answers once its deletes are done */
+    return CMD_PENDING;
+}
+
+/* RENAME / RENAMENX src dst: metadata and a CRENAME per chunk (op_rename.c), answered once the
+ * nodes hold the new name. */
+static cmd_status_t proc_rename(client_t *c, op_t *op, int argc, const char **argv,
+                                const size_t *argl)
+{
+    (void)argc;
+    int nx = argl[0] == 8; /* "renamenx" */
+    return cmd_rename(c, op, argv[1], argl[1], argv[2], argl[2], nx) ? CMD_PENDING : CMD_REPLIED;
+}
+
+/* COPY src dst [DB db] [REPLACE]: Redis's copyCommand's checks in its order; only db 0 exists
+ * here, so any other is "out of range", as on a server with one database. */
+static cmd_status_t proc_copy(client_t *c, op_t *op, int argc, const char **argv,
+                              const size_t *argl)
+{
+    int replace = 0;
+    for (int j = 3; j < argc; j++) {
+        if (argl[j] == 7 && strncasecmp(argv[j], "replace", 7) == 0) {
+            replace = 1;
+        } else if (argl[j] == 2 && strncasecmp(argv[j], "db", 2) == 0 && j + 1 < argc) {
+            int64_t db;
+            if (parse_ll(argv[j + 1], argl[j + 1], &db) < 0) {
+                reply_not_integer(op);
+                return CMD_REPLIED;
+            }
+            if (db != 0) {
+                resp_add_error(&op->reply, "ERR DB index is out of range");
+                return CMD_REPLIED;
+            }
+            j++;
+        } else {
+            reply_syntax_error(op);
+            return CMD_REPLIED;
+        }
+    }
+    if (argl[1] == argl[2] && memcmp(argv[1], argv[2], argl[1]) == 0) {
+        resp_add_error(&op->reply, "ERR source and destination objects are the same");
+        return CMD_REPLIED;
+    }
+    cmd_copy(c, op, argv[1], argl[1], argv[2], argl[2], replace); /* answers on its own */
     return CMD_PENDING;
 }
 
@@ -562,6 +605,9 @@ const command_t cmd_keyspace_commands[] = {
     {"del",         -2, 0, CMD_WRITE,               1, -1, 1, proc_del,         NULL},
     {"unlink",      -2, 0, CMD_WRITE,               1, -1, 1, proc_del,         NULL},
     {"icdel",       -2, 0, CMD_WRITE,               1, -1, 1, proc_del,         NULL},
+    {"rename",       3, 0, CMD_WRITE,               1, 2, 1,  proc_rename,      NULL},
+    {"renamenx",     3, 0, CMD_WRITE,               1, 2, 1,  proc_rename,      NULL},
+    {"copy",        -3, 0, CMD_WRITE,               1, 2, 1,  proc_copy,        NULL},
     {"exists",      -2, 0, CMD_READONLY | CMD_FAST, 1, -1, 1, proc_exists,      NULL},
     {"touch",       -2, 0, CMD_READONLY | CMD_FAST, 1, -1, 1, proc_touch,       NULL},
     {"type",         2, 0, CMD_READONLY | CMD_FAST, 1, 1, 1,  proc_type,        NULL},

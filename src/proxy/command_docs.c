@@ -146,6 +146,12 @@ static const command_doc_t docs[] = {
      ARGS({.name = "parameter_value", .type = DOC_BLOCK, .flags = DOC_MULTIPLE,
            .args = ARGS(STRING("parameter"), STRING("value"))}),
      NULL, NULL, -4, 0, CMD_ADMIN},
+    {"copy", "Copy a key's value (and its expiration) to another key.", "6.2.0", "generic",
+     "O(N) where N is the size of the value.",
+     ARGS({.name = "source", .type = DOC_KEY}, {.name = "destination", .type = DOC_KEY, .key_spec = 1},
+          {.name = "destination-db", .type = DOC_INTEGER, .token = "DB", .flags = DOC_OPTIONAL},
+          {.name = "replace", .type = DOC_PURE_TOKEN, .token = "REPLACE", .flags = DOC_OPTIONAL}),
+     NULL, NULL, 0, 0, 0},
     {"dbsize", "The number of keys.", "1.0.0", "server", "O(1)", NULL, NULL, NULL, 0, 0, 0},
     {"decr", "Subtract one from a key's integer value.", "1.0.0", "string", "O(1)", ARGS(KEY),
      NULL, NULL, 0, 0, 0},
@@ -287,6 +293,10 @@ static const command_doc_t docs[] = {
      "O(1)", NULL, NULL, NULL, 0, 0, 0},
     {"randomkey", "A key chosen at random.", "1.0.0", "generic", "O(1)", NULL, NULL, NULL, 0, 0,
      0},
+    {"rename", "Rename a key: its chunks are renamed on their nodes, no bytes move.", "1.0.0",
+     "generic", "O(1)", ARGS(KEY, {.name = "newkey", .type = DOC_KEY, .key_spec = 1}), NULL, NULL, 0, 0, 0},
+    {"renamenx", "Rename a key, only if the new key does not exist.", "1.0.0", "generic", "O(1)",
+     ARGS(KEY, {.name = "newkey", .type = DOC_KEY, .key_spec = 1}), NULL, NULL, 0, 0, 0},
     {"reset", "Return the connection to its state after connecting.", "6.2.0", "connection",
      "O(1)", NULL, NULL, NULL, 0, 0, 0},
     {"scan", "Walk the keys a few at a time with a cursor.", "2.8.0", "generic",
@@ -424,7 +434,7 @@ static void add_arg(buf_t *b, const doc_arg_t *a)
     resp_add_cstr(b, type_names[a->type]);
     if (a->type == DOC_KEY) {
         resp_add_cstr(b, "key_spec_index");
-        resp_add_int(b, 0);
+        resp_add_int(b, a->key_spec);
     }
     if (a->token) {
         resp_add_cstr(b, "token");

@@ -36,6 +36,8 @@ typedef struct doc_arg {
     const char *deprecated_since; /* NULL: not deprecated */
     unsigned flags;
     const struct doc_arg *args; /* DOC_ONEOF, DOC_BLOCK: ends with a row whose name is NULL */
+    int key_spec;               /* DOC_KEY: which of the command's key specs it is (RENAME's
+                                 * newkey: 1) */
 } doc_arg_t;
 
 typedef struct command_doc {

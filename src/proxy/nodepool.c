@@ -48,7 +48,7 @@ nreq_t *nreq_new(nreq_kind_t kind, op_t *op, int slot, const char *key, size_t k
     q->op = op;
     q->slot = slot;
     q->key = (char *)(q + 1);
-    if (keylen) memcpy(q->key, key, keylen);
+    if (keylen && key) memcpy(q->key, key, keylen);
     q->keylen = keylen;
     q->index = index;
     q->version = version;
@@ -242,6 +242,9 @@ static int encode_request(buf_t *b, const nreq_t *q)
     case NREQ_CEXPIRE:
         return nodeproto_put_cexpire(b, q->key, q->keylen, (uint32_t)q->index, q->version,
                                      q->expire_ms);
+    case NREQ_CRENAME:
+        return nodeproto_put_crename(b, q->key, q->keylen, (uint32_t)q->index, q->version,
+                                     q->newkey, q->newkeylen, q->new_version);
     case NREQ_CSET: {
         nodeproto_cset_t c = {.key = q->key,
                               .keylen = q->keylen,
@@ -469,6 +472,38 @@ int node_expire_chunk_acked(node_t *n, const char *key, size_t keylen, int index
     q->expire_ms = expire_ms;
     q->op = op;
     q->done = cdel_acked;
+    node_submit(n, q);
+    return 1;
+}
+
+static void crename_acked(nreq_t *q, nres_t res, const char *err)
+{
+    op_t *op = q->op;
+    int index = q->index;
+    /* Not held, or refused by the node (an error it answered): the chunk is not under the new
+     * name there, and never will be. Not reached: kept, it is renamed when the node is back. */
+    int lost = res == NRES_MISSING || (res == NRES_ERROR && q->answered);
+    q->op = NULL;
+    q->done = cdel_done;
+    cdel_done(q, res, err);
+    ops_rename_acked(op, index, lost);
+}
+
+/* The new name lives in the request's key allocation, behind the key: nreq_new sizes it for both,
+ * and nreq_free, which judges by the key's length alone, at worst pools a larger allocation. */
+int node_rename_chunk_acked(node_t *n, const char *key, size_t keylen, int index, uint64_t version,
+                            const char *newkey, size_t newkeylen, uint64_t new_version, op_t *op)
+{
+    nreq_t *q = nreq_new(NREQ_CRENAME, NULL, 0, NULL, keylen + newkeylen, index, version);
+    if (!q) return 0;
+    if (keylen) memcpy(q->key, key, keylen);
+    if (newkeylen) memcpy(q->key + keylen, newkey, newkeylen);
+    q->keylen = keylen;
+    q->newkey = q->key + keylen;
+    q->newkeylen = newkeylen;
+    q->new_version = new_version;
+    q->op = op;
+    q->done = crename_acked;
     node_submit(n, q);
     return 1;
 }
@@ -747,6 +782,7 @@ static int handle_reply(conn_t *c, node_t *n)
         [NREQ_CGET] = NODEPROTO_CGET,           [NREQ_CDEL] = NODEPROTO_CDEL,
         [NREQ_INVENTORY] = NODEPROTO_INVENTORY, [NREQ_BACKUP] = NODEPROTO_BACKUP,
         [NREQ_CEXPIRE] = NODEPROTO_CEXPIRE,     [NREQ_CGETR] = NODEPROTO_CGETR,
+        [NREQ_CRENAME] = NODEPROTO_CRENAME,
     };
     nreq_t *q = n->sent.head;
     if (!q) {

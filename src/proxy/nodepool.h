@@ -31,7 +31,8 @@ typedef enum {
     NREQ_INVENTORY,
     NREQ_BACKUP,
     NREQ_CEXPIRE,
-    NREQ_CGETR
+    NREQ_CGETR,
+    NREQ_CRENAME
 } nreq_kind_t;
 
 /* Result delivered to the operation that issued a request. */
@@ -68,6 +69,10 @@ struct nreq {
     uint8_t d, p;
     char *key; /* owned copy; BACKUP: the request's arguments */
     size_t keylen;
+    /* CRENAME: the new name, stored right behind the key in the same allocation, and version */
+    const char *newkey;
+    size_t newkeylen;
+    uint64_t new_version;
     nreq_done_cb *done;
     nreq_body_cb *on_body;
     uint64_t sent_ms;
@@ -155,6 +160,12 @@ int node_delete_chunk_acked(node_t *n, const char *key, size_t keylen, int index
  * return. Returns 1 when on its way, 0 when out of memory. */
 int node_expire_chunk_acked(node_t *n, const char *key, size_t keylen, int index, uint64_t version,
                             uint64_t expire_ms, op_t *op);
+/* A chunk's new name (CRENAME key index version newkey newversion), sent as
+ * node_delete_chunk_acked sends a delete: the node is woken, and ops_rename_acked(op, index,
+ * lost) is called once it answered (lost: it did not hold the chunk, or refused the request) or
+ * the request was kept for its return. Returns 1 when on its way, 0 when out of memory. */
+int node_rename_chunk_acked(node_t *n, const char *key, size_t keylen, int index, uint64_t version,
+                            const char *newkey, size_t newkeylen, uint64_t new_version, op_t *op);
 /* An instance serving now (awake, connected): only such a node is sent a delete nobody waits for
  * at once; a sleeping one is not woken (billed) for it, and one that is down may come back with
  * its memory. */

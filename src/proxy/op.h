@@ -27,7 +27,8 @@ typedef enum {
     OP_ICSET,
     OP_ICREPAIR,
     OP_RMW,
-    OP_GETRANGE
+    OP_GETRANGE,
+    OP_RENAME
 } op_kind_t;
 
 /* Per-chunk state of an operation. LOST: the node does not have it (or it failed its CRC), which
@@ -137,9 +138,13 @@ struct op {
         struct {                 /* ICREPAIR (op_repair.c) */
             int repair_unlisted; /* the chunk was not known lost: the client found it corrupt */
         };
-        struct {              /* DEL (op_delete.c) */
+        struct {              /* DEL (op_delete.c), RENAME (op_rename.c: it deletes too) */
             int64_t ndeleted; /* keys removed: the reply's count */
             int reply_ok;     /* FLUSHALL/FLUSHDB: +OK rather than the count */
+            char *rename_to;  /* RENAME: the new name (owned; op->key is the old one) */
+            size_t rename_tolen;
+            uint64_t rename_version; /* the version the object has under its new name */
+            int rename_nx;           /* RENAMENX: answers :1 rather than +OK */
         };
     };
 };
@@ -152,6 +157,9 @@ void op_unref(op_t *op);
 void op_retry_commit(op_t *op);
 /* Called for each delete node_delete_chunk_acked() took for op. */
 void ops_delete_acked(op_t *op);
+/* Called for each rename node_rename_chunk_acked() took for op (op_rename.c); lost: the chunk
+ * `index` is not under the new name on its node. */
+void ops_rename_acked(op_t *op, int index, int lost);
 
 /* the paths (op_write.c, op_read.c, op_repair.c, op_delete.c) */
 int set_prepare_value(op_t *op, const char *value, size_t len);
@@ -173,6 +181,22 @@ int cmd_getrange_coded(client_t *c, op_t *op, const char *key, size_t keylen, ui
 void cmd_icgetchunks(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl);
 void cmd_del(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl);
 void cmd_flush(client_t *c, op_t *op); /* DEL of every key, answered +OK */
+/* Forgets m and sends the tombstoning deletes of its chunks, each counted in op->outstanding and
+ * answered through ops_delete_acked(op) (op_delete.c; DEL and RENAME onto an existing key). */
+void op_delete_object(server_t *srv, op_t *op, meta_t *m);
+/* When a holder of m's chunks cannot be reached now, one serving node that holds nothing of the
+ * key is sent the key's tombstone (up to m's version), counted in op as a delete: otherwise the
+ * delete of the key's name would live only in this process until the holder is back. */
+void op_tomb_witness(server_t *srv, op_t *op, meta_t *m);
+/* RENAME (nx 0) and RENAMENX (nx 1) of src to dst (op_rename.c). Returns 0 with op->reply the
+ * answer, or 1 when the op answers later, on its own, once the nodes hold the new name. */
+int cmd_rename(client_t *c, op_t *op, const char *src, size_t srclen, const char *dst,
+               size_t dstlen, int nx);
+/* COPY src dst [REPLACE] (op_rename.c): src is read and its value stored again under dst with
+ * src's expiry, both keys held meanwhile; answers :1, or :0 (src absent, or dst present without
+ * REPLACE), later, on its own. */
+void cmd_copy(client_t *c, op_t *op, const char *src, size_t srclen, const char *dst,
+              size_t dstlen, int replace);
 /* Sets m's expiry (0 = none) here and on its chunks' nodes; answers :1 once they hold it. */
 void cmd_expire_set(client_t *c, op_t *op, meta_t *m, uint64_t expire_ms);
 int cmd_icset_begin(client_t *c, op_t *op);
@@ -200,13 +224,22 @@ typedef enum {
 struct rmw_kind {
     int hold; /* holds the key from the read to the write (every command that writes) */
     /* Computes the command from the value read (called again if a store in flight when the key
-     * was taken commits first). */
+     * was taken commits first). w's version check (cas) is the version read; compute may
+     * change it. */
     rmw_next_t (*compute)(op_t *op, const rmw_old_t *old, op_t *w);
+    /* The write goes to the key in op->rmw_arg (owned), which is held as well (COPY): the key
+     * read is op->key, and compute sets the write's version check for the written key. */
+    int writes_arg;
 };
-/* Runs the compound command k on key in op (a client's op; the key is copied). */
+/* Runs the compound command k on key in op (a client's op; the key is copied). With
+ * k->writes_arg, op->rmw_arg must be set (taken by the op). */
 void rmw_start(client_t *c, op_t *op, const char *key, size_t keylen, const struct rmw_kind *k);
 /* True while a compound command holds the key: every other command on it waits (client.c). */
 int rmw_key_held(server_t *srv, const char *key, size_t keylen);
+/* Takes a hold of the key (counted: a key may be held twice), or lets one go; the last hold's
+ * release resumes the clients that waited. 0, or -1 when out of memory (not held). */
+int rmw_hold_take(server_t *srv, const char *key, size_t keylen);
+void rmw_hold_release(server_t *srv, const char *key, size_t keylen);
 void rmw_holds_free(server_t *srv); /* at shutdown */
 /* MSET / MSETNX (nx) of argv[1..]: pairs, every key held until all are stored. */
 void cmd_mset(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl, int nx);

@@ -1,5 +1,5 @@
 /* op_delete.c -- DEL, FLUSHALL and expiry changes: metadata first, then the node requests the
- * reply waits for. */
+ * reply waits for (RENAME, in op_rename.c, takes the same path). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -31,6 +31,10 @@ static void del_check_done(op_t *op)
 
 void ops_delete_acked(op_t *op)
 {
+    if (op->kind == OP_RENAME) {
+        ops_rename_acked(op, -1, 0); /* the replaced destination's delete, or the witness */
+        return;
+    }
     op->outstanding--;
     del_check_done(op);
     op_unref(op);
@@ -49,27 +53,31 @@ static int del_witness(server_t *srv, meta_t *m)
     return -1;
 }
 
-/* Forgets m and sends the tombstoning deletes of its chunks, counted in op. */
-static void del_object(server_t *srv, op_t *op, meta_t *m)
+/* A holder that cannot be reached now keeps the chunk until it is back; should this proxy go
+ * down before then, the tombstones of the holders that answered tell its successor. If none may
+ * answer, one serving node that holds nothing of the key keeps a tombstone too (its CDEL finds
+ * no chunk): otherwise the delete would live only here. */
+void op_tomb_witness(server_t *srv, op_t *op, meta_t *m)
+{
+    int unreachable = 0;
+    for (int k = 0; k < m->d + m->p; k++)
+        unreachable += !node_reachable(&srv->nodes[meta_nodes(m)[k]]);
+    if (!unreachable) return;
+    int extra = del_witness(srv, m);
+    if (extra >= 0 &&
+        node_delete_chunk_acked(&srv->nodes[extra], meta_key(m), m->keylen, 0, m->version, op)) {
+        op->outstanding++;
+        op_ref(op);
+    }
+}
+
+void op_delete_object(server_t *srv, op_t *op, meta_t *m)
 {
     uint16_t *nodes = meta_nodes(m);
-    int unreachable = 0;
+    op_tomb_witness(srv, op, m);
     for (int k = 0; k < m->d + m->p; k++) {
-        unreachable += !node_reachable(&srv->nodes[nodes[k]]);
         if (node_delete_chunk_acked(&srv->nodes[nodes[k]], meta_key(m), m->keylen, k, m->version,
                                     op)) {
-            op->outstanding++;
-            op_ref(op);
-        }
-    }
-    /* A holder that cannot be reached now keeps the chunk until it is back; should this
-     * proxy go down before then, the tombstones of the holders that answered tell its
-     * successor. If none may answer, one serving node that holds nothing of the key keeps
-     * a tombstone too (its CDEL finds no chunk): otherwise the delete would live only here. */
-    if (unreachable) {
-        int extra = del_witness(srv, m);
-        if (extra >= 0 && node_delete_chunk_acked(&srv->nodes[extra], meta_key(m), m->keylen, 0,
-                                                  m->version, op)) {
             op->outstanding++;
             op_ref(op);
         }
@@ -85,7 +93,7 @@ void cmd_del(client_t *c, op_t *op, int argc, const char **argv, const size_t *a
     op->reply_ok = 0;
     for (int i = 1; i < argc; i++) {
         meta_t *m = meta_lookup(srv, argv[i], argl[i]);
-        if (m) del_object(srv, op, m);
+        if (m) op_delete_object(srv, op, m);
     }
     op->all_args = 1;
     del_check_done(op);
@@ -98,7 +106,7 @@ void cmd_flush(client_t *c, op_t *op)
     op->ndeleted = 0;
     op->reply_ok = 1;
     for (size_t i = srv->meta.clock_len; i-- > 0;)
-        if (srv->meta.clock[i]) del_object(srv, op, srv->meta.clock[i]);
+        if (srv->meta.clock[i]) op_delete_object(srv, op, srv->meta.clock[i]);
     op->all_args = 1;
     del_check_done(op);
 }

@@ -68,8 +68,7 @@ static int holds_grow(struct key_holds *h)
     return 0;
 }
 
-/* 0, or -1 when out of memory (the key is then not held). */
-static int hold_take(server_t *srv, const char *key, size_t keylen)
+int rmw_hold_take(server_t *srv, const char *key, size_t keylen)
 {
     if (!srv->holds && !(srv->holds = calloc(1, sizeof *srv->holds))) return -1;
     struct key_holds *h = srv->holds;
@@ -108,7 +107,7 @@ static void wake_waiters(ev_loop_t *loop, void *arg)
     }
 }
 
-static void hold_release(server_t *srv, const char *key, size_t keylen)
+void rmw_hold_release(server_t *srv, const char *key, size_t keylen)
 {
     struct key_holds *h = srv->holds;
     if (!h) return;
@@ -173,7 +172,8 @@ static void rmw_read(op_t *op);
 
 static void rmw_finish(op_t *op)
 {
-    if (op->rmw->hold) hold_release(op->srv, op->key, op->keylen);
+    if (op->rmw->hold) rmw_hold_release(op->srv, op->key, op->keylen);
+    if (op->rmw->writes_arg) rmw_hold_release(op->srv, op->rmw_arg, op->rmw_arglen);
     client_on_op_done(op);
     op_unref(op); /* the reference rmw_start took for the steps */
 }
@@ -227,11 +227,16 @@ static void rmw_compute(op_t *op, const rmw_old_t *old)
 {
     server_t *srv = op->srv;
     op_t *w = op_alloc(srv, OP_SET);
-    if (!w || op_copy_key(w, op->key, op->keylen) < 0) {
+    const char *wkey = op->rmw->writes_arg ? op->rmw_arg : op->key;
+    size_t wkeylen = op->rmw->writes_arg ? op->rmw_arglen : op->keylen;
+    if (!w || op_copy_key(w, wkey, wkeylen) < 0) {
         if (w) op_unref(w);
         rmw_fail(op, "ERR out of memory");
         return;
     }
+    /* The write commits only on the version computed from (compute may decide otherwise). */
+    w->cas = 1;
+    w->cas_version = op->rmw_version;
     rmw_next_t next = op->rmw->compute(op, old, w);
     meta_t *m;
     switch (next) {
@@ -243,8 +248,6 @@ static void rmw_compute(op_t *op, const rmw_old_t *old)
     case RMW_WRITE:
         w->parent = op;
         w->bg_done = rmw_write_done;
-        w->cas = 1;
-        w->cas_version = op->rmw_version;
         cmd_set(NULL, w); /* answers through rmw_write_done, maybe before this returns */
         return;
     case RMW_DELETE:
@@ -331,7 +334,13 @@ void rmw_start(client_t *c, op_t *op, const char *key, size_t keylen, const stru
     (void)c;
     op->kind = OP_RMW;
     op->rmw = k;
-    if (op_copy_key(op, key, keylen) < 0 || (k->hold && hold_take(op->srv, key, keylen) < 0)) {
+    if (op_copy_key(op, key, keylen) < 0 || (k->hold && rmw_hold_take(op->srv, key, keylen) < 0)) {
+        resp_add_error(&op->reply, "ERR out of memory");
+        client_on_op_done(op);
+        return;
+    }
+    if (k->writes_arg && rmw_hold_take(op->srv, op->rmw_arg, op->rmw_arglen) < 0) {
+        if (k->hold) rmw_hold_release(op->srv, key, keylen);
         resp_add_error(&op->reply, "ERR out of memory");
         client_on_op_done(op);
         return;
@@ -350,7 +359,7 @@ static void mset_release(op_t *op)
     while (p < end) {
         uint32_t l;
         memcpy(&l, p, sizeof l);
-        hold_release(op->srv, p + sizeof l, l);
+        rmw_hold_release(op->srv, p + sizeof l, l);
         p += sizeof l + l;
     }
 }
@@ -413,7 +422,7 @@ void cmd_mset(client_t *c, op_t *op, int argc, const char **argv, const size_t *
     int held = 0;
     for (int i = 1; i < argc; i += 2) {
         uint32_t l = (uint32_t)argl[i];
-        if (hold_take(srv, argv[i], argl[i]) < 0) break;
+        if (rmw_hold_take(srv, argv[i], argl[i]) < 0) break;
         memcpy(op->rmw_arg + op->rmw_arglen, &l, sizeof l);
         memcpy(op->rmw_arg + op->rmw_arglen + sizeof l, argv[i], l);
         op->rmw_arglen += sizeof l + l;

@@ -150,6 +150,72 @@ static void test_cexpire_roundtrip(void **state)
     buf_free(&b);
 }
 
+static void test_crename_roundtrip(void **state)
+{
+    (void)state;
+    buf_t b;
+    buf_init(&b);
+    nodeproto_put_crename(&b, "o\0ld", 4, 11, 42, "new", 3, 1767225600123000ull);
+    nodeproto_req_t r;
+    nodeproto_req_init(&r);
+    int64_t body;
+    assert_int_equal(read_request_bytewise(&r, buf_head(&b), buf_len(&b), &body),
+                     NODEPROTO_REQ_DONE);
+    assert_int_equal(body, -1);
+    assert_true(nodeproto_req_is(&r, "crename"));
+    assert_int_equal(r.argc, 6);
+    nodeproto_crename_t c;
+    assert_null(nodeproto_crename_decode(&r, &c));
+    assert_int_equal(c.keylen, 4);
+    assert_memory_equal(c.key, "o\0ld", 4);
+    assert_int_equal(c.newkeylen, 3);
+    assert_memory_equal(c.newkey, "new", 3);
+    assert_int_equal(c.index, 11);
+    assert_true(c.version == 42 && c.newversion == 1767225600123000ull);
+    nodeproto_req_free(&r);
+
+    /* Each field is checked: the index, the version, the new version (never 0), the count. */
+    static const struct {
+        const char *req, *err;
+    } bad[] = {
+        {"*6\r\n$7\r\nCRENAME\r\n$1\r\nk\r\n$2\r\n-1\r\n$1\r\n1\r\n$1\r\nn\r\n$1\r\n2\r\n",
+         "ERR invalid chunk index"},
+        {"*6\r\n$7\r\nCRENAME\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\nx\r\n$1\r\nn\r\n$1\r\n2\r\n",
+         "ERR invalid version"},
+        {"*6\r\n$7\r\nCRENAME\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\nn\r\n$1\r\n0\r\n",
+         "ERR invalid new version"},
+        {"*6\r\n$7\r\nCRENAME\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\nn\r\n$21\r\n"
+         "184467440737095516160\r\n",
+         "ERR invalid new version"},
+        {"*5\r\n$7\r\nCRENAME\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\nn\r\n",
+         "ERR wrong number of arguments for 'CRENAME'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        buf_clear(&b);
+        buf_append(&b, bad[i].req, strlen(bad[i].req));
+        nodeproto_req_init(&r);
+        assert_int_equal(read_request_bytewise(&r, buf_head(&b), buf_len(&b), &body),
+                         NODEPROTO_REQ_DONE);
+        assert_string_equal(nodeproto_crename_decode(&r, &c), bad[i].err);
+        nodeproto_req_free(&r);
+    }
+    /* A new key over the argument limit is not kept: the reader hands it over as a body, which
+     * the node drains and refuses. */
+    buf_clear(&b);
+    size_t big = NODEPROTO_MAX_ARG + 1;
+    char *k = malloc(big);
+    assert_non_null(k);
+    memset(k, 'k', big);
+    nodeproto_put_crename(&b, "k", 1, 0, 1, k, big, 2);
+    free(k);
+    nodeproto_req_init(&r);
+    assert_int_equal(nodeproto_req_feed(&r, &b), NODEPROTO_REQ_BODY);
+    assert_int_equal(r.argi, 4);
+    assert_true(r.body_len == (int64_t)big);
+    nodeproto_req_free(&r);
+    buf_free(&b);
+}
+
 static void test_chunk_requests_roundtrip(void **state)
 {
     (void)state;
@@ -466,7 +532,17 @@ static void test_replies_roundtrip(void **state)
     assert_int_equal(rep.kind, NODEPROTO_REPLY_INT);
     assert_int_equal(rep.n, 0);
 
-    for (int cmd = NODEPROTO_PING; cmd <= NODEPROTO_CGETR; cmd++) {
+    buf_clear(&b);
+    resp_add_int(&b, 1);
+    reply_whole(buf_head(&b), buf_len(&b), NODEPROTO_CRENAME, &rep);
+    assert_int_equal(rep.kind, NODEPROTO_REPLY_INT);
+    assert_int_equal(rep.n, 1);
+    buf_clear(&b);
+    resp_add_simple(&b, "OK");
+    assert_int_equal(nodeproto_parse_reply(buf_head(&b), buf_len(&b), NODEPROTO_CRENAME, &rep),
+                     NODEPROTO_EUNEXPECTED);
+
+    for (int cmd = NODEPROTO_PING; cmd <= NODEPROTO_CRENAME; cmd++) {
         buf_clear(&b);
         resp_add_error(&b, "NOMEM chunk of %d bytes", 10);
         reply_whole(buf_head(&b), buf_len(&b), (nodeproto_cmd_t)cmd, &rep);
@@ -667,6 +743,7 @@ int main(void)
         cmocka_unit_test(test_chunk_requests_roundtrip),
         cmocka_unit_test(test_cgetr_roundtrip),
         cmocka_unit_test(test_cexpire_roundtrip),
+        cmocka_unit_test(test_crename_roundtrip),
         cmocka_unit_test(test_simple_and_backup_requests),
         cmocka_unit_test(test_request_limits),
         cmocka_unit_test(test_request_malformed),

@@ -377,6 +377,97 @@ static void test_journal(void **state)
     store_free(&s);
 }
 
+/* CRENAME's store side: the body moves to the new name without a copy, the object fields come
+ * along, the old name keeps a tombstone, the key length is accounted, and the journal a backup
+ * reads holds the delete, the commit and the tombstone. */
+static void test_rename(void **state)
+{
+    (void)state;
+    store_t s;
+    store_init(&s, 1 << 20);
+    store_journal_t j;
+    store_journal_init(&j, 16, 1024);
+    store_set_journal(&s, &j);
+    store_entry_t *e = put(&s, "old", 2, 5, 100000, 'r');
+    e->obj_size = 123;
+    e->d = 3;
+    e->p = 1;
+    e->expire_ms = 777;
+    const char *body = e->body;
+    store_journal_clear(&j);
+    assert_int_equal(store_rename(&s, "old", 3, 2, 5, "newname", 7, 9, 1000), 1);
+    assert_null(store_get(&s, "old", 3, 2, 5));
+    store_entry_t *n = store_get(&s, "newname", 7, 2, 9);
+    assert_non_null(n);
+    assert_ptr_equal(n->body, body); /* moved, not copied */
+    assert_int_equal(n->crc, 35);
+    assert_true(n->obj_size == 123 && n->d == 3 && n->p == 1 && n->expire_ms == 777);
+    assert_int_equal(n->body_len, 100000);
+    const store_tomb_t *t = store_tomb_get(&s, "old", 3);
+    assert_non_null(t);
+    assert_int_equal(t->version, 5);
+    assert_int_equal(s.count, 1);
+    assert_int_equal(s.used, store_entry_cost(7, 100000) + store_entry_cost(3, 0));
+    assert_int_equal(j.n, 3);
+    assert_int_equal(j.recs[0].op, STORE_OP_DELETE);
+    assert_memory_equal(store_journal_key(&j, 0), "old", 3);
+    assert_int_equal(j.recs[1].op, STORE_OP_COMMIT);
+    assert_memory_equal(store_journal_key(&j, 1), "newname", 7);
+    assert_true(j.recs[1].version == 9 && j.recs[1].index == 2);
+    assert_int_equal(j.recs[2].op, STORE_OP_TOMB);
+    assert_memory_equal(store_journal_key(&j, 2), "old", 3);
+    /* Not held: :0, but the old name is still tombstoned (a node that lost the chunk). */
+    assert_int_equal(store_rename(&s, "other", 5, 0, 4, "x", 1, 10, 1000), 0);
+    assert_non_null(store_tomb_get(&s, "other", 5));
+    assert_null(store_get(&s, "x", 1, 0, 10));
+    /* The new name had a tombstone below the new version: the chunk lives again there. */
+    assert_int_equal(store_tomb_put(&s, "dst", 3, 8, 1000), 0);
+    assert_int_equal(store_rename(&s, "newname", 7, 2, 9, "dst", 3, 11, 1000), 1);
+    assert_null(store_tomb_get(&s, "dst", 3));
+    assert_non_null(store_get(&s, "dst", 3, 2, 11));
+    store_set_journal(&s, NULL);
+    store_journal_free(&j);
+    store_free(&s);
+}
+
+/* A reply still writing the chunk keeps the old entry whole: the body is copied instead. */
+static void test_rename_while_referenced(void **state)
+{
+    (void)state;
+    store_t s;
+    store_init(&s, 1 << 20);
+    store_entry_t *e = put(&s, "k", 0, 1, 5000, 'z');
+    store_ref(e);
+    assert_int_equal(store_rename(&s, "k", 1, 0, 1, "k2", 2, 2, 1000), 1);
+    store_entry_t *n = store_get(&s, "k2", 2, 0, 2);
+    assert_non_null(n);
+    assert_ptr_not_equal(n->body, e->body);
+    assert_int_equal(n->body[4999], 'z');
+    assert_int_equal(e->body[4999], 'z');
+    store_unref(&s, e);
+    assert_int_equal(s.used, store_entry_cost(2, 5000) + store_entry_cost(1, 0));
+    store_free(&s);
+}
+
+/* A longer name that does not fit even with the tombstones gone: the chunk is deleted, the old
+ * name tombstoned, and nothing passes the limit. */
+static void test_rename_no_room(void **state)
+{
+    (void)state;
+    store_t s;
+    size_t cost = store_entry_cost(1, 1000);
+    store_init(&s, cost + store_entry_cost(1, 0));
+    assert_non_null(put(&s, "k", 0, 1, 1000, 'a'));
+    char longkey[600];
+    memset(longkey, 'L', sizeof longkey);
+    assert_int_equal(store_rename(&s, "k", 1, 0, 1, longkey, sizeof longkey, 2, 1000), -ENOSPC);
+    assert_null(store_get(&s, "k", 1, 0, 1));
+    assert_null(store_get(&s, longkey, sizeof longkey, 0, 2));
+    assert_non_null(store_tomb_get(&s, "k", 1));
+    assert_true(s.used <= s.limit);
+    store_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +481,9 @@ int main(void)
         cmocka_unit_test(test_many_entries_and_zero_bytes),
         cmocka_unit_test(test_scan_covers_all_across_growth),
         cmocka_unit_test(test_journal),
+        cmocka_unit_test(test_rename),
+        cmocka_unit_test(test_rename_while_referenced),
+        cmocka_unit_test(test_rename_no_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -256,6 +256,44 @@ static void test_tombstones_carried(void **state)
     pair_free(&x);
 }
 
+/* A rename made while the sync runs (CRENAME reaching the source mid-backup): the peer gets the
+ * chunk under its new name, loses the old one and keeps the old name's tombstone. */
+static void rename_during_scan(pair_t *x, int turn)
+{
+    (void)turn;
+    if (mutated || (x->s.phase != SYNC_SCAN && x->s.phase != SYNC_DELETE)) return;
+    mutated = 1;
+    assert_int_equal(store_rename(&x->a, "key-4", 5, 0, 5, "renamed", 7, 12, clock_wall_ms()), 1);
+}
+
+static void test_rename_carried(void **state)
+{
+    (void)state;
+    pair_t x;
+    pair_init(&x, 64 << 20, 5000);
+    char key[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "key-%d", i);
+        put(&x.a, key, 0, 5, 2000, (uint32_t)i);
+        if (i < 10) put(&x.b, key, 0, 5, 2000, (uint32_t)i);
+    }
+    /* Renamed since the last backup, too: the peer has the old name only. */
+    assert_int_equal(store_rename(&x.a, "key-7", 5, 0, 5, "moved", 5, 13, clock_wall_ms()), 1);
+    mutated = 0;
+    pair_start(&x);
+    pair_run(&x, 100000, rename_during_scan);
+    assert_true(mutated);
+    assert_string_equal(x.s.status, "ok");
+    assert_same(&x.a, &x.b);
+    assert_null(store_get(&x.b, "key-4", 5, 0, 5));
+    assert_null(store_get(&x.b, "key-7", 5, 0, 5));
+    assert_non_null(store_get(&x.b, "renamed", 7, 0, 12));
+    assert_non_null(store_get(&x.b, "moved", 5, 0, 13));
+    assert_non_null(store_tomb_get(&x.b, "key-4", 5));
+    assert_non_null(store_tomb_get(&x.b, "key-7", 5));
+    pair_free(&x);
+}
+
 static void shrink_journal(pair_t *x, int turn)
 {
     (void)turn;
@@ -503,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_delta),
         cmocka_unit_test(test_journal_during_sync),
         cmocka_unit_test(test_tombstones_carried),
+        cmocka_unit_test(test_rename_carried),
         cmocka_unit_test(test_journal_overflow),
         cmocka_unit_test(test_peer_error_keeps_whole_chunks),
         cmocka_unit_test(test_peer_closes),
