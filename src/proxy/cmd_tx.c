@@ -142,7 +142,8 @@ void tx_queue(client_t *c, op_t *op, const command_t *row, int argc, const char 
     client_tx_t *t = c->tx;
     int big = op->kind != OP_SIMPLE && op->obj;
     size_t bytes = 0;
-    for (int i = 0; i < argc; i++) bytes += argl[i];
+    for (int i = 0; i < argc; i++)
+        bytes += argl[i];
     size_t total = bytes + (big ? (size_t)op->size : 0);
     if (t->count >= TX_QUEUE_MAX_CMDS || total > TX_QUEUE_MAX_BYTES - t->bytes) {
         resp_add_error(&op->reply, "ERR the transaction's queue is full (%d commands or %zu bytes)",
@@ -264,7 +265,8 @@ static int take_key(void *arg, const char *key, size_t keylen)
     size_t need = run->held_len + sizeof(uint32_t) + keylen;
     if (need > run->held_cap) {
         size_t cap = run->held_cap ? run->held_cap * 2 : 256;
-        while (cap < need) cap *= 2;
+        while (cap < need)
+            cap *= 2;
         char *h = realloc(run->held, cap);
         if (!h) {
             tk->failed = 1;
@@ -478,7 +480,8 @@ static cmd_status_t proc_discard(client_t *c, op_t *op, int argc, const char **a
 /* EXEC: answered EXECABORT after a queuing error, a null array when a watched key changed, else
  * the array header now and each command's reply behind it as the command completes (the replies
  * of a client leave in order, so the bytes are Redis's array). The keys are held from here until
- * the last reply is out; client.c waited (tx_exec_must_wait) until none was held or being stored. */
+ * the last reply is out; client.c waited (tx_exec_must_wait) until none was held or being stored.
+ */
 static cmd_status_t proc_exec(client_t *c, op_t *op, int argc, const char **argv,
                               const size_t *argl)
 {

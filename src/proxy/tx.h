@@ -17,8 +17,8 @@ typedef struct tx_run tx_run_t;
 
 /* A client's transaction state, allocated at its first MULTI or WATCH. */
 typedef struct client_tx {
-    int multi;          /* between MULTI and EXEC/DISCARD: commands are queued */
-    int dirty;          /* a command was refused while queuing: EXEC answers EXECABORT */
+    int multi;             /* between MULTI and EXEC/DISCARD: commands are queued */
+    int dirty;             /* a command was refused while queuing: EXEC answers EXECABORT */
     tx_cmd_t *head, *tail; /* the queue */
     int count;
     size_t bytes; /* arguments and big values queued (bounded by TX_QUEUE_MAX_BYTES) */
@@ -32,8 +32,8 @@ typedef struct client_tx {
 /* True while c is in MULTI and the command (row; NULL: unknown) would be queued rather than run
  * (EXEC, DISCARD, MULTI, WATCH, QUIT and RESET run at once, as in Redis). */
 int tx_queuing(const client_t *c, const command_t *row);
-/* Commands refused inside MULTI (CMD_NO_MULTI): their error ("Command not allowed inside a transaction")
- * aborts the transaction. */
+/* Commands refused inside MULTI (CMD_NO_MULTI): their error ("Command not allowed inside a
+ * transaction") aborts the transaction. */
 int tx_refused(const command_t *row);
 /* A command could not be queued (unknown, arity, refused, a big argument refused): EXEC will
  * answer EXECABORT. */

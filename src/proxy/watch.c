@@ -96,11 +96,11 @@ void watch_touch(server_t *srv, const char *key, size_t keylen)
             e->owner->touched = 1;
 }
 
-void watch_each(const watcher_t *w, void (*fn)(void *arg, const char *key, size_t keylen,
-                                               uint64_t version),
-                void *arg)
+void watch_each(const watcher_t *w,
+                void (*fn)(void *arg, const char *key, size_t keylen, uint64_t version), void *arg)
 {
-    for (const watch_t *e = w->keys; e; e = e->owner_next) fn(arg, e->key, e->keylen, e->version);
+    for (const watch_t *e = w->keys; e; e = e->owner_next)
+        fn(arg, e->key, e->keylen, e->version);
 }
 
 void watch_table_free(server_t *srv)

@@ -26,9 +26,8 @@ void watch_forget_all(server_t *srv, watcher_t *w);
 void watch_touch(server_t *srv, const char *key, size_t keylen);
 /* Calls fn for each key w watches with the version it had when watched (EXEC looks at each:
  * an expired one is dropped then, which touches it). */
-void watch_each(const watcher_t *w, void (*fn)(void *arg, const char *key, size_t keylen,
-                                               uint64_t version),
-                void *arg);
+void watch_each(const watcher_t *w,
+                void (*fn)(void *arg, const char *key, size_t keylen, uint64_t version), void *arg);
 /* Frees the table at shutdown (the watchers' entries go with it). */
 void watch_table_free(server_t *srv);
 
