@@ -23,6 +23,7 @@
 #include "proxy_config.h"
 #include "server.h"
 #include "transport.h"
+#include "tx.h"
 
 #define CLIENT_READ_SIZE (256 * 1024)
 #define CLIENT_READ_SMALL (16 * 1024)
@@ -61,10 +62,11 @@ op_t *client_queue_op(client_t *c, int kind)
 static void flush_replies(client_t *c)
 {
     conn_t *conn = c->conn;
-    while (c->ops.head && c->ops.head->done) {
+    while (c->ops.head && (c->ops.head->done || c->ops.head->kind == OP_TX_END)) {
         op_t *op;
         QUEUE_POP_HEAD(&c->ops, op, next);
         if (op->commit_waiting) c->ncommit_waiting--; /* answered without committing */
+        if (op->kind == OP_TX_END) tx_exec_end(c); /* every reply of the EXEC is out */
         if (buf_len(&op->reply)) conn_write(conn, buf_head(&op->reply), buf_len(&op->reply));
         if (op->reply_ref) {
             conn_write_ref(conn, op->reply_ref, op->reply_ref->data + op->reply_ref_off,
@@ -80,6 +82,11 @@ static void flush_replies(client_t *c)
         conn_flush(conn);
         client_conn_failed(conn, "quit");
     }
+}
+
+void client_flush(client_t *c)
+{
+    flush_replies(c);
 }
 
 void client_on_op_done(op_t *op)
@@ -217,6 +224,7 @@ void client_conn_failed(conn_t *conn, const char *why)
     conn->owner = NULL;
     if (c) {
         log_debug("event=client_closed id=%" PRIu64 " reason=\"%s\"", c->id, why);
+        tx_client_gone(c); /* before the ops go: its keys are released, its queue dropped */
         op_t *op = c->ops.head;
         while (op) {
             op_t *next = op->next;
@@ -369,45 +377,71 @@ static int write_pending(client_t *c, op_t *before)
     return 0;
 }
 
-static int command_must_wait(client_t *c, op_t *self, const command_t *cmd_row)
+/* The client waits until a hold goes (op_rmw.c wakes it) or a store ends (op_write.c). */
+static int wait_for_hold(client_t *c)
 {
-    resp_cmd_t *cmd = &c->cmd;
-    if (!cmd_row || !cmd_row->first_key) return 0;
-    int last = cmd_row->last_key < 0 ? cmd->nsmall - 1 : cmd_row->last_key;
-    int step = cmd_row->key_step > 0 ? cmd_row->key_step : 1;
-    /* A key held by a compound command (any client's) waits for it, stores included: nothing
-     * runs on the key between its read and its write (op_rmw.c wakes the client). */
-    for (int i = cmd_row->first_key; i <= last && i < cmd->nsmall; i += step)
-        if (rmw_key_held(c->srv, cmd->argv[i], cmd->argl[i])) {
-            if (!c->hold_wait) c->srv->hold_waiters++;
-            c->hold_wait = 1;
-            return 1;
-        }
-    if ((cmd_row->flags & CMD_STORE) || !c->ops.head || !write_pending(c, self)) return 0;
-    for (int i = cmd_row->first_key; i <= last && i < cmd->nsmall; i += step)
-        if (client_key_busy(c, self, cmd->argv[i], cmd->argl[i])) return 1;
+    if (!c->hold_wait) c->srv->hold_waiters++;
+    c->hold_wait = 1;
+    return 1;
+}
+
+/* True if one of the keys the row names among argv[0..argc) is held by another than the
+ * client's own EXEC (own: the holds of it a command may ignore). */
+static int keys_held(client_t *c, const command_t *row, int argc, const char **argv,
+                     const size_t *argl, int own)
+{
+    int last = row->last_key < 0 ? argc + row->last_key : row->last_key;
+    int step = row->key_step > 0 ? row->key_step : 1;
+    for (int i = row->first_key; row->first_key && i <= last && i < argc; i += step)
+        if (rmw_hold_count(c->srv, argv[i], argl[i]) > own) return 1;
     return 0;
 }
 
-/* Runs a fully read command through its row of the command table. Returns 0, or 1 if the
- * command must wait (a streaming reply behind other replies, or a key with an earlier write still
- * in flight). */
-static int dispatch(client_t *c)
+static int command_must_wait(client_t *c, op_t *self, const command_t *cmd_row, int argc,
+                             const char **argv, const size_t *argl, int from_tx)
+{
+    if (!cmd_row) return 0;
+    /* EXEC starts only when none of its keys (nor a watched key) is held or being stored. */
+    if (tx_exec_must_wait(c, cmd_row)) return wait_for_hold(c);
+    /* FLUSHALL waits until nobody holds a key: a compound command or a transaction is never
+     * emptied under it. Its EXEC's own holds do not count for a FLUSHALL inside a transaction. */
+    if ((cmd_row->flags & CMD_ALL_KEYS) &&
+        rmw_holds_total(c->srv) > (from_tx ? tx_own_holds_total(c) : 0))
+        return wait_for_hold(c);
+    if (!cmd_row->first_key) return 0;
+    /* A key held by a compound command or a transaction (any client's) waits for it, stores
+     * included: nothing runs on the key between its read and its write (op_rmw.c wakes the
+     * client). A command of an EXEC ignores the EXEC's own hold of its key. */
+    if (keys_held(c, cmd_row, argc, argv, argl, from_tx ? tx_own_holds(c) : 0))
+        return wait_for_hold(c);
+    if ((cmd_row->flags & CMD_STORE) || !c->ops.head || !write_pending(c, self)) return 0;
+    int last = cmd_row->last_key < 0 ? argc + cmd_row->last_key : cmd_row->last_key;
+    int step = cmd_row->key_step > 0 ? cmd_row->key_step : 1;
+    for (int i = cmd_row->first_key; i <= last && i < argc; i += step)
+        if (client_key_busy(c, self, argv[i], argl[i])) return 1;
+    return 0;
+}
+
+/* Runs a command line through its row of the command table, or queues it when the client is
+ * in MULTI. Returns 0, or 1 if the command must wait (a streaming reply behind other replies, a
+ * held key, or a key with an earlier write still in flight). */
+int client_dispatch(client_t *c, int argc, const char **argv, const size_t *argl, op_t *op,
+                    int from_tx)
 {
     server_t *srv = c->srv;
-    resp_cmd_t *cmd = &c->cmd;
-    int argc = cmd->nsmall;
-    const char **argv = cmd->argv;
-    const size_t *argl = cmd->argl;
-    op_t *op = c->reading;
     const command_t *row = argc ? command_find(argv[0], argl[0]) : NULL;
+    int queuing = !from_tx && tx_queuing(c, row);
 
-    if (command_must_wait(c, op, row)) return 1;
+    if (!queuing && command_must_wait(c, op, row, argc, argv, argl, from_tx)) return 1;
     if (op) {
         /* The command had a big argument that this op holds (or drained). */
-        c->reading = NULL;
+        if (c->reading == op) c->reading = NULL;
         if (op->big_discard || !row) {
             resp_add_error(&op->reply, "%s", op->err[0] ? op->err : "ERR argument too large");
+            if (queuing) tx_flag(c);
+            client_on_op_done(op);
+        } else if (queuing) {
+            tx_queue(c, op, row, argc, argv, argl);
             client_on_op_done(op);
         } else if (row->proc(c, op, argc, argv, argl) == CMD_REPLIED) {
             client_on_op_done(op);
@@ -419,7 +453,7 @@ static int dispatch(client_t *c)
     if (row) note_last_command(c, row, argc, argv, argl);
     c->cmds++;
     srv->stats.commands++;
-    if (row && (row->flags & CMD_STREAMS) && c->ops.head) return 1;
+    if (!queuing && row && (row->flags & CMD_STREAMS) && c->ops.head) return 1;
 
     op = op_new(c, OP_SIMPLE);
     if (!op) {
@@ -430,14 +464,22 @@ static int dispatch(client_t *c)
     if (!row) {
         unknown_command(op, argc, argv, argl);
         srv->stats.errors++;
+        tx_flag(c); /* a queuing error: EXEC answers EXECABORT */
     } else if (!command_arity_ok(row, argc)) {
         resp_add_error(&op->reply, "ERR wrong number of arguments for '%s' command", row->name);
         op->rejected = 1;
         cmdstats_rejected(row);
+        tx_rejected(c, op, row);
     } else if (!c->user && !(row->flags & CMD_NO_AUTH)) {
         resp_add_error(&op->reply, "NOAUTH Authentication required.");
         op->rejected = 1;
         cmdstats_rejected(row);
+        tx_rejected(c, op, row);
+    } else if (queuing && tx_refused(row)) {
+        resp_add_error(&op->reply, "ERR Command not allowed inside a transaction");
+        tx_flag(c);
+    } else if (queuing) {
+        tx_queue(c, op, row, argc, argv, argl);
     } else {
         uint64_t t0 = clock_mono_us();
         cmd_status_t st = row->proc(c, op, argc, argv, argl);
@@ -446,6 +488,11 @@ static int dispatch(client_t *c)
     }
     client_on_op_done(op);
     return 0;
+}
+
+static int dispatch(client_t *c)
+{
+    return client_dispatch(c, c->cmd.nsmall, c->cmd.argv, c->cmd.argl, c->reading, 0);
 }
 
 /* The body of a big argument has been read into its op's buffer, or drained because nobody
@@ -467,8 +514,11 @@ static void skipped_body_moved(relay_t *r, relay_status_t st, void *arg)
     if (st == RELAY_OK && c && !conn->closing) resp_cmd_big_done(&c->cmd);
 }
 
-/* A bulk longer than SMALL_ARG_MAX: its command's row decides where the body goes. */
-static void handle_big(client_t *c)
+/* A bulk longer than SMALL_ARG_MAX: its command's row decides where the body goes. Returns 1
+ * if it must wait for a held key before its body is read (an ICSET streams its chunks to the
+ * nodes as they arrive, before the command is dispatched: it must not start on a key a
+ * transaction or a compound command holds). */
+static int handle_big(client_t *c)
 {
     server_t *srv = c->srv;
     resp_cmd_t *cmd = &c->cmd;
@@ -476,21 +526,33 @@ static void handle_big(client_t *c)
     op_t *op = c->reading;
     if (c->skip_rest) {
         relay_start(c->conn, RELAY_DISCARD, NULL, NULL, len, skipped_body_moved, c->conn);
-        return;
+        return 0;
     }
     const command_t *row = cmd->nsmall ? command_find(cmd->argv[0], cmd->argl[0]) : NULL;
+    int queuing = tx_queuing(c, row);
     big_status_t st;
     if (!op) {
+        if (row && !queuing && keys_held(c, row, cmd->nsmall, cmd->argv, cmd->argl, 0)) {
+            c->big_wait = 1;
+            return wait_for_hold(c);
+        }
+        c->big_wait = 0;
         op = op_new(c, OP_SIMPLE);
         if (!op) {
             client_conn_failed(c->conn, "out of memory");
-            return;
+            return 0;
         }
         c->reading = op;
         op->cmd = row;
         c->cmds++;
         srv->stats.commands++;
-        st = row && row->big ? row->big(c, op, len) : BIG_REFUSE_NOW;
+        if (queuing && row && tx_refused(row)) {
+            snprintf(op->err, sizeof op->err, "ERR Command not allowed inside a transaction");
+            st = BIG_REFUSE_NOW;
+        } else {
+            st = row && row->big ? row->big(c, op, len) : BIG_REFUSE_NOW;
+        }
+        if (st == BIG_REFUSE_NOW && queuing) tx_flag(c);
         if (st == BIG_REFUSE_NOW && !op->err[0])
             snprintf(op->err, sizeof op->err, "ERR argument of %zu bytes is too large for '%.*s'",
                      len, cmd->nsmall ? (int)(cmd->argl[0] < 32 ? cmd->argl[0] : 32) : 0,
@@ -501,7 +563,7 @@ static void handle_big(client_t *c)
     }
     switch (st) {
     case BIG_TAKEN:
-        return;
+        return 0;
     case BIG_REFUSE_NOW:
         /* Refused on its header (a value over max-object-size, an argument nobody takes): the
          * answer goes out now, not after the body, and the body and the command's other
@@ -510,15 +572,16 @@ static void handle_big(client_t *c)
         c->reading = NULL;
         c->skip_rest = 1;
         client_on_op_done(op);
-        if (c->conn->closing) return;
+        if (c->conn->closing) return 0;
         relay_start(c->conn, RELAY_DISCARD, NULL, NULL, len, skipped_body_moved, c->conn);
-        return;
+        return 0;
     case BIG_DRAIN:
         op->big_discard = 1;
         op_ref(op);
         relay_start(c->conn, RELAY_DISCARD, NULL, NULL, len, command_big_moved, op);
-        return;
+        return 0;
     }
+    return 0;
 }
 
 /* The reply to a request the codec refused; the connection closes after it (as Redis does: the
@@ -556,6 +619,15 @@ static void client_process(client_t *c)
     c->processing = 1;
     while (!c->conn->closing && !c->conn->rx_relay && !c->quit_after_reply) {
         if (input_must_pause(c)) break;
+        /* An EXEC's queued commands run before anything more is read. */
+        int step = tx_exec_step(c);
+        if (step == 1) break; /* resumes when what it waits for is done */
+        if (step == 0) continue;
+        if (c->big_wait) { /* a big argument's header waited for a held key */
+            if (handle_big(c)) break;
+            if (c->conn->closing) return;
+            continue;
+        }
         /* Limits are checked on each header as it arrives, so an oversized request is refused
          * before its body is sent. Until a client authenticates, requests stay small. */
         resp_limits_t lim = resp_default_limits;
@@ -575,7 +647,7 @@ static void client_process(client_t *c)
             break;
         }
         if (rc == RESP_CMD_BIG) {
-            handle_big(c);
+            if (handle_big(c)) break;
             if (c->conn->closing) return;
             continue;
         }

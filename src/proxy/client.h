@@ -41,6 +41,8 @@ struct client {
     char lib_name[64], lib_ver[64]; /* CLIENT SETINFO */
     char last_cmd[48];              /* for CLIENT LIST: "get", "client|list" */
     int monitor;                    /* MONITOR: every command is streamed to it */
+    struct client_tx *tx;           /* MULTI and WATCH state (tx.h); NULL until used */
+    int big_wait; /* a big argument's header waits for a held key before its body is read */
 };
 
 void client_accept(server_t *srv, int fd, struct tls_ctx *tls);
@@ -50,6 +52,14 @@ void client_on_op_done(op_t *op);
 op_t *client_queue_op(client_t *c, int kind);
 int client_key_busy(client_t *c, op_t *before, const char *key, size_t keylen);
 void client_resume_input(client_t *c);
+/* Runs one command line through the command table, as if the client had just sent it (an
+ * EXEC's queued commands, cmd_tx.c). op: the op a big argument was read into, or NULL; from_tx:
+ * the caller is the client's EXEC (its own holds do not make the command wait). 0, or 1 if the
+ * command must wait (the caller tries again when the client is resumed). */
+int client_dispatch(client_t *c, int argc, const char **argv, const size_t *argl, op_t *op,
+                    int from_tx);
+/* Sends the replies of finished ops at the head of the client's queue. */
+void client_flush(client_t *c);
 /* The client's connection failed (or it quit, or idled out): its ops let go of it, it closes. */
 void client_conn_failed(conn_t *c, const char *why);
 void client_close_all(server_t *srv);

@@ -12,6 +12,7 @@
 #include "op.h"
 #include "log.h"
 #include "server.h"
+#include "tx.h"
 
 /* A refused AUTH: counted, and logged at most once a second (a password guesser must not flood
  * the log). The user name comes from the client: it is cut and cleaned; the password never
@@ -175,6 +176,7 @@ static cmd_status_t proc_reset(client_t *c, op_t *op, int argc, const char **arg
     c->lib_name[0] = c->lib_ver[0] = 0;
     c->no_evict = 0;
     c->monitor = 0;
+    tx_reset(c); /* out of MULTI, nothing watched */
     c->user = auth_initial_user(&c->srv->auth);
     resp_add_simple(&op->reply, "RESET");
     return CMD_REPLIED;
@@ -209,7 +211,7 @@ void client_peer_addr(const client_t *c, char *out, size_t cap)
 }
 
 /* One line of CLIENT LIST / CLIENT INFO with Redis 7's fields in Redis's order. Fields about
- * features the proxy does not have (pub/sub, MULTI, replication) hold Redis's idle values. */
+ * features the proxy does not have (pub/sub, replication) hold Redis's idle values. */
 static void describe_client(buf_t *b, const client_t *c)
 {
     const conn_t *conn = c->conn;
@@ -218,18 +220,23 @@ static void describe_client(buf_t *b, const client_t *c)
     format_addr(conn->fd, 1, laddr, sizeof laddr);
     uint64_t now = ev_now_ms();
     uint64_t last = conn->last_rx_ms > c->created_ms ? conn->last_rx_ms : c->created_ms;
-    char flags[4] = "N";
-    if (c->no_evict) snprintf(flags, sizeof flags, "e");
+    int multi, flag_x, flag_d;
+    size_t multi_mem;
+    tx_describe(c, &multi, &flag_x, &flag_d, &multi_mem);
+    char flags[8];
+    snprintf(flags, sizeof flags, "%s%s%s", flag_x ? "x" : "", flag_d ? "d" : "",
+             c->no_evict ? "e" : "");
+    if (!flags[0]) snprintf(flags, sizeof flags, "N");
     size_t qbuf = buf_len(&conn->in), qfree = conn->in.cap - conn->in.end;
     size_t argv_mem = buf_len(&c->cmd.store);
     buf_printf(
         b,
         "id=%" PRIu64 " addr=%s laddr=%s fd=%d name=%s age=%" PRIu64 " idle=%" PRIu64
-        " flags=%s db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=%zu"
-        " multi-mem=0 rbs=%zu rbp=%zu obl=0 oll=%d omem=%zu tot-mem=%zu events=%s cmd=%s user=%s"
+        " flags=%s db=0 sub=0 psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu"
+        " multi-mem=%zu rbs=%zu rbp=%zu obl=0 oll=%d omem=%zu tot-mem=%zu events=%s cmd=%s user=%s"
         " redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
         c->id, addr, laddr, conn->fd, c->name, (now - c->created_ms) / 1000, (now - last) / 1000,
-        flags, qbuf, qfree, argv_mem, conn->in.cap, conn->in.cap, c->nops, conn->out_bytes,
+        flags, multi, qbuf, qfree, argv_mem, multi_mem, conn->in.cap, conn->in.cap, c->nops, conn->out_bytes,
         sizeof *c + conn->in.cap + c->cmd.store.cap + conn->out_bytes, conn->out_bytes ? "rw" : "r",
         c->last_cmd[0] ? c->last_cmd : "NULL", c->user ? c->user->name : "default", c->resp,
         c->lib_name, c->lib_ver);

@@ -81,11 +81,11 @@ static big_status_t big_icrepair(client_t *c, op_t *op, size_t len)
 
 /* clang-format off */
 const command_t cmd_large_commands[] = {
-    {"icset",       -6, 0, CMD_WRITE | CMD_STORE | CMD_LARGE_ARG, 1, 1, 1, proc_icset, big_icset},
-    {"icget",       -2, 3, CMD_READONLY | CMD_STREAMS,          1, 1, 1, proc_icget, NULL},
-    {"icgetchunks", -5, 4 + EC_MAX_CHUNKS, CMD_READONLY | CMD_STREAMS, 1, 1, 1, proc_icgetchunks,
+    {"icset",       -6, 0, CMD_WRITE | CMD_STORE | CMD_LARGE_ARG | CMD_NO_MULTI, 1, 1, 1, proc_icset, big_icset},
+    {"icget",       -2, 3, CMD_READONLY | CMD_STREAMS | CMD_NO_MULTI, 1, 1, 1, proc_icget, NULL},
+    {"icgetchunks", -5, 4 + EC_MAX_CHUNKS, CMD_READONLY | CMD_STREAMS | CMD_NO_MULTI, 1, 1, 1, proc_icgetchunks,
      NULL},
-    {"icrepair",     6, 0, CMD_WRITE | CMD_LARGE_ARG,           1, 1, 1, proc_icrepair, big_icrepair},
+    {"icrepair",     6, 0, CMD_WRITE | CMD_LARGE_ARG | CMD_NO_MULTI, 1, 1, 1, proc_icrepair, big_icrepair},
     {NULL, 0, 0, 0, 0, 0, 0, NULL, NULL},
 };
 /* clang-format on */

@@ -125,8 +125,8 @@ const command_t cmd_server_commands[] = {
     {"select",    2, 0, CMD_FAST,             0, 0, 0, proc_select, NULL},
     {"time",      1, 0, CMD_FAST,             0, 0, 0, proc_time,   NULL},
     {"wait",      3, 0, 0,                    0, 0, 0, proc_wait,   NULL},
-    {"flushall", -1, 0, CMD_WRITE,            0, 0, 0, proc_flush,  NULL},
-    {"flushdb",  -1, 0, CMD_WRITE,            0, 0, 0, proc_flush,  NULL},
+    {"flushall", -1, 0, CMD_WRITE | CMD_ALL_KEYS, 0, 0, 0, proc_flush, NULL},
+    {"flushdb",  -1, 0, CMD_WRITE | CMD_ALL_KEYS, 0, 0, 0, proc_flush, NULL},
     {NULL, 0, 0, 0, 0, 0, 0, NULL, NULL},
 };
 /* clang-format on */

@@ -232,9 +232,9 @@ static void to_rmw(op_t *op)
 
 static cmd_status_t proc_get(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
 {
-    (void)argc, (void)argv, (void)argl;
+    (void)argc;
     op->kind = OP_GET;
-    cmd_get(c, op);
+    cmd_get_key(c, op, argv[1], argl[1]);
     return CMD_PENDING;
 }
 

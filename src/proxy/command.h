@@ -45,6 +45,8 @@ enum {
                              * it are out */
     CMD_FAST = 1 << 6,      /* answered from the proxy's memory, no node involved */
     CMD_LARGE_ARG = 1 << 7, /* takes an argument larger than the small-argument buffer */
+    CMD_ALL_KEYS = 1 << 8,  /* changes every key (FLUSHALL): waits until no key is held */
+    CMD_NO_MULTI = 1 << 9,  /* refused inside MULTI (Redis's no-multi): cannot wait in a queue */
 };
 
 typedef struct command {
@@ -68,6 +70,7 @@ extern const command_t cmd_diag_commands[];
 extern const command_t cmd_keyspace_commands[];
 extern const command_t cmd_string_commands[];
 extern const command_t cmd_large_commands[];
+extern const command_t cmd_tx_commands[];
 
 /* The command called name (any case), or NULL. */
 const command_t *command_find(const char *name, size_t len);

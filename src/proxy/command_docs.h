@@ -44,7 +44,7 @@ typedef struct command_doc {
     const char *name; /* "get", or "container|subcommand" for a subcommand */
     const char *summary;
     const char *since; /* the Redis version that added it (the proxy's own: the project's) */
-    const char *group; /* Redis's groups: string, generic, server, connection */
+    const char *group; /* Redis's groups: string, generic, server, connection, transactions */
     const char *complexity;
     const doc_arg_t *args;        /* NULL: none; else ends with a row whose name is NULL */
     const char *deprecated_since; /* NULL, or the version that deprecated it */

@@ -20,7 +20,8 @@ static void add_flags(buf_t *b, unsigned flags)
         unsigned bit;
         const char *name;
     } names[] = {{CMD_WRITE, "write"},     {CMD_READONLY, "readonly"}, {CMD_ADMIN, "admin"},
-                 {CMD_NO_AUTH, "no_auth"}, {CMD_FAST, "fast"},         {CMD_LARGE_ARG, "denyoom"}};
+                 {CMD_NO_AUTH, "no_auth"}, {CMD_FAST, "fast"},         {CMD_LARGE_ARG, "denyoom"},
+                 {CMD_NO_MULTI, "no_multi"}};
     int n = 0;
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) n += (flags & names[i].bit) != 0;
     resp_add_set_header(b, n); /* a set in RESP3, as Redis sends flags */
@@ -345,6 +346,7 @@ static const command_t table_commands[] = {
 static const command_t *const groups[] = {
     table_commands,      cmd_server_commands, cmd_connection_commands, cmd_keyspace_commands,
     cmd_string_commands, cmd_large_commands,  cmd_config_commands,     cmd_diag_commands,
+    cmd_tx_commands,
 };
 
 #define COMMANDS_MAX 256

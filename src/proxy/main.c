@@ -29,6 +29,7 @@
 #include "proxy_config.h"
 #include "repair.h"
 #include "server.h"
+#include "watch.h"
 #include "transport.h"
 #include "tls.h"
 
@@ -469,6 +470,7 @@ int main(int argc, char **argv)
     auth_free(&srv->auth);
     opindex_free(&srv->storing);
     rmw_holds_free(srv);
+    watch_table_free(srv);
     transport_free(&srv->tp);
     log_info("event=stopped");
     return 0;

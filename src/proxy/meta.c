@@ -12,6 +12,7 @@
 #include "meta.h"
 #include "nodepool.h"
 #include "server.h"
+#include "watch.h"
 
 
 meta_t *meta_lookup(server_t *srv, const char *key, size_t keylen)
@@ -74,8 +75,11 @@ void meta_release_placement(server_t *srv, const uint16_t *nodes, int n, size_t 
     meta_rooms_release(node_room, srv, nodes, n, chunk_size, keylen);
 }
 
+/* Every removal comes through here (a delete, an expiry, an eviction, an overwrite's old
+ * version, a lost object): a watched key has changed. */
 void meta_forget(server_t *srv, meta_t *m)
 {
+    watch_touch(srv, meta_key(m), m->keylen);
     meta_release_placement(srv, meta_nodes(m), m->d + m->p, m->chunk_size, m->keylen);
     meta_remove(&srv->meta, m);
     free(m);

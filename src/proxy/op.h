@@ -28,7 +28,8 @@ typedef enum {
     OP_ICREPAIR,
     OP_RMW,
     OP_GETRANGE,
-    OP_RENAME
+    OP_RENAME,
+    OP_TX_END /* behind an EXEC's commands: lets go of its keys (cmd_tx.c) */
 } op_kind_t;
 
 /* Per-chunk state of an operation. LOST: the node does not have it (or it failed its CRC), which
@@ -241,6 +242,15 @@ int rmw_key_held(server_t *srv, const char *key, size_t keylen);
 int rmw_hold_take(server_t *srv, const char *key, size_t keylen);
 void rmw_hold_release(server_t *srv, const char *key, size_t keylen);
 void rmw_holds_free(server_t *srv); /* at shutdown */
+/* The held-key table for other holders (a transaction's EXEC, cmd_tx.c): take one hold of a key
+ * (0, or -1 when out of memory), let one go, count the holds of a key or of all keys. */
+int rmw_hold_take(server_t *srv, const char *key, size_t keylen);
+void rmw_hold_release(server_t *srv, const char *key, size_t keylen);
+int rmw_hold_count(server_t *srv, const char *key, size_t keylen);
+size_t rmw_holds_total(server_t *srv);
+/* Clients that wait (for a held key, or a transaction for a store of its keys) try again at the
+ * end of this loop iteration. */
+void rmw_wake_waiters(server_t *srv);
 /* MSET / MSETNX (nx) of argv[1..]: pairs, every key held until all are stored. */
 void cmd_mset(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl, int nx);
 /* Sets a value reply: a small value copied into op->reply, a large one by reference into obj. */

@@ -14,6 +14,7 @@
 #include "nodepool.h"
 #include "op.h"
 #include "server.h"
+#include "watch.h"
 
 /* A DEL answers once every chunk delete it sent is answered by its node, or kept for the node's
  * return (node_delete_chunk_acked): when the client hears of it, no node it reached still serves
@@ -119,6 +120,7 @@ void cmd_expire_set(client_t *c, op_t *op, meta_t *m, uint64_t expire_ms)
     op->ndeleted = 1; /* the reply: :1, the expiry was changed */
     op->reply_ok = 0;
     meta_set_expire(&srv->meta, m, expire_ms);
+    watch_touch(srv, meta_key(m), m->keylen);
     uint16_t *nodes = meta_nodes(m);
     for (int k = 0; k < m->d + m->p; k++) {
         if (node_expire_chunk_acked(&srv->nodes[nodes[k]], meta_key(m), m->keylen, k, m->version,

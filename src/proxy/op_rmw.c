@@ -13,6 +13,7 @@
 #include "meta.h"
 #include "op.h"
 #include "server.h"
+#include "watch.h"
 
 /* ---- held keys ----
  * A compound command takes its keys in this table before it reads and lets go once it has
@@ -31,7 +32,8 @@ typedef struct hold {
 struct key_holds {
     hold_t **buckets;
     size_t nbuckets; /* a power of two */
-    size_t count;
+    size_t count;   /* keys held */
+    size_t total;   /* holds, the counts summed */
     uint64_t wake_timer;
 };
 
@@ -46,9 +48,20 @@ static hold_t **hold_slot(struct key_holds *h, const char *key, size_t keylen, u
 
 int rmw_key_held(server_t *srv, const char *key, size_t keylen)
 {
+    return rmw_hold_count(srv, key, keylen) > 0;
+}
+
+int rmw_hold_count(server_t *srv, const char *key, size_t keylen)
+{
     struct key_holds *h = srv->holds;
     if (!h || !h->count) return 0;
-    return *hold_slot(h, key, keylen, hash_fnv1a64(key, keylen)) != NULL;
+    hold_t *e = *hold_slot(h, key, keylen, hash_fnv1a64(key, keylen));
+    return e ? e->count : 0;
+}
+
+size_t rmw_holds_total(server_t *srv)
+{
+    return srv->holds ? srv->holds->total : 0;
 }
 
 static int holds_grow(struct key_holds *h)
@@ -68,6 +81,7 @@ static int holds_grow(struct key_holds *h)
     return 0;
 }
 
+/* 0, or -1 when out of memory (the key is then not held). */
 int rmw_hold_take(server_t *srv, const char *key, size_t keylen)
 {
     if (!srv->holds && !(srv->holds = calloc(1, sizeof *srv->holds))) return -1;
@@ -77,6 +91,7 @@ int rmw_hold_take(server_t *srv, const char *key, size_t keylen)
     hold_t **pp = hold_slot(h, key, keylen, hash);
     if (*pp) {
         (*pp)->count++;
+        h->total++;
         return 0;
     }
     hold_t *e = malloc(sizeof *e + keylen);
@@ -88,6 +103,7 @@ int rmw_hold_take(server_t *srv, const char *key, size_t keylen)
     memcpy(e->key, key, keylen);
     *pp = e;
     h->count++;
+    h->total++;
     return 0;
 }
 
@@ -107,18 +123,30 @@ static void wake_waiters(ev_loop_t *loop, void *arg)
     }
 }
 
+void rmw_wake_waiters(server_t *srv)
+{
+    struct key_holds *h = srv->holds;
+    if (h && srv->hold_waiters && !h->wake_timer)
+        h->wake_timer = ev_timer_add(srv->loop, 0, wake_waiters, srv);
+}
+
+/* Every release wakes the waiters, not only the last hold of a key: a transaction's command
+ * waits for a compound command inside the same transaction while the transaction's own hold
+ * of the key stays (cmd_tx.c). */
 void rmw_hold_release(server_t *srv, const char *key, size_t keylen)
 {
     struct key_holds *h = srv->holds;
     if (!h) return;
     hold_t **pp = hold_slot(h, key, keylen, hash_fnv1a64(key, keylen));
     hold_t *e = *pp;
-    if (!e || --e->count > 0) return;
-    *pp = e->next;
-    free(e);
-    h->count--;
-    if (srv->hold_waiters && !h->wake_timer)
-        h->wake_timer = ev_timer_add(srv->loop, 0, wake_waiters, srv);
+    if (!e) return;
+    h->total--;
+    if (--e->count == 0) {
+        *pp = e->next;
+        free(e);
+        h->count--;
+    }
+    rmw_wake_waiters(srv);
 }
 
 void rmw_holds_free(server_t *srv)
@@ -261,6 +289,7 @@ static void rmw_compute(op_t *op, const rmw_old_t *old)
         if (m && next == RMW_DELETE) {
             meta_delete(srv, m);
         } else if (m) {
+            watch_touch(srv, op->key, op->keylen);
             m->expire_ms = op->rmw_persist ? 0 : (uint64_t)op->rmw_expire_ms;
             if (m->expire_ms && m->expire_ms <= clock_wall_ms()) meta_delete(srv, m);
         }

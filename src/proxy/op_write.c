@@ -17,6 +17,7 @@
 #include "nodepool.h"
 #include "op.h"
 #include "server.h"
+#include "watch.h"
 #include "transport.h"
 
 /* ================= storing chunks (SET, ICSET) ================= */
@@ -193,7 +194,10 @@ static void store_check_done(op_t *op)
         return;
     }
     op->finished = 1;
-    if (op->indexed == &srv->storing) opindex_remove(&srv->storing, op);
+    if (op->indexed == &srv->storing) {
+        opindex_remove(&srv->storing, op);
+        rmw_wake_waiters(srv); /* an EXEC may wait for the stores of its keys */
+    }
     meta_t *old = op->err[0] ? NULL : meta_lookup(srv, op->key, op->keylen);
     int refused = !op->err[0] && ((op->nx && old) || (op->xx && !old) ||
                                   (op->cas && (old ? old->version : 0) != op->cas_version));
@@ -240,6 +244,7 @@ static void store_check_done(op_t *op)
     }
     m->atime_s = (uint32_t)(clock_wall_ms() / 1000);
     meta_insert(&srv->meta, m);
+    watch_touch(srv, op->key, op->keylen);
     srv->stats.sets += 1 + (uint64_t)op->nriders;
     log_debug("event=set_committed op=%p us=%" PRIu64, (void *)op, ev_now_us() - op->started_us);
     if (op->reply_int)

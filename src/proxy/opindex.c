@@ -18,9 +18,11 @@ void opindex_free(opindex_t *x)
     opindex_init(x);
 }
 
-static uint64_t op_hash(const char *key, size_t keylen, uint64_t version)
+/* By key alone: the versions of one key in flight at once are few, and opindex_find_key finds
+ * any of them in the key's bucket. */
+static uint64_t op_hash(const char *key, size_t keylen)
 {
-    return hash_fnv1a64(key, keylen) ^ (version * 0x9e3779b97f4a7c15ULL);
+    return hash_fnv1a64(key, keylen);
 }
 
 /* Doubles the table once it holds as many ops as buckets; a failed grow keeps longer chains. */
@@ -47,7 +49,7 @@ static int grow(opindex_t *x)
 int opindex_add(opindex_t *x, op_t *op)
 {
     if (x->count >= x->nbuckets && grow(x) < 0) return -1;
-    op->idx_hash = op_hash(op->key, op->keylen, op->version);
+    op->idx_hash = op_hash(op->key, op->keylen);
     op_t **head = &x->buckets[op->idx_hash & (x->nbuckets - 1)];
     op->idx_next = *head;
     *head = op;
@@ -59,10 +61,20 @@ int opindex_add(opindex_t *x, op_t *op)
 op_t *opindex_find(const opindex_t *x, const char *key, size_t keylen, uint64_t version)
 {
     if (!x->nbuckets) return NULL;
-    uint64_t h = op_hash(key, keylen, version);
+    uint64_t h = op_hash(key, keylen);
     for (op_t *op = x->buckets[h & (x->nbuckets - 1)]; op; op = op->idx_next)
         if (op->idx_hash == h && op->version == version && op->keylen == keylen &&
             memcmp(op->key, key, keylen) == 0)
+            return op;
+    return NULL;
+}
+
+op_t *opindex_find_key(const opindex_t *x, const char *key, size_t keylen)
+{
+    if (!x->nbuckets) return NULL;
+    uint64_t h = op_hash(key, keylen);
+    for (op_t *op = x->buckets[h & (x->nbuckets - 1)]; op; op = op->idx_next)
+        if (op->idx_hash == h && op->keylen == keylen && memcmp(op->key, key, keylen) == 0)
             return op;
     return NULL;
 }

@@ -20,6 +20,8 @@ void opindex_free(opindex_t *x); /* the ops themselves belong to their owners */
 /* Adds op under (op->key, op->version). 0, or -1 when out of memory (op is then not indexed). */
 int opindex_add(opindex_t *x, op_t *op);
 op_t *opindex_find(const opindex_t *x, const char *key, size_t keylen, uint64_t version);
+/* Any op of the key, whatever its version (a transaction waits for stores of its keys). */
+op_t *opindex_find_key(const opindex_t *x, const char *key, size_t keylen);
 /* Removes op if it is in x; a no-op otherwise. */
 void opindex_remove(opindex_t *x, op_t *op);
 

@@ -113,6 +113,7 @@ struct server {
     metrics_t *metrics;
     struct key_holds *holds; /* keys held by compound commands (op_rmw.c) */
     int hold_waiters;        /* clients whose next command waits for a held key */
+    struct watch_table *watches; /* keys clients WATCH (watch.c) */
 };
 
 uint64_t server_next_version(server_t *srv);

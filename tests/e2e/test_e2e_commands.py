@@ -72,6 +72,8 @@ class CommandTableTest(unittest.TestCase):
         for name, (arity, _flags, _first, _last, _step) in sorted(table.items()):
             least = abs(arity)
             want = "ERR wrong number of arguments for '%s' command" % name
+            if name == "exec":  # Redis answers a refused EXEC this way, in MULTI or not
+                want = "EXECABORT Transaction discarded because of: " + want[4:]
             if least > 1:
                 got = self.raw.call(name.upper(), *["x"] * (least - 2))
                 self.assertEqual(got, want, "%s with %d arguments" % (name, least - 1))
