@@ -27,7 +27,7 @@ AL2023_BASE = frozenset([
 
 # Loaded by icnode with dlopen() (src/node/invoke_curl.c), so no NEEDED entry names it: the
 # packager starts the closure from these too.
-DLOPENED = ["libcurl.so.4", "libisal.so.2"]
+DLOPENED = ["libcurl.so.4"]
 
 ELF_MACHINE = {"x86_64": "Advanced Micro Devices X86-64", "arm64": "AArch64"}
 

@@ -2,37 +2,16 @@
  * for the chunks most recently read by range. */
 #include "piece.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <limits.h>
-#include <pthread.h>
 #include <stdlib.h>
 
+#include "crc32c.h"
 #include "ec.h"
-#include "log.h"
 
-/* ISA-L's CRC-32C, loaded on the first ranged read rather than linked: mapping libisal costs
- * every idle instance about 100 KiB of resident memory (4.09 -> 4.19 MiB measured by
- * tests/node/test_node.py, over the 4 MiB budget), and only CGETR needs it here. */
-static unsigned (*isal_crc32_iscsi)(unsigned char *buf, int len, unsigned init);
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-static void crc_load(void)
-{
-    void *lib = dlopen("libisal.so.2", RTLD_NOW | RTLD_LOCAL);
-    if (lib) *(void **)&isal_crc32_iscsi = dlsym(lib, "crc32_iscsi");
-    if (!isal_crc32_iscsi) log_error("event=crc_unavailable reason=\"cannot load libisal.so.2\"");
-}
-
-/* The CRC-32C of n bytes, as ec_crc computes it (crc32_iscsi takes an int length). */
+/* The CRC-32C of n bytes (crc32c.c: not ISA-L's, which the node does not link). */
 static uint32_t crc(const char *p, uint64_t n)
 {
-    uint32_t reg = 0xFFFFFFFFu;
-    for (uint64_t off = 0; off < n; off += INT_MAX / 2) {
-        uint64_t len = n - off < INT_MAX / 2 ? n - off : INT_MAX / 2;
-        reg = isal_crc32_iscsi((unsigned char *)p + off, (int)len, reg);
-    }
-    return reg ^ 0xFFFFFFFFu;
+    return crc32c(p, (size_t)n);
 }
 
 #define PIECE_SEGMENT ((uint64_t)256 << 10)
@@ -82,8 +61,6 @@ static uint32_t prefix_crc(const store_entry_t *e, const piece_slot_t *s, uint64
 int piece_crcs(const store_entry_t *e, uint64_t offset, uint64_t length, uint32_t *head,
                uint32_t *tail)
 {
-    pthread_once(&crc_once, crc_load);
-    if (!isal_crc32_iscsi) return -ENOSYS;
     const piece_slot_t *s = e->body_len > PIECE_SEGMENT ? cache_get(e) : NULL;
     uint64_t end = offset + length;
     *head = prefix_crc(e, s, offset);

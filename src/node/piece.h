@@ -11,8 +11,7 @@
  * that the piece lies inside the body). The CRCs of the body's 256 KiB segments are computed on
  * the first ranged read of an entry and kept in a small cache (PIECE_CACHE_SLOTS entries, about
  * 16 KiB for a 1 GiB chunk), so a piece costs the CRC of at most two partial segments. 0, or
- * -ENOMEM (the CRCs are then computed from the bytes, slower but right), or -ENOSYS: ISA-L,
- * loaded on the first call, is missing (nothing computed). */
+ * -ENOMEM (the CRCs are then computed from the bytes, slower but right). */
 int piece_crcs(const store_entry_t *e, uint64_t offset, uint64_t length, uint32_t *head,
                uint32_t *tail);
 

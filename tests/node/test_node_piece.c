@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "crc32c.h"
 #include "ec.h"
 #include "piece.h"
 
@@ -43,6 +44,27 @@ static void check_piece(const store_entry_t *e, uint64_t off, uint64_t len)
     if (crc != e->crc)
         fail_msg("piece [%llu, +%llu) of %zu: %08x != %08x", (unsigned long long)off,
                  (unsigned long long)len, e->body_len, crc, e->crc);
+}
+
+/* The node's CRC-32C (CPU instructions or its table) is ISA-L's, at every length and alignment. */
+static void test_crc32c_matches_isal(void **state)
+{
+    (void)state;
+    size_t n = (1 << 20) + 13;
+    unsigned char *buf = malloc(n);
+    assert_non_null(buf);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (unsigned char)(i * 2654435761u >> 13);
+    assert_int_equal(crc32c("123456789", 9), 0xE3069283u); /* the CRC-32C check value */
+    for (int table = 0; table <= 1; table++) {
+        crc32c_force_table(table);
+        for (size_t len = 0; len < 80; len++)
+            for (size_t off = 0; off < 9; off++)
+                assert_int_equal(crc32c(buf + off, len), ec_crc(buf + off, len));
+        assert_int_equal(crc32c(buf + 3, n - 3), ec_crc(buf + 3, n - 3));
+    }
+    crc32c_force_table(0);
+    free(buf);
 }
 
 static void test_pieces_check_against_the_chunk(void **state)
@@ -93,6 +115,7 @@ static void test_reused_entry_is_not_taken_for_the_old(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crc32c_matches_isal),
         cmocka_unit_test(test_pieces_check_against_the_chunk),
         cmocka_unit_test(test_corrupt_piece_is_seen),
         cmocka_unit_test(test_reused_entry_is_not_taken_for_the_old),
