@@ -8,17 +8,10 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
-from proxytest import PASSWORD, Err, Proxy, Raw, RedisServer, skip_if_tls  # noqa: E402
+from proxytest import Err, Proxy, Raw, RedisServer, raw_client, skip_if_tls  # noqa: E402
 
 # Commands of this proxy that redis-server 7 does not have.
 OWN_COMMANDS = {"icset", "icget", "icgetchunks", "icrepair", "icdel"}
-
-
-def connect(port):
-    raw = Raw(port)
-    if PASSWORD:
-        assert raw.call("AUTH", PASSWORD) == "OK"
-    return raw
 
 
 @skip_if_tls
@@ -35,7 +28,7 @@ class CommandTableTest(unittest.TestCase):
         cls.redis.stop()
 
     def setUp(self):
-        self.raw = connect(self.proxy.port)
+        self.raw = raw_client(self.proxy.port)
 
     def tearDown(self):
         self.raw.close()

@@ -8,45 +8,13 @@ values through APPEND/GETRANGE/SETRANGE/GETSET/MGET, python3-redis's set(get=Tru
 redis-benchmark's string tests."""
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
-from proxytest import PASSWORD, Proxy, Raw, RedisServer, encode, skip_if_tls  # noqa: E402
-
-
-class Wire(Raw):
-    """A Raw client that returns each reply as the exact bytes that carried it."""
-
-    def reply_bytes(self):
-        line = self._line()
-        out = line + b"\r\n"
-        t, rest = line[:1], line[1:]
-        if t == b"$" and int(rest) >= 0:
-            n = int(rest)
-            while len(self.buf) < n + 2:
-                self._fill()
-            out += self.buf[:n + 2]
-            self.buf = self.buf[n + 2:]
-        elif t == b"*" and int(rest) > 0:
-            for _ in range(int(rest)):
-                out += self.reply_bytes()
-        return out
-
-    def wire(self, *args):
-        self.send(*args)
-        return self.reply_bytes()
-
-
-def connect(port, cls=Wire):
-    c = cls(port, timeout=30)
-    if PASSWORD:
-        assert c.call("AUTH", PASSWORD) == "OK"
-    return c
+from proxytest import PASSWORD, Proxy, RedisServer, encode, raw_client, skip_if_tls  # noqa: E402
 
 
 # Each script runs on both servers from empty keys "k", "k2".."k7"; TTL answers are compared
@@ -174,7 +142,7 @@ class StringsAgainstRedis(unittest.TestCase):
         cls.redis.stop()
 
     def run_script(self, name, script):
-        ours, theirs = connect(self.proxy.port), connect(self.redis.port)
+        ours, theirs = raw_client(self.proxy.port), raw_client(self.redis.port)
         try:
             for c in (ours, theirs):
                 c.wire("DEL", *["%s:%s" % (name, k) for k in
@@ -200,7 +168,7 @@ class StringsAgainstRedis(unittest.TestCase):
         for name, script in SCRIPTS.items():
             got = []
             for port in (self.proxy.port, self.redis.port):
-                c = connect(port)
+                c = raw_client(port)
                 key = lambda a: ("p%s:%s" % (name, a)) if a in ("k", "k2", "k3", "k4", "k5", "k6",
                                                                  "k7", "nope") else a  # noqa
                 c.wire("DEL", *[key(k) for k in ("k", "k2", "k3", "k4", "k5", "k6", "k7")])
@@ -211,7 +179,7 @@ class StringsAgainstRedis(unittest.TestCase):
                 self.assertTrue(same(cmd, a, b), "%s: %r: %r != %r" % (name, cmd, a, b))
 
     def test_command_info_rows(self):
-        ours, theirs = connect(self.proxy.port, Raw), connect(self.redis.port, Raw)
+        ours, theirs = raw_client(self.proxy.port), raw_client(self.redis.port)
         names = ["get", "set", "setnx", "setex", "psetex", "getset", "getdel", "getex", "mget",
                  "mset", "msetnx", "append", "strlen", "getrange", "setrange", "incr", "decr",
                  "incrby", "decrby", "incrbyfloat"]
@@ -239,7 +207,7 @@ class StringsOnTheProxy(unittest.TestCase):
 
         def worker(k):
             try:
-                c = connect(self.proxy.port, Raw)
+                c = raw_client(self.proxy.port)
                 for i in range(each):
                     r = c.call("INCR", "counter") if k % 2 else c.call("INCRBY", "counter", "1")
                     if not isinstance(r, int):
@@ -253,7 +221,7 @@ class StringsOnTheProxy(unittest.TestCase):
         for t in threads:
             t.join()
         self.assertEqual(errors, [])
-        c = connect(self.proxy.port, Raw)
+        c = raw_client(self.proxy.port)
         self.assertEqual(c.call("GET", "counter"), str(clients * each).encode())
         c.close()
 
@@ -263,7 +231,7 @@ class StringsOnTheProxy(unittest.TestCase):
         done = []
 
         def worker(k):
-            c = connect(self.proxy.port, Raw)
+            c = raw_client(self.proxy.port)
             c.s.sendall(b"".join(encode("INCR", "pc") + encode("APPEND", "pa", "x") +
                                  encode("SET", "other%d" % k, "v") for _ in range(each)))
             for _ in range(3 * each):
@@ -276,7 +244,7 @@ class StringsOnTheProxy(unittest.TestCase):
         for t in threads:
             t.join()
         self.assertEqual(len(done), clients)
-        c = connect(self.proxy.port, Raw)
+        c = raw_client(self.proxy.port)
         self.assertEqual(c.call("GET", "pc"), str(clients * each).encode())
         self.assertEqual(c.call("STRLEN", "pa"), clients * each)
         c.close()
@@ -289,7 +257,7 @@ class StringsOnTheProxy(unittest.TestCase):
         bad = []
 
         def worker(k):
-            c = connect(self.proxy.port, Raw)
+            c = raw_client(self.proxy.port)
             cmds = [("SET", "mix", "5"), ("INCR", "mix"), ("GET", "mix"), ("GETSET", "mix", "1"),
                     ("INCRBY", "mix", "2"), ("APPEND", "mixa", "ab"), ("SET", "mixa", "x")]
             c.s.sendall(b"".join(encode(*cmd) for _ in range(rounds) for cmd in cmds))
@@ -306,12 +274,12 @@ class StringsOnTheProxy(unittest.TestCase):
         for t in threads:
             t.join()
         self.assertEqual(bad, [])
-        c = connect(self.proxy.port, Raw)
+        c = raw_client(self.proxy.port)
         self.assertIsInstance(int(c.call("GET", "mix")), int)
         c.close()
 
     def test_large_values(self):
-        c = connect(self.proxy.port, Raw)
+        c = raw_client(self.proxy.port)
         big = os.urandom(3 << 20)
         self.assertEqual(c.call("SET", "big", big), "OK")
         self.assertEqual(c.call("APPEND", "big", b"tail" * 30000), len(big) + 120000)
@@ -344,7 +312,7 @@ class StringsOnTheProxy(unittest.TestCase):
         c.close()
 
     def test_mget_many_keys(self):
-        c = connect(self.proxy.port, Raw)
+        c = raw_client(self.proxy.port)
         keys = ["mk%d" % i for i in range(300)]
         args = []
         for i, k in enumerate(keys):
@@ -384,7 +352,7 @@ class StringsOnTheProxy(unittest.TestCase):
         text = out.stdout.replace("\r", "\n")
         for test in ("PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "MSET (10 keys)"):
             self.assertIn(test + ": ", text, text)
-        c = connect(self.proxy.port, Raw)
+        c = raw_client(self.proxy.port)
         self.assertEqual(int(c.call("GET", "counter:__rand_int__")), 2000)
         c.close()
 

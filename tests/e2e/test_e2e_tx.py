@@ -14,41 +14,12 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
-from proxytest import PASSWORD, Proxy, Raw, RedisServer, encode, skip_if_tls, wait_for  # noqa: E402
+from proxytest import (PASSWORD, Proxy, RedisServer, encode, raw_client, skip_if_tls,  # noqa: E402
+                       wait_for)
 
 import redis  # noqa: E402
 
 BIG = 1 << 20
-
-
-class Wire(Raw):
-    """A Raw client that returns each reply as the exact bytes that carried it."""
-
-    def reply_bytes(self):
-        line = self._line()
-        out = line + b"\r\n"
-        t, rest = line[:1], line[1:]
-        if t == b"$" and int(rest) >= 0:
-            n = int(rest)
-            while len(self.buf) < n + 2:
-                self._fill()
-            out += self.buf[:n + 2]
-            self.buf = self.buf[n + 2:]
-        elif t in (b"*", b"%") and int(rest) > 0:
-            for _ in range(int(rest) * (2 if t == b"%" else 1)):
-                out += self.reply_bytes()
-        return out
-
-    def wire(self, *args):
-        self.send(*args)
-        return self.reply_bytes()
-
-
-def connect(port, cls=Wire):
-    c = cls(port, timeout=30)
-    if PASSWORD:
-        assert c.call("AUTH", PASSWORD) == "OK"
-    return c
 
 
 def client(port):
@@ -141,7 +112,7 @@ class TxAgainstRedis(unittest.TestCase):
         cls.redis.stop()
 
     def run_script(self, port, script):
-        c = connect(port)
+        c = raw_client(port)
         try:
             c.wire("FLUSHALL")
             out = []
@@ -169,7 +140,7 @@ class TxAgainstRedis(unittest.TestCase):
         watched does not."""
         outs = []
         for port in (self.redis.port, self.proxy.port):
-            c = connect(port)
+            c = raw_client(port)
             c.wire("FLUSHALL")
             c.wire("SET", "e", "1", "PX", "150")
             c.wire("WATCH", "e")
@@ -190,7 +161,7 @@ class TxAgainstRedis(unittest.TestCase):
         """MULTI ... EXEC in one write, as python3-redis's pipeline sends it."""
         outs = []
         for port in (self.redis.port, self.proxy.port):
-            c = connect(port)
+            c = raw_client(port)
             c.wire("FLUSHALL")
             cmds = [("MULTI",), ("SET", "p", "1"), ("INCR", "p"), ("GET", "p"), ("EXEC",),
                     ("GET", "p"), ("MULTI",), ("GET", "p"), ("EXEC",)]
@@ -270,7 +241,7 @@ class TxOnTheProxy(unittest.TestCase):
         """While an EXEC holds a key, another client's SET of it is answered after the EXEC's
         whole reply, and the EXEC's own GET never sees it."""
         big = os.urandom(BIG)
-        a, b = connect(self.proxy.port), connect(self.proxy.port)
+        a, b = raw_client(self.proxy.port), raw_client(self.proxy.port)
         try:
             # small replies, so the client reads the EXEC's as fast as the proxy sends them
             for cmd in [("MULTI",), ("SET", "iso", big), ("STRLEN", "iso"), ("SET", "iso2", "1"),
@@ -300,7 +271,7 @@ class TxOnTheProxy(unittest.TestCase):
 
     @skip_if_tls
     def test_refused_inside_multi(self):
-        c = connect(self.proxy.port)
+        c = raw_client(self.proxy.port)
         try:
             self.assertEqual(c.call("MULTI"), "OK")
             self.assertEqual(c.call("ICGET", "k"), "ERR Command not allowed inside a transaction")
@@ -318,7 +289,7 @@ class TxOnTheProxy(unittest.TestCase):
 
     @skip_if_tls
     def test_client_list_shows_multi(self):
-        c, other = connect(self.proxy.port), connect(self.proxy.port)
+        c, other = raw_client(self.proxy.port), raw_client(self.proxy.port)
         try:
             cid = c.call("CLIENT", "ID")
             c.call("WATCH", "w")
@@ -344,7 +315,7 @@ class TxOnTheProxy(unittest.TestCase):
     def test_disconnect_leaves_nothing_held(self):
         r = client(self.proxy.port)
         # gone in MULTI
-        a = connect(self.proxy.port)
+        a = raw_client(self.proxy.port)
         a.call("MULTI")
         a.call("SET", "gone", "1")
         a.close()
@@ -354,7 +325,7 @@ class TxOnTheProxy(unittest.TestCase):
         # commands already dispatched finish on their own and the keys are free at once, so a
         # store of the EXEC still in flight is concurrent with the commands below (either value
         # may be the last).
-        a = connect(self.proxy.port)
+        a = raw_client(self.proxy.port)
         big = os.urandom(BIG)
         for cmd in [("MULTI",), ("SET", "gone", big), ("INCR", "gone-n"), ("GET", "gone")]:
             a.call(*cmd)

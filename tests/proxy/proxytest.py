@@ -77,6 +77,15 @@ def connect(port, timeout=None):
     return s
 
 
+def raw_client(port, timeout=30):
+    """A Raw client of the proxy (or of a RedisServer), authenticated when IC_TEST_PASSWORD is
+    set."""
+    c = Raw(port, timeout=timeout)
+    if PASSWORD:
+        assert c.call("AUTH", PASSWORD) == "OK"
+    return c
+
+
 # IC_TEST_TLS=1 runs a suite with TLS on: every icproxy started here serves clients over TLS only
 # (a throwaway CA and certificates, client certificates required) and its nodes over TLS too
 # (node-tls yes; they find the CA in IC_NODE_TLS_CA), every redis.Redis made in the
@@ -298,6 +307,7 @@ class Raw:
     def __init__(self, port, timeout=10):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.buf = b""
+        self._record = None  # reply_bytes: the bytes received since the reply began
 
     def close(self):
         self.s.close()
@@ -310,6 +320,8 @@ class Raw:
         if not chunk:
             raise EOFError("connection closed")
         self.buf += chunk
+        if self._record is not None:
+            self._record += chunk
 
     def _line(self):
         while b"\r\n" not in self.buf:
@@ -339,11 +351,41 @@ class Raw:
             return None if n < 0 else [self.reply() for _ in range(n)]
         if t == b"%":  # RESP3 map (redis-server after HELLO 3): flattened
             return [self.reply() for _ in range(2 * int(rest))]
+        if t in (b"~", b">"):  # RESP3 set, push
+            return [self.reply() for _ in range(int(rest))]
+        if t == b"=":  # RESP3 verbatim string: the bytes after "txt:"
+            n = int(rest)
+            while len(self.buf) < n + 2:
+                self._fill()
+            v, self.buf = self.buf[4:n], self.buf[n + 2:]
+            return v
+        if t == b"_":
+            return None
+        if t == b"#":
+            return rest == b"t"
+        if t == b",":
+            return float(rest)
+        if t == b"(":
+            return int(rest)
         raise AssertionError("unexpected reply line %r" % line)
 
     def call(self, *args):
         self.send(*args)
         return self.reply()
+
+    def reply_bytes(self):
+        """The next reply as the exact bytes that carried it (read by reply(), so any type)."""
+        self._record = self.buf
+        try:
+            self.reply()
+            return self._record[:len(self._record) - len(self.buf)]
+        finally:
+            self._record = None
+
+    def wire(self, *args):
+        """Sends a command; its reply's exact bytes (tests comparing replies with Redis's)."""
+        self.send(*args)
+        return self.reply_bytes()
 
     def closed_within(self, seconds):
         """True if the peer closes the connection within the deadline (no data expected)."""

@@ -15,37 +15,13 @@ import unittest
 import redis
 
 sys.path.insert(0, os.path.dirname(__file__))
-from proxytest import (BIN, PASSWORD, Proxy, Raw, RedisServer, cli_auth_args, nodeauth,  # noqa: E402
-                       skip_if_tls)
+from proxytest import (BIN, PASSWORD, Proxy, RedisServer, cli_auth_args, nodeauth,  # noqa: E402
+                       raw_client, skip_if_tls)
 
 D, P = 2, 1
 ARGS = ["--pool-size", "4", "--d", str(D), "--p", str(P), "--node-memory", "128",
         "--node-reserved", "16", "--small-object-max", "1k"]
 TTL_SLACK_MS = 3000  # the two servers are asked one after the other, on a loaded machine
-
-
-class BytesRaw(Raw):
-    """Raw, also giving each reply's exact bytes."""
-
-    def __init__(self, port):
-        super().__init__(port)
-        self.log = None
-        if PASSWORD:
-            assert self.call("AUTH", PASSWORD) == "OK"
-
-    def _fill(self):
-        before = len(self.buf)
-        super()._fill()
-        if self.log is not None:
-            self.log += self.buf[before:]
-
-    def call_bytes(self, *args):
-        self.send(*args)
-        self.log = self.buf
-        self.reply()
-        out = self.log[:len(self.log) - len(self.buf)]
-        self.log = None
-        return out
 
 
 def bulk_list(reply):
@@ -65,8 +41,8 @@ class KeyspaceTest(unittest.TestCase):
         cls.redis.stop()
 
     def setUp(self):
-        self.ic = BytesRaw(self.proxy.port)
-        self.rs = BytesRaw(self.redis.port)
+        self.ic = raw_client(self.proxy.port)
+        self.rs = raw_client(self.redis.port)
         self.both("FLUSHALL")
 
     def tearDown(self):
@@ -79,7 +55,7 @@ class KeyspaceTest(unittest.TestCase):
 
     def same(self, *args):
         """Asserts both servers answer the command with the same bytes; returns them."""
-        got, want = self.ic.call_bytes(*args), self.rs.call_bytes(*args)
+        got, want = self.ic.wire(*args), self.rs.wire(*args)
         self.assertEqual(got, want, "reply to %r" % (args,))
         return got
 
