@@ -243,29 +243,39 @@ static void reply_cset(node_conn_t *c)
     resp_add_error(o, "%s", err ? err : "ERR chunk not stored");
 }
 
+/* Without memory for the reply queue a reply cannot be completed in order: give up the
+ * connection rather than send a truncated one. */
+static void reply_queue_failed(node_conn_t *c)
+{
+    log_error("event=out_of_memory where=reply_queue");
+    c->failed = 1;
+}
+
+/* The chunk a CGET or CGETR names, after the hold a throttled node puts before each chunk reply
+ * (its straggler delay). NULL: answered already ($-1, the node does not hold that version) or
+ * the connection failed. */
+static store_entry_t *chunk_to_send(node_conn_t *c, uint32_t index, uint64_t version)
+{
+    uint64_t hold = c->throttle ? throttle_straggler_next(&c->throttle->straggler) : 0;
+    if (hold && outq_push_hold(&c->out, ev_now_ms() + hold) < 0) {
+        reply_queue_failed(c);
+        return NULL;
+    }
+    store_entry_t *e = store_get(c->store, c->req.argv[1], c->req.argl[1], index, version);
+    if (!e) resp_add_null(&c->out.small);
+    return e;
+}
+
 static void reply_cget(node_conn_t *c)
 {
     uint32_t index;
     uint64_t version;
-    buf_t *o = &c->out.small;
     if (parse_chunk_id(c, &index, &version) < 0) return;
-    uint64_t hold = c->throttle ? throttle_straggler_next(&c->throttle->straggler) : 0;
-    if (hold && outq_push_hold(&c->out, ev_now_ms() + hold) < 0) {
-        log_error("event=out_of_memory where=reply_queue");
-        c->failed = 1;
-        return;
-    }
-    store_entry_t *e = store_get(c->store, c->req.argv[1], c->req.argl[1], index, version);
-    if (!e) {
-        resp_add_null(o);
-        return;
-    }
-    nodeproto_put_chunk_header(o, e->crc, e->body_len);
+    store_entry_t *e = chunk_to_send(c, index, version);
+    if (!e) return;
+    nodeproto_put_chunk_header(&c->out.small, e->crc, e->body_len);
     if (outq_push_chunk(&c->out, e) < 0) {
-        /* Without memory for the queue the reply cannot be completed in order: give up the
-         * connection rather than send a truncated reply. */
-        log_error("event=out_of_memory where=reply_queue");
-        c->failed = 1;
+        reply_queue_failed(c);
         return;
     }
     nodeproto_put_body_end(&c->out.small);
@@ -283,17 +293,8 @@ static void reply_cgetr(node_conn_t *c)
         resp_add_error(o, "%s", err);
         return;
     }
-    uint64_t hold = c->throttle ? throttle_straggler_next(&c->throttle->straggler) : 0;
-    if (hold && outq_push_hold(&c->out, ev_now_ms() + hold) < 0) {
-        log_error("event=out_of_memory where=reply_queue");
-        c->failed = 1;
-        return;
-    }
-    store_entry_t *e = store_get(c->store, c->req.argv[1], c->req.argl[1], index, version);
-    if (!e) {
-        resp_add_null(o);
-        return;
-    }
+    store_entry_t *e = chunk_to_send(c, index, version);
+    if (!e) return;
     if (offset > e->body_len || length > e->body_len - offset) {
         resp_add_error(o, "ERR range outside the chunk of %zu bytes", e->body_len);
         return;
@@ -302,11 +303,10 @@ static void reply_cgetr(node_conn_t *c)
     piece_crcs(e, offset, length, &head, &tail); /* -ENOMEM: computed without the cache */
     nodeproto_put_piece_header(o, head, tail, (size_t)length);
     if (outq_push_piece(&c->out, e, (size_t)offset, (size_t)length) < 0) {
-        log_error("event=out_of_memory where=reply_queue");
-        c->failed = 1;
+        reply_queue_failed(c);
         return;
     }
-    nodeproto_put_body_end(&c->out.small);
+    nodeproto_put_body_end(o);
 }
 
 typedef struct {
@@ -376,8 +376,7 @@ static void reply_inventory(node_conn_t *c)
     nodeproto_put_inventory_header(o, len);
     if (len > 0 && outq_push_owned(&c->out, blob.data, buf_head(&blob), len) < 0) {
         buf_free(&blob);
-        log_error("event=out_of_memory where=reply_queue");
-        c->failed = 1;
+        reply_queue_failed(c);
         return;
     }
     if (len == 0) buf_free(&blob);
