@@ -173,7 +173,10 @@ static int drop(icc_conn_t *k, int rc)
 
 /* Reads one simple reply (+, -, :, or a bulk of at most ICC_MAX_INFO bytes into *bulk, which the
  * caller frees). -ERR becomes IC_ESERVER with the text in last_error. */
-static int read_simple(ic_client_t *c, icc_conn_t *k, uint64_t deadline, resp_header_t *h, char **bulk)
+/* Reads one reply that is not an array; a bulk one only if bulk is given and it is at most
+ * max_bulk bytes (*bulk: malloc'ed, NUL-terminated). */
+static int read_simple(ic_client_t *c, icc_conn_t *k, uint64_t deadline, resp_header_t *h, char **bulk,
+                       uint64_t max_bulk)
 {
     if (bulk) *bulk = NULL;
     for (;;) {
@@ -189,7 +192,7 @@ static int read_simple(ic_client_t *c, icc_conn_t *k, uint64_t deadline, resp_he
             h->str = NULL; /* it pointed into rx, which moves */
             if (h->type == RESP_ARRAY) return icc_fail(c, IC_EPROTO, "%s: unexpected array reply", k->addr);
             if (h->type == RESP_BULK && h->n >= 0) {
-                if (!bulk || (uint64_t)h->n > ICC_MAX_INFO)
+                if (!bulk || (uint64_t)h->n > max_bulk)
                     return icc_fail(c, IC_EPROTO, "%s: unexpected bulk reply", k->addr);
                 char *b = malloc((size_t)h->n + 3);
                 if (!b) return icc_fail(c, IC_ENOMEM, "out of memory");
@@ -215,7 +218,7 @@ static int read_simple(ic_client_t *c, icc_conn_t *k, uint64_t deadline, resp_he
 /* Sends a small command and reads its simple reply, retrying once on a fresh connection when a
  * reused one turns out dead before any reply byte arrives (the proxy restarted, an idle close). */
 static int small_command(ic_client_t *c, icc_conn_t *k, int argc, const char *const *argv,
-                         const size_t *argl, resp_header_t *h, char **bulk)
+                         const size_t *argl, resp_header_t *h, char **bulk, uint64_t max_bulk)
 {
     buf_t out;
     buf_init(&out);
@@ -229,7 +232,7 @@ static int small_command(ic_client_t *c, icc_conn_t *k, int argc, const char *co
         uint64_t before = k->rx_total;
         struct iovec iov = {buf_head(&out), buf_len(&out)};
         rc = icc_conn_send(c, k, &iov, 1, deadline);
-        if (rc == 0) rc = read_simple(c, k, deadline, h, bulk);
+        if (rc == 0) rc = read_simple(c, k, deadline, h, bulk, max_bulk);
         drop(k, rc);
         if (!(rc == IC_EIO && reused && k->rx_total == before)) break;
     }
@@ -255,7 +258,7 @@ int icc_conn_auth(ic_client_t *c, icc_conn_t *k)
     struct iovec iov = {buf_head(&out), buf_len(&out)};
     int rc = icc_conn_send(c, k, &iov, 1, deadline);
     resp_header_t h = {0};
-    if (rc == 0) rc = read_simple(c, k, deadline, &h, NULL);
+    if (rc == 0) rc = read_simple(c, k, deadline, &h, NULL, 0);
     if (rc == IC_ESERVER) rc = IC_EAUTH; /* e.g. AUTH against a proxy with no password set */
     if (rc == 0 && h.type != RESP_SIMPLE)
         rc = icc_fail(c, IC_EPROTO, "%s: unexpected reply to AUTH", k->addr);
@@ -342,12 +345,12 @@ int ic_set(ic_client_t *c, const void *key, size_t keylen, const void *value, si
         rc = icc_conn_send(c, k, iov, niov, deadline);
         resp_header_t h = {0};
         if (rc == 0) {
-            rc = read_simple(c, k, deadline, &h, NULL);
+            rc = read_simple(c, k, deadline, &h, NULL, 0);
         } else if (rc == IC_EIO) {
             /* The proxy may have refused early and closed: its -ERR explains more than EPIPE. */
             char keep[sizeof c->err];
             memcpy(keep, c->err, sizeof keep);
-            int why = read_simple(c, k, ev_now_ms() + 100, &h, NULL);
+            int why = read_simple(c, k, ev_now_ms() + 100, &h, NULL, 0);
             if (why == IC_ESERVER || why == IC_EAUTH) rc = why;
             else memcpy(c->err, keep, sizeof keep);
         }
@@ -462,7 +465,7 @@ static void repair(ic_client_t *c, icc_conn_t *k, const void *key, size_t keylen
         uint64_t deadline = ev_now_ms() + (uint64_t)c->opt.op_timeout_ms;
         resp_header_t h;
         int rc = icc_conn_send(c, k, iov, 3, deadline);
-        if (rc == 0) rc = read_simple(c, k, deadline, &h, NULL);
+        if (rc == 0) rc = read_simple(c, k, deadline, &h, NULL, 0);
         drop(k, rc);
         buf_free(&hdr);
     }
@@ -740,56 +743,15 @@ int ic_get_range(ic_client_t *c, const void *key, size_t keylen, uint64_t offset
     snprintf(end, sizeof end, "%" PRIu64, offset + (uint64_t)length - 1);
     const char *argv[4] = {"GETRANGE", key, start, end};
     size_t argl[4] = {8, keylen, strlen(start), strlen(end)};
-    buf_t out;
-    buf_init(&out);
-    if (resp_add_command(&out, 4, argv, argl) < 0) return icc_fail(c, IC_ENOMEM, "out of memory");
-    uint8_t *data = NULL;
-    size_t got = 0;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        int reused = k->fd >= 0;
-        uint64_t deadline = ev_now_ms() + (uint64_t)c->opt.op_timeout_ms;
-        rc = icc_conn_open(c, k);
-        if (rc < 0) break;
-        uint64_t before = k->rx_total;
-        struct iovec iov = {buf_head(&out), buf_len(&out)};
-        rc = icc_conn_send(c, k, &iov, 1, deadline);
-        resp_header_t h;
-        while (rc == 0) {
-            ssize_t n = resp_parse_header(icc_rx_head(k), buf_len(&k->rx), &resp_default_limits, &h);
-            if (n < 0) {
-                rc = icc_fail(c, IC_EPROTO, "%s: %s", k->addr, resp_strerror((int)n));
-            } else if (n == 0) {
-                rc = icc_conn_fill(c, k, deadline);
-                continue;
-            } else if (h.type == RESP_ERROR) {
-                rc = icc_server_error(c, h.str, h.len);
-                buf_consume(&k->rx, (size_t)n);
-            } else if (h.type != RESP_BULK || h.n < 0 || (uint64_t)h.n > length) {
-                rc = icc_fail(c, IC_EPROTO, "%s: unexpected reply to GETRANGE", k->addr);
-            } else {
-                buf_consume(&k->rx, (size_t)n);
-                got = (size_t)h.n;
-                data = malloc(got + 2);
-                if (!data) {
-                    rc = icc_fail(c, IC_ENOMEM, "out of memory");
-                    break;
-                }
-                rc = icc_conn_read(c, k, data, got + 2, deadline);
-                if (rc == 0 && (data[got] != '\r' || data[got + 1] != '\n'))
-                    rc = icc_fail(c, IC_EPROTO, "%s: bulk not followed by CRLF", k->addr);
-            }
-            break;
-        }
-        drop(k, rc);
-        if (rc == 0 || !(rc == IC_EIO && reused && k->rx_total == before)) break;
+    resp_header_t h;
+    char *data = NULL;
+    rc = small_command(c, k, 4, argv, argl, &h, &data, length);
+    if (rc < 0) return rc;
+    if (h.type != RESP_BULK || h.n < 0) {
         free(data);
-        data = NULL;
+        return icc_fail(c, IC_EPROTO, "%s: unexpected reply to GETRANGE", k->addr);
     }
-    buf_free(&out);
-    if (rc < 0) {
-        free(data);
-        return rc;
-    }
+    size_t got = (size_t)h.n;
     if (got == 0) { /* GETRANGE answers "" for a missing key too */
         free(data);
         return ic_exists(c, key, keylen);
@@ -809,7 +771,7 @@ static int int_command(ic_client_t *c, const char *cmd, const void *key, size_t 
     const char *argv[2] = {cmd, key};
     size_t argl[2] = {strlen(cmd), keylen};
     resp_header_t h;
-    rc = small_command(c, k, 2, argv, argl, &h, NULL);
+    rc = small_command(c, k, 2, argv, argl, &h, NULL, 0);
     if (rc < 0) return rc;
     if (h.type != RESP_INTEGER || h.n < 0)
         return drop(k, icc_fail(c, IC_EPROTO, "%s: unexpected reply to %s", k->addr, cmd));
@@ -833,7 +795,7 @@ int ic_info(ic_client_t *c, size_t proxy, char **text, size_t *len)
     const char *argv[1] = {"INFO"};
     resp_header_t h;
     char *bulk = NULL;
-    int rc = small_command(c, &c->conns[proxy], 1, argv, NULL, &h, &bulk);
+    int rc = small_command(c, &c->conns[proxy], 1, argv, NULL, &h, &bulk, ICC_MAX_INFO);
     if (rc < 0) return rc;
     if (!bulk) return drop(&c->conns[proxy], icc_fail(c, IC_EPROTO, "unexpected reply to INFO"));
     *text = bulk;
