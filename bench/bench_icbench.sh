@@ -30,31 +30,18 @@ for tool in redis-server redis-cli redis-benchmark python3; do
 done
 
 WORK=$(mktemp -d /tmp/bench_icbench.XXXXXX)
-REDIS_PID=
-cleanup() {
-    local i
-    if [ -n "$REDIS_PID" ]; then
-        kill -TERM "$REDIS_PID" 2>/dev/null
-        for ((i = 0; i < 100; i++)); do kill -0 "$REDIS_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$REDIS_PID" 2>/dev/null
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+. "$ROOT/bench/lib.sh"
+trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 $CC -std=gnu11 -O2 -Wall -Wextra -I"$ROOT/src/common" "$ROOT/bench/bench_rawget.c" -o "$WORK/bench_rawget" ||
     die "cannot build bench_rawget"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 redis-server --bind 127.0.0.1 --port "$PORT" --save '' --appendonly no --daemonize no \
     --logfile "$WORK/redis.log" --dir "$WORK" &
-REDIS_PID=$!
-deadline=$((SECONDS + 10))
-until redis-cli -p "$PORT" ping >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || die "redis-server did not start"
-    sleep 0.05
-done
+PIDS+=("$!")
+wait_for 10 redis-cli -p "$PORT" ping || die "redis-server did not start"
 
 echo "# machine: $(nproc) cpus, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//'), kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC')"
 

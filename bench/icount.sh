@@ -22,16 +22,8 @@ for tool in valgrind callgrind_control redis-benchmark; do
     command -v $tool >/dev/null || { echo "icount.sh: $tool not installed" >&2; exit 1; }
 done
 WORK=$(mktemp -d /tmp/icount.XXXXXX)
-IC_PID=
-cleanup() {
-    if [ -n "$IC_PID" ]; then
-        kill -TERM "$IC_PID" 2>/dev/null
-        for ((i = 0; i < 300; i++)); do kill -0 "$IC_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$IC_PID" 2>/dev/null
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+. "$ROOT/bench/lib.sh"
+trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 # The instructions counted since the last zeroing: dump, read the newest dump's totals, zero.
@@ -62,6 +54,7 @@ for build in "$@"; do
         "$build/bin/icproxy" --client-port 0 --node-port 0 --relay-port 0 --pool-size 24 \
         --node-memory 1024 --log-level warn >"$WORK/icproxy.out" 2>"$WORK/icproxy.err") &
     IC_PID=$!
+    PIDS=("$IC_PID")
     port=
     for ((i = 0; i < 1200; i++)); do
         port=$(grep -o 'clients on 127.0.0.1:[0-9]*' "$WORK/icproxy.out" 2>/dev/null | cut -d: -f2)
@@ -89,5 +82,5 @@ for build in "$@"; do
     fi
     kill -TERM "$IC_PID" 2>/dev/null
     wait "$IC_PID" 2>/dev/null
-    IC_PID=
+    PIDS=()
 done
