@@ -15,7 +15,7 @@ import unittest
 import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
-from proxytest import BIN, Proxy, nodeauth, stop_process, wait_for  # noqa: E402
+from proxytest import BIN, ExternalPlatform, Proxy, nodeauth, wait_for  # noqa: E402
 
 POOL = 6
 BASE = ["--pool-size", str(POOL), "--d", "4", "--p", "2", "--node-memory", "256",
@@ -208,17 +208,9 @@ class WarmupTest(unittest.TestCase):
 
 class RestartTest(unittest.TestCase):
     def test_proxy_restart_rebuilds_from_nodes(self):
-        plat = subprocess.Popen([os.path.join(BIN, "icplatform"), "--port", "0",
-                                 "--function-count", str(POOL), "--memory", "256",
-                                 "--log-level", "warn"],
-                                stdout=subprocess.PIPE, env=dict(os.environ,
-                                                                 IC_NODE_SECRET=nodeauth.SECRET,
-                                                                 IC_NODE_RESERVED_MB="16",
-                                                                 IC_NODE_LOG_LEVEL="warn"))
+        plat = ExternalPlatform(POOL, memory_mb=256)
         try:
-            line = plat.stdout.readline().decode()
-            self.assertTrue(line.startswith("READY port="), line)
-            endpoint = "http://127.0.0.1:%d" % int(line.split("=")[1])
+            endpoint = plat.endpoint
             args = BASE + ["--platform-endpoint", endpoint]
             vals = {}
             rnd = random.Random(9)
@@ -246,8 +238,7 @@ class RestartTest(unittest.TestCase):
                 self.assertTrue(1900 < r.ttl("kept") <= 2000, r.ttl("kept"))
                 self.assertEqual(r.ttl("tiny"), -1)
         finally:
-            plat.stdout.close()
-            stop_process(plat)
+            plat.close()
 
 
 class SignedInvokeTest(unittest.TestCase):

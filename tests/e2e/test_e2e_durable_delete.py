@@ -6,7 +6,6 @@ before the delete). The nodes' tombstones, listed in their inventories, carry th
 import os
 import random
 import signal
-import subprocess
 import sys
 import unittest
 
@@ -14,7 +13,7 @@ import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
 sys.path.insert(0, os.path.dirname(__file__))
-from proxytest import BIN, Proxy, nodeauth, stop_process, wait_for  # noqa: E402
+from proxytest import ExternalPlatform, Proxy, wait_for  # noqa: E402
 from test_e2e_backup import primaries  # noqa: E402
 
 POOL = 6
@@ -26,18 +25,9 @@ BASE = ["--pool-size", str(POOL), "--d", "4", "--p", "2", "--node-memory", "256"
 class DurableDeleteTest(unittest.TestCase):
     def test_deleted_keys_stay_deleted_across_proxy_restart(self):
         admin_token = os.urandom(16).hex()  # the test reclaims instances through /admin
-        plat = subprocess.Popen([os.path.join(BIN, "icplatform"), "--port", "0",
-                                 "--function-count", str(POOL), "--memory", "256",
-                                 "--log-level", "warn"],
-                                stdout=subprocess.PIPE, env=dict(os.environ,
-                                                                 IC_NODE_SECRET=nodeauth.SECRET,
-                                                                 IC_PLATFORM_ADMIN_TOKEN=admin_token,
-                                                                 IC_NODE_RESERVED_MB="16",
-                                                                 IC_NODE_LOG_LEVEL="warn"))
+        plat = ExternalPlatform(POOL, memory_mb=256, admin_token=admin_token)
         try:
-            line = plat.stdout.readline().decode()
-            self.assertTrue(line.startswith("READY port="), line)
-            endpoint = "http://127.0.0.1:%d" % int(line.split("=")[1])
+            endpoint = plat.endpoint
             args = BASE + ["--platform-endpoint", endpoint]
             rnd = random.Random(11)
             # Small values (one chunk and two replicas: any one copy would bring a key back)
@@ -76,8 +66,7 @@ class DurableDeleteTest(unittest.TestCase):
                 self.assertTrue(r.set(deleted[0], b"again"))
                 self.assertEqual(r.get(deleted[0]), b"again")
         finally:
-            plat.stdout.close()
-            stop_process(plat)
+            plat.close()
 
 
 if __name__ == "__main__":

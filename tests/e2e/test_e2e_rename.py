@@ -9,7 +9,6 @@ that still held them took over."""
 import os
 import random
 import signal
-import subprocess
 import sys
 import threading
 import unittest
@@ -18,9 +17,8 @@ import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
 sys.path.insert(0, os.path.dirname(__file__))
-from proxytest import (BIN, PASSWORD, Proxy, RedisServer, nodeauth, skip_if_tls,  # noqa: E402
-                       stop_process, wait_for)
-from test_e2e_strings import connect  # noqa: E402
+from proxytest import (PASSWORD, ExternalPlatform, Proxy, RedisServer, raw_client,  # noqa: E402
+                       skip_if_tls, wait_for)
 
 ARGS = ["--pool-size", "12", "--d", "10", "--p", "2", "--node-memory", "128",
         "--node-reserved", "16", "--small-object-max", "1k"]
@@ -74,8 +72,8 @@ class RenameTest(unittest.TestCase):
         cls.redis.stop()
 
     def setUp(self):
-        self.ic = connect(self.proxy.port)
-        self.rs = connect(self.redis.port)
+        self.ic = raw_client(self.proxy.port)
+        self.rs = raw_client(self.redis.port)
         self.ic.wire("FLUSHALL")
         self.rs.wire("FLUSHALL")
         self.r = redis.Redis(port=self.proxy.port, password=PASSWORD, socket_timeout=60)
@@ -191,18 +189,10 @@ class RenameRestartTest(unittest.TestCase):
                 "--node-connect-timeout", "5s", "--warmup-interval", "0",
                 "--backup-interval", "1s"]
         admin_token = os.urandom(16).hex()
-        plat = subprocess.Popen([os.path.join(BIN, "icplatform"), "--port", "0",
-                                 "--function-count", str(pool), "--memory", "256",
-                                 "--log-level", "warn"],
-                                stdout=subprocess.PIPE,
-                                env=dict(os.environ, IC_NODE_SECRET=nodeauth.SECRET,
-                                         IC_PLATFORM_ADMIN_TOKEN=admin_token,
-                                         IC_NODE_RESERVED_MB="16", IC_NODE_LOG_LEVEL="warn"))
+        plat = ExternalPlatform(pool, memory_mb=256, admin_token=admin_token)
         try:
             from test_e2e_backup import primaries
-            line = plat.stdout.readline().decode()
-            self.assertTrue(line.startswith("READY port="), line)
-            endpoint = "http://127.0.0.1:%d" % int(line.split("=")[1])
+            endpoint = plat.endpoint
             args = base + ["--platform-endpoint", endpoint]
             rnd = random.Random(12)
             vals = {"k%02d" % i: rnd.randbytes(700 if i % 4 else 3_000_000 + i) for i in range(24)}
@@ -241,8 +231,7 @@ class RenameRestartTest(unittest.TestCase):
                 self.assertEqual(r.dbsize(), 24)
                 r.close()
         finally:
-            plat.stdout.close()
-            stop_process(plat)
+            plat.close()
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import redis
 # The impostors speak plaintext to the node and relay ports: the proxies here keep node TLS off
 # even under IC_TEST_TLS (clients still get TLS); the node secret is what these tests exercise.
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
-from proxytest import BIN, Proxy, nodeauth, stop_process, wait_for  # noqa: E402
+from proxytest import BIN, ExternalPlatform, Proxy, nodeauth, wait_for  # noqa: E402
 
 POOL = 6
 BASE = ["--pool-size", str(POOL), "--d", "3", "--p", "1", "--node-memory", "128",
@@ -72,32 +72,6 @@ class Impostor:
 
 def hello_args(node_id, instance, proof):
     return ["HELLO", node_id, instance, 100 << 20, 0, 0, 1] + ([proof] if proof else [])
-
-
-class ExternalPlatform:
-    """icplatform started by the test, so its instances outlive a proxy; env for the nodes."""
-
-    def __init__(self, **node_env):
-        env = dict(os.environ, IC_NODE_SECRET=nodeauth.SECRET, IC_NODE_RESERVED_MB="16",
-                   IC_NODE_LOG_LEVEL="info")
-        env.update(node_env)
-        self.log = tempfile.NamedTemporaryFile(prefix="icplatform-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen([os.path.join(BIN, "icplatform"), "--port", "0",
-                                      "--function-count", str(POOL), "--memory", "128",
-                                      "--log-level", "warn"],
-                                     stdout=subprocess.PIPE, stderr=self.log, env=env)
-        line = self.proc.stdout.readline().decode()
-        assert line.startswith("READY port="), line
-        self.endpoint = "http://127.0.0.1:%d" % int(line.split("=")[1])
-
-    def output(self):
-        with open(self.log.name, errors="replace") as f:
-            return f.read()
-
-    def close(self):
-        self.proc.stdout.close()
-        stop_process(self.proc)
-        os.unlink(self.log.name)
 
 
 def fill(r, n, seed):
@@ -181,7 +155,7 @@ class RestartAndSecretsTest(unittest.TestCase):
     def test_impostor_first_after_restart(self):
         """After a proxy restart an impostor that says HELLO first, announcing a real key, is
         refused; the real object comes back from the real nodes."""
-        plat = ExternalPlatform()
+        plat = ExternalPlatform(POOL, node_log_level="info", capture_log=True)
         try:
             args = BASE + ["--platform-endpoint", plat.endpoint]
             with Proxy(*args, "--node-tls", "no") as p1:
@@ -217,7 +191,7 @@ class RestartAndSecretsTest(unittest.TestCase):
         """A node whose secret differs entirely cannot verify the proxy's events and never dials
         (its log says why); one that accepts the proxy's secret only as its previous one dials,
         proves its current secret, and is refused and counted in nodes_refused."""
-        plat = ExternalPlatform(IC_NODE_SECRET=OTHER)
+        plat = ExternalPlatform(POOL, node_log_level="info", capture_log=True, IC_NODE_SECRET=OTHER)
         try:
             with Proxy(*BASE, "--platform-endpoint", plat.endpoint, "--ready-timeout", "2s",
                        "--node-tls", "no") as p:
@@ -230,7 +204,8 @@ class RestartAndSecretsTest(unittest.TestCase):
                 self.assertNotIn(OTHER, plat.output())
         finally:
             plat.close()
-        plat = ExternalPlatform(IC_NODE_SECRET=OTHER, IC_NODE_SECRET_PREVIOUS=nodeauth.SECRET)
+        plat = ExternalPlatform(POOL, node_log_level="info", capture_log=True, IC_NODE_SECRET=OTHER,
+                                IC_NODE_SECRET_PREVIOUS=nodeauth.SECRET)
         try:
             with Proxy(*BASE, "--platform-endpoint", plat.endpoint, "--ready-timeout", "2s",
                        "--node-tls", "no") as p:
@@ -250,7 +225,8 @@ class RestartAndSecretsTest(unittest.TestCase):
             path = os.path.join(d, "secret")
             with open(path, "w") as f:
                 f.write("rotated-secret-0123456789abcdef\n%s\n" % nodeauth.SECRET)
-            plat = ExternalPlatform(IC_NODE_SECRET=nodeauth.SECRET,
+            plat = ExternalPlatform(POOL, node_log_level="info", capture_log=True,
+                                    IC_NODE_SECRET=nodeauth.SECRET,
                                     IC_NODE_SECRET_PREVIOUS="rotated-secret-0123456789abcdef")
             try:
                 with Proxy(*BASE, "--platform-endpoint", plat.endpoint,

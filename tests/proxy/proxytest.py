@@ -398,6 +398,49 @@ class Raw:
             return True
 
 
+class ExternalPlatform:
+    """icplatform started by the test rather than by the proxy, so its instances (and their
+    chunks) outlive a proxy: the restart tests. Its nodes hold nodeauth.SECRET unless node_env
+    says otherwise; admin_token turns its admin API on (give the proxy the same one); with
+    capture_log its log goes to a file that output() reads, else to the test's stderr."""
+
+    def __init__(self, pool, memory_mb=128, admin_token=None, node_log_level="warn",
+                 capture_log=False, **node_env):
+        env = dict(os.environ, IC_NODE_SECRET=nodeauth.SECRET, IC_NODE_RESERVED_MB="16",
+                   IC_NODE_LOG_LEVEL=node_log_level)
+        if admin_token:
+            env["IC_PLATFORM_ADMIN_TOKEN"] = admin_token
+        env.update(node_env)
+        self.log = (tempfile.NamedTemporaryFile(prefix="icplatform-", suffix=".log", delete=False)
+                    if capture_log else None)
+        self.proc = subprocess.Popen([os.path.join(BIN, "icplatform"), "--port", "0",
+                                      "--function-count", str(pool), "--memory", str(memory_mb),
+                                      "--log-level", "warn"],
+                                     stdout=subprocess.PIPE, stderr=self.log, env=env)
+        line = self.proc.stdout.readline().decode()
+        if not line.startswith("READY port="):
+            self.close()
+            raise AssertionError("icplatform did not start: %r" % line)
+        self.endpoint = "http://127.0.0.1:%d" % int(line.split("=")[1])
+
+    def output(self):
+        with open(self.log.name, errors="replace") as f:
+            return f.read()
+
+    def close(self):
+        self.proc.stdout.close()
+        stop_process(self.proc)
+        if self.log:
+            self.log.close()
+            os.unlink(self.log.name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 class RedisServer:
     """redis-server 7 on a free loopback port, the reference for shared behaviour."""
 

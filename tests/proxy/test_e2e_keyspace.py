@@ -15,7 +15,7 @@ import unittest
 import redis
 
 sys.path.insert(0, os.path.dirname(__file__))
-from proxytest import (BIN, PASSWORD, Proxy, RedisServer, cli_auth_args, nodeauth,  # noqa: E402
+from proxytest import (PASSWORD, ExternalPlatform, Proxy, RedisServer, cli_auth_args,  # noqa: E402
                        raw_client, skip_if_tls)
 
 D, P = 2, 1
@@ -304,17 +304,9 @@ class TtlRestartTest(unittest.TestCase):
     def test_expiry_changes_survive_a_restart(self):
         pool = 4
         admin_token = os.urandom(16).hex()
-        plat = subprocess.Popen([os.path.join(BIN, "icplatform"), "--port", "0",
-                                 "--function-count", str(pool), "--memory", "128",
-                                 "--log-level", "warn"],
-                                stdout=subprocess.PIPE,
-                                env=dict(os.environ, IC_NODE_SECRET=nodeauth.SECRET,
-                                         IC_PLATFORM_ADMIN_TOKEN=admin_token,
-                                         IC_NODE_RESERVED_MB="16", IC_NODE_LOG_LEVEL="warn"))
+        plat = ExternalPlatform(pool, admin_token=admin_token)
         try:
-            line = plat.stdout.readline().decode()
-            self.assertTrue(line.startswith("READY port="), line)
-            endpoint = "http://127.0.0.1:%d" % int(line.split("=")[1])
+            endpoint = plat.endpoint
             args = ARGS + ["--platform-endpoint", endpoint, "--warmup-interval", "0"]
             big = os.urandom(60000)  # coded: D + P chunks; the others are replicated
             at_ms = int(time.time() * 1000) + 800_000
@@ -348,13 +340,7 @@ class TtlRestartTest(unittest.TestCase):
                 self.assertEqual(r.exists("soon"), 0)
                 r.close()
         finally:
-            plat.stdout.close()
-            plat.terminate()
-            try:
-                plat.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                plat.kill()
-                plat.wait()
+            plat.close()
 
 
 if __name__ == "__main__":
