@@ -25,11 +25,11 @@
 #define NODE_READ_SIZE (256 * 1024)
 
 /* Requests with short keys (nearly all) are recycled through a free list: a small GET or SET
- * makes several of them. */
+ * makes several of them. A request never leaves its thread: one list per thread. */
 #define NREQ_POOLED_KEY 64
 #define NREQ_POOL_MAX 4096
-static nreq_t *nreq_pool;
-static int nreq_pooled;
+static _Thread_local nreq_t *nreq_pool;
+static _Thread_local int nreq_pooled;
 
 nreq_t *nreq_new(nreq_kind_t kind, op_t *op, int slot, const char *key, size_t keylen, int index,
                  uint64_t version)

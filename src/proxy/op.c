@@ -68,10 +68,11 @@ void op_answer_riders(op_t *op)
     op->nriders = 0;
 }
 
-/* Finished ops are recycled, reply buffers included: a small command costs no allocation. */
+/* Finished ops are recycled, reply buffers included: a small command costs no allocation. An op
+ * lives and dies on its shard's thread, so each thread keeps its own pool. */
 #define OP_POOL_MAX 1024
-static op_t *op_pool;
-static int op_pooled;
+static _Thread_local op_t *op_pool;
+static _Thread_local int op_pooled;
 
 op_t *op_alloc(server_t *srv, op_kind_t kind)
 {

@@ -17,20 +17,23 @@ objbuf_t *objbuf_new(size_t len)
 {
     objbuf_t *b = malloc(sizeof *b + len);
     if (!b) return NULL;
-    b->refs = 1;
+    atomic_init(&b->refs, 1);
     b->len = len;
     return b;
 }
 
+/* Atomic: an object's bytes may be referenced from output queues on several threads (a reply
+ * read by one shard and written by the thread of the client's connection). Taking a reference
+ * needs no ordering; the last release must see every write to the buffer before it is freed. */
 objbuf_t *objbuf_ref(objbuf_t *b)
 {
-    b->refs++;
+    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
     return b;
 }
 
 void objbuf_unref(objbuf_t *b)
 {
-    if (b && --b->refs == 0) free(b);
+    if (b && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) free(b);
 }
 
 /* ---- the plain-socket transport ---- */
@@ -106,9 +109,10 @@ conn_t *conn_new(transport_t *tp, int fd, const conn_handlers_t *h, void *owner)
 }
 
 /* Inline segments of the standard size are recycled: small replies would otherwise cost a
- * malloc/free pair each (the event loop is single-threaded, so a plain list will do). */
-static outseg_t *seg_cache;
-static int seg_cached;
+ * malloc/free pair each. Segments are made and freed by the thread of their connection's loop,
+ * so a plain list per thread will do. */
+static _Thread_local outseg_t *seg_cache;
+static _Thread_local int seg_cached;
 #define SEG_CACHE_MAX 256
 
 static outseg_t *seg_new(size_t cap)

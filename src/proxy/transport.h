@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <stdatomic.h>
 #include <sys/uio.h>
 
 #include "buf.h"
@@ -24,7 +25,7 @@ typedef struct relay relay_t;
 
 /* ---- reference-counted byte buffers: object values shared by output queues ---- */
 typedef struct {
-    int refs;
+    atomic_int refs;
     size_t len;
     char data[];
 } objbuf_t;
