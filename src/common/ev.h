@@ -1,4 +1,5 @@
-/* ev.h -- a small single-threaded epoll event loop with timers and a cross-thread wakeup. */
+/* ev.h -- a small single-threaded epoll event loop with timers (other threads hand it work through
+ * mailbox.h). */
 #ifndef IC_EV_H
 #define IC_EV_H
 

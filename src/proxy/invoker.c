@@ -1,5 +1,5 @@
 /* invoker.c -- invokes functions through the Lambda Invoke API with libcurl, on a thread of its
- * own so the event loop never waits on HTTP. Results come back through an eventfd. The same
+ * own so the event loop never waits on HTTP. Results come back through the loop's mailbox. The same
  * code talks to the local platform and to AWS (SigV4 signing by libcurl when configured, with
  * the keys the credential provider holds at the moment each request starts: awscreds.c).
  * A call answered 429 (throttled) or 5xx is tried again, up to --invoke-attempts in all, after
@@ -19,6 +19,7 @@
 #include "awscreds.h"
 #include "backoff.h"
 #include "log.h"
+#include "mailbox.h"
 #include "queue.h"
 #include "invoker.h"
 #include "nodepool.h"
@@ -26,6 +27,7 @@
 
 typedef struct job {
     struct job *next;
+    mail_t done; /* posted to the loop when the invocation ended */
     int node_id;
     char function[96];
     char *payload;
@@ -50,9 +52,8 @@ struct invoker {
     pthread_t thread;
     pthread_mutex_t mu;
     QUEUE(job_t) todo;
-    job_t *done_head;
-    int wake_fd;   /* loop -> thread */
-    int notify_fd; /* thread -> loop */
+    mailbox_t results; /* thread -> loop: finished jobs */
+    int wake_fd;       /* loop -> thread */
     int stop;
     char stats[8192];
     CURLM *multi;
@@ -61,6 +62,12 @@ struct invoker {
     int64_t attempts, backoff_ms, backoff_max_ms;
     atomic_uint_fast64_t throttled, retries;
 };
+
+static void free_job(job_t *j)
+{
+    free(j->payload);
+    free(j);
+}
 
 /* Keeps what fits of a response body (NUL-terminated); the rest is read and dropped. */
 static size_t append_capped(char *dst, size_t cap, size_t *used, const char *p, size_t len)
@@ -135,6 +142,20 @@ static void release_transfer(invoker_t *inv, job_t *j)
     j->headers = NULL;
 }
 
+/* Loop side: a finished job goes to the node layer. */
+static void on_done(mail_t *m, void *arg)
+{
+    invoker_t *inv = arg;
+    job_t *j = (job_t *)((char *)m - offsetof(job_t, done));
+    node_invoke_result(inv->srv, j->node_id, j->ok, j->err);
+    free_job(j);
+}
+
+static void free_job_mail(mail_t *m)
+{
+    free_job((job_t *)((char *)m - offsetof(job_t, done)));
+}
+
 static void finish_job(invoker_t *inv, job_t *j, CURLcode rc)
 {
     long status = 0;
@@ -164,13 +185,7 @@ static void finish_job(invoker_t *inv, job_t *j, CURLcode rc)
         j->ok = 1;
     }
     release_transfer(inv, j);
-    pthread_mutex_lock(&inv->mu);
-    j->next = inv->done_head;
-    inv->done_head = j;
-    pthread_mutex_unlock(&inv->mu);
-    uint64_t one = 1;
-    ssize_t w = write(inv->notify_fd, &one, sizeof one);
-    (void)w;
+    mailbox_post(&inv->results, &j->done, on_done);
 }
 
 typedef struct {
@@ -226,14 +241,12 @@ static void *invoker_main(void *arg)
             while (inv->active) {
                 job_t *j = inv->active;
                 release_transfer(inv, j);
-                free(j->payload);
-                free(j);
+                free_job(j);
             }
             while (inv->delayed) {
                 job_t *j = inv->delayed;
                 inv->delayed = j->next;
-                free(j->payload);
-                free(j);
+                free_job(j);
             }
             inv->todo.head = todo; /* freed by invoker_stop */
             break;
@@ -287,26 +300,6 @@ static void *invoker_main(void *arg)
     return NULL;
 }
 
-/* Loop side: hand finished jobs to the node layer. */
-static void on_notify(ev_loop_t *loop, int fd, int events, void *arg)
-{
-    invoker_t *inv = arg;
-    uint64_t v;
-    ssize_t r = read(fd, &v, sizeof v);
-    (void)r;
-    pthread_mutex_lock(&inv->mu);
-    job_t *j = inv->done_head;
-    inv->done_head = NULL;
-    pthread_mutex_unlock(&inv->mu);
-    while (j) {
-        job_t *next = j->next;
-        node_invoke_result(inv->srv, j->node_id, j->ok, j->err);
-        free(j->payload);
-        free(j);
-        j = next;
-    }
-}
-
 invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4, int64_t timeout_ms,
                          const char *admin_token)
 {
@@ -331,10 +324,8 @@ invoker_t *invoker_start(server_t *srv, const char *endpoint, const char *sigv4,
     inv->backoff_max_ms = srv->cfg.invoke_backoff_max_ms;
     pthread_mutex_init(&inv->mu, NULL);
     inv->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    inv->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     inv->multi = curl_multi_init();
-    if (inv->wake_fd < 0 || inv->notify_fd < 0 || !inv->multi ||
-        ev_set(srv->loop, inv->notify_fd, EV_READ, on_notify, inv) < 0 ||
+    if (inv->wake_fd < 0 || !inv->multi || mailbox_init(&inv->results, srv->loop, inv) < 0 ||
         pthread_create(&inv->thread, NULL, invoker_main, inv) != 0) {
         log_error("event=invoker_start_failed");
         return NULL;
@@ -378,17 +369,12 @@ void invoker_stop(invoker_t *inv)
     (void)w;
     pthread_join(inv->thread, NULL);
     curl_multi_cleanup(inv->multi);
-    ev_del(inv->srv->loop, inv->notify_fd);
     close(inv->wake_fd);
-    close(inv->notify_fd);
-    job_t *lists[2] = {inv->todo.head, inv->done_head};
-    for (int k = 0; k < 2; k++) {
-        for (job_t *j = lists[k]; j;) {
-            job_t *next = j->next;
-            free(j->payload);
-            free(j);
-            j = next;
-        }
+    mailbox_close(&inv->results, free_job_mail);
+    for (job_t *j = inv->todo.head; j;) {
+        job_t *next = j->next;
+        free_job(j);
+        j = next;
     }
     explicit_bzero(inv->admin_header, sizeof inv->admin_header);
     free(inv);
