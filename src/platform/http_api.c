@@ -38,6 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -71,6 +73,8 @@ struct platform_http {
     char admin_token[PLATFORM_ADMIN_TOKEN_MAX + 1]; /* empty: the admin API is off */
     size_t admin_token_len;
     control_t *control; /* NULL: the control plane answers 404 */
+    int lfd;            /* the listening socket, bound by platform_http_create */
+    int ipv6;
 };
 
 typedef struct {
@@ -383,8 +387,8 @@ static enum MHD_Result handle_invoke(platform_http_t *h, struct MHD_Connection *
                      h->limits.max_waiting);
         res.status = rc == -EAGAIN ? PLATFORM_INVOKE_THROTTLED : PLATFORM_INVOKE_SHUTDOWN;
     } else {
-        platform_invoke(p, name, strlen(name), payload, len, 0, rq->trace_id[0] ? rq->trace_id : NULL,
-                        &res);
+        platform_invoke(p, name, strlen(name), payload, len, 0,
+                        rq->trace_id[0] ? rq->trace_id : NULL, &res);
     }
     return answer_invoke(c, name, &res);
 }
@@ -819,9 +823,9 @@ int platform_http_set_admin_token(platform_http_t *h, const char *token)
     return 0;
 }
 
-int platform_http_start(platform_t *p, const char *host, int port,
-                        const platform_http_limits_t *limits, platform_http_t **out,
-                        int *bound_port)
+int platform_http_create(platform_t *p, const char *host, int port,
+                         const platform_http_limits_t *limits, platform_http_t **out,
+                         int *bound_port)
 {
     struct addrinfo hints = {
         .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
@@ -838,33 +842,51 @@ int platform_http_start(platform_t *p, const char *host, int port,
         freeaddrinfo(ai);
         return -ENOMEM;
     }
+    /* The socket listens from here on (connections wait in its backlog), but nothing is served
+     * until platform_http_serve: the settings made in between are in place for every request,
+     * and no serving thread reads them while they are written. */
+    h->ipv6 = ai->ai_family == AF_INET6;
+    h->lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    int rc = 0;
+    if (h->lfd < 0 || setsockopt(h->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(h->lfd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(h->lfd, 511) < 0)
+        rc = -errno;
+    freeaddrinfo(ai);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (rc == 0 && getsockname(h->lfd, (struct sockaddr *)&ss, &sl) < 0) rc = -errno;
+    if (rc < 0) {
+        if (h->lfd >= 0) close(h->lfd);
+        free(h);
+        return rc;
+    }
+    *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                 : ((struct sockaddr_in *)&ss)->sin_port);
     h->platform = p;
     h->limits = *limits;
     pthread_mutex_init(&h->wait_lock, NULL);
     pthread_cond_init(&h->wait_cond, NULL);
+    *out = h;
+    return 0;
+}
+
+int platform_http_serve(platform_http_t *h)
+{
+    const platform_http_limits_t *limits = &h->limits;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
-    if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    if (h->ipv6) flags |= MHD_USE_IPv6;
     /* The idle timeout does not touch suspended connections (the waiting requests); see the top
      * of this file. Seconds, rounded up. */
     unsigned timeout_s = (unsigned)((limits->connection_timeout_ms + 999) / 1000);
     h->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, h->lfd,
         MHD_OPTION_THREAD_POOL_SIZE, limits->threads, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
         MHD_OPTION_CONNECTION_LIMIT,
         limits->max_connections + limits->max_waiting + HTTP_OVERFLOW_CONNECTIONS,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT, MHD_OPTION_NOTIFY_CONNECTION,
         on_connection, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
-    freeaddrinfo(ai);
-    if (!h->daemon) {
-        pthread_cond_destroy(&h->wait_cond);
-        pthread_mutex_destroy(&h->wait_lock);
-        free(h);
-        return -EADDRINUSE;
-    }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    *bound_port = info ? info->port : port;
-    *out = h;
-    return 0;
+    return h->daemon ? 0 : -EADDRINUSE;
 }
 
 void platform_http_stop(platform_http_t *h)
@@ -877,7 +899,10 @@ void platform_http_stop(platform_http_t *h)
     while (h->waiting > 0)
         pthread_cond_wait(&h->wait_cond, &h->wait_lock);
     pthread_mutex_unlock(&h->wait_lock);
-    MHD_stop_daemon(h->daemon);
+    if (h->daemon)
+        MHD_stop_daemon(h->daemon); /* closes the listening socket it was given */
+    else
+        close(h->lfd);
     pthread_cond_destroy(&h->wait_cond);
     pthread_mutex_destroy(&h->wait_lock);
     OPENSSL_cleanse(h->admin_token, sizeof h->admin_token);

@@ -18,22 +18,25 @@ typedef struct {
     int64_t connection_timeout_ms; /* idle connections, and request bodies, are cut after this */
 } platform_http_limits_t;
 
-/* Listens on host:port (port 0 picks a free one) and serves the platform p within limits
- * (copied). *bound_port gets the port. Returns 0 or a negative errno. */
-int platform_http_start(platform_t *p, const char *host, int port,
-                        const platform_http_limits_t *limits, platform_http_t **out,
-                        int *bound_port);
-/* From now on, Invoke requests need a SigV4 signature (route_sigv4_ok) for the key id of spec
+/* Listens on host:port (port 0 picks a free one) for the platform p within limits (copied);
+ * *bound_port gets the port. Nothing is served until platform_http_serve: make the settings
+ * below first, so that no request is ever answered without them. 0 or a negative errno. */
+int platform_http_create(platform_t *p, const char *host, int port,
+                         const platform_http_limits_t *limits, platform_http_t **out,
+                         int *bound_port);
+/* Starts the serving threads. 0 or a negative errno. */
+int platform_http_serve(platform_http_t *h);
+/* Invoke requests need a SigV4 signature (route_sigv4_ok) for the key id of spec
  * "KEY_ID[:SESSION_TOKEN]", and with a token an X-Amz-Security-Token header equal to it: others
- * get 403 InvalidSignatureException. NULL or "" turns the check off. Call before the port is
- * made known. */
+ * get 403 InvalidSignatureException. NULL or "" turns the check off. Call before
+ * platform_http_serve. */
 void platform_http_require_sigv4(platform_http_t *h, const char *spec);
 /* The admin API's bearer token (a NUL-terminated copy is kept): /admin requests must carry
  * "Authorization: Bearer <token>" (else 401); NULL or "" turns the admin API off (403). Call before
- * the port is made known. 0, or -EINVAL if longer than PLATFORM_ADMIN_TOKEN_MAX. */
+ * platform_http_serve. 0, or -EINVAL if longer than PLATFORM_ADMIN_TOKEN_MAX. */
 int platform_http_set_admin_token(platform_http_t *h, const char *token);
-/* The control plane answering /2015-03-31/functions and friends (NULL: 404). Call before the
- * port is made known. */
+/* The control plane answering /2015-03-31/functions and friends (NULL: 404). Call before
+ * platform_http_serve. */
 struct control;
 void platform_http_set_control(platform_http_t *h, struct control *control);
 /* Stops listening and joins every thread. Call platform_shutdown first so that the waiter

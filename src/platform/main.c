@@ -360,7 +360,7 @@ int main(int argc, char **argv)
     }
     platform_http_limits_t limits;
     http_limits(&cfg, &limits);
-    rc = platform_http_start(p, cfg.host, (int)cfg.port, &limits, &http, &port);
+    rc = platform_http_create(p, cfg.host, (int)cfg.port, &limits, &http, &port);
     if (rc < 0) {
         log_error("listen host=%s port=%lld error=\"%s\"", cfg.host, (long long)cfg.port,
                   platform_strerror(rc));
@@ -380,8 +380,19 @@ int main(int argc, char **argv)
         return 1;
     }
     platform_http_set_control(http, control);
-    platform_http_require_sigv4(http, cfg.require_sigv4); /* before READY tells anyone the port */
-    platform_http_set_admin_token(http, admin_token);     /* length checked by load_admin_token */
+    platform_http_require_sigv4(http, cfg.require_sigv4);
+    platform_http_set_admin_token(http, admin_token); /* length checked by load_admin_token */
+    rc = platform_http_serve(http);
+    if (rc < 0) {
+        log_error("serve port=%d error=\"%s\"", port, platform_strerror(rc));
+        OPENSSL_cleanse(admin_token, sizeof admin_token);
+        platform_shutdown(p);
+        platform_http_stop(http);
+        control_destroy(control);
+        platform_destroy(p);
+        free_config(&cfg);
+        return 1;
+    }
     if (admin_token[0])
         log_info("admin api=on");
     else
