@@ -15,6 +15,8 @@ WORKLOAD=${2:?WORKLOAD}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 OUT=${3:-$(mktemp -d /tmp/icprofile.XXXXXX)}
 mkdir -p "$OUT"
+OBJECTS=$BUILD/bin/bench_objects
+[ -x "$OBJECTS" ] || OBJECTS=$BUILD/bench/bench_objects
 IC_PID=
 PERF_PID=
 cleanup() {
@@ -40,7 +42,7 @@ case $WORKLOAD in
 library | resp)
     series=library; [ "$WORKLOAD" = resp ] && series=proxy_resp
     timeout 300 perf record -g -o "$OUT/client.data" -- \
-        "$BUILD/bench/bench_objects" --ic "127.0.0.1:$PORT" --only "$series" --runs 30 2>&1 | grep figure ;;
+        "$OBJECTS" --ic "127.0.0.1:$PORT" --only "$series" --runs 30 2>&1 | grep figure ;;
 rb-get | rb-set)
     timeout 300 redis-benchmark -p "$PORT" -t "${WORKLOAD#rb-}" -d 1024 -P 16 -c 50 -n 200000 -q 2>&1 |
         tr '\r' '\n' | grep 'per second' ;;
