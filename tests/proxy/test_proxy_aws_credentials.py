@@ -283,13 +283,15 @@ class AwsCredentialsTest(unittest.TestCase):
         self.write("config", "[default]\nregion = ap-south-1\n[profile work]\nregion = eu-central-1\n")
         self.start("--aws-sigv4", "auto")
         self.assertEqual(self.first_signed()[1:4], ("AKIDDEFAULT", "ap-south-1", None))
-        self.stand_in.invocations.clear()
+        # Cleared once the proxy is gone: until then it may still send (retries, warm-up).
         self.proxies.pop().stop()
+        self.stand_in.invocations.clear()
         # --aws-profile, and AWS_PROFILE when the option is not given.
         self.start("--aws-sigv4", "auto", "--aws-profile", "work", AWS_PROFILE="default")
         self.assertEqual(self.first_signed()[1:4], ("AKIDWORK", "eu-central-1", WORK_TOKEN))
-        self.stand_in.invocations.clear()
+        # Cleared once the proxy is gone: until then it may still send (retries, warm-up).
         self.proxies.pop().stop()
+        self.stand_in.invocations.clear()
         self.start("--aws-sigv4", "auto", AWS_PROFILE="work")
         self.assertEqual(self.first_signed()[1:4], ("AKIDWORK", "eu-central-1", WORK_TOKEN))
         # A profile that is nowhere is an error, not a fall-through to other sources.
