@@ -355,6 +355,10 @@ int main(int argc, char **argv)
     getrlimit(RLIMIT_NOFILE, &rl);
     srv->start_ms = ev_now_ms();
     srv->next_version = clock_wall_ms() * 1000; /* versions keep increasing across restarts */
+    /* Every start takes the pool over: a later start has a higher epoch, so nodes that meet this
+     * proxy refuse any proxy started before it (docs/STANDBY.md). */
+    srv->epoch = clock_wall_ms();
+    if ((uint64_t)cfg->epoch > srv->epoch) srv->epoch = (uint64_t)cfg->epoch;
     srv->loop = ev_create((int)(rl.rlim_cur > 1 << 20 ? 1 << 20 : rl.rlim_cur));
     if (!srv->loop || meta_table_init(&srv->meta) < 0) {
         fprintf(stderr, "icproxy: out of memory\n");
@@ -442,8 +446,10 @@ int main(int argc, char **argv)
     srv->nodes = calloc((size_t)srv->nnodes, sizeof *srv->nodes);
     for (int i = 0; i < srv->nnodes; i++)
         node_init(srv, &srv->nodes[i], i);
-    log_info("event=start client_port=%d tls_port=%d node_port=%d pool=%d platform=%s",
-             srv->client_port, srv->tls_port, srv->node_port, srv->nnodes, srv->platform_endpoint);
+    log_info("event=start client_port=%d tls_port=%d node_port=%d pool=%d platform=%s "
+             "epoch=%" PRIu64,
+             srv->client_port, srv->tls_port, srv->node_port, srv->nnodes, srv->platform_endpoint,
+             srv->epoch);
     if (cfg->warm_on_start)
         for (int i = 0; i < srv->nnodes; i++)
             node_invoke(&srv->nodes[i], "activate");
