@@ -7,16 +7,18 @@ the pool."""
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 
 import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
-from proxytest import (BIN, ExternalPlatform, Proxy, iccli_args, nodeauth,  # noqa: E402
-                       wait_for)
+from proxytest import (BIN, ExternalPlatform, Proxy, encode, iccli_args,  # noqa: E402
+                       nodeauth, raw_client, wait_for)
 
 POOL = 6
 BASE = ["--pool-size", str(POOL), "--d", "4", "--p", "2", "--node-memory", "256",
@@ -126,6 +128,185 @@ class TakeoverTest(unittest.TestCase):
                 more.update(write_mixed(r2, lib, rnd, "k", 6))
                 lost, wrong = read_back(r2, lib, more)
                 self.assertEqual((lost, wrong), ([], []))
+        finally:
+            plat.close()
+
+    def test_kill_9_mid_write(self):
+        """kill -9 while a client is writing (new keys and overwrites of coded objects): after
+        the takeover every write acknowledged before the kill reads back byte for byte; the one
+        in flight reads as its new value, the key's previous value, or (a new key) a clean miss,
+        never anything else."""
+        plat = ExternalPlatform(POOL, memory_mb=256)
+        try:
+            args = BASE + ["--platform-endpoint", plat.endpoint]
+            rnd = random.Random(17)
+            acked, inflight = {}, []
+            with Proxy(*args) as p1:
+                r1 = redis.Redis(port=p1.port, socket_timeout=30)
+                stop = threading.Event()
+
+                def writer():
+                    i = 0
+                    while not stop.is_set():
+                        key = "w%d" % (i % 15)  # from the 16th write on, overwrites
+                        v = rnd.randbytes(rnd.randrange(100000, 400000))
+                        inflight[:] = [(key, v, acked.get(key))]
+                        try:
+                            r1.set(key, v)
+                        except redis.exceptions.ConnectionError:
+                            return
+                        acked[key] = v
+                        inflight.clear()
+                        i += 1
+
+                t = threading.Thread(target=writer)
+                t.start()
+                try:
+                    wait_for(lambda: len(acked) >= 15 and inflight, timeout=60,
+                             what="writes under way")
+                    kill_hard(p1)
+                finally:
+                    stop.set()
+                    t.join(60)
+            with Proxy(*args) as p2:
+                r2 = redis.Redis(port=p2.port, socket_timeout=30)
+                pending = {k: (v, prev) for k, v, prev in inflight}
+                lost = []
+                for key, v in acked.items():
+                    got = r2.get(key)
+                    if key in pending:
+                        self.assertIn(got, (pending[key][0], pending[key][1]), key)
+                    elif got is None:
+                        lost.append(key)
+                    else:
+                        self.assertEqual(got, v, key)
+                for key, (v, prev) in pending.items():
+                    if key not in acked:
+                        self.assertIn(r2.get(key), (v, None), key)
+                self.assertEqual(lost, [])  # no fault but the proxy's: nothing acknowledged lost
+        finally:
+            plat.close()
+
+    def test_frozen_old_proxy_is_fenced(self):
+        """The old proxy is only frozen (SIGSTOP: a partition, a paused VM) while another takes
+        over and overwrites every key. What is guaranteed, and checked here: once the new proxy
+        has acknowledged a write of a key, the old one, resumed, never answers that key's old
+        value, whether the request reached it before it resumed or after; every command it
+        gets is an error (-FENCED, or its connection closed), never a value; and nothing it does
+        changes what the new proxy serves (no chunk of the new proxy is overwritten or deleted,
+        none is lost)."""
+        plat = ExternalPlatform(POOL, memory_mb=256)
+        try:
+            args = BASE + ["--platform-endpoint", plat.endpoint]
+            rnd = random.Random(15)
+            p1 = Proxy(*args)
+            stopped = False
+            try:
+                r1 = redis.Redis(port=p1.port, socket_timeout=30)
+                old = write_mixed(r1, Iccli(p1.port), rnd, "k", 12)
+                # A connection made before the freeze, whose requests arrive while p1 is frozen.
+                early = raw_client(p1.port)
+                self.assertEqual(early.call("PING"), "PONG")
+                p1.proc.send_signal(signal.SIGSTOP)
+                stopped = True
+                with Proxy(*args) as p2:
+                    r2 = redis.Redis(port=p2.port, socket_timeout=30)
+                    lib2 = Iccli(p2.port)
+                    st = r2.info("all")
+                    self.assertEqual(st["nodes_down"] + st["nodes_invoking"], 0, st)
+                    self.assertGreater(st["epoch"], 0)
+                    self.assertEqual(read_back(r2, lib2, old), ([], []))
+                    new = {}
+                    for key, (path, v) in old.items():
+                        nv = rnd.randbytes(len(v))
+                        if path == "redis":
+                            self.assertTrue(r2.set(key, nv))
+                        else:
+                            lib2.set(key, nv)
+                        new[key] = (path, nv)
+                    redis_keys = [k for k, (path, _) in old.items() if path == "redis"]
+                    for key in redis_keys:
+                        early.send("GET", key)
+                    p1.proc.send_signal(signal.SIGCONT)
+                    stopped = False
+                    # Requests sent while it was frozen: errors or a closed connection.
+                    for key in redis_keys:
+                        try:
+                            got = early.reply()
+                        except (EOFError, OSError):
+                            break
+                        self.assertIsInstance(got, str, "old proxy answered %s with a value" % key)
+                        self.assertTrue(got.startswith("FENCED"), got)
+                    early.close()
+                    wait_for(lambda: info(p1.port)["fenced"] == 1, timeout=20,
+                             what="the old proxy to learn it was replaced")
+                    st1 = info(p1.port)
+                    self.assertLess(st1["epoch"], st["epoch"])
+                    self.assertEqual(st1["fenced_by_epoch"], st["epoch"])
+                    # After: every command but INFO is refused, for every key.
+                    r1 = redis.Redis(port=p1.port, socket_timeout=30)
+                    lib1 = Iccli(p1.port)
+                    for key, (path, v) in old.items():
+                        if path == "redis":
+                            with self.assertRaisesRegex(redis.ResponseError, "^FENCED"):
+                                r1.get(key)
+                        else:
+                            out = lib1.run("get", key)
+                            self.assertNotEqual(out.returncode, 0, key)
+                            self.assertNotEqual(out.stdout, v)
+                        with self.assertRaisesRegex(redis.ResponseError, "^FENCED"):
+                            r1.set(key, b"from the old proxy")
+                    with self.assertRaisesRegex(redis.ResponseError, "^FENCED"):
+                        r1.delete(*old.keys())
+                    with self.assertRaisesRegex(redis.ResponseError, "^FENCED"):
+                        r1.flushall()
+                    with self.assertRaisesRegex(redis.ResponseError, "^FENCED"):
+                        r1.ping()
+                    # The new proxy serves what it acknowledged; nothing of it was touched.
+                    self.assertEqual(read_back(r2, lib2, new), ([], []))
+                    st = r2.info("all")
+                    self.assertEqual(st["chunks_lost"], 0)
+                    self.assertEqual(st["fenced"], 0)
+                    self.assertEqual(r2.dbsize(), len(new))
+            finally:
+                if stopped:
+                    p1.proc.send_signal(signal.SIGCONT)
+                p1.stop()
+        finally:
+            plat.close()
+
+    def test_takeover_without_the_secret_fails(self):
+        """A proxy started with another secret cannot take the pool: the nodes refuse its events
+        (they never dial it), so it rebuilds nothing and cannot write, and the proxy that holds
+        the pool is not fenced and serves every object. A HELLO claiming a higher epoch without a
+        valid proof fences nobody either."""
+        plat = ExternalPlatform(POOL, memory_mb=256)
+        try:
+            args = BASE + ["--platform-endpoint", plat.endpoint]
+            rnd = random.Random(16)
+            with Proxy(*args) as p1, tempfile.TemporaryDirectory() as d:
+                r1 = redis.Redis(port=p1.port, socket_timeout=30)
+                written = write_mixed(r1, Iccli(p1.port), rnd, "k", 9)
+                other = nodeauth.write_secret_file(d, "another-secret-0123456789abcdef")
+                with Proxy(*BASE, "--platform-endpoint", plat.endpoint, "--node-secret-file",
+                           other, "--ready-timeout", "2s", "--node-connect-timeout", "1s") as p3:
+                    r3 = redis.Redis(port=p3.port, socket_timeout=30)
+                    st = r3.info("all")
+                    self.assertEqual(st["rebuilt_objects"], 0)
+                    self.assertEqual(st["nodes_awake"] + st["nodes_asleep"], 0, st)
+                    self.assertEqual(r3.dbsize(), 0)
+                    with self.assertRaises(redis.ResponseError):
+                        r3.set("k0", b"impostor")
+                    # A forged fence notice on the real proxy's node port.
+                    s = socket.create_connection(("127.0.0.1", p1.node_port), timeout=10)
+                    s.recv(4096)  # the challenge
+                    s.sendall(encode("HELLO", "0", "feedfacefeedface", "1", "0", "0", "1",
+                                     str(2 ** 62), "0" * 64))
+                    wait_for(lambda: info(p1.port)["nodes_refused"] >= 1, what="nodes_refused")
+                    s.close()
+                st = r1.info("all")
+                self.assertEqual(st["fenced"], 0)
+                self.assertEqual(read_back(r1, Iccli(p1.port), written), ([], []))
         finally:
             plat.close()
 
