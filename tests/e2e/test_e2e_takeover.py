@@ -8,6 +8,7 @@ import os
 import random
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -17,8 +18,8 @@ import unittest
 import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
-from proxytest import (BIN, ExternalPlatform, Proxy, encode, iccli_args,  # noqa: E402
-                       nodeauth, raw_client, wait_for)
+from proxytest import (BIN, TLS, ExternalPlatform, Proxy, encode, iccli_args,  # noqa: E402
+                       nodeauth, pki, raw_client, wait_for)
 
 POOL = 6
 BASE = ["--pool-size", str(POOL), "--d", "4", "--p", "2", "--node-memory", "256",
@@ -204,9 +205,11 @@ class TakeoverTest(unittest.TestCase):
             try:
                 r1 = redis.Redis(port=p1.port, socket_timeout=30)
                 old = write_mixed(r1, Iccli(p1.port), rnd, "k", 12)
-                # A connection made before the freeze, whose requests arrive while p1 is frozen.
-                early = raw_client(p1.port)
-                self.assertEqual(early.call("PING"), "PONG")
+                # A connection made before the freeze, whose requests arrive while p1 is frozen
+                # (a raw socket: plaintext only, so not with IC_TEST_TLS).
+                early = None if TLS else raw_client(p1.port)
+                if early:
+                    self.assertEqual(early.call("PING"), "PONG")
                 p1.proc.send_signal(signal.SIGSTOP)
                 stopped = True
                 with Proxy(*args) as p2:
@@ -225,19 +228,20 @@ class TakeoverTest(unittest.TestCase):
                             lib2.set(key, nv)
                         new[key] = (path, nv)
                     redis_keys = [k for k, (path, _) in old.items() if path == "redis"]
-                    for key in redis_keys:
+                    for key in redis_keys if early else []:
                         early.send("GET", key)
                     p1.proc.send_signal(signal.SIGCONT)
                     stopped = False
                     # Requests sent while it was frozen: errors or a closed connection.
-                    for key in redis_keys:
+                    for key in redis_keys if early else []:
                         try:
                             got = early.reply()
                         except (EOFError, OSError):
                             break
                         self.assertIsInstance(got, str, "old proxy answered %s with a value" % key)
                         self.assertTrue(got.startswith("FENCED"), got)
-                    early.close()
+                    if early:
+                        early.close()
                     wait_for(lambda: info(p1.port)["fenced"] == 1, timeout=20,
                              what="the old proxy to learn it was replaced")
                     st1 = info(p1.port)
@@ -299,6 +303,10 @@ class TakeoverTest(unittest.TestCase):
                         r3.set("k0", b"impostor")
                     # A forged fence notice on the real proxy's node port.
                     s = socket.create_connection(("127.0.0.1", p1.node_port), timeout=10)
+                    if TLS:  # node-tls: the node port speaks TLS only
+                        ctx = ssl.create_default_context(cafile=pki().path("ca.crt"))
+                        ctx.check_hostname = False
+                        s = ctx.wrap_socket(s)
                     s.recv(4096)  # the challenge
                     s.sendall(encode("HELLO", "0", "feedfacefeedface", "1", "0", "0", "1",
                                      str(2 ** 62), "0" * 64))
