@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 import redis
@@ -276,6 +277,34 @@ class TakeoverTest(unittest.TestCase):
                 if stopped:
                     p1.proc.send_signal(signal.SIGCONT)
                 p1.stop()
+        finally:
+            plat.close()
+
+    def test_standby_whose_clock_is_behind(self):
+        """Epochs are start times. A standby whose epoch is below the one the nodes serve (its
+        clock is behind the old proxy's) is refused by every node and fenced at once, and says
+        so; started with --epoch above it, it takes the pool over."""
+        plat = ExternalPlatform(POOL, memory_mb=256)
+        try:
+            args = BASE + ["--platform-endpoint", plat.endpoint]
+            rnd = random.Random(18)
+            ahead = int(time.time() * 1000) + 3600 * 1000  # the old proxy's clock: an hour ahead
+            with Proxy(*args, "--epoch", str(ahead)) as p1:
+                r1 = redis.Redis(port=p1.port, socket_timeout=30)
+                self.assertEqual(r1.info("pool")["epoch"], ahead)
+                written = write_mixed(r1, Iccli(p1.port), rnd, "k", 6)
+                kill_hard(p1)
+            with Proxy(*args) as p2:
+                st = info(p2.port)
+                self.assertEqual((st["fenced"], st["fenced_by_epoch"]), (1, ahead))
+                self.assertLess(st["epoch"], ahead)
+                with self.assertRaisesRegex(redis.ResponseError, "^FENCED"):
+                    redis.Redis(port=p2.port, socket_timeout=30).get("k0")
+            with Proxy(*args, "--epoch", str(ahead + 1)) as p3:
+                r3 = redis.Redis(port=p3.port, socket_timeout=30)
+                st = r3.info("all")
+                self.assertEqual((st["fenced"], st["epoch"]), (0, ahead + 1))
+                self.assertEqual(read_back(r3, Iccli(p3.port), written), ([], []))
         finally:
             plat.close()
 
