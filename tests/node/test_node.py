@@ -678,7 +678,28 @@ def test_takeover_epoch():
         rid = api.invoke({"cmd": "activate", "node_id": 2, "proxy": new_addr, "epoch": 300})
         check_hello(c2.read(), 2, limit, 0, 0, 6, inst, epoch=300)
         api.response(rid)
+        assert c2.read() == [b"BYE"]
         assert no_pending_connection(new)
+        # A backup source of a lower epoch (it serves a replaced proxy) cannot sync its store
+        # over this one: the peer refuses before dialing the relay.
+        relay = listen()
+        relay_addr = "127.0.0.1:%d" % relay.getsockname()[1]
+        rid = api.invoke({"cmd": "backup-peer", "node_id": 2, "relay": relay_addr, "token": "t1",
+                          "epoch": 200})
+        wait_for(lambda: rid in api.errors, what="backup-peer refusal")
+        assert api.errors[rid][0] == "Node.Fenced", api.errors[rid]
+        assert no_pending_connection(relay)
+        # One of a higher epoch is obeyed, and the proxy of the lower one is left, told why.
+        rid = api.invoke({"cmd": "backup-peer", "node_id": 2, "relay": relay_addr, "token": "t2",
+                          "epoch": 400})
+        check_hello(c2.read(), 2, limit, 0, 0, 8, inst, epoch=400)
+        assert closed(c2)
+        r = accept(relay)
+        intro = r.read()
+        assert intro[:3] == [b"RELAY", b"t2", b"peer"], intro
+        r.s.close()
+        api.response(rid)
+        relay.close()
     except BaseException:
         sys.stderr.write(node.output())
         raise
