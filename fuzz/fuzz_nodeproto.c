@@ -165,7 +165,8 @@ static void messages(const char *p, size_t size)
             if (nodeproto_parse_message(buf_head(&b), buf_len(&b), &z) != (ssize_t)buf_len(&b) ||
                 nodeproto_hello_decode(&z, &y) != 0 || y.node_id != h.node_id ||
                 y.mem_limit != h.mem_limit || y.invocation != h.invocation ||
-                y.instance_len != h.instance_len || y.proof_len != h.proof_len)
+                y.instance_len != h.instance_len || y.proof_len != h.proof_len ||
+                y.has_epoch != h.has_epoch || y.epoch != h.epoch)
                 __builtin_trap();
             buf_free(&b);
         }

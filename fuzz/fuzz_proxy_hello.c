@@ -47,6 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (int i = 0; i < srv.nnodes; i++)
         if (srv.nodes[i].conn) abort(); /* an unproven connection became a node */
+    if (srv.fenced) abort();            /* an unproven HELLO claimed a higher takeover epoch */
     close(sv[1]);
     run_passes(&srv, 2);
     return 0;

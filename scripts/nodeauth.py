@@ -45,6 +45,11 @@ def hello_proof(challenge, node_id, instance, secret=SECRET):
     return mac(secret, "ic-hello-v1", [challenge, str(node_id), instance])
 
 
+def hello_epoch_proof(challenge, node_id, instance, epoch, secret=SECRET):
+    """The proof of a HELLO that carries the node's takeover epoch (its ninth element)."""
+    return mac(secret, "ic-hello-v2", [challenge, str(node_id), instance, str(epoch)])
+
+
 def relay_proof(challenge, token, role, secret=SECRET):
     return mac(secret, "ic-relay-v1", [challenge, token, role])
 

@@ -478,13 +478,14 @@ ssize_t nodeproto_body_in_buffer(const char *buf, size_t avail, size_t len)
 
 int nodeproto_put_hello(buf_t *b, const nodeproto_hello_t *h)
 {
-    int rc = put_name(b, 8, "HELLO");
+    int rc = put_name(b, h->has_epoch ? 9 : 8, "HELLO");
     if (!rc) rc = resp_add_bulk_u64(b, (uint64_t)h->node_id);
     if (!rc) rc = resp_add_bulk(b, h->instance, h->instance_len);
     if (!rc) rc = resp_add_bulk_u64(b, (uint64_t)h->mem_limit);
     if (!rc) rc = resp_add_bulk_u64(b, (uint64_t)h->mem_used);
     if (!rc) rc = resp_add_bulk_u64(b, (uint64_t)h->chunks);
     if (!rc) rc = resp_add_bulk_u64(b, (uint64_t)h->invocation);
+    if (!rc && h->has_epoch) rc = resp_add_bulk_u64(b, (uint64_t)h->epoch);
     if (!rc) rc = resp_add_bulk(b, h->proof, h->proof_len);
     return rc;
 }
@@ -567,18 +568,26 @@ int nodeproto_msg_is(const nodeproto_msg_t *m, const char *name)
 int nodeproto_hello_decode(const nodeproto_msg_t *m, nodeproto_hello_t *h)
 {
     memset(h, 0, sizeof *h);
-    if (m->argc < 8) return NODEPROTO_EUNEXPECTED;
+    if (m->argc < 8 || m->argc > 9) return NODEPROTO_EUNEXPECTED;
+    int last = m->argc - 1;
     h->node_id_text = m->argv[1];
     h->node_id_len = m->argl[1];
     h->instance = m->argv[2];
     h->instance_len = m->argl[2];
-    h->proof = m->argv[7];
-    h->proof_len = m->argl[7];
+    h->proof = m->argv[last];
+    h->proof_len = m->argl[last];
+    if (m->argc == 9) {
+        h->has_epoch = 1;
+        h->epoch_text = m->argv[7];
+        h->epoch_len = m->argl[7];
+    }
     if (resp_parse_i64(m->argv[1], m->argl[1], &h->node_id) < 0 ||
         resp_parse_i64(m->argv[3], m->argl[3], &h->mem_limit) < 0 ||
         resp_parse_i64(m->argv[4], m->argl[4], &h->mem_used) < 0 ||
         resp_parse_i64(m->argv[5], m->argl[5], &h->chunks) < 0 ||
-        resp_parse_i64(m->argv[6], m->argl[6], &h->invocation) < 0)
+        resp_parse_i64(m->argv[6], m->argl[6], &h->invocation) < 0 ||
+        (h->has_epoch &&
+         (resp_parse_i64(h->epoch_text, h->epoch_len, &h->epoch) < 0 || h->epoch < 0)))
         return NODEPROTO_EHEADER;
     return 0;
 }

@@ -207,11 +207,19 @@ ssize_t nodeproto_body_in_buffer(const char *buf, size_t avail, size_t len);
 /* ---- unsolicited messages: node -> proxy (HELLO, BYE, BACKUPDONE) and both ways at the start
  * of a connection (CHALLENGE, REFUSED, RELAY) ---- */
 
+/* HELLO node_id instance mem_limit mem_used chunks invocation [epoch] proof. The proof is always
+ * the last element; `epoch` (the highest takeover epoch the node has accepted) is there when
+ * has_epoch is set, and the proof then covers it (nodeauth_hello_epoch_proof). A HELLO without
+ * one (a node of an earlier release) reads as epoch 0. */
 typedef struct {
     int64_t node_id;
     const char *node_id_text, *instance, *proof; /* point into the message */
     size_t node_id_len, instance_len, proof_len;
     int64_t mem_limit, mem_used, chunks, invocation;
+    int has_epoch;
+    int64_t epoch;          /* 0..2^63-1 */
+    const char *epoch_text; /* its decimal text, which the proof covers */
+    size_t epoch_len;
 } nodeproto_hello_t;
 
 int nodeproto_put_hello(buf_t *b, const nodeproto_hello_t *h);
@@ -244,9 +252,11 @@ ssize_t nodeproto_parse_message(const char *buf, size_t len, nodeproto_msg_t *m)
 ssize_t nodeproto_parse_relay(const char *buf, size_t len, nodeproto_msg_t *m);
 /* 1 if the message's name (argv[0]) is `name`, case-insensitively. */
 int nodeproto_msg_is(const nodeproto_msg_t *m, const char *name);
-/* The fields of a HELLO. The three strings are filled whenever there are 8 elements or more, so
- * that the proof can be checked before the numbers are trusted. Returns 0, NODEPROTO_EUNEXPECTED
- * for fewer than 8 elements (no proof), or NODEPROTO_EHEADER for a field that is not a number. */
+/* The fields of a HELLO: 8 elements without an epoch, 9 with one (more are refused). The strings
+ * are filled whenever the shape is right, so that the proof can be checked before the numbers are
+ * trusted. Returns 0, NODEPROTO_EUNEXPECTED for fewer than 8 elements or more than 9 (no proof
+ * where one is looked for), or NODEPROTO_EHEADER for a field that is not a number (an epoch must
+ * be one, not negative). */
 int nodeproto_hello_decode(const nodeproto_msg_t *m, nodeproto_hello_t *h);
 
 /* The fields of a BACKUPDONE token status chunks_sent bytes_sent chunks_deleted. */

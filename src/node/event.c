@@ -96,6 +96,15 @@ int node_event_parse(const char *json, size_t len, node_event_t *out, char *err,
         }
         out->ts_ms = (int64_t)v;
     }
+    const cJSON *epoch = cJSON_GetObjectItemCaseSensitive(root, "epoch");
+    if (epoch) {
+        double v = cJSON_IsNumber(epoch) ? epoch->valuedouble : -1;
+        if (!cJSON_IsNumber(epoch) || v < 0 || v > 9007199254740991.0 || v != (double)(int64_t)v) {
+            snprintf(err, errlen, "field \"epoch\" must be an integer in 0..2^53-1");
+            goto out;
+        }
+        out->epoch = (int64_t)v;
+    }
     const cJSON *nonce = cJSON_GetObjectItemCaseSensitive(root, "nonce");
     if (nonce) {
         size_t n = cJSON_IsString(nonce) ? strlen(nonce->valuestring) : 0;

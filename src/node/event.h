@@ -27,6 +27,9 @@ typedef struct {
     int relay_port;
     char token[NODE_EVENT_MAX_TOKEN + 1]; /* backup-peer */
     int64_t ts_ms;                        /* "ts": when it was made (Unix ms); 0 if absent */
+    /* "epoch": the takeover epoch of the proxy that made it (docs/STANDBY.md); 0 if absent. A node
+     * that has accepted a higher one refuses the event. */
+    int64_t epoch;
     char nonce[NODEAUTH_NONCE_HEX + 1];       /* "nonce": 32 hex digits; empty if absent */
 } node_event_t;
 
@@ -34,7 +37,8 @@ typedef struct {
  * "activate" and "backup" need node_id (0..2^31-1) and proxy ("host:port"); "backup-peer" needs
  * node_id, relay ("host:port") and token (1..128 printable characters, no space, quote or
  * backslash); "warmup" needs none (a node_id or proxy, if given, must still be valid). "tls",
- * if present, must be a boolean. Unknown fields are ignored so the proxy can add some. */
+ * if present, must be a boolean; "epoch", if present, an integer in 0..2^53-1. Unknown fields are
+ * ignored so the proxy can add some. */
 int node_event_parse(const char *json, size_t len, node_event_t *out, char *err, size_t errlen);
 
 /* Nonces of the events accepted lately, so a sealed event seen on the way cannot be played again.

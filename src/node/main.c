@@ -29,6 +29,10 @@ typedef struct {
     uint64_t invocations;
     nodeauth_secrets_t secrets; /* IC_NODE_SECRET: events, HELLO and RELAY proofs */
     node_replay_t replay;   /* nonces of accepted events */
+    /* The highest takeover epoch of the events this instance accepted (docs/STANDBY.md): an
+     * event of a lower one comes from a proxy that has been replaced and is refused. */
+    int64_t epoch;
+    node_conn_t notice; /* a short connection that tells a replaced proxy so */
     tls_ctx_t *tls_ca; /* verifies the proxy and relay against IC_NODE_TLS_CA; made on first need */
 } node_t;
 
@@ -91,15 +95,21 @@ static int respond(node_t *n, const char *request_id, int64_t node_id, uint64_t 
     return runtime_respond(&n->rt, request_id, body, (size_t)len);
 }
 
-static void send_hello(node_t *n, int64_t node_id)
+/* HELLO on connection c, carrying this instance's epoch: at the start of an invocation, and to a
+ * replaced proxy as the proof that it is. */
+static void send_hello(node_t *n, node_conn_t *c, int64_t node_id)
 {
-    /* The proof covers the node id as the proxy reads it: its decimal text. */
-    char id[24];
+    /* The proof covers the node id and the epoch as the proxy reads them: their decimal text. */
+    char id[24], epoch[24];
     snprintf(id, sizeof id, "%lld", (long long)node_id);
+    snprintf(epoch, sizeof epoch, "%lld", (long long)n->epoch);
     char proof[NODEAUTH_MAC_HEX + 1];
-    nodeauth_hello_proof(n->secrets.current, n->conn.challenge, strlen(n->conn.challenge), id,
-                     strlen(id), n->instance, strlen(n->instance), proof);
+    nodeauth_hello_epoch_proof(n->secrets.current, c->challenge, strlen(c->challenge), id,
+                               strlen(id), n->instance, strlen(n->instance), epoch, strlen(epoch),
+                               proof);
     nodeproto_hello_t h = {.node_id = node_id,
+                           .has_epoch = 1,
+                           .epoch = n->epoch,
                            .instance = n->instance,
                            .instance_len = strlen(n->instance),
                            .proof = proof,
@@ -108,8 +118,66 @@ static void send_hello(node_t *n, int64_t node_id)
                            .mem_used = (int64_t)n->store.used,
                            .chunks = (int64_t)n->store.count,
                            .invocation = (int64_t)n->invocations};
-    if (nodeproto_put_hello(&n->conn.out.small, &h) < 0)
-        log_error("event=out_of_memory where=hello");
+    if (nodeproto_put_hello(&c->out.small, &h) < 0) log_error("event=out_of_memory where=hello");
+}
+
+/* An event of a lower epoch than this instance accepted names a proxy that has been replaced.
+ * It is not obeyed; but the proxy is told, so that it stops serving instead of waiting for nodes
+ * that will never come: a connection of its own, the CHALLENGE, a HELLO with this instance's
+ * epoch (the proof covers it), and a close. Nothing else is sent or read on it. */
+static void tell_replaced_proxy(node_t *n, const node_event_t *ev)
+{
+    node_conn_t *c = &n->notice;
+    int timeout = (int)n->cfg.connect_timeout_ms;
+    c->tls_ctx = ev->tls ? n->tls_ca : NULL;
+    if (ev->tls && !c->tls_ctx) return; /* never dial TLS unverified; the proxy times out */
+    int rc = node_conn_ensure(c, ev->proxy_host, ev->proxy_port, timeout);
+    if (rc == 0) rc = node_conn_await_challenge(c, timeout);
+    if (rc == 0) {
+        send_hello(n, c, ev->node_id);
+        rc = node_conn_flush(c, (int)n->cfg.bye_timeout_ms);
+    }
+    log_info("event=told_replaced_proxy proxy=%s:%d sent=%d", ev->proxy_host, ev->proxy_port,
+             rc == 0);
+    node_conn_close(c);
+}
+
+/* Takeover fencing (docs/STANDBY.md). Returns 1 if the event may be obeyed. An event of a lower
+ * epoch than one this instance accepted is refused. One of a higher epoch comes from a proxy
+ * that replaced the one this instance is connected to: that connection is closed, after a HELLO
+ * with the new epoch that tells the old proxy it is replaced (it may be frozen or cut off, and
+ * read it only when it is back). The same proxy address under a higher epoch is a restart there:
+ * the old process is gone, and the connection, if still open, is the new one's. */
+static int fence(node_t *n, const runtime_invocation_t *inv, const node_event_t *ev)
+{
+    int dials_proxy = ev->cmd == NODE_EVENT_ACTIVATE || ev->cmd == NODE_EVENT_BACKUP;
+    if (ev->epoch < n->epoch) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "event of takeover epoch %lld: this instance serves epoch %lld, a proxy that "
+                 "replaced the sender; refused",
+                 (long long)ev->epoch, (long long)n->epoch);
+        log_warn("event=fenced_event id=%s epoch=%lld node_epoch=%lld", inv->request_id,
+                 (long long)ev->epoch, (long long)n->epoch);
+        if (dials_proxy) tell_replaced_proxy(n, ev);
+        runtime_fail(&n->rt, inv->request_id, "Node.Fenced", msg);
+        return 0;
+    }
+    if (ev->epoch == n->epoch) return 1;
+    node_conn_t *c = &n->conn;
+    int same_proxy = dials_proxy && c->fd >= 0 && c->port == ev->proxy_port &&
+                     strcmp(c->host, ev->proxy_host) == 0;
+    log_info("event=epoch_raised old=%lld new=%lld", (long long)n->epoch, (long long)ev->epoch);
+    n->epoch = ev->epoch;
+    if (c->fd >= 0 && !same_proxy && node_conn_check_alive(c)) {
+        if (c->challenge[0]) {
+            send_hello(n, c, ev->node_id);
+            node_conn_flush(c, (int)n->cfg.bye_timeout_ms);
+        }
+        log_info("event=left_replaced_proxy proxy=%s:%d", c->host, c->port);
+        node_conn_close(c);
+    }
+    return 1;
 }
 
 static void activate(node_t *n, const runtime_invocation_t *inv, const node_event_t *ev)
@@ -129,9 +197,10 @@ static void activate(node_t *n, const runtime_invocation_t *inv, const node_even
         runtime_fail(&n->rt, inv->request_id, "Node.ProxyUnreachable", msg);
         return;
     }
-    send_hello(n, ev->node_id);
+    send_hello(n, c, ev->node_id);
     c->served = c->stored = 0;
     n->sync.node_id = ev->node_id; /* a BACKUP in this invocation backs up this node */
+    n->sync.epoch = n->epoch;      /* ... and a peer serving a newer proxy refuses it */
 
     /* The deadline is wall-clock; the policy runs on the monotonic clock. */
     uint64_t now = ev_now_ms();
@@ -249,6 +318,7 @@ static void handle(node_t *n, const runtime_invocation_t *inv)
         runtime_fail(&n->rt, inv->request_id, "Node.InvalidEvent", err);
         return;
     }
+    if (!fence(n, inv, &ev)) return;
     if (ev.cmd == NODE_EVENT_WARMUP) {
         respond(n, inv->request_id, ev.node_id, 0);
         log_info("event=invocation_done id=%s cmd=warmup", inv->request_id);
@@ -338,6 +408,7 @@ int main(void)
     node_conn_init(&n->conn, &n->store, &n->policy, &n->invocations);
     node_conn_init(&n->peer, &n->store, NULL, &n->invocations);
     n->peer.role = "relay";
+    node_conn_init(&n->notice, &n->store, NULL, &n->invocations);
     sync_config_t sc = {.function = getenv("AWS_LAMBDA_FUNCTION_NAME"),
                         .timeout_ms = (uint64_t)n->cfg.backup_timeout_ms,
                         .connect_timeout_ms = (int)n->cfg.connect_timeout_ms,

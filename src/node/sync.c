@@ -246,11 +246,12 @@ int sync_start(sync_t *s, const char *relay, size_t relay_len, const char *token
         snprintf(err, errlen, "no node secret to seal the peer's event with");
         return -EINVAL;
     }
-    int ilen = snprintf(inner, sizeof inner,
-                        "{\"cmd\":\"backup-peer\",\"node_id\":%lld,\"relay\":\"%s\","
-                        "\"token\":\"%s\",\"ts\":%llu,\"nonce\":\"%s\"%s}",
-                        (long long)s->node_id, relay_s, token_s,
-                        (unsigned long long)clock_wall_ms(), nonce, tls ? ",\"tls\":true" : "");
+    int ilen =
+        snprintf(inner, sizeof inner,
+                 "{\"cmd\":\"backup-peer\",\"node_id\":%lld,\"relay\":\"%s\","
+                 "\"token\":\"%s\",\"ts\":%llu,\"nonce\":\"%s\",\"epoch\":%lld%s}",
+                 (long long)s->node_id, relay_s, token_s, (unsigned long long)clock_wall_ms(),
+                 nonce, (long long)s->epoch, tls ? ",\"tls\":true" : "");
     /* Without a function name the invocation below fails with the reason. */
     int len = ilen > 0 && (size_t)ilen < sizeof inner
                   ? nodeauth_event_seal(s->cfg.secret, s->cfg.function ? s->cfg.function : "", inner,

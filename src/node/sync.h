@@ -75,6 +75,7 @@ typedef struct sync {
     sync_config_t cfg;
     store_t *store;
     int64_t node_id; /* of the current activation, for the backup-peer event */
+    int64_t epoch;   /* the instance's takeover epoch: a peer that accepted a higher one refuses */
     sync_phase_t phase;
     char token[SYNC_MAX_TOKEN + 1];
     char relay_host[256];

@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "nodepool.h"
 #include "net.h"
 #include "clock.h"
 #include "client.h"
@@ -135,6 +136,22 @@ static void log_protected_refusal(server_t *srv, const struct sockaddr *peer)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, host, sizeof host);
     log_warn("event=protected_mode_refused peer=%s refused_total=%" PRIu64, host,
              srv->stats.auth_denied);
+}
+
+void server_fence(server_t *srv, uint64_t epoch, int node_id)
+{
+    if (srv->fenced) return;
+    srv->fenced = 1;
+    srv->fenced_by_epoch = epoch;
+    log_error("event=fenced epoch=%" PRIu64 " node_epoch=%" PRIu64 " node=%d hint=\"another proxy "
+              "took the pool over (docs/STANDBY.md): this one serves nothing more\"",
+              srv->epoch, epoch, node_id);
+    /* Replies computed from what this proxy knew are not sent: its clients go, and the ones that
+     * come back are told why. */
+    client_close_all(srv);
+    for (int i = 0; i < srv->nnodes; i++)
+        if (srv->nodes[i].conn)
+            node_conn_failed(srv->nodes[i].conn, "fenced: another proxy took the pool over");
 }
 
 static void client_io(ev_loop_t *loop, int fd, int events, void *arg);
@@ -422,6 +439,21 @@ static int command_must_wait(client_t *c, op_t *self, const command_t *cmd_row, 
     return 0;
 }
 
+/* A replaced proxy (server_fence) answers only what lets a client connect and an operator see
+ * why: AUTH, HELLO, QUIT and INFO. Anything else would serve, or change, what it no longer owns. */
+static int fenced_refuses(const server_t *srv, const command_t *row)
+{
+    return srv->fenced && !(row->flags & CMD_NO_AUTH) && strcasecmp(row->name, "info") != 0;
+}
+
+static void fenced_error(const server_t *srv, op_t *op)
+{
+    resp_add_error(&op->reply,
+                   "FENCED this proxy was replaced by one of a higher takeover epoch (%" PRIu64
+                   " > %" PRIu64 "): use the proxy that took the pool over",
+                   srv->fenced_by_epoch, srv->epoch);
+}
+
 /* Runs a command line through its row of the command table, or queues it when the client is
  * in MULTI. Returns 0, or 1 if the command must wait (a streaming reply behind other replies, a
  * held key, or a key with an earlier write still in flight). */
@@ -439,6 +471,9 @@ int client_dispatch(client_t *c, int argc, const char **argv, const size_t *argl
         if (op->big_discard || !row) {
             resp_add_error(&op->reply, "%s", op->err[0] ? op->err : "ERR argument too large");
             if (queuing) tx_flag(c);
+            client_on_op_done(op);
+        } else if (fenced_refuses(srv, row)) {
+            fenced_error(srv, op);
             client_on_op_done(op);
         } else if (queuing) {
             tx_queue(c, op, row, argc, argv, argl);
@@ -475,6 +510,10 @@ int client_dispatch(client_t *c, int argc, const char **argv, const size_t *argl
         op->rejected = 1;
         cmdstats_rejected(row);
         tx_rejected(c, op, row);
+    } else if (fenced_refuses(srv, row)) {
+        fenced_error(srv, op);
+        op->rejected = 1;
+        cmdstats_rejected(row);
     } else if (queuing && tx_refused(row)) {
         resp_add_error(&op->reply, "ERR Command not allowed inside a transaction");
         tx_flag(c);

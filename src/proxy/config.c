@@ -118,6 +118,10 @@ static const conf_option_t options[] = {
         "invoke every function at start so the pool is warm"),
     OPT("ready-timeout", CONF_MS, ready_timeout_ms, 100, 600000, "10s",
         "at start, how long to wait for the pool to connect"),
+    OPT("epoch", CONF_INT, epoch, 0, 9007199254740991LL, "0",
+        "takeover epoch: nodes that accepted an event of this proxy refuse every proxy of a "
+        "lower one (docs/STANDBY.md); 0: the start time in Unix ms, above that of any proxy "
+        "started earlier while the clocks agree; a higher value is used as given"),
     MODEL_OPTIONS_LIFECYCLE(FIELD),
     OPT("backup-timeout", CONF_MS, backup_timeout_ms, 100, 3600000, "2m",
         "a backup not finished by then is abandoned (retried at the next interval)"),

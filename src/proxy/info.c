@@ -238,10 +238,11 @@ void cmd_info(client_t *c, op_t *op, const info_select_t *section)
                    "# Pool\r\npool_size:%d\r\nfunction_prefix:%s\r\nnode_memory_mb:%" PRId64
                    "\r\nnodes_awake:%d\r\nnodes_asleep:%d\r\nnodes_invoking:%d\r\nnodes_down:%d\r\n"
                    "capacity_bytes:%" PRIu64 "\r\nplaced_bytes:%" PRIu64 "\r\nec_d:%" PRId64
-                   "\r\nec_p:%" PRId64 "\r\n",
+                   "\r\nec_p:%" PRId64 "\r\nepoch:%" PRIu64
+                   "\r\nfenced:%d\r\nfenced_by_epoch:%" PRIu64 "\r\n",
                    srv->nnodes, srv->cfg.function_prefix, srv->cfg.node_memory_mb, st[NODE_AWAKE],
                    st[NODE_ASLEEP], st[NODE_INVOKING], st[NODE_DOWN], cap, placed, srv->cfg.d,
-                   srv->cfg.p);
+                   srv->cfg.p, srv->epoch, srv->fenced, srv->fenced_by_epoch);
         char js[8192];
         invoker_platform_stats(srv->invoker, js, sizeof js);
         cJSON *o = js[0] ? cJSON_Parse(js) : NULL;

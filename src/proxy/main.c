@@ -83,7 +83,9 @@ static void ready_check(ev_loop_t *loop, void *arg)
     server_t *srv = arg;
     int connected = pool_connected(srv);
     uint64_t waited = ev_now_ms() - srv->start_ms;
-    if (srv->cfg.warm_on_start && pool_inventoried(srv) < srv->nnodes &&
+    /* A proxy fenced at start (nodes serve a proxy started after it, or its clock is behind)
+     * opens its port at once, so that INFO and -FENCED say why. */
+    if (srv->cfg.warm_on_start && pool_inventoried(srv) < srv->nnodes && !srv->fenced &&
         waited < (uint64_t)srv->cfg.ready_timeout_ms) {
         ev_timer_add(loop, 5, ready_check, srv);
         return;
@@ -107,9 +109,11 @@ static void ready_check(ev_loop_t *loop, void *arg)
            waited, srv->cfg.bind, srv->client_lfd >= 0 ? srv->client_port : srv->tls_port, tls,
            srv->node_addr, srv->relay_port);
     printf("pool: %d of %d functions warm, %.1f GiB of cache (%" PRId64
-           " MiB per function), RS(%" PRId64 "+%" PRId64 ")\n",
+           " MiB per function), RS(%" PRId64 "+%" PRId64 "), takeover epoch %" PRIu64 "%s\n",
            connected, srv->nnodes, (double)cap / (1 << 30), srv->cfg.node_memory_mb, srv->cfg.d,
-           srv->cfg.p);
+           srv->cfg.p, srv->epoch,
+           srv->fenced ? " (FENCED: the pool serves a proxy of a higher epoch, docs/STANDBY.md)"
+                       : "");
     printf("platform: %s\n", srv->platform_endpoint);
     printf("stop with Ctrl-C (or SIGTERM to pid %d); every process it started stops with it\n",
            getpid());
@@ -355,6 +359,10 @@ int main(int argc, char **argv)
     getrlimit(RLIMIT_NOFILE, &rl);
     srv->start_ms = ev_now_ms();
     srv->next_version = clock_wall_ms() * 1000; /* versions keep increasing across restarts */
+    /* Every start takes the pool over: a later start has a higher epoch, so nodes that meet this
+     * proxy refuse any proxy started before it (docs/STANDBY.md). */
+    srv->epoch = clock_wall_ms();
+    if ((uint64_t)cfg->epoch > srv->epoch) srv->epoch = (uint64_t)cfg->epoch;
     srv->loop = ev_create((int)(rl.rlim_cur > 1 << 20 ? 1 << 20 : rl.rlim_cur));
     if (!srv->loop || meta_table_init(&srv->meta) < 0) {
         fprintf(stderr, "icproxy: out of memory\n");
@@ -442,8 +450,10 @@ int main(int argc, char **argv)
     srv->nodes = calloc((size_t)srv->nnodes, sizeof *srv->nodes);
     for (int i = 0; i < srv->nnodes; i++)
         node_init(srv, &srv->nodes[i], i);
-    log_info("event=start client_port=%d tls_port=%d node_port=%d pool=%d platform=%s",
-             srv->client_port, srv->tls_port, srv->node_port, srv->nnodes, srv->platform_endpoint);
+    log_info("event=start client_port=%d tls_port=%d node_port=%d pool=%d platform=%s "
+             "epoch=%" PRIu64,
+             srv->client_port, srv->tls_port, srv->node_port, srv->nnodes, srv->platform_endpoint,
+             srv->epoch);
     if (cfg->warm_on_start)
         for (int i = 0; i < srv->nnodes; i++)
             node_invoke(&srv->nodes[i], "activate");

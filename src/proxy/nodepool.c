@@ -153,8 +153,10 @@ static void invoke_timeout_cb(ev_loop_t *loop, void *arg)
 void node_invoke(node_t *n, const char *cmd)
 {
     server_t *srv = n->srv;
+    if (srv->fenced) return; /* replaced: the nodes would refuse it anyway */
     /* The event is sealed with the node secret over its every field, a timestamp and a nonce:
-     * a node obeys no event that fails the check, so nobody else can send it elsewhere. */
+     * a node obeys no event that fails the check, so nobody else can send it elsewhere. Its
+     * epoch fences every proxy started before this one (docs/STANDBY.md). */
     char inner[400], nonce[NODEAUTH_NONCE_HEX + 1], payload[1024];
     if (nodeauth_random_hex(nonce, NODEAUTH_NONCE_BYTES) < 0) {
         log_error("event=invoke_failed node=%d err=\"random generator failed\"", n->id);
@@ -162,8 +164,8 @@ void node_invoke(node_t *n, const char *cmd)
     }
     int ilen = snprintf(inner, sizeof inner,
                         "{\"cmd\":\"%s\",\"node_id\":%d,\"proxy\":\"%s\",\"ts\":%" PRIu64
-                        ",\"nonce\":\"%s\"%s}",
-                        cmd, n->id, srv->node_addr, clock_wall_ms(), nonce,
+                        ",\"nonce\":\"%s\",\"epoch\":%" PRIu64 "%s}",
+                        cmd, n->id, srv->node_addr, clock_wall_ms(), nonce, srv->epoch,
                         srv->node_tls ? ",\"tls\":true" : "");
     if (ilen < 0 || (size_t)ilen >= sizeof inner ||
         nodeauth_event_seal(srv->node_secrets.current, n->function, inner, (size_t)ilen, payload,
@@ -329,6 +331,10 @@ static void flush_deferred(node_t *n);
 void node_kick(node_t *n)
 {
     server_t *srv = n->srv;
+    if (srv->fenced) {
+        fail_pending(n, "FENCED this proxy was replaced by one of a higher takeover epoch");
+        return;
+    }
     if (node_reachable(n)) flush_deferred(n);
     if (!n->pending.head) return;
     if ((n->state == NODE_DOWN || n->state == NODE_ASLEEP) && ev_now_ms() < n->warming_until_ms) {
@@ -649,8 +655,14 @@ static int hello_proven(conn_t *c, int decoded, const nodeproto_hello_t *h)
         return 0;
     }
     node_link_t *l = link_of(c);
-    if (!nodeauth_hello_ok(&l->srv->node_secrets, l->challenge, h->node_id_text, h->node_id_len,
-                           h->instance, h->instance_len, h->proof, h->proof_len)) {
+    int ok = h->has_epoch
+                 ? nodeauth_hello_epoch_ok(&l->srv->node_secrets, l->challenge, h->node_id_text,
+                                           h->node_id_len, h->instance, h->instance_len,
+                                           h->epoch_text, h->epoch_len, h->proof, h->proof_len)
+                 : nodeauth_hello_ok(&l->srv->node_secrets, l->challenge, h->node_id_text,
+                                     h->node_id_len, h->instance, h->instance_len, h->proof,
+                                     h->proof_len);
+    if (!ok) {
         refuse_node(c, "bad_proof");
         return 0;
     }
@@ -669,6 +681,17 @@ static void on_hello(conn_t *c, const nodeproto_msg_t *m)
     if (decoded < 0 || h.node_id < 0 || h.node_id >= srv->nnodes) {
         log_warn("event=bad_hello");
         conn_fail(c, "bad HELLO");
+        return;
+    }
+    if ((uint64_t)h.epoch > srv->epoch) {
+        /* The node has accepted an event of a proxy started after this one (it says so on the
+         * connection it is leaving, or dials in to say it refused our event): we are replaced. */
+        server_fence(srv, (uint64_t)h.epoch, (int)h.node_id);
+        conn_fail(c, "node fenced this proxy");
+        return;
+    }
+    if (srv->fenced) {
+        conn_fail(c, "fenced");
         return;
     }
     int64_t id = h.node_id, limit = h.mem_limit, used = h.mem_used, chunks = h.chunks;

@@ -55,6 +55,7 @@ typedef struct {
     int64_t ping_timeout_ms;
     int64_t request_timeout_ms;
     int64_t warm_on_start;
+    int64_t epoch;
     int64_t ready_timeout_ms;
     char *node_return_policy; /* anticipatory | idle */
     /* lifecycle (docs/ARCHITECTURE.md, "Keeping data alive") */

@@ -116,7 +116,9 @@ static void repair_tick(ev_loop_t *loop, void *arg)
     rq->tokens += rate * (double)(now - rq->last_ms) / 1000.0;
     if (rq->tokens > rate) rq->tokens = rate; /* at most a second's worth saved up */
     rq->last_ms = now;
-    while (!rq->rebuilding && rq->len > 0 && rq->active < REPAIR_MAX_ACTIVE && rq->tokens > 0) {
+    /* A fenced proxy (server_fence) reaches no node: its repairs would only fail. */
+    while (!rq->rebuilding && !srv->fenced && rq->len > 0 && rq->active < REPAIR_MAX_ACTIVE &&
+           rq->tokens > 0) {
         repair_item_t it = rq->items[rq->head];
         rq->head = (rq->head + 1) % rq->cap;
         rq->len--;

@@ -96,6 +96,11 @@ struct server {
     int nclients;
     uint64_t next_client_id;
     uint64_t next_version;
+    /* Takeover fencing (docs/STANDBY.md): the epoch every event this proxy seals carries, and
+     * whether a node has told it of a higher one (it is then replaced and serves nothing). */
+    uint64_t epoch;
+    int fenced;
+    uint64_t fenced_by_epoch;
     transport_t tp; /* connections, relays and the end-of-iteration flush (transport.h) */
     proxy_stats_t stats;
     uint64_t start_ms;
@@ -117,5 +122,10 @@ struct server {
 };
 
 uint64_t server_next_version(server_t *srv);
+/* A node proved it has accepted `epoch`, higher than this proxy's: another proxy has taken the
+ * pool over. From now on this one is fenced for good: every client connection is closed (nothing
+ * not yet written goes out), later commands but INFO, AUTH, HELLO and QUIT are answered -FENCED,
+ * and nothing more is sent to any node (client.c). */
+void server_fence(server_t *srv, uint64_t epoch, int node_id);
 
 #endif

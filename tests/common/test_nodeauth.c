@@ -130,6 +130,22 @@ static void test_proofs(void **state)
     /* Framing: moving a byte between parts changes the MAC. */
     nodeauth_hello_proof(s.current, ch, strlen(ch), "31", 2, "abcd", 4, proof);
     assert_false(nodeauth_hello_ok(&s, ch, "3", 1, "1abcd", 5, proof, NODEAUTH_MAC_HEX));
+    /* A HELLO with an epoch: the proof covers it, so nobody without the secret can raise it
+     * (and fence a proxy) or lower it; and it is not a proof of the epoch-less form, nor is
+     * the epoch-less proof one of it. */
+    nodeauth_hello_epoch_proof(s.current, ch, strlen(ch), "3", 1, "abcd", 4, "17", 2, proof);
+    assert_true(
+        nodeauth_hello_epoch_ok(&s, ch, "3", 1, "abcd", 4, "17", 2, proof, NODEAUTH_MAC_HEX));
+    assert_false(
+        nodeauth_hello_epoch_ok(&s, ch, "3", 1, "abcd", 4, "18", 2, proof, NODEAUTH_MAC_HEX));
+    assert_false(
+        nodeauth_hello_epoch_ok(&s, ch, "3", 1, "abcd", 4, "170", 3, proof, NODEAUTH_MAC_HEX));
+    assert_false(nodeauth_hello_ok(&s, ch, "3", 1, "abcd", 4, proof, NODEAUTH_MAC_HEX));
+    nodeauth_hello_proof(s.current, ch, strlen(ch), "3", 1, "abcd", 4, proof);
+    assert_false(
+        nodeauth_hello_epoch_ok(&s, ch, "3", 1, "abcd", 4, "", 0, proof, NODEAUTH_MAC_HEX));
+    assert_false(
+        nodeauth_hello_epoch_ok(&s, other, "3", 1, "abcd", 4, "17", 2, proof, NODEAUTH_MAC_HEX));
 }
 
 static void test_seal_and_challenge(void **state)

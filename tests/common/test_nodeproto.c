@@ -665,6 +665,67 @@ static void test_hello_roundtrip(void **state)
     buf_free(&b);
 }
 
+/* The epoch a node reports (docs/STANDBY.md): the ninth element, before the proof, which stays
+ * last; without it a HELLO reads as epoch 0. */
+static void test_hello_epoch(void **state)
+{
+    (void)state;
+    char proof[PROOF_LEN + 1];
+    memset(proof, 'b', PROOF_LEN);
+    proof[PROOF_LEN] = 0;
+    nodeproto_hello_t h = {.node_id = 7,
+                           .instance = "abcd",
+                           .instance_len = 4,
+                           .proof = proof,
+                           .proof_len = PROOF_LEN,
+                           .mem_limit = 100,
+                           .invocation = 2,
+                           .has_epoch = 1,
+                           .epoch = 1764892800123456LL};
+    buf_t b;
+    buf_init(&b);
+    nodeproto_put_hello(&b, &h);
+    nodeproto_msg_t m;
+    message_whole(buf_head(&b), buf_len(&b), &m);
+    assert_int_equal(m.argc, 9);
+    nodeproto_hello_t d;
+    assert_int_equal(nodeproto_hello_decode(&m, &d), 0);
+    assert_true(d.has_epoch);
+    assert_true(d.epoch == 1764892800123456LL);
+    assert_int_equal(d.epoch_len, 16);
+    assert_memory_equal(d.epoch_text, "1764892800123456", 16);
+    assert_int_equal(d.proof_len, PROOF_LEN);
+    assert_memory_equal(d.proof, proof, PROOF_LEN);
+    assert_true(d.invocation == 2);
+
+    /* The form without an epoch. */
+    buf_clear(&b);
+    h.has_epoch = 0;
+    nodeproto_put_hello(&b, &h);
+    message_whole(buf_head(&b), buf_len(&b), &m);
+    assert_int_equal(m.argc, 8);
+    assert_int_equal(nodeproto_hello_decode(&m, &d), 0);
+    assert_false(d.has_epoch);
+    assert_true(d.epoch == 0);
+    assert_memory_equal(d.proof, proof, PROOF_LEN);
+
+    /* An epoch that is not a number, a negative one, and a tenth element. */
+    const char *bad[][10] = {
+        {"HELLO", "1", "i", "1", "1", "1", "1", "soon", "proof"},
+        {"HELLO", "1", "i", "1", "1", "1", "1", "-5", "proof"},
+        {"HELLO", "1", "i", "1", "1", "1", "1", "5", "x", "proof"},
+    };
+    const int argc[] = {9, 9, 10};
+    const int want[] = {NODEPROTO_EHEADER, NODEPROTO_EHEADER, NODEPROTO_EUNEXPECTED};
+    for (int i = 0; i < 3; i++) {
+        buf_clear(&b);
+        resp_add_command(&b, argc[i], bad[i], NULL);
+        message_whole(buf_head(&b), buf_len(&b), &m);
+        assert_int_equal(nodeproto_hello_decode(&m, &d), want[i]);
+    }
+    buf_free(&b);
+}
+
 static void test_other_messages(void **state)
 {
     (void)state;
@@ -751,6 +812,7 @@ int main(void)
         cmocka_unit_test(test_replies_roundtrip),
         cmocka_unit_test(test_reply_limits_and_shapes),
         cmocka_unit_test(test_hello_roundtrip),
+        cmocka_unit_test(test_hello_epoch),
         cmocka_unit_test(test_other_messages),
         cmocka_unit_test(test_message_limits),
     };

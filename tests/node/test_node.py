@@ -267,12 +267,13 @@ def no_pending_connection(ls):
     return False
 
 
-def check_hello(msg, node_id, limit, used, chunks, invocation, instance=None):
-    assert isinstance(msg, list) and len(msg) == 8, "HELLO shape: %r" % (msg,)
+def check_hello(msg, node_id, limit, used, chunks, invocation, instance=None, epoch=0):
+    assert isinstance(msg, list) and len(msg) == 9, "HELLO shape: %r" % (msg,)
     assert msg[0] == b"HELLO", msg
-    proof = msg[7].decode()
-    assert any(nodeauth.hello_proof(ch, node_id, msg[2].decode()) == proof for ch in CHALLENGES), \
-        "HELLO proof does not verify: %r" % (msg,)
+    assert msg[7] == str(epoch).encode(), "HELLO epoch %r, want %d" % (msg[7], epoch)
+    proof = msg[8].decode()
+    assert any(nodeauth.hello_epoch_proof(ch, node_id, msg[2].decode(), epoch) == proof
+               for ch in CHALLENGES), "HELLO proof does not verify: %r" % (msg,)
     assert msg[1] == str(node_id).encode(), msg
     inst = msg[2].decode()
     assert len(inst) == 16 and all(c in "0123456789abcdef" for c in inst), msg
@@ -616,6 +617,97 @@ def test_refused_by_proxy():
         node.stop()
         api.stop()
         ls.close()
+
+
+def closed(c, timeout=5.0):
+    """True once the node has closed connection c (whatever it sent before is left unread)."""
+    c.s.settimeout(timeout)
+    try:
+        while c.s.recv(65536):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+
+
+def test_takeover_epoch():
+    """Takeover fencing (docs/STANDBY.md): a node takes the epoch of each event; an event of a
+    higher epoch naming another proxy makes it leave the proxy it was connected to, telling it so
+    with a HELLO that carries the new epoch; an event of a lower epoch is refused (Node.Fenced),
+    and the proxy it names, dialed on a connection of its own, gets only that HELLO; a higher
+    epoch at the same address (a restart there) keeps the connection."""
+    api = RuntimeAPI()
+    old, new = listen(), listen()
+    old_addr = "127.0.0.1:%d" % old.getsockname()[1]
+    new_addr = "127.0.0.1:%d" % new.getsockname()[1]
+    limit = (128 - 32) * MiB
+    node = Node({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "IC_NODE_CONNECT_TIMEOUT_MS": "500"},
+                api.api_env())
+    try:
+        rid = api.invoke({"cmd": "activate", "node_id": 2, "proxy": old_addr, "epoch": 100})
+        c1 = accept(old)
+        inst = check_hello(c1.read(), 2, limit, 0, 0, 1, epoch=100)
+        api.response(rid)
+        assert c1.read() == [b"BYE"]
+        rid = api.invoke({"cmd": "activate", "node_id": 2, "proxy": new_addr, "epoch": 200})
+        check_hello(c1.read(), 2, limit, 0, 0, 2, inst, epoch=200)
+        assert closed(c1)
+        c2 = accept(new)
+        check_hello(c2.read(), 2, limit, 0, 0, 2, inst, epoch=200)
+        api.response(rid)
+        assert c2.read() == [b"BYE"]
+        # The replaced proxy invokes again: refused, and told on a connection of its own.
+        rid = api.invoke({"cmd": "activate", "node_id": 2, "proxy": old_addr, "epoch": 100})
+        c3 = accept(old)
+        check_hello(c3.read(), 2, limit, 0, 0, 3, inst, epoch=200)
+        assert closed(c3)
+        wait_for(lambda: rid in api.errors, what="refusal")
+        assert api.errors[rid][0] == "Node.Fenced", api.errors[rid]
+        # An event without an epoch (a proxy of an earlier release: epoch 0) is refused too; a
+        # refused warm-up dials nobody.
+        rid = api.invoke({"cmd": "warmup"})
+        wait_for(lambda: rid in api.errors, what="warm-up refusal")
+        assert api.errors[rid][0] == "Node.Fenced", api.errors[rid]
+        assert no_pending_connection(old)
+        # The new proxy's connection was left alone: its next invocation says HELLO on it, and
+        # so does one of a higher epoch at the same address (the proxy restarted there).
+        rid = api.invoke({"cmd": "activate", "node_id": 2, "proxy": new_addr, "epoch": 200})
+        check_hello(c2.read(), 2, limit, 0, 0, 5, inst, epoch=200)
+        api.response(rid)
+        assert c2.read() == [b"BYE"]
+        rid = api.invoke({"cmd": "activate", "node_id": 2, "proxy": new_addr, "epoch": 300})
+        check_hello(c2.read(), 2, limit, 0, 0, 6, inst, epoch=300)
+        api.response(rid)
+        assert c2.read() == [b"BYE"]
+        assert no_pending_connection(new)
+        # A backup source of a lower epoch (it serves a replaced proxy) cannot sync its store
+        # over this one: the peer refuses before dialing the relay.
+        relay = listen()
+        relay_addr = "127.0.0.1:%d" % relay.getsockname()[1]
+        rid = api.invoke({"cmd": "backup-peer", "node_id": 2, "relay": relay_addr, "token": "t1",
+                          "epoch": 200})
+        wait_for(lambda: rid in api.errors, what="backup-peer refusal")
+        assert api.errors[rid][0] == "Node.Fenced", api.errors[rid]
+        assert no_pending_connection(relay)
+        # One of a higher epoch is obeyed, and the proxy of the lower one is left, told why.
+        rid = api.invoke({"cmd": "backup-peer", "node_id": 2, "relay": relay_addr, "token": "t2",
+                          "epoch": 400})
+        check_hello(c2.read(), 2, limit, 0, 0, 8, inst, epoch=400)
+        assert closed(c2)
+        r = accept(relay)
+        intro = r.read()
+        assert intro[:3] == [b"RELAY", b"t2", b"peer"], intro
+        r.s.close()
+        api.response(rid)
+        relay.close()
+    except BaseException:
+        sys.stderr.write(node.output())
+        raise
+    finally:
+        node.stop()
+        api.stop()
+        old.close()
+        new.close()
 
 
 def main():

@@ -54,6 +54,34 @@ static void test_tls_field(void **state)
         -EINVAL);
 }
 
+/* The takeover epoch (docs/STANDBY.md): absent is 0; only a non-negative integer JSON numbers
+ * hold exactly. */
+static void test_epoch_field(void **state)
+{
+    node_event_t ev;
+    char err[200];
+    assert_int_equal(parse("{\"cmd\":\"activate\",\"node_id\":1,\"proxy\":\"h:1\"}", &ev, err), 0);
+    assert_true(ev.epoch == 0);
+    assert_int_equal(parse("{\"cmd\":\"activate\",\"node_id\":1,\"proxy\":\"h:1\","
+                           "\"epoch\":1764892800123}",
+                           &ev, err),
+                     0);
+    assert_true(ev.epoch == 1764892800123LL);
+    assert_int_equal(parse("{\"cmd\":\"warmup\",\"epoch\":9007199254740991}", &ev, err), 0);
+    assert_true(ev.epoch == 9007199254740991LL);
+    const char *bad[] = {
+        "{\"cmd\":\"activate\",\"node_id\":1,\"proxy\":\"h:1\",\"epoch\":-1}",
+        "{\"cmd\":\"activate\",\"node_id\":1,\"proxy\":\"h:1\",\"epoch\":1.5}",
+        "{\"cmd\":\"activate\",\"node_id\":1,\"proxy\":\"h:1\",\"epoch\":\"7\"}",
+        "{\"cmd\":\"activate\",\"node_id\":1,\"proxy\":\"h:1\",\"epoch\":1e300}",
+        "{\"cmd\":\"backup-peer\",\"node_id\":1,\"relay\":\"h:1\",\"token\":\"t\",\"epoch\":null}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(parse(bad[i], &ev, err), -EINVAL);
+        assert_non_null(strstr(err, "epoch"));
+    }
+}
+
 static void test_warmup(void **state)
 {
     node_event_t ev;
@@ -147,11 +175,9 @@ static void test_bad(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_activate),
-        cmocka_unit_test(test_warmup),
-        cmocka_unit_test(test_tls_field),
-        cmocka_unit_test(test_backup),
-        cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_activate),  cmocka_unit_test(test_warmup),
+        cmocka_unit_test(test_tls_field), cmocka_unit_test(test_epoch_field),
+        cmocka_unit_test(test_backup),    cmocka_unit_test(test_bad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
