@@ -20,14 +20,14 @@ static void crename_roundtrip(const nodeproto_crename_t *a)
     nodeproto_req_t r;
     buf_init(&b);
     nodeproto_req_init(&r);
-    if (nodeproto_put_crename(&b, a->key, a->keylen, a->index, a->version, a->newkey,
-                              a->newkeylen, a->newversion) == 0) {
+    if (nodeproto_put_crename(&b, a->key, a->keylen, a->index, a->version, a->newkey, a->newkeylen,
+                              a->newversion) == 0) {
         nodeproto_crename_t z;
         if (nodeproto_req_feed(&r, &b) != NODEPROTO_REQ_DONE || buf_len(&b) != 0 ||
             nodeproto_crename_decode(&r, &z) != NULL || z.index != a->index ||
-            z.version != a->version || z.newversion != a->newversion ||
-            z.keylen != a->keylen || z.newkeylen != a->newkeylen ||
-            memcmp(z.key, a->key, a->keylen) != 0 || memcmp(z.newkey, a->newkey, a->newkeylen) != 0)
+            z.version != a->version || z.newversion != a->newversion || z.keylen != a->keylen ||
+            z.newkeylen != a->newkeylen || memcmp(z.key, a->key, a->keylen) != 0 ||
+            memcmp(z.newkey, a->newkey, a->newkeylen) != 0)
             __builtin_trap();
     }
     nodeproto_req_free(&r);
@@ -115,8 +115,8 @@ static void reencode(nodeproto_cmd_t cmd, const nodeproto_reply_t *a)
     }
     nodeproto_reply_t z;
     if (nodeproto_parse_reply(buf_head(&b), buf_len(&b), cmd, &z) != (ssize_t)buf_len(&b) ||
-        z.kind != a->kind || z.crc != a->crc || z.tail_crc != a->tail_crc || z.body_len != a->body_len ||
-        memcmp(z.stats, a->stats, sizeof z.stats) != 0)
+        z.kind != a->kind || z.crc != a->crc || z.tail_crc != a->tail_crc ||
+        z.body_len != a->body_len || memcmp(z.stats, a->stats, sizeof z.stats) != 0)
         __builtin_trap();
 out:
     buf_free(&b);

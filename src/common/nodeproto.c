@@ -37,8 +37,7 @@ static const char *const cmd_names[] = {
     [NODEPROTO_STATS] = "STATS",   [NODEPROTO_INVENTORY] = "INVENTORY",
     [NODEPROTO_BACKUP] = "BACKUP", [NODEPROTO_SYNCDONE] = "SYNCDONE",
     [NODEPROTO_GOAWAY] = "GOAWAY", [NODEPROTO_CEXPIRE] = "CEXPIRE",
-    [NODEPROTO_CGETR] = "CGETR",
-    [NODEPROTO_CRENAME] = "CRENAME",
+    [NODEPROTO_CGETR] = "CGETR",   [NODEPROTO_CRENAME] = "CRENAME",
 };
 
 /* ---------------- requests ---------------- */

@@ -185,11 +185,11 @@ typedef struct {
     nodeproto_reply_kind_t kind;
     const char *str; /* SIMPLE, ERROR: points into the parsed input */
     size_t len;
-    int64_t n;        /* INT */
-    uint32_t crc;     /* CHUNK; PIECE: the CRC of the chunk's bytes before the piece */
+    int64_t n;         /* INT */
+    uint32_t crc;      /* CHUNK; PIECE: the CRC of the chunk's bytes before the piece */
     uint32_t tail_crc; /* PIECE: the CRC of the chunk's bytes after the piece */
-    size_t body_len;  /* CHUNK, BULK */
-    int64_t stats[4]; /* STATS */
+    size_t body_len;   /* CHUNK, BULK */
+    int64_t stats[4];  /* STATS */
 } nodeproto_reply_t;
 
 /* Parses the reply to a `cmd` request at buf[0..len), all of it but a body: returns the bytes

@@ -21,14 +21,14 @@ typedef struct {
     node_config_t cfg;
     store_t store;
     policy_t policy;
-    node_conn_t conn;  /* to the proxy; survives freezing */
-    node_conn_t peer;  /* to the relay, while this instance is a backup peer */
-    sync_t sync;       /* a backup this instance runs as the source */
+    node_conn_t conn;    /* to the proxy; survives freezing */
+    node_conn_t peer;    /* to the relay, while this instance is a backup peer */
+    sync_t sync;         /* a backup this instance runs as the source */
     throttle_t throttle; /* network emulation toward the proxy, when configured */
     char instance[17];
     uint64_t invocations;
     nodeauth_secrets_t secrets; /* IC_NODE_SECRET: events, HELLO and RELAY proofs */
-    node_replay_t replay;   /* nonces of accepted events */
+    node_replay_t replay;       /* nonces of accepted events */
     tls_ctx_t *tls_ca; /* verifies the proxy and relay against IC_NODE_TLS_CA; made on first need */
 } node_t;
 
@@ -47,8 +47,9 @@ static int tls_setup(node_t *n, node_conn_t *c, const runtime_invocation_t *inv,
         const char *ca = getenv("IC_NODE_TLS_CA");
         char why[400], msg[480];
         if (!ca || !*ca) {
-            snprintf(why, sizeof why, "the proxy asks for TLS and IC_NODE_TLS_CA (a CA bundle "
-                                      "to verify it against) is not set");
+            snprintf(why, sizeof why,
+                     "the proxy asks for TLS and IC_NODE_TLS_CA (a CA bundle "
+                     "to verify it against) is not set");
         } else {
             n->tls_ca = tls_client_ctx_new(ca, NULL, NULL, why, sizeof why);
         }
@@ -63,7 +64,6 @@ static int tls_setup(node_t *n, node_conn_t *c, const runtime_invocation_t *inv,
     return 0;
 }
 
-
 static void make_instance_id(char out[17])
 {
     unsigned char r[8];
@@ -72,7 +72,8 @@ static void make_instance_id(char out[17])
         uint64_t x = clock_wall_ms() * 2654435761u ^ (uint64_t)getpid();
         memcpy(r, &x, sizeof r);
     }
-    for (int i = 0; i < 8; i++) sprintf(out + 2 * i, "%02x", r[i]);
+    for (int i = 0; i < 8; i++)
+        sprintf(out + 2 * i, "%02x", r[i]);
 }
 
 /* The invocation's deadline (wall clock, 0 = none) on the monotonic clock the loops use. */
@@ -98,7 +99,7 @@ static void send_hello(node_t *n, int64_t node_id)
     snprintf(id, sizeof id, "%lld", (long long)node_id);
     char proof[NODEAUTH_MAC_HEX + 1];
     nodeauth_hello_proof(n->secrets.current, n->conn.challenge, strlen(n->conn.challenge), id,
-                     strlen(id), n->instance, strlen(n->instance), proof);
+                         strlen(id), n->instance, strlen(n->instance), proof);
     nodeproto_hello_t h = {.node_id = node_id,
                            .instance = n->instance,
                            .instance_len = strlen(n->instance),
@@ -190,14 +191,14 @@ static void backup_peer(node_t *n, const runtime_invocation_t *inv, const node_e
         snprintf(msg, sizeof msg, "cannot connect to relay %s:%d: %s", ev->relay_host,
                  ev->relay_port,
                  rc == -EPROTO ? "TLS handshake failed (the node's log says why)" : strerror(-rc));
-        log_warn("event=relay_dial_failed relay=%s:%d err=\"%s\"", ev->relay_host,
-                 ev->relay_port, strerror(-rc));
+        log_warn("event=relay_dial_failed relay=%s:%d err=\"%s\"", ev->relay_host, ev->relay_port,
+                 strerror(-rc));
         runtime_fail(&n->rt, inv->request_id, "Node.RelayUnreachable", msg);
         return;
     }
     char proof[NODEAUTH_MAC_HEX + 1];
     nodeauth_relay_proof(n->secrets.current, c->challenge, strlen(c->challenge), ev->token,
-                     strlen(ev->token), "peer", 4, proof);
+                         strlen(ev->token), "peer", 4, proof);
     if (nodeproto_put_relay(&c->out.small, ev->token, "peer", proof) < 0)
         log_error("event=out_of_memory where=relay_intro");
     c->served = c->stored = 0;
@@ -207,13 +208,11 @@ static void backup_peer(node_t *n, const runtime_invocation_t *inv, const node_e
         stop_at = deadline > (uint64_t)n->cfg.deadline_margin_ms
                       ? deadline - (uint64_t)n->cfg.deadline_margin_ms
                       : 1;
-    node_peer_end_t end =
-        node_conn_serve_peer(c, stop_at, (uint64_t)n->cfg.backup_timeout_ms);
+    node_peer_end_t end = node_conn_serve_peer(c, stop_at, (uint64_t)n->cfg.backup_timeout_ms);
     static const char *const ends[] = {"", "synced", "closed", "deadline", "timeout"};
     uint64_t stored = c->stored;
     char body[200];
-    int len = snprintf(body, sizeof body,
-                       "{\"node_id\":%lld,\"instance\":\"%s\",\"synced\":%llu}",
+    int len = snprintf(body, sizeof body, "{\"node_id\":%lld,\"instance\":\"%s\",\"synced\":%llu}",
                        (long long)ev->node_id, n->instance, (unsigned long long)stored);
     runtime_respond(&n->rt, inv->request_id, body, (size_t)len);
     /* The +OK to SYNCDONE goes out only now: the source reports the backup done, and the proxy

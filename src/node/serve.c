@@ -24,9 +24,9 @@
 #include "sync.h"
 #include "tls.h"
 
-#define CONN_READ_MAX (64 * 1024)      /* bytes per read into the input buffer */
-#define CONN_OUT_OWNED_MAX (1u << 20)  /* stop reading requests above this much queued reply */
-#define CONN_OUT_SEGS_MAX 1024         /* ... or this many queued pieces */
+#define CONN_READ_MAX (64 * 1024)     /* bytes per read into the input buffer */
+#define CONN_OUT_OWNED_MAX (1u << 20) /* stop reading requests above this much queued reply */
+#define CONN_OUT_SEGS_MAX 1024        /* ... or this many queued pieces */
 
 _Static_assert(EC_MAX_CHUNKS <= UINT8_MAX, "a chunk's d and p are kept in 8 bits");
 
@@ -122,8 +122,8 @@ int node_conn_await_challenge(node_conn_t *c, int timeout_ms)
     uint64_t until = ev_now_ms() + (uint64_t)timeout_ms;
     int rc;
     for (;;) {
-        ssize_t used = buf_len(&c->in) ? nodeauth_parse_challenge(buf_head(&c->in),
-                                                                  buf_len(&c->in), c->challenge)
+        ssize_t used = buf_len(&c->in) ? nodeauth_parse_challenge(buf_head(&c->in), buf_len(&c->in),
+                                                                  c->challenge)
                                        : 0;
         if (used < 0) {
             rc = -EPROTO;
@@ -235,7 +235,8 @@ static void reply_cset(node_conn_t *c)
     if (c->req_nomem) {
         /* The footprint is what the chunk counts (common/footprint.h); the proxy reads used and
          * limit as the truth for this node. */
-        resp_add_error(o, "NOMEM chunk of %zu bytes (footprint %zu) does not fit: used %llu of %llu",
+        resp_add_error(o,
+                       "NOMEM chunk of %zu bytes (footprint %zu) does not fit: used %llu of %llu",
                        c->body_len, store_entry_cost(c->req.argl[1], c->body_len),
                        (unsigned long long)c->store->used, (unsigned long long)c->store->limit);
         return;
@@ -341,8 +342,11 @@ static void tomb_visit(const store_tomb_t *t, void *arg)
 {
     tomb_walk_t *w = arg;
     if (w->rc < 0) return;
-    inv_entry_t ie = {.key = t->key, .keylen = t->key_len, .version = t->version,
-                      .expire_ms = t->expire_ms, .tomb = 1};
+    inv_entry_t ie = {.key = t->key,
+                      .keylen = t->key_len,
+                      .version = t->version,
+                      .expire_ms = t->expire_ms,
+                      .tomb = 1};
     w->rc = inv_append(w->blob, &ie);
     if (w->rc == 0 && buf_len(w->blob) > NODE_INVENTORY_MAX) w->rc = -E2BIG;
 }
@@ -354,7 +358,8 @@ static void reply_inventory(node_conn_t *c)
     buf_init(&blob);
     inventory_walk_t w = {&blob, 0};
     uint64_t cursor = 0;
-    do cursor = store_scan(c->store, cursor, inventory_visit, &w);
+    do
+        cursor = store_scan(c->store, cursor, inventory_visit, &w);
     while (cursor != 0 && w.rc == 0);
     /* Then the tombstones (expired ones are dropped first). */
     store_tomb_expire(c->store, clock_wall_ms());
@@ -521,8 +526,8 @@ static policy_req_kind_t dispatch(node_conn_t *c)
         if (!nodeproto_req_is(r, table[i].name)) continue;
         /* BACKUP takes an optional fifth argument: how to sign its invocation; CDEL one that
          * leaves a tombstone. */
-        int extra_ok = (table[i].id == CMD_BACKUP || table[i].id == CMD_CDEL) &&
-                       r->argc == table[i].argc + 1;
+        int extra_ok =
+            (table[i].id == CMD_BACKUP || table[i].id == CMD_CDEL) && r->argc == table[i].argc + 1;
         if (r->argc != table[i].argc && !extra_ok) {
             resp_add_error(o, "ERR wrong number of arguments for '%s'%s", table[i].name,
                            table[i].usage);
@@ -533,23 +538,41 @@ static policy_req_kind_t dispatch(node_conn_t *c)
             return table[i].kind;
         }
         switch (table[i].id) {
-        case CMD_PING: resp_add_simple(o, "PONG"); break;
-        case CMD_CSET: reply_cset(c); break;
-        case CMD_CGET: reply_cget(c); break;
-        case CMD_CGETR: reply_cgetr(c); break;
-        case CMD_CDEL: reply_cdel(c); break;
-        case CMD_CEXPIRE: reply_cexpire(c); break;
-        case CMD_CRENAME: reply_crename(c); break;
+        case CMD_PING:
+            resp_add_simple(o, "PONG");
+            break;
+        case CMD_CSET:
+            reply_cset(c);
+            break;
+        case CMD_CGET:
+            reply_cget(c);
+            break;
+        case CMD_CGETR:
+            reply_cgetr(c);
+            break;
+        case CMD_CDEL:
+            reply_cdel(c);
+            break;
+        case CMD_CEXPIRE:
+            reply_cexpire(c);
+            break;
+        case CMD_CRENAME:
+            reply_crename(c);
+            break;
         case CMD_STATS:
             nodeproto_put_stats(o, c->store->limit, c->store->used, c->store->count,
                                 c->invocations ? *c->invocations : 0);
             break;
-        case CMD_INVENTORY: reply_inventory(c); break;
+        case CMD_INVENTORY:
+            reply_inventory(c);
+            break;
         case CMD_SYNCDONE:
             c->sync_done = 1;
             resp_add_simple(o, "OK");
             break;
-        case CMD_BACKUP: reply_backup(c); break;
+        case CMD_BACKUP:
+            reply_backup(c);
+            break;
         case CMD_GOAWAY:
             /* The proxy uses another instance of this function; it closes this connection. */
             c->goaway = 1;

@@ -32,12 +32,12 @@ typedef struct {
     struct tls *tls;
     char host[256];
     int port;
-    const char *role;       /* "proxy" or "relay", for log lines */
+    const char *role; /* "proxy" or "relay", for log lines */
     store_t *store;
-    policy_t *policy;       /* told about requests and completions; may be NULL */
-    uint64_t *invocations;  /* the instance's invocation counter, for STATS */
-    struct sync *sync;      /* the backup BACKUP starts and the serving loop drives; NULL: none */
-    throttle_t *throttle;   /* network emulation on what this connection sends; NULL: none */
+    policy_t *policy;      /* told about requests and completions; may be NULL */
+    uint64_t *invocations; /* the instance's invocation counter, for STATS */
+    struct sync *sync;     /* the backup BACKUP starts and the serving loop drives; NULL: none */
+    throttle_t *throttle;  /* network emulation on what this connection sends; NULL: none */
 
     buf_t in;
     nodeproto_req_t req;
@@ -51,15 +51,15 @@ typedef struct {
 
     outq_t out; /* replies (and HELLO, BYE, BACKUPDONE) */
 
-    uint64_t served;   /* requests answered in this invocation */
-    uint64_t stored;   /* chunks committed by CSET in this invocation */
-    int sync_done;     /* SYNCDONE was answered (a backup peer ends once it is written) */
-    int goaway;        /* the proxy said GOAWAY: it uses another instance of this function */
+    uint64_t served; /* requests answered in this invocation */
+    uint64_t stored; /* chunks committed by CSET in this invocation */
+    int sync_done;   /* SYNCDONE was answered (a backup peer ends once it is written) */
+    int goaway;      /* the proxy said GOAWAY: it uses another instance of this function */
     /* The challenge the proxy (or relay) sent when this connection opened: every HELLO or RELAY
      * on it carries a proof over it. Empty until received. */
     char challenge[NODEAUTH_NONCE_HEX + 1];
-    char refused[64];  /* the proxy said REFUSED <reason>: it did not accept our proof */
-    uint64_t last_io;  /* ev_now_ms() of the last byte read or written */
+    char refused[64]; /* the proxy said REFUSED <reason>: it did not accept our proof */
+    uint64_t last_io; /* ev_now_ms() of the last byte read or written */
 } node_conn_t;
 
 void node_conn_init(node_conn_t *c, store_t *store, policy_t *policy, uint64_t *invocations);
