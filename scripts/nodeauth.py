@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """nodeauth.py -- the node secret's proofs for tests and benchmarks that play a proxy, a node or a relay
-(docs/PROTOCOL.md: sealed events, CHALLENGE, HELLO and RELAY proofs). Written from the protocol
+(docs/PROTOCOL.md: sealed events, CHALLENGE, HELLO, LANE and RELAY proofs). Written from the protocol
 text with Python's own hmac module, so it checks the C code rather than repeating it."""
 import hashlib
 import hmac
@@ -43,6 +43,10 @@ def new_challenge():
 
 def hello_proof(challenge, node_id, instance, secret=SECRET):
     return mac(secret, "ic-hello-v1", [challenge, str(node_id), instance])
+
+
+def lane_proof(challenge, node_id, instance, lane, secret=SECRET):
+    return mac(secret, "ic-lane-v1", [challenge, str(node_id), instance, str(lane)])
 
 
 def relay_proof(challenge, token, role, secret=SECRET):

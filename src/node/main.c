@@ -10,6 +10,7 @@
 
 #include "clock.h"
 #include "ev.h"
+#include "lanes.h"
 #include "log.h"
 #include "node.h"
 #include "nodeproto.h"
@@ -21,7 +22,8 @@ typedef struct {
     node_config_t cfg;
     store_t store;
     policy_t policy;
-    node_conn_t conn;    /* to the proxy; survives freezing */
+    node_conn_t conn;    /* to the proxy (lane 0); survives freezing */
+    lanes_t lanes;       /* the extra lanes to the proxy that LANES asks for; survive it too */
     node_conn_t peer;    /* to the relay, while this instance is a backup peer */
     sync_t sync;         /* a backup this instance runs as the source */
     throttle_t throttle; /* network emulation toward the proxy, when configured */
@@ -128,6 +130,7 @@ static void activate(node_t *n, const runtime_invocation_t *inv, const node_even
         log_warn("event=dial_failed proxy=%s:%d err=\"%s\"", ev->proxy_host, ev->proxy_port,
                  strerror(-rc));
         runtime_fail(&n->rt, inv->request_id, "Node.ProxyUnreachable", msg);
+        lanes_follow(&n->lanes); /* no lane 0, no lanes */
         return;
     }
     send_hello(n, ev->node_id);
@@ -136,20 +139,24 @@ static void activate(node_t *n, const runtime_invocation_t *inv, const node_even
 
     /* The deadline is wall-clock; the policy runs on the monotonic clock. */
     uint64_t now = ev_now_ms();
+    lanes_begin(&n->lanes, ev->node_id, now); /* lanes the proxy asked for, dialled if missing */
     policy_begin(&n->policy, now, monotonic_deadline(inv, now));
     node_conn_serve(c);
 
-    uint64_t served = c->served;
+    uint64_t served = c->served + lanes_served(&n->lanes);
     if (c->refused[0]) {
         char msg[200];
         snprintf(msg, sizeof msg, "the proxy refused this node (%s): check IC_NODE_SECRET",
                  c->refused);
         c->refused[0] = '\0';
         node_conn_close(c);
+        lanes_follow(&n->lanes);
         runtime_fail(&n->rt, inv->request_id, "Node.AuthRefused", msg);
         return;
     }
     respond(n, inv->request_id, ev->node_id, served);
+    /* What the lanes still owe goes out before BYE (only at the deadline is anything left). */
+    lanes_finish(&n->lanes, (int)n->cfg.bye_timeout_ms);
     /* BYE only after the response is posted: once the proxy reads BYE it may invoke again, and
      * the platform must already see this instance as idle to reuse it. */
     if (c->fd >= 0) {
@@ -160,12 +167,14 @@ static void activate(node_t *n, const runtime_invocation_t *inv, const node_even
             node_conn_close(c); /* half-written output: the stream cannot be trusted */
         }
     }
+    lanes_follow(&n->lanes);
     node_conn_trim(c);
+    lanes_trim(&n->lanes);
     log_info("event=invocation_done id=%s cmd=activate node_id=%lld served=%llu duration_ms=%llu "
-             "mem_used=%llu chunks=%zu connected=%d",
+             "mem_used=%llu chunks=%zu connected=%d lanes=%u",
              inv->request_id, (long long)ev->node_id, (unsigned long long)served,
              (unsigned long long)(ev_now_ms() - now), (unsigned long long)n->store.used,
-             n->store.count, c->fd >= 0);
+             n->store.count, c->fd >= 0, lanes_open(&n->lanes));
     if (c->goaway && n->store.count == 0) {
         /* An extra instance (a retried or stray invocation started it) that holds nothing: left
          * idle it would be the next one the platform picks, and a fresh empty store would
@@ -343,6 +352,9 @@ int main(void)
                         .secret = n->secrets.current};
     sync_init(&n->sync, &n->store, &sc);
     n->conn.sync = &n->sync;
+    lanes_init(&n->lanes, &n->conn, n->instance, n->secrets.current,
+               (int)n->cfg.connect_timeout_ms);
+    n->conn.lanes = &n->lanes;
     if (node_throttle_setup(&n->cfg, sc.function, ev_now_ms(), &n->throttle)) {
         n->conn.throttle = &n->throttle;
         log_info("event=netem bandwidth=%lld straggler_rate=%g straggler_delay_ms=%lld",
