@@ -224,7 +224,7 @@ def test_returns_when_all_lanes_idle():
     api = RuntimeAPI()
     ls = listen()
     proxy = "127.0.0.1:%d" % ls.getsockname()[1]
-    idle_ms = 300
+    idle_ms = 600
     node = Node({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "IC_NODE_RETURN_POLICY": "idle",
                  "IC_NODE_IDLE_RETURN_MS": str(idle_ms)}, api.api_env())
     lanes = {}
@@ -244,7 +244,7 @@ def test_returns_when_all_lanes_idle():
             assert silent(c0), "BYE while lane 2 was busy"
             if last - t0 > 1.5:
                 break
-            time.sleep(idle_ms / 3000.0)  # pacing: a third of the idle spell between requests
+            time.sleep(idle_ms / 4000.0)  # pacing: a quarter of the idle spell between requests
         assert c0.read(timeout=5) == [b"BYE"]
         assert time.monotonic() - last >= idle_ms / 1000.0 * 0.8
         api.response(rid)
