@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """nodeauth.py -- the node secret's proofs for tests and benchmarks that play a proxy, a node or a relay
-(docs/PROTOCOL.md: sealed events, CHALLENGE, HELLO and RELAY proofs). Written from the protocol
+(docs/PROTOCOL.md: sealed events, CHALLENGE, HELLO, LANE and RELAY proofs). Written from the protocol
 text with Python's own hmac module, so it checks the C code rather than repeating it."""
 import hashlib
 import hmac
@@ -48,6 +48,11 @@ def hello_proof(challenge, node_id, instance, secret=SECRET):
 def hello_epoch_proof(challenge, node_id, instance, epoch, secret=SECRET):
     """The proof of a HELLO that carries the node's takeover epoch (its ninth element)."""
     return mac(secret, "ic-hello-v2", [challenge, str(node_id), instance, str(epoch)])
+
+
+def lane_proof(challenge, node_id, instance, lane, secret=SECRET):
+    """The proof of a LANE message on an extra connection."""
+    return mac(secret, "ic-lane-v1", [challenge, str(node_id), instance, str(lane)])
 
 
 def relay_proof(challenge, token, role, secret=SECRET):

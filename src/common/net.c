@@ -153,6 +153,29 @@ out:
     return rc;
 }
 
+int net_connect_start(const struct sockaddr *sa, unsigned addrlen)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    /* An interrupted connect goes on in the background, as one in progress does. */
+    if (connect(fd, sa, (socklen_t)addrlen) < 0 && errno != EINPROGRESS && errno != EINTR) {
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+int net_connect_result(int fd)
+{
+    int err = 0;
+    socklen_t el = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0) return -errno;
+    if (err) return -err;
+    net_set_nodelay(fd);
+    return 0;
+}
+
 int net_accept(int lfd)
 {
     for (;;) {

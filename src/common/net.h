@@ -14,6 +14,14 @@ int net_local_port(int fd);
 /* Blocking connect with a timeout in ms; the socket is returned in blocking mode with
  * TCP_NODELAY. Returns fd or -errno. */
 int net_connect(const char *host, int port, int timeout_ms);
+struct sockaddr;
+/* Starts a connect to an address already resolved (a connection's peer, say: no name lookup,
+ * nothing that blocks): the socket, non-blocking and close-on-exec, or -errno. The connect is
+ * complete when the socket is writable; net_connect_result() then says how it went. */
+int net_connect_start(const struct sockaddr *sa, unsigned addrlen);
+/* The outcome of net_connect_start once the socket is writable (or in error): 0 connected (and
+ * TCP_NODELAY set), or -errno. */
+int net_connect_result(int fd);
 /* Accepts one connection, non-blocking, TCP_NODELAY. Returns fd or -errno (-EAGAIN). */
 int net_accept(int lfd);
 int net_set_nonblock(int fd, int on);
@@ -25,7 +33,6 @@ int net_set_bufsizes(int fd, int bytes);
 /* 1 if every address host resolves to is a loopback address (127.0.0.0/8, ::1), 0 otherwise
  * (a wildcard such as 0.0.0.0 is not loopback: it accepts from any interface). */
 int net_host_is_loopback(const char *host);
-struct sockaddr;
 /* 1 if sa is a loopback peer: 127.0.0.0/8, ::1, a v4-mapped 127.x, or a Unix socket. */
 int net_addr_is_loopback(const struct sockaddr *sa);
 /* "host:port" of the socket's peer, for logs ("?" when unknown). Returns out. */

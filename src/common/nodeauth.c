@@ -237,6 +237,24 @@ int nodeauth_hello_epoch_ok(const nodeauth_secrets_t *s, const char *challenge, 
     return nodeauth_verify(s, "ic-hello-v2", 4, parts, lens, proof, proof_len);
 }
 
+void nodeauth_lane_proof(const char *secret, const char *challenge, size_t challenge_len,
+                         const char *node_id, size_t node_id_len, const char *instance,
+                         size_t instance_len, const char *lane, size_t lane_len, char *out)
+{
+    const char *parts[] = {challenge, node_id, instance, lane};
+    size_t lens[] = {challenge_len, node_id_len, instance_len, lane_len};
+    nodeauth_mac(secret, "ic-lane-v1", 4, parts, lens, out);
+}
+
+int nodeauth_lane_ok(const nodeauth_secrets_t *s, const char *challenge, const char *node_id,
+                     size_t node_id_len, const char *instance, size_t instance_len,
+                     const char *lane, size_t lane_len, const char *proof, size_t proof_len)
+{
+    const char *parts[] = {challenge, node_id, instance, lane};
+    size_t lens[] = {strlen(challenge), node_id_len, instance_len, lane_len};
+    return nodeauth_verify(s, "ic-lane-v1", 4, parts, lens, proof, proof_len);
+}
+
 void nodeauth_relay_proof(const char *secret, const char *challenge, size_t challenge_len,
                           const char *token, size_t token_len, const char *role, size_t role_len,
                           char *out)

@@ -38,8 +38,8 @@ int nodeauth_secrets_load(const char *path, nodeauth_secrets_t *out, char *err, 
 int nodeauth_random_hex(char *out, size_t nbytes);
 
 /* out = hex HMAC-SHA256(secret, label || for each part: "\n" len ":" bytes). The label separates
- * the uses ("ic-event-v1", "ic-hello-v1", "ic-hello-v2", "ic-relay-v1"), the lengths make the
- * encoding unambiguous. out has NODEAUTH_MAC_HEX + 1 bytes. */
+ * the uses ("ic-event-v1", "ic-hello-v1", "ic-hello-v2", "ic-lane-v1", "ic-relay-v1"), the
+ * lengths make the encoding unambiguous. out has NODEAUTH_MAC_HEX + 1 bytes. */
 void nodeauth_mac(const char *secret, const char *label, size_t nparts, const char *const *parts,
                   const size_t *lens, char *out);
 
@@ -68,6 +68,16 @@ int nodeauth_hello_epoch_ok(const nodeauth_secrets_t *s, const char *challenge, 
                             size_t node_id_len, const char *instance, size_t instance_len,
                             const char *epoch, size_t epoch_len, const char *proof,
                             size_t proof_len);
+
+/* The proof a node gives in LANE on an extra lane: MAC over (challenge, node_id, instance, lane)
+ * under "ic-lane-v1", lane being its decimal text as sent. A proof for one lane, challenge or
+ * instance is worth nothing for another, so a recorded LANE cannot open a lane elsewhere. */
+void nodeauth_lane_proof(const char *secret, const char *challenge, size_t challenge_len,
+                         const char *node_id, size_t node_id_len, const char *instance,
+                         size_t instance_len, const char *lane, size_t lane_len, char *out);
+int nodeauth_lane_ok(const nodeauth_secrets_t *s, const char *challenge, const char *node_id,
+                     size_t node_id_len, const char *instance, size_t instance_len,
+                     const char *lane, size_t lane_len, const char *proof, size_t proof_len);
 
 /* The proof each end of a backup relay gives in RELAY: MAC over (challenge, token, role). */
 void nodeauth_relay_proof(const char *secret, const char *challenge, size_t challenge_len,

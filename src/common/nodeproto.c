@@ -37,8 +37,8 @@ static const char *const cmd_names[] = {
     [NODEPROTO_STATS] = "STATS",   [NODEPROTO_INVENTORY] = "INVENTORY",
     [NODEPROTO_BACKUP] = "BACKUP", [NODEPROTO_SYNCDONE] = "SYNCDONE",
     [NODEPROTO_GOAWAY] = "GOAWAY", [NODEPROTO_CEXPIRE] = "CEXPIRE",
-    [NODEPROTO_CGETR] = "CGETR",
-    [NODEPROTO_CRENAME] = "CRENAME",
+    [NODEPROTO_CGETR] = "CGETR",   [NODEPROTO_CRENAME] = "CRENAME",
+    [NODEPROTO_LANES] = "LANES",
 };
 
 /* ---------------- requests ---------------- */
@@ -143,6 +143,12 @@ int nodeproto_put_backup(buf_t *b, const char *relay, size_t relay_len, const ch
     if (!rc) rc = resp_add_bulk(b, endpoint, endpoint_len);
     if (!rc && sigv4_len) rc = resp_add_bulk(b, sigv4, sigv4_len);
     return rc;
+}
+
+int nodeproto_put_lanes(buf_t *b, unsigned n)
+{
+    int rc = put_name(b, 2, "LANES");
+    return rc ? rc : resp_add_bulk_u64(b, n);
 }
 
 /* ---------------- the node's request reader ---------------- */
@@ -330,6 +336,23 @@ const char *nodeproto_cset_decode(const nodeproto_req_t *r, nodeproto_cset_t *c)
     uint64_t n = (uint64_t)c->d + c->p;
     if (c->d < 1 || n > EC_MAX_CHUNKS || c->index >= n)
         return "ERR invalid coding (need 1 <= d, d + p <= 48, index < d + p)";
+    return NULL;
+}
+
+/* A decimal in 1..max without sign or leading zeros: the one text of each lane number, so that
+ * the text a LANE proof covers and the number read from it go together. */
+static int parse_small_count(const char *s, size_t n, unsigned max, unsigned *out)
+{
+    uint64_t v;
+    if (n == 0 || s[0] == '0' || resp_parse_u64(s, n, &v) < 0 || v < 1 || v > max) return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+const char *nodeproto_lanes_decode(const nodeproto_req_t *r, unsigned *n)
+{
+    if (r->nargs < 2 || parse_small_count(r->argv[1], r->argl[1], NODEPROTO_MAX_LANES, n) < 0)
+        return "ERR invalid lane count";
     return NULL;
 }
 
@@ -588,6 +611,34 @@ int nodeproto_hello_decode(const nodeproto_msg_t *m, nodeproto_hello_t *h)
         resp_parse_i64(m->argv[6], m->argl[6], &h->invocation) < 0 ||
         (h->has_epoch &&
          (resp_parse_i64(h->epoch_text, h->epoch_len, &h->epoch) < 0 || h->epoch < 0)))
+        return NODEPROTO_EHEADER;
+    return 0;
+}
+
+int nodeproto_put_lane(buf_t *b, const nodeproto_lane_t *l)
+{
+    int rc = put_name(b, 5, "LANE");
+    if (!rc) rc = resp_add_bulk_u64(b, (uint64_t)l->node_id);
+    if (!rc) rc = resp_add_bulk(b, l->instance, l->instance_len);
+    if (!rc) rc = resp_add_bulk_u64(b, l->lane);
+    if (!rc) rc = resp_add_bulk(b, l->proof, l->proof_len);
+    return rc;
+}
+
+int nodeproto_lane_decode(const nodeproto_msg_t *m, nodeproto_lane_t *l)
+{
+    memset(l, 0, sizeof *l);
+    if (m->argc != 5) return NODEPROTO_EUNEXPECTED;
+    l->node_id_text = m->argv[1];
+    l->node_id_len = m->argl[1];
+    l->instance = m->argv[2];
+    l->instance_len = m->argl[2];
+    l->lane_text = m->argv[3];
+    l->lane_len = m->argl[3];
+    l->proof = m->argv[4];
+    l->proof_len = m->argl[4];
+    if (resp_parse_i64(m->argv[1], m->argl[1], &l->node_id) < 0 ||
+        parse_small_count(m->argv[3], m->argl[3], NODEPROTO_MAX_LANES - 1, &l->lane) < 0)
         return NODEPROTO_EHEADER;
     return 0;
 }

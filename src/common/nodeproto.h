@@ -23,6 +23,7 @@
 #define NODEPROTO_MSG_MAX_ARGS 16  /* elements of an unsolicited message (HELLO, BYE, ...) */
 #define NODEPROTO_MSG_MAX_ARG 4096 /* ... and the longest of them */
 #define NODEPROTO_INVENTORY_MAX ((size_t)512 << 20) /* an INVENTORY reply's list */
+#define NODEPROTO_MAX_LANES 64 /* LANES n: 1 <= n <= this; lanes are numbered 0..n-1 */
 
 /* CSET key index version crc size d p expire_ms chunk: the chunk is element 9 of 10. */
 #define NODEPROTO_CSET_ELEMENTS 10
@@ -54,6 +55,7 @@ typedef enum {
     NODEPROTO_CEXPIRE,
     NODEPROTO_CGETR,
     NODEPROTO_CRENAME,
+    NODEPROTO_LANES,
 } nodeproto_cmd_t;
 
 /* ---- requests: proxy -> node ---- */
@@ -92,6 +94,10 @@ int nodeproto_put_simple(buf_t *b, nodeproto_cmd_t cmd);
 int nodeproto_put_backup(buf_t *b, const char *relay, size_t relay_len, const char *token,
                          size_t token_len, const char *endpoint, size_t endpoint_len,
                          const char *sigv4, size_t sigv4_len);
+
+/* LANES n: the node keeps n connections to the proxy, lane 0 (the one this is sent on) and lanes
+ * 1..n-1, which it dials (PROTOCOL.md section 2, "Lanes"); 1 <= n <= NODEPROTO_MAX_LANES. */
+int nodeproto_put_lanes(buf_t *b, unsigned n);
 
 /* Incremental reader of requests on the node. Arguments are copied into the reader (at most
  * NODEPROTO_REQ_KEEP_ARGS of them, each up to NODEPROTO_MAX_ARG); a CSET chunk, or any longer
@@ -156,6 +162,10 @@ typedef struct {
 /* NULL, or the error to answer. newversion must not be 0 (no chunk has version 0). */
 const char *nodeproto_crename_decode(const nodeproto_req_t *r, nodeproto_crename_t *c);
 
+/* The count of a LANES n request (argv[1]): NULL, or the error to answer ("ERR invalid lane
+ * count" for anything but a decimal 1..NODEPROTO_MAX_LANES). */
+const char *nodeproto_lanes_decode(const nodeproto_req_t *r, unsigned *n);
+
 /* ---- replies: node -> proxy, in the order of the requests ---- */
 
 /* CGET hit: "*2 :crc $len", then the caller sends len body bytes and nodeproto_put_body_end().
@@ -185,11 +195,11 @@ typedef struct {
     nodeproto_reply_kind_t kind;
     const char *str; /* SIMPLE, ERROR: points into the parsed input */
     size_t len;
-    int64_t n;        /* INT */
-    uint32_t crc;     /* CHUNK; PIECE: the CRC of the chunk's bytes before the piece */
+    int64_t n;         /* INT */
+    uint32_t crc;      /* CHUNK; PIECE: the CRC of the chunk's bytes before the piece */
     uint32_t tail_crc; /* PIECE: the CRC of the chunk's bytes after the piece */
-    size_t body_len;  /* CHUNK, BULK */
-    int64_t stats[4]; /* STATS */
+    size_t body_len;   /* CHUNK, BULK */
+    int64_t stats[4];  /* STATS */
 } nodeproto_reply_t;
 
 /* Parses the reply to a `cmd` request at buf[0..len), all of it but a body: returns the bytes
@@ -258,6 +268,23 @@ int nodeproto_msg_is(const nodeproto_msg_t *m, const char *name);
  * where one is looked for), or NODEPROTO_EHEADER for a field that is not a number (an epoch must
  * be one, not negative). */
 int nodeproto_hello_decode(const nodeproto_msg_t *m, nodeproto_hello_t *h);
+
+/* LANE node_id instance lane proof: the node's first message on lane `lane` (1..
+ * NODEPROTO_MAX_LANES - 1), answering the CHALLENGE the proxy sent on it. lane_text is the decimal
+ * text the proof covers. */
+typedef struct {
+    int64_t node_id;
+    unsigned lane;
+    const char *node_id_text, *instance, *lane_text, *proof; /* point into the message */
+    size_t node_id_len, instance_len, lane_len, proof_len;
+} nodeproto_lane_t;
+/* Encodes from node_id, instance, lane and proof (the *_text fields are not used). */
+int nodeproto_put_lane(buf_t *b, const nodeproto_lane_t *l);
+/* The fields of a LANE message. The strings are filled whenever there are 5 elements, so that the
+ * proof can be checked before the numbers are trusted. Returns 0, NODEPROTO_EUNEXPECTED for
+ * another element count, or NODEPROTO_EHEADER for a node_id that is not a number or a lane that
+ * is not a decimal 1..NODEPROTO_MAX_LANES - 1 without leading zeros. */
+int nodeproto_lane_decode(const nodeproto_msg_t *m, nodeproto_lane_t *l);
 
 /* The fields of a BACKUPDONE token status chunks_sent bytes_sent chunks_deleted. */
 typedef struct {

@@ -10,6 +10,7 @@
 
 #include "clock.h"
 #include "ev.h"
+#include "lanes.h"
 #include "log.h"
 #include "node.h"
 #include "nodeproto.h"
@@ -21,9 +22,10 @@ typedef struct {
     node_config_t cfg;
     store_t store;
     policy_t policy;
-    node_conn_t conn;  /* to the proxy; survives freezing */
-    node_conn_t peer;  /* to the relay, while this instance is a backup peer */
-    sync_t sync;       /* a backup this instance runs as the source */
+    node_conn_t conn;    /* to the proxy (lane 0); survives freezing */
+    lanes_t lanes;       /* the extra lanes to the proxy that LANES asks for; survive it too */
+    node_conn_t peer;    /* to the relay, while this instance is a backup peer */
+    sync_t sync;         /* a backup this instance runs as the source */
     throttle_t throttle; /* network emulation toward the proxy, when configured */
     char instance[17];
     uint64_t invocations;
@@ -51,8 +53,9 @@ static int tls_setup(node_t *n, node_conn_t *c, const runtime_invocation_t *inv,
         const char *ca = getenv("IC_NODE_TLS_CA");
         char why[400], msg[480];
         if (!ca || !*ca) {
-            snprintf(why, sizeof why, "the proxy asks for TLS and IC_NODE_TLS_CA (a CA bundle "
-                                      "to verify it against) is not set");
+            snprintf(why, sizeof why,
+                     "the proxy asks for TLS and IC_NODE_TLS_CA (a CA bundle "
+                     "to verify it against) is not set");
         } else {
             n->tls_ca = tls_client_ctx_new(ca, NULL, NULL, why, sizeof why);
         }
@@ -67,7 +70,6 @@ static int tls_setup(node_t *n, node_conn_t *c, const runtime_invocation_t *inv,
     return 0;
 }
 
-
 static void make_instance_id(char out[17])
 {
     unsigned char r[8];
@@ -76,7 +78,8 @@ static void make_instance_id(char out[17])
         uint64_t x = clock_wall_ms() * 2654435761u ^ (uint64_t)getpid();
         memcpy(r, &x, sizeof r);
     }
-    for (int i = 0; i < 8; i++) sprintf(out + 2 * i, "%02x", r[i]);
+    for (int i = 0; i < 8; i++)
+        sprintf(out + 2 * i, "%02x", r[i]);
 }
 
 /* The invocation's deadline (wall clock, 0 = none) on the monotonic clock the loops use. */
@@ -195,6 +198,7 @@ static void activate(node_t *n, const runtime_invocation_t *inv, const node_even
         log_warn("event=dial_failed proxy=%s:%d err=\"%s\"", ev->proxy_host, ev->proxy_port,
                  strerror(-rc));
         runtime_fail(&n->rt, inv->request_id, "Node.ProxyUnreachable", msg);
+        lanes_follow(&n->lanes); /* no lane 0, no lanes */
         return;
     }
     send_hello(n, c, ev->node_id);
@@ -204,20 +208,24 @@ static void activate(node_t *n, const runtime_invocation_t *inv, const node_even
 
     /* The deadline is wall-clock; the policy runs on the monotonic clock. */
     uint64_t now = ev_now_ms();
+    lanes_begin(&n->lanes, ev->node_id, now); /* lanes the proxy asked for, dialled if missing */
     policy_begin(&n->policy, now, monotonic_deadline(inv, now));
     node_conn_serve(c);
 
-    uint64_t served = c->served;
+    uint64_t served = c->served + lanes_served(&n->lanes);
     if (c->refused[0]) {
         char msg[200];
         snprintf(msg, sizeof msg, "the proxy refused this node (%s): check IC_NODE_SECRET",
                  c->refused);
         c->refused[0] = '\0';
         node_conn_close(c);
+        lanes_follow(&n->lanes);
         runtime_fail(&n->rt, inv->request_id, "Node.AuthRefused", msg);
         return;
     }
     respond(n, inv->request_id, ev->node_id, served);
+    /* What the lanes still owe goes out before BYE (only at the deadline is anything left). */
+    lanes_finish(&n->lanes, (int)n->cfg.bye_timeout_ms);
     /* BYE only after the response is posted: once the proxy reads BYE it may invoke again, and
      * the platform must already see this instance as idle to reuse it. */
     if (c->fd >= 0) {
@@ -228,12 +236,14 @@ static void activate(node_t *n, const runtime_invocation_t *inv, const node_even
             node_conn_close(c); /* half-written output: the stream cannot be trusted */
         }
     }
+    lanes_follow(&n->lanes);
     node_conn_trim(c);
+    lanes_trim(&n->lanes);
     log_info("event=invocation_done id=%s cmd=activate node_id=%lld served=%llu duration_ms=%llu "
-             "mem_used=%llu chunks=%zu connected=%d",
+             "mem_used=%llu chunks=%zu connected=%d lanes=%u",
              inv->request_id, (long long)ev->node_id, (unsigned long long)served,
              (unsigned long long)(ev_now_ms() - now), (unsigned long long)n->store.used,
-             n->store.count, c->fd >= 0);
+             n->store.count, c->fd >= 0, lanes_open(&n->lanes));
     if (c->goaway && n->store.count == 0) {
         /* An extra instance (a retried or stray invocation started it) that holds nothing: left
          * idle it would be the next one the platform picks, and a fresh empty store would
@@ -259,14 +269,14 @@ static void backup_peer(node_t *n, const runtime_invocation_t *inv, const node_e
         snprintf(msg, sizeof msg, "cannot connect to relay %s:%d: %s", ev->relay_host,
                  ev->relay_port,
                  rc == -EPROTO ? "TLS handshake failed (the node's log says why)" : strerror(-rc));
-        log_warn("event=relay_dial_failed relay=%s:%d err=\"%s\"", ev->relay_host,
-                 ev->relay_port, strerror(-rc));
+        log_warn("event=relay_dial_failed relay=%s:%d err=\"%s\"", ev->relay_host, ev->relay_port,
+                 strerror(-rc));
         runtime_fail(&n->rt, inv->request_id, "Node.RelayUnreachable", msg);
         return;
     }
     char proof[NODEAUTH_MAC_HEX + 1];
     nodeauth_relay_proof(n->secrets.current, c->challenge, strlen(c->challenge), ev->token,
-                     strlen(ev->token), "peer", 4, proof);
+                         strlen(ev->token), "peer", 4, proof);
     if (nodeproto_put_relay(&c->out.small, ev->token, "peer", proof) < 0)
         log_error("event=out_of_memory where=relay_intro");
     c->served = c->stored = 0;
@@ -276,13 +286,11 @@ static void backup_peer(node_t *n, const runtime_invocation_t *inv, const node_e
         stop_at = deadline > (uint64_t)n->cfg.deadline_margin_ms
                       ? deadline - (uint64_t)n->cfg.deadline_margin_ms
                       : 1;
-    node_peer_end_t end =
-        node_conn_serve_peer(c, stop_at, (uint64_t)n->cfg.backup_timeout_ms);
+    node_peer_end_t end = node_conn_serve_peer(c, stop_at, (uint64_t)n->cfg.backup_timeout_ms);
     static const char *const ends[] = {"", "synced", "closed", "deadline", "timeout"};
     uint64_t stored = c->stored;
     char body[200];
-    int len = snprintf(body, sizeof body,
-                       "{\"node_id\":%lld,\"instance\":\"%s\",\"synced\":%llu}",
+    int len = snprintf(body, sizeof body, "{\"node_id\":%lld,\"instance\":\"%s\",\"synced\":%llu}",
                        (long long)ev->node_id, n->instance, (unsigned long long)stored);
     runtime_respond(&n->rt, inv->request_id, body, (size_t)len);
     /* The +OK to SYNCDONE goes out only now: the source reports the backup done, and the proxy
@@ -415,6 +423,9 @@ int main(void)
                         .secret = n->secrets.current};
     sync_init(&n->sync, &n->store, &sc);
     n->conn.sync = &n->sync;
+    lanes_init(&n->lanes, &n->conn, n->instance, n->secrets.current,
+               (int)n->cfg.connect_timeout_ms);
+    n->conn.lanes = &n->lanes;
     if (node_throttle_setup(&n->cfg, sc.function, ev_now_ms(), &n->throttle)) {
         n->conn.throttle = &n->throttle;
         log_info("event=netem bandwidth=%lld straggler_rate=%g straggler_delay_ms=%lld",

@@ -16,6 +16,7 @@
 #include "ec.h"
 #include "ev.h"
 #include "inventory.h"
+#include "lanes.h"
 #include "log.h"
 #include "net.h"
 #include "piece.h"
@@ -24,9 +25,9 @@
 #include "sync.h"
 #include "tls.h"
 
-#define CONN_READ_MAX (64 * 1024)      /* bytes per read into the input buffer */
-#define CONN_OUT_OWNED_MAX (1u << 20)  /* stop reading requests above this much queued reply */
-#define CONN_OUT_SEGS_MAX 1024         /* ... or this many queued pieces */
+#define CONN_READ_MAX (64 * 1024)     /* bytes per read into the input buffer */
+#define CONN_OUT_OWNED_MAX (1u << 20) /* stop reading requests above this much queued reply */
+#define CONN_OUT_SEGS_MAX 1024        /* ... or this many queued pieces */
 
 _Static_assert(EC_MAX_CHUNKS <= UINT8_MAX, "a chunk's d and p are kept in 8 bits");
 
@@ -91,6 +92,7 @@ int node_conn_ensure(node_conn_t *c, const char *host, int port, int timeout_ms)
         return rc;
     }
     c->fd = fd;
+    c->generation++;
     snprintf(c->host, sizeof c->host, "%s", host);
     c->port = port;
     if (c->tls_ctx) {
@@ -115,24 +117,44 @@ static int input_held(const node_conn_t *c)
     return c->fd >= 0 && stream_input_held(c->tls);
 }
 
+int node_conn_input_held(const node_conn_t *c)
+{
+    return input_held(c);
+}
+
+int node_conn_challenge_step(node_conn_t *c)
+{
+    if (c->fd < 0) return -ENOTCONN;
+    if (c->challenge[0]) return 1;
+    /* Bounded: every turn adds a byte or more, and 512 bytes without a challenge end it. */
+    for (;;) {
+        ssize_t used = buf_len(&c->in) ? nodeauth_parse_challenge(buf_head(&c->in), buf_len(&c->in),
+                                                                  c->challenge)
+                                       : 0;
+        if (used < 0) return -EPROTO;
+        if (used > 0) {
+            buf_consume(&c->in, (size_t)used);
+            return 1;
+        }
+        if (buf_len(&c->in) > 512) return -EPROTO;
+        char in[256];
+        ssize_t n = conn_recv(c, in, sizeof in);
+        if (n == -EAGAIN || n == -EINTR) return 0;
+        if (n == 0) return -ECONNRESET;
+        if (n < 0) return (int)n;
+        if (buf_append(&c->in, in, (size_t)n) < 0) return -ENOMEM;
+    }
+}
+
 int node_conn_await_challenge(node_conn_t *c, int timeout_ms)
 {
     if (c->fd < 0) return -ENOTCONN;
-    if (c->challenge[0]) return 0;
     uint64_t until = ev_now_ms() + (uint64_t)timeout_ms;
     int rc;
     for (;;) {
-        ssize_t used = buf_len(&c->in) ? nodeauth_parse_challenge(buf_head(&c->in),
-                                                                  buf_len(&c->in), c->challenge)
-                                       : 0;
-        if (used < 0) {
-            rc = -EPROTO;
-            break;
-        }
-        if (used > 0) {
-            buf_consume(&c->in, (size_t)used);
-            return 0;
-        }
+        rc = node_conn_challenge_step(c);
+        if (rc == 1) return 0;
+        if (rc < 0) break;
         uint64_t now = ev_now_ms();
         if (now >= until) {
             rc = -ETIMEDOUT;
@@ -140,29 +162,10 @@ int node_conn_await_challenge(node_conn_t *c, int timeout_ms)
         }
         if (!input_held(c)) {
             struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-            int pr = poll(&pfd, 1, (int)(until - now));
-            if (pr < 0 && errno == EINTR) continue;
-            if (pr < 0) {
+            if (poll(&pfd, 1, (int)(until - now)) < 0 && errno != EINTR) {
                 rc = -errno;
                 break;
             }
-            if (pr == 0) continue;
-        }
-        char in[256];
-        ssize_t n = conn_recv(c, in, sizeof in);
-        if (n > 0 && buf_append(&c->in, in, (size_t)n) < 0) n = -ENOMEM;
-        if (n == 0) {
-            rc = -ECONNRESET;
-            break;
-        }
-        if (n < 0) {
-            if (n == -EAGAIN || n == -EINTR) continue;
-            rc = (int)n;
-            break;
-        }
-        if (buf_len(&c->in) > 512) {
-            rc = -EPROTO;
-            break;
         }
     }
     log_warn("event=%s_no_challenge peer=%s:%d err=%s", c->role, c->host, c->port,
@@ -235,7 +238,8 @@ static void reply_cset(node_conn_t *c)
     if (c->req_nomem) {
         /* The footprint is what the chunk counts (common/footprint.h); the proxy reads used and
          * limit as the truth for this node. */
-        resp_add_error(o, "NOMEM chunk of %zu bytes (footprint %zu) does not fit: used %llu of %llu",
+        resp_add_error(o,
+                       "NOMEM chunk of %zu bytes (footprint %zu) does not fit: used %llu of %llu",
                        c->body_len, store_entry_cost(c->req.argl[1], c->body_len),
                        (unsigned long long)c->store->used, (unsigned long long)c->store->limit);
         return;
@@ -341,8 +345,11 @@ static void tomb_visit(const store_tomb_t *t, void *arg)
 {
     tomb_walk_t *w = arg;
     if (w->rc < 0) return;
-    inv_entry_t ie = {.key = t->key, .keylen = t->key_len, .version = t->version,
-                      .expire_ms = t->expire_ms, .tomb = 1};
+    inv_entry_t ie = {.key = t->key,
+                      .keylen = t->key_len,
+                      .version = t->version,
+                      .expire_ms = t->expire_ms,
+                      .tomb = 1};
     w->rc = inv_append(w->blob, &ie);
     if (w->rc == 0 && buf_len(w->blob) > NODE_INVENTORY_MAX) w->rc = -E2BIG;
 }
@@ -354,7 +361,8 @@ static void reply_inventory(node_conn_t *c)
     buf_init(&blob);
     inventory_walk_t w = {&blob, 0};
     uint64_t cursor = 0;
-    do cursor = store_scan(c->store, cursor, inventory_visit, &w);
+    do
+        cursor = store_scan(c->store, cursor, inventory_visit, &w);
     while (cursor != 0 && w.rc == 0);
     /* Then the tombstones (expired ones are dropped first). */
     store_tomb_expire(c->store, clock_wall_ms());
@@ -479,8 +487,32 @@ enum {
     CMD_SYNCDONE,
     CMD_BACKUP,
     CMD_GOAWAY,
-    CMD_REFUSED
+    CMD_REFUSED,
+    CMD_LANES
 };
+
+/* LANES n on lane 0: keep lanes 1..n-1 to the proxy (lanes.c dials them without blocking this
+ * one); +OK once their dials have started. */
+static void reply_lanes(node_conn_t *c)
+{
+    buf_t *o = &c->out.small;
+    unsigned n;
+    const char *err = nodeproto_lanes_decode(&c->req, &n);
+    if (err) {
+        resp_add_error(o, "%s", err);
+        return;
+    }
+    if (!c->lanes) {
+        resp_add_error(o, "ERR LANES is not served on this connection");
+        return;
+    }
+    int rc = lanes_request(c->lanes, n, ev_now_ms());
+    if (rc < 0) {
+        resp_add_error(o, "ERR lanes: %s", strerror(-rc));
+        return;
+    }
+    resp_add_simple(o, "OK");
+}
 
 static policy_req_kind_t dispatch(node_conn_t *c)
 {
@@ -500,29 +532,40 @@ static policy_req_kind_t dispatch(node_conn_t *c)
         int argc;
         policy_req_kind_t kind;
         const char *usage; /* in the arity error */
+        int lane0_only;    /* refused on an extra lane (below) */
     } table[] = {
-        {CMD_PING, "PING", 1, POLICY_REQ_PING, ""},
+        {CMD_PING, "PING", 1, POLICY_REQ_PING, "", 0},
         {CMD_CSET, "CSET", NODEPROTO_CSET_ELEMENTS, POLICY_REQ_DATA,
-         " (CSET key index version crc size d p expire_ms chunk)"},
-        {CMD_CGET, "CGET", 4, POLICY_REQ_DATA, ""},
-        {CMD_CGETR, "CGETR", 6, POLICY_REQ_DATA, " (CGETR key index version offset length)"},
-        {CMD_CDEL, "CDEL", 4, POLICY_REQ_DATA, " (CDEL key index version [TOMB])"},
-        {CMD_CEXPIRE, "CEXPIRE", 5, POLICY_REQ_DATA, " (CEXPIRE key index version expire_ms)"},
+         " (CSET key index version crc size d p expire_ms chunk)", 0},
+        {CMD_CGET, "CGET", 4, POLICY_REQ_DATA, "", 0},
+        {CMD_CGETR, "CGETR", 6, POLICY_REQ_DATA, " (CGETR key index version offset length)", 0},
+        {CMD_CDEL, "CDEL", 4, POLICY_REQ_DATA, " (CDEL key index version [TOMB])", 0},
+        {CMD_CEXPIRE, "CEXPIRE", 5, POLICY_REQ_DATA, " (CEXPIRE key index version expire_ms)", 0},
         {CMD_CRENAME, "CRENAME", 6, POLICY_REQ_DATA,
-         " (CRENAME key index version newkey newversion)"},
-        {CMD_STATS, "STATS", 1, POLICY_REQ_OTHER, ""},
-        {CMD_INVENTORY, "INVENTORY", 1, POLICY_REQ_OTHER, ""},
-        {CMD_SYNCDONE, "SYNCDONE", 1, POLICY_REQ_OTHER, ""},
-        {CMD_BACKUP, "BACKUP", 4, POLICY_REQ_OTHER, " (BACKUP relay token endpoint [sigv4])"},
-        {CMD_GOAWAY, "GOAWAY", 1, POLICY_REQ_OTHER, ""},
-        {CMD_REFUSED, "REFUSED", 2, POLICY_REQ_OTHER, ""},
+         " (CRENAME key index version newkey newversion)", 0},
+        {CMD_STATS, "STATS", 1, POLICY_REQ_OTHER, "", 0},
+        {CMD_INVENTORY, "INVENTORY", 1, POLICY_REQ_OTHER, "", 1},
+        {CMD_SYNCDONE, "SYNCDONE", 1, POLICY_REQ_OTHER, "", 1},
+        {CMD_BACKUP, "BACKUP", 4, POLICY_REQ_OTHER, " (BACKUP relay token endpoint [sigv4])", 1},
+        {CMD_GOAWAY, "GOAWAY", 1, POLICY_REQ_OTHER, "", 1},
+        {CMD_REFUSED, "REFUSED", 2, POLICY_REQ_OTHER, "", 0},
+        {CMD_LANES, "LANES", 2, POLICY_REQ_OTHER, " (LANES n)", 1},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (!nodeproto_req_is(r, table[i].name)) continue;
+        /* What concerns the node as a whole goes over lane 0 alone: the lane count, backups (one
+         * at a time, reported on lane 0), GOAWAY (which ends the instance's use), and INVENTORY,
+         * whose list of every chunk is built in memory per request: shards asking on their
+         * lanes would hold one copy each in a function of 128 MiB, and the node cannot tell
+         * which keys a shard owns. The proxy reads it once on lane 0 and splits it. */
+        if (table[i].lane0_only && c->lane > 0) {
+            resp_add_error(o, "ERR %s is served on lane 0 only", table[i].name);
+            return table[i].kind;
+        }
         /* BACKUP takes an optional fifth argument: how to sign its invocation; CDEL one that
          * leaves a tombstone. */
-        int extra_ok = (table[i].id == CMD_BACKUP || table[i].id == CMD_CDEL) &&
-                       r->argc == table[i].argc + 1;
+        int extra_ok =
+            (table[i].id == CMD_BACKUP || table[i].id == CMD_CDEL) && r->argc == table[i].argc + 1;
         if (r->argc != table[i].argc && !extra_ok) {
             resp_add_error(o, "ERR wrong number of arguments for '%s'%s", table[i].name,
                            table[i].usage);
@@ -533,23 +576,44 @@ static policy_req_kind_t dispatch(node_conn_t *c)
             return table[i].kind;
         }
         switch (table[i].id) {
-        case CMD_PING: resp_add_simple(o, "PONG"); break;
-        case CMD_CSET: reply_cset(c); break;
-        case CMD_CGET: reply_cget(c); break;
-        case CMD_CGETR: reply_cgetr(c); break;
-        case CMD_CDEL: reply_cdel(c); break;
-        case CMD_CEXPIRE: reply_cexpire(c); break;
-        case CMD_CRENAME: reply_crename(c); break;
+        case CMD_PING:
+            resp_add_simple(o, "PONG");
+            break;
+        case CMD_CSET:
+            reply_cset(c);
+            break;
+        case CMD_CGET:
+            reply_cget(c);
+            break;
+        case CMD_CGETR:
+            reply_cgetr(c);
+            break;
+        case CMD_CDEL:
+            reply_cdel(c);
+            break;
+        case CMD_CEXPIRE:
+            reply_cexpire(c);
+            break;
+        case CMD_CRENAME:
+            reply_crename(c);
+            break;
         case CMD_STATS:
             nodeproto_put_stats(o, c->store->limit, c->store->used, c->store->count,
                                 c->invocations ? *c->invocations : 0);
             break;
-        case CMD_INVENTORY: reply_inventory(c); break;
+        case CMD_INVENTORY:
+            reply_inventory(c);
+            break;
         case CMD_SYNCDONE:
             c->sync_done = 1;
             resp_add_simple(o, "OK");
             break;
-        case CMD_BACKUP: reply_backup(c); break;
+        case CMD_BACKUP:
+            reply_backup(c);
+            break;
+        case CMD_LANES:
+            reply_lanes(c);
+            break;
         case CMD_GOAWAY:
             /* The proxy uses another instance of this function; it closes this connection. */
             c->goaway = 1;
@@ -692,7 +756,9 @@ static int read_step(node_conn_t *c)
     c->last_io = ev_now_ms();
     int rc = node_conn_process(c);
     if (rc < 0) {
-        log_warn("event=%s_protocol_error err=\"%s\"", c->role, nodeproto_strerror(rc));
+        /* REFUSED fails the connection too; dispatch has said why. */
+        if (!c->refused[0])
+            log_warn("event=%s_protocol_error err=\"%s\"", c->role, nodeproto_strerror(rc));
         node_conn_close(c);
         return -1;
     }
@@ -759,12 +825,14 @@ static void backup_report(node_conn_t *c)
 void node_conn_serve(node_conn_t *c)
 {
     struct sync *s = c->sync;
+    struct lanes *l = c->lanes;
     for (;;) {
         uint64_t now = ev_now_ms();
         if (s && sync_finished(s)) backup_report(c);
         int syncing = s && sync_active(s);
+        if (l) lanes_step(l, now); /* drops the lanes once lane 0 is gone */
         if (c->fd < 0 && !syncing) return;
-        int inflight = (c->fd >= 0 && node_conn_inflight(c)) || syncing;
+        int inflight = (c->fd >= 0 && node_conn_inflight(c)) || syncing || (l && lanes_inflight(l));
         if (c->policy && policy_should_return(c->policy, now, inflight)) {
             if (syncing) {
                 sync_abort(s, "deadline");
@@ -775,8 +843,8 @@ void node_conn_serve(node_conn_t *c)
         int wait = c->policy ? policy_wait_ms(c->policy, now, inflight) : -1;
         int gate = node_conn_wait_ms(c, now); /* throttled output moves again then */
         if (gate >= 0 && (wait < 0 || gate < wait)) wait = gate;
-        struct pollfd p[2];
-        int np = 0, ci = -1, si = -1;
+        struct pollfd p[2 + NODE_LANES_MAX];
+        int np = 0, ci = -1, si = -1, li = -1, lanes_held = 0;
         if (c->fd >= 0) {
             p[np] = (struct pollfd){c->fd, node_conn_poll_events(c), 0};
             ci = np++;
@@ -789,8 +857,14 @@ void node_conn_serve(node_conn_t *c)
                 si = np++;
             }
         }
+        if (l) {
+            int w = lanes_wait_ms(l, now);
+            if (w >= 0 && (wait < 0 || w < wait)) wait = w;
+            li = np;
+            np += (int)lanes_poll(l, p + np, &lanes_held);
+        }
         int held = ci >= 0 && (p[ci].events & POLLIN) && input_held(c);
-        int n = poll(p, (nfds_t)np, held ? 0 : wait);
+        int n = poll(p, (nfds_t)np, held || lanes_held ? 0 : wait);
         if (n < 0) {
             if (errno == EINTR) continue;
             log_error("event=poll_failed err=%s", strerror(errno));
@@ -802,6 +876,7 @@ void node_conn_serve(node_conn_t *c)
         }
         if (held) p[ci].revents |= POLLIN;
         if (ci >= 0 && p[ci].revents) node_conn_handle(c, p[ci].revents);
+        if (li >= 0) lanes_handle(l, p + li, ev_now_ms());
         if (syncing) sync_step(s, si >= 0 ? p[si].revents : 0, ev_now_ms());
     }
 }

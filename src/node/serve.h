@@ -1,7 +1,7 @@
 /* serve.h -- a connection the node serves requests on (docs/PROTOCOL.md section 2): its proxy
- * (dial, HELLO/BYE, requests in order with pipelining, a backup running beside them), or, on a
- * backup peer, the relay connection from the backup's source. Single-threaded; non-blocking
- * sockets driven by poll(). */
+ * (dial, HELLO/BYE, requests in order with pipelining, a backup running beside them, and the
+ * extra lanes LANES asks for, served alike: lanes.h), or, on a backup peer, the relay connection
+ * from the backup's source. Single-threaded; non-blocking sockets driven by poll(). */
 #ifndef NODE_CONN_H
 #define NODE_CONN_H
 
@@ -17,6 +17,7 @@
 #include "throttle.h"
 
 struct sync;
+struct lanes;
 
 /* Largest INVENTORY answer; a store whose list would be longer answers an error. */
 #define NODE_INVENTORY_MAX NODEPROTO_INVENTORY_MAX
@@ -32,12 +33,16 @@ typedef struct {
     struct tls *tls;
     char host[256];
     int port;
-    const char *role;       /* "proxy" or "relay", for log lines */
+    const char *role; /* "proxy" or "relay", for log lines */
     store_t *store;
-    policy_t *policy;       /* told about requests and completions; may be NULL */
-    uint64_t *invocations;  /* the instance's invocation counter, for STATS */
-    struct sync *sync;      /* the backup BACKUP starts and the serving loop drives; NULL: none */
-    throttle_t *throttle;   /* network emulation on what this connection sends; NULL: none */
+    policy_t *policy;      /* told about requests and completions; may be NULL */
+    uint64_t *invocations; /* the instance's invocation counter, for STATS */
+    struct sync *sync;     /* the backup BACKUP starts and the serving loop drives; NULL: none */
+    struct lanes *lanes;   /* lane 0's: the extra lanes LANES asks for, served beside it */
+    unsigned lane;         /* 0: lane 0 (or a relay connection); 1..63: an extra lane, which
+                              refuses what only lane 0 serves (LANES, BACKUP, INVENTORY, ...) */
+    uint64_t generation;   /* connections made on this struct: extra lanes belong to one */
+    throttle_t *throttle;  /* network emulation on what this connection sends; NULL: none */
 
     buf_t in;
     nodeproto_req_t req;
@@ -51,15 +56,15 @@ typedef struct {
 
     outq_t out; /* replies (and HELLO, BYE, BACKUPDONE) */
 
-    uint64_t served;   /* requests answered in this invocation */
-    uint64_t stored;   /* chunks committed by CSET in this invocation */
-    int sync_done;     /* SYNCDONE was answered (a backup peer ends once it is written) */
-    int goaway;        /* the proxy said GOAWAY: it uses another instance of this function */
+    uint64_t served; /* requests answered in this invocation */
+    uint64_t stored; /* chunks committed by CSET in this invocation */
+    int sync_done;   /* SYNCDONE was answered (a backup peer ends once it is written) */
+    int goaway;      /* the proxy said GOAWAY: it uses another instance of this function */
     /* The challenge the proxy (or relay) sent when this connection opened: every HELLO or RELAY
      * on it carries a proof over it. Empty until received. */
     char challenge[NODEAUTH_NONCE_HEX + 1];
-    char refused[64];  /* the proxy said REFUSED <reason>: it did not accept our proof */
-    uint64_t last_io;  /* ev_now_ms() of the last byte read or written */
+    char refused[64]; /* the proxy said REFUSED <reason>: it did not accept our proof */
+    uint64_t last_io; /* ev_now_ms() of the last byte read or written */
 } node_conn_t;
 
 void node_conn_init(node_conn_t *c, store_t *store, policy_t *policy, uint64_t *invocations);
@@ -78,9 +83,20 @@ int node_conn_ensure(node_conn_t *c, const char *host, int port, int timeout_ms)
  * with the connection closed. */
 int node_conn_await_challenge(node_conn_t *c, int timeout_ms);
 
+/* One non-blocking step of reading the CHALLENGE that opens a connection: 1 when c->challenge is
+ * known (anything after it stays in c->in), 0 when more is needed, or -EPROTO (something else
+ * came first: not a proxy of this system), -ECONNRESET or -errno. Does not close c. */
+int node_conn_challenge_step(node_conn_t *c);
+
+/* 1 when decrypted input waits inside the TLS layer, where poll() does not announce it. */
+int node_conn_input_held(const node_conn_t *c);
+
 /* Serves requests until the policy says to return or the connection closes, and drives c->sync
  * while a backup runs: the invocation does not return while it does (except at the deadline,
- * which fails it), and it goes on if the connection closes. Its outcome is sent as BACKUPDONE. */
+ * which fails it), and it goes on if the connection closes. Its outcome is sent as BACKUPDONE.
+ * With c->lanes, the extra lanes are served in the same loop: every lane's requests count for the
+ * policy, the invocation returns only when none has work in flight, and a lane that closes is
+ * dialled again (lanes.h); the loop ends when lane 0 closes (which drops the lanes). */
 void node_conn_serve(node_conn_t *c);
 
 typedef enum {

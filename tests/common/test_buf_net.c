@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -115,13 +119,45 @@ static void test_listen_connect_accept(void **state)
     assert_true(net_connect("127.0.0.1", port, 1000) < 0);
 }
 
+/* A connect to an address already known (a connection's peer) that never blocks: the outcome comes
+ * from net_connect_result once the socket is writable. */
+static void test_connect_start(void **state)
+{
+    (void)state;
+    int lfd = net_listen("127.0.0.1", 0, 16);
+    assert_true(lfd >= 0);
+    int cfd = net_connect("127.0.0.1", net_local_port(lfd), 1000);
+    assert_true(cfd >= 0);
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof peer;
+    assert_int_equal(getpeername(cfd, (struct sockaddr *)&peer, &len), 0);
+    int fd = net_connect_start((struct sockaddr *)&peer, len);
+    assert_true(fd >= 0);
+    assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+    struct pollfd p = {fd, POLLOUT, 0};
+    assert_int_equal(poll(&p, 1, 2000), 1);
+    assert_int_equal(net_connect_result(fd), 0);
+    close(fd);
+    close(cfd);
+    close(lfd);
+    /* Nobody listens there now: refused, reported by net_connect_result (or at once). */
+    fd = net_connect_start((struct sockaddr *)&peer, len);
+    if (fd >= 0) {
+        p = (struct pollfd){fd, POLLOUT, 0};
+        assert_int_equal(poll(&p, 1, 2000), 1);
+        assert_int_equal(net_connect_result(fd), -ECONNREFUSED);
+        close(fd);
+    } else {
+        assert_int_equal(fd, -ECONNREFUSED);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buf_basics),
-        cmocka_unit_test(test_buf_fd),
-        cmocka_unit_test(test_hostport),
-        cmocka_unit_test(test_listen_connect_accept),
+        cmocka_unit_test(test_buf_basics),    cmocka_unit_test(test_buf_fd),
+        cmocka_unit_test(test_hostport),      cmocka_unit_test(test_listen_connect_accept),
+        cmocka_unit_test(test_connect_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,6 +148,39 @@ static void test_proofs(void **state)
         nodeauth_hello_epoch_ok(&s, other, "3", 1, "abcd", 4, "17", 2, proof, NODEAUTH_MAC_HEX));
 }
 
+/* LANE proofs: the documented formula (a vector computed with Python's hmac module from
+ * PROTOCOL.md's text), bound to the lane, the challenge, the node, the instance and the secret. */
+static void test_lane_proofs(void **state)
+{
+    (void)state;
+    nodeauth_secrets_t s = {.current = "current-secret-0123456789", .previous = ""};
+    const char ch[] = "0123456789abcdef0123456789abcdef";
+    char proof[NODEAUTH_MAC_HEX + 1];
+    nodeauth_lane_proof(s.current, ch, strlen(ch), "3", 1, "abcd", 4, "2", 1, proof);
+    assert_string_equal(proof, "f24352ee7da314ee88ea21e4619a3d39db6ec33dc983b61e547485fcdda5cb93");
+    assert_true(nodeauth_lane_ok(&s, ch, "3", 1, "abcd", 4, "2", 1, proof, NODEAUTH_MAC_HEX));
+    assert_false(nodeauth_lane_ok(&s, ch, "3", 1, "abcd", 4, "3", 1, proof, NODEAUTH_MAC_HEX));
+    assert_false(nodeauth_lane_ok(&s, ch, "3", 1, "abcd", 4, "12", 2, proof, NODEAUTH_MAC_HEX));
+    assert_false(nodeauth_lane_ok(&s, ch, "4", 1, "abcd", 4, "2", 1, proof, NODEAUTH_MAC_HEX));
+    assert_false(nodeauth_lane_ok(&s, ch, "3", 1, "abce", 4, "2", 1, proof, NODEAUTH_MAC_HEX));
+    assert_false(nodeauth_lane_ok(&s, ch, "3", 1, "abcd", 4, "2", 1, proof, NODEAUTH_MAC_HEX - 1));
+    char other[NODEAUTH_NONCE_HEX + 1];
+    assert_int_equal(nodeauth_random_hex(other, NODEAUTH_NONCE_BYTES), 0);
+    assert_false(nodeauth_lane_ok(&s, other, "3", 1, "abcd", 4, "2", 1, proof, NODEAUTH_MAC_HEX));
+    /* Another secret does not verify; the previous one does while it is listed (rotation). */
+    nodeauth_secrets_t t = {.current = "another-secret-0123456789", .previous = ""};
+    assert_false(nodeauth_lane_ok(&t, ch, "3", 1, "abcd", 4, "2", 1, proof, NODEAUTH_MAC_HEX));
+    snprintf(t.previous, sizeof t.previous, "%s", s.current);
+    assert_true(nodeauth_lane_ok(&t, ch, "3", 1, "abcd", 4, "2", 1, proof, NODEAUTH_MAC_HEX));
+    /* Not interchangeable with the HELLO proof over the same fields (the label differs). */
+    char hello[NODEAUTH_MAC_HEX + 1];
+    nodeauth_hello_proof(s.current, ch, strlen(ch), "3", 1, "abcd", 4, hello);
+    assert_false(nodeauth_lane_ok(&s, ch, "3", 1, "abcd", 4, "2", 1, hello, NODEAUTH_MAC_HEX));
+    /* Framing: a byte moved from the instance to the lane changes the MAC. */
+    nodeauth_lane_proof(s.current, ch, strlen(ch), "3", 1, "abc", 3, "d2", 2, proof);
+    assert_false(nodeauth_lane_ok(&s, ch, "3", 1, "abcd", 4, "2", 1, proof, NODEAUTH_MAC_HEX));
+}
+
 static void test_seal_and_challenge(void **state)
 {
     (void)state;
@@ -183,11 +216,9 @@ static void test_seal_and_challenge(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rfc4231),
-        cmocka_unit_test(test_against_openssl),
-        cmocka_unit_test(test_secrets_parse),
-        cmocka_unit_test(test_proofs),
-        cmocka_unit_test(test_seal_and_challenge),
+        cmocka_unit_test(test_rfc4231),       cmocka_unit_test(test_against_openssl),
+        cmocka_unit_test(test_secrets_parse), cmocka_unit_test(test_proofs),
+        cmocka_unit_test(test_lane_proofs),   cmocka_unit_test(test_seal_and_challenge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

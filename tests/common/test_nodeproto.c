@@ -329,6 +329,57 @@ static void test_simple_and_backup_requests(void **state)
     }
 }
 
+/* LANES n: every count 1..64 reads back; anything else is refused with the node's error. */
+static void test_lanes_request(void **state)
+{
+    (void)state;
+    for (unsigned n = 1; n <= NODEPROTO_MAX_LANES; n++) {
+        buf_t b;
+        buf_init(&b);
+        assert_int_equal(nodeproto_put_lanes(&b, n), 0);
+        nodeproto_req_t r;
+        nodeproto_req_init(&r);
+        int64_t body;
+        assert_int_equal(read_request_bytewise(&r, buf_head(&b), buf_len(&b), &body),
+                         NODEPROTO_REQ_DONE);
+        assert_int_equal(r.argc, 2);
+        assert_true(nodeproto_req_is(&r, "lanes"));
+        unsigned got = 0;
+        assert_null(nodeproto_lanes_decode(&r, &got));
+        assert_int_equal(got, n);
+        nodeproto_req_free(&r);
+        buf_free(&b);
+    }
+    static const char *const bad[] = {
+        "0", "65", "-1", "+2", "02", "", "4x", "18446744073709551617", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        buf_t b;
+        buf_init(&b);
+        const char *argv[] = {"LANES", bad[i]};
+        resp_add_command(&b, 2, argv, NULL);
+        nodeproto_req_t r;
+        nodeproto_req_init(&r);
+        int64_t body;
+        assert_int_equal(read_request_bytewise(&r, buf_head(&b), buf_len(&b), &body),
+                         NODEPROTO_REQ_DONE);
+        unsigned got = 7;
+        const char *err = nodeproto_lanes_decode(&r, &got);
+        if (!err) fail_msg("LANES '%s' was accepted", bad[i]);
+        assert_string_equal(err, "ERR invalid lane count");
+        assert_int_equal(got, 7);
+        nodeproto_req_free(&r);
+        buf_free(&b);
+    }
+    /* Its reply is a simple string, or an error. */
+    nodeproto_reply_t rep;
+    reply_whole(LIT("+OK\r\n"), NODEPROTO_LANES, &rep);
+    assert_int_equal(rep.kind, NODEPROTO_REPLY_SIMPLE);
+    reply_whole(LIT("-ERR invalid lane count\r\n"), NODEPROTO_LANES, &rep);
+    assert_int_equal(rep.kind, NODEPROTO_REPLY_ERROR);
+    assert_int_equal(nodeproto_parse_reply(LIT(":1\r\n"), NODEPROTO_LANES, &rep),
+                     NODEPROTO_EUNEXPECTED);
+}
+
 static void test_request_limits(void **state)
 {
     (void)state;
@@ -775,6 +826,74 @@ static void test_other_messages(void **state)
     buf_free(&b);
 }
 
+/* LANE node_id instance lane proof: round trip, every cut, and the fields checked. */
+static void test_lane_message(void **state)
+{
+    (void)state;
+    char proof[PROOF_LEN + 1];
+    memset(proof, 'b', PROOF_LEN);
+    proof[PROOF_LEN] = 0;
+    for (unsigned lane = 1; lane < NODEPROTO_MAX_LANES; lane++) {
+        nodeproto_lane_t l = {.node_id = 31,
+                              .lane = lane,
+                              .instance = "9f2c",
+                              .instance_len = 4,
+                              .proof = proof,
+                              .proof_len = PROOF_LEN};
+        buf_t b;
+        buf_init(&b);
+        assert_int_equal(nodeproto_put_lane(&b, &l), 0);
+        assert_int_equal(nodeproto_is_message(buf_head(&b), buf_len(&b)), 1);
+        nodeproto_msg_t m;
+        message_whole(buf_head(&b), buf_len(&b), &m);
+        assert_true(nodeproto_msg_is(&m, "LANE"));
+        nodeproto_lane_t d;
+        assert_int_equal(nodeproto_lane_decode(&m, &d), 0);
+        assert_int_equal(d.node_id, 31);
+        assert_int_equal(d.lane, lane);
+        char text[8];
+        int n = snprintf(text, sizeof text, "%u", lane);
+        assert_int_equal(d.lane_len, (size_t)n);
+        assert_memory_equal(d.lane_text, text, (size_t)n);
+        assert_memory_equal(d.node_id_text, "31", 2);
+        assert_memory_equal(d.instance, "9f2c", 4);
+        assert_int_equal(d.proof_len, PROOF_LEN);
+        buf_free(&b);
+    }
+    /* Lane 0 is the HELLO connection, 64 is past the last; leading zeros would give one lane two
+     * texts; a node id that is not a number; the wrong element count. */
+    static const char *const bad_lane[] = {"0", "64", "01", "x", "", "-1"};
+    nodeproto_msg_t m;
+    nodeproto_lane_t d;
+    buf_t b;
+    buf_init(&b);
+    for (size_t i = 0; i < sizeof bad_lane / sizeof bad_lane[0]; i++) {
+        const char *argv[] = {"LANE", "3", "inst", bad_lane[i], "proof"};
+        buf_clear(&b);
+        resp_add_command(&b, 5, argv, NULL);
+        message_whole(buf_head(&b), buf_len(&b), &m);
+        assert_int_equal(nodeproto_lane_decode(&m, &d), NODEPROTO_EHEADER);
+        assert_memory_equal(d.instance, "inst", 4); /* still there for the proof check */
+        assert_memory_equal(d.proof, "proof", 5);
+    }
+    const char *bad_id[] = {"LANE", "three", "inst", "1", "proof"};
+    buf_clear(&b);
+    resp_add_command(&b, 5, bad_id, NULL);
+    message_whole(buf_head(&b), buf_len(&b), &m);
+    assert_int_equal(nodeproto_lane_decode(&m, &d), NODEPROTO_EHEADER);
+    const char *four[] = {"LANE", "3", "inst", "1"};
+    buf_clear(&b);
+    resp_add_command(&b, 4, four, NULL);
+    message_whole(buf_head(&b), buf_len(&b), &m);
+    assert_int_equal(nodeproto_lane_decode(&m, &d), NODEPROTO_EUNEXPECTED);
+    const char *six[] = {"LANE", "3", "inst", "1", "proof", "more"};
+    buf_clear(&b);
+    resp_add_command(&b, 6, six, NULL);
+    message_whole(buf_head(&b), buf_len(&b), &m);
+    assert_int_equal(nodeproto_lane_decode(&m, &d), NODEPROTO_EUNEXPECTED);
+    buf_free(&b);
+}
+
 static void test_message_limits(void **state)
 {
     (void)state;
@@ -806,6 +925,7 @@ int main(void)
         cmocka_unit_test(test_cexpire_roundtrip),
         cmocka_unit_test(test_crename_roundtrip),
         cmocka_unit_test(test_simple_and_backup_requests),
+        cmocka_unit_test(test_lanes_request),
         cmocka_unit_test(test_request_limits),
         cmocka_unit_test(test_request_malformed),
         cmocka_unit_test(test_cset_argument_errors),
@@ -814,6 +934,7 @@ int main(void)
         cmocka_unit_test(test_hello_roundtrip),
         cmocka_unit_test(test_hello_epoch),
         cmocka_unit_test(test_other_messages),
+        cmocka_unit_test(test_lane_message),
         cmocka_unit_test(test_message_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

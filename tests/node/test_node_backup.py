@@ -505,6 +505,60 @@ def test_changes_during_sync():
             relay.close()
 
 
+class LaneSide:
+    """A lane as Chunks talks to it: requests and their replies (no unsolicited messages)."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def send(self, data):
+        self.c.send(data)
+
+    def reply(self, timeout=10):
+        return self.c.read(timeout)
+
+
+def test_lanes_during_sync():
+    """A proxy with lanes (test_node_lanes.py): while a backup runs, requests on the lanes are
+    served as those on lane 0, and their changes reach the peer through the journal."""
+    from test_node_lanes import accept_lanes
+    relay, px = Relay(rate=16 * MiB), FakeProxy()
+    lanes = {}
+    with start() as plat:
+        try:
+            hello = activate(plat, px)
+            primary = instances(plat)[0]["id"]
+            px.send(cmd("LANES", 3))
+            assert px.reply() == ("+", "OK")
+            lanes = accept_lanes(px.ls, 2, 0, hello[2].decode())
+            ch = Chunks()
+            for n in range(12):
+                ch.put_object(LaneSide(lanes[1 + n % 2]), b"o%d" % n, 10, 1 << 20, seed=n)
+            backup(plat, px, relay, "l1")
+            lanes[1].send(cmd("BACKUP", relay.addr, "l2", "http://127.0.0.1:%d" % plat.port))
+            assert lanes[1].read() == ("-", "ERR BACKUP is served on lane 0 only")
+            wait_for(lambda: relay.bytes("l1") > 4 * MiB, what="sync under way", timeout=20)
+            ch.put_object(LaneSide(lanes[2]), b"o1", 11, 300000, seed=7)
+            ch.delete_object(LaneSide(lanes[1]), b"o1", 10)
+            ch.delete_object(LaneSide(lanes[2]), b"o11", 10)
+            ch.delete_object(LaneSide(lanes[1]), b"o0", 10)
+            ch.put_object(LaneSide(lanes[2]), b"new", 1, 5000)
+            assert not px.done, "lane requests were answered only after the backup"
+            st = px.backup_done("l1")
+            assert st[0] == "ok", st
+            reclaim(plat, primary)
+            px.c.expect_closed()
+            for c in lanes.values():
+                c.expect_closed()
+            activate(plat, px)
+            check_serves(px, ch)
+        finally:
+            for c in lanes.values():
+                c.s.close()
+            px.close()
+            relay.close()
+
+
 def raw_copy_seconds(total, into_memory):
     """Seconds to push `total` bytes over one loopback TCP connection, received into /dev/null
     (splice) or into fresh memory, 1 MiB mappings with their pages populated, as a node stores

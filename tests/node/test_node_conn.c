@@ -54,8 +54,7 @@ static char *feed(fixture_t *f, const void *p, size_t n, int *rc, size_t *len)
     return out.data;
 }
 
-static void expect_n(fixture_t *f, const char *in, size_t in_len, const char *want,
-                     size_t want_len)
+static void expect_n(fixture_t *f, const char *in, size_t in_len, const char *want, size_t want_len)
 {
     int rc;
     size_t len;
@@ -117,11 +116,11 @@ static void test_set_get_del(void **state)
 static void test_pipelined_and_split(void **state)
 {
     fixture_t *f = *state;
-    static const char in[] = "*10\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n9\r\n" OBJ
-                             "$0\r\n\r\n"
-                     "*4\r\n$4\r\nCGET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n"
-                     "*1\r\n$4\r\nPING\r\n"
-                     "*4\r\n$4\r\nCDEL\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n";
+    static const char in[] =
+        "*10\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n9\r\n" OBJ "$0\r\n\r\n"
+        "*4\r\n$4\r\nCGET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n"
+        "*1\r\n$4\r\nPING\r\n"
+        "*4\r\n$4\r\nCDEL\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n";
     static const char want[] = "+OK\r\n*2\r\n:9\r\n$0\r\n\r\n+PONG\r\n:1\r\n";
     expect(f, in, want);
     /* The same bytes one at a time give the same answer. */
@@ -147,7 +146,8 @@ static void test_nomem_keeps_sync(void **state)
     memset(big, 'b', sizeof big);
     buf_t in;
     buf_init(&in);
-    buf_printf(&in, "*10\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n" OBJ "$%zu\r\n",
+    buf_printf(&in,
+               "*10\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n" OBJ "$%zu\r\n",
                sizeof big);
     buf_append(&in, big, sizeof big);
     buf_printf(&in, "\r\n*1\r\n$4\r\nPING\r\n");
@@ -156,7 +156,8 @@ static void test_nomem_keeps_sync(void **state)
     char *got = feed(f, buf_head(&in), buf_len(&in), &rc, &len);
     buf_free(&in);
     assert_int_equal(rc, 0);
-    const char *want = "-NOMEM chunk of 8000 bytes (footprint 8129) does not fit: used 0 of 4096\r\n+PONG\r\n";
+    const char *want =
+        "-NOMEM chunk of 8000 bytes (footprint 8129) does not fit: used 0 of 4096\r\n+PONG\r\n";
     if (len != strlen(want) || memcmp(got, want, len)) fail_msg("got %.*s", (int)len, got);
     free(got);
     assert_int_equal(f->store.used, 0);
@@ -166,13 +167,15 @@ static void test_nomem_keeps_sync(void **state)
 static void test_bad_arguments(void **state)
 {
     fixture_t *f = *state;
-    expect(f, "*4\r\n$4\r\nCGET\r\n$1\r\nk\r\n$1\r\nx\r\n$1\r\n1\r\n", "-ERR invalid chunk index\r\n");
+    expect(f, "*4\r\n$4\r\nCGET\r\n$1\r\nk\r\n$1\r\nx\r\n$1\r\n1\r\n",
+           "-ERR invalid chunk index\r\n");
     expect(f, "*4\r\n$4\r\nCGET\r\n$1\r\nk\r\n$10\r\n4294967296\r\n$1\r\n1\r\n",
            "-ERR invalid chunk index\r\n");
     expect(f, "*4\r\n$4\r\nCDEL\r\n$1\r\nk\r\n$1\r\n0\r\n$2\r\n-1\r\n", "-ERR invalid version\r\n");
 #define CSET_HEAD "*10\r\n$4\r\nCSET\r\n$1\r\nk\r\n"
-#define ARITY "-ERR wrong number of arguments for 'CSET' (CSET key index version crc size d p " \
-              "expire_ms chunk)\r\n"
+#define ARITY                                                                                      \
+    "-ERR wrong number of arguments for 'CSET' (CSET key index version crc size d p "              \
+    "expire_ms chunk)\r\n"
     expect(f, CSET_HEAD "$1\r\n0\r\n$1\r\n1\r\n$1\r\nz\r\n" OBJ "$2\r\nab\r\n",
            "-ERR invalid crc\r\n");
     expect(f, CSET_HEAD "$1\r\nx\r\n$1\r\n1\r\n$1\r\n0\r\n" OBJ "$2\r\nab\r\n",
@@ -180,12 +183,14 @@ static void test_bad_arguments(void **state)
     expect(f, CSET_HEAD "$1\r\n0\r\n$1\r\nv\r\n$1\r\n0\r\n" OBJ "$2\r\nab\r\n",
            "-ERR invalid version\r\n");
     expect(f,
-           CSET_HEAD "$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$2\r\n-1\r\n$1\r\n2\r\n$1\r\n1\r\n$1\r\n0\r\n"
-                     "$2\r\nab\r\n",
+           CSET_HEAD
+           "$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$2\r\n-1\r\n$1\r\n2\r\n$1\r\n1\r\n$1\r\n0\r\n"
+           "$2\r\nab\r\n",
            "-ERR invalid object size\r\n");
     expect(f,
-           CSET_HEAD "$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n1\r\n$2\r\nxx\r\n"
-                     "$2\r\nab\r\n",
+           CSET_HEAD
+           "$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n1\r\n$2\r\nxx\r\n"
+           "$2\r\nab\r\n",
            "-ERR invalid expiry\r\n");
     /* Coding: d >= 1, d + p <= 48, index < d + p (what an inventory line must meet). */
 #define CODING "-ERR invalid coding (need 1 <= d, d + p <= 48, index < d + p)\r\n"
@@ -194,8 +199,9 @@ static void test_bad_arguments(void **state)
                      "$2\r\nab\r\n",
            CODING);
     expect(f,
-           CSET_HEAD "$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$1\r\n1\r\n$2\r\n40\r\n$1\r\n9\r\n$1\r\n0\r\n"
-                     "$2\r\nab\r\n",
+           CSET_HEAD
+           "$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$1\r\n1\r\n$2\r\n40\r\n$1\r\n9\r\n$1\r\n0\r\n"
+           "$2\r\nab\r\n",
            CODING);
     expect(f,
            CSET_HEAD "$1\r\n3\r\n$1\r\n1\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n1\r\n$1\r\n0\r\n"
@@ -206,8 +212,9 @@ static void test_bad_arguments(void **state)
                      "$1\r\n0\r\n$2\r\nab\r\n",
            "-ERR invalid coding\r\n");
     /* The old 6-element form is refused with the new form in the message, its chunk skipped. */
-    expect(f, "*6\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$2\r\nab\r\n"
-              "*1\r\n$4\r\nPING\r\n",
+    expect(f,
+           "*6\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$2\r\nab\r\n"
+           "*1\r\n$4\r\nPING\r\n",
            ARITY "+PONG\r\n");
     expect(f, "*5\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n", ARITY);
     expect(f, "*9\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n" OBJ, ARITY);
@@ -223,7 +230,8 @@ static void test_old_cset_with_big_chunk(void **state)
     buf_t in;
     buf_init(&in);
     buf_printf(&in, "*6\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n0\r\n$%zu\r\n", n);
-    for (size_t i = 0; i < n; i++) buf_append(&in, "x", 1);
+    for (size_t i = 0; i < n; i++)
+        buf_append(&in, "x", 1);
     buf_printf(&in, "\r\n*1\r\n$4\r\nPING\r\n");
     int rc;
     size_t len;
@@ -287,8 +295,8 @@ static void test_inventory_syncdone_backup(void **state)
 static void test_cdel_tombstone(void **state)
 {
     fixture_t *f = *state;
-    expect(f, "*10\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n7\r\n$1\r\n5\r\n" OBJ
-              "$2\r\nab\r\n",
+    expect(f,
+           "*10\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n7\r\n$1\r\n5\r\n" OBJ "$2\r\nab\r\n",
            "+OK\r\n");
     expect(f, "*5\r\n$4\r\nCDEL\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n7\r\n$4\r\nGONE\r\n",
            "-ERR syntax error (CDEL key index version [TOMB])\r\n");
@@ -310,8 +318,8 @@ static void test_cdel_tombstone(void **state)
     assert_memory_equal(got + len - 7, " 1:k\n\r\n", 7);
     free(got);
     /* A newer chunk of the key: the tombstone goes. */
-    expect(f, "*10\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n8\r\n$1\r\n5\r\n" OBJ
-              "$2\r\nab\r\n",
+    expect(f,
+           "*10\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n8\r\n$1\r\n5\r\n" OBJ "$2\r\nab\r\n",
            "+OK\r\n");
     assert_int_equal(f->store.ntombs, 0);
     assert_int_equal(f->store.used, chunk_footprint(1, 2));
@@ -343,13 +351,13 @@ static void test_peer_holds_syncdone_answer(void **state)
 static void test_protocol_errors(void **state)
 {
     static const char *bad[] = {
-        "PING\r\n",                   /* inline */
-        "*1\r\n:1\r\n",               /* not a bulk */
-        "*-1\r\n",                    /* null array */
-        "*1\r\n$4\r\nPINGxx",         /* missing CRLF after bulk */
-        "*1\r\n$-1\r\n",              /* null bulk */
-        "*99999999\r\n",              /* too many elements */
-        "*1\r\n$99999999999\r\n",     /* bulk over the limit */
+        "PING\r\n",               /* inline */
+        "*1\r\n:1\r\n",           /* not a bulk */
+        "*-1\r\n",                /* null array */
+        "*1\r\n$4\r\nPINGxx",     /* missing CRLF after bulk */
+        "*1\r\n$-1\r\n",          /* null bulk */
+        "*99999999\r\n",          /* too many elements */
+        "*1\r\n$99999999999\r\n", /* bulk over the limit */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         fixture_t *f = NULL;
@@ -361,6 +369,41 @@ static void test_protocol_errors(void **state)
         if (rc >= 0) fail_msg("case %zu accepted", i);
         teardown((void **)&f);
     }
+}
+
+/* On an extra lane the node serves chunk requests as on lane 0, and refuses, each with its own
+ * error and the stream kept in sync, what concerns the node as a whole; LANES itself needs lane
+ * 0's lanes (none on this connection) and a count 1..64. */
+static void test_lane_refuses_lane0_commands(void **state)
+{
+    fixture_t *f = *state;
+    expect(f, "*2\r\n$5\r\nLANES\r\n$2\r\n65\r\n", "-ERR invalid lane count\r\n");
+    expect(f, "*2\r\n$5\r\nLANES\r\n$1\r\n0\r\n", "-ERR invalid lane count\r\n");
+    expect(f, "*1\r\n$5\r\nLANES\r\n", "-ERR wrong number of arguments for 'LANES' (LANES n)\r\n");
+    expect(f, "*2\r\n$5\r\nLANES\r\n$1\r\n4\r\n",
+           "-ERR LANES is not served on this connection\r\n");
+    f->conn.lane = 2;
+    expect(f,
+           "*2\r\n$5\r\nLANES\r\n$1\r\n4\r\n"
+           "*1\r\n$9\r\nINVENTORY\r\n"
+           "*1\r\n$8\r\nSYNCDONE\r\n"
+           "*1\r\n$6\r\nGOAWAY\r\n"
+           "*4\r\n$6\r\nBACKUP\r\n$3\r\nr:1\r\n$1\r\nt\r\n$3\r\nh:1\r\n"
+           "*1\r\n$4\r\nPING\r\n",
+           "-ERR LANES is served on lane 0 only\r\n"
+           "-ERR INVENTORY is served on lane 0 only\r\n"
+           "-ERR SYNCDONE is served on lane 0 only\r\n"
+           "-ERR GOAWAY is served on lane 0 only\r\n"
+           "-ERR BACKUP is served on lane 0 only\r\n"
+           "+PONG\r\n");
+    assert_false(f->conn.sync_done);
+    assert_false(f->conn.goaway);
+    /* The chunk requests are served: CSET, CGET, CDEL. */
+    expect(f,
+           "*10\r\n$4\r\nCSET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n7\r\n" OBJ "$2\r\nab\r\n"
+           "*4\r\n$4\r\nCGET\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n"
+           "*4\r\n$4\r\nCDEL\r\n$1\r\nk\r\n$1\r\n0\r\n$1\r\n1\r\n",
+           "+OK\r\n*2\r\n:7\r\n$2\r\nab\r\n:1\r\n");
 }
 
 int main(void)
@@ -375,6 +418,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cdel_tombstone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inventory_syncdone_backup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_holds_syncdone_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lane_refuses_lane0_commands, setup, teardown),
         cmocka_unit_test(test_protocol_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
