@@ -234,6 +234,9 @@ static void requests_usage(const sim_config_t *s, const sim_request_t *reqs, siz
                   1048576.0 / spread;
     keyset_t keys;
     int have_keys = keyset_init(&keys, n) == 0;
+    if (!have_keys)
+        fprintf(stderr, "icsim: out of memory for the key table: the data held is priced as "
+                        "none\n");
     double held = 0, area = 0, last_t = 0;
     double bucket_in = 0, bucket_out = 0, peak = 0;
     int64_t bucket = -1;
@@ -262,7 +265,7 @@ static void requests_usage(const sim_config_t *s, const sim_request_t *reqs, siz
         if (busier > peak) peak = busier;
     }
     if (end_s > last_t) area += (held < room ? held : room) * (end_s - last_t);
-    if (have_keys) keyset_free(&keys);
+    keyset_free(&keys); /* also after a half-failed init */
     u->data_bytes = end_s > 0 ? area / end_s : 0;
     u->peak_bytes_per_s = peak;
 }
