@@ -46,11 +46,14 @@ import redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# AWS Lambda list prices (x86, us-east-1, first tier), the ones the cost figures use.
-PRICE_PER_GB_SECOND = 0.0000166667
-PRICE_PER_REQUEST = 0.20 / 1e6
-PRICE_NOTE = ("AWS Lambda on-demand x86, us-east-1, first tier: $0.0000166667 per GB-second and "
-              "$0.20 per 1M requests (list price unchanged since 1 ms billing, 2020-12-01)")
+# AWS Lambda list prices (x86_64, us-east-1, first tier) from the price file the cost reports use.
+with open(os.path.join(ROOT, "data", "prices", "current.json")) as _f:
+    _LAMBDA = json.load(_f)["lambda"]["x86_64"]
+PRICE_PER_GB_SECOND = _LAMBDA["gb_second"]["value"]
+PRICE_PER_REQUEST = _LAMBDA["requests"]["value"] / 1e6
+PRICE_NOTE = ("AWS Lambda on-demand x86_64, us-east-1, first tier: $%.10f per GB-second and "
+              "$%.2f per 1M requests (data/prices/current.json, recorded %s)"
+              % (PRICE_PER_GB_SECOND, _LAMBDA["requests"]["value"], _LAMBDA["gb_second"]["recorded"]))
 
 # FAST'20 paper, section 5 (one-hour windows on AWS Lambda, RS(10+2), warm-up every minute).
 PAPER_AVAILABILITY = {"none": 0.814, "backup": 0.954, "repair": None}

@@ -89,7 +89,9 @@ def run_case(args, name, case, tmp):
         cmd = [os.path.join(args.bin, "icbench"), "--target", target, "--size-dist",
                "fixed:" + case["size"], "--keys", "10", "--zipf", "0", "--get-ratio", "1",
                "--rate", str(args.rate), "--requests", str(args.requests), "--prices",
-               case["prices"], "--key-prefix", "x" + name]
+               case["prices"], "--key-prefix", "x" + name,
+               # The VM of the paper-scale deployment, not the one loopback's bandwidth picks.
+               "--proxy-vm", "c5n.xlarge:0.216"]
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.run_timeout)
         if p.returncode != 0:
             raise RuntimeError("icbench exited %d:\n%s\n%s" % (p.returncode, p.stdout[-3000:],
@@ -105,7 +107,7 @@ def run_case(args, name, case, tmp):
         raise RuntimeError("cost report did not settle: %s" % c)
     gb_s_price = float(re.search(r"\$([0-9.]+) per GB-s", p.stdout).group(1))
     req_price = float(re.search(r"\$([0-9.]+) per 1M requests", p.stdout).group(1)) / 1e6
-    vm_h = float(re.search(r"proxy VM \S+ at \$([0-9.]+)/h", p.stdout).group(1))
+    vm_h = float(c["vm_usd_per_h"])
     ops = int(r["gets"]) + int(r["sets"])
     inv = float(c["requests_serving"])
     gbs = float(c["gb_seconds_serving"])

@@ -24,7 +24,7 @@ typedef struct {
     char *key_prefix;
     int cost;
     int64_t cost_interval_ms, cost_settle_ms;
-    char *prices, *price_gb_s, *price_requests, *proxy_vm, *plot;
+    char *prices, *lambda_arch, *price_gb_s, *price_requests, *proxy_vm, *plot;
     char *backing;
     char *generate_trace;
 } icbench_config_t;

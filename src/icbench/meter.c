@@ -197,7 +197,8 @@ void meter_free(meter_t *m)
     free(m);
 }
 
-void meter_report(const meter_t *m, const char *spec, const cost_prices_t *p, FILE *out)
+void meter_report(const meter_t *m, const char *spec, const cost_prices_t *p,
+                  const cost_usage_t *workload, FILE *out)
 {
     if (m->n < 2) {
         fprintf(out, "cost %s: no final INFO reading (the proxy stopped answering)\n", spec);
@@ -214,11 +215,14 @@ void meter_report(const meter_t *m, const char *spec, const cost_prices_t *p, FI
     cost_counters_t d;
     cost_counters_diff(last, first, &d);
     double window = m->samples[m->n - 1].t_s - m->samples[0].t_s;
+    cost_usage_t usage = *workload;
+    cost_usage_from_samples(m->samples, m->n, &usage);
     cost_report_t r;
-    cost_compute(p, &d, window, &r);
+    cost_compute(p, &d, &usage, window, &r);
 
     fprintf(out,
-            "\ncost %s: prices '%s' as of %s (configuration: --prices, --price-*, --proxy-vm)\n",
+            "\ncost %s: prices '%s' as of %s (configuration: --prices, --lambda-arch, --price-*, "
+            "--proxy-vm)\n",
             spec, p->name, p->as_of);
     char gran[64] = "an unreported granularity";
     if (last->billing_ms > 0)
@@ -226,11 +230,15 @@ void meter_report(const meter_t *m, const char *spec, const cost_prices_t *p, FI
     fprintf(out, "  window %.3f s (run %.3f s + settle %.3f s%s); the platform billed in %s\n",
             window, m->run_end_s, m->settle_s,
             m->settled ? "" : ", invocations still running when the settle time ran out", gran);
-    if (!strcmp(p->name, "2020") && last->billing_ms == 1)
-        fprintf(out, "  note: in 2020 Lambda rounded to 100 ms; run icproxy with --billing 100ms "
-                     "to bill as the paper was billed\n");
-    fprintf(out, "  Lambda at $%.10f per GB-s and $%.2f per 1M requests:\n", p->usd_per_gb_second,
-            p->usd_per_million_requests);
+    /* The price set says how Lambda rounded when its prices were recorded (100 ms in 2020). */
+    int64_t set_ms = (int64_t)p->set.lambda_billing_ms.value;
+    if (last->billing_ms > 0 && set_ms > 0 && last->billing_ms != set_ms)
+        fprintf(out,
+                "  note: when these prices were recorded Lambda rounded to %lld ms; run icproxy "
+                "with --billing %lldms to bill as it was billed then\n",
+                (long long)set_ms, (long long)set_ms);
+    fprintf(out, "  Lambda %s at $%.10f per GB-s and $%.2f per 1M requests:\n",
+            price_arch_name(p->arch), p->usd_per_gb_second, p->usd_per_million_requests);
     fprintf(out, "  %-9s %10s %14s %14s %14s %14s\n", "kind", "requests", "GB-s", "$ GB-s",
             "$ requests", "$ total");
     double req_total = 0, gbs_total = 0;
@@ -243,34 +251,9 @@ void meter_report(const meter_t *m, const char *spec, const cost_prices_t *p, FI
     }
     fprintf(out, "  %-9s %10.0f %14.6f %14s %14s %14.8f\n", "lambda", req_total, gbs_total, "", "",
             r.lambda_usd);
-    fprintf(out, "  proxy VM %s at $%.4f/h for %.3f s: $%.8f\n", p->vm_type, p->vm_usd_per_hour,
-            window, r.vm_usd);
-    fprintf(out, "  InfiniCache $%.8f (Lambda + VM), $%.4f per hour at this rate\n",
-            r.infinicache_usd, cost_per_hour(r.infinicache_usd, window));
-    if (!r.cluster.type) {
-        fprintf(out, "  ElastiCache: no node types configured\n");
-        return;
-    }
-    fprintf(out,
-            "  ElastiCache for the pool's %lld x %lld MiB = %.2f GiB: %d x %s (%.2f GiB, $%.4f/h "
-            "each): $%.8f, $%.4f per hour\n",
-            (long long)d.pool_size, (long long)d.node_memory_mb, r.pool_gib, r.cluster.count,
-            r.cluster.type->name, r.cluster.type->memory_gib, r.cluster.type->usd_per_hour,
-            r.elasticache_usd, r.cluster.usd_per_hour);
-    int cheaper, lambda_cheaper;
+    cost_print_comparisons(out, p, &r, &usage, "  ");
+    int cheaper;
     double x = cost_ratio(r.infinicache_usd, r.elasticache_usd, &cheaper);
-    double xl = cost_ratio(r.lambda_usd, r.elasticache_usd, &lambda_cheaper);
-    if (x > 0)
-        fprintf(out, "  InfiniCache is %.2f times %s than ElastiCache", x,
-                cheaper ? "cheaper" : "more expensive");
-    else /* a zero-length window, or no VM and nothing billed */
-        fprintf(out, "  no ratio: InfiniCache $%.8f, ElastiCache $%.8f", r.infinicache_usd,
-                r.elasticache_usd);
-    if (xl > 0)
-        fprintf(out, " (Lambda alone, as the paper compared: %.2f times %s)\n", xl,
-                lambda_cheaper ? "cheaper" : "more expensive");
-    else
-        fprintf(out, " (no Lambda cost in the window)\n");
     fprintf(out,
             "cost target=%s prices=%s window_s=%.3f run_s=%.3f billing_ms=%lld settled=%d "
             "requests=%.0f gb_seconds=%.6f",
@@ -282,8 +265,12 @@ void meter_report(const meter_t *m, const char *spec, const cost_prices_t *p, FI
     fprintf(out,
             " lambda_usd=%.8f vm_usd=%.8f infinicache_usd=%.8f elasticache_usd=%.8f "
             "elasticache_node=%s elasticache_nodes=%d infinicache_usd_per_h=%.6f "
-            "elasticache_usd_per_h=%.6f ratio=%.4f %s\n",
-            r.lambda_usd, r.vm_usd, r.infinicache_usd, r.elasticache_usd, r.cluster.type->name,
-            r.cluster.count, cost_per_hour(r.infinicache_usd, window), r.cluster.usd_per_hour, x,
+            "elasticache_usd_per_h=%.6f peak_bytes_per_s=%.0f",
+            r.lambda_usd, r.vm_usd, r.infinicache_usd, r.elasticache_usd,
+            r.cluster.type ? r.cluster.type->type : "none", r.cluster.count,
+            cost_per_hour(r.infinicache_usd, window), r.cluster.usd_per_hour,
+            usage.peak_bytes_per_s);
+    cost_print_fields(out, p, &r);
+    fprintf(out, " ratio=%.4f %s\n", x,
             x > 0 ? (cheaper ? "cheaper" : "more_expensive") : "no_ratio");
 }

@@ -12,10 +12,8 @@
  * doubles, so a long run keeps its whole span at a coarser step. */
 #define METER_SAMPLES_MAX 4096
 
-typedef struct {
-    double t_s; /* seconds since meter_start */
-    cost_counters_t c;
-} meter_sample_t;
+/* t_s: seconds since meter_start. */
+typedef cost_sample_t meter_sample_t;
 
 typedef struct meter meter_t;
 
@@ -35,8 +33,11 @@ int meter_finish(meter_t *m, int settle_ms);
 /* The samples, oldest first (the first is the reading before the run, the last the final). */
 const meter_sample_t *meter_samples(const meter_t *m, size_t *n);
 
-/* Prints the cost report of spec's run (see docs/EVALUATION.md, "Cost report"). */
-void meter_report(const meter_t *m, const char *spec, const cost_prices_t *prices, FILE *out);
+/* Prints the cost report of spec's run (see docs/EVALUATION.md, "Cost report"). workload: the
+ * run's GETs, SETs, their bytes and the backing store's requests, as icbench counted them (the
+ * peak bandwidth and the data held come from the INFO samples). */
+void meter_report(const meter_t *m, const char *spec, const cost_prices_t *prices,
+                  const cost_usage_t *workload, FILE *out);
 
 void meter_free(meter_t *m);
 

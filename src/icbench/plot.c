@@ -148,13 +148,16 @@ static int write_cost(const char *dir, int i, const plot_series_t *s, const cost
     if (!f) return -1;
     fprintf(f, "# cost over time of %s: seconds infinicache_usd elasticache_usd lambda_usd\n",
             s->name);
+    /* The whole run's peak picks the VM, as in the report. */
+    cost_usage_t usage = {0};
+    cost_usage_from_samples(s->cost, s->ncost, &usage);
     for (size_t j = 0; j < s->ncost; j++) {
         cost_counters_t d;
         cost_counters_diff(&s->cost[j].c, &s->cost[0].c, &d);
         double t = s->cost[j].t_s - s->cost[0].t_s;
         cost_report_t r;
-        cost_compute(p, &d, t, &r);
-        fprintf(f, "%.3f %.10f %.10f %.10f\n", t, r.infinicache_usd, r.elasticache_usd,
+        cost_compute(p, &d, &usage, t, &r);
+        fprintf(f, "%.3f %.10f %.10f %.10f\n", t, r.lambda_usd + r.vm_usd, r.elasticache_usd,
                 r.lambda_usd);
     }
     return close_checked(f, dir, name, err, errlen);
@@ -236,9 +239,12 @@ static int write_script(const char *dir, const plot_series_t *series, int n, int
                     i + 1);
             const meter_sample_t *last = &series[i].cost[series[i].ncost - 1];
             cost_report_t r;
-            cost_compute(prices, &last->c, 0, &r);
-            snprintf(t, sizeof t, "ElastiCache %d x %s for the pool of %s", r.cluster.count,
-                     r.cluster.type ? r.cluster.type->name : "(no node types)", series[i].name);
+            cost_compute(prices, &last->c, NULL, 0, &r);
+            snprintf(t, sizeof t, "ElastiCache %d x %s%s%s for the pool of %s", r.cluster.count,
+                     r.cluster.type ? r.cluster.type->type : "(no node types)",
+                     r.cluster.type ? " " : "",
+                     r.cluster.type ? price_engine_title(r.cluster.type->engine) : "",
+                     series[i].name);
             put_quoted(g, t);
             any = 1;
         }

@@ -1,5 +1,6 @@
-/* cost.c -- icbench's pricing: AWS price sets, icproxy INFO billing counters, the same-capacity
- * ElastiCache cluster and the InfiniCache-vs-ElastiCache comparison. */
+/* cost.c -- the cost model: Lambda by kind and architecture, the S3 backing store, the proxy VM
+ * chosen by bandwidth, and ElastiCache on-demand, ElastiCache Serverless and S3 Express One Zone
+ * for the same workload, at a loaded price set; icproxy's INFO billing counters. */
 #include "cost.h"
 
 #include <errno.h>
@@ -10,60 +11,16 @@
 
 #include "config.h"
 
-/* ElastiCache on-demand node prices, us-east-1, memory-optimized types (Redis OSS engine), AWS
- * list prices written down on 2026-11-24 without network access to re-check them (the paper's
- * node, cache.r5.24xlarge at $10.368/h, is one of them). They are configuration: check them
- * against the pricing page before quoting a result (docs/EVALUATION.md, "Cost report"). */
-static const cost_node_type_t nodes_current[] = {
-    {"cache.r6g.large", 13.07, 0.206},     {"cache.r6g.xlarge", 26.32, 0.411},
-    {"cache.r6g.2xlarge", 52.82, 0.821},   {"cache.r6g.4xlarge", 105.81, 1.642},
-    {"cache.r6g.8xlarge", 209.55, 3.284},  {"cache.r6g.12xlarge", 317.77, 4.925},
-    {"cache.r6g.16xlarge", 419.09, 6.566}, {"cache.r5.large", 13.07, 0.216},
-    {"cache.r5.xlarge", 26.32, 0.431},     {"cache.r5.2xlarge", 52.82, 0.862},
-    {"cache.r5.4xlarge", 105.81, 1.724},   {"cache.r5.12xlarge", 317.77, 5.184},
-    {"cache.r5.24xlarge", 635.61, 10.368},
-};
-
-/* The paper (2020) priced ElastiCache with the r5 family; r6g came later that year. */
-static const cost_node_type_t nodes_2020[] = {
-    {"cache.r5.large", 13.07, 0.216},     {"cache.r5.xlarge", 26.32, 0.431},
-    {"cache.r5.2xlarge", 52.82, 0.862},   {"cache.r5.4xlarge", 105.81, 1.724},
-    {"cache.r5.12xlarge", 317.77, 5.184}, {"cache.r5.24xlarge", 635.61, 10.368},
-};
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-/* Lambda x86 on-demand, us-east-1, first tier: the GB-second and request prices have not changed
- * since 2020; what changed (2020-12-01) is the rounding, 1 ms instead of 100 ms, which is the
- * platform's --billing and is reported from INFO, not assumed here. */
-static const cost_prices_t prices_current = {
-    .name = "current",
-    .as_of = "2026-11-24",
-    .usd_per_gb_second = 0.0000166667,
-    .usd_per_million_requests = 0.20,
-    .vm_type = "c5n.xlarge",
-    .vm_usd_per_hour = 0.216,
-    .nodes = nodes_current,
-    .nnodes = COUNT(nodes_current),
-};
-
-static const cost_prices_t prices_2020 = {
-    .name = "2020",
-    .as_of = "2020 (the paper)",
-    .usd_per_gb_second = 0.0000166667,
-    .usd_per_million_requests = 0.20,
-    .vm_type = "c5n.xlarge",
-    .vm_usd_per_hour = 0.216,
-    .nodes = nodes_2020,
-    .nnodes = COUNT(nodes_2020),
-};
-
-const cost_prices_t *cost_prices_named(const char *name)
+void cost_prices_from_set(cost_prices_t *out, const price_set_t *set, int arch)
 {
-    if (!name) return NULL;
-    if (!strcmp(name, "current")) return &prices_current;
-    if (!strcmp(name, "2020")) return &prices_2020;
-    return NULL;
+    memset(out, 0, sizeof *out);
+    out->set = *set;
+    snprintf(out->name, sizeof out->name, "%s", set->name);
+    memcpy(out->as_of, set->recorded, sizeof out->as_of);
+    if (arch < 0 || arch >= PRICE_ARCHS || !set->lambda[arch].present) arch = PRICE_ARCH_X86_64;
+    out->arch = arch;
+    out->usd_per_gb_second = set->lambda[arch].usd_per_gb_second.value;
+    out->usd_per_million_requests = set->lambda[arch].usd_per_million_requests.value;
 }
 
 static int parse_price(const char *name, const char *s, double *out, char *err, size_t errlen)
@@ -75,15 +32,35 @@ static int parse_price(const char *name, const char *s, double *out, char *err, 
     return 0;
 }
 
-int cost_prices_configure(cost_prices_t *out, const char *set_name, const char *gb_s,
+int cost_prices_configure(cost_prices_t *out, const char *spec, const char *arch, const char *gb_s,
                           const char *per_million, const char *vm, char *err, size_t errlen)
 {
-    const cost_prices_t *set = cost_prices_named(set_name);
+    /* About 30 KB: not on the caller's stack. */
+    price_set_t *set = malloc(sizeof *set);
     if (!set) {
-        snprintf(err, errlen, "option prices: '%s' is not current or 2020", set_name);
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
-    *out = *set;
+    char why[512];
+    int rc = prices_load(spec, set, why, sizeof why);
+    /* why names the option ("prices: no set ...") or the file and key ("x.json: lambda...") */
+    if (rc < 0)
+        snprintf(err, errlen, "option %s%s", strncmp(why, "prices: ", 8) ? "prices: " : "", why);
+    int a = PRICE_ARCH_X86_64;
+    if (rc == 0 && arch && arch[0]) {
+        a = price_arch_parse(arch);
+        if (a < 0) {
+            snprintf(err, errlen, "option lambda-arch: '%.40s' is not x86_64 or arm64", arch);
+            rc = -1;
+        } else if (!set->lambda[a].present) {
+            snprintf(err, errlen, "option lambda-arch: the price set '%s' has no %s Lambda prices",
+                     set->name, arch);
+            rc = -1;
+        }
+    }
+    if (rc == 0) cost_prices_from_set(out, set, a);
+    free(set);
+    if (rc < 0) return -1;
     if (gb_s[0] && parse_price("price-gb-s", gb_s, &out->usd_per_gb_second, err, errlen) < 0)
         return -1;
     if (per_million[0] &&
@@ -122,8 +99,6 @@ const char *cost_kind_info_name(int kind)
 
 #define INFO_LINE_MAX 256
 #define INFO_VALUE_MAX 1e15
-/* The ElastiCache choice counts nodes in an int; a pool needing more is capped (and absurd). */
-#define CLUSTER_NODES_MAX 1000000
 
 static int parse_number(const char *s, size_t len, double *out)
 {
@@ -155,6 +130,16 @@ static void apply_line(const char *name, size_t nlen, const char *val, size_t vl
         out->node_memory_mb = (int64_t)v;
     } else if (IS("capacity_bytes")) {
         out->capacity_bytes = (uint64_t)v;
+    } else if (IS("placed_bytes")) {
+        out->placed_bytes = (uint64_t)v;
+    } else if (IS("ec_d")) {
+        out->ec_d = (int64_t)v;
+    } else if (IS("ec_p")) {
+        out->ec_p = (int64_t)v;
+    } else if (IS("total_net_input_bytes")) {
+        out->net_in_bytes = v;
+    } else if (IS("total_net_output_bytes")) {
+        out->net_out_bytes = v;
     } else if (IS("nodes_awake")) {
         out->nodes_awake = (int64_t)v;
     } else if (IS("nodes_invoking")) {
@@ -204,25 +189,60 @@ void cost_counters_diff(const cost_counters_t *after, const cost_counters_t *bef
     *out = *after;
     out->requests = after->requests - before->requests;
     out->gb_seconds = after->gb_seconds - before->gb_seconds;
+    out->net_in_bytes = after->net_in_bytes - before->net_in_bytes;
+    out->net_out_bytes = after->net_out_bytes - before->net_out_bytes;
     for (int k = 0; k < COST_KINDS; k++) {
         out->requests_by_kind[k] = after->requests_by_kind[k] - before->requests_by_kind[k];
         out->gb_seconds_by_kind[k] = after->gb_seconds_by_kind[k] - before->gb_seconds_by_kind[k];
     }
 }
 
-void cost_elasticache_choose(const cost_prices_t *p, double need_gib, cost_cluster_t *out)
+/* Data bytes of what the nodes hold: placed bytes carry p parity chunks for every d data chunks
+ * (small objects' replicas are counted as parity too: an approximation). */
+static double data_of_placed(const cost_counters_t *c)
+{
+    if (c->ec_d <= 0 || c->ec_p < 0) return (double)c->placed_bytes;
+    return (double)c->placed_bytes * (double)c->ec_d / (double)(c->ec_d + c->ec_p);
+}
+
+void cost_usage_from_samples(const cost_sample_t *s, size_t n, cost_usage_t *usage)
+{
+    if (n < 2) return;
+    double peak = 0, area = 0;
+    for (size_t i = 1; i < n; i++) {
+        double dt = s[i].t_s - s[i - 1].t_s;
+        if (!(dt > 0)) continue;
+        double in = s[i].c.net_in_bytes - s[i - 1].c.net_in_bytes;
+        double out = s[i].c.net_out_bytes - s[i - 1].c.net_out_bytes;
+        double rate = (in > out ? in : out) / dt;
+        if (rate > peak) peak = rate;
+        /* trapezoids: the data held moves between readings */
+        area += (data_of_placed(&s[i - 1].c) + data_of_placed(&s[i].c)) / 2 * dt;
+    }
+    double span = s[n - 1].t_s - s[0].t_s;
+    usage->peak_bytes_per_s = peak;
+    usage->data_bytes = span > 0 ? area / span : data_of_placed(&s[n - 1].c);
+}
+
+/* The ElastiCache choice counts nodes in an int; a pool needing more is capped (and absurd). */
+#define CLUSTER_NODES_MAX 1000000
+
+void cost_elasticache_choose(const cost_prices_t *p, double need_gib, int engine,
+                             cost_cluster_t *out)
 {
     memset(out, 0, sizeof *out);
     if (!(need_gib >= 0)) need_gib = 0; /* NaN or negative */
-    const cost_node_type_t *best = NULL, *largest = NULL;
-    for (size_t i = 0; i < p->nnodes; i++) {
-        const cost_node_type_t *t = &p->nodes[i];
+    const price_node_t *best = NULL, *largest = NULL;
+    for (size_t i = 0; i < p->set.nnodes; i++) {
+        const price_node_t *t = &p->set.nodes[i];
+        if (engine >= 0 && t->engine != engine) continue;
+        double price = t->usd_per_hour.value;
         if (!largest || t->memory_gib > largest->memory_gib ||
-            (t->memory_gib == largest->memory_gib && t->usd_per_hour < largest->usd_per_hour))
+            (t->memory_gib == largest->memory_gib && price < largest->usd_per_hour.value))
             largest = t;
         if (t->memory_gib < need_gib) continue;
-        if (!best || t->usd_per_hour < best->usd_per_hour ||
-            (t->usd_per_hour == best->usd_per_hour && t->memory_gib < best->memory_gib))
+        if (!best || price < best->usd_per_hour.value ||
+            (price == best->usd_per_hour.value && t->memory_gib < best->memory_gib))
             best = t;
     }
     if (!largest) return;
@@ -234,24 +254,145 @@ void cost_elasticache_choose(const cost_prices_t *p, double need_gib, cost_clust
         double count = ceil(need_gib / largest->memory_gib);
         out->count = count < CLUSTER_NODES_MAX ? (int)count : CLUSTER_NODES_MAX;
     }
-    out->usd_per_hour = out->count * out->type->usd_per_hour;
+    out->usd_per_hour = out->count * out->type->usd_per_hour.value;
 }
 
-void cost_compute(const cost_prices_t *p, const cost_counters_t *delta, double seconds,
-                  cost_report_t *out)
+void cost_vm_choose(const cost_prices_t *p, double peak_bytes_per_s, cost_vm_t *out)
 {
     memset(out, 0, sizeof *out);
+    if (!(peak_bytes_per_s >= 0)) peak_bytes_per_s = 0;
+    out->need_gbps = peak_bytes_per_s * 8 / 1e9;
+    if (!strcmp(p->vm_type, "none")) {
+        out->how = COST_VM_NONE;
+        snprintf(out->type, sizeof out->type, "none");
+        return;
+    }
+    if (p->vm_type[0]) {
+        out->how = COST_VM_FIXED;
+        snprintf(out->type, sizeof out->type, "%s", p->vm_type);
+        out->usd_per_hour = p->vm_usd_per_hour;
+        return;
+    }
+    /* The sustained (baseline) bandwidth must carry the peak: a burst allowance runs out within
+     * minutes, and a cache's peak is what its users wait on. */
+    const price_instance_t *best = NULL, *widest = NULL;
+    for (size_t i = 0; i < p->set.ninstances; i++) {
+        const price_instance_t *t = &p->set.instances[i];
+        double price = t->usd_per_hour.value;
+        if (!widest || t->baseline_gbps > widest->baseline_gbps ||
+            (t->baseline_gbps == widest->baseline_gbps && price < widest->usd_per_hour.value))
+            widest = t;
+        if (t->baseline_gbps < out->need_gbps) continue;
+        if (!best || price < best->usd_per_hour.value ||
+            (price == best->usd_per_hour.value && t->baseline_gbps < best->baseline_gbps))
+            best = t;
+    }
+    const price_instance_t *t = best ? best : widest;
+    if (!t) { /* a set always has one instance; a hand-built one may not */
+        out->how = COST_VM_NONE;
+        snprintf(out->type, sizeof out->type, "none");
+        return;
+    }
+    out->how = best ? COST_VM_CHOSEN : COST_VM_SHORT;
+    snprintf(out->type, sizeof out->type, "%s", t->type);
+    out->usd_per_hour = t->usd_per_hour.value;
+    out->baseline_gbps = t->baseline_gbps;
+    out->burst_gbps = t->burst_gbps;
+}
+
+static double nonneg(double x)
+{
+    return x >= 0 ? x : 0; /* also turns NaN into 0 */
+}
+
+void cost_compute(const cost_prices_t *p, const cost_counters_t *delta, const cost_usage_t *usage,
+                  double seconds, cost_report_t *out)
+{
+    static const cost_usage_t no_usage;
+    if (!usage) usage = &no_usage;
+    memset(out, 0, sizeof *out);
     out->seconds = seconds;
+    double hours = seconds / 3600.0;
+    const price_set_t *set = &p->set;
+
+    /* Lambda: the headline at the configured prices, and each architecture at its list price. */
+    double requests = 0, gb_seconds = 0;
     for (int k = 0; k < COST_KINDS; k++) {
         out->gb_second_usd[k] = delta->gb_seconds_by_kind[k] * p->usd_per_gb_second;
         out->request_usd[k] = delta->requests_by_kind[k] * p->usd_per_million_requests / 1e6;
         out->lambda_usd += out->gb_second_usd[k] + out->request_usd[k];
+        requests += delta->requests_by_kind[k];
+        gb_seconds += delta->gb_seconds_by_kind[k];
     }
-    out->vm_usd = p->vm_usd_per_hour * seconds / 3600.0;
-    out->infinicache_usd = out->lambda_usd + out->vm_usd;
+    for (int a = 0; a < PRICE_ARCHS; a++) {
+        if (!set->lambda[a].present) continue;
+        out->lambda_arch_present[a] = 1;
+        out->lambda_usd_by_arch[a] = gb_seconds * set->lambda[a].usd_per_gb_second.value +
+                                     requests * set->lambda[a].usd_per_million_requests.value / 1e6;
+    }
+
+    /* The backing store: S3 Standard. */
+    double s3_puts = nonneg(usage->s3_puts), s3_gets = nonneg(usage->s3_gets);
+    double s3_stored = nonneg(usage->s3_stored_bytes);
+    if (set->s3_standard.present) {
+        const price_s3_standard_t *s3 = &set->s3_standard;
+        out->s3_storage_usd = s3_stored / COST_BYTES_PER_GB * hours / COST_HOURS_PER_MONTH *
+                              s3->storage_usd_per_gb_month.value;
+        out->s3_request_usd = s3_puts / 1000 * s3->put_usd_per_thousand.value +
+                              s3_gets / 1000 * s3->get_usd_per_thousand.value;
+        out->s3_usd = out->s3_storage_usd + out->s3_request_usd;
+    } else {
+        out->s3_unpriced = s3_puts > 0 || s3_gets > 0 || s3_stored > 0;
+    }
+
+    cost_vm_choose(p, usage->peak_bytes_per_s, &out->vm);
+    out->vm_usd = out->vm.usd_per_hour * hours;
+    out->infinicache_usd = out->lambda_usd + out->s3_usd + out->vm_usd;
+
+    /* ElastiCache on-demand for the pool's capacity: the cheapest engine. */
     out->pool_gib = (double)delta->pool_size * (double)delta->node_memory_mb / 1024.0;
-    cost_elasticache_choose(p, out->pool_gib, &out->cluster);
-    out->elasticache_usd = out->cluster.usd_per_hour * seconds / 3600.0;
+    for (int e = 0; e < PRICE_ENGINES; e++) {
+        cost_elasticache_choose(p, out->pool_gib, e, &out->cluster_by_engine[e]);
+        out->elasticache_usd_by_engine[e] = out->cluster_by_engine[e].usd_per_hour * hours;
+        const cost_cluster_t *c = &out->cluster_by_engine[e];
+        if (c->type && (!out->cluster.type || c->usd_per_hour < out->cluster.usd_per_hour)) {
+            out->cluster = *c;
+            out->elasticache_usd = out->elasticache_usd_by_engine[e];
+        }
+    }
+
+    /* Serverless and S3 Express One Zone hold the data and serve the same requests and bytes. */
+    double gets = nonneg(usage->gets), sets = nonneg(usage->sets);
+    double get_bytes = nonneg(usage->get_bytes), set_bytes = nonneg(usage->set_bytes);
+    out->data_gib = nonneg(usage->data_bytes) / COST_BYTES_PER_GB;
+    for (int e = 0; e < PRICE_ENGINES; e++) {
+        const price_serverless_t *sv = &set->serverless[e];
+        cost_serverless_t *r = &out->serverless[e];
+        if (!sv->present) continue;
+        r->present = 1;
+        /* At least the minimum is metered; every request takes at least one ECPU, and reads and
+         * writes one per KB transferred (exact when each request moves 1 KB or more). */
+        r->billed_gb = out->data_gib > sv->minimum_gb.value ? out->data_gib : sv->minimum_gb.value;
+        r->gb_hours = r->billed_gb * hours;
+        double by_bytes = (get_bytes + set_bytes) / COST_BYTES_PER_ECPU;
+        r->ecpus = by_bytes > gets + sets ? by_bytes : gets + sets;
+        r->storage_usd = r->gb_hours * sv->data_usd_per_gb_hour.value;
+        r->ecpu_usd = r->ecpus / 1e6 * sv->usd_per_million_ecpu.value;
+        r->usd = r->storage_usd + r->ecpu_usd;
+        r->over_maximum = out->data_gib > sv->maximum_gb.value;
+    }
+    if (set->s3_express.present) {
+        const price_s3_express_t *x = &set->s3_express;
+        cost_express_t *r = &out->express;
+        r->present = 1;
+        r->gb_months = out->data_gib * hours / COST_HOURS_PER_MONTH;
+        r->storage_usd = r->gb_months * x->storage_usd_per_gb_month.value;
+        r->request_usd = sets / 1000 * x->put_usd_per_thousand.value +
+                         gets / 1000 * x->get_usd_per_thousand.value;
+        r->transfer_usd = set_bytes / COST_BYTES_PER_GB * x->upload_usd_per_gb.value +
+                          get_bytes / COST_BYTES_PER_GB * x->retrieval_usd_per_gb.value;
+        r->usd = r->storage_usd + r->request_usd + r->transfer_usd;
+    }
 }
 
 double cost_per_hour(double usd, double seconds)
@@ -259,13 +400,156 @@ double cost_per_hour(double usd, double seconds)
     return seconds > 0 ? usd * 3600.0 / seconds : 0;
 }
 
-double cost_ratio(double infinicache_usd, double elasticache_usd, int *cheaper)
+double cost_ratio(double ours_usd, double theirs_usd, int *cheaper)
 {
     *cheaper = 0;
-    if (infinicache_usd <= 0 || elasticache_usd <= 0) return 0;
-    if (elasticache_usd >= infinicache_usd) {
+    if (ours_usd <= 0 || theirs_usd <= 0) return 0;
+    if (theirs_usd >= ours_usd) {
         *cheaper = 1;
-        return elasticache_usd / infinicache_usd;
+        return theirs_usd / ours_usd;
     }
-    return infinicache_usd / elasticache_usd;
+    return ours_usd / theirs_usd;
+}
+
+/* " X times cheaper" / " X times more expensive" / " (no ratio: ...)" against one alternative. */
+static void print_ratio(FILE *out, double ours, double theirs)
+{
+    int cheaper;
+    double x = cost_ratio(ours, theirs, &cheaper);
+    if (x > 0)
+        fprintf(out, "%.2f times %s", x, cheaper ? "cheaper" : "more expensive");
+    else
+        fprintf(out, "no ratio ($%.8f against $%.8f)", ours, theirs);
+}
+
+static const char *const vm_how_names[] = {"none", "fixed", "chosen", "short"};
+
+void cost_print_comparisons(FILE *out, const cost_prices_t *p, const cost_report_t *r,
+                            const cost_usage_t *usage, const char *in)
+{
+    static const cost_usage_t no_usage;
+    if (!usage) usage = &no_usage;
+    double hours = r->seconds / 3600.0;
+    /* Lambda by architecture: the same GB-seconds and requests at each list price. */
+    fprintf(out, "%sLambda by architecture (list prices, the same GB-s and requests):", in);
+    for (int a = 0; a < PRICE_ARCHS; a++) {
+        if (r->lambda_arch_present[a])
+            fprintf(out, " %s $%.8f%s", price_arch_name(a), r->lambda_usd_by_arch[a],
+                    a == p->arch ? " (the report's)" : "");
+        else
+            fprintf(out, " %s not in the price set", price_arch_name(a));
+        fprintf(out, a + 1 < PRICE_ARCHS ? ";" : "\n");
+    }
+    if (r->s3_unpriced)
+        fprintf(out,
+                "%sS3 backing store: %.0f PUTs, %.0f GETs, not priced (the set has no S3 "
+                "Standard prices)\n",
+                in, usage->s3_puts, usage->s3_gets);
+    else if (usage->s3_puts > 0 || usage->s3_gets > 0 || usage->s3_stored_bytes > 0)
+        fprintf(out,
+                "%sS3 Standard backing store: %.0f PUTs, %.0f GETs, %.3f GiB held: $%.8f "
+                "(requests $%.8f + storage $%.8f)\n",
+                in, usage->s3_puts, usage->s3_gets, usage->s3_stored_bytes / COST_BYTES_PER_GB,
+                r->s3_usd, r->s3_request_usd, r->s3_storage_usd);
+    else
+        fprintf(out, "%sS3 backing store: none in this run\n", in);
+    const cost_vm_t *vm = &r->vm;
+    switch (vm->how) {
+    case COST_VM_NONE:
+        fprintf(out, "%sproxy VM: none (--proxy-vm none)\n", in);
+        break;
+    case COST_VM_FIXED:
+        fprintf(out, "%sproxy VM %s (--proxy-vm) at $%.4f/h for %.3f s: $%.8f\n", in, vm->type,
+                vm->usd_per_hour, r->seconds, r->vm_usd);
+        break;
+    default:
+        fprintf(out,
+                "%sproxy VM %s, %s: %.3g Gbit/s sustained (up to %.3g) for a measured peak of "
+                "%.3g Gbit/s, at $%.4f/h for %.3f s: $%.8f\n",
+                in, vm->type,
+                vm->how == COST_VM_CHOSEN ? "the cheapest listed instance that carries the peak"
+                                          : "NO listed instance carries the peak; the widest",
+                vm->baseline_gbps, vm->burst_gbps, vm->need_gbps, vm->usd_per_hour, r->seconds,
+                r->vm_usd);
+    }
+    fprintf(out, "%sInfiniCache $%.8f (Lambda + S3 + VM), $%.4f per hour at this rate\n", in,
+            r->infinicache_usd, cost_per_hour(r->infinicache_usd, r->seconds));
+    /* ElastiCache on-demand: each engine's cluster, then the headline against the cheapest. */
+    for (int e = 0; e < PRICE_ENGINES; e++) {
+        const cost_cluster_t *c = &r->cluster_by_engine[e];
+        if (!c->type) continue;
+        fprintf(out,
+                "%sElastiCache %s on-demand for the pool's %.2f GiB: %d x %s (%.2f GiB, $%.4f/h "
+                "each): $%.8f, $%.4f per hour%s\n",
+                in, price_engine_title(e), r->pool_gib, c->count, c->type->type,
+                c->type->memory_gib, c->type->usd_per_hour.value, r->elasticache_usd_by_engine[e],
+                c->usd_per_hour, c->type == r->cluster.type ? " (the cheapest)" : "");
+    }
+    if (!r->cluster.type) {
+        fprintf(out, "%sElastiCache: no node types configured\n", in);
+    } else {
+        fprintf(out, "%sInfiniCache is ", in);
+        print_ratio(out, r->infinicache_usd, r->elasticache_usd);
+        fprintf(out, " than ElastiCache (Lambda alone, as the paper compared: ");
+        print_ratio(out, r->lambda_usd, r->elasticache_usd);
+        fprintf(out, ")\n");
+    }
+    double ecpu_gets = usage->gets, ecpu_sets = usage->sets;
+    for (int e = 0; e < PRICE_ENGINES; e++) {
+        const cost_serverless_t *s = &r->serverless[e];
+        if (!s->present) continue;
+        fprintf(out,
+                "%sElastiCache Serverless %s for %.3f GiB held (%.3f GB billed, %.3f GB-h) and "
+                "%.0f ECPUs (%.0f GETs, %.0f SETs, 1 per KB): $%.8f (storage $%.8f + ECPUs "
+                "$%.8f)%s; InfiniCache is ",
+                in, price_engine_title(e), r->data_gib, s->billed_gb, s->gb_hours, s->ecpus,
+                ecpu_gets, ecpu_sets, s->usd, s->storage_usd, s->ecpu_usd,
+                s->over_maximum ? " [more data than one serverless cache holds]" : "");
+        print_ratio(out, r->infinicache_usd, s->usd);
+        fprintf(out, "\n");
+    }
+    if (r->express.present) {
+        const cost_express_t *x = &r->express;
+        fprintf(out,
+                "%sS3 Express One Zone alone for %.3f GiB held, %.0f GETs of %.3f GiB and %.0f "
+                "PUTs of %.3f GiB: $%.8f (storage $%.8f + requests $%.8f + transfer $%.8f); "
+                "InfiniCache is ",
+                in, r->data_gib, usage->gets, usage->get_bytes / COST_BYTES_PER_GB, usage->sets,
+                usage->set_bytes / COST_BYTES_PER_GB, x->usd, x->storage_usd, x->request_usd,
+                x->transfer_usd);
+        print_ratio(out, r->infinicache_usd, x->usd);
+        fprintf(out, "\n");
+    }
+    (void)hours;
+}
+
+void cost_print_fields(FILE *out, const cost_prices_t *p, const cost_report_t *r)
+{
+    fprintf(out, " lambda_arch=%s", price_arch_name(p->arch));
+    for (int a = 0; a < PRICE_ARCHS; a++)
+        if (r->lambda_arch_present[a])
+            fprintf(out, " lambda_%s_usd=%.8f", price_arch_name(a), r->lambda_usd_by_arch[a]);
+    fprintf(out, " s3_usd=%.8f s3_requests_usd=%.8f s3_storage_usd=%.8f", r->s3_usd,
+            r->s3_request_usd, r->s3_storage_usd);
+    fprintf(out, " vm=%s vm_how=%s vm_usd_per_h=%.6f vm_need_gbps=%.6f vm_baseline_gbps=%.3f",
+            r->vm.type, vm_how_names[r->vm.how], r->vm.usd_per_hour, r->vm.need_gbps,
+            r->vm.baseline_gbps);
+    if (r->cluster.type)
+        fprintf(out, " elasticache_engine=%s", price_engine_name(r->cluster.type->engine));
+    for (int e = 0; e < PRICE_ENGINES; e++) {
+        const cost_cluster_t *c = &r->cluster_by_engine[e];
+        if (c->type)
+            fprintf(out, " elasticache_%s_node=%s elasticache_%s_nodes=%d elasticache_%s_usd=%.8f",
+                    price_engine_name(e), c->type->type, price_engine_name(e), c->count,
+                    price_engine_name(e), r->elasticache_usd_by_engine[e]);
+    }
+    fprintf(out, " data_gib=%.6f", r->data_gib);
+    for (int e = 0; e < PRICE_ENGINES; e++) {
+        const cost_serverless_t *s = &r->serverless[e];
+        if (s->present)
+            fprintf(out, " serverless_%s_usd=%.8f serverless_%s_ecpus=%.0f serverless_%s_gb_h=%.6f",
+                    price_engine_name(e), s->usd, price_engine_name(e), s->ecpus,
+                    price_engine_name(e), s->gb_hours);
+    }
+    if (r->express.present) fprintf(out, " express_usd=%.8f", r->express.usd);
 }

@@ -111,18 +111,22 @@
         MODEL_OPT(F, "max-size", CONF_BYTES, max_size, 0, MODEL_TiB, "0",                          \
                   "cap object sizes at this (trace and synthetic; 0: no cap)")
 
-/* The cost report's prices (icbench, icsim). */
+/* The cost report's prices (icbench, icsim): a price file (data/prices/, docs/EVALUATION.md "Cost
+ * report") and overrides of single figures. */
 #define MODEL_OPTIONS_PRICES(F)                                                                    \
-    MODEL_OPT(                                                                                     \
-        F, "prices", CONF_STRING, prices, 0, 0, "current",                                         \
-        "price set: current (us-east-1 on-demand, recorded 2026-11-24) or 2020 (the paper's)"),    \
+    MODEL_OPT(F, "prices", CONF_STRING, prices, 0, 0, "current",                                   \
+              "price set: current (us-east-1, recorded 2026-12-05), 2020 (the paper's), or a "     \
+              "price file (a path with '/' or ending in .json)"),                                  \
+        MODEL_OPT(F, "lambda-arch", CONF_STRING, lambda_arch, 0, 0, "x86_64",                      \
+                  "Lambda architecture of the report's headline figure: x86_64 or arm64 (both "    \
+                  "are printed)"),                                                                 \
         MODEL_OPT(F, "price-gb-s", CONF_STRING, price_gb_s, 0, 0, "",                              \
-                  "USD per Lambda GB-second (empty: the price set's, 0.0000166667)"),              \
+                  "USD per Lambda GB-second (empty: the price set's for lambda-arch)"),            \
         MODEL_OPT(F, "price-requests", CONF_STRING, price_requests, 0, 0, "",                      \
-                  "USD per million Lambda requests (empty: the price set's, 0.20)"),               \
+                  "USD per million Lambda requests (empty: the price set's)"),                     \
         MODEL_OPT(F, "proxy-vm", CONF_STRING, proxy_vm, 0, 0, "",                                  \
-                  "the proxy's VM as TYPE:USD_PER_HOUR, or none (empty: the price set's, "         \
-                  "c5n.xlarge:0.216)")
+                  "the proxy's VM as TYPE:USD_PER_HOUR, or none (empty: the cheapest instance of " \
+                  "the price set whose sustained bandwidth carries the measured peak)")
 
 /* Every group, its rows at offset 0, for tests and tools: model_option_groups ends with a NULL
  * name, each group's rows with CONF_END. */

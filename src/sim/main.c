@@ -147,9 +147,10 @@ static cost_prices_t prices;
  * one (activate is serving). */
 static void to_counters(const sim_config_t *s, const billing_totals_t *b, cost_counters_t *out)
 {
-    static const int kind_of[BILLING_KIND_COUNT] = {
-        [BILLING_KIND_ACTIVATE] = COST_SERVING, [BILLING_KIND_WARMUP] = COST_WARMUP,
-        [BILLING_KIND_BACKUP] = COST_BACKUP, [BILLING_KIND_OTHER] = COST_OTHER};
+    static const int kind_of[BILLING_KIND_COUNT] = {[BILLING_KIND_ACTIVATE] = COST_SERVING,
+                                                    [BILLING_KIND_WARMUP] = COST_WARMUP,
+                                                    [BILLING_KIND_BACKUP] = COST_BACKUP,
+                                                    [BILLING_KIND_OTHER] = COST_OTHER};
     memset(out, 0, sizeof *out);
     out->has_pool = out->has_platform = 1;
     out->requests = (double)b->requests;
@@ -170,14 +171,117 @@ static double cost_usd(const billing_totals_t *b)
            (double)b->requests * prices.usd_per_million_requests / 1e6;
 }
 
-/* The cost report of the whole run: Lambda by kind, the proxy VM and the same-capacity
- * ElastiCache over the virtual time, as icbench prints it for a real run. */
-static void print_cost(const sim_config_t *s, const billing_totals_t *b, double seconds)
+/* A set of keys with their sizes: open addressing over a power-of-two table (key 0 is stored
+ * apart, as the table's empty mark). */
+typedef struct {
+    uint64_t *keys, *sizes;
+    size_t mask;
+    int has_zero;
+    uint64_t zero_size;
+} keyset_t;
+
+static int keyset_init(keyset_t *k, size_t expect)
+{
+    size_t cap = 16;
+    while (cap < 2 * expect + 16)
+        cap *= 2;
+    memset(k, 0, sizeof *k);
+    k->keys = calloc(cap, sizeof *k->keys);
+    k->sizes = calloc(cap, sizeof *k->sizes);
+    k->mask = cap - 1;
+    return k->keys && k->sizes ? 0 : -1;
+}
+
+static void keyset_free(keyset_t *k)
+{
+    free(k->keys);
+    free(k->sizes);
+}
+
+/* Sets key's size; returns the size it had (0 if it was not there). The table is sized for
+ * every request's key, so it never fills. */
+static uint64_t keyset_put(keyset_t *k, uint64_t key, uint64_t size)
+{
+    uint64_t old;
+    if (key == 0) {
+        old = k->has_zero ? k->zero_size : 0;
+        k->has_zero = 1;
+        k->zero_size = size;
+        return old;
+    }
+    size_t i = (size_t)workload_mix64(key) & k->mask;
+    while (k->keys[i] && k->keys[i] != key)
+        i = (i + 1) & k->mask;
+    old = k->keys[i] ? k->sizes[i] : 0;
+    k->keys[i] = key;
+    k->sizes[i] = size;
+    return old;
+}
+
+/* What the requests ask of the comparisons, from the request stream: the application's GETs and
+ * SETs and their bytes (every GET answered, from the cache or the store); the data held, as the
+ * distinct objects written or read so far (a GET that misses fills the cache), at most what the
+ * pool holds after parity, averaged over the run; and the proxy's peak bytes per second in its
+ * busier direction over one-second buckets (a GET brings d + p chunks in and sends the object out,
+ * a SET the reverse). An estimate: evictions below capacity, losses and backups' relayed bytes are
+ * not in it. */
+static void requests_usage(const sim_config_t *s, const sim_request_t *reqs, size_t n, double end_s,
+                           cost_usage_t *u)
+{
+    memset(u, 0, sizeof *u);
+    double spread = s->d > 0 ? (double)(s->d + s->p) / (double)s->d : 1;
+    double room = (double)s->pool_size * (double)(s->node_memory_mb - s->node_reserved_mb) *
+                  1048576.0 / spread;
+    keyset_t keys;
+    int have_keys = keyset_init(&keys, n) == 0;
+    if (!have_keys)
+        fprintf(stderr, "icsim: out of memory for the key table: the data held is priced as "
+                        "none\n");
+    double held = 0, area = 0, last_t = 0;
+    double bucket_in = 0, bucket_out = 0, peak = 0;
+    int64_t bucket = -1;
+    for (size_t i = 0; i < n; i++) {
+        const sim_request_t *r = &reqs[i];
+        double size = (double)r->size;
+        if (r->op == TRACE_OP_GET) {
+            u->gets++;
+            u->get_bytes += size;
+        } else {
+            u->sets++;
+            u->set_bytes += size;
+        }
+        double t = r->at > last_t ? r->at : last_t;
+        area += (held < room ? held : room) * (t - last_t);
+        last_t = t;
+        if (have_keys) held += size - (double)keyset_put(&keys, r->key, r->size);
+        int64_t b = (int64_t)t;
+        if (b != bucket) {
+            bucket = b;
+            bucket_in = bucket_out = 0;
+        }
+        bucket_in += r->op == TRACE_OP_GET ? size * spread : size;
+        bucket_out += r->op == TRACE_OP_GET ? size : size * spread;
+        double busier = bucket_in > bucket_out ? bucket_in : bucket_out;
+        if (busier > peak) peak = busier;
+    }
+    if (end_s > last_t) area += (held < room ? held : room) * (end_s - last_t);
+    keyset_free(&keys); /* also after a half-failed init */
+    u->data_bytes = end_s > 0 ? area / end_s : 0;
+    u->peak_bytes_per_s = peak;
+}
+
+/* The cost report of the whole run: Lambda by kind, the proxy VM, the same-capacity ElastiCache,
+ * ElastiCache Serverless and S3 Express One Zone over the virtual time, as icbench prints it for a
+ * real run (the shared lines come from cost_print_comparisons). */
+static void print_cost(const sim_config_t *s, const billing_totals_t *b, const sim_request_t *reqs,
+                       size_t n, double seconds)
 {
     cost_counters_t counters;
+    cost_usage_t usage;
     cost_report_t r;
     to_counters(s, b, &counters);
-    cost_compute(&prices, &counters, seconds, &r);
+    requests_usage(s, reqs, n, seconds, &usage);
+    cost_compute(&prices, &counters, &usage, seconds, &r);
     int cheaper = 0, cheaper_lambda = 0;
     double x = cost_ratio(r.infinicache_usd, r.elasticache_usd, &cheaper);
     double xl = cost_ratio(r.lambda_usd, r.elasticache_usd, &cheaper_lambda);
@@ -186,17 +290,19 @@ static void print_cost(const sim_config_t *s, const billing_totals_t *b, double 
     for (int k = 0; k < COST_KINDS; k++)
         printf(" %s_usd=%.4f", cost_kind_name(k), r.gb_second_usd[k] + r.request_usd[k]);
     printf(" lambda_usd=%.4f vm_usd=%.4f infinicache_usd=%.4f elasticache_usd=%.4f"
-           " elasticache_node=%s elasticache_nodes=%d ratio=%.2f %s\n",
+           " elasticache_node=%s elasticache_nodes=%d peak_bytes_per_s=%.0f",
            r.lambda_usd, r.vm_usd, r.infinicache_usd, r.elasticache_usd,
-           r.cluster.type ? r.cluster.type->name : "none", r.cluster.count, x,
-           cheaper ? "cheaper" : "more_expensive");
+           r.cluster.type ? r.cluster.type->type : "none", r.cluster.count, usage.peak_bytes_per_s);
+    cost_print_fields(stdout, &prices, &r);
+    printf(" ratio=%.2f %s\n", x, cheaper ? "cheaper" : "more_expensive");
     if (x > 0)
-        printf("InfiniCache $%.2f (Lambda $%.2f + VM %s $%.2f) against ElastiCache %d x %s $%.2f "
-               "over %.1f h: %.2f times %s (Lambda alone: %.2f times %s)\n",
-               r.infinicache_usd, r.lambda_usd, prices.vm_type, r.vm_usd, r.cluster.count,
-               r.cluster.type ? r.cluster.type->name : "none", r.elasticache_usd, seconds / 3600,
-               x, cheaper ? "cheaper" : "more expensive", xl,
+        printf("InfiniCache $%.2f (Lambda $%.2f + S3 $%.2f + VM %s $%.2f) against ElastiCache %d x "
+               "%s $%.2f over %.1f h: %.2f times %s (Lambda alone: %.2f times %s)\n",
+               r.infinicache_usd, r.lambda_usd, r.s3_usd, r.vm.type, r.vm_usd, r.cluster.count,
+               r.cluster.type ? r.cluster.type->type : "none", r.elasticache_usd, seconds / 3600, x,
+               cheaper ? "cheaper" : "more expensive", xl,
                cheaper_lambda ? "cheaper" : "more expensive");
+    cost_print_comparisons(stdout, &prices, &r, &usage, "  ");
 }
 
 static void print_kinds(FILE *f, const billing_totals_t *b, const char *sep)
@@ -305,8 +411,8 @@ int main(int argc, char **argv)
     sim_config_t sc;
     sim_request_t *reqs = NULL;
     size_t n = 0;
-    if (cost_prices_configure(&prices, c.prices, c.price_gb_s, c.price_requests, c.proxy_vm, err,
-                              sizeof err) < 0 ||
+    if (cost_prices_configure(&prices, c.prices, c.lambda_arch, c.price_gb_s, c.price_requests,
+                              c.proxy_vm, err, sizeof err) < 0 ||
         to_sim_config(&c, &sc, err, sizeof err) < 0 ||
         load_requests(&c, &reqs, &n, err, sizeof err) < 0) {
         fprintf(stderr, "icsim: %s\n", err);
@@ -340,7 +446,7 @@ int main(int argc, char **argv)
         printf("kind %s invocations=%" PRIu64 " billed_ms=%" PRId64 " gb_seconds=%.6f\n",
                billing_kind_name((billing_kind_t)k), t->bill.requests_by_kind[k],
                t->bill.billed_ms_by_kind[k], t->bill.gb_seconds_by_kind[k]);
-    print_cost(&sc, &t->bill, res.end_s);
+    print_cost(&sc, &t->bill, reqs, n, res.end_s);
     int status = 0;
     if (c.json[0]) {
         FILE *f = fopen(c.json, "w");

@@ -30,7 +30,7 @@ typedef struct {
         warmup_run_us, post_us;
     char *json;
     /* prices (icbench's group) */
-    char *prices, *price_gb_s, *price_requests, *proxy_vm;
+    char *prices, *lambda_arch, *price_gb_s, *price_requests, *proxy_vm;
 } icsim_config_t;
 
 extern const conf_option_t icsim_options[];

@@ -2,6 +2,7 @@
 """test_icbench_cost.py -- icbench's cost report and --plot against a real icproxy (100 ms
 billing, fast warm-ups and backups) and redis-server: the report's figures agree with the proxy's
 INFO, the PNGs are real PNGs with titles, and a missing gnuplot is a clear error."""
+import json
 import os
 import re
 import shutil
@@ -14,6 +15,11 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchtest import (BIN, ask, free_port, icbench, start, stop_all,  # noqa: E402
                        wait_for)
+
+
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "data", "prices",
+                       "2020.json")) as _f:
+    PRICES_2020 = json.load(_f)
 
 
 def info(port):
@@ -88,8 +94,8 @@ def main():
     redis_t = "resp:127.0.0.1:%d" % redis_port
 
     p = icbench("--help")
-    for opt in ("--cost", "--cost-interval", "--cost-settle", "--prices", "--price-gb-s",
-                "--price-requests", "--proxy-vm", "--plot"):
+    for opt in ("--cost", "--cost-interval", "--cost-settle", "--prices", "--lambda-arch",
+                "--price-gb-s", "--price-requests", "--proxy-vm", "--plot"):
         assert opt in p.stdout, opt
 
     before = info(port)
@@ -114,9 +120,26 @@ def main():
         # Dollars from the report's own inputs and the 2020 prices.
         lam = gbs * 0.0000166667 + reqs * 0.20 / 1e6
         assert abs(float(c["lambda_usd"]) - lam) < 1e-7, (c, lam)
-        vm = 0.216 * float(c["window_s"]) / 3600
+        # The VM: the cheapest instance of the set whose sustained bandwidth carries the peak
+        # the proxy's INFO showed (loopback runs fast: several Gbit/s).
+        need = float(c["peak_bytes_per_s"]) * 8 / 1e9
+        assert need > 0 and abs(float(c["vm_need_gbps"]) - need) < 1e-5, c
+        fits = [i for i in PRICES_2020["ec2_instances"] if i["baseline_gbps"] >= need]
+        if fits:
+            best = min(fits, key=lambda i: (i["price"]["value"], i["baseline_gbps"]))
+            assert c["vm"] == best["type"] and c["vm_how"] == "chosen", (c, best)
+        else:
+            best = max(PRICES_2020["ec2_instances"], key=lambda i: i["baseline_gbps"])
+            assert c["vm"] == best["type"] and c["vm_how"] == "short", (c, best)
+        vm = best["price"]["value"] * float(c["window_s"]) / 3600
         assert abs(float(c["vm_usd"]) - vm) < 1e-7, (c, vm)
-        assert abs(float(c["infinicache_usd"]) - lam - vm) < 1e-7, c
+        # The backing store (icbench's default, a temporary directory) is priced as S3 Standard
+        # requests; its size is not known, so no storage.
+        s3 = float(c["s3_usd"])
+        assert s3 > 0 and abs(s3 - float(c["s3_requests_usd"])) < 1e-9, c
+        assert float(c["s3_storage_usd"]) == 0, c
+        assert abs(float(c["infinicache_usd"]) - lam - vm - s3) < 1e-7, c
+        assert float(c["data_gib"]) > 0, c
         # 8 x 256 MiB = 2 GiB: one cache.r5.large in the 2020 set.
         assert c["elasticache_node"] == "cache.r5.large" and c["elasticache_nodes"] == "1", c
         ec = 0.216 * float(c["window_s"]) / 3600
@@ -152,14 +175,28 @@ def main():
     assert all(b[0] > a[0] and b[1] >= a[1] and b[2] >= a[2] for a, b in zip(rows, rows[1:])), rows
     assert not os.path.exists(os.path.join(plots, "cost-2.dat"))  # redis-server: no cost
 
-    # --cost no: no report; current prices: the cheapest node that holds the pool is an r6g.
+    # --cost no: no report; current prices: the cheapest node that holds the pool's 2 GiB is a
+    # cache.t4g.medium with the Valkey engine; Serverless and S3 Express One Zone are compared;
+    # arm64 prices as the headline.
     p = icbench("--target", proxy_t, "--requests", "20", "--cost", "no", "--key-prefix", "nc")
     assert "cost " not in p.stdout, p.stdout
     p = icbench("--target", proxy_t, "--requests", "20", "--key-prefix", "cur",
-                "--proxy-vm", "none", "--cost-settle", "0")
+                "--proxy-vm", "none", "--cost-settle", "0", "--lambda-arch", "arm64")
     c = cost_lines(p.stdout)[proxy_t]
-    assert c["prices"] == "current" and c["elasticache_node"] == "cache.r6g.large", c
-    assert float(c["vm_usd"]) == 0, c
+    assert c["prices"] == "current" and c["elasticache_node"] == "cache.t4g.medium", c
+    assert c["elasticache_engine"] == "valkey" and c["elasticache_redis_node"] == "cache.t4g.medium", c
+    assert float(c["vm_usd"]) == 0 and c["vm"] == "none", c
+    assert c["lambda_arch"] == "arm64", c
+    assert abs(float(c["lambda_usd"]) - float(c["lambda_arm64_usd"])) < 1e-7, c
+    assert float(c["lambda_arm64_usd"]) <= float(c["lambda_x86_64_usd"]), c  # 0 if nothing billed yet
+    for key in ("serverless_redis_usd", "serverless_valkey_usd", "express_usd"):
+        assert float(c[key]) > 0, (key, c)
+    # Serverless meters at least 1 GB (Redis OSS) or 0.1 GB (Valkey) per hour of the window.
+    hours = float(c["window_s"]) / 3600
+    assert abs(float(c["serverless_redis_gb_h"]) - max(float(c["data_gib"]), 1) * hours) < 1e-5, c
+    for line in ("Lambda by architecture", "ElastiCache Serverless Valkey for",
+                 "S3 Express One Zone alone for", "proxy VM: none (--proxy-vm none)"):
+        assert line in p.stdout, (line, p.stdout)
 
     # gnuplot missing: a clear error before anything runs.
     nognuplot = os.path.join(tmp, "bin")
@@ -176,7 +213,9 @@ def main():
                 expect=2, env=dict(os.environ, PATH=nognuplot + ":/usr/bin:/bin"))
     assert "gnuplot failed (exit 3)" in p.stderr, p.stderr
     # Bad prices.
-    for bad in (["--prices", "1999"], ["--price-gb-s", "x"], ["--proxy-vm", "c5n"]):
+    for bad in (["--prices", "1999"], ["--price-gb-s", "x"], ["--proxy-vm", "c5n"],
+                ["--lambda-arch", "sparc"], ["--prices", "2020", "--lambda-arch", "arm64"],
+                ["--prices", os.path.join(tmp, "none.json")]):
         p = icbench("--target", redis_t, "--requests", "5", *bad, expect=2)
         assert p.stderr.startswith("icbench: option "), p.stderr
     shutil.rmtree(tmp, ignore_errors=True)

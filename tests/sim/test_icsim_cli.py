@@ -1,13 +1,18 @@
 #!/usr/bin/python3
 """icsim as a user runs it: a synthetic run priced with the paper's prices, its cost line checked
 against its own billing lines (the same arithmetic as icbench's cost report), the ElastiCache
-node of the paper's pool, backup concurrency making a difference, and bad options refused."""
+node of the paper's pool; at today's prices the arm64, VM, Serverless and S3 Express One Zone
+figures recomputed from the price file; a price file of one's own and a malformed one; backup
+concurrency making a difference, and bad options refused."""
+import json
 import os
 import re
 import subprocess
+import tempfile
 import unittest
 
 SRC = os.environ.get("IC_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
+PRICES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "data", "prices")
 BIN = os.environ.get("IC_BIN", os.path.join(SRC, "build", "bin"))
 ICSIM = os.path.join(BIN, "icsim")
 # The paper's pool and prices; a synthetic hour of large objects.
@@ -60,6 +65,87 @@ class IcsimCliTest(unittest.TestCase):
         self.assertAlmostEqual(float(cost["ratio"]), ratio, delta=0.01 * ratio)
         self.assertIn("cheaper", out)
         self.assertTrue(re.search(r"InfiniCache \$[0-9.]+ .* times cheaper", out), out)
+
+    def test_current_prices(self):
+        with open(os.path.join(PRICES, "current.json")) as f:
+            prices = json.load(f)
+        out, result, cost, kinds = self.run_sim("--prices", "current", "--billing", "1ms")
+        hours = float(cost["hours"])
+        self.assertEqual(cost["prices"], "current")
+        self.assertEqual(cost["lambda_arch"], "x86_64")
+        gbs = sum(float(k["gb_seconds"]) for k in kinds.values())
+        reqs = sum(int(k["invocations"]) for k in kinds.values())
+        for arch in ("x86_64", "arm64"):
+            lam = prices["lambda"][arch]
+            want = gbs * lam["gb_second"]["value"] + reqs * lam["requests"]["value"] / 1e6
+            self.assertAlmostEqual(float(cost["lambda_%s_usd" % arch]), want, delta=1e-6 + want * 1e-6)
+        self.assertLess(float(cost["lambda_arm64_usd"]), float(cost["lambda_x86_64_usd"]))
+        self.assertAlmostEqual(float(cost["lambda_usd"]), float(cost["lambda_x86_64_usd"]), delta=1e-4)
+        # The VM: the cheapest listed instance whose baseline carries the peak, named.
+        need = float(cost["peak_bytes_per_s"]) * 8 / 1e9
+        self.assertGreater(need, 0)
+        fits = [i for i in prices["ec2_instances"] if i["baseline_gbps"] >= need]
+        best = min(fits, key=lambda i: (i["price"]["value"], i["baseline_gbps"]))
+        self.assertEqual(cost["vm"], best["type"])
+        self.assertEqual(cost["vm_how"], "chosen")
+        self.assertAlmostEqual(float(cost["vm_usd"]), best["price"]["value"] * hours,
+                               delta=1e-3 + best["price"]["value"] * 1e-3)
+        self.assertIn("proxy VM %s, the cheapest listed instance that carries the peak" % best["type"], out)
+        # Serverless: GB-hours of the data held (at least the minimum) plus ECPUs.
+        data = float(cost["data_gib"])
+        self.assertGreater(data, 0)
+        for engine in ("redis", "valkey"):
+            sv = prices["elasticache_serverless"][engine]
+            gb_h = max(data, sv["minimum_data"]["value"]) * hours
+            # (hours is printed to 3 decimals)
+            self.assertAlmostEqual(float(cost["serverless_%s_gb_h" % engine]), gb_h,
+                                   delta=gb_h * 1e-3)
+            want = float(cost["serverless_%s_gb_h" % engine]) * sv["data_stored"]["value"] + \
+                float(cost["serverless_%s_ecpus" % engine]) * sv["ecpu"]["value"] / 1e6
+            self.assertAlmostEqual(float(cost["serverless_%s_usd" % engine]), want, delta=1e-6 + want * 1e-6)
+        # S3 Express One Zone from its printed inputs.
+        m = re.search(r"S3 Express One Zone alone for ([0-9.]+) GiB held, ([0-9]+) GETs of ([0-9.]+) "
+                      r"GiB and ([0-9]+) PUTs of ([0-9.]+) GiB: \$([0-9.]+)", out)
+        self.assertTrue(m, out)
+        held, gets, get_gib, puts, put_gib, usd = map(float, m.groups())
+        self.assertEqual(int(gets) + int(puts), int(result["requests"]))
+        x = prices["s3_express_one_zone"]
+        want = held * hours / 730 * x["storage"]["value"] + puts / 1000 * x["put_requests"]["value"] + \
+            gets / 1000 * x["get_requests"]["value"] + put_gib * x["upload"]["value"] + \
+            get_gib * x["retrieval"]["value"]
+        self.assertAlmostEqual(usd, want, delta=1e-4 + want * 1e-3)
+        self.assertAlmostEqual(float(cost["express_usd"]), usd, delta=1e-6)
+        self.assertIn("ElastiCache Valkey on-demand for the pool's 600.00 GiB", out)
+        # arm64 as the headline.
+        _, _, cost_arm, _ = self.run_sim("--prices", "current", "--billing", "1ms",
+                                         "--lambda-arch", "arm64")
+        self.assertEqual(cost_arm["lambda_arch"], "arm64")
+        self.assertAlmostEqual(float(cost_arm["lambda_usd"]), float(cost_arm["lambda_arm64_usd"]),
+                               delta=1e-4)
+
+    def test_price_file(self):
+        with open(os.path.join(PRICES, "2020.json")) as f:
+            prices = json.load(f)
+        for node in prices["elasticache_nodes"]:
+            if node["type"] == "cache.r5.24xlarge":
+                node["price"]["value"] = 20.736
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "mine.json")
+            with open(path, "w") as f:
+                json.dump(prices, f)
+            _, _, cost, _ = self.run_sim("--prices", path, "--proxy-vm", "none")
+            self.assertAlmostEqual(float(cost["elasticache_usd"]), 20.736 * float(cost["hours"]),
+                                   delta=0.05)
+            # A malformed file is refused with the file and the key named.
+            prices["lambda"]["x86_64"]["gb_second"]["unit"] = "USD per GB-hour"
+            with open(path, "w") as f:
+                json.dump(prices, f)
+            p = icsim(*RUN[:-2], "--prices", path, expect=2)
+            self.assertIn(path, p.stderr)
+            self.assertIn("lambda.x86_64.gb_second: unit", p.stderr)
+            # The 2020 set has no arm64 Lambda.
+            p = icsim(*RUN, "--lambda-arch", "arm64", expect=2)
+            self.assertIn("no arm64", p.stderr)
 
     def test_backup_concurrency(self):
         # Two at a time cannot back up 400 nodes every 5 minutes; more at once run more backups.
