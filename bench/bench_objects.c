@@ -35,6 +35,9 @@ typedef struct {
     const char *memcached_addr;
     int d, p;
     const char *only; /* comma-separated series names to run; NULL runs all */
+    /* Which operations run, a bit per OP_*: one alone lets a caller sample a server's counters
+     * between the SET and the GET series (bench/proxy_cpu.py), so the object is left in place. */
+    unsigned ops;
     /* the library over TLS (series library_tls) against the proxy's tls-port */
     const char *ic_tls_addr, *tls_ca, *tls_cert, *tls_key;
 } bench_options_t;
@@ -88,7 +91,7 @@ static series_result_t run_series(const bench_options_t *opt, const char *name, 
                                   void *ctx)
 {
     series_result_t r = {0, 0, 0};
-    if (!selected(opt, name)) return r;
+    if (!selected(opt, name) || !(opt->ops & (1u << op))) return r;
     for (int i = 0; i < opt->warmup; i++)
         if (fn(ctx, op) != 0) return r;
     double *samples = calloc((size_t)opt->runs, sizeof(double));
@@ -100,17 +103,33 @@ static series_result_t run_series(const bench_options_t *opt, const char *name, 
         if (fn(ctx, op) != 0) break;
         samples[n++] = clock_mono_ms_double() - t0;
     }
+    double total_ms = clock_mono_ms_double() - start;
     if (n > 0) {
         qsort(samples, (size_t)n, sizeof(double), cmp_double);
         r.n = n;
         r.median_ms = percentile(samples, n, 50);
         r.p90_ms = percentile(samples, n, 90);
-        printf("figure=%s_%s size=%zu runs=%d median_ms=%.3f p90_ms=%.3f gbps=%.3f\n", op_names[op],
-               name, opt->size, n, r.median_ms, r.p90_ms, gbps(opt->size, r.median_ms));
+        printf("figure=%s_%s size=%zu runs=%d median_ms=%.3f p90_ms=%.3f gbps=%.3f total_ms=%.3f\n",
+               op_names[op], name, opt->size, n, r.median_ms, r.p90_ms,
+               gbps(opt->size, r.median_ms), total_ms);
         fflush(stdout);
     }
     free(samples);
     return r;
+}
+
+/* Whether a selected series missed one of the operations it was asked to run. */
+static int series_failed(const bench_options_t *opt, const char *name, const series_result_t *set,
+                         const series_result_t *get)
+{
+    if (!selected(opt, name)) return 0;
+    return ((opt->ops & (1u << OP_SET)) && !set->n) || ((opt->ops & (1u << OP_GET)) && !get->n);
+}
+
+/* Both operations ran, so nothing later expects the object: the series may delete it. */
+static int both_ops(const bench_options_t *opt)
+{
+    return opt->ops == ((1u << OP_GET) | (1u << OP_SET));
 }
 
 /* Prints how a figure compares with its baseline: ratio = baseline time / time (> 1 is faster). */
@@ -403,18 +422,25 @@ static void usage(void)
     fprintf(stderr,
             "usage: bench_objects [--size BYTES] [--runs N] [--warmup N] [--series-seconds S]\n"
             "                     [--ic HOST:PORT] [--redis HOST:PORT] [--memcached HOST:PORT]\n"
-            "                     [--d N] [--p N] [--only SERIES,...]\n"
+            "                     [--d N] [--p N] [--only SERIES,...] [--ops set|get|set,get]\n"
             "                     [--ic-tls HOST:PORT --tls-ca F [--tls-cert F --tls-key F]]\n"
             "Times GET and SET of one object (default 10 MiB, 30 runs): through libinfinicache\n"
             "and the Redis protocol to icproxy (--ic), redis-server (--redis), memcached\n"
             "(--memcached), raw loopback TCP and memcpy. Prints one key=value line per figure.\n"
-            "Series: memcpy raw_tcp redis memcached library proxy_resp library_tls.\n");
+            "Series: memcpy raw_tcp redis memcached library proxy_resp library_tls.\n"
+            "--ops set or get alone runs that operation only and leaves the object stored (a GET\n"
+            "alone reads what an earlier --ops set stored); total_ms is the series' wall time.\n");
 }
 
 int main(int argc, char **argv)
 {
-    bench_options_t opt = {10u << 20, 30, 2,    60.0, NULL, NULL, NULL,
-                           10,        2,  NULL, NULL, NULL, NULL, NULL};
+    bench_options_t opt = {.size = 10u << 20,
+                           .runs = 30,
+                           .warmup = 2,
+                           .series_seconds = 60.0,
+                           .d = 10,
+                           .p = 2,
+                           .ops = (1u << OP_GET) | (1u << OP_SET)};
     static const struct option longopts[] = {{"size", required_argument, 0, 's'},
                                              {"runs", required_argument, 0, 'n'},
                                              {"warmup", required_argument, 0, 'w'},
@@ -425,6 +451,7 @@ int main(int argc, char **argv)
                                              {"d", required_argument, 0, 'd'},
                                              {"p", required_argument, 0, 'p'},
                                              {"only", required_argument, 0, 'o'},
+                                             {"ops", required_argument, 0, 'x'},
                                              {"ic-tls", required_argument, 0, 'I'},
                                              {"tls-ca", required_argument, 0, 'A'},
                                              {"tls-cert", required_argument, 0, 'C'},
@@ -471,6 +498,13 @@ int main(int argc, char **argv)
         case 'o':
             opt.only = optarg;
             break;
+        case 'x':
+            opt.ops = strcmp(optarg, "set") == 0   ? 1u << OP_SET
+                      : strcmp(optarg, "get") == 0 ? 1u << OP_GET
+                      : strcmp(optarg, "set,get") == 0 || strcmp(optarg, "get,set") == 0
+                          ? (1u << OP_GET) | (1u << OP_SET)
+                          : 0;
+            break;
         case 'I':
             opt.ic_tls_addr = optarg;
             break;
@@ -488,7 +522,7 @@ int main(int argc, char **argv)
             return ch == 'h' ? 0 : 2;
         }
     }
-    if (opt.size == 0 || opt.runs < 1 || opt.runs > 100000 || opt.warmup < 0) {
+    if (opt.size == 0 || opt.runs < 1 || opt.runs > 100000 || opt.warmup < 0 || opt.ops == 0) {
         usage();
         return 2;
     }
@@ -548,8 +582,7 @@ int main(int argc, char **argv)
             res[OP_GET][T_REDIS] = run_series(&opt, "redis", OP_GET, hiredis_op, &hc);
             redisFree(hc.rc);
         }
-        if (selected(&opt, "redis") && (!res[OP_SET][T_REDIS].n || !res[OP_GET][T_REDIS].n))
-            failures++;
+        if (series_failed(&opt, "redis", &res[OP_SET][T_REDIS], &res[OP_GET][T_REDIS])) failures++;
     }
 
     if (opt.memcached_addr) {
@@ -560,8 +593,7 @@ int main(int argc, char **argv)
             res[OP_GET][T_MEMCACHED] = run_series(&opt, "memcached", OP_GET, memcached_op, &mc);
             close(mc.fd);
         }
-        if (selected(&opt, "memcached") &&
-            (!res[OP_SET][T_MEMCACHED].n || !res[OP_GET][T_MEMCACHED].n))
+        if (series_failed(&opt, "memcached", &res[OP_SET][T_MEMCACHED], &res[OP_GET][T_MEMCACHED]))
             failures++;
     }
 
@@ -580,12 +612,12 @@ int main(int argc, char **argv)
         if (lc.client) {
             res[OP_SET][T_LIBRARY] = run_series(&opt, "library", OP_SET, library_op, &lc);
             res[OP_GET][T_LIBRARY] = run_series(&opt, "library", OP_GET, library_op, &lc);
-            ic_del(lc.client, lc.key, strlen(lc.key));
+            if (both_ops(&opt)) ic_del(lc.client, lc.key, strlen(lc.key));
             ic_client_free(lc.client);
         } else {
             fprintf(stderr, "ic_client_new: %s\n", ic_strerror(err));
         }
-        if (selected(&opt, "library") && (!res[OP_SET][T_LIBRARY].n || !res[OP_GET][T_LIBRARY].n))
+        if (series_failed(&opt, "library", &res[OP_SET][T_LIBRARY], &res[OP_GET][T_LIBRARY]))
             failures++;
 
         hiredis_ctx_t hc = {
@@ -593,12 +625,12 @@ int main(int argc, char **argv)
         if (hc.rc) {
             res[OP_SET][T_PROXY_RESP] = run_series(&opt, "proxy_resp", OP_SET, hiredis_op, &hc);
             res[OP_GET][T_PROXY_RESP] = run_series(&opt, "proxy_resp", OP_GET, hiredis_op, &hc);
-            redisReply *r = redisCommand(hc.rc, "DEL %s", hc.key);
+            redisReply *r = both_ops(&opt) ? redisCommand(hc.rc, "DEL %s", hc.key) : NULL;
             if (r) freeReplyObject(r);
             redisFree(hc.rc);
         }
-        if (selected(&opt, "proxy_resp") &&
-            (!res[OP_SET][T_PROXY_RESP].n || !res[OP_GET][T_PROXY_RESP].n))
+        if (series_failed(&opt, "proxy_resp", &res[OP_SET][T_PROXY_RESP],
+                          &res[OP_GET][T_PROXY_RESP]))
             failures++;
     }
 
@@ -621,13 +653,13 @@ int main(int argc, char **argv)
         if (lc.client) {
             res[OP_SET][T_LIBRARY_TLS] = run_series(&opt, "library_tls", OP_SET, library_op, &lc);
             res[OP_GET][T_LIBRARY_TLS] = run_series(&opt, "library_tls", OP_GET, library_op, &lc);
-            ic_del(lc.client, lc.key, strlen(lc.key));
+            if (both_ops(&opt)) ic_del(lc.client, lc.key, strlen(lc.key));
             ic_client_free(lc.client);
         } else {
             fprintf(stderr, "ic_client_new: %s\n", ic_strerror(err));
         }
-        if (selected(&opt, "library_tls") &&
-            (!res[OP_SET][T_LIBRARY_TLS].n || !res[OP_GET][T_LIBRARY_TLS].n))
+        if (series_failed(&opt, "library_tls", &res[OP_SET][T_LIBRARY_TLS],
+                          &res[OP_GET][T_LIBRARY_TLS]))
             failures++;
     }
 
