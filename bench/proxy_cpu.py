@@ -14,15 +14,16 @@ Phases, one client program each, run one after the other:
   text-protocol client into memcached. Reported as CPU seconds per GB (10^9 bytes of object data
   moved by the client) and GB/s of wall clock (the runs' bytes over their total time).
 - 1 KiB values, random keys: `redis-benchmark -t set` then `-t get` (`-d 1024 -P 16 -c 50
-  -r 100000 -n --small-requests`) into icproxy and redis-server; for memcached, which
-  redis-benchmark cannot speak, the same shape from a load loop here (50 connections, 16
-  requests pipelined per connection, keys drawn uniformly from the same key space). Reported as
-  CPU milliseconds per 1,000 requests and requests per second. The GET phase reads the keys the
-  SET phase wrote (about 1 - e^(-requests/keyspace) of the key space; `keys_after_set`).
+  -r 100000 -n --small-requests`) into icproxy and redis-server (phases small_set, small_get);
+  and, since redis-benchmark cannot speak memcached's protocol, the same shape from a load loop
+  here (50 connections, 16 requests pipelined on each, keys drawn uniformly from the same key
+  space) into all three servers (small_set_loop, small_get_loop), so that every baseline has a
+  same-client figure. Reported as CPU milliseconds per 1,000 requests and requests per second.
+  A GET phase reads the keys the SET phases before it wrote (keys_after_<phase>).
 
 Baselines: redis-server with its allocator told to keep freed pages (as bench/run-all.sh does,
 so a 10 MiB request does not pay 2,560 page faults that say nothing about Redis), memcached
-`-t 1` and `-t 2` (`-I 16m` or larger for the 10 MiB items). Ratios are icproxy CPU / baseline
+`-t 1` and `-t 2` (`-I` twice the object size, at least 16m, for the 10 MiB items). Ratios are icproxy CPU / baseline
 CPU (lower is better for icproxy). The idle CPU rate of each server (its timers, icproxy's
 warm-ups) is measured over `--idle-seconds` and reported, not subtracted.
 
@@ -32,11 +33,13 @@ under `perf record` on icproxy's pid (not counted in the figures) and prints whe
 time goes: its top symbols by self time and shares for copies, the rest of the kernel (syscalls,
 TCP, epoll, scheduling), malloc, parsing and the proxy's own logic.
 
-Every load is bounded in count and in time (`--phase-seconds`). Every process it starts is
+Every load is bounded in count and in time (`--phase-seconds`; redis-benchmark, which has no
+time limit of its own, is killed `--phase-seconds` + 60 s after its start, which fails the run). Every process it starts is
 stopped by pid, also on Ctrl-C, SIGTERM or failure. Talks only to 127.0.0.1.
 
 Usage: bench/proxy_cpu.py [--bin build/bin] [--proxy-arg ARG]... [--json FILE] [--size 10m]
-       [--runs 100] [--small-requests 200000] [--profile DIR] ...
+       [--runs 200] [--small-requests 200000] [--profile DIR] ...
+Prints one key=value line per figure and ratio, then a Markdown table of them all.
 """
 import argparse
 import datetime
@@ -541,6 +544,53 @@ def ratios(results):
     return out
 
 
+# The summary table's rows: icproxy's phase and its label.
+TABLE_ROWS = [
+    ("set_library", "SET 10 MiB, library RS(d+p) [CPU s/GB]"),
+    ("get_library", "GET 10 MiB, library RS(d+p) [CPU s/GB]"),
+    ("set_resp", "SET 10 MiB, Redis protocol [CPU s/GB]"),
+    ("get_resp", "GET 10 MiB, Redis protocol [CPU s/GB]"),
+    ("small_set", "SET 1 KiB random keys, redis-benchmark [CPU ms/1k]"),
+    ("small_get", "GET 1 KiB random keys, redis-benchmark [CPU ms/1k]"),
+    ("small_set_loop", "SET 1 KiB random keys, load loop [CPU ms/1k]"),
+    ("small_get_loop", "GET 1 KiB random keys, load loop [CPU ms/1k]"),
+]
+
+
+def cell(r):
+    """CPU per unit, then wall-clock throughput, of one phase's result."""
+    if not r:
+        return ""
+    if r["kind"] == "large":
+        return "%.3f (%.2f GB/s)" % (r["cpu_s_per_gb"], r["throughput_gbps"])
+    return "%.2f (%.0fK/s)" % (r["cpu_ms_per_1k"], r["throughput_rps"] / 1000)
+
+
+def summary_table(results, ratio):
+    """A Markdown table: icproxy and each baseline, CPU per unit (throughput) and the ratios."""
+    bases = [b for b in ("redis", "memcached1", "memcached2") if b in results]
+    names = {"redis": "redis-server", "memcached1": "memcached -t 1",
+             "memcached2": "memcached -t 2"}
+    lines = ["| figure | icproxy | proxy CPU share | %s | %s |" % (
+        " | ".join(names[b] for b in bases),
+        " | ".join("icproxy / %s" % names[b] for b in bases))]
+    lines.append("|" + "---|" * (3 + 2 * len(bases)))
+    ic = results.get("icproxy", {})
+    for phase, label in TABLE_ROWS:
+        r = ic.get(phase)
+        if not r:
+            continue
+        large_path = {"redis": "resp"}
+        row = [label, cell(r), "%.2f" % r["cpu_share"]]
+        for b in bases:
+            row.append(cell(results[b].get(baseline_phase(phase, large_path.get(b, "text")))))
+        for b in bases:
+            v = ratio.get("%s/%s" % (phase, b))
+            row.append("%.2fx" % v if v is not None else "")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"))
@@ -549,7 +599,7 @@ def main():
     ap.add_argument("--json", help="write every figure to this file")
     ap.add_argument("--size", type=parse_size, default=parse_size("10m"),
                     help="large object size (10m)")
-    ap.add_argument("--runs", type=int, default=100, help="large SETs, then GETs, per path")
+    ap.add_argument("--runs", type=int, default=200, help="large SETs, then GETs, per path")
     ap.add_argument("--small-requests", type=int, default=200000,
                     help="small SETs, then GETs, per server")
     ap.add_argument("--value-size", type=int, default=1024)
@@ -647,6 +697,8 @@ def main():
         report["ratios"] = ratios(results)
         for k, v in report["ratios"].items():
             say("ratio=cpu_%s value=%.2f" % (k, v))
+        say("")
+        say(summary_table(results, report["ratios"]))
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(report, f, indent=1)
