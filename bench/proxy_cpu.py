@@ -23,9 +23,9 @@ Phases, one client program each, run one after the other:
 
 Baselines: redis-server with its allocator told to keep freed pages (as bench/run-all.sh does,
 so a 10 MiB request does not pay 2,560 page faults that say nothing about Redis), memcached
-`-t 1` and `-t 2` (`-I` twice the object size, at least 16m, for the 10 MiB items). Ratios are icproxy CPU / baseline
-CPU (lower is better for icproxy). The idle CPU rate of each server (its timers, icproxy's
-warm-ups) is measured over `--idle-seconds` and reported, not subtracted.
+`-t 1` and `-t 2` (`-I` twice the object size, at least 16m, for the 10 MiB items). Ratios are
+icproxy CPU / baseline CPU (lower is better for icproxy). The idle CPU rate of each server (its
+timers, icproxy's warm-ups) is measured over `--idle-seconds` and reported, not subtracted.
 
 `--proxy-arg ARG` (repeatable) passes ARG to icproxy, e.g. `--proxy-arg=--threads=2`.
 `--profile DIR` then repeats the 10 MiB Redis-protocol GET and the small SET and GET phases
@@ -34,8 +34,9 @@ time goes: its top symbols by self time and shares for copies, the rest of the k
 TCP, epoll, scheduling), malloc, parsing and the proxy's own logic.
 
 Every load is bounded in count and in time (`--phase-seconds`; redis-benchmark, which has no
-time limit of its own, is killed `--phase-seconds` + 60 s after its start, which fails the run). Every process it starts is
-stopped by pid, also on Ctrl-C, SIGTERM or failure. Talks only to 127.0.0.1.
+time limit of its own, is killed `--phase-seconds` + 60 s after its start, which fails the run).
+Every process it starts is stopped by pid, also on Ctrl-C, SIGTERM or failure. Talks only to
+127.0.0.1.
 
 Usage: bench/proxy_cpu.py [--bin build/bin] [--proxy-arg ARG]... [--json FILE] [--size 10m]
        [--runs 200] [--small-requests 200000] [--profile DIR] ...
