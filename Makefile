@@ -8,8 +8,8 @@ BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build package run test test-secure test-asan test-tsan fuzz bench availability bench-backup eval-crossover \
-        bench-icbench bench-mget eval-latency bench-tls clean
+.PHONY: all deps build package run test test-secure test-asan test-tsan fuzz bench availability bench-backup \
+        eval-crossover bench-icbench bench-mget eval-latency bench-tls bench-cpu clean
 
 all: build
 
@@ -92,6 +92,13 @@ bench-backup: build
 # The small-object crossover against ElastiCache (docs/EVALUATION.md, about 2 minutes).
 eval-crossover: build
 	@/usr/bin/python3 bench/eval_crossover.py --bin $(BUILD)/bin --json $(BUILD)/crossover.json $(ARGS)
+
+# icproxy's CPU time per GB moved (10 MiB GET/SET, library and Redis protocol) and per 1,000
+# small requests, beside redis-server and memcached -t 1 / -t 2 in the same run (docs/BENCHMARKS.md,
+# ~3 min). ARGS=--proxy-arg=--threads=2 measures another proxy configuration; ARGS=--profile=DIR
+# adds perf profiles of icproxy.
+bench-cpu: build
+	@/usr/bin/python3 bench/proxy_cpu.py --bin $(BUILD)/bin --json $(BUILD)/proxy-cpu.json $(ARGS)
 
 # icbench's own speed against redis-benchmark and a raw recv loop (docs/EVALUATION.md, ~3 min).
 bench-icbench: build

@@ -1,4 +1,5 @@
-/* bench_objects.c -- large-object GET/SET latency: libinfinicache and Redis protocol via icproxy, against redis-server, memcached and raw loopback TCP. */
+/* bench_objects.c -- large-object GET/SET latency: libinfinicache and Redis protocol via icproxy,
+ * against redis-server, memcached and raw loopback TCP. */
 #include <errno.h>
 #include <getopt.h>
 #include <hiredis.h>
@@ -34,12 +35,16 @@ typedef struct {
     const char *memcached_addr;
     int d, p;
     const char *only; /* comma-separated series names to run; NULL runs all */
+    /* Which operations run, a bit per OP_*: one alone lets a caller sample a server's counters
+     * between the SET and the GET series (bench/proxy_cpu.py), so the object is left in place. */
+    unsigned ops;
     /* the library over TLS (series library_tls) against the proxy's tls-port */
     const char *ic_tls_addr, *tls_ca, *tls_cert, *tls_key;
 } bench_options_t;
 
 /* Whether the series `name` is selected by --only. */
-static int selected(const bench_options_t *opt, const char *name) {
+static int selected(const bench_options_t *opt, const char *name)
+{
     if (!opt->only) return 1;
     size_t n = strlen(name);
     for (const char *s = opt->only; *s;) {
@@ -60,27 +65,33 @@ typedef struct {
 /* One target: a function that runs one operation and returns 0 or -1 (after printing why). */
 typedef int (*op_fn)(void *ctx, int op);
 
-static int cmp_double(const void *a, const void *b) {
+static int cmp_double(const void *a, const void *b)
+{
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
 /* Percentile by nearest rank on a sorted array. */
-static double percentile(const double *sorted, int n, double pct) {
+static double percentile(const double *sorted, int n, double pct)
+{
     int rank = (int)(pct / 100.0 * n + 0.999999);
     if (rank < 1) rank = 1;
     if (rank > n) rank = n;
     return sorted[rank - 1];
 }
 
-static double gbps(size_t size, double ms) { return ms > 0 ? size / (ms * 1e6) : 0; }
+static double gbps(size_t size, double ms)
+{
+    return ms > 0 ? size / (ms * 1e6) : 0;
+}
 
 /* Runs warm-up then up to opt->runs timed operations (bounded by series_seconds) and prints the
  * figure line. */
 static series_result_t run_series(const bench_options_t *opt, const char *name, int op, op_fn fn,
-                                  void *ctx) {
+                                  void *ctx)
+{
     series_result_t r = {0, 0, 0};
-    if (!selected(opt, name)) return r;
+    if (!selected(opt, name) || !(opt->ops & (1u << op))) return r;
     for (int i = 0; i < opt->warmup; i++)
         if (fn(ctx, op) != 0) return r;
     double *samples = calloc((size_t)opt->runs, sizeof(double));
@@ -92,28 +103,46 @@ static series_result_t run_series(const bench_options_t *opt, const char *name, 
         if (fn(ctx, op) != 0) break;
         samples[n++] = clock_mono_ms_double() - t0;
     }
+    double total_ms = clock_mono_ms_double() - start;
     if (n > 0) {
         qsort(samples, (size_t)n, sizeof(double), cmp_double);
         r.n = n;
         r.median_ms = percentile(samples, n, 50);
         r.p90_ms = percentile(samples, n, 90);
-        printf("figure=%s_%s size=%zu runs=%d median_ms=%.3f p90_ms=%.3f gbps=%.3f\n",
-               op_names[op], name, opt->size, n, r.median_ms, r.p90_ms, gbps(opt->size, r.median_ms));
+        printf("figure=%s_%s size=%zu runs=%d median_ms=%.3f p90_ms=%.3f gbps=%.3f total_ms=%.3f\n",
+               op_names[op], name, opt->size, n, r.median_ms, r.p90_ms,
+               gbps(opt->size, r.median_ms), total_ms);
         fflush(stdout);
     }
     free(samples);
     return r;
 }
 
+/* Whether a selected series missed one of the operations it was asked to run. */
+static int series_failed(const bench_options_t *opt, const char *name, const series_result_t *set,
+                         const series_result_t *get)
+{
+    if (!selected(opt, name)) return 0;
+    return ((opt->ops & (1u << OP_SET)) && !set->n) || ((opt->ops & (1u << OP_GET)) && !get->n);
+}
+
+/* Both operations ran, so nothing later expects the object: the series may delete it. */
+static int both_ops(const bench_options_t *opt)
+{
+    return opt->ops == ((1u << OP_GET) | (1u << OP_SET));
+}
+
 /* Prints how a figure compares with its baseline: ratio = baseline time / time (> 1 is faster). */
 static void print_ratio(const char *figure, const series_result_t *a, const char *baseline,
-                        const series_result_t *b) {
+                        const series_result_t *b)
+{
     if (a->n == 0 || b->n == 0) return;
     printf("ratio=%s/%s value=%.3f\n", figure, baseline, b->median_ms / a->median_ms);
     fflush(stdout);
 }
 
-static int split_addr(const char *addr, char *host, size_t hostcap, int *port) {
+static int split_addr(const char *addr, char *host, size_t hostcap, int *port)
+{
     const char *colon = strrchr(addr, ':');
     if (!colon || (size_t)(colon - addr) >= hostcap) return -1;
     memcpy(host, addr, (size_t)(colon - addr));
@@ -132,7 +161,8 @@ typedef struct {
     int verified;
 } library_ctx_t;
 
-static int library_op(void *arg, int op) {
+static int library_op(void *arg, int op)
+{
     library_ctx_t *c = arg;
     int rc;
     if (op == OP_SET) {
@@ -168,7 +198,8 @@ typedef struct {
     int verified;
 } hiredis_ctx_t;
 
-static int hiredis_op(void *arg, int op) {
+static int hiredis_op(void *arg, int op)
+{
     hiredis_ctx_t *c = arg;
     redisReply *reply;
     if (op == OP_SET)
@@ -191,12 +222,14 @@ static int hiredis_op(void *arg, int op) {
     }
     if (!ok)
         fprintf(stderr, "%s %s: unexpected reply type=%d len=%zu %.100s\n", c->who, op_names[op],
-                reply->type, (size_t)reply->len, reply->type == REDIS_REPLY_ERROR ? reply->str : "");
+                reply->type, (size_t)reply->len,
+                reply->type == REDIS_REPLY_ERROR ? reply->str : "");
     freeReplyObject(reply);
     return ok ? 0 : -1;
 }
 
-static redisContext *hiredis_connect(const char *addr) {
+static redisContext *hiredis_connect(const char *addr)
+{
     char host[256];
     int port;
     if (split_addr(addr, host, sizeof host, &port) != 0) return NULL;
@@ -213,7 +246,8 @@ static redisContext *hiredis_connect(const char *addr) {
 
 /* ---- plain blocking sockets (memcached text protocol, raw loopback) ---- */
 
-static int tcp_connect(const char *addr) {
+static int tcp_connect(const char *addr)
+{
     char host[256];
     int port;
     if (split_addr(addr, host, sizeof host, &port) != 0) return -1;
@@ -243,7 +277,8 @@ typedef struct {
 } memcached_ctx_t;
 
 /* Reads until line[0..cap) holds a "\r\n"; returns the line's length with it, *got = bytes read. */
-static int read_line(int fd, char *line, size_t cap, size_t *got) {
+static int read_line(int fd, char *line, size_t cap, size_t *got)
+{
     size_t n = 0;
     while (n < cap) {
         ssize_t r = read(fd, line + n, cap - n);
@@ -260,7 +295,8 @@ static int read_line(int fd, char *line, size_t cap, size_t *got) {
     return -1;
 }
 
-static int memcached_op(void *arg, int op) {
+static int memcached_op(void *arg, int op)
+{
     memcached_ctx_t *c = arg;
     char line[512];
     size_t got = 0;
@@ -323,7 +359,8 @@ typedef struct {
     unsigned char *buf;
 } raw_server_t;
 
-static void *raw_server_main(void *arg) {
+static void *raw_server_main(void *arg)
+{
     raw_server_t *s = arg;
     int fd = accept(s->listen_fd, NULL, NULL);
     if (fd < 0) return NULL;
@@ -350,11 +387,13 @@ typedef struct {
     size_t size;
 } raw_ctx_t;
 
-static int raw_op(void *arg, int op) {
+static int raw_op(void *arg, int op)
+{
     raw_ctx_t *c = arg;
     char ack;
     if (op == OP_GET) {
-        if (net_write_all(c->fd, "G", 1) != 0 || net_read_all(c->fd, c->readback, c->size) != 0) return -1;
+        if (net_write_all(c->fd, "G", 1) != 0 || net_read_all(c->fd, c->readback, c->size) != 0)
+            return -1;
         return 0;
     }
     if (net_write_all(c->fd, "S", 1) != 0 || net_write_all(c->fd, c->value, c->size) != 0 ||
@@ -369,7 +408,8 @@ typedef struct {
     size_t size;
 } memcpy_ctx_t;
 
-static int memcpy_op(void *arg, int op) {
+static int memcpy_op(void *arg, int op)
+{
     memcpy_ctx_t *c = arg;
     (void)op;
     memcpy(c->dst, c->src, c->size);
@@ -377,31 +417,47 @@ static int memcpy_op(void *arg, int op) {
     return 0;
 }
 
-static void usage(void) {
+static void usage(void)
+{
     fprintf(stderr,
             "usage: bench_objects [--size BYTES] [--runs N] [--warmup N] [--series-seconds S]\n"
             "                     [--ic HOST:PORT] [--redis HOST:PORT] [--memcached HOST:PORT]\n"
-            "                     [--d N] [--p N] [--only SERIES,...]\n"
+            "                     [--d N] [--p N] [--only SERIES,...] [--ops set|get|set,get]\n"
             "                     [--ic-tls HOST:PORT --tls-ca F [--tls-cert F --tls-key F]]\n"
             "Times GET and SET of one object (default 10 MiB, 30 runs): through libinfinicache\n"
             "and the Redis protocol to icproxy (--ic), redis-server (--redis), memcached\n"
             "(--memcached), raw loopback TCP and memcpy. Prints one key=value line per figure.\n"
-            "Series: memcpy raw_tcp redis memcached library proxy_resp library_tls.\n");
+            "Series: memcpy raw_tcp redis memcached library proxy_resp library_tls.\n"
+            "--ops set or get alone runs that operation only and leaves the object stored (a GET\n"
+            "alone reads what an earlier --ops set stored); total_ms is the series' wall time.\n");
 }
 
-int main(int argc, char **argv) {
-    bench_options_t opt = {10u << 20, 30, 2, 60.0, NULL, NULL, NULL, 10, 2, NULL,
-                           NULL, NULL, NULL, NULL};
-    static const struct option longopts[] = {
-        {"size", required_argument, 0, 's'},  {"runs", required_argument, 0, 'n'},
-        {"warmup", required_argument, 0, 'w'}, {"series-seconds", required_argument, 0, 't'},
-        {"ic", required_argument, 0, 'i'},    {"redis", required_argument, 0, 'r'},
-        {"memcached", required_argument, 0, 'm'}, {"d", required_argument, 0, 'd'},
-        {"p", required_argument, 0, 'p'},     {"only", required_argument, 0, 'o'},
-        {"ic-tls", required_argument, 0, 'I'}, {"tls-ca", required_argument, 0, 'A'},
-        {"tls-cert", required_argument, 0, 'C'}, {"tls-key", required_argument, 0, 'K'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+int main(int argc, char **argv)
+{
+    bench_options_t opt = {.size = 10u << 20,
+                           .runs = 30,
+                           .warmup = 2,
+                           .series_seconds = 60.0,
+                           .d = 10,
+                           .p = 2,
+                           .ops = (1u << OP_GET) | (1u << OP_SET)};
+    static const struct option longopts[] = {{"size", required_argument, 0, 's'},
+                                             {"runs", required_argument, 0, 'n'},
+                                             {"warmup", required_argument, 0, 'w'},
+                                             {"series-seconds", required_argument, 0, 't'},
+                                             {"ic", required_argument, 0, 'i'},
+                                             {"redis", required_argument, 0, 'r'},
+                                             {"memcached", required_argument, 0, 'm'},
+                                             {"d", required_argument, 0, 'd'},
+                                             {"p", required_argument, 0, 'p'},
+                                             {"only", required_argument, 0, 'o'},
+                                             {"ops", required_argument, 0, 'x'},
+                                             {"ic-tls", required_argument, 0, 'I'},
+                                             {"tls-ca", required_argument, 0, 'A'},
+                                             {"tls-cert", required_argument, 0, 'C'},
+                                             {"tls-key", required_argument, 0, 'K'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     /* Keep the client's freed memory for its next request. hiredis builds every SET in fresh
      * buffers (three 10 MiB copies); with glibc's defaults these are new mappings whose page
      * faults cost 60-110 ms per SET on this microVM, far more than either server takes, and
@@ -412,24 +468,61 @@ int main(int argc, char **argv) {
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
-        case 's': opt.size = strtoull(optarg, NULL, 10); break;
-        case 'n': opt.runs = atoi(optarg); break;
-        case 'w': opt.warmup = atoi(optarg); break;
-        case 't': opt.series_seconds = atof(optarg); break;
-        case 'i': opt.ic_addr = optarg; break;
-        case 'r': opt.redis_addr = optarg; break;
-        case 'm': opt.memcached_addr = optarg; break;
-        case 'd': opt.d = atoi(optarg); break;
-        case 'p': opt.p = atoi(optarg); break;
-        case 'o': opt.only = optarg; break;
-        case 'I': opt.ic_tls_addr = optarg; break;
-        case 'A': opt.tls_ca = optarg; break;
-        case 'C': opt.tls_cert = optarg; break;
-        case 'K': opt.tls_key = optarg; break;
-        default: usage(); return ch == 'h' ? 0 : 2;
+        case 's':
+            opt.size = strtoull(optarg, NULL, 10);
+            break;
+        case 'n':
+            opt.runs = atoi(optarg);
+            break;
+        case 'w':
+            opt.warmup = atoi(optarg);
+            break;
+        case 't':
+            opt.series_seconds = atof(optarg);
+            break;
+        case 'i':
+            opt.ic_addr = optarg;
+            break;
+        case 'r':
+            opt.redis_addr = optarg;
+            break;
+        case 'm':
+            opt.memcached_addr = optarg;
+            break;
+        case 'd':
+            opt.d = atoi(optarg);
+            break;
+        case 'p':
+            opt.p = atoi(optarg);
+            break;
+        case 'o':
+            opt.only = optarg;
+            break;
+        case 'x':
+            opt.ops = strcmp(optarg, "set") == 0   ? 1u << OP_SET
+                      : strcmp(optarg, "get") == 0 ? 1u << OP_GET
+                      : strcmp(optarg, "set,get") == 0 || strcmp(optarg, "get,set") == 0
+                          ? (1u << OP_GET) | (1u << OP_SET)
+                          : 0;
+            break;
+        case 'I':
+            opt.ic_tls_addr = optarg;
+            break;
+        case 'A':
+            opt.tls_ca = optarg;
+            break;
+        case 'C':
+            opt.tls_cert = optarg;
+            break;
+        case 'K':
+            opt.tls_key = optarg;
+            break;
+        default:
+            usage();
+            return ch == 'h' ? 0 : 2;
         }
     }
-    if (opt.size == 0 || opt.runs < 1 || opt.runs > 100000 || opt.warmup < 0) {
+    if (opt.size == 0 || opt.runs < 1 || opt.runs > 100000 || opt.warmup < 0 || opt.ops == 0) {
         usage();
         return 2;
     }
@@ -458,8 +551,10 @@ int main(int argc, char **argv) {
         socklen_t sl = sizeof sa;
         srv.listen_fd = socket(AF_INET, SOCK_STREAM, 0);
         pthread_t th;
-        if (srv.buf && srv.listen_fd >= 0 && bind(srv.listen_fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-            listen(srv.listen_fd, 1) == 0 && getsockname(srv.listen_fd, (struct sockaddr *)&sa, &sl) == 0 &&
+        if (srv.buf && srv.listen_fd >= 0 &&
+            bind(srv.listen_fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+            listen(srv.listen_fd, 1) == 0 &&
+            getsockname(srv.listen_fd, (struct sockaddr *)&sa, &sl) == 0 &&
             (memset(srv.buf, 2, opt.size), pthread_create(&th, NULL, raw_server_main, &srv) == 0)) {
             char addr[64];
             snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(sa.sin_port));
@@ -480,25 +575,26 @@ int main(int argc, char **argv) {
     }
 
     if (opt.redis_addr) {
-        hiredis_ctx_t hc = {hiredis_connect(opt.redis_addr), "redis-server", "bench:object", value,
-                            opt.size, 0};
+        hiredis_ctx_t hc = {
+            hiredis_connect(opt.redis_addr), "redis-server", "bench:object", value, opt.size, 0};
         if (hc.rc) {
             res[OP_SET][T_REDIS] = run_series(&opt, "redis", OP_SET, hiredis_op, &hc);
             res[OP_GET][T_REDIS] = run_series(&opt, "redis", OP_GET, hiredis_op, &hc);
             redisFree(hc.rc);
         }
-        if (selected(&opt, "redis") && (!res[OP_SET][T_REDIS].n || !res[OP_GET][T_REDIS].n)) failures++;
+        if (series_failed(&opt, "redis", &res[OP_SET][T_REDIS], &res[OP_GET][T_REDIS])) failures++;
     }
 
     if (opt.memcached_addr) {
-        memcached_ctx_t mc = {tcp_connect(opt.memcached_addr), "bench:object", value, readback,
-                              opt.size, 0};
+        memcached_ctx_t mc = {
+            tcp_connect(opt.memcached_addr), "bench:object", value, readback, opt.size, 0};
         if (mc.fd >= 0) {
             res[OP_SET][T_MEMCACHED] = run_series(&opt, "memcached", OP_SET, memcached_op, &mc);
             res[OP_GET][T_MEMCACHED] = run_series(&opt, "memcached", OP_GET, memcached_op, &mc);
             close(mc.fd);
         }
-        if (selected(&opt, "memcached") && (!res[OP_SET][T_MEMCACHED].n || !res[OP_GET][T_MEMCACHED].n)) failures++;
+        if (series_failed(&opt, "memcached", &res[OP_SET][T_MEMCACHED], &res[OP_GET][T_MEMCACHED]))
+            failures++;
     }
 
     if (opt.ic_addr) {
@@ -511,27 +607,31 @@ int main(int argc, char **argv) {
         io.p = opt.p;
         io.op_timeout_ms = 30000;
         int err = 0;
-        library_ctx_t lc = {ic_client_new(&io, &err), "bench:library", value, readback, opt.size, 0};
+        library_ctx_t lc = {
+            ic_client_new(&io, &err), "bench:library", value, readback, opt.size, 0};
         if (lc.client) {
             res[OP_SET][T_LIBRARY] = run_series(&opt, "library", OP_SET, library_op, &lc);
             res[OP_GET][T_LIBRARY] = run_series(&opt, "library", OP_GET, library_op, &lc);
-            ic_del(lc.client, lc.key, strlen(lc.key));
+            if (both_ops(&opt)) ic_del(lc.client, lc.key, strlen(lc.key));
             ic_client_free(lc.client);
         } else {
             fprintf(stderr, "ic_client_new: %s\n", ic_strerror(err));
         }
-        if (selected(&opt, "library") && (!res[OP_SET][T_LIBRARY].n || !res[OP_GET][T_LIBRARY].n)) failures++;
+        if (series_failed(&opt, "library", &res[OP_SET][T_LIBRARY], &res[OP_GET][T_LIBRARY]))
+            failures++;
 
-        hiredis_ctx_t hc = {hiredis_connect(opt.ic_addr), "icproxy-resp", "bench:resp", value,
-                            opt.size, 0};
+        hiredis_ctx_t hc = {
+            hiredis_connect(opt.ic_addr), "icproxy-resp", "bench:resp", value, opt.size, 0};
         if (hc.rc) {
             res[OP_SET][T_PROXY_RESP] = run_series(&opt, "proxy_resp", OP_SET, hiredis_op, &hc);
             res[OP_GET][T_PROXY_RESP] = run_series(&opt, "proxy_resp", OP_GET, hiredis_op, &hc);
-            redisReply *r = redisCommand(hc.rc, "DEL %s", hc.key);
+            redisReply *r = both_ops(&opt) ? redisCommand(hc.rc, "DEL %s", hc.key) : NULL;
             if (r) freeReplyObject(r);
             redisFree(hc.rc);
         }
-        if (selected(&opt, "proxy_resp") && (!res[OP_SET][T_PROXY_RESP].n || !res[OP_GET][T_PROXY_RESP].n)) failures++;
+        if (series_failed(&opt, "proxy_resp", &res[OP_SET][T_PROXY_RESP],
+                          &res[OP_GET][T_PROXY_RESP]))
+            failures++;
     }
 
     if (opt.ic_tls_addr) {
@@ -548,18 +648,18 @@ int main(int argc, char **argv) {
         io.tls_cert_file = opt.tls_cert;
         io.tls_key_file = opt.tls_key;
         int err = 0;
-        library_ctx_t lc = {ic_client_new(&io, &err), "bench:library-tls", value, readback,
-                            opt.size, 0};
+        library_ctx_t lc = {
+            ic_client_new(&io, &err), "bench:library-tls", value, readback, opt.size, 0};
         if (lc.client) {
             res[OP_SET][T_LIBRARY_TLS] = run_series(&opt, "library_tls", OP_SET, library_op, &lc);
             res[OP_GET][T_LIBRARY_TLS] = run_series(&opt, "library_tls", OP_GET, library_op, &lc);
-            ic_del(lc.client, lc.key, strlen(lc.key));
+            if (both_ops(&opt)) ic_del(lc.client, lc.key, strlen(lc.key));
             ic_client_free(lc.client);
         } else {
             fprintf(stderr, "ic_client_new: %s\n", ic_strerror(err));
         }
-        if (selected(&opt, "library_tls") &&
-            (!res[OP_SET][T_LIBRARY_TLS].n || !res[OP_GET][T_LIBRARY_TLS].n))
+        if (series_failed(&opt, "library_tls", &res[OP_SET][T_LIBRARY_TLS],
+                          &res[OP_GET][T_LIBRARY_TLS]))
             failures++;
     }
 
