@@ -95,8 +95,11 @@ typedef struct {
     size_t len, cap;
     /* A request that waits: suspended while a waiter thread makes the blocking call. The waiter
      * owns these fields from wait_start() until it resumes the connection; the handler reads
-     * them only after (libmicrohttpd calls it again then). */
-    enum { WAIT_NONE, WAIT_RUNNING, WAIT_DONE } wait;
+     * them only after (libmicrohttpd calls it again then). ANSWERED: the result was handed to
+     * a response; libmicrohttpd can call the handler once more when that response could not be
+     * queued (seen while the daemon stops), and the request must then close, not answer again
+     * from an emptied result. */
+    enum { WAIT_NONE, WAIT_RUNNING, WAIT_DONE, WAIT_ANSWERED } wait;
     int wait_rc;                   /* platform_runtime_next's result */
     platform_result_t wait_result; /* platform_invoke's (sync) */
     platform_event_t wait_event;   /* platform_runtime_next's event */
@@ -269,8 +272,12 @@ static enum MHD_Result answer_invoke(struct MHD_Connection *c, const char *name,
     enum MHD_Result ret;
     switch (res.status) {
     case PLATFORM_INVOKE_DONE: {
-        struct MHD_Response *r = MHD_create_response_from_buffer(
-            res.body_len, res.body ? res.body : (void *)"", MHD_RESPMEM_MUST_FREE);
+        if (!res.body) {
+            platform_result_free(&res);
+            return reply_aws_error(c, 500, "ServiceException", "out of memory");
+        }
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(res.body_len, res.body, MHD_RESPMEM_MUST_FREE);
         if (!r) {
             platform_result_free(&res);
             return MHD_NO;
@@ -343,7 +350,9 @@ static enum MHD_Result handle_invoke(platform_http_t *h, struct MHD_Connection *
     platform_t *p = h->platform;
     const char *name = rq->name;
     char msg[256];
+    if (rq->wait == WAIT_ANSWERED) return MHD_NO;
     if (rq->wait == WAIT_DONE) {
+        rq->wait = WAIT_ANSWERED;
         platform_result_t res = rq->wait_result;
         memset(&rq->wait_result, 0, sizeof rq->wait_result);
         return answer_invoke(c, name, &res);
@@ -410,6 +419,7 @@ static enum MHD_Result runtime_errno(struct MHD_Connection *c, int rc)
 /* GET /next: a long poll, so it waits suspended (wait_start); answered when resumed. */
 static enum MHD_Result handle_next(platform_http_t *h, struct MHD_Connection *c, request_t *rq)
 {
+    if (rq->wait == WAIT_ANSWERED) return MHD_NO;
     if (rq->wait != WAIT_DONE) {
         int rc = wait_start(h, c, rq);
         if (rc == 0) return MHD_YES;
@@ -421,6 +431,7 @@ static enum MHD_Result handle_next(platform_http_t *h, struct MHD_Connection *c,
         }
         return runtime_errno(c, rc);
     }
+    rq->wait = WAIT_ANSWERED;
     platform_event_t ev = rq->wait_event;
     memset(&rq->wait_event, 0, sizeof rq->wait_event);
     if (rq->wait_rc < 0) return runtime_errno(c, rq->wait_rc);

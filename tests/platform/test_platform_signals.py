@@ -33,7 +33,8 @@ def check_stop(sig):
         pids = start_instances(p)
         assert sorted(children_of(p.proc.pid)) == sorted(pids)
         start = time.monotonic()
-        assert p.stop(sig) == 0
+        code = p.stop(sig)
+        assert code == 0, "icplatform exited %s; log tail:\n%s" % (code, p.log_text()[-4000:])
         assert time.monotonic() - start < 5
         for pid in pids:
             assert pid_gone(pid), "instance %d survived" % pid
