@@ -40,7 +40,7 @@ static int hexval(char c)
 int wbj_parse(const char *line, size_t len, wbj_rec_t *rec, char *keybuf, size_t keycap)
 {
     memset(rec, 0, sizeof *rec);
-    if (len < 13 || len > WBJ_LINE_MAX) return -1;
+    if (len < 12 || len > WBJ_LINE_MAX) return -1; /* "U 1 " and a CRC at least */
     /* The CRC: the last 8 characters, after a space, over everything before that space. */
     const char *crc_text = line + len - 8;
     if (crc_text[-1] != ' ') return -1;
@@ -59,10 +59,13 @@ int wbj_parse(const char *line, size_t len, wbj_rec_t *rec, char *keybuf, size_t
     uint64_t seq = 0;
     int digits = 0;
     while (i < body && line[i] >= '0' && line[i] <= '9') {
-        if (++digits > 19) return -1;
-        seq = seq * 10 + (uint64_t)(line[i++] - '0');
+        uint64_t digit = (uint64_t)(line[i++] - '0');
+        if (seq > (UINT64_MAX - digit) / 10) return -1; /* overflow */
+        seq = seq * 10 + digit;
+        digits++;
     }
-    if (!digits) return -1;
+    /* One spelling per number: no leading zeros (the formatter writes none). */
+    if (!digits || (digits > 1 && line[2] == '0')) return -1;
     rec->seq = seq;
     if (rec->kind == WBJ_DONE) return i == body ? 0 : -1;
     if (i >= body || line[i++] != ' ') return -1;
