@@ -38,6 +38,7 @@ typedef struct s3_transfer {
     unsigned char *buf;
     size_t cap;
     int aborted_too_large;
+    int empty_object; /* "Content-Range: bytes 0-0/0": an empty object, no body to wait for */
     char etag[S3_ETAG_MAX + 1];
     char content_range[96];
 } s3_transfer_t;
@@ -146,6 +147,15 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
         size_t l = len - 14 < sizeof t->content_range - 1 ? len - 14 : sizeof t->content_range - 1;
         memcpy(t->content_range, p + 14, l);
         t->content_range[l] = 0;
+        /* S3 answers a range of an empty object 416; some compatible stores answer 206 with
+         * this impossible range and a body they never send. The object is empty either way, and
+         * the transfer is ended here rather than left to time out. */
+        const char *end = t->content_range + strcspn(t->content_range, "\r\n");
+        if (end - t->content_range >= 2 && end[-1] == '0' && end[-2] == '/' && t->first &&
+            t->req->method == S3_GET) {
+            t->empty_object = 1;
+            return 0;
+        }
     }
     return len;
 }
@@ -368,7 +378,15 @@ static void first_done(s3client_t *c, s3_transfer_t *t, long status)
     r->status = status;
     snprintf(r->etag, sizeof r->etag, "%s", t->etag);
     if (status == 404) {
-        r->not_found = 1;
+        /* Only a missing key is a miss: a missing bucket (NoSuchBucket) is the store's error.
+         * A HEAD has no body to tell; its 404 is taken as the key's. */
+        char code[64], msg[8];
+        if (r->method == S3_HEAD ||
+            s3_error_parse((const char *)t->buf, t->got, code, sizeof code, msg, sizeof msg) < 0 ||
+            !strcmp(code, "NoSuchKey"))
+            r->not_found = 1;
+        else
+            store_error(r, status, t->buf, t->got);
         return;
     }
     if (status == 304) {
@@ -431,7 +449,9 @@ static void transfer_done(s3client_t *c, s3_transfer_t *t, CURLcode rc)
     s3_req_t *r = t->req;
     long status = 0;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (t->aborted_too_large) {
+    if (t->empty_object) {
+        first_done(c, t, 416); /* as S3 says it */
+    } else if (t->aborted_too_large) {
         r->too_large = 1;
         fail_req(r, "%s", "object exceeds the size the proxy reads");
     } else if (rc != CURLE_OK) {
