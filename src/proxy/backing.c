@@ -288,8 +288,8 @@ static void check_done(s3_req_t *r)
         store_error_reply(op, r);
     } else if (r->not_modified) {
         s3_req_free(r);
-        op_unref(op);
         cmd_get_continue(op); /* the cache's value is the store's: read it */
+        op_unref(op);         /* the store request's, once the read holds its own */
         return;
     } else if (r->not_found) {
         /* The store no longer has the object: neither may the cache answer it. */
