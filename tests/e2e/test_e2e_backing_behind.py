@@ -119,8 +119,9 @@ class WriteBehindTest(unittest.TestCase):
             wait_for(lambda: backing(r)["backing_queue_lost"] == 3, timeout=30,
                      what="the uploads whose value is gone counted lost")
             self.assertEqual(backing(r)["backing_queue_length"], 0)
-        for i in range(3):
-            self.assertIsNone(self.store.get("wb/gone%d" % i))
+            self.assertEqual(backing(r)["backing_queue_uploaded"], 0)
+        # (What the store made of the uploads under way at the kill is its own: s3rver may even
+        # keep an empty object from a request cut off before its body.)
 
     def test_torn_journal_tail_ignored(self):
         with open(os.path.join(self.qdir, "write-behind.journal"), "wb") as f:
