@@ -17,6 +17,7 @@
 #include "client.h"
 #include "clock.h"
 #include "hash.h"
+#include "layout.h"
 #include "log.h"
 #include "meta.h"
 #include "op.h"
@@ -170,10 +171,11 @@ static void fill_done(op_t *w)
     op_unref(w); /* the reference op_alloc gave the fill */
 }
 
-/* Answers op with the store's bytes and fills the cache with them in the background, unless the
- * cache now holds a version of the key other than expect_version, the one these bytes replace
- * (a SET came first: it wins), or the object is too large for the cache. */
-static void answer_and_fill(op_t *op, s3_req_t *r, uint64_t expect_version)
+/* The store's bytes of r in an object buffer (one reference for the caller; NULL when out of
+ * memory), and the cache filled with them in the background, unless the cache now holds a
+ * version of the key other than expect_version, the one these bytes replace (a SET came first:
+ * it wins), or the object is too large for the cache. */
+static objbuf_t *value_and_fill(op_t *op, s3_req_t *r, uint64_t expect_version)
 {
     server_t *srv = op->srv;
     backing_t *b = B(srv);
@@ -185,7 +187,7 @@ static void answer_and_fill(op_t *op, s3_req_t *r, uint64_t expect_version)
                op_copy_key(w, op->key, op->keylen) == 0 &&
                set_prepare_value(w, (const char *)r->data, r->size) == 0;
     if (fill) {
-        value = objbuf_ref(w->obj);
+        value = objbuf_ref(w->obj); /* the reply refers to the fill's buffer: no second copy */
     } else {
         if (w) {
             if (buf_len(&w->reply) && !w->obj) b->st.too_large++;
@@ -194,14 +196,6 @@ static void answer_and_fill(op_t *op, s3_req_t *r, uint64_t expect_version)
         }
         value = objbuf_new(r->size + 1);
         if (value) memcpy(value->data, r->data, r->size);
-    }
-    if (!value) {
-        resp_add_error(&op->reply, "ERR out of memory");
-    } else {
-        resp_add_bulk_header(&op->reply, r->size);
-        op->reply_ref = value;
-        op->reply_ref_off = 0;
-        op->reply_ref_len = r->size;
     }
     b->st.store_hits++;
     b->st.get_bytes += r->size;
@@ -213,6 +207,25 @@ static void answer_and_fill(op_t *op, s3_req_t *r, uint64_t expect_version)
         etag_put(b, op->key, op->keylen, r->etag);
         cmd_set(NULL, w);
     }
+    return value;
+}
+
+/* Answers op with bytes [first, first + len) of value (taking the caller's reference). */
+static void reply_value(op_t *op, objbuf_t *value, uint64_t first, uint64_t len)
+{
+    if (!value) {
+        resp_add_error(&op->reply, "ERR out of memory");
+        return;
+    }
+    resp_add_bulk_header(&op->reply, len);
+    op->reply_ref = value;
+    op->reply_ref_off = first;
+    op->reply_ref_len = len;
+}
+
+static void answer_and_fill(op_t *op, s3_req_t *r, uint64_t expect_version)
+{
+    reply_value(op, value_and_fill(op, r, expect_version), 0, r->size);
 }
 
 /* The op's answer is decided: its riders get the same, then the client. */
@@ -277,6 +290,42 @@ int backing_read_miss(op_t *op, uint64_t cache_version)
     if (!b || b->mode == BACKING_NONE || op->bg_done || !op->key || op->kind != OP_GET) return 0;
     op->version = cache_version;
     return read_from_store(op, miss_read_done, NULL);
+}
+
+/* GETRANGE of a key the cache does not have: the object is read whole (and cached), the range
+ * answered from it. op is an OP_RMW op with the range in rmw_int, rmw_int2. */
+static void range_read_done(s3_req_t *r)
+{
+    op_t *op = r->arg;
+    backing_t *b = B(op->srv);
+    if (!r->ok) {
+        store_error_reply(op, r);
+    } else if (r->not_found) {
+        b->st.store_misses++;
+        resp_add_bulk(&op->reply, "", 0);
+    } else {
+        uint64_t first = 0;
+        uint64_t n = layout_range_clamp(op->rmw_int, op->rmw_int2, r->size, &first);
+        objbuf_t *value = value_and_fill(op, r, 0);
+        if (n == 0 && value) {
+            objbuf_unref(value);
+            resp_add_bulk(&op->reply, "", 0);
+        } else {
+            reply_value(op, value, first, n);
+        }
+    }
+    s3_req_free(r);
+    read_answered(op);
+}
+
+int backing_getrange_miss(op_t *op, const char *key, size_t keylen, int64_t start, int64_t end)
+{
+    backing_t *b = B(op->srv);
+    if (!b || b->mode == BACKING_NONE || op->bg_done || op_copy_key(op, key, keylen) < 0) return 0;
+    op->kind = OP_RMW; /* the range lives in the compound commands' members */
+    op->rmw_int = start;
+    op->rmw_int2 = end;
+    return read_from_store(op, range_read_done, NULL);
 }
 
 static void check_done(s3_req_t *r)

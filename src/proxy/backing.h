@@ -30,6 +30,10 @@ void backing_stop(server_t *srv);
  * is asked and the op (and its riders) is answered later, 0 when the caller answers as before. */
 int backing_read_miss(op_t *op, uint64_t cache_version);
 
+/* GETRANGE key start end of a key the cache does not have: the store's object is read whole
+ * (and cached) and the range answered from it. 1 when the store is asked (op answers later). */
+int backing_getrange_miss(op_t *op, const char *key, size_t keylen, int64_t start, int64_t end);
+
 /* --backing-authoritative: a GET hit (op's metadata snapshot taken) is checked against the store
  * first. Returns 1 when the check runs (the op then either goes on with cmd_get_continue() or is
  * answered from the store), 0 when the caller reads the cache as before. */

@@ -26,6 +26,17 @@ BASE = ["--pool-size", str(POOL), "--d", "4", "--p", "2", "--node-memory", "256"
 MiB = 1 << 20
 
 
+def redis_range(v, start, end):
+    """GETRANGE's answer as Redis computes it."""
+    n = len(v)
+    if start < 0:
+        start = max(n + start, 0)
+    if end < 0:
+        end = n + end
+    end = min(end, n - 1)
+    return b"" if start > end or n == 0 else v[start:end + 1]
+
+
 def backing(r):
     return r.info("backing")
 
@@ -63,6 +74,15 @@ class BackingTest(unittest.TestCase):
             self.assertTrue(r.get("small") == small)
             self.assertTrue(r.get("big") == big)
             self.assertEqual(backing(r)["backing_gets"], gets)
+            # GETRANGE of a key only the store has: Redis's offsets, answered from the store's
+            # object (which is then cached too).
+            self.store.put("c/ranged", big)
+            for start, end in [(0, 99), (-100, -1), (8 * MiB - 5, 8 * MiB + 5), (5, 2), (0, -1),
+                               (-5, 3), (len(big) - 3, len(big) + 100)]:
+                got = r.getrange("ranged", start, end)
+                self.assertTrue(got == redis_range(big, start, end), (start, end, len(got)))
+                r.delete("ranged")  # --backing-delete no: the next one reads the store again
+            self.assertEqual(r.getrange("absent", 0, 10), b"")
             # read-through writes only the cache.
             r.set("cacheonly", b"x")
             self.assertIsNone(self.store.get("c/cacheonly"))
