@@ -25,6 +25,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (code[0] || msg[0]) {
         __builtin_trap();
     }
+    char id[24];
+    if (s3_xml_text(in, size, "UploadId", id, sizeof id) == 0 &&
+        (!id[0] || strlen(id) >= sizeof id))
+        __builtin_trap();
     char etag[S3_ETAG_MAX + 1];
     if (s3_etag_parse(in, size, etag, sizeof etag) == 0) {
         size_t l = strlen(etag);

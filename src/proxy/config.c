@@ -202,7 +202,8 @@ static const conf_option_t options[] = {
     OPT("backing-timeout", CONF_MS, backing_timeout_ms, 100, 600000, "5s",
         "a store request fails when it cannot connect, or moves no byte, for this long"),
     OPT("backing-part-size", CONF_BYTES, backing_part_size, 64 * 1024, GiB, "8m",
-        "objects larger than this are read from the store as parallel ranged GETs of this size"),
+        "objects larger than this are read from the store as parallel ranged GETs, and written as "
+        "multipart uploads (parts of at least 5 MiB), of this size"),
     OPT("backing-queue-dir", CONF_STRING, backing_queue_dir, 0, 0, "",
         "write-behind: directory of the upload queue's journal (fsync'd before a SET is "
         "acknowledged, replayed at start)"),

@@ -25,8 +25,22 @@
 
 #define PARTS_IN_FLIGHT 8 /* ranged GETs of one object at once */
 
+/* What a transfer is to its request. */
+typedef enum {
+    T_OBJECT,       /* the request itself, or one ranged part of a GET */
+    T_MPU_INIT,     /* POST ?uploads: a multipart upload's id */
+    T_MPU_PART,     /* PUT ?partNumber=N&uploadId=ID: one part of the body */
+    T_MPU_COMPLETE, /* POST ?uploadId=ID with the parts' list */
+    T_MPU_ABORT,    /* DELETE ?uploadId=ID after a failure, so no parts stay billed */
+} transfer_kind_t;
+
 typedef struct s3_transfer {
     struct s3_transfer *next; /* in its request's list */
+    transfer_kind_t kind;
+    int part_no;
+    const char *send; /* the body sent (NULL: none) */
+    size_t send_len;
+    char *owned; /* a body built here (the completion's XML) */
     s3_req_t *req;
     CURL *easy;
     struct curl_slist *headers;
@@ -47,6 +61,7 @@ struct s3client {
     ev_loop_t *loop;
     char endpoint[256]; /* without a trailing '/' */
     int path_style;
+    uint64_t upload_part_size; /* PUTs larger than this are multipart uploads of such parts */
     char bucket[256];
     char prefix[512];
     char sigv4[160];
@@ -95,17 +110,19 @@ void s3_req_free(s3_req_t *r)
     if (!r) return;
     free(r->key);
     free(r->data);
+    free(r->part_etags);
     free(r);
 }
 
 /* Percent-encodes s (RFC 3986 unreserved bytes and '/' kept) onto out; -1 if it does not fit. */
-static int url_encode(char *out, size_t cap, size_t *used, const char *s, size_t len)
+static int url_encode_as(char *out, size_t cap, size_t *used, const char *s, size_t len,
+                         int keep_slash)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         int keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                   c == '-' || c == '_' || c == '.' || c == '~' || c == '/';
+                   c == '-' || c == '_' || c == '.' || c == '~' || (c == '/' && keep_slash);
         if (*used + 4 > cap) return -1;
         if (keep) {
             out[(*used)++] = (char)c;
@@ -119,21 +136,27 @@ static int url_encode(char *out, size_t cap, size_t *used, const char *s, size_t
     return 0;
 }
 
-/* The object's URL (malloc'd), or NULL. */
-static char *object_url(const s3client_t *c, const s3_req_t *r)
+static int url_encode(char *out, size_t cap, size_t *used, const char *s, size_t len)
 {
-    size_t cap =
-        strlen(c->endpoint) + strlen(c->bucket) * 3 + strlen(c->prefix) * 3 + r->keylen * 3 + 16;
+    return url_encode_as(out, cap, used, s, len, 1);
+}
+
+/* The object's URL (malloc'd) with a query (already encoded; "" none), or NULL. */
+static char *object_url(const s3client_t *c, const s3_req_t *r, const char *query)
+{
+    size_t cap = strlen(c->endpoint) + strlen(c->bucket) * 3 + strlen(c->prefix) * 3 +
+                 r->keylen * 3 + strlen(query) + 16;
     char *url = malloc(cap);
     if (!url) return NULL;
     size_t used = (size_t)snprintf(url, cap, "%s/", c->endpoint);
     if ((c->path_style && (url_encode(url, cap, &used, c->bucket, strlen(c->bucket)) < 0 ||
                            url_encode(url, cap, &used, "/", 1) < 0)) ||
         url_encode(url, cap, &used, c->prefix, strlen(c->prefix)) < 0 ||
-        url_encode(url, cap, &used, r->key, r->keylen) < 0) {
+        url_encode(url, cap, &used, r->key, r->keylen) < 0 || used + strlen(query) + 1 > cap) {
         free(url);
         return NULL;
     }
+    memcpy(url + used, query, strlen(query) + 1);
     return url;
 }
 
@@ -199,14 +222,13 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 
 /* S3 wants the payload's SHA-256 in x-amz-content-sha256, among the signed headers; libcurl
  * signs the header it is given (and hashes a POSTFIELDS body to the same value). */
-static void add_payload_hash(s3_transfer_t *t, const s3_req_t *r)
+static void add_payload_hash(s3_transfer_t *t)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char md[SHA256_DIGEST_LENGTH];
     char h[32 + 2 * SHA256_DIGEST_LENGTH + 1] = "x-amz-content-sha256: ";
     size_t n = strlen(h);
-    SHA256(r->method == S3_PUT ? (const unsigned char *)r->body : (const unsigned char *)"",
-           r->method == S3_PUT ? r->body_len : 0, md);
+    SHA256(t->send ? (const unsigned char *)t->send : (const unsigned char *)"", t->send_len, md);
     for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
         h[n++] = hex[md[i] >> 4];
         h[n++] = hex[md[i] & 15];
@@ -219,7 +241,7 @@ static void add_payload_hash(s3_transfer_t *t, const s3_req_t *r)
  * used from the next transfer on). */
 static void sign(s3client_t *c, s3_transfer_t *t)
 {
-    add_payload_hash(t, t->req);
+    add_payload_hash(t);
     static char userpwd[AWSCREDS_KEY_ID_MAX + AWSCREDS_SECRET_MAX + 2];
     static char token_header[AWSCREDS_TOKEN_MAX + 32]; /* this thread's only */
     awscreds_current(c->creds, userpwd, sizeof userpwd, token_header, sizeof token_header);
@@ -237,18 +259,82 @@ static void fail_req(s3_req_t *r, const char *fmt, const char *a)
     snprintf(r->err, sizeof r->err, fmt, a);
 }
 
-/* Starts one transfer of r: the first (whole request or first part), or the part at off. */
-static int start_transfer(s3client_t *c, s3_req_t *r, int first, uint64_t off, uint64_t len)
+/* The store's own words for a failed answer: its error Code and Message, else the status. */
+static void store_error(s3_req_t *r, long status, const unsigned char *body, size_t len)
 {
-    s3_transfer_t *t = calloc(1, sizeof *t);
-    char *url = object_url(c, r);
-    if (!t || !url || !(t->easy = curl_easy_init())) {
+    char code[64], msg[200];
+    r->failed = 1;
+    if (s3_error_parse((const char *)body, len, code, sizeof code, msg, sizeof msg) == 0)
+        snprintf(r->err, sizeof r->err, "HTTP %ld %s: %s", status, code, msg);
+    else
+        snprintf(r->err, sizeof r->err, "HTTP %ld", status);
+}
+
+/* Sets a transfer's common options, signs it and adds it to the multi handle. */
+static int launch(s3client_t *c, s3_transfer_t *t, const char *query)
+{
+    s3_req_t *r = t->req;
+    char *url = object_url(c, r, query);
+    if (!url) {
+        curl_easy_cleanup(t->easy);
+        curl_slist_free_all(t->headers);
+        free(t->owned);
         free(t);
-        free(url);
         fail_req(r, "%s", "out of memory");
         return -1;
     }
+    if (t->send) {
+        /* The body as POSTFIELDS under the request's verb: libcurl hashes it into the
+         * signature, and sends it from the caller's memory without a copy. */
+        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->send_len);
+        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->send_len ? t->send : "");
+        t->headers = curl_slist_append(t->headers, "Content-Type: application/octet-stream");
+        t->headers = curl_slist_append(t->headers, "Expect:");
+    }
+    if (c->creds) sign(c, t);
+    curl_easy_setopt(t->easy, CURLOPT_URL, url);
+    free(url);
+    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(t->easy, CURLOPT_TCP_NODELAY, 1L);
+    /* Bounded without capping a large body's time: no connection within the timeout, or no
+     * byte moving for as long, fails the transfer. */
+    curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
+    curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_TIME, (long)((c->timeout_ms + 999) / 1000));
+    if (r->method == S3_HEAD || r->method == S3_DELETE || t->kind == T_MPU_ABORT)
+        curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    t->next = r->transfers;
+    r->transfers = t;
+    r->parts_left++;
+    curl_multi_add_handle(c->multi, t->easy);
+    c->running++;
+    return 0;
+}
+
+static s3_transfer_t *new_transfer(s3_req_t *r, transfer_kind_t kind)
+{
+    s3_transfer_t *t = calloc(1, sizeof *t);
+    if (!t || !(t->easy = curl_easy_init())) {
+        free(t);
+        fail_req(r, "%s", "out of memory");
+        return NULL;
+    }
     t->req = r;
+    t->kind = kind;
+    return t;
+}
+
+/* Starts one transfer of r: the first (whole request or first part), or the part at off. */
+static int start_transfer(s3client_t *c, s3_req_t *r, int first, uint64_t off, uint64_t len)
+{
+    s3_transfer_t *t = new_transfer(r, T_OBJECT);
+    if (!t) return -1;
     t->first = first;
     t->off = off;
     t->len = len;
@@ -275,39 +361,138 @@ static int start_transfer(s3client_t *c, s3_req_t *r, int first, uint64_t off, u
         curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, "DELETE");
         break;
     case S3_PUT:
-        /* The body as POSTFIELDS under the PUT verb: libcurl hashes it into the signature, and
-         * sends it from the caller's memory without a copy. */
         curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, "PUT");
-        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, r->body_len ? r->body : "");
-        t->headers = curl_slist_append(t->headers, "Content-Type: application/octet-stream");
-        t->headers = curl_slist_append(t->headers, "Expect:");
+        t->send = r->body;
+        t->send_len = r->body_len;
         break;
     }
-    if (c->creds) sign(c, t);
-    curl_easy_setopt(t->easy, CURLOPT_URL, url);
-    free(url);
-    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
-    curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, t);
-    curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
-    curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(t->easy, CURLOPT_TCP_NODELAY, 1L);
-    /* Bounded without capping a large body's time: no connection within the timeout, or no
-     * byte moving for as long, fails the transfer. */
-    curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
-    curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_TIME, (long)((c->timeout_ms + 999) / 1000));
-    if (r->method == S3_HEAD || r->method == S3_DELETE)
-        curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-    t->next = r->transfers;
-    r->transfers = t;
-    r->parts_left++;
-    curl_multi_add_handle(c->multi, t->easy);
-    c->running++;
-    return 0;
+    return launch(c, t, "");
+}
+
+/* ---- multipart upload: a PUT larger than one part goes up as parts, each retried alone by
+ * nothing here but sized so that a slow link moves one part at a time, and the object appears
+ * in the store only when the completion is accepted ---- */
+
+static int start_mpu(s3client_t *c, s3_req_t *r, transfer_kind_t kind, int part_no)
+{
+    s3_transfer_t *t = new_transfer(r, kind);
+    if (!t) return -1;
+    char query[600], id[520];
+    size_t used = 0;
+    if (kind != T_MPU_INIT &&
+        url_encode_as(id, sizeof id, &used, r->upload_id, strlen(r->upload_id), 0) < 0) {
+        curl_easy_cleanup(t->easy);
+        free(t);
+        fail_req(r, "%s", "the store's upload id is too long");
+        return -1;
+    }
+    switch (kind) {
+    case T_MPU_INIT:
+        curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, "POST");
+        t->send = "";
+        snprintf(query, sizeof query, "?uploads=");
+        break;
+    case T_MPU_PART: {
+        uint64_t off = (uint64_t)(part_no - 1) * c->upload_part_size;
+        uint64_t len =
+            r->body_len - off < c->upload_part_size ? r->body_len - off : c->upload_part_size;
+        t->part_no = part_no;
+        t->send = r->body + off;
+        t->send_len = len;
+        curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, "PUT");
+        snprintf(query, sizeof query, "?partNumber=%d&uploadId=%s", part_no, id);
+        break;
+    }
+    case T_MPU_COMPLETE: {
+        size_t cap = 128 + (size_t)r->nparts * (64 + S3_ETAG_MAX);
+        t->owned = malloc(cap);
+        if (!t->owned) {
+            curl_easy_cleanup(t->easy);
+            free(t);
+            fail_req(r, "%s", "out of memory");
+            return -1;
+        }
+        size_t n = (size_t)snprintf(t->owned, cap, "<CompleteMultipartUpload>");
+        for (uint32_t i = 0; i < r->nparts; i++)
+            n += (size_t)snprintf(t->owned + n, cap - n,
+                                  "<Part><PartNumber>%u</PartNumber><ETag>%s</ETag></Part>", i + 1,
+                                  r->part_etags[i]);
+        n += (size_t)snprintf(t->owned + n, cap - n, "</CompleteMultipartUpload>");
+        t->send = t->owned;
+        t->send_len = n;
+        curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, "POST");
+        snprintf(query, sizeof query, "?uploadId=%s", id);
+        break;
+    }
+    case T_MPU_ABORT:
+    default:
+        curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, "DELETE");
+        snprintf(query, sizeof query, "?uploadId=%s", id);
+        break;
+    }
+    return launch(c, t, query);
+}
+
+/* The next parts of a multipart upload, up to PARTS_IN_FLIGHT running. */
+static void start_upload_parts(s3client_t *c, s3_req_t *r)
+{
+    while (!r->failed && r->next_part <= r->nparts && r->parts_left < PARTS_IN_FLIGHT)
+        if (start_mpu(c, r, T_MPU_PART, (int)r->next_part++) < 0) break;
+}
+
+/* A multipart transfer has ended: the upload's next step. */
+static void mpu_step(s3client_t *c, s3_transfer_t *t, CURLcode rc, long status)
+{
+    s3_req_t *r = t->req;
+    if (t->kind == T_MPU_ABORT) return; /* best effort: the request already failed */
+    if (rc != CURLE_OK) {
+        fail_req(r, "%s", curl_easy_strerror(rc));
+        return;
+    }
+    r->status = status;
+    if (status < 200 || status >= 300) {
+        store_error(r, status, t->buf, t->got);
+        return;
+    }
+    switch (t->kind) {
+    case T_MPU_INIT:
+        if (s3_xml_text((const char *)t->buf, t->got, "UploadId", r->upload_id,
+                        sizeof r->upload_id) < 0) {
+            fail_req(r, "%s", "the store gave no UploadId");
+            return;
+        }
+        r->nparts = (uint32_t)((r->body_len + c->upload_part_size - 1) / c->upload_part_size);
+        r->part_etags = calloc(r->nparts, sizeof *r->part_etags);
+        if (!r->part_etags) {
+            fail_req(r, "%s", "out of memory");
+            return;
+        }
+        r->next_part = 1;
+        break;
+    case T_MPU_PART:
+        if (!t->etag[0]) {
+            fail_req(r, "%s", "the store gave no ETag for a part");
+            return;
+        }
+        memcpy(r->part_etags[t->part_no - 1], t->etag, sizeof t->etag);
+        r->parts_ok++;
+        break;
+    case T_MPU_COMPLETE: {
+        /* S3 may answer 200 and still fail the completion in the body. */
+        char code[64], msg[200], etag[S3_ETAG_MAX + 1];
+        if (s3_error_parse((const char *)t->buf, t->got, code, sizeof code, msg, sizeof msg) == 0) {
+            store_error(r, status, t->buf, t->got);
+            return;
+        }
+        if (s3_xml_text((const char *)t->buf, t->got, "ETag", etag, sizeof etag) == 0 &&
+            s3_etag_parse(etag, strlen(etag), r->etag, sizeof r->etag) < 0)
+            r->etag[0] = 0;
+        r->completed = 1;
+        break;
+    }
+    default:
+        break;
+    }
 }
 
 static void end_transfer(s3client_t *c, s3_transfer_t *t)
@@ -324,6 +509,7 @@ static void end_transfer(s3client_t *c, s3_transfer_t *t)
     curl_slist_free_all(t->headers);
     c->running--;
     free(t->buf);
+    free(t->owned);
     free(t);
 }
 
@@ -349,17 +535,6 @@ static void deliver(s3client_t *c, s3_req_t *r)
     }
     atomic_fetch_sub(&c->in_flight, 1);
     mailbox_post(&c->results, &r->mail, on_delivered);
-}
-
-/* The store's own words for a failed answer: its error Code and Message, else the status. */
-static void store_error(s3_req_t *r, long status, const unsigned char *body, size_t len)
-{
-    char code[64], msg[200];
-    r->failed = 1;
-    if (s3_error_parse((const char *)body, len, code, sizeof code, msg, sizeof msg) == 0)
-        snprintf(r->err, sizeof r->err, "HTTP %ld %s: %s", status, code, msg);
-    else
-        snprintf(r->err, sizeof r->err, "HTTP %ld", status);
 }
 
 /* The next parts of a multi-part GET, up to PARTS_IN_FLIGHT running. */
@@ -444,11 +619,36 @@ static void first_done(s3client_t *c, s3_transfer_t *t, long status)
     }
 }
 
+/* A multipart upload's transfer has ended: the next parts, the completion, the abort after a
+ * failure, or the result. */
+static void mpu_transfer_done(s3client_t *c, s3_transfer_t *t, CURLcode rc, long status)
+{
+    s3_req_t *r = t->req;
+    mpu_step(c, t, rc, status);
+    end_transfer(c, t);
+    if (!r->failed) start_upload_parts(c, r);
+    if (r->parts_left > 0) return;
+    if (r->failed && r->upload_id[0] && !r->aborting) {
+        r->aborting = 1;
+        if (start_mpu(c, r, T_MPU_ABORT, 0) == 0) return;
+    }
+    if (!r->failed && !r->completed && r->parts_ok == r->nparts && r->nparts) {
+        if (start_mpu(c, r, T_MPU_COMPLETE, 0) == 0) return;
+    }
+    if (!r->failed && r->completed) r->ok = 1;
+    if (!r->failed && !r->completed) fail_req(r, "%s", "the multipart upload did not complete");
+    deliver(c, r);
+}
+
 static void transfer_done(s3client_t *c, s3_transfer_t *t, CURLcode rc)
 {
     s3_req_t *r = t->req;
     long status = 0;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (t->kind != T_OBJECT) {
+        mpu_transfer_done(c, t, rc, status);
+        return;
+    }
     if (t->empty_object) {
         first_done(c, t, 416); /* as S3 says it */
     } else if (t->aborted_too_large) {
@@ -513,7 +713,10 @@ static void start_waiting(s3client_t *c)
         r->next = c->active;
         c->active = r;
         uint64_t len = r->method == S3_GET && c->part_size ? c->part_size : 0;
-        if (start_transfer(c, r, 1, 0, len) < 0) deliver(c, r);
+        int rc = r->method == S3_PUT && r->body_len > c->upload_part_size
+                     ? start_mpu(c, r, T_MPU_INIT, 0)
+                     : start_transfer(c, r, 1, 0, len);
+        if (rc < 0) deliver(c, r);
         r = next;
     }
 }
@@ -602,6 +805,8 @@ s3client_t *s3client_start(ev_loop_t *loop, const s3client_options_t *opt)
     c->creds = opt->creds;
     c->timeout_ms = opt->timeout_ms > 0 ? opt->timeout_ms : 5000;
     c->part_size = opt->part_size;
+    /* S3's parts are at least 5 MiB (all but the last). */
+    c->upload_part_size = opt->part_size > 5 * 1024 * 1024 ? opt->part_size : 5 * 1024 * 1024;
     c->max_parallel = opt->max_parallel > 0 ? opt->max_parallel : 16;
     pthread_mutex_init(&c->mu, NULL);
     c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

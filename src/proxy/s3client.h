@@ -60,6 +60,11 @@ struct s3_req {
     /* ---- the client thread's ---- */
     struct s3_transfer *transfers; /* running parts */
     int parts_left;
+    /* PUT as a multipart upload */
+    char upload_id[512];
+    char (*part_etags)[S3_ETAG_MAX + 1];
+    uint32_t nparts, next_part, parts_ok;
+    int completed, aborting;
     uint64_t next_off; /* GET: the next byte a part asks for */
     int failed;
 };

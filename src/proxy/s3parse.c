@@ -65,6 +65,20 @@ int s3_error_parse(const char *body, size_t len, char *code, size_t codecap, cha
     return 0;
 }
 
+int s3_xml_text(const char *body, size_t len, const char *element, char *out, size_t outcap)
+{
+    if (outcap) out[0] = 0;
+    if (!body || !element || outcap == 0) return -1;
+    if (len > S3_XML_MAX) len = S3_XML_MAX;
+    const char *end = body + len;
+    const char *t = find_open(body, end, element, strlen(element));
+    if (!t || copy_text(t, end, out, outcap) < 0 || !out[0]) {
+        out[0] = 0;
+        return -1;
+    }
+    return 0;
+}
+
 int s3_etag_parse(const char *value, size_t len, char *out, size_t outcap)
 {
     if (outcap) out[0] = 0;

@@ -17,6 +17,11 @@
 int s3_error_parse(const char *body, size_t len, char *code, size_t codecap, char *msg,
                    size_t msgcap);
 
+/* Copies the text of the first <element> in an S3 XML document (entities decoded, control bytes
+ * turned to spaces, truncated to fit): an UploadId, an ETag in a CompleteMultipartUploadResult.
+ * Returns 0 when found with some text, -1 otherwise (out is then ""). */
+int s3_xml_text(const char *body, size_t len, const char *element, char *out, size_t outcap);
+
 /* Normalizes an ETag header's value (surrounding spaces and a weak "W/" prefix dropped, the
  * quotes kept) into out. Returns 0, or -1 when it is not a quoted string of printable bytes
  * within S3_ETAG_MAX. */

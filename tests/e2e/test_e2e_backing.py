@@ -113,7 +113,9 @@ class BackingTest(unittest.TestCase):
             self.assertEqual(backing(r)["backing_gets"], gets + 1)
 
     def test_write_through(self):
-        vals = {"w%d" % i: self.rnd.randbytes(n) for i, n in enumerate([0, 1, 5000, 9 * MiB])}
+        # 9 and 21 MiB: multipart uploads of 8 MiB parts (2 and 3 parts).
+        vals = {"w%d" % i: self.rnd.randbytes(n)
+                for i, n in enumerate([0, 1, 5000, 9 * MiB, 21 * MiB + 7])}
         with self.proxy() as p:  # write-through is the default with --backing
             r = redis.Redis(port=p.port, socket_timeout=60)
             self.assertEqual(backing(r)["backing_mode"], "write-through")
@@ -171,6 +173,9 @@ class BackingTest(unittest.TestCase):
             with self.assertRaisesRegex(redis.ResponseError, "backing store: "):
                 r.set("new", b"x")
             self.assertEqual(r.exists("new"), 0)
+            with self.assertRaisesRegex(redis.ResponseError, "backing store: "):
+                r.set("newbig", b"y" * (20 * MiB))  # a multipart upload
+            self.assertEqual(r.exists("newbig"), 0)
             self.assertGreaterEqual(backing(r)["backing_errors"], 3)
             # The store back: everything works again.
             self.store.start()

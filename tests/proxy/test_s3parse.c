@@ -64,6 +64,26 @@ static void test_error_malformed(void **state)
     assert_int_equal(s3_error_parse(NULL, 0, code, sizeof code, msg, sizeof msg), -1);
 }
 
+static void test_xml_text(void **state)
+{
+    (void)state;
+    char out[64];
+    const char *init = "<?xml version=\"1.0\"?><InitiateMultipartUploadResult><Bucket>b</Bucket>"
+                       "<Key>k</Key><UploadId>VXBsb2FkIElE+/=</UploadId>"
+                       "</InitiateMultipartUploadResult>";
+    assert_int_equal(s3_xml_text(init, strlen(init), "UploadId", out, sizeof out), 0);
+    assert_string_equal(out, "VXBsb2FkIElE+/=");
+    const char *done = "<CompleteMultipartUploadResult><ETag>&quot;3858f62230ac3c915f300c664312c11f"
+                       "-9&quot;</ETag></CompleteMultipartUploadResult>";
+    assert_int_equal(s3_xml_text(done, strlen(done), "ETag", out, sizeof out), 0);
+    assert_string_equal(out, "\"3858f62230ac3c915f300c664312c11f-9\"");
+    static const char *const bad[] = {"", "<UploadId></UploadId>", "<UploadId>abc",
+                                      "<UploadIdX>a</UploadIdX>", "<Upload"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(s3_xml_text(bad[i], strlen(bad[i]), "UploadId", out, sizeof out), -1);
+    assert_int_equal(s3_xml_text(init, 40, "UploadId", out, sizeof out), -1); /* past len */
+}
+
 static void test_etag(void **state)
 {
     (void)state;
@@ -110,9 +130,8 @@ static void test_content_range(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_error_document),
-        cmocka_unit_test(test_error_malformed),
-        cmocka_unit_test(test_etag),
+        cmocka_unit_test(test_error_document), cmocka_unit_test(test_error_malformed),
+        cmocka_unit_test(test_xml_text),       cmocka_unit_test(test_etag),
         cmocka_unit_test(test_content_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
