@@ -83,6 +83,8 @@ class BackingTest(unittest.TestCase):
                 self.assertTrue(got == redis_range(big, start, end), (start, end, len(got)))
                 r.delete("ranged")  # --backing-delete no: the next one reads the store again
             self.assertEqual(r.getrange("absent", 0, 10), b"")
+            self.store.put("c/m1", b"first")
+            self.assertEqual(r.mget("m1", "absent", "small"), [b"first", None, small])
             # read-through writes only the cache.
             r.set("cacheonly", b"x")
             self.assertIsNone(self.store.get("c/cacheonly"))
