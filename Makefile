@@ -54,11 +54,12 @@ test-asan: deps
 	@cmake --build $(BUILD_ASAN) -j $(JOBS) -- --no-print-directory
 	@cd $(BUILD_ASAN) && ctest --no-tests=error --output-on-failure -j $(JOBS) -LE package
 
-# The proxy's threads (the invoker, the credential refresher, the mailbox between loops) and the
-# platform's under ThreadSanitizer: its unit tests and the end-to-end suites that drive those
-# threads; a reported race stops the process, which fails its test. The timing-bound fault suites
-# stay in the plain and ASan passes: ThreadSanitizer slows the proxy past their deadlines.
-TSAN_TESTS ?= ^(common_mailbox|common_ev|test_proxy_.*|proxy_.*|e2e_(redis|library|coalesce|strings|tx))$$
+# The proxy's threads (the invoker, the backing store's client, the credential refresher, the
+# mailbox between loops) and the platform's under ThreadSanitizer: its unit tests and the
+# end-to-end suites that drive those threads; a reported race stops the process, which fails its
+# test. The timing-bound fault suites stay in the plain and ASan passes: ThreadSanitizer slows
+# the proxy past their deadlines.
+TSAN_TESTS ?= ^(common_mailbox|common_ev|test_proxy_.*|proxy_.*|e2e_(redis|library|coalesce|strings|tx|backing|backing_behind))$$
 test-tsan: deps
 	@cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DIC_TSAN=ON >/dev/null
 	@cmake --build $(BUILD_TSAN) -j $(JOBS) -- --no-print-directory

@@ -10,6 +10,10 @@ packages=(
   redis-server redis-tools memcached python3 python3-redis python3-prometheus-client awscli
   curl procps iproute2 gnuplot-nox
 )
+# Node.js and npm run the backing-store tests' S3 server; a machine with its own Node.js build
+# (one that bundles npm) keeps it.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 # The arm64 Lambda package (make package, docs/PACKAGING.md): Debian's cross compiler, qemu-user
 # to test it, and the arm64 builds of what icnode links or loads. Not libisal-dev:arm64: Debian's
 # libisal2 is not co-installable across architectures (it would remove the host's), and icnode
@@ -25,7 +29,20 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# The backing-store tests' S3-compatible store (s3rver, from the npm registry), installed into
+# tools/s3rver/node_modules at the version its package-lock.json pins; skipped once there.
+install_s3rver() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tools/s3rver"
+  [ -x "$dir/node_modules/.bin/s3rver" ] && return 0
+  echo "install-deps: npm install in $dir"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
+if [ ${#missing[@]} -eq 0 ]; then
+  install_s3rver
+  exit 0
+fi
 
 echo "install-deps: installing ${missing[*]}"
 sudo_cmd=()
@@ -37,3 +54,4 @@ if [ -n "$cross_arch" ] && ! dpkg --print-foreign-architectures | grep -qx "$cro
 fi
 "${sudo_cmd[@]}" apt-get update -q
 "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+install_s3rver

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backing.h"
 #include "clock.h"
 #include "client.h"
 #include "command.h"
@@ -513,6 +514,7 @@ static cmd_status_t proc_getrange(client_t *c, op_t *op, int argc, const char **
     }
     meta_t *m = meta_lookup(c->srv, argv[1], argl[1]);
     size_t count;
+    if (!m && backing_getrange_miss(op, argv[1], argl[1], start, end)) return CMD_PENDING;
     if (!m || (count = range_of(start, end, m->size, &first)) == 0) { /* nothing to read */
         resp_add_bulk(&op->reply, "", 0);
         return CMD_REPLIED;

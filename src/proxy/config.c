@@ -181,6 +181,34 @@ static const conf_option_t options[] = {
     OPT("metrics-timeout", CONF_MS, metrics_timeout_ms, 1000, 600000, "10s",
         "a metrics connection is closed when idle this long, and when open this long whatever "
         "it does (a scraper trickling its request holds no slot past it)"),
+    OPT("backing", CONF_STRING, backing, 0, 0, "",
+        "an S3 bucket under the cache, s3://BUCKET[/PREFIX] (docs/BACKING.md): misses are read "
+        "from it and, by backing-mode, SETs written to it; keys from the AWS credential chain "
+        "(as aws-sigv4's); empty: none"),
+    OPT("backing-endpoint", CONF_STRING, backing_endpoint, 0, 0, "",
+        "URL of an S3-compatible store, addressed path-style (URL/BUCKET/KEY); empty: AWS S3 in "
+        "the credential chain's region (us-east-1 if none)"),
+    OPT("backing-mode", CONF_STRING, backing_mode, 0, 0, "",
+        "none, read-through (misses read from the store; SETs cache only), write-through (a "
+        "SET is acknowledged once the store and the cache have it), or write-behind (once "
+        "cached; a journaled queue uploads it); empty: write-through with backing, else none"),
+    OPT("backing-delete", CONF_BOOL, backing_delete, 0, 1, "no",
+        "DEL, UNLINK and expiry delete the store's object too (no: they drop the cached copy "
+        "only, and a later GET reads the store's object again)"),
+    OPT("backing-authoritative", CONF_BOOL, backing_authoritative, 0, 1, "no",
+        "before answering a hit, ask the store whether the object is still the one cached "
+        "(a conditional GET with its ETag: one store request per GET); a changed object is "
+        "answered from the store and cached again"),
+    OPT("backing-timeout", CONF_MS, backing_timeout_ms, 100, 600000, "5s",
+        "a store request fails when it cannot connect, or moves no byte, for this long"),
+    OPT("backing-part-size", CONF_BYTES, backing_part_size, 64 * 1024, GiB, "8m",
+        "objects larger than this are read from the store as parallel ranged GETs, and written as "
+        "multipart uploads (parts of at least 5 MiB), of this size"),
+    OPT("backing-queue-dir", CONF_STRING, backing_queue_dir, 0, 0, "",
+        "write-behind: directory of the upload queue's journal (fsync'd before a SET is "
+        "acknowledged, replayed at start)"),
+    OPT("backing-queue-max", CONF_BYTES, backing_queue_max, 1, 64 * GiB, "256m",
+        "write-behind: bytes waiting for upload past which SETs are refused until it drains"),
     CONF_END,
 };
 

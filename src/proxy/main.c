@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "awscreds.h"
+#include "backing.h"
 #include "config.h"
 #include "log.h"
 #include "net.h"
@@ -457,6 +458,12 @@ int main(int argc, char **argv)
     if (cfg->warm_on_start)
         for (int i = 0; i < srv->nnodes; i++)
             node_invoke(&srv->nodes[i], "activate");
+    if (backing_start(srv, err, sizeof err) < 0) {
+        fprintf(stderr, "icproxy: %s\n", err);
+        invoker_stop(srv->invoker);
+        platform_child_stop(&srv->platform);
+        return 2;
+    }
     ev_timer_add(srv->loop, 0, ready_check, srv);
     client_start_timeout_sweep(srv);
     node_start_sweeps(srv);
@@ -472,6 +479,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < srv->nnodes; i++)
         node_drop_deferred(&srv->nodes[i]);
     metrics_stop(srv);
+    backing_stop(srv);
     invoker_stop(srv->invoker);
     awscreds_close(srv->aws);
     platform_child_stop(&srv->platform);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "backing.h"
 #include "log.h"
 #include "meta.h"
 #include "nodepool.h"
@@ -20,6 +21,7 @@ meta_t *meta_lookup(server_t *srv, const char *key, size_t keylen)
     meta_t *m = meta_find(&srv->meta, key, keylen);
     if (m && m->expire_ms && m->expire_ms <= clock_wall_ms()) {
         srv->meta.expired++;
+        backing_expired(srv, key, keylen);
         meta_drop(srv, m);
         return NULL;
     }
@@ -40,6 +42,7 @@ static void expire_sweep(ev_loop_t *loop, void *arg)
     meta_t *m;
     while ((m = meta_expired_next(&srv->meta, now, &budget)) != NULL) {
         srv->meta.expired++;
+        backing_expired(srv, meta_key(m), m->keylen);
         meta_drop(srv, m);
     }
     if (!srv->stopping) ev_timer_add(loop, EXPIRE_SWEEP_MS, expire_sweep, srv);

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "backing.h"
 #include "awscreds.h"
 #include "bearer.h"
 #include "billing.h"
@@ -367,6 +368,7 @@ void metrics_render(server_t *srv, buf_t *b)
         gauge(b, "infinicache_aws_credentials_expiry_seconds",
               "Time until the AWS keys in use expire (-1: they do not).", (double)a.expires_in_s);
     }
+    backing_metrics(srv, b);
     if (active) render_histograms(active, b);
     render_platform(srv, b);
 }

@@ -54,6 +54,8 @@ struct op {
     /* the command's row, for its latency (metrics.c); NULL for background ops */
     const struct command *cmd;
     int refs; /* queue + node requests + relays; freed at zero */
+    int backing_passed; /* SET: the backing store has had its say (backing.c), or needs none */
+    int backing_stored; /* SET: the backing store holds the value (write-through) */
     /* the object being read, written or deleted */
     char *key;
     size_t keylen;
@@ -170,6 +172,10 @@ void icset_body_moved(op_t *op, int slot, relay_status_t st);
 void icget_parked_failed(nreq_t *q, nres_t res);
 void cmd_get(client_t *c, op_t *op);
 void cmd_set(client_t *c, op_t *op);  /* value in op->obj, options parsed */
+/* A SET that waited for the backing store goes on (op->err set: it fails with that). */
+void cmd_set_continue(op_t *op);
+/* A GET hit the backing store confirmed goes on to read the cache. */
+void cmd_get_continue(op_t *op);
 void ops_start_staged(server_t *srv); /* sends the SETs staged in this iteration */
 op_t *op_carrier_root(op_t *op);      /* the op that answers a rider (NULL: op rides nothing) */
 void cmd_icget(client_t *c, op_t *op);

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "backing.h"
 #include "client.h"
 #include "meta.h"
 #include "nodepool.h"
@@ -95,6 +96,7 @@ void cmd_del(client_t *c, op_t *op, int argc, const char **argv, const size_t *a
     for (int i = 1; i < argc; i++) {
         meta_t *m = meta_lookup(srv, argv[i], argl[i]);
         if (m) op_delete_object(srv, op, m);
+        backing_delete(op, argv[i], argl[i]); /* --backing-delete yes: the store's copy too */
     }
     op->all_args = 1;
     del_check_done(op);

@@ -12,6 +12,7 @@
 #include "layout.h"
 #include "nodeproto.h"
 #include "log.h"
+#include "backing.h"
 #include "client.h"
 #include "meta.h"
 #include "nodepool.h"
@@ -77,18 +78,20 @@ static int get_ride(server_t *srv, op_t *op)
     return 1;
 }
 
-static void finish_get_reply(op_t *op);
+static int finish_get_reply(op_t *op);
 
 static void finish_get(op_t *op)
 {
     opindex_remove(&op->srv->readers, op);
-    finish_get_reply(op);
+    if (finish_get_reply(op)) return; /* the backing store answers it */
     op_answer_riders(op);
     client_on_op_done(op);
 }
 
-/* Decides the answer of a GET into op->reply (riders count in the statistics). */
-static void finish_get_reply(op_t *op)
+/* Decides the answer of a GET into op->reply (riders count in the statistics). Returns 1 when
+ * the object could not be decoded and the backing store was asked instead (backing.c answers
+ * the op and its riders then). */
+static int finish_get_reply(op_t *op)
 {
     server_t *srv = op->srv;
     uint64_t answered = 1 + (uint64_t)op->nriders;
@@ -112,7 +115,7 @@ static void finish_get_reply(op_t *op)
         }
         if (nwant && ec_decode(op->d, op->p, cs, op->have_idx, have, nwant, want_idx, want) < 0) {
             resp_add_error(&op->reply, "ERR decoding failed");
-            return;
+            return 0;
         }
         if (!op->bg_done) srv->stats.get_hits += answered;
         if (srv->cfg.repair) op_repair_from_obj(op);
@@ -125,13 +128,16 @@ static void finish_get_reply(op_t *op)
         }
     } else if (op_lost_chunks(op) > op->p) {
         op_object_lost(op);
+        if (backing_read_miss(op, op->version)) return 1;
         if (!op->bg_done) srv->stats.get_misses += answered;
         resp_add_null(&op->reply);
     } else {
+        if (backing_read_miss(op, op->version)) return 1;
         if (!op->bg_done) srv->stats.errors += answered;
         resp_add_error(&op->reply, "ERR only %d of the %d chunks needed could be read%s; try again",
                        op->nhave, op->d, op->timed_out ? " in time" : "");
     }
+    return 0;
 }
 
 static void request_more(op_t *op);
@@ -469,12 +475,24 @@ void cmd_get(client_t *c, op_t *op)
 
 void cmd_get_key(client_t *c, op_t *op, const char *key, size_t keylen)
 {
-    c->srv->stats.gets++;
-    if (op_read_begin_key(c->srv, op, key, keylen)) return;
-    if (get_ride(c->srv, op)) return;
+    server_t *srv = c->srv;
+    srv->stats.gets++;
+    /* A miss goes to the backing store, when there is one. */
+    if (srv->backing && !meta_lookup(srv, key, keylen) && op_copy_key(op, key, keylen) == 0 &&
+        backing_read_miss(op, 0))
+        return;
+    if (op_read_begin_key(srv, op, key, keylen)) return;
+    if (backing_check_hit(op)) return;
+    cmd_get_continue(op);
+}
+
+void cmd_get_continue(op_t *op)
+{
+    server_t *srv = op->srv;
+    if (get_ride(srv, op)) return;
     op->obj = objbuf_new(op->chunk_size * (size_t)op->n + 1);
     if (!op->obj) {
-        opindex_remove(&c->srv->readers, op); /* nobody rode on it yet: it never read */
+        opindex_remove(&srv->readers, op); /* nobody rode on it yet: it never read */
         resp_add_error(&op->reply, "ERR out of memory");
         client_on_op_done(op);
         return;

@@ -12,6 +12,7 @@
 #include "icproto.h"
 #include "layout.h"
 #include "log.h"
+#include "backing.h"
 #include "client.h"
 #include "meta.h"
 #include "nodepool.h"
@@ -215,6 +216,7 @@ static void store_check_done(op_t *op)
                 resp_add_null(&op->reply);
         } else {
             srv->stats.errors += 1 + (uint64_t)op->nriders;
+            backing_set_failed(op);
             resp_add_error(&op->reply, "%s", op->err[0] ? op->err : "ERR store failed");
         }
         op_answer_riders(op);
@@ -283,6 +285,23 @@ void cmd_set(client_t *c, op_t *op)
          * takes the TTL current then, as before). */
         meta_t *old = meta_lookup(op->srv, op->key, op->keylen);
         op->expire_ms = old ? (int64_t)old->expire_ms : 0;
+    }
+    /* With a backing store the value may have to reach it first (write-through), or be queued
+     * for it (write-behind): backing.c decides. */
+    int backing = backing_before_set(op);
+    if (backing > 0) return; /* goes on in cmd_set_continue() */
+    if (backing < 0) {
+        store_check_done(op); /* answers op->err, nothing stored */
+        return;
+    }
+    cmd_set_continue(op);
+}
+
+void cmd_set_continue(op_t *op)
+{
+    if (op->err[0]) {
+        store_check_done(op); /* answers op->err, nothing stored */
+        return;
     }
     if (set_stage(op->srv, op)) return;
     set_start(op);

@@ -92,6 +92,16 @@ typedef struct {
     char *metrics_token_file; /* "": no token (loopback only) */
     int64_t metrics_max_connections;
     int64_t metrics_timeout_ms;
+    /* the backing object store (backing.c, docs/BACKING.md) */
+    char *backing;                 /* s3://BUCKET[/PREFIX]; "": none */
+    char *backing_endpoint;        /* "": AWS S3; else an S3-compatible URL, path-style */
+    char *backing_mode;            /* none | read-through | write-through | write-behind */
+    int64_t backing_delete;        /* DEL and expiry delete the store's object too */
+    int64_t backing_authoritative; /* every hit is checked against the store first */
+    int64_t backing_timeout_ms;
+    int64_t backing_part_size; /* GETs read in ranged parts of this size */
+    char *backing_queue_dir;   /* write-behind's journal */
+    int64_t backing_queue_max; /* bytes of write-behind uploads waiting */
     /* derived by proxy_config_load */
     char *config_file;  /* --config FILE as an absolute path (CONFIG REWRITE); NULL: none */
     double compression; /* time_compression as a number */
