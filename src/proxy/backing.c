@@ -350,10 +350,14 @@ static void check_done(s3_req_t *r)
         etag_forget(b, op->key, op->keylen);
         resp_add_null(&op->reply);
     } else {
+        /* Changed behind the cache: the cached copy goes now, before the fill records the new
+         * ETag. Otherwise a GET checked between the two would hear "not modified" and read the
+         * old bytes still cached. A newer version cached meanwhile (a SET) stays, unfilled. */
         b->st.changed++;
         srv->stats.get_hits++;
         meta_t *m = meta_lookup(srv, op->key, op->keylen);
-        answer_and_fill(op, r, m ? m->version : 0);
+        if (m && m->version == op->version) meta_drop(srv, m);
+        answer_and_fill(op, r, op->version);
     }
     s3_req_free(r);
     read_answered(op);

@@ -253,7 +253,10 @@ class BackingTest(unittest.TestCase):
             for _ in range(3):
                 self.assertEqual(r.get("k"), v2)  # never the old version
             info = backing(r)
-            self.assertEqual(info["backing_checks"], checks + 3)
+            # The first GET's check finds the change and drops the cached copy; a GET before
+            # the fill lands is a miss read from the store, the others are checked again.
+            self.assertGreaterEqual(info["backing_checks"], checks + 1)
+            self.assertLessEqual(info["backing_checks"], checks + 3)
             self.assertGreaterEqual(info["backing_changed"], 1)
             # Deleted behind the cache: a miss, not the cached copy.
             self.store.delete("c/k")
