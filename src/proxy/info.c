@@ -38,9 +38,9 @@ long info_rss_bytes(void)
 
 /* Sections Redis's INFO (and INFO default) prints, with ours; "all" and "everything" add
  * latencystats, as on Redis. */
-static const char *const default_sections[] = {"server", "clients",     "memory",   "persistence",
-                                               "stats",  "replication", "cpu",      "keyspace",
-                                               "aws",    "pool",        "lifecycle"};
+static const char *const default_sections[] = {
+    "server",  "clients", "memory", "persistence", "stats", "replication", "cpu",
+    "cluster", "keyspace", "aws",   "pool",        "lifecycle"};
 
 static int want(const info_select_t *section, const char *name)
 {
@@ -301,6 +301,8 @@ void cmd_info(client_t *c, op_t *op, const info_select_t *section)
                    s->repair_bytes, s->inventories, s->rebuilt_objects, s->deletes_deferred,
                    deferred, s->deletes_dropped, s->stale_chunks);
     }
+    if (want(section, "cluster"))
+        buf_printf(&b, "# Cluster\r\ncluster_enabled:%d\r\n\r\n", srv->cluster ? 1 : 0);
     if (want(section, "keyspace") && srv->meta.count) {
         /* avg_ttl is exact here (Redis's is an estimate from its expiry sampling), in ms. */
         long double avg = srv->meta.expires ? srv->meta.expire_sum / srv->meta.expires -

@@ -119,6 +119,7 @@ struct server {
     struct key_holds *holds; /* keys held by compound commands (op_rmw.c) */
     int hold_waiters;        /* clients whose next command waits for a held key */
     struct watch_table *watches; /* keys clients WATCH (watch.c) */
+    struct cluster_map *cluster; /* the slot map (cluster.c); NULL: not in cluster mode */
 };
 
 uint64_t server_next_version(server_t *srv);
