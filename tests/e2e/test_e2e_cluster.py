@@ -147,6 +147,32 @@ class ClusterTest(unittest.TestCase):
                       self.node(2).execute_command("CLUSTER", "GETKEYSINSLOT", slot, 10))
         self.assertEqual(self.node(0).execute_command("CLUSTER", "COUNTKEYSINSLOT", slot), 0)
 
+    def test_library_reads_what_redis_cli_wrote(self):
+        """iccli (libinfinicache), given one proxy, finds the map and the key's proxy; a value the
+        library wrote is read by a Redis Cluster client, and the other way round."""
+        data = os.urandom(1 << 20)
+        with tempfile.TemporaryDirectory() as d:
+            src = os.path.join(d, "in.bin")
+            with open(src, "wb") as f:
+                f.write(data)
+            key = key_in(2, "lib")
+            out = subprocess.run(["redis-cli", *cli_auth_args(), "-c", "-p", str(self.ports[0]),
+                                  "-x", "set", key], stdin=open(src, "rb"), capture_output=True,
+                                 timeout=60)
+            self.assertEqual(out.stdout.strip(), b"OK", out)
+            got = subprocess.run([os.path.join(BIN, "iccli"), "--proxy",
+                                  "127.0.0.1:%d" % self.ports[0], "get", key, "-"],
+                                 capture_output=True, timeout=60)
+            self.assertEqual(got.returncode, 0, got.stderr)
+            self.assertEqual(got.stdout, data)
+            key2 = key_in(1, "lib")
+            put = subprocess.run([os.path.join(BIN, "iccli"), "--d", "2", "--p", "1", "--proxy",
+                                  "127.0.0.1:%d" % self.ports[2], "set", key2, src],
+                                 capture_output=True, timeout=60)
+            self.assertEqual(put.returncode, 0, put.stderr)
+            self.assertEqual(self.node(1).get(key2), data)
+            self.assertEqual(self.rc.get(key2), data)
+
     def test_redis_py_cluster(self):
         rc = self.rc
         values = {"{user7}.%d" % i: os.urandom(100 + i * 5000) for i in range(6)}
