@@ -346,7 +346,7 @@ static const command_t table_commands[] = {
 static const command_t *const groups[] = {
     table_commands,      cmd_server_commands, cmd_connection_commands, cmd_keyspace_commands,
     cmd_string_commands, cmd_large_commands,  cmd_config_commands,     cmd_diag_commands,
-    cmd_tx_commands,     cmd_cluster_commands,
+    cmd_tx_commands,     cmd_cluster_commands, cmd_migrate_commands,
 };
 
 #define COMMANDS_MAX 256
