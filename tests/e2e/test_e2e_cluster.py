@@ -2,13 +2,15 @@
 """Redis Cluster across proxies: three icproxy processes on free loopback ports, each with its own
 embedded platform and pool, sharing one generated cluster config. redis-cli -c follows -MOVED,
 python3-redis's RedisCluster works (hash tags, CROSSSLOT), redis-benchmark --cluster runs clean,
-a transaction over two slots is refused at EXEC, a malformed config is refused at start, and a
+a transaction over two slots is refused at EXEC, a malformed config is refused at start, a slot
+range moves to another proxy (iccluster move) while a writer and reader check every byte, and a
 proxy killed with SIGKILL fails its own slots only."""
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
@@ -270,6 +272,111 @@ class ClusterConfigTest(unittest.TestCase):
             self.assertIn("unknown subcommand", str(e.exception))
             self.assertEqual(r.info("cluster")["cluster_enabled"], 0)
             self.assertTrue(r.mset({"a": 1, "b": 2}))  # no CROSSSLOT outside a cluster
+
+    @unittest.skipIf(TLS, "the cluster map names plaintext client ports")
+    def test_move_slots_under_load(self):
+        with tempfile.TemporaryDirectory() as d:
+            conf, ports, proxies = start_cluster(d)
+            try:
+                self.move_under_load(conf, ports)
+            finally:
+                for p in proxies:
+                    if p.proc.poll() is None:
+                        p.stop()
+
+    def move_under_load(self, conf, ports):
+        keys = []
+        i = 0
+        while len(keys) < 40:
+            if keyslot("mv%d" % i) <= 300:
+                keys.append("mv%d" % i)
+            i += 1
+        rc = RedisCluster(host="127.0.0.1", port=ports[0], password=PASSWORD, socket_timeout=30)
+        expected = {}
+        for n, k in enumerate(keys):
+            expected[k] = os.urandom(1000 + n * 3000)
+            rc.set(k, expected[k])
+        src, dst = self.raw(ports[0]), self.raw(ports[1])
+        src_id, dst_id = (c.execute_command("CLUSTER", "MYID").decode() for c in (src, dst))
+        # By hand first, to see -ASK: one key of a slot moves, the slot still the source's.
+        k0 = keys[0]
+        s0 = keyslot(k0)
+        self.assertEqual(dst.execute_command("CLUSTER", "SETSLOT", s0, "IMPORTING", src_id), b"OK")
+        self.assertEqual(src.execute_command("CLUSTER", "SETSLOT", s0, "MIGRATING", dst_id), b"OK")
+        self.assertEqual(src.execute_command("MIGRATE", "127.0.0.1", ports[1], k0, 0, 5000), b"OK")
+        with self.assertRaises(redis.ResponseError) as e:
+            src.get(k0)
+        self.assertEqual(str(e.exception), "ASK %d 127.0.0.1:%d" % (s0, ports[1]))
+        with self.assertRaises(redis.ResponseError) as e:
+            dst.get(k0)  # without ASKING, the target sends it back to the owner
+        self.assertTrue(str(e.exception).startswith("MOVED %d " % s0))
+        self.assertEqual(rc.get(k0), expected[k0])  # the Redis Cluster client follows -ASK
+
+        stop = threading.Event()
+        stats = {"ops": 0, "wrong_bytes": 0, "errors": []}
+
+        def load():
+            worker = RedisCluster(host="127.0.0.1", port=ports[2], password=PASSWORD,
+                                  socket_timeout=30)
+            n = 0
+            while not stop.is_set() or n < 200:
+                k = keys[n % len(keys)]
+                try:
+                    if n % 3 == 0:
+                        v = os.urandom(500 + (n * 7919) % 60000)
+                        worker.set(k, v)
+                        expected[k] = v
+                    else:
+                        got = worker.get(k) or b""
+                        want = expected[k]
+                        if got != want:
+                            stats["wrong_bytes"] += sum(a != b for a, b in zip(got, want)) + \
+                                abs(len(got) - len(want))
+                except Exception as ex:  # noqa: BLE001 -- every failure is counted and shown
+                    stats["errors"].append(repr(ex))
+                n += 1
+                stats["ops"] = n
+            worker.close()
+
+        t = threading.Thread(target=load)
+        t.start()
+        try:
+            wait_for(lambda: stats["ops"] > 30, 60, "the load to start")
+            out = subprocess.run([os.path.join(BIN, "iccluster"), "move", "--from",
+                                  "127.0.0.1:%d" % ports[0], "--to", "127.0.0.1:%d" % ports[1],
+                                  "--config", conf, "--write-config", "--batch", "7",
+                                  "SLOTS", "0-300"],
+                                 capture_output=True, timeout=300)
+        finally:
+            stop.set()
+            t.join(timeout=120)
+        self.assertFalse(t.is_alive())
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(stats["wrong_bytes"], 0)
+        self.assertEqual(stats["errors"], [])
+        self.assertGreater(stats["ops"], 200)
+        # The map moved on every proxy, the keys with it; the config file says so.
+        for p in ports:
+            slots = self.raw(p).execute_command("CLUSTER", "SLOTS")
+            self.assertIn([0, 300, ports[1]], [[s[0], s[1], s[2][1]] for s in slots])
+        self.assertEqual(src.execute_command("CLUSTER", "COUNTKEYSINSLOT", s0), 0)
+        for k in keys:
+            self.assertEqual(dst.get(k), expected[k])
+            with self.assertRaises(redis.ResponseError):
+                src.get(k)
+        with open(conf) as f:
+            text = f.read()
+        self.assertIn("proxy beta 127.0.0.1:%d SLOTS 0-300 5461-10922" % ports[1], text)
+        self.assertIn("proxy alpha 127.0.0.1:%d SLOTS 301-5460" % ports[0], text)
+        check = subprocess.run([os.path.join(BIN, "iccluster"), "check",
+                                "127.0.0.1:%d" % ports[2], "--config", conf],
+                               capture_output=True, timeout=60)
+        self.assertEqual(check.returncode, 0, check.stderr)
+        self.assertIn(b"proxy beta 127.0.0.1:%d SLOTS 0-300 5461-10922" % ports[1], check.stdout)
+        rc.close()
+
+    def raw(self, port):
+        return redis.Redis(port=port, socket_timeout=30)
 
     @unittest.skipIf(TLS, "the cluster map names plaintext client ports")
     def test_kill_one_proxy(self):
