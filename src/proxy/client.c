@@ -459,8 +459,8 @@ static void fenced_error(const server_t *srv, op_t *op)
  * it was answered with a redirection or CROSSSLOT. A transaction's commands are checked as they
  * are queued; keys of different slots among them make its EXEC answer CROSSSLOT, as Redis does.
  * ASKING lasts for one command (or for a transaction, up to its EXEC). */
-static int cluster_refuses(client_t *c, op_t *op, const command_t *row, int argc,
-                           const char **argv, const size_t *argl, int queuing)
+static int cluster_refuses(client_t *c, op_t *op, const command_t *row, int argc, const char **argv,
+                           const size_t *argl, int queuing)
 {
     if (!c->srv->cluster) return 0;
     int refused = 0;

@@ -38,9 +38,9 @@ long info_rss_bytes(void)
 
 /* Sections Redis's INFO (and INFO default) prints, with ours; "all" and "everything" add
  * latencystats, as on Redis. */
-static const char *const default_sections[] = {
-    "server",  "clients", "memory", "persistence", "stats", "replication", "cpu",
-    "cluster", "keyspace", "aws",   "pool",        "lifecycle"};
+static const char *const default_sections[] = {"server",   "clients",     "memory", "persistence",
+                                               "stats",    "replication", "cpu",    "cluster",
+                                               "keyspace", "aws",         "pool",   "lifecycle"};
 
 static int want(const info_select_t *section, const char *name)
 {

@@ -137,6 +137,14 @@ class ClusterTest(unittest.TestCase):
         with self.assertRaises(redis.ResponseError) as e:
             self.node(0).execute_command("ICGET", key)
         self.assertTrue(str(e.exception).startswith("MOVED "))
+        # A value too large for the small-argument buffer is refused on its header, its body
+        # drained: the connection stays in step (PONG follows).
+        r0 = self.node(0)
+        p = r0.pipeline(transaction=False)
+        p.set(key, os.urandom(1 << 20)).ping()
+        got = p.execute(raise_on_error=False)
+        self.assertTrue(str(got[0]).startswith("MOVED %d " % keyslot(key)), got[0])
+        self.assertTrue(got[1])
         out = self.cli("-c", "set", key, "by-redis-cli")
         self.assertEqual(out.stdout.strip(), b"OK", out)
         self.assertEqual(self.node(2).get(key), b"by-redis-cli")
