@@ -228,7 +228,8 @@ class ClusterTest(unittest.TestCase):
             p.execute()
 
     def test_redis_benchmark_cluster(self):
-        out = subprocess.run(["redis-benchmark", *cli_auth_args(), "--cluster", "-p",
+        auth = ["-a", PASSWORD] if PASSWORD else []  # it has no --no-auth-warning
+        out = subprocess.run(["redis-benchmark", *auth, "--cluster", "-p",
                               str(self.ports[0]), "-t", "set,get", "-n", "2000", "-q"],
                              capture_output=True, timeout=120)
         self.assertEqual(out.returncode, 0, out)
@@ -311,7 +312,9 @@ class ClusterConfigTest(unittest.TestCase):
         s0 = keyslot(k0)
         self.assertEqual(dst.execute_command("CLUSTER", "SETSLOT", s0, "IMPORTING", src_id), b"OK")
         self.assertEqual(src.execute_command("CLUSTER", "SETSLOT", s0, "MIGRATING", dst_id), b"OK")
-        self.assertEqual(src.execute_command("MIGRATE", "127.0.0.1", ports[1], k0, 0, 5000), b"OK")
+        auth = ("AUTH", PASSWORD) if PASSWORD else ()
+        self.assertEqual(src.execute_command("MIGRATE", "127.0.0.1", ports[1], k0, 0, 5000, *auth),
+                         b"OK")
         with self.assertRaises(redis.ResponseError) as e:
             src.get(k0)
         self.assertEqual(str(e.exception), "ASK %d 127.0.0.1:%d" % (s0, ports[1]))
