@@ -386,6 +386,77 @@ class ClusterConfigTest(unittest.TestCase):
         self.assertIn(b"proxy beta 127.0.0.1:%d SLOTS 0-300 5461-10922" % ports[1], check.stdout)
         rc.close()
 
+    @unittest.skipIf(TLS, "the cluster map names plaintext client ports")
+    def test_slot_move_errors(self):
+        with tempfile.TemporaryDirectory() as d:
+            _, ports, proxies = start_cluster(d)
+            try:
+                self.slot_move_errors(ports)
+            finally:
+                for p in proxies:
+                    if p.proc.poll() is None:
+                        p.stop()
+
+    def slot_move_errors(self, ports):
+        src, dst = self.raw(ports[0]), self.raw(ports[1])
+        src_id, dst_id = (c.execute_command("CLUSTER", "MYID").decode() for c in (src, dst))
+        auth = ("AUTH", PASSWORD) if PASSWORD else ()
+        a = key_in(0, "e")
+        s = keyslot(a)
+        b = "{%s}2" % a
+        src.set(a, "1")
+        src.set(b, "2")
+
+        def err(conn, *cmd):
+            with self.assertRaises(redis.ResponseError) as e:
+                conn.execute_command(*cmd)
+            return str(e.exception)
+
+        self.assertEqual(err(src, "CLUSTER", "SETSLOT", s, "MIGRATING", "nosuch"),
+                         "Unknown node nosuch")
+        self.assertEqual(err(src, "CLUSTER", "SETSLOT", 16384, "STABLE"),
+                         "Invalid or out of range slot")
+        self.assertEqual(err(src, "CLUSTER", "SETSLOT", s, "IMPORTING", dst_id),
+                         "I'm already the owner of hash slot %d" % s)
+        self.assertEqual(err(dst, "CLUSTER", "SETSLOT", s, "MIGRATING", src_id),
+                         "I'm not the owner of hash slot %d" % s)
+        self.assertTrue(err(src, "CLUSTER", "SETSLOT", s, "NODE", dst_id).startswith(
+            "Can't assign hashslot %d to a different node while I still hold keys" % s))
+        # MIGRATE: an unreachable target, a key the target has without REPLACE, a bad db.
+        self.assertTrue(err(src, "MIGRATE", "127.0.0.1", free_port(), a, 0, 1000, *auth)
+                        .startswith("IOERR"))
+        self.assertEqual(src.get(a), b"1")  # not deleted
+        self.assertEqual(err(src, "MIGRATE", "127.0.0.1", ports[1], a, 1, 1000),
+                         "DB index is out of range")
+        self.assertTrue(err(src, "MIGRATE", "127.0.0.1", ports[1], key_in(1, "e"), 0, 1000)
+                        .startswith("MOVED "))
+        self.assertEqual(dst.execute_command("CLUSTER", "SETSLOT", s, "IMPORTING", src_id), b"OK")
+        self.assertEqual(src.execute_command("CLUSTER", "SETSLOT", s, "MIGRATING", dst_id), b"OK")
+        self.assertEqual(src.execute_command("MIGRATE", "127.0.0.1", ports[1], a, 0, 5000, "COPY",
+                                             *auth), b"OK")
+        self.assertEqual(src.get(a), b"1")  # COPY keeps it here
+        self.assertIn("BUSYKEY", err(src, "MIGRATE", "127.0.0.1", ports[1], a, 0, 5000, *auth))
+        self.assertEqual(src.execute_command("MIGRATE", "127.0.0.1", ports[1], a, 0, 5000,
+                                             "REPLACE", *auth), b"OK")
+        self.assertEqual(src.execute_command("MIGRATE", "127.0.0.1", ports[1], key_in(0, "none"),
+                                             0, 5000, *auth), b"NOKEY")
+        # a moved, b not: a command of both is asked to try again; each alone is served or sent.
+        self.assertEqual(err(src, "MGET", a, b),
+                         "TRYAGAIN Multiple keys request during rehashing of slot")
+        self.assertEqual(src.get(b), b"2")
+        self.assertTrue(err(src, "GET", a).startswith("ASK "))
+        p = dst.pipeline(transaction=False)
+        p.execute_command("ASKING").get(a)
+        self.assertEqual(p.execute(), [True, b"1"])
+        # STABLE ends the move on both sides: the slot is the source's again.
+        for c in (src, dst):
+            self.assertEqual(c.execute_command("CLUSTER", "SETSLOT", s, "STABLE"), b"OK")
+        p = dst.pipeline(transaction=False)
+        p.execute_command("ASKING").get(a)
+        got = p.execute(raise_on_error=False)
+        self.assertTrue(str(got[1]).startswith("MOVED "))
+        self.assertIsNone(src.get(a))
+
     def raw(self, port):
         return redis.Redis(port=port, socket_timeout=30)
 
