@@ -465,7 +465,6 @@ class ClusterConfigTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             _, ports, proxies = start_cluster(d)
             try:
-                keys = {i: [key_in(i, "kill%d_" % n) for n in range(3)] for i in range(3)}
                 keys = {i: [key_in(i, "kill%d_%d_" % (i, n)) for n in range(3)] for i in range(3)}
                 values = {}
                 rc = RedisCluster(host="127.0.0.1", port=ports[0], password=PASSWORD,
