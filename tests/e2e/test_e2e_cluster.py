@@ -296,7 +296,7 @@ class ClusterConfigTest(unittest.TestCase):
     def move_under_load(self, conf, ports):
         keys = []
         i = 0
-        while len(keys) < 40:
+        while len(keys) < 41:
             if keyslot("mv%d" % i) <= 300:
                 keys.append("mv%d" % i)
             i += 1
@@ -305,24 +305,7 @@ class ClusterConfigTest(unittest.TestCase):
         for n, k in enumerate(keys):
             expected[k] = os.urandom(1000 + n * 3000)
             rc.set(k, expected[k])
-        src, dst = self.raw(ports[0]), self.raw(ports[1])
-        src_id, dst_id = (c.execute_command("CLUSTER", "MYID").decode() for c in (src, dst))
-        # By hand first, to see -ASK: one key of a slot moves, the slot still the source's.
-        k0 = keys[0]
-        s0 = keyslot(k0)
-        self.assertEqual(dst.execute_command("CLUSTER", "SETSLOT", s0, "IMPORTING", src_id), b"OK")
-        self.assertEqual(src.execute_command("CLUSTER", "SETSLOT", s0, "MIGRATING", dst_id), b"OK")
-        auth = ("AUTH", PASSWORD) if PASSWORD else ()
-        self.assertEqual(src.execute_command("MIGRATE", "127.0.0.1", ports[1], k0, 0, 5000, *auth),
-                         b"OK")
-        with self.assertRaises(redis.ResponseError) as e:
-            src.get(k0)
-        self.assertEqual(str(e.exception), "ASK %d 127.0.0.1:%d" % (s0, ports[1]))
-        with self.assertRaises(redis.ResponseError) as e:
-            dst.get(k0)  # without ASKING, the target sends it back to the owner
-        self.assertTrue(str(e.exception).startswith("MOVED %d " % s0))
-        self.assertEqual(rc.get(k0), expected[k0])  # the Redis Cluster client follows -ASK
-
+        k0 = keys.pop()  # moved by hand below, apart from the load's keys
         stop = threading.Event()
         stats = {"ops": 0, "wrong_bytes": 0, "errors": []}
 
@@ -353,6 +336,24 @@ class ClusterConfigTest(unittest.TestCase):
         t.start()
         try:
             wait_for(lambda: stats["ops"] > 30, 60, "the load to start")
+            src, dst = self.raw(ports[0]), self.raw(ports[1])
+            src_id, dst_id = (c.execute_command("CLUSTER", "MYID").decode() for c in (src, dst))
+            # By hand first, under the load, to see -ASK: one key of a slot moves, the slot
+            # still the source's.
+            s0 = keyslot(k0)
+            for conn, state, other in ((dst, "IMPORTING", src_id), (src, "MIGRATING", dst_id)):
+                self.assertEqual(conn.execute_command("CLUSTER", "SETSLOT", s0, state, other),
+                                 b"OK")
+            auth = ("AUTH", PASSWORD) if PASSWORD else ()
+            self.assertEqual(src.execute_command("MIGRATE", "127.0.0.1", ports[1], k0, 0, 5000,
+                                                 *auth), b"OK")
+            with self.assertRaises(redis.ResponseError) as e:
+                src.get(k0)
+            self.assertEqual(str(e.exception), "ASK %d 127.0.0.1:%d" % (s0, ports[1]))
+            with self.assertRaises(redis.ResponseError) as e:
+                dst.get(k0)  # without ASKING, the target sends it back to the owner
+            self.assertTrue(str(e.exception).startswith("MOVED %d " % s0))
+
             out = subprocess.run([os.path.join(BIN, "iccluster"), "move", "--from",
                                   "127.0.0.1:%d" % ports[0], "--to", "127.0.0.1:%d" % ports[1],
                                   "--config", conf, "--write-config", "--batch", "7",
@@ -371,7 +372,7 @@ class ClusterConfigTest(unittest.TestCase):
             slots = self.raw(p).execute_command("CLUSTER", "SLOTS")
             self.assertIn([0, 300, ports[1]], [[s[0], s[1], s[2][1]] for s in slots])
         self.assertEqual(src.execute_command("CLUSTER", "COUNTKEYSINSLOT", s0), 0)
-        for k in keys:
+        for k in keys + [k0]:
             self.assertEqual(dst.get(k), expected[k])
             with self.assertRaises(redis.ResponseError):
                 src.get(k)
