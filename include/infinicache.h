@@ -34,7 +34,14 @@ typedef struct ic_client ic_client_t;
 
 /* Options. Call ic_options_init() first, then change what you need. */
 typedef struct {
-    const char *const *proxies; /* "host:port" of every icproxy; NULL/0 means 127.0.0.1:6378 */
+    /* "host:port" of icproxy servers; NULL/0 means 127.0.0.1:6378. A key goes to the proxy
+     * that serves its Redis Cluster slot (CRC16 of the key or its {hash tag}, mod 16384), as a
+     * Redis Cluster client would send it: at the first key the client reads CLUSTER SLOTS from
+     * the first of them that answers, and again whenever a proxy answers -MOVED (it follows
+     * -ASK once, after ASKING), so one proxy of a cluster is enough. When the proxies are not a
+     * cluster, the slots are split among them in the order given (proxy i of n serves slots
+     * i*16384/n to (i+1)*16384/n - 1): every client must list them in the same order. */
+    const char *const *proxies;
     size_t nproxies;
     int d;                   /* data chunks per object (1..32), default 10 */
     int p;                   /* parity chunks (0 allowed, d + p <= 48), default 2 */
@@ -107,7 +114,8 @@ int ic_del(ic_client_t *c, const void *key, size_t keylen);
 /* IC_HIT or IC_MISS, or an error. */
 int ic_exists(ic_client_t *c, const void *key, size_t keylen);
 
-/* Number of proxies, and INFO of proxy i as text the caller frees with ic_free(). */
+/* Number of proxies (those given, then any the cluster map named besides), and INFO of proxy i
+ * as text the caller frees with ic_free(). */
 size_t ic_proxy_count(const ic_client_t *c);
 int ic_info(ic_client_t *c, size_t proxy, char **text, size_t *len);
 

@@ -80,7 +80,6 @@ void ic_client_free(ic_client_t *c)
         free(c->conns[i].addr);
     }
     free(c->conns);
-    icc_ring_free(&c->ring);
     wipe_free((char *)c->opt.user);
     wipe_free((char *)c->opt.password);
     tls_ctx_free(c->tls_ctx);
@@ -99,7 +98,6 @@ ic_client_t *ic_client_new(const ic_options_t *opt, int *err)
     }
     int rc = IC_EINVAL;
     ic_client_t *c = NULL;
-    const char **names = NULL;
     if (!ec_params_valid(opt->d, opt->p) || opt->connect_timeout_ms <= 0 || opt->op_timeout_ms <= 0 ||
         opt->chunk_deadline_ms <= 0 || (opt->first_d != 0 && opt->first_d != 1) ||
         (opt->nproxies && !opt->proxies))
@@ -125,26 +123,21 @@ ic_client_t *ic_client_new(const ic_options_t *opt, int *err)
     if (!c->conns) goto fail;
     c->nproxies = n;
     for (size_t i = 0; i < n; i++) c->conns[i].fd = -1; /* so a partial init frees cleanly */
-    names = calloc(n, sizeof *names);
-    if (!names) goto fail;
     for (size_t i = 0; i < n; i++) {
         icc_conn_t *k = &c->conns[i];
         const char *name = opt->nproxies ? opt->proxies[i] : ICC_DEFAULT_PROXY;
         k->addr = strdup(name ? name : "");
         if (!k->addr) goto fail;
-        names[i] = k->addr;
         if (net_split_hostport(k->addr, k->host, sizeof k->host, &k->port) < 0 || k->port == 0) {
             rc = IC_EINVAL;
             goto fail;
         }
     }
-    rc = icc_ring_build(&c->ring, names, n, ICC_RING_VNODES);
-    if (rc < 0) goto fail;
-    free(names);
+    c->ngiven = n;
+    icc_slots_split(c, n);
     if (err) *err = 0;
     return c;
 fail:
-    free(names);
     ic_client_free(c);
     if (err) *err = rc;
     return NULL;
@@ -156,11 +149,6 @@ void icc_client_adopt_fd(ic_client_t *c, size_t proxy, int fd)
     icc_conn_close(k);
     net_set_nonblock(fd, 1);
     k->fd = fd;
-}
-
-static icc_conn_t *conn_for(ic_client_t *c, const void *key, size_t keylen)
-{
-    return &c->conns[c->nproxies == 1 ? 0 : icc_ring_lookup(&c->ring, key, keylen)];
 }
 
 /* Any failure that may leave unread bytes of a reply closes the connection, so the next request
@@ -217,8 +205,8 @@ static int read_simple(ic_client_t *c, icc_conn_t *k, uint64_t deadline, resp_he
 
 /* Sends a small command and reads its simple reply, retrying once on a fresh connection when a
  * reused one turns out dead before any reply byte arrives (the proxy restarted, an idle close). */
-static int small_command(ic_client_t *c, icc_conn_t *k, int argc, const char *const *argv,
-                         const size_t *argl, resp_header_t *h, char **bulk, uint64_t max_bulk)
+int icc_small_command(ic_client_t *c, icc_conn_t *k, int argc, const char *const *argv,
+                      const size_t *argl, resp_header_t *h, char **bulk, uint64_t max_bulk)
 {
     buf_t out;
     buf_init(&out);
@@ -327,8 +315,8 @@ int ic_set(ic_client_t *c, const void *key, size_t keylen, const void *value, si
         rc = icc_fail(c, IC_ENOMEM, "out of memory");
         goto out;
     }
-    icc_conn_t *k = conn_for(c, key, keylen);
-    for (int attempt = 0; attempt < 2; attempt++) {
+    icc_conn_t *k = icc_conn_for_key(c, key, keylen);
+    for (int attempt = 0, hops = 0; attempt < 2; attempt++) {
         struct iovec iov[1 + 3 * EC_MAX_CHUNKS];
         int niov = 0;
         iov[niov++] = (struct iovec){buf_head(&hdr), buf_len(&hdr)};
@@ -357,6 +345,13 @@ int ic_set(ic_client_t *c, const void *key, size_t keylen, const void *value, si
         if (rc == 0 && !(h.type == RESP_SIMPLE))
             rc = icc_fail(c, IC_EPROTO, "%s: unexpected reply to ICSET", k->addr);
         drop(k, rc);
+        icc_conn_t *next = hops < ICC_REDIRECTS_MAX ? icc_follow_redirect(c, rc) : NULL;
+        if (next) { /* another proxy serves the key: the same request again, there */
+            k = next;
+            hops++;
+            attempt = -1;
+            continue;
+        }
         if (!(rc == IC_EIO && reused && k->rx_total == before)) break;
     }
 out:
@@ -700,12 +695,18 @@ static int get_common(ic_client_t *c, const void *key, size_t keylen, uint8_t *b
     int rc = check_key(c, key, keylen);
     if (rc < 0) return rc;
     if (!len || (alloc && !value) || (!alloc && !buf && cap)) return icc_fail(c, IC_EINVAL, "bad arguments");
-    icc_conn_t *k = conn_for(c, key, keylen);
-    int restarts = 0;
+    icc_conn_t *k = icc_conn_for_key(c, key, keylen);
+    int restarts = 0, hops = 0;
     for (int attempt = 0; attempt < 2;) {
         int reused = k->fd >= 0, stale = 0;
         uint64_t before = k->rx_total;
         rc = get_once(c, k, key, keylen, buf, cap, alloc, value, len, &stale);
+        icc_conn_t *next = hops < ICC_REDIRECTS_MAX ? icc_follow_redirect(c, rc) : NULL;
+        if (next) {
+            k = next;
+            hops++;
+            continue;
+        }
         /* A new version was stored between the reply and the spare request: start over once
          * from the top, which reads the new version (or misses). */
         if (stale && restarts++ == 0) continue;
@@ -737,7 +738,7 @@ int ic_get_range(ic_client_t *c, const void *key, size_t keylen, uint64_t offset
     *value = NULL;
     *len = 0;
     if (length == 0) return ic_exists(c, key, keylen);
-    icc_conn_t *k = conn_for(c, key, keylen);
+    icc_conn_t *k = icc_conn_for_key(c, key, keylen);
     char start[24], end[24];
     snprintf(start, sizeof start, "%" PRIu64, offset);
     snprintf(end, sizeof end, "%" PRIu64, offset + (uint64_t)length - 1);
@@ -745,7 +746,13 @@ int ic_get_range(ic_client_t *c, const void *key, size_t keylen, uint64_t offset
     size_t argl[4] = {8, keylen, strlen(start), strlen(end)};
     resp_header_t h;
     char *data = NULL;
-    rc = small_command(c, k, 4, argv, argl, &h, &data, length);
+    rc = icc_small_command(c, k, 4, argv, argl, &h, &data, length);
+    for (int hops = 0; rc < 0 && hops < ICC_REDIRECTS_MAX; hops++) {
+        icc_conn_t *next = icc_follow_redirect(c, rc);
+        if (!next) break;
+        k = next;
+        rc = icc_small_command(c, k, 4, argv, argl, &h, &data, length);
+    }
     if (rc < 0) return rc;
     if (h.type != RESP_BULK || h.n < 0) {
         free(data);
@@ -767,11 +774,17 @@ static int int_command(ic_client_t *c, const char *cmd, const void *key, size_t 
 {
     int rc = check_key(c, key, keylen);
     if (rc < 0) return rc;
-    icc_conn_t *k = conn_for(c, key, keylen);
+    icc_conn_t *k = icc_conn_for_key(c, key, keylen);
     const char *argv[2] = {cmd, key};
     size_t argl[2] = {strlen(cmd), keylen};
     resp_header_t h;
-    rc = small_command(c, k, 2, argv, argl, &h, NULL, 0);
+    rc = icc_small_command(c, k, 2, argv, argl, &h, NULL, 0);
+    for (int hops = 0; rc < 0 && hops < ICC_REDIRECTS_MAX; hops++) {
+        icc_conn_t *next = icc_follow_redirect(c, rc);
+        if (!next) break;
+        k = next;
+        rc = icc_small_command(c, k, 2, argv, argl, &h, NULL, 0);
+    }
     if (rc < 0) return rc;
     if (h.type != RESP_INTEGER || h.n < 0)
         return drop(k, icc_fail(c, IC_EPROTO, "%s: unexpected reply to %s", k->addr, cmd));
@@ -795,7 +808,7 @@ int ic_info(ic_client_t *c, size_t proxy, char **text, size_t *len)
     const char *argv[1] = {"INFO"};
     resp_header_t h;
     char *bulk = NULL;
-    int rc = small_command(c, &c->conns[proxy], 1, argv, NULL, &h, &bulk, ICC_MAX_INFO);
+    int rc = icc_small_command(c, &c->conns[proxy], 1, argv, NULL, &h, &bulk, ICC_MAX_INFO);
     if (rc < 0) return rc;
     if (!bulk) return drop(&c->conns[proxy], icc_fail(c, IC_EPROTO, "unexpected reply to INFO"));
     *text = bulk;

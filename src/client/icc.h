@@ -11,27 +11,7 @@
 #include "icproto.h"
 #include "infinicache.h"
 #include "resp.h"
-
-/* ---- consistent hashing ring (ring.c) ---- */
-
-/* 64-bit FNV-1a followed by the MurmurHash3 fmix64 finalizer, so nearby inputs spread well. */
-uint64_t icc_hash(const void *p, size_t n);
-
-#define ICC_RING_VNODES 160 /* points per proxy */
-typedef struct {
-    uint64_t hash;
-    uint32_t proxy;
-} icc_point_t;
-typedef struct {
-    icc_point_t *points; /* sorted by hash; owned by the ring */
-    size_t npoints;
-} icc_ring_t;
-
-/* Builds the ring: proxy i gets points icc_hash("<names[i]>#<j>") for j < vnodes. A key goes to
- * the first point at or after icc_hash(key), wrapping around. 0 or IC_ENOMEM/IC_EINVAL. */
-int icc_ring_build(icc_ring_t *r, const char *const *names, size_t n, int vnodes);
-size_t icc_ring_lookup(const icc_ring_t *r, const void *key, size_t keylen);
-void icc_ring_free(icc_ring_t *r);
+#include "slot.h"
 
 /* ---- connections and the client (proxy_conn.c, client.c) ---- */
 
@@ -39,17 +19,23 @@ typedef struct {
     char *addr; /* "host:port", owned */
     char host[256];
     int port;
-    int fd; /* -1 when closed */
+    int fd;          /* -1 when closed */
     struct tls *tls; /* TLS state when the client speaks TLS, NULL otherwise */
     buf_t rx;
     uint64_t rx_total; /* bytes ever received: tells "nothing came back" apart for retries */
 } icc_conn_t;
 
+#define ICC_PROXIES_MAX 1024 /* proxies given and found in the cluster map together */
+
 struct ic_client {
     ic_options_t opt; /* opt.user and opt.password point to the client's own copies */
-    size_t nproxies;
-    icc_conn_t *conns;
-    icc_ring_t ring;
+    size_t nproxies;  /* the given ones first, then any the cluster map names besides */
+    size_t ngiven;
+    icc_conn_t *conns; /* may move when the map names a new proxy: hold no pointer across calls */
+    /* Which connection serves each slot: the cluster's map (CLUSTER SLOTS), or the slots split
+     * in order among the given proxies when they are not a cluster. Read at the first key. */
+    uint16_t slot_owner[SLOT_COUNT];
+    int slots_known;
     struct tls_ctx *tls_ctx; /* made at the first TLS connection from the copies below */
     char *tls_ca_file, *tls_cert_file, *tls_key_file;
     char err[512];
@@ -80,6 +66,27 @@ static inline const char *icc_rx_head(const icc_conn_t *k)
 {
     return buf_len(&k->rx) ? buf_head(&k->rx) : "";
 }
+
+/* ---- the slot map (slots.c) ---- */
+
+/* The slots split among the first n proxies in order: proxy i has [i*16384/n, (i+1)*16384/n). */
+void icc_slots_split(ic_client_t *c, size_t n);
+/* Reads CLUSTER SLOTS from the first proxy that answers; one that answers an error is not a
+ * cluster, and the slots are split among the given proxies. 0 or an error (the map is kept). */
+int icc_slots_refresh(ic_client_t *c);
+/* The connection of the proxy serving the key (the map is read first if not known yet). */
+icc_conn_t *icc_conn_for_key(ic_client_t *c, const void *key, size_t keylen);
+/* The connection of host:port, added if new; its index, or -1. */
+int icc_conn_find_or_add(ic_client_t *c, const char *host, int port);
+/* After an operation failed with rc: when the proxy answered -MOVED (the map is read again) or
+ * -ASK (ASKING is sent first), the connection to repeat it on; NULL otherwise. */
+icc_conn_t *icc_follow_redirect(ic_client_t *c, int rc);
+/* At most this many redirections per operation. */
+#define ICC_REDIRECTS_MAX 5
+
+/* Sends a small command and reads its simple reply (client.c). */
+int icc_small_command(ic_client_t *c, icc_conn_t *k, int argc, const char *const *argv,
+                      const size_t *argl, resp_header_t *h, char **bulk, uint64_t max_bulk);
 
 /* Test and fuzz hook: makes proxy i use an already connected fd (the client takes ownership). */
 void icc_client_adopt_fd(ic_client_t *c, size_t proxy, int fd);

@@ -7,6 +7,7 @@
 #include "footprint.h"
 #include "hash.h"
 #include "metatab.h"
+#include "slot.h"
 
 /* FNV-1a, 64-bit: short keys, no adversarial-collision concerns beyond chain length. */
 uint64_t meta_hash(const char *key, size_t keylen)
@@ -22,8 +23,56 @@ int meta_table_init(meta_table_t *t)
     return t->buckets ? 0 : -ENOMEM;
 }
 
+int meta_table_index_slots(meta_table_t *t)
+{
+    t->slot_heads = calloc(SLOT_COUNT, sizeof *t->slot_heads);
+    t->slot_counts = calloc(SLOT_COUNT, sizeof *t->slot_counts);
+    if (t->slot_heads && t->slot_counts) return 0;
+    free(t->slot_heads);
+    free(t->slot_counts);
+    t->slot_heads = NULL;
+    t->slot_counts = NULL;
+    return -ENOMEM;
+}
+
+meta_t *meta_slot_first(const meta_table_t *t, unsigned slot)
+{
+    return t->slot_heads && slot < SLOT_COUNT ? t->slot_heads[slot] : NULL;
+}
+
+uint32_t meta_slot_count(const meta_table_t *t, unsigned slot)
+{
+    return t->slot_counts && slot < SLOT_COUNT ? t->slot_counts[slot] : 0;
+}
+
+static void slot_link(meta_table_t *t, meta_t *m)
+{
+    unsigned slot = slot_of_key(meta_key(m), m->keylen);
+    m->slot_prev = NULL;
+    m->slot_next = t->slot_heads[slot];
+    if (m->slot_next) m->slot_next->slot_prev = m;
+    t->slot_heads[slot] = m;
+    t->slot_counts[slot]++;
+}
+
+static void slot_unlink(meta_table_t *t, meta_t *m)
+{
+    unsigned slot = slot_of_key(meta_key(m), m->keylen);
+    if (m->slot_prev)
+        m->slot_prev->slot_next = m->slot_next;
+    else if (t->slot_heads[slot] == m)
+        t->slot_heads[slot] = m->slot_next;
+    else
+        return; /* not linked */
+    if (m->slot_next) m->slot_next->slot_prev = m->slot_prev;
+    m->slot_next = m->slot_prev = NULL;
+    t->slot_counts[slot]--;
+}
+
 void meta_table_free(meta_table_t *t)
 {
+    free(t->slot_heads);
+    free(t->slot_counts);
     for (size_t i = 0; i < t->clock_len; i++)
         free(t->clock[i]);
     free(t->buckets);
@@ -111,6 +160,7 @@ int meta_insert(meta_table_t *t, meta_t *m)
      * chance, so an object read since the hand last passed outlives those never read. */
     m->clock_pos = (uint32_t)t->clock_len;
     t->clock[t->clock_len++] = m;
+    if (t->slot_heads) slot_link(t, m);
     t->count++;
     t->bytes += m->size;
     if (m->expire_ms) {
@@ -126,6 +176,7 @@ void meta_remove(meta_table_t *t, meta_t *m)
     while (*pp && *pp != m)
         pp = &(*pp)->hnext;
     if (*pp) *pp = m->hnext;
+    if (t->slot_heads) slot_unlink(t, m);
     t->clock[m->clock_pos] = NULL;
     t->count--;
     t->bytes -= m->size;

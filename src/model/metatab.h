@@ -23,6 +23,7 @@ struct meta {
     uint8_t referenced;
     uint8_t repair_queued; /* in the repair queue */
     uint8_t pad[6];
+    meta_t *slot_next, *slot_prev; /* the objects of the same cluster slot (when indexed) */
     /* followed by: uint16_t node[n]; uint32_t crc[n]; char key[keylen] */
     char tail[];
 };
@@ -55,6 +56,10 @@ typedef struct {
     uint64_t evictions;
     uint64_t expired;
     uint32_t place_rotor; /* advances at every placement, so equal keys spread over the pool */
+    /* The objects of each Redis Cluster slot, for CLUSTER COUNTKEYSINSLOT / GETKEYSINSLOT and
+     * slot migration; NULL unless meta_table_index_slots was called (the proxy in cluster mode). */
+    meta_t **slot_heads;
+    uint32_t *slot_counts;
 } meta_table_t;
 
 /* What the placement knows of one node: its capacity and what the proxy placed there. */
@@ -72,6 +77,11 @@ typedef meta_room_t *(*meta_room_fn)(void *arg, int i);
 typedef void (*meta_evict_fn)(void *arg, meta_t *victim);
 
 int meta_table_init(meta_table_t *t);
+/* Starts the per-slot index (on an empty table): 0 or -ENOMEM. */
+int meta_table_index_slots(meta_table_t *t);
+/* The first object of a cluster slot (follow slot_next), and how many there are. */
+meta_t *meta_slot_first(const meta_table_t *t, unsigned slot);
+uint32_t meta_slot_count(const meta_table_t *t, unsigned slot);
 void meta_table_free(meta_table_t *t);
 meta_t *meta_new(const char *key, size_t keylen, int d, int p);
 size_t meta_alloc_size(int d, int p, size_t keylen);

@@ -18,6 +18,7 @@
 #include "net.h"
 #include "clock.h"
 #include "client.h"
+#include "cluster.h"
 #include "cmdstats.h"
 #include "command.h"
 #include "op.h"
@@ -454,6 +455,31 @@ static void fenced_error(const server_t *srv, op_t *op)
                    srv->fenced_by_epoch, srv->epoch);
 }
 
+/* In cluster mode, the slot check of a command about to run or be queued (cmd_cluster.c): 1 if
+ * it was answered with a redirection or CROSSSLOT. A transaction's commands are checked as they
+ * are queued; keys of different slots among them make its EXEC answer CROSSSLOT, as Redis does.
+ * ASKING lasts for one command (or for a transaction, up to its EXEC). */
+static int cluster_refuses(client_t *c, op_t *op, const command_t *row, int argc, const char **argv,
+                           const size_t *argl, int queuing)
+{
+    if (!c->srv->cluster) return 0;
+    int refused = 0;
+    if (!queuing && c->tx && c->tx->crossslot && !strcmp(row->name, "exec")) {
+        resp_add_error(&op->reply, "CROSSSLOT Keys in request don't hash to the same slot");
+        tx_reset(c);
+        refused = 1;
+    } else if (cluster_route(c, row, argc, argv, argl, &op->reply)) {
+        if (queuing) tx_flag(c);
+        refused = 1;
+    } else if (queuing) {
+        int slot = cluster_key_slot(row, argc, argv, argl);
+        if (slot >= 0 && c->tx->slot >= 0 && slot != c->tx->slot) c->tx->crossslot = 1;
+        if (slot >= 0) c->tx->slot = slot;
+    }
+    if (!queuing && strcmp(row->name, "asking") != 0) c->asking = 0;
+    return refused;
+}
+
 /* Runs a command line through its row of the command table, or queues it when the client is
  * in MULTI. Returns 0, or 1 if the command must wait (a streaming reply behind other replies, a
  * held key, or a key with an earlier write still in flight). */
@@ -517,6 +543,8 @@ int client_dispatch(client_t *c, int argc, const char **argv, const size_t *argl
     } else if (queuing && tx_refused(row)) {
         resp_add_error(&op->reply, "ERR Command not allowed inside a transaction");
         tx_flag(c);
+    } else if (!from_tx && cluster_refuses(c, op, row, argc, argv, argl, queuing)) {
+        srv->stats.errors++;
     } else if (queuing) {
         tx_queue(c, op, row, argc, argv, argl);
     } else {
@@ -553,6 +581,23 @@ static void skipped_body_moved(relay_t *r, relay_status_t st, void *arg)
     if (st == RELAY_OK && c && !conn->closing) resp_cmd_big_done(&c->cmd);
 }
 
+/* The slot check of a command with a big argument, on its header (the keys come before the
+ * value): 1 with the redirection in op->err, answered before the body is drained. */
+static int cluster_refuses_big(client_t *c, op_t *op, const command_t *row, int queuing)
+{
+    resp_cmd_t *cmd = &c->cmd;
+    if (!c->srv->cluster) return 0;
+    int refused = cluster_refuses(c, op, row, cmd->nsmall, cmd->argv, cmd->argl, queuing);
+    if (refused) {
+        /* op->reply holds "-ERROR text\r\n": BIG_REFUSE_NOW answers op->err instead. */
+        size_t n = buf_len(&op->reply);
+        const char *e = buf_head(&op->reply);
+        snprintf(op->err, sizeof op->err, "%.*s", (int)(n > 3 ? n - 3 : 0), e + 1);
+        buf_clear(&op->reply);
+    }
+    return refused;
+}
+
 /* A bulk longer than SMALL_ARG_MAX: its command's row decides where the body goes. Returns 1
  * if it must wait for a held key before its body is read (an ICSET streams its chunks to the
  * nodes as they arrive, before the command is dispatched: it must not start on a key a
@@ -587,6 +632,8 @@ static int handle_big(client_t *c)
         srv->stats.commands++;
         if (queuing && row && tx_refused(row)) {
             snprintf(op->err, sizeof op->err, "ERR Command not allowed inside a transaction");
+            st = BIG_REFUSE_NOW;
+        } else if (row && cluster_refuses_big(c, op, row, queuing)) {
             st = BIG_REFUSE_NOW;
         } else {
             st = row && row->big ? row->big(c, op, len) : BIG_REFUSE_NOW;

@@ -43,6 +43,8 @@ struct client {
     int monitor;                    /* MONITOR: every command is streamed to it */
     struct client_tx *tx;           /* MULTI and WATCH state (tx.h); NULL until used */
     int big_wait; /* a big argument's header waits for a held key before its body is read */
+    int asking;   /* ASKING: its next command may use a slot this proxy is importing */
+    int readonly; /* READONLY (kept for CLIENT-visible state; there are no replicas to read) */
 };
 
 void client_accept(server_t *srv, int fd, struct tls_ctx *tls);

@@ -177,6 +177,7 @@ static cmd_status_t proc_reset(client_t *c, op_t *op, int argc, const char **arg
     c->no_evict = 0;
     c->monitor = 0;
     tx_reset(c); /* out of MULTI, nothing watched */
+    c->asking = c->readonly = 0;
     c->user = auth_initial_user(&c->srv->auth);
     resp_add_simple(&op->reply, "RESET");
     return CMD_REPLIED;

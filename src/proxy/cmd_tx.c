@@ -92,6 +92,8 @@ static void discard_queue(client_tx_t *t)
     t->bytes = 0;
     t->multi = 0;
     t->dirty = 0;
+    t->slot = -1;
+    t->crossslot = 0;
 }
 
 int tx_queuing(const client_t *c, const command_t *row)
@@ -459,6 +461,7 @@ static cmd_status_t proc_multi(client_t *c, op_t *op, int argc, const char **arg
         return CMD_REPLIED;
     }
     t->multi = 1;
+    t->slot = -1;
     resp_add_simple(&op->reply, "OK");
     return CMD_REPLIED;
 }

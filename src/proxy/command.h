@@ -71,6 +71,8 @@ extern const command_t cmd_keyspace_commands[];
 extern const command_t cmd_string_commands[];
 extern const command_t cmd_large_commands[];
 extern const command_t cmd_tx_commands[];
+extern const command_t cmd_cluster_commands[];
+extern const command_t cmd_migrate_commands[];
 
 /* The command called name (any case), or NULL. */
 const command_t *command_find(const char *name, size_t len);

@@ -344,9 +344,9 @@ static const command_t table_commands[] = {
 
 /* Every group of commands; a new cmd_*.c file adds its rows here. */
 static const command_t *const groups[] = {
-    table_commands,      cmd_server_commands, cmd_connection_commands, cmd_keyspace_commands,
-    cmd_string_commands, cmd_large_commands,  cmd_config_commands,     cmd_diag_commands,
-    cmd_tx_commands,
+    table_commands,      cmd_server_commands,  cmd_connection_commands, cmd_keyspace_commands,
+    cmd_string_commands, cmd_large_commands,   cmd_config_commands,     cmd_diag_commands,
+    cmd_tx_commands,     cmd_cluster_commands, cmd_migrate_commands,
 };
 
 #define COMMANDS_MAX 256

@@ -44,6 +44,11 @@ static const conf_option_t options[] = {
            "password of the default user; clients send AUTH PASSWORD first (empty: none)"),
     OPT("aclfile", CONF_STRING, aclfile, 0, 0, "",
         "file of users, one 'user NAME on >PASSWORD ~* +@all' line each (not with requirepass)"),
+    OPT("cluster-config", CONF_STRING, cluster_config, 0, 0, "",
+        "Redis Cluster of proxies: file of 'proxy NAME HOST:PORT SLOTS FIRST-LAST ...' lines "
+        "giving every proxy's share of the 16384 slots (docs/CLUSTER.md); empty: not a cluster"),
+    OPT("cluster-id", CONF_STRING, cluster_id, 0, 0, "",
+        "the NAME of this proxy's line in cluster-config"),
     OPT_RT("protected-mode", CONF_BOOL, protected_mode, 0, 1, "yes",
            "refuse clients from other hosts while the default user needs no password"),
     OPT_RT("timeout", CONF_INT, timeout_s, 0, 31536000, "0",

@@ -15,6 +15,7 @@
 
 #include "awscreds.h"
 #include "backing.h"
+#include "cluster.h"
 #include "config.h"
 #include "log.h"
 #include "net.h"
@@ -346,6 +347,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "icproxy: %s\n", err);
         return 2;
     }
+    if (cfg->cluster_config[0] &&
+        cluster_load(&srv->cluster, cfg->cluster_config, cfg->cluster_id, err, sizeof err) < 0) {
+        fprintf(stderr, "icproxy: %s\n", err);
+        return 2;
+    }
+    if (!cfg->cluster_config[0] && cfg->cluster_id[0]) {
+        fprintf(stderr, "icproxy: cluster-id needs cluster-config\n");
+        return 2;
+    }
     hide_password(cfg, argc, argv);
     if (aws_setup(srv, err, sizeof err) < 0) {
         fprintf(stderr, "icproxy: %s\n", err);
@@ -365,7 +375,8 @@ int main(int argc, char **argv)
     srv->epoch = clock_wall_ms();
     if ((uint64_t)cfg->epoch > srv->epoch) srv->epoch = (uint64_t)cfg->epoch;
     srv->loop = ev_create((int)(rl.rlim_cur > 1 << 20 ? 1 << 20 : rl.rlim_cur));
-    if (!srv->loop || meta_table_init(&srv->meta) < 0) {
+    if (!srv->loop || meta_table_init(&srv->meta) < 0 ||
+        (srv->cluster && meta_table_index_slots(&srv->meta) < 0)) {
         fprintf(stderr, "icproxy: out of memory\n");
         return 1;
     }

@@ -114,6 +114,7 @@ void op_unref(op_t *op)
     free(op->meta);
     free(op->key);
     if (op->kind == OP_RMW) free(op->rmw_arg);
+    if (op->kind == OP_RMW) free(op->rmw_ctx);
     if (op->kind == OP_GETRANGE) objbuf_unref(op->range_scratch);
     if (op->kind == OP_RENAME) free(op->rename_to);
     if (op_pooled < OP_POOL_MAX && op->reply.cap <= 4096) {

@@ -137,6 +137,7 @@ struct op {
             long double rmw_float; /* INCRBYFLOAT's increment */
             char *rmw_arg;         /* a small argument (APPEND's, SETRANGE's value), owned */
             size_t rmw_arglen;
+            void *rmw_ctx; /* MIGRATE's state (cmd_migrate.c): one block, freed with the op */
         };
         struct {                 /* ICREPAIR (op_repair.c) */
             int repair_unlisted; /* the chunk was not known lost: the client found it corrupt */
@@ -237,6 +238,10 @@ struct rmw_kind {
     /* The write goes to the key in op->rmw_arg (owned), which is held as well (COPY): the key
      * read is op->key, and compute sets the write's version check for the written key. */
     int writes_arg;
+    /* A command of several keys, one after the other (MIGRATE ... KEYS): called once a key is
+     * done, its hold released. 1: op->key is the next key, its hold taken, and it is read next;
+     * 0: the command is over (op->reply is its answer). NULL: one key. */
+    int (*next_key)(op_t *op);
 };
 /* Runs the compound command k on key in op (a client's op; the key is copied). With
  * k->writes_arg, op->rmw_arg must be set (taken by the op). */

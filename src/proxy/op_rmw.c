@@ -202,6 +202,11 @@ static void rmw_finish(op_t *op)
 {
     if (op->rmw->hold) rmw_hold_release(op->srv, op->key, op->keylen);
     if (op->rmw->writes_arg) rmw_hold_release(op->srv, op->rmw_arg, op->rmw_arglen);
+    if (op->rmw->next_key && op->rmw->next_key(op)) {
+        op->rmw_tries = 0;
+        rmw_read(op);
+        return;
+    }
     client_on_op_done(op);
     op_unref(op); /* the reference rmw_start took for the steps */
 }

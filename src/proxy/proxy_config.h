@@ -24,6 +24,8 @@ typedef struct {
     int64_t client_output_limit; /* unread reply bytes before a client's input pauses */
     char *requirepass;           /* the default user's password; "" none (never logged) */
     char *aclfile;               /* ACL-style users; "" none */
+    char *cluster_config;        /* the cluster's slot map (cluster.c); "" not a cluster */
+    char *cluster_id;            /* this proxy's name in it */
     int64_t protected_mode;      /* bool */
     int64_t timeout_s;           /* idle clients are closed after this; 0 never */
     char *platform_endpoint;     /* empty: start the embedded local platform */

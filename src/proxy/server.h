@@ -113,13 +113,14 @@ struct server {
     opindex_t storing; /* stores placed and not yet decided, by (key, version): their chunks are
                         * on nodes before the metadata knows them (an inventory spares them) */
     QUEUE(op_t) staged_ops; /* SETs staged in this iteration, in arrival order */
-    auth_t auth; /* users of the client port (auth.c) */
+    auth_t auth;            /* users of the client port (auth.c) */
     /* the Prometheus endpoint (metrics.c); NULL when off */
     metrics_t *metrics;
-    struct key_holds *holds; /* keys held by compound commands (op_rmw.c) */
-    int hold_waiters;        /* clients whose next command waits for a held key */
+    struct key_holds *holds;     /* keys held by compound commands (op_rmw.c) */
+    int hold_waiters;            /* clients whose next command waits for a held key */
     struct watch_table *watches; /* keys clients WATCH (watch.c) */
     struct backing *backing;     /* the object store under the cache (backing.c); NULL: none */
+    struct cluster_map *cluster; /* the slot map (cluster.c); NULL: not in cluster mode */
 };
 
 uint64_t server_next_version(server_t *srv);

@@ -21,6 +21,8 @@ typedef struct client_tx {
     int dirty;             /* a command was refused while queuing: EXEC answers EXECABORT */
     tx_cmd_t *head, *tail; /* the queue */
     int count;
+    int slot;      /* the cluster slot of the queued commands' keys; -1 none yet */
+    int crossslot; /* queued commands name keys of different slots: EXEC answers CROSSSLOT */
     size_t bytes; /* arguments and big values queued (bounded by TX_QUEUE_MAX_BYTES) */
     watcher_t watch;
     /* EXECs whose holds are not released yet, oldest first; the last one may still be

@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "net.h"
 #include "resp.h"
+#include "slot.h"
 
 typedef struct {
     fake_proxy_t *f;
@@ -318,6 +319,41 @@ static void do_auth(fake_proxy_t *f, const args_t *a, int *authed, buf_t *out)
     }
 }
 
+/* CLUSTER SLOTS as Redis 7 answers it, from the configured ranges. */
+static void do_cluster(fake_proxy_t *f, const args_t *a, buf_t *out)
+{
+    pthread_mutex_lock(&f->lock);
+    f->slots_asked++;
+    if (a->argc != 2 || strcasecmp(a->argv[1], "SLOTS") || !f->nranges) {
+        resp_add_error(out, "ERR This instance has cluster support disabled");
+    } else {
+        resp_add_array_header(out, f->nranges);
+        for (int i = 0; i < f->nranges; i++) {
+            resp_add_array_header(out, 3);
+            resp_add_int(out, f->range_first[i]);
+            resp_add_int(out, f->range_last[i]);
+            resp_add_array_header(out, 4);
+            resp_add_cstr(out, "127.0.0.1");
+            resp_add_int(out, f->range_port[i]);
+            resp_add_cstr(out, "0123456789012345678901234567890123456789");
+            resp_add_array_header(out, 0);
+        }
+    }
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* A key command's redirection when one is configured: 1 with the error in out. */
+static int redirected(fake_proxy_t *f, const args_t *a, buf_t *out)
+{
+    pthread_mutex_lock(&f->lock);
+    int moved = f->moved_port, ask = f->ask_port;
+    pthread_mutex_unlock(&f->lock);
+    if ((!moved && !ask) || a->argc < 2) return 0;
+    resp_add_error(out, "%s %u 127.0.0.1:%d", moved ? "MOVED" : "ASK",
+                   slot_of_key(a->argv[1], a->argl[1]), moved ? moved : ask);
+    return 1;
+}
+
 static int execute(fake_proxy_t *f, int fd, const args_t *a, int *authed, buf_t *out)
 {
     const char *cmd = a->argc ? a->argv[0] : "";
@@ -326,6 +362,15 @@ static int execute(fake_proxy_t *f, int fd, const args_t *a, int *authed, buf_t 
     pthread_mutex_unlock(&f->lock);
     if (!strcasecmp(cmd, "AUTH")) do_auth(f, a, authed, out);
     else if (need_auth && strcasecmp(cmd, "FAKE")) resp_add_error(out, "NOAUTH Authentication required.");
+    else if (!strcasecmp(cmd, "CLUSTER")) do_cluster(f, a, out);
+    else if (!strcasecmp(cmd, "ASKING")) {
+        pthread_mutex_lock(&f->lock);
+        f->askings++;
+        pthread_mutex_unlock(&f->lock);
+        resp_add_simple(out, "OK");
+    } else if (strcasecmp(cmd, "FAKE") && strcasecmp(cmd, "INFO") && strcasecmp(cmd, "PING") &&
+               redirected(f, a, out))
+        ;
     else if (!strcasecmp(cmd, "ICSET")) do_icset(f, a, out);
     else if (!strcasecmp(cmd, "ICGET")) {
         if (do_icget(f, fd, a, out) < 0) return -1;
@@ -453,6 +498,7 @@ void fake_proxy_reset_faults(fake_proxy_t *f)
     f->spare_gets = 0;
     f->spare_listed = 0;
     f->spare_need = 0;
+    f->nranges = f->moved_port = f->ask_port = 0;
     memset(f->state, 0, sizeof f->state);
     for (int i = 0; i < f->nrepairs; i++) {
         free(f->repairs[i].key);

@@ -59,6 +59,14 @@ typedef struct {
      * AUTH default password and AUTH app password are accepted. */
     char password[64]; /* "" none */
     int auths;         /* AUTH commands received */
+    /* Redis Cluster: with nranges > 0 CLUSTER SLOTS answers these ranges (each served by
+     * 127.0.0.1:range_port[i]), else -ERR as a proxy that is not a cluster. With moved_port
+     * (ask_port) set, every key command is answered -MOVED (-ASK) to 127.0.0.1:that port. */
+    int nranges;
+    int range_first[4], range_last[4], range_port[4];
+    int moved_port, ask_port;
+    int askings;     /* ASKING commands received */
+    int slots_asked; /* CLUSTER SLOTS commands received */
 } fake_proxy_t;
 
 /* Starts a fake on 127.0.0.1 (port 0 picks one) with an accept thread. NULL on failure. */

@@ -1,6 +1,6 @@
 /* test_client.c -- libinfinicache against the fake proxy: round trips, first-d decoding, CRC
  * failures made up by spares (ICGETCHUNKS), lost chunks and repair, errors, malformed replies,
- * timeouts; plus ring and parser. */
+ * timeouts; plus the slot map and its redirections, and the parser. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,39 +53,6 @@ static int setup(void **state)
 {
     fake_proxy_reset_faults(fake);
     return 0;
-}
-
-/* ---- ring ---- */
-
-static void test_ring_balance_and_movement(void **state)
-{
-    const char *names[5] = {"10.0.0.1:6378", "10.0.0.2:6378", "10.0.0.3:6378", "10.0.0.4:6378",
-                            "10.0.0.5:6378"};
-    icc_ring_t r4, r5;
-    assert_int_equal(icc_ring_build(&r4, names, 4, ICC_RING_VNODES), 0);
-    assert_int_equal(icc_ring_build(&r5, names, 5, ICC_RING_VNODES), 0);
-    enum { NKEYS = 100000 };
-    int count[5] = {0}, moved = 0;
-    for (int i = 0; i < NKEYS; i++) {
-        char key[32];
-        int n = snprintf(key, sizeof key, "object-%d", i);
-        size_t a = icc_ring_lookup(&r4, key, (size_t)n), b = icc_ring_lookup(&r5, key, (size_t)n);
-        assert_true(a < 4 && b < 5);
-        count[a]++;
-        if (a != b) {
-            moved++;
-            /* Adding a proxy only takes keys for itself; none move between old proxies. */
-            assert_int_equal(b, 4);
-        }
-    }
-    for (int i = 0; i < 4; i++) {
-        double share = (double)count[i] / NKEYS;
-        if (share < 0.20 || share > 0.30) fail_msg("proxy %d holds %.3f of the keys", i, share);
-    }
-    double frac = (double)moved / NKEYS;
-    if (frac < 0.15 || frac > 0.25) fail_msg("%.3f of the keys moved, want about 0.2", frac);
-    icc_ring_free(&r4);
-    icc_ring_free(&r5);
 }
 
 /* ---- against the fake proxy ---- */
@@ -683,13 +650,107 @@ static void test_several_proxies(void **state)
     ic_client_free(c);
 }
 
+/* Proxies that are not a cluster split the 16384 slots in the order given; a key goes where its
+ * slot falls, the same for every client given the same list. */
+static void expect_slots_split(fake_proxy_t **more, ic_client_t *c)
+{
+    for (int i = 0; i < 30; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "split%d", i);
+        size_t want = (size_t)slot_of_key(key, strlen(key)) * 3 / SLOT_COUNT;
+        int before = more[want]->icsets;
+        assert_int_equal(ic_set(c, key, strlen(key), key, strlen(key)), IC_OK);
+        assert_int_equal(more[want]->icsets, before + 1);
+    }
+    assert_int_equal(ic_proxy_count(c), 3);
+}
+
+/* Given one proxy of a cluster, the client reads the map from its CLUSTER SLOTS (proxies it was
+ * not given included), follows -MOVED (and reads the map again) and -ASK (ASKING first, the map
+ * unchanged), gives up on a redirection loop, and splits the slots when there is no cluster. */
+static void test_cluster_map_and_redirections(void **state)
+{
+    (void)state;
+    fake_proxy_t *f[3] = {fake, fake_proxy_start(0), fake_proxy_start(0)};
+    assert_non_null(f[1]);
+    assert_non_null(f[2]);
+    char addr0[64];
+    snprintf(addr0, sizeof addr0, "127.0.0.1:%d", f[0]->port);
+    const char *proxies[1] = {addr0};
+    ic_options_t o;
+    ic_options_init(&o);
+    o.proxies = proxies;
+    o.nproxies = 1;
+    /* The map: slots 0-8191 on f[2], 8192-16383 on f[1]; f[0] serves none. */
+    f[0]->nranges = 2;
+    f[0]->range_first[0] = 0, f[0]->range_last[0] = 8191, f[0]->range_port[0] = f[2]->port;
+    f[0]->range_first[1] = 8192, f[0]->range_last[1] = 16383, f[0]->range_port[1] = f[1]->port;
+    int asked = f[0]->slots_asked;
+    ic_client_t *c = ic_client_new(&o, NULL);
+    assert_non_null(c);
+    const char *low = "hello", *high = "foo"; /* slots 866 and 12182 */
+    int sets[3] = {f[0]->icsets, f[1]->icsets, f[2]->icsets};
+    assert_int_equal(ic_set(c, low, 5, "L", 1), IC_OK);
+    assert_int_equal(ic_set(c, high, 3, "H", 1), IC_OK);
+    assert_int_equal(f[0]->icsets, sets[0]);
+    assert_int_equal(f[1]->icsets, sets[1] + 1);
+    assert_int_equal(f[2]->icsets, sets[2] + 1);
+    assert_int_equal(ic_proxy_count(c), 3);
+    assert_int_equal(f[0]->slots_asked, asked + 1);
+    expect_get(c, low, (const uint8_t *)"L", 1);
+
+    /* The low slots move to f[1]: f[2] answers -MOVED, f[0]'s map says so too. */
+    f[0]->range_port[0] = f[1]->port;
+    f[2]->moved_port = f[1]->port;
+    assert_int_equal(ic_set(c, low, 5, "M", 1), IC_OK);
+    assert_int_equal(f[1]->icsets, sets[1] + 2);
+    assert_int_equal(f[0]->slots_asked, asked + 2);
+    expect_get(c, low, (const uint8_t *)"M", 1);
+    assert_int_equal(ic_exists(c, low, 5), IC_HIT);
+    assert_int_equal(ic_del(c, low, 5), IC_HIT);
+    assert_int_equal(f[0]->slots_asked, asked + 2); /* the map was right since */
+
+    /* -ASK: the one request goes to the target after ASKING; the map stays. */
+    f[1]->ask_port = f[2]->port;
+    f[2]->moved_port = 0;
+    assert_int_equal(ic_set(c, high, 3, "A", 1), IC_OK);
+    assert_int_equal(f[2]->askings, 1);
+    assert_int_equal(f[2]->icsets, sets[2] + 2);
+    assert_int_equal(ic_exists(c, high, 3), IC_HIT);
+    assert_int_equal(f[2]->askings, 2);
+    assert_int_equal(f[0]->slots_asked, asked + 2);
+
+    /* A redirection loop ends with the proxy's error, not for ever. */
+    f[1]->ask_port = 0;
+    f[1]->moved_port = f[2]->port;
+    f[2]->moved_port = f[1]->port;
+    f[0]->nranges = 0;
+    assert_int_equal(ic_exists(c, high, 3), IC_ESERVER);
+    assert_non_null(strstr(ic_last_error(c), "MOVED"));
+    ic_client_free(c);
+
+    /* Not a cluster: the slots are split among the three in the order given. */
+    char addrs[3][64];
+    const char *three[3];
+    for (int i = 0; i < 3; i++) {
+        fake_proxy_reset_faults(f[i]);
+        snprintf(addrs[i], sizeof addrs[i], "127.0.0.1:%d", f[i]->port);
+        three[i] = addrs[i];
+    }
+    o.proxies = three;
+    o.nproxies = 3;
+    c = ic_client_new(&o, NULL);
+    assert_non_null(c);
+    expect_slots_split(f, c);
+    ic_client_free(c);
+}
+
 int main(void)
 {
     fake = fake_proxy_start(0);
     if (!fake) return 1;
     snprintf(fake_addr, sizeof fake_addr, "127.0.0.1:%d", fake->port);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ring_balance_and_movement),
         cmocka_unit_test_setup(test_roundtrip_sizes, setup),
         cmocka_unit_test_setup(test_get_into_too_small_and_miss, setup),
         cmocka_unit_test_setup(test_any_order_and_parity_first, setup),
@@ -704,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test_setup(test_auth, setup),
         cmocka_unit_test_setup(test_several_proxies, setup),
+        cmocka_unit_test_setup(test_cluster_map_and_redirections, setup),
         cmocka_unit_test_setup(test_chunks_over_node_limit_refused, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
 /* test_metatab_scan.c -- SCAN's cursor over the object table (meta_scan in src/model/metatab.c):
  * every object present for a whole scan is returned, while the table grows under the cursor and
- * objects come and go between calls. */
+ * objects come and go between calls; and the per-slot index of the cluster commands. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "metatab.h"
+#include "slot.h"
 
 #define NKEYS 20000
 
@@ -155,9 +156,49 @@ static void test_expire_counts(void **state)
     meta_table_free(&t);
 }
 
+/* The objects of each cluster slot (COUNTKEYSINSLOT, GETKEYSINSLOT): kept as objects come and
+ * go, hash tags together. */
+static void test_slot_index(void **state)
+{
+    (void)state;
+    meta_table_t t;
+    assert_int_equal(meta_table_init(&t), 0);
+    assert_int_equal(meta_slot_count(&t, 0), 0); /* not indexed: nothing, no crash */
+    assert_null(meta_slot_first(&t, 0));
+    assert_int_equal(meta_table_index_slots(&t), 0);
+    const char *keys[] = {"{u1}a", "{u1}b", "{u1}c", "foo", "bar"};
+    meta_t *objs[5];
+    for (int i = 0; i < 5; i++) {
+        objs[i] = meta_new(keys[i], strlen(keys[i]), 1, 0);
+        assert_int_equal(meta_insert(&t, objs[i]), 0);
+    }
+    unsigned tag = slot_of_key("u1", 2);
+    assert_int_equal(meta_slot_count(&t, tag), 3);
+    assert_int_equal(meta_slot_count(&t, 12182), 1); /* foo */
+    assert_int_equal(meta_slot_count(&t, 5061), 1);  /* bar */
+    assert_int_equal(meta_slot_count(&t, SLOT_COUNT), 0);
+    meta_remove(&t, objs[1]); /* the middle of the slot's list */
+    free(objs[1]);
+    assert_int_equal(meta_slot_count(&t, tag), 2);
+    int seen = 0;
+    for (meta_t *m = meta_slot_first(&t, tag); m; m = m->slot_next) {
+        assert_int_equal(slot_of_key(meta_key(m), m->keylen), tag);
+        seen++;
+    }
+    assert_int_equal(seen, 2);
+    meta_remove(&t, objs[0]);
+    free(objs[0]);
+    meta_remove(&t, objs[2]);
+    free(objs[2]);
+    assert_int_equal(meta_slot_count(&t, tag), 0);
+    assert_null(meta_slot_first(&t, tag));
+    meta_table_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_slot_index),
         cmocka_unit_test(test_full_scan_sees_each_once),
         cmocka_unit_test(test_scan_while_growing_and_deleting),
         cmocka_unit_test(test_foreign_cursor),

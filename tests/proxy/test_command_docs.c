@@ -48,7 +48,7 @@ static void test_every_row_documents_a_command(void **state)
         assert_true(d->since && *d->since);
         assert_true(!strcmp(d->group, "string") || !strcmp(d->group, "generic") ||
                     !strcmp(d->group, "server") || !strcmp(d->group, "connection") ||
-                    !strcmp(d->group, "transactions"));
+                    !strcmp(d->group, "transactions") || !strcmp(d->group, "cluster"));
         assert_int_equal(!!d->deprecated_since, !!d->replaced_by);
         if (bar) {
             /* A subcommand: its own arity (with the container's name), its key if any. */
