@@ -237,7 +237,7 @@ static void requests_usage(const sim_config_t *s, const sim_request_t *reqs, siz
     if (!have_keys)
         fprintf(stderr, "icsim: out of memory for the key table: the data held is priced as "
                         "none\n");
-    double held = 0, area = 0, last_t = 0;
+    double held = 0, area = 0, stored_area = 0, last_t = 0;
     double bucket_in = 0, bucket_out = 0, peak = 0;
     int64_t bucket = -1;
     for (size_t i = 0; i < n; i++) {
@@ -252,6 +252,7 @@ static void requests_usage(const sim_config_t *s, const sim_request_t *reqs, siz
         }
         double t = r->at > last_t ? r->at : last_t;
         area += (held < room ? held : room) * (t - last_t);
+        stored_area += held * (t - last_t);
         last_t = t;
         if (have_keys) held += size - (double)keyset_put(&keys, r->key, r->size);
         int64_t b = (int64_t)t;
@@ -264,23 +265,32 @@ static void requests_usage(const sim_config_t *s, const sim_request_t *reqs, siz
         double busier = bucket_in > bucket_out ? bucket_in : bucket_out;
         if (busier > peak) peak = busier;
     }
-    if (end_s > last_t) area += (held < room ? held : room) * (end_s - last_t);
+    if (end_s > last_t) {
+        area += (held < room ? held : room) * (end_s - last_t);
+        stored_area += held * (end_s - last_t);
+    }
     keyset_free(&keys); /* also after a half-failed init */
     u->data_bytes = end_s > 0 ? area / end_s : 0;
+    /* The bucket holds every object the workload touched (what a cache in front of an existing
+     * bucket reads from), not only what fits the pool. */
+    if (s->store) u->s3_stored_bytes = end_s > 0 ? stored_area / end_s : 0;
     u->peak_bytes_per_s = peak;
 }
 
 /* The cost report of the whole run: Lambda by kind, the proxy VM, the same-capacity ElastiCache,
  * ElastiCache Serverless and S3 Express One Zone over the virtual time, as icbench prints it for a
  * real run (the shared lines come from cost_print_comparisons). */
-static void print_cost(const sim_config_t *s, const billing_totals_t *b, const sim_request_t *reqs,
+static void print_cost(const sim_config_t *s, const sim_counts_t *t, const sim_request_t *reqs,
                        size_t n, double seconds)
 {
+    const billing_totals_t *b = &t->bill;
     cost_counters_t counters;
     cost_usage_t usage;
     cost_report_t r;
     to_counters(s, b, &counters);
     requests_usage(s, reqs, n, seconds, &usage);
+    usage.s3_gets = (double)t->store_gets;
+    usage.s3_puts = (double)t->store_puts;
     cost_compute(&prices, &counters, &usage, seconds, &r);
     int cheaper = 0, cheaper_lambda = 0;
     double x = cost_ratio(r.infinicache_usd, r.elasticache_usd, &cheaper);
@@ -305,6 +315,14 @@ static void print_cost(const sim_config_t *s, const billing_totals_t *b, const s
     cost_print_comparisons(stdout, &prices, &r, &usage, "  ");
 }
 
+/* GETs of stored objects answered with the object, from the cache or the store, over all of
+ * them (the simulated store never fails). */
+static double answered_ratio(const sim_counts_t *c)
+{
+    if (!c->gets_of_stored) return 1;
+    return (double)(c->hits_of_stored + c->store_answers_of_stored) / (double)c->gets_of_stored;
+}
+
 static void print_kinds(FILE *f, const billing_totals_t *b, const char *sep)
 {
     for (int k = 0; k < BILLING_KIND_COUNT; k++)
@@ -326,13 +344,18 @@ static void print_counts_json(FILE *f, const sim_counts_t *c)
             ", \"cold_starts\": %" PRIu64 ", \"reclaims_random\": %" PRIu64
             ", \"reclaims_idle\": %" PRIu64 ", \"warmups\": %" PRIu64 ", \"backups\": %" PRIu64
             ", \"invocations\": %" PRIu64 ", \"billed_ms\": %" PRId64 ", \"gb_seconds\": %.6f"
-            ", \"cost_usd\": %.6f, \"by_kind\": {",
+            ", \"cost_usd\": %.6f, \"answered\": %.6f, \"store_answers\": %" PRIu64
+            ", \"store_gets\": %" PRIu64 ", \"store_puts\": %" PRIu64
+            ", \"repairs_from_store\": %" PRIu64 ", \"repairs_from_cache\": %" PRIu64
+            ", \"by_kind\": {",
             c->gets, c->hits, c->misses, c->sets, c->fills, c->set_errors,
             c->gets ? (double)c->hits / (double)c->gets : 0, c->gets_of_stored, c->hits_of_stored,
             c->gets_of_stored ? (double)c->hits_of_stored / (double)c->gets_of_stored : 1,
             c->evictions, c->objects_lost, c->chunks_lost, c->chunks_restored, c->cold_starts,
             c->reclaims_random, c->reclaims_idle, c->warmups, c->backups, c->bill.requests,
-            c->bill.billed_ms, c->bill.gb_seconds, cost_usd(&c->bill));
+            c->bill.billed_ms, c->bill.gb_seconds, cost_usd(&c->bill), answered_ratio(c),
+            c->store_answers, c->store_gets, c->store_puts, c->repairs_from_store,
+            c->repairs_from_cache);
     print_kinds(f, &c->bill, "");
     fprintf(f, "}}");
 }
@@ -394,6 +417,22 @@ static int to_sim_config(const icsim_config_t *c, sim_config_t *s, char *err, si
     s->warmup_run_us = c->warmup_run_us;
     s->post_us = c->post_us;
     s->clients = (int)c->clients;
+    if (strcmp(c->backing, "none") && strcmp(c->backing, "s3")) {
+        snprintf(err, errlen, "option backing: '%s' is not none or s3", c->backing);
+        return -1;
+    }
+    s->store = !strcmp(c->backing, "s3");
+    s->store_part = (uint64_t)c->backing_part;
+    static const char *const repairs[] = {[SIM_REPAIR_LAZY] = "lazy", [SIM_REPAIR_EAGER] = "eager",
+                                          [SIM_REPAIR_HOT] = "hot"};
+    s->repair = -1;
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(c->repair, repairs[i])) s->repair = i;
+    if (s->repair < 0) {
+        snprintf(err, errlen, "option repair: '%s' is not lazy, eager or hot", c->repair);
+        return -1;
+    }
+    s->repair_hot_ms = (uint64_t)c->repair_hot_ms;
     return 0;
 }
 
@@ -446,7 +485,15 @@ int main(int argc, char **argv)
         printf("kind %s invocations=%" PRIu64 " billed_ms=%" PRId64 " gb_seconds=%.6f\n",
                billing_kind_name((billing_kind_t)k), t->bill.requests_by_kind[k],
                t->bill.billed_ms_by_kind[k], t->bill.gb_seconds_by_kind[k]);
-    print_cost(&sc, &t->bill, reqs, n, res.end_s);
+    printf("durability backing=%s repair=%s answered=%.6f from_cache=%.6f"
+           " store_answers=%" PRIu64 " store_gets=%" PRIu64 " store_puts=%" PRIu64
+           " repairs_from_store=%" PRIu64 " repairs_from_cache=%" PRIu64
+           " chunks_restored=%" PRIu64 "\n",
+           sc.store ? "s3" : "none", c.repair, answered_ratio(t),
+           t->gets_of_stored ? (double)t->hits_of_stored / (double)t->gets_of_stored : 1,
+           t->store_answers, t->store_gets, t->store_puts, t->repairs_from_store,
+           t->repairs_from_cache, t->chunks_restored);
+    print_cost(&sc, t, reqs, n, res.end_s);
     int status = 0;
     if (c.json[0]) {
         FILE *f = fopen(c.json, "w");

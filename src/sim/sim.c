@@ -35,7 +35,8 @@ typedef enum {
     EV_BACKUP_END, /* the sync of a backup ends (a = node) */
     EV_WARMUP_TICK,
     EV_BACKUP_TICK,
-    EV_KILL, /* fault injection: reclaim the instance node a uses */
+    EV_KILL,   /* fault injection: reclaim the instance node a uses */
+    EV_REPAIR, /* eager repair: re-create the chunks node a lost (after the adoption) */
 } ev_type_t;
 
 typedef struct nreq nreq_t;
@@ -217,6 +218,7 @@ static sim_counts_t *hour(sim_t *s)
 }
 
 #define COUNT(s, field) ((s)->res->total.field++, hour(s)->field++)
+#define ADD(s, field, v) ((s)->res->total.field += (v), hour(s)->field += (v))
 
 static void bill(sim_t *s, billing_kind_t kind, int64_t duration_us)
 {
@@ -263,6 +265,27 @@ static int64_t node_send_us(sim_t *s, node_t *n, uint64_t bytes)
 static uint32_t stamp(sim_t *s)
 {
     return (uint32_t)(now_ms(s) + 1);
+}
+
+/* ---------------- the object store ---------------- */
+
+static uint64_t store_parts(const sim_config_t *c, uint64_t size)
+{
+    uint64_t part = c->store_part ? c->store_part : (uint64_t)8 << 20;
+    return size ? (size + part - 1) / part : 1;
+}
+
+/* A whole object read from the store: parallel ranged GETs of one part each. */
+static void store_read(sim_t *s, uint64_t size)
+{
+    ADD(s, store_gets, store_parts(s->cfg, size));
+}
+
+/* A client SET written through: one PUT, or a multipart upload (create, parts, complete). */
+static void store_write(sim_t *s, uint64_t size)
+{
+    uint64_t parts = store_parts(s->cfg, size);
+    ADD(s, store_puts, parts > 1 ? parts + 2 : 1);
 }
 
 /* ---------------- instances (the platform's part) ---------------- */
@@ -330,6 +353,13 @@ static int platform_pick(sim_t *s, int nid, int *cold)
 }
 
 /* ---------------- objects ---------------- */
+
+static int popcount_lost(const meta_t *m)
+{
+    return __builtin_popcountll(m->lost_mask);
+}
+
+static void kick(sim_t *s, int nid);
 
 static nreq_t *nreq_new(sim_t *s, nreq_kind_t kind, int node, uint64_t bytes, op_t *op)
 {
@@ -407,6 +437,7 @@ static void lost_forget(sim_t *s, const char *key, size_t keylen)
 static void lose_chunks(sim_t *s, int nid, int64_t kept_ms)
 {
     size_t nvictims = 0;
+    int repair_due = 0;
     meta_table_t *t = &s->table;
     if (t->clock_len > s->lost_scratch_cap) {
         uint64_t *v = realloc(s->lost_scratch, t->clock_len * sizeof *v);
@@ -428,8 +459,13 @@ static void lose_chunks(sim_t *s, int nid, int64_t kept_ms)
             COUNT(s, chunks_lost);
             changed = 1;
         }
-        if (changed && __builtin_popcountll(m->lost_mask) > m->p)
+        /* With eager repair an object is re-created from the store, or from d surviving
+         * chunks while at most p are lost; only the rest are gone. */
+        int repairable = s->cfg->repair != SIM_REPAIR_LAZY &&
+                         (s->cfg->store || popcount_lost(m) <= m->p);
+        if (changed && popcount_lost(m) > m->p && !repairable)
             s->lost_scratch[nvictims++] = (uint64_t)i;
+        if (changed && repairable) repair_due = 1;
     }
     for (size_t v = 0; v < nvictims; v++) {
         meta_t *m = t->clock[s->lost_scratch[v]];
@@ -437,6 +473,74 @@ static void lose_chunks(sim_t *s, int nid, int64_t kept_ms)
         lost_note(s, meta_key(m), m->keylen);
         drop_object(s, m);
     }
+    /* After the adoption: requests queued now would make the node being invoked invoke again. */
+    if (repair_due) push(s, s->now, EV_REPAIR, nid, 0, 0, NULL);
+}
+
+/* Eager repair of the objects with chunks lost on node nid, as the proxy would on learning of an
+ * empty instance (SIM_REPAIR_* in sim.h says what is read). Requests are queued first and the
+ * nodes kicked after, since a kick can invoke (and adopt, and drop objects) while the table is
+ * walked. */
+static void queue_chunk_request(sim_t *s, nreq_kind_t kind, int node, uint64_t bytes,
+                                uint8_t *touched)
+{
+    nreq_t *q = nreq_new(s, kind, node, bytes, NULL);
+    if (!q) return;
+    QUEUE_PUSH_TAIL(&s->nodes[node].pending, q, next);
+    touched[node] = 1;
+}
+
+static void restore_chunk(sim_t *s, meta_t *m, int k, uint8_t *touched)
+{
+    queue_chunk_request(s, NR_SET, meta_nodes(m)[k], m->chunk_size, touched);
+    meta_crcs(m)[k] = stamp(s);
+    s->nodes[meta_nodes(m)[k]].bytes_since_sync += m->chunk_size;
+    m->lost_mask &= ~(1ull << k);
+    COUNT(s, chunks_restored);
+}
+
+static void repair_node(sim_t *s, int nid)
+{
+    meta_table_t *t = &s->table;
+    uint8_t *touched = calloc((size_t)s->cfg->pool_size, 1);
+    if (!touched) {
+        s->failed = 1;
+        return;
+    }
+    uint32_t now_s = (uint32_t)(s->now / 1000000);
+    for (size_t i = 0; i < t->clock_len; i++) {
+        meta_t *m = t->clock[i];
+        if (!m || !m->lost_mask) continue;
+        int n = m->d + m->p, on_node = 0;
+        for (int k = 0; k < n; k++)
+            on_node |= meta_nodes(m)[k] == nid && (m->lost_mask >> k & 1);
+        if (!on_node) continue;
+        if (s->cfg->repair == SIM_REPAIR_HOT &&
+            (uint64_t)(now_s - m->atime_s) * 1000 > s->cfg->repair_hot_ms)
+            continue;
+        if (s->cfg->store) {
+            int restored = 0;
+            for (int k = 0; k < m->d; k++) {
+                if (!(m->lost_mask >> k & 1)) continue;
+                ADD(s, store_gets, 1); /* the chunk's byte range of the object */
+                restore_chunk(s, m, k, touched);
+                restored = 1;
+            }
+            if (restored) COUNT(s, repairs_from_store);
+        } else if (popcount_lost(m) <= m->p) {
+            for (int k = 0, asked = 0; k < n && asked < m->d; k++) {
+                if (m->lost_mask >> k & 1) continue;
+                queue_chunk_request(s, NR_GET, meta_nodes(m)[k], m->chunk_size, touched);
+                asked++;
+            }
+            for (int k = 0; k < n; k++)
+                if (m->lost_mask >> k & 1) restore_chunk(s, m, k, touched);
+            COUNT(s, repairs_from_cache);
+        }
+    }
+    for (int i = 0; i < s->cfg->pool_size; i++)
+        if (touched[i]) kick(s, i);
+    free(touched);
 }
 
 /* An invocation landed on `slot`: if the proxy's instance is gone, this one takes its place with
@@ -606,6 +710,12 @@ static void complete_client_op(sim_t *s, op_t *op)
     int client = op->client;
     if (op->is_get && op->good < op->need) {
         COUNT(s, misses);
+        if (s->cfg->store) {
+            /* The object was lost on the way: the store answers, then the cache is filled. */
+            store_read(s, op->size);
+            COUNT(s, store_answers);
+            COUNT(s, store_answers_of_stored);
+        }
         op_t *fill = calloc(1, sizeof *fill);
         if (!fill) {
             s->failed = 1;
@@ -647,6 +757,7 @@ static void reply(sim_t *s, nreq_t *q)
                 m->size = op->size;
                 m->version = op->version;
                 m->chunk_size = (uint32_t)op->chunk_size;
+                m->atime_s = (uint32_t)(s->now / 1000000);
                 memcpy(meta_nodes(m), op->nodes, sizeof(uint16_t) * (size_t)op->n);
                 for (int i = 0; i < op->n; i++)
                     meta_crcs(m)[i] = stamp(s);
@@ -686,6 +797,7 @@ static void start_set(sim_t *s, op_t *op)
         return;
     }
     op->version = ++s->next_version;
+    if (s->cfg->store && !op->fill) store_write(s, op->size);
     observe(s, (sim_choice_t){.kind = SIM_CHOICE_PLACE,
                               .key = op->keystr,
                               .keylen = op->keylen,
@@ -731,9 +843,15 @@ static void start_get(sim_t *s, op_t *op)
     format_key(s, op);
     COUNT(s, gets);
     meta_t *m = meta_find(&s->table, op->keystr, op->keylen);
-    if (m || meta_find(&s->lost, op->keystr, op->keylen)) COUNT(s, gets_of_stored);
+    int lost = !m && meta_find(&s->lost, op->keystr, op->keylen);
+    if (m || lost) COUNT(s, gets_of_stored);
     if (!m) {
         COUNT(s, misses);
+        if (s->cfg->store) {
+            store_read(s, op->size);
+            COUNT(s, store_answers);
+            if (lost) COUNT(s, store_answers_of_stored);
+        }
         op_t *fill = op;
         *fill = (op_t){.client = op->client, .fill = 1, .key = op->key, .size = op->size};
         COUNT(s, fills);
@@ -741,6 +859,7 @@ static void start_get(sim_t *s, op_t *op)
         return;
     }
     m->referenced = 1;
+    m->atime_s = (uint32_t)(s->now / 1000000);
     op->stored = 1;
     int n = m->d + m->p;
     op->d = m->d;
@@ -826,6 +945,7 @@ static void backup_tick(sim_t *s)
         /* The simulated table is exact: there is no inventory to reconcile. */
         int eligible = sched_backup_source_ok(n->primary >= 0 && n->inst[n->primary].alive, 1,
                                               n->state == NS_INVOKING);
+
         if (sched_backup_check(&n->last_backup_ms, !n->backup_running, n->room.chunks_placed,
                                eligible, (uint64_t)now_ms(s) + 1, interval,
                                reclaim_rng_next(&s->rng)) != SCHED_BACKUP_START)
@@ -969,6 +1089,9 @@ static void handle(sim_t *s, const event_t *e)
     case EV_KILL:
         if (n->primary >= 0 && n->inst[n->primary].alive && !n->inst[n->primary].busy)
             reclaim(s, e->a, n->primary, 1);
+        return;
+    case EV_REPAIR:
+        repair_node(s, e->a);
         return;
     }
 }

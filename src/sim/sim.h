@@ -37,6 +37,13 @@ typedef struct {
     int slot, node;
 } sim_choice_t;
 
+/* When lost chunks are re-created. LAZY: when a GET finds them (icproxy today). EAGER: as soon
+ * as the proxy learns of the loss (it adopts an empty instance): with a store, each lost data
+ * chunk by one ranged GET of its bytes (lost parity waits for the next GET, which holds the data
+ * to encode it from); without, from d surviving chunks read from their nodes. HOT: as EAGER for
+ * objects used within repair_hot_ms; the rest are left to the next GET (and the store). */
+enum { SIM_REPAIR_LAZY, SIM_REPAIR_EAGER, SIM_REPAIR_HOT };
+
 typedef struct {
     /* the pool (icproxy's options of the same names) */
     int pool_size;
@@ -47,6 +54,13 @@ typedef struct {
     /* lifecycle (0 = off) */
     uint64_t warmup_interval_ms, backup_interval_ms;
     int backup_concurrency; /* most backups at once, as icproxy's option */
+    /* the object store under the cache (docs/EVALUATION.md, "Durability with an object store") */
+    int store;           /* every object also lives in an S3 bucket: client SETs are written
+                          * through, and a GET that finds no decodable object is answered from
+                          * the store (then the cache is filled) */
+    int repair;          /* SIM_REPAIR_*: when lost chunks are re-created */
+    uint64_t repair_hot_ms; /* SIM_REPAIR_HOT: objects read or written this recently */
+    uint64_t store_part; /* bytes of one ranged GET or multipart part (0: 8 MiB) */
     /* the platform */
     int64_t billing_ms, max_instances, idle_reclaim_ms, function_timeout_ms;
     double reclaim_rate; /* random reclaims per idle instance-hour */
@@ -80,6 +94,10 @@ typedef struct {
     uint64_t evictions, objects_lost, chunks_lost, chunks_restored;
     uint64_t cold_starts, reclaims_random, reclaims_idle;
     uint64_t warmups, backups;
+    /* the object store: GETs answered from it, its requests (S3 GET and PUT classes), and the
+     * objects re-created by eager repair (from the store, or from d chunks in the cache) */
+    uint64_t store_answers, store_answers_of_stored, store_gets, store_puts;
+    uint64_t repairs_from_store, repairs_from_cache;
     billing_totals_t bill;
 } sim_counts_t;
 

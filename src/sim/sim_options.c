@@ -54,6 +54,19 @@ const conf_option_t icsim_options[] = {
         "duration of a warm-up invocation, us"),
     OPT("post-us", CONF_INT, post_us, 0, 60000000, "2000",
         "a return: posting the response, inside the billed duration, us"),
+    /* durability (docs/EVALUATION.md, "Durability with an object store") */
+    OPT("backing", CONF_STRING, backing, 0, 0, "none",
+        "none, or s3: every object also lives in an S3 bucket (client SETs written through; a GET "
+        "that finds no decodable object is answered from the bucket, then the cache is filled)"),
+    OPT("backing-part", CONF_BYTES, backing_part, 1 << 20, 5 * GiB, "8m",
+        "bytes of one ranged GET or multipart part in the bucket"),
+    OPT("repair", CONF_STRING, repair, 0, 0, "lazy",
+        "lazy: lost chunks are re-created when a GET finds them (icproxy today); eager: when the "
+        "proxy learns of the loss (with --backing s3 each lost data chunk by one ranged GET, "
+        "parity at the next GET; else from d surviving chunks); hot: eager for objects used "
+        "within --repair-hot-window, the rest left to the next GET"),
+    OPT("repair-hot-window", CONF_MS, repair_hot_ms, 1, 86400000 * 30LL, "1h",
+        "--repair hot: an object read or written this recently is repaired at once"),
     /* prices: icbench's group (src/model/cost.c) */
     MODEL_OPTIONS_PRICES(FIELD),
     OPT("json", CONF_STRING, json, 0, 0, "", "write the totals and per-hour series here"),

@@ -28,6 +28,9 @@ typedef struct {
     /* the timing model (icsim's own) */
     int64_t upload_bandwidth, sync_bandwidth, rtt_us, warm_invoke_us, cold_invoke_us, hello_us,
         warmup_run_us, post_us;
+    /* durability: the object store, repair and the backup policy (icsim's own) */
+    char *backing, *repair;
+    int64_t backing_part, repair_hot_ms;
     char *json;
     /* prices (icbench's group) */
     char *prices, *lambda_arch, *price_gb_s, *price_requests, *proxy_vm;

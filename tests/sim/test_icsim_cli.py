@@ -3,7 +3,8 @@
 against its own billing lines (the same arithmetic as icbench's cost report), the ElastiCache
 node of the paper's pool; at today's prices the arm64, VM, Serverless and S3 Express One Zone
 figures recomputed from the price file; a price file of one's own and a malformed one; backup
-concurrency making a difference, and bad options refused."""
+concurrency making a difference; the object store under the cache (store requests priced, eager
+repair keeping GETs in the cache where the store alone answers them); and bad options refused."""
 import json
 import os
 import re
@@ -153,7 +154,33 @@ class IcsimCliTest(unittest.TestCase):
         _, r16, _, _ = self.run_sim("--backup-concurrency", "16")
         self.assertGreater(int(r16["backups"]), int(r2["backups"]))
 
+    def test_object_store(self):
+        def durability(out):
+            return fields(next(l for l in out.splitlines() if l.startswith("durability ")))
+        base = ["--backup-interval", "0", "--backing", "s3", "--prices", "current"]
+        out, result, cost, _ = self.run_sim(*base)
+        lazy = durability(out)
+        self.assertEqual(lazy["backing"], "s3")
+        self.assertEqual(float(lazy["answered"]), 1.0)  # the store answers what the cache lost
+        self.assertGreater(int(lazy["store_answers"]), 0)
+        self.assertGreater(int(lazy["store_puts"]), 0)
+        self.assertGreater(float(cost["s3_requests_usd"]), 0)
+        self.assertGreater(float(cost["s3_storage_usd"]), 0)
+        out, _, _, _ = self.run_sim(*base, "--repair", "eager")
+        eager = durability(out)
+        self.assertGreater(int(eager["repairs_from_store"]), 0)
+        self.assertGreater(float(eager["from_cache"]), float(lazy["from_cache"]))
+        # Without a store, nothing is answered but what the cache holds.
+        out, _, _, _ = self.run_sim("--backup-interval", "0")
+        none = durability(out)
+        self.assertEqual(int(none["store_gets"]), 0)
+        self.assertEqual(none["answered"], none["from_cache"])
+
     def test_bad_options(self):
+        p = icsim("--backing", "gs", expect=2)
+        self.assertIn("backing", p.stderr)
+        p = icsim("--repair", "sometimes", expect=2)
+        self.assertIn("repair", p.stderr)
         p = icsim("--backup-concurrency", "0", expect=2)
         self.assertIn("backup-concurrency", p.stderr)
         p = icsim("--prices", "1999", expect=2)

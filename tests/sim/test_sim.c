@@ -140,6 +140,105 @@ static void test_backup_keeps_object(void **state)
     sim_result_free(&res);
 }
 
+/* With the object store: the lost object's GET is answered from the store (one ranged GET for
+ * 1,000 bytes), then the cache is filled; the client's SET was written through (one PUT). */
+static void test_store_answers_lost_object(void **state)
+{
+    (void)state;
+    sim_config_t c = tiny();
+    c.store = 1;
+    c.kill_at_ms = 5000;
+    c.kill_node = 0;
+    sim_request_t r[2] = {{TRACE_OP_SET, 1, 1000, 0}, {TRACE_OP_GET, 1, 1000, 10}};
+    sim_result_t res = run(&c, r, 2);
+    assert_int_equal(res.total.objects_lost, 1);
+    assert_int_equal(res.total.hits_of_stored, 0);
+    assert_int_equal(res.total.store_answers, 1);
+    assert_int_equal(res.total.store_answers_of_stored, 1);
+    assert_int_equal(res.total.store_gets, 1);
+    assert_int_equal(res.total.store_puts, 1);
+    assert_int_equal(res.total.fills, 1);
+    sim_result_free(&res);
+}
+
+/* Eager repair from the store: the chunk lost with the instance is read back by range when the
+ * proxy adopts the empty one, and the later GET hits. */
+static void test_eager_repair_from_store(void **state)
+{
+    (void)state;
+    sim_config_t c = tiny();
+    c.store = 1;
+    c.repair = SIM_REPAIR_EAGER;
+    c.kill_at_ms = 5000;
+    c.kill_node = 0;
+    sim_request_t r[2] = {{TRACE_OP_SET, 1, 1000, 0}, {TRACE_OP_GET, 1, 1000, 10}};
+    sim_result_t res = run(&c, r, 2);
+    assert_int_equal(res.total.chunks_lost, 1);
+    assert_int_equal(res.total.objects_lost, 0);
+    assert_int_equal(res.total.repairs_from_store, 1);
+    assert_int_equal(res.total.chunks_restored, 1);
+    assert_int_equal(res.total.store_gets, 1);
+    assert_int_equal(res.total.hits_of_stored, 1);
+    assert_int_equal(res.total.store_answers, 0);
+    sim_result_free(&res);
+}
+
+/* Hot repair skips an object nobody used within the window: its GET goes to the store. */
+static void test_hot_repair_skips_cold_object(void **state)
+{
+    (void)state;
+    sim_config_t c = tiny();
+    c.store = 1;
+    c.repair = SIM_REPAIR_HOT;
+    c.repair_hot_ms = 1000;
+    c.kill_at_ms = 5000;
+    c.kill_node = 0;
+    sim_request_t r[2] = {{TRACE_OP_SET, 1, 1000, 0}, {TRACE_OP_GET, 1, 1000, 10}};
+    sim_result_t res = run(&c, r, 2);
+    assert_int_equal(res.total.repairs_from_store, 0);
+    assert_int_equal(res.total.store_answers, 1);
+    assert_int_equal(res.total.hits_of_stored, 0);
+    sim_result_free(&res);
+    c.repair_hot_ms = 60000; /* used 5 s before the loss: hot */
+    res = run(&c, r, 2);
+    assert_int_equal(res.total.repairs_from_store, 1);
+    assert_int_equal(res.total.hits_of_stored, 1);
+    sim_result_free(&res);
+}
+
+/* Eager repair without a store: two replicas (d = 1, p = 1); the one lost is copied back from
+ * the other (a read from its node, a store to the adopted instance). */
+static void test_eager_repair_from_cache(void **state)
+{
+    (void)state;
+    sim_config_t c = tiny();
+    c.pool_size = 2;
+    c.p = 1;
+    c.repair = SIM_REPAIR_EAGER;
+    c.kill_at_ms = 5000;
+    c.kill_node = 0;
+    sim_request_t r[2] = {{TRACE_OP_SET, 1, 1000, 0}, {TRACE_OP_GET, 1, 1000, 10}};
+    sim_result_t res = run(&c, r, 2);
+    assert_int_equal(res.total.chunks_lost, 1);
+    assert_int_equal(res.total.repairs_from_cache, 1);
+    assert_int_equal(res.total.chunks_restored, 1);
+    assert_int_equal(res.total.store_gets, 0);
+    assert_int_equal(res.total.hits_of_stored, 1);
+    sim_result_free(&res);
+}
+
+/* A 20 MiB SET written through in 8 MiB parts: create, 3 parts, complete. */
+static void test_multipart_put_counted(void **state)
+{
+    (void)state;
+    sim_config_t c = tiny();
+    c.store = 1;
+    sim_request_t r[1] = {{TRACE_OP_SET, 1, 20u << 20, 0}};
+    sim_result_t res = run(&c, r, 1);
+    assert_int_equal(res.total.store_puts, 5);
+    sim_result_free(&res);
+}
+
 static void test_bad_config_refused(void **state)
 {
     (void)state;
@@ -160,6 +259,11 @@ int main(void)
         cmocka_unit_test(test_eviction),
         cmocka_unit_test(test_reclaim_loses_object_without_backup),
         cmocka_unit_test(test_backup_keeps_object),
+        cmocka_unit_test(test_store_answers_lost_object),
+        cmocka_unit_test(test_eager_repair_from_store),
+        cmocka_unit_test(test_hot_repair_skips_cold_object),
+        cmocka_unit_test(test_eager_repair_from_cache),
+        cmocka_unit_test(test_multipart_put_counted),
         cmocka_unit_test(test_bad_config_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
