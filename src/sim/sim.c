@@ -108,6 +108,7 @@ typedef struct {
     int started; /* the invocation reached its instance */
     uint64_t inv_serial, check_gen;
     int serving, extra_inflight;
+    int receiving; /* requests on their way to the node: their bytes are arriving */
     QUEUE(nreq_t) pending; /* at the proxy, waiting for the node */
     QUEUE(nreq_t) fifo;    /* arrived at the node, waiting to be served */
     int64_t warming_until_us;
@@ -562,12 +563,18 @@ static void adopt_instance(sim_t *s, int nid, int slot)
 
 /* ---------------- node invocations ---------------- */
 
+/* The node has work: serving, a backup beside it, requests queued, or bytes arriving (a chunk's
+ * upload takes up to tens of ms; the node is reading it, not idle, and must not return). */
+static int node_busy(const node_t *n)
+{
+    return n->serving || n->extra_inflight || n->fifo.head || n->receiving;
+}
+
 static void check_soon(sim_t *s, int nid)
 {
     node_t *n = &s->nodes[nid];
     if (!n->started) return;
-    int inflight = n->serving || n->extra_inflight || n->fifo.head;
-    int wait = policy_wait_ms(&n->pol, (uint64_t)now_ms(s), inflight);
+    int wait = policy_wait_ms(&n->pol, (uint64_t)now_ms(s), node_busy(n));
     push(s, (now_ms(s) + wait) * 1000 + (wait == 0 ? s->now % 1000 : 0), EV_CHECK, nid, 0,
          ++n->check_gen, NULL);
 }
@@ -619,6 +626,7 @@ static void kick(sim_t *s, int nid)
         nreq_t *q;
         QUEUE_POP_HEAD(&n->pending, q, next);
         uint64_t up = q->kind == NR_SET ? transfer_us(q->bytes, s->cfg->upload_bandwidth) : 0;
+        n->receiving++;
         push(s, s->now + s->cfg->rtt_us / 2 + (int64_t)up, EV_ARRIVE, nid, 0, 0, q);
     }
 }
@@ -1017,6 +1025,7 @@ static void handle(sim_t *s, const event_t *e)
         kick(s, e->a);
         return;
     case EV_ARRIVE:
+        n->receiving--;
         if (n->state != NS_AWAKE) {
             /* The node returned meanwhile: the request waits for the next invocation. */
             nreq_t *q = e->ptr;
@@ -1033,7 +1042,7 @@ static void handle(sim_t *s, const event_t *e)
         QUEUE_POP_HEAD(&n->fifo, q, next);
         n->serving = 0;
         push(s, s->now + s->cfg->rtt_us / 2, EV_REPLY, -1, 0, 0, q);
-        if (!n->fifo.head && !n->extra_inflight) policy_on_done(&n->pol, (uint64_t)now_ms(s));
+        if (!node_busy(n)) policy_on_done(&n->pol, (uint64_t)now_ms(s));
         serve_next(s, e->a);
         check_soon(s, e->a);
         return;
@@ -1043,8 +1052,7 @@ static void handle(sim_t *s, const event_t *e)
         return;
     case EV_CHECK: {
         if (e->c != n->check_gen || !n->started) return;
-        int inflight = n->serving || n->extra_inflight || n->fifo.head;
-        if (policy_should_return(&n->pol, (uint64_t)now_ms(s), inflight))
+        if (policy_should_return(&n->pol, (uint64_t)now_ms(s), node_busy(n)))
             node_return(s, e->a);
         else
             check_soon(s, e->a);
@@ -1075,7 +1083,7 @@ static void handle(sim_t *s, const event_t *e)
         n->last_backup_ms = (uint64_t)now_ms(s) + 1;
         s->backups_active--;
         n->extra_inflight--;
-        if (n->started && !n->serving && !n->fifo.head && !n->extra_inflight)
+        if (n->started && !node_busy(n))
             policy_on_done(&n->pol, (uint64_t)now_ms(s));
         check_soon(s, e->a);
         return;
