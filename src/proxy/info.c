@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "awscreds.h"
+#include "bill.h"
 #include "client.h"
 #include "cmdstats.h"
 #include "command.h"
@@ -38,9 +39,9 @@ long info_rss_bytes(void)
 
 /* Sections Redis's INFO (and INFO default) prints, with ours; "all" and "everything" add
  * latencystats, as on Redis. */
-static const char *const default_sections[] = {"server", "clients",     "memory",   "persistence",
-                                               "stats",  "replication", "cpu",      "keyspace",
-                                               "aws",    "pool",        "lifecycle"};
+static const char *const default_sections[] = {"server", "clients",     "memory",    "persistence",
+                                               "stats",  "replication", "cpu",       "keyspace",
+                                               "aws",    "pool",        "lifecycle", "billing"};
 
 static int want(const info_select_t *section, const char *name)
 {
@@ -195,24 +196,24 @@ void cmd_info(client_t *c, op_t *op, const info_select_t *section)
             "\r\nkeyspace_hits:%" PRIu64 "\r\nkeyspace_misses:%" PRIu64 "\r\ntotal_sets:%" PRIu64
             "\r\nerror_replies:%" PRIu64 "\r\nevicted_keys:%" PRIu64 "\r\nexpired_keys:%" PRIu64
             "\r\ntotal_net_input_bytes:%" PRIu64 "\r\ntotal_net_output_bytes:%" PRIu64
-            "\r\ninvocations:%" PRIu64 "\r\ninvoke_failures:%" PRIu64 "\r\ninvoke_throttled:%" PRIu64
-            "\r\ninvoke_retries:%" PRIu64 "\r\nnode_timeouts:%" PRIu64
-            "\r\nchunks_lost:%" PRIu64 "\r\nchunks_repaired:%" PRIu64
+            "\r\ninvocations:%" PRIu64 "\r\ninvoke_failures:%" PRIu64
+            "\r\ninvoke_throttled:%" PRIu64 "\r\ninvoke_retries:%" PRIu64
+            "\r\nnode_timeouts:%" PRIu64 "\r\nchunks_lost:%" PRIu64 "\r\nchunks_repaired:%" PRIu64
             "\r\nchunks_corrupt_repaired:%" PRIu64 "\r\nicget_spare_reads:%" PRIu64
             "\r\nobjects_lost:%" PRIu64 "\r\nrelays:%" PRIu64 "\r\ngets_coalesced:%" PRIu64
-            "\r\nsets_coalesced:%" PRIu64 "\r\nnodes_refused:%" PRIu64
-            "\r\nauth_failures:%" PRIu64 "\r\nprotected_mode_refused:%" PRIu64
-            "\r\nidle_clients_closed:%" PRIu64 "\r\ntls_connections:%" PRIu64
-            "\r\ntls_handshake_failures:%" PRIu64 "\r\ngetrange_requests:%" PRIu64
-            "\r\ngetrange_chunk_bytes:%" PRIu64 "\r\ngetrange_decoded:%" PRIu64 "\r\n\r\n",
+            "\r\nsets_coalesced:%" PRIu64 "\r\nnodes_refused:%" PRIu64 "\r\nauth_failures:%" PRIu64
+            "\r\nprotected_mode_refused:%" PRIu64 "\r\nidle_clients_closed:%" PRIu64
+            "\r\ntls_connections:%" PRIu64 "\r\ntls_handshake_failures:%" PRIu64
+            "\r\ngetrange_requests:%" PRIu64 "\r\ngetrange_chunk_bytes:%" PRIu64
+            "\r\ngetrange_decoded:%" PRIu64 "\r\n\r\n",
             s->connections, s->commands, s->get_hits, s->get_misses, s->sets, s->errors,
-            srv->meta.evictions, srv->meta.expired, srv->tp.stats.bytes_in, srv->tp.stats.bytes_out, s->invocations,
-            s->invoke_failures, throttled, retries, s->node_timeouts, s->chunks_lost, s->chunks_repaired,
-            s->chunks_corrupt_repaired, s->icget_spare_reads, s->objects_lost, srv->tp.stats.relays,
-            s->gets_coalesced, s->sets_coalesced, s->nodes_refused, s->auth_failures,
-            s->auth_denied, s->idle_closed, srv->tp.stats.tls_connections,
-            srv->tp.stats.tls_handshake_failures, s->getrange_requests, s->getrange_chunk_bytes,
-            s->getrange_decoded);
+            srv->meta.evictions, srv->meta.expired, srv->tp.stats.bytes_in, srv->tp.stats.bytes_out,
+            s->invocations, s->invoke_failures, throttled, retries, s->node_timeouts,
+            s->chunks_lost, s->chunks_repaired, s->chunks_corrupt_repaired, s->icget_spare_reads,
+            s->objects_lost, srv->tp.stats.relays, s->gets_coalesced, s->sets_coalesced,
+            s->nodes_refused, s->auth_failures, s->auth_denied, s->idle_closed,
+            srv->tp.stats.tls_connections, srv->tp.stats.tls_handshake_failures,
+            s->getrange_requests, s->getrange_chunk_bytes, s->getrange_decoded);
     }
     info_replication_cpu(&b, section);
     if (want(section, "aws") && srv->aws) {
@@ -284,22 +285,58 @@ void cmd_info(client_t *c, op_t *op, const info_select_t *section)
         size_t deferred = 0;
         for (int i = 0; i < srv->nnodes; i++)
             deferred += srv->nodes[i].ndeferred;
+        buf_printf(
+            &b,
+            "# Lifecycle\r\nwarmups:%" PRIu64 "\r\nbackups_started:%" PRIu64
+            "\r\nbackups_ok:%" PRIu64 "\r\nbackups_failed:%" PRIu64
+            "\r\nbackups_active:%d\r\nbackup_chunks:%" PRIu64 "\r\nbackup_bytes:%" PRIu64
+            "\r\nbackup_deletes:%" PRIu64 "\r\nlast_backup_ms:%" PRIu64
+            "\r\nlast_backup_bytes:%" PRIu64 "\r\nchunks_lost:%" PRIu64
+            "\r\nchunks_repaired:%" PRIu64 "\r\nobjects_lost:%" PRIu64
+            "\r\nrepairs_started:%" PRIu64 "\r\nrepair_bytes:%" PRIu64 "\r\ninventories:%" PRIu64
+            "\r\nrebuilt_objects:%" PRIu64 "\r\ndeletes_deferred:%" PRIu64 "\r\ndeletes_pending:%zu"
+            "\r\ndeletes_dropped:%" PRIu64 "\r\nstale_chunks:%" PRIu64 "\r\n\r\n",
+            s->warmups, s->backups_started, s->backups_ok, s->backups_failed, srv->backups_active,
+            s->backup_chunks, s->backup_bytes, s->backup_deletes, s->last_backup_ms,
+            s->last_backup_bytes, s->chunks_lost, s->chunks_repaired, s->objects_lost,
+            s->repairs_started, s->repair_bytes, s->inventories, s->rebuilt_objects,
+            s->deletes_deferred, deferred, s->deletes_dropped, s->stale_chunks);
+    }
+    if (want(section, "billing")) {
+        /* The figures cost is computed from, named by their source (bill.h says which is
+         * chosen), then the nodes' own records whatever the source, so the two can be compared. */
+        bill_view_t v;
+        bill_view(srv, &v);
         buf_printf(&b,
-                   "# Lifecycle\r\nwarmups:%" PRIu64 "\r\nbackups_started:%" PRIu64
-                   "\r\nbackups_ok:%" PRIu64 "\r\nbackups_failed:%" PRIu64
-                   "\r\nbackups_active:%d\r\nbackup_chunks:%" PRIu64 "\r\nbackup_bytes:%" PRIu64
-                   "\r\nbackup_deletes:%" PRIu64 "\r\nlast_backup_ms:%" PRIu64
-                   "\r\nlast_backup_bytes:%" PRIu64 "\r\nchunks_lost:%" PRIu64
-                   "\r\nchunks_repaired:%" PRIu64 "\r\nobjects_lost:%" PRIu64
-                   "\r\nrepairs_started:%" PRIu64 "\r\nrepair_bytes:%" PRIu64
-                   "\r\ninventories:%" PRIu64 "\r\nrebuilt_objects:%" PRIu64
-                   "\r\ndeletes_deferred:%" PRIu64 "\r\ndeletes_pending:%zu"
-                   "\r\ndeletes_dropped:%" PRIu64 "\r\nstale_chunks:%" PRIu64 "\r\n\r\n",
-                   s->warmups, s->backups_started, s->backups_ok, s->backups_failed,
-                   srv->backups_active, s->backup_chunks, s->backup_bytes, s->backup_deletes,
-                   s->last_backup_ms, s->last_backup_bytes, s->chunks_lost, s->chunks_repaired, s->objects_lost, s->repairs_started,
-                   s->repair_bytes, s->inventories, s->rebuilt_objects, s->deletes_deferred,
-                   deferred, s->deletes_dropped, s->stale_chunks);
+                   "# Billing\r\nbilling_source:%s\r\nbilling_unit_ms:%lld\r\nbilling_requests:%.0f"
+                   "\r\nbilling_billed_ms:%.0f\r\nbilling_gb_seconds:%.15g\r\n",
+                   bill_source_name(v.source), (long long)v.unit_ms, v.requests, v.billed_ms,
+                   v.gb_seconds);
+        for (int k = 0; k < BILLING_KIND_COUNT; k++) {
+            const char *kind = billing_kind_name((billing_kind_t)k);
+            buf_printf(&b,
+                       "billing_requests_%s:%.0f\r\nbilling_billed_ms_%s:%.0f\r\n"
+                       "billing_gb_seconds_%s:%.15g\r\n",
+                       kind, v.requests_by_kind[k], kind, v.billed_ms_by_kind[k], kind,
+                       v.gb_seconds_by_kind[k]);
+        }
+        const proxy_stats_t *s = &srv->stats;
+        const billing_totals_t *t = &s->node_billing;
+        buf_printf(&b,
+                   "node_billing_records:%" PRIu64 "\r\nnode_billing_refused:%" PRIu64
+                   "\r\nnode_billing_duplicates:%" PRIu64 "\r\nnode_billing_unreported:%" PRIu64
+                   "\r\nnode_billing_billed_ms:%" PRId64 "\r\nnode_billing_gb_seconds:%.15g\r\n",
+                   t->requests, s->bills_refused, s->bills_duplicate, s->bills_unreported,
+                   t->billed_ms, t->gb_seconds);
+        for (int k = 0; k < BILLING_KIND_COUNT; k++) {
+            const char *kind = billing_kind_name((billing_kind_t)k);
+            buf_printf(&b,
+                       "node_billing_requests_%s:%" PRIu64 "\r\nnode_billing_billed_ms_%s:%" PRId64
+                       "\r\nnode_billing_gb_seconds_%s:%.15g\r\n",
+                       kind, t->requests_by_kind[k], kind, t->billed_ms_by_kind[k], kind,
+                       t->gb_seconds_by_kind[k]);
+        }
+        buf_printf(&b, "\r\n");
     }
     if (want(section, "keyspace") && srv->meta.count) {
         /* avg_ttl is exact here (Redis's is an estimate from its expiry sampling), in ms. */
