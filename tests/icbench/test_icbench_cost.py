@@ -159,7 +159,8 @@ def main():
     assert req_total <= int(after["platform_requests"]) - int(before["platform_requests"])
     assert re.search(r"InfiniCache is \d+\.\d\d times (cheaper|more expensive) than ElastiCache",
                      p.stdout), p.stdout
-    assert "the platform billed in 100 ms units" in p.stdout, p.stdout
+    assert "billed in 100 ms units, as the platform reports" in p.stdout, p.stdout
+    assert all(c["billing_source"] == "platform" for c in costs.values()), costs
     assert "prices '2020'" in p.stdout, p.stdout
 
     for png in ("latency_cdf.png", "latency_by_size.png", "cost.png"):
