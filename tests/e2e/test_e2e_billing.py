@@ -68,6 +68,10 @@ class BillingAgreementTest(unittest.TestCase):
                 before = len(open(log).readlines())
                 wait_for(lambda: len(open(log).readlines()) >= before + 6, timeout=30,
                          what="warm-ups and backups in the idle spell")
+            # A backup invocation of a sleeping node (an awake one gets BACKUP within its
+            # serving invocation): the source is billed as "backup" and reports itself.
+            wait_for(lambda: reported_by_now(log)[0]["backup"][0] > 0, timeout=30,
+                     what="a backup source's invocation in the billing log")
             for i in range(3):  # every node serves once more: what waited goes out
                 r.get("k%d" % i)
             self.assertEqual(r.info("billing")["billing_source"], "platform")
