@@ -302,8 +302,9 @@ int nodeproto_backupdone_decode(const nodeproto_msg_t *m, nodeproto_backupdone_t
  * invocations without a proxy connection (warm-ups, backup peers, a lost connection) wait in the
  * node and go out at its next serving invocation (PROTOCOL.md section 2, "Billing records"). */
 #define NODEPROTO_BILL_ELEMENTS 8
-#define NODEPROTO_BILL_MAX_DURATION_US (960LL * 1000 * 1000) /* Lambda's 900 s limit and a minute  \
-                                                              */
+#define NODEPROTO_BILL_MAX_DURATION_US                                                             \
+    (960LL * 1000 * 1000)            /* Lambda's 900 s limit and a minute                          \
+                                      */
 #define NODEPROTO_BILL_SLACK_MS 1000 /* billed_ms may exceed the duration by a rounding unit */
 #define NODEPROTO_BILL_MAX_MEMORY_MB 10240 /* Lambda's largest function */
 #define NODEPROTO_BILL_MAX_RSS_KB ((int64_t)NODEPROTO_BILL_MAX_MEMORY_MB * 1024 * 4)
@@ -315,7 +316,8 @@ extern const char *const nodeproto_bill_kind_names[NODEPROTO_BILL_KINDS];
 typedef struct {
     int64_t seq;         /* the instance's invocation number, 1.. (increasing) */
     int kind;            /* 0..NODEPROTO_BILL_KINDS-1 */
-    int64_t duration_us; /* from the runtime's /next response to the /response (or /error) post */
+    int64_t duration_us; /* from the runtime's /next answer until its /response (or /error) post is
+                            answered */
     int64_t billed_ms;   /* the duration rounded up to the billing unit, at least one unit */
     int64_t memory_mb;   /* AWS_LAMBDA_FUNCTION_MEMORY_SIZE */
     int64_t max_rss_kb;  /* the process's peak resident set so far */

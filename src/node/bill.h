@@ -31,7 +31,7 @@ void node_bill_init(node_bill_t *b, int64_t memory_mb, int64_t billing_ms);
  * node_bill_kind names it from the event. */
 void node_bill_begin(node_bill_t *b, int64_t seq, uint64_t started_us);
 void node_bill_kind(node_bill_t *b, int kind);
-/* The invocation ended at ended_us (just before its /response or /error post): its record is
+/* The invocation ended at ended_us (its /response or /error post answered): its record is
  * queued with the process's peak RSS (max_rss_kb). Only the first call per invocation counts. */
 void node_bill_end(node_bill_t *b, uint64_t ended_us, int64_t max_rss_kb);
 /* Appends every waiting record as BILL to out, oldest first, and returns how many (a negative

@@ -205,8 +205,10 @@ static int post(runtime_t *rt, const char *path, const char *headers, const char
 {
     http_response_t resp;
     buf_t raw;
-    rt->posted_us = clock_mono_us(); /* the invocation's end as the node bills it */
     int rc = exchange(rt, "POST", path, headers, body, len, rt->timeout_ms, &resp, &raw);
+    /* The invocation's end as the node bills it: the platform has the post (it stops its clock
+     * when the post arrives; the answer's trip back is the little this overstates). */
+    rt->posted_us = clock_mono_us();
     if (rc < 0) {
         log_warn("event=runtime_post_failed path=%s err=%s", path, strerror(-rc));
         return rc;

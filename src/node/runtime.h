@@ -14,7 +14,7 @@ typedef struct {
     int port;
     char prefix[512];   /* path before /2018-06-01, "" or "/i/<instance>" */
     int timeout_ms;     /* for posts; /next waits without limit */
-    uint64_t posted_us; /* monotonic time the latest /response or /error post began */
+    uint64_t posted_us; /* monotonic time the latest /response or /error post was answered */
 } runtime_t;
 
 typedef struct {
