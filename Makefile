@@ -101,7 +101,7 @@ bench-cpu: build
 	@/usr/bin/python3 bench/proxy_cpu.py --bin $(BUILD)/bin --json $(BUILD)/proxy-cpu.json $(ARGS)
 
 # Billed GB-s and GET p50/p99 at several --node-idle-return values, one fixed open-loop workload
-# (docs/BENCHMARKS.md, ~3 min): what the default is chosen from.
+# (docs/BENCHMARKS.md, ~4 min): what the default is chosen from.
 bench-idle-return: build
 	@/usr/bin/python3 bench/idle_return.py --bin $(BUILD)/bin --json $(BUILD)/idle-return.json $(ARGS)
 

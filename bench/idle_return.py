@@ -3,14 +3,14 @@
 `--node-idle-return`) now that Lambda bills by the millisecond? For each value (default 2, 5,
 10, 20, 50, 100, 200 ms) one icproxy is started (embedded local platform, 1 ms billing, no
 warm-ups or backups, so every billed millisecond is serving), and one fixed open-loop workload is
-played through it with icbench: 256 KiB objects over RS(4+2), 90% GETs, first at 20 requests/s
-(50 ms gaps) and then at 4 requests/s (250 ms gaps). The table gives, per value, the billed
+played through it with icbench: 256 KiB objects over RS(4+2), 90% GETs, in three phases of
+requests 5, 50 and 250 ms apart (200, 20 and 4 per second: a burst, a trickle, a sparse stream). The table gives, per value, the billed
 GB-seconds and invocations (from INFO's billing section: the platform's figures, the nodes' own
 beside them), Lambda's price of both (current x86_64 list prices), and GET p50/p99 (hits only,
 from icbench's CSV).
 
 Every process it starts is stopped by pid (also on Ctrl-C, SIGTERM or failure); every icbench run
-is bounded by --run-timeout. About 25 s per value on a 2-core machine.
+is bounded by --run-timeout. About 30 s per value on a 2-core machine.
 
 Usage: bench/idle_return.py [--bin build/bin] [--values 2,5,10,...] [--json out.json]
 """
@@ -30,8 +30,8 @@ from availability import Interrupted, Proxy, machine, on_sigterm  # noqa: E402
 
 USD_PER_GB_S = 0.0000166667  # Lambda x86_64, us-east-1 (src/model/prices: "current")
 USD_PER_REQUEST = 0.20 / 1e6
-# (requests per second, requests): the two phases of the workload
-PHASES = ((20, 200), (4, 40))
+# (requests per second, requests): the phases of the workload, requests 5, 50 and 250 ms apart
+PHASES = ((200, 200), (20, 200), (4, 40))
 
 
 def info(port, section="billing"):
