@@ -9,7 +9,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build package run test test-secure test-asan test-tsan fuzz bench availability bench-backup \
-        eval-crossover bench-icbench bench-mget eval-latency bench-tls bench-cpu clean
+        eval-crossover bench-icbench bench-mget eval-latency bench-tls bench-cpu bench-idle-return clean
 
 all: build
 
@@ -100,6 +100,11 @@ eval-crossover: build
 # adds perf profiles of icproxy.
 bench-cpu: build
 	@/usr/bin/python3 bench/proxy_cpu.py --bin $(BUILD)/bin --json $(BUILD)/proxy-cpu.json $(ARGS)
+
+# Billed GB-s and GET p50/p99 at several --node-idle-return values, one fixed open-loop workload
+# (docs/BENCHMARKS.md, ~4 min): what the default is chosen from.
+bench-idle-return: build
+	@/usr/bin/python3 bench/idle_return.py --bin $(BUILD)/bin --json $(BUILD)/idle-return.json $(ARGS)
 
 # icbench's own speed against redis-benchmark and a raw recv loop (docs/EVALUATION.md, ~3 min).
 bench-icbench: build

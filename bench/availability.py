@@ -531,9 +531,9 @@ def main():
     ap.add_argument("--p", type=int, default=2)
     ap.add_argument("--node-memory", type=int, default=256, help="MiB per function")
     ap.add_argument("--node-idle-return", default="10ms",
-                    help="icproxy --node-idle-return (default 10ms: the 100ms default is not "
-                         "compressed, and nodes that linger between compressed requests are never "
-                         "idle, so never reclaimed)")
+                    help="icproxy --node-idle-return (default 10ms, icproxy's own: the linger "
+                         "is not compressed, and nodes that linger between compressed requests "
+                         "are never idle, so never reclaimed)")
     ap.add_argument("--request-timeout", type=float, default=30.0,
                     help="client socket timeout, seconds")
     ap.add_argument("--slack", type=float, default=180.0,

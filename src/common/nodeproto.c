@@ -659,3 +659,65 @@ int nodeproto_backupdone_decode(const nodeproto_msg_t *m, nodeproto_backupdone_t
     }
     return 0;
 }
+
+const char *const nodeproto_bill_kind_names[NODEPROTO_BILL_KINDS] = {"activate", "warmup", "backup",
+                                                                     "other"};
+
+int nodeproto_put_bill(buf_t *b, const nodeproto_bill_t *r)
+{
+    int kind = r->kind >= 0 && r->kind < NODEPROTO_BILL_KINDS ? r->kind : NODEPROTO_BILL_KINDS - 1;
+    const char *name = nodeproto_bill_kind_names[kind];
+    int rc = put_name(b, NODEPROTO_BILL_ELEMENTS, "BILL");
+    if (!rc) rc = resp_add_bulk_u64(b, (uint64_t)r->seq);
+    if (!rc) rc = resp_add_bulk(b, name, strlen(name));
+    if (!rc) rc = resp_add_bulk_u64(b, (uint64_t)r->duration_us);
+    if (!rc) rc = resp_add_bulk_u64(b, (uint64_t)r->billed_ms);
+    if (!rc) rc = resp_add_bulk_u64(b, (uint64_t)r->memory_mb);
+    if (!rc) rc = resp_add_bulk_u64(b, (uint64_t)r->max_rss_kb);
+    if (!rc) rc = resp_add_bulk_u64(b, (uint64_t)r->dropped);
+    return rc;
+}
+
+/* A decimal in min..max without sign or leading zeros (at most 18 digits, so no overflow). */
+static int parse_bounded(const char *s, size_t n, int64_t min, int64_t max, int64_t *out)
+{
+    int64_t v = 0;
+    if (n == 0 || n > 18 || (n > 1 && s[0] == '0')) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+int nodeproto_bill_decode(const nodeproto_msg_t *m, nodeproto_bill_t *r)
+{
+    memset(r, 0, sizeof *r);
+    if (m->argc != NODEPROTO_BILL_ELEMENTS) return NODEPROTO_EUNEXPECTED;
+    r->kind = -1;
+    for (int k = 0; k < NODEPROTO_BILL_KINDS; k++)
+        if (m->argl[2] == strlen(nodeproto_bill_kind_names[k]) &&
+            !memcmp(m->argv[2], nodeproto_bill_kind_names[k], m->argl[2]))
+            r->kind = k;
+    if (r->kind < 0 ||
+        parse_bounded(m->argv[1], m->argl[1], 1, NODEPROTO_BILL_MAX_COUNT, &r->seq) < 0 ||
+        parse_bounded(m->argv[3], m->argl[3], 0, NODEPROTO_BILL_MAX_DURATION_US, &r->duration_us) <
+            0 ||
+        parse_bounded(m->argv[5], m->argl[5], 1, NODEPROTO_BILL_MAX_MEMORY_MB, &r->memory_mb) < 0 ||
+        parse_bounded(m->argv[6], m->argl[6], 0, NODEPROTO_BILL_MAX_RSS_KB, &r->max_rss_kb) < 0 ||
+        parse_bounded(m->argv[7], m->argl[7], 0, NODEPROTO_BILL_MAX_COUNT, &r->dropped) < 0)
+        goto bad;
+    /* The billed time follows from the duration: at least its whole milliseconds (one at
+     * least), at most a rounding unit more. */
+    int64_t floor_ms = (r->duration_us + 999) / 1000;
+    if (floor_ms < 1) floor_ms = 1;
+    if (parse_bounded(m->argv[4], m->argl[4], floor_ms, floor_ms + NODEPROTO_BILL_SLACK_MS,
+                      &r->billed_ms) < 0)
+        goto bad;
+    return 0;
+bad:
+    memset(r, 0, sizeof *r);
+    return NODEPROTO_EHEADER;
+}

@@ -297,4 +297,39 @@ typedef struct {
  * missing or not numbers read as 0: they only feed statistics. */
 int nodeproto_backupdone_decode(const nodeproto_msg_t *m, nodeproto_backupdone_t *b);
 
+/* BILL seq kind duration_us billed_ms memory_mb max_rss_kb dropped: a node's account of one
+ * invocation it ended (what Lambda's REPORT line says), sent on lane 0 before BYE; records of
+ * invocations without a proxy connection (warm-ups, backup peers, a lost connection) wait in the
+ * node and go out at its next serving invocation (PROTOCOL.md section 2, "Billing records"). */
+#define NODEPROTO_BILL_ELEMENTS 8
+#define NODEPROTO_BILL_MAX_DURATION_US                                                             \
+    (960LL * 1000 * 1000)            /* Lambda's 900 s limit and a minute                          \
+                                      */
+#define NODEPROTO_BILL_SLACK_MS 1000 /* billed_ms may exceed the duration by a rounding unit */
+#define NODEPROTO_BILL_MAX_MEMORY_MB 10240 /* Lambda's largest function */
+#define NODEPROTO_BILL_MAX_RSS_KB ((int64_t)NODEPROTO_BILL_MAX_MEMORY_MB * 1024 * 4)
+#define NODEPROTO_BILL_MAX_COUNT ((int64_t)1 << 53) /* seq and dropped: exact in a double */
+/* The kinds, in the order of billing_kind_t (src/model/billing.h): their names on the wire. */
+#define NODEPROTO_BILL_KINDS 4
+extern const char *const nodeproto_bill_kind_names[NODEPROTO_BILL_KINDS];
+
+typedef struct {
+    int64_t seq;         /* the instance's invocation number, 1.. (increasing) */
+    int kind;            /* 0..NODEPROTO_BILL_KINDS-1 */
+    int64_t duration_us; /* from the runtime's /next answer until its /response (or /error) post is
+                            answered */
+    int64_t billed_ms;   /* the duration rounded up to the billing unit, at least one unit */
+    int64_t memory_mb;   /* AWS_LAMBDA_FUNCTION_MEMORY_SIZE */
+    int64_t max_rss_kb;  /* the process's peak resident set so far */
+    int64_t dropped;     /* records this instance could not keep for lack of room, so far */
+} nodeproto_bill_t;
+
+int nodeproto_put_bill(buf_t *b, const nodeproto_bill_t *r);
+/* The fields of a BILL, each a decimal without sign or leading zeros within the bounds above;
+ * seq at least 1; kind one of nodeproto_bill_kind_names; billed_ms from the duration rounded up
+ * to a millisecond (at least 1) to that plus NODEPROTO_BILL_SLACK_MS; memory_mb 1.. the maximum.
+ * 0, NODEPROTO_EUNEXPECTED for another element count, or NODEPROTO_EHEADER for a field out of
+ * bounds (the record is then not counted at all). */
+int nodeproto_bill_decode(const nodeproto_msg_t *m, nodeproto_bill_t *r);
+
 #endif

@@ -207,8 +207,8 @@ void meter_report(const meter_t *m, const char *spec, const cost_prices_t *p,
     const cost_counters_t *first = &m->samples[0].c, *last = &m->samples[m->n - 1].c;
     if (!last->has_platform) {
         fprintf(out,
-                "cost %s: INFO has no platform billing (only the local platform reports it); "
-                "no cost report\n",
+                "cost %s: INFO has no billing figures (neither a billing section nor the "
+                "platform's); no cost report\n",
                 spec);
         return;
     }
@@ -227,9 +227,13 @@ void meter_report(const meter_t *m, const char *spec, const cost_prices_t *p,
     char gran[64] = "an unreported granularity";
     if (last->billing_ms > 0)
         snprintf(gran, sizeof gran, "%lld ms units", (long long)last->billing_ms);
-    fprintf(out, "  window %.3f s (run %.3f s + settle %.3f s%s); the platform billed in %s\n",
+    /* Who said what was billed: the platform's admin API, or the nodes' own records (AWS). */
+    const char *source = last->billing_source[0] ? last->billing_source : "platform";
+    fprintf(out,
+            "  window %.3f s (run %.3f s + settle %.3f s%s); billed in %s, as the %s report%s\n",
             window, m->run_end_s, m->settle_s,
-            m->settled ? "" : ", invocations still running when the settle time ran out", gran);
+            m->settled ? "" : ", invocations still running when the settle time ran out", gran,
+            source, strcmp(source, "nodes") ? "s" : "");
     /* The price set says how Lambda rounded when its prices were recorded (100 ms in 2020). */
     int64_t set_ms = (int64_t)p->set.lambda_billing_ms.value;
     if (last->billing_ms > 0 && set_ms > 0 && last->billing_ms != set_ms)
@@ -255,10 +259,10 @@ void meter_report(const meter_t *m, const char *spec, const cost_prices_t *p,
     int cheaper;
     double x = cost_ratio(r.infinicache_usd, r.elasticache_usd, &cheaper);
     fprintf(out,
-            "cost target=%s prices=%s window_s=%.3f run_s=%.3f billing_ms=%lld settled=%d "
-            "requests=%.0f gb_seconds=%.6f",
-            spec, p->name, window, m->run_end_s, (long long)last->billing_ms, m->settled, req_total,
-            gbs_total);
+            "cost target=%s prices=%s window_s=%.3f run_s=%.3f billing_ms=%lld billing_source=%s "
+            "settled=%d requests=%.0f gb_seconds=%.6f",
+            spec, p->name, window, m->run_end_s, (long long)last->billing_ms, source, m->settled,
+            req_total, gbs_total);
     for (int k = 0; k < COST_KINDS; k++)
         fprintf(out, " requests_%s=%.0f gb_seconds_%s=%.6f", cost_kind_name(k),
                 d.requests_by_kind[k], cost_kind_name(k), d.gb_seconds_by_kind[k]);

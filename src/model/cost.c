@@ -114,14 +114,64 @@ static int parse_number(const char *s, size_t len, double *out)
     return 0;
 }
 
-/* Applies one "name:value" line to out. */
-static void apply_line(const char *name, size_t nlen, const char *val, size_t vlen,
-                       cost_counters_t *out)
+/* The billing section's figures, kept apart while parsing: they replace the platform_* ones
+ * when present. */
+typedef struct {
+    int present;
+    double requests, gb_seconds;
+    double requests_by_kind[COST_KINDS], gb_seconds_by_kind[COST_KINDS];
+    int64_t unit_ms;
+} billing_lines_t;
+
+/* A billing section line (billing_*): 1 if it was one. */
+static int apply_billing_line(const char *name, size_t nlen, double v, billing_lines_t *bl)
 {
+#define IS(lit) (nlen == sizeof(lit) - 1 && !memcmp(name, lit, nlen))
+    if (IS("billing_requests")) {
+        bl->requests = v;
+    } else if (IS("billing_gb_seconds")) {
+        bl->gb_seconds = v;
+    } else if (IS("billing_unit_ms")) {
+        bl->unit_ms = (int64_t)v;
+    } else {
+        for (int k = 0; k < COST_KINDS; k++) {
+            char want[64];
+            int wl = snprintf(want, sizeof want, "billing_requests_%s", kind_info_names[k]);
+            if ((size_t)wl == nlen && !memcmp(name, want, nlen)) {
+                bl->requests_by_kind[k] = v;
+                return 1;
+            }
+            wl = snprintf(want, sizeof want, "billing_gb_seconds_%s", kind_info_names[k]);
+            if ((size_t)wl == nlen && !memcmp(name, want, nlen)) {
+                bl->gb_seconds_by_kind[k] = v;
+                return 1;
+            }
+        }
+        return 0;
+    }
+    return 1;
+#undef IS
+}
+
+/* Applies one "name:value" line to out (billing section lines to bl). */
+static void apply_line(const char *name, size_t nlen, const char *val, size_t vlen,
+                       cost_counters_t *out, billing_lines_t *bl)
+{
+    /* The one line whose value is a word: where the billing figures come from. */
+    static const char source[] = "billing_source";
+    if (nlen == sizeof source - 1 && !memcmp(name, source, nlen)) {
+        if ((vlen == 5 && !memcmp(val, "nodes", 5)) || (vlen == 8 && !memcmp(val, "platform", 8))) {
+            memcpy(out->billing_source, val, vlen);
+            out->billing_source[vlen] = 0;
+            bl->present = 1;
+        }
+        return;
+    }
     double v;
     /* Every figure is a count or an amount: negative or absurd values are not from an icproxy,
      * and keeping them bounded keeps the integer conversions below defined. */
     if (parse_number(val, vlen, &v) < 0 || !(v >= 0 && v <= INFO_VALUE_MAX)) return;
+    if (nlen > 8 && !memcmp(name, "billing_", 8) && apply_billing_line(name, nlen, v, bl)) return;
 #define IS(lit) (nlen == sizeof(lit) - 1 && !memcmp(name, lit, nlen))
     if (IS("pool_size")) {
         out->has_pool = 1;
@@ -167,6 +217,8 @@ static void apply_line(const char *name, size_t nlen, const char *val, size_t vl
 int cost_counters_parse(const char *info, size_t len, cost_counters_t *out)
 {
     memset(out, 0, sizeof *out);
+    billing_lines_t bl;
+    memset(&bl, 0, sizeof bl);
     size_t pos = 0;
     while (pos < len) {
         const char *line = info + pos;
@@ -178,7 +230,15 @@ int cost_counters_parse(const char *info, size_t len, cost_counters_t *out)
         const char *colon = memchr(line, ':', llen);
         if (!colon) continue;
         size_t nlen = (size_t)(colon - line);
-        apply_line(line, nlen, colon + 1, llen - nlen - 1, out);
+        apply_line(line, nlen, colon + 1, llen - nlen - 1, out, &bl);
+    }
+    if (bl.present) {
+        out->has_platform = 1;
+        out->requests = bl.requests;
+        out->gb_seconds = bl.gb_seconds;
+        memcpy(out->requests_by_kind, bl.requests_by_kind, sizeof out->requests_by_kind);
+        memcpy(out->gb_seconds_by_kind, bl.gb_seconds_by_kind, sizeof out->gb_seconds_by_kind);
+        if (bl.unit_ms > 0) out->billing_ms = bl.unit_ms;
     }
     return out->has_pool ? 0 : -1;
 }

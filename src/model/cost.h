@@ -43,8 +43,10 @@ const char *cost_kind_info_name(int kind); /* INFO's suffix: "activate", "warmup
 
 /* The figures of one INFO reply that cost is computed from. */
 typedef struct {
-    int has_pool;     /* a "pool_size" line: the server is an icproxy */
-    int has_platform; /* "platform_*" lines: its platform reports billing */
+    int has_pool;            /* a "pool_size" line: the server is an icproxy */
+    int has_platform;        /* billing figures: a "billing" section, or "platform_*" lines */
+    char billing_source[16]; /* the section's billing_source ("platform", "nodes"); "" for an
+                              * older proxy's platform_* lines */
     double requests, gb_seconds;
     double requests_by_kind[COST_KINDS], gb_seconds_by_kind[COST_KINDS];
     int64_t pool_size, node_memory_mb, billing_ms; /* billing_ms 0: not reported */
@@ -56,8 +58,10 @@ typedef struct {
 } cost_counters_t;
 
 /* Parses an INFO reply ("name:value" lines, CRLF or LF). Unknown lines are ignored; a line
- * longer than 256 bytes or a value that is not a number from 0 to 1e15 is skipped. 0 if it has a
- * pool section, -1 if not (not an icproxy). */
+ * longer than 256 bytes or a value that is not a number from 0 to 1e15 is skipped. The billing
+ * figures are the billing section's (billing_*, from the platform or the nodes as
+ * billing_source says) when there is one, else the pool section's platform_* lines. 0 if it has
+ * a pool section, -1 if not (not an icproxy). */
 int cost_counters_parse(const char *info, size_t len, cost_counters_t *out);
 
 /* Cumulative figures after - before (requests, GB-seconds, network bytes); the levels (pool,

@@ -67,7 +67,7 @@
               "or idle "                                                                           \
               "(after node-idle-return without requests)"),                                        \
         MODEL_OPT(                                                                                 \
-            F, "node-idle-return", CONF_MS, node_idle_return_ms, 1, 900000, "100ms",               \
+            F, "node-idle-return", CONF_MS, node_idle_return_ms, 1, 900000, "10ms",                \
             "local platform: a node returns its invocation after this long without requests "      \
             "(with "                                                                               \
             "1ms billing; with 100ms billing the anticipatory policy aims at the cycle's end)")

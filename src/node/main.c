@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bill.h"
+#include "billing.h"
 #include "clock.h"
 #include "ev.h"
 #include "lanes.h"
@@ -30,12 +32,13 @@ typedef struct {
     char instance[17];
     uint64_t invocations;
     nodeauth_secrets_t secrets; /* IC_NODE_SECRET: events, HELLO and RELAY proofs */
-    node_replay_t replay;   /* nonces of accepted events */
+    node_replay_t replay;       /* nonces of accepted events */
     /* The highest takeover epoch of the events this instance accepted (docs/STANDBY.md): an
      * event of a lower one comes from a proxy that has been replaced and is refused. */
     int64_t epoch;
     node_conn_t notice; /* a short connection that tells a replaced proxy so */
     tls_ctx_t *tls_ca; /* verifies the proxy and relay against IC_NODE_TLS_CA; made on first need */
+    node_bill_t bill;  /* this instance's billing records, until lane 0 carries them */
 } node_t;
 
 /* The event asked for TLS (node-tls on the proxy; a backup peer's event says so when its source
@@ -224,17 +227,24 @@ static void activate(node_t *n, const runtime_invocation_t *inv, const node_even
         return;
     }
     respond(n, inv->request_id, ev->node_id, served);
+    node_bill_end(&n->bill, n->rt.posted_us, node_bill_max_rss_kb());
     /* What the lanes still owe goes out before BYE (only at the deadline is anything left). */
     lanes_finish(&n->lanes, (int)n->cfg.bye_timeout_ms);
     /* BYE only after the response is posted: once the proxy reads BYE it may invoke again, and
-     * the platform must already see this instance as idle to reuse it. */
+     * the platform must already see this instance as idle to reuse it. The billing records go
+     * just before it: this invocation's and those that waited for a connection. */
     if (c->fd >= 0) {
+        int bills = node_bill_put(&n->bill, &c->out.small);
+        if (bills < 0) log_error("event=out_of_memory where=bill");
         if (nodeproto_put_bye(&c->out.small) < 0) log_error("event=out_of_memory where=bye");
         rc = node_conn_flush(c, (int)n->cfg.bye_timeout_ms);
         if (rc < 0 && c->fd >= 0) {
             log_warn("event=bye_failed err=%s", strerror(-rc));
             node_conn_close(c); /* half-written output: the stream cannot be trusted */
         }
+        /* Records not surely written wait for the next connection (the proxy ignores a seq it
+         * already counted). */
+        if (rc == 0 && bills > 0) node_bill_sent(&n->bill, (unsigned)bills);
     }
     lanes_follow(&n->lanes);
     node_conn_trim(c);
@@ -326,6 +336,9 @@ static void handle(node_t *n, const runtime_invocation_t *inv)
         runtime_fail(&n->rt, inv->request_id, "Node.InvalidEvent", err);
         return;
     }
+    node_bill_kind(&n->bill, ev.cmd == NODE_EVENT_WARMUP     ? BILLING_KIND_WARMUP
+                             : ev.cmd == NODE_EVENT_ACTIVATE ? BILLING_KIND_ACTIVATE
+                                                             : BILLING_KIND_BACKUP);
     if (!fence(n, inv, &ev)) return;
     if (ev.cmd == NODE_EVENT_WARMUP) {
         respond(n, inv->request_id, ev.node_id, 0);
@@ -396,6 +409,7 @@ int main(void)
         init_fail(n, 1, err);
 
     make_instance_id(n->instance);
+    node_bill_init(&n->bill, memory_mb, n->cfg.billing_ms);
     store_init(&n->store, limit);
     n->store.tomb_ttl_ms = (uint64_t)n->cfg.tombstone_ttl_ms;
     policy_config_t pc = {.idle_return_ms = (uint64_t)n->cfg.idle_return_ms,
@@ -453,7 +467,11 @@ int main(void)
         }
         failures = 0;
         n->invocations++;
+        node_bill_begin(&n->bill, (int64_t)n->invocations, inv.started_us);
         handle(n, &inv);
+        /* Every way out of an invocation posted a response or an error; one that did not take
+         * its record yet (a warm-up, a backup peer, a refusal) keeps it for the next connection. */
+        node_bill_end(&n->bill, n->rt.posted_us, node_bill_max_rss_kb());
         free(inv.body);
     }
 }

@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "ev.h"
+#include "clock.h"
 #include "http_response.h"
 #include "log.h"
 #include "net.h"
@@ -38,7 +39,8 @@ int runtime_init(runtime_t *rt, const char *api)
         return -EINVAL;
     if (slash) {
         size_t n = strlen(slash);
-        while (n > 0 && slash[n - 1] == '/') n--; /* "/i/x/" and "/i/x" mean the same */
+        while (n > 0 && slash[n - 1] == '/')
+            n--; /* "/i/x/" and "/i/x" mean the same */
         if (n >= sizeof rt->prefix) return -EINVAL;
         for (size_t i = 0; i < n; i++)
             if ((unsigned char)slash[i] <= ' ' || slash[i] == 0x7f) return -EINVAL;
@@ -117,8 +119,10 @@ int runtime_http_exchange(const char *host, int port, const char *method, const 
         }
         if (pr == 0) continue; /* the deadline check above ends the wait */
         ssize_t r = buf_read_fd(raw, fd, 64 * 1024);
-        if (r == 0) rc = -ECONNRESET; /* closed before a whole response */
-        else if (r < 0 && r != -EAGAIN) rc = (int)r;
+        if (r == 0)
+            rc = -ECONNRESET; /* closed before a whole response */
+        else if (r < 0 && r != -EAGAIN)
+            rc = (int)r;
     }
     close(fd);
     if (rc < 0) buf_free(raw);
@@ -190,18 +194,21 @@ int runtime_next(runtime_t *rt, runtime_invocation_t *inv)
     http_copy_body(buf_head(&raw), &resp, inv->body);
     inv->body[resp.body_len] = 0;
     inv->body_len = resp.body_len;
+    inv->started_us = clock_mono_us();
     rc = 0;
 out:
     buf_free(&raw);
     return rc;
 }
 
-static int post(runtime_t *rt, const char *path, const char *headers, const char *body,
-                size_t len)
+static int post(runtime_t *rt, const char *path, const char *headers, const char *body, size_t len)
 {
     http_response_t resp;
     buf_t raw;
     int rc = exchange(rt, "POST", path, headers, body, len, rt->timeout_ms, &resp, &raw);
+    /* The invocation's end as the node bills it: the platform has the post (it stops its clock
+     * when the post arrives; the answer's trip back is the little this overstates). */
+    rt->posted_us = clock_mono_us();
     if (rc < 0) {
         log_warn("event=runtime_post_failed path=%s err=%s", path, strerror(-rc));
         return rc;

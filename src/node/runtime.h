@@ -12,8 +12,9 @@
 typedef struct {
     char host[256];
     int port;
-    char prefix[512]; /* path before /2018-06-01, "" or "/i/<instance>" */
-    int timeout_ms;   /* for posts; /next waits without limit */
+    char prefix[512];   /* path before /2018-06-01, "" or "/i/<instance>" */
+    int timeout_ms;     /* for posts; /next waits without limit */
+    uint64_t posted_us; /* monotonic time the latest /response or /error post was answered */
 } runtime_t;
 
 typedef struct {
@@ -21,6 +22,7 @@ typedef struct {
     int64_t deadline_ms; /* Unix epoch milliseconds, 0 if the platform sent none */
     char *body;          /* NUL-terminated, owned by the caller: free() it */
     size_t body_len;
+    uint64_t started_us; /* monotonic time /next answered: the invocation's start as billed */
 } runtime_invocation_t;
 
 /* Parses AWS_LAMBDA_RUNTIME_API: "host:port" optionally followed by a path prefix. 0 or -EINVAL. */

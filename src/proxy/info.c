@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "awscreds.h"
 #include "backing.h"
+#include "bill.h"
 #include "client.h"
 #include "cmdstats.h"
 #include "command.h"
@@ -41,7 +42,7 @@ long info_rss_bytes(void)
  * latencystats, as on Redis. */
 static const char *const default_sections[] = {
     "server",  "clients",  "memory", "persistence", "stats",     "replication", "cpu",
-    "cluster", "keyspace", "aws",    "pool",        "lifecycle", "backing"};
+    "cluster", "keyspace", "aws",    "pool",        "lifecycle", "billing",     "backing"};
 
 static int want(const info_select_t *section, const char *name)
 {
@@ -301,6 +302,42 @@ void cmd_info(client_t *c, op_t *op, const info_select_t *section)
             s->last_backup_bytes, s->chunks_lost, s->chunks_repaired, s->objects_lost,
             s->repairs_started, s->repair_bytes, s->inventories, s->rebuilt_objects,
             s->deletes_deferred, deferred, s->deletes_dropped, s->stale_chunks);
+    }
+    if (want(section, "billing")) {
+        /* The figures cost is computed from, named by their source (bill.h says which is
+         * chosen), then the nodes' own records whatever the source, so the two can be compared. */
+        bill_view_t v;
+        bill_view(srv, &v);
+        buf_printf(&b,
+                   "# Billing\r\nbilling_source:%s\r\nbilling_unit_ms:%lld\r\nbilling_requests:%.0f"
+                   "\r\nbilling_billed_ms:%.0f\r\nbilling_gb_seconds:%.15g\r\n",
+                   bill_source_name(v.source), (long long)v.unit_ms, v.requests, v.billed_ms,
+                   v.gb_seconds);
+        for (int k = 0; k < BILLING_KIND_COUNT; k++) {
+            const char *kind = billing_kind_name((billing_kind_t)k);
+            buf_printf(&b,
+                       "billing_requests_%s:%.0f\r\nbilling_billed_ms_%s:%.0f\r\n"
+                       "billing_gb_seconds_%s:%.15g\r\n",
+                       kind, v.requests_by_kind[k], kind, v.billed_ms_by_kind[k], kind,
+                       v.gb_seconds_by_kind[k]);
+        }
+        const proxy_stats_t *s = &srv->stats;
+        const billing_totals_t *t = &s->node_billing;
+        buf_printf(&b,
+                   "node_billing_records:%" PRIu64 "\r\nnode_billing_refused:%" PRIu64
+                   "\r\nnode_billing_duplicates:%" PRIu64 "\r\nnode_billing_unreported:%" PRIu64
+                   "\r\nnode_billing_billed_ms:%" PRId64 "\r\nnode_billing_gb_seconds:%.15g\r\n",
+                   t->requests, s->bills_refused, s->bills_duplicate, s->bills_unreported,
+                   t->billed_ms, t->gb_seconds);
+        for (int k = 0; k < BILLING_KIND_COUNT; k++) {
+            const char *kind = billing_kind_name((billing_kind_t)k);
+            buf_printf(&b,
+                       "node_billing_requests_%s:%" PRIu64 "\r\nnode_billing_billed_ms_%s:%" PRId64
+                       "\r\nnode_billing_gb_seconds_%s:%.15g\r\n",
+                       kind, t->requests_by_kind[k], kind, t->billed_ms_by_kind[k], kind,
+                       t->gb_seconds_by_kind[k]);
+        }
+        buf_printf(&b, "\r\n");
     }
     if (want(section, "cluster"))
         buf_printf(&b, "# Cluster\r\ncluster_enabled:%d\r\n\r\n", srv->cluster ? 1 : 0);

@@ -14,6 +14,7 @@
 #include "backing.h"
 #include "awscreds.h"
 #include "bearer.h"
+#include "bill.h"
 #include "billing.h"
 #include "command.h"
 #include "config.h"
@@ -197,6 +198,58 @@ static void render_platform(server_t *srv, buf_t *b)
     cJSON_Delete(o);
 }
 
+/* What the pool is billed, from the source INFO's billing section names (bill.h), and how the
+ * nodes' own records fared. */
+static void render_billing(server_t *srv, buf_t *b)
+{
+    bill_view_t v;
+    bill_view(srv, &v);
+    static const char src[] = "infinicache_billing_source";
+    prom_family(b, src, "gauge",
+                "Where the billed figures come from: the platform's admin API or the nodes' own "
+                "records (1 on the source in use).");
+    for (int s = BILL_SOURCE_NODES; s <= BILL_SOURCE_PLATFORM; s++) {
+        prom_label_t l = {"source", bill_source_name((bill_source_t)s)};
+        prom_sample_u64(b, src, &l, v.source == (bill_source_t)s);
+    }
+    static const struct {
+        const char *name, *help;
+        size_t offset;
+        double scale;
+    } fams[] = {
+        {"infinicache_billed_requests_total", "Billed invocations, by kind.",
+         offsetof(bill_view_t, requests_by_kind), 1},
+        {"infinicache_billed_seconds_total", "Billed duration, by kind.",
+         offsetof(bill_view_t, billed_ms_by_kind), 1e-3},
+        {"infinicache_billed_gb_seconds_total", "Billed GB-seconds, by kind.",
+         offsetof(bill_view_t, gb_seconds_by_kind), 1},
+    };
+    for (size_t f = 0; f < sizeof fams / sizeof *fams; f++) {
+        prom_family(b, fams[f].name, "counter", fams[f].help);
+        const double *by_kind = (const double *)((const char *)&v + fams[f].offset);
+        for (int k = 0; k < BILLING_KIND_COUNT; k++) {
+            prom_label_t l = {"kind", billing_kind_name((billing_kind_t)k)};
+            prom_sample_double(b, fams[f].name, &l, by_kind[k] * fams[f].scale);
+        }
+    }
+    const proxy_stats_t *s = &srv->stats;
+    static const char rec[] = "infinicache_node_billing_records_total";
+    prom_family(b, rec, "counter",
+                "Nodes' billing records: counted, refused (malformed or out of bounds), duplicate "
+                "(sent again), unreported (dropped by a node for lack of room).");
+    const struct {
+        const char *outcome;
+        uint64_t n;
+    } outcomes[] = {{"counted", s->node_billing.requests},
+                    {"refused", s->bills_refused},
+                    {"duplicate", s->bills_duplicate},
+                    {"unreported", s->bills_unreported}};
+    for (size_t i = 0; i < sizeof outcomes / sizeof *outcomes; i++) {
+        prom_label_t l = {"outcome", outcomes[i].outcome};
+        prom_sample_u64(b, rec, &l, outcomes[i].n);
+    }
+}
+
 static void render_histograms(metrics_t *m, buf_t *b)
 {
     static const char lat[] = "infinicache_command_duration_seconds";
@@ -371,6 +424,7 @@ void metrics_render(server_t *srv, buf_t *b)
     backing_metrics(srv, b);
     if (active) render_histograms(active, b);
     render_platform(srv, b);
+    render_billing(srv, b);
 }
 
 /* ---- the HTTP listener ---- */

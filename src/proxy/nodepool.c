@@ -15,6 +15,7 @@
 #include "lifecycle.h"
 #include "nodeproto.h"
 #include "nodepool.h"
+#include "bill.h"
 #include "op.h"
 #include "repair.h"
 #include "schedule.h"
@@ -169,7 +170,7 @@ void node_invoke(node_t *n, const char *cmd)
                         srv->node_tls ? ",\"tls\":true" : "");
     if (ilen < 0 || (size_t)ilen >= sizeof inner ||
         nodeauth_event_seal(srv->node_secrets.current, n->function, inner, (size_t)ilen, payload,
-                        sizeof payload) < 0) {
+                            sizeof payload) < 0) {
         log_error("event=invoke_failed node=%d err=\"event too long\"", n->id);
         return;
     }
@@ -883,6 +884,8 @@ static void node_process_input(conn_t *c)
                 on_bye(c);
             } else if (nodeproto_msg_is(&m, "BACKUPDONE")) {
                 if (n) lifecycle_backup_done(n, &m);
+            } else if (nodeproto_msg_is(&m, "BILL")) {
+                if (n) bill_from_node(n, &m);
             } else {
                 conn_fail(c, "unknown message from node");
                 return;
@@ -949,7 +952,7 @@ static void stuck_sweep(ev_loop_t *loop, void *arg)
          * behind another chunk) is not silent: the wait is ours. */
         if (n->conn->rx_relay || n->parked) continue;
         uint64_t since = n->sent.head->sent_ms > n->conn->last_rx_ms ? n->sent.head->sent_ms
-                                                                         : n->conn->last_rx_ms;
+                                                                     : n->conn->last_rx_ms;
         if (now - since <= (uint64_t)srv->cfg.request_timeout_ms) continue;
         char why[128];
         snprintf(why, sizeof why, "node %d stuck: no reply within %" PRId64 " ms", n->id,

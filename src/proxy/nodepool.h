@@ -43,8 +43,9 @@ typedef enum {
 } nres_t;
 
 typedef void nreq_done_cb(nreq_t *q, nres_t res, const char *err);
-/* For CGET and CGETR: called when the reply header is parsed and the body is next on the connection;
- * the callback must start a relay on the node connection (possibly to RELAY_DISCARD). */
+/* For CGET and CGETR: called when the reply header is parsed and the body is next on the
+ * connection; the callback must start a relay on the node connection (possibly to RELAY_DISCARD).
+ */
 typedef void nreq_body_cb(nreq_t *q, uint32_t crc, size_t len);
 
 typedef QUEUE(nreq_t) nreq_queue_t;
@@ -93,9 +94,9 @@ struct node {
     node_state_t state;
     conn_t *conn;
     char instance[40];
-    meta_room_t room; /* capacity (from HELLO, or the configured estimate) and chunks placed */
-    nreq_queue_t pending;  /* not written yet */
-    nreq_queue_t sent;     /* written, waiting for their replies (inflight of them) */
+    meta_room_t room;     /* capacity (from HELLO, or the configured estimate) and chunks placed */
+    nreq_queue_t pending; /* not written yet */
+    nreq_queue_t sent;    /* written, waiting for their replies (inflight of them) */
     int inflight;
     uint64_t invoke_timer;
     uint64_t ping_timer;
@@ -111,6 +112,10 @@ struct node {
     /* what the proxy knows of the instance's store (repair.c) */
     int inventory_pending; /* an INVENTORY request is out */
     int inventoried;       /* this instance's inventory has been reconciled */
+    /* billing records (bill.c): the instance they came from, the highest seq counted and the
+     * highest count of records it dropped, so that a record sent twice counts once */
+    char bill_instance[40];
+    int64_t bill_seq, bill_dropped;
     /* backup (lifecycle.c) */
     int backup_state; /* BACKUP_IDLE, BACKUP_REQUESTED, BACKUP_RUNNING */
     char backup_token[24];

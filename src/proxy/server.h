@@ -71,6 +71,11 @@ typedef struct {
     uint64_t idle_closed;      /* clients closed by the idle timeout */
     uint64_t chunk_reads[CHUNK_READ_OUTCOMES];
     uint64_t invocations_by_kind[BILLING_KIND_COUNT]; /* what each invocation was for */
+    /* The nodes' own billing records (bill.c): what they add up to, and those not counted. */
+    billing_totals_t node_billing;
+    uint64_t bills_refused;    /* malformed or out of bounds */
+    uint64_t bills_duplicate;  /* a seq already counted (sent again after a lost connection) */
+    uint64_t bills_unreported; /* records the nodes dropped for lack of room */
 } proxy_stats_t;
 
 struct server {

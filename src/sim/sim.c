@@ -1124,11 +1124,11 @@ void sim_config_defaults(sim_config_t *c)
     c->reclaim_rate = 0;
     c->seed = 1;
     c->policy = (policy_config_t){.kind = POLICY_ANTICIPATORY,
-                                  .idle_return_ms = 100,
+                                  .idle_return_ms = 10,
                                   .deadline_margin_ms = 50,
                                   .billing_ms = 1,
                                   .billing_margin_ms = 0,
-                                  .billing_idle_ms = 100};
+                                  .billing_idle_ms = 10};
     c->node_bandwidth = 0;
     c->upload_bandwidth = 0;
     c->rtt_us = 300;

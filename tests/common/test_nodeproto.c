@@ -826,6 +826,106 @@ static void test_other_messages(void **state)
     buf_free(&b);
 }
 
+/* BILL: round trip at every cut, then each field out of its bounds refused with nothing kept. */
+static void test_bill_message(void **state)
+{
+    (void)state;
+    buf_t b;
+    buf_init(&b);
+    nodeproto_msg_t m;
+    nodeproto_bill_t in = {.seq = 7,
+                           .kind = 2,
+                           .duration_us = 12001,
+                           .billed_ms = 13,
+                           .memory_mb = 1536,
+                           .max_rss_kb = 40960,
+                           .dropped = 3};
+    nodeproto_bill_t out;
+    assert_int_equal(nodeproto_put_bill(&b, &in), 0);
+    message_whole(buf_head(&b), buf_len(&b), &m);
+    assert_true(nodeproto_msg_is(&m, "BILL"));
+    assert_int_equal(nodeproto_bill_decode(&m, &out), 0);
+    assert_true(out.seq == 7 && out.kind == 2 && out.duration_us == 12001 && out.billed_ms == 13 &&
+                out.memory_mb == 1536 && out.max_rss_kb == 40960 && out.dropped == 3);
+    /* The shortest invocation still bills one millisecond; 100 ms units are within the slack. */
+    in.duration_us = 0;
+    in.billed_ms = 1;
+    buf_clear(&b);
+    nodeproto_put_bill(&b, &in);
+    message_whole(buf_head(&b), buf_len(&b), &m);
+    assert_int_equal(nodeproto_bill_decode(&m, &out), 0);
+    in.duration_us = 12001;
+    in.billed_ms = 100;
+    buf_clear(&b);
+    nodeproto_put_bill(&b, &in);
+    message_whole(buf_head(&b), buf_len(&b), &m);
+    assert_int_equal(nodeproto_bill_decode(&m, &out), 0);
+    assert_int_equal(out.billed_ms, 100);
+    buf_free(&b);
+
+    /* Malformed and out-of-bounds records: each is refused whole. */
+    static const struct {
+        const char *wire;
+        int want;
+    } bad[] = {
+        {"*7\r\n$4\r\nBILL\r\n$1\r\n1\r\n$8\r\nactivate\r\n$1\r\n5\r\n$1\r\n1\r\n"
+         "$3\r\n128\r\n$1\r\n0\r\n",
+         NODEPROTO_EUNEXPECTED}, /* an element short */
+        {"*8\r\n$4\r\nBILL\r\n$1\r\n0\r\n$8\r\nactivate\r\n$1\r\n5\r\n$1\r\n1\r\n"
+         "$3\r\n128\r\n$1\r\n0\r\n$1\r\n0\r\n",
+         NODEPROTO_EHEADER}, /* seq 0 */
+        {"*8\r\n$4\r\nBILL\r\n$1\r\n1\r\n$6\r\nrepair\r\n$1\r\n5\r\n$1\r\n1\r\n"
+         "$3\r\n128\r\n$1\r\n0\r\n$1\r\n0\r\n",
+         NODEPROTO_EHEADER}, /* unknown kind */
+        {"*8\r\n$4\r\nBILL\r\n$1\r\n1\r\n$8\r\nACTIVATE\r\n$1\r\n5\r\n$1\r\n1\r\n"
+         "$3\r\n128\r\n$1\r\n0\r\n$1\r\n0\r\n",
+         NODEPROTO_EHEADER}, /* kinds are lower case */
+        {"*8\r\n$4\r\nBILL\r\n$1\r\n1\r\n$8\r\nactivate\r\n$2\r\n-5\r\n$1\r\n1\r\n"
+         "$3\r\n128\r\n$1\r\n0\r\n$1\r\n0\r\n",
+         NODEPROTO_EHEADER}, /* negative duration */
+        {"*8\r\n$4\r\nBILL\r\n$1\r\n1\r\n$8\r\nactivate\r\n$10\r\n9600000001\r\n"
+         "$7\r\n9600001\r\n$3\r\n128\r\n$1\r\n0\r\n$1\r\n0\r\n",
+         NODEPROTO_EHEADER}, /* longer than any Lambda invocation */
+        {"*8\r\n$4\r\nBILL\r\n$1\r\n1\r\n$8\r\nactivate\r\n$4\r\n5001\r\n$1\r\n5\r\n"
+         "$3\r\n128\r\n$1\r\n0\r\n$1\r\n0\r\n",
+         NODEPROTO_EHEADER}, /* billed less than the duration */
+        {"*8\r\n$4\r\nBILL\r\n$1\r\n1\r\n$8\r\nactivate\r\n$1\r\n5\r\n$4\r\n1002\r\n"
+         "$3\r\n128\r\n$1\r\n0\r\n$1\r\n0\r\n",
+         NODEPROTO_EHEADER}, /* billed far more than the duration */
+        {"*8\r\n$4\r\nBILL\r\n$1\r\n1\r\n$8\r\nactivate\r\n$1\r\n5\r\n$1\r\n0\r\n"
+         "$3\r\n128\r\n$1\r\n0\r\n$1\r\n0\r\n",
+         NODEPROTO_EHEADER}, /* nothing billed */
+        {"*8\r\n$4\r\nBILL\r\n$1\r\n1\r\n$8\r\nactivate\r\n$1\r\n5\r\n$1\r\n1\r\n"
+         "$5\r\n10241\r\n$1\r\n0\r\n$1\r\n0\r\n",
+         NODEPROTO_EHEADER}, /* more memory than Lambda has */
+        {"*8\r\n$4\r\nBILL\r\n$1\r\n1\r\n$8\r\nactivate\r\n$1\r\n5\r\n$1\r\n1\r\n"
+         "$1\r\n0\r\n$1\r\n0\r\n$1\r\n0\r\n",
+         NODEPROTO_EHEADER}, /* no memory */
+        {"*8\r\n$4\r\nBILL\r\n$1\r\n1\r\n$8\r\nactivate\r\n$1\r\n5\r\n$1\r\n1\r\n"
+         "$4\r\n0128\r\n$1\r\n0\r\n$1\r\n0\r\n",
+         NODEPROTO_EHEADER}, /* a leading zero */
+        {"*8\r\n$4\r\nBILL\r\n$1\r\n1\r\n$8\r\nactivate\r\n$1\r\n5\r\n$1\r\n1\r\n"
+         "$3\r\n128\r\n$10\r\n9999999999\r\n$1\r\n0\r\n",
+         NODEPROTO_EHEADER}, /* an absurd peak RSS */
+        {"*8\r\n$4\r\nBILL\r\n$1\r\n1\r\n$8\r\nactivate\r\n$1\r\n5\r\n$1\r\n1\r\n"
+         "$3\r\n128\r\n$1\r\n0\r\n$19\r\n9999999999999999999\r\n",
+         NODEPROTO_EHEADER}, /* a count past 18 digits */
+        {"*8\r\n$4\r\nBILL\r\n$1\r\n1\r\n$8\r\nactivate\r\n$1\r\nx\r\n$1\r\n1\r\n"
+         "$3\r\n128\r\n$1\r\n0\r\n$1\r\n0\r\n",
+         NODEPROTO_EHEADER}, /* not a number */
+        {"*8\r\n$4\r\nBILL\r\n$1\r\n1\r\n$8\r\nactivate\r\n$0\r\n\r\n$1\r\n1\r\n"
+         "$3\r\n128\r\n$1\r\n0\r\n$1\r\n0\r\n",
+         NODEPROTO_EHEADER}, /* an empty field */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        size_t len = strlen(bad[i].wire);
+        assert_int_equal(nodeproto_parse_message(bad[i].wire, len, &m), (ssize_t)len);
+        out.seq = 99;
+        assert_int_equal(nodeproto_bill_decode(&m, &out), bad[i].want);
+        assert_int_equal(out.seq, 0);
+    }
+}
+
 /* LANE node_id instance lane proof: round trip, every cut, and the fields checked. */
 static void test_lane_message(void **state)
 {
@@ -919,23 +1019,15 @@ static void test_message_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cset_roundtrip),
-        cmocka_unit_test(test_chunk_requests_roundtrip),
-        cmocka_unit_test(test_cgetr_roundtrip),
-        cmocka_unit_test(test_cexpire_roundtrip),
-        cmocka_unit_test(test_crename_roundtrip),
-        cmocka_unit_test(test_simple_and_backup_requests),
-        cmocka_unit_test(test_lanes_request),
-        cmocka_unit_test(test_request_limits),
-        cmocka_unit_test(test_request_malformed),
-        cmocka_unit_test(test_cset_argument_errors),
-        cmocka_unit_test(test_replies_roundtrip),
-        cmocka_unit_test(test_reply_limits_and_shapes),
-        cmocka_unit_test(test_hello_roundtrip),
-        cmocka_unit_test(test_hello_epoch),
-        cmocka_unit_test(test_other_messages),
-        cmocka_unit_test(test_lane_message),
-        cmocka_unit_test(test_message_limits),
+        cmocka_unit_test(test_cset_roundtrip),    cmocka_unit_test(test_chunk_requests_roundtrip),
+        cmocka_unit_test(test_cgetr_roundtrip),   cmocka_unit_test(test_cexpire_roundtrip),
+        cmocka_unit_test(test_crename_roundtrip), cmocka_unit_test(test_simple_and_backup_requests),
+        cmocka_unit_test(test_lanes_request),     cmocka_unit_test(test_request_limits),
+        cmocka_unit_test(test_request_malformed), cmocka_unit_test(test_cset_argument_errors),
+        cmocka_unit_test(test_replies_roundtrip), cmocka_unit_test(test_reply_limits_and_shapes),
+        cmocka_unit_test(test_hello_roundtrip),   cmocka_unit_test(test_hello_epoch),
+        cmocka_unit_test(test_other_messages),    cmocka_unit_test(test_lane_message),
+        cmocka_unit_test(test_bill_message),      cmocka_unit_test(test_message_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,7 +85,7 @@ class RedisPyTest(unittest.TestCase):
         self.assertEqual(everything["db0"]["keys"], 1)
         for section in ("server", "clients", "memory", "persistence", "stats", "replication", "cpu",
                         "keyspace", "commandstats", "latencystats", "aws", "pool", "lifecycle",
-                        "default", "all"):
+                        "billing", "default", "all"):
             info = self.r.info(section)
             self.assertIsInstance(info, dict, section)
             if section not in ("keyspace", "aws"):

@@ -83,6 +83,47 @@ static void test_parse(void **state)
     assert_int_equal(cost_counters_parse("", 0, &c), -1);
 }
 
+/* A billing section (the nodes' records on AWS Lambda, or the platform's) replaces the
+ * platform_* lines, and names its source; a source that is neither is not taken. */
+static void test_parse_billing_section(void **state)
+{
+    (void)state;
+    char buf[4096];
+    snprintf(buf, sizeof buf,
+             "%s\r\n# Billing\r\nbilling_source:nodes\r\nbilling_unit_ms:1\r\n"
+             "billing_requests:7\r\nbilling_billed_ms:900\r\nbilling_gb_seconds:0.225\r\n"
+             "billing_requests_activate:4\r\nbilling_gb_seconds_activate:0.2\r\n"
+             "billing_requests_warmup:3\r\nbilling_gb_seconds_warmup:0.025\r\n"
+             "billing_requests_backup:0\r\nbilling_gb_seconds_backup:0\r\n"
+             "billing_requests_other:0\r\nbilling_gb_seconds_other:0\r\n"
+             "node_billing_records:7\r\n",
+             info_text);
+    cost_counters_t c;
+    assert_int_equal(cost_counters_parse(buf, strlen(buf), &c), 0);
+    assert_true(c.has_platform);
+    assert_string_equal(c.billing_source, "nodes");
+    assert_int_equal(c.billing_ms, 1);
+    NEAR(c.requests, 7);
+    NEAR(c.gb_seconds, 0.225);
+    NEAR(c.requests_by_kind[COST_SERVING], 4);
+    NEAR(c.gb_seconds_by_kind[COST_WARMUP], 0.025);
+    NEAR(c.requests_by_kind[COST_BACKUP], 0);
+
+    /* Without platform_* lines (AWS Lambda) the section alone gives the figures. */
+    const char aws[] = "pool_size:4\r\nbilling_source:nodes\r\nbilling_requests:2\r\n"
+                       "billing_gb_seconds_activate:0.5\r\n";
+    assert_int_equal(cost_counters_parse(aws, strlen(aws), &c), 0);
+    assert_true(c.has_platform);
+    NEAR(c.requests, 2);
+    NEAR(c.gb_seconds_by_kind[COST_SERVING], 0.5);
+
+    /* An unknown source word: the section is not taken; the older lines are. */
+    snprintf(buf, sizeof buf, "%sbilling_source:guess\r\nbilling_requests:99\r\n", info_text);
+    assert_int_equal(cost_counters_parse(buf, strlen(buf), &c), 0);
+    assert_string_equal(c.billing_source, "");
+    NEAR(c.requests, 30);
+}
+
 static void test_diff(void **state)
 {
     (void)state;
@@ -532,15 +573,11 @@ static void test_configure(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse),
-        cmocka_unit_test(test_diff),
-        cmocka_unit_test(test_usage_from_samples),
-        cmocka_unit_test(test_choose),
-        cmocka_unit_test(test_vm),
-        cmocka_unit_test(test_compute),
-        cmocka_unit_test(test_print),
-        cmocka_unit_test(test_ratio),
-        cmocka_unit_test(test_configure),
+        cmocka_unit_test(test_parse),   cmocka_unit_test(test_parse_billing_section),
+        cmocka_unit_test(test_diff),    cmocka_unit_test(test_usage_from_samples),
+        cmocka_unit_test(test_choose),  cmocka_unit_test(test_vm),
+        cmocka_unit_test(test_compute), cmocka_unit_test(test_print),
+        cmocka_unit_test(test_ratio),   cmocka_unit_test(test_configure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

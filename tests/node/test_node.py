@@ -143,6 +143,7 @@ class RespConn:
     def __init__(self, sock):
         self.s = sock
         self.buf = bytearray()
+        self.bills = []  # BILL messages, which read() sets aside (they come just before BYE)
 
     def _fill(self, end):
         left = end - time.monotonic()
@@ -187,7 +188,12 @@ class RespConn:
         raise AssertionError("bad RESP type byte in %r" % line)
 
     def read(self, timeout=5.0):
-        return self._value(time.monotonic() + timeout)
+        end = time.monotonic() + timeout
+        while True:
+            v = self._value(end)
+            if not (isinstance(v, list) and v and v[0] == b"BILL"):
+                return v
+            self.bills.append(v)
 
     def send(self, data):
         self.s.sendall(data)
@@ -501,6 +507,68 @@ def test_default_idle_return():
         assert c.read() == [b"BYE"]
         assert time.monotonic() - t0 < 1.0
         assert api.responses[rid]["served"] == 0
+    except BaseException:
+        sys.stderr.write(node.output())
+        raise
+    finally:
+        node.stop()
+        api.stop()
+        ls.close()
+
+
+def check_bill(bill, seq, kind, memory_mb, max_ms=5000):
+    """A BILL's fields: the invocation's number and kind, a duration billed up to the next ms."""
+    assert len(bill) == 8 and bill[0] == b"BILL", bill
+    _, b_seq, b_kind, dur_us, billed_ms, mem, rss_kb, dropped = bill
+    assert int(b_seq) == seq and b_kind == kind.encode(), (bill, seq, kind)
+    assert 0 <= int(dur_us) <= max_ms * 1000, bill
+    assert int(billed_ms) == max(1, -(-int(dur_us) // 1000)), bill
+    assert int(mem) == memory_mb and int(rss_kb) > 0 and int(dropped) == 0, bill
+
+
+def test_billing_records():
+    """Every invocation's BILL goes out on lane 0 just before BYE. A warm-up has no connection,
+    and an invocation whose connection is gone at its end cannot send: their records wait, in
+    order, for the next invocation that reaches the proxy."""
+    api = RuntimeAPI()
+    ls = listen()
+    proxy = "127.0.0.1:%d" % ls.getsockname()[1]
+    node = Node({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "IC_NODE_RETURN_POLICY": "idle",
+                 "IC_NODE_IDLE_RETURN_MS": "50"}, api.api_env())
+    try:
+        api.invoke({"cmd": "activate", "node_id": 0, "proxy": proxy})
+        c = accept(ls)
+        assert c.read()[0] == b"HELLO"
+        t0 = time.monotonic()
+        assert c.read() == [b"BYE"]
+        assert len(c.bills) == 1, c.bills
+        check_bill(c.bills[0], 1, "activate", 128)
+        # The idle return of 50 ms is in the billed time.
+        assert int(c.bills[0][3]) >= 50000, c.bills[0]
+
+        api.response(api.invoke({"cmd": "warmup"}))  # invocation 2: nothing sent
+        # Invocation 3: the proxy's side closes the connection while the node serves.
+        rid = api.invoke({"cmd": "activate", "node_id": 0, "proxy": proxy})
+        assert c.read()[0] == b"HELLO"
+        c.s.close()
+        api.response(rid)
+        # Invocation 4 dials again and brings the three records, oldest first.
+        api.invoke({"cmd": "activate", "node_id": 0, "proxy": proxy})
+        c = accept(ls)
+        assert c.read()[0] == b"HELLO"
+        assert c.read() == [b"BYE"]
+        assert [b[1:3] for b in c.bills] == [[b"2", b"warmup"], [b"3", b"activate"],
+                                             [b"4", b"activate"]], c.bills
+        check_bill(c.bills[0], 2, "warmup", 128)
+        check_bill(c.bills[1], 3, "activate", 128)
+        check_bill(c.bills[2], 4, "activate", 128)
+        assert time.monotonic() - t0 < 10
+        # Sent once: the next invocation brings only its own.
+        api.invoke({"cmd": "activate", "node_id": 0, "proxy": proxy})
+        c.bills = []
+        assert c.read()[0] == b"HELLO"
+        assert c.read() == [b"BYE"]
+        assert [b[1] for b in c.bills] == [b"5"], c.bills
     except BaseException:
         sys.stderr.write(node.output())
         raise

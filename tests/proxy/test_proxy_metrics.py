@@ -317,6 +317,15 @@ class MetricsTest(unittest.TestCase):
         wait_for(lambda: value(scrape(self.mport)[0],
                                "infinicache_platform_billed_gb_seconds_total", kind="activate") > 0,
                  "billed GB-seconds of the activations")
+        # The billed figures of the source in use (the platform's, here), and the nodes' records.
+        now, _ = scrape(self.mport)
+        self.assertEqual(value(now, "infinicache_billing_source", source="platform"), 1)
+        self.assertEqual(value(now, "infinicache_billing_source", source="nodes"), 0)
+        self.assertGreater(value(now, "infinicache_billed_gb_seconds_total", kind="activate"), 0)
+        self.assertGreater(value(now, "infinicache_billed_requests_total", kind="activate"), 0)
+        wait_for(lambda: value(scrape(self.mport)[0], "infinicache_node_billing_records_total",
+                               outcome="counted") > 0, "the nodes' billing records")
+        self.assertEqual(value(now, "infinicache_node_billing_records_total", outcome="refused"), 0)
         # One line per series: histogram series of the size classes are there even when empty.
         self.assertIn('infinicache_object_duration_seconds_bucket{command="get",'
                       'size_class=">16MiB",le="+Inf"} 0', body)
