@@ -429,7 +429,7 @@ static int to_sim_config(const icsim_config_t *c, sim_config_t *s, char *err, si
     for (int i = 0; i < 3; i++)
         if (!strcmp(c->repair, repairs[i])) s->repair = i;
     if (s->repair < 0) {
-        snprintf(err, errlen, "option repair: '%s' is not lazy, eager or hot", c->repair);
+        snprintf(err, errlen, "option repair-policy: '%s' is not lazy, eager or hot", c->repair);
         return -1;
     }
     s->repair_hot_ms = (uint64_t)c->repair_hot_ms;

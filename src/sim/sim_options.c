@@ -60,13 +60,14 @@ const conf_option_t icsim_options[] = {
         "that finds no decodable object is answered from the bucket, then the cache is filled)"),
     OPT("backing-part", CONF_BYTES, backing_part, 1 << 20, 5 * GiB, "8m",
         "bytes of one ranged GET or multipart part in the bucket"),
-    OPT("repair", CONF_STRING, repair, 0, 0, "lazy",
-        "lazy: lost chunks are re-created when a GET finds them (icproxy today); eager: when the "
-        "proxy learns of the loss (with --backing s3 each lost data chunk by one ranged GET, "
-        "parity at the next GET; else from d surviving chunks); hot: eager for objects used "
-        "within --repair-hot-window, the rest left to the next GET"),
+    OPT("repair-policy", CONF_STRING, repair, 0, 0, "lazy",
+        "lazy: lost chunks are re-created when a GET finds them; eager: when the proxy learns of "
+        "the loss (with --backing s3 each lost data chunk by one ranged GET, parity at the next "
+        "GET; else from d surviving chunks, as icproxy's background repair, not rate-limited "
+        "here); hot: eager for objects used within --repair-hot-window, the rest left to the "
+        "next GET"),
     OPT("repair-hot-window", CONF_MS, repair_hot_ms, 1, 86400000 * 30LL, "1h",
-        "--repair hot: an object read or written this recently is repaired at once"),
+        "--repair-policy hot: an object read or written this recently is repaired at once"),
     /* prices: icbench's group (src/model/cost.c) */
     MODEL_OPTIONS_PRICES(FIELD),
     OPT("json", CONF_STRING, json, 0, 0, "", "write the totals and per-hour series here"),
