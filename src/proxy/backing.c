@@ -804,15 +804,7 @@ int backing_start(server_t *srv, char *err, size_t errlen)
     awscreds_provider_t *creds = srv->aws;
     if (!creds) {
         /* The same credential chain the signed invocations use (awscreds.c). */
-        awscreds_options_t opt = {
-            .profile = cfg->aws_profile,
-            .region = cfg->aws_region,
-            .imds_endpoint = cfg->imds_endpoint,
-            .refresh_margin_ms = cfg->aws_refresh_margin_ms,
-            .fetch_timeout_ms = cfg->aws_fetch_timeout_ms,
-            .process_timeout_ms = cfg->aws_process_timeout_ms,
-            .need_region = 0,
-        };
+        awscreds_options_t opt = proxy_aws_options(cfg, 0);
         char why[800];
         if (awscreds_open(&opt, &b->own_creds, why, sizeof why) < 0) {
             snprintf(err, errlen, "backing: %.480s", why);

@@ -269,3 +269,16 @@ uint64_t proxy_scaled_ms(const proxy_config_t *cfg, int64_t ms)
     double v = (double)ms / (cfg->compression > 0 ? cfg->compression : 1);
     return v < 1 ? 1 : (uint64_t)v;
 }
+
+awscreds_options_t proxy_aws_options(const proxy_config_t *cfg, int need_region)
+{
+    return (awscreds_options_t){
+        .profile = cfg->aws_profile,
+        .region = cfg->aws_region,
+        .imds_endpoint = cfg->imds_endpoint,
+        .refresh_margin_ms = cfg->aws_refresh_margin_ms,
+        .fetch_timeout_ms = cfg->aws_fetch_timeout_ms,
+        .process_timeout_ms = cfg->aws_process_timeout_ms,
+        .need_region = need_region,
+    };
+}

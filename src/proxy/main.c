@@ -217,15 +217,7 @@ static int aws_setup(server_t *srv, char *err, size_t errlen)
     const proxy_config_t *cfg = &srv->cfg;
     if (!cfg->aws_sigv4[0]) return 0;
     int automatic = !strcmp(cfg->aws_sigv4, "auto");
-    awscreds_options_t opt = {
-        .profile = cfg->aws_profile,
-        .region = cfg->aws_region,
-        .imds_endpoint = cfg->imds_endpoint,
-        .refresh_margin_ms = cfg->aws_refresh_margin_ms,
-        .fetch_timeout_ms = cfg->aws_fetch_timeout_ms,
-        .process_timeout_ms = cfg->aws_process_timeout_ms,
-        .need_region = automatic,
-    };
+    awscreds_options_t opt = proxy_aws_options(cfg, automatic);
     char why[800];
     if (awscreds_open(&opt, &srv->aws, why, sizeof why) < 0) {
         snprintf(err, errlen, "aws-sigv4: %.480s", why);

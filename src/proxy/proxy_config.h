@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "awscreds.h"
+
 /* ---- configuration (one table in config.c) ---- */
 typedef struct {
     char *bind;
@@ -115,5 +117,9 @@ uint64_t proxy_scaled_ms(const proxy_config_t *cfg, int64_t ms);
 
 extern const void *proxy_option_table; /* conf_option_t[] */
 int proxy_config_load(proxy_config_t *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* The AWS credential chain's options from the proxy's (the signed invocations and the backing
+ * store open the same chain). need_region: the chain must find a region. */
+awscreds_options_t proxy_aws_options(const proxy_config_t *cfg, int need_region);
 
 #endif

@@ -423,8 +423,8 @@ static int to_sim_config(const icsim_config_t *c, sim_config_t *s, char *err, si
     }
     s->store = !strcmp(c->backing, "s3");
     s->store_part = (uint64_t)c->backing_part;
-    static const char *const repairs[] = {[SIM_REPAIR_LAZY] = "lazy", [SIM_REPAIR_EAGER] = "eager",
-                                          [SIM_REPAIR_HOT] = "hot"};
+    static const char *const repairs[] = {
+        [SIM_REPAIR_LAZY] = "lazy", [SIM_REPAIR_EAGER] = "eager", [SIM_REPAIR_HOT] = "hot"};
     s->repair = -1;
     for (int i = 0; i < 3; i++)
         if (!strcmp(c->repair, repairs[i])) s->repair = i;
@@ -487,8 +487,8 @@ int main(int argc, char **argv)
                t->bill.billed_ms_by_kind[k], t->bill.gb_seconds_by_kind[k]);
     printf("durability backing=%s repair=%s answered=%.6f from_cache=%.6f"
            " store_answers=%" PRIu64 " store_gets=%" PRIu64 " store_puts=%" PRIu64
-           " repairs_from_store=%" PRIu64 " repairs_from_cache=%" PRIu64
-           " chunks_restored=%" PRIu64 "\n",
+           " repairs_from_store=%" PRIu64 " repairs_from_cache=%" PRIu64 " chunks_restored=%" PRIu64
+           "\n",
            sc.store ? "s3" : "none", c.repair, answered_ratio(t),
            t->gets_of_stored ? (double)t->hits_of_stored / (double)t->gets_of_stored : 1,
            t->store_answers, t->store_gets, t->store_puts, t->repairs_from_store,

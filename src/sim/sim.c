@@ -1,5 +1,6 @@
 /* sim.c -- the discrete-event simulator: a virtual clock (an event heap) drives the decisions of
- * src/model (placement, eviction, warm-up, backup, billing, reclaim, policy) over a timing model. */
+ * src/model (placement, eviction, warm-up, backup, billing, reclaim, policy) over a timing model.
+ */
 #include "sim.h"
 
 #include <errno.h>
@@ -108,7 +109,7 @@ typedef struct {
     int started; /* the invocation reached its instance */
     uint64_t inv_serial, check_gen;
     int serving, extra_inflight;
-    int receiving; /* requests on their way to the node: their bytes are arriving */
+    int receiving;         /* requests on their way to the node: their bytes are arriving */
     QUEUE(nreq_t) pending; /* at the proxy, waiting for the node */
     QUEUE(nreq_t) fifo;    /* arrived at the node, waiting to be served */
     int64_t warming_until_us;
@@ -462,8 +463,8 @@ static void lose_chunks(sim_t *s, int nid, int64_t kept_ms)
         }
         /* With eager repair an object is re-created from the store, or from d surviving
          * chunks while at most p are lost; only the rest are gone. */
-        int repairable = s->cfg->repair != SIM_REPAIR_LAZY &&
-                         (s->cfg->store || popcount_lost(m) <= m->p);
+        int repairable =
+            s->cfg->repair != SIM_REPAIR_LAZY && (s->cfg->store || popcount_lost(m) <= m->p);
         if (changed && popcount_lost(m) > m->p && !repairable)
             s->lost_scratch[nvictims++] = (uint64_t)i;
         if (changed && repairable) repair_due = 1;
@@ -1083,8 +1084,7 @@ static void handle(sim_t *s, const event_t *e)
         n->last_backup_ms = (uint64_t)now_ms(s) + 1;
         s->backups_active--;
         n->extra_inflight--;
-        if (n->started && !node_busy(n))
-            policy_on_done(&n->pol, (uint64_t)now_ms(s));
+        if (n->started && !node_busy(n)) policy_on_done(&n->pol, (uint64_t)now_ms(s));
         check_soon(s, e->a);
         return;
     }

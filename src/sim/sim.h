@@ -1,6 +1,6 @@
-/* sim.h -- discrete-event simulation of an InfiniCache deployment on a virtual clock: every decision
- * (the proxy's object layout, placement, CLOCK eviction, warm-up and backup; the node's billed-
- * duration policy and throttle; the platform's instance choice, billing and reclaim) is the real
+/* sim.h -- discrete-event simulation of an InfiniCache deployment on a virtual clock: every
+ * decision (the proxy's object layout, placement, CLOCK eviction, warm-up and backup; the node's
+ * billing policy and throttle; the platform's instance choice, billing and reclaim) is the real
  * system's own code in src/model; only bytes and sockets are replaced by a timing model
  * (docs/EVALUATION.md, "Simulation mode"). */
 #ifndef IC_SIM_H
@@ -55,12 +55,12 @@ typedef struct {
     uint64_t warmup_interval_ms, backup_interval_ms;
     int backup_concurrency; /* most backups at once, as icproxy's option */
     /* the object store under the cache (docs/EVALUATION.md, "Durability with an object store") */
-    int store;           /* every object also lives in an S3 bucket: client SETs are written
-                          * through, and a GET that finds no decodable object is answered from
-                          * the store (then the cache is filled) */
-    int repair;          /* SIM_REPAIR_*: when lost chunks are re-created */
+    int store;              /* every object also lives in an S3 bucket: client SETs are written
+                             * through, and a GET that finds no decodable object is answered from
+                             * the store (then the cache is filled) */
+    int repair;             /* SIM_REPAIR_*: when lost chunks are re-created */
     uint64_t repair_hot_ms; /* SIM_REPAIR_HOT: objects read or written this recently */
-    uint64_t store_part; /* bytes of one ranged GET or multipart part (0: 8 MiB) */
+    uint64_t store_part;    /* bytes of one ranged GET or multipart part (0: 8 MiB) */
     /* the platform */
     int64_t billing_ms, max_instances, idle_reclaim_ms, function_timeout_ms;
     double reclaim_rate; /* random reclaims per idle instance-hour */

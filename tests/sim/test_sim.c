@@ -140,17 +140,26 @@ static void test_backup_keeps_object(void **state)
     sim_result_free(&res);
 }
 
+/* The instance holding a 1,000-byte object (written at 0 s) is reclaimed at 5 s and the object
+ * is read at 10 s, with or without a store and with the given repair policy. */
+static sim_result_t store_scenario(int store, int repair, uint64_t hot_ms)
+{
+    sim_config_t c = tiny();
+    c.store = store;
+    c.repair = repair;
+    c.repair_hot_ms = hot_ms;
+    c.kill_at_ms = 5000;
+    c.kill_node = 0;
+    sim_request_t r[2] = {{TRACE_OP_SET, 1, 1000, 0}, {TRACE_OP_GET, 1, 1000, 10}};
+    return run(&c, r, 2);
+}
+
 /* With the object store: the lost object's GET is answered from the store (one ranged GET for
  * 1,000 bytes), then the cache is filled; the client's SET was written through (one PUT). */
 static void test_store_answers_lost_object(void **state)
 {
     (void)state;
-    sim_config_t c = tiny();
-    c.store = 1;
-    c.kill_at_ms = 5000;
-    c.kill_node = 0;
-    sim_request_t r[2] = {{TRACE_OP_SET, 1, 1000, 0}, {TRACE_OP_GET, 1, 1000, 10}};
-    sim_result_t res = run(&c, r, 2);
+    sim_result_t res = store_scenario(1, SIM_REPAIR_LAZY, 0);
     assert_int_equal(res.total.objects_lost, 1);
     assert_int_equal(res.total.hits_of_stored, 0);
     assert_int_equal(res.total.store_answers, 1);
@@ -166,13 +175,7 @@ static void test_store_answers_lost_object(void **state)
 static void test_eager_repair_from_store(void **state)
 {
     (void)state;
-    sim_config_t c = tiny();
-    c.store = 1;
-    c.repair = SIM_REPAIR_EAGER;
-    c.kill_at_ms = 5000;
-    c.kill_node = 0;
-    sim_request_t r[2] = {{TRACE_OP_SET, 1, 1000, 0}, {TRACE_OP_GET, 1, 1000, 10}};
-    sim_result_t res = run(&c, r, 2);
+    sim_result_t res = store_scenario(1, SIM_REPAIR_EAGER, 0);
     assert_int_equal(res.total.chunks_lost, 1);
     assert_int_equal(res.total.objects_lost, 0);
     assert_int_equal(res.total.repairs_from_store, 1);
@@ -187,20 +190,12 @@ static void test_eager_repair_from_store(void **state)
 static void test_hot_repair_skips_cold_object(void **state)
 {
     (void)state;
-    sim_config_t c = tiny();
-    c.store = 1;
-    c.repair = SIM_REPAIR_HOT;
-    c.repair_hot_ms = 1000;
-    c.kill_at_ms = 5000;
-    c.kill_node = 0;
-    sim_request_t r[2] = {{TRACE_OP_SET, 1, 1000, 0}, {TRACE_OP_GET, 1, 1000, 10}};
-    sim_result_t res = run(&c, r, 2);
+    sim_result_t res = store_scenario(1, SIM_REPAIR_HOT, 1000);
     assert_int_equal(res.total.repairs_from_store, 0);
     assert_int_equal(res.total.store_answers, 1);
     assert_int_equal(res.total.hits_of_stored, 0);
     sim_result_free(&res);
-    c.repair_hot_ms = 60000; /* used 5 s before the loss: hot */
-    res = run(&c, r, 2);
+    res = store_scenario(1, SIM_REPAIR_HOT, 60000); /* used 5 s before the loss: hot */
     assert_int_equal(res.total.repairs_from_store, 1);
     assert_int_equal(res.total.hits_of_stored, 1);
     sim_result_free(&res);
