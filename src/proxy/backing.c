@@ -59,6 +59,7 @@ typedef struct {
     uint64_t gets, store_hits, store_misses, too_large, get_bytes;
     uint64_t puts, put_bytes, deletes, errors;
     uint64_t checks, changed;
+    uint64_t repairs, repair_fallbacks;
     uint64_t wb_uploaded, wb_lost, wb_replayed, wb_refused;
 } backing_stats_t;
 
@@ -361,6 +362,47 @@ static void check_done(s3_req_t *r)
     }
     s3_req_free(r);
     read_answered(op);
+}
+
+/* The store's bytes are this version of the object when every data chunk cut from them has the
+ * CRC the metadata recorded (the last one zero-padded, as stored). */
+static int store_copy_matches(op_t *op, const s3_req_t *r)
+{
+    size_t cs = op->chunk_size;
+    if (r->size != op->size || (uint64_t)cs * (uint64_t)op->d < r->size) return 0;
+    memcpy(op->obj->data, r->data, r->size);
+    memset(op->obj->data + r->size, 0, cs * (size_t)op->d - r->size);
+    for (int i = 0; i < op->d; i++)
+        if (ec_crc(op->obj->data + (size_t)i * cs, cs) != meta_crcs(op->meta)[i]) return 0;
+    return 1;
+}
+
+static void repair_read_done(s3_req_t *r)
+{
+    op_t *op = r->arg;
+    backing_t *b = B(op->srv);
+    int from_store = r->ok && !r->not_found && store_copy_matches(op, r);
+    s3_req_free(r);
+    if (from_store) {
+        /* Every chunk is at hand: the lost ones are re-stored as after a decoded read. */
+        b->st.repairs++;
+        op->nhave = op->d;
+        op->finished = 1;
+        op_repair_from_obj(op);
+        client_on_op_done(op); /* a background op: its bg_done ends the repair */
+    } else {
+        b->st.repair_fallbacks++;
+        op_request_chunks(op);
+        op_get_check(op);
+    }
+    op_unref(op); /* the store request's */
+}
+
+int backing_repair_read(op_t *op)
+{
+    backing_t *b = B(op->srv);
+    if (!b || b->mode == BACKING_NONE || !op->srv->cfg.backing_repair || !op->obj) return 0;
+    return read_from_store(op, repair_read_done, NULL);
 }
 
 int backing_check_hit(op_t *op)
@@ -870,22 +912,24 @@ void backing_info(server_t *srv, buf_t *out)
         return;
     }
     const backing_stats_t *s = &b->st;
-    buf_printf(
-        out,
-        "backing_store:%s\r\nbacking_delete:%s\r\nbacking_authoritative:%s\r\n"
-        "backing_gets:%" PRIu64 "\r\nbacking_store_hits:%" PRIu64
-        "\r\nbacking_store_misses:%" PRIu64 "\r\nbacking_get_bytes:%" PRIu64
-        "\r\nbacking_too_large:%" PRIu64 "\r\nbacking_puts:%" PRIu64
-        "\r\nbacking_put_bytes:%" PRIu64 "\r\nbacking_deletes:%" PRIu64
-        "\r\nbacking_errors:%" PRIu64 "\r\nbacking_checks:%" PRIu64 "\r\nbacking_changed:%" PRIu64
-        "\r\nbacking_in_flight:%" PRIu64 "\r\nbacking_queue_length:%" PRIu64
-        "\r\nbacking_queue_bytes:%" PRIu64 "\r\nbacking_queue_oldest_age_ms:%" PRIu64
-        "\r\nbacking_queue_uploaded:%" PRIu64 "\r\nbacking_queue_replayed:%" PRIu64
-        "\r\nbacking_queue_lost:%" PRIu64 "\r\nbacking_queue_refused:%" PRIu64 "\r\n\r\n",
-        srv->cfg.backing, b->delete_on_del ? "yes" : "no", b->authoritative ? "yes" : "no", s->gets,
-        s->store_hits, s->store_misses, s->get_bytes, s->too_large, s->puts, s->put_bytes,
-        s->deletes, s->errors, s->checks, s->changed, s3client_in_flight(b->s3), b->wb_len,
-        b->wb_bytes, oldest_age_ms(b), s->wb_uploaded, s->wb_replayed, s->wb_lost, s->wb_refused);
+    buf_printf(out,
+               "backing_store:%s\r\nbacking_delete:%s\r\nbacking_authoritative:%s\r\n"
+               "backing_gets:%" PRIu64 "\r\nbacking_store_hits:%" PRIu64
+               "\r\nbacking_store_misses:%" PRIu64 "\r\nbacking_get_bytes:%" PRIu64
+               "\r\nbacking_too_large:%" PRIu64 "\r\nbacking_puts:%" PRIu64
+               "\r\nbacking_put_bytes:%" PRIu64 "\r\nbacking_deletes:%" PRIu64
+               "\r\nbacking_errors:%" PRIu64 "\r\nbacking_checks:%" PRIu64
+               "\r\nbacking_changed:%" PRIu64 "\r\nbacking_repairs:%" PRIu64
+               "\r\nbacking_repair_fallbacks:%" PRIu64 "\r\nbacking_in_flight:%" PRIu64
+               "\r\nbacking_queue_length:%" PRIu64 "\r\nbacking_queue_bytes:%" PRIu64
+               "\r\nbacking_queue_oldest_age_ms:%" PRIu64 "\r\nbacking_queue_uploaded:%" PRIu64
+               "\r\nbacking_queue_replayed:%" PRIu64 "\r\nbacking_queue_lost:%" PRIu64
+               "\r\nbacking_queue_refused:%" PRIu64 "\r\n\r\n",
+               srv->cfg.backing, b->delete_on_del ? "yes" : "no", b->authoritative ? "yes" : "no",
+               s->gets, s->store_hits, s->store_misses, s->get_bytes, s->too_large, s->puts,
+               s->put_bytes, s->deletes, s->errors, s->checks, s->changed, s->repairs,
+               s->repair_fallbacks, s3client_in_flight(b->s3), b->wb_len, b->wb_bytes,
+               oldest_age_ms(b), s->wb_uploaded, s->wb_replayed, s->wb_lost, s->wb_refused);
 }
 
 static void counter(buf_t *out, const char *name, const char *help, uint64_t v)
@@ -921,6 +965,11 @@ void backing_metrics(server_t *srv, buf_t *out)
             s->get_bytes);
     counter(out, "infinicache_backing_written_bytes_total", "Bytes written to the backing store.",
             s->put_bytes);
+    counter(out, "infinicache_backing_repairs_total",
+            "Objects whose lost chunks were rebuilt from the store's copy.", s->repairs);
+    counter(out, "infinicache_backing_repair_fallbacks_total",
+            "Repairs that read the nodes after all (the store's copy differed or failed).",
+            s->repair_fallbacks);
     counter(out, "infinicache_backing_changed_total",
             "Authoritative checks that found the store's object changed or gone.", s->changed);
     gauge(out, "infinicache_backing_queue_length", "Write-behind uploads waiting.",

@@ -39,6 +39,12 @@ int backing_getrange_miss(op_t *op, const char *key, size_t keylen, int64_t star
  * answered from the store), 0 when the caller reads the cache as before. */
 int backing_check_hit(op_t *op);
 
+/* --backing-repair: a background repair read (op_start_repair's op, its buffer allocated) takes
+ * the object from the store instead of d chunks from the nodes. Returns 1 when the store is
+ * asked: the op then re-stores the lost chunks and ends, or, when the store's copy is not this
+ * version (its bytes fail the chunks' CRCs) or cannot be read, reads the nodes after all. */
+int backing_repair_read(op_t *op);
+
 /* A Redis-path SET about to store op->obj in the cache. Returns 1 when the op waits for the
  * store (write-through; it then goes on with cmd_set_continue() or fails), 0 to go on now. A
  * write-behind SET is journaled and queued here; -1: refused (op->reply holds the error). */

@@ -182,7 +182,8 @@ static const conf_option_t options[] = {
         "file whose first line (16 to 512 printable bytes) scrapers must send as "
         "'Authorization: Bearer <token>' (else 401); empty: none, allowed on loopback only"),
     OPT("metrics-max-connections", CONF_INT, metrics_max_connections, 1, 1024, "16",
-        "most connections to the metrics port at once; more wait in the listen backlog until one ends"),
+        "most connections to the metrics port at once; more wait in the listen backlog until one "
+        "ends"),
     OPT("metrics-timeout", CONF_MS, metrics_timeout_ms, 1000, 600000, "10s",
         "a metrics connection is closed when idle this long, and when open this long whatever "
         "it does (a scraper trickling its request holds no slot past it)"),
@@ -204,6 +205,10 @@ static const conf_option_t options[] = {
         "before answering a hit, ask the store whether the object is still the one cached "
         "(a conditional GET with its ETag: one store request per GET); a changed object is "
         "answered from the store and cached again"),
+    OPT("backing-repair", CONF_BOOL, backing_repair, 0, 1, "yes",
+        "background repair rebuilds lost chunks from the store's copy of the object (one read of "
+        "the store, checked against the chunks' CRCs) instead of reading d chunks from the "
+        "nodes, which wakes d functions; falls back to the nodes when the store's copy differs"),
     OPT("backing-timeout", CONF_MS, backing_timeout_ms, 100, 600000, "5s",
         "a store request fails when it cannot connect, or moves no byte, for this long"),
     OPT("backing-part-size", CONF_BYTES, backing_part_size, 64 * 1024, GiB, "8m",
@@ -222,7 +227,6 @@ const void *proxy_option_table = options;
 static const char usage[] = "icproxy -- InfiniCache proxy: a Redis-protocol cache whose memory "
                             "lives in serverless functions.\n"
                             "Usage: icproxy [--config FILE] [--option value]...";
-
 
 int proxy_config_load(proxy_config_t *cfg, int argc, char **argv, char *err, size_t errlen)
 {
@@ -252,7 +256,8 @@ int proxy_config_load(proxy_config_t *cfg, int argc, char **argv, char *err, siz
                  cfg->straggler_rate);
         return -1;
     }
-    if (strcmp(cfg->node_return_policy, "anticipatory") && strcmp(cfg->node_return_policy, "idle")) {
+    if (strcmp(cfg->node_return_policy, "anticipatory") &&
+        strcmp(cfg->node_return_policy, "idle")) {
         snprintf(err, errlen, "node-return-policy '%s' is not anticipatory or idle",
                  cfg->node_return_policy);
         return -1;

@@ -10,6 +10,7 @@
 
 #include "icproto.h"
 #include "log.h"
+#include "backing.h"
 #include "client.h"
 #include "meta.h"
 #include "nodepool.h"
@@ -128,8 +129,10 @@ int op_start_repair(server_t *srv, const char *key, size_t keylen, void (*done)(
         op_unref(op);
         return -1;
     }
-    /* Every chunk is asked for (lost ones answer at once that they are missing); the first d
-     * are decoded from, and finish_get re-stores the lost ones. */
+    /* With a store, its copy (one read, no function woken) is the source when it is this
+     * version. Else every chunk is asked for (lost ones answer at once that they are missing);
+     * the first d are decoded from, and finish_get re-stores the lost ones. */
+    if (backing_repair_read(op)) return 0;
     op_request_chunks(op);
     op_get_check(op);
     return 0;

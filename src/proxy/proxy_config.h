@@ -102,6 +102,7 @@ typedef struct {
     char *backing_mode;            /* none | read-through | write-through | write-behind */
     int64_t backing_delete;        /* DEL and expiry delete the store's object too */
     int64_t backing_authoritative; /* every hit is checked against the store first */
+    int64_t backing_repair;        /* repair reads the store's copy, not d chunks */
     int64_t backing_timeout_ms;
     int64_t backing_part_size; /* GETs read in ranged parts of this size */
     char *backing_queue_dir;   /* write-behind's journal */
