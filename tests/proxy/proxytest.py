@@ -422,6 +422,14 @@ class ExternalPlatform:
             self.close()
             raise AssertionError("icplatform did not start: %r" % line)
         self.endpoint = "http://127.0.0.1:%d" % int(line.split("=")[1])
+        self.admin_token = admin_token
+
+    def instances(self):
+        """The platform's instances (its admin API: give admin_token)."""
+        req = urllib.request.Request(self.endpoint + "/admin/instances",
+                                     headers={"Authorization": "Bearer " + self.admin_token})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
 
     def output(self):
         with open(self.log.name, errors="replace") as f:
