@@ -525,11 +525,19 @@ void node_drop_deferred(node_t *n)
     n->ndeferred = 0;
 }
 
-/* Moves the deferred deletes ahead of the pending requests: they are older. */
+/* Moves the deferred deletes behind the pending requests. Ahead of them a delete could overtake
+ * an older request: a GET's chunk read of the version a SET replaced while the node slept (the
+ * read then finds the chunk gone and the GET answers a miss), or the store of a chunk that a
+ * failed SET's clean-up deletes (the chunk then stays, unknown). Behind newer requests it harms
+ * nothing: a delete names one version, and none issued after the delete reads or stores that
+ * version (it left the metadata first). */
 static void flush_deferred(node_t *n)
 {
-    if (QUEUE_EMPTY(&n->deferred)) return;
-    QUEUE_PREPEND(&n->pending, &n->deferred, next);
+    while (!QUEUE_EMPTY(&n->deferred)) {
+        nreq_t *q;
+        QUEUE_POP_HEAD(&n->deferred, q, next);
+        QUEUE_PUSH_TAIL(&n->pending, q, next);
+    }
     n->ndeferred = 0;
 }
 
