@@ -159,14 +159,9 @@ static int drop(icc_conn_t *k, int rc)
     return rc;
 }
 
-/* Reads one simple reply (+, -, :, or a bulk of at most ICC_MAX_INFO bytes into *bulk, which the
- * caller frees). -ERR becomes IC_ESERVER with the text in last_error. */
-/* Reads one reply that is not an array; a bulk one only if bulk is given and it is at most
- * max_bulk bytes (*bulk: malloc'ed, NUL-terminated). */
-static int read_simple(ic_client_t *c, icc_conn_t *k, uint64_t deadline, resp_header_t *h, char **bulk,
-                       uint64_t max_bulk)
+int icc_read_header(ic_client_t *c, icc_conn_t *k, uint64_t deadline, resp_header_t *h,
+                    char *simple, size_t cap)
 {
-    if (bulk) *bulk = NULL;
     for (;;) {
         ssize_t n = resp_parse_header(icc_rx_head(k), buf_len(&k->rx), &resp_default_limits, h);
         if (n < 0) return icc_fail(c, IC_EPROTO, "%s: %s", k->addr, resp_strerror((int)n));
@@ -176,31 +171,47 @@ static int read_simple(ic_client_t *c, icc_conn_t *k, uint64_t deadline, resp_he
                 buf_consume(&k->rx, (size_t)n);
                 return rc;
             }
+            if (simple && cap) {
+                size_t len = h->type == RESP_SIMPLE ? (h->len < cap - 1 ? h->len : cap - 1) : 0;
+                if (len) memcpy(simple, h->str, len);
+                simple[len] = 0;
+            }
             buf_consume(&k->rx, (size_t)n);
             h->str = NULL; /* it pointed into rx, which moves */
-            if (h->type == RESP_ARRAY) return icc_fail(c, IC_EPROTO, "%s: unexpected array reply", k->addr);
-            if (h->type == RESP_BULK && h->n >= 0) {
-                if (!bulk || (uint64_t)h->n > max_bulk)
-                    return icc_fail(c, IC_EPROTO, "%s: unexpected bulk reply", k->addr);
-                char *b = malloc((size_t)h->n + 3);
-                if (!b) return icc_fail(c, IC_ENOMEM, "out of memory");
-                int rc = icc_conn_read(c, k, b, (size_t)h->n + 2, deadline);
-                if (rc < 0) {
-                    free(b);
-                    return rc;
-                }
-                if (b[h->n] != '\r' || b[h->n + 1] != '\n') {
-                    free(b);
-                    return icc_fail(c, IC_EPROTO, "%s: bulk not followed by CRLF", k->addr);
-                }
-                b[h->n] = 0;
-                *bulk = b;
-            }
             return 0;
         }
         int rc = icc_conn_fill(c, k, deadline);
         if (rc < 0) return rc;
     }
+}
+
+/* Reads one reply that is not an array (-ERR becomes IC_ESERVER with the text in last_error); a
+ * bulk one only if bulk is given and it is at most max_bulk bytes (*bulk: malloc'ed,
+ * NUL-terminated). */
+static int read_simple(ic_client_t *c, icc_conn_t *k, uint64_t deadline, resp_header_t *h, char **bulk,
+                       uint64_t max_bulk)
+{
+    if (bulk) *bulk = NULL;
+    int rc = icc_read_header(c, k, deadline, h, NULL, 0);
+    if (rc < 0) return rc;
+    if (h->type == RESP_ARRAY) return icc_fail(c, IC_EPROTO, "%s: unexpected array reply", k->addr);
+    if (h->type != RESP_BULK || h->n < 0) return 0;
+    if (!bulk || (uint64_t)h->n > max_bulk)
+        return icc_fail(c, IC_EPROTO, "%s: unexpected bulk reply", k->addr);
+    char *b = malloc((size_t)h->n + 3);
+    if (!b) return icc_fail(c, IC_ENOMEM, "out of memory");
+    rc = icc_conn_read(c, k, b, (size_t)h->n + 2, deadline);
+    if (rc < 0) {
+        free(b);
+        return rc;
+    }
+    if (b[h->n] != '\r' || b[h->n + 1] != '\n') {
+        free(b);
+        return icc_fail(c, IC_EPROTO, "%s: bulk not followed by CRLF", k->addr);
+    }
+    b[h->n] = 0;
+    *bulk = b;
+    return 0;
 }
 
 /* Sends a small command and reads its simple reply, retrying once on a fresh connection when a

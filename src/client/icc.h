@@ -57,6 +57,11 @@ void icc_conn_close(icc_conn_t *k);
 int icc_conn_send(ic_client_t *c, icc_conn_t *k, struct iovec *iov, int iovcnt, uint64_t deadline);
 /* Reads at least one more byte into k->rx. 0 or an error (IC_EIO on EOF, IC_ETIMEDOUT). */
 int icc_conn_fill(ic_client_t *c, icc_conn_t *k, uint64_t deadline);
+/* Waits for the next reply header on k and consumes it. -ERR becomes IC_ESERVER (the text in
+ * last_error). A simple string's text, cut to cap - 1 bytes, goes to simple when given (else ""),
+ * since h->str, which pointed into rx, is cleared. A bulk's body is the caller's to read. */
+int icc_read_header(ic_client_t *c, icc_conn_t *k, uint64_t deadline, resp_header_t *h,
+                    char *simple, size_t cap);
 /* Moves exactly n bytes into dst (NULL discards them): first what rx holds, then straight from
  * the socket into dst, with no staging copy. */
 int icc_conn_read(ic_client_t *c, icc_conn_t *k, void *dst, size_t n, uint64_t deadline);

@@ -42,33 +42,15 @@ int icc_conn_find_or_add(ic_client_t *c, const char *host, int port)
 static int next_value(ic_client_t *c, icc_conn_t *k, uint64_t deadline, resp_header_t *h,
                       char str[256])
 {
-    for (;;) {
-        ssize_t n = resp_parse_header(icc_rx_head(k), buf_len(&k->rx), &resp_default_limits, h);
-        if (n < 0) return icc_fail(c, IC_EPROTO, "%s: %s", k->addr, resp_strerror((int)n));
-        if (n > 0) {
-            if (h->type == RESP_ERROR) {
-                int rc = icc_server_error(c, h->str, h->len);
-                buf_consume(&k->rx, (size_t)n);
-                return rc;
-            }
-            str[0] = 0;
-            if (h->type == RESP_SIMPLE)
-                snprintf(str, 256, "%.*s", (int)(h->len < 255 ? h->len : 255), h->str);
-            buf_consume(&k->rx, (size_t)n);
-            h->str = NULL;
-            if (h->type != RESP_BULK || h->n < 0) return 0;
-            if (h->n > 255)
-                return icc_fail(c, IC_EPROTO, "%s: long string in CLUSTER SLOTS", k->addr);
-            char body[258];
-            int rc = icc_conn_read(c, k, body, (size_t)h->n + 2, deadline);
-            if (rc < 0) return rc;
-            memcpy(str, body, (size_t)h->n);
-            str[h->n] = 0;
-            return 0;
-        }
-        int rc = icc_conn_fill(c, k, deadline);
-        if (rc < 0) return rc;
-    }
+    int rc = icc_read_header(c, k, deadline, h, str, 256);
+    if (rc < 0 || h->type != RESP_BULK || h->n < 0) return rc;
+    if (h->n > 255) return icc_fail(c, IC_EPROTO, "%s: long string in CLUSTER SLOTS", k->addr);
+    char body[258];
+    rc = icc_conn_read(c, k, body, (size_t)h->n + 2, deadline);
+    if (rc < 0) return rc;
+    memcpy(str, body, (size_t)h->n);
+    str[h->n] = 0;
+    return 0;
 }
 
 /* Reads and drops one whole value (arrays and what they hold), at most depth levels deep. */
