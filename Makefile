@@ -8,7 +8,7 @@ BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build package run test test-secure test-asan test-tsan fuzz bench availability bench-backup \
+.PHONY: all deps build package run test test-secure test-threads test-asan test-tsan fuzz bench bench-threads availability bench-backup \
         eval-crossover bench-icbench bench-mget eval-latency bench-tls bench-cpu bench-idle-return clean
 
 all: build
@@ -29,12 +29,14 @@ package: deps
 run: build
 	@$(BUILD)/bin/icproxy $(ARGS)
 
-# Every test: the normal build (with the Lambda packages' tests), the end-to-end suite again with
-# TLS and a password on, the same suite under ASan + UBSan, the threaded parts under
-# ThreadSanitizer, then brief fuzzing.
+# Every test: the normal build (with the Lambda packages' tests; icproxy at its default of one
+# thread per core), the end-to-end suite again with TLS and a password on (and --threads 1), again
+# with --threads 4, the same suite under ASan + UBSan, the threaded parts under ThreadSanitizer,
+# then brief fuzzing.
 test: build
 	@cd $(BUILD) && ctest --no-tests=error --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory test-secure
+	@$(MAKE) --no-print-directory test-threads
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-tsan
 	@$(MAKE) --no-print-directory fuzz
@@ -42,11 +44,19 @@ test: build
 # The black-box suites that go through icproxy, with every proxy serving TLS only (clients and
 # nodes, certificates made for the run) and a password that every client sends. e2e_auth and
 # e2e_tls set up their own users and certificates (and compare with a plaintext redis-server),
-# so they run in the plain pass only.
+# so they run in the plain pass only. This pass also pins --threads 1 (one thread does it all,
+# as before byte movers; TLS connections are never given to movers anyway).
 SECURE_PASSWORD ?= ci-$(shell od -An -N8 -tx8 /dev/urandom | tr -d ' ')
+E2E_SUITES = -L blackbox -R '^(e2e_|proxy_|client_iccli)'
 test-secure: build
-	@cd $(BUILD) && IC_TEST_TLS=1 IC_TEST_PASSWORD=$(SECURE_PASSWORD) ctest --no-tests=error \
-	  --output-on-failure -j $(JOBS) -L blackbox -R '^(e2e_|proxy_|client_iccli)' -E '^e2e_(auth|tls)$$'
+	@cd $(BUILD) && IC_TEST_TLS=1 IC_TEST_PASSWORD=$(SECURE_PASSWORD) IC_TEST_THREADS=1 ctest \
+	  --no-tests=error --output-on-failure -j $(JOBS) $(E2E_SUITES) -E '^e2e_(auth|tls)$$'
+
+# The end-to-end and fault suites with every icproxy at --threads 4 (three byte movers), whatever
+# the machine's core count: the moved paths on a machine with fewer cores than threads.
+test-threads: build
+	@cd $(BUILD) && IC_TEST_THREADS=4 ctest --no-tests=error --output-on-failure -j $(JOBS) \
+	  $(E2E_SUITES) -E '^e2e_bench_'
 
 # The Lambda packages are built without sanitizers, so their tests run in the plain pass only.
 test-asan: deps
@@ -55,15 +65,15 @@ test-asan: deps
 	@cd $(BUILD_ASAN) && ctest --no-tests=error --output-on-failure -j $(JOBS) -LE package
 
 # The proxy's threads (the invoker, the backing store's client, the credential refresher, the
-# mailbox between loops) and the platform's under ThreadSanitizer: its unit tests and the
-# end-to-end suites that drive those threads; a reported race stops the process, which fails its
+# mailbox between loops, the byte movers at --threads 4) and the platform's under
+# ThreadSanitizer: its unit tests and the end-to-end suites that drive those threads; a reported race stops the process, which fails its
 # test. The timing-bound fault suites stay in the plain and ASan passes: ThreadSanitizer slows
 # the proxy past their deadlines.
-TSAN_TESTS ?= ^(common_mailbox|common_ev|test_proxy_.*|proxy_.*|e2e_(redis|library|coalesce|strings|tx|backing|backing_behind))$$
+TSAN_TESTS ?= ^(common_mailbox|common_ev|test_proxy_.*|proxy_.*|e2e_(redis|library|coalesce|strings|tx|backing|backing_behind|threads))$$
 test-tsan: deps
 	@cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DIC_TSAN=ON >/dev/null
 	@cmake --build $(BUILD_TSAN) -j $(JOBS) -- --no-print-directory
-	@cd $(BUILD_TSAN) && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest \
+	@cd $(BUILD_TSAN) && IC_TEST_THREADS=4 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest \
 	  --no-tests=error --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
 
 # Run every libFuzzer target briefly on its committed corpus (FUZZ_SECONDS each).
@@ -100,6 +110,12 @@ eval-crossover: build
 # adds perf profiles of icproxy.
 bench-cpu: build
 	@/usr/bin/python3 bench/proxy_cpu.py --bin $(BUILD)/bin --json $(BUILD)/proxy-cpu.json $(ARGS)
+
+# The scaling table: icproxy at --threads 1..nproc (10 MiB GETs, library and Redis protocol, by 8
+# clients; 1 KiB SET/GET with redis-benchmark), beside redis-server (--io-threads N) and
+# memcached -t N in the same run, each with its CPU share (docs/BENCHMARKS.md "Threads", ~6 min).
+bench-threads: build
+	@/usr/bin/python3 bench/threads.py --bin $(BUILD)/bin --json $(BUILD)/threads.json $(ARGS)
 
 # Billed GB-s and GET p50/p99 at several --node-idle-return values, one fixed open-loop workload
 # (docs/BENCHMARKS.md, ~4 min): what the default is chosen from.

@@ -281,14 +281,15 @@ def command(port, line):
         return data.split(b"\r\n", 1)[0]
 
 
-def start_redis(workdir):
+def start_redis(workdir, extra=()):
+    """redis-server on a free port; extra: more of its options (bench/threads.py: io-threads)."""
     port = free_port()
     # jemalloc keeps the pages it frees, so a 10 MiB request is not 2,560 page faults (see
     # docs/BENCHMARKS.md, "Why the earlier baseline was slow").
     env = dict(os.environ, MALLOC_CONF="dirty_decay_ms:-1,muzzy_decay_ms:-1")
     proc = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port),
                              "--save", "", "--appendonly", "no", "--dir", workdir,
-                             "--logfile", os.path.join(workdir, "redis.log")],
+                             "--logfile", os.path.join(workdir, "redis.log"), *extra],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: command(port, b"PING\r\n") == b"+PONG", "redis-server")

@@ -38,6 +38,12 @@ static const conf_option_t options[] = {
     MODEL_OPTIONS_POOL(FIELD),
     OPT("max-object-size", CONF_BYTES, max_object_size, 1, 64 * GiB, "1g",
         "largest value accepted (and at most d x 1 GiB: a node stores chunks up to 1 GiB)"),
+    OPT("threads", CONF_INT, threads, 0, 256, "0",
+        "threads the proxy uses: 1 runs everything on the event loop; N > 1 adds N-1 byte movers "
+        "that carry chunk bodies and large replies (docs/ARCHITECTURE.md, \"Many cores\"); 0: "
+        "one per core"),
+    OPT("mover-min-bytes", CONF_BYTES, mover_min_bytes, 4096, 64 * GiB, "64k",
+        "transfers at least this long go to a byte mover (with threads > 1)"),
     OPT_RT("max-clients", CONF_INT, max_clients, 1, 1000000, "10000",
            "most client connections at once"),
     OPT_RT("requirepass", CONF_STRING, requirepass, 0, 0, "",

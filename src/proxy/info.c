@@ -22,6 +22,7 @@
 #include "cmdstats.h"
 #include "command.h"
 #include "invoker.h"
+#include "mover.h"
 #include "nodepool.h"
 #include "op.h"
 #include "server.h"
@@ -110,12 +111,13 @@ static void info_redis_sections(buf_t *b, server_t *srv, const info_select_t *se
                    "run_id:%s\r\ntcp_port:%d\r\ntls_port:%d\r\nnode_port:%d\r\n"
                    "server_time_usec:%lld\r\nuptime_in_seconds:%" PRIu64
                    "\r\nuptime_in_days:%" PRIu64 "\r\nhz:10\r\nconfigured_hz:10\r\n"
-                   "executable:%s\r\nconfig_file:%s\r\nio_threads_active:0\r\n"
-                   "platform_endpoint:%s\r\n\r\n",
+                   "executable:%s\r\nconfig_file:%s\r\nio_threads_active:%d\r\n"
+                   "threads:%d\r\nplatform_endpoint:%s\r\n\r\n",
                    IC_REDIS_VERSION, (int)(sizeof(void *) * 8), getpid(), run_id(),
                    srv->client_port, srv->tls_port, srv->node_port,
                    (long long)tv.tv_sec * 1000000 + tv.tv_usec, up, up / 86400, exe,
-                   srv->cfg.config_file ? srv->cfg.config_file : "", srv->platform_endpoint);
+                   srv->cfg.config_file ? srv->cfg.config_file : "", srv->mover != NULL,
+                   1 + mover_threads(srv->mover), srv->platform_endpoint);
     }
     if (want(section, "clients")) {
         size_t max_in = 0, max_out = 0;
@@ -171,6 +173,11 @@ static void info_replication_cpu(buf_t *b, const info_select_t *section)
         cpu_line(b, "used_cpu_user", &self.ru_utime);
         cpu_line(b, "used_cpu_sys_children", &children.ru_stime);
         cpu_line(b, "used_cpu_user_children", &children.ru_utime);
+        /* INFO runs on the event-loop thread: its own share, beside the byte movers'. */
+        struct rusage main_thread;
+        getrusage(RUSAGE_THREAD, &main_thread);
+        cpu_line(b, "used_cpu_sys_main_thread", &main_thread.ru_stime);
+        cpu_line(b, "used_cpu_user_main_thread", &main_thread.ru_utime);
         buf_printf(b, "\r\n");
     }
 }
@@ -191,6 +198,8 @@ void cmd_info(client_t *c, op_t *op, const info_select_t *section)
         proxy_stats_t *s = &srv->stats;
         uint64_t throttled = 0, retries = 0;
         if (srv->invoker) invoker_counters(srv->invoker, &throttled, &retries);
+        mover_stats_t mv;
+        mover_stats(srv->mover, &mv);
         buf_printf(
             &b,
             "# Stats\r\ntotal_connections_received:%" PRIu64 "\r\ntotal_commands_processed:%" PRIu64
@@ -206,7 +215,9 @@ void cmd_info(client_t *c, op_t *op, const info_select_t *section)
             "\r\nprotected_mode_refused:%" PRIu64 "\r\nidle_clients_closed:%" PRIu64
             "\r\ntls_connections:%" PRIu64 "\r\ntls_handshake_failures:%" PRIu64
             "\r\ngetrange_requests:%" PRIu64 "\r\ngetrange_chunk_bytes:%" PRIu64
-            "\r\ngetrange_decoded:%" PRIu64 "\r\n\r\n",
+            "\r\ngetrange_decoded:%" PRIu64 "\r\nmover_threads:%d\r\nmover_jobs:%" PRIu64
+            "\r\nmover_bytes:%" PRIu64 "\r\nmover_jobs_taken_back:%" PRIu64
+            "\r\nmover_busy_us:%" PRIu64 "\r\n\r\n",
             s->connections, s->commands, s->get_hits, s->get_misses, s->sets, s->errors,
             srv->meta.evictions, srv->meta.expired, srv->tp.stats.bytes_in, srv->tp.stats.bytes_out,
             s->invocations, s->invoke_failures, throttled, retries, s->node_timeouts,
@@ -214,7 +225,8 @@ void cmd_info(client_t *c, op_t *op, const info_select_t *section)
             s->objects_lost, srv->tp.stats.relays, s->gets_coalesced, s->sets_coalesced,
             s->nodes_refused, s->auth_failures, s->auth_denied, s->idle_closed,
             srv->tp.stats.tls_connections, srv->tp.stats.tls_handshake_failures,
-            s->getrange_requests, s->getrange_chunk_bytes, s->getrange_decoded);
+            s->getrange_requests, s->getrange_chunk_bytes, s->getrange_decoded,
+            mover_threads(srv->mover), mv.jobs, mv.bytes, mv.cancelled, mv.busy_us);
     }
     info_replication_cpu(&b, section);
     if (want(section, "aws") && srv->aws) {

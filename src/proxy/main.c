@@ -24,6 +24,7 @@
 #include "invoker.h"
 #include "lifecycle.h"
 #include "metrics.h"
+#include "mover.h"
 #include "meta.h"
 #include "nodepool.h"
 #include "op.h"
@@ -374,6 +375,14 @@ int main(int argc, char **argv)
     }
     transport_init(&srv->tp, srv->loop);
     transport_add_hook(&srv->tp, send_staged, srv);
+    long threads = cfg->threads ? (long)cfg->threads : sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads > 1) {
+        if (!(srv->mover = mover_start(srv->loop, (int)threads - 1))) {
+            fprintf(stderr, "icproxy: cannot start %ld byte movers\n", threads - 1);
+            return 1;
+        }
+        transport_set_mover(&srv->tp, srv->mover, (size_t)cfg->mover_min_bytes);
+    }
 
     if (proxy_tls_init(srv, err, sizeof err) < 0) {
         fprintf(stderr, "icproxy: %s\n", err);
@@ -492,6 +501,7 @@ int main(int argc, char **argv)
     opindex_free(&srv->storing);
     rmw_holds_free(srv);
     watch_table_free(srv);
+    mover_stop(srv->mover);
     transport_free(&srv->tp);
     log_info("event=stopped");
     return 0;

@@ -21,6 +21,7 @@
 #include "invoker.h"
 #include "log.h"
 #include "metrics.h"
+#include "mover.h"
 #include "net.h"
 #include "nodepool.h"
 #include "op.h"
@@ -342,6 +343,15 @@ void metrics_render(server_t *srv, buf_t *b)
     counter(b, "infinicache_net_output_bytes_total", "Bytes written to clients and nodes.",
             t->bytes_out);
     counter(b, "infinicache_relays_total", "Bodies moved by relay (splice or copy).", t->relays);
+    mover_stats_t mv;
+    mover_stats(srv->mover, &mv);
+    gauge(b, "infinicache_threads", "Threads moving bytes: the event loop and its byte movers.",
+          1 + mover_threads(srv->mover));
+    counter(b, "infinicache_mover_jobs_total", "Transfers handed to byte movers.", mv.jobs);
+    counter(b, "infinicache_mover_bytes_total", "Bytes the byte movers carried.", mv.bytes);
+    prom_family(b, "infinicache_mover_busy_seconds_total", "counter",
+                "Time the byte movers spent moving bytes.");
+    prom_sample_double(b, "infinicache_mover_busy_seconds_total", NULL, mv.busy_us / 1e6);
     counter(b, "infinicache_tls_connections_total", "TLS handshakes completed.",
             t->tls_connections);
     counter(b, "infinicache_tls_handshake_failures_total", "TLS handshakes failed or timed out.",

@@ -159,8 +159,11 @@ static void get_body_done(relay_t *r, relay_status_t st, void *arg)
     int i = q->slot;
     op->slot_relay[i] = NULL;
     if (!op->finished && st == RELAY_OK) {
+        /* A relay checksummed the body as it landed (a mover, when it read it); a body taken
+         * whole from the input buffer is checksummed here. */
         const char *chunk = op->obj->data + (size_t)i * op->chunk_size;
-        if (ec_crc(chunk, op->chunk_size) == meta_crcs(op->meta)[i]) {
+        uint32_t crc = r ? r->crc : ec_crc(chunk, op->chunk_size);
+        if (crc == meta_crcs(op->meta)[i]) {
             op->slot_state[i] = SLOT_GOOD;
             op->have_idx[op->nhave++] = i;
             op->srv->stats.chunk_reads[CHUNK_READ_FIRST_D]++;
@@ -349,6 +352,7 @@ static void chunk_arrived(nreq_t *q, uint32_t crc, size_t len)
         op->slot_relay[i] =
             relay_start(src, RELAY_TO_MEMORY, NULL, op->obj->data + (size_t)i * op->chunk_size, len,
                         get_body_done, q);
+        relay_want_crc(op->slot_relay[i]);
         return;
     }
     if (!op->relay_active && QUEUE_EMPTY(&op->ready)) {

@@ -21,6 +21,8 @@ typedef struct {
     int64_t d, p;
     int64_t small_object_max;
     int64_t max_object_size;
+    int64_t threads;         /* 1: the loop does it all; N: plus N-1 byte movers; 0: cores */
+    int64_t mover_min_bytes; /* shortest transfer given to a mover */
     int64_t max_clients;
     int64_t max_pipeline;
     int64_t client_output_limit; /* unread reply bytes before a client's input pauses */

@@ -1,14 +1,18 @@
 /* relay.c -- moves one bulk body out of a connection: into memory (read straight into the
  * destination), into another socket (splice through a pooled pipe, no copy to user space, or
  * through a bounded buffer when an end is TLS that the kernel does not do), or into nowhere
- * (late chunks). Work per call is capped so one big body cannot starve others. */
+ * (late chunks). Work per call is capped so one big body cannot starve others. With byte movers
+ * (mover.h), the body past what is already buffered is carried by a worker thread when both
+ * ends are plain sockets; the relay takes it up again when the mover is back. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "ec.h"
 #include "log.h"
+#include "mover.h"
 #include "transport.h"
 
 #define RELAY_PIPE_SIZE (1 << 20)
@@ -51,6 +55,90 @@ static void pipe_release(transport_t *tp, relay_t *r)
 static void relay_kick_cb(ev_loop_t *loop, void *arg)
 {
     relay_pump(arg);
+}
+
+/* What the mover did becomes the relay's own progress. */
+static void absorb_job(relay_t *r, struct mover_job *j)
+{
+    transport_t *tp = r->tp;
+    r->job = NULL;
+    r->pulled += j->moved_in;
+    if (j->kind == MOVE_SPLICE) r->in_pipe = j->in_pipe;
+    tp->stats.bytes_in += (uint64_t)j->moved_in;
+    tp->stats.bytes_out += (uint64_t)j->moved_out;
+    if (j->moved_in && r->src) r->src->last_rx_ms = ev_now_ms();
+    if (j->want_crc && j->failed == MOVE_OK && r->sink == RELAY_TO_MEMORY) {
+        r->crc = j->crc;
+        r->want_crc = 2; /* computed */
+    }
+}
+
+void relay_want_crc(relay_t *r)
+{
+    if (r && r->sink == RELAY_TO_MEMORY) r->want_crc = 1;
+}
+
+static void source_broken(relay_t *r, const char *why);
+static void sink_broken(relay_t *r, const char *why);
+
+static void job_done(struct mover_job *j, void *arg)
+{
+    relay_t *r = arg;
+    absorb_job(r, j);
+    if (j->failed == MOVE_SRC_FAILED) {
+        source_broken(r, j->err == 0 ? "connection closed" : "read failed");
+        return;
+    }
+    if (j->failed == MOVE_DST_FAILED) {
+        sink_broken(r, "splice to socket failed");
+        return;
+    }
+    if (r->src) conn_update_events(r->src);
+    if (r->dst) conn_update_events(r->dst);
+    relay_pump(r);
+}
+
+void relay_take_back(relay_t *r)
+{
+    struct mover_job *j = r->job;
+    if (!j) return;
+    mover_cancel(r->tp->mover, j);
+    absorb_job(r, j);
+}
+
+/* Hands the rest of the body to a byte mover when it is long enough and both ends are plain
+ * sockets (the movers do not share a TLS session with this thread). 1 when handed over. */
+static int body_offload(relay_t *r)
+{
+    transport_t *tp = r->tp;
+    size_t rest = r->total - r->pulled;
+    if (!tp->mover || rest < tp->mover_min || r->src->type != &conn_type_plain) return 0;
+    struct mover_job *j;
+    if (r->sink == RELAY_TO_CONN) {
+        if (r->dst->type != &conn_type_plain || r->pipe_idx < 0) return 0;
+        if (!(j = mover_job_new(MOVE_SPLICE, job_done, r))) return 0;
+        j->dst_fd = r->dst->fd;
+        j->pipe_rd = tp->pipes[r->pipe_idx][0];
+        j->pipe_wr = tp->pipes[r->pipe_idx][1];
+        j->in_pipe = r->in_pipe;
+    } else {
+        if (!(j = mover_job_new(r->sink == RELAY_TO_MEMORY ? MOVE_READ : MOVE_DISCARD, job_done,
+                                r)))
+            return 0;
+        j->mem = r->sink == RELAY_TO_MEMORY ? r->mem + r->pulled : NULL;
+        if (r->sink == RELAY_TO_MEMORY && r->want_crc) {
+            j->want_crc = 1;
+            j->crc_base = r->mem;
+            j->crc_len = r->total;
+        }
+    }
+    j->src_fd = r->src->fd;
+    j->len = rest;
+    r->job = j;
+    mover_submit(tp->mover, j);
+    conn_update_events(r->src);
+    if (r->dst) conn_update_events(r->dst);
+    return 1;
 }
 
 relay_t *relay_start(conn_t *src, relay_sink_t sink, conn_t *dst, char *mem, size_t len,
@@ -120,6 +208,7 @@ static void relay_free_cb(ev_loop_t *loop, void *arg)
 
 void relay_drop_sink(relay_t *r)
 {
+    relay_take_back(r);
     if (r->dst) {
         r->dst->tx_relay = NULL;
         r->dst = NULL;
@@ -134,6 +223,7 @@ void relay_drop_sink(relay_t *r)
 void relay_fail_source(relay_t *r)
 {
     if (r->crlf_needed < 0) return;
+    relay_take_back(r);
     if (r->src) {
         r->src->rx_relay = NULL;
         r->src = NULL;
@@ -295,6 +385,7 @@ static int move_body(relay_t *r)
                 }
                 continue;
             }
+            if (body_offload(r)) return 0;
             size_t want = r->total - r->pulled;
             if (want > RELAY_PIPE_SIZE) want = RELAY_PIPE_SIZE;
             ssize_t n = splice(r->src->fd, NULL, tp->pipes[r->pipe_idx][1], NULL, want,
@@ -315,6 +406,7 @@ static int move_body(relay_t *r)
             moved += take_buffered(r);
             continue;
         }
+        if (body_offload(r)) return 0;
         size_t want = r->total - r->pulled;
         char *dst;
         if (r->sink == RELAY_TO_MEMORY) {
@@ -340,7 +432,7 @@ static int move_body(relay_t *r)
 
 void relay_pump(relay_t *r)
 {
-    if (r->crlf_needed < 0) return; /* already finished */
+    if (r->crlf_needed < 0 || r->job) return; /* finished, or a mover carries the body */
     if (r->pulled < r->total || r->in_pipe > 0 || r->ubuf_len > 0) {
         if (move_body(r) <= 0) return;
     }
@@ -365,6 +457,7 @@ void relay_pump(relay_t *r)
         r->crlf_needed--;
     }
     if (r->sink == RELAY_TO_CONN) conn_write(r->dst, "\r\n", 2);
+    if (r->want_crc == 1 && r->sink == RELAY_TO_MEMORY) r->crc = ec_crc(r->mem, r->total);
     relay_status_t st = r->dst_failed ? RELAY_DST_FAILED : RELAY_OK;
     relay_finish(r, st);
     ev_timer_add(r->tp->loop, 1, relay_free_cb, r);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mover.h"
 #include "transport.h"
 
 #define OUTSEG_INLINE 16384
@@ -190,12 +191,73 @@ static void seg_free(outseg_t *s)
     free(s);
 }
 
+/* The mover wrote j->moved_out bytes of the queue's head (or failed): they leave the queue, and
+ * the owner is told the socket took them as an EV_WRITE would (it may send more, resume a relay
+ * or its input). */
+static void write_done(struct mover_job *j, void *arg)
+{
+    conn_t *c = arg;
+    c->wjob = NULL;
+    c->tp->stats.bytes_out += (uint64_t)j->moved_out;
+    c->out_bytes -= j->moved_out;
+    size_t left = j->moved_out;
+    while (left > 0 && !QUEUE_EMPTY(&c->out)) {
+        outseg_t *s = c->out.head;
+        if (left < s->len) {
+            s->ptr += left;
+            s->len -= left;
+            break;
+        }
+        left -= s->len;
+        QUEUE_POP_HEAD(&c->out, s, next);
+        seg_free(s);
+    }
+    if (c->closing) return;
+    if (j->failed != MOVE_OK) {
+        conn_fail(c, "write failed");
+        return;
+    }
+    c->h->io(c->tp->loop, c->fd, EV_WRITE, c);
+}
+
+/* Hands the queued output to a byte mover when it is big enough to be worth a thread's
+ * wake-up (a large reply, a chunk to a node). 1 when handed over. */
+static int write_offload(conn_t *c)
+{
+    transport_t *tp = c->tp;
+    if (!tp->mover || c->type != &conn_type_plain || c->out_bytes < tp->mover_min) return 0;
+    int cnt = 0;
+    for (outseg_t *s = c->out.head; s; s = s->next) cnt++;
+    struct mover_job *j = mover_job_new(MOVE_WRITEV, write_done, c);
+    struct iovec *iov = j ? malloc((size_t)cnt * sizeof *iov) : NULL;
+    if (!iov) {
+        free(j);
+        return 0;
+    }
+    /* The segments stay queued: the loop thread only appends behind them (and may add bytes to
+     * the tail inline segment beyond the length lent here) until the mover is back. */
+    int i = 0;
+    for (outseg_t *s = c->out.head; s; s = s->next, i++) {
+        iov[i].iov_base = (void *)s->ptr;
+        iov[i].iov_len = s->len;
+    }
+    j->iov = iov;
+    j->iovcnt = cnt;
+    j->dst_fd = c->fd;
+    c->wjob = j;
+    mover_submit(tp->mover, j);
+    return 1;
+}
+
 int conn_flush(conn_t *c)
 {
     /* A relay's bounded buffer holds bytes older than anything queued since, and a TLS write
      * retry must repeat the bytes it began with: the relay writes first. */
     if (c->tx_relay && c->tx_relay->ubuf_len > 0) return 0;
     if (c->handshaking) return 0;
+    /* A mover is writing the head of the queue (or splicing a body into the socket). */
+    if (c->wjob || (c->tx_relay && c->tx_relay->job)) return 0;
+    if (write_offload(c)) return 0;
     while (c->out.head) {
         struct iovec iov[FLUSH_IOV];
         int n = 0;
@@ -280,10 +342,14 @@ void conn_update_events(conn_t *c)
     if (c->closing || c->fd < 0 || c->dirty || c->handshaking) return;
     int ev = 0;
     if (c->tls_want_write) ev |= EV_WRITE;
-    if (!c->read_paused || c->rx_relay) ev |= EV_READ;
-    if (c->out.head || c->type->unflushed(c) || (c->tx_relay && c->tx_relay->in_pipe > 0))
+    /* While a mover reads or writes the socket for this connection, that direction is its. */
+    int moving_in = c->rx_relay && c->rx_relay->job;
+    int moving_out = c->wjob || (c->tx_relay && c->tx_relay->job);
+    if ((!c->read_paused || c->rx_relay) && !moving_in) ev |= EV_READ;
+    if (!moving_out &&
+        (c->out.head || c->type->unflushed(c) || (c->tx_relay && c->tx_relay->in_pipe > 0)))
         ev |= EV_WRITE;
-    if (c->tx_relay && c->tx_relay->wait_dst) ev |= EV_WRITE;
+    if (c->tx_relay && c->tx_relay->wait_dst && !moving_out) ev |= EV_WRITE;
     ev_set(c->tp->loop, c->fd, ev, c->h->io, c);
 }
 
@@ -309,6 +375,14 @@ void conn_close_async(conn_t *c)
 /* Frees a connection that is already detached from its owner (called after the iteration). */
 void conn_free(conn_t *c)
 {
+    /* Whatever a mover still does with the socket ends before it closes (it was shut down, so
+     * the mover's next step fails at once). */
+    if (c->rx_relay) relay_take_back(c->rx_relay);
+    if (c->tx_relay) relay_take_back(c->tx_relay);
+    if (c->wjob) {
+        mover_cancel(c->tp->mover, c->wjob);
+        c->wjob = NULL;
+    }
     if (c->h->freed) c->h->freed(c);
     while (!QUEUE_EMPTY(&c->out)) {
         outseg_t *s;
@@ -371,6 +445,12 @@ void transport_after_io(ev_loop_t *loop, void *arg)
         conn_free(c);
     }
     tp->nclosing = 0;
+}
+
+void transport_set_mover(transport_t *tp, struct mover *mover, size_t min_bytes)
+{
+    tp->mover = mover;
+    tp->mover_min = min_bytes;
 }
 
 void transport_free(transport_t *tp)

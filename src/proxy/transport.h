@@ -5,7 +5,8 @@
  * It knows nothing of its users, as libuv's handles do not: a connection's owner (a client, a
  * node) gives it a handler table, and the transport calls back only through that table and
  * through the end-of-iteration hooks. Nothing here includes the proxy's op, node or client
- * headers. Everything runs on the event-loop thread. */
+ * headers. Everything runs on the event-loop thread; with byte movers (mover.h), worker threads
+ * carry bulk transfers for it, each on descriptors and memory lent to it until it is back. */
 #ifndef IC_PROXY_TRANSPORT_H
 #define IC_PROXY_TRANSPORT_H
 
@@ -22,6 +23,8 @@
 typedef struct transport transport_t;
 typedef struct conn conn_t;
 typedef struct relay relay_t;
+struct mover;
+struct mover_job;
 
 /* ---- reference-counted byte buffers: object values shared by output queues ---- */
 typedef struct {
@@ -87,6 +90,10 @@ struct transport {
     } hooks[TRANSPORT_MAX_HOOKS];
     int nhooks;
     transport_stats_t stats;
+    /* Byte movers (mover.h): worker threads that carry bodies and large writes of plain-socket
+     * connections at least mover_min bytes long; NULL: this thread moves every byte. */
+    struct mover *mover;
+    size_t mover_min;
 };
 
 /* Sets up tp over loop and registers the end-of-iteration flush with it. */
@@ -98,6 +105,8 @@ int transport_add_hook(transport_t *tp, transport_hook_fn *fn, void *arg);
 void transport_after_io(ev_loop_t *loop, void *arg);
 /* Frees the transport's own memory (pipes, scratch); connections must be gone. */
 void transport_free(transport_t *tp);
+/* Lets byte movers carry transfers of at least min_bytes (mover may be NULL: none). */
+void transport_set_mover(transport_t *tp, struct mover *mover, size_t min_bytes);
 
 /* ---- connections ---- */
 
@@ -155,6 +164,9 @@ struct conn {
     int dirty;         /* on the transport's flush list */
     conn_t *next_dirty;
     uint64_t last_rx_ms;
+    /* A byte mover is writing the head of the output queue (the segments stay queued, and
+     * untouched, until it is back); flushing waits for it. */
+    struct mover_job *wjob;
     void *owner;       /* the client or node this connection serves, NULL once it let go */
     void *owner_state; /* owner's memory that lives as long as the connection (h->freed) */
 };
@@ -213,6 +225,13 @@ struct relay {
      * (read into it, written out of it) instead of a pipe. */
     char *ubuf;
     size_t ubuf_off, ubuf_len;
+    /* A byte mover carries the rest of the body: the relay's ends are the mover's until it is
+     * back (relay_pump does nothing meanwhile). */
+    struct mover_job *job;
+    /* relay_want_crc: the CRC-32C of the whole body, computed where its bytes landed (by the
+     * mover that read them, or by this thread), valid in `done` when the relay ended RELAY_OK */
+    int want_crc;
+    uint32_t crc;
     relay_done_cb *done;
     void *arg;
 };
@@ -223,11 +242,17 @@ struct relay {
  * relay_start). */
 relay_t *relay_start(conn_t *src, relay_sink_t sink, conn_t *dst, char *mem, size_t len,
                      relay_done_cb *done, void *arg);
+/* A RELAY_TO_MEMORY relay computes the body's CRC-32C into r->crc as it completes (call right
+ * after relay_start): a mover that reads the body checksums it too, while it is in its cache. */
+void relay_want_crc(relay_t *r);
 /* Moves bytes; called when either end is ready. */
 void relay_pump(relay_t *r);
 /* The sink went away: keep draining the source into nowhere so it stays in sync. */
 void relay_drop_sink(relay_t *r);
 /* The source went away: the relay fails and its sink is told. */
 void relay_fail_source(relay_t *r);
+/* Takes the body back from a byte mover at once (its ends are about to close); no-op when none
+ * carries it. */
+void relay_take_back(relay_t *r);
 
 #endif

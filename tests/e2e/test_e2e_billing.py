@@ -101,11 +101,17 @@ class BillingAgreementTest(unittest.TestCase):
                 n, ms, gbs = want[k]
                 self.assertGreater(n, 0, k)
                 node_ms = got["node_billing_billed_ms_%s" % k]
-                self.assertLessEqual(abs(node_ms - ms), n + 0.02 * ms, (k, node_ms, ms))
+                # Up to a few ms per invocation apart: the platform bills from handing out the
+                # event to the response, the node from its own clock readings inside that
+                # span, and a node descheduled between them (a loaded 2-core machine, warm-ups
+                # of 1-2 ms) is billed for the wait it cannot see. Accounting errors are whole
+                # invocations or kinds, far beyond this.
+                slack = 4 * n + 0.02 * ms
+                self.assertLessEqual(abs(node_ms - ms), slack, (k, node_ms, ms))
                 self.assertAlmostEqual(got["node_billing_gb_seconds_%s" % k],
                                        node_ms / 1000 * MEMORY_MB / 1024, places=9)
                 self.assertLessEqual(abs(got["node_billing_gb_seconds_%s" % k] - gbs),
-                                     (n + 0.02 * ms) / 1000 * MEMORY_MB / 1024, k)
+                                     slack / 1000 * MEMORY_MB / 1024, k)
                 print("kind=%s invocations=%d platform_billed_ms=%d node_billed_ms=%d" %
                       (k, n, ms, node_ms))
             self.assertEqual(got["node_billing_refused"], 0)

@@ -29,6 +29,9 @@ BIN = os.environ.get("IC_BIN", os.path.join(os.path.dirname(__file__), "../../bu
 # IC_PASSWORD / REDISCLI_AUTH in the environment they inherit), raw sockets opened with connect()
 # or prefixed with auth_command(), and command lines built with cli_auth_args().
 PASSWORD = os.environ.get("IC_TEST_PASSWORD") or None
+# IC_TEST_THREADS=N runs every icproxy the harness starts with --threads N (unless the test sets
+# its own): the suites that CI runs twice, once as the default and once with byte movers.
+THREADS = os.environ.get("IC_TEST_THREADS") or None
 if PASSWORD:
     os.environ.setdefault("IC_PASSWORD", PASSWORD)
     os.environ.setdefault("REDISCLI_AUTH", PASSWORD)
@@ -177,6 +180,8 @@ class Proxy:
         whose client speaks only plaintext)."""
         if PASSWORD and "--requirepass" not in args and "--aclfile" not in args:
             args = ("--requirepass", PASSWORD) + tuple(args)
+        if THREADS and "--threads" not in args:
+            args = ("--threads", THREADS) + tuple(args)
         self.admin_token = self.token_file = None
         token_args = []
         if admin_token is not False:
