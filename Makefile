@@ -113,7 +113,7 @@ bench-cpu: build
 
 # The scaling table: icproxy at --threads 1..nproc (10 MiB GETs, library and Redis protocol, by 8
 # clients; 1 KiB SET/GET with redis-benchmark), beside redis-server (--io-threads N) and
-# memcached -t N in the same run, each with its CPU share (docs/BENCHMARKS.md "Threads", ~6 min).
+# memcached -t N in the same run, each with its CPU share (docs/BENCHMARKS.md "Threads", ~9 min).
 bench-threads: build
 	@/usr/bin/python3 bench/threads.py --bin $(BUILD)/bin --json $(BUILD)/threads.json $(ARGS)
 

@@ -14,7 +14,9 @@ time; for icproxy also its event-loop thread's share (/proc/PID/task/PID/stat), 
 cannot spread over threads. On a machine whose cores also run the nodes and the clients (this
 one has 2), more threads can only show where the proxy is the bottleneck; the table says so.
 
-Every load is bounded in time; every process started is stopped by pid. Talks only to
+icproxy runs `--rounds` times per thread count, the counts alternating, and the table gives the
+median run (and the range); the baselines run once per count. Every load is bounded in time;
+every process started is stopped by pid. Talks only to
 127.0.0.1. Usage: bench/threads.py [--bin build/bin] [--json FILE] [--threads-list 1,2]
 """
 import argparse
@@ -92,15 +94,15 @@ def small(args, port, pid, main_thread=False):
     return rows
 
 
-def run_threads(args, t, workdir, say):
+def run_icproxy(args, t, workdir, say):
     rows = {}
     proxy_args = ["--threads", str(t), "--pool-size", str(args.pool_size), "--d", str(args.d),
                   "--p", str(args.p), "--node-memory", str(args.node_memory)]
     p = Proxy(args.bin, proxy_args, os.path.join(workdir, "icproxy-%d.log" % t))
     try:
         pid = p.proc.pid
-        rows["icproxy library GET"] = measured(
-            pid, icbench_load(args, "ic:127.0.0.1:%d,d=%d,p=%d" % (p.port, args.d, args.p)), True)
+        target = "ic:127.0.0.1:%d,d=%d,p=%d" % (p.port, args.d, args.p)
+        rows["icproxy library GET"] = measured(pid, icbench_load(args, target), True)
         say(t, "icproxy library GET", rows["icproxy library GET"])
         rows["icproxy RESP GET"] = measured(pid, icbench_load(args, "resp:127.0.0.1:%d" % p.port),
                                             True)
@@ -110,6 +112,11 @@ def run_threads(args, t, workdir, say):
             say(t, "icproxy " + k, v)
     finally:
         p.stop()
+    return rows
+
+
+def run_baselines(args, t, workdir, say):
+    rows = {}
     proc, port = start_redis_threads(workdir, t)
     try:
         rows["redis-server GET"] = measured(proc.pid, icbench_load(args, "resp:127.0.0.1:%d" % port))
@@ -129,6 +136,16 @@ def run_threads(args, t, workdir, say):
     return rows
 
 
+def median_row(runs):
+    """Per figure, the run with the median throughput, and the range of the throughputs."""
+    key = "gbps" if "gbps" in runs[0] else "throughput_rps"
+    ordered = sorted(runs, key=lambda r: r[key])
+    mid = dict(ordered[len(ordered) // 2])
+    mid["range"] = (ordered[0][key], ordered[-1][key])
+    mid["runs"] = len(runs)
+    return mid
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default=os.path.join(os.path.dirname(HERE), "build", "bin"))
@@ -146,6 +163,8 @@ def main():
     ap.add_argument("--phase-seconds", type=float, default=60.0)
     ap.add_argument("--pool-size", type=int, default=32)
     ap.add_argument("--node-memory", type=int, default=1024)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="icproxy runs per thread count, the counts alternating (medians reported)")
     ap.add_argument("--d", type=int, default=10)
     ap.add_argument("--p", type=int, default=2)
     args = ap.parse_args()
@@ -161,8 +180,17 @@ def main():
     results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes"),
                "machine": machine(), "args": vars(args), "threads": {}}
     with tempfile.TemporaryDirectory(prefix="icbench-threads-") as workdir:
+        a = _Args(args, args.clients)
+        runs = {t: [] for t in threads}
+        # Rounds alternate the thread counts, so a drift of the machine's speed (it is shared)
+        # falls on every count alike; the baselines run once per count after them.
+        for _ in range(args.rounds):
+            for t in threads:
+                runs[t].append(run_icproxy(a, t, workdir, say))
         for t in threads:
-            results["threads"][str(t)] = run_threads(_Args(args, args.clients), t, workdir, say)
+            rows = {k: median_row([r[k] for r in runs[t]]) for k in runs[t][0]}
+            rows.update(run_baselines(a, t, workdir, say))
+            results["threads"][str(t)] = rows
     print("\n| threads | library GET 10 MiB | RESP GET 10 MiB | redis-server GET 10 MiB | "
           "memcached -t N GET 10 MiB | SET 1 KiB icproxy / redis | GET 1 KiB icproxy / redis |")
     print("|---|---|---|---|---|---|---|")
@@ -171,14 +199,18 @@ def main():
 
         def big(k):
             x = r[k]
-            s = "%.2f GB/s (cpu %.2f" % (x["gbps"], x["cpu_share"])
-            return s + (", loop %.2f)" % x["main_thread_share"] if "main_thread_share" in x else ")")
+            s = "%.2f GB/s" % x["gbps"]
+            if "range" in x:
+                s += " (%.2f-%.2f)" % x["range"]
+            s += " cpu %.2f" % x["cpu_share"]
+            return s + (", loop %.2f" % x["main_thread_share"] if "main_thread_share" in x else "")
 
         def sm(op):
-            a, b = r["icproxy small_" + op], r["redis-server small_" + op]
-            return "%dK / %dK (%.2fx; cpu %.2f, loop %.2f)" % (
-                a["throughput_rps"] // 1000, b["throughput_rps"] // 1000,
-                a["throughput_rps"] / b["throughput_rps"], a["cpu_share"], a["main_thread_share"])
+            x, y = r["icproxy small_" + op], r["redis-server small_" + op]
+            return "%dK (%dK-%dK) / %dK (%.2fx; cpu %.2f, loop %.2f)" % (
+                x["throughput_rps"] // 1000, x["range"][0] // 1000, x["range"][1] // 1000,
+                y["throughput_rps"] // 1000, x["throughput_rps"] / y["throughput_rps"],
+                x["cpu_share"], x["main_thread_share"])
         print("| %d | %s | %s | %s | %s | %s | %s |" % (
             t, big("icproxy library GET"), big("icproxy RESP GET"), big("redis-server GET"),
             big("memcached GET"), sm("set"), sm("get")))

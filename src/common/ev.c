@@ -33,7 +33,13 @@ struct ev_loop {
     int stop;
     void (*after_io)(ev_loop_t *, void *);
     void *after_io_arg;
+    uint64_t idle_us; /* time spent waiting in epoll_wait */
 };
+
+uint64_t ev_idle_us(const ev_loop_t *l)
+{
+    return l->idle_us;
+}
 
 uint64_t ev_now_us(void)
 {
@@ -193,7 +199,9 @@ int ev_run(ev_loop_t *l)
             uint64_t now = ev_now_ms();
             timeout = l->heap[0].when <= now ? 0 : (int)(l->heap[0].when - now);
         }
+        uint64_t t0 = timeout != 0 ? clock_mono_us() : 0;
         int n = epoll_wait(l->epfd, evs, 256, timeout);
+        if (timeout != 0) l->idle_us += clock_mono_us() - t0;
         if (n < 0) {
             if (errno == EINTR) continue;
             return -errno;

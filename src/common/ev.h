@@ -34,6 +34,10 @@ void ev_set_after_io(ev_loop_t *loop, void (*cb)(ev_loop_t *loop, void *arg), vo
 int ev_run(ev_loop_t *loop);
 void ev_stop(ev_loop_t *loop);
 
+/* Time the loop has spent waiting for events (its thread idle) since it was created; the rest
+ * of the wall time it was busy. */
+uint64_t ev_idle_us(const ev_loop_t *loop);
+
 /* Monotonic clock in milliseconds and microseconds. */
 uint64_t ev_now_ms(void);
 uint64_t ev_now_us(void);

@@ -44,6 +44,10 @@ static const conf_option_t options[] = {
         "one per core"),
     OPT("mover-min-bytes", CONF_BYTES, mover_min_bytes, 4096, 64 * GiB, "64k",
         "transfers at least this long go to a byte mover (with threads > 1)"),
+    OPT("mover-when", CONF_STRING, mover_when, 0, 0, "busy",
+        "busy: byte movers take transfers only while the event loop is busy enough for the "
+        "hand-off to pay (docs/ARCHITECTURE.md, \"Many cores\"); always: whenever they are long "
+        "enough"),
     OPT_RT("max-clients", CONF_INT, max_clients, 1, 1000000, "10000",
            "most client connections at once"),
     OPT_RT("requirepass", CONF_STRING, requirepass, 0, 0, "",
@@ -266,6 +270,10 @@ int proxy_config_load(proxy_config_t *cfg, int argc, char **argv, char *err, siz
         strcmp(cfg->node_return_policy, "idle")) {
         snprintf(err, errlen, "node-return-policy '%s' is not anticipatory or idle",
                  cfg->node_return_policy);
+        return -1;
+    }
+    if (strcmp(cfg->mover_when, "busy") && strcmp(cfg->mover_when, "always")) {
+        snprintf(err, errlen, "mover-when '%s' is not busy or always", cfg->mover_when);
         return -1;
     }
     if (model_billing_parse(cfg->billing, &cfg->billing_ms) < 0) {

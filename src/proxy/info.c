@@ -215,7 +215,8 @@ void cmd_info(client_t *c, op_t *op, const info_select_t *section)
             "\r\nprotected_mode_refused:%" PRIu64 "\r\nidle_clients_closed:%" PRIu64
             "\r\ntls_connections:%" PRIu64 "\r\ntls_handshake_failures:%" PRIu64
             "\r\ngetrange_requests:%" PRIu64 "\r\ngetrange_chunk_bytes:%" PRIu64
-            "\r\ngetrange_decoded:%" PRIu64 "\r\nmover_threads:%d\r\nmover_jobs:%" PRIu64
+            "\r\ngetrange_decoded:%" PRIu64 "\r\nmover_threads:%d\r\nmover_active:%d"
+            "\r\nmover_switches:%" PRIu64 "\r\nmover_jobs:%" PRIu64
             "\r\nmover_bytes:%" PRIu64 "\r\nmover_jobs_taken_back:%" PRIu64
             "\r\nmover_busy_us:%" PRIu64 "\r\n\r\n",
             s->connections, s->commands, s->get_hits, s->get_misses, s->sets, s->errors,
@@ -226,7 +227,8 @@ void cmd_info(client_t *c, op_t *op, const info_select_t *section)
             s->nodes_refused, s->auth_failures, s->auth_denied, s->idle_closed,
             srv->tp.stats.tls_connections, srv->tp.stats.tls_handshake_failures,
             s->getrange_requests, s->getrange_chunk_bytes, s->getrange_decoded,
-            mover_threads(srv->mover), mv.jobs, mv.bytes, mv.cancelled, mv.busy_us);
+            mover_threads(srv->mover), srv->tp.moving, srv->tp.moving_switches, mv.jobs, mv.bytes,
+            mv.cancelled, mv.busy_us);
     }
     info_replication_cpu(&b, section);
     if (want(section, "aws") && srv->aws) {

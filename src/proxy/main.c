@@ -381,7 +381,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "icproxy: cannot start %ld byte movers\n", threads - 1);
             return 1;
         }
-        transport_set_mover(&srv->tp, srv->mover, (size_t)cfg->mover_min_bytes);
+        transport_set_mover(&srv->tp, srv->mover, (size_t)cfg->mover_min_bytes,
+                            strcmp(cfg->mover_when, "always") != 0);
     }
 
     if (proxy_tls_init(srv, err, sizeof err) < 0) {

@@ -25,7 +25,6 @@
 
 #define STEP_MAX (1u << 20)         /* bytes one job moves per turn before others get theirs */
 #define SCRATCH_SIZE (256u * 1024u) /* where discarded bodies go */
-#define SPLICE_CHUNK (1u << 20)
 
 typedef struct worker {
     pthread_t th;
@@ -103,39 +102,6 @@ static int step_read(worker_t *w, mover_job_t *j)
     return end(j, MOVE_OK, 0);
 }
 
-static int step_splice(worker_t *w, mover_job_t *j)
-{
-    size_t moved = 0;
-    while (j->moved_in < j->len || j->in_pipe > 0) {
-        if (moved >= STEP_MAX) return STEP_MORE;
-        if (j->in_pipe > 0) {
-            ssize_t n = splice(j->pipe_rd, NULL, j->dst_fd, NULL, j->in_pipe,
-                               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0 && errno == EAGAIN) return STEP_WAIT_OUT;
-            if (n <= 0) {
-                return end(j, MOVE_DST_FAILED, n == 0 ? EPIPE : errno);
-            }
-            j->in_pipe -= (size_t)n;
-            j->moved_out += (size_t)n;
-            moved += (size_t)n;
-            continue;
-        }
-        size_t want = j->len - j->moved_in;
-        if (want > SPLICE_CHUNK) want = SPLICE_CHUNK;
-        ssize_t n = splice(j->src_fd, NULL, j->pipe_wr, NULL, want,
-                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == EAGAIN) return STEP_WAIT_IN;
-        if (n <= 0) {
-            return end(j, MOVE_SRC_FAILED, n == 0 ? 0 : errno);
-        }
-        j->in_pipe += (size_t)n;
-        j->moved_in += (size_t)n;
-    }
-    return end(j, MOVE_OK, 0);
-}
-
 static int step_writev(worker_t *w, mover_job_t *j)
 {
     size_t moved = 0;
@@ -178,8 +144,6 @@ static int step(worker_t *w, mover_job_t *j)
     case MOVE_READ:
     case MOVE_DISCARD:
         return step_read(w, j);
-    case MOVE_SPLICE:
-        return step_splice(w, j);
     case MOVE_WRITEV:
         return step_writev(w, j);
     }
@@ -313,6 +277,12 @@ static void on_done(mail_t *mail, void *arg)
     free(j);
 }
 
+int mover_wanted(int carrying, double loop_busy, double movers_busy)
+{
+    double load = loop_busy + movers_busy;
+    return carrying ? load >= MOVER_OFF_LOAD : load >= MOVER_ON_LOAD;
+}
+
 mover_t *mover_start(ev_loop_t *loop, int threads)
 {
     if (threads <= 0) return NULL;
@@ -382,7 +352,7 @@ mover_job_t *mover_job_new(move_kind_t kind, mover_done_fn *done, void *arg)
     mover_job_t *j = calloc(1, sizeof *j);
     if (!j) return NULL;
     j->kind = kind;
-    j->src_fd = j->dst_fd = j->pipe_rd = j->pipe_wr = -1;
+    j->src_fd = j->dst_fd = -1;
     j->done = done;
     j->arg = arg;
     atomic_init(&j->finished, 0);

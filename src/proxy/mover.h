@@ -1,6 +1,6 @@
-/* mover.h -- byte movers: worker threads that carry out the transport's bulk transfers (a chunk
- * body read into memory, a body spliced from one socket to another, a large reply written out)
- * while the event-loop thread, which alone makes every decision, goes on with other work.
+/* mover.h -- byte movers: worker threads that carry out the transport's bulk copies (a chunk body
+ * read into memory or discarded, a large output queue written out) while the event-loop thread,
+ * which alone makes every decision, goes on with other work.
  *
  * A job names file descriptors and memory the loop thread lends for the transfer and does not
  * touch until the job comes back: its completion is delivered on the loop's thread through a
@@ -22,7 +22,6 @@ typedef struct mover_job mover_job_t;
 typedef enum {
     MOVE_READ,    /* len bytes from src into mem */
     MOVE_DISCARD, /* len bytes from src into nowhere */
-    MOVE_SPLICE,  /* len bytes from src through a pipe into dst (plus in_pipe already there) */
     MOVE_WRITEV,  /* iov to dst */
 } move_kind_t;
 
@@ -36,9 +35,8 @@ struct mover_job {
     mail_t mail; /* the completion, posted to the loop (first: the mail is the job) */
     move_kind_t kind;
     int src_fd, dst_fd;
-    int pipe_rd, pipe_wr; /* MOVE_SPLICE */
     char *mem;            /* MOVE_READ */
-    size_t len;           /* bytes to take from src (READ, DISCARD, SPLICE) */
+    size_t len;           /* bytes to take from src (READ, DISCARD) */
     /* MOVE_READ: once every byte is in, the CRC-32C of crc_len bytes at crc_base (the whole
      * chunk the body belongs to, part of which the loop thread may have filled before) */
     int want_crc;
@@ -50,7 +48,6 @@ struct mover_job {
     /* results, valid on the loop thread once the job is back */
     size_t moved_in;  /* bytes taken from src */
     size_t moved_out; /* bytes put into dst */
-    size_t in_pipe;   /* MOVE_SPLICE: bytes left in the pipe (set at start, updated) */
     int failed;       /* MOVE_OK or which end failed */
     int err;          /* errno of the failure; 0 at the source's end of stream */
     /* bookkeeping */
@@ -71,6 +68,17 @@ typedef struct {
     uint64_t cancelled;   /* taken back before they finished */
     uint64_t busy_us;     /* workers' time spent moving bytes */
 } mover_stats_t;
+
+/* Whether the loop should hand transfers to movers now (--mover-when busy). A hand-off costs
+ * the loop a few system calls and its transfer a wake-up each way, which pays only while the
+ * bytes would keep the loop near saturation: at light load a single client's SET is 10-18%
+ * slower with movers, a loaded Redis-protocol GET twice as fast (docs/BENCHMARKS.md, "Threads").
+ * loop_busy: the loop's busy share of the last sample (1 - idle); movers_busy: the movers' moving
+ * time over the same wall time; both in cores. On from MOVER_ON_LOAD, off below MOVER_OFF_LOAD
+ * (apart, so that the loop freed by the movers does not switch them off at once). */
+#define MOVER_ON_LOAD 0.6
+#define MOVER_OFF_LOAD 0.4
+int mover_wanted(int carrying, double loop_busy, double movers_busy);
 
 /* Starts `threads` workers whose completions the loop thread receives (0 threads: NULL, and
  * the transport moves every byte itself). NULL on failure too. */

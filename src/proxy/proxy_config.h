@@ -23,6 +23,7 @@ typedef struct {
     int64_t max_object_size;
     int64_t threads;         /* 1: the loop does it all; N: plus N-1 byte movers; 0: cores */
     int64_t mover_min_bytes; /* shortest transfer given to a mover */
+    char *mover_when;        /* busy | always */
     int64_t max_clients;
     int64_t max_pipeline;
     int64_t client_output_limit; /* unread reply bytes before a client's input pauses */

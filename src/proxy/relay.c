@@ -2,8 +2,9 @@
  * destination), into another socket (splice through a pooled pipe, no copy to user space, or
  * through a bounded buffer when an end is TLS that the kernel does not do), or into nowhere
  * (late chunks). Work per call is capped so one big body cannot starve others. With byte movers
- * (mover.h), the body past what is already buffered is carried by a worker thread when both
- * ends are plain sockets; the relay takes it up again when the mover is back. */
+ * (mover.h), a body read into memory or discarded is carried, past what is already buffered, by
+ * a worker thread when its source is a plain socket; the relay takes it up again when the mover
+ * is back. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -63,7 +64,6 @@ static void absorb_job(relay_t *r, struct mover_job *j)
     transport_t *tp = r->tp;
     r->job = NULL;
     r->pulled += j->moved_in;
-    if (j->kind == MOVE_SPLICE) r->in_pipe = j->in_pipe;
     tp->stats.bytes_in += (uint64_t)j->moved_in;
     tp->stats.bytes_out += (uint64_t)j->moved_out;
     if (j->moved_in && r->src) r->src->last_rx_ms = ev_now_ms();
@@ -79,7 +79,6 @@ void relay_want_crc(relay_t *r)
 }
 
 static void source_broken(relay_t *r, const char *why);
-static void sink_broken(relay_t *r, const char *why);
 
 static void job_done(struct mover_job *j, void *arg)
 {
@@ -89,12 +88,7 @@ static void job_done(struct mover_job *j, void *arg)
         source_broken(r, j->err == 0 ? "connection closed" : "read failed");
         return;
     }
-    if (j->failed == MOVE_DST_FAILED) {
-        sink_broken(r, "splice to socket failed");
-        return;
-    }
     if (r->src) conn_update_events(r->src);
-    if (r->dst) conn_update_events(r->dst);
     relay_pump(r);
 }
 
@@ -106,27 +100,25 @@ void relay_take_back(relay_t *r)
     absorb_job(r, j);
 }
 
-/* Hands the rest of the body to a byte mover when it is long enough and both ends are plain
- * sockets (the movers do not share a TLS session with this thread). 1 when handed over. */
+/* Hands the rest of a body bound for memory or for nowhere to a byte mover when it is long enough
+ * and its source is a plain socket (the movers do not share a TLS session with this thread): the
+ * mover then does the copy out of the kernel (and the checksum). A body spliced from socket to
+ * socket stays here: splice copies nothing, and handing it over costs this thread more (epoll
+ * interest changes, two wake-ups, the completion) than the splice it would save (measured:
+ * docs/BENCHMARKS.md, "Threads"). 1 when handed over. */
 static int body_offload(relay_t *r)
 {
     transport_t *tp = r->tp;
     size_t rest = r->total - r->pulled;
-    if (!tp->mover || rest < tp->mover_min || r->src->type != &conn_type_plain) return 0;
-    struct mover_job *j;
-    if (r->sink == RELAY_TO_CONN) {
-        if (r->dst->type != &conn_type_plain || r->pipe_idx < 0) return 0;
-        if (!(j = mover_job_new(MOVE_SPLICE, job_done, r))) return 0;
-        j->dst_fd = r->dst->fd;
-        j->pipe_rd = tp->pipes[r->pipe_idx][0];
-        j->pipe_wr = tp->pipes[r->pipe_idx][1];
-        j->in_pipe = r->in_pipe;
-    } else {
-        if (!(j = mover_job_new(r->sink == RELAY_TO_MEMORY ? MOVE_READ : MOVE_DISCARD, job_done,
-                                r)))
-            return 0;
-        j->mem = r->sink == RELAY_TO_MEMORY ? r->mem + r->pulled : NULL;
-        if (r->sink == RELAY_TO_MEMORY && r->want_crc) {
+    if (!tp->moving || rest < tp->mover_min || r->src->type != &conn_type_plain ||
+        r->sink == RELAY_TO_CONN)
+        return 0;
+    struct mover_job *j =
+        mover_job_new(r->sink == RELAY_TO_MEMORY ? MOVE_READ : MOVE_DISCARD, job_done, r);
+    if (!j) return 0;
+    if (r->sink == RELAY_TO_MEMORY) {
+        j->mem = r->mem + r->pulled;
+        if (r->want_crc) {
             j->want_crc = 1;
             j->crc_base = r->mem;
             j->crc_len = r->total;
@@ -137,7 +129,6 @@ static int body_offload(relay_t *r)
     r->job = j;
     mover_submit(tp->mover, j);
     conn_update_events(r->src);
-    if (r->dst) conn_update_events(r->dst);
     return 1;
 }
 
@@ -385,7 +376,6 @@ static int move_body(relay_t *r)
                 }
                 continue;
             }
-            if (body_offload(r)) return 0;
             size_t want = r->total - r->pulled;
             if (want > RELAY_PIPE_SIZE) want = RELAY_PIPE_SIZE;
             ssize_t n = splice(r->src->fd, NULL, tp->pipes[r->pipe_idx][1], NULL, want,

@@ -90,10 +90,15 @@ struct transport {
     } hooks[TRANSPORT_MAX_HOOKS];
     int nhooks;
     transport_stats_t stats;
-    /* Byte movers (mover.h): worker threads that carry bodies and large writes of plain-socket
-     * connections at least mover_min bytes long; NULL: this thread moves every byte. */
+    /* Byte movers (mover.h): worker threads that read bodies into memory and write large output
+     * queues of plain-socket connections, transfers of at least mover_min bytes; NULL: this
+     * thread moves every byte. */
     struct mover *mover;
     size_t mover_min;
+    int moving;         /* transfers go to movers now (always, or while the loop is busy) */
+    int moving_by_load; /* --mover-when busy: a sample every 100 ms decides `moving` */
+    uint64_t moving_switches;
+    uint64_t sample_at_us, sample_idle_us, sample_mover_us;
 };
 
 /* Sets up tp over loop and registers the end-of-iteration flush with it. */
@@ -105,8 +110,9 @@ int transport_add_hook(transport_t *tp, transport_hook_fn *fn, void *arg);
 void transport_after_io(ev_loop_t *loop, void *arg);
 /* Frees the transport's own memory (pipes, scratch); connections must be gone. */
 void transport_free(transport_t *tp);
-/* Lets byte movers carry transfers of at least min_bytes (mover may be NULL: none). */
-void transport_set_mover(transport_t *tp, struct mover *mover, size_t min_bytes);
+/* Lets byte movers carry transfers of at least min_bytes (mover may be NULL: none): always, or
+ * by_load: only while the loop and the movers together are busy (mover_wanted). */
+void transport_set_mover(transport_t *tp, struct mover *mover, size_t min_bytes, int by_load);
 
 /* ---- connections ---- */
 
@@ -225,8 +231,8 @@ struct relay {
      * (read into it, written out of it) instead of a pipe. */
     char *ubuf;
     size_t ubuf_off, ubuf_len;
-    /* A byte mover carries the rest of the body: the relay's ends are the mover's until it is
-     * back (relay_pump does nothing meanwhile). */
+    /* A byte mover reads the rest of the body (into memory or nowhere): the source's reading
+     * end is the mover's until it is back (relay_pump does nothing meanwhile). */
     struct mover_job *job;
     /* relay_want_crc: the CRC-32C of the whole body, computed where its bytes landed (by the
      * mover that read them, or by this thread), valid in `done` when the relay ended RELAY_OK */

@@ -28,7 +28,7 @@ def stats(r):
 @unittest.skipIf(TLS, "TLS connections stay on the event-loop thread: nothing for movers")
 class MoverTest(unittest.TestCase):
     def test_large_values_moved_by_threads(self):
-        with Proxy("--threads", "3", "--pool-size", "8", "--d", "4", "--p", "2",
+        with Proxy("--threads", "3", "--mover-when", "always", "--pool-size", "8", "--d", "4", "--p", "2",
                    "--node-memory", "256") as p:
             r = redis.Redis(port=p.port, password=PASSWORD, socket_timeout=60)
             info = stats(r)
@@ -64,8 +64,8 @@ class MoverTest(unittest.TestCase):
             self.assertGreaterEqual(info["mover_bytes"] - bytes0, 2 * sum(map(len, values.values())))
 
     def test_client_leaves_mid_reply(self):
-        with Proxy("--threads", "2", "--pool-size", "6", "--d", "4", "--p", "2",
-                   "--node-memory", "256") as p:
+        with Proxy("--threads", "2", "--mover-when", "always", "--pool-size", "6", "--d", "4",
+                   "--p", "2", "--node-memory", "256") as p:
             r = redis.Redis(port=p.port, password=PASSWORD, socket_timeout=60)
             v = os.urandom(48 * MiB)
             self.assertTrue(r.set("huge", v))
@@ -88,8 +88,8 @@ class MoverTest(unittest.TestCase):
     def test_frozen_nodes_mid_body(self):
         # Slow nodes (4 MB/s each): a 4 MiB chunk takes about a second, so the freeze lands
         # while movers are reading bodies. Every node of the pool holds one of the 6 chunks.
-        with Proxy("--threads", "2", "--pool-size", "6", "--d", "4", "--p", "2",
-                   "--node-memory", "256", "--node-bandwidth", "4m",
+        with Proxy("--threads", "2", "--mover-when", "always", "--pool-size", "6", "--d", "4",
+                   "--p", "2", "--node-memory", "256", "--node-bandwidth", "4m",
                    "--request-timeout", "30s", "--warmup-interval", "0",
                    "--backup-interval", "0") as p:
             r = redis.Redis(port=p.port, password=PASSWORD, socket_timeout=60)
@@ -125,6 +125,40 @@ class MoverTest(unittest.TestCase):
                     except ProcessLookupError:
                         pass
             self.assertEqual(r.get("slow"), v)
+
+    def test_movers_follow_the_load(self):
+        # The default (--mover-when busy): idle, the loop moves every byte itself; under a load
+        # of large GETs that keeps it busy the movers take over, and let go once it is gone.
+        with Proxy("--threads", "2", "--pool-size", "6", "--d", "4", "--p", "2",
+                   "--node-memory", "256") as p:
+            r = redis.Redis(port=p.port, password=PASSWORD, socket_timeout=60)
+            v = os.urandom(16 * MiB)
+            self.assertTrue(r.set("load", v))
+            wait_for(lambda: stats(r)["mover_active"] == 0, timeout=10, what="movers idle")
+            stop = threading.Event()
+            bad = []
+
+            def reader():
+                c = redis.Redis(port=p.port, password=PASSWORD, socket_timeout=60)
+                n = 0
+                while not stop.is_set() and n < 2000:
+                    n += 1
+                    if c.get("load") != v:
+                        bad.append(n)
+            readers = [threading.Thread(target=reader) for _ in range(4)]
+            for t in readers:
+                t.start()
+            try:
+                wait_for(lambda: stats(r)["mover_active"] == 1, timeout=60,
+                         what="movers switched on by the load")
+            finally:
+                stop.set()
+                for t in readers:
+                    t.join(120)
+            self.assertEqual(bad, [])
+            wait_for(lambda: stats(r)["mover_active"] == 0, timeout=20,
+                     what="movers switched off once the load is gone")
+            self.assertGreaterEqual(stats(r)["mover_switches"], 2)
 
 
 if __name__ == "__main__":

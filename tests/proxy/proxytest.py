@@ -30,7 +30,8 @@ BIN = os.environ.get("IC_BIN", os.path.join(os.path.dirname(__file__), "../../bu
 # or prefixed with auth_command(), and command lines built with cli_auth_args().
 PASSWORD = os.environ.get("IC_TEST_PASSWORD") or None
 # IC_TEST_THREADS=N runs every icproxy the harness starts with --threads N (unless the test sets
-# its own): the suites that CI runs twice, once as the default and once with byte movers.
+# its own), and at N > 1 with --mover-when always: byte movers take every long transfer, not only
+# while the loop is busy (which a test's light load would seldom make it).
 THREADS = os.environ.get("IC_TEST_THREADS") or None
 if PASSWORD:
     os.environ.setdefault("IC_PASSWORD", PASSWORD)
@@ -182,6 +183,8 @@ class Proxy:
             args = ("--requirepass", PASSWORD) + tuple(args)
         if THREADS and "--threads" not in args:
             args = ("--threads", THREADS) + tuple(args)
+            if int(THREADS) > 1 and "--mover-when" not in args:
+                args = ("--mover-when", "always") + tuple(args)
         self.admin_token = self.token_file = None
         token_args = []
         if admin_token is not False:

@@ -1,4 +1,4 @@
-/* test_mover.c -- byte movers: reads into memory, splices between sockets, vectored writes, the
+/* test_mover.c -- byte movers: reads into memory (with their checksum), vectored writes, the
  * source's end of stream, a dead destination, and a job taken back before it finishes. */
 #include <errno.h>
 #include <fcntl.h>
@@ -188,44 +188,6 @@ static void test_read_into_memory(void **state)
     rig_close(&g);
 }
 
-static void test_splice_between_sockets(void **state)
-{
-    (void)state;
-    rig_t g;
-    rig_open(&g, 1);
-    int out[2], pp[2];
-    pair(out);
-    nonblock(out[0]);
-    assert_int_equal(pipe2(pp, O_NONBLOCK), 0);
-    char *src = pattern(BIG, 11);
-    reader_arg_t ra = {out[1], calloc(1, BIG), BIG, 0};
-    writer_arg_t wa = {g.sv[1], src, BIG, 0};
-    pthread_t tw, tr;
-    pthread_create(&tw, NULL, writer, &wa);
-    pthread_create(&tr, NULL, reader, &ra);
-    mover_job_t *j = job(&g, MOVE_SPLICE);
-    j->src_fd = g.sv[0];
-    j->dst_fd = out[0];
-    j->pipe_rd = pp[0];
-    j->pipe_wr = pp[1];
-    j->len = BIG;
-    run_job(&g, j);
-    pthread_join(tw, NULL);
-    pthread_join(tr, NULL);
-    assert_int_equal(g.d.failed, MOVE_OK);
-    assert_int_equal(g.d.moved_in, BIG);
-    assert_int_equal(g.d.moved_out, BIG);
-    assert_int_equal(ra.got, BIG);
-    assert_memory_equal(src, ra.data, BIG);
-    for (int i = 0; i < 2; i++) {
-        close(out[i]);
-        close(pp[i]);
-    }
-    free(src);
-    free(ra.data);
-    rig_close(&g);
-}
-
 static void test_writev_segments(void **state)
 {
     (void)state;
@@ -328,6 +290,22 @@ static void test_take_back(void **state)
     rig_close(&g);
 }
 
+static void test_wanted_by_load(void **state)
+{
+    (void)state;
+    /* Off: on only from MOVER_ON_LOAD of a core of work. */
+    assert_false(mover_wanted(0, 0.0, 0.0));
+    assert_false(mover_wanted(0, 0.55, 0.0));
+    assert_true(mover_wanted(0, 0.6, 0.0));
+    assert_true(mover_wanted(0, 0.9, 0.3));
+    /* On: the loop the movers freed (0.2 busy) keeps them while the work is still there... */
+    assert_true(mover_wanted(1, 0.2, 0.45));
+    assert_true(mover_wanted(1, 0.4, 0.0));
+    /* ...and lets them go once it is gone. */
+    assert_false(mover_wanted(1, 0.2, 0.1));
+    assert_false(mover_wanted(1, 0.0, 0.0));
+}
+
 static void test_no_threads_no_mover(void **state)
 {
     (void)state;
@@ -341,10 +319,10 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_read_into_memory),   cmocka_unit_test(test_splice_between_sockets),
+        cmocka_unit_test(test_read_into_memory),
         cmocka_unit_test(test_writev_segments),    cmocka_unit_test(test_source_ends_early),
         cmocka_unit_test(test_dead_destination),   cmocka_unit_test(test_take_back),
-        cmocka_unit_test(test_no_threads_no_mover),
+        cmocka_unit_test(test_wanted_by_load),     cmocka_unit_test(test_no_threads_no_mover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
