@@ -67,22 +67,28 @@ TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 GB = 1e9
 
 
-def process_cpu(pid):
-    """(user, system) CPU seconds of process `pid` itself, all its threads, without children."""
-    with open("/proc/%d/stat" % pid) as f:
+def process_cpu(pid, tid=None):
+    """(user, system) CPU seconds of process `pid` itself, all its threads, without children;
+    of its thread `tid` alone when given."""
+    path = "/proc/%d/stat" % pid if tid is None else "/proc/%d/task/%d/stat" % (pid, tid)
+    with open(path) as f:
         # The command name (field 2) may hold blanks and parentheses: split after its last ')'.
         fields = f.read().rsplit(")", 1)[1].split()
     # fields[0] is field 3 (state), so utime (field 14) and stime (field 15) are [11] and [12].
     return int(fields[11]) / TICKS_PER_SECOND, int(fields[12]) / TICKS_PER_SECOND
 
 
-def measured(pid, load):
-    """Runs load() (which returns a dict of what it did) between two readings of pid's CPU."""
+def measured(pid, load, main_thread=False):
+    """Runs load() (which returns a dict of what it did) between two readings of pid's CPU;
+    main_thread: also of its main thread's (main_thread_share: that thread's CPU / wall time)."""
     user0, sys0 = process_cpu(pid)
+    main0 = sum(process_cpu(pid, pid)) if main_thread else 0
     t0 = time.monotonic()
     result = load()
     wall = time.monotonic() - t0
     user1, sys1 = process_cpu(pid)
+    if main_thread and wall > 0:
+        result["main_thread_share"] = round((sum(process_cpu(pid, pid)) - main0) / wall, 3)
     result.update(wall_s=round(wall, 3), user_s=round(user1 - user0, 3),
                   sys_s=round(sys1 - sys0, 3), cpu_s=round(user1 - user0 + sys1 - sys0, 3))
     result["cpu_share"] = round(result["cpu_s"] / wall, 3) if wall > 0 else 0.0

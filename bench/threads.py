@@ -4,7 +4,7 @@ memcached -t N in the same run, with each server's CPU share beside each figure.
 
 Per thread count T (`--threads-list`, default 1..nproc):
 - icproxy --threads T (pool `--pool-size`, RS(--d + --p)): 10 MiB GETs of `--keys` keys by
-  `--clients` icbench clients for `--duration`, through libinfinicache (ic:) and through the
+  `--icbench-clients` icbench clients for `--duration`, through libinfinicache (ic:) and through the
   Redis protocol (resp:); then 1 KiB values, random keys, `redis-benchmark -t set,get -d 1024 -P 16
   -c 50 -r 100000 -n --small-requests`.
 - the baselines, same clients, same phases: redis-server (T > 1: `--io-threads T
@@ -27,38 +27,18 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "proxy"))
 from availability import Proxy  # noqa: E402
-from proxy_cpu import (TICKS_PER_SECOND, machine, redis_benchmark_load, start_memcached,  # noqa: E402
+from proxy_cpu import (machine, measured, redis_benchmark_load, start_memcached,  # noqa: E402
                        start_redis, stop)
-
-
-def cpu_of(path):
-    with open(path) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS_PER_SECOND
-
-
-def measured(pid, load, main_thread=False):
-    """load() between two readings of the process's CPU (and its main thread's)."""
-    proc, task = "/proc/%d/stat" % pid, "/proc/%d/task/%d/stat" % (pid, pid)
-    c0, m0, t0 = cpu_of(proc), cpu_of(task) if main_thread else 0, time.monotonic()
-    r = load()
-    wall = time.monotonic() - t0
-    r["wall_s"] = round(wall, 2)
-    r["cpu_share"] = round((cpu_of(proc) - c0) / wall, 2)
-    if main_thread:
-        r["main_thread_share"] = round((cpu_of(task) - m0) / wall, 2)
-    return r
 
 
 def icbench(args, target, extra):
     cmd = [os.path.join(args.bin, "icbench"), "--target", target, "--clients",
-           str(args.big_clients), "--size-dist", "fixed:%d" % args.size, "--keys", str(args.keys),
+           str(args.icbench_clients), "--size-dist", "fixed:%d" % args.size, "--keys", str(args.keys),
            "--get-ratio", "1", "--zipf", "0", "--cost", "no", "--timeout", "30s", *extra]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 300)
     m = re.search(r"^result .*seconds=([\d.]+) .*bytes_read=(\d+) .*errors=(\d+) "
@@ -152,7 +132,10 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--threads-list", default=",".join(str(i + 1) for i in
                                                        range(os.cpu_count() or 1)))
-    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--icbench-clients", type=int, default=8,
+                    help="icbench clients of the 10 MiB phases")
+    ap.add_argument("--clients", type=int, default=50,
+                    help="redis-benchmark connections of the 1 KiB phases (as in proxy_cpu.py)")
     ap.add_argument("--keys", type=int, default=50)
     ap.add_argument("--size", type=int, default=10 << 20)
     ap.add_argument("--duration", type=int, default=15, help="seconds per 10 MiB phase")
@@ -168,7 +151,6 @@ def main():
     ap.add_argument("--d", type=int, default=10)
     ap.add_argument("--p", type=int, default=2)
     args = ap.parse_args()
-    args.clients_small = 50
     threads = [int(x) for x in args.threads_list.split(",")]
 
     def say(t, what, r):
@@ -180,16 +162,15 @@ def main():
     results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes"),
                "machine": machine(), "args": vars(args), "threads": {}}
     with tempfile.TemporaryDirectory(prefix="icbench-threads-") as workdir:
-        a = _Args(args, args.clients)
         runs = {t: [] for t in threads}
         # Rounds alternate the thread counts, so a drift of the machine's speed (it is shared)
         # falls on every count alike; the baselines run once per count after them.
         for _ in range(args.rounds):
             for t in threads:
-                runs[t].append(run_icproxy(a, t, workdir, say))
+                runs[t].append(run_icproxy(args, t, workdir, say))
         for t in threads:
             rows = {k: median_row([r[k] for r in runs[t]]) for k in runs[t][0]}
-            rows.update(run_baselines(a, t, workdir, say))
+            rows.update(run_baselines(args, t, workdir, say))
             results["threads"][str(t)] = rows
     print("\n| threads | library GET 10 MiB | RESP GET 10 MiB | redis-server GET 10 MiB | "
           "memcached -t N GET 10 MiB | SET 1 KiB icproxy / redis | GET 1 KiB icproxy / redis |")
@@ -217,16 +198,6 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
-
-
-class _Args:
-    """args with `clients` meaning icbench's clients for the 10 MiB phases and redis-benchmark's
-    50 connections for the small ones (redis_benchmark_load reads args.clients)."""
-
-    def __init__(self, args, big_clients):
-        self.__dict__.update(vars(args))
-        self.big_clients = big_clients
-        self.clients = args.clients_small
 
 
 if __name__ == "__main__":

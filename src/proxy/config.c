@@ -272,7 +272,8 @@ int proxy_config_load(proxy_config_t *cfg, int argc, char **argv, char *err, siz
                  cfg->node_return_policy);
         return -1;
     }
-    if (strcmp(cfg->mover_when, "busy") && strcmp(cfg->mover_when, "always")) {
+    cfg->mover_by_load = !strcmp(cfg->mover_when, "busy");
+    if (!cfg->mover_by_load && strcmp(cfg->mover_when, "always")) {
         snprintf(err, errlen, "mover-when '%s' is not busy or always", cfg->mover_when);
         return -1;
     }

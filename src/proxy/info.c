@@ -116,8 +116,8 @@ static void info_redis_sections(buf_t *b, server_t *srv, const info_select_t *se
                    IC_REDIS_VERSION, (int)(sizeof(void *) * 8), getpid(), run_id(),
                    srv->client_port, srv->tls_port, srv->node_port,
                    (long long)tv.tv_sec * 1000000 + tv.tv_usec, up, up / 86400, exe,
-                   srv->cfg.config_file ? srv->cfg.config_file : "", srv->mover != NULL,
-                   1 + mover_threads(srv->mover), srv->platform_endpoint);
+                   srv->cfg.config_file ? srv->cfg.config_file : "", srv->tp.mover != NULL,
+                   1 + mover_threads(srv->tp.mover), srv->platform_endpoint);
     }
     if (want(section, "clients")) {
         size_t max_in = 0, max_out = 0;
@@ -199,7 +199,7 @@ void cmd_info(client_t *c, op_t *op, const info_select_t *section)
         uint64_t throttled = 0, retries = 0;
         if (srv->invoker) invoker_counters(srv->invoker, &throttled, &retries);
         mover_stats_t mv;
-        mover_stats(srv->mover, &mv);
+        mover_stats(srv->tp.mover, &mv);
         buf_printf(
             &b,
             "# Stats\r\ntotal_connections_received:%" PRIu64 "\r\ntotal_commands_processed:%" PRIu64
@@ -227,7 +227,7 @@ void cmd_info(client_t *c, op_t *op, const info_select_t *section)
             s->nodes_refused, s->auth_failures, s->auth_denied, s->idle_closed,
             srv->tp.stats.tls_connections, srv->tp.stats.tls_handshake_failures,
             s->getrange_requests, s->getrange_chunk_bytes, s->getrange_decoded,
-            mover_threads(srv->mover), srv->tp.moving, srv->tp.moving_switches, mv.jobs, mv.bytes,
+            mover_threads(srv->tp.mover), srv->tp.moving, srv->tp.moving_switches, mv.jobs, mv.bytes,
             mv.cancelled, mv.busy_us);
     }
     info_replication_cpu(&b, section);

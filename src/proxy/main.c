@@ -377,12 +377,12 @@ int main(int argc, char **argv)
     transport_add_hook(&srv->tp, send_staged, srv);
     long threads = cfg->threads ? (long)cfg->threads : sysconf(_SC_NPROCESSORS_ONLN);
     if (threads > 1) {
-        if (!(srv->mover = mover_start(srv->loop, (int)threads - 1))) {
+        mover_t *mover = mover_start(srv->loop, (int)threads - 1);
+        if (!mover) {
             fprintf(stderr, "icproxy: cannot start %ld byte movers\n", threads - 1);
             return 1;
         }
-        transport_set_mover(&srv->tp, srv->mover, (size_t)cfg->mover_min_bytes,
-                            strcmp(cfg->mover_when, "always") != 0);
+        transport_set_mover(&srv->tp, mover, (size_t)cfg->mover_min_bytes, cfg->mover_by_load);
     }
 
     if (proxy_tls_init(srv, err, sizeof err) < 0) {
@@ -502,7 +502,7 @@ int main(int argc, char **argv)
     opindex_free(&srv->storing);
     rmw_holds_free(srv);
     watch_table_free(srv);
-    mover_stop(srv->mover);
+    mover_stop(srv->tp.mover);
     transport_free(&srv->tp);
     log_info("event=stopped");
     return 0;

@@ -344,9 +344,9 @@ void metrics_render(server_t *srv, buf_t *b)
             t->bytes_out);
     counter(b, "infinicache_relays_total", "Bodies moved by relay (splice or copy).", t->relays);
     mover_stats_t mv;
-    mover_stats(srv->mover, &mv);
+    mover_stats(srv->tp.mover, &mv);
     gauge(b, "infinicache_threads", "Threads moving bytes: the event loop and its byte movers.",
-          1 + mover_threads(srv->mover));
+          1 + mover_threads(srv->tp.mover));
     counter(b, "infinicache_mover_jobs_total", "Transfers handed to byte movers.", mv.jobs);
     counter(b, "infinicache_mover_bytes_total", "Bytes the byte movers carried.", mv.bytes);
     prom_family(b, "infinicache_mover_busy_seconds_total", "counter",

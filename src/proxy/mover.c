@@ -1,4 +1,4 @@
-/* mover.c -- byte movers: worker threads that run the transport's bulk transfers (see mover.h).
+/* mover.c -- byte movers: worker threads that run the transport's bulk copies (see mover.h).
  *
  * Each worker keeps a list of jobs under way, steps the ready ones a bounded amount each turn
  * (so one 1 GiB body does not hold up the chunk reads behind it) and sleeps in poll(2) on what
@@ -8,7 +8,6 @@
 #include "mover.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -20,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ec.h"
-#include "log.h"
 
 #define STEP_MAX (1u << 20)         /* bytes one job moves per turn before others get theirs */
 #define SCRATCH_SIZE (256u * 1024u) /* where discarded bodies go */
@@ -48,13 +47,6 @@ struct mover {
 };
 
 enum { STEP_DONE, STEP_MORE, STEP_WAIT_IN, STEP_WAIT_OUT };
-
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void on_done(mail_t *mail, void *arg);
 
@@ -211,9 +203,9 @@ static void *worker_main(void *arg)
                 continue;
             }
             if (j->wait == -1) {
-                uint64_t t0 = now_us();
+                uint64_t t0 = clock_mono_us();
                 rc = step(w, j);
-                j->busy_us += now_us() - t0;
+                j->busy_us += clock_mono_us() - t0;
             } else {
                 rc = j->wait; /* still waiting for what it waited for */
             }
@@ -264,13 +256,19 @@ static void wake(worker_t *w)
     (void)r;
 }
 
+/* The job's bytes and time join the counters (loop thread), whether it ended or was taken back. */
+static void count_job(mover_t *m, const mover_job_t *j)
+{
+    m->stats.bytes += j->kind == MOVE_WRITEV ? j->moved_out : j->moved_in;
+    m->stats.busy_us += j->busy_us;
+}
+
 static void on_done(mail_t *mail, void *arg)
 {
     mover_t *m = arg;
     mover_job_t *j = (mover_job_t *)mail;
     if (!j->reaped) {
-        m->stats.bytes += j->kind == MOVE_WRITEV ? j->moved_out : j->moved_in;
-        m->stats.busy_us += j->busy_us;
+        count_job(m, j);
         if (j->done) j->done(j, j->arg);
     }
     free(j->iov);
@@ -360,10 +358,16 @@ mover_job_t *mover_job_new(move_kind_t kind, mover_done_fn *done, void *arg)
     return j;
 }
 
-void mover_submit(mover_t *m, mover_job_t *j)
+/* A job's worker, by the descriptor it uses: jobs on one socket keep one worker's order. */
+static worker_t *worker_of(mover_t *m, const mover_job_t *j)
 {
     int fd = j->kind == MOVE_WRITEV ? j->dst_fd : j->src_fd;
-    worker_t *w = &m->w[(unsigned)fd % (unsigned)m->n];
+    return &m->w[(unsigned)fd % (unsigned)m->n];
+}
+
+void mover_submit(mover_t *m, mover_job_t *j)
+{
+    worker_t *w = worker_of(m, j);
     m->stats.jobs++;
     pthread_mutex_lock(&w->mu);
     int was_empty = w->inbox == NULL;
@@ -375,8 +379,7 @@ void mover_submit(mover_t *m, mover_job_t *j)
 
 void mover_cancel(mover_t *m, mover_job_t *j)
 {
-    int fd = j->kind == MOVE_WRITEV ? j->dst_fd : j->src_fd;
-    worker_t *w = &m->w[(unsigned)fd % (unsigned)m->n];
+    worker_t *w = worker_of(m, j);
     atomic_store_explicit(&j->cancelled, 1, memory_order_release);
     wake(w);
     /* The worker checks cancellations every turn and never blocks in a system call (its
@@ -391,7 +394,7 @@ void mover_cancel(mover_t *m, mover_job_t *j)
     }
     j->reaped = 1;
     m->stats.cancelled++;
-    m->stats.bytes += j->kind == MOVE_WRITEV ? j->moved_out : j->moved_in;
+    count_job(m, j);
 }
 
 void mover_stats(const mover_t *m, mover_stats_t *out)

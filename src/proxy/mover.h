@@ -59,7 +59,7 @@ struct mover_job {
     int wait;             /* worker: what the job waits for, or -1 when it is ready to step */
     uint64_t busy_us;     /* worker: time spent moving its bytes */
     mover_job_t *next_active; /* the worker's list of jobs under way */
-    size_t iov_done;          /* MOVE_WRITEV: bytes of iov already written */
+    size_t iov_done;          /* MOVE_WRITEV: iov entries already written whole */
 };
 
 typedef struct {
@@ -71,8 +71,9 @@ typedef struct {
 
 /* Whether the loop should hand transfers to movers now (--mover-when busy). A hand-off costs
  * the loop a few system calls and its transfer a wake-up each way, which pays only while the
- * bytes would keep the loop near saturation: at light load a single client's SET is 10-18%
- * slower with movers, a loaded Redis-protocol GET twice as fast (docs/BENCHMARKS.md, "Threads").
+ * bytes would keep the loop near saturation: a single client's 10 MiB SET was 5-18% slower with
+ * every transfer handed over, eight clients' Redis-protocol GETs 29% faster with the loop at a
+ * third of its load (docs/BENCHMARKS.md, "Threads").
  * loop_busy: the loop's busy share of the last sample (1 - idle); movers_busy: the movers' moving
  * time over the same wall time; both in cores. On from MOVER_ON_LOAD, off below MOVER_OFF_LOAD
  * (apart, so that the loop freed by the movers does not switch them off at once). */
@@ -88,9 +89,9 @@ void mover_stop(mover_t *m);
 int mover_threads(const mover_t *m);
 /* A zeroed job with its kind and completion. NULL when out of memory. */
 mover_job_t *mover_job_new(move_kind_t kind, mover_done_fn *done, void *arg);
-/* Hands the job to a worker (chosen by its source or destination descriptor, so jobs on one
- * socket stay in one worker's order). From now until done runs, the loop thread does not use the
- * job's descriptors for that direction nor its memory. */
+/* Hands the job to a worker (chosen by the descriptor it uses, so jobs on one socket stay in one
+ * worker's order). From now until done runs, the loop thread does not use the job's descriptor
+ * for that direction nor its memory. */
 void mover_submit(mover_t *m, mover_job_t *j);
 /* Takes a job back before it is done: the worker stops at its next step (a shut-down socket
  * makes that immediate) and this returns once it has let go; the results say how far it got.

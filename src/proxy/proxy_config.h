@@ -114,6 +114,7 @@ typedef struct {
     char *config_file;  /* --config FILE as an absolute path (CONFIG REWRITE); NULL: none */
     double compression; /* time_compression as a number */
     int64_t billing_ms; /* billing as a number: 1 or 100 */
+    int mover_by_load;  /* mover_when is busy */
 } proxy_config_t;
 
 /* A lifecycle period after time compression (at least 1 ms). */

@@ -65,7 +65,6 @@ static void absorb_job(relay_t *r, struct mover_job *j)
     r->job = NULL;
     r->pulled += j->moved_in;
     tp->stats.bytes_in += (uint64_t)j->moved_in;
-    tp->stats.bytes_out += (uint64_t)j->moved_out;
     if (j->moved_in && r->src) r->src->last_rx_ms = ev_now_ms();
     if (j->want_crc && j->failed == MOVE_OK && r->sink == RELAY_TO_MEMORY) {
         r->crc = j->crc;

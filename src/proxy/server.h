@@ -107,7 +107,6 @@ struct server {
     int fenced;
     uint64_t fenced_by_epoch;
     transport_t tp; /* connections, relays and the end-of-iteration flush (transport.h) */
-    struct mover *mover; /* byte movers (mover.h); NULL with --threads 1 */
     proxy_stats_t stats;
     uint64_t start_ms;
     int ready;

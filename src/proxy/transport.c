@@ -191,6 +191,24 @@ static void seg_free(outseg_t *s)
     free(s);
 }
 
+/* The socket took n bytes from the head of the output queue (written here or by a mover). */
+static void out_taken(conn_t *c, size_t n)
+{
+    c->tp->stats.bytes_out += (uint64_t)n;
+    c->out_bytes -= n;
+    while (n > 0 && !QUEUE_EMPTY(&c->out)) {
+        outseg_t *s = c->out.head;
+        if (n < s->len) {
+            s->ptr += n;
+            s->len -= n;
+            return;
+        }
+        n -= s->len;
+        QUEUE_POP_HEAD(&c->out, s, next);
+        seg_free(s);
+    }
+}
+
 static int write_offload(conn_t *c);
 
 /* The mover wrote j->moved_out bytes of the queue's head (or failed): they leave the queue, and
@@ -200,20 +218,7 @@ static void write_done(struct mover_job *j, void *arg)
 {
     conn_t *c = arg;
     c->wjob = NULL;
-    c->tp->stats.bytes_out += (uint64_t)j->moved_out;
-    c->out_bytes -= j->moved_out;
-    size_t left = j->moved_out;
-    while (left > 0 && !QUEUE_EMPTY(&c->out)) {
-        outseg_t *s = c->out.head;
-        if (left < s->len) {
-            s->ptr += left;
-            s->len -= left;
-            break;
-        }
-        left -= s->len;
-        QUEUE_POP_HEAD(&c->out, s, next);
-        seg_free(s);
-    }
+    out_taken(c, j->moved_out);
     if (c->closing) return;
     if (j->failed != MOVE_OK) {
         conn_fail(c, "write failed");
@@ -285,21 +290,7 @@ static int flush_out(conn_t *c, int may_offload)
         ssize_t w = c->type->writev(c, iov, n);
         if (w == -EAGAIN) return 0;
         if (w < 0) return (int)w;
-        c->tp->stats.bytes_out += (uint64_t)w;
-        c->out_bytes -= (size_t)w;
-        size_t left = (size_t)w;
-        while (left > 0 && !QUEUE_EMPTY(&c->out)) {
-            outseg_t *s = c->out.head;
-            if (left < s->len) {
-                s->ptr += left;
-                s->len -= left;
-                left = 0;
-                break;
-            }
-            left -= s->len;
-            QUEUE_POP_HEAD(&c->out, s, next);
-            seg_free(s);
-        }
+        out_taken(c, (size_t)w);
     }
     ssize_t f = c->type->unflushed(c) ? c->type->flush(c) : 0;
     return f == -EAGAIN ? 0 : (int)f;
@@ -397,9 +388,8 @@ void conn_close_async(conn_t *c)
 void conn_free(conn_t *c)
 {
     /* Whatever a mover still does with the socket ends before it closes (it was shut down, so
-     * the mover's next step fails at once). */
+     * the mover's next step fails at once). Only reads and output queues are ever lent. */
     if (c->rx_relay) relay_take_back(c->rx_relay);
-    if (c->tx_relay) relay_take_back(c->tx_relay);
     if (c->wjob) {
         mover_cancel(c->tp->mover, c->wjob);
         c->wjob = NULL;
@@ -496,9 +486,8 @@ void transport_set_mover(transport_t *tp, struct mover *mover, size_t min_bytes,
 {
     tp->mover = mover;
     tp->mover_min = min_bytes;
-    tp->moving_by_load = mover && by_load;
     tp->moving = mover && !by_load;
-    if (tp->moving_by_load) ev_timer_add(tp->loop, 100, mover_sample, tp);
+    if (mover && by_load) ev_timer_add(tp->loop, 100, mover_sample, tp);
 }
 
 void transport_free(transport_t *tp)

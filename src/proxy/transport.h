@@ -95,8 +95,9 @@ struct transport {
      * thread moves every byte. */
     struct mover *mover;
     size_t mover_min;
-    int moving;         /* transfers go to movers now (always, or while the loop is busy) */
-    int moving_by_load; /* --mover-when busy: a sample every 100 ms decides `moving` */
+    /* transfers go to movers now: always, or (--mover-when busy) as a sample of the loop's
+     * and the movers' load every 100 ms decides */
+    int moving;
     uint64_t moving_switches;
     uint64_t sample_at_us, sample_idle_us, sample_mover_us;
 };
