@@ -634,10 +634,12 @@ static int read_spares(ic_client_t *c, icc_conn_t *k, const void *key, size_t ke
 }
 
 /* Reads key into ubuf (or a buffer it allocates when alloc is set): ICGET, then spares if the
- * first d were not all good. *stale is set when the version read changed under the spare request
- * (the caller then starts over once). */
+ * first d were not all good. *again is set when the caller should start over once: the version
+ * read changed under the spare request, or more than p of its chunks were found lost (the proxy
+ * has then dropped the object, and the next ICGET is a miss it may answer from its backing
+ * store). */
 static int get_once(ic_client_t *c, icc_conn_t *k, const void *key, size_t keylen, uint8_t *ubuf,
-                    size_t cap, int alloc, void **value, size_t *len, int *stale)
+                    size_t cap, int alloc, void **value, size_t *len, int *again)
 {
     uint64_t deadline = ev_now_ms() + (uint64_t)c->opt.op_timeout_ms;
     int rc = icc_conn_open(c, k);
@@ -668,7 +670,7 @@ static int get_once(ic_client_t *c, icc_conn_t *k, const void *key, size_t keyle
     if (rc < 0) goto out;
     rc = read_spares(c, k, key, keylen, &g, deadline);
     if (rc == READ_STALE) {
-        *stale = 1;
+        *again = 1;
         rc = icc_fail(c, IC_ESERVER, "the object changed while it was read; try again");
         goto out;
     }
@@ -680,7 +682,10 @@ static int get_once(ic_client_t *c, icc_conn_t *k, const void *key, size_t keyle
         for (int i = 0; i < g.m.n; i++) lost += g.state[i] == CH_LOST;
         if (bad) rc = icc_fail(c, IC_ECORRUPT, "%d of %d chunks failed their checksum, %d good, %d needed",
                                bad, g.m.n, g.ngood, g.m.d);
-        else if (lost > g.m.p) rc = IC_MISS; /* more than p chunks are gone: so is the object */
+        else if (lost > g.m.p) { /* more than p chunks are gone: so is the object */
+            rc = IC_MISS;
+            *again = 1;
+        }
         else rc = icc_fail(c, IC_EIO, "%s: only %d of the %d chunks needed could be read; try again",
                            k->addr, g.ngood, g.m.d);
         goto out;
@@ -709,18 +714,19 @@ static int get_common(ic_client_t *c, const void *key, size_t keylen, uint8_t *b
     icc_conn_t *k = icc_conn_for_key(c, key, keylen);
     int restarts = 0, hops = 0;
     for (int attempt = 0; attempt < 2;) {
-        int reused = k->fd >= 0, stale = 0;
+        int reused = k->fd >= 0, again = 0;
         uint64_t before = k->rx_total;
-        rc = get_once(c, k, key, keylen, buf, cap, alloc, value, len, &stale);
+        rc = get_once(c, k, key, keylen, buf, cap, alloc, value, len, &again);
         icc_conn_t *next = hops < ICC_REDIRECTS_MAX ? icc_follow_redirect(c, rc) : NULL;
         if (next) {
             k = next;
             hops++;
             continue;
         }
-        /* A new version was stored between the reply and the spare request: start over once
-         * from the top, which reads the new version (or misses). */
-        if (stale && restarts++ == 0) continue;
+        /* A new version was stored between the reply and the spare request, or the object
+         * was found lost: start over once from the top, which reads the new version (or the
+         * backing store's copy, or misses). */
+        if (again && restarts++ == 0) continue;
         if (!(rc == IC_EIO && reused && k->rx_total == before)) break;
         attempt++;
     }

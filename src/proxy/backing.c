@@ -224,9 +224,19 @@ static void reply_value(op_t *op, objbuf_t *value, uint64_t first, uint64_t len)
     op->reply_ref_len = len;
 }
 
+/* A GET is answered with the bulk, an ICGET with the library's reply shape. */
 static void answer_and_fill(op_t *op, s3_req_t *r, uint64_t expect_version)
 {
-    reply_value(op, value_and_fill(op, r, expect_version), 0, r->size);
+    objbuf_t *value = value_and_fill(op, r, expect_version);
+    if (op->kind == OP_ICGET)
+        icget_answer_value(op, value, r->size);
+    else
+        reply_value(op, value, 0, r->size);
+}
+
+static int is_read(const op_t *op)
+{
+    return op->kind == OP_GET || op->kind == OP_ICGET;
 }
 
 /* The op's answer is decided: its riders get the same, then the client. */
@@ -238,17 +248,26 @@ static void read_answered(op_t *op)
     op_unref(op); /* the store request's */
 }
 
-static void store_error_reply(op_t *op, s3_req_t *r)
+/* The error a failed store request answers (counted): room for the store's whole message. */
+#define STORE_ERR_MAX (sizeof ((s3_req_t *)0)->err + 96)
+static void store_error_text(op_t *op, const s3_req_t *r, char *err, size_t errlen)
 {
     B(op->srv)->st.errors++;
     op->srv->stats.errors++;
     if (r->too_large)
-        resp_add_error(&op->reply,
-                       "ERR backing store: object of %" PRIu64
-                       " bytes is larger than the proxy reads from the store",
-                       r->size);
+        snprintf(err, errlen,
+                 "ERR backing store: object of %" PRIu64
+                 " bytes is larger than the proxy reads from the store",
+                 r->size);
     else
-        resp_add_error(&op->reply, "ERR backing store: %s", r->err);
+        snprintf(err, errlen, "ERR backing store: %s", r->err);
+}
+
+static void store_error_reply(op_t *op, s3_req_t *r)
+{
+    char err[STORE_ERR_MAX];
+    store_error_text(op, r, err, sizeof err);
+    resp_add_error(&op->reply, "%s", err);
 }
 
 static void miss_read_done(s3_req_t *r)
@@ -288,7 +307,7 @@ static int read_from_store(op_t *op, s3_done_fn *done, const char *if_none_match
 int backing_read_miss(op_t *op, uint64_t cache_version)
 {
     backing_t *b = B(op->srv);
-    if (!b || b->mode == BACKING_NONE || op->bg_done || !op->key || op->kind != OP_GET) return 0;
+    if (!b || b->mode == BACKING_NONE || op->bg_done || !op->key || !is_read(op)) return 0;
     op->version = cache_version;
     return read_from_store(op, miss_read_done, NULL);
 }
@@ -338,7 +357,11 @@ static void check_done(s3_req_t *r)
         store_error_reply(op, r);
     } else if (r->not_modified) {
         s3_req_free(r);
-        cmd_get_continue(op); /* the cache's value is the store's: read it */
+        /* the cache's value is the store's: read it */
+        if (op->kind == OP_ICGET)
+            cmd_icget_continue(op);
+        else
+            cmd_get_continue(op);
         op_unref(op);         /* the store request's, once the read holds its own */
         return;
     } else if (r->not_found) {
@@ -408,13 +431,61 @@ int backing_repair_read(op_t *op)
 int backing_check_hit(op_t *op)
 {
     backing_t *b = B(op->srv);
-    if (!b || !b->authoritative || op->bg_done || op->kind != OP_GET) return 0;
+    if (!b || !b->authoritative || op->bg_done || !is_read(op)) return 0;
     b->st.checks++;
     const char *etag = etag_get(b, op->key, op->keylen);
     if (read_from_store(op, check_done, etag)) return 1;
     resp_add_error(&op->reply, "ERR out of memory");
     client_on_op_done(op);
     return 1;
+}
+
+/* ---- compound commands (op_rmw.c) ---- */
+
+static void rmw_read_done_store(s3_req_t *r)
+{
+    op_t *op = r->arg;
+    backing_t *b = B(op->srv);
+    char err[STORE_ERR_MAX];
+    if (!r->ok) {
+        store_error_text(op, r, err, sizeof err);
+        rmw_store_read(op, NULL, 0, err);
+    } else if (r->not_found) {
+        b->st.store_misses++;
+        rmw_store_read(op, NULL, 0, NULL);
+    } else {
+        b->st.store_hits++;
+        b->st.get_bytes += r->size;
+        /* The computation may answer with the value by reference (GETDEL of a large one). */
+        objbuf_t *value = objbuf_new(r->size + 1);
+        if (value) memcpy(value->data, r->data, r->size);
+        rmw_store_read(op, value, r->size, value ? NULL : "ERR out of memory");
+        objbuf_unref(value);
+    }
+    s3_req_free(r);
+    op_unref(op);
+}
+
+int backing_rmw_read(op_t *op)
+{
+    backing_t *b = B(op->srv);
+    if (!b || b->mode == BACKING_NONE) return 0;
+    return read_from_store(op, rmw_read_done_store, NULL);
+}
+
+static void rmw_delete_done(s3_req_t *r)
+{
+    op_t *op = r->arg;
+    char err[STORE_ERR_MAX];
+    if (r->ok) {
+        B(op->srv)->st.deletes++;
+        rmw_store_deleted(op, NULL);
+    } else {
+        store_error_text(op, r, err, sizeof err);
+        rmw_store_deleted(op, err);
+    }
+    s3_req_free(r);
+    op_unref(op);
 }
 
 /* ---- writes ---- */
@@ -615,6 +686,12 @@ static void wb_tick(ev_loop_t *loop, void *arg)
     if (!b->srv->stopping) b->tick = ev_timer_add(loop, WB_TICK_MS, wb_tick, b);
 }
 
+int backing_takes_sets(const server_t *srv)
+{
+    const backing_t *b = srv->backing;
+    return b && b->mode >= BACKING_WRITE_THROUGH;
+}
+
 int backing_before_set(op_t *op)
 {
     server_t *srv = op->srv;
@@ -683,6 +760,19 @@ static void wb_drop_key(backing_t *b, const char *key, size_t keylen)
         next = e->next;
         if (!e->busy && e->keylen == keylen && !memcmp(e->key, key, keylen)) wb_remove(b, e);
     }
+}
+
+int backing_rmw_delete(op_t *op)
+{
+    backing_t *b = B(op->srv);
+    if (!b || b->mode == BACKING_NONE || !b->delete_on_del) return 0;
+    etag_forget(b, op->key, op->keylen);
+    wb_drop_key(b, op->key, op->keylen);
+    s3_req_t *r = s3_req_new(S3_DELETE, op->key, op->keylen, rmw_delete_done, op);
+    if (!r) return 0;
+    op_ref(op);
+    s3client_submit(b->s3, r);
+    return 1;
 }
 
 int backing_delete(op_t *op, const char *key, size_t keylen)

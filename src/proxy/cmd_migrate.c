@@ -203,7 +203,7 @@ static int next_migrate_key(op_t *op)
     return 0;
 }
 
-static const struct rmw_kind rmw_migrate = {1, compute_migrate, 0, next_migrate_key};
+static const struct rmw_kind rmw_migrate = {1, compute_migrate, 0, next_migrate_key, 0};
 
 /* MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH password]
  * [AUTH2 username password] [KEYS key [key ...]], with Redis 7's checks and errors. */

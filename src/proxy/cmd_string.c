@@ -251,7 +251,7 @@ static rmw_next_t compute_set_get(op_t *op, const rmw_old_t *old, op_t *w)
     rmw_next_t next = write_value(op, w, v, len);
     return next;
 }
-static const struct rmw_kind rmw_set_get = {1, compute_set_get, 0, NULL};
+static const struct rmw_kind rmw_set_get = {1, compute_set_get, 0, NULL, 1};
 
 /* The SET family once its value is known: v (NULL: already in op->obj, read in big). */
 static cmd_status_t run_set(client_t *c, op_t *op, const char *key, size_t keylen, const char *v,
@@ -347,7 +347,7 @@ static rmw_next_t compute_getdel(op_t *op, const rmw_old_t *old, op_t *w)
     reply_old(op, old);
     return old->exists ? RMW_DELETE : RMW_REPLIED;
 }
-static const struct rmw_kind rmw_getdel = {1, compute_getdel, 0, NULL};
+static const struct rmw_kind rmw_getdel = {1, compute_getdel, 0, NULL, 1};
 
 static cmd_status_t proc_getdel(client_t *c, op_t *op, int argc, const char **argv,
                                 const size_t *argl)
@@ -375,7 +375,7 @@ static rmw_next_t compute_getex(op_t *op, const rmw_old_t *old, op_t *w)
     reply_old(op, old);
     return RMW_TTL;
 }
-static const struct rmw_kind rmw_getex = {1, compute_getex, 0, NULL};
+static const struct rmw_kind rmw_getex = {1, compute_getex, 0, NULL, 1};
 
 /* GETEX key [EX s|PX ms|EXAT t|PXAT t|PERSIST]: a GET, then the TTL changed (metadata only). */
 static cmd_status_t proc_getex(client_t *c, op_t *op, int argc, const char **argv,
@@ -457,7 +457,7 @@ static rmw_next_t compute_append(op_t *op, const rmw_old_t *old, op_t *w)
     resp_add_int(&op->reply, (int64_t)(old->len + alen));
     return RMW_WRITE;
 }
-static const struct rmw_kind rmw_append = {1, compute_append, 0, NULL};
+static const struct rmw_kind rmw_append = {1, compute_append, 0, NULL, 1};
 
 static cmd_status_t proc_append(client_t *c, op_t *op, int argc, const char **argv,
                                 const size_t *argl)
@@ -499,7 +499,7 @@ static rmw_next_t compute_getrange(op_t *op, const rmw_old_t *old, op_t *w)
     return RMW_REPLIED;
 }
 /* A read of a replicated object: nothing to hold; the (small) object is read whole. */
-static const struct rmw_kind rmw_getrange = {0, compute_getrange, 0, NULL};
+static const struct rmw_kind rmw_getrange = {0, compute_getrange, 0, NULL, 0};
 
 static cmd_status_t proc_getrange(client_t *c, op_t *op, int argc, const char **argv,
                                   const size_t *argl)
@@ -547,7 +547,7 @@ static rmw_next_t compute_setrange(op_t *op, const rmw_old_t *old, op_t *w)
     resp_add_int(&op->reply, (int64_t)len);
     return RMW_WRITE;
 }
-static const struct rmw_kind rmw_setrange = {1, compute_setrange, 0, NULL};
+static const struct rmw_kind rmw_setrange = {1, compute_setrange, 0, NULL, 1};
 
 /* SETRANGE key offset value: the checks Redis makes before it looks at the value come first. */
 static cmd_status_t proc_setrange(client_t *c, op_t *op, int argc, const char **argv,
@@ -609,7 +609,7 @@ static rmw_next_t compute_incr(op_t *op, const rmw_old_t *old, op_t *w)
     resp_add_int(&op->reply, v);
     return write_value(op, w, text, (size_t)n);
 }
-static const struct rmw_kind rmw_incr = {1, compute_incr, 0, NULL};
+static const struct rmw_kind rmw_incr = {1, compute_incr, 0, NULL, 1};
 
 static cmd_status_t incr_generic(client_t *c, op_t *op, const char *key, size_t keylen,
                                  int64_t incr)
@@ -684,7 +684,7 @@ static rmw_next_t compute_incrbyfloat(op_t *op, const rmw_old_t *old, op_t *w)
     resp_add_bulk(&op->reply, text, (size_t)n);
     return write_value(op, w, text, (size_t)n);
 }
-static const struct rmw_kind rmw_incrbyfloat = {1, compute_incrbyfloat, 0, NULL};
+static const struct rmw_kind rmw_incrbyfloat = {1, compute_incrbyfloat, 0, NULL, 1};
 
 static cmd_status_t proc_incrbyfloat(client_t *c, op_t *op, int argc, const char **argv,
                                      const size_t *argl)

@@ -115,6 +115,7 @@ struct op {
             int64_t expire_ms;                   /* SET options */
             int nx, xx, get_old, keepttl;
             int chunks_seen; /* ICSET */
+            int in_memory;   /* ICSET: chunks read into obj (a backing store needs the value) */
             uint32_t crcs[EC_MAX_CHUNKS];
             uint16_t nodes[EC_MAX_CHUNKS];
             int placed;
@@ -131,6 +132,7 @@ struct op {
             int rmw_pending; /* MSET: stores not decided yet */
             int rmw_failed;  /* MSETNX: a store found its key taken */
             int rmw_nx, rmw_xx, rmw_keepttl, rmw_persist;
+            int rmw_from_store; /* the value computed from is the backing store's, not cached */
             int64_t rmw_expire_ms; /* absolute; 0: none */
             int64_t rmw_int;       /* INCRBY's increment, SETRANGE's offset, GETRANGE's start */
             int64_t rmw_int2;      /* GETRANGE's end */
@@ -180,6 +182,10 @@ void cmd_get_continue(op_t *op);
 void ops_start_staged(server_t *srv); /* sends the SETs staged in this iteration */
 op_t *op_carrier_root(op_t *op);      /* the op that answers a rider (NULL: op rides nothing) */
 void cmd_icget(client_t *c, op_t *op);
+/* An ICGET hit the backing store confirmed goes on to stream the cache's chunks. */
+void cmd_icget_continue(op_t *op);
+/* Answers an ICGET with the whole value (the backing store's): its data chunks, no parity. */
+void icget_answer_value(op_t *op, objbuf_t *value, uint64_t size);
 /* GETRANGE of a coded object: bytes [first, first + count) of the value (count > 0, clamped by
  * the caller), read from the pieces of the data chunks that hold them (op_range.c). Returns 0 if
  * op now reads (or is answered), -1 if the object is stored replicated (d = 1) and the caller
@@ -242,10 +248,18 @@ struct rmw_kind {
      * done, its hold released. 1: op->key is the next key, its hold taken, and it is read next;
      * 0: the command is over (op->reply is its answer). NULL: one key. */
     int (*next_key)(op_t *op);
+    /* A key absent from the cache is read from the backing store, when there is one (the
+     * commands that read a value: not MIGRATE, COPY or GETRANGE, which has its own way). */
+    int reads_store;
 };
 /* Runs the compound command k on key in op (a client's op; the key is copied). With
  * k->writes_arg, op->rmw_arg must be set (taken by the op). */
 void rmw_start(client_t *c, op_t *op, const char *key, size_t keylen, const struct rmw_kind *k);
+/* The backing store's answer to backing_rmw_read(): value (a reference for the call; NULL: the
+ * store has no such object, or err), or err, the error the command answers. */
+void rmw_store_read(op_t *op, objbuf_t *value, uint64_t size, const char *err);
+/* The backing store's DELETE of backing_rmw_delete() is done (err NULL) or failed. */
+void rmw_store_deleted(op_t *op, const char *err);
 /* True while a compound command holds the key: every other command on it waits (client.c). */
 int rmw_key_held(server_t *srv, const char *key, size_t keylen);
 /* Takes a hold of the key (counted: a key may be held twice), or lets one go; the last hold's

@@ -423,12 +423,6 @@ int op_read_begin_key(server_t *srv, op_t *op, const char *key, size_t keylen)
     return 0;
 }
 
-static int read_begin(client_t *c, op_t *op)
-{
-    c->srv->stats.gets++;
-    return op_read_begin_key(c->srv, op, c->cmd.argv[1], c->cmd.argl[1]);
-}
-
 static void request_chunk(op_t *op, int i)
 {
     nreq_t *q = nreq_new(NREQ_CGET, op, i, op->key, op->keylen, i, op->version);
@@ -517,11 +511,75 @@ void cmd_icget(client_t *c, op_t *op)
         client_on_op_done(op);
         return;
     }
-    if (read_begin(c, op)) return;
+    server_t *srv = c->srv;
+    const char *key = c->cmd.argv[1];
+    size_t keylen = c->cmd.argl[1];
+    srv->stats.gets++;
+    /* A miss goes to the backing store, when there is one, as a GET's does. */
+    if (srv->backing && !meta_lookup(srv, key, keylen) && op_copy_key(op, key, keylen) == 0 &&
+        backing_read_miss(op, 0))
+        return;
+    if (op_read_begin_key(srv, op, key, keylen)) return;
     /* Replicas (d = 1) are read one at a time either way: each is the whole object. */
     op->forward_goal = all && op->d > 1 ? op->n : op->d;
     op->forward_min = op->d;
+    if (backing_check_hit(op)) return;
     icget_start(c, op);
+}
+
+void cmd_icget_continue(op_t *op)
+{
+    if (!op->client) { /* gone while the store was asked: nobody to stream to */
+        op->finished = 1;
+        client_on_op_done(op);
+        return;
+    }
+    icget_start(op->client, op);
+}
+
+/* Answers an ICGET with a whole value at hand (read from the backing store) in the reply's own
+ * shape: the d data chunks of the value's layout and no parity (p = 0: the library decodes
+ * nothing), each with the CRC computed here, the tail zero-padded as stored chunks are. The
+ * version is 0, as no cached version was read: a spare request for it is answered STALE and the
+ * library starts over. Takes the caller's reference to value (NULL: out of memory). */
+void icget_answer_value(op_t *op, objbuf_t *value, uint64_t size)
+{
+    /* Every chunk is ceil(size / d) rounded up to EC_ALIGN, so the padding of all of them
+     * together is under d * EC_ALIGN bytes. */
+    static const char zeros[EC_MAX_DATA * EC_ALIGN];
+    server_t *srv = op->srv;
+    client_t *c = op->client;
+    if (!value) {
+        resp_add_error(&op->reply, "ERR out of memory");
+        return;
+    }
+    if (c && !c->conn->closing) {
+        int d = layout_data_chunks(size, (uint64_t)srv->cfg.small_object_max, (int)srv->cfg.d);
+        if (d > EC_MAX_DATA) d = EC_MAX_DATA;
+        size_t cs = ec_chunk_size(size, d);
+        icproto_meta_t meta = {.size = size, .d = d, .p = 0, .n = d, .chunk_size = cs};
+        size_t data_len[EC_MAX_DATA];
+        for (int i = 0; i < d; i++) {
+            uint64_t off = (uint64_t)i * cs;
+            data_len[i] = off >= size ? 0 : size - off < cs ? (size_t)(size - off) : cs;
+            size_t pad = cs - data_len[i];
+            uint32_t crc = ec_crc(value->data + (data_len[i] ? off : 0), data_len[i]);
+            meta.crc[i] = pad ? ec_crc_combine(crc, ec_crc(zeros, pad), pad) : crc;
+        }
+        buf_t b;
+        buf_init(&b);
+        icproto_put_meta(&b, &meta);
+        conn_write_buf(c->conn, &b);
+        for (int i = 0; i < d; i++) {
+            icget_write_entry_header(c->conn, i, ICPROTO_CHUNK_SENT, (int64_t)cs);
+            if (data_len[i])
+                conn_write_ref(c->conn, value, value->data + (size_t)i * cs, data_len[i]);
+            if (cs > data_len[i]) conn_write(c->conn, zeros, cs - data_len[i]);
+            conn_write(c->conn, "\r\n", 2);
+        }
+        buf_free(&b);
+    }
+    objbuf_unref(value);
 }
 
 /* Writes the reply's metadata and starts reading the chunks the op wants. */

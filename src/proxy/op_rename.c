@@ -180,7 +180,7 @@ static rmw_next_t compute_copy(op_t *op, const rmw_old_t *old, op_t *w)
     return RMW_WRITE;
 }
 
-static const struct rmw_kind rmw_copy = {1, compute_copy, 1, NULL};
+static const struct rmw_kind rmw_copy = {1, compute_copy, 1, NULL, 0};
 
 void cmd_copy(client_t *c, op_t *op, const char *src, size_t srclen, const char *dst, size_t dstlen,
               int replace)

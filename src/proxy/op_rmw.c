@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backing.h"
 #include "clock.h"
 #include "hash.h"
 #include "log.h"
@@ -272,6 +273,20 @@ static void rmw_compute(op_t *op, const rmw_old_t *old)
     w->cas_version = op->rmw_version;
     rmw_next_t next = op->rmw->compute(op, old, w);
     meta_t *m;
+    if (next == RMW_TTL && op->rmw_from_store && !op->rmw_persist &&
+        (uint64_t)op->rmw_expire_ms > clock_wall_ms()) {
+        /* A TTL for an object only the store has: it is cached with that TTL (the store keeps
+         * its copy, as the store keeps every object; the expiry deletes it with the cached
+         * one under --backing-delete yes). */
+        if (set_prepare_value(w, old->data, old->len) < 0) {
+            op_unref(w); /* too large for the cache: the value is answered, no TTL to keep */
+            rmw_finish(op);
+            return;
+        }
+        w->expire_ms = op->rmw_expire_ms;
+        w->backing_passed = 1; /* the store has these bytes */
+        next = RMW_WRITE;
+    }
     switch (next) {
     case RMW_REPLIED:
         op_unref(w);
@@ -291,16 +306,39 @@ static void rmw_compute(op_t *op, const rmw_old_t *old)
             rmw_retry(op);
             return;
         }
-        if (m && next == RMW_DELETE) {
-            meta_delete(srv, m);
-        } else if (m) {
+        int gone = next == RMW_DELETE;
+        if (m && !gone) {
             watch_touch(srv, op->key, op->keylen);
             m->expire_ms = op->rmw_persist ? 0 : (uint64_t)op->rmw_expire_ms;
-            if (m->expire_ms && m->expire_ms <= clock_wall_ms()) meta_delete(srv, m);
         }
+        if (next == RMW_TTL && !op->rmw_persist && (uint64_t)op->rmw_expire_ms <= clock_wall_ms())
+            gone = 1; /* a time already past deletes the key, as Redis's GETEX does */
+        if (gone && m) meta_delete(srv, m);
+        /* --backing-delete yes: the store's object goes too, or the next GET reads it back. */
+        if (gone && (m || op->rmw_from_store) && backing_rmw_delete(op)) return;
         rmw_finish(op);
         return;
     }
+}
+
+void rmw_store_deleted(op_t *op, const char *err)
+{
+    if (err)
+        rmw_fail(op, err);
+    else
+        rmw_finish(op);
+}
+
+void rmw_store_read(op_t *op, objbuf_t *value, uint64_t size, const char *err)
+{
+    if (err) {
+        rmw_fail(op, err);
+        return;
+    }
+    rmw_old_t old = {value ? value->data : NULL, value ? (size_t)size : 0, value != NULL, value};
+    op->rmw_version = 0; /* the cache has no version: the write commits only if still absent */
+    op->rmw_from_store = value != NULL;
+    rmw_compute(op, &old);
 }
 
 static void rmw_read_done(op_t *r)
@@ -331,7 +369,9 @@ static void rmw_read(op_t *op)
 {
     server_t *srv = op->srv;
     meta_t *m = meta_lookup(srv, op->key, op->keylen);
+    op->rmw_from_store = 0;
     if (!m) {
+        if (op->rmw->reads_store && backing_rmw_read(op)) return; /* rmw_store_read() goes on */
         rmw_old_t old = {NULL, 0, 0, NULL};
         op->rmw_version = 0;
         rmw_compute(op, &old);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "backing.h"
 #include "client.h"
+#include "command.h"
 #include "meta.h"
 #include "nodepool.h"
 #include "op.h"
@@ -313,13 +314,16 @@ static void set_start(op_t *op)
 {
     size_t cs = op->chunk_size;
     size_t data_bytes = cs * (size_t)op->d;
-    if (data_bytes > op->size) memset(op->obj->data + op->size, 0, data_bytes - op->size);
-    if (op->d == 1) {
+    if (op->kind == OP_ICSET) {
+        /* The library's chunks: coded and checksummed by it, checked here as they arrived. */
+    } else if (op->d == 1) {
+        if (data_bytes > op->size) memset(op->obj->data + op->size, 0, data_bytes - op->size);
         /* Replicas are the data chunk itself: no copies, one checksum (see submit_cset). */
         uint32_t crc = ec_crc(op->obj->data, cs);
         for (int i = 0; i < op->n; i++)
             op->crcs[i] = crc;
     } else {
+        if (data_bytes > op->size) memset(op->obj->data + op->size, 0, data_bytes - op->size);
         op_encode_parity(op);
         for (int i = 0; i < op->n; i++)
             op->crcs[i] = ec_crc(op->obj->data + (size_t)i * cs, cs);
@@ -451,6 +455,29 @@ static int icset_check_chunk_size(op_t *op, size_t cs)
     return 0;
 }
 
+/* With a backing store that takes SETs, a chunk read into memory must match the checksum the
+ * client sent for it: the proxy then hands the store the very value the library encoded. */
+static void icset_check_crc(op_t *op, int i, uint32_t crc)
+{
+    if (crc == op->crcs[i]) return;
+    op_fail(op, "ERR ICSET: chunk %d does not match its checksum", i);
+    op->body_failed = 1;
+}
+
+/* Every chunk of an ICSET is in op->obj (its value is the first `size` bytes of the data
+ * chunks): the backing store has its say first, as for a SET, then the chunks go to the nodes. */
+static void icset_in_memory_ready(op_t *op)
+{
+    op->all_args = 1;
+    int backing = backing_before_set(op);
+    if (backing > 0) return; /* goes on in cmd_set_continue() */
+    if (backing < 0) {
+        store_check_done(op); /* answers op->err, nothing stored */
+        return;
+    }
+    cmd_set_continue(op);
+}
+
 /* ICSET whose chunks were small enough to arrive as ordinary arguments. */
 int icset_small(client_t *c, op_t *op, int argc, const char **argv, const size_t *argl)
 {
@@ -468,11 +495,17 @@ int icset_small(client_t *c, op_t *op, int argc, const char **argv, const size_t
                 if (!op->obj) op_fail(op, "ERR out of memory");
             }
             if (!op->err[0]) {
-                for (int i = 0; i < op->n; i++)
+                /* Checked, as streamed chunks are, only when a store is to get the value:
+                 * otherwise the proxy passes chunk bodies on unchecked (the library checks). */
+                int check = backing_takes_sets(op->srv);
+                for (int i = 0; i < op->n; i++) {
                     memcpy(op->obj->data + (size_t)i * cs, argv[5 + op->n + i], cs);
-                if (place(op) == 0)
-                    for (int i = 0; i < op->n; i++)
-                        submit_cset(op, i, NULL, cs);
+                    if (check) icset_check_crc(op, i, ec_crc(op->obj->data + (size_t)i * cs, cs));
+                }
+                if (!op->err[0]) {
+                    icset_in_memory_ready(op);
+                    return 0;
+                }
             }
         }
     }
@@ -480,7 +513,10 @@ int icset_small(client_t *c, op_t *op, int argc, const char **argv, const size_t
     return 0;
 }
 
-/* First big chunk of a streamed ICSET: validate the header and place the chunks. */
+static void icset_chunk_read(relay_t *r, relay_status_t st, void *arg);
+
+/* First big chunk of a streamed ICSET: validate the header and place the chunks (or, with a
+ * backing store that takes SETs, make room to read them into memory). */
 int cmd_icset_begin(client_t *c, op_t *op)
 {
     resp_cmd_t *cmd = &c->cmd;
@@ -491,6 +527,16 @@ int cmd_icset_begin(client_t *c, op_t *op)
     }
     if (icset_check_chunk_size(op, (size_t)cmd->big_len) < 0) goto fail;
     op->chunk_size = (size_t)cmd->big_len;
+    if (backing_takes_sets(op->srv)) {
+        /* The store needs the value: the chunks are read into memory, placed once all are in. */
+        op->in_memory = 1;
+        op->obj = objbuf_new(op->chunk_size * (size_t)op->n + 1);
+        if (!op->obj) {
+            op_fail(op, "ERR out of memory");
+            goto fail;
+        }
+        return 0;
+    }
     if (place(op) < 0) goto fail;
     return 0;
 fail:
@@ -503,7 +549,8 @@ fail:
 void cmd_icset_chunk(client_t *c, op_t *op, size_t len)
 {
     int i = op->chunks_seen++;
-    if (op->body_failed || !op->placed || i >= op->n || len != op->chunk_size) {
+    if (op->body_failed || !(op->placed || op->in_memory) || i >= op->n ||
+        len != op->chunk_size) {
         if (!op->body_failed) op_fail(op, "ERR ICSET: chunk %d has the wrong size or is extra", i);
         op->body_failed = 1;
         c->waiting_body = 1;
@@ -511,8 +558,29 @@ void cmd_icset_chunk(client_t *c, op_t *op, size_t len)
         relay_start(c->conn, RELAY_DISCARD, NULL, NULL, len, icset_discard_done, op);
         return;
     }
+    if (op->in_memory) {
+        op_ref(op);
+        relay_t *r = relay_start(c->conn, RELAY_TO_MEMORY, NULL,
+                                 op->obj->data + (size_t)i * op->chunk_size, len, icset_chunk_read,
+                                 op);
+        if (!r) {
+            op_unref(op);
+            client_conn_failed(c->conn, "out of memory"); /* the body cannot be skipped */
+            return;
+        }
+        relay_want_crc(r);
+        return;
+    }
     c->waiting_body = 1; /* parse no further until the body has moved */
     submit_cset(op, i, c->conn, len);
+}
+
+/* A chunk body of an in-memory ICSET has been read (the reader then goes on to the next). */
+static void icset_chunk_read(relay_t *r, relay_status_t st, void *arg)
+{
+    op_t *op = arg;
+    if (st == RELAY_OK) icset_check_crc(op, op->chunks_seen - 1, r->crc);
+    command_big_moved(r, st, op);
 }
 
 /* Called by the node layer when a streamed chunk body has been relayed (or drained). */
@@ -526,9 +594,13 @@ void icset_body_moved(op_t *op, int slot, relay_status_t st)
 
 void icset_check_done(op_t *op)
 {
-    if (op->placed && op->chunks_seen != op->n) {
+    if ((op->placed || op->in_memory) && op->chunks_seen != op->n) {
         op_fail(op, "ERR ICSET: expected %d chunks, got %d", op->n, op->chunks_seen);
         op->body_failed = 1;
+    }
+    if (op->in_memory && !op->err[0]) {
+        icset_in_memory_ready(op);
+        return;
     }
     store_check_done(op);
 }

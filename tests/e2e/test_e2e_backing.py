@@ -164,6 +164,48 @@ class BackingTest(unittest.TestCase):
             self.assertEqual(self.store.get("c/n"), b"1")
             self.assertEqual(backing(r)["backing_puts"], len(vals) + 2)
 
+    def test_compound_commands_read_through(self):
+        """APPEND, INCR, SETRANGE, SET ... GET, GETDEL and GETEX of keys only the store has
+        compute from the store's value (written back through the store in write-through); GETDEL
+        and a past GETEX time delete the store's object too with --backing-delete yes, so the
+        key does not come back."""
+        big = self.rnd.randbytes(300000)
+        for k, v in [("a", b"abc"), ("n", b"41"), ("sr", b"hello world"), ("sg", b"old"),
+                     ("gd", big), ("gx", b"ttl"), ("gp", b"past"), ("bad", b"x1")]:
+            self.store.put("c/" + k, v)
+        with self.proxy("--backing-delete", "yes") as p:
+            r = redis.Redis(port=p.port, socket_timeout=30)
+            self.assertEqual(r.append("a", b"def"), 6)
+            self.assertEqual(self.store.get("c/a"), b"abcdef")
+            self.assertEqual(r.incr("n"), 42)
+            self.assertEqual(self.store.get("c/n"), b"42")
+            self.assertEqual(r.setrange("sr", 6, b"there"), 11)
+            self.assertEqual(self.store.get("c/sr"), b"hello there")
+            self.assertEqual(r.set("sg", b"new", get=True), b"old")
+            self.assertEqual(self.store.get("c/sg"), b"new")
+            with self.assertRaisesRegex(redis.ResponseError, "not an integer"):
+                r.incr("bad")
+            self.assertTrue(r.getdel("gd") == big)
+            self.assertIsNone(self.store.get("c/gd"))
+            self.assertIsNone(r.get("gd"))  # deleted from the store: it does not come back
+            self.assertEqual(r.getex("gx", ex=100), b"ttl")
+            self.assertTrue(0 < r.ttl("gx") <= 100)  # cached with the TTL
+            self.assertEqual(r.getex("gp", exat=1), b"past")  # a past time deletes the key
+            self.assertIsNone(self.store.get("c/gp"))
+            self.assertIsNone(r.get("gp"))
+            # A cached key's GETDEL deletes the store's copy too.
+            r.set("cached", b"v")
+            self.assertEqual(r.getdel("cached"), b"v")
+            self.assertIsNone(self.store.get("c/cached"))
+            self.assertIsNone(r.get("cached"))
+            for k, v in [("a", b"abcdef"), ("n", b"42"), ("sr", b"hello there"), ("sg", b"new"),
+                         ("gx", b"ttl")]:
+                self.assertEqual(r.get(k), v, k)
+            # A store that is down: the compound command fails with the store's reason.
+            self.store.kill()
+            with self.assertRaisesRegex(redis.ResponseError, "backing store: "):
+                r.append("elsewhere", b"x")
+
     def test_write_through_kill9_loses_nothing_acknowledged(self):
         vals = {"k%d" % i: self.rnd.randbytes(self.rnd.randint(1, 3 * MiB)) for i in range(30)}
         acked = []
