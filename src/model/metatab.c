@@ -305,13 +305,13 @@ int meta_place_rooms(meta_table_t *t, int nnodes, meta_room_fn room, meta_evict_
                      const char *key, size_t keylen, int n, size_t chunk_size, uint16_t *nodes_out)
 {
     int nn = nnodes;
-    if (n > nn) return -ENOSPC;
+    if (n > nn) return -E2BIG;
     uint64_t cost = meta_chunk_cost(chunk_size, keylen);
     /* Even the emptiest pool must hold it. */
     int fit = 0;
     for (int i = 0; i < nn; i++)
         if (room(arg, i)->mem_limit >= cost) fit++;
-    if (fit < n) return -ENOSPC;
+    if (fit < n) return -E2BIG;
     /* Start at a key-dependent rotating offset so load spreads over the pool. */
     uint32_t start = (uint32_t)(meta_hash(key, keylen) + t->place_rotor++) % (uint32_t)nn;
     for (int attempt = 0; attempt < 1 << 20; attempt++) {

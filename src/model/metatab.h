@@ -116,8 +116,9 @@ void meta_rooms_charge(meta_room_fn room, void *arg, const uint16_t *nodes, int 
 void meta_rooms_release(meta_room_fn room, void *arg, const uint16_t *nodes, int n,
                         size_t chunk_size, size_t keylen);
 /* Picks n distinct nodes of 0..nnodes-1 with room for a chunk each, evicting CLOCK victims through
- * evict() while needed, and charges the rooms. 0, or -ENOSPC if even an empty pool cannot hold it
- * (or nothing evictable is left). */
+ * evict() while needed, and charges the rooms. 0; -E2BIG if even an empty pool cannot hold it
+ * (fewer than n nodes could take such a chunk), without evicting anything; -ENOSPC if nothing
+ * evictable is left (in-flight stores hold the rest). */
 int meta_place_rooms(meta_table_t *t, int nnodes, meta_room_fn room, meta_evict_fn evict, void *arg,
                      const char *key, size_t keylen, int n, size_t chunk_size, uint16_t *nodes_out);
 

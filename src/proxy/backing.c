@@ -169,6 +169,7 @@ static const char *etag_get(backing_t *b, const char *key, size_t keylen)
 
 static void fill_done(op_t *w)
 {
+    if (w->pool_too_small) B(w->srv)->st.too_large++; /* served from the store every time */
     op_unref(w); /* the reference op_alloc gave the fill */
 }
 
@@ -736,6 +737,17 @@ void backing_set_failed(op_t *op)
     meta_t *m = meta_lookup(op->srv, op->key, op->keylen);
     if (m) meta_drop(op->srv, m);
     etag_forget(b, op->key, op->keylen);
+}
+
+int backing_holds_instead(op_t *op)
+{
+    backing_t *b = B(op->srv);
+    if (!b || !op->backing_stored || !op->pool_too_small || op->failed || op->body_failed)
+        return 0;
+    backing_set_failed(op);
+    b->st.too_large++;
+    op->err[0] = 0;
+    return 1;
 }
 
 static void delete_done(s3_req_t *r)

@@ -58,6 +58,10 @@ int backing_before_set(op_t *op);
 /* The cache refused a value the store accepted: the cache's older value of the key must not be
  * answered any more. */
 void backing_set_failed(op_t *op);
+/* A SET the store accepted and the pool can never hold (larger than an empty pool takes): the
+ * cache's older value is dropped and 1 returned, the SET a success served from the store from
+ * now on (not cached); 0 when the SET fails as it would without a store. */
+int backing_holds_instead(op_t *op);
 
 /* A compound command (op_rmw.c: APPEND, INCR*, SETRANGE, SET ... GET, GETDEL, GETEX with a TTL)
  * found its key absent from the cache: the store's object is read instead. Returns 1 when the

@@ -22,7 +22,7 @@ void meta_forget(server_t *srv, meta_t *m);
 void meta_touch(meta_t *m);
 void meta_start_expiry(server_t *srv); /* the background sweep for expired objects (meta.c) */
 /* Picks n distinct nodes with room for chunk_size bytes each, evicting objects (CLOCK) while
- * needed. Returns 0, or -ENOSPC if even an empty pool cannot hold it. */
+ * needed. Returns 0, -E2BIG if even an empty pool cannot hold it, or -ENOSPC. */
 int meta_place(server_t *srv, const char *key, size_t keylen, int n, size_t chunk_size,
                uint16_t *nodes_out);
 /* Counts n chunks placed on `nodes` (meta_place does it; a rebuild places chunks found). */

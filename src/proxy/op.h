@@ -119,6 +119,7 @@ struct op {
             uint32_t crcs[EC_MAX_CHUNKS];
             uint16_t nodes[EC_MAX_CHUNKS];
             int placed;
+            int pool_too_small; /* placing found that even an empty pool cannot hold it */
             int body_failed;
             op_t *stage_next; /* srv->staged list: SETs sent after this loop iteration */
             int reply_int;    /* SETNX: answers :1 / :0 instead of +OK / nil */

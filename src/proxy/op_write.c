@@ -173,6 +173,7 @@ static int place(op_t *op)
 {
     int rc = meta_place(op->srv, op->key, op->keylen, op->n, op->chunk_size, op->nodes);
     if (rc < 0) {
+        op->pool_too_small = rc == -E2BIG;
         op_fail(op, "OOM object of %" PRIu64 " bytes does not fit in the pool", op->size);
         return -1;
     }
@@ -215,6 +216,12 @@ static void store_check_done(op_t *op)
                 resp_add_int(&op->reply, 0);
             else
                 resp_add_null(&op->reply);
+        } else if (backing_holds_instead(op)) {
+            /* The store has it and the pool could never hold it: served from the store. */
+            if (op->reply_int)
+                resp_add_int(&op->reply, 1);
+            else
+                resp_add_simple(&op->reply, "OK");
         } else {
             srv->stats.errors += 1 + (uint64_t)op->nriders;
             backing_set_failed(op);

@@ -102,6 +102,33 @@ class BackingTest(unittest.TestCase):
             self.assertEqual(info["backing_gets"], 2)
             self.assertGreaterEqual(info["backing_too_large"], 2)
 
+    def test_larger_than_the_pool_served_not_cached(self):
+        """A pool of 3 nodes of 32 MiB, replicated objects: a 40 MiB object fits no node. A GET
+        reads it from the store every time (its fill is refused without evicting anything); a
+        write-through SET of one is acknowledged once the store has it, the older cached value
+        dropped, and GETs then read the store's."""
+        huge, huge2 = self.rnd.randbytes(40 * MiB), self.rnd.randbytes(40 * MiB + 1)
+        small = self.rnd.randbytes(5000)
+        self.store.put("c/huge", huge)
+        with Proxy("--pool-size", "3", "--d", "1", "--p", "1", "--node-memory", "128",
+                   "--node-reserved", "96", "--request-timeout", "10s", "--warmup-interval", "0",
+                   *self.store.args("c/"), env=ENV) as p:
+            r = redis.Redis(port=p.port, socket_timeout=60)
+            self.assertTrue(r.set("small", small))
+            for _ in range(2):
+                self.assertTrue(r.get("huge") == huge)
+            wait_for(lambda: backing(r)["backing_too_large"] >= 2, timeout=20,
+                     what="both fills refused")
+            self.assertEqual(r.exists("huge"), 0)
+            self.assertEqual(backing(r)["backing_gets"], 2)
+            self.assertEqual(r.info("stats")["evicted_keys"], 0)  # nothing evicted for it
+            self.assertTrue(r.get("small") == small)
+            # Write-through of a value the pool cannot hold: in the store, served from there.
+            self.assertTrue(r.set("small", huge2))
+            self.assertTrue(self.store.get("c/small") == huge2)
+            self.assertEqual(r.exists("small"), 0)  # the older cached value is gone
+            self.assertTrue(r.get("small") == huge2)
+
     def test_lost_object_read_from_store(self):
         """An object the cache can no longer decode (its nodes' instances are gone) is read
         from the store rather than answered as lost."""

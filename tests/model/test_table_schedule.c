@@ -73,10 +73,13 @@ static void test_place_and_evict_over_array(void **state)
     assert_string_equal(p.last_victim, "k1");
     assert_non_null(meta_find(&p.table, "k0", 2));
     assert_null(meta_find(&p.table, "k1", 2));
-    /* A chunk larger than any node is refused without evicting. */
-    uint16_t nodes[2];
+    /* A chunk larger than any node, or more chunks than nodes, is refused as never fitting
+     * (-E2BIG), without evicting. */
+    uint16_t nodes[5];
     assert_int_equal(meta_place_rooms(&p.table, 4, room_of, evict, &p, "big", 3, 2, 1 << 20, nodes),
-                     -ENOSPC);
+                     -E2BIG);
+    assert_int_equal(meta_place_rooms(&p.table, 4, room_of, evict, &p, "wide", 4, 5, 1000, nodes),
+                     -E2BIG);
     assert_int_equal(p.evicted, 1);
     meta_table_free(&p.table);
 }
