@@ -81,7 +81,11 @@
                   "a node holding data syncs it to a peer instance this often (0: never)"),        \
         MODEL_OPT(                                                                                 \
             F, "backup-concurrency", CONF_INT, backup_concurrency, 1, 4096, "2",                   \
-            "most backups running at once (each one starts a second instance of its function)")
+            "most backups running at once (each one starts a second instance of its function)"),  \
+        MODEL_OPT(F, "repair-hot-window", CONF_MS, repair_hot_ms, 1, 86400000 * 30LL, "1h",        \
+                  "hot repair (icproxy --repair hot, icsim --repair-policy hot): lost chunks of "  \
+                  "an object read or written this recently are rebuilt at once, the others at "   \
+                  "its next GET (or it is answered from the backing store)")
 
 /* The synthetic workload (icbench, icsim). */
 #define MODEL_OPTIONS_WORKLOAD(F)                                                                  \

@@ -142,8 +142,10 @@ static const conf_option_t options[] = {
         "a backup not finished by then is abandoned (retried at the next interval)"),
     OPT("relay-port", CONF_INT, relay_port, 0, 65535, "6389",
         "port where a backing-up node and its peer instance meet; 0 picks a free one"),
-    OPT("repair", CONF_BOOL, repair, 0, 1, "yes",
-        "rebuild lost chunks from the surviving ones in the background"),
+    OPT("repair", CONF_STRING, repair_text, 0, 0, "yes",
+        "rebuild lost chunks: yes (in the background as soon as they are found lost, and at a "
+        "GET that finds them), hot (in the background only for objects used within "
+        "repair-hot-window), no"),
     OPT("repair-rate", CONF_BYTES, repair_rate, 1, 64 * GiB, "64m",
         "bytes per second background repair may read and write"),
     OPT("time-compression", CONF_STRING, time_compression, 0, 0, "1",
@@ -270,6 +272,16 @@ int proxy_config_load(proxy_config_t *cfg, int argc, char **argv, char *err, siz
         strcmp(cfg->node_return_policy, "idle")) {
         snprintf(err, errlen, "node-return-policy '%s' is not anticipatory or idle",
                  cfg->node_return_policy);
+        return -1;
+    }
+    if (!strcmp(cfg->repair_text, "yes"))
+        cfg->repair = REPAIR_YES;
+    else if (!strcmp(cfg->repair_text, "hot"))
+        cfg->repair = REPAIR_HOT;
+    else if (!strcmp(cfg->repair_text, "no"))
+        cfg->repair = REPAIR_NO;
+    else {
+        snprintf(err, errlen, "repair '%s' is not yes, hot or no", cfg->repair_text);
         return -1;
     }
     cfg->mover_by_load = !strcmp(cfg->mover_when, "busy");

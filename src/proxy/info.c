@@ -308,13 +308,15 @@ void cmd_info(client_t *c, op_t *op, const info_select_t *section)
             "\r\nbackup_deletes:%" PRIu64 "\r\nlast_backup_ms:%" PRIu64
             "\r\nlast_backup_bytes:%" PRIu64 "\r\nchunks_lost:%" PRIu64
             "\r\nchunks_repaired:%" PRIu64 "\r\nobjects_lost:%" PRIu64
-            "\r\nrepairs_started:%" PRIu64 "\r\nrepair_bytes:%" PRIu64 "\r\ninventories:%" PRIu64
+            "\r\nrepairs_started:%" PRIu64 "\r\nrepairs_deferred:%" PRIu64
+            "\r\nrepair_bytes:%" PRIu64 "\r\ninventories:%" PRIu64
             "\r\nrebuilt_objects:%" PRIu64 "\r\ndeletes_deferred:%" PRIu64 "\r\ndeletes_pending:%zu"
             "\r\ndeletes_dropped:%" PRIu64 "\r\nstale_chunks:%" PRIu64 "\r\n\r\n",
             s->warmups, s->backups_started, s->backups_ok, s->backups_failed, srv->backups_active,
             s->backup_chunks, s->backup_bytes, s->backup_deletes, s->last_backup_ms,
             s->last_backup_bytes, s->chunks_lost, s->chunks_repaired, s->objects_lost,
-            s->repairs_started, s->repair_bytes, s->inventories, s->rebuilt_objects,
+            s->repairs_started, s->repairs_deferred, s->repair_bytes, s->inventories,
+            s->rebuilt_objects,
             s->deletes_deferred, deferred, s->deletes_dropped, s->stale_chunks);
     }
     if (want(section, "billing")) {

@@ -71,7 +71,8 @@ typedef struct {
     int64_t backup_timeout_ms;
     int64_t backup_concurrency;
     int64_t relay_port;
-    int64_t repair;
+    char *repair_text;      /* yes | hot | no (derived: repair) */
+    int64_t repair_hot_ms;  /* --repair hot: objects read or written this recently */
     int64_t repair_rate;    /* bytes per second */
     char *time_compression; /* decimal factor >= 1 */
     char *reclaim_rate;     /* local platform: random reclaims per instance-hour */
@@ -115,7 +116,10 @@ typedef struct {
     double compression; /* time_compression as a number */
     int64_t billing_ms; /* billing as a number: 1 or 100 */
     int mover_by_load;  /* mover_when is busy */
+    int repair;         /* REPAIR_*: repair_text (0 is no: `if (cfg->repair)` asks for any) */
 } proxy_config_t;
+
+enum { REPAIR_NO = 0, REPAIR_YES, REPAIR_HOT };
 
 /* A lifecycle period after time compression (at least 1 ms). */
 uint64_t proxy_scaled_ms(const proxy_config_t *cfg, int64_t ms);

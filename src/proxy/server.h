@@ -59,6 +59,7 @@ typedef struct {
     uint64_t backup_bytes, backup_chunks, backup_deletes;
     uint64_t last_backup_ms, last_backup_bytes; /* duration and bytes of the latest good one */
     uint64_t repairs_started, repair_bytes;
+    uint64_t repairs_deferred; /* --repair hot: cold objects left to their next GET */
     uint64_t inventories, rebuilt_objects;
     uint64_t deletes_deferred; /* chunk deletes kept for an unreachable node's return */
     uint64_t deletes_dropped;  /* ... past the bound: the node is inventoried again instead */

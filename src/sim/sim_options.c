@@ -66,8 +66,6 @@ const conf_option_t icsim_options[] = {
         "GET; else from d surviving chunks, as icproxy's background repair, not rate-limited "
         "here); hot: eager for objects used within --repair-hot-window, the rest left to the "
         "next GET"),
-    OPT("repair-hot-window", CONF_MS, repair_hot_ms, 1, 86400000 * 30LL, "1h",
-        "--repair-policy hot: an object read or written this recently is repaired at once"),
     /* prices: icbench's group (src/model/cost.c) */
     MODEL_OPTIONS_PRICES(FIELD),
     OPT("json", CONF_STRING, json, 0, 0, "", "write the totals and per-hour series here"),

@@ -172,6 +172,32 @@ class BackingTest(unittest.TestCase):
             self.assertEqual(backing(r)["backing_repairs"], 0)
             self.assertTrue(r.get("k") == objs["r1"])
 
+    def test_hot_repair(self):
+        """--repair hot: a reclaimed instance's chunks are rebuilt in the background only for
+        objects used within repair-hot-window; a cold object's are rebuilt by its next GET."""
+        hot, cold = self.rnd.randbytes(300000), self.rnd.randbytes(300001)
+        with self.proxy("--repair", "hot", "--repair-hot-window", "4s") as p:
+            r = redis.Redis(port=p.port, socket_timeout=60)
+            self.assertTrue(r.set("cold", cold))
+            t0 = time.monotonic()
+            self.assertTrue(r.set("hot", hot))
+            # The policy's clock is the object's last use, in whole seconds: cold is cold once
+            # 4 s have passed since its SET (5 s, for the rounding).
+            wait_for(lambda: time.monotonic() - t0 > 5.5, timeout=10, what="cold to age")
+            self.assertTrue(r.get("hot") == hot)  # used: hot again
+            # d + p = 6 chunks on 6 nodes: one node holds a chunk of each.
+            p.kill_nodes(1)
+            wait_for(lambda: r.info("lifecycle")["chunks_repaired"] >= 1 and
+                     r.info("lifecycle")["repairs_deferred"] >= 1, timeout=30,
+                     what="hot repaired, cold deferred")
+            life = r.info("lifecycle")
+            self.assertEqual(life["chunks_repaired"], 1)
+            self.assertEqual(life["repairs_deferred"], 1)
+            self.assertTrue(r.get("cold") == cold)  # decoded, and its lost chunk re-stored
+            wait_for(lambda: r.info("lifecycle")["chunks_repaired"] >= 2, timeout=30,
+                     what="cold repaired by its GET")
+            self.assertTrue(r.get("hot") == hot)
+
     def test_write_through(self):
         # 9 and 21 MiB: multipart uploads of 8 MiB parts (2 and 3 parts).
         vals = {"w%d" % i: self.rnd.randbytes(n)
@@ -376,7 +402,8 @@ class BackingTest(unittest.TestCase):
                            b"backing-queue-dir"),
                           (["--backing", "s3://b", "--backing-mode", "write-behind",
                             "--backing-queue-dir", "/tmp", "--backing-authoritative", "yes"],
-                           b"does not go with")]:
+                           b"does not go with"),
+                          (["--repair", "maybe"], b"not yes, hot or no")]:
             import subprocess
             from proxytest import BIN
             out = subprocess.run([os.path.join(BIN, "icproxy"), "--client-port", "0",
