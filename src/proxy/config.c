@@ -145,7 +145,7 @@ static const conf_option_t options[] = {
     OPT("repair", CONF_STRING, repair_text, 0, 0, "yes",
         "rebuild lost chunks: yes (in the background as soon as they are found lost, and at a "
         "GET that finds them), hot (in the background only for objects used within "
-        "repair-hot-window), no"),
+        "repair-hot-window), lazy (only at a GET that finds them), no"),
     OPT("repair-rate", CONF_BYTES, repair_rate, 1, 64 * GiB, "64m",
         "bytes per second background repair may read and write"),
     OPT("time-compression", CONF_STRING, time_compression, 0, 0, "1",
@@ -278,10 +278,12 @@ int proxy_config_load(proxy_config_t *cfg, int argc, char **argv, char *err, siz
         cfg->repair = REPAIR_YES;
     else if (!strcmp(cfg->repair_text, "hot"))
         cfg->repair = REPAIR_HOT;
+    else if (!strcmp(cfg->repair_text, "lazy"))
+        cfg->repair = REPAIR_LAZY;
     else if (!strcmp(cfg->repair_text, "no"))
         cfg->repair = REPAIR_NO;
     else {
-        snprintf(err, errlen, "repair '%s' is not yes, hot or no", cfg->repair_text);
+        snprintf(err, errlen, "repair '%s' is not yes, hot, lazy or no", cfg->repair_text);
         return -1;
     }
     cfg->mover_by_load = !strcmp(cfg->mover_when, "busy");

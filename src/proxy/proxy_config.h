@@ -71,7 +71,7 @@ typedef struct {
     int64_t backup_timeout_ms;
     int64_t backup_concurrency;
     int64_t relay_port;
-    char *repair_text;      /* yes | hot | no (derived: repair) */
+    char *repair_text;      /* yes | hot | lazy | no (derived: repair) */
     int64_t repair_hot_ms;  /* --repair hot: objects read or written this recently */
     int64_t repair_rate;    /* bytes per second */
     char *time_compression; /* decimal factor >= 1 */
@@ -119,7 +119,7 @@ typedef struct {
     int repair;         /* REPAIR_*: repair_text (0 is no: `if (cfg->repair)` asks for any) */
 } proxy_config_t;
 
-enum { REPAIR_NO = 0, REPAIR_YES, REPAIR_HOT };
+enum { REPAIR_NO = 0, REPAIR_YES, REPAIR_HOT, REPAIR_LAZY };
 
 /* A lifecycle period after time compression (at least 1 ms). */
 uint64_t proxy_scaled_ms(const proxy_config_t *cfg, int64_t ms);

@@ -68,7 +68,10 @@ static int popcount64(uint64_t v)
 void repair_enqueue(server_t *srv, meta_t *m)
 {
     struct repair_queue *rq = srv->repair;
-    if (!rq || !srv->cfg.repair || m->repair_queued || !m->lost_mask) return;
+    /* --repair lazy: lost chunks wait for the GET that finds them (op_repair_from_obj). */
+    if (!rq || !srv->cfg.repair || srv->cfg.repair == REPAIR_LAZY || m->repair_queued ||
+        !m->lost_mask)
+        return;
     if (rq->len == rq->cap) {
         size_t cap = rq->cap ? rq->cap * 2 : 256;
         repair_item_t *items = malloc(cap * sizeof *items);

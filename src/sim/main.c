@@ -360,6 +360,44 @@ static void print_counts_json(FILE *f, const sim_counts_t *c)
     fprintf(f, "}}");
 }
 
+/* --kill TIME:NODE[,TIME:NODE...] into s->kills. 0, or -1 with err. */
+static int parse_kills(const char *text, sim_config_t *s, char *err, size_t errlen)
+{
+    s->nkills = 0;
+    for (const char *p = text; *p;) {
+        size_t len = strcspn(p, ",");
+        char item[64];
+        const char *colon = memchr(p, ':', len);
+        int64_t at_ms, node;
+        int ok = len < sizeof item && colon && s->nkills < SIM_KILLS_MAX;
+        if (ok) {
+            memcpy(item, p, (size_t)(colon - p));
+            item[colon - p] = 0;
+            ok = conf_parse_ms(item, &at_ms) == 0;
+        }
+        if (ok) {
+            size_t nlen = len - (size_t)(colon + 1 - p);
+            memcpy(item, colon + 1, nlen);
+            item[nlen] = 0;
+            char *end;
+            node = strtoll(item, &end, 10);
+            ok = nlen && !*end && node >= 0 && node < s->pool_size;
+        }
+        if (!ok) {
+            snprintf(err, errlen,
+                     "option kill: '%.*s' is not TIME:NODE with a node below pool-size (at most "
+                     "%d kills)",
+                     (int)(len < 64 ? len : 64), p, SIM_KILLS_MAX);
+            return -1;
+        }
+        s->kills[s->nkills].at_ms = at_ms;
+        s->kills[s->nkills].node = (int)node;
+        s->nkills++;
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
 static int to_sim_config(const icsim_config_t *c, sim_config_t *s, char *err, size_t errlen)
 {
     sim_config_defaults(s);
@@ -433,7 +471,7 @@ static int to_sim_config(const icsim_config_t *c, sim_config_t *s, char *err, si
         return -1;
     }
     s->repair_hot_ms = (uint64_t)c->repair_hot_ms;
-    return 0;
+    return parse_kills(c->kill, s, err, errlen);
 }
 
 int main(int argc, char **argv)

@@ -1095,7 +1095,10 @@ static void handle(sim_t *s, const event_t *e)
         if (!s->done) backup_tick(s);
         return;
     case EV_KILL:
-        if (n->primary >= 0 && n->inst[n->primary].alive && !n->inst[n->primary].busy)
+        /* A serving instance is killed once it is idle: the model has no failed request. */
+        if (n->primary >= 0 && n->inst[n->primary].alive && n->inst[n->primary].busy)
+            push(s, s->now + 1000, EV_KILL, e->a, 0, 0, NULL);
+        else if (n->primary >= 0 && n->inst[n->primary].alive)
             reclaim(s, e->a, n->primary, 1);
         return;
     case EV_REPAIR:
@@ -1203,8 +1206,9 @@ int sim_run(const sim_config_t *cfg, const sim_request_t *reqs, size_t nreqs, si
     if (cfg->warmup_interval_ms)
         push(&s, (int64_t)cfg->warmup_interval_ms * 1000, EV_WARMUP_TICK, 0, 0, 0, NULL);
     if (cfg->backup_interval_ms) push(&s, 0, EV_BACKUP_TICK, 0, 0, 0, NULL);
-    if (cfg->kill_at_ms > 0 && cfg->kill_node >= 0 && cfg->kill_node < cfg->pool_size)
-        push(&s, cfg->kill_at_ms * 1000, EV_KILL, cfg->kill_node, 0, 0, NULL);
+    for (int k = 0; k < cfg->nkills && k < SIM_KILLS_MAX; k++)
+        if (cfg->kills[k].node >= 0 && cfg->kills[k].node < cfg->pool_size)
+            push(&s, cfg->kills[k].at_ms * 1000, EV_KILL, cfg->kills[k].node, 0, 0, NULL);
     int64_t last_done = 0;
     while (s.nheap && !s.failed) {
         event_t e = pop(&s);

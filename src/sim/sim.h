@@ -44,6 +44,8 @@ typedef struct {
  * objects used within repair_hot_ms; the rest are left to the next GET (and the store). */
 enum { SIM_REPAIR_LAZY, SIM_REPAIR_EAGER, SIM_REPAIR_HOT };
 
+#define SIM_KILLS_MAX 64 /* icsim --kill: scripted reclaims */
+
 typedef struct {
     /* the pool (icproxy's options of the same names) */
     int pool_size;
@@ -78,10 +80,13 @@ typedef struct {
     int64_t warmup_run_us;     /* a warm-up invocation's duration (the node returns at once) */
     int64_t post_us;           /* a node's return: posting the response, inside the billed time */
     int clients;               /* closed-loop clients, as icbench --clients */
-    /* fault injection, as the platform's admin kill: at kill_at_ms (0: never) the instance node
-     * kill_node's proxy uses is reclaimed */
-    int64_t kill_at_ms;
-    int kill_node;
+    /* fault injection, as the platform's admin kill (POST /admin/reclaim?function=): at each
+     * kill's at_ms the instance its node's proxy uses is reclaimed (once it is not serving) */
+    int nkills;
+    struct {
+        int64_t at_ms;
+        int node;
+    } kills[SIM_KILLS_MAX];
     /* Told of every choice (NULL: nobody is). */
     void (*observe)(void *arg, const sim_choice_t *choice);
     void *observe_arg;

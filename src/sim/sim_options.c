@@ -66,6 +66,10 @@ const conf_option_t icsim_options[] = {
         "GET; else from d surviving chunks, as icproxy's background repair, not rate-limited "
         "here); hot: eager for objects used within --repair-hot-window, the rest left to the "
         "next GET"),
+    OPT("kill", CONF_STRING, kill, 0, 0, "",
+        "scripted reclaims, as the local platform's POST /admin/reclaim?function=: "
+        "TIME:NODE[,TIME:NODE...] reclaims the instance node NODE uses at TIME into the run "
+        "(once it is not serving), to compare with a real run that does the same"),
     /* prices: icbench's group (src/model/cost.c) */
     MODEL_OPTIONS_PRICES(FIELD),
     OPT("json", CONF_STRING, json, 0, 0, "", "write the totals and per-hour series here"),

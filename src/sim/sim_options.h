@@ -29,7 +29,7 @@ typedef struct {
     int64_t upload_bandwidth, sync_bandwidth, rtt_us, warm_invoke_us, cold_invoke_us, hello_us,
         warmup_run_us, post_us;
     /* durability: the object store, repair and the backup policy (icsim's own) */
-    char *backing, *repair;
+    char *backing, *repair, *kill;
     int64_t backing_part, repair_hot_ms;
     char *json;
     /* prices (icbench's group) */

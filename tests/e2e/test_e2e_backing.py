@@ -403,7 +403,7 @@ class BackingTest(unittest.TestCase):
                           (["--backing", "s3://b", "--backing-mode", "write-behind",
                             "--backing-queue-dir", "/tmp", "--backing-authoritative", "yes"],
                            b"does not go with"),
-                          (["--repair", "maybe"], b"not yes, hot or no")]:
+                          (["--repair", "maybe"], b"not yes, hot, lazy or no")]:
             import subprocess
             from proxytest import BIN
             out = subprocess.run([os.path.join(BIN, "icproxy"), "--client-port", "0",

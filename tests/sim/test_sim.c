@@ -104,8 +104,9 @@ static sim_result_t reclaim_scenario(uint64_t backup_interval_ms)
 {
     sim_config_t c = tiny();
     c.backup_interval_ms = backup_interval_ms;
-    c.kill_at_ms = 5000;
-    c.kill_node = 0;
+    c.nkills = 1;
+    c.kills[0].at_ms = 5000;
+    c.kills[0].node = 0;
     sim_request_t r[2] = {{TRACE_OP_SET, 1, 1000, 0}, {TRACE_OP_GET, 1, 1000, 10}};
     return run(&c, r, 2);
 }
@@ -148,8 +149,9 @@ static sim_result_t store_scenario(int store, int repair, uint64_t hot_ms)
     c.store = store;
     c.repair = repair;
     c.repair_hot_ms = hot_ms;
-    c.kill_at_ms = 5000;
-    c.kill_node = 0;
+    c.nkills = 1;
+    c.kills[0].at_ms = 5000;
+    c.kills[0].node = 0;
     sim_request_t r[2] = {{TRACE_OP_SET, 1, 1000, 0}, {TRACE_OP_GET, 1, 1000, 10}};
     return run(&c, r, 2);
 }
@@ -210,8 +212,9 @@ static void test_eager_repair_from_cache(void **state)
     c.pool_size = 2;
     c.p = 1;
     c.repair = SIM_REPAIR_EAGER;
-    c.kill_at_ms = 5000;
-    c.kill_node = 0;
+    c.nkills = 1;
+    c.kills[0].at_ms = 5000;
+    c.kills[0].node = 0;
     sim_request_t r[2] = {{TRACE_OP_SET, 1, 1000, 0}, {TRACE_OP_GET, 1, 1000, 10}};
     sim_result_t res = run(&c, r, 2);
     assert_int_equal(res.total.chunks_lost, 1);
