@@ -369,7 +369,8 @@ static int parse_kills(const char *text, sim_config_t *s, char *err, size_t errl
         char item[64];
         const char *colon = memchr(p, ':', len);
         int64_t at_ms, node;
-        int ok = len < sizeof item && colon && s->nkills < SIM_KILLS_MAX;
+        int ok = len < sizeof item && colon && s->nkills < SIM_KILLS_MAX &&
+                 !(p[len] == ',' && !p[len + 1]); /* no empty item after a last comma */
         if (ok) {
             memcpy(item, p, (size_t)(colon - p));
             item[colon - p] = 0;

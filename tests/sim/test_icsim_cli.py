@@ -176,7 +176,18 @@ class IcsimCliTest(unittest.TestCase):
         self.assertEqual(int(none["store_gets"]), 0)
         self.assertEqual(none["answered"], none["from_cache"])
 
+    def test_scripted_kills(self):
+        # No random reclaims: the scripted ones are all there is, and each loses chunks.
+        base = ["--reclaim-rate", "0", "--backup-interval", "0", "--hours", "1"]
+        _, r0, _, _ = self.run_sim(*base)
+        self.assertEqual(int(r0["reclaims_random"]), 0)
+        out, r2, _, _ = self.run_sim(*base, "--kill", "20m:3,40m:7")
+        self.assertEqual(int(r2["reclaims_random"]), 2)
+
     def test_bad_options(self):
+        for bad in ("20m", "20m:400", "x:1", "20m:1,"):
+            p = icsim("--pool-size", "400", "--kill", bad, expect=2)
+            self.assertIn("option kill", p.stderr)
         p = icsim("--backing", "gs", expect=2)
         self.assertIn("backing", p.stderr)
         p = icsim("--repair-policy", "sometimes", expect=2)
