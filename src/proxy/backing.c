@@ -1022,7 +1022,8 @@ void backing_info(server_t *srv, buf_t *out)
                "\r\nbacking_put_bytes:%" PRIu64 "\r\nbacking_deletes:%" PRIu64
                "\r\nbacking_errors:%" PRIu64 "\r\nbacking_checks:%" PRIu64
                "\r\nbacking_changed:%" PRIu64 "\r\nbacking_repairs:%" PRIu64
-               "\r\nbacking_repair_fallbacks:%" PRIu64 "\r\nbacking_in_flight:%" PRIu64
+               "\r\nbacking_repair_fallbacks:%" PRIu64 "\r\nbacking_part_retries:%" PRIu64
+               "\r\nbacking_in_flight:%" PRIu64
                "\r\nbacking_queue_length:%" PRIu64 "\r\nbacking_queue_bytes:%" PRIu64
                "\r\nbacking_queue_oldest_age_ms:%" PRIu64 "\r\nbacking_queue_uploaded:%" PRIu64
                "\r\nbacking_queue_replayed:%" PRIu64 "\r\nbacking_queue_lost:%" PRIu64
@@ -1030,7 +1031,8 @@ void backing_info(server_t *srv, buf_t *out)
                srv->cfg.backing, b->delete_on_del ? "yes" : "no", b->authoritative ? "yes" : "no",
                s->gets, s->store_hits, s->store_misses, s->get_bytes, s->too_large, s->puts,
                s->put_bytes, s->deletes, s->errors, s->checks, s->changed, s->repairs,
-               s->repair_fallbacks, s3client_in_flight(b->s3), b->wb_len, b->wb_bytes,
+               s->repair_fallbacks, s3client_part_retries(b->s3), s3client_in_flight(b->s3),
+               b->wb_len, b->wb_bytes,
                oldest_age_ms(b), s->wb_uploaded, s->wb_replayed, s->wb_lost, s->wb_refused);
 }
 

@@ -24,6 +24,7 @@
 #include "s3client.h"
 
 #define PARTS_IN_FLIGHT 8 /* ranged GETs of one object at once */
+#define PART_TRIES 3      /* attempts at one part of a multi-part GET or upload */
 
 /* What a transfer is to its request. */
 typedef enum {
@@ -45,6 +46,7 @@ typedef struct s3_transfer {
     CURL *easy;
     struct curl_slist *headers;
     int first;    /* the request's first (or only) transfer */
+    int tries;    /* parts: earlier attempts at this part */
     uint64_t off; /* parts: where in req->data this range goes */
     uint64_t len; /* parts: bytes expected */
     uint64_t got;
@@ -83,6 +85,7 @@ struct s3client {
     s3_req_t *active; /* started, not finished (linked through next) */
     int running;      /* transfers in the multi handle */
     atomic_uint_fast64_t in_flight;
+    atomic_uint_fast64_t part_retries;
 };
 
 s3_req_t *s3_req_new(s3_method_t method, const char *key, size_t keylen, s3_done_fn *done,
@@ -330,12 +333,15 @@ static s3_transfer_t *new_transfer(s3_req_t *r, transfer_kind_t kind)
     return t;
 }
 
-/* Starts one transfer of r: the first (whole request or first part), or the part at off. */
-static int start_transfer(s3client_t *c, s3_req_t *r, int first, uint64_t off, uint64_t len)
+/* Starts one transfer of r: the first (whole request or first part), or the part at off (after
+ * `tries` failed attempts at it). */
+static int start_transfer(s3client_t *c, s3_req_t *r, int first, uint64_t off, uint64_t len,
+                          int tries)
 {
     s3_transfer_t *t = new_transfer(r, T_OBJECT);
     if (!t) return -1;
     t->first = first;
+    t->tries = tries;
     t->off = off;
     t->len = len;
     char h[S3_ETAG_MAX + 64];
@@ -369,14 +375,15 @@ static int start_transfer(s3client_t *c, s3_req_t *r, int first, uint64_t off, u
     return launch(c, t, "");
 }
 
-/* ---- multipart upload: a PUT larger than one part goes up as parts, each retried alone by
- * nothing here but sized so that a slow link moves one part at a time, and the object appears
- * in the store only when the completion is accepted ---- */
+/* ---- multipart upload: a PUT larger than one part goes up as parts, each sent again alone
+ * after a transient failure (retry_part), and the object appears in the store only when the
+ * completion is accepted ---- */
 
-static int start_mpu(s3client_t *c, s3_req_t *r, transfer_kind_t kind, int part_no)
+static int start_mpu(s3client_t *c, s3_req_t *r, transfer_kind_t kind, int part_no, int tries)
 {
     s3_transfer_t *t = new_transfer(r, kind);
     if (!t) return -1;
+    t->tries = tries;
     char query[600], id[520];
     size_t used = 0;
     if (kind != T_MPU_INIT &&
@@ -437,7 +444,7 @@ static int start_mpu(s3client_t *c, s3_req_t *r, transfer_kind_t kind, int part_
 static void start_upload_parts(s3client_t *c, s3_req_t *r)
 {
     while (!r->failed && r->next_part <= r->nparts && r->parts_left < PARTS_IN_FLIGHT)
-        if (start_mpu(c, r, T_MPU_PART, (int)r->next_part++) < 0) break;
+        if (start_mpu(c, r, T_MPU_PART, (int)r->next_part++, 0) < 0) break;
 }
 
 /* A multipart transfer has ended: the upload's next step. */
@@ -542,7 +549,7 @@ static void start_parts(s3client_t *c, s3_req_t *r, uint64_t *next_off)
 {
     while (!r->failed && *next_off < r->size && r->parts_left < PARTS_IN_FLIGHT) {
         uint64_t len = r->size - *next_off < c->part_size ? r->size - *next_off : c->part_size;
-        if (start_transfer(c, r, 0, *next_off, len) < 0) break;
+        if (start_transfer(c, r, 0, *next_off, len, 0) < 0) break;
         *next_off += len;
     }
 }
@@ -619,21 +626,44 @@ static void first_done(s3client_t *c, s3_transfer_t *t, long status)
     }
 }
 
+/* A part that failed in a way another attempt may not (the connection, a timeout, the store's
+ * 5xx or 429 SlowDown) is sent again, up to PART_TRIES attempts, before it fails its request: a
+ * large object's transfer is many requests, and one lost request should not cost them all. 1
+ * when the retry is under way. */
+static int retry_part(s3client_t *c, s3_transfer_t *t, CURLcode rc, long status)
+{
+    s3_req_t *r = t->req;
+    int transient = (rc != CURLE_OK && !t->aborted_too_large) || status >= 500 || status == 429;
+    if (r->failed || !transient || t->tries + 1 >= PART_TRIES) return 0;
+    int started = t->kind == T_MPU_PART
+                      ? start_mpu(c, r, T_MPU_PART, t->part_no, t->tries + 1) == 0
+                      : start_transfer(c, r, 0, t->off, t->len, t->tries + 1) == 0;
+    if (!started) return 0;
+    atomic_fetch_add(&c->part_retries, 1);
+    log_warn("event=backing_part_retry try=%d status=%ld error=\"%s\"", t->tries + 2, status,
+             rc != CURLE_OK ? curl_easy_strerror(rc) : "");
+    return 1;
+}
+
 /* A multipart upload's transfer has ended: the next parts, the completion, the abort after a
  * failure, or the result. */
 static void mpu_transfer_done(s3client_t *c, s3_transfer_t *t, CURLcode rc, long status)
 {
     s3_req_t *r = t->req;
+    if (t->kind == T_MPU_PART && retry_part(c, t, rc, status)) {
+        end_transfer(c, t); /* its retry keeps the request's count of transfers above 0 */
+        return;
+    }
     mpu_step(c, t, rc, status);
     end_transfer(c, t);
     if (!r->failed) start_upload_parts(c, r);
     if (r->parts_left > 0) return;
     if (r->failed && r->upload_id[0] && !r->aborting) {
         r->aborting = 1;
-        if (start_mpu(c, r, T_MPU_ABORT, 0) == 0) return;
+        if (start_mpu(c, r, T_MPU_ABORT, 0, 0) == 0) return;
     }
     if (!r->failed && !r->completed && r->parts_ok == r->nparts && r->nparts) {
-        if (start_mpu(c, r, T_MPU_COMPLETE, 0) == 0) return;
+        if (start_mpu(c, r, T_MPU_COMPLETE, 0, 0) == 0) return;
     }
     if (!r->failed && r->completed) r->ok = 1;
     if (!r->failed && !r->completed) fail_req(r, "%s", "the multipart upload did not complete");
@@ -654,6 +684,8 @@ static void transfer_done(s3client_t *c, s3_transfer_t *t, CURLcode rc)
     } else if (t->aborted_too_large) {
         r->too_large = 1;
         fail_req(r, "%s", "object exceeds the size the proxy reads");
+    } else if (!t->first && retry_part(c, t, rc, status)) {
+        /* sent again */
     } else if (rc != CURLE_OK) {
         fail_req(r, "%s", curl_easy_strerror(rc));
     } else if (t->first) {
@@ -714,8 +746,8 @@ static void start_waiting(s3client_t *c)
         c->active = r;
         uint64_t len = r->method == S3_GET && c->part_size ? c->part_size : 0;
         int rc = r->method == S3_PUT && r->body_len > c->upload_part_size
-                     ? start_mpu(c, r, T_MPU_INIT, 0)
-                     : start_transfer(c, r, 1, 0, len);
+                     ? start_mpu(c, r, T_MPU_INIT, 0, 0)
+                     : start_transfer(c, r, 1, 0, len, 0);
         if (rc < 0) deliver(c, r);
         r = next;
     }
@@ -835,6 +867,11 @@ void s3client_submit(s3client_t *c, s3_req_t *r)
     uint64_t one = 1;
     ssize_t w = write(c->wake_fd, &one, sizeof one);
     (void)w;
+}
+
+uint64_t s3client_part_retries(s3client_t *c)
+{
+    return atomic_load(&c->part_retries);
 }
 
 uint64_t s3client_in_flight(s3client_t *c)

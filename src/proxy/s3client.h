@@ -84,6 +84,8 @@ void s3client_submit(s3client_t *c, s3_req_t *r);
 
 /* Requests submitted and not yet delivered. */
 uint64_t s3client_in_flight(s3client_t *c);
+/* Parts of multi-part GETs and uploads sent again after a transient failure. */
+uint64_t s3client_part_retries(s3client_t *c);
 
 /* Stops the thread: requests still queued or running are delivered as failed ("shutting
  * down") once the loop drains the mailbox, or dropped by s3client_free. */

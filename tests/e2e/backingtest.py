@@ -1,6 +1,7 @@
 """backingtest.py -- the backing-store tests' helpers: s3rver (an S3-compatible store from the npm
 registry, installed by scripts/install-deps.sh into tools/s3rver) on a free loopback port with
-a bucket, the AWS CLI pointed at it, and the proxy's options for it."""
+a bucket, the AWS CLI pointed at it, the proxy's options for it, and a forwarder in front of it
+that fails chosen requests (a store that drops one request of many)."""
 import os
 import shutil
 import signal
@@ -8,6 +9,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import http.client
+import http.server
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
 from proxytest import free_port, stop_process, wait_for  # noqa: E402
@@ -106,3 +110,68 @@ class S3rver:
         """The proxy's options for this store."""
         return ["--backing", "s3://%s%s" % (BUCKET, "/" + prefix if prefix else ""),
                 "--backing-endpoint", self.endpoint]
+
+
+class FaultyForwarder:
+    """An HTTP forwarder on a free loopback port in front of `store` (an S3rver): each request
+    goes on unchanged (its Host header too, so SigV4 signatures still verify), except that
+    fail(method, path_and_query, headers) returning True answers it 500 InternalError instead.
+    self.seen lists (method, path) of every request."""
+
+    def __init__(self, store, fail):
+        fwd = self
+        self.seen = []
+        self.lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _any(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                with fwd.lock:
+                    fwd.seen.append((self.command, self.path))
+                    refuse = fail(self.command, self.path, self.headers)
+                if refuse:
+                    err = (b"<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>"
+                           b"injected by the test</Message></Error>")
+                    self.send_response(500)
+                    self.send_header("Content-Length", str(len(err)))
+                    self.end_headers()
+                    self.wfile.write(err)
+                    return
+                conn = http.client.HTTPConnection("127.0.0.1", store.port, timeout=60)
+                headers = {k: v for k, v in self.headers.items()}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _any
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.endpoint = "http://127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def args(self, prefix=""):
+        return ["--backing", "s3://%s%s" % (BUCKET, "/" + prefix if prefix else ""),
+                "--backing-endpoint", self.endpoint]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()

@@ -16,7 +16,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "proxy"))
 import redis  # noqa: E402
-from backingtest import ENV, S3rver  # noqa: E402
+from backingtest import ENV, FaultyForwarder, S3rver  # noqa: E402
 from proxytest import Proxy, wait_for  # noqa: E402
 
 POOL = 6
@@ -258,6 +258,39 @@ class BackingTest(unittest.TestCase):
             self.store.kill()
             with self.assertRaisesRegex(redis.ResponseError, "backing store: "):
                 r.append("elsewhere", b"x")
+
+    def test_failed_part_retried_alone(self):
+        """A store that fails one request of a multipart upload, and one ranged GET of a
+        multi-part read, with a 500: the part alone is sent again and the SET and GET succeed
+        (byte for byte); a part that keeps failing fails its request with the store's words."""
+        big = self.rnd.randbytes(21 * MiB + 7)  # 3 parts of 8 MiB each way
+        failed = set()
+
+        def fail_once(method, path, headers):
+            rng = headers.get("Range") or ""
+            part = ("partNumber=2&" in path and method == "PUT") or \
+                rng.startswith("bytes=%d-" % (8 * MiB))
+            key = (method, "partNumber=2&" in path, rng)
+            if part and "always" not in path and key not in failed:
+                failed.add(key)
+                return True
+            return part and "always" in path
+        fwd = FaultyForwarder(self.store, fail_once)
+        try:
+            with Proxy(*BASE, *fwd.args("c/"), env=ENV) as p:
+                r = redis.Redis(port=p.port, socket_timeout=60)
+                self.assertTrue(r.set("big", big))
+                self.assertTrue(self.store.get("c/big") == big)
+                r.delete("big")  # --backing-delete no: the next GET reads the store
+                self.assertTrue(r.get("big") == big)
+                self.assertEqual(backing(r)["backing_part_retries"], 2)
+                parts = [m for m, path in fwd.seen if "partNumber=2&" in path]
+                self.assertEqual(len(parts), 2)  # the failed part sent once more, alone
+                with self.assertRaisesRegex(redis.ResponseError, "HTTP 500 InternalError"):
+                    r.set("always", big)
+                self.assertIsNone(self.store.get("c/always"))
+        finally:
+            fwd.close()
 
     def test_write_through_kill9_loses_nothing_acknowledged(self):
         vals = {"k%d" % i: self.rnd.randbytes(self.rnd.randint(1, 3 * MiB)) for i in range(30)}
