@@ -1074,6 +1074,9 @@ void backing_metrics(server_t *srv, buf_t *out)
     counter(out, "infinicache_backing_repair_fallbacks_total",
             "Repairs that read the nodes after all (the store's copy differed or failed).",
             s->repair_fallbacks);
+    counter(out, "infinicache_backing_part_retries_total",
+            "Parts of multi-part reads and uploads sent again after a transient failure.",
+            s3client_part_retries(b->s3));
     counter(out, "infinicache_backing_changed_total",
             "Authoritative checks that found the store's object changed or gone.", s->changed);
     gauge(out, "infinicache_backing_queue_length", "Write-behind uploads waiting.",

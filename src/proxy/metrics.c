@@ -314,6 +314,8 @@ static const stat_row_t stat_counters[] = {
     STAT("backup_bytes_total", backup_bytes, "Bytes sent to backup peers."),
     STAT("backup_deletes_total", backup_deletes, "Deletes sent to backup peers."),
     STAT("repairs_started_total", repairs_started, "Background repairs started."),
+    STAT("repairs_deferred_total", repairs_deferred,
+         "Objects --repair hot left to their next GET (not used within repair-hot-window)."),
     STAT("repair_bytes_total", repair_bytes, "Bytes background repair moved."),
     STAT("inventories_total", inventories, "Node inventories taken."),
     STAT("rebuilt_objects_total", rebuilt_objects, "Objects learned again from inventories."),

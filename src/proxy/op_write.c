@@ -272,6 +272,7 @@ void op_retry_commit(op_t *op)
 
 static void set_start(op_t *op);
 static int set_stage(server_t *srv, op_t *op);
+static void store_after_backing(op_t *op);
 
 /* Redis SET: the value is in op->obj; encode, checksum, place and send every chunk. */
 void cmd_set(client_t *c, op_t *op)
@@ -294,8 +295,13 @@ void cmd_set(client_t *c, op_t *op)
         meta_t *old = meta_lookup(op->srv, op->key, op->keylen);
         op->expire_ms = old ? (int64_t)old->expire_ms : 0;
     }
-    /* With a backing store the value may have to reach it first (write-through), or be queued
-     * for it (write-behind): backing.c decides. */
+    store_after_backing(op);
+}
+
+/* With a backing store the value in op->obj may have to reach it first (write-through), or be
+ * queued for it (write-behind): backing.c decides; then the cache stores it. */
+static void store_after_backing(op_t *op)
+{
     int backing = backing_before_set(op);
     if (backing > 0) return; /* goes on in cmd_set_continue() */
     if (backing < 0) {
@@ -319,21 +325,21 @@ void cmd_set_continue(op_t *op)
  * a SET refused by NX/XX or superseded while staged never needs its chunks.) */
 static void set_start(op_t *op)
 {
-    size_t cs = op->chunk_size;
-    size_t data_bytes = cs * (size_t)op->d;
-    if (op->kind == OP_ICSET) {
-        /* The library's chunks: coded and checksummed by it, checked here as they arrived. */
-    } else if (op->d == 1) {
+    /* An ICSET's chunks come coded and checksummed by the library (checked as they arrived). */
+    if (op->kind != OP_ICSET) {
+        size_t cs = op->chunk_size;
+        size_t data_bytes = cs * (size_t)op->d;
         if (data_bytes > op->size) memset(op->obj->data + op->size, 0, data_bytes - op->size);
-        /* Replicas are the data chunk itself: no copies, one checksum (see submit_cset). */
-        uint32_t crc = ec_crc(op->obj->data, cs);
-        for (int i = 0; i < op->n; i++)
-            op->crcs[i] = crc;
-    } else {
-        if (data_bytes > op->size) memset(op->obj->data + op->size, 0, data_bytes - op->size);
-        op_encode_parity(op);
-        for (int i = 0; i < op->n; i++)
-            op->crcs[i] = ec_crc(op->obj->data + (size_t)i * cs, cs);
+        if (op->d == 1) {
+            /* Replicas are the data chunk itself: no copies, one checksum (see submit_cset). */
+            uint32_t crc = ec_crc(op->obj->data, cs);
+            for (int i = 0; i < op->n; i++)
+                op->crcs[i] = crc;
+        } else {
+            op_encode_parity(op);
+            for (int i = 0; i < op->n; i++)
+                op->crcs[i] = ec_crc(op->obj->data + (size_t)i * cs, cs);
+        }
     }
     if (place(op) == 0)
         for (int i = 0; i < op->n; i++)
@@ -476,13 +482,7 @@ static void icset_check_crc(op_t *op, int i, uint32_t crc)
 static void icset_in_memory_ready(op_t *op)
 {
     op->all_args = 1;
-    int backing = backing_before_set(op);
-    if (backing > 0) return; /* goes on in cmd_set_continue() */
-    if (backing < 0) {
-        store_check_done(op); /* answers op->err, nothing stored */
-        return;
-    }
-    cmd_set_continue(op);
+    store_after_backing(op);
 }
 
 /* ICSET whose chunks were small enough to arrive as ordinary arguments. */

@@ -174,7 +174,8 @@ class BackingTest(unittest.TestCase):
 
     def test_hot_repair(self):
         """--repair hot: a reclaimed instance's chunks are rebuilt in the background only for
-        objects used within repair-hot-window; a cold object's are rebuilt by its next GET."""
+        objects used within repair-hot-window; a cold object's are rebuilt by its next GET. And
+        --repair lazy: only by the GET."""
         hot, cold = self.rnd.randbytes(300000), self.rnd.randbytes(300001)
         with self.proxy("--repair", "hot", "--repair-hot-window", "4s") as p:
             r = redis.Redis(port=p.port, socket_timeout=60)
@@ -197,6 +198,17 @@ class BackingTest(unittest.TestCase):
             wait_for(lambda: r.info("lifecycle")["chunks_repaired"] >= 2, timeout=30,
                      what="cold repaired by its GET")
             self.assertTrue(r.get("hot") == hot)
+        # --repair lazy: nothing in the background; the GET that finds the loss repairs it.
+        with self.proxy("--repair", "lazy") as p:
+            r = redis.Redis(port=p.port, socket_timeout=60)
+            self.assertTrue(r.set("k", cold))
+            p.kill_nodes(1)
+            wait_for(lambda: r.info("lifecycle")["chunks_lost"] >= 1, timeout=30,
+                     what="the loss found")
+            self.assertTrue(r.get("k") == cold)
+            wait_for(lambda: r.info("lifecycle")["chunks_repaired"] >= 1, timeout=30,
+                     what="repaired by the GET")
+            self.assertEqual(r.info("lifecycle")["repairs_started"], 0)
 
     def test_write_through(self):
         # 9 and 21 MiB: multipart uploads of 8 MiB parts (2 and 3 parts).
