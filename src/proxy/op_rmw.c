@@ -311,7 +311,8 @@ static void rmw_compute(op_t *op, const rmw_old_t *old)
             watch_touch(srv, op->key, op->keylen);
             m->expire_ms = op->rmw_persist ? 0 : (uint64_t)op->rmw_expire_ms;
         }
-        if (next == RMW_TTL && !op->rmw_persist && (uint64_t)op->rmw_expire_ms <= clock_wall_ms())
+        if (next == RMW_TTL && !op->rmw_persist && op->rmw_expire_ms > 0 &&
+            (uint64_t)op->rmw_expire_ms <= clock_wall_ms())
             gone = 1; /* a time already past deletes the key, as Redis's GETEX does */
         if (gone && m) meta_delete(srv, m);
         /* --backing-delete yes: the store's object goes too, or the next GET reads it back. */

@@ -103,15 +103,15 @@ class BackingTest(unittest.TestCase):
             self.assertGreaterEqual(info["backing_too_large"], 2)
 
     def test_larger_than_the_pool_served_not_cached(self):
-        """A pool of 3 nodes of 32 MiB, replicated objects: a 40 MiB object fits no node. A GET
+        """A pool of 3 nodes of 8 MiB, replicated objects: a 10 MiB object fits no node. A GET
         reads it from the store every time (its fill is refused without evicting anything); a
         write-through SET of one is acknowledged once the store has it, the older cached value
         dropped, and GETs then read the store's."""
-        huge, huge2 = self.rnd.randbytes(40 * MiB), self.rnd.randbytes(40 * MiB + 1)
+        huge, huge2 = self.rnd.randbytes(10 * MiB), self.rnd.randbytes(10 * MiB + 1)
         small = self.rnd.randbytes(5000)
         self.store.put("c/huge", huge)
         with Proxy("--pool-size", "3", "--d", "1", "--p", "1", "--node-memory", "128",
-                   "--node-reserved", "96", "--request-timeout", "10s", "--warmup-interval", "0",
+                   "--node-reserved", "120", "--request-timeout", "10s", "--warmup-interval", "0",
                    *self.store.args("c/"), env=ENV) as p:
             r = redis.Redis(port=p.port, socket_timeout=60)
             self.assertTrue(r.set("small", small))
