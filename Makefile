@@ -59,10 +59,14 @@ test-threads: build
 	  $(E2E_SUITES) -E '^e2e_bench_'
 
 # The Lambda packages are built without sanitizers, so their tests run in the plain pass only.
+# sim_validation_store compares billed GB-seconds with the model's to 5%: under ASan the slowed
+# proxy and nodes bill extra cycles the model of an unslowed machine never sees (6% in one run),
+# so it runs in the plain pass only; its code paths run under ASan in e2e_backing.
 test-asan: deps
 	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DIC_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD_ASAN) -j $(JOBS) -- --no-print-directory
-	@cd $(BUILD_ASAN) && ctest --no-tests=error --output-on-failure -j $(JOBS) -LE package
+	@cd $(BUILD_ASAN) && ctest --no-tests=error --output-on-failure -j $(JOBS) -LE package \
+	  -E '^sim_validation_store$$'
 
 # The proxy's threads (the invoker, the backing store's client, the credential refresher, the
 # mailbox between loops, the byte movers at --threads 4) and the platform's under
