@@ -301,6 +301,11 @@ void meta_rooms_release(meta_room_fn room, void *arg, const uint16_t *nodes, int
     }
 }
 
+int meta_used_within(const meta_t *m, uint64_t now_s, uint64_t window_ms)
+{
+    return now_s <= m->atime_s || (now_s - m->atime_s) * 1000 <= window_ms;
+}
+
 int meta_place_rooms(meta_table_t *t, int nnodes, meta_room_fn room, meta_evict_fn evict, void *arg,
                      const char *key, size_t keylen, int n, size_t chunk_size, uint16_t *nodes_out)
 {

@@ -110,6 +110,9 @@ meta_t *meta_clock_victim_on(meta_table_t *t, uint16_t node);
  * repeated calls every object is visited, so an expired key that is never read again is still
  * found. */
 meta_t *meta_expired_next(meta_table_t *t, uint64_t now_ms, size_t *budget);
+/* Hot repair's rule (icproxy --repair hot, icsim --repair-policy hot): the object was read or
+ * written within window_ms of now_s (both on the clock atime_s is kept in). */
+int meta_used_within(const meta_t *m, uint64_t now_s, uint64_t window_ms);
 /* Counts (or uncounts) n chunks of chunk_size on the rooms of `nodes`. */
 void meta_rooms_charge(meta_room_fn room, void *arg, const uint16_t *nodes, int n,
                        size_t chunk_size, size_t keylen);

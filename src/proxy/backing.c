@@ -457,11 +457,7 @@ static void rmw_read_done_store(s3_req_t *r)
     } else {
         b->st.store_hits++;
         b->st.get_bytes += r->size;
-        /* The computation may answer with the value by reference (GETDEL of a large one). */
-        objbuf_t *value = objbuf_new(r->size + 1);
-        if (value) memcpy(value->data, r->data, r->size);
-        rmw_store_read(op, value, r->size, value ? NULL : "ERR out of memory");
-        objbuf_unref(value);
+        rmw_store_read(op, (const char *)r->data, r->size, NULL);
     }
     s3_req_free(r);
     op_unref(op);
@@ -774,30 +770,30 @@ static void wb_drop_key(backing_t *b, const char *key, size_t keylen)
     }
 }
 
-int backing_rmw_delete(op_t *op)
+/* --backing-delete yes: the store's object of key goes (its ETag and any upload of it still
+ * waiting with it), done answering op. 1 when the DELETE is sent. */
+static int send_delete(op_t *op, const char *key, size_t keylen, s3_done_fn *done)
 {
     backing_t *b = B(op->srv);
     if (!b || b->mode == BACKING_NONE || !b->delete_on_del) return 0;
-    etag_forget(b, op->key, op->keylen);
-    wb_drop_key(b, op->key, op->keylen);
-    s3_req_t *r = s3_req_new(S3_DELETE, op->key, op->keylen, rmw_delete_done, op);
+    etag_forget(b, key, keylen);
+    wb_drop_key(b, key, keylen);
+    s3_req_t *r = s3_req_new(S3_DELETE, key, keylen, done, op);
     if (!r) return 0;
     op_ref(op);
     s3client_submit(b->s3, r);
     return 1;
 }
 
+int backing_rmw_delete(op_t *op)
+{
+    return send_delete(op, op->key, op->keylen, rmw_delete_done);
+}
+
 int backing_delete(op_t *op, const char *key, size_t keylen)
 {
-    backing_t *b = B(op->srv);
-    if (!b || b->mode == BACKING_NONE || !b->delete_on_del) return 0;
-    etag_forget(b, key, keylen);
-    wb_drop_key(b, key, keylen);
-    s3_req_t *r = s3_req_new(S3_DELETE, key, keylen, delete_done, op);
-    if (!r) return 0;
+    if (!send_delete(op, key, keylen, delete_done)) return 0;
     op->outstanding++;
-    op_ref(op);
-    s3client_submit(b->s3, r);
     return 1;
 }
 

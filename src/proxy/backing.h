@@ -51,9 +51,10 @@ int backing_repair_read(op_t *op);
  * An ICSET then reads its chunks into op->obj instead of streaming them to the nodes. */
 int backing_takes_sets(const server_t *srv);
 
-/* A SET (or an ICSET read into memory) about to store op->obj in the cache. Returns 1 when the op waits for the
- * store (write-through; it then goes on with cmd_set_continue() or fails), 0 to go on now. A
- * write-behind SET is journaled and queued here; -1: refused (op->reply holds the error). */
+/* A SET (or an ICSET read into memory) about to store op->obj in the cache. Returns 1 when the
+ * op waits for the store (write-through; it then goes on with cmd_set_continue() or fails), 0 to
+ * go on now. A write-behind SET is journaled and queued here; -1: refused (op->reply holds the
+ * error). */
 int backing_before_set(op_t *op);
 /* The cache refused a value the store accepted: the cache's older value of the key must not be
  * answered any more. */

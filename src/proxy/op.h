@@ -227,7 +227,7 @@ typedef struct rmw_old {
     const char *data; /* the current value (NULL when absent) */
     size_t len;
     int exists;
-    objbuf_t *obj; /* holds data (a large reply may refer to it) */
+    objbuf_t *obj; /* holds data (a large reply may refer to it); NULL: a reply copies data */
 } rmw_old_t;
 typedef enum {
     RMW_REPLIED, /* op->reply is the answer; nothing is written */
@@ -256,9 +256,11 @@ struct rmw_kind {
 /* Runs the compound command k on key in op (a client's op; the key is copied). With
  * k->writes_arg, op->rmw_arg must be set (taken by the op). */
 void rmw_start(client_t *c, op_t *op, const char *key, size_t keylen, const struct rmw_kind *k);
-/* The backing store's answer to backing_rmw_read(): value (a reference for the call; NULL: the
- * store has no such object, or err), or err, the error the command answers. */
-void rmw_store_read(op_t *op, objbuf_t *value, uint64_t size, const char *err);
+/* The backing store's answer to backing_rmw_read(): the object's bytes, valid for the call only
+ * (NULL: the store has no such object, or err), or err, the error the command answers. The
+ * computation copies what it keeps (the value written, a reply), so the store's buffer is used
+ * as it is. */
+void rmw_store_read(op_t *op, const char *value, uint64_t size, const char *err);
 /* The backing store's DELETE of backing_rmw_delete() is done (err NULL) or failed. */
 void rmw_store_deleted(op_t *op, const char *err);
 /* True while a compound command holds the key: every other command on it waits (client.c). */

@@ -471,16 +471,21 @@ void cmd_get(client_t *c, op_t *op)
     cmd_get_key(c, op, c->cmd.argv[1], c->cmd.argl[1]);
 }
 
-void cmd_get_key(client_t *c, op_t *op, const char *key, size_t keylen)
+/* The start of a client's read (GET, ICGET): counted, a miss sent to the backing store when
+ * there is one, else the metadata snapshot taken. 1 when op is answered (or the store will
+ * answer it), 0 when the caller reads the cache. */
+static int read_start(server_t *srv, op_t *op, const char *key, size_t keylen)
 {
-    server_t *srv = c->srv;
     srv->stats.gets++;
-    /* A miss goes to the backing store, when there is one. */
     if (srv->backing && !meta_lookup(srv, key, keylen) && op_copy_key(op, key, keylen) == 0 &&
         backing_read_miss(op, 0))
-        return;
-    if (op_read_begin_key(srv, op, key, keylen)) return;
-    if (backing_check_hit(op)) return;
+        return 1;
+    return op_read_begin_key(srv, op, key, keylen);
+}
+
+void cmd_get_key(client_t *c, op_t *op, const char *key, size_t keylen)
+{
+    if (read_start(c->srv, op, key, keylen) || backing_check_hit(op)) return;
     cmd_get_continue(op);
 }
 
@@ -511,15 +516,7 @@ void cmd_icget(client_t *c, op_t *op)
         client_on_op_done(op);
         return;
     }
-    server_t *srv = c->srv;
-    const char *key = c->cmd.argv[1];
-    size_t keylen = c->cmd.argl[1];
-    srv->stats.gets++;
-    /* A miss goes to the backing store, when there is one, as a GET's does. */
-    if (srv->backing && !meta_lookup(srv, key, keylen) && op_copy_key(op, key, keylen) == 0 &&
-        backing_read_miss(op, 0))
-        return;
-    if (op_read_begin_key(srv, op, key, keylen)) return;
+    if (read_start(c->srv, op, c->cmd.argv[1], c->cmd.argl[1])) return;
     /* Replicas (d = 1) are read one at a time either way: each is the whole object. */
     op->forward_goal = all && op->d > 1 ? op->n : op->d;
     op->forward_min = op->d;

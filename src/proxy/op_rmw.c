@@ -330,13 +330,14 @@ void rmw_store_deleted(op_t *op, const char *err)
         rmw_finish(op);
 }
 
-void rmw_store_read(op_t *op, objbuf_t *value, uint64_t size, const char *err)
+void rmw_store_read(op_t *op, const char *value, uint64_t size, const char *err)
 {
     if (err) {
         rmw_fail(op, err);
         return;
     }
-    rmw_old_t old = {value ? value->data : NULL, value ? (size_t)size : 0, value != NULL, value};
+    /* No objbuf: a reply of the value is copied into the reply (rmw_reply_value). */
+    rmw_old_t old = {value, value ? (size_t)size : 0, value != NULL, NULL};
     op->rmw_version = 0; /* the cache has no version: the write commits only if still absent */
     op->rmw_from_store = value != NULL;
     rmw_compute(op, &old);

@@ -110,14 +110,6 @@ static void repair_op_done(op_t *op)
     op_unref(op);
 }
 
-/* --repair hot: not read or written within repair-hot-window (the rule icsim's hot policy
- * applies, on the same atime). */
-static int object_cold(server_t *srv, const meta_t *m)
-{
-    uint64_t now_s = clock_wall_ms() / 1000;
-    return now_s > m->atime_s && (now_s - m->atime_s) * 1000 > (uint64_t)srv->cfg.repair_hot_ms;
-}
-
 static void repair_tick(ev_loop_t *loop, void *arg)
 {
     server_t *srv = arg;
@@ -140,7 +132,8 @@ static void repair_tick(ev_loop_t *loop, void *arg)
             free(it.key);
             continue;
         }
-        if (srv->cfg.repair == REPAIR_HOT && object_cold(srv, m)) {
+        if (srv->cfg.repair == REPAIR_HOT &&
+            !meta_used_within(m, clock_wall_ms() / 1000, (uint64_t)srv->cfg.repair_hot_ms)) {
             /* Left lost: its next GET decodes and re-stores the chunks (or, past p lost, the
              * backing store answers it); a GET before then re-queues nothing, it repairs. */
             srv->stats.repairs_deferred++;

@@ -517,8 +517,7 @@ static void repair_node(sim_t *s, int nid)
         for (int k = 0; k < n; k++)
             on_node |= meta_nodes(m)[k] == nid && (m->lost_mask >> k & 1);
         if (!on_node) continue;
-        if (s->cfg->repair == SIM_REPAIR_HOT &&
-            (uint64_t)(now_s - m->atime_s) * 1000 > s->cfg->repair_hot_ms)
+        if (s->cfg->repair == SIM_REPAIR_HOT && !meta_used_within(m, now_s, s->cfg->repair_hot_ms))
             continue;
         if (s->cfg->store) {
             int restored = 0;

@@ -134,6 +134,21 @@ static void test_expiry_sweep(void **state)
     meta_table_free(&t);
 }
 
+/* Hot repair's rule: used within the window (whole seconds, as atime is kept), a clock behind
+ * the object's atime counting as just used. */
+static void test_used_within(void **state)
+{
+    (void)state;
+    meta_t *m = meta_new("k", 1, 4, 2);
+    assert_non_null(m);
+    m->atime_s = 1000;
+    assert_true(meta_used_within(m, 1000, 1));
+    assert_true(meta_used_within(m, 1004, 4000));
+    assert_false(meta_used_within(m, 1005, 4000));
+    assert_true(meta_used_within(m, 999, 1));
+    free(m);
+}
+
 static void test_warmup_skips_serving_nodes(void **state)
 {
     (void)state;
@@ -207,6 +222,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_place_and_evict_over_array),
         cmocka_unit_test(test_expiry_sweep),
+        cmocka_unit_test(test_used_within),
         cmocka_unit_test(test_warmup_skips_serving_nodes),
         cmocka_unit_test(test_wake_command),
         cmocka_unit_test(test_backup_source),
